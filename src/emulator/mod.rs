@@ -1,0 +1,1 @@
+//! A local Tasks API emulator.
