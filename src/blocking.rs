@@ -1,0 +1,205 @@
+//! The blocking face of the client: a thin transport over a `ureq` 3 agent,
+//! and the blocking expansion of the front-end methods written once in
+//! [`crate::front`] (`update`, `get`, `create`, `Task::save`, …).
+//!
+//! Everything protocol-related lives in [`crate::core`]; this file only moves
+//! bytes and sleeps. ureq has no async runtime, so these methods may be called
+//! from any thread, one inside a tokio runtime included (they block it, as
+//! any blocking call does; prefer the `a`-prefixed methods there).
+
+use std::io::{self, Read};
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::core::{HttpRequest, HttpResponse};
+use crate::error::{Error, Result, TransportError, TransportErrorKind};
+
+/// Sends requests with one `ureq::Agent` (its own connection pool).
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    agent: ureq::Agent,
+    limit: usize,
+}
+
+impl Transport {
+    pub(crate) fn new(config: &Config) -> Transport {
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .unversioned_rustls_crypto_provider(crate::tls::provider())
+            .build();
+        let agent = ureq::Agent::config_builder()
+            // Keep the body of 4xx/5xx answers: they become ApiError.
+            .http_status_as_error(false)
+            // The key must never follow a redirect; a 3xx is an ApiError.
+            .max_redirects(0)
+            .timeout_connect(Some(config.timeouts.connect))
+            .timeout_global(Some(config.timeouts.request))
+            .user_agent(crate::USER_AGENT)
+            .tls_config(tls)
+            .build()
+            .new_agent();
+        Transport {
+            agent,
+            limit: config.max_response_bytes,
+        }
+    }
+
+    /// Sends one request and reads the whole answer (up to the limit).
+    pub(crate) fn send(&self, request: &HttpRequest) -> Result<HttpResponse> {
+        let mut builder = ureq::http::Request::builder()
+            .method(request.method.as_str())
+            .uri(request.url.as_str());
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        let sent = match &request.body {
+            Some(body) => builder.body(body.as_slice()).map(|r| self.agent.run(r)),
+            None => builder
+                .body(ureq::SendBody::none())
+                .map(|r| self.agent.run(r)),
+        };
+        let mut response = sent
+            .map_err(|e| {
+                Error::Transport(TransportError::new(
+                    TransportErrorKind::Other,
+                    format!("cannot build the request: {e}"),
+                    Some(Box::new(e)),
+                ))
+            })?
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let declared = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|len| len > self.limit as u64) {
+            return Err(Error::BodyTooLarge {
+                status,
+                limit: self.limit,
+            });
+        }
+        let capacity = declared.map_or(1024, |len| len as usize);
+        let mut body = Vec::with_capacity(capacity);
+        let mut reader = response
+            .body_mut()
+            .with_config()
+            .limit(self.limit as u64)
+            .reader();
+        if let Err(e) = reader.read_to_end(&mut body) {
+            return Err(read_error(e, status, body.len(), self.limit));
+        }
+        Ok(HttpResponse::new(status, retry_after, body))
+    }
+
+    /// Waits before the next attempt.
+    pub(crate) fn sleep(&self, wait: Duration) {
+        std::thread::sleep(wait)
+    }
+}
+
+fn read_error(e: io::Error, status: u16, read: usize, limit: usize) -> Error {
+    match ureq::Error::from(e) {
+        ureq::Error::BodyExceedsLimit(_) => Error::BodyTooLarge { status, limit },
+        other => {
+            let mut error = transport_error(other);
+            if let Error::Transport(t) = &mut error {
+                t.message = format!(
+                    "the answer (status {status}) broke off after {read} body bytes: {}",
+                    t.message
+                );
+            }
+            error
+        }
+    }
+}
+
+fn transport_error(e: ureq::Error) -> Error {
+    use TransportErrorKind::*;
+    let kind = match &e {
+        ureq::Error::Timeout(_) => Timeout,
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => Connect,
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => Connect,
+        ureq::Error::Io(io) => io_kind(io),
+        ureq::Error::Protocol(_) => Disconnected,
+        _ => Other,
+    };
+    Error::Transport(TransportError::new(kind, e.to_string(), Some(Box::new(e))))
+}
+
+fn io_kind(e: &io::Error) -> TransportErrorKind {
+    use io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused | AddrNotAvailable | NotConnected | HostUnreachable
+        | NetworkUnreachable => TransportErrorKind::Connect,
+        TimedOut | WouldBlock => TransportErrorKind::Timeout,
+        ConnectionReset | ConnectionAborted | UnexpectedEof | BrokenPipe => {
+            TransportErrorKind::Disconnected
+        }
+        _ => TransportErrorKind::Other,
+    }
+}
+
+front_end! {
+    mode: maybe_async::must_be_sync,
+    transport: blocking,
+    execute: execute_blocking,
+    /// Patches the fields set in `change` on task `task_id`; answers the
+    /// task as the server has it afterwards.
+    ///
+    /// Only the fields set are sent (`{}` when none). Retried on 429, 502,
+    /// 503, 504 and broken connections (the same body every time).
+    ///
+    /// ```
+    /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
+    /// # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
+    /// # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
+    /// use xpander_sdk::{AgentExecutionStatus, UpdateTask};
+    ///
+    /// let task = tasks.update(
+    ///     "task_xyz",
+    ///     &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Done"),
+    /// )?;
+    /// assert_eq!(task.result.as_deref(), Some("Done"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    update: update,
+    /// Loads task `task_id`.
+    get: get,
+    /// Stops task `task_id`; answers the stopped task.
+    stop: stop,
+    /// Creates a task; answers it with its new id.
+    create: create,
+    /// Lists the tasks of agent `agent_id` that pass `filter`.
+    list: list,
+    /// Lists the tasks of user `user_id` that pass `filter` (its `user_id` is ignored).
+    list_user_tasks: list_user_tasks,
+    /// Reports a task that ran outside xpander.
+    report_external_task: report_external_task,
+    /// Loads task `task_id`, lets `change` modify it, and saves it; on a 409
+    /// conflict, reloads and applies `change` again, a few times with a short
+    /// jittered backoff (after client-go's `RetryOnConflict`). Answers the
+    /// saved task, or the last conflict when the budget is spent.
+    retry_on_conflict: retry_on_conflict,
+    /// Loads task `task_id` (the same as [`Tasks::get`]).
+    load: load,
+    /// Loads this task again; the answer replaces the local copy.
+    reload: reload,
+    /// Saves the whole task (every field but `deep_planning`); the answer
+    /// replaces the local copy. Unknown fields the server sent are sent back.
+    save: save,
+    /// As [`Task::save`], `deep_planning` included.
+    save_with_deep_plan_update: save_with_deep_plan_update,
+    /// Sets `status` and `result` locally, then saves.
+    set_status: set_status,
+    /// Stops this task; the answer replaces the local copy.
+    stop_task: stop,
+    /// Loads the full task this list item names.
+    load_item: load,
+}

@@ -1,0 +1,521 @@
+//! Configuration: API key, organization, base URL, timeouts, retries, limits.
+//!
+//! Settings come from an explicit [`ClientBuilder`] and, for what the builder
+//! leaves unset, from the environment ([`ClientBuilder::from_env`]):
+//!
+//! | setting | variable | default |
+//! |---|---|---|
+//! | API key | `XPANDER_API_KEY` | none: [`ClientBuilder::build`] fails with [`Error::Config`] |
+//! | organization id | `XPANDER_ORGANIZATION_ID` | none |
+//! | base URL | `XPANDER_BASE_URL` | `https://inbound.xpander.ai`, or `https://inbound.stg.xpander.ai` when `IS_STG=true` |
+//!
+//! A base URL without a scheme gets `https://`; when it contains
+//! `agent-controller` or `9016` the organization id is appended as one more
+//! path segment. Plain `http` is accepted only for loopback hosts
+//! (`localhost`, `127.0.0.0/8`, `::1`) unless
+//! [`ClientBuilder::allow_insecure_http`] says otherwise.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::core::segment;
+use crate::error::{Error, Result};
+
+/// The production base URL.
+pub const DEFAULT_BASE_URL: &str = "https://inbound.xpander.ai";
+/// The staging base URL, used when `IS_STG=true`.
+pub const STAGING_BASE_URL: &str = "https://inbound.stg.xpander.ai";
+/// The default limit on a response body: 16 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// An API key. Its `Debug` and `Display` never show the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> ApiKey {
+        ApiKey(key.into())
+    }
+
+    /// The key itself, to put in the `x-api-key` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Timeouts of every request. ureq 3 and reqwest have none by default; this
+/// crate always sets both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Time allowed to open a connection (DNS, TCP and TLS). Default 10 s.
+    pub connect: Duration,
+    /// Time allowed for one whole attempt, from sending to the last byte of
+    /// the answer. Default 60 s.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            request: Duration::from_secs(60),
+        }
+    }
+}
+
+/// When and how a failed attempt is tried again. Plain data.
+///
+/// Retried: connection failures before the request was sent (every
+/// operation); a connection that broke off, and 429, 502, 503 and 504
+/// answers, for idempotent operations only (update, save, get, list, stop).
+/// Waits follow exponential backoff with full jitter, or the server's
+/// `Retry-After` (seconds or an HTTP date) up to [`RetryPolicy::max_retry_after`].
+///
+/// ```
+/// use std::time::Duration;
+/// use xpander_sdk::RetryPolicy;
+///
+/// let policy = RetryPolicy::default()
+///     .with_max_attempts(5)
+///     .with_backoff(Duration::from_millis(50), Duration::from_secs(2));
+/// assert_eq!(policy.max_attempts, 5);
+/// assert_eq!(RetryPolicy::disabled().max_attempts, 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included. 1 disables retries. Default 3.
+    pub max_attempts: u32,
+    /// The first backoff ceiling. Default 100 ms.
+    pub base_backoff: Duration,
+    /// The largest backoff ceiling. Default 5 s.
+    pub max_backoff: Duration,
+    /// Full jitter: wait a random time between zero and the ceiling. Default on.
+    pub jitter: bool,
+    /// The longest `Retry-After` honoured; a longer one ends the retries. Default 30 s.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            jitter: true,
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: every call makes exactly one attempt.
+    pub fn disabled() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// Sets the number of attempts (at least 1).
+    pub fn with_max_attempts(mut self, attempts: u32) -> RetryPolicy {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets the first and the largest backoff ceiling.
+    pub fn with_backoff(mut self, base: Duration, max: Duration) -> RetryPolicy {
+        self.base_backoff = base;
+        self.max_backoff = max.max(base);
+        self
+    }
+
+    /// Turns full jitter on or off.
+    pub fn with_jitter(mut self, jitter: bool) -> RetryPolicy {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets the longest `Retry-After` honoured.
+    pub fn with_max_retry_after(mut self, max: Duration) -> RetryPolicy {
+        self.max_retry_after = max;
+        self
+    }
+}
+
+/// The resolved configuration of a client. Made by [`ClientBuilder::build`];
+/// read it back with [`crate::Tasks::config`]. Its `Debug` hides the API key.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The API key sent as `x-api-key`.
+    pub api_key: ApiKey,
+    /// The organization id, if configured.
+    pub organization_id: Option<String>,
+    /// The base URL every path is joined to, without a trailing `/`.
+    pub base_url: String,
+    /// The host of the base URL: the only host the key is ever sent to.
+    pub host: String,
+    /// Timeouts of each attempt.
+    pub timeouts: Timeouts,
+    /// The retry policy.
+    pub retry: RetryPolicy,
+    /// The largest response body read, in bytes.
+    pub max_response_bytes: usize,
+}
+
+/// Builds a [`crate::Tasks`] client.
+///
+/// ```
+/// use std::time::Duration;
+/// use xpander_sdk::{RetryPolicy, Tasks};
+///
+/// let tasks = Tasks::builder()
+///     .api_key("my-key")
+///     .base_url("https://inbound.xpander.ai")
+///     .request_timeout(Duration::from_secs(30))
+///     .retry(RetryPolicy::default().with_max_attempts(4))
+///     .build()?;
+/// assert_eq!(tasks.config().base_url, "https://inbound.xpander.ai");
+/// # Ok::<(), xpander_sdk::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ClientBuilder {
+    api_key: Option<ApiKey>,
+    organization_id: Option<String>,
+    base_url: Option<String>,
+    staging: bool,
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+    max_response_bytes: Option<usize>,
+    allow_insecure_http: bool,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key)
+            .field("organization_id", &self.organization_id)
+            .field("base_url", &self.base_url)
+            .field("staging", &self.staging)
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with nothing set.
+    pub fn new() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Fills what is not set yet from `XPANDER_API_KEY`,
+    /// `XPANDER_ORGANIZATION_ID`, `XPANDER_BASE_URL` and `IS_STG`.
+    /// Values set on the builder win over the environment.
+    pub fn from_env(self) -> ClientBuilder {
+        self.from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// As [`ClientBuilder::from_env`], reading variables from `lookup`.
+    pub(crate) fn from_vars(mut self, lookup: impl Fn(&str) -> Option<String>) -> ClientBuilder {
+        let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if self.api_key.is_none() {
+            self.api_key = non_empty("XPANDER_API_KEY").map(ApiKey);
+        }
+        if self.organization_id.is_none() {
+            self.organization_id = non_empty("XPANDER_ORGANIZATION_ID");
+        }
+        if self.base_url.is_none() {
+            self.base_url = non_empty("XPANDER_BASE_URL");
+        }
+        if let Some(stg) = non_empty("IS_STG") {
+            self.staging = stg.trim().eq_ignore_ascii_case("true");
+        }
+        self
+    }
+
+    /// Sets the API key.
+    pub fn api_key(mut self, key: impl Into<String>) -> ClientBuilder {
+        self.api_key = Some(ApiKey(key.into()));
+        self
+    }
+
+    /// Sets the organization id.
+    pub fn organization_id(mut self, id: impl Into<String>) -> ClientBuilder {
+        self.organization_id = Some(id.into());
+        self
+    }
+
+    /// Sets the base URL (see the [module documentation](self) for its rules).
+    pub fn base_url(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Uses the staging service when no base URL is set (as `IS_STG=true`).
+    pub fn staging(mut self, staging: bool) -> ClientBuilder {
+        self.staging = staging;
+        self
+    }
+
+    /// Sets both timeouts.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> ClientBuilder {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Sets the connect timeout (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.timeouts.connect = timeout;
+        self
+    }
+
+    /// Sets the whole-request timeout of one attempt (default 60 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.timeouts.request = timeout;
+        self
+    }
+
+    /// Sets the retry policy (default: 3 attempts; [`RetryPolicy::disabled`] for none).
+    pub fn retry(mut self, policy: RetryPolicy) -> ClientBuilder {
+        self.retry = policy;
+        self
+    }
+
+    /// Sets the largest response body read (default 16 MiB). A larger
+    /// answer is [`Error::BodyTooLarge`], and is not read into memory.
+    pub fn max_response_bytes(mut self, limit: usize) -> ClientBuilder {
+        self.max_response_bytes = Some(limit);
+        self
+    }
+
+    /// Allows a plain `http` base URL to a host that is not loopback. The API
+    /// key then crosses the network in clear text: use only on a network you trust.
+    pub fn allow_insecure_http(mut self, allow: bool) -> ClientBuilder {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Resolves and checks the configuration.
+    pub(crate) fn resolve(self) -> Result<Config> {
+        let api_key = self.api_key.filter(|k| !k.0.is_empty()).ok_or_else(|| {
+            Error::Config(
+                "no API key: set XPANDER_API_KEY or call ClientBuilder::api_key".into(),
+            )
+        })?;
+        if api_key.0.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err(Error::Config(
+                "the API key contains control characters".into(),
+            ));
+        }
+        let raw = match self.base_url {
+            Some(url) => url.trim().to_string(),
+            None if self.staging => STAGING_BASE_URL.to_string(),
+            None => DEFAULT_BASE_URL.to_string(),
+        };
+        let (base_url, host) = resolve_base_url(
+            &raw,
+            self.organization_id.as_deref(),
+            self.allow_insecure_http,
+        )?;
+        Ok(Config {
+            api_key,
+            organization_id: self.organization_id,
+            base_url,
+            host,
+            timeouts: self.timeouts,
+            retry: self.retry,
+            max_response_bytes: self
+                .max_response_bytes
+                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+        })
+    }
+}
+
+/// Applies the base-URL rules; answers the URL (no trailing `/`) and its host.
+pub(crate) fn resolve_base_url(
+    raw: &str,
+    organization_id: Option<&str>,
+    allow_insecure_http: bool,
+) -> Result<(String, String)> {
+    let bad = |why: &str| Error::Config(format!("invalid base URL {raw:?}: {why}"));
+    if raw.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it contains white space or control characters"));
+    }
+    let with_scheme = if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("https://{raw}")
+    };
+    let (scheme, rest) = with_scheme
+        .split_once("://")
+        .ok_or_else(|| bad("no scheme"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return Err(bad("the scheme must be https or http"));
+    }
+    if rest.contains(['?', '#']) {
+        return Err(bad("a base URL takes no query or fragment"));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if authority.contains('@') {
+        return Err(bad("credentials in the URL are not supported; use the API key"));
+    }
+    let host = host_of(authority).ok_or_else(|| bad("no host"))?;
+    if scheme == "http" && !is_loopback(&host) && !allow_insecure_http {
+        return Err(bad(
+            "plain http is allowed only to loopback hosts; use https, or \
+             ClientBuilder::allow_insecure_http(true) to send the key in clear text",
+        ));
+    }
+    let mut url = format!("{scheme}://{authority}{}", path.trim_end_matches('/'));
+    if raw.contains("agent-controller") || raw.contains("9016") {
+        let org = organization_id
+            .filter(|o| !o.is_empty())
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "the base URL {raw:?} is an agent-controller URL, which needs an organization id \
+                     (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)"
+                ))
+            })?;
+        let org = segment::encode("organization_id", org)?;
+        url.push('/');
+        url.push_str(&org);
+    }
+    Ok((url, host))
+}
+
+/// The host of an authority (`host`, `host:port`, `[v6]:port`), lowercased.
+fn host_of(authority: &str) -> Option<String> {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        let (inside, _) = rest.split_once(']')?;
+        inside
+    } else {
+        authority.split(':').next()?
+    };
+    if host.is_empty() {
+        None
+    } else {
+        Some(host.to_ascii_lowercase())
+    }
+}
+
+/// True for `localhost`, `127.0.0.0/8` and `::1`.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || host.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn missing_key_is_a_config_error() {
+        let err = ClientBuilder::new().from_vars(vars(&[])).resolve().unwrap_err();
+        assert!(matches!(err, Error::Config(ref m) if m.contains("XPANDER_API_KEY")));
+    }
+
+    #[test]
+    fn defaults_and_staging() {
+        let c = ClientBuilder::new()
+            .from_vars(vars(&[("XPANDER_API_KEY", "k")]))
+            .resolve()
+            .unwrap();
+        assert_eq!(c.base_url, DEFAULT_BASE_URL);
+        assert_eq!(c.host, "inbound.xpander.ai");
+        let c = ClientBuilder::new()
+            .from_vars(vars(&[("XPANDER_API_KEY", "k"), ("IS_STG", "true")]))
+            .resolve()
+            .unwrap();
+        assert_eq!(c.base_url, STAGING_BASE_URL);
+        let c = ClientBuilder::new()
+            .from_vars(vars(&[("XPANDER_API_KEY", "k"), ("IS_STG", "false")]))
+            .resolve()
+            .unwrap();
+        assert_eq!(c.base_url, DEFAULT_BASE_URL);
+    }
+
+    #[test]
+    fn builder_wins_over_environment() {
+        let c = ClientBuilder::new()
+            .api_key("explicit")
+            .base_url("https://example.com/")
+            .from_vars(vars(&[
+                ("XPANDER_API_KEY", "env"),
+                ("XPANDER_BASE_URL", "https://env.example"),
+            ]))
+            .resolve()
+            .unwrap();
+        assert_eq!(c.api_key.expose(), "explicit");
+        assert_eq!(c.base_url, "https://example.com");
+    }
+
+    #[test]
+    fn base_url_rules() {
+        let r = |raw, org| resolve_base_url(raw, org, false).map(|(u, _)| u);
+        assert_eq!(r("inbound.xpander.ai", None).unwrap(), "https://inbound.xpander.ai");
+        assert_eq!(r("https://x.ai/api//", None).unwrap(), "https://x.ai/api");
+        assert_eq!(
+            r("agent-controller.x", Some("ORG")).unwrap(),
+            "https://agent-controller.x/ORG"
+        );
+        assert_eq!(
+            r("http://localhost:9016", Some("o 1")).unwrap(),
+            "http://localhost:9016/o%201"
+        );
+        assert!(matches!(r("agent-controller.x", None), Err(Error::Config(_))));
+        assert_eq!(r("http://127.0.0.1:8080", None).unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(r("http://[::1]:8080/", None).unwrap(), "http://[::1]:8080");
+        assert!(r("http://example.com", None).is_err());
+        assert!(resolve_base_url("http://example.com", None, true).is_ok());
+        assert!(r("ftp://example.com", None).is_err());
+        assert!(r("https://user:pw@example.com", None).is_err());
+        assert!(r("https://example.com/?a=1", None).is_err());
+        assert!(r("", None).is_err());
+        assert!(r("https://", None).is_err());
+        assert!(r("https://exa mple.com", None).is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let b = ClientBuilder::new().api_key("sekrit-123");
+        assert!(!format!("{b:?}").contains("sekrit-123"));
+        let c = b.resolve().unwrap();
+        assert!(!format!("{c:?}").contains("sekrit-123"));
+        assert!(!format!("{}", c.api_key).contains("sekrit-123"));
+    }
+}

@@ -1,0 +1,226 @@
+//! The sans-IO core: builds every request and parses every answer.
+//!
+//! Nothing here opens a socket, sleeps or spawns. The blocking front end
+//! ([`crate::blocking`]) and the async one ([`crate::nonblocking`]) hand the
+//! [`HttpRequest`] values built here to their transport and bring back an
+//! [`HttpResponse`], which is parsed here too. So the two faces of the client
+//! cannot drift apart: they share every byte of request building, every
+//! decision to retry, and every line of answer parsing.
+//!
+//! - [`request`]: method, URL, headers and body bytes of each operation.
+//! - [`response`]: status, headers and body bytes into typed results.
+//! - [`retry`]: whether and when to try again.
+//! - [`segment`]: ids as exactly one percent-encoded path segment.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::config::Config;
+
+pub mod request;
+pub mod response;
+pub mod retry;
+pub(crate) mod segment;
+#[cfg(test)]
+mod tests;
+
+/// An HTTP method used by the Tasks API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// The logical operation a request belongs to (for retries and tracing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `update` / `aupdate`
+    Update,
+    /// `get` / `aget`, `Task::load`, `reload`
+    Get,
+    /// `save` / `asave`, `set_status`
+    Save,
+    /// `stop` / `astop`
+    Stop,
+    /// `create` / `acreate`
+    Create,
+    /// `list` / `alist`
+    List,
+    /// `list_user_tasks` / `alist_user_tasks`
+    ListUserTasks,
+    /// `report_external_task` / `areport_external_task`
+    ReportExternalTask,
+}
+
+impl Operation {
+    /// The operation's name, as the blocking method is called.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Update => "update",
+            Operation::Get => "get",
+            Operation::Save => "save",
+            Operation::Stop => "stop",
+            Operation::Create => "create",
+            Operation::List => "list",
+            Operation::ListUserTasks => "list_user_tasks",
+            Operation::ReportExternalTask => "report_external_task",
+        }
+    }
+
+    /// True when sending the same request twice has the effect of sending it
+    /// once: update and save send the same body every time; get, list and
+    /// stop change nothing or converge. Create and report are not.
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Operation::Create | Operation::ReportExternalTask)
+    }
+}
+
+/// One request, ready for a transport: method, full URL, headers, body bytes.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpRequest {
+    /// The logical operation.
+    pub operation: Operation,
+    /// The HTTP method.
+    pub method: Method,
+    /// The full URL, ids already percent-encoded.
+    pub url: String,
+    /// Header names (lowercase) and values, `x-api-key` included.
+    pub headers: Vec<(&'static str, HeaderValue)>,
+    /// The body bytes (JSON), if the request has a body.
+    pub body: Option<Vec<u8>>,
+}
+
+impl HttpRequest {
+    /// The value of a header, by lowercase name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                if *n == "x-api-key" {
+                    (*n, "<redacted>")
+                } else {
+                    (*n, v.as_str())
+                }
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("operation", &self.operation)
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+/// A header value shared between requests without copying (the API key and
+/// the content type are built once per client).
+#[derive(Clone, PartialEq, Eq)]
+pub struct HeaderValue(Arc<str>);
+
+impl HeaderValue {
+    /// The value as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for HeaderValue {
+    fn from(value: &str) -> HeaderValue {
+        HeaderValue(Arc::from(value))
+    }
+}
+
+impl From<String> for HeaderValue {
+    fn from(value: String) -> HeaderValue {
+        HeaderValue(Arc::from(value))
+    }
+}
+
+impl fmt::Debug for HeaderValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values may be secrets; show only their length.
+        write!(f, "HeaderValue(<{} bytes>)", self.0.len())
+    }
+}
+
+/// One answer, as a transport brings it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `Retry-After` header, if present.
+    pub retry_after: Option<String>,
+    /// The body bytes (at most the configured limit).
+    pub body: Vec<u8>,
+    /// Which attempt this answer came from (1 for the first).
+    pub attempts: u32,
+}
+
+impl HttpResponse {
+    /// An answer to the first attempt.
+    pub fn new(status: u16, retry_after: Option<String>, body: Vec<u8>) -> HttpResponse {
+        HttpResponse {
+            status,
+            retry_after,
+            body,
+            attempts: 1,
+        }
+    }
+}
+
+/// What the core keeps of the configuration to build requests quickly: the
+/// URL prefix and the header values are made once per client.
+#[derive(Debug, Clone)]
+pub(crate) struct Core {
+    /// `{base_url}/agent-execution/`
+    prefix: String,
+    api_key: HeaderValue,
+    json: HeaderValue,
+    accept: HeaderValue,
+    pub(crate) config: Config,
+}
+
+impl Core {
+    pub(crate) fn new(config: Config) -> Core {
+        Core {
+            prefix: format!("{}/agent-execution/", config.base_url),
+            api_key: HeaderValue::from(config.api_key.expose()),
+            json: HeaderValue::from("application/json"),
+            accept: HeaderValue::from("*/*"),
+            config,
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Building every request of the Tasks API: method, full URL, headers and
+//! body bytes. No I/O.
+//!
+//! Each function refuses bad arguments (an empty id, `.` or `..`, a payload
+//! extension that is not an object) with [`Error::InvalidArgument`] before
+//! anything is sent.
+
+use serde::Serialize;
+
+use super::{segment, Core, HttpRequest, Method, Operation};
+use crate::error::{Error, Result};
+use crate::model::Task;
+use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+
+/// Whether a save sends `deep_planning` (the official client's
+/// `with_deep_plan_update`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Saving {
+    /// Every field but `deep_planning`.
+    WithoutDeepPlan,
+    /// Every field.
+    WithDeepPlan,
+}
+
+impl Core {
+    /// `{base}/agent-execution/{id}{suffix}`, the id one encoded segment.
+    fn task_url(&self, name: &'static str, id: &str, suffix: &str) -> Result<String> {
+        let id = segment::encode(name, id)?;
+        let mut url = String::with_capacity(self.prefix.len() + id.len() + suffix.len());
+        url.push_str(&self.prefix);
+        url.push_str(&id);
+        url.push_str(suffix);
+        Ok(url)
+    }
+
+    fn request(
+        &self,
+        operation: Operation,
+        method: Method,
+        url: String,
+        body: Option<Vec<u8>>,
+    ) -> HttpRequest {
+        let mut headers = Vec::with_capacity(4);
+        headers.push(("accept", self.accept.clone()));
+        headers.push(("x-api-key", self.api_key.clone()));
+        if body.is_some() {
+            headers.push(("content-type", self.json.clone()));
+        }
+        HttpRequest {
+            operation,
+            method,
+            url,
+            headers,
+            body,
+        }
+    }
+
+    /// `PATCH /agent-execution/{task_id}/update` with only the fields set.
+    pub(crate) fn update(&self, task_id: &str, change: &UpdateTask) -> Result<HttpRequest> {
+        if let Some(ext) = &change.tool_call_payload_extension {
+            if !ext.is_object() {
+                return Err(Error::invalid(
+                    "tool_call_payload_extension",
+                    "must be a JSON object",
+                ));
+            }
+        }
+        let url = self.task_url("task_id", task_id, "/update")?;
+        let body = to_body(change)?;
+        Ok(self.request(Operation::Update, Method::Patch, url, Some(body)))
+    }
+
+    /// `GET /agent-execution/{task_id}/status`.
+    pub(crate) fn get(&self, task_id: &str) -> Result<HttpRequest> {
+        let url = self.task_url("task_id", task_id, "/status")?;
+        Ok(self.request(Operation::Get, Method::Get, url, None))
+    }
+
+    /// `PATCH /agent-execution/{task.id}/update` with the whole task, every
+    /// field the server sent (known or not) included, `deep_planning` only
+    /// when `with_deep_plan`.
+    pub(crate) fn save(&self, task: &Task, saving: Saving) -> Result<HttpRequest> {
+        let url = self.task_url("task.id", &task.id, "/update")?;
+        let body = task
+            .to_save_body(saving == Saving::WithDeepPlan)
+            .map_err(|e| Error::invalid("task", format!("cannot be serialized: {e}")))?;
+        Ok(self.request(Operation::Save, Method::Patch, url, Some(body)))
+    }
+
+    /// `DELETE /agent-execution/{task_id}`.
+    pub(crate) fn stop(&self, task_id: &str) -> Result<HttpRequest> {
+        let url = self.task_url("task_id", task_id, "")?;
+        Ok(self.request(Operation::Stop, Method::Delete, url, None))
+    }
+
+    /// `POST /agent-execution/{agent_id}`, `x-agent-version` when given.
+    pub(crate) fn create(&self, new: &CreateTask) -> Result<HttpRequest> {
+        let url = self.task_url("agent_id", new.agent_id(), "")?;
+        let body = to_body(new)?;
+        let mut request = self.request(Operation::Create, Method::Post, url, Some(body));
+        if let Some(version) = &new.agent_version {
+            if version.bytes().any(|b| b < 0x20 || b == 0x7f) {
+                return Err(Error::invalid(
+                    "agent_version",
+                    "must not contain control characters",
+                ));
+            }
+            request
+                .headers
+                .push(("x-agent-version", version.as_str().into()));
+        }
+        Ok(request)
+    }
+
+    /// `GET /agent-execution/executions/history/{agent_id}?filters`.
+    pub(crate) fn list(&self, agent_id: &str, filter: &ListFilter) -> Result<HttpRequest> {
+        let mut url = self.task_url("agent_id", agent_id, "")?;
+        url.insert_str(self.prefix.len(), "executions/history/");
+        push_query(&mut url, filter, true);
+        Ok(self.request(Operation::List, Method::Get, url, None))
+    }
+
+    /// `GET /agent-execution/executions/history/user/{user_id}?filters`
+    /// (the filter's `user_id` is not sent: the path names the user).
+    pub(crate) fn list_user_tasks(
+        &self,
+        user_id: &str,
+        filter: &ListFilter,
+    ) -> Result<HttpRequest> {
+        let mut url = self.task_url("user_id", user_id, "")?;
+        url.insert_str(self.prefix.len(), "executions/history/user/");
+        push_query(&mut url, filter, false);
+        Ok(self.request(Operation::ListUserTasks, Method::Get, url, None))
+    }
+
+    /// `POST /agent-execution/{agent_id}/report_task`.
+    pub(crate) fn report_external_task(
+        &self,
+        agent_id: &str,
+        report: &ExternalTaskReport,
+    ) -> Result<HttpRequest> {
+        if !report.duration.is_finite() {
+            return Err(Error::invalid("duration", "must be a finite number"));
+        }
+        let url = self.task_url("agent_id", agent_id, "/report_task")?;
+        let body = to_body(report)?;
+        Ok(self.request(
+            Operation::ReportExternalTask,
+            Method::Post,
+            url,
+            Some(body),
+        ))
+    }
+}
+
+fn to_body<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value)
+        .map_err(|e| Error::invalid("body", format!("cannot be serialized as JSON: {e}")))
+}
+
+fn push_query(url: &mut String, filter: &ListFilter, with_user: bool) {
+    let status = filter.status.as_ref().map(|s| s.as_str());
+    let pairs = [
+        ("user_id", filter.user_id.as_deref().filter(|_| with_user)),
+        ("parent_task_id", filter.parent_task_id.as_deref()),
+        ("triggering_agent_id", filter.triggering_agent_id.as_deref()),
+        ("status", status),
+        ("internal_status", filter.internal_status.as_deref()),
+    ];
+    let mut sep = '?';
+    for (key, value) in pairs {
+        if let Some(value) = value {
+            url.push(sep);
+            url.push_str(key);
+            url.push('=');
+            url.push_str(&segment::encode_query(value));
+            sep = '&';
+        }
+    }
+}

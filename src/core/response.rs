@@ -1,0 +1,95 @@
+//! Parsing every answer of the Tasks API into typed results. No I/O.
+//!
+//! A 2xx answer is decoded into the operation's type; a body that does not
+//! decode is [`Error::Decode`] with the status and a bounded snippet. Any
+//! other status is [`Error::Api`] with the status and the body text (and the
+//! FastAPI `detail`, when there is one).
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::HttpResponse;
+use crate::error::{snippet, ApiError, DecodeError, Error, Result};
+use crate::model::{Task, TaskListItem};
+
+/// The answer of update, get, save, stop, create and report: one task.
+pub(crate) fn task(response: HttpResponse) -> Result<Task> {
+    decode(response, "a task")
+}
+
+/// The answer of list and list_user_tasks: an array of list items.
+pub(crate) fn task_list(response: HttpResponse) -> Result<Vec<TaskListItem>> {
+    decode(response, "a list of tasks")
+}
+
+fn decode<T: DeserializeOwned>(response: HttpResponse, expected: &'static str) -> Result<T> {
+    let response = check_status(response)?;
+    serde_json::from_slice(&response.body).map_err(|source| {
+        Error::Decode(DecodeError {
+            status: response.status,
+            expected,
+            snippet: snippet(&response.body),
+            source,
+        })
+    })
+}
+
+/// Passes a 2xx answer through; turns any other into [`Error::Api`].
+pub(crate) fn check_status(response: HttpResponse) -> Result<HttpResponse> {
+    if (200..300).contains(&response.status) {
+        return Ok(response);
+    }
+    Err(Error::Api(api_error(&response)))
+}
+
+/// The API error of a non-2xx answer.
+pub(crate) fn api_error(response: &HttpResponse) -> ApiError {
+    ApiError {
+        status: response.status,
+        body: snippet(&response.body),
+        detail: detail(&response.body),
+        retry_after: response.retry_after.clone(),
+        attempts: response.attempts,
+    }
+}
+
+/// The `detail` of a FastAPI error body: a string, or a list of
+/// `{loc, msg}` validation errors joined as `body.status: msg`.
+fn detail(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    match value.get("detail")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|item| {
+                    let loc = item
+                        .get("loc")
+                        .and_then(Value::as_array)
+                        .map(|loc| {
+                            loc.iter()
+                                .map(|p| match p {
+                                    Value::String(s) => s.clone(),
+                                    other => other.to_string(),
+                                })
+                                .collect::<Vec<_>>()
+                                .join(".")
+                        })
+                        .unwrap_or_default();
+                    let msg = item
+                        .get("msg")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| item.to_string());
+                    if loc.is_empty() {
+                        msg
+                    } else {
+                        format!("{loc}: {msg}")
+                    }
+                })
+                .collect();
+            Some(parts.join("; "))
+        }
+        other => Some(other.to_string()),
+    }
+}

@@ -1,0 +1,315 @@
+//! The core against the official client's recorded requests
+//! (`tests/fixtures/official-python-client-requests.json`) and the task
+//! fixtures: every request case and every fixture.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{Core, HttpRequest, HttpResponse};
+use crate::config::ClientBuilder;
+use crate::core::request::Saving;
+use crate::core::response;
+use crate::error::Error;
+use crate::model::{AgentExecutionStatus, Task};
+use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+
+const WIRE: &str = include_str!("../../tests/fixtures/official-python-client-requests.json");
+const RECORDER_TASK: &str = include_str!("../../tests/fixtures/recorder-task.json");
+const BASE: &str = "https://inbound.xpander.ai";
+
+fn core() -> Core {
+    let config = ClientBuilder::new()
+        .api_key("test-key-123")
+        .base_url(BASE)
+        .resolve()
+        .unwrap();
+    Core::new(config)
+}
+
+fn recorder_task() -> Task {
+    serde_json::from_str(RECORDER_TASK).unwrap()
+}
+
+/// Builds the request of one wire case, as the official client was driven.
+fn build(case: &str) -> Result<HttpRequest, Error> {
+    let core = core();
+    let update = |change: UpdateTask| core.update("task_xyz", &change);
+    match case {
+        "update_status_result" => update(
+            UpdateTask::new()
+                .status(AgentExecutionStatus::Completed)
+                .result("Done"),
+        ),
+        "update_error" => update(
+            UpdateTask::new()
+                .status(AgentExecutionStatus::Error)
+                .result("Connector failed: 503 Service Unavailable"),
+        ),
+        "update_payload_extension_only" => update(
+            UpdateTask::new().tool_call_payload_extension(json!({"headers": {"X-Trace-ID": "abc-123"}})),
+        ),
+        "update_all_fields" => update(
+            UpdateTask::new()
+                .tool_call_payload_extension(json!({"a": 1}))
+                .source("cron")
+                .status(AgentExecutionStatus::Executing)
+                .last_executed_node_id("node-7")
+                .result("partial"),
+        ),
+        "update_nothing" => update(UpdateTask::new()),
+        "update_empty_string_result" => update(UpdateTask::new().result("")),
+        "get" => core.get("task_xyz"),
+        "save_after_mutation" | "save_with_deep_plan" => {
+            let mut task = recorder_task();
+            task.result = Some("saved result".into());
+            task.status = Some(AgentExecutionStatus::Completed);
+            let saving = if case == "save_with_deep_plan" {
+                Saving::WithDeepPlan
+            } else {
+                Saving::WithoutDeepPlan
+            };
+            core.save(&task, saving)
+        }
+        "set_status" => {
+            let mut task = recorder_task();
+            task.status = Some(AgentExecutionStatus::Failed);
+            task.result = Some("boom".into());
+            core.save(&task, Saving::WithoutDeepPlan)
+        }
+        "stop" => core.stop("task_xyz"),
+        "create" => core.create(&CreateTask::new("agent-123", "Hello!")),
+        "list" => core.list(
+            "agent-123",
+            &ListFilter::new().status(AgentExecutionStatus::Completed),
+        ),
+        "list_user_tasks" => core.list_user_tasks("user-9", &ListFilter::new()),
+        "report_external_task" => core.report_external_task(
+            "agent-123",
+            &ExternalTaskReport::new("hi")
+                .id("ext-1")
+                .result("done")
+                .duration(1.5)
+                .used_tools(["t1"]),
+        ),
+        other => panic!("no builder for wire case {other}"),
+    }
+}
+
+/// Splits `url` into path and query (`key -> [values]`), decoding the query.
+fn path_and_query(url: &str) -> (String, BTreeMap<String, Vec<String>>) {
+    let rest = url.strip_prefix(BASE).expect("url under the base");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .unwrap()
+                .into_owned()
+        };
+        map.entry(decode(k)).or_default().push(decode(v));
+    }
+    (path.to_string(), map)
+}
+
+#[test]
+fn every_wire_case_is_reproduced() {
+    let wire: BTreeMap<String, Vec<Value>> = serde_json::from_str(WIRE).unwrap();
+    assert_eq!(wire.len(), 15, "the wire file's cases");
+    for (case, recorded) in &wire {
+        let expected = &recorded[0];
+        let request = build(case).unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(request.method.as_str(), expected["method"], "{case}: method");
+        let (path, query) = path_and_query(&request.url);
+        assert_eq!(path, expected["path"], "{case}: path");
+        let expected_query: BTreeMap<String, Vec<String>> =
+            serde_json::from_value(expected["query"].clone()).unwrap();
+        assert_eq!(query, expected_query, "{case}: query");
+        let headers: BTreeMap<String, String> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_str().to_string()))
+            .collect();
+        let expected_headers: BTreeMap<String, String> =
+            serde_json::from_value(expected["headers"].clone()).unwrap();
+        assert_eq!(headers, expected_headers, "{case}: headers");
+        let body: Value = match &request.body {
+            Some(bytes) => serde_json::from_slice(bytes).unwrap(),
+            None => Value::Null,
+        };
+        assert_eq!(body, expected["body"], "{case}: body");
+    }
+}
+
+#[test]
+fn ids_are_one_segment_and_bad_ids_are_refused_before_any_request() {
+    let core = core();
+    let request = core.get("a/b/../c?d#e").unwrap();
+    assert_eq!(
+        request.url,
+        format!("{BASE}/agent-execution/a%2Fb%2F..%2Fc%3Fd%23e/status")
+    );
+    for bad in ["", ".", ".."] {
+        assert!(matches!(
+            core.update(bad, &UpdateTask::new()),
+            Err(Error::InvalidArgument { name: "task_id", .. })
+        ));
+        assert!(core.get(bad).is_err());
+        assert!(core.stop(bad).is_err());
+        assert!(core.create(&CreateTask::new(bad, "x")).is_err());
+        assert!(core.list(bad, &ListFilter::new()).is_err());
+        assert!(core.list_user_tasks(bad, &ListFilter::new()).is_err());
+    }
+    let mut task = recorder_task();
+    task.id = "..".into();
+    assert!(core.save(&task, Saving::WithoutDeepPlan).is_err());
+}
+
+#[test]
+fn payload_extension_must_be_an_object() {
+    let err = core()
+        .update("t", &UpdateTask::new().tool_call_payload_extension(json!([1])))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidArgument {
+            name: "tool_call_payload_extension",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn list_filters_are_encoded_and_user_path_drops_user_filter() {
+    let core = core();
+    let filter = ListFilter::new()
+        .user_id("u 1")
+        .parent_task_id("p&1")
+        .triggering_agent_id("ta")
+        .status(AgentExecutionStatus::Unknown("awaiting_review".into()))
+        .internal_status("waiting on CRM");
+    let request = core.list("agent-123", &filter).unwrap();
+    let (path, query) = path_and_query(&request.url);
+    assert_eq!(path, "/agent-execution/executions/history/agent-123");
+    assert_eq!(query["user_id"], ["u 1"]);
+    assert_eq!(query["parent_task_id"], ["p&1"]);
+    assert_eq!(query["status"], ["awaiting_review"]);
+    assert_eq!(query["internal_status"], ["waiting on CRM"]);
+    let request = core.list_user_tasks("user-9", &filter).unwrap();
+    let (path, query) = path_and_query(&request.url);
+    assert_eq!(path, "/agent-execution/executions/history/user/user-9");
+    assert!(!query.contains_key("user_id"));
+    assert_eq!(query.len(), 4);
+}
+
+#[test]
+fn create_sends_the_agent_version_header() {
+    let request = core()
+        .create(&CreateTask::new("agent-123", "Hello!").agent_version("7"))
+        .unwrap();
+    assert_eq!(request.header("x-agent-version"), Some("7"));
+    assert!(core()
+        .create(&CreateTask::new("a", "b").agent_version("7\r\nx: y"))
+        .is_err());
+}
+
+#[test]
+fn debug_of_a_request_hides_the_key() {
+    let request = core().get("t").unwrap();
+    let shown = format!("{request:?}");
+    assert!(!shown.contains("test-key-123"), "{shown}");
+    assert!(shown.contains("<redacted>"));
+}
+
+const FIXTURES: [(&str, &str); 4] = [
+    ("task-full.json", include_str!("../../tests/fixtures/task-full.json")),
+    ("task-minimal.json", include_str!("../../tests/fixtures/task-minimal.json")),
+    (
+        "task-forward-compat.json",
+        include_str!("../../tests/fixtures/task-forward-compat.json"),
+    ),
+    ("recorder-task.json", RECORDER_TASK),
+];
+
+fn ok(body: &str) -> HttpResponse {
+    HttpResponse::new(200, None, body.as_bytes().to_vec())
+}
+
+#[test]
+fn every_task_fixture_parses_and_round_trips_what_the_server_sent() {
+    for (name, body) in FIXTURES {
+        let task = response::task(ok(body)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let sent: Value = serde_json::from_str(body).unwrap();
+        let back: Value = serde_json::from_slice(&task.to_save_body(true).unwrap()).unwrap();
+        // Every key the server sent comes back with the same value.
+        for (key, value) in sent.as_object().unwrap() {
+            let returned = &back[key];
+            if key == "input" || key == "deep_planning" {
+                for (k, v) in value.as_object().unwrap() {
+                    assert_eq!(&returned[k], v, "{name}: {key}.{k}");
+                }
+            } else if key == "duration" {
+                assert_eq!(returned.as_f64(), value.as_f64(), "{name}: {key}");
+            } else {
+                assert_eq!(returned, value, "{name}: {key}");
+            }
+        }
+    }
+}
+
+#[test]
+fn forward_compat_values_are_kept() {
+    let task = response::task(ok(FIXTURES[2].1)).unwrap();
+    assert_eq!(
+        task.status,
+        Some(AgentExecutionStatus::Unknown("awaiting_review".into()))
+    );
+    assert_eq!(task.extra["brand_new_field"], json!({"nested": [1, 2, 3]}));
+}
+
+#[test]
+fn the_list_fixture_parses() {
+    let items = response::task_list(ok(include_str!("../../tests/fixtures/tasks-list.json"))).unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0].id, "t-1");
+    assert_eq!(items[1].status, Some(AgentExecutionStatus::Executing));
+}
+
+#[test]
+fn api_errors_keep_status_body_and_detail() {
+    let err = response::task(HttpResponse::new(
+        404,
+        None,
+        br#"{"detail":"Task t not found"}"#.to_vec(),
+    ))
+    .unwrap_err();
+    assert!(err.is_not_found());
+    assert_eq!(err.as_api().unwrap().detail.as_deref(), Some("Task t not found"));
+    let err = response::task(HttpResponse::new(
+        422,
+        None,
+        br#"{"detail":[{"loc":["body","status"],"msg":"bad status","type":"enum"}]}"#.to_vec(),
+    ))
+    .unwrap_err();
+    assert_eq!(err.as_api().unwrap().detail.as_deref(), Some("body.status: bad status"));
+    let err = response::task(HttpResponse::new(500, None, b"<html>oops</html>".to_vec())).unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    assert!(err.to_string().contains("<html>oops</html>"), "{err}");
+}
+
+#[test]
+fn undecodable_bodies_are_decode_errors_with_a_snippet() {
+    let err = response::task(ok(r#"{"id": "t", "agent_id": "#)).unwrap_err();
+    match err {
+        Error::Decode(e) => {
+            assert_eq!(e.status, 200);
+            assert!(e.snippet.starts_with(r#"{"id": "t""#));
+        }
+        other => panic!("{other:?}"),
+    }
+    for garbage in ["", "null", "[]", "<html>", "{\"id\": 5}", "\u{feff}{}"] {
+        assert!(matches!(response::task(ok(garbage)), Err(Error::Decode(_))), "{garbage:?}");
+    }
+}

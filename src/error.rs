@@ -1,0 +1,396 @@
+//! The one error type of the crate.
+//!
+//! Every failure is one of a few kinds that a caller can tell apart and act on:
+//!
+//! | variant | meaning | retry? |
+//! |---|---|---|
+//! | [`Error::Config`] | the client is not configured (no API key, bad base URL) | fix the configuration |
+//! | [`Error::InvalidArgument`] | a value the caller passed was refused before any request | fix the call |
+//! | [`Error::Api`] | the server answered with a non-2xx status | see [`ApiError::is_retryable`] |
+//! | [`Error::Transport`] | the server was never reached, or the exchange broke off | see [`TransportError::kind`] |
+//! | [`Error::Decode`] | the server answered 2xx but the body is not what the API promises | no |
+//! | [`Error::BodyTooLarge`] | the answer was larger than the configured limit | no |
+//!
+//! No failure is reported as a fake HTTP status: a refused connection is a
+//! [`TransportError`] with [`TransportErrorKind::Connect`], never a "500".
+//! The API key never appears in any error's `Debug` or `Display`.
+
+use std::fmt;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every way a call can fail. See the [module documentation](self) for a table.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client could not be configured: no API key, a base URL that is
+    /// not a URL, plain `http` to a non-loopback host without opting in.
+    #[error("configuration error: {0}")]
+    Config(String),
+
+    /// An argument was refused before any request was sent (an empty task
+    /// id, `.` or `..` as an id, a value that cannot be encoded).
+    #[error("invalid argument `{name}`: {reason}")]
+    InvalidArgument {
+        /// The parameter's name, e.g. `task_id`.
+        name: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// The server answered with a status outside 2xx.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+
+    /// The request never got an answer: connection refused, DNS failure,
+    /// TLS failure, timeout, or the connection broke off mid-exchange.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+
+    /// The server answered 2xx but the body could not be decoded into the
+    /// expected type.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+
+    /// The answer's body was larger than the configured limit
+    /// ([`crate::ClientBuilder::max_response_bytes`]); it was not read whole.
+    #[error("response body exceeds the limit of {limit} bytes (status {status})")]
+    BodyTooLarge {
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+}
+
+impl Error {
+    /// The HTTP status, when the server answered (API, decode and size errors).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::Decode(e) => Some(e.status),
+            Error::BodyTooLarge { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The API error, if the server answered with a non-2xx status.
+    pub fn as_api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// True for a 404 answer: the task (or agent) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404) && matches!(self, Error::Api(_))
+    }
+
+    /// True for a 409 answer: a concurrent update conflict. Reload the task
+    /// and apply the change again (see [`crate::Tasks::update_with_retry_on_conflict`]).
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(409) && matches!(self, Error::Api(_))
+    }
+
+    /// True for 401 and 403 answers: the API key is missing, wrong or lacks rights.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Api(e) if e.status == 401 || e.status == 403)
+    }
+
+    /// True when the request timed out (connect or whole-request timeout).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Transport(e) if e.kind == TransportErrorKind::Timeout)
+    }
+
+    /// True when no connection could be made (refused, DNS, TLS handshake).
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Error::Transport(e) if e.kind == TransportErrorKind::Connect)
+    }
+
+    /// The broad class of the failure, after the smithy-rs (AWS SDK) model.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Api(e) => e.class(),
+            Error::Transport(e) => match e.kind {
+                TransportErrorKind::Timeout | TransportErrorKind::Connect => ErrorClass::Transient,
+                TransportErrorKind::Disconnected => ErrorClass::Transient,
+                TransportErrorKind::Other => ErrorClass::Client,
+            },
+            Error::Config(_) | Error::InvalidArgument { .. } => ErrorClass::Client,
+            Error::Decode(_) | Error::BodyTooLarge { .. } => ErrorClass::Server,
+        }
+    }
+
+    /// How many attempts were made before this error was returned (1 when
+    /// the call was not retried, 0 when it failed before any request).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Api(e) => e.attempts,
+            Error::Transport(e) => e.attempts,
+            Error::Decode(_) | Error::BodyTooLarge { .. } => 1,
+            Error::Config(_) | Error::InvalidArgument { .. } => 0,
+        }
+    }
+
+    pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            name,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Error {
+        match &mut self {
+            Error::Api(e) => e.attempts = attempts,
+            Error::Transport(e) => e.attempts = attempts,
+            _ => {}
+        }
+        self
+    }
+}
+
+/// The broad class of a failure: what a caller (or a retry policy) should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// A passing failure (connection refused or reset, timeout, 502/503/504).
+    Transient,
+    /// The server asked the client to slow down (429).
+    Throttling,
+    /// The server failed (500 and other 5xx, an undecodable 2xx body).
+    Server,
+    /// The request was wrong (4xx other than 429, a bad argument or configuration).
+    Client,
+}
+
+/// A non-2xx answer from the server.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The body text, cut to a bounded length (see [`SNIPPET_LIMIT`]).
+    pub body: String,
+    /// The `detail` message when the body is FastAPI-style JSON.
+    pub detail: Option<String>,
+    /// The `Retry-After` header as the server sent it, if any.
+    pub retry_after: Option<String>,
+    /// How many attempts were made (more than 1 when retried).
+    pub attempts: u32,
+}
+
+/// How many bytes of a body an error keeps.
+pub const SNIPPET_LIMIT: usize = 2048;
+
+impl ApiError {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// True for 404.
+    pub fn is_not_found(&self) -> bool {
+        self.status == 404
+    }
+
+    /// True for 409, a concurrent update conflict.
+    pub fn is_conflict(&self) -> bool {
+        self.status == 409
+    }
+
+    /// The class of this answer: 429 throttling, 502/503/504 transient,
+    /// other 5xx server, other statuses client.
+    pub fn class(&self) -> ErrorClass {
+        match self.status {
+            429 => ErrorClass::Throttling,
+            502..=504 => ErrorClass::Transient,
+            500..=599 => ErrorClass::Server,
+            _ => ErrorClass::Client,
+        }
+    }
+
+    /// True when retrying the same request may succeed (429, 502, 503, 504).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.class(), ErrorClass::Throttling | ErrorClass::Transient)
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("detail", &self.detail)
+            .field("body", &self.body)
+            .field("retry_after", &self.retry_after)
+            .field("attempts", &self.attempts)
+            .finish()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the API answered {}", self.status)?;
+        if let Some(reason) = reason_phrase(self.status) {
+            write!(f, " {reason}")?;
+        }
+        match &self.detail {
+            Some(detail) => write!(f, ": {detail}")?,
+            None if !self.body.is_empty() => write!(f, ": {}", self.body)?,
+            None => {}
+        }
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+fn reason_phrase(status: u16) -> Option<&'static str> {
+    Some(match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => return None,
+    })
+}
+
+/// What kind of transport failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// No connection could be made: refused, host not found, TLS handshake.
+    /// Nothing was sent, so any operation may be retried.
+    Connect,
+    /// The connect timeout or the whole-request timeout expired.
+    Timeout,
+    /// The connection broke off after the request may have been sent
+    /// (reset, closed before the answer, truncated answer head).
+    Disconnected,
+    /// Any other transport failure.
+    Other,
+}
+
+/// The request did not get a complete answer.
+#[derive(Debug, thiserror::Error)]
+#[error("transport error ({kind:?}): {message}{}", attempts_suffix(*.attempts))]
+#[non_exhaustive]
+pub struct TransportError {
+    /// What kind of failure this is.
+    pub kind: TransportErrorKind,
+    /// A description from the HTTP client (never contains the API key).
+    pub message: String,
+    /// How many attempts were made (more than 1 when retried).
+    pub attempts: u32,
+    /// The HTTP client's own error.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+fn attempts_suffix(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
+impl TransportError {
+    /// A transport error of the given kind.
+    pub(crate) fn new(
+        kind: TransportErrorKind,
+        message: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> TransportError {
+        TransportError {
+            kind,
+            message: message.into(),
+            attempts: 1,
+            source,
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+}
+
+/// A 2xx answer whose body is not what the API promises.
+#[derive(Debug, thiserror::Error)]
+#[error("could not decode the answer (status {status}) as {expected}: {source}; body starts: {snippet:?}")]
+#[non_exhaustive]
+pub struct DecodeError {
+    /// The HTTP status of the answer.
+    pub status: u16,
+    /// What the body should have been, e.g. `a task`.
+    pub expected: &'static str,
+    /// The first bytes of the body (at most [`SNIPPET_LIMIT`]), lossily decoded.
+    pub snippet: String,
+    /// The JSON error.
+    #[source]
+    pub source: serde_json::Error,
+}
+
+/// The first `SNIPPET_LIMIT` bytes of a body as text, cut on a character boundary.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let cut = body.get(..SNIPPET_LIMIT).unwrap_or(body);
+    let mut text = String::from_utf8_lossy(cut).into_owned();
+    if body.len() > SNIPPET_LIMIT {
+        // The cut may have split a character; the lossy decoding already
+        // replaced a trailing partial one with U+FFFD.
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_is_bounded_and_keeps_short_bodies() {
+        assert_eq!(snippet(b"abc"), "abc");
+        let long = "é".repeat(SNIPPET_LIMIT);
+        let s = snippet(long.as_bytes());
+        assert!(s.len() <= SNIPPET_LIMIT + 8);
+        assert!(s.ends_with('…'));
+    }
+
+    #[test]
+    fn classes() {
+        let api = |status| ApiError {
+            status,
+            body: String::new(),
+            detail: None,
+            retry_after: None,
+            attempts: 1,
+        };
+        assert_eq!(api(429).class(), ErrorClass::Throttling);
+        assert_eq!(api(503).class(), ErrorClass::Transient);
+        assert_eq!(api(500).class(), ErrorClass::Server);
+        assert_eq!(api(404).class(), ErrorClass::Client);
+        assert!(Error::Api(api(404)).is_not_found());
+        assert!(Error::Api(api(409)).is_conflict());
+        assert!(!Error::Api(api(409)).is_not_found());
+        let shown = Error::Api(ApiError {
+            attempts: 3,
+            ..api(503)
+        })
+        .to_string();
+        assert!(shown.contains("503") && shown.contains("3 attempts"), "{shown}");
+    }
+}

@@ -1,0 +1,192 @@
+//! The async face of the client: a thin transport over a `reqwest` 0.13
+//! client on tokio, and the async expansion of the front-end methods written
+//! once in [`crate::front`] (`aupdate`, `aget`, `acreate`, `Task::asave`, …).
+//!
+//! Everything protocol-related lives in [`crate::core`]; this file only moves
+//! bytes and sleeps. The methods need a tokio runtime with its time driver
+//! (`#[tokio::main]` gives one).
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::core::{HttpRequest, HttpResponse, Method};
+use crate::error::{Error, Result, TransportError, TransportErrorKind};
+
+/// Sends requests with one `reqwest::Client` (its own connection pool).
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    client: reqwest::Client,
+    limit: usize,
+}
+
+impl Transport {
+    pub(crate) fn new(config: &Config) -> Result<Transport> {
+        use rustls_platform_verifier::BuilderVerifierExt;
+        let tls_error = |e: rustls::Error| Error::Config(format!("cannot set up TLS: {e}"));
+        let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_error)?
+            .with_platform_verifier()
+            .map_err(tls_error)?
+            .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            // The key must never follow a redirect; a 3xx is an ApiError.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.timeouts.connect)
+            .timeout(config.timeouts.request)
+            .user_agent(crate::USER_AGENT)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Transport {
+            client,
+            limit: config.max_response_bytes,
+        })
+    }
+
+    /// Sends one request and reads the whole answer (up to the limit).
+    pub(crate) async fn send(&self, request: &HttpRequest) -> Result<HttpResponse> {
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+        };
+        let mut builder = self.client.request(method, request.url.as_str());
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let mut response = builder.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let declared = response.content_length();
+        if declared.is_some_and(|len| len > self.limit as u64) {
+            return Err(Error::BodyTooLarge {
+                status,
+                limit: self.limit,
+            });
+        }
+        let mut body = Vec::with_capacity(declared.map_or(1024, |len| len as usize));
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.limit {
+                        return Err(Error::BodyTooLarge {
+                            status,
+                            limit: self.limit,
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let mut error = transport_error(e);
+                    if let Error::Transport(t) = &mut error {
+                        t.message = format!(
+                            "the answer (status {status}) broke off after {} body bytes: {}",
+                            body.len(),
+                            t.message
+                        );
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(HttpResponse::new(status, retry_after, body))
+    }
+
+    /// Waits before the next attempt.
+    pub(crate) async fn sleep(&self, wait: Duration) {
+        tokio::time::sleep(wait).await
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> Error {
+    let kind = if e.is_timeout() {
+        TransportErrorKind::Timeout
+    } else if e.is_connect() {
+        TransportErrorKind::Connect
+    } else if e.is_request() || e.is_body() || e.is_decode() {
+        TransportErrorKind::Disconnected
+    } else {
+        TransportErrorKind::Other
+    };
+    let message = error_chain(&e);
+    Error::Transport(TransportError::new(kind, message, Some(Box::new(e))))
+}
+
+/// The error and its causes on one line (reqwest's own message is terse).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+front_end! {
+    mode: maybe_async::must_be_async,
+    transport: nonblocking,
+    execute: execute_async,
+    /// Patches the fields set in `change` on task `task_id`; answers the
+    /// task as the server has it afterwards. The async form of [`Tasks::update`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
+    /// # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
+    /// # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
+    /// use xpander_sdk::{AgentExecutionStatus, UpdateTask};
+    ///
+    /// let task = tasks
+    ///     .aupdate(
+    ///         "task_xyz",
+    ///         &UpdateTask::new().status(AgentExecutionStatus::Error).result("Connector failed"),
+    ///     )
+    ///     .await?;
+    /// assert_eq!(task.status, Some(AgentExecutionStatus::Error));
+    /// # Ok(())
+    /// # }
+    /// ```
+    update: aupdate,
+    /// Loads task `task_id`. The async form of [`Tasks::get`].
+    get: aget,
+    /// Stops task `task_id`; answers the stopped task. The async form of [`Tasks::stop`].
+    stop: astop,
+    /// Creates a task; answers it with its new id. The async form of [`Tasks::create`].
+    create: acreate,
+    /// Lists the tasks of agent `agent_id` that pass `filter`. The async form of [`Tasks::list`].
+    list: alist,
+    /// Lists the tasks of user `user_id`. The async form of [`Tasks::list_user_tasks`].
+    list_user_tasks: alist_user_tasks,
+    /// Reports a task that ran outside xpander. The async form of [`Tasks::report_external_task`].
+    report_external_task: areport_external_task,
+    /// The async form of [`Tasks::retry_on_conflict`].
+    retry_on_conflict: aretry_on_conflict,
+    /// Loads task `task_id`. The async form of [`Task::load`].
+    load: aload,
+    /// Loads this task again. The async form of [`Task::reload`].
+    reload: areload,
+    /// Saves the whole task. The async form of [`Task::save`].
+    save: asave,
+    /// The async form of [`Task::save_with_deep_plan_update`].
+    save_with_deep_plan_update: asave_with_deep_plan_update,
+    /// Sets `status` and `result` locally, then saves. The async form of [`Task::set_status`].
+    set_status: aset_status,
+    /// Stops this task. The async form of [`Task::stop`].
+    stop_task: astop,
+    /// Loads the full task. The async form of [`TaskListItem::load`].
+    load_item: aload,
+}
