@@ -487,7 +487,8 @@ mod tests {
 
     #[test]
     fn accepted_forms() {
-        let cases: &[(&str, (u16, u8, u8, u8, u8, u8, u32), Option<i32>)] = &[
+        type Fields = (u16, u8, u8, u8, u8, u8, u32);
+        let cases: &[(&str, Fields, Option<i32>)] = &[
             ("2026-11-20T10:00:00Z", (2026, 11, 20, 10, 0, 0, 0), Some(0)),
             (
                 "2026-11-20T10:00:01.123456",
