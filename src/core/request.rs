@@ -82,7 +82,8 @@ impl Core {
     pub(crate) fn save(&self, task: &Task, saving: Saving) -> Result<HttpRequest> {
         let url = self.task_url("task.id", &task.id, "/update")?;
         let body = task
-            .to_save_body(saving == Saving::WithDeepPlan)
+            .save_body(saving == Saving::WithDeepPlan)
+            .and_then(|body| serde_json::to_vec(&body))
             .map_err(|e| Error::invalid("task", format!("cannot be serialized: {e}")))?;
         Ok(self.request(Operation::Save, Method::Patch, url, Some(body)))
     }
