@@ -14,6 +14,9 @@ use crate::config::Config;
 use crate::core::{HttpRequest, HttpResponse};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
+/// Idle connections kept per host, as reqwest keeps them without a bound.
+const POOL_IDLE_PER_HOST: usize = 64;
+
 /// Sends requests with one `ureq::Agent` (its own connection pool).
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
@@ -36,6 +39,10 @@ impl Transport {
             .timeout_connect(Some(config.timeouts.connect))
             .timeout_global(Some(config.timeouts.request))
             .user_agent(crate::USER_AGENT)
+            // ureq keeps 3 idle connections per host by default; a client
+            // shared by many threads would open new ones for nothing.
+            .max_idle_connections_per_host(POOL_IDLE_PER_HOST)
+            .max_idle_connections(POOL_IDLE_PER_HOST * 4)
             .tls_config(tls)
             .build()
             .new_agent();
