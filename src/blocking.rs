@@ -1,6 +1,6 @@
 //! The blocking face of the client: a thin transport over a `ureq` 3 agent,
 //! and the blocking expansion of the front-end methods written once in
-//! [`crate::front`] (`update`, `get`, `create`, `Task::save`, …).
+//! `src/front.rs` (`update`, `get`, `create`, `Task::save`, …).
 //!
 //! Everything protocol-related lives in [`crate::core`]; this file only moves
 //! bytes and sleeps. ureq has no async runtime, so these methods may be called

@@ -89,7 +89,7 @@ impl Error {
     }
 
     /// True for a 409 answer: a concurrent update conflict. Reload the task
-    /// and apply the change again (see [`crate::Tasks::update_with_retry_on_conflict`]).
+    /// and apply the change again (see [`crate::Tasks::retry_on_conflict`]).
     pub fn is_conflict(&self) -> bool {
         self.status() == Some(409) && matches!(self, Error::Api(_))
     }
@@ -391,6 +391,9 @@ mod tests {
             ..api(503)
         })
         .to_string();
-        assert!(shown.contains("503") && shown.contains("3 attempts"), "{shown}");
+        assert!(
+            shown.contains("503") && shown.contains("3 attempts"),
+            "{shown}"
+        );
     }
 }

@@ -42,12 +42,19 @@ macro_rules! front_end {
             /// Sends `request`, trying again as the core decides.
             #[$mode]
             async fn $execute(&self, request: crate::core::HttpRequest) -> Result<HttpResponse> {
+                let call = crate::telemetry::Call::start(&request);
                 let mut retrier = Retrier::new(self.inner.core.config.retry, request.operation);
                 loop {
                     let outcome = self.inner.$transport.send(&request).await;
                     match retrier.step(outcome) {
-                        Step::Done(result) => return result,
-                        Step::Retry(wait) => self.inner.$transport.sleep(wait).await,
+                        Step::Done(result) => {
+                            call.finish(&retrier, &result);
+                            return result;
+                        }
+                        Step::Retry(wait) => {
+                            call.retry(&retrier, wait);
+                            self.inner.$transport.sleep(wait).await;
+                        }
                     }
                 }
             }

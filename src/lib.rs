@@ -11,6 +11,7 @@ pub mod core;
 pub mod error;
 pub mod model;
 pub mod params;
+mod telemetry;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
@@ -24,7 +25,9 @@ pub mod emulator;
 
 pub use client::Tasks;
 pub use config::{ApiKey, ClientBuilder, Config, RetryPolicy, Timeouts};
-pub use error::{ApiError, DecodeError, Error, ErrorClass, Result, TransportError, TransportErrorKind};
+pub use error::{
+    ApiError, DecodeError, Error, ErrorClass, Result, TransportError, TransportErrorKind,
+};
 pub use model::*;
 pub use params::{CreateInput, CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 

@@ -1,6 +1,6 @@
 //! The async face of the client: a thin transport over a `reqwest` 0.13
 //! client on tokio, and the async expansion of the front-end methods written
-//! once in [`crate::front`] (`aupdate`, `aget`, `acreate`, `Task::asave`, …).
+//! once in `src/front.rs` (`aupdate`, `aget`, `acreate`, `Task::asave`, …).
 //!
 //! Everything protocol-related lives in [`crate::core`]; this file only moves
 //! bytes and sleeps. The methods need a tokio runtime with its time driver

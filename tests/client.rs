@@ -44,7 +44,10 @@ fn update_applies_only_the_fields_sent() {
     let stored = emulator.task("task_xyz").unwrap();
     assert_eq!(stored["result"], "half way");
     assert_eq!(stored["status"], "executing");
-    assert_eq!(emulator.requests()[0].json, Some(json!({"result": "half way"})));
+    assert_eq!(
+        emulator.requests()[0].json,
+        Some(json!({"result": "half way"}))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,7 +113,11 @@ fn a_clone_used_from_many_threads_shares_one_pool() {
         assert_eq!(emulator.task(&format!("t-{i}")).unwrap()["result"], "9");
     }
     // At most one connection per thread: connections are pooled, not per call.
-    assert!(emulator.connections_accepted() <= 8, "{}", emulator.connections_accepted());
+    assert!(
+        emulator.connections_accepted() <= 8,
+        "{}",
+        emulator.connections_accepted()
+    );
 }
 
 #[test]
@@ -130,7 +137,10 @@ fn save_sends_back_unknown_fields_and_values() {
     assert_eq!(sent["brand_new_field"], json!({"nested": [1, 2, 3]}));
     assert_eq!(sent["status"], "awaiting_review");
     assert_eq!(sent["input"]["future_input_field"], true);
-    assert!(sent.get("deep_planning").is_none(), "deep_planning only when asked");
+    assert!(
+        sent.get("deep_planning").is_none(),
+        "deep_planning only when asked"
+    );
     assert_eq!(task.result.as_deref(), Some("reviewed"));
     assert_eq!(task.extra["brand_new_field"], json!({"nested": [1, 2, 3]}));
     let stored = emulator.task("task_xyz").unwrap();
@@ -151,7 +161,9 @@ async fn asave_and_aset_status_replace_the_local_copy() {
     let tasks = client(&emulator);
     let mut task = Task::aload(&tasks, &id).await.unwrap();
     assert_eq!(task.tokens.as_ref().map(|t| t.total_tokens), Some(11262));
-    task.aset_status(&tasks, S::Failed, Some("boom")).await.unwrap();
+    task.aset_status(&tasks, S::Failed, Some("boom"))
+        .await
+        .unwrap();
     assert_eq!(task.status, Some(S::Failed));
     let stored = emulator.task(&id).unwrap();
     assert_eq!(stored["status"], "failed");
@@ -169,7 +181,10 @@ fn api_errors_keep_status_and_body() {
     assert!(err.as_api().unwrap().body.contains("not found"));
 
     let err = tasks
-        .update("task_xyz", &UpdateTask::new().status(S::Unknown("bogus".into())))
+        .update(
+            "task_xyz",
+            &UpdateTask::new().status(S::Unknown("bogus".into())),
+        )
         .unwrap_err();
     assert_eq!(err.status(), Some(422), "{err:?}");
     assert!(err.to_string().contains("status"), "{err}");
@@ -196,7 +211,10 @@ fn bad_ids_never_reach_the_server() {
     emulator.seed_task(task_json("a/b ?#%")).unwrap();
     let task = tasks.get("a/b ?#%").unwrap();
     assert_eq!(task.id, "a/b ?#%");
-    assert_eq!(emulator.requests()[0].path, "/agent-execution/a%2Fb%20%3F%23%25/status");
+    assert_eq!(
+        emulator.requests()[0].path,
+        "/agent-execution/a%2Fb%20%3F%23%25/status"
+    );
 }
 
 #[test]

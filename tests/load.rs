@@ -99,7 +99,10 @@ async fn ten_thousand_updates_with_five_percent_503s() {
         .filter(|r| r.method == "PATCH")
         .count();
     // Every update arrived, some more than once (the 503s were retried).
-    assert!(patches > UPDATES, "{patches} PATCH requests for {UPDATES} updates");
+    assert!(
+        patches > UPDATES,
+        "{patches} PATCH requests for {UPDATES} updates"
+    );
     // Connections are pooled: far fewer than one per update.
     assert!(emulator.connections_accepted() <= (IN_FLIGHT as u64) * 2);
 }

@@ -13,7 +13,10 @@ const KEY: &str = "sk-VERY-SECRET-7f3a9c";
 
 fn assert_hidden(what: &str, shown: &str) {
     assert!(!shown.contains(KEY), "{what} shows the key: {shown}");
-    assert!(!shown.contains("7f3a9c"), "{what} shows part of the key: {shown}");
+    assert!(
+        !shown.contains("7f3a9c"),
+        "{what} shows part of the key: {shown}"
+    );
 }
 
 fn check<T: std::fmt::Debug + std::fmt::Display>(what: &str, value: &T) {
@@ -41,7 +44,11 @@ fn no_error_kind_and_no_configuration_shows_the_key() {
     // Configuration: a bad base URL with the key set.
     errors.push((
         "config",
-        Tasks::builder().api_key(KEY).base_url("ftp://x").build().unwrap_err(),
+        Tasks::builder()
+            .api_key(KEY)
+            .base_url("ftp://x")
+            .build()
+            .unwrap_err(),
     ));
     // Invalid argument.
     errors.push(("invalid", tasks.get("..").unwrap_err()));
@@ -82,7 +89,10 @@ fn no_error_kind_and_no_configuration_shows_the_key() {
         .base_url(format!("http://127.0.0.1:{port}"))
         .build()
         .unwrap();
-    errors.push(("connect", closed.update("t", &UpdateTask::new()).unwrap_err()));
+    errors.push((
+        "connect",
+        closed.update("t", &UpdateTask::new()).unwrap_err(),
+    ));
 
     let kinds: Vec<String> = errors
         .iter()
@@ -99,6 +109,9 @@ fn no_error_kind_and_no_configuration_shows_the_key() {
         }
     }
     // The emulator saw the key in headers, as it should.
-    assert!(emulator.requests().iter().any(|r| r.header("x-api-key") == Some(KEY)));
+    assert!(emulator
+        .requests()
+        .iter()
+        .any(|r| r.header("x-api-key") == Some(KEY)));
     let _ = json!(null);
 }

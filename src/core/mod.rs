@@ -10,7 +10,7 @@
 //! - [`request`]: method, URL, headers and body bytes of each operation.
 //! - [`response`]: status, headers and body bytes into typed results.
 //! - [`retry`]: whether and when to try again.
-//! - [`segment`]: ids as exactly one percent-encoded path segment.
+//! - `segment`: ids as exactly one percent-encoded path segment.
 
 use std::fmt;
 use std::sync::Arc;
@@ -105,6 +105,8 @@ pub struct HttpRequest {
     pub method: Method,
     /// The full URL, ids already percent-encoded.
     pub url: String,
+    /// The id the operation names (task, agent or user id), as given.
+    pub resource_id: String,
     /// Header names (lowercase) and values, `x-api-key` included.
     pub headers: Vec<(&'static str, HeaderValue)>,
     /// The body bytes (JSON), if the request has a body.
@@ -138,6 +140,7 @@ impl fmt::Debug for HttpRequest {
             .field("operation", &self.operation)
             .field("method", &self.method)
             .field("url", &self.url)
+            .field("resource_id", &self.resource_id)
             .field("headers", &headers)
             .field("body_len", &self.body.as_ref().map(Vec::len))
             .finish()

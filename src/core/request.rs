@@ -37,7 +37,7 @@ impl Core {
         &self,
         operation: Operation,
         method: Method,
-        url: String,
+        (resource_id, url): (&str, String),
         body: Option<Vec<u8>>,
     ) -> HttpRequest {
         let mut headers = Vec::with_capacity(4);
@@ -50,6 +50,7 @@ impl Core {
             operation,
             method,
             url,
+            resource_id: resource_id.to_string(),
             headers,
             body,
         }
@@ -67,13 +68,13 @@ impl Core {
         }
         let url = self.task_url("task_id", task_id, "/update")?;
         let body = to_body(change)?;
-        Ok(self.request(Operation::Update, Method::Patch, url, Some(body)))
+        Ok(self.request(Operation::Update, Method::Patch, (task_id, url), Some(body)))
     }
 
     /// `GET /agent-execution/{task_id}/status`.
     pub(crate) fn get(&self, task_id: &str) -> Result<HttpRequest> {
         let url = self.task_url("task_id", task_id, "/status")?;
-        Ok(self.request(Operation::Get, Method::Get, url, None))
+        Ok(self.request(Operation::Get, Method::Get, (task_id, url), None))
     }
 
     /// `PATCH /agent-execution/{task.id}/update` with the whole task, every
@@ -85,20 +86,25 @@ impl Core {
             .save_body(saving == Saving::WithDeepPlan)
             .and_then(|body| serde_json::to_vec(&body))
             .map_err(|e| Error::invalid("task", format!("cannot be serialized: {e}")))?;
-        Ok(self.request(Operation::Save, Method::Patch, url, Some(body)))
+        Ok(self.request(Operation::Save, Method::Patch, (&task.id, url), Some(body)))
     }
 
     /// `DELETE /agent-execution/{task_id}`.
     pub(crate) fn stop(&self, task_id: &str) -> Result<HttpRequest> {
         let url = self.task_url("task_id", task_id, "")?;
-        Ok(self.request(Operation::Stop, Method::Delete, url, None))
+        Ok(self.request(Operation::Stop, Method::Delete, (task_id, url), None))
     }
 
     /// `POST /agent-execution/{agent_id}`, `x-agent-version` when given.
     pub(crate) fn create(&self, new: &CreateTask) -> Result<HttpRequest> {
         let url = self.task_url("agent_id", new.agent_id(), "")?;
         let body = to_body(new)?;
-        let mut request = self.request(Operation::Create, Method::Post, url, Some(body));
+        let mut request = self.request(
+            Operation::Create,
+            Method::Post,
+            (new.agent_id(), url),
+            Some(body),
+        );
         if let Some(version) = &new.agent_version {
             if version.bytes().any(|b| b < 0x20 || b == 0x7f) {
                 return Err(Error::invalid(
@@ -118,7 +124,7 @@ impl Core {
         let mut url = self.task_url("agent_id", agent_id, "")?;
         url.insert_str(self.prefix.len(), "executions/history/");
         push_query(&mut url, filter, true);
-        Ok(self.request(Operation::List, Method::Get, url, None))
+        Ok(self.request(Operation::List, Method::Get, (agent_id, url), None))
     }
 
     /// `GET /agent-execution/executions/history/user/{user_id}?filters`
@@ -131,7 +137,7 @@ impl Core {
         let mut url = self.task_url("user_id", user_id, "")?;
         url.insert_str(self.prefix.len(), "executions/history/user/");
         push_query(&mut url, filter, false);
-        Ok(self.request(Operation::ListUserTasks, Method::Get, url, None))
+        Ok(self.request(Operation::ListUserTasks, Method::Get, (user_id, url), None))
     }
 
     /// `POST /agent-execution/{agent_id}/report_task`.
@@ -148,7 +154,7 @@ impl Core {
         Ok(self.request(
             Operation::ReportExternalTask,
             Method::Post,
-            url,
+            (agent_id, url),
             Some(body),
         ))
     }

@@ -16,6 +16,15 @@ pub(crate) enum Step {
     Retry(Duration),
 }
 
+/// Why an attempt is retried (for tracing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The server answered with this status (429, 502, 503, 504).
+    Status(u16),
+    /// The transport failed this way.
+    Transport(TransportErrorKind),
+}
+
 /// The retry state of one logical call.
 #[derive(Debug)]
 pub(crate) struct Retrier {
@@ -23,6 +32,7 @@ pub(crate) struct Retrier {
     idempotent: bool,
     attempt: u32,
     rng: u64,
+    reason: Option<Reason>,
 }
 
 impl Retrier {
@@ -32,12 +42,20 @@ impl Retrier {
             idempotent: operation.is_idempotent(),
             attempt: 0,
             rng: seed(),
+            reason: None,
         }
     }
 
     /// The number of attempts made so far.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) fn attempts(&self) -> u32 {
         self.attempt
+    }
+
+    /// Why the last [`Step::Retry`] was decided.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn reason(&self) -> Option<Reason> {
+        self.reason
     }
 
     /// Records the outcome of one attempt and decides what comes next.
@@ -52,6 +70,7 @@ impl Retrier {
                 if !(more && retryable && self.idempotent) {
                     return Step::Done(Ok(response));
                 }
+                self.reason = Some(Reason::Status(response.status));
                 match response.retry_after.as_deref().map(parse_retry_after) {
                     Some(Some(wait)) if wait > self.policy.max_retry_after => {
                         // The server asks for more patience than we have.
@@ -74,6 +93,9 @@ impl Retrier {
                     _ => false,
                 };
                 if more && retry {
+                    if let Error::Transport(t) = &error {
+                        self.reason = Some(Reason::Transport(t.kind));
+                    }
                     Step::Retry(self.backoff())
                 } else {
                     Step::Done(Err(error.with_attempts(attempts)))
@@ -132,6 +154,7 @@ impl Conflicts {
                 idempotent: true,
                 attempt: 0,
                 rng: seed(),
+                reason: None,
             },
         }
     }
@@ -246,8 +269,12 @@ mod tests {
     #[test]
     fn retries_503_for_update_then_stops_with_the_count() {
         let mut r = Retrier::new(policy(), Operation::Update);
-        assert!(matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(100)));
-        assert!(matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(200)));
+        assert!(
+            matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(100))
+        );
+        assert!(
+            matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(200))
+        );
         match r.step(answer(503, None)) {
             Step::Done(Ok(resp)) => assert_eq!(resp.attempts, 3),
             other => panic!("{other:?}"),
@@ -259,15 +286,24 @@ mod tests {
         let mut r = Retrier::new(policy(), Operation::Create);
         assert!(matches!(r.step(answer(503, None)), Step::Done(Ok(_))));
         let mut r = Retrier::new(policy(), Operation::Create);
-        assert!(matches!(r.step(transport(TransportErrorKind::Disconnected)), Step::Done(Err(_))));
+        assert!(matches!(
+            r.step(transport(TransportErrorKind::Disconnected)),
+            Step::Done(Err(_))
+        ));
         let mut r = Retrier::new(policy(), Operation::Create);
-        assert!(matches!(r.step(transport(TransportErrorKind::Connect)), Step::Retry(_)));
+        assert!(matches!(
+            r.step(transport(TransportErrorKind::Connect)),
+            Step::Retry(_)
+        ));
     }
 
     #[test]
     fn timeouts_are_not_retried_and_errors_carry_attempts() {
         let mut r = Retrier::new(policy(), Operation::Update);
-        assert!(matches!(r.step(transport(TransportErrorKind::Connect)), Step::Retry(_)));
+        assert!(matches!(
+            r.step(transport(TransportErrorKind::Connect)),
+            Step::Retry(_)
+        ));
         match r.step(transport(TransportErrorKind::Timeout)) {
             Step::Done(Err(e)) => assert_eq!(e.attempts(), 2),
             other => panic!("{other:?}"),
@@ -277,9 +313,14 @@ mod tests {
     #[test]
     fn retry_after_is_honoured_up_to_the_cap() {
         let mut r = Retrier::new(policy(), Operation::Get);
-        assert!(matches!(r.step(answer(429, Some("1"))), Step::Retry(d) if d == Duration::from_secs(1)));
+        assert!(
+            matches!(r.step(answer(429, Some("1"))), Step::Retry(d) if d == Duration::from_secs(1))
+        );
         let mut r = Retrier::new(policy(), Operation::Get);
-        assert!(matches!(r.step(answer(429, Some("3600"))), Step::Done(Ok(_))));
+        assert!(matches!(
+            r.step(answer(429, Some("3600"))),
+            Step::Done(Ok(_))
+        ));
         let mut r = Retrier::new(policy(), Operation::Get);
         assert!(matches!(
             r.step(answer(503, Some("Sun, 06 Nov 1994 08:49:37 GMT"))),
@@ -295,7 +336,10 @@ mod tests {
 
     #[test]
     fn jitter_stays_under_the_ceiling() {
-        let mut r = Retrier::new(RetryPolicy::default().with_max_attempts(100), Operation::Get);
+        let mut r = Retrier::new(
+            RetryPolicy::default().with_max_attempts(100),
+            Operation::Get,
+        );
         for _ in 0..50 {
             match r.step(answer(503, None)) {
                 Step::Retry(d) => assert!(d <= Duration::from_secs(5)),
@@ -306,7 +350,10 @@ mod tests {
 
     #[test]
     fn http_dates() {
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
         assert_eq!(parse_http_date("garbage"), None);

@@ -1,0 +1,94 @@
+//! Tracing of logical calls (feature `tracing`): one span per call with the
+//! operation, the id it names, the attempt count, the final status and the
+//! latency, and one event per retry. Never the API key, never a body.
+//! Without the feature every function here is an empty inline call.
+
+use std::time::Duration;
+#[cfg(feature = "tracing")]
+use std::time::Instant;
+
+use crate::core::retry::Retrier;
+use crate::core::{HttpRequest, HttpResponse};
+use crate::error::Error;
+
+/// The span of one logical call.
+pub(crate) struct Call {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+    #[cfg(feature = "tracing")]
+    started: Instant,
+}
+
+impl Call {
+    /// Opens the span of `request`'s call.
+    #[inline]
+    pub(crate) fn start(request: &HttpRequest) -> Call {
+        #[cfg(not(feature = "tracing"))]
+        let _ = request;
+        Call {
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!(
+                "xpander_sdk.call",
+                operation = request.operation.as_str(),
+                id = request.resource_id.as_str(),
+                method = request.method.as_str(),
+                attempts = tracing::field::Empty,
+                status = tracing::field::Empty,
+                error = tracing::field::Empty,
+                latency_ms = tracing::field::Empty,
+            ),
+            #[cfg(feature = "tracing")]
+            started: Instant::now(),
+        }
+    }
+
+    /// Records that the call will be tried again after `wait`.
+    #[inline]
+    pub(crate) fn retry(&self, retrier: &Retrier, wait: Duration) {
+        #[cfg(not(feature = "tracing"))]
+        let _ = (retrier, wait);
+        #[cfg(feature = "tracing")]
+        {
+            use crate::core::retry::Reason;
+            let (status, transport) = match retrier.reason() {
+                Some(Reason::Status(status)) => (Some(status), None),
+                Some(Reason::Transport(kind)) => (None, Some(format!("{kind:?}"))),
+                None => (None, None),
+            };
+            tracing::event!(
+                parent: &self.span,
+                tracing::Level::WARN,
+                attempt = retrier.attempts(),
+                wait_ms = wait.as_millis() as u64,
+                status,
+                transport,
+                "retrying"
+            );
+        }
+    }
+
+    /// Records the call's outcome on its span.
+    #[inline]
+    pub(crate) fn finish(&self, retrier: &Retrier, outcome: &Result<HttpResponse, Error>) {
+        #[cfg(not(feature = "tracing"))]
+        let _ = (retrier, outcome);
+        #[cfg(feature = "tracing")]
+        {
+            self.span.record("attempts", retrier.attempts());
+            match outcome {
+                Ok(response) => {
+                    self.span.record("status", response.status);
+                }
+                Err(error) => {
+                    if let Some(status) = error.status() {
+                        self.span.record("status", status);
+                    }
+                    self.span
+                        .record("error", format!("{:?}", error.class()).as_str());
+                }
+            }
+            self.span
+                .record("latency_ms", self.started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+}

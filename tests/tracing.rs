@@ -1,0 +1,140 @@
+//! With the `tracing` feature: one span per logical call with its fields,
+//! one event per retry, and never the API key or a body.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use xpander_sdk::emulator::{Emulator, Fault};
+use xpander_sdk::{RetryPolicy, Tasks, UpdateTask};
+
+const KEY: &str = "sk-tracing-SECRET-42";
+
+/// Field names and values, as recorded.
+type FieldList = Vec<(String, String)>;
+/// An event: the name of its parent span, and its fields.
+type EventRecord = (Option<String>, FieldList);
+
+#[derive(Default, Clone)]
+struct Captured {
+    /// Span name and its fields, recorded as they come.
+    spans: Arc<Mutex<Vec<(String, FieldList)>>>,
+    /// Event fields, with the name of the parent span.
+    events: Arc<Mutex<Vec<EventRecord>>>,
+}
+
+struct Fields(Vec<(String, String)>);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .push((field.name().to_string(), format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.push((field.name().to_string(), value.to_string()));
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Captured {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+        let mut fields = Fields(Vec::new());
+        attrs.record(&mut fields);
+        let mut spans = self.spans.lock().unwrap();
+        spans.push((attrs.metadata().name().to_string(), fields.0));
+        let _ = id;
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let mut fields = Fields(Vec::new());
+        values.record(&mut fields);
+        let name = ctx
+            .span(id)
+            .map(|s| s.name().to_string())
+            .unwrap_or_default();
+        let mut spans = self.spans.lock().unwrap();
+        if let Some(span) = spans.iter_mut().rev().find(|(n, _)| *n == name) {
+            span.1.extend(fields.0);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut fields = Fields(Vec::new());
+        event.record(&mut fields);
+        let parent = event
+            .parent()
+            .and_then(|id| ctx.span(id))
+            .map(|s| s.name().to_string());
+        self.events.lock().unwrap().push((parent, fields.0));
+    }
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn an_update_retried_once_leaves_one_span_and_one_retry_event() {
+    let emulator = Emulator::builder().api_key(KEY).start().unwrap();
+    emulator
+        .seed_task(
+            json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o",
+            "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}),
+        )
+        .unwrap();
+    emulator.inject(Fault::on("PATCH", "*").respond(503, json!({"detail": "busy"})));
+    let tasks = Tasks::builder()
+        .base_url(emulator.base_url())
+        .api_key(KEY)
+        .retry(RetryPolicy::default().with_backoff(
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_millis(2),
+        ))
+        .build()
+        .unwrap();
+
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(captured.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        tasks
+            .update("task_xyz", &UpdateTask::new().result("secret result text"))
+            .unwrap();
+    });
+
+    let spans = captured.spans.lock().unwrap().clone();
+    let calls: Vec<_> = spans
+        .iter()
+        .filter(|(name, _)| name == "xpander_sdk.call")
+        .collect();
+    assert_eq!(calls.len(), 1, "one span per logical call: {spans:?}");
+    let fields = &calls[0].1;
+    assert_eq!(field(fields, "operation"), Some("update"));
+    assert_eq!(field(fields, "id"), Some("task_xyz"));
+    assert_eq!(field(fields, "method"), Some("PATCH"));
+    assert_eq!(field(fields, "attempts"), Some("2"));
+    assert_eq!(field(fields, "status"), Some("200"));
+    let latency: f64 = field(fields, "latency_ms").unwrap().parse().unwrap();
+    assert!(latency >= 0.0);
+
+    let events = captured.events.lock().unwrap().clone();
+    let retries: Vec<_> = events
+        .iter()
+        .filter(|(_, f)| field(f, "message") == Some("retrying"))
+        .collect();
+    assert_eq!(retries.len(), 1, "{events:?}");
+    assert_eq!(retries[0].0.as_deref(), Some("xpander_sdk.call"));
+    assert_eq!(field(&retries[0].1, "attempt"), Some("1"));
+    assert_eq!(field(&retries[0].1, "status"), Some("503"));
+
+    let everything = format!("{spans:?} {events:?}");
+    assert!(!everything.contains(KEY), "the key leaked: {everything}");
+    assert!(!everything.contains("SECRET"), "part of the key leaked");
+    assert!(!everything.contains("secret result text"), "a body leaked");
+}
