@@ -2,10 +2,10 @@
 //!
 //! Two `macro_rules!` live here so that every wire name is written exactly once:
 //!
-//! * [`wire_enum!`] generates a string-valued enum with an `Unknown(String)`
+//! * `wire_enum!` generates a string-valued enum with an `Unknown(String)`
 //!   fallback that keeps values this SDK does not know and sends them back
 //!   unchanged.
-//! * [`model_struct!`] generates a model struct together with hand-written
+//! * `model_struct!` generates a model struct together with hand-written
 //!   `Deserialize` (a visitor that matches known keys and collects every other
 //!   key into `extra`), `Serialize` (known fields in declaration order, then
 //!   `extra`) and `Debug` (with `@secret` fields redacted). This avoids
