@@ -1,4 +1,94 @@
-//! Rust client for the xpander.ai Tasks API.
+//! Rust client for the [xpander.ai](https://xpander.ai) Tasks API, with a
+//! blocking and an async face on one client.
+//!
+//! Every operation exists twice on [`Tasks`], as the official Python client
+//! offers them: `update` / `aupdate`, `get` / `aget`, `create` / `acreate`,
+//! `list` / `alist`, `stop` / `astop`, and on a loaded [`Task`] `save` /
+//! `asave`, `reload` / `areload`, `set_status` / `aset_status`.
+//!
+//! # Blocking
+//!
+//! ```
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}))?;
+//! # std::env::set_var("XPANDER_API_KEY", emulator.api_key());
+//! # std::env::set_var("XPANDER_BASE_URL", emulator.base_url());
+//! use xpander_sdk::{AgentExecutionStatus, Tasks, UpdateTask};
+//!
+//! // XPANDER_API_KEY, XPANDER_ORGANIZATION_ID, XPANDER_BASE_URL, IS_STG
+//! let tasks = Tasks::from_env()?;
+//! let task = tasks.update(
+//!     "task_xyz",
+//!     &UpdateTask::new()
+//!         .status(AgentExecutionStatus::Completed)
+//!         .result("Final summary: ..."),
+//! )?;
+//! assert_eq!(task.status, Some(AgentExecutionStatus::Completed));
+//!
+//! // Or load the task, change it, and save it whole.
+//! let mut task = tasks.get("task_xyz")?;
+//! task.result = Some("Final summary, revised".into());
+//! task.save(&tasks)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Async
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}))?;
+//! use xpander_sdk::{AgentExecutionStatus, ListFilter, Tasks, UpdateTask};
+//!
+//! let tasks = Tasks::builder()
+//!     .api_key(emulator.api_key())
+//!     .base_url(emulator.base_url())
+//!     .build()?;
+//! let task = tasks
+//!     .aupdate("task_xyz", &UpdateTask::new().status(AgentExecutionStatus::Error).result("Connector failed"))
+//!     .await?;
+//! let failed = tasks
+//!     .alist(&task.agent_id, &ListFilter::new().status(AgentExecutionStatus::Error))
+//!     .await?;
+//! assert_eq!(failed.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Errors
+//!
+//! [`Error`] keeps apart a configuration problem, a refused argument, an API
+//! answer ([`ApiError`]: status and body, with `is_not_found`,
+//! `is_conflict`), a transport failure ([`TransportError`]: connect, timeout,
+//! disconnect) and an undecodable body ([`DecodeError`]). No failure is
+//! reported as a fake HTTP status, and the API key appears in no error.
+//!
+//! # Reliability
+//!
+//! Calls are retried by a [`RetryPolicy`] (3 attempts by default): connection
+//! failures for every operation; 429, 502, 503, 504 and broken connections
+//! for idempotent ones (update, save, get, list, stop), honouring
+//! `Retry-After`. [`Tasks::retry_on_conflict`] reloads and re-applies a
+//! change on 409. Timeouts ([`Timeouts`]) and a response size limit are
+//! always set. The base URL must be https except on loopback, and the key
+//! never follows a redirect.
+//!
+//! # Features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `blocking` | yes | the blocking face, over ureq |
+//! | `async` | yes | the async face, over reqwest on tokio |
+//! | `emulator` | no | [`emulator`]: a local Tasks API server for tests and examples |
+//! | `tracing` | no | a span per call and an event per retry |
+//!
+//! # How it is built
+//!
+//! [`core`] builds every request and parses every answer without I/O;
+//! [`blocking`] and [`nonblocking`] are thin transports (ureq, reqwest) plus
+//! one expansion each of the front-end methods, which are written once in
+//! `src/front.rs` and turned into both forms by `maybe-async`.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -14,13 +104,16 @@ pub mod params;
 mod telemetry;
 
 #[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod nonblocking;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod tls;
 
 #[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 
 pub use client::Tasks;
