@@ -35,7 +35,9 @@ impl Retrier {
         }
     }
 
-    /// The number of attempts made so far.
+    /// The number of attempts made so far. Unused for now; kept for callers
+    /// that report progress.
+    #[allow(dead_code)]
     pub(crate) fn attempts(&self) -> u32 {
         self.attempt
     }
