@@ -248,8 +248,12 @@ mod tests {
     #[test]
     fn retries_503_for_update_then_stops_with_the_count() {
         let mut r = Retrier::new(policy(), Operation::Update);
-        assert!(matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(100)));
-        assert!(matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(200)));
+        assert!(
+            matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(100))
+        );
+        assert!(
+            matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(200))
+        );
         match r.step(answer(503, None)) {
             Step::Done(Ok(resp)) => assert_eq!(resp.attempts, 3),
             other => panic!("{other:?}"),
@@ -261,15 +265,24 @@ mod tests {
         let mut r = Retrier::new(policy(), Operation::Create);
         assert!(matches!(r.step(answer(503, None)), Step::Done(Ok(_))));
         let mut r = Retrier::new(policy(), Operation::Create);
-        assert!(matches!(r.step(transport(TransportErrorKind::Disconnected)), Step::Done(Err(_))));
+        assert!(matches!(
+            r.step(transport(TransportErrorKind::Disconnected)),
+            Step::Done(Err(_))
+        ));
         let mut r = Retrier::new(policy(), Operation::Create);
-        assert!(matches!(r.step(transport(TransportErrorKind::Connect)), Step::Retry(_)));
+        assert!(matches!(
+            r.step(transport(TransportErrorKind::Connect)),
+            Step::Retry(_)
+        ));
     }
 
     #[test]
     fn timeouts_are_not_retried_and_errors_carry_attempts() {
         let mut r = Retrier::new(policy(), Operation::Update);
-        assert!(matches!(r.step(transport(TransportErrorKind::Connect)), Step::Retry(_)));
+        assert!(matches!(
+            r.step(transport(TransportErrorKind::Connect)),
+            Step::Retry(_)
+        ));
         match r.step(transport(TransportErrorKind::Timeout)) {
             Step::Done(Err(e)) => assert_eq!(e.attempts(), 2),
             other => panic!("{other:?}"),
@@ -279,9 +292,14 @@ mod tests {
     #[test]
     fn retry_after_is_honoured_up_to_the_cap() {
         let mut r = Retrier::new(policy(), Operation::Get);
-        assert!(matches!(r.step(answer(429, Some("1"))), Step::Retry(d) if d == Duration::from_secs(1)));
+        assert!(
+            matches!(r.step(answer(429, Some("1"))), Step::Retry(d) if d == Duration::from_secs(1))
+        );
         let mut r = Retrier::new(policy(), Operation::Get);
-        assert!(matches!(r.step(answer(429, Some("3600"))), Step::Done(Ok(_))));
+        assert!(matches!(
+            r.step(answer(429, Some("3600"))),
+            Step::Done(Ok(_))
+        ));
         let mut r = Retrier::new(policy(), Operation::Get);
         assert!(matches!(
             r.step(answer(503, Some("Sun, 06 Nov 1994 08:49:37 GMT"))),
@@ -297,7 +315,10 @@ mod tests {
 
     #[test]
     fn jitter_stays_under_the_ceiling() {
-        let mut r = Retrier::new(RetryPolicy::default().with_max_attempts(100), Operation::Get);
+        let mut r = Retrier::new(
+            RetryPolicy::default().with_max_attempts(100),
+            Operation::Get,
+        );
         for _ in 0..50 {
             match r.step(answer(503, None)) {
                 Step::Retry(d) => assert!(d <= Duration::from_secs(5)),
@@ -308,7 +329,10 @@ mod tests {
 
     #[test]
     fn http_dates() {
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
         assert_eq!(parse_http_date("garbage"), None);
