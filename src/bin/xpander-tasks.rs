@@ -1,0 +1,350 @@
+//! `xpander-tasks`: update, read, stop, list and create xpander.ai tasks from
+//! shell scripts and cron jobs, over the crate's blocking client.
+//!
+//! Configuration comes from the same environment variables as the library
+//! (`XPANDER_API_KEY`, `XPANDER_BASE_URL`, `XPANDER_ORGANIZATION_ID`,
+//! `IS_STG`). The key is never accepted on the command line, where `ps` and
+//! shell history would show it: `--api-key-env NAME` only names the variable
+//! to read it from. Answers go to stdout as pretty JSON, messages to stderr,
+//! and the exit code tells the kind of failure apart (see [`AFTER_HELP`]).
+
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Map, Value};
+use xpander_sdk::{AgentExecutionStatus, CreateTask, Error, ListFilter, Tasks, UpdateTask};
+
+/// Success.
+const EXIT_OK: u8 = 0;
+/// Any other failure: reading stdin, writing stdout, an error kind this tool
+/// does not know yet. After a write failure the change may have been applied.
+const EXIT_OTHER: u8 = 1;
+/// Usage error: bad arguments or options (clap's own code), a bad status or
+/// payload JSON, an id the library refuses before sending anything.
+const EXIT_USAGE: u8 = 2;
+/// Configuration error: no API key, an unusable base URL.
+const EXIT_CONFIG: u8 = 3;
+/// The API answered 404: the task or agent does not exist.
+const EXIT_NOT_FOUND: u8 = 4;
+/// The API answered 409: a concurrent update conflict.
+const EXIT_CONFLICT: u8 = 5;
+/// The API answered another non-2xx status (401, 422, 500, 503 after retries, ...).
+const EXIT_API: u8 = 6;
+/// The server was not reached or the exchange broke off (connect, timeout, disconnect).
+const EXIT_TRANSPORT: u8 = 7;
+/// The server answered 2xx with a body that is not what the API promises, or too large.
+const EXIT_DECODE: u8 = 8;
+
+const PROGRAM: &str = "xpander-tasks";
+
+const AFTER_HELP: &str = "\
+Environment:
+  XPANDER_API_KEY          the API key (or the variable named by --api-key-env)
+  XPANDER_BASE_URL         the API base URL (default https://inbound.xpander.ai)
+  XPANDER_ORGANIZATION_ID  the organization id
+  IS_STG=true              use the staging service when no base URL is set
+
+Output: the task (or the list) as pretty JSON on stdout; messages on stderr.
+
+Exit codes:
+  0  success
+  1  other failure (reading stdin, writing stdout, ...)
+  2  usage error (bad option, bad --status, --payload-extension not a JSON object, refused id)
+  3  configuration error (no API key, bad base URL)
+  4  not found (HTTP 404)
+  5  conflict (HTTP 409)
+  6  other API error (any other non-2xx answer)
+  7  transport error (connection refused, DNS, TLS, timeout, connection broken off)
+  8  undecodable answer or answer larger than the limit";
+
+/// Update, read, stop, list and create xpander.ai tasks.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version, after_help = AFTER_HELP)]
+struct Cli {
+    /// The API base URL (overrides XPANDER_BASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    base_url: Option<String>,
+
+    /// Read the API key from this environment variable instead of XPANDER_API_KEY.
+    #[arg(long, global = true, value_name = "NAME", value_parser = env_var_name)]
+    api_key_env: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Update fields of a task; prints the task as the server has it afterwards.
+    Update(UpdateArgs),
+    /// Print a task.
+    Get {
+        /// The task id.
+        task_id: String,
+    },
+    /// Stop a task; prints the stopped task.
+    Stop {
+        /// The task id.
+        task_id: String,
+    },
+    /// List the tasks of an agent.
+    List(ListArgs),
+    /// Create a task for an agent; prints the new task.
+    Create(CreateArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("fields").required(true).multiple(true))]
+struct UpdateArgs {
+    /// The task id.
+    task_id: String,
+    /// The new status.
+    #[arg(long, value_enum, group = "fields")]
+    status: Option<Status>,
+    /// The result text; `-` reads it from stdin, verbatim (a trailing newline is kept).
+    #[arg(long, value_name = "TEXT|-", group = "fields")]
+    result: Option<String>,
+    /// The task's origin tag.
+    #[arg(long, group = "fields")]
+    source: Option<String>,
+    /// Fields merged into every tool-call payload from now on: a JSON object.
+    #[arg(long, value_name = "JSON", value_parser = json_object, group = "fields")]
+    payload_extension: Option<Map<String, Value>>,
+    /// The "current node" cursor of workflow agents.
+    #[arg(long, value_name = "ID", group = "fields")]
+    last_executed_node_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// The agent id.
+    agent_id: String,
+    /// Only tasks in this status.
+    #[arg(long, value_enum)]
+    status: Option<Status>,
+    /// Only tasks of this user.
+    #[arg(long, value_name = "ID")]
+    user_id: Option<String>,
+    /// Only sub-tasks of this task.
+    #[arg(long, value_name = "ID")]
+    parent_task_id: Option<String>,
+    /// Only tasks triggered by this agent.
+    #[arg(long, value_name = "ID")]
+    triggering_agent_id: Option<String>,
+    /// Only tasks with this internal status.
+    #[arg(long, value_name = "STATUS")]
+    internal_status: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// The agent id.
+    agent_id: String,
+    /// The prompt; `-` reads it from stdin, verbatim.
+    #[arg(long, value_name = "TEXT|-")]
+    prompt: String,
+    /// A title.
+    #[arg(long)]
+    title: Option<String>,
+    /// The task's origin tag.
+    #[arg(long)]
+    source: Option<String>,
+    /// The agent version (sent as the x-agent-version header).
+    #[arg(long, value_name = "VERSION")]
+    agent_version: Option<String>,
+}
+
+/// The seven statuses of the wire format; anything else is a usage error
+/// (the library would send an unknown status verbatim).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Status {
+    Pending,
+    Executing,
+    Paused,
+    Error,
+    Failed,
+    Completed,
+    Stopped,
+}
+
+impl From<Status> for AgentExecutionStatus {
+    fn from(status: Status) -> AgentExecutionStatus {
+        match status {
+            Status::Pending => AgentExecutionStatus::Pending,
+            Status::Executing => AgentExecutionStatus::Executing,
+            Status::Paused => AgentExecutionStatus::Paused,
+            Status::Error => AgentExecutionStatus::Error,
+            Status::Failed => AgentExecutionStatus::Failed,
+            Status::Completed => AgentExecutionStatus::Completed,
+            Status::Stopped => AgentExecutionStatus::Stopped,
+        }
+    }
+}
+
+fn json_object(raw: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("must be a JSON object, e.g. '{\"key\": \"value\"}'".into()),
+        Err(e) => Err(format!("not valid JSON: {e}")),
+    }
+}
+
+fn env_var_name(raw: &str) -> Result<String, String> {
+    if raw.is_empty() || raw.contains('=') || raw.contains('\0') {
+        Err("not an environment variable name".into())
+    } else {
+        Ok(raw.to_string())
+    }
+}
+
+/// Why the tool stopped: a library error or one of its own.
+enum Failure {
+    Sdk(Error),
+    Usage(String),
+    Config(String),
+    Other(String),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure::Sdk(error)
+    }
+}
+
+/// The exit code of a library error: the one place the mapping lives.
+fn exit_code(error: &Error) -> u8 {
+    match error {
+        Error::Config(_) => EXIT_CONFIG,
+        Error::InvalidArgument { .. } => EXIT_USAGE,
+        Error::Api(api) if api.is_not_found() => EXIT_NOT_FOUND,
+        Error::Api(api) if api.is_conflict() => EXIT_CONFLICT,
+        Error::Api(_) => EXIT_API,
+        Error::Transport(_) => EXIT_TRANSPORT,
+        Error::Decode(_) | Error::BodyTooLarge { .. } => EXIT_DECODE,
+        // `Error` is non-exhaustive: a kind added later is not mistaken for success.
+        _ => EXIT_OTHER,
+    }
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Sdk(error) => exit_code(error),
+            Failure::Usage(_) => EXIT_USAGE,
+            Failure::Config(_) => EXIT_CONFIG,
+            Failure::Other(_) => EXIT_OTHER,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            // The library's errors never contain the key.
+            Failure::Sdk(error) => error.to_string(),
+            Failure::Usage(m) | Failure::Config(m) | Failure::Other(m) => m.clone(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // Clap prints its own usage errors (exit 2) and --help / --version (exit 0).
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(failure) => {
+            eprintln!("{PROGRAM}: {}", failure.message());
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    // Read stdin before anything else: a usage problem is reported first,
+    // and no request is sent with half an argument.
+    let command = resolve_stdin(cli.command)?;
+    let tasks = client(cli.base_url, cli.api_key_env)?;
+    let output = match command {
+        Command::Update(args) => {
+            let mut change = UpdateTask::new();
+            change.status = args.status.map(Into::into);
+            change.result = args.result;
+            change.source = args.source;
+            change.tool_call_payload_extension = args.payload_extension.map(Value::Object);
+            change.last_executed_node_id = args.last_executed_node_id;
+            to_json(&tasks.update(&args.task_id, &change)?)
+        }
+        Command::Get { task_id } => to_json(&tasks.get(&task_id)?),
+        Command::Stop { task_id } => to_json(&tasks.stop(&task_id)?),
+        Command::List(args) => {
+            let mut filter = ListFilter::new();
+            filter.status = args.status.map(Into::into);
+            filter.user_id = args.user_id;
+            filter.parent_task_id = args.parent_task_id;
+            filter.triggering_agent_id = args.triggering_agent_id;
+            filter.internal_status = args.internal_status;
+            to_json(&tasks.list(&args.agent_id, &filter)?)
+        }
+        Command::Create(args) => {
+            let mut new_task = CreateTask::new(args.agent_id, args.prompt);
+            new_task.title = args.title;
+            new_task.source = args.source;
+            new_task.agent_version = args.agent_version;
+            to_json(&tasks.create(&new_task)?)
+        }
+    }?;
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{output}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure::Other(format!("cannot write the answer to stdout: {e}")))
+}
+
+/// Replaces a `-` argument (`update --result`, `create --prompt`) by stdin.
+fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
+    let slot = match &mut command {
+        Command::Update(args) => args.result.as_mut(),
+        Command::Create(args) => Some(&mut args.prompt),
+        _ => None,
+    };
+    if let Some(value) = slot.filter(|v| v.as_str() == "-") {
+        let mut bytes = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure::Other(format!("cannot read stdin: {e}")))?;
+        *value = String::from_utf8(bytes)
+            .map_err(|_| Failure::Usage("stdin is not valid UTF-8".into()))?;
+    }
+    Ok(command)
+}
+
+/// The client: the environment as the library reads it, with the command
+/// line's overrides.
+fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks, Failure> {
+    let key_var = api_key_env.as_deref().unwrap_or("XPANDER_API_KEY");
+    // Checked here rather than left to the library, so the message names the
+    // variable and the option instead of a Rust method.
+    let key = std::env::var(key_var)
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+        .ok_or_else(|| {
+            Failure::Config(format!(
+                "configuration error: no API key: set {key_var}{}",
+                if api_key_env.is_some() {
+                    ""
+                } else {
+                    " (or name another variable with --api-key-env)"
+                }
+            ))
+        })?;
+    let mut builder = Tasks::builder().api_key(key);
+    if let Some(url) = base_url {
+        builder = builder.base_url(url);
+    }
+    // Values set on the builder win; the rest comes from the environment.
+    Ok(builder.from_env().build()?)
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::Other(format!("cannot encode the answer as JSON: {e}")))
+}
