@@ -45,7 +45,11 @@ fn bench_build(c: &mut Criterion) {
     let change = change();
     let mut group = c.benchmark_group("build");
     group.bench_function("update", |b| {
-        b.iter(|| requests.update(black_box("task_xyz"), black_box(&change)).unwrap())
+        b.iter(|| {
+            requests
+                .update(black_box("task_xyz"), black_box(&change))
+                .unwrap()
+        })
     });
     group.finish();
 }

@@ -43,9 +43,10 @@ struct Raw {
     body: Vec<u8>,
 }
 
-
 impl Raw {
-    async fn update(&self, worker: usize) {
+    /// One update; with `parse`, the answer is also parsed into a
+    /// `serde_json::Value` (what a raw-client user does to read it).
+    async fn update(&self, worker: usize, parse: bool) {
         let response = self
             .client
             .patch(&self.urls[worker])
@@ -57,7 +58,11 @@ impl Raw {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        std::hint::black_box(response.bytes().await.unwrap());
+        let body = response.bytes().await.unwrap();
+        if parse {
+            std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&body).unwrap());
+        }
+        std::hint::black_box(body);
     }
 }
 
@@ -84,7 +89,10 @@ fn setup() -> Setup {
         .status(AgentExecutionStatus::Completed)
         .result("Done");
     let core = RequestBuilder::new(tasks.config().clone());
-    let requests: Vec<_> = ids.iter().map(|id| core.update(id, &change).unwrap()).collect();
+    let requests: Vec<_> = ids
+        .iter()
+        .map(|id| core.update(id, &change).unwrap())
+        .collect();
     let raw = Raw {
         client: reqwest::Client::new(),
         urls: requests.iter().map(|r| r.url.clone()).collect(),
@@ -123,8 +131,9 @@ async fn run_sdk(sdk: &Arc<Sdk>, ops: u64, concurrency: usize) -> Duration {
     start.elapsed()
 }
 
-/// `ops` updates through bare reqwest, `concurrency` in flight.
-async fn run_raw(raw: &Arc<Raw>, ops: u64, concurrency: usize) -> Duration {
+/// `ops` updates through bare reqwest, `concurrency` in flight (answers
+/// parsed into `Value` with `parse`).
+async fn run_raw(raw: &Arc<Raw>, ops: u64, concurrency: usize, parse: bool) -> Duration {
     let start = Instant::now();
     let mut workers = JoinSet::new();
     for w in 0..concurrency {
@@ -132,7 +141,7 @@ async fn run_raw(raw: &Arc<Raw>, ops: u64, concurrency: usize) -> Duration {
         let n = share(ops, concurrency, w);
         workers.spawn(async move {
             for _ in 0..n {
-                raw.update(w).await;
+                raw.update(w, parse).await;
             }
         });
     }
@@ -155,7 +164,10 @@ fn bench(c: &mut Criterion) {
             b.iter_custom(|iters| s.rt.block_on(run_sdk(&s.sdk, iters, concurrency)))
         });
         group.bench_function("raw_reqwest", |b| {
-            b.iter_custom(|iters| s.rt.block_on(run_raw(&s.raw, iters, concurrency)))
+            b.iter_custom(|iters| s.rt.block_on(run_raw(&s.raw, iters, concurrency, false)))
+        });
+        group.bench_function("raw_reqwest_parse_value", |b| {
+            b.iter_custom(|iters| s.rt.block_on(run_raw(&s.raw, iters, concurrency, true)))
         });
         group.finish();
     }
@@ -167,7 +179,14 @@ fn bench(c: &mut Criterion) {
                 11,
                 OPS as usize,
                 || s.rt.block_on(run_sdk(&s.sdk, OPS, concurrency)),
-                || s.rt.block_on(run_raw(&s.raw, OPS, concurrency)),
+                || s.rt.block_on(run_raw(&s.raw, OPS, concurrency, false)),
+            );
+            common::ratio_summary(
+                &format!("  same, raw also parsing to Value, {concurrency}"),
+                11,
+                OPS as usize,
+                || s.rt.block_on(run_sdk(&s.sdk, OPS, concurrency)),
+                || s.rt.block_on(run_raw(&s.raw, OPS, concurrency, true)),
             );
         }
     }

@@ -66,7 +66,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .body(serde_json::to_vec(&seed)?)
         .send()
         .await?;
-    assert!(seeded.status().is_success(), "seeding failed: {}", seeded.status());
+    assert!(
+        seeded.status().is_success(),
+        "seeding failed: {}",
+        seeded.status()
+    );
 
     // Each mode builds only the client it uses.
     let sdk = mode == "sdk";
@@ -75,9 +79,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .status(AgentExecutionStatus::Completed)
         .result("Done");
     let core = RequestBuilder::new(builder.clone().build_config()?);
-    let requests: Vec<_> = ids.iter().map(|id| core.update(id, &change).unwrap()).collect();
+    let requests: Vec<_> = ids
+        .iter()
+        .map(|id| core.update(id, &change).unwrap())
+        .collect();
     let tasks = Arc::new(if sdk { Some(builder.build()?) } else { None });
-    let raw_client = if sdk { None } else { Some(reqwest::Client::new()) };
+    let raw_client = if sdk {
+        None
+    } else {
+        Some(reqwest::Client::new())
+    };
     let change = Arc::new(change);
     let requests = Arc::new(requests);
 
@@ -114,7 +125,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = start.elapsed();
     let hwm = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(str::to_string))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "VmHWM: unknown".into());
     println!(
         "{mode}: {UPDATES} updates, {IN_FLIGHT} in flight, {:.2?}; {}",

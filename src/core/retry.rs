@@ -22,6 +22,8 @@ pub(crate) struct Retrier {
     policy: RetryPolicy,
     idempotent: bool,
     attempt: u32,
+    /// The jitter PRNG state; 0 until the first backoff needs it, so a
+    /// call that succeeds at once never seeds it (a clock read and a hash).
     rng: u64,
 }
 
@@ -31,13 +33,8 @@ impl Retrier {
             policy,
             idempotent: operation.is_idempotent(),
             attempt: 0,
-            rng: seed(),
+            rng: 0,
         }
-    }
-
-    /// The number of attempts made so far.
-    pub(crate) fn attempts(&self) -> u32 {
-        self.attempt
     }
 
     /// Records the outcome of one attempt and decides what comes next.
@@ -102,6 +99,9 @@ impl Retrier {
 
     /// xorshift64*: enough for jitter, no dependency.
     fn next_random(&mut self) -> u64 {
+        if self.rng == 0 {
+            self.rng = seed();
+        }
         let mut x = self.rng;
         x ^= x >> 12;
         x ^= x << 25;
@@ -246,8 +246,12 @@ mod tests {
     #[test]
     fn retries_503_for_update_then_stops_with_the_count() {
         let mut r = Retrier::new(policy(), Operation::Update);
-        assert!(matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(100)));
-        assert!(matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(200)));
+        assert!(
+            matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(100))
+        );
+        assert!(
+            matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(200))
+        );
         match r.step(answer(503, None)) {
             Step::Done(Ok(resp)) => assert_eq!(resp.attempts, 3),
             other => panic!("{other:?}"),
@@ -259,15 +263,24 @@ mod tests {
         let mut r = Retrier::new(policy(), Operation::Create);
         assert!(matches!(r.step(answer(503, None)), Step::Done(Ok(_))));
         let mut r = Retrier::new(policy(), Operation::Create);
-        assert!(matches!(r.step(transport(TransportErrorKind::Disconnected)), Step::Done(Err(_))));
+        assert!(matches!(
+            r.step(transport(TransportErrorKind::Disconnected)),
+            Step::Done(Err(_))
+        ));
         let mut r = Retrier::new(policy(), Operation::Create);
-        assert!(matches!(r.step(transport(TransportErrorKind::Connect)), Step::Retry(_)));
+        assert!(matches!(
+            r.step(transport(TransportErrorKind::Connect)),
+            Step::Retry(_)
+        ));
     }
 
     #[test]
     fn timeouts_are_not_retried_and_errors_carry_attempts() {
         let mut r = Retrier::new(policy(), Operation::Update);
-        assert!(matches!(r.step(transport(TransportErrorKind::Connect)), Step::Retry(_)));
+        assert!(matches!(
+            r.step(transport(TransportErrorKind::Connect)),
+            Step::Retry(_)
+        ));
         match r.step(transport(TransportErrorKind::Timeout)) {
             Step::Done(Err(e)) => assert_eq!(e.attempts(), 2),
             other => panic!("{other:?}"),
@@ -277,9 +290,14 @@ mod tests {
     #[test]
     fn retry_after_is_honoured_up_to_the_cap() {
         let mut r = Retrier::new(policy(), Operation::Get);
-        assert!(matches!(r.step(answer(429, Some("1"))), Step::Retry(d) if d == Duration::from_secs(1)));
+        assert!(
+            matches!(r.step(answer(429, Some("1"))), Step::Retry(d) if d == Duration::from_secs(1))
+        );
         let mut r = Retrier::new(policy(), Operation::Get);
-        assert!(matches!(r.step(answer(429, Some("3600"))), Step::Done(Ok(_))));
+        assert!(matches!(
+            r.step(answer(429, Some("3600"))),
+            Step::Done(Ok(_))
+        ));
         let mut r = Retrier::new(policy(), Operation::Get);
         assert!(matches!(
             r.step(answer(503, Some("Sun, 06 Nov 1994 08:49:37 GMT"))),
@@ -295,7 +313,10 @@ mod tests {
 
     #[test]
     fn jitter_stays_under_the_ceiling() {
-        let mut r = Retrier::new(RetryPolicy::default().with_max_attempts(100), Operation::Get);
+        let mut r = Retrier::new(
+            RetryPolicy::default().with_max_attempts(100),
+            Operation::Get,
+        );
         for _ in 0..50 {
             match r.step(answer(503, None)) {
                 Step::Retry(d) => assert!(d <= Duration::from_secs(5)),
@@ -306,7 +327,10 @@ mod tests {
 
     #[test]
     fn http_dates() {
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
         assert_eq!(parse_http_date("garbage"), None);
