@@ -42,7 +42,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "created_at": "2026-11-20T10:00:00Z",
                 "status": "executing"
             }))?;
-            println!("no XPANDER_API_KEY: using the embedded emulator at {}", emulator.base_url());
+            println!(
+                "no XPANDER_API_KEY: using the embedded emulator at {}",
+                emulator.base_url()
+            );
             let tasks = Tasks::builder()
                 .base_url(emulator.base_url())
                 .api_key(emulator.api_key())
@@ -66,12 +69,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let finished = runtime.block_on(tasks.aupdate(
-        &task_id,
-        &UpdateTask::new()
-            .status(AgentExecutionStatus::Completed)
-            .result("Final summary: revenue up 12%, two risks flagged"),
-    ))?;
+    let finished = runtime.block_on(
+        tasks.aupdate(
+            &task_id,
+            &UpdateTask::new()
+                .status(AgentExecutionStatus::Completed)
+                .result("Final summary: revenue up 12%, two risks flagged"),
+        ),
+    )?;
     show("after aupdate", &finished);
     Ok(())
 }

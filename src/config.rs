@@ -322,9 +322,7 @@ impl ClientBuilder {
     /// Resolves and checks the configuration.
     pub(crate) fn resolve(self) -> Result<Config> {
         let api_key = self.api_key.filter(|k| !k.0.is_empty()).ok_or_else(|| {
-            Error::Config(
-                "no API key: set XPANDER_API_KEY or call ClientBuilder::api_key".into(),
-            )
+            Error::Config("no API key: set XPANDER_API_KEY or call ClientBuilder::api_key".into())
         })?;
         if api_key.0.bytes().any(|b| b < 0x20 || b == 0x7f) {
             return Err(Error::Config(
@@ -388,7 +386,9 @@ pub(crate) fn resolve_base_url(
         None => (rest, ""),
     };
     if authority.contains('@') {
-        return Err(bad("credentials in the URL are not supported; use the API key"));
+        return Err(bad(
+            "credentials in the URL are not supported; use the API key",
+        ));
     }
     let host = host_of(authority).ok_or_else(|| bad("no host"))?;
     if scheme == "http" && !is_loopback(&host) && !allow_insecure_http {
@@ -399,14 +399,12 @@ pub(crate) fn resolve_base_url(
     }
     let mut url = format!("{scheme}://{authority}{}", path.trim_end_matches('/'));
     if raw.contains("agent-controller") || raw.contains("9016") {
-        let org = organization_id
-            .filter(|o| !o.is_empty())
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "the base URL {raw:?} is an agent-controller URL, which needs an organization id \
+        let org = organization_id.filter(|o| !o.is_empty()).ok_or_else(|| {
+            Error::Config(format!(
+                "the base URL {raw:?} is an agent-controller URL, which needs an organization id \
                      (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)"
-                ))
-            })?;
+            ))
+        })?;
         let org = segment::encode("organization_id", org)?;
         url.push('/');
         url.push_str(&org);
@@ -452,7 +450,10 @@ mod tests {
 
     #[test]
     fn missing_key_is_a_config_error() {
-        let err = ClientBuilder::new().from_vars(vars(&[])).resolve().unwrap_err();
+        let err = ClientBuilder::new()
+            .from_vars(vars(&[]))
+            .resolve()
+            .unwrap_err();
         assert!(matches!(err, Error::Config(ref m) if m.contains("XPANDER_API_KEY")));
     }
 
@@ -494,7 +495,10 @@ mod tests {
     #[test]
     fn base_url_rules() {
         let r = |raw, org| resolve_base_url(raw, org, false).map(|(u, _)| u);
-        assert_eq!(r("inbound.xpander.ai", None).unwrap(), "https://inbound.xpander.ai");
+        assert_eq!(
+            r("inbound.xpander.ai", None).unwrap(),
+            "https://inbound.xpander.ai"
+        );
         assert_eq!(r("https://x.ai/api//", None).unwrap(), "https://x.ai/api");
         assert_eq!(
             r("agent-controller.x", Some("ORG")).unwrap(),
@@ -504,8 +508,14 @@ mod tests {
             r("http://localhost:9016", Some("o 1")).unwrap(),
             "http://localhost:9016/o%201"
         );
-        assert!(matches!(r("agent-controller.x", None), Err(Error::Config(_))));
-        assert_eq!(r("http://127.0.0.1:8080", None).unwrap(), "http://127.0.0.1:8080");
+        assert!(matches!(
+            r("agent-controller.x", None),
+            Err(Error::Config(_))
+        ));
+        assert_eq!(
+            r("http://127.0.0.1:8080", None).unwrap(),
+            "http://127.0.0.1:8080"
+        );
         assert_eq!(r("http://[::1]:8080/", None).unwrap(), "http://[::1]:8080");
         assert!(r("http://example.com", None).is_err());
         assert!(resolve_base_url("http://example.com", None, true).is_ok());

@@ -391,6 +391,9 @@ mod tests {
             ..api(503)
         })
         .to_string();
-        assert!(shown.contains("503") && shown.contains("3 attempts"), "{shown}");
+        assert!(
+            shown.contains("503") && shown.contains("3 attempts"),
+            "{shown}"
+        );
     }
 }

@@ -24,7 +24,9 @@ pub mod emulator;
 
 pub use client::Tasks;
 pub use config::{ApiKey, ClientBuilder, Config, RetryPolicy, Timeouts};
-pub use error::{ApiError, DecodeError, Error, ErrorClass, Result, TransportError, TransportErrorKind};
+pub use error::{
+    ApiError, DecodeError, Error, ErrorClass, Result, TransportError, TransportErrorKind,
+};
 pub use model::*;
 pub use params::{CreateInput, CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 

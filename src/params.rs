@@ -376,10 +376,7 @@ impl fmt::Debug for CreateTask {
             .field("additional_context", &self.additional_context)
             .field("instructions_override", &self.instructions_override)
             .field("test_run_node_id", &self.test_run_node_id)
-            .field(
-                "user_oidc_token",
-                &redacted(self.user_oidc_token.is_some()),
-            )
+            .field("user_oidc_token", &redacted(self.user_oidc_token.is_some()))
             .field("expected_output", &self.expected_output)
             .field("mcp_servers", &self.mcp_servers)
             .field("triggering_agent_id", &self.triggering_agent_id)

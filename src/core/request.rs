@@ -145,12 +145,7 @@ impl Core {
         }
         let url = self.task_url("agent_id", agent_id, "/report_task")?;
         let body = to_body(report)?;
-        Ok(self.request(
-            Operation::ReportExternalTask,
-            Method::Post,
-            url,
-            Some(body),
-        ))
+        Ok(self.request(Operation::ReportExternalTask, Method::Post, url, Some(body)))
     }
 }
 

@@ -56,7 +56,13 @@ mod tests {
     fn unusable_ids_are_refused() {
         for id in ["", ".", ".."] {
             let err = encode("task_id", id).unwrap_err();
-            assert!(matches!(err, Error::InvalidArgument { name: "task_id", .. }));
+            assert!(matches!(
+                err,
+                Error::InvalidArgument {
+                    name: "task_id",
+                    ..
+                }
+            ));
         }
     }
 }

@@ -47,7 +47,8 @@ fn build(case: &str) -> Result<HttpRequest, Error> {
                 .result("Connector failed: 503 Service Unavailable"),
         ),
         "update_payload_extension_only" => update(
-            UpdateTask::new().tool_call_payload_extension(json!({"headers": {"X-Trace-ID": "abc-123"}})),
+            UpdateTask::new()
+                .tool_call_payload_extension(json!({"headers": {"X-Trace-ID": "abc-123"}})),
         ),
         "update_all_fields" => update(
             UpdateTask::new()
@@ -121,7 +122,11 @@ fn every_wire_case_is_reproduced() {
     for (case, recorded) in &wire {
         let expected = &recorded[0];
         let request = build(case).unwrap_or_else(|e| panic!("{case}: {e}"));
-        assert_eq!(request.method.as_str(), expected["method"], "{case}: method");
+        assert_eq!(
+            request.method.as_str(),
+            expected["method"],
+            "{case}: method"
+        );
         let (path, query) = path_and_query(&request.url);
         assert_eq!(path, expected["path"], "{case}: path");
         let expected_query: BTreeMap<String, Vec<String>> =
@@ -154,7 +159,10 @@ fn ids_are_one_segment_and_bad_ids_are_refused_before_any_request() {
     for bad in ["", ".", ".."] {
         assert!(matches!(
             core.update(bad, &UpdateTask::new()),
-            Err(Error::InvalidArgument { name: "task_id", .. })
+            Err(Error::InvalidArgument {
+                name: "task_id",
+                ..
+            })
         ));
         assert!(core.get(bad).is_err());
         assert!(core.stop(bad).is_err());
@@ -170,7 +178,10 @@ fn ids_are_one_segment_and_bad_ids_are_refused_before_any_request() {
 #[test]
 fn payload_extension_must_be_an_object() {
     let err = core()
-        .update("t", &UpdateTask::new().tool_call_payload_extension(json!([1])))
+        .update(
+            "t",
+            &UpdateTask::new().tool_call_payload_extension(json!([1])),
+        )
         .unwrap_err();
     assert!(matches!(
         err,
@@ -224,8 +235,14 @@ fn debug_of_a_request_hides_the_key() {
 }
 
 const FIXTURES: [(&str, &str); 4] = [
-    ("task-full.json", include_str!("../../tests/fixtures/task-full.json")),
-    ("task-minimal.json", include_str!("../../tests/fixtures/task-minimal.json")),
+    (
+        "task-full.json",
+        include_str!("../../tests/fixtures/task-full.json"),
+    ),
+    (
+        "task-minimal.json",
+        include_str!("../../tests/fixtures/task-minimal.json"),
+    ),
     (
         "task-forward-compat.json",
         include_str!("../../tests/fixtures/task-forward-compat.json"),
@@ -271,7 +288,8 @@ fn forward_compat_values_are_kept() {
 
 #[test]
 fn the_list_fixture_parses() {
-    let items = response::task_list(ok(include_str!("../../tests/fixtures/tasks-list.json"))).unwrap();
+    let items =
+        response::task_list(ok(include_str!("../../tests/fixtures/tasks-list.json"))).unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0].id, "t-1");
     assert_eq!(items[1].status, Some(AgentExecutionStatus::Executing));
@@ -286,15 +304,22 @@ fn api_errors_keep_status_body_and_detail() {
     ))
     .unwrap_err();
     assert!(err.is_not_found());
-    assert_eq!(err.as_api().unwrap().detail.as_deref(), Some("Task t not found"));
+    assert_eq!(
+        err.as_api().unwrap().detail.as_deref(),
+        Some("Task t not found")
+    );
     let err = response::task(HttpResponse::new(
         422,
         None,
         br#"{"detail":[{"loc":["body","status"],"msg":"bad status","type":"enum"}]}"#.to_vec(),
     ))
     .unwrap_err();
-    assert_eq!(err.as_api().unwrap().detail.as_deref(), Some("body.status: bad status"));
-    let err = response::task(HttpResponse::new(500, None, b"<html>oops</html>".to_vec())).unwrap_err();
+    assert_eq!(
+        err.as_api().unwrap().detail.as_deref(),
+        Some("body.status: bad status")
+    );
+    let err =
+        response::task(HttpResponse::new(500, None, b"<html>oops</html>".to_vec())).unwrap_err();
     assert_eq!(err.status(), Some(500));
     assert!(err.to_string().contains("<html>oops</html>"), "{err}");
 }
@@ -310,6 +335,9 @@ fn undecodable_bodies_are_decode_errors_with_a_snippet() {
         other => panic!("{other:?}"),
     }
     for garbage in ["", "null", "[]", "<html>", "{\"id\": 5}", "\u{feff}{}"] {
-        assert!(matches!(response::task(ok(garbage)), Err(Error::Decode(_))), "{garbage:?}");
+        assert!(
+            matches!(response::task(ok(garbage)), Err(Error::Decode(_))),
+            "{garbage:?}"
+        );
     }
 }

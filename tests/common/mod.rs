@@ -38,10 +38,13 @@ pub fn emulator() -> Emulator {
 
 /// A client of `emulator`, with quick retries.
 pub fn client(emulator: &Emulator) -> Tasks {
-    client_with(emulator, RetryPolicy::default().with_backoff(
-        std::time::Duration::from_millis(1),
-        std::time::Duration::from_millis(20),
-    ))
+    client_with(
+        emulator,
+        RetryPolicy::default().with_backoff(
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_millis(20),
+        ),
+    )
 }
 
 /// A client of `emulator` with the given retry policy.
