@@ -40,6 +40,9 @@ fn change() -> UpdateTask {
         .result("Done")
 }
 
+/// A name, the bytes, and the typed parse of those bytes.
+type Case<'a> = (&'static str, &'a [u8], fn(&[u8]));
+
 fn bench_build(c: &mut Criterion) {
     let requests = builder();
     let change = change();
@@ -56,7 +59,7 @@ fn bench_build(c: &mut Criterion) {
 
 fn bench_parse(c: &mut Criterion) {
     let list = list_100();
-    let cases: [(&str, &[u8], fn(&[u8])); 3] = [
+    let cases: [Case; 3] = [
         ("task-full", TASK_FULL, |b| {
             black_box(serde_json::from_slice::<Task>(b).unwrap());
         }),
@@ -83,7 +86,7 @@ fn summary(_: &mut Criterion) {
         return;
     }
     let list = list_100();
-    let cases: [(&str, &[u8], fn(&[u8])); 3] = [
+    let cases: [Case; 3] = [
         ("parse task-full typed/value", TASK_FULL, |b| {
             black_box(serde_json::from_slice::<Task>(b).unwrap());
         }),

@@ -23,6 +23,12 @@ use xpander_sdk::{AgentExecutionStatus, Tasks, UpdateTask};
 const UPDATES: usize = 10_000;
 const IN_FLIGHT: usize = 16;
 
+/// How many of the updates worker `w` does.
+fn share(w: usize) -> usize {
+    let (each, rest) = (UPDATES / IN_FLIGHT, UPDATES % IN_FLIGHT);
+    each + usize::from(w < rest)
+}
+
 fn usage() -> ! {
     eprintln!("usage: memory sdk|raw [BASE_URL API_KEY]");
     std::process::exit(2)
@@ -95,7 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = std::time::Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for w in 0..IN_FLIGHT {
-        let n = UPDATES / IN_FLIGHT + usize::from(w < UPDATES % IN_FLIGHT);
+        let n = share(w);
         let (tasks, change, requests) = (tasks.clone(), change.clone(), requests.clone());
         let (raw_client, key, id) = (raw_client.clone(), key.clone(), ids[w].clone());
         workers.spawn(async move {

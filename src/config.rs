@@ -233,6 +233,8 @@ impl ClientBuilder {
     }
 
     /// As [`ClientBuilder::from_env`], reading variables from `lookup`.
+    // Named after the public `from_env` it backs, which is a builder step.
+    #[allow(clippy::wrong_self_convention)]
     pub(crate) fn from_vars(mut self, lookup: impl Fn(&str) -> Option<String>) -> ClientBuilder {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if self.api_key.is_none() {
