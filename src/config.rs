@@ -312,6 +312,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Checks and resolves the configuration without building a client (for
+    /// [`crate::core::RequestBuilder`], the sans-IO core). Fails as
+    /// [`ClientBuilder::build`] does; no request is made.
+    pub fn build_config(self) -> Result<Config> {
+        self.resolve()
+    }
+
     /// Resolves and checks the configuration.
     pub(crate) fn resolve(self) -> Result<Config> {
         let api_key = self.api_key.filter(|k| !k.0.is_empty()).ok_or_else(|| {

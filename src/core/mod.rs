@@ -11,12 +11,18 @@
 //! - [`response`]: status, headers and body bytes into typed results.
 //! - [`retry`]: whether and when to try again.
 //! - `segment`: ids as exactly one percent-encoded path segment.
+//!
+//! [`RequestBuilder`], [`parse_task`] and [`parse_task_list`] make this core
+//! usable on its own, with any HTTP client.
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::config::Config;
 
+pub use builder::{parse_task, parse_task_list, RequestBuilder};
+
+mod builder;
 pub mod request;
 pub mod response;
 pub mod retry;

@@ -31,6 +31,8 @@ pub(crate) struct Retrier {
     policy: RetryPolicy,
     idempotent: bool,
     attempt: u32,
+    /// The jitter PRNG state; 0 until the first backoff needs it, so a
+    /// call that succeeds at once never seeds it (a clock read and a hash).
     rng: u64,
     reason: Option<Reason>,
 }
@@ -41,7 +43,7 @@ impl Retrier {
             policy,
             idempotent: operation.is_idempotent(),
             attempt: 0,
-            rng: seed(),
+            rng: 0,
             reason: None,
         }
     }
@@ -124,6 +126,9 @@ impl Retrier {
 
     /// xorshift64*: enough for jitter, no dependency.
     fn next_random(&mut self) -> u64 {
+        if self.rng == 0 {
+            self.rng = seed();
+        }
         let mut x = self.rng;
         x ^= x >> 12;
         x ^= x << 25;
