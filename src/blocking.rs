@@ -15,7 +15,7 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::config::Config;
-use crate::core::{HttpRequest, HttpResponse};
+use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
 /// Idle connections kept per host, as reqwest keeps them without a bound.
@@ -25,7 +25,7 @@ const POOL_IDLE_PER_HOST: usize = 64;
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
     agent: ureq::Agent,
-    limit: usize,
+    limit: BodyLimit,
 }
 
 impl Transport {
@@ -56,7 +56,9 @@ impl Transport {
         );
         Transport {
             agent,
-            limit: config.max_response_bytes,
+            limit: BodyLimit {
+                bytes: config.max_response_bytes,
+            },
         }
     }
 
@@ -94,18 +96,11 @@ impl Transport {
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|len| len > self.limit as u64) {
-            return Err(Error::BodyTooLarge {
-                status,
-                limit: self.limit,
-            });
-        }
-        let capacity = declared.map_or(1024, |len| len as usize);
-        let mut body = Vec::with_capacity(capacity);
+        let mut body = Vec::with_capacity(self.limit.start(status, declared)?);
         let mut reader = response
             .body_mut()
             .with_config()
-            .limit(self.limit as u64)
+            .limit(self.limit.bytes as u64)
             .reader();
         if let Err(e) = reader.read_to_end(&mut body) {
             return Err(read_error(e, status, body.len(), self.limit));
@@ -156,19 +151,10 @@ impl Resolver for IpLiteralResolver {
     }
 }
 
-fn read_error(e: io::Error, status: u16, read: usize, limit: usize) -> Error {
+fn read_error(e: io::Error, status: u16, read: usize, limit: BodyLimit) -> Error {
     match ureq::Error::from(e) {
-        ureq::Error::BodyExceedsLimit(_) => Error::BodyTooLarge { status, limit },
-        other => {
-            let mut error = transport_error(other);
-            if let Error::Transport(t) = &mut error {
-                t.message = format!(
-                    "the answer (status {status}) broke off after {read} body bytes: {}",
-                    t.message
-                );
-            }
-            error
-        }
+        ureq::Error::BodyExceedsLimit(_) => limit.exceeded(status),
+        other => broke_off(transport_error(other), status, read),
     }
 }
 

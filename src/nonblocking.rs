@@ -9,14 +9,14 @@
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::core::{HttpRequest, HttpResponse, Method};
+use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
 /// Sends requests with one `reqwest::Client` (its own connection pool).
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
     client: reqwest::Client,
-    limit: usize,
+    limit: BodyLimit,
 }
 
 impl Transport {
@@ -41,7 +41,9 @@ impl Transport {
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Transport {
             client,
-            limit: config.max_response_bytes,
+            limit: BodyLimit {
+                bytes: config.max_response_bytes,
+            },
         })
     }
 
@@ -67,37 +69,15 @@ impl Transport {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let declared = response.content_length();
-        if declared.is_some_and(|len| len > self.limit as u64) {
-            return Err(Error::BodyTooLarge {
-                status,
-                limit: self.limit,
-            });
-        }
-        let mut body = Vec::with_capacity(declared.map_or(1024, |len| len as usize));
+        let mut body = Vec::with_capacity(self.limit.start(status, response.content_length())?);
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > self.limit {
-                        return Err(Error::BodyTooLarge {
-                            status,
-                            limit: self.limit,
-                        });
-                    }
+                    self.limit.check(status, body.len(), chunk.len())?;
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => {
-                    let mut error = transport_error(e);
-                    if let Error::Transport(t) = &mut error {
-                        t.message = format!(
-                            "the answer (status {status}) broke off after {} body bytes: {}",
-                            body.len(),
-                            t.message
-                        );
-                    }
-                    return Err(error);
-                }
+                Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
             }
         }
         Ok(HttpResponse::new(status, retry_after, body))

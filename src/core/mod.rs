@@ -19,6 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::error::{Error, Result};
 
 pub use builder::{parse_task, parse_task_list, RequestBuilder};
 
@@ -208,6 +209,54 @@ impl HttpResponse {
             attempts: 1,
         }
     }
+}
+
+/// The body-size rule both transports apply while reading an answer: a
+/// declared length over the limit is refused before reading, and reading
+/// stops at the limit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimit {
+    pub(crate) bytes: usize,
+}
+
+impl BodyLimit {
+    /// Checks the declared `content-length` (if any) and answers the buffer
+    /// capacity to start with.
+    pub(crate) fn start(self, status: u16, declared: Option<u64>) -> Result<usize> {
+        match declared {
+            Some(len) if len > self.bytes as u64 => Err(self.exceeded(status)),
+            Some(len) => Ok(len as usize),
+            None => Ok(1024.min(self.bytes)),
+        }
+    }
+
+    /// Checks that `read` more bytes after `so_far` stay within the limit.
+    pub(crate) fn check(self, status: u16, so_far: usize, read: usize) -> Result<()> {
+        if so_far.saturating_add(read) > self.bytes {
+            Err(self.exceeded(status))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The error of an answer over the limit.
+    pub(crate) fn exceeded(self, status: u16) -> Error {
+        Error::BodyTooLarge {
+            status,
+            limit: self.bytes,
+        }
+    }
+}
+
+/// Says, on a transport error met while reading a body, how far the answer got.
+pub(crate) fn broke_off(mut error: Error, status: u16, read: usize) -> Error {
+    if let Error::Transport(t) = &mut error {
+        t.message = format!(
+            "the answer (status {status}) broke off after {read} body bytes: {}",
+            t.message
+        );
+    }
+    error
 }
 
 /// What the core keeps of the configuration to build requests quickly: the

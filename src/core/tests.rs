@@ -341,3 +341,18 @@ fn undecodable_bodies_are_decode_errors_with_a_snippet() {
         );
     }
 }
+
+#[test]
+fn the_body_limit_refuses_declared_and_read_lengths_over_it() {
+    use super::BodyLimit;
+    let limit = BodyLimit { bytes: 100 };
+    assert_eq!(limit.start(200, Some(100)).unwrap(), 100);
+    assert_eq!(limit.start(200, None).unwrap(), 100);
+    assert!(matches!(
+        limit.start(200, Some(101)),
+        Err(Error::BodyTooLarge { status: 200, limit: 100 })
+    ));
+    assert!(limit.check(200, 60, 40).is_ok());
+    assert!(limit.check(503, 60, 41).is_err());
+    assert!(limit.check(200, usize::MAX, 1).is_err());
+}
