@@ -230,7 +230,9 @@ impl BodyLimit {
         }
     }
 
-    /// Checks that `read` more bytes after `so_far` stay within the limit.
+    /// Checks that `read` more bytes after `so_far` stay within the limit
+    /// (the async transport reads chunk by chunk; ureq applies the limit itself).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
     pub(crate) fn check(self, status: u16, so_far: usize, read: usize) -> Result<()> {
         if so_far.saturating_add(read) > self.bytes {
             Err(self.exceeded(status))
