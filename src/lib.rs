@@ -91,6 +91,13 @@
 //! `src/front.rs` and turned into both forms by `maybe-async`.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// With neither face enabled the crate is its sans-IO core alone (models,
+// `core::RequestBuilder`, parsing): the retry loop and the transports' helpers
+// are then unused by design.
+#![cfg_attr(
+    not(any(feature = "blocking", feature = "async")),
+    allow(dead_code, unused_macros)
+)]
 
 #[macro_use]
 mod front;
