@@ -350,7 +350,10 @@ fn the_body_limit_refuses_declared_and_read_lengths_over_it() {
     assert_eq!(limit.start(200, None).unwrap(), 100);
     assert!(matches!(
         limit.start(200, Some(101)),
-        Err(Error::BodyTooLarge { status: 200, limit: 100 })
+        Err(Error::BodyTooLarge {
+            status: 200,
+            limit: 100
+        })
     ));
     assert!(limit.check(200, 60, 40).is_ok());
     assert!(limit.check(503, 60, 41).is_err());
