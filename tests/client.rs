@@ -254,3 +254,49 @@ fn plain_http_is_refused_off_loopback_unless_opted_in() {
         .is_ok());
     let _unused: Option<Emulator> = None;
 }
+
+/// A server that answers every request with a redirect to `location`.
+fn redirecting_server(location: String) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_never_follows_a_redirect() {
+    // The redirect points at an emulator holding the task: following it
+    // would send the key to another host (here, another port).
+    let elsewhere = emulator();
+    let location = format!("{}/agent-execution/task_xyz/status", elsewhere.base_url());
+    let addr = redirecting_server(location);
+    let tasks = Tasks::builder()
+        .base_url(format!("http://{addr}"))
+        .api_key("test-key-123")
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let err = tasks.aget("task_xyz").await.unwrap_err();
+    assert_eq!(err.status(), Some(307), "{err:?}");
+    let blocking = tasks.clone();
+    let err = tokio::task::spawn_blocking(move || blocking.get("task_xyz").unwrap_err())
+        .await
+        .unwrap();
+    assert_eq!(err.status(), Some(307), "{err:?}");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the redirect was followed: {:?}",
+        elsewhere.requests()
+    );
+}
