@@ -195,6 +195,7 @@ front_end! {
     /// 503, 504 and broken connections (the same body every time).
     ///
     /// ```
+    /// # #[cfg(all(feature = "blocking", feature = "emulator"))] {
     /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
     /// # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
     /// # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
@@ -205,6 +206,7 @@ front_end! {
     ///     &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Done"),
     /// )?;
     /// assert_eq!(task.result.as_deref(), Some("Done"));
+    /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     update: update,

@@ -15,6 +15,7 @@ use crate::error::Result;
 /// clones share both pools, so clone it freely into threads and tasks.
 ///
 /// ```
+/// # #[cfg(all(feature = "blocking", feature = "emulator"))] {
 /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
 /// # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
 /// use xpander_sdk::{AgentExecutionStatus, Tasks, UpdateTask};
@@ -26,6 +27,7 @@ use crate::error::Result;
 ///     .build()?;
 /// let task = tasks.update("task_xyz", &UpdateTask::new().status(AgentExecutionStatus::Completed))?;
 /// assert_eq!(task.status, Some(AgentExecutionStatus::Completed));
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]

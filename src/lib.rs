@@ -9,6 +9,7 @@
 //! # Blocking
 //!
 //! ```
+//! # #[cfg(all(feature = "blocking", feature = "emulator"))] {
 //! # let emulator = xpander_sdk::emulator::Emulator::start()?;
 //! # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}))?;
 //! # std::env::set_var("XPANDER_API_KEY", emulator.api_key());
@@ -29,12 +30,14 @@
 //! let mut task = tasks.get("task_xyz")?;
 //! task.result = Some("Final summary, revised".into());
 //! task.save(&tasks)?;
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Async
 //!
 //! ```
+//! # #[cfg(all(feature = "async", feature = "emulator"))]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let emulator = xpander_sdk::emulator::Emulator::start()?;
@@ -54,6 +57,8 @@
 //! assert_eq!(failed.len(), 1);
 //! # Ok(())
 //! # }
+//! # #[cfg(not(all(feature = "async", feature = "emulator")))]
+//! # fn main() {}
 //! ```
 //!
 //! # Errors
@@ -135,6 +140,6 @@ pub use params::{CreateInput, CreateTask, ExternalTaskReport, ListFilter, Update
 pub const USER_AGENT: &str = concat!("xpander-sdk-rust/", env!("CARGO_PKG_VERSION"));
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "blocking", feature = "async"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

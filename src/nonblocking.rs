@@ -123,6 +123,7 @@ front_end! {
     /// task as the server has it afterwards. The async form of [`Tasks::update`].
     ///
     /// ```
+    /// # #[cfg(all(feature = "async", feature = "emulator"))]
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
@@ -139,6 +140,8 @@ front_end! {
     /// assert_eq!(task.status, Some(AgentExecutionStatus::Error));
     /// # Ok(())
     /// # }
+    /// # #[cfg(not(all(feature = "async", feature = "emulator")))]
+    /// # fn main() {}
     /// ```
     update: aupdate,
     /// Loads task `task_id`. The async form of [`Tasks::get`].

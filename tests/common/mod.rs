@@ -240,11 +240,13 @@ macro_rules! wire_runner {
     };
 }
 
+#[cfg(feature = "blocking")]
 wire_runner!(maybe_async::must_be_sync, run_case_blocking,
     update: update, get: get, save: save, save_deep: save_with_deep_plan_update,
     set_status: set_status, stop: stop, create: create, list: list,
     list_user: list_user_tasks, report: report_external_task);
 
+#[cfg(feature = "async")]
 wire_runner!(maybe_async::must_be_async, run_case_async,
     update: aupdate, get: aget, save: asave, save_deep: asave_with_deep_plan_update,
     set_status: aset_status, stop: astop, create: acreate, list: alist,
