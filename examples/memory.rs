@@ -30,7 +30,7 @@ fn share(w: usize) -> usize {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: memory sdk|raw [BASE_URL API_KEY]");
+    eprintln!("usage: memory [sdk|raw [BASE_URL API_KEY]]");
     std::process::exit(2)
 }
 
@@ -39,6 +39,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = match args.first().map(String::as_str) {
         Some(m @ ("sdk" | "raw")) => m.to_string(),
+        // No arguments: a smoke run of the SDK mode (CI runs every example).
+        None => "sdk".to_string(),
         _ => usage(),
     };
     let (_emulator, base_url, key) = match (args.get(1), args.get(2)) {
