@@ -57,7 +57,18 @@ impl Transport {
         };
         let mut builder = self.client.request(method, request.url.as_str());
         for (name, value) in &request.headers {
-            builder = builder.header(*name, value.as_str());
+            builder = if *name == "x-api-key" {
+                // Marked sensitive: reqwest and hyper never print it, and
+                // HTTP/2 never puts it in its header compression table.
+                let mut key =
+                    reqwest::header::HeaderValue::from_str(value.as_str()).map_err(|e| {
+                        Error::Config(format!("the API key is not a valid header value: {e}"))
+                    })?;
+                key.set_sensitive(true);
+                builder.header(*name, key)
+            } else {
+                builder.header(*name, value.as_str())
+            };
         }
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
