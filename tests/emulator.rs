@@ -729,16 +729,19 @@ fn overlapping_updates_conflict_409() {
         let r = c.call(&emu, "PATCH", p, Some(&json!({"result": format!("r{i}")})));
         assert_eq!(r.status, 200);
     }
-    emu.inject(Fault::on("PATCH", p).delay(Duration::from_millis(1500)));
+    // The first update is held (no wall-clock window): it holds the task's
+    // in-flight marker until released.
+    emu.inject(Fault::on("PATCH", p).hold());
     std::thread::scope(|s| {
         let first = s.spawn(|| call(&emu, "PATCH", p, Some(json!({"result": "first"}))));
-        // Wait until the first PATCH has arrived (it is logged before it is delayed).
-        let t0 = Instant::now();
-        while emu.requests().len() < 51 {
-            assert!(t0.elapsed() < Duration::from_secs(10));
-            std::thread::sleep(Duration::from_millis(10));
+        // Wait until the emulator holds it (a bounded poll, not a timing).
+        for _ in 0..6_000 {
+            if emu.held() == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(emu.held(), 1, "the first update never arrived");
         let second = call(&emu, "PATCH", p, Some(json!({"result": "second"})));
         assert_eq!(second.status, 409);
         assert_eq!(
@@ -750,6 +753,7 @@ fn overlapping_updates_conflict_409() {
             call(&emu, "GET", "/agent-execution/task_xyz/status", None).status,
             200
         );
+        emu.release(1);
         let first = first.join().unwrap();
         assert_eq!(first.status, 200);
         assert_eq!(first.json()["result"], "first");
@@ -1445,4 +1449,29 @@ async fn usable_from_a_multi_thread_tokio_test_and_dropped_there() {
     }
     assert_eq!(emu.connections_accepted(), 4);
     drop(emu);
+}
+
+#[test]
+fn hold_rules_and_release_over_http() {
+    let emu = emu();
+    seed(&emu, recorder_task());
+    let r = call(
+        &emu,
+        "POST",
+        "/__emulator/faults",
+        Some(json!({"method": "GET", "path": "/agent-execution/*", "action": "hold"})),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        call(&emu, "GET", "/__emulator/faults", None).json()[0]["action"],
+        "hold"
+    );
+    // A release that comes first is kept for the request that comes later.
+    let r = call(&emu, "POST", "/__emulator/release", Some(json!({"count": 1})));
+    assert_eq!(r.status, 200);
+    let r = call(&emu, "GET", "/agent-execution/task_xyz/status", None);
+    assert_eq!(r.status, 200);
+    assert_eq!(emu.held(), 0);
+    let r = call(&emu, "POST", "/__emulator/release", Some(json!({"count": "x"})));
+    assert_eq!(r.status, 422);
 }

@@ -197,11 +197,10 @@ macro_rules! fault_tests {
 
             #[$mode]
             #[$test]
-            async fn a_delay_longer_than_the_timeout_is_a_timeout_error() {
+            async fn an_answer_that_never_comes_is_a_timeout_error() {
                 let emulator = emulator();
-                emulator.inject(
-                    Fault::on("GET", "/agent-execution/*").delay(Duration::from_secs(3)),
-                );
+                // Held until the emulator stops: no answer ever comes.
+                emulator.inject(Fault::on("GET", "/agent-execution/*").hold());
                 let tasks = Tasks::builder()
                     .base_url(emulator.base_url())
                     .api_key(emulator.api_key())

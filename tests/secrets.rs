@@ -70,7 +70,7 @@ fn no_error_kind_and_no_configuration_shows_the_key() {
     emulator.inject(Fault::on("GET", "*").oversized_body(4096));
     errors.push(("too large", tasks.get("t").unwrap_err()));
     // Timeout.
-    emulator.inject(Fault::on("GET", "*").delay(Duration::from_secs(2)));
+    emulator.inject(Fault::on("GET", "*").hold());
     errors.push(("timeout", tasks.get("t").unwrap_err()));
     // Disconnected (create is not retried).
     emulator.inject(Fault::on("POST", "*").close_connection());

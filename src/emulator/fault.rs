@@ -20,6 +20,10 @@ pub enum FaultAction {
     /// Wait this long, then handle the request normally. A delayed `PATCH .../update`
     /// holds the task's in-flight marker while it waits, so an overlapping update gets 409.
     Delay(Duration),
+    /// As `Delay`, but wait until [`crate::emulator::Emulator::release`] lets the
+    /// request go (or the emulator stops): overlaps and timeouts without any
+    /// wall-clock margin in a test.
+    Hold,
     /// Close the connection after reading the request, without answering.
     CloseConnection,
     /// Handle the request, send the head with the full `content-length`, send only
@@ -136,6 +140,14 @@ impl Fault {
         self
     }
 
+    /// Hold the request (after it is logged and, for an update, marked in
+    /// flight) until [`crate::emulator::Emulator::release`], then handle it
+    /// normally.
+    pub fn hold(mut self) -> Fault {
+        self.action = FaultAction::Hold;
+        self
+    }
+
     /// Delay the answer by `d`, then handle the request normally.
     pub fn delay(mut self, d: Duration) -> Fault {
         self.action = FaultAction::Delay(d);
@@ -226,6 +238,7 @@ impl Fault {
                 "body_text": String::from_utf8_lossy(body), "content_type": content_type,
             }),
             FaultAction::Delay(d) => json!({"action": "delay", "delay_ms": d.as_millis() as u64}),
+            FaultAction::Hold => json!({"action": "hold"}),
             FaultAction::CloseConnection => json!({"action": "close"}),
             FaultAction::TruncateBody => json!({"action": "truncate"}),
             FaultAction::OversizedBody(n) => json!({"action": "oversized", "size": n}),
@@ -303,6 +316,7 @@ impl Fault {
                 }
             }
             "delay" => f.delay(Duration::from_millis(u("delay_ms")?.unwrap_or(0))),
+            "hold" => f.hold(),
             "close" | "close_connection" => f.close_connection(),
             "truncate" | "truncate_body" => f.truncate_body(),
             "oversized" | "oversized_body" => {

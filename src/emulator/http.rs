@@ -9,7 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::fault::FaultAction;
-use super::state::{Injected, Req, Resp, Shared};
+use super::state::{Injected, Pause, Req, Resp, Shared};
 
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
@@ -333,8 +333,13 @@ async fn process(shared: &Shared, head: &Head, body: &[u8]) -> Outcome {
                 Outcome::Answer(r)
             }
             FaultAction::Delay(d) => {
-                Outcome::Answer(shared.handle_api(&req, parsed, Some(d)).await)
+                Outcome::Answer(shared.handle_api(&req, parsed, Some(Pause::For(d))).await)
             }
+            FaultAction::Hold => Outcome::Answer(
+                shared
+                    .handle_api(&req, parsed, Some(Pause::UntilReleased))
+                    .await,
+            ),
             FaultAction::CloseConnection => Outcome::Close,
             FaultAction::TruncateBody => {
                 Outcome::Truncated(shared.handle_api(&req, parsed, None).await)

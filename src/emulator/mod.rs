@@ -55,6 +55,7 @@
 //! | `POST /__emulator/faults` | adds a rule (or an array of rules) |
 //! | `DELETE /__emulator/faults` | removes all rules |
 //! | `POST /__emulator/seed` | `{"seed": N}`: reseeds the PRNG used by probabilities |
+//! | `POST /__emulator/release` | `{"count": N}`: lets N requests held by a `hold` rule go on |
 //! | `POST /__emulator/reset` | clears tasks, rules, log and counters |
 //!
 //! A fault rule as JSON (every key optional; defaults shown):
@@ -66,7 +67,7 @@
 //! ```
 //!
 //! `action` is one of `respond` (with `status`, and `body` JSON or `body_text` raw
-//! text, optional `content_type` and `retry_after`), `delay` (`delay_ms`), `close`,
+//! text, optional `content_type` and `retry_after`), `delay` (`delay_ms`), `hold` (until released), `close`,
 //! `truncate`, `oversized` (`size` bytes). `path` is matched against the raw request
 //! path without its query: exact, a prefix ending in `*`, or `*` for any. Rules are
 //! tried in insertion order; the first that fires is used, and a used-up rule
@@ -291,6 +292,19 @@ impl Emulator {
     /// The pending fault rules, in order.
     pub fn faults(&self) -> Vec<Fault> {
         self.shared.faults()
+    }
+
+    /// Lets `n` requests held by a [`Fault::hold`] rule go on (held now, or
+    /// held later: a release is never lost).
+    pub fn release(&self, n: usize) {
+        self.shared.release(n);
+    }
+
+    /// How many requests a [`Fault::hold`] rule holds right now. An update
+    /// counted here already holds its task's in-flight marker, so a test can
+    /// wait for this instead of sleeping.
+    pub fn held(&self) -> u64 {
+        self.shared.holding.load(Ordering::SeqCst)
     }
 
     /// Reseeds the PRNG behind [`Fault::probability`].

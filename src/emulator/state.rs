@@ -304,6 +304,9 @@ pub(crate) struct Shared {
     pub connections: AtomicU64,
     pub requests: AtomicU64,
     fault_count: AtomicU64,
+    held: tokio::sync::Semaphore,
+    /// How many requests wait on `held` right now.
+    pub holding: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -518,6 +521,8 @@ impl Shared {
             connections: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             fault_count: AtomicU64::new(0),
+            held: tokio::sync::Semaphore::const_new(0),
+            holding: AtomicU64::new(0),
         }
     }
 
@@ -652,24 +657,24 @@ impl Shared {
         Injected::Fault(action, retry)
     }
 
-    /// Handles a Tasks API request; `delay` is an injected delay to apply.
+    /// Handles a Tasks API request; `delay` is an injected pause to apply.
     pub(crate) async fn handle_api(
         &self,
         req: &Req<'_>,
         parsed: Option<Value>,
-        delay: Option<Duration>,
+        delay: Option<Pause>,
     ) -> Resp {
         let r = match route(req.method, req.path()) {
             Ok(r) => r,
             Err(resp) => {
-                sleep(delay).await;
+                self.pause(delay).await;
                 return resp;
             }
         };
         match req.header("x-api-key") {
             Some(k) if k == self.config.api_key => {}
             other => {
-                sleep(delay).await;
+                self.pause(delay).await;
                 return Resp::detail(
                     401,
                     if other.is_none() {
@@ -683,7 +688,7 @@ impl Shared {
         if let Route::Update(id) = r {
             return self.update(&id, req.body, parsed, delay).await;
         }
-        sleep(delay).await;
+        self.pause(delay).await;
         match r {
             Route::Get(id) => self.get(&id),
             Route::Stop(id) => self.stop(&id),
@@ -726,7 +731,7 @@ impl Shared {
         id: &str,
         body: &[u8],
         parsed: Option<Value>,
-        delay: Option<Duration>,
+        delay: Option<Pause>,
     ) -> Resp {
         let v = match parsed {
             Some(v) => v,
@@ -757,7 +762,7 @@ impl Shared {
             return r;
         }
         let _guard = match delay {
-            Some(d) if !d.is_zero() => {
+            Some(pause) if pause.waits() => {
                 {
                     let mut store = lock(&self.store);
                     let Some(e) = store.tasks.get_mut(id) else {
@@ -772,7 +777,7 @@ impl Shared {
                     shared: self,
                     id: id.to_string(),
                 };
-                tokio::time::sleep(d).await;
+                self.pause(Some(pause)).await;
                 Some(guard)
             }
             _ => None,
@@ -1130,11 +1135,28 @@ impl Shared {
                     ),
                 }
             }
+            ("POST", "release") => {
+                let v = match body() {
+                    Ok(v) => v,
+                    Err(r) => return r,
+                };
+                match v.get("count").and_then(Value::as_u64) {
+                    Some(n) => {
+                        self.release(usize::try_from(n).unwrap_or(usize::MAX));
+                        ok()
+                    }
+                    None => unprocessable(
+                        &["body", "count"],
+                        "Input should be a valid integer",
+                        "int_type",
+                    ),
+                }
+            }
             ("POST", "reset") => {
                 self.reset();
                 ok()
             }
-            (_, "requests" | "stats" | "tasks" | "faults" | "seed" | "reset") => {
+            (_, "requests" | "stats" | "tasks" | "faults" | "seed" | "release" | "reset") => {
                 Resp::detail(405, "Method Not Allowed")
             }
             _ => Resp::detail(404, "Not Found"),
@@ -1142,10 +1164,47 @@ impl Shared {
     }
 }
 
-async fn sleep(d: Option<Duration>) {
-    if let Some(d) = d {
-        if !d.is_zero() {
-            tokio::time::sleep(d).await;
+/// An injected pause before a request is handled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pause {
+    /// A fixed delay.
+    For(Duration),
+    /// Until [`Shared::release`] lets the request go.
+    UntilReleased,
+}
+
+impl Pause {
+    /// True when the pause actually waits.
+    fn waits(self) -> bool {
+        match self {
+            Pause::For(d) => !d.is_zero(),
+            Pause::UntilReleased => true,
         }
+    }
+}
+
+impl Shared {
+    /// Waits as `pause` says.
+    async fn pause(&self, pause: Option<Pause>) {
+        match pause {
+            Some(Pause::For(d)) if !d.is_zero() => tokio::time::sleep(d).await,
+            Some(Pause::UntilReleased) => {
+                // A permit per release: a release that comes before the
+                // request reaches this point is not lost.
+                self.holding.fetch_add(1, Ordering::SeqCst);
+                let permit = self.held.acquire().await;
+                self.holding.fetch_sub(1, Ordering::SeqCst);
+                if let Ok(permit) = permit {
+                    permit.forget();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Lets `n` held requests (present or to come) go on.
+    pub(crate) fn release(&self, n: usize) {
+        self.held
+            .add_permits(n.min(tokio::sync::Semaphore::MAX_PERMITS));
     }
 }
