@@ -1467,11 +1467,21 @@ fn hold_rules_and_release_over_http() {
         "hold"
     );
     // A release that comes first is kept for the request that comes later.
-    let r = call(&emu, "POST", "/__emulator/release", Some(json!({"count": 1})));
+    let r = call(
+        &emu,
+        "POST",
+        "/__emulator/release",
+        Some(json!({"count": 1})),
+    );
     assert_eq!(r.status, 200);
     let r = call(&emu, "GET", "/agent-execution/task_xyz/status", None);
     assert_eq!(r.status, 200);
     assert_eq!(emu.held(), 0);
-    let r = call(&emu, "POST", "/__emulator/release", Some(json!({"count": "x"})));
+    let r = call(
+        &emu,
+        "POST",
+        "/__emulator/release",
+        Some(json!({"count": "x"})),
+    );
     assert_eq!(r.status, 422);
 }

@@ -401,28 +401,34 @@ fn json_body(body: &[u8]) -> Result<Value, Resp> {
     })
 }
 
-fn check_str(o: &Map<String, Value>, k: &str, nullable: bool) -> Result<(), Resp> {
+/// FastAPI's 422 for field `k` unless it is absent, null (when `nullable`),
+/// or passes `valid`.
+fn check_field(
+    o: &Map<String, Value>,
+    k: &str,
+    nullable: bool,
+    valid: fn(&Value) -> bool,
+    what: &str,
+    kind: &str,
+) -> Result<(), Resp> {
     match o.get(k) {
-        None | Some(Value::String(_)) => Ok(()),
+        None => Ok(()),
         Some(Value::Null) if nullable => Ok(()),
+        Some(v) if valid(v) => Ok(()),
         Some(_) => Err(unprocessable(
             &["body", k],
-            "Input should be a valid string",
-            "string_type",
+            &format!("Input should be a valid {what}"),
+            kind,
         )),
     }
 }
 
+fn check_str(o: &Map<String, Value>, k: &str, nullable: bool) -> Result<(), Resp> {
+    check_field(o, k, nullable, Value::is_string, "string", "string_type")
+}
+
 fn check_obj(o: &Map<String, Value>, k: &str, nullable: bool) -> Result<(), Resp> {
-    match o.get(k) {
-        None | Some(Value::Object(_)) => Ok(()),
-        Some(Value::Null) if nullable => Ok(()),
-        Some(_) => Err(unprocessable(
-            &["body", k],
-            "Input should be a valid dictionary",
-            "dict_type",
-        )),
-    }
+    check_field(o, k, nullable, Value::is_object, "dictionary", "dict_type")
 }
 
 fn check_kind(
@@ -431,15 +437,7 @@ fn check_kind(
     pred: fn(&Value) -> bool,
     what: &str,
 ) -> Result<(), Resp> {
-    match o.get(k) {
-        None | Some(Value::Null) => Ok(()),
-        Some(v) if pred(v) => Ok(()),
-        Some(_) => Err(unprocessable(
-            &["body", k],
-            &format!("Input should be a valid {what}"),
-            &format!("{what}_type"),
-        )),
-    }
+    check_field(o, k, true, pred, what, &format!("{what}_type"))
 }
 
 fn check_status(o: &Map<String, Value>, current: Option<&Value>) -> Result<(), Resp> {
