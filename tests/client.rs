@@ -5,7 +5,6 @@ mod common;
 
 use common::{client, emulator, task_json, TASK_FORWARD_COMPAT, TASK_FULL};
 use serde_json::json;
-use xpander_sdk::emulator::Emulator;
 use xpander_sdk::{
     AgentExecutionStatus as S, Error, RetryPolicy, Task, Tasks, TransportErrorKind, UpdateTask,
 };
@@ -252,7 +251,6 @@ fn plain_http_is_refused_off_loopback_unless_opted_in() {
         .allow_insecure_http(true)
         .build()
         .is_ok());
-    let _unused: Option<Emulator> = None;
 }
 
 /// A server that answers every request with a redirect to `location`.

@@ -5,7 +5,6 @@ mod common;
 
 use std::time::Duration;
 
-use serde_json::json;
 use xpander_sdk::emulator::{Emulator, Fault};
 use xpander_sdk::{ClientBuilder, CreateTask, Error, Tasks, UpdateTask};
 
@@ -113,5 +112,4 @@ fn no_error_kind_and_no_configuration_shows_the_key() {
         .requests()
         .iter()
         .any(|r| r.header("x-api-key") == Some(KEY)));
-    let _ = json!(null);
 }
