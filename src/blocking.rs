@@ -97,12 +97,17 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let mut body = Vec::with_capacity(self.limit.start(status, declared)?);
-        let mut reader = response
-            .body_mut()
-            .with_config()
-            .limit(self.limit.bytes as u64)
-            .reader();
-        if let Err(e) = reader.read_to_end(&mut body) {
+        let keep = self.limit.keep(status) as u64;
+        let read = if BodyLimit::is_strict(status) {
+            // Over the limit: ureq's error, turned into BodyTooLarge.
+            let mut reader = response.body_mut().with_config().limit(keep).reader();
+            reader.read_to_end(&mut body)
+        } else {
+            // An error answer: its first bytes; the rest is left unread.
+            let reader = response.body_mut().with_config().limit(u64::MAX).reader();
+            reader.take(keep).read_to_end(&mut body)
+        };
+        if let Err(e) = read {
             return Err(read_error(e, status, body.len(), self.limit));
         }
         Ok(HttpResponse::new(status, retry_after, body))

@@ -171,7 +171,9 @@ pub enum ErrorClass {
 pub struct ApiError {
     /// The HTTP status code.
     pub status: u16,
-    /// The body text, cut to a bounded length (see [`SNIPPET_LIMIT`]).
+    /// The body text, cut to a bounded length (see [`SNIPPET_LIMIT`]), with
+    /// the values of credential-bearing keys (tokens, keys, secrets, headers)
+    /// and the configured API key redacted.
     pub body: String,
     /// The `detail` message when the body is FastAPI-style JSON.
     pub detail: Option<String>,
@@ -185,6 +187,29 @@ pub struct ApiError {
 pub const SNIPPET_LIMIT: usize = 2048;
 
 impl ApiError {
+    /// An API error with this status and body text (for tests and mocks of
+    /// your own code); `detail` is read from a FastAPI-style body, the
+    /// attempt count is 1.
+    ///
+    /// ```
+    /// use xpander_sdk::{ApiError, Error};
+    ///
+    /// let err = ApiError::new(404, r#"{"detail": "Task t not found"}"#);
+    /// assert_eq!(err.detail.as_deref(), Some("Task t not found"));
+    /// assert!(Error::from(err).is_not_found());
+    /// ```
+    pub fn new(status: u16, body: impl Into<String>) -> ApiError {
+        let body = body.into();
+        let response = crate::core::HttpResponse::new(status, None, body.into_bytes());
+        crate::core::response::api_error(&response, crate::core::response::Secret::NONE)
+    }
+
+    /// Sets the `Retry-After` value.
+    pub fn with_retry_after(mut self, value: impl Into<String>) -> ApiError {
+        self.retry_after = Some(value.into());
+        self
+    }
+
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
         self.status
@@ -345,7 +370,9 @@ pub struct DecodeError {
     pub status: u16,
     /// What the body should have been, e.g. `a task`.
     pub expected: &'static str,
-    /// The first bytes of the body (at most [`SNIPPET_LIMIT`]), lossily decoded.
+    /// The first bytes of the body (at most [`SNIPPET_LIMIT`]), lossily
+    /// decoded, with the values of credential-bearing keys and the
+    /// configured API key redacted.
     pub snippet: String,
     /// The JSON error.
     #[source]
@@ -361,7 +388,9 @@ pub(crate) fn snippet(body: &[u8]) -> String {
         // replaced a trailing partial one with U+FFFD.
         text.push('…');
     }
-    text
+    // Values of credential-bearing keys never reach an error (a value cut
+    // by the limit is redacted up to the cut).
+    crate::redact::redact_json_text(&text)
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ macro_rules! front_end {
         $(#[$load_item_doc:meta])* load_item: $load_item:ident,
     ) => {
         use crate::core::retry::{Conflicts, Retrier, Step};
-        use crate::core::{request::Saving, response};
+        use crate::core::request::Saving;
         use crate::model::{AgentExecutionStatus, Task, TaskListItem};
         use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
         use crate::Tasks;
@@ -63,35 +63,35 @@ macro_rules! front_end {
             #[$mode]
             pub async fn $update(&self, task_id: &str, change: &UpdateTask) -> Result<Task> {
                 let request = self.inner.core.update(task_id, change)?;
-                response::task(self.$execute(request).await?)
+                self.inner.core.task(self.$execute(request).await?)
             }
 
             $(#[$get_doc])*
             #[$mode]
             pub async fn $get(&self, task_id: &str) -> Result<Task> {
                 let request = self.inner.core.get(task_id)?;
-                response::task(self.$execute(request).await?)
+                self.inner.core.task(self.$execute(request).await?)
             }
 
             $(#[$stop_doc])*
             #[$mode]
             pub async fn $stop(&self, task_id: &str) -> Result<Task> {
                 let request = self.inner.core.stop(task_id)?;
-                response::task(self.$execute(request).await?)
+                self.inner.core.task(self.$execute(request).await?)
             }
 
             $(#[$create_doc])*
             #[$mode]
             pub async fn $create(&self, new_task: &CreateTask) -> Result<Task> {
                 let request = self.inner.core.create(new_task)?;
-                response::task(self.$execute(request).await?)
+                self.inner.core.task(self.$execute(request).await?)
             }
 
             $(#[$list_doc])*
             #[$mode]
             pub async fn $list(&self, agent_id: &str, filter: &ListFilter) -> Result<Vec<TaskListItem>> {
                 let request = self.inner.core.list(agent_id, filter)?;
-                response::task_list(self.$execute(request).await?)
+                self.inner.core.task_list(self.$execute(request).await?)
             }
 
             $(#[$list_user_doc])*
@@ -102,14 +102,14 @@ macro_rules! front_end {
                 filter: &ListFilter,
             ) -> Result<Vec<TaskListItem>> {
                 let request = self.inner.core.list_user_tasks(user_id, filter)?;
-                response::task_list(self.$execute(request).await?)
+                self.inner.core.task_list(self.$execute(request).await?)
             }
 
             $(#[$report_doc])*
             #[$mode]
             pub async fn $report(&self, agent_id: &str, report: &ExternalTaskReport) -> Result<Task> {
                 let request = self.inner.core.report_external_task(agent_id, report)?;
-                response::task(self.$execute(request).await?)
+                self.inner.core.task(self.$execute(request).await?)
             }
 
             $(#[$conflict_doc])*
@@ -123,7 +123,7 @@ macro_rules! front_end {
                     let mut task = self.$get(task_id).await?;
                     change(&mut task);
                     let request = self.inner.core.save(&task, Saving::WithoutDeepPlan)?;
-                    match self.$execute(request).await.and_then(response::task) {
+                    match self.$execute(request).await.and_then(|r| self.inner.core.task(r)) {
                         Ok(saved) => return Ok(saved),
                         Err(error) => {
                             let wait = conflicts.after(error)?;
@@ -152,7 +152,7 @@ macro_rules! front_end {
             #[$mode]
             pub async fn $save(&mut self, tasks: &Tasks) -> Result<()> {
                 let request = tasks.inner.core.save(self, Saving::WithoutDeepPlan)?;
-                *self = response::task(tasks.$execute(request).await?)?;
+                *self = tasks.inner.core.task(tasks.$execute(request).await?)?;
                 Ok(())
             }
 
@@ -160,7 +160,7 @@ macro_rules! front_end {
             #[$mode]
             pub async fn $save_deep(&mut self, tasks: &Tasks) -> Result<()> {
                 let request = tasks.inner.core.save(self, Saving::WithDeepPlan)?;
-                *self = response::task(tasks.$execute(request).await?)?;
+                *self = tasks.inner.core.task(tasks.$execute(request).await?)?;
                 Ok(())
             }
 

@@ -113,6 +113,7 @@ pub mod core;
 pub mod error;
 pub mod model;
 pub mod params;
+mod redact;
 mod telemetry;
 
 #[cfg(feature = "blocking")]

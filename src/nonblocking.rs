@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method};
+use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method, Take};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
 /// Sends requests with one `reqwest::Client` (its own connection pool).
@@ -83,10 +83,13 @@ impl Transport {
         let mut body = Vec::with_capacity(self.limit.start(status, response.content_length())?);
         loop {
             match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    self.limit.check(status, body.len(), chunk.len())?;
-                    body.extend_from_slice(&chunk);
-                }
+                Ok(Some(chunk)) => match self.limit.take(status, body.len(), chunk.len())? {
+                    Take::All => body.extend_from_slice(&chunk),
+                    Take::PrefixThenStop(n) => {
+                        body.extend_from_slice(chunk.get(..n).unwrap_or(&chunk));
+                        break;
+                    }
+                },
                 Ok(None) => break,
                 Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
             }

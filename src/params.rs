@@ -37,7 +37,7 @@ macro_rules! option_setters {
 ///     serde_json::json!({"status": "completed", "result": "Done"})
 /// );
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Clone, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct UpdateTask {
     /// Extra fields merged into every tool-call payload from now on. Must be
@@ -358,6 +358,23 @@ impl CreateTask {
     }
 }
 
+impl fmt::Debug for UpdateTask {
+    /// The values of `tool_call_payload_extension` are redacted (auth
+    /// headers go there).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpdateTask")
+            .field(
+                "tool_call_payload_extension",
+                &crate::redact::Redacted(&self.tool_call_payload_extension),
+            )
+            .field("source", &self.source)
+            .field("status", &self.status)
+            .field("last_executed_node_id", &self.last_executed_node_id)
+            .field("result", &self.result)
+            .finish()
+    }
+}
+
 impl fmt::Debug for CreateTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let redacted = |v: bool| if v { Some("<redacted>") } else { None };
@@ -366,7 +383,10 @@ impl fmt::Debug for CreateTask {
             .field("agent_version", &self.agent_version)
             .field("id", &self.id)
             .field("input", &self.input)
-            .field("payload_extension", &self.payload_extension)
+            .field(
+                "payload_extension",
+                &crate::redact::Redacted(&self.payload_extension),
+            )
             .field("source", &self.source)
             .field("worker_id", &self.worker_id)
             .field("output_format", &self.output_format)

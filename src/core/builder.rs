@@ -112,16 +112,32 @@ impl RequestBuilder {
     ) -> Result<HttpRequest> {
         self.core.report_external_task(agent_id, report)
     }
+
+    /// As [`parse_task`], and the configured API key is scrubbed from any
+    /// error (a gateway may echo it in a 401 body).
+    pub fn parse_task(&self, response: HttpResponse) -> Result<Task> {
+        self.core.task(response)
+    }
+
+    /// As [`parse_task_list`], and the configured API key is scrubbed from
+    /// any error.
+    pub fn parse_task_list(&self, response: HttpResponse) -> Result<Vec<TaskListItem>> {
+        self.core.task_list(response)
+    }
 }
 
 /// The answer of update, get, save, stop, create and report: a 2xx answer
-/// decoded as a [`Task`], any other status as [`crate::Error::Api`].
+/// decoded as a [`Task`], any other status as [`crate::Error::Api`]. Errors
+/// carry no value of a credential-bearing key; this function does not know
+/// your API key, so prefer [`RequestBuilder::parse_task`], which also
+/// scrubs it.
 pub fn parse_task(response: HttpResponse) -> Result<Task> {
-    response::task(response)
+    response::task(response, response::Secret::NONE)
 }
 
 /// The answer of list and list_user_tasks: a 2xx answer decoded as a list of
-/// [`TaskListItem`], any other status as [`crate::Error::Api`].
+/// [`TaskListItem`], any other status as [`crate::Error::Api`] (see
+/// [`parse_task`] about secrets).
 pub fn parse_task_list(response: HttpResponse) -> Result<Vec<TaskListItem>> {
-    response::task_list(response)
+    response::task_list(response, response::Secret::NONE)
 }

@@ -211,33 +211,60 @@ impl HttpResponse {
     }
 }
 
-/// The body-size rule both transports apply while reading an answer: a
-/// declared length over the limit is refused before reading, and reading
-/// stops at the limit.
+/// The most bytes kept of a non-2xx answer's body: enough for any error
+/// detail. The rest is not read (the connection is then not reused), so a
+/// huge 503 page stays an [`Error::Api`] with its status, retried as such.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// The body-size rules both transports apply while reading an answer: a 2xx
+/// body over the limit is refused ([`Error::BodyTooLarge`], refused before
+/// reading when the declared length says so); of any other answer only the
+/// first [`MAX_ERROR_BODY_BYTES`] are kept.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BodyLimit {
     pub(crate) bytes: usize,
 }
 
 impl BodyLimit {
-    /// Checks the declared `content-length` (if any) and answers the buffer
-    /// capacity to start with.
-    pub(crate) fn start(self, status: u16, declared: Option<u64>) -> Result<usize> {
-        match declared {
-            Some(len) if len > self.bytes as u64 => Err(self.exceeded(status)),
-            Some(len) => Ok(len as usize),
-            None => Ok(1024.min(self.bytes)),
+    /// `true` when a body of this status over the limit is an error (2xx),
+    /// `false` when it is cut (any other status).
+    pub(crate) fn is_strict(status: u16) -> bool {
+        (200..300).contains(&status)
+    }
+
+    /// The most body bytes kept for this status.
+    pub(crate) fn keep(self, status: u16) -> usize {
+        if Self::is_strict(status) {
+            self.bytes
+        } else {
+            MAX_ERROR_BODY_BYTES.min(self.bytes)
         }
     }
 
-    /// Checks that `read` more bytes after `so_far` stay within the limit
-    /// (the async transport reads chunk by chunk; ureq applies the limit itself).
+    /// Checks the declared `content-length` (if any) and answers the buffer
+    /// capacity to start with.
+    pub(crate) fn start(self, status: u16, declared: Option<u64>) -> Result<usize> {
+        let keep = self.keep(status);
+        match declared {
+            Some(len) if len > keep as u64 && Self::is_strict(status) => Err(self.exceeded(status)),
+            Some(len) => Ok((len as usize).min(keep)),
+            None => Ok(1024.min(keep)),
+        }
+    }
+
+    /// How much of a chunk of `read` bytes, after `so_far`, to keep: all of
+    /// it, or (for a non-2xx answer reaching its cut) a prefix, after which
+    /// reading stops. A 2xx answer over the limit is an error. (The async
+    /// transport reads chunk by chunk; ureq applies the limits itself.)
     #[cfg_attr(not(feature = "async"), allow(dead_code))]
-    pub(crate) fn check(self, status: u16, so_far: usize, read: usize) -> Result<()> {
-        if so_far.saturating_add(read) > self.bytes {
+    pub(crate) fn take(self, status: u16, so_far: usize, read: usize) -> Result<Take> {
+        let keep = self.keep(status);
+        if so_far.saturating_add(read) <= keep {
+            Ok(Take::All)
+        } else if Self::is_strict(status) {
             Err(self.exceeded(status))
         } else {
-            Ok(())
+            Ok(Take::PrefixThenStop(keep.saturating_sub(so_far)))
         }
     }
 
@@ -248,6 +275,16 @@ impl BodyLimit {
             limit: self.bytes,
         }
     }
+}
+
+/// What [`BodyLimit::take`] decides for one chunk.
+#[cfg_attr(not(feature = "async"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Keep the whole chunk and read on.
+    All,
+    /// Keep this many bytes of it and stop reading.
+    PrefixThenStop(usize),
 }
 
 /// Says, on a transport error met while reading a body, how far the answer got.
@@ -274,6 +311,24 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// Parses a one-task answer; errors never carry the key.
+    pub(crate) fn task(&self, response: HttpResponse) -> Result<crate::model::Task> {
+        response::task(response, self.secret())
+    }
+
+    /// Parses a list answer; errors never carry the key.
+    pub(crate) fn task_list(
+        &self,
+        response: HttpResponse,
+    ) -> Result<Vec<crate::model::TaskListItem>> {
+        response::task_list(response, self.secret())
+    }
+
+    /// The key, as the one secret errors are scrubbed of.
+    pub(crate) fn secret(&self) -> response::Secret<'_> {
+        response::Secret(self.api_key.as_str())
+    }
+
     pub(crate) fn new(config: Config) -> Core {
         Core {
             prefix: format!("{}/agent-execution/", config.base_url),

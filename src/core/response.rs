@@ -4,6 +4,10 @@
 //! decode is [`Error::Decode`] with the status and a bounded snippet. Any
 //! other status is [`Error::Api`] with the status and the body text (and the
 //! FastAPI `detail`, when there is one).
+//!
+//! No credential leaves through an error: every snippet and error body has
+//! the values of credential-bearing keys redacted, and the configured API key
+//! (the [`Secret`] given) is scrubbed from the body, the detail and the snippet.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -11,43 +15,65 @@ use serde_json::Value;
 use super::HttpResponse;
 use crate::error::{snippet, ApiError, DecodeError, Error, Result};
 use crate::model::{Task, TaskListItem};
+use crate::redact;
+
+/// A secret that must never appear in an error (the configured API key).
+#[derive(Clone, Copy)]
+pub(crate) struct Secret<'a>(pub(crate) &'a str);
+
+impl Secret<'_> {
+    /// No known secret (only credential-bearing keys are redacted).
+    pub(crate) const NONE: Secret<'static> = Secret("");
+
+    fn scrub(self, text: String) -> String {
+        if self.0.is_empty() || !text.contains(self.0) {
+            text
+        } else {
+            redact::scrub(&text, self.0)
+        }
+    }
+}
 
 /// The answer of update, get, save, stop, create and report: one task.
-pub(crate) fn task(response: HttpResponse) -> Result<Task> {
-    decode(response, "a task")
+pub(crate) fn task(response: HttpResponse, secret: Secret<'_>) -> Result<Task> {
+    decode(response, "a task", secret)
 }
 
 /// The answer of list and list_user_tasks: an array of list items.
-pub(crate) fn task_list(response: HttpResponse) -> Result<Vec<TaskListItem>> {
-    decode(response, "a list of tasks")
+pub(crate) fn task_list(response: HttpResponse, secret: Secret<'_>) -> Result<Vec<TaskListItem>> {
+    decode(response, "a list of tasks", secret)
 }
 
-fn decode<T: DeserializeOwned>(response: HttpResponse, expected: &'static str) -> Result<T> {
-    let response = check_status(response)?;
+fn decode<T: DeserializeOwned>(
+    response: HttpResponse,
+    expected: &'static str,
+    secret: Secret<'_>,
+) -> Result<T> {
+    let response = check_status(response, secret)?;
     serde_json::from_slice(&response.body).map_err(|source| {
         Error::Decode(DecodeError {
             status: response.status,
             expected,
-            snippet: snippet(&response.body),
+            snippet: secret.scrub(snippet(&response.body)),
             source,
         })
     })
 }
 
 /// Passes a 2xx answer through; turns any other into [`Error::Api`].
-pub(crate) fn check_status(response: HttpResponse) -> Result<HttpResponse> {
+pub(crate) fn check_status(response: HttpResponse, secret: Secret<'_>) -> Result<HttpResponse> {
     if (200..300).contains(&response.status) {
         return Ok(response);
     }
-    Err(Error::Api(api_error(&response)))
+    Err(Error::Api(api_error(&response, secret)))
 }
 
 /// The API error of a non-2xx answer.
-pub(crate) fn api_error(response: &HttpResponse) -> ApiError {
+pub(crate) fn api_error(response: &HttpResponse, secret: Secret<'_>) -> ApiError {
     ApiError {
         status: response.status,
-        body: snippet(&response.body),
-        detail: detail(&response.body),
+        body: secret.scrub(snippet(&response.body)),
+        detail: detail(&response.body).map(|d| secret.scrub(d)),
         retry_after: response.retry_after.clone(),
         attempts: response.attempts,
     }

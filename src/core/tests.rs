@@ -9,10 +9,13 @@ use serde_json::{json, Value};
 use super::{Core, HttpRequest, HttpResponse};
 use crate::config::ClientBuilder;
 use crate::core::request::Saving;
-use crate::core::response;
+use crate::core::response::{self, Secret};
 use crate::error::Error;
 use crate::model::{AgentExecutionStatus, Task};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+
+#[path = "../../tests/common/expected.rs"]
+mod expected;
 
 const WIRE: &str = include_str!("../../tests/fixtures/official-python-client-requests.json");
 const RECORDER_TASK: &str = include_str!("../../tests/fixtures/recorder-task.json");
@@ -144,7 +147,13 @@ fn every_wire_case_is_reproduced() {
             Some(bytes) => serde_json::from_slice(bytes).unwrap(),
             None => Value::Null,
         };
-        assert_eq!(body, expected["body"], "{case}: body");
+        let expected_body = if case.starts_with("save") || case == "set_status" {
+            let read: Value = serde_json::from_str(RECORDER_TASK).unwrap();
+            expected::save_body_we_send(&expected["body"], &read)
+        } else {
+            expected["body"].clone()
+        };
+        assert_eq!(body, expected_body, "{case}: body");
     }
 }
 
@@ -257,28 +266,16 @@ fn ok(body: &str) -> HttpResponse {
 #[test]
 fn every_task_fixture_parses_and_round_trips_what_the_server_sent() {
     for (name, body) in FIXTURES {
-        let task = response::task(ok(body)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let task = response::task(ok(body), Secret::NONE).unwrap_or_else(|e| panic!("{name}: {e}"));
         let sent: Value = serde_json::from_str(body).unwrap();
-        let back: Value = task.save_body(true).unwrap();
-        // Every key the server sent comes back with the same value.
-        for (key, value) in sent.as_object().unwrap() {
-            let returned = &back[key];
-            if key == "input" || key == "deep_planning" {
-                for (k, v) in value.as_object().unwrap() {
-                    assert_eq!(&returned[k], v, "{name}: {key}.{k}");
-                }
-            } else if key == "duration" {
-                assert_eq!(returned.as_f64(), value.as_f64(), "{name}: {key}");
-            } else {
-                assert_eq!(returned, value, "{name}: {key}");
-            }
-        }
+        // Key for key, at every depth: what was read is what goes back.
+        assert_eq!(task.save_body(true).unwrap(), sent, "{name}");
     }
 }
 
 #[test]
 fn forward_compat_values_are_kept() {
-    let task = response::task(ok(FIXTURES[2].1)).unwrap();
+    let task = response::task(ok(FIXTURES[2].1), Secret::NONE).unwrap();
     assert_eq!(
         task.status,
         Some(AgentExecutionStatus::Unknown("awaiting_review".into()))
@@ -288,8 +285,11 @@ fn forward_compat_values_are_kept() {
 
 #[test]
 fn the_list_fixture_parses() {
-    let items =
-        response::task_list(ok(include_str!("../../tests/fixtures/tasks-list.json"))).unwrap();
+    let items = response::task_list(
+        ok(include_str!("../../tests/fixtures/tasks-list.json")),
+        Secret::NONE,
+    )
+    .unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0].id, "t-1");
     assert_eq!(items[1].status, Some(AgentExecutionStatus::Executing));
@@ -297,36 +297,72 @@ fn the_list_fixture_parses() {
 
 #[test]
 fn api_errors_keep_status_body_and_detail() {
-    let err = response::task(HttpResponse::new(
-        404,
-        None,
-        br#"{"detail":"Task t not found"}"#.to_vec(),
-    ))
-    .unwrap_err();
+    let error = |status: u16, body: &[u8]| {
+        response::task(HttpResponse::new(status, None, body.to_vec()), Secret::NONE).unwrap_err()
+    };
+    let err = error(404, br#"{"detail":"Task t not found"}"#);
     assert!(err.is_not_found());
     assert_eq!(
         err.as_api().unwrap().detail.as_deref(),
         Some("Task t not found")
     );
-    let err = response::task(HttpResponse::new(
+    let err = error(
         422,
-        None,
-        br#"{"detail":[{"loc":["body","status"],"msg":"bad status","type":"enum"}]}"#.to_vec(),
-    ))
-    .unwrap_err();
+        br#"{"detail":[{"loc":["body","status"],"msg":"bad status","type":"enum"}]}"#,
+    );
     assert_eq!(
         err.as_api().unwrap().detail.as_deref(),
         Some("body.status: bad status")
     );
-    let err =
-        response::task(HttpResponse::new(500, None, b"<html>oops</html>".to_vec())).unwrap_err();
+    let err = error(500, b"<html>oops</html>");
     assert_eq!(err.status(), Some(500));
     assert!(err.to_string().contains("<html>oops</html>"), "{err}");
 }
 
 #[test]
+fn errors_never_carry_the_key_or_a_credential() {
+    let core = core();
+    // A gateway echoing the key in a 401, in the body and in the detail.
+    let echo = br#"{"detail":"invalid x-api-key test-key-123","echo":"test-key-123"}"#;
+    let err = core
+        .task(HttpResponse::new(401, None, echo.to_vec()))
+        .unwrap_err();
+    for text in [err.to_string(), format!("{err:?}"), format!("{err:#?}")] {
+        assert!(!text.contains("test-key-123"), "{text}");
+    }
+    assert!(err.is_unauthorized());
+    // A 422 echoing a task body; a broken 200 carrying secrets.
+    let task_with_secrets = r#"{"id":"t","user_oidc_token":"oidc-s3cret","mcp_servers":[{"api_key":"mcp-s3cret","client_secret":"cs-s3cret","headers":{"Authorization":"Bearer hdr-s3cret"},"env_vars":{"TOKEN":"env-s3cret"}}],"user_tokens":{"gh":"ut-s3cret"},"payload_extension":{"headers":{"x":"pe-s3cret"}},"note":"test-key-123","created_at": "#;
+    for status in [200, 422] {
+        let err = core
+            .task(HttpResponse::new(
+                status,
+                None,
+                task_with_secrets.as_bytes().to_vec(),
+            ))
+            .unwrap_err();
+        for text in [err.to_string(), format!("{err:?}")] {
+            for secret in [
+                "oidc-s3cret",
+                "mcp-s3cret",
+                "cs-s3cret",
+                "hdr-s3cret",
+                "env-s3cret",
+                "ut-s3cret",
+                "pe-s3cret",
+                "test-key-123",
+            ] {
+                assert!(!text.contains(secret), "{status}: {secret} in {text}");
+            }
+            let id = [r#""id":"t""#, r#"\"id\":\"t\""#];
+            assert!(id.iter().any(|id| text.contains(id)), "{text}");
+        }
+    }
+}
+
+#[test]
 fn undecodable_bodies_are_decode_errors_with_a_snippet() {
-    let err = response::task(ok(r#"{"id": "t", "agent_id": "#)).unwrap_err();
+    let err = response::task(ok(r#"{"id": "t", "agent_id": "#), Secret::NONE).unwrap_err();
     match err {
         Error::Decode(e) => {
             assert_eq!(e.status, 200);
@@ -336,15 +372,18 @@ fn undecodable_bodies_are_decode_errors_with_a_snippet() {
     }
     for garbage in ["", "null", "[]", "<html>", "{\"id\": 5}", "\u{feff}{}"] {
         assert!(
-            matches!(response::task(ok(garbage)), Err(Error::Decode(_))),
+            matches!(
+                response::task(ok(garbage), Secret::NONE),
+                Err(Error::Decode(_))
+            ),
             "{garbage:?}"
         );
     }
 }
 
 #[test]
-fn the_body_limit_refuses_declared_and_read_lengths_over_it() {
-    use super::BodyLimit;
+fn the_body_limit_refuses_a_large_2xx_and_cuts_an_error_body() {
+    use super::{BodyLimit, Take, MAX_ERROR_BODY_BYTES};
     let limit = BodyLimit { bytes: 100 };
     assert_eq!(limit.start(200, Some(100)).unwrap(), 100);
     assert_eq!(limit.start(200, None).unwrap(), 100);
@@ -355,7 +394,18 @@ fn the_body_limit_refuses_declared_and_read_lengths_over_it() {
             limit: 100
         })
     ));
-    assert!(limit.check(200, 60, 40).is_ok());
-    assert!(limit.check(503, 60, 41).is_err());
-    assert!(limit.check(200, usize::MAX, 1).is_err());
+    assert_eq!(limit.take(200, 60, 40).unwrap(), Take::All);
+    assert!(limit.take(200, 60, 41).is_err());
+    assert!(limit.take(200, usize::MAX, 1).is_err());
+    // An error answer is never "too large": its first bytes are kept.
+    let limit = BodyLimit { bytes: 1 << 20 };
+    assert_eq!(
+        limit.start(503, Some(u64::MAX)).unwrap(),
+        MAX_ERROR_BODY_BYTES
+    );
+    assert_eq!(
+        limit.take(503, MAX_ERROR_BODY_BYTES - 10, 100).unwrap(),
+        Take::PrefixThenStop(10)
+    );
+    assert_eq!(limit.take(429, 0, 100).unwrap(), Take::All);
 }

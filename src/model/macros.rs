@@ -6,11 +6,12 @@
 //!   fallback that keeps values this SDK does not know and sends them back
 //!   unchanged.
 //! * `model_struct!` generates a model struct together with hand-written
-//!   `Deserialize` (a visitor that matches known keys and collects every other
-//!   key into `extra`), `Serialize` (known fields in declaration order, then
-//!   `extra`) and `Debug` (with `@secret` fields redacted). This avoids
-//!   `#[serde(flatten)]`, which buffers the whole object into an intermediate
-//!   representation and is markedly slower.
+//!   `Deserialize` (a visitor that reads every known key leniently through
+//!   [`super::wire::Field`] and collects every other key into `extra`),
+//!   `Serialize` (known fields in declaration order, each written as it came
+//!   unless the caller changed it, then `extra`) and `Debug` (with `@secret`
+//!   fields redacted). This avoids `#[serde(flatten)]`, which buffers the
+//!   whole object into an intermediate representation and is markedly slower.
 
 /// The wire name of a field: its identifier, or the explicit `=> "name"`.
 macro_rules! __wire_name {
@@ -22,49 +23,34 @@ macro_rules! __wire_name {
     };
 }
 
+/// The default of a field: the declared one, or the type's `Default` for a
+/// required field (used only when a required key holds an unreadable value).
+macro_rules! __default {
+    ($ty:ty) => {
+        <$ty as ::std::default::Default>::default()
+    };
+    ($ty:ty, $default:expr) => {
+        $default
+    };
+}
+
+/// `true` when the field has a declared default (it may then be absent).
+macro_rules! __has_default {
+    () => {
+        false
+    };
+    ($default:expr) => {
+        true
+    };
+}
+
 /// Debug output for one field; `secret` fields are redacted.
 macro_rules! __debug_field {
     ($d:ident, $name:expr, $value:expr) => {
         $d.field($name, $value)
     };
     ($d:ident, $name:expr, $value:expr, secret) => {
-        $d.field($name, &$crate::model::Redacted($value))
-    };
-}
-
-/// Store the value of one field while deserializing. Fields with a default
-/// also accept `null` (taken as the default); required fields do not.
-macro_rules! __take_field {
-    ($map:ident, $slot:ident, $ty:ty, $wire:expr) => {{
-        if $slot.is_some() {
-            return Err(<A::Error as ::serde::de::Error>::duplicate_field($wire));
-        }
-        $slot = Some($map.next_value::<$ty>()?);
-    }};
-    ($map:ident, $slot:ident, $ty:ty, $wire:expr, $default:expr) => {{
-        if $slot.is_some() {
-            return Err(<A::Error as ::serde::de::Error>::duplicate_field($wire));
-        }
-        $slot = Some(match $map.next_value::<Option<$ty>>()? {
-            Some(value) => value,
-            None => $default,
-        });
-    }};
-}
-
-/// The final value of one field after the whole object was read.
-macro_rules! __finish_field {
-    ($slot:ident, $wire:expr) => {
-        match $slot {
-            Some(value) => value,
-            None => return Err(<A::Error as ::serde::de::Error>::missing_field($wire)),
-        }
-    };
-    ($slot:ident, $wire:expr, $default:expr) => {
-        match $slot {
-            Some(value) => value,
-            None => $default,
-        }
+        $d.field($name, &$crate::redact::Redacted($value))
     };
 }
 
@@ -178,6 +164,8 @@ macro_rules! wire_enum {
             }
         }
 
+        field_for_wire_enum!($name);
+
         $(
             impl ::std::default::Default for $name {
                 fn default() -> Self {
@@ -193,7 +181,11 @@ macro_rules! wire_enum {
 /// with the leading `default;`).
 ///
 /// Field syntax: `[docs] [@secret] name: Type [= default] [=> "wire name"]`.
-/// A field without `= default` is required.
+/// A field without `= default` is required: its key must be present (any
+/// value is read, leniently).
+///
+/// `PartialEq` compares the typed fields and `extra`, not how the fields
+/// appeared on the wire.
 macro_rules! model_struct {
     (
         default;
@@ -217,10 +209,7 @@ macro_rules! model_struct {
 
         impl ::std::default::Default for $name {
             fn default() -> Self {
-                $name {
-                    $($field: $($default)?,)+
-                    extra: ::serde_json::Map::new(),
-                }
+                $name::__defaults()
             }
         }
     };
@@ -234,7 +223,7 @@ macro_rules! model_struct {
         }
     ) => {
         $(#[$smeta])*
-        #[derive(Clone, PartialEq)]
+        #[derive(Clone)]
         #[non_exhaustive]
         pub struct $name {
             $(
@@ -244,53 +233,105 @@ macro_rules! model_struct {
             /// Every key of the wire object this SDK does not know, kept as it
             /// came and sent back on serialization (after the known fields).
             pub extra: ::serde_json::Map<String, ::serde_json::Value>,
-        }
-
-        impl $name {
-            /// The wire names of the fields this SDK knows, in serialization order.
-            pub const FIELD_NAMES: &'static [&'static str] =
-                &[$(__wire_name!($field $(, $wire)?)),+];
-
-            /// `true` if `key` is the wire name of a known field.
-            fn is_known_field(key: &str) -> bool {
-                matches!(key, $(__wire_name!($field $(, $wire)?))|+)
-            }
-        }
-
-        impl ::std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                let mut d = f.debug_struct(stringify!($name));
-                $(
-                    __debug_field!(d, __wire_name!($field $(, $wire)?), &self.$field $(, $flag)?);
-                )+
-                d.field("extra", &self.extra);
-                d.finish()
-            }
-        }
-
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                use ::serde::ser::SerializeMap;
-                let extra_len = self
-                    .extra
-                    .keys()
-                    .filter(|key| !Self::is_known_field(key))
-                    .count();
-                let mut map = serializer.serialize_map(Some(Self::FIELD_NAMES.len() + extra_len))?;
-                $(
-                    map.serialize_entry(__wire_name!($field $(, $wire)?), &self.$field)?;
-                )+
-                for (key, value) in &self.extra {
-                    // A known field always wins over an `extra` entry of the same name.
-                    if !Self::is_known_field(key) {
-                        map.serialize_entry(key, value)?;
-                    }
-                }
-                map.end()
-            }
+            /// How the known fields appeared on the wire (absent, `null`, or a
+            /// value the typed field holds only a conversion of).
+            wire: $crate::model::wire::Wire,
         }
 
         const _: () = {
+            #[allow(non_camel_case_types, dead_code)]
+            #[repr(u8)]
+            enum __Index { $($field,)+ __Count }
+            assert!((__Index::__Count as usize) <= 128, "at most 128 fields per model");
+
+            impl $name {
+                /// Every field at its default (a required one at its type's).
+                #[allow(dead_code)]
+                pub(crate) fn __defaults() -> Self {
+                    $name {
+                        $($field: __default!($ty $(, $default)?),)+
+                        extra: ::serde_json::Map::new(),
+                        wire: $crate::model::wire::Wire::default(),
+                    }
+                }
+
+                /// The wire names of the fields this SDK knows, in serialization order.
+                pub const FIELD_NAMES: &'static [&'static str] =
+                    &[$(__wire_name!($field $(, $wire)?)),+];
+
+                /// `true` if `key` is the wire name of a known field.
+                fn is_known_field(key: &str) -> bool {
+                    matches!(key, $(__wire_name!($field $(, $wire)?))|+)
+                }
+
+                /// The value a known field had on the wire when its typed field
+                /// holds only a conversion of it, or could not hold it at all
+                /// (for example `"42.5"` for a number, `12` for text, an object
+                /// where a list was expected). Such a value is sent back as it
+                /// came unless the field is changed. `None` for a field whose
+                /// typed value is exactly what came (or that was absent or `null`).
+                pub fn raw_value(&self, field: &str) -> Option<&::serde_json::Value> {
+                    match field {
+                        $(__wire_name!($field $(, $wire)?) => self.wire.raw(__Index::$field as u8),)+
+                        _ => None,
+                    }
+                }
+
+                /// The known fields whose wire value is kept as it came (see
+                /// [`Self::raw_value`]), with that value.
+                pub fn raw_values(&self) -> impl Iterator<Item = (&'static str, &::serde_json::Value)> {
+                    Self::FIELD_NAMES
+                        .iter()
+                        .filter_map(move |name| self.raw_value(name).map(|v| (*name, v)))
+                }
+
+                /// `true` when every known field was present on the wire with a
+                /// value of the expected kind (or the value was built in code).
+                pub fn is_plain_wire(&self) -> bool {
+                    self.wire.is_plain()
+                }
+            }
+
+            impl ::std::cmp::PartialEq for $name {
+                fn eq(&self, other: &Self) -> bool {
+                    $(self.$field == other.$field &&)+ self.extra == other.extra
+                }
+            }
+
+            impl ::std::fmt::Debug for $name {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    let mut d = f.debug_struct(stringify!($name));
+                    $(
+                        __debug_field!(d, __wire_name!($field $(, $wire)?), &self.$field $(, $flag)?);
+                    )+
+                    d.field("extra", &$crate::redact::RedactedMap(&self.extra));
+                    d.finish()
+                }
+            }
+
+            impl ::serde::Serialize for $name {
+                fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                    use ::serde::ser::SerializeMap;
+                    let mut map = $crate::model::wire::start_map(serializer)?;
+                    $(
+                        self.wire.write(
+                            &mut map,
+                            __Index::$field as u8,
+                            __wire_name!($field $(, $wire)?),
+                            &self.$field,
+                            || __default!($ty $(, $default)?),
+                        )?;
+                    )+
+                    for (key, value) in &self.extra {
+                        // A known field always wins over an `extra` entry of the same name.
+                        if !Self::is_known_field(key) {
+                            map.serialize_entry(key, value)?;
+                        }
+                    }
+                    map.end()
+                }
+            }
+
             #[allow(non_camel_case_types)]
             enum __Field {
                 $($field,)+
@@ -324,16 +365,11 @@ macro_rules! model_struct {
                 }
             }
 
-            struct __Visitor;
-
-            impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-                type Value = $name;
-
-                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    f.write_str(concat!("a JSON object (", stringify!($name), ")"))
-                }
-
-                fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
+            impl $name {
+                /// Reads the object's keys (the `{` already consumed).
+                fn __read_map<'de, A: ::serde::de::MapAccess<'de>>(mut map: A) -> Result<$name, A::Error> {
+                    use $crate::model::wire::ReadSeed;
+                    let mut wire = $crate::model::wire::Wire::default();
                     $(
                         let mut $field: Option<$ty> = None;
                     )+
@@ -341,9 +377,14 @@ macro_rules! model_struct {
                     while let Some(key) = map.next_key::<__Field>()? {
                         match key {
                             $(
-                                __Field::$field => __take_field!(
-                                    map, $field, $ty, __wire_name!($field $(, $wire)?) $(, $default)?
-                                ),
+                                __Field::$field => {
+                                    let read = map.next_value_seed(ReadSeed::<$ty>::new())?;
+                                    $field = Some(wire.take(
+                                        __Index::$field as u8,
+                                        read,
+                                        __default!($ty $(, $default)?),
+                                    ));
+                                }
                             )+
                             __Field::__Other(name) => {
                                 let value = map.next_value::<::serde_json::Value>()?;
@@ -353,16 +394,67 @@ macro_rules! model_struct {
                     }
                     Ok($name {
                         $(
-                            $field: __finish_field!($field, __wire_name!($field $(, $wire)?) $(, $default)?),
+                            $field: match $field {
+                                Some(value) => value,
+                                None if __has_default!($($default)?) => {
+                                    wire.absent(__Index::$field as u8);
+                                    __default!($ty $(, $default)?)
+                                }
+                                None => {
+                                    return Err(<A::Error as ::serde::de::Error>::missing_field(
+                                        __wire_name!($field $(, $wire)?),
+                                    ))
+                                }
+                            },
                         )+
                         extra,
+                        wire,
                     })
+                }
+            }
+
+            struct __Visitor;
+
+            impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+                type Value = $name;
+
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str(concat!("a JSON object (", stringify!($name), ")"))
+                }
+
+                fn visit_map<A: ::serde::de::MapAccess<'de>>(self, map: A) -> Result<$name, A::Error> {
+                    $name::__read_map(map)
                 }
             }
 
             impl<'de> ::serde::Deserialize<'de> for $name {
                 fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                     deserializer.deserialize_map(__Visitor)
+                }
+            }
+
+            // As a field of another model: an object is read, `null` takes the
+            // default, anything else is kept as it came.
+            impl $crate::model::wire::Kinds for $name {
+                const EXPECTING: &'static str = concat!("a JSON object (", stringify!($name), ")");
+                fn from_map<'de, A: ::serde::de::MapAccess<'de>>(
+                    map: A,
+                ) -> Result<$crate::model::wire::Read<Self>, A::Error> {
+                    $name::__read_map(map).map($crate::model::wire::Read::Exact)
+                }
+            }
+
+            impl $crate::model::wire::Field for $name {
+                fn read<'de, D: ::serde::Deserializer<'de>>(
+                    deserializer: D,
+                ) -> Result<$crate::model::wire::Read<Self>, D::Error> {
+                    deserializer.deserialize_any($crate::model::wire::KindVisitor::<$name>::new())
+                }
+                fn coerce(value: &::serde_json::Value) -> Option<Self> {
+                    match value {
+                        ::serde_json::Value::Object(_) => ::serde_json::from_value(value.clone()).ok(),
+                        _ => None,
+                    }
                 }
             }
         };

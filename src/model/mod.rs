@@ -3,13 +3,30 @@
 //! * [`Task`] and its nested types ([`TaskInput`], [`User`], [`DeepPlanning`],
 //!   [`McpServer`], ...), [`TaskListItem`] for list answers;
 //! * string enums with an `Unknown` fallback ([`AgentExecutionStatus`], ...);
-//! * [`Timestamp`], a date-time that keeps the exact string the server sent.
+//! * [`Timestamp`], a date-time that keeps the exact value the server sent.
 //!
-//! Forward compatibility: every model struct keeps the keys it does not know
-//! in a public `extra` map and writes them back when serialized; every enum
-//! keeps a value it does not know in its `Unknown(String)` variant. A task
-//! read from the server and saved back therefore loses nothing.
+//! # Fidelity
+//!
+//! The service validates like pydantic in its lax mode, and so does this
+//! crate when it reads: a field never makes a whole object fail to parse.
+//! `2.0` where an integer is expected, `"42.5"` where a float is, `1` for a
+//! flag, Unix seconds for a date-time, `null` for a field with a default: all
+//! are read, the typed field holding the converted value (or its default
+//! when no conversion exists). Only the required keys must be present.
+//!
+//! And what is read is what is written back: serializing a model (the body
+//! of a save) gives, key for key and at every depth, the JSON it was read
+//! from (a `null` stays `null`, `42` stays `42`, an absent key stays absent,
+//! an odd value goes back as it came, unknown keys are kept in `extra`),
+//! except for the fields the caller changed. A model built in code writes
+//! every known field.
+//!
+//! Every enum keeps a value it does not know in its `Unknown(String)`
+//! variant. `raw_value(name)` tells the value a field had on the wire when
+//! the typed field holds only a conversion of it.
 
+#[macro_use]
+mod wire;
 #[macro_use]
 mod macros;
 
@@ -27,15 +44,3 @@ pub use task::{
     Tokens, User,
 };
 pub use timestamp::{Timestamp, TimestampError};
-
-/// `Debug` of a secret: shows whether it is set, never its value.
-pub(crate) struct Redacted<'a, T>(pub(crate) &'a Option<T>);
-
-impl<T> std::fmt::Debug for Redacted<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(_) => f.write_str("Some(\"<redacted>\")"),
-            None => f.write_str("None"),
-        }
-    }
-}

@@ -14,16 +14,24 @@ model_struct! {
     /// the server sends is kept in [`Task::extra`] and sent back on
     /// serialization, so a save never loses data.
     ///
-    /// Only `id`, `agent_id`, `organization_id`, `input` and `created_at` are
-    /// required; other fields take their default when missing or `null`
-    /// (`Option` fields are `None`, lists empty, flags `false`, ...).
+    /// Only the keys `id`, `agent_id`, `organization_id`, `input` and
+    /// `created_at` must be present. Every value is read leniently, as the
+    /// service's pydantic lax mode does (see the [module docs](crate::model)):
+    /// a missing or `null` field takes its default (`Option` fields are
+    /// `None`, lists empty, flags `false`, ...), a value of another kind is
+    /// converted when it can be and kept as it came either way
+    /// ([`Task::raw_value`]).
     ///
-    /// Serialization writes every known field (an unset `Option` as `null`),
-    /// in the order of the Python client, then the unknown ones: that is the
-    /// body of a save. [`Task::save_body`] builds it with or without
-    /// `deep_planning`.
+    /// Serialization (the body of a save, see [`Task::save_body`]) writes back
+    /// exactly what was read, key for key and at every depth, except for the
+    /// fields changed since: an absent key stays absent, a `null` stays
+    /// `null`, `42` stays `42`. A task built in code ([`Task::new`]) writes
+    /// every known field.
     ///
-    /// `Debug` redacts `user_oidc_token` and the secrets of `mcp_servers`.
+    /// `Debug` redacts every field that can hold a credential:
+    /// `user_oidc_token`, `user_tokens`, the values of `payload_extension`,
+    /// and the `api_key`, `client_secret`, `headers` and `env_vars` of
+    /// `mcp_servers` (and credential-looking keys of `extra`).
     ///
     /// ```
     /// use xpander_sdk::model::{AgentExecutionStatus, Task};
@@ -31,17 +39,22 @@ model_struct! {
     /// let task: Task = serde_json::from_str(r#"{
     ///     "id": "task_xyz", "agent_id": "agent-123", "organization_id": "org-1",
     ///     "input": {"text": "Hello!"}, "created_at": "2026-11-20T10:00:00Z",
-    ///     "status": "awaiting_review", "brand_new_field": 1
+    ///     "status": "awaiting_review", "duration": "42.5", "result": null,
+    ///     "brand_new_field": 1
     /// }"#)?;
     /// assert_eq!(task.input.text, "Hello!");
     /// assert_eq!(task.status, Some(AgentExecutionStatus::Unknown("awaiting_review".into())));
+    /// assert_eq!(task.duration, 42.5);
+    /// assert_eq!(task.raw_value("duration"), Some(&serde_json::json!("42.5")));
     /// assert_eq!(task.extra["brand_new_field"], 1);
     ///
+    /// // Written back as it came: the odd `"42.5"` too, and no invented keys.
     /// let body = serde_json::to_value(&task)?;
     /// assert_eq!(body["status"], "awaiting_review");
-    /// assert_eq!(body["brand_new_field"], 1);
+    /// assert_eq!(body["duration"], "42.5");
     /// assert_eq!(body["result"], serde_json::Value::Null);
-    /// assert_eq!(body["created_at"], "2026-11-20T10:00:00Z");
+    /// assert_eq!(body["brand_new_field"], 1);
+    /// assert!(body.get("sub_executions").is_none());
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub struct Task {
@@ -83,8 +96,9 @@ model_struct! {
         should_update_parent: bool = false,
         /// Whether a user stopped the task.
         is_manually_stopped: bool = false,
-        /// Extra payload passed to tool calls (e.g. headers).
-        payload_extension: Option<Map<String, Value>> = None,
+        /// Extra payload passed to tool calls (e.g. auth headers: its values
+        /// are redacted by `Debug`).
+        @secret payload_extension: Option<Map<String, Value>> = None,
         /// The kind of execution.
         execution_kind: Option<String> = None,
         /// A pending human-in-the-loop request.
@@ -112,7 +126,7 @@ model_struct! {
         /// Context added to the prompt.
         additional_context: Option<String> = None,
         /// The most tool calls the task may make.
-        tool_call_limit: Option<u32> = None,
+        tool_call_limit: Option<i64> = None,
         /// Instructions replacing the agent's own.
         instructions_override: Option<String> = None,
         /// The node a test run starts from.
@@ -131,15 +145,16 @@ model_struct! {
         think_mode: ThinkMode = ThinkMode::Default,
         /// Whether attachments are left out of the prompt.
         disable_attachment_injection: bool = false,
-        /// User tokens passed to the task (shape not fixed by the API).
-        user_tokens: Option<Value> = None,
+        /// User tokens passed to the task (shape not fixed by the API; a
+        /// secret: redacted by `Debug`).
+        @secret user_tokens: Option<Value> = None,
         /// The deep-planning state. A save sends it only when asked
         /// (see [`Task::save_body`]).
         deep_planning: DeepPlanning = DeepPlanning::default(),
         /// Whether the task must plan before acting.
         must_deep_plan: bool = false,
         /// How many times the task was attempted.
-        execution_attempts: u32 = 1,
+        execution_attempts: i64 = 1,
         /// Whether metrics are returned.
         return_metrics: bool = false,
         /// The LLM provider.
@@ -162,8 +177,40 @@ model_struct! {
 }
 
 impl Task {
-    /// The body of a save (`PATCH /agent-execution/{id}/update`): the whole
-    /// task as serialized, without `deep_planning` unless
+    /// A task built in code (for tests, fixtures and reports): the five
+    /// required fields, `created_at` now, every other field at its default.
+    /// Change the public fields to taste.
+    ///
+    /// ```
+    /// use xpander_sdk::model::{AgentExecutionStatus, Task, TaskInput};
+    ///
+    /// let mut task = Task::new("task-1", "agent-1", "org-1", TaskInput::new("Hello!"));
+    /// task.status = Some(AgentExecutionStatus::Completed);
+    /// task.result = Some("Done".into());
+    /// let body = task.save_body(false)?;
+    /// assert_eq!(body["status"], "completed");
+    /// assert_eq!(body["input"]["text"], "Hello!");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn new(
+        id: impl Into<String>,
+        agent_id: impl Into<String>,
+        organization_id: impl Into<String>,
+        input: TaskInput,
+    ) -> Task {
+        Task {
+            id: id.into(),
+            agent_id: agent_id.into(),
+            organization_id: organization_id.into(),
+            input,
+            created_at: Timestamp::now(),
+            ..Task::__defaults()
+        }
+    }
+
+    /// The body of a save (`PATCH /agent-execution/{id}/update`): the task as
+    /// read plus what was changed (see [`Task`]), without the local-only
+    /// `configuration` key, and without `deep_planning` unless
     /// `include_deep_planning` is set (the Python client's
     /// `with_deep_plan_update`).
     ///
@@ -172,15 +219,17 @@ impl Task {
     ///
     /// let task: Task = serde_json::from_str(r#"{"id": "t", "agent_id": "a",
     ///     "organization_id": "o", "input": {"text": "hi"},
-    ///     "created_at": "2026-11-20T10:00:00Z"}"#)?;
+    ///     "created_at": "2026-11-20T10:00:00Z",
+    ///     "deep_planning": {"enabled": false}}"#)?;
     /// assert!(task.save_body(false)?.get("deep_planning").is_none());
-    /// assert!(task.save_body(true)?.get("deep_planning").is_some());
+    /// assert_eq!(task.save_body(true)?["deep_planning"], serde_json::json!({"enabled": false}));
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn save_body(&self, include_deep_planning: bool) -> Result<Value, serde_json::Error> {
         let mut body = serde_json::to_value(self)?;
-        if !include_deep_planning {
-            if let Value::Object(map) = &mut body {
+        if let Value::Object(map) = &mut body {
+            map.remove("configuration");
+            if !include_deep_planning {
                 map.remove("deep_planning");
             }
         }
@@ -219,6 +268,16 @@ model_struct! {
         user: Option<User> = None,
         /// The principal the task runs as (shape not fixed by the API).
         principal: Option<Value> = None,
+    }
+}
+
+impl TaskInput {
+    /// An input with this prompt and nothing else.
+    pub fn new(text: impl Into<String>) -> TaskInput {
+        TaskInput {
+            text: text.into(),
+            ..TaskInput::default()
+        }
     }
 }
 
@@ -372,16 +431,24 @@ model_struct! {
         client_id: Option<String> = None,
         /// OAuth client secret (a secret: redacted by `Debug`).
         @secret client_secret: Option<String> = None,
-        /// HTTP headers sent to the server.
-        headers: Map<String, Value> = Map::new(),
-        /// Environment variables of a local server.
-        env_vars: Map<String, Value> = Map::new(),
+        /// HTTP headers sent to the server (may carry credentials: values
+        /// redacted by `Debug`).
+        @secret headers: Map<String, Value> = Map::new(),
+        /// Environment variables of a local server (may carry credentials:
+        /// values redacted by `Debug`).
+        @secret env_vars: Map<String, Value> = Map::new(),
         /// Tools the task may use; empty means all.
         allowed_tools: Vec<String> = Vec::new(),
         /// Extra OAuth scopes.
         additional_scopes: Vec<String> = Vec::new(),
         /// Whether the user token is shared with other agents.
         share_user_token_across_other_agents: bool = false,
+        /// The server's id.
+        id: Option<String> = None,
+        /// The audience of an SSO token exchange.
+        sso_audience: Option<String> = None,
+        /// Which SSO token is passed (`access`, `id`).
+        sso_token: Option<String> = None,
     }
 }
 
@@ -392,15 +459,38 @@ model_struct! {
     /// ```
     /// use xpander_sdk::model::Tokens;
     /// let tokens: Tokens = serde_json::from_str(r#"{"prompt_tokens": 10, "completion_tokens": 2}"#)?;
-    /// assert_eq!(tokens.total_tokens, 0);
+    /// assert_eq!(tokens.total_tokens, 0); // as sent (absent)
+    /// assert_eq!(tokens.total(), 12);     // completion + prompt
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub struct Tokens {
         /// Tokens of the completion.
-        completion_tokens: u64 = 0,
+        completion_tokens: i64 = 0,
         /// Tokens of the prompt.
-        prompt_tokens: u64 = 0,
-        /// Total tokens.
-        total_tokens: u64 = 0,
+        prompt_tokens: i64 = 0,
+        /// Tokens read from the prompt cache.
+        cache_read_tokens: i64 = 0,
+        /// Tokens written to the prompt cache.
+        cache_write_tokens: i64 = 0,
+        /// Total tokens, as the server sent them.
+        total_tokens: i64 = 0,
+    }
+}
+
+impl Tokens {
+    /// Token counts, every other field at its default.
+    pub fn new(prompt_tokens: i64, completion_tokens: i64) -> Tokens {
+        Tokens {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens.saturating_add(completion_tokens),
+            ..Tokens::default()
+        }
+    }
+
+    /// The total as the official client computes it: completion + prompt
+    /// (the cache counts are not added).
+    pub fn total(&self) -> i64 {
+        self.completion_tokens.saturating_add(self.prompt_tokens)
     }
 }

@@ -1,0 +1,335 @@
+//! Keeping credentials out of `Debug`, `Display` and errors.
+//!
+//! * [`Redacted`] prints a secret field as `<redacted>` (an object's keys
+//!   stay visible, never its values).
+//! * [`RedactedMap`] prints a free-form object (a model's `extra`) with the
+//!   values of credential-looking keys redacted, at any depth.
+//! * [`redact_json_text`] does the same on JSON *text* that may be broken
+//!   (a body that failed to decode, an error body), without parsing it.
+//! * [`scrub`] removes one known secret (the API key) from any text.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// The text that stands in for a secret.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// `true` for a key whose value may be a credential: tokens, secrets, keys,
+/// passwords, auth headers, and the objects that carry them
+/// (`headers`, `env_vars`, payload extensions).
+pub(crate) fn is_credential_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    const EXACT: &[&str] = &[
+        "headers",
+        "env_vars",
+        "payload_extension",
+        "tool_call_payload_extension",
+        "llm_gateway",
+        "user_tokens",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "key",
+    ];
+    const PARTS: &[&str] = &[
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "api_key",
+        "apikey",
+        "api-key",
+        "credential",
+        "private_key",
+        "auth_header",
+    ];
+    if EXACT.contains(&key.as_str()) {
+        return true;
+    }
+    // Token *counts* (`tokens`, `prompt_tokens`, ...) are not credentials.
+    if key == "tokens" || key.ends_with("_tokens") {
+        return false;
+    }
+    PARTS.iter().any(|part| key.contains(part))
+}
+
+/// How a secret field shows in `Debug`.
+pub(crate) trait RedactDebug {
+    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl RedactDebug for String {
+    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{REDACTED:?}")
+    }
+}
+
+impl RedactDebug for Value {
+    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Object(map) => map.fmt_redacted(f),
+            _ => write!(f, "{REDACTED:?}"),
+        }
+    }
+}
+
+impl RedactDebug for Map<String, Value> {
+    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.keys().map(|k| (k, Shown(REDACTED))))
+            .finish()
+    }
+}
+
+impl<T: RedactDebug> RedactDebug for Option<T> {
+    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            None => f.write_str("None"),
+            Some(v) => f.debug_tuple("Some").field(&Redacted(v)).finish(),
+        }
+    }
+}
+
+/// `Debug` of a secret field.
+pub(crate) struct Redacted<'a, T>(pub(crate) &'a T);
+
+impl<T: RedactDebug> fmt::Debug for Redacted<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_redacted(f)
+    }
+}
+
+/// A text shown as is, without quotes.
+struct Shown<'a>(&'a str);
+
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// `Debug` of a free-form object: credential-looking keys redacted at any depth.
+pub(crate) struct RedactedMap<'a>(pub(crate) &'a Map<String, Value>);
+
+impl fmt::Debug for RedactedMap<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_map();
+        for (key, value) in self.0 {
+            if is_credential_key(key) && !value.is_null() {
+                d.entry(key, &Shown(REDACTED));
+            } else {
+                d.entry(key, &RedactedValue(value));
+            }
+        }
+        d.finish()
+    }
+}
+
+/// `Debug` of a free-form value: credential-looking keys redacted at any depth.
+pub(crate) struct RedactedValue<'a>(pub(crate) &'a Value);
+
+impl fmt::Debug for RedactedValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Value::Object(map) => RedactedMap(map).fmt(f),
+            Value::Array(items) => f
+                .debug_list()
+                .entries(items.iter().map(RedactedValue))
+                .finish(),
+            other => fmt::Debug::fmt(other, f),
+        }
+    }
+}
+
+/// Replaces every occurrence of `secret` in `text` (nothing for an empty secret).
+pub(crate) fn scrub(text: &str, secret: &str) -> String {
+    if secret.is_empty() || !text.contains(secret) {
+        return text.to_owned();
+    }
+    text.replace(secret, REDACTED)
+}
+
+/// JSON text with the values of credential-looking keys replaced by
+/// `"<redacted>"`. Works on broken or cut JSON: it only tokenizes strings
+/// and brackets, so a value is redacted up to its end or the end of the text.
+pub(crate) fn redact_json_text(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0; // bytes of `text` already copied to `out`
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes.get(i) != Some(&b'"') {
+            i += 1;
+            continue;
+        }
+        let end = string_end(bytes, i);
+        let key = text.get(i + 1..end.saturating_sub(1)).unwrap_or("");
+        let mut j = end;
+        while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
+            j += 1;
+        }
+        if bytes.get(j) == Some(&b':') && is_credential_key(&unescape(key)) {
+            j += 1;
+            while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
+                j += 1;
+            }
+            let value_end = value_end(bytes, j);
+            if value_end > j && text.get(j..value_end) != Some("null") {
+                out.push_str(text.get(copied..j).unwrap_or(""));
+                out.push('"');
+                out.push_str(REDACTED);
+                out.push('"');
+                copied = value_end;
+            }
+            i = value_end.max(j);
+        } else {
+            i = end;
+        }
+    }
+    out.push_str(text.get(copied..).unwrap_or(""));
+    out
+}
+
+/// Enough unescaping to compare a key (`\u005f` style escapes of ASCII).
+fn unescape(key: &str) -> String {
+    if !key.contains('\\') {
+        return key.to_owned();
+    }
+    serde_json::from_str::<String>(&format!("\"{key}\"")).unwrap_or_else(|_| key.to_owned())
+}
+
+/// The index just past the string starting at `start` (a `"`), or the end.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The index just past the JSON value starting at `start`: a string, a
+/// bracketed value (to its matching bracket), or a scalar (to `,` `}` `]`).
+fn value_end(bytes: &[u8], start: usize) -> usize {
+    match bytes.get(start) {
+        None => start,
+        Some(b'"') => string_end(bytes, start),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while let Some(&b) = bytes.get(i) {
+                match b {
+                    b'"' => {
+                        i = string_end(bytes, i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            bytes.len()
+        }
+        Some(_) => {
+            let mut i = start;
+            while let Some(&b) = bytes.get(i) {
+                if matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace() {
+                    break;
+                }
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_keys() {
+        for key in [
+            "api_key",
+            "X-Api-Key",
+            "user_oidc_token",
+            "access_token",
+            "client_secret",
+            "Authorization",
+            "headers",
+            "env_vars",
+            "payload_extension",
+            "user_tokens",
+            "db_password",
+        ] {
+            assert!(is_credential_key(key), "{key}");
+        }
+        for key in [
+            "id",
+            "status",
+            "result",
+            "input",
+            "text",
+            "title",
+            "tokens",
+            "prompt_tokens",
+        ] {
+            assert!(!is_credential_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn json_text_is_redacted_even_when_broken() {
+        let text = r#"{"id":"t","user_oidc_token":"oidc-s3cret","mcp_servers":[{"api_key":"mcp-s3cret","headers":{"Authorization":"Bearer h-s3cret"}}],"user_tokens":{"a":"u-s3cret"},"payload_extension":null,"result":"ok","created_at": 12"#;
+        let out = redact_json_text(text);
+        for secret in ["oidc-s3cret", "mcp-s3cret", "h-s3cret", "u-s3cret"] {
+            assert!(!out.contains(secret), "{secret} in {out}");
+        }
+        assert!(out.contains(r#""result":"ok""#));
+        assert!(out.contains(r#""payload_extension":null"#));
+        // Cut inside a secret value: still redacted.
+        let cut = r#"{"id":"t","user_oidc_token":"oidc-s3c"#;
+        assert!(!redact_json_text(cut).contains("oidc-s3c"));
+        let cut = r#"{"headers":{"x":"h-s3c"#;
+        assert!(!redact_json_text(cut).contains("h-s3c"));
+        // Escaped key names are matched.
+        let escaped = r#"{"api\u005fkey":"e-s3cret"}"#;
+        assert!(!redact_json_text(escaped).contains("e-s3cret"));
+    }
+
+    #[test]
+    fn never_panics_on_odd_text() {
+        for text in [
+            "",
+            "\"",
+            "\"a\":",
+            "{\"token\":",
+            "{\"token\":\"\\",
+            "é\"🦀\":\"x",
+            "{\"key\":[[[[",
+        ] {
+            let _ = redact_json_text(text);
+        }
+    }
+
+    #[test]
+    fn scrub_replaces_the_secret() {
+        assert_eq!(
+            scrub("key=abc123; again abc123", "abc123"),
+            "key=<redacted>; again <redacted>"
+        );
+        assert_eq!(scrub("nothing", ""), "nothing");
+    }
+}

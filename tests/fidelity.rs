@@ -1,0 +1,432 @@
+//! Fidelity through the sans-IO core: every odd-but-valid task body of
+//! `fixtures/fidelity/tasks.json` (what pydantic's lax mode lets the service
+//! send) is read, and its save body is the very JSON that was read, less
+//! `configuration` and (unless asked) `deep_planning`; a local change changes
+//! exactly the keys it touches. A property test does the same for generated
+//! bodies. (The same bodies go through both faces and the emulator in
+//! `tests/fidelity_faces.rs`.)
+
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+use xpander_sdk::core::{HttpResponse, RequestBuilder};
+use xpander_sdk::model::{AgentExecutionStatus, OutputFormat, Task, ThinkMode};
+use xpander_sdk::Tasks;
+
+const TASKS: &str = include_str!("fixtures/fidelity/tasks.json");
+const OFFICIAL: &str = include_str!("fixtures/fidelity/official-client-save-bodies.json");
+
+fn bodies() -> Map<String, Value> {
+    serde_json::from_str(TASKS).unwrap()
+}
+
+fn builder() -> RequestBuilder {
+    RequestBuilder::new(
+        Tasks::builder()
+            .api_key("k")
+            .base_url("https://inbound.xpander.ai")
+            .build_config()
+            .unwrap(),
+    )
+}
+
+/// Reads `body` as the answer of a `get`, through the core.
+fn read(body: &Value) -> Task {
+    let response = HttpResponse::new(200, None, serde_json::to_vec(body).unwrap());
+    builder()
+        .parse_task(response)
+        .unwrap_or_else(|e| panic!("{}: {e}", body["id"]))
+}
+
+/// The body `save` sends for `task`, as JSON.
+fn save_body(task: &Task, with_deep_plan: bool) -> Value {
+    let request = builder().save(task, with_deep_plan).unwrap();
+    serde_json::from_slice(request.body.as_deref().unwrap()).unwrap()
+}
+
+fn without(body: &Value, keys: &[&str]) -> Value {
+    let mut body = body.clone();
+    for key in keys {
+        body.as_object_mut().unwrap().remove(*key);
+    }
+    body
+}
+
+#[test]
+fn every_fidelity_body_is_read_and_saved_back_exactly() {
+    let official: Map<String, Value> = serde_json::from_str(OFFICIAL).unwrap();
+    for (name, body) in bodies() {
+        let task = read(&body);
+        assert_eq!(
+            save_body(&task, false),
+            without(&body, &["configuration", "deep_planning"]),
+            "{name}"
+        );
+        assert_eq!(
+            save_body(&task, true),
+            without(&body, &["configuration"]),
+            "{name}: with the deep plan"
+        );
+        // Every body the official client reads, we read; and the ones it
+        // cannot read too (we got here).
+        assert!(official.contains_key(&name), "{name} is in both files");
+    }
+}
+
+#[test]
+fn a_local_change_changes_exactly_the_keys_it_touches() {
+    for (name, body) in bodies() {
+        let mut task = read(&body);
+        task.status = Some(AgentExecutionStatus::Completed);
+        task.result = Some("Done".into());
+        let mut expected = without(&body, &["configuration", "deep_planning"]);
+        expected["status"] = json!("completed");
+        expected["result"] = json!("Done");
+        assert_eq!(save_body(&task, false), expected, "{name}");
+
+        // Nested: one key of the input changes, the rest of it stays as read.
+        let mut task = read(&body);
+        task.input.text = "changed".into();
+        let mut expected = without(&body, &["configuration", "deep_planning"]);
+        expected["input"]["text"] = json!("changed");
+        assert_eq!(save_body(&task, false), expected, "{name}: input.text");
+    }
+}
+
+#[test]
+fn the_typed_view_of_odd_values() {
+    let bodies = bodies();
+    let task = |name: &str| read(&bodies[name]);
+
+    assert_eq!(task("output_format_null").output_format, OutputFormat::Text);
+    let t = task("lists_null");
+    assert!(t.sub_executions.is_empty() && t.used_tools.is_empty() && t.mcp_servers.is_empty());
+    let t = task("bools_null");
+    assert!(!t.events_streaming && !t.is_manually_stopped);
+    assert!(!task("deep_planning_null").deep_planning.enabled);
+    assert_eq!(task("status_missing").status, None);
+
+    let instant = |name: &str| task(name).created_at.to_jiff().unwrap().to_string();
+    assert_eq!(instant("date_only"), "2026-11-20T00:00:00Z");
+    assert_eq!(instant("unix_seconds"), "2025-11-20T10:00:00Z");
+    assert_eq!(instant("offset_ist"), "2026-11-20T10:00:00Z");
+    assert_eq!(instant("space_separator"), "2026-11-20T10:00:00Z");
+    assert_eq!(
+        task("offset_ist").created_at.offset().map(|o| o.seconds()),
+        Some(19_800)
+    );
+
+    let t = task("attempts_float");
+    assert_eq!(t.execution_attempts, 2);
+    assert_eq!(t.raw_value("execution_attempts"), Some(&json!(2.0)));
+    assert_eq!(task("duration_int").duration, 42.0);
+    let t = task("duration_string");
+    assert_eq!(t.duration, 42.5);
+    assert_eq!(t.raw_value("duration"), Some(&json!("42.5")));
+    let tokens = task("tokens_float").tokens.unwrap();
+    assert_eq!((tokens.completion_tokens, tokens.prompt_tokens), (10, 5));
+    assert_eq!(tokens.raw_value("completion_tokens"), Some(&json!(10.0)));
+    let tokens = task("tokens_extra").tokens.unwrap();
+    assert_eq!(tokens.cache_read_tokens, 3);
+    assert_eq!(tokens.total(), 15);
+    assert_eq!(tokens.extra["brand_new_counter"], 7);
+
+    assert_eq!(task("unknown_top").extra["another"], "s");
+    let t = task("unknown_nested");
+    assert_eq!(t.input.extra["brand_new_input_field"], true);
+    assert_eq!(t.deep_planning.extra["brand_new_plan_flag"], 3);
+    assert_eq!(
+        task("unknown_enum_status").status,
+        Some(AgentExecutionStatus::Unknown("awaiting_review".into()))
+    );
+    assert_eq!(
+        task("unicode").result.as_deref(),
+        Some("Résumé ✓ 漢字 😀 \u{0} end")
+    );
+    let t = task("input_nulls");
+    assert_eq!(t.input.text, "");
+    assert!(t.input.files.is_empty() && t.input.user.is_none());
+    let t = task("big_numbers");
+    assert_eq!(t.execution_attempts, 9_007_199_254_740_993);
+    assert_eq!(t.duration, 1e308);
+    let t = task("mcp_unknown");
+    assert!(t.mcp_servers[0].transport.is_unknown());
+    assert_eq!(
+        t.mcp_servers[0].extra["brand_new_mcp_field"],
+        json!({"a": 1})
+    );
+    let t = task("agent_version_int");
+    assert_eq!(t.agent_version.as_deref(), Some("12"));
+    assert_eq!(t.raw_value("agent_version"), Some(&json!(12)));
+    assert_eq!(task("full").think_mode, ThinkMode::Harder);
+}
+
+#[test]
+fn a_value_the_model_cannot_hold_is_kept_and_never_fails_the_call() {
+    let odd = json!({
+        "id": "odd", "agent_id": "a", "organization_id": "o",
+        "input": "not an object", "created_at": {"when": "yesterday"},
+        "status": 7, "execution_attempts": "many", "duration": [1],
+        "sub_executions": ["a", 2, null], "is_app": "perhaps",
+        "payload_extension": "text", "tokens": 12, "mcp_servers": {"x": 1},
+        "deep_planning": [], "output_format": false, "tool_call_limit": 1.5,
+        "started_at": "not a date", "user_oidc_token": 5
+    });
+    let task = read(&odd);
+    assert_eq!(task.id, "odd");
+    assert_eq!(task.status, None);
+    assert_eq!(task.execution_attempts, 1);
+    assert_eq!(task.sub_executions, vec!["a".to_string(), "2".to_string()]);
+    assert!(!task.created_at.is_valid());
+    assert_eq!(task.created_at.as_value(), &json!({"when": "yesterday"}));
+    assert!(!task.started_at.as_ref().unwrap().is_valid());
+    assert_eq!(task.raw_value("status"), Some(&json!(7)));
+    assert_eq!(task.raw_value("input"), Some(&json!("not an object")));
+    assert_eq!(task.raw_values().count(), 14);
+    assert_eq!(save_body(&task, true), odd);
+
+    // Changing a field that was kept raw sends the new typed value.
+    let mut task = task;
+    task.execution_attempts = 3;
+    assert_eq!(save_body(&task, true)["execution_attempts"], 3);
+}
+
+// ----- generated bodies ------------------------------------------------------
+
+/// A value for a field of each kind: valid, lax-mode, or `null`.
+fn text() -> BoxedStrategy<Value> {
+    prop_oneof![
+        "[a-zA-Z0-9 _é✓-]{0,12}".prop_map(Value::from),
+        Just(Value::Null),
+        any::<i32>().prop_map(Value::from),
+    ]
+    .boxed()
+}
+
+fn flag() -> BoxedStrategy<Value> {
+    prop_oneof![
+        any::<bool>().prop_map(Value::from),
+        Just(Value::Null),
+        prop::sample::select(vec!["true", "no", "1", "off", "maybe"]).prop_map(Value::from),
+        prop::sample::select(vec![0, 1, 2]).prop_map(Value::from),
+        Just(json!(1.0)),
+    ]
+    .boxed()
+}
+
+fn integer() -> BoxedStrategy<Value> {
+    prop_oneof![
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1000i32..1000).prop_map(|n| json!(f64::from(n))),
+        (-1000i32..1000).prop_map(|n| Value::from(n.to_string())),
+        Just(json!(2.5)),
+        Just(Value::Null),
+    ]
+    .boxed()
+}
+
+fn float() -> BoxedStrategy<Value> {
+    prop_oneof![
+        (-1e6f64..1e6).prop_map(Value::from),
+        any::<i32>().prop_map(Value::from),
+        (-1e3f64..1e3).prop_map(|x| Value::from(x.to_string())),
+        Just(json!("inf")),
+        Just(json!("NaN")),
+        Just(Value::Null),
+    ]
+    .boxed()
+}
+
+fn date_time() -> BoxedStrategy<Value> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "2026-11-20T10:00:00Z",
+            "2026-11-20",
+            "2026-11-20T10:00",
+            "2026-11-20 10:00:00",
+            "2026-11-20T15:30:00+05:30",
+            "2026-11-20T10:00:01.123456",
+            "not a date",
+        ])
+        .prop_map(Value::from),
+        (0i64..4_000_000_000).prop_map(Value::from),
+        (0i64..4_000_000_000_000).prop_map(Value::from),
+        (0f64..4e9).prop_map(Value::from),
+        Just(Value::Null),
+    ]
+    .boxed()
+}
+
+fn any_json() -> BoxedStrategy<Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        "[a-z]{0,6}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+    .boxed()
+}
+
+fn list_of(item: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
+    prop_oneof![
+        prop::collection::vec(item, 0..3).prop_map(Value::from),
+        Just(Value::Null),
+        any_json(),
+    ]
+    .boxed()
+}
+
+fn enum_of(values: &'static [&'static str]) -> BoxedStrategy<Value> {
+    prop_oneof![
+        prop::sample::select(values.to_vec()).prop_map(Value::from),
+        "[a-z_]{1,10}".prop_map(Value::from),
+        Just(Value::Null),
+        any::<i8>().prop_map(Value::from),
+    ]
+    .boxed()
+}
+
+/// An object with a random subset of `fields`, plus unknown keys.
+fn object(fields: Vec<(&'static str, BoxedStrategy<Value>)>) -> BoxedStrategy<Value> {
+    let (names, values): (Vec<_>, Vec<_>) = fields.into_iter().unzip();
+    (
+        values,
+        prop::collection::vec(any::<bool>(), names.len()),
+        prop::collection::btree_map("x_[a-z]{1,6}", any_json(), 0..3),
+    )
+        .prop_map(move |(values, keep, unknown)| {
+            let mut map: Map<String, Value> = names
+                .iter()
+                .zip(values)
+                .zip(keep)
+                .filter(|(_, keep)| *keep)
+                .map(|((name, value), _)| (name.to_string(), value))
+                .collect();
+            map.extend(unknown);
+            Value::Object(map)
+        })
+        .boxed()
+}
+
+fn tokens() -> BoxedStrategy<Value> {
+    object(vec![
+        ("completion_tokens", integer()),
+        ("prompt_tokens", integer()),
+        ("cache_read_tokens", integer()),
+        ("total_tokens", integer()),
+    ])
+}
+
+fn input() -> BoxedStrategy<Value> {
+    let user = object(vec![
+        ("id", text()),
+        ("email", text()),
+        ("additional_attributes", any_json()),
+    ]);
+    object(vec![
+        ("text", text()),
+        ("files", list_of(text())),
+        ("attachments", list_of(any_json())),
+        ("user", prop_oneof![user, Just(Value::Null)].boxed()),
+    ])
+}
+
+fn mcp_server() -> BoxedStrategy<Value> {
+    object(vec![
+        ("type", enum_of(&["local", "remote"])),
+        ("name", text()),
+        ("transport", enum_of(&["stdio", "sse", "streamable-http"])),
+        ("api_key", text()),
+        ("headers", any_json()),
+        ("use_secrets_manager", flag()),
+        ("allowed_tools", list_of(text())),
+    ])
+}
+
+fn deep_planning() -> BoxedStrategy<Value> {
+    let step = object(vec![
+        ("id", text()),
+        ("title", text()),
+        ("completed", flag()),
+    ]);
+    object(vec![
+        ("enabled", flag()),
+        ("enforce", flag()),
+        ("started", flag()),
+        ("tasks", list_of(step)),
+    ])
+}
+
+fn task_body() -> BoxedStrategy<Value> {
+    let optional = object(vec![
+        (
+            "status",
+            enum_of(&["pending", "executing", "completed", "failed"]),
+        ),
+        ("internal_status", text()),
+        ("agent_version", text()),
+        ("started_at", date_time()),
+        ("finished_at", date_time()),
+        ("result", text()),
+        ("sub_executions", list_of(text())),
+        ("is_manually_stopped", flag()),
+        ("events_streaming", flag()),
+        ("payload_extension", any_json()),
+        ("output_format", enum_of(&["text", "markdown", "json"])),
+        ("output_schema", any_json()),
+        ("tool_call_limit", integer()),
+        ("user_oidc_token", text()),
+        ("mcp_servers", list_of(mcp_server())),
+        ("think_mode", enum_of(&["default", "harder"])),
+        ("user_tokens", any_json()),
+        (
+            "deep_planning",
+            prop_oneof![deep_planning(), Just(Value::Null)].boxed(),
+        ),
+        ("execution_attempts", integer()),
+        (
+            "tokens",
+            prop_oneof![tokens(), Just(Value::Null), any_json()].boxed(),
+        ),
+        ("used_tools", list_of(text())),
+        ("duration", float()),
+        ("hitl_request", any_json()),
+    ]);
+    (optional, input(), date_time(), "[a-z0-9-]{1,12}")
+        .prop_map(|(mut body, input, created, id)| {
+            let map = body.as_object_mut().unwrap();
+            map.insert("id".into(), Value::from(id));
+            map.insert("agent_id".into(), json!("agent-1"));
+            map.insert("organization_id".into(), json!("org-1"));
+            map.insert("input".into(), input);
+            map.insert("created_at".into(), created);
+            body
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn generated_bodies_round_trip_and_changes_stay_local(body in task_body()) {
+        let task = read(&body);
+        prop_assert_eq!(save_body(&task, true), body.clone());
+        prop_assert_eq!(save_body(&task, false), without(&body, &["deep_planning"]));
+
+        let mut changed = task.clone();
+        changed.status = Some(AgentExecutionStatus::Stopped);
+        changed.result = Some("changed".into());
+        let mut expected = body.clone();
+        expected["status"] = json!("stopped");
+        expected["result"] = json!("changed");
+        prop_assert_eq!(save_body(&changed, true), expected);
+    }
+}
