@@ -487,6 +487,28 @@ fn undecodable_or_oversized_answers_exit_8() {
     assert!(err.contains("limit"), "{err}");
 }
 
+#[test]
+fn stderr_never_shows_the_key_or_a_credential_from_an_answer() {
+    let emulator = emulator();
+    // A gateway echoing the key (exit 6), a broken 200 carrying secrets (exit 8).
+    emulator.inject(
+        Fault::on("GET", "*")
+            .times(1)
+            .respond(401, json!({"detail": format!("invalid key {KEY}")})),
+    );
+    let err = fails(command(&emulator), &["get", "task-1"], 6);
+    assert!(err.contains("401"), "{err}");
+    emulator.inject(Fault::on("GET", "*").times(1).respond_text(
+        200,
+        r#"{"id":"task-1","user_oidc_token":"SENTINEL-cli-oidc","mcp_servers":[{"api_key":"SENTINEL-cli-mcp"}],"created_at":"#,
+    ));
+    let err = fails(command(&emulator), &["get", "task-1"], 8);
+    assert!(err.contains("task-1"), "the snippet is still useful: {err}");
+    for sentinel in ["SENTINEL-cli-oidc", "SENTINEL-cli-mcp"] {
+        assert!(!err.contains(sentinel), "{sentinel} on stderr: {err}");
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_failed_write_to_stdout_exits_1() {

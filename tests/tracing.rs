@@ -138,3 +138,40 @@ fn an_update_retried_once_leaves_one_span_and_one_retry_event() {
     assert!(!everything.contains("SECRET"), "part of the key leaked");
     assert!(!everything.contains("secret result text"), "a body leaked");
 }
+
+#[test]
+fn a_failed_call_traces_its_error_without_any_credential() {
+    let emulator = Emulator::builder().api_key(KEY).start().unwrap();
+    let tasks = Tasks::builder()
+        .base_url(emulator.base_url())
+        .api_key(KEY)
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    // A gateway echoing the key, and a broken 200 carrying a token.
+    emulator
+        .inject(Fault::on("GET", "*").respond(401, json!({"detail": format!("bad key {KEY}")})));
+    emulator.inject(Fault::on("GET", "*").respond_text(
+        200,
+        r#"{"id":"t","user_oidc_token":"SENTINEL-oidc-token","created_at":"#,
+    ));
+
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(captured.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        assert!(tasks.get("t").unwrap_err().is_unauthorized());
+        assert!(matches!(tasks.get("t"), Err(xpander_sdk::Error::Decode(_))));
+    });
+    let spans = captured.spans.lock().unwrap().clone();
+    let statuses: Vec<_> = spans
+        .iter()
+        .filter_map(|(_, fields)| field(fields, "status"))
+        .collect();
+    assert_eq!(statuses, ["401", "200"], "{spans:?}");
+    let everything = format!("{spans:?} {:?}", captured.events.lock().unwrap());
+    assert!(!everything.contains(KEY), "the key leaked: {everything}");
+    assert!(
+        !everything.contains("SENTINEL-oidc-token"),
+        "a token leaked: {everything}"
+    );
+}
