@@ -83,9 +83,10 @@ pub struct SseLimits {
     /// line is reported as [`SseError::LineTooLong`] and dropped with the
     /// event it belongs to.
     pub max_line_bytes: usize,
-    /// The most data one event may carry, in bytes: its `data` values joined
-    /// by LF, as [`SseEvent::data`] would return them. A larger event is
-    /// reported as [`SseError::EventTooLarge`] and dropped.
+    /// The most data one event may carry, in bytes as received: its `data`
+    /// values joined by LF (what [`SseEvent::data`] returns, before invalid
+    /// UTF-8 is replaced). A larger event is reported as
+    /// [`SseError::EventTooLarge`] and dropped.
     pub max_event_bytes: usize,
 }
 
