@@ -10,6 +10,8 @@
 //! - [`request`]: method, URL, headers and body bytes of each operation.
 //! - [`response`]: status, headers and body bytes into typed results.
 //! - [`retry`]: whether and when to try again.
+//! - [`sse`]: server-sent events: a `text/event-stream` body, fed in chunks,
+//!   into events (the task event stream).
 //! - `segment`: ids as exactly one percent-encoded path segment.
 //!
 //! [`RequestBuilder`], [`parse_task`] and [`parse_task_list`] make this core
@@ -28,6 +30,7 @@ pub mod request;
 pub mod response;
 pub mod retry;
 pub(crate) mod segment;
+pub mod sse;
 #[cfg(test)]
 mod tests;
 
