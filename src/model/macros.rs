@@ -23,11 +23,11 @@ macro_rules! __wire_name {
     };
 }
 
-/// The default of a field: the declared one, or the type's `Default` for a
+/// The default of a field: the declared one, or the type's fallback for a
 /// required field (used only when a required key holds an unreadable value).
 macro_rules! __default {
     ($ty:ty) => {
-        <$ty as ::std::default::Default>::default()
+        <$ty as $crate::model::wire::Fallback>::fallback()
     };
     ($ty:ty, $default:expr) => {
         $default
@@ -244,9 +244,10 @@ macro_rules! model_struct {
             enum __Index { $($field,)+ __Count }
             assert!((__Index::__Count as usize) <= 128, "at most 128 fields per model");
 
+            // (Unused on the crate-private models, like the event envelope.)
+            #[allow(dead_code)]
             impl $name {
                 /// Every field at its default (a required one at its type's).
-                #[allow(dead_code)]
                 pub(crate) fn __defaults() -> Self {
                     $name {
                         $($field: __default!($ty $(, $default)?),)+
@@ -441,6 +442,12 @@ macro_rules! model_struct {
                     map: A,
                 ) -> Result<$crate::model::wire::Read<Self>, A::Error> {
                     $name::__read_map(map).map($crate::model::wire::Read::Exact)
+                }
+            }
+
+            impl $crate::model::wire::Fallback for $name {
+                fn fallback() -> Self {
+                    $name::__defaults()
                 }
             }
 

@@ -30,11 +30,22 @@ mod wire;
 #[macro_use]
 mod macros;
 
+mod activity;
+mod event;
 mod list;
 mod status;
 mod task;
 mod timestamp;
 
+pub use activity::{
+    ActivityAuth, ActivityEntry, ActivityGateway, ActivityMessage, ActivityReasoning,
+    ActivitySubAgentTrigger, ActivityThread, ActivityToolCall, GatewayAction, MessageContent,
+    MessageRole, OtherEntry, ReasoningKind,
+};
+pub use event::{
+    AuthEvent, AuthEventType, Compaction, EventPayload, Identity, Reasoning, TaskEvent,
+    TaskEventType, ToolCallRequest, ToolCallResult,
+};
 pub use list::TaskListItem;
 pub use status::{
     AgentExecutionStatus, McpAuthType, McpServerType, McpTransport, OutputFormat, ThinkMode,

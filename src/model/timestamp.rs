@@ -306,6 +306,12 @@ impl Default for Timestamp {
     }
 }
 
+impl super::wire::Fallback for Timestamp {
+    fn fallback() -> Timestamp {
+        Timestamp::default()
+    }
+}
+
 impl From<jiff::Timestamp> for Timestamp {
     /// Written as RFC 3339 in UTC (`2026-11-20T10:00:00Z`).
     fn from(instant: jiff::Timestamp) -> Timestamp {

@@ -43,6 +43,36 @@ pub(crate) trait Field: Sized {
     fn coerce(value: &Value) -> Option<Self>;
 }
 
+/// The value a *required* field takes when its key holds a value the type
+/// cannot hold at all (the value itself is kept).
+pub(crate) trait Fallback {
+    fn fallback() -> Self;
+}
+
+impl Fallback for String {
+    fn fallback() -> Self {
+        String::new()
+    }
+}
+
+impl Fallback for Value {
+    fn fallback() -> Self {
+        Value::Null
+    }
+}
+
+impl Fallback for f64 {
+    fn fallback() -> Self {
+        0.0
+    }
+}
+
+impl<T> Fallback for Vec<T> {
+    fn fallback() -> Self {
+        Vec::new()
+    }
+}
+
 /// Reads a [`Field`] from a map value or a sequence element.
 pub(crate) struct ReadSeed<T>(PhantomData<T>);
 
@@ -392,6 +422,12 @@ macro_rules! field_for_wire_enum {
             }
         }
         field_by_kinds!($name, |value| value.as_str().map($name::from));
+
+        impl $crate::model::wire::Fallback for $name {
+            fn fallback() -> Self {
+                $name::Unknown(String::new())
+            }
+        }
     };
 }
 
