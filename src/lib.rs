@@ -144,7 +144,8 @@ pub use params::{CreateInput, CreateTask, ExternalTaskReport, ListFilter, Update
 /// The `user-agent` this crate sends.
 pub const USER_AGENT: &str = concat!("xpander-sdk-rust/", env!("CARGO_PKG_VERSION"));
 
-/// The README's Rust examples, compiled as doctests so they cannot rot.
-#[cfg(all(doctest, feature = "blocking", feature = "async"))]
+/// The README's Rust examples, compiled as doctests so they cannot rot (one
+/// runs against the emulator).
+#[cfg(all(doctest, feature = "blocking", feature = "async", feature = "emulator"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -306,14 +306,8 @@ fn http_control_routes() {
         "/__emulator/faults",
         Some(json!({"action": "truncate"})),
     );
-    let mut c = Conn::open(&emu);
-    c.send(
-        "GET",
-        "/agent-execution/task_xyz/status",
-        &[("x-api-key", "test-key-123")],
-        None,
-    );
-    assert!(matches!(c.read_answer(), Read_::Truncated(..)));
+    let answer = get_raw(&emu, "/agent-execution/task_xyz/status");
+    assert!(matches!(answer, Read_::Truncated(..)));
 
     assert_eq!(
         ctl("POST", "/__emulator/seed", Some(json!({"seed": 7}))).status,

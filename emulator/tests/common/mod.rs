@@ -182,6 +182,14 @@ impl Conn {
     }
 }
 
+/// `GET path` with the right key on a fresh connection, and what came back
+/// (a full answer, a truncated one, or nothing).
+pub fn get_raw(emu: &Emulator, path: &str) -> Read_ {
+    let mut c = Conn::open(emu);
+    c.send("GET", path, &[("x-api-key", emu.api_key())], None);
+    c.read_answer()
+}
+
 /// One request on a fresh connection, with the right API key.
 pub fn call(emu: &Emulator, method: &str, path: &str, body: Option<Value>) -> Response {
     Conn::open(emu).call(emu, method, path, body.as_ref())
