@@ -2,20 +2,7 @@
 //! HTTP, for tests written in any language. They need no API key, are not
 //! logged and are never faulted. Answers are `{"ok": true}` unless stated.
 //!
-//! | route | effect / answer |
-//! |---|---|
-//! | `GET /__emulator/requests` | the request log (credentials redacted) |
-//! | `DELETE /__emulator/requests` | clears the request log |
-//! | `GET /__emulator/stats` | `{"connections_accepted": N, "requests": M}` |
-//! | `GET /__emulator/tasks` | every task, in insertion order |
-//! | `POST /__emulator/tasks` | seeds a task or an array of them: `{"ids": [...]}` |
-//! | `DELETE /__emulator/tasks` | removes every task |
-//! | `GET /__emulator/faults` | the pending fault rules |
-//! | `POST /__emulator/faults` | adds a rule or an array of rules |
-//! | `DELETE /__emulator/faults` | removes every rule |
-//! | `POST /__emulator/seed` | `{"seed": N}`: reseeds the fault dice |
-//! | `POST /__emulator/release` | `{"count": N}`: lets N held requests go on |
-//! | `POST /__emulator/reset` | clears tasks, rules, log and counters |
+//! Every route and its JSON shape is in the crate's README (its docs).
 
 use serde_json::{json, Value};
 

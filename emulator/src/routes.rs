@@ -1,15 +1,6 @@
 //! Routing: control routes apart, then the Tasks API with its key check, the
 //! request log and the fault rules.
-//!
-//! | operation | route |
-//! |---|---|
-//! | update / save | `PATCH /agent-execution/{task_id}/update` |
-//! | get | `GET /agent-execution/{task_id}/status` |
-//! | stop | `DELETE /agent-execution/{task_id}` |
-//! | create | `POST /agent-execution/{agent_id}` |
-//! | list | `GET /agent-execution/executions/history/{agent_id}` |
-//! | list by user | `GET /agent-execution/executions/history/user/{user_id}` |
-//! | report external task | `POST /agent-execution/{agent_id}/report_task` |
+//! The routes are listed in the crate's README (its docs).
 
 use std::sync::atomic::Ordering;
 

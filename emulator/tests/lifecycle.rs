@@ -1,5 +1,5 @@
-//! Starting, sharing and stopping the emulator, from sync code and tokio, and
-//! the stand-alone binary.
+//! Starting, sharing and stopping the emulator, from sync code and tokio (the
+//! stand-alone binary is tests/binary.rs).
 
 mod common;
 
