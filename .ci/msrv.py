@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Checks the crate's declared rust-version against its dependencies.
+"""Checks the workspace's declared rust-version against its dependencies.
 
 No second toolchain can be installed on CI, so the MSRV is checked in two
 halves: clippy's `incompatible_msrv` lint (on, and denied, in CI) catches
 standard-library APIs newer than `rust-version` in our own code, and this
-script fails when any normal (non-dev) dependency, with all features on,
-declares a rust-version newer than ours.
+script fails when any normal (non-dev) dependency of any workspace member
+(the SDK, the emulator), with all features on, declares a rust-version newer
+than ours.
 """
 import json
 import subprocess
@@ -25,20 +26,22 @@ meta = json.loads(
     ).stdout
 )
 packages = {p["id"]: p for p in meta["packages"]}
-root = meta["resolve"]["root"]
-ours = packages[root].get("rust_version")
-if not ours:
-    sys.exit("Cargo.toml declares no rust-version")
+members = meta["workspace_members"]
+versions = {packages[m].get("rust_version") for m in members}
+if None in versions or len(versions) != 1:
+    sys.exit(f"every workspace member must declare the same rust-version, not {versions}")
+ours = versions.pop()
 nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
-seen, stack = set(), [root]
+# Every member's normal and build dependencies, transitively (dev-dependencies
+# of the members are left out: they never reach a user's build).
+seen, stack = set(), list(members)
 while stack:
     node = nodes[stack.pop()]
     for dep in node["deps"]:
         normal = any(k["kind"] in (None, "build") for k in dep["dep_kinds"])
-        if (node["id"] != root or normal) and dep["pkg"] not in seen:
-            if node["id"] == root or normal:
-                seen.add(dep["pkg"])
-                stack.append(dep["pkg"])
+        if normal and dep["pkg"] not in seen and dep["pkg"] not in members:
+            seen.add(dep["pkg"])
+            stack.append(dep["pkg"])
 newer = [
     f'{packages[p]["name"]} {packages[p]["version"]} needs {packages[p]["rust_version"]}'
     for p in sorted(seen)
@@ -51,4 +54,5 @@ highest = max(
     key=version,
     default="none",
 )
-print(f"rust-version {ours}: {len(seen)} dependencies, the highest of their rust-versions is {highest}")
+names = ", ".join(sorted(packages[m]["name"] for m in members))
+print(f"rust-version {ours} ({names}): {len(seen)} dependencies, the highest of their rust-versions is {highest}")

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! Other languages' clients can use the same emulator as a process:
-//! `cargo run --bin xpander-emulator --features emulator -- --addr 127.0.0.1:8016`
-//! prints its URL and key, and `/__emulator/` routes control it over HTTP.
+//! `cargo run -p xpander-emulator -- --addr 127.0.0.1:8016` prints its URL
+//! and key, and `/__emulator/` routes control it over HTTP (see
+//! emulator/README.md).
 
 use serde_json::json;
 use xpander_sdk::emulator::{Emulator, Fault};

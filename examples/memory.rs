@@ -3,7 +3,8 @@
 //! as its own process and read the peak resident set size the kernel reports:
 //!
 //! ```sh
-//! cargo build --release --all-features --example memory --bin xpander-emulator
+//! cargo build --release --all-features --example memory
+//! cargo build --release -p xpander-emulator
 //! target/release/xpander-emulator --api-key k &      # prints its URL
 //! /usr/bin/time -v target/release/examples/memory sdk http://127.0.0.1:PORT k
 //! /usr/bin/time -v target/release/examples/memory raw http://127.0.0.1:PORT k

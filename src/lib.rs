@@ -125,9 +125,14 @@ pub mod nonblocking;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod tls;
 
+/// The local Tasks API emulator: the [`xpander_emulator`] crate, re-exported.
+///
+/// It is a crate of its own (own version, no dependency on this one: it
+/// speaks JSON over HTTP, as the service does); this feature puts it at
+/// `xpander_sdk::emulator` for the SDK's users' tests.
 #[cfg(feature = "emulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
-pub mod emulator;
+pub use xpander_emulator as emulator;
 
 pub use client::Tasks;
 pub use config::{ApiKey, ClientBuilder, Config, RetryPolicy, Timeouts};
@@ -140,7 +145,8 @@ pub use params::{CreateInput, CreateTask, ExternalTaskReport, ListFilter, Update
 /// The `user-agent` this crate sends.
 pub const USER_AGENT: &str = concat!("xpander-sdk-rust/", env!("CARGO_PKG_VERSION"));
 
-/// The README's Rust examples, compiled as doctests so they cannot rot.
-#[cfg(all(doctest, feature = "blocking", feature = "async"))]
+/// The README's Rust examples, compiled as doctests so they cannot rot (one
+/// runs against the emulator).
+#[cfg(all(doctest, feature = "blocking", feature = "async", feature = "emulator"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

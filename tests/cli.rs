@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{json, Value};
-use xpander_sdk::emulator::{Emulator, Fault};
+use xpander_sdk::emulator::{ApiKeyCheck, Emulator, Fault};
 
 const BIN: &str = env!("CARGO_BIN_EXE_xpander-tasks");
 /// A key distinctive enough that finding it in any output is a leak.
@@ -137,7 +137,8 @@ fn update_sets_status_result_source_and_node() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].method, "PATCH");
     assert_eq!(requests[0].path, "/agent-execution/task-1/update");
-    assert_eq!(requests[0].header("x-api-key"), Some(KEY));
+    // The emulator's log redacts the key and says whether it was the right one.
+    assert_eq!(requests[0].api_key, ApiKeyCheck::Valid);
     assert_eq!(
         requests[0].json,
         Some(json!({
@@ -307,7 +308,7 @@ fn api_key_env_names_the_variable_to_read() {
         .env("MY_TASKS_KEY", KEY);
     let output = run(cmd, &["--api-key-env", "MY_TASKS_KEY", "get", "task-1"], "");
     assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
-    assert_eq!(emulator.requests()[0].header("x-api-key"), Some(KEY));
+    assert_eq!(emulator.requests()[0].api_key, ApiKeyCheck::Valid);
 }
 
 #[test]

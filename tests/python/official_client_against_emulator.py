@@ -2,9 +2,8 @@
 
 Not run in CI (it needs the client and its dependencies from PyPI). By hand:
 
-    python3 -m venv /tmp/pyx && /tmp/pyx/bin/pip install xpander-sdk agno
-    cargo run --features emulator --bin xpander-emulator -- \
-        --addr 127.0.0.1:8016 --api-key test-key-123 &
+    python3 -m venv /tmp/pyx && /tmp/pyx/bin/pip install xpander-sdk==2.0.537 agno==2.5.14
+    cargo run -p xpander-emulator -- --addr 127.0.0.1:8016 --api-key test-key-123 &
     curl -s -X POST localhost:8016/__emulator/tasks -d @tests/fixtures/recorder-task.json
     /tmp/pyx/bin/python tests/python/official_client_against_emulator.py
 

@@ -1,8 +1,19 @@
-//! Fault injection rules.
+//! Fault injection: the rules ([`Fault`]), matching them against requests
+//! with a seeded PRNG, and holding requests until released.
+//!
+//! The PRNG is `fastrand`'s (wyrand), seeded: the same seed gives the same
+//! sequence of dice, so a probabilistic fault is reproducible.
 
+mod json;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::server::lock;
 
 /// What an injected fault does to a matching request.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +31,7 @@ pub enum FaultAction {
     /// Wait this long, then handle the request normally. A delayed `PATCH .../update`
     /// holds the task's in-flight marker while it waits, so an overlapping update gets 409.
     Delay(Duration),
-    /// As `Delay`, but wait until [`crate::emulator::Emulator::release`] lets the
+    /// As `Delay`, but wait until [`crate::Emulator::release`] lets the
     /// request go (or the emulator stops): overlaps and timeouts without any
     /// wall-clock margin in a test.
     Hold,
@@ -141,7 +152,7 @@ impl Fault {
     }
 
     /// Hold the request (after it is logged and, for an update, marked in
-    /// flight) until [`crate::emulator::Emulator::release`], then handle it
+    /// flight) until [`crate::Emulator::release`], then handle it
     /// normally.
     pub fn hold(mut self) -> Fault {
         self.action = FaultAction::Hold;
@@ -203,10 +214,6 @@ impl Fault {
         }
     }
 
-    pub(crate) fn probability_value(&self) -> Option<f64> {
-        self.probability
-    }
-
     /// Consumes one use; returns true when the rule is used up.
     pub(crate) fn consume(&mut self) -> bool {
         match &mut self.remaining {
@@ -217,114 +224,118 @@ impl Fault {
             }
         }
     }
+}
 
-    /// The rule as the JSON accepted by `POST /__emulator/faults`.
-    pub fn to_json(&self) -> Value {
-        let mut v = json!({
-            "method": self.method.clone().unwrap_or_else(|| "*".into()),
-            "path": self.pattern,
-            "times": self.remaining,
-            "always": self.remaining.is_none(),
-            "probability": self.probability,
-            "retry_after": self.retry_after,
-        });
-        let extra = match &self.action {
-            FaultAction::Respond {
-                status,
-                body,
-                content_type,
-            } => json!({
-                "action": "respond", "status": status,
-                "body_text": String::from_utf8_lossy(body), "content_type": content_type,
-            }),
-            FaultAction::Delay(d) => json!({"action": "delay", "delay_ms": d.as_millis() as u64}),
-            FaultAction::Hold => json!({"action": "hold"}),
-            FaultAction::CloseConnection => json!({"action": "close"}),
-            FaultAction::TruncateBody => json!({"action": "truncate"}),
-            FaultAction::OversizedBody(n) => json!({"action": "oversized", "size": n}),
-        };
-        if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
-            for (k, val) in e {
-                m.insert(k.clone(), val.clone());
-            }
+/// A fault that fired: what to do, and the `Retry-After` of a `Respond`.
+pub(crate) struct Fired {
+    pub action: FaultAction,
+    pub retry_after: Option<String>,
+}
+
+/// An injected pause before a request is handled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pause {
+    /// A fixed delay.
+    For(Duration),
+    /// Until [`Faults::release`] lets the request go.
+    UntilReleased,
+}
+
+impl Pause {
+    /// True when the pause actually waits.
+    pub(crate) fn waits(self) -> bool {
+        match self {
+            Pause::For(d) => !d.is_zero(),
+            Pause::UntilReleased => true,
         }
-        v
+    }
+}
+
+struct Rules {
+    rules: Vec<Fault>,
+    rng: fastrand::Rng,
+}
+
+/// The pending rules, their dice, and the requests they hold.
+pub(crate) struct Faults {
+    rules: Mutex<Rules>,
+    /// One permit per release; a release before the request is not lost.
+    released: Semaphore,
+    /// How many requests wait on `released` right now.
+    holding: AtomicU64,
+}
+
+impl Faults {
+    pub(crate) fn new(seed: u64) -> Faults {
+        Faults {
+            rules: Mutex::new(Rules {
+                rules: Vec::new(),
+                rng: fastrand::Rng::with_seed(seed),
+            }),
+            released: Semaphore::const_new(0),
+            holding: AtomicU64::new(0),
+        }
     }
 
-    /// Parses a rule from the JSON shape of `POST /__emulator/faults` (see the
-    /// [module docs](crate::emulator)). The error names the offending field.
-    pub fn from_json(v: &Value) -> Result<Fault, String> {
-        let o = v.as_object().ok_or("fault must be a JSON object")?;
-        let s = |k: &str| -> Result<Option<String>, String> {
-            match o.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(Value::Number(n)) if k == "retry_after" => Ok(Some(n.to_string())),
-                Some(_) => Err(format!("`{k}` must be a string")),
-            }
+    pub(crate) fn inject(&self, f: Fault) {
+        lock(&self.rules).rules.push(f);
+    }
+
+    pub(crate) fn clear(&self) {
+        lock(&self.rules).rules.clear();
+    }
+
+    pub(crate) fn list(&self) -> Vec<Fault> {
+        lock(&self.rules).rules.clone()
+    }
+
+    pub(crate) fn reseed(&self, seed: u64) {
+        lock(&self.rules).rng = fastrand::Rng::with_seed(seed);
+    }
+
+    /// The first rule that fires for this request, consumed (and removed when
+    /// used up). A rule with a probability the dice spare is not consumed.
+    pub(crate) fn fire(&self, method: &str, path: &str) -> Option<Fired> {
+        let mut st = lock(&self.rules);
+        let Rules { rules, rng } = &mut *st;
+        let i = rules
+            .iter()
+            .position(|r| r.matches(method, path) && r.probability.is_none_or(|p| rng.f64() < p))?;
+        let rule = rules.get_mut(i)?;
+        let fired = Fired {
+            action: rule.action.clone(),
+            retry_after: rule.retry_after.clone(),
         };
-        let u = |k: &str| -> Result<Option<u64>, String> {
-            match o.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(x) => x
-                    .as_u64()
-                    .map(Some)
-                    .ok_or_else(|| format!("`{k}` must be a non-negative integer")),
-            }
-        };
-        let method = s("method")?.unwrap_or_else(|| "*".into());
-        let path = s("path")?.unwrap_or_else(|| "*".into());
-        let mut f = Fault::on(&method, &path);
-        if let Some(n) = u("times")? {
-            f = f.times(n);
+        if rule.consume() {
+            rules.remove(i);
         }
-        match o.get("always") {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
-            Some(Value::Bool(true)) => f = f.always(),
-            Some(_) => return Err("`always` must be a boolean".into()),
-        }
-        match o.get("probability") {
-            None | Some(Value::Null) => {}
-            Some(p) => {
-                let p = p.as_f64().ok_or("`probability` must be a number")?;
-                f = f.probability(p);
-            }
-        }
-        if let Some(r) = s("retry_after")? {
-            f = f.retry_after(r);
-        }
-        let action = s("action")?.unwrap_or_else(|| "respond".into());
-        f = match action.as_str() {
-            "respond" => {
-                let status = match u("status")? {
-                    None => 500,
-                    Some(n) if (100..=999).contains(&n) => n as u16,
-                    Some(_) => return Err("`status` must be between 100 and 999".into()),
-                };
-                let f = if let Some(t) = s("body_text")? {
-                    f.respond_text(status, t)
-                } else {
-                    let body = o
-                        .get("body")
-                        .cloned()
-                        .unwrap_or_else(|| json!({"detail": "Injected fault"}));
-                    f.respond(status, body)
-                };
-                match s("content_type")? {
-                    Some(ct) => f.content_type(ct),
-                    None => f,
+        Some(fired)
+    }
+
+    /// Waits as `pause` says.
+    pub(crate) async fn pause(&self, pause: Option<Pause>) {
+        match pause {
+            Some(Pause::For(d)) if !d.is_zero() => tokio::time::sleep(d).await,
+            Some(Pause::UntilReleased) => {
+                self.holding.fetch_add(1, Ordering::SeqCst);
+                let permit = self.released.acquire().await;
+                self.holding.fetch_sub(1, Ordering::SeqCst);
+                if let Ok(permit) = permit {
+                    permit.forget();
                 }
             }
-            "delay" => f.delay(Duration::from_millis(u("delay_ms")?.unwrap_or(0))),
-            "hold" => f.hold(),
-            "close" | "close_connection" => f.close_connection(),
-            "truncate" | "truncate_body" => f.truncate_body(),
-            "oversized" | "oversized_body" => {
-                f.oversized_body(u("size")?.ok_or("`size` is required for oversized")?)
-            }
-            other => return Err(format!("unknown `action` {other:?}")),
-        };
-        Ok(f)
+            _ => {}
+        }
+    }
+
+    /// Lets `n` held requests (present or to come) go on.
+    pub(crate) fn release(&self, n: usize) {
+        self.released.add_permits(n.min(Semaphore::MAX_PERMITS));
+    }
+
+    /// How many requests are held right now.
+    pub(crate) fn held(&self) -> u64 {
+        self.holding.load(Ordering::SeqCst)
     }
 }
 
@@ -343,15 +354,35 @@ mod tests {
     }
 
     #[test]
-    fn json_round_trip() {
-        let f = Fault::on("GET", "/x")
-            .times(3)
-            .respond_text(503, "busy")
-            .retry_after("2");
-        let g = Fault::from_json(&f.to_json()).unwrap();
-        assert_eq!(f, g);
-        let d = Fault::any("*").always().delay(Duration::from_millis(5));
-        assert_eq!(Fault::from_json(&d.to_json()).unwrap(), d);
-        assert!(Fault::from_json(&json!({"action": "nope"})).is_err());
+    fn rules_fire_in_order_and_wear_out() {
+        let faults = Faults::new(1);
+        faults.inject(Fault::any("/a").times(2).close_connection());
+        faults.inject(Fault::any("*").always().hold());
+        let mut fired = Vec::new();
+        for _ in 0..3 {
+            fired.push(faults.fire("GET", "/a").map(|f| f.action));
+        }
+        assert_eq!(
+            fired,
+            [
+                Some(FaultAction::CloseConnection),
+                Some(FaultAction::CloseConnection),
+                Some(FaultAction::Hold)
+            ]
+        );
+        assert_eq!(faults.list().len(), 1);
+    }
+
+    #[test]
+    fn dice_are_seeded() {
+        let run = |seed| {
+            let faults = Faults::new(seed);
+            faults.inject(Fault::any("*").always().probability(0.5));
+            (0..64)
+                .map(|_| faults.fire("GET", "/").is_some())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
     }
 }

@@ -1,0 +1,81 @@
+//! The stand-alone xpander Tasks API emulator: serves until killed.
+//!
+//! It prints `listening on http://HOST:PORT`, then the API key clients must
+//! send: a generated one, unless `--api-key` gave it (then the key is not
+//! printed). It reads no environment variable: a real `XPANDER_API_KEY` in
+//! the shell is neither used nor shown.
+
+use std::io::Write;
+
+use clap::Parser;
+use xpander_emulator::{
+    Emulator, DEFAULT_MAX_BODY, DEFAULT_ORGANIZATION_ID, DEFAULT_REQUEST_LOG_LIMIT, DEFAULT_SEED,
+};
+
+/// A local emulator of the xpander.ai Tasks API, for tests in any language.
+///
+/// Serves the Tasks API over HTTP/1.1, and control routes under /__emulator/
+/// (seed tasks, inject faults, read the request log). See the crate's README.
+#[derive(Debug, Parser)]
+#[command(name = "xpander-emulator", version)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:0")]
+    addr: String,
+
+    /// The key clients must send as x-api-key. Without it a key is generated
+    /// and printed. Never read from the environment; a key given here is not
+    /// printed.
+    #[arg(long, value_name = "KEY")]
+    api_key: Option<String>,
+
+    /// The organization_id of the tasks the emulator creates.
+    #[arg(long, visible_alias = "org", value_name = "ID", default_value = DEFAULT_ORGANIZATION_ID)]
+    organization_id: String,
+
+    /// Seed of the dice of probabilistic faults (same seed, same faults).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
+    seed: u64,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY)]
+    max_body: usize,
+
+    /// How many requests the request log keeps (oldest dropped first; 0
+    /// turns the log off).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_REQUEST_LOG_LIMIT)]
+    log_limit: usize,
+}
+
+fn main() {
+    let args = Args::parse();
+    let given_key = args.api_key.is_some();
+    let mut builder = Emulator::builder()
+        .addr(args.addr)
+        .organization_id(args.organization_id)
+        .seed(args.seed)
+        .max_body_size(args.max_body)
+        .request_log_limit(args.log_limit);
+    if let Some(key) = args.api_key {
+        builder = builder.api_key(key);
+    }
+    let emulator = match builder.start() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("xpander-emulator: cannot start: {e}");
+            std::process::exit(1)
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {}", emulator.base_url());
+    if given_key {
+        let _ = writeln!(out, "api key: the one given with --api-key");
+    } else {
+        let _ = writeln!(out, "api key: {}", emulator.api_key());
+    }
+    let _ = out.flush();
+    drop(out);
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,137 @@
+//! Fault rules as JSON: the shape `POST /__emulator/faults` accepts and
+//! `GET /__emulator/faults` serves.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{Fault, FaultAction};
+
+impl Fault {
+    /// The rule as the JSON accepted by `POST /__emulator/faults`.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "method": self.method.clone().unwrap_or_else(|| "*".into()),
+            "path": self.pattern,
+            "times": self.remaining,
+            "always": self.remaining.is_none(),
+            "probability": self.probability,
+            "retry_after": self.retry_after,
+        });
+        let extra = match &self.action {
+            FaultAction::Respond {
+                status,
+                body,
+                content_type,
+            } => json!({
+                "action": "respond", "status": status,
+                "body_text": String::from_utf8_lossy(body), "content_type": content_type,
+            }),
+            FaultAction::Delay(d) => json!({"action": "delay", "delay_ms": d.as_millis() as u64}),
+            FaultAction::Hold => json!({"action": "hold"}),
+            FaultAction::CloseConnection => json!({"action": "close"}),
+            FaultAction::TruncateBody => json!({"action": "truncate"}),
+            FaultAction::OversizedBody(n) => json!({"action": "oversized", "size": n}),
+        };
+        if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            for (k, val) in e {
+                m.insert(k.clone(), val.clone());
+            }
+        }
+        v
+    }
+
+    /// Parses a rule from the JSON shape of `POST /__emulator/faults` (see the
+    /// [crate docs](crate)). The error names the offending field.
+    pub fn from_json(v: &Value) -> Result<Fault, String> {
+        let o = v.as_object().ok_or("fault must be a JSON object")?;
+        let s = |k: &str| -> Result<Option<String>, String> {
+            match o.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Number(n)) if k == "retry_after" => Ok(Some(n.to_string())),
+                Some(_) => Err(format!("`{k}` must be a string")),
+            }
+        };
+        let u = |k: &str| -> Result<Option<u64>, String> {
+            match o.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(x) => x
+                    .as_u64()
+                    .map(Some)
+                    .ok_or_else(|| format!("`{k}` must be a non-negative integer")),
+            }
+        };
+        let method = s("method")?.unwrap_or_else(|| "*".into());
+        let path = s("path")?.unwrap_or_else(|| "*".into());
+        let mut f = Fault::on(&method, &path);
+        if let Some(n) = u("times")? {
+            f = f.times(n);
+        }
+        match o.get("always") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => f = f.always(),
+            Some(_) => return Err("`always` must be a boolean".into()),
+        }
+        match o.get("probability") {
+            None | Some(Value::Null) => {}
+            Some(p) => {
+                let p = p.as_f64().ok_or("`probability` must be a number")?;
+                f = f.probability(p);
+            }
+        }
+        if let Some(r) = s("retry_after")? {
+            f = f.retry_after(r);
+        }
+        let action = s("action")?.unwrap_or_else(|| "respond".into());
+        f = match action.as_str() {
+            "respond" => {
+                let status = match u("status")? {
+                    None => 500,
+                    Some(n) if (100..=999).contains(&n) => n as u16,
+                    Some(_) => return Err("`status` must be between 100 and 999".into()),
+                };
+                let f = if let Some(t) = s("body_text")? {
+                    f.respond_text(status, t)
+                } else {
+                    let body = o
+                        .get("body")
+                        .cloned()
+                        .unwrap_or_else(|| json!({"detail": "Injected fault"}));
+                    f.respond(status, body)
+                };
+                match s("content_type")? {
+                    Some(ct) => f.content_type(ct),
+                    None => f,
+                }
+            }
+            "delay" => f.delay(Duration::from_millis(u("delay_ms")?.unwrap_or(0))),
+            "hold" => f.hold(),
+            "close" | "close_connection" => f.close_connection(),
+            "truncate" | "truncate_body" => f.truncate_body(),
+            "oversized" | "oversized_body" => {
+                f.oversized_body(u("size")?.ok_or("`size` is required for oversized")?)
+            }
+            other => return Err(format!("unknown `action` {other:?}")),
+        };
+        Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip() {
+        let f = Fault::on("GET", "/x")
+            .times(3)
+            .respond_text(503, "busy")
+            .retry_after("2");
+        let g = Fault::from_json(&f.to_json()).unwrap();
+        assert_eq!(f, g);
+        let d = Fault::any("*").always().delay(Duration::from_millis(5));
+        assert_eq!(Fault::from_json(&d.to_json()).unwrap(), d);
+        assert!(Fault::from_json(&json!({"action": "nope"})).is_err());
+    }
+}

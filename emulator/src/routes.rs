@@ -1,0 +1,306 @@
+//! Routing: control routes apart, then the Tasks API with its key check, the
+//! request log and the fault rules.
+//! The routes are listed in the crate's README (its docs).
+
+use std::sync::atomic::Ordering;
+
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+
+use crate::faults::{FaultAction, Fired, Pause};
+use crate::http::{Reply, Req, Resp};
+use crate::log::{ApiKeyCheck, RecordedRequest};
+use crate::server::{lock, Shared};
+use crate::store::NewTask;
+use crate::validation;
+
+/// A route of the Tasks API, its path parameter decoded.
+enum Route {
+    Update(String),
+    Get(String),
+    Stop(String),
+    Create(String),
+    List(String),
+    ListUser(String),
+    Report(String),
+}
+
+/// Percent-decodes one path segment; invalid UTF-8 is replaced.
+fn decode(s: &str) -> String {
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+fn route(method: &str, path: &str) -> Result<Route, Resp> {
+    let not_found = || Resp::detail(404, "Not Found");
+    let bad_method = || Resp::detail(405, "Method Not Allowed");
+    let segs: Vec<&str> = path.split('/').collect();
+    let ["", "agent-execution", rest @ ..] = segs.as_slice() else {
+        return Err(not_found());
+    };
+    if rest.iter().any(|s| s.is_empty()) {
+        return Err(not_found());
+    }
+    let only = |want: &str, r: fn(String) -> Route, seg: &str| {
+        if method == want {
+            Ok(r(decode(seg)))
+        } else {
+            Err(bad_method())
+        }
+    };
+    match rest {
+        ["executions", "history", "user", user] => only("GET", Route::ListUser, user),
+        ["executions", "history", agent] => only("GET", Route::List, agent),
+        [id, "update"] => only("PATCH", Route::Update, id),
+        [id, "status"] => only("GET", Route::Get, id),
+        [agent, "report_task"] => only("POST", Route::Report, agent),
+        [id] => match method {
+            "DELETE" => Ok(Route::Stop(decode(id))),
+            "POST" => Ok(Route::Create(decode(id))),
+            _ => Err(bad_method()),
+        },
+        _ => Err(not_found()),
+    }
+}
+
+/// Answers one request.
+pub(crate) async fn dispatch(shared: &Shared, req: &Req<'_>) -> Reply {
+    let parsed: Option<Value> = serde_json::from_slice(req.body).ok();
+    let path = req.path();
+    if path.starts_with("/__emulator/") {
+        return Reply::Full(crate::control::handle(shared, req, parsed));
+    }
+    let key = ApiKeyCheck::of(req.headers, &shared.config.api_key);
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    shared
+        .log
+        .push(RecordedRequest::new(req, parsed.as_ref(), key));
+    let Some(Fired {
+        action,
+        retry_after,
+    }) = shared.faults.fire(req.method, path)
+    else {
+        return Reply::Full(api(shared, req, key, parsed, None).await);
+    };
+    match action {
+        FaultAction::Respond {
+            status,
+            body,
+            content_type,
+        } => {
+            let mut r = Resp::bytes(status, body);
+            r.content_type = content_type.into();
+            if let Some(ra) = retry_after {
+                r.headers.push(("retry-after", ra));
+            }
+            Reply::Full(r)
+        }
+        FaultAction::Delay(d) => {
+            Reply::Full(api(shared, req, key, parsed, Some(Pause::For(d))).await)
+        }
+        FaultAction::Hold => {
+            Reply::Full(api(shared, req, key, parsed, Some(Pause::UntilReleased)).await)
+        }
+        FaultAction::CloseConnection => Reply::Close,
+        FaultAction::TruncateBody => Reply::Truncated(api(shared, req, key, parsed, None).await),
+        FaultAction::OversizedBody(n) => Reply::Oversized(n),
+    }
+}
+
+/// A Tasks API request; `pause` is an injected wait before it is handled (an
+/// update holds its task's in-flight marker while it waits).
+async fn api(
+    shared: &Shared,
+    req: &Req<'_>,
+    key: ApiKeyCheck,
+    parsed: Option<Value>,
+    pause: Option<Pause>,
+) -> Resp {
+    let route = match (route(req.method, req.path()), key) {
+        (Err(resp), _) => Err(resp),
+        (Ok(_), ApiKeyCheck::Missing) => Err(Resp::detail(401, "Missing API key")),
+        (Ok(_), ApiKeyCheck::Invalid) => Err(Resp::detail(401, "Invalid API key")),
+        (Ok(r), ApiKeyCheck::Valid) => Ok(r),
+    };
+    let route = match route {
+        Ok(Route::Update(id)) => return update(shared, &id, req.body, parsed, pause).await,
+        Ok(r) => r,
+        Err(resp) => {
+            shared.faults.pause(pause).await;
+            return resp;
+        }
+    };
+    shared.faults.pause(pause).await;
+    let answer = |e: &crate::store::Entry| Resp::json(200, &Value::Object(e.task.clone()));
+    let result = match route {
+        Route::Get(id) => lock(&shared.store).get(&id).map(answer).ok_or(id),
+        Route::Stop(id) => {
+            let mut store = lock(&shared.store);
+            store
+                .get_mut(&id)
+                .map(|e| {
+                    e.stop();
+                    answer(e)
+                })
+                .ok_or(id)
+        }
+        Route::Create(agent) => return create(shared, &agent, req, parsed, false),
+        Route::Report(agent) => return create(shared, &agent, req, parsed, true),
+        Route::List(agent) => return list(shared, Some(&agent), None, req.query()),
+        Route::ListUser(user) => return list(shared, None, Some(&user), req.query()),
+        Route::Update(_) => return Resp::detail(500, "unreachable"),
+    };
+    result.unwrap_or_else(|id| not_found_task(&id))
+}
+
+fn not_found_task(id: &str) -> Resp {
+    Resp::detail(404, &format!("Task {id} not found"))
+}
+
+/// Clears the in-flight marker of a task when dropped.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    id: &'a str,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(e) = lock(&self.shared.store).get_mut(self.id) {
+            e.in_flight = false;
+        }
+    }
+}
+
+async fn update(
+    shared: &Shared,
+    id: &str,
+    body: &[u8],
+    parsed: Option<Value>,
+    pause: Option<Pause>,
+) -> Resp {
+    let o = match validation::object_body(parsed, body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let save_shaped = ["id", "agent_id", "input"]
+        .iter()
+        .any(|k| o.contains_key(*k));
+    if let Err(r) = validation::update(&o, save_shaped) {
+        return r;
+    }
+    // A waiting update marks its task in flight: an overlapping one gets 409.
+    let guard = match pause {
+        Some(p) if p.waits() => {
+            match lock(&shared.store).get_mut(id) {
+                None => return not_found_task(id),
+                Some(e) if e.in_flight => return Resp::detail(409, "Concurrent update conflict"),
+                Some(e) => e.in_flight = true,
+            }
+            let guard = InFlight { shared, id };
+            shared.faults.pause(pause).await;
+            Some(guard)
+        }
+        _ => None,
+    };
+    let mut store = lock(&shared.store);
+    let Some(e) = store.get_mut(id) else {
+        return not_found_task(id);
+    };
+    if e.in_flight && guard.is_none() {
+        return Resp::detail(409, "Concurrent update conflict");
+    }
+    if let Err(r) = validation::status(&o, e.task.get("status")) {
+        return r;
+    }
+    e.merge(o, save_shaped);
+    Resp::json(200, &Value::Object(e.task.clone()))
+}
+
+/// `POST /agent-execution/{agent}` (`report` false) and `.../report_task`.
+fn create(
+    shared: &Shared,
+    agent: &str,
+    req: &Req<'_>,
+    parsed: Option<Value>,
+    report: bool,
+) -> Resp {
+    let o = match validation::object_body(parsed, req.body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let checked = if report {
+        validation::report(&o)
+    } else {
+        validation::create(&o).map(|_| ())
+    };
+    if let Err(r) = checked {
+        return r;
+    }
+    let id = match o.get("id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() => id.to_string(),
+        _ => crate::store::new_id(&mut lock(&shared.ids)),
+    };
+    let new = NewTask {
+        id,
+        agent_id: agent,
+        organization_id: &shared.config.organization_id,
+        agent_version: req.header("x-agent-version").filter(|_| !report),
+    };
+    let mut store = lock(&shared.store);
+    let task = if report {
+        store.report(new, &o)
+    } else {
+        store.create(new, &o)
+    };
+    Resp::json(200, &task)
+}
+
+/// Whether a task's field matches one of the wanted query values.
+fn value_matches(v: &Value, wanted: &[String]) -> bool {
+    let shown = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return false,
+    };
+    wanted.contains(&shown)
+}
+
+/// The history routes: an agent's tasks, or a user's, with the query's
+/// filters (a filter given several times matches any of its values).
+fn list(shared: &Shared, agent: Option<&str>, user: Option<&str>, query: &str) -> Resp {
+    const FILTERS: [&str; 5] = [
+        "user_id",
+        "parent_task_id",
+        "triggering_agent_id",
+        "status",
+        "internal_status",
+    ];
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut wanted: Vec<(&str, Vec<String>)> = FILTERS
+        .iter()
+        .filter(|f| !(**f == "user_id" && user.is_some()))
+        .map(|f| {
+            let vals = pairs.iter().filter(|(k, _)| k == f).map(|(_, v)| v.clone());
+            (*f, vals.collect::<Vec<_>>())
+        })
+        .filter(|(_, vals)| !vals.is_empty())
+        .collect();
+    if let Some(u) = user {
+        wanted.push(("user_id", vec![u.to_string()]));
+    }
+    let store = lock(&shared.store);
+    let items: Vec<Value> = store
+        .in_order()
+        .into_iter()
+        .filter(|e| agent.is_none_or(|a| e.task.get("agent_id").and_then(Value::as_str) == Some(a)))
+        .filter(|e| {
+            wanted
+                .iter()
+                .all(|(f, vals)| e.filter_field(f).is_some_and(|v| value_matches(v, vals)))
+        })
+        .map(|e| e.list_item())
+        .collect();
+    Resp::json(200, &Value::Array(items))
+}

@@ -1,0 +1,140 @@
+//! The state the handle and the server share, and the server's thread: a
+//! two-worker tokio runtime of its own, so the emulator works from plain
+//! synchronous tests and from inside any tokio runtime alike.
+
+use std::io;
+use std::net::TcpListener as StdListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::faults::Faults;
+use crate::log::RequestLog;
+use crate::store::Store;
+
+/// Locks a mutex; a panic elsewhere does not poison the emulator.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) struct Config {
+    pub api_key: String,
+    pub organization_id: String,
+    pub max_body: usize,
+}
+
+/// Everything shared between the handle and the connections.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub store: Mutex<Store>,
+    pub faults: Faults,
+    pub log: RequestLog,
+    /// Generated task ids (not seeded: ids need not repeat across runs).
+    pub ids: Mutex<fastrand::Rng>,
+    pub connections: AtomicU64,
+    /// Tasks API requests (control routes excluded).
+    pub requests: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, seed: u64, log_limit: usize) -> Shared {
+        Shared {
+            config,
+            store: Mutex::new(Store::default()),
+            faults: Faults::new(seed),
+            log: RequestLog::new(log_limit),
+            ids: Mutex::new(fastrand::Rng::new()),
+            connections: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn seed_task(&self, task: Value) -> Result<String, String> {
+        let mut ids = lock(&self.ids);
+        lock(&self.store).seed(task, &mut ids)
+    }
+
+    pub(crate) fn task(&self, id: &str) -> Option<Value> {
+        lock(&self.store)
+            .get(id)
+            .map(|e| Value::Object(e.task.clone()))
+    }
+
+    pub(crate) fn tasks(&self) -> Vec<Value> {
+        let store = lock(&self.store);
+        let in_order = store.in_order().into_iter();
+        in_order.map(|e| Value::Object(e.task.clone())).collect()
+    }
+
+    pub(crate) fn clear_tasks(&self) {
+        *lock(&self.store) = Store::default();
+    }
+
+    pub(crate) fn reset(&self) {
+        self.clear_tasks();
+        self.faults.clear();
+        self.log.clear();
+        self.requests.store(0, Ordering::Relaxed);
+        self.connections.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn stats(&self) -> Value {
+        json!({
+            "connections_accepted": self.connections.load(Ordering::Relaxed),
+            "requests": self.requests.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// Serves `listener` on a new thread until `shutdown` turns true; returns
+/// once the runtime is up, or with why it could not start.
+pub(crate) fn spawn(
+    listener: StdListener,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) -> io::Result<JoinHandle<()>> {
+    let port = listener.local_addr()?.port();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
+    let thread = std::thread::Builder::new()
+        .name(format!("xpander-emulator-{port}"))
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("xpander-emulator-worker")
+                .enable_io()
+                .enable_time()
+                .build();
+            let rt = match rt {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => {
+                        let _ = ready_tx.send(Ok(()));
+                        crate::http::serve(listener, shared, shutdown).await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+        })?;
+    let started = ready_rx
+        .recv()
+        .unwrap_or_else(|_| Err(io::Error::other("emulator thread failed to start")));
+    match started {
+        Ok(()) => Ok(thread),
+        Err(e) => {
+            let _ = thread.join();
+            Err(e)
+        }
+    }
+}

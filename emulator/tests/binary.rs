@@ -1,0 +1,129 @@
+//! The stand-alone binary: its flags, and that it never reads, accepts or
+//! prints a key from the environment, nor prints a key it was given.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_xpander-emulator");
+const SENTINEL: &str = "sentinel-4e1d-real-key";
+
+/// Starts the binary with `XPANDER_API_KEY` set to the sentinel; returns the
+/// child, its base address (`HOST:PORT`), the key line, and the rest of stdout.
+fn start(args: &[&str]) -> (Child, String, String, BufReader<ChildStdout>) {
+    let mut child = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .env("XPANDER_API_KEY", SENTINEL)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_string();
+    let mut key_line = String::new();
+    out.read_line(&mut key_line).unwrap();
+    (child, addr, key_line.trim().to_string(), out)
+}
+
+/// The status of `GET /agent-execution/none/status` with this key.
+fn status_with_key(addr: &str, key: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let req = format!(
+        "GET /agent-execution/none/status HTTP/1.1\r\nhost: t\r\nx-api-key: {key}\r\nconnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// Stops the child and returns everything it printed after the key line.
+fn stop(mut child: Child, mut out: BufReader<ChildStdout>) -> String {
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut rest)
+        .unwrap();
+    rest
+}
+
+#[test]
+fn xpander_api_key_in_the_environment_is_neither_used_nor_shown() {
+    let (child, addr, key_line, out) = start(&[]);
+    let key = key_line
+        .strip_prefix("api key: ")
+        .unwrap_or_else(|| panic!("second line: {key_line:?}"));
+    assert!(
+        key.starts_with("emu-") && key.len() > 20,
+        "a generated key: {key}"
+    );
+    assert_ne!(key, SENTINEL);
+    assert_eq!(
+        status_with_key(&addr, SENTINEL),
+        401,
+        "the environment's key is refused"
+    );
+    assert_eq!(
+        status_with_key(&addr, key),
+        404,
+        "the printed key is the one"
+    );
+    let rest = stop(child, out);
+    assert!(!format!("{key_line}{rest}").contains(SENTINEL), "{rest}");
+}
+
+#[test]
+fn a_key_given_on_the_command_line_works_and_is_not_printed() {
+    let given = "given-key-91c2";
+    let (child, addr, key_line, out) = start(&["--api-key", given]);
+    assert_eq!(status_with_key(&addr, given), 404);
+    assert_eq!(status_with_key(&addr, SENTINEL), 401);
+    let rest = stop(child, out);
+    let printed = format!("{key_line}\n{rest}");
+    assert!(key_line.starts_with("api key:"), "{key_line}");
+    assert!(
+        !printed.contains(given) && !printed.contains(SENTINEL),
+        "{printed}"
+    );
+}
+
+#[test]
+fn help_describes_every_flag() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--addr",
+        "--api-key",
+        "--organization-id",
+        "--seed",
+        "--max-body",
+        "--log-limit",
+        "--help",
+        "--version",
+    ] {
+        // Long help: the flag's line, then its description on the next.
+        let lines: Vec<&str> = help.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with(flag) || l.contains(&format!(", {flag}")))
+            .unwrap_or_else(|| panic!("{flag} missing from --help:\n{help}"));
+        let description = lines.get(at + 1).map(|l| l.trim()).unwrap_or("");
+        assert!(description.len() > 8, "{flag} undocumented:\n{help}");
+    }
+    let bad = Command::new(BIN).arg("--nope").output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
