@@ -31,6 +31,7 @@ pub mod response;
 pub mod retry;
 pub(crate) mod segment;
 pub mod sse;
+pub mod stream;
 #[cfg(test)]
 mod tests;
 
