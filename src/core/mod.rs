@@ -34,6 +34,7 @@ pub mod sse;
 pub mod stream;
 #[cfg(test)]
 mod tests;
+pub mod wait;
 
 /// An HTTP method used by the Tasks API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
