@@ -31,8 +31,10 @@ pub mod response;
 pub mod retry;
 pub(crate) mod segment;
 pub mod sse;
+pub mod stream;
 #[cfg(test)]
 mod tests;
+pub mod wait;
 
 /// An HTTP method used by the Tasks API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
