@@ -112,7 +112,9 @@ pub mod config;
 pub mod core;
 pub mod error;
 pub mod model;
+mod options;
 pub mod params;
+pub mod proxy;
 mod telemetry;
 
 #[cfg(feature = "blocking")]
@@ -129,12 +131,14 @@ mod tls;
 pub mod emulator;
 
 pub use client::Tasks;
-pub use config::{ApiKey, ClientBuilder, Config, RetryPolicy, Timeouts};
+pub use config::{ApiKey, ClientBuilder, Config, RetryPolicy, RootCertificate, Timeouts};
 pub use error::{
     ApiError, DecodeError, Error, ErrorClass, Result, TransportError, TransportErrorKind,
 };
 pub use model::*;
+pub use options::CallOptions;
 pub use params::{CreateInput, CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+pub use proxy::{ProxySetting, ProxyUrl};
 
 /// The `user-agent` this crate sends.
 pub const USER_AGENT: &str = concat!("xpander-sdk-rust/", env!("CARGO_PKG_VERSION"));

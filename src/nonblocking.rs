@@ -6,6 +6,7 @@
 //! bytes and sleeps. The methods need a tokio runtime with its time driver
 //! (`#[tokio::main]` gives one).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
@@ -20,35 +21,65 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    pub(crate) fn new(config: &Config) -> Result<Transport> {
-        use rustls_platform_verifier::BuilderVerifierExt;
-        let tls_error = |e: rustls::Error| Error::Config(format!("cannot set up TLS: {e}"));
-        let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-            .with_safe_default_protocol_versions()
-            .map_err(tls_error)?
-            .with_platform_verifier()
-            .map_err(tls_error)?
-            .with_no_client_auth();
-        let client = reqwest::Client::builder()
+    /// The crate's own client: its timeouts, no redirects, the proxy decided
+    /// by [`crate::proxy`], the TLS configuration `tls` (HTTP/2 offered by
+    /// ALPN when configured and built in), and the builder's name overrides.
+    pub(crate) fn new(
+        config: &Config,
+        tls: std::result::Result<Arc<rustls::ClientConfig>, String>,
+    ) -> std::result::Result<Transport, String> {
+        let mut tls = Arc::unwrap_or_clone(tls?);
+        let http2 = cfg!(feature = "http2") && config.http2;
+        tls.alpn_protocols = if http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
+        let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             // The key must never follow a redirect; a 3xx is an ApiError.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.timeouts.connect)
             .timeout(config.timeouts.request)
             .user_agent(crate::USER_AGENT)
-            .tcp_nodelay(true)
+            .tcp_nodelay(true);
+        if !http2 {
+            builder = builder.http1_only();
+        }
+        // Our decision, not reqwest's own reading of the environment.
+        builder = match &config.proxy {
+            Some(proxy) => builder.proxy(
+                reqwest::Proxy::all(proxy.as_str())
+                    .map_err(|e| format!("the proxy {proxy} is not usable: {e}"))?,
+            ),
+            None => builder.no_proxy(),
+        };
+        for (host, addr) in &config.resolve {
+            builder = builder.resolve(host, *addr);
+        }
+        let client = builder
             .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Transport {
+            .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
+        Ok(Transport::from_client(client, config))
+    }
+
+    /// The caller's own client ([`crate::ClientBuilder::reqwest_client`]).
+    pub(crate) fn from_client(client: reqwest::Client, config: &Config) -> Transport {
+        Transport {
             client,
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
-        })
+        }
     }
 
-    /// Sends one request and reads the whole answer (up to the limit).
-    pub(crate) async fn send(&self, request: &HttpRequest) -> Result<HttpResponse> {
+    /// Sends one request and reads the whole answer (up to the limit);
+    /// `timeout`, when given, replaces the client's whole-request timeout.
+    pub(crate) async fn send(
+        &self,
+        request: &HttpRequest,
+        timeout: Option<Duration>,
+    ) -> Result<HttpResponse> {
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -56,22 +87,24 @@ impl Transport {
             Method::Delete => reqwest::Method::DELETE,
         };
         let mut builder = self.client.request(method, request.url.as_str());
-        for (name, value) in &request.headers {
-            builder = if *name == "x-api-key" {
+        for (name, value) in request.all_headers() {
+            builder = if name == "x-api-key" {
                 // Marked sensitive: reqwest and hyper never print it, and
                 // HTTP/2 never puts it in its header compression table.
-                let mut key =
-                    reqwest::header::HeaderValue::from_str(value.as_str()).map_err(|e| {
-                        Error::Config(format!("the API key is not a valid header value: {e}"))
-                    })?;
+                let mut key = reqwest::header::HeaderValue::from_str(value).map_err(|e| {
+                    Error::Config(format!("the API key is not a valid header value: {e}"))
+                })?;
                 key.set_sensitive(true);
-                builder.header(*name, key)
+                builder.header(name, key)
             } else {
-                builder.header(*name, value.as_str())
+                builder.header(name, value)
             };
         }
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
+        }
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
         }
         let mut response = builder.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
@@ -95,16 +128,27 @@ impl Transport {
     }
 
     /// Waits before the next attempt.
-    pub(crate) async fn sleep(&self, wait: Duration) {
+    pub(crate) async fn sleep(wait: Duration) {
         tokio::time::sleep(wait).await
     }
 }
 
+/// The kind of a reqwest failure, the same as the blocking face gives for
+/// the same failure (tests/network.rs checks each one in both faces).
 fn transport_error(e: reqwest::Error) -> Error {
-    let kind = if e.is_timeout() {
-        TransportErrorKind::Timeout
+    let hyper = find_source::<hyper::Error>(&e);
+    let io = find_source::<std::io::Error>(&e);
+    let kind = if hyper.is_some_and(|h| h.is_parse() || h.is_parse_status()) {
+        // A malformed or oversized answer head.
+        TransportErrorKind::Protocol
     } else if e.is_connect() {
-        TransportErrorKind::Connect
+        if e.is_timeout() || io.is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut) {
+            TransportErrorKind::ConnectTimeout
+        } else {
+            TransportErrorKind::Connect
+        }
+    } else if e.is_timeout() {
+        TransportErrorKind::Timeout
     } else if e.is_request() || e.is_body() || e.is_decode() {
         TransportErrorKind::Disconnected
     } else {
@@ -112,6 +156,20 @@ fn transport_error(e: reqwest::Error) -> Error {
     };
     let message = error_chain(&e);
     Error::Transport(TransportError::new(kind, message, Some(Box::new(e))))
+}
+
+/// The first error of type `T` in `e`'s chain of causes.
+fn find_source<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut source = Some(e);
+    while let Some(cause) = source {
+        if let Some(found) = cause.downcast_ref::<T>() {
+            return Some(found);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// The error and its causes on one line (reqwest's own message is terse).
