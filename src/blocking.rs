@@ -193,15 +193,22 @@ const DNS_ENTRIES: usize = 16;
 /// to ureq's resolver (a thread, bounded by the connect timeout).
 #[derive(Debug)]
 struct CachingResolver {
-    lookup: DefaultResolver,
+    lookup: Box<dyn Resolver>,
     overrides: Vec<(String, SocketAddr)>,
     cache: RwLock<HashMap<(String, u16), (ResolvedSocketAddrs, Instant)>>,
 }
 
 impl CachingResolver {
     fn new(overrides: Vec<(String, SocketAddr)>) -> CachingResolver {
+        CachingResolver::with_lookup(overrides, Box::new(DefaultResolver::default()))
+    }
+
+    fn with_lookup(
+        overrides: Vec<(String, SocketAddr)>,
+        lookup: Box<dyn Resolver>,
+    ) -> CachingResolver {
         CachingResolver {
-            lookup: DefaultResolver::default(),
+            lookup,
             overrides,
             cache: RwLock::new(HashMap::new()),
         }
@@ -231,6 +238,19 @@ impl Resolver for CachingResolver {
         uri: &ureq::http::Uri,
         config: &ureq::config::Config,
         timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        self.resolve_at(uri, config, timeout, Instant::now)
+    }
+}
+
+impl CachingResolver {
+    /// As [`Resolver::resolve`], with the clock `now` (read only for names).
+    fn resolve_at(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+        now: impl Fn() -> Instant,
     ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
         let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
             return self.lookup.resolve(uri, config, timeout);
@@ -268,7 +288,7 @@ impl Resolver for CachingResolver {
             }
             return Ok(addrs);
         }
-        let now = Instant::now();
+        let now = now();
         let cached = self.cached(host, port);
         if let Some((addrs, at)) = &cached {
             if now.saturating_duration_since(*at) < DNS_TTL {
@@ -387,6 +407,93 @@ impl UreqTransport for TlsTransport {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A resolver that answers 10.0.0.1 while `fail` is 0, and counts lookups.
+    #[derive(Debug, Default)]
+    struct Fake {
+        lookups: Arc<AtomicUsize>,
+        fail: Arc<AtomicUsize>,
+    }
+
+    impl Resolver for Fake {
+        fn resolve(
+            &self,
+            uri: &ureq::http::Uri,
+            _: &ureq::config::Config,
+            _: NextTimeout,
+        ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) > 0 {
+                return Err(ureq::Error::HostNotFound);
+            }
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(
+                [10, 0, 0, 1].into(),
+                uri.port_u16().unwrap_or(443),
+            ));
+            Ok(addrs)
+        }
+    }
+
+    #[test]
+    fn names_are_cached_and_served_through_a_lookup_failure() {
+        let fake = Fake::default();
+        let (lookups, fail) = (fake.lookups.clone(), fake.fail.clone());
+        let resolver = CachingResolver::with_lookup(
+            vec![("pinned.example".into(), "127.0.0.2:0".parse().unwrap())],
+            Box::new(fake),
+        );
+        let config = ureq::config::Config::default();
+        let start = Instant::now();
+        let at = |secs: u64| move || start + Duration::from_secs(secs);
+        let uri: ureq::http::Uri = "https://api.example/x".parse().unwrap();
+        let resolve = |secs| resolver.resolve_at(&uri, &config, NextTimeout::default(), at(secs));
+        let first = resolve(0).unwrap();
+        assert_eq!(first[0], "10.0.0.1:443".parse().unwrap());
+        resolve(29).unwrap();
+        assert_eq!(lookups.load(Ordering::SeqCst), 1, "cached within the TTL");
+        resolve(31).unwrap();
+        assert_eq!(
+            lookups.load(Ordering::SeqCst),
+            2,
+            "looked up again after it"
+        );
+        fail.store(1, Ordering::SeqCst);
+        assert_eq!(
+            resolve(100).unwrap()[0],
+            first[0],
+            "stale entry through a failure"
+        );
+        assert!(resolve(31 + 300).is_err(), "not past the grace period");
+        // IP literals and overrides never reach the lookup.
+        let before = lookups.load(Ordering::SeqCst);
+        for url in [
+            "http://127.0.0.1:8/",
+            "http://[::1]:8/",
+            "https://pinned.example/",
+        ] {
+            let uri: ureq::http::Uri = url.parse().unwrap();
+            resolver
+                .resolve_at(&uri, &config, NextTimeout::default(), at(0))
+                .unwrap();
+        }
+        assert_eq!(lookups.load(Ordering::SeqCst), before);
+        let uri: ureq::http::Uri = "https://PINNED.example:8443/".parse().unwrap();
+        let pinned = resolver
+            .resolve_at(&uri, &config, NextTimeout::default(), at(0))
+            .unwrap();
+        assert_eq!(
+            pinned[0],
+            "127.0.0.2:8443".parse().unwrap(),
+            "port 0: the URL's"
+        );
+    }
+}
+
 fn read_error(e: io::Error, status: u16, read: usize, limit: BodyLimit) -> Error {
     match ureq::Error::from(e) {
         ureq::Error::BodyExceedsLimit(_) => limit.exceeded(status),
@@ -404,6 +511,9 @@ fn transport_error(e: ureq::Error) -> Error {
         | ureq::Error::ConnectProxyFailed(_) => Connect,
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => Connect,
         ureq::Error::Io(io) => io_kind(io),
+        // A malformed head, or one over ureq's 64 KiB (hyper's limit, in
+        // the async face, is about 400 KiB: a head between the two is
+        // refused here only; above both, both faces say Protocol).
         ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => Protocol,
         _ => Other,
     };

@@ -238,6 +238,10 @@ impl ClientBuilder {
     /// key to wherever it is sent: build yours with
     /// `redirect(reqwest::redirect::Policy::none())`), timeouts, proxy, TLS
     /// and HTTP/2; the crate still builds, limits, retries and parses.
+    /// The crate builds reqwest with `rustls-no-provider`, so a client you
+    /// build yourself needs a crypto provider: install ring's
+    /// (`rustls::crypto::ring::default_provider().install_default()`) or
+    /// hand reqwest a rustls configuration.
     #[cfg(feature = "async")]
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub fn reqwest_client(mut self, client: reqwest::Client) -> ClientBuilder {
