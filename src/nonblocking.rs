@@ -14,10 +14,17 @@ use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
 /// Sends requests with one `reqwest::Client` (its own connection pool).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Transport {
     client: reqwest::Client,
     limit: BodyLimit,
+    /// With HTTP/2 offered over TLS: open while no request has finished.
+    /// hyper-util learns a connection speaks HTTP/2 only after ALPN, so
+    /// calls started before the first connection is up would each open
+    /// their own (measured: 62 connections for 64 calls in flight). The
+    /// first call goes alone; the others wait for it, then share its
+    /// connection when it speaks HTTP/2.
+    first: Option<tokio::sync::OnceCell<()>>,
 }
 
 impl Transport {
@@ -60,7 +67,11 @@ impl Transport {
         let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
-        Ok(Transport::from_client(client, config))
+        let mut transport = Transport::from_client(client, config);
+        if http2 && config.base_url.starts_with("https://") {
+            transport.first = Some(tokio::sync::OnceCell::new());
+        }
+        Ok(transport)
     }
 
     /// The caller's own client ([`crate::ClientBuilder::reqwest_client`]).
@@ -70,12 +81,32 @@ impl Transport {
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
+            first: None,
         }
     }
 
     /// Sends one request and reads the whole answer (up to the limit);
     /// `timeout`, when given, replaces the client's whole-request timeout.
     pub(crate) async fn send(
+        &self,
+        request: &HttpRequest,
+        timeout: Option<Duration>,
+    ) -> Result<HttpResponse> {
+        if let Some(first) = self.first.as_ref().filter(|f| !f.initialized()) {
+            let mut mine = None;
+            first
+                .get_or_init(|| async {
+                    mine = Some(self.send_now(request, timeout).await);
+                })
+                .await;
+            if let Some(result) = mine {
+                return result;
+            }
+        }
+        self.send_now(request, timeout).await
+    }
+
+    async fn send_now(
         &self,
         request: &HttpRequest,
         timeout: Option<Duration>,

@@ -430,6 +430,27 @@ async fn the_async_face_speaks_http2_over_tls_when_offered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_calls_in_flight_from_a_cold_client_share_one_http2_connection() {
+    let ca = TestCa::new(&[HOST]);
+    let server = HyperTls::start(&ca, &["h2", "http/1.1"], task_body());
+    let tasks = https_client(server.addr, Some(&ca.root_pem), "k")
+        .build()
+        .unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let tasks = tasks.clone();
+        calls.spawn(async move { tasks.aget("task_xyz").await.unwrap() });
+    }
+    while let Some(call) = calls.join_next().await {
+        call.unwrap();
+    }
+    assert_eq!(
+        server.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn your_own_clients_are_used_and_error_answers_keep_their_body() {
     // A reqwest client built by hand needs a crypto provider: the crate
     // builds reqwest without one of its own choosing (ring is set per client).
