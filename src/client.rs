@@ -171,6 +171,7 @@ impl Tasks {
         })
     }
 
+    #[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(unused_mut))]
     fn from_builder(mut builder: ClientBuilder) -> Result<Tasks> {
         #[cfg(feature = "blocking")]
         let agent = builder.ureq_agent.take();
@@ -196,8 +197,6 @@ impl Tasks {
             tls: OnceLock::new(),
             core: Core::new(config),
         };
-        #[cfg(not(any(feature = "blocking", feature = "async")))]
-        let _ = &mut builder;
         Ok(Tasks {
             inner: Arc::new(Inner {
                 shared: Arc::new(shared),

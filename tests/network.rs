@@ -398,10 +398,23 @@ network_tests!(
     update: aupdate, get: aget, create: acreate
 );
 
+#[cfg(not(feature = "http2"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_http2_feature_the_async_face_speaks_http1_over_tls() {
+    let ca = TestCa::new(&[HOST]);
+    let server = HyperTls::start(&ca, &["h2", "http/1.1"], task_body());
+    let tasks = https_client(server.addr, Some(&ca.root_pem), "k")
+        .build()
+        .unwrap();
+    tasks.aget("task_xyz").await.unwrap();
+    assert_eq!(*server.protocols.lock().unwrap(), ["http/1.1"]);
+}
+
 fn task_body() -> Vec<u8> {
     RECORDER_TASK.as_bytes().to_vec()
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_async_face_speaks_http2_over_tls_when_offered() {
     let ca = TestCa::new(&[HOST]);
@@ -429,6 +442,7 @@ async fn the_async_face_speaks_http2_over_tls_when_offered() {
     );
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_calls_in_flight_from_a_cold_client_share_one_http2_connection() {
     let ca = TestCa::new(&[HOST]);

@@ -322,7 +322,8 @@ mod tests {
     #[test]
     fn the_retry_table() {
         use TransportErrorKind::*;
-        let cases: [(&str, fn() -> Result<HttpResponse, Error>, bool, bool); 10] = [
+        type Outcome = fn() -> Result<HttpResponse, Error>;
+        let cases: [(&str, Outcome, bool, bool); 10] = [
             ("refused", || transport(Connect), true, true),
             ("connect timeout", || transport(ConnectTimeout), true, true),
             ("429", || answer(429, None), true, true),
