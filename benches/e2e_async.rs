@@ -168,6 +168,27 @@ fn share(ops: u64, c: usize, w: usize) -> u64 {
 
 fn bench(c: &mut Criterion) {
     let s = setup();
+    // For a profiler (valgrind --tool=callgrind): one side only, no timing.
+    // E2E_PROFILE=sdk|raw, E2E_OPS (default 2000), E2E_IN_FLIGHT (default 16).
+    if let Ok(side) = std::env::var("E2E_PROFILE") {
+        let var = |name, default| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let (ops, in_flight) = (var("E2E_OPS", 2000), var("E2E_IN_FLIGHT", 16) as usize);
+        let run = |ops| match side.as_str() {
+            "sdk" => s.rt.block_on(run_sdk(&s.sdk, ops, in_flight)),
+            _ => s.rt.block_on(run_raw(&s.raw, ops, in_flight, true)),
+        };
+        run(200);
+        println!(
+            "{side}: {ops} updates, {in_flight} in flight: {:?}",
+            run(ops)
+        );
+        return;
+    }
     for concurrency in CONCURRENCY {
         let mut group = c.benchmark_group(format!("e2e_async/update/in_flight_{concurrency}"));
         group.bench_function("sdk", |b| {
