@@ -33,6 +33,7 @@ const POOL_IDLE_PER_HOST: usize = 64;
 pub(crate) struct Transport {
     agent: ureq::Agent,
     limit: BodyLimit,
+    headers: crate::headers::Headers,
     /// The caller's own agent ([`crate::ClientBuilder::ureq_agent`]): each
     /// request is told to hand back 4xx/5xx answers as answers.
     foreign: bool,
@@ -83,6 +84,7 @@ impl Transport {
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
+            headers: crate::headers::Headers::new(config),
             foreign: false,
         })
     }
@@ -94,6 +96,7 @@ impl Transport {
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
+            headers: crate::headers::Headers::new(config),
             foreign: true,
         }
     }
@@ -108,7 +111,8 @@ impl Transport {
         let mut builder = ureq::http::Request::builder()
             .method(request.method.as_str())
             .uri(request.url.as_str());
-        for (name, value) in request.all_headers() {
+        for pair in self.headers.pairs(request) {
+            let (name, value) = pair?;
             builder = builder.header(name, value);
         }
         let sent = match &request.body {

@@ -120,6 +120,8 @@ mod telemetry;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod headers;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod nonblocking;

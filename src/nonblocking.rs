@@ -18,6 +18,7 @@ use crate::error::{Error, Result, TransportError, TransportErrorKind};
 pub(crate) struct Transport {
     client: reqwest::Client,
     limit: BodyLimit,
+    headers: crate::headers::Headers,
     /// With HTTP/2 offered over TLS: open while no request has finished.
     /// hyper-util learns a connection speaks HTTP/2 only after ALPN, so
     /// calls started before the first connection is up would each open
@@ -81,6 +82,7 @@ impl Transport {
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
+            headers: crate::headers::Headers::new(config),
             first: None,
         }
     }
@@ -118,18 +120,9 @@ impl Transport {
             Method::Delete => reqwest::Method::DELETE,
         };
         let mut builder = self.client.request(method, request.url.as_str());
-        for (name, value) in request.all_headers() {
-            builder = if name == "x-api-key" {
-                // Marked sensitive: reqwest and hyper never print it, and
-                // HTTP/2 never puts it in its header compression table.
-                let mut key = reqwest::header::HeaderValue::from_str(value).map_err(|e| {
-                    Error::Config(format!("the API key is not a valid header value: {e}"))
-                })?;
-                key.set_sensitive(true);
-                builder.header(name, key)
-            } else {
-                builder.header(name, value)
-            };
+        for pair in self.headers.pairs(request) {
+            let (name, value) = pair?;
+            builder = builder.header(name, value);
         }
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
