@@ -86,8 +86,9 @@ fn main() {
         common::fmt_time(cold_h2.as_secs_f64() / OPS as f64),
         common::fmt_time(cold_h1.as_secs_f64() / OPS as f64),
     );
-    common::ratio_summary(
+    common::ratio_summary_named(
         &format!("TLS, {IN_FLIGHT} in flight: HTTP/2 / HTTP/1.1"),
+        ("h2", "http/1.1"),
         ROUNDS,
         OPS,
         || rt.block_on(run(&h2)),

@@ -14,6 +14,18 @@ pub fn ratio_summary(
     label: &str,
     rounds: usize,
     ops: usize,
+    sdk: impl FnMut() -> Duration,
+    raw: impl FnMut() -> Duration,
+) -> f64 {
+    ratio_summary_named(label, ("sdk", "raw"), rounds, ops, sdk, raw)
+}
+
+/// As [`ratio_summary`], naming the two sides.
+pub fn ratio_summary_named(
+    label: &str,
+    (a, b): (&str, &str),
+    rounds: usize,
+    ops: usize,
     mut sdk: impl FnMut() -> Duration,
     mut raw: impl FnMut() -> Duration,
 ) -> f64 {
@@ -39,7 +51,7 @@ pub fn ratio_summary(
     let pick = |q: f64| ratios[((rounds - 1) as f64 * q).round() as usize];
     let median = pick(0.5);
     println!(
-        "SUMMARY {label:<44} sdk {:>10} raw {:>10} | ratio per round: median {median:.3}, p10-p90 {:.3}-{:.3}, min-max {:.3}-{:.3} ({rounds} rounds x {ops} ops)",
+        "SUMMARY {label:<44} {a} {:>10} {b} {:>10} | ratio per round: median {median:.3}, p10-p90 {:.3}-{:.3}, min-max {:.3}-{:.3} ({rounds} rounds x {ops} ops)",
         fmt_time(per_op(sdk_times[rounds / 2])),
         fmt_time(per_op(raw_times[rounds / 2])),
         pick(0.1),
