@@ -36,11 +36,8 @@ fn https(front: &TlsFront, key: &str) -> xpander_sdk::ClientBuilder {
         .no_proxy()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn loopback_http_needs_no_roots() {
-    empty_ca_store();
-    let emulator = emulator();
-    let tasks = common::client(&emulator);
+/// An update through each face; both must succeed.
+async fn update_in_both_faces(tasks: &Tasks) {
     tasks
         .aupdate("task_xyz", &UpdateTask::new().result("a"))
         .await
@@ -52,6 +49,14 @@ async fn loopback_http_needs_no_roots() {
     .await
     .unwrap()
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_http_needs_no_roots() {
+    empty_ca_store();
+    let emulator = emulator();
+    let tasks = common::client(&emulator);
+    update_in_both_faces(&tasks).await;
     assert_eq!(tasks.tls_roots_for_tests().as_deref(), Some("NotNeeded"));
 }
 
@@ -101,17 +106,7 @@ async fn https_uses_the_bundled_roots_and_trusts_extra_ones() {
         .add_root_certificate_pem(&ca.root_pem)
         .build()
         .unwrap();
-    trusted
-        .aupdate("task_xyz", &UpdateTask::new().result("a"))
-        .await
-        .unwrap();
-    let blocking = trusted.clone();
-    tokio::task::spawn_blocking(move || {
-        blocking.update("task_xyz", &UpdateTask::new().result("b"))
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    update_in_both_faces(&trusted).await;
     assert_eq!(emulator.requests().len(), 2);
 
     // Another CA's root is not enough.
