@@ -19,13 +19,37 @@ pub(crate) struct Transport {
     client: reqwest::Client,
     limit: BodyLimit,
     headers: crate::headers::Headers,
-    /// With HTTP/2 offered over TLS: open while no request has finished.
-    /// hyper-util learns a connection speaks HTTP/2 only after ALPN, so
-    /// calls started before the first connection is up would each open
-    /// their own (measured: 62 connections for 64 calls in flight). The
-    /// first call goes alone; the others wait for it, then share its
-    /// connection when it speaks HTTP/2.
-    first: Option<tokio::sync::OnceCell<()>>,
+    /// With HTTP/2 offered over TLS: the first call of the client.
+    first: Option<FirstCall>,
+}
+
+/// hyper-util learns a connection speaks HTTP/2 only after ALPN, so calls
+/// started before the first connection is up would each open their own
+/// (measured: 62 connections for 64 calls in flight, all HTTP/2). So the
+/// first call of a client goes alone, and the calls started meanwhile wait
+/// for it (at most [`FIRST_CALL_WAIT`], so that one slow answer cannot hold
+/// them up for long), then share its connection when it speaks HTTP/2.
+#[derive(Debug)]
+struct FirstCall {
+    started: std::sync::atomic::AtomicBool,
+    /// Set with `done`: the fast check of every later call.
+    over: std::sync::atomic::AtomicBool,
+    done: tokio::sync::watch::Sender<bool>,
+}
+
+/// The longest the calls started during a client's first call wait for it.
+const FIRST_CALL_WAIT: Duration = Duration::from_secs(1);
+
+/// Marks the first call done when dropped (finished, failed or cancelled).
+struct FirstCallDone<'a>(&'a FirstCall);
+
+impl Drop for FirstCallDone<'_> {
+    fn drop(&mut self) {
+        self.0
+            .over
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.0.done.send_replace(true);
+    }
 }
 
 impl Transport {
@@ -70,7 +94,11 @@ impl Transport {
             .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
         let mut transport = Transport::from_client(client, config);
         if http2 && config.base_url.starts_with("https://") {
-            transport.first = Some(tokio::sync::OnceCell::new());
+            transport.first = Some(FirstCall {
+                started: std::sync::atomic::AtomicBool::new(false),
+                over: std::sync::atomic::AtomicBool::new(false),
+                done: tokio::sync::watch::Sender::new(false),
+            });
         }
         Ok(transport)
     }
@@ -94,16 +122,18 @@ impl Transport {
         request: &HttpRequest,
         timeout: Option<Duration>,
     ) -> Result<HttpResponse> {
-        if let Some(first) = self.first.as_ref().filter(|f| !f.initialized()) {
-            let mut mine = None;
-            first
-                .get_or_init(|| async {
-                    mine = Some(self.send_now(request, timeout).await);
-                })
-                .await;
-            if let Some(result) = mine {
-                return result;
+        use std::sync::atomic::Ordering;
+        if let Some(first) = self
+            .first
+            .as_ref()
+            .filter(|f| !f.over.load(Ordering::Acquire))
+        {
+            if !first.started.swap(true, Ordering::AcqRel) {
+                let _done = FirstCallDone(first);
+                return self.send_now(request, timeout).await;
             }
+            let mut done = first.done.subscribe();
+            let _ = tokio::time::timeout(FIRST_CALL_WAIT, done.wait_for(|done| *done)).await;
         }
         self.send_now(request, timeout).await
     }

@@ -464,6 +464,39 @@ async fn many_calls_in_flight_from_a_cold_client_share_one_http2_connection() {
     );
 }
 
+/// The first call of an HTTP/2 client goes alone, but one that never ends
+/// does not hold up the calls started meanwhile for long.
+#[cfg(feature = "http2")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_first_call_does_not_hold_up_the_others() {
+    let emulator = emulator();
+    emulator.inject(Fault::on("GET", "/agent-execution/*").hold());
+    let ca = TestCa::new(&[HOST]);
+    let upstream = emulator
+        .base_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let front = TlsFront::start(upstream, &ca);
+    let tasks = https_client(front.addr, Some(&ca.root_pem), emulator.api_key())
+        .build()
+        .unwrap();
+    let held = tokio::spawn({
+        let tasks = tasks.clone();
+        async move { tasks.aget("task_xyz").await }
+    });
+    while emulator.held() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // The first call is held by the server: this one must still complete.
+    tasks
+        .aupdate("task_xyz", &UpdateTask::new().result("not held up"))
+        .await
+        .unwrap();
+    emulator.release(1);
+    held.await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn your_own_clients_are_used_and_error_answers_keep_their_body() {
     // A reqwest client built by hand needs a crypto provider: the crate
