@@ -95,8 +95,10 @@ impl Shared {
 }
 
 impl Tasks {
-    /// A builder for explicit configuration (the environment is not read
-    /// unless you call [`ClientBuilder::from_env`]).
+    /// A builder for explicit configuration (the `XPANDER_*` variables are
+    /// not read unless you call [`ClientBuilder::from_env`]; the standard
+    /// proxy variables are, unless you set a proxy or call
+    /// [`ClientBuilder::no_proxy`]: see [`crate::proxy`]).
     pub fn builder() -> ClientBuilder {
         ClientBuilder::new()
     }

@@ -85,9 +85,12 @@ impl Default for Timeouts {
 
 /// When and how a failed attempt is tried again. Plain data.
 ///
-/// Retried: connection failures before the request was sent (every
-/// operation); a connection that broke off, and 429, 502, 503 and 504
-/// answers, for idempotent operations only (update, save, get, list, stop).
+/// Retried: connection failures and connect timeouts (nothing was sent)
+/// and 429 answers (a throttled request was not processed), for every
+/// operation; a connection that broke off, and 502, 503 and 504 answers,
+/// for idempotent operations only (update, save, get, list, stop). See
+/// the table in `core::retry`'s source, and [`ClientBuilder::deadline`] for
+/// a bound on the whole call.
 /// Waits follow exponential backoff with full jitter, or the server's
 /// `Retry-After` (seconds or an HTTP date) up to [`RetryPolicy::max_retry_after`].
 ///
