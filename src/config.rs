@@ -14,13 +14,19 @@
 //! path segment. Plain `http` is accepted only for loopback hosts
 //! (`localhost`, `127.0.0.0/8`, `::1`) unless
 //! [`ClientBuilder::allow_insecure_http`] says otherwise.
+//!
+//! The network settings (TLS roots, proxy, HTTP/2, deadline, name
+//! overrides) are described in the README's "Network" section and in
+//! [`crate::proxy`]; each has a builder method below.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::segment;
 use crate::error::{Error, Result};
+use crate::proxy::{ProxySetting, ProxyUrl, Target};
 
 /// The production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://inbound.xpander.ai";
@@ -79,9 +85,12 @@ impl Default for Timeouts {
 
 /// When and how a failed attempt is tried again. Plain data.
 ///
-/// Retried: connection failures before the request was sent (every
-/// operation); a connection that broke off, and 429, 502, 503 and 504
-/// answers, for idempotent operations only (update, save, get, list, stop).
+/// Retried: connection failures and connect timeouts (nothing was sent)
+/// and 429 answers (a throttled request was not processed), for every
+/// operation; a connection that broke off, and 502, 503 and 504 answers,
+/// for idempotent operations only (update, save, get, list, stop). See
+/// the table in `core::retry`'s source, and [`ClientBuilder::deadline`] for
+/// a bound on the whole call.
 /// Waits follow exponential backoff with full jitter, or the server's
 /// `Retry-After` (seconds or an HTTP date) up to [`RetryPolicy::max_retry_after`].
 ///
@@ -156,8 +165,27 @@ impl RetryPolicy {
     }
 }
 
+/// A root certificate (DER) trusted in addition to the platform's or the
+/// bundled ones. Its `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RootCertificate(Arc<[u8]>);
+
+impl RootCertificate {
+    /// The certificate's DER bytes.
+    pub fn der(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RootCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RootCertificate(<{} bytes DER>)", self.0.len())
+    }
+}
+
 /// The resolved configuration of a client. Made by [`ClientBuilder::build`];
-/// read it back with [`crate::Tasks::config`]. Its `Debug` hides the API key.
+/// read it back with [`crate::Tasks::config`]. Its `Debug` hides the API key
+/// and a proxy's credentials.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -175,6 +203,19 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// The largest response body read, in bytes.
     pub max_response_bytes: usize,
+    /// The longest a whole call may take, retries and waits included
+    /// (`None`: bounded only by the attempts and their timeouts). Default none.
+    pub deadline: Option<Duration>,
+    /// Root certificates trusted besides the platform's (or the bundled) ones.
+    pub root_certificates: Vec<RootCertificate>,
+    /// The proxy requests go through (`None`: straight to the host), as
+    /// decided by the rules of [`crate::proxy`] when the client was built.
+    pub proxy: Option<ProxyUrl>,
+    /// Whether the async face offers HTTP/2 (by ALPN, over TLS only; needs
+    /// the `http2` feature). Default true.
+    pub http2: bool,
+    /// Host names answered with these addresses instead of a DNS lookup.
+    pub resolve: Vec<(String, SocketAddr)>,
 }
 
 /// Builds a [`crate::Tasks`] client.
@@ -202,6 +243,17 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     max_response_bytes: Option<usize>,
     allow_insecure_http: bool,
+    deadline: Option<Duration>,
+    root_pems: Vec<Vec<u8>>,
+    root_ders: Vec<Vec<u8>>,
+    proxy: ProxySetting,
+    allow_cleartext_proxy: bool,
+    http1_only: bool,
+    resolve: Vec<(String, SocketAddr)>,
+    #[cfg(feature = "blocking")]
+    pub(crate) ureq_agent: Option<ureq::Agent>,
+    #[cfg(feature = "async")]
+    pub(crate) reqwest_client: Option<reqwest::Client>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -215,7 +267,16 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("allow_insecure_http", &self.allow_insecure_http)
-            .finish()
+            .field("deadline", &self.deadline)
+            .field(
+                "root_certificates",
+                &(self.root_pems.len() + self.root_ders.len()),
+            )
+            .field("proxy", &self.proxy)
+            .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)
+            .field("http2", &!self.http1_only)
+            .field("resolve", &self.resolve)
+            .finish_non_exhaustive()
     }
 }
 
@@ -312,15 +373,80 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets the longest a whole call may take, retries and their waits
+    /// included (default: none). No retry is started whose wait would pass
+    /// it, and each attempt's timeout is cut to the time left. Per call:
+    /// [`crate::CallOptions::deadline`].
+    pub fn deadline(mut self, deadline: Duration) -> ClientBuilder {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Trusts the root certificates in `pem` (one or more `BEGIN
+    /// CERTIFICATE` blocks) besides the platform's (or the bundled) ones:
+    /// for a private CA, or a TLS-inspecting proxy. [`ClientBuilder::build`]
+    /// fails with [`Error::Config`] when `pem` holds no certificate.
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> ClientBuilder {
+        self.root_pems.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Trusts a root certificate given as DER bytes (see
+    /// [`ClientBuilder::add_root_certificate_pem`]).
+    pub fn add_root_certificate_der(mut self, der: impl Into<Vec<u8>>) -> ClientBuilder {
+        self.root_ders.push(der.into());
+        self
+    }
+
+    /// Sends requests through this proxy (`http://[user:password@]host[:port]`),
+    /// whatever the environment says (loopback hosts still go direct).
+    /// Default: the environment's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`
+    /// / `NO_PROXY`, as [`crate::proxy`] describes.
+    pub fn proxy(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Sends requests straight to the host, whatever the environment says.
+    pub fn no_proxy(mut self) -> ClientBuilder {
+        self.proxy = ProxySetting::Disabled;
+        self
+    }
+
+    /// Allows a plain-`http` base URL to a non-loopback host to go through
+    /// a proxy, which then reads the API key. Default false: such a
+    /// configuration fails to build.
+    pub fn allow_cleartext_proxy(mut self, allow: bool) -> ClientBuilder {
+        self.allow_cleartext_proxy = allow;
+        self
+    }
+
+    /// Offers HTTP/2 in the async face (default true; needs the `http2`
+    /// feature, on by default). It is negotiated by ALPN over TLS: many
+    /// calls in flight then share one connection. Plain `http` always
+    /// speaks HTTP/1.1. The blocking face speaks HTTP/1.1.
+    pub fn http2(mut self, enabled: bool) -> ClientBuilder {
+        self.http1_only = !enabled;
+        self
+    }
+
+    /// Answers `host` with `addr` instead of a DNS lookup, in both faces
+    /// (as curl's `--resolve`): TLS still checks the certificate against
+    /// `host`. The port of `addr` is used as given.
+    pub fn resolve(mut self, host: impl Into<String>, addr: SocketAddr) -> ClientBuilder {
+        self.resolve.push((host.into().to_ascii_lowercase(), addr));
+        self
+    }
+
     /// Checks and resolves the configuration without building a client (for
     /// [`crate::core::RequestBuilder`], the sans-IO core). Fails as
     /// [`ClientBuilder::build`] does; no request is made.
     pub fn build_config(self) -> Result<Config> {
-        self.resolve()
+        self.into_config()
     }
 
     /// Resolves and checks the configuration.
-    pub(crate) fn resolve(self) -> Result<Config> {
+    pub(crate) fn into_config(self) -> Result<Config> {
         let api_key = self.api_key.filter(|k| !k.0.is_empty()).ok_or_else(|| {
             Error::Config("no API key: set XPANDER_API_KEY or call ClientBuilder::api_key".into())
         })?;
@@ -339,6 +465,29 @@ impl ClientBuilder {
             self.organization_id.as_deref(),
             self.allow_insecure_http,
         )?;
+        let mut root_certificates = Vec::new();
+        for pem in &self.root_pems {
+            root_certificates.extend(parse_pem(pem)?);
+        }
+        root_certificates.extend(
+            self.root_ders
+                .into_iter()
+                .map(|der| RootCertificate(der.into())),
+        );
+        let scheme = if base_url.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        };
+        let target = Target {
+            scheme,
+            host: &host,
+            port: port_of(&base_url).unwrap_or(if scheme == "https" { 443 } else { 80 }),
+        };
+        let proxy =
+            crate::proxy::choose(&self.proxy, target, self.allow_cleartext_proxy, |name| {
+                std::env::var(name).ok()
+            })?;
         Ok(Config {
             api_key,
             organization_id: self.organization_id,
@@ -349,8 +498,41 @@ impl ClientBuilder {
             max_response_bytes: self
                 .max_response_bytes
                 .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+            deadline: self.deadline,
+            root_certificates,
+            proxy,
+            http2: !self.http1_only,
+            resolve: self.resolve,
         })
     }
+}
+
+/// The certificates of a PEM bundle; an error when there are none or one
+/// does not parse.
+fn parse_pem(pem: &[u8]) -> Result<Vec<RootCertificate>> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .map(|cert| cert.map(|der| RootCertificate(der.as_ref().into())))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Config(format!("a root certificate's PEM does not parse: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::Config(
+            "add_root_certificate_pem was given no BEGIN CERTIFICATE block".into(),
+        ));
+    }
+    Ok(certs)
+}
+
+/// The explicit port of a resolved base URL, if any.
+fn port_of(url: &str) -> Option<u16> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let after_host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']')?.1,
+        None => authority.split_once(':').map_or("", |(_, port)| port),
+    };
+    after_host.trim_start_matches(':').parse().ok()
 }
 
 /// Applies the base-URL rules; answers the URL (no trailing `/`) and its host.
@@ -452,7 +634,7 @@ mod tests {
     fn missing_key_is_a_config_error() {
         let err = ClientBuilder::new()
             .with_vars(vars(&[]))
-            .resolve()
+            .into_config()
             .unwrap_err();
         assert!(matches!(err, Error::Config(ref m) if m.contains("XPANDER_API_KEY")));
     }
@@ -461,18 +643,18 @@ mod tests {
     fn defaults_and_staging() {
         let c = ClientBuilder::new()
             .with_vars(vars(&[("XPANDER_API_KEY", "k")]))
-            .resolve()
+            .into_config()
             .unwrap();
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert_eq!(c.host, "inbound.xpander.ai");
         let c = ClientBuilder::new()
             .with_vars(vars(&[("XPANDER_API_KEY", "k"), ("IS_STG", "true")]))
-            .resolve()
+            .into_config()
             .unwrap();
         assert_eq!(c.base_url, STAGING_BASE_URL);
         let c = ClientBuilder::new()
             .with_vars(vars(&[("XPANDER_API_KEY", "k"), ("IS_STG", "false")]))
-            .resolve()
+            .into_config()
             .unwrap();
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
     }
@@ -486,7 +668,7 @@ mod tests {
                 ("XPANDER_API_KEY", "env"),
                 ("XPANDER_BASE_URL", "https://env.example"),
             ]))
-            .resolve()
+            .into_config()
             .unwrap();
         assert_eq!(c.api_key.expose(), "explicit");
         assert_eq!(c.base_url, "https://example.com");
@@ -528,10 +710,52 @@ mod tests {
     }
 
     #[test]
+    fn root_certificates_from_pem() {
+        let err = ClientBuilder::new()
+            .api_key("k")
+            .add_root_certificate_pem("not a certificate")
+            .into_config()
+            .unwrap_err();
+        assert!(err.to_string().contains("BEGIN CERTIFICATE"), "{err}");
+        let pem = "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n";
+        let c = ClientBuilder::new()
+            .api_key("k")
+            .add_root_certificate_pem(format!("{pem}{pem}"))
+            .add_root_certificate_der(vec![9])
+            .into_config()
+            .unwrap();
+        assert_eq!(c.root_certificates.len(), 3);
+        assert_eq!(c.root_certificates[0].der(), &[1, 2, 3]);
+        assert!(!format!("{c:?}").contains("[1, 2, 3]"));
+    }
+
+    #[test]
+    fn ports_of_base_urls() {
+        assert_eq!(port_of("https://x.ai"), None);
+        assert_eq!(port_of("http://127.0.0.1:8016/a"), Some(8016));
+        assert_eq!(port_of("http://[::1]:9/a"), Some(9));
+        assert_eq!(port_of("http://[::1]/a"), None);
+    }
+
+    #[test]
+    fn debug_hides_proxy_credentials() {
+        let b = ClientBuilder::new()
+            .api_key("k")
+            .proxy("http://user:pa55@proxy.corp:3128");
+        assert!(!format!("{b:?}").contains("pa55"));
+        let c = b.into_config().unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("pa55") && shown.contains("proxy.corp"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn debug_hides_the_key() {
         let b = ClientBuilder::new().api_key("sekrit-123");
         assert!(!format!("{b:?}").contains("sekrit-123"));
-        let c = b.resolve().unwrap();
+        let c = b.into_config().unwrap();
         assert!(!format!("{c:?}").contains("sekrit-123"));
         assert!(!format!("{}", c.api_key).contains("sekrit-123"));
     }

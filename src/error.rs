@@ -10,6 +10,7 @@
 //! | [`Error::Transport`] | the server was never reached, or the exchange broke off | see [`TransportError::kind`] |
 //! | [`Error::Decode`] | the server answered 2xx but the body is not what the API promises | no |
 //! | [`Error::BodyTooLarge`] | the answer was larger than the configured limit | no |
+//! | [`Error::Timeout`] | a task did not reach a final status in the time given to wait for it | wait again |
 //!
 //! No failure is reported as a fake HTTP status: a refused connection is a
 //! [`TransportError`] with [`TransportErrorKind::Connect`], never a "500".
@@ -62,6 +63,22 @@ pub enum Error {
         /// The configured limit in bytes.
         limit: usize,
     },
+
+    /// Waiting for a task's final status took longer than the time given
+    /// ([`crate::core::wait::WaitPolicy::timeout`]); the task may still
+    /// finish later.
+    #[error(
+        "timed out after {waited:.1?} waiting for task `{task_id}` to reach a final status (last status seen: {})",
+        .last_status.as_ref().map_or("none", |s| s.as_str())
+    )]
+    Timeout {
+        /// The task waited for.
+        task_id: String,
+        /// How long the wait lasted.
+        waited: std::time::Duration,
+        /// The last status seen, if any was.
+        last_status: Option<crate::model::AgentExecutionStatus>,
+    },
 }
 
 impl Error {
@@ -99,9 +116,12 @@ impl Error {
         matches!(self, Error::Api(e) if e.status == 401 || e.status == 403)
     }
 
-    /// True when the request timed out (connect or whole-request timeout).
+    /// True when the request timed out (connect or whole-request timeout,
+    /// or the call's deadline), or a wait for a task's final status did
+    /// ([`Error::Timeout`]).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Transport(e) if e.kind == TransportErrorKind::Timeout)
+        matches!(self, Error::Transport(e) if matches!(e.kind, TransportErrorKind::Timeout | TransportErrorKind::ConnectTimeout))
+            || matches!(self, Error::Timeout { .. })
     }
 
     /// True when no connection could be made (refused, DNS, TLS handshake).
@@ -114,12 +134,16 @@ impl Error {
         match self {
             Error::Api(e) => e.class(),
             Error::Transport(e) => match e.kind {
-                TransportErrorKind::Timeout | TransportErrorKind::Connect => ErrorClass::Transient,
+                TransportErrorKind::Timeout
+                | TransportErrorKind::Connect
+                | TransportErrorKind::ConnectTimeout => ErrorClass::Transient,
                 TransportErrorKind::Disconnected => ErrorClass::Transient,
+                TransportErrorKind::Protocol => ErrorClass::Server,
                 TransportErrorKind::Other => ErrorClass::Client,
             },
             Error::Config(_) | Error::InvalidArgument { .. } => ErrorClass::Client,
             Error::Decode(_) | Error::BodyTooLarge { .. } => ErrorClass::Server,
+            Error::Timeout { .. } => ErrorClass::Transient,
         }
     }
 
@@ -129,7 +153,7 @@ impl Error {
         match self {
             Error::Api(e) => e.attempts,
             Error::Transport(e) => e.attempts,
-            Error::Decode(_) | Error::BodyTooLarge { .. } => 1,
+            Error::Decode(_) | Error::BodyTooLarge { .. } | Error::Timeout { .. } => 1,
             Error::Config(_) | Error::InvalidArgument { .. } => 0,
         }
     }
@@ -289,11 +313,17 @@ pub enum TransportErrorKind {
     /// No connection could be made: refused, host not found, TLS handshake.
     /// Nothing was sent, so any operation may be retried.
     Connect,
-    /// The connect timeout or the whole-request timeout expired.
+    /// No connection was made within the connect timeout (DNS, TCP and
+    /// TLS). Nothing was sent, so any operation may be retried.
+    ConnectTimeout,
+    /// The whole-request timeout of an attempt, or the call's deadline, expired.
     Timeout,
     /// The connection broke off after the request may have been sent
     /// (reset, closed before the answer, truncated answer head).
     Disconnected,
+    /// The server's answer was not acceptable HTTP (a malformed or
+    /// oversized head). Not retried: the same server is likely to answer alike.
+    Protocol,
     /// Any other transport failure.
     Other,
 }

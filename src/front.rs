@@ -39,13 +39,27 @@ macro_rules! front_end {
         use crate::Tasks;
 
         impl Tasks {
-            /// Sends `request`, trying again as the core decides.
+            /// Sends `request` with this view's options, trying again as
+            /// the core decides (and within the call's deadline).
             #[$mode]
-            async fn $execute(&self, request: crate::core::HttpRequest) -> Result<HttpResponse> {
+            async fn $execute(&self, mut request: crate::core::HttpRequest) -> Result<HttpResponse> {
+                let shared = &self.inner.shared;
+                let options = self.inner.options.as_ref();
+                if let Some(options) = options {
+                    options.apply(&mut request)?;
+                }
+                let transport = shared.$transport()?;
                 let call = crate::telemetry::Call::start(&request);
-                let mut retrier = Retrier::new(self.inner.core.config.retry, request.operation);
+                let mut retrier = Retrier::new(&shared.core.config, request.operation, options);
                 loop {
-                    let outcome = self.inner.$transport.send(&request).await;
+                    let outcome = match retrier.attempt_timeout() {
+                        Ok(timeout) => transport.send(&request, timeout).await,
+                        Err(deadline) => {
+                            let result = Err(deadline);
+                            call.finish(&retrier, &result);
+                            return result;
+                        }
+                    };
                     match retrier.step(outcome) {
                         Step::Done(result) => {
                             call.finish(&retrier, &result);
@@ -53,7 +67,7 @@ macro_rules! front_end {
                         }
                         Step::Retry(wait) => {
                             call.retry(&retrier, wait);
-                            self.inner.$transport.sleep(wait).await;
+                            crate::$transport::Transport::sleep(wait).await;
                         }
                     }
                 }
@@ -62,36 +76,36 @@ macro_rules! front_end {
             $(#[$update_doc])*
             #[$mode]
             pub async fn $update(&self, task_id: &str, change: &UpdateTask) -> Result<Task> {
-                let request = self.inner.core.update(task_id, change)?;
-                self.inner.core.task(self.$execute(request).await?)
+                let request = self.inner.shared.core.update(task_id, change)?;
+                self.inner.shared.core.task(self.$execute(request).await?)
             }
 
             $(#[$get_doc])*
             #[$mode]
             pub async fn $get(&self, task_id: &str) -> Result<Task> {
-                let request = self.inner.core.get(task_id)?;
-                self.inner.core.task(self.$execute(request).await?)
+                let request = self.inner.shared.core.get(task_id)?;
+                self.inner.shared.core.task(self.$execute(request).await?)
             }
 
             $(#[$stop_doc])*
             #[$mode]
             pub async fn $stop(&self, task_id: &str) -> Result<Task> {
-                let request = self.inner.core.stop(task_id)?;
-                self.inner.core.task(self.$execute(request).await?)
+                let request = self.inner.shared.core.stop(task_id)?;
+                self.inner.shared.core.task(self.$execute(request).await?)
             }
 
             $(#[$create_doc])*
             #[$mode]
             pub async fn $create(&self, new_task: &CreateTask) -> Result<Task> {
-                let request = self.inner.core.create(new_task)?;
-                self.inner.core.task(self.$execute(request).await?)
+                let request = self.inner.shared.core.create(new_task)?;
+                self.inner.shared.core.task(self.$execute(request).await?)
             }
 
             $(#[$list_doc])*
             #[$mode]
             pub async fn $list(&self, agent_id: &str, filter: &ListFilter) -> Result<Vec<TaskListItem>> {
-                let request = self.inner.core.list(agent_id, filter)?;
-                self.inner.core.task_list(self.$execute(request).await?)
+                let request = self.inner.shared.core.list(agent_id, filter)?;
+                self.inner.shared.core.task_list(self.$execute(request).await?)
             }
 
             $(#[$list_user_doc])*
@@ -101,15 +115,15 @@ macro_rules! front_end {
                 user_id: &str,
                 filter: &ListFilter,
             ) -> Result<Vec<TaskListItem>> {
-                let request = self.inner.core.list_user_tasks(user_id, filter)?;
-                self.inner.core.task_list(self.$execute(request).await?)
+                let request = self.inner.shared.core.list_user_tasks(user_id, filter)?;
+                self.inner.shared.core.task_list(self.$execute(request).await?)
             }
 
             $(#[$report_doc])*
             #[$mode]
             pub async fn $report(&self, agent_id: &str, report: &ExternalTaskReport) -> Result<Task> {
-                let request = self.inner.core.report_external_task(agent_id, report)?;
-                self.inner.core.task(self.$execute(request).await?)
+                let request = self.inner.shared.core.report_external_task(agent_id, report)?;
+                self.inner.shared.core.task(self.$execute(request).await?)
             }
 
             $(#[$conflict_doc])*
@@ -122,12 +136,12 @@ macro_rules! front_end {
                 loop {
                     let mut task = self.$get(task_id).await?;
                     change(&mut task);
-                    let request = self.inner.core.save(&task, Saving::WithoutDeepPlan)?;
-                    match self.$execute(request).await.and_then(|r| self.inner.core.task(r)) {
+                    let request = self.inner.shared.core.save(&task, Saving::WithoutDeepPlan)?;
+                    match self.$execute(request).await.and_then(|r| self.inner.shared.core.task(r)) {
                         Ok(saved) => return Ok(saved),
                         Err(error) => {
                             let wait = conflicts.after(error)?;
-                            self.inner.$transport.sleep(wait).await;
+                            crate::$transport::Transport::sleep(wait).await;
                         }
                     }
                 }
@@ -151,16 +165,16 @@ macro_rules! front_end {
             $(#[$save_doc])*
             #[$mode]
             pub async fn $save(&mut self, tasks: &Tasks) -> Result<()> {
-                let request = tasks.inner.core.save(self, Saving::WithoutDeepPlan)?;
-                *self = tasks.inner.core.task(tasks.$execute(request).await?)?;
+                let request = tasks.inner.shared.core.save(self, Saving::WithoutDeepPlan)?;
+                *self = tasks.inner.shared.core.task(tasks.$execute(request).await?)?;
                 Ok(())
             }
 
             $(#[$save_deep_doc])*
             #[$mode]
             pub async fn $save_deep(&mut self, tasks: &Tasks) -> Result<()> {
-                let request = tasks.inner.core.save(self, Saving::WithDeepPlan)?;
-                *self = tasks.inner.core.task(tasks.$execute(request).await?)?;
+                let request = tasks.inner.shared.core.save(self, Saving::WithDeepPlan)?;
+                *self = tasks.inner.shared.core.task(tasks.$execute(request).await?)?;
                 Ok(())
             }
 

@@ -31,8 +31,10 @@ pub mod response;
 pub mod retry;
 pub(crate) mod segment;
 pub mod sse;
+pub mod stream;
 #[cfg(test)]
 mod tests;
+pub mod wait;
 
 /// An HTTP method used by the Tasks API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,6 +123,9 @@ pub struct HttpRequest {
     pub headers: Vec<(&'static str, HeaderValue)>,
     /// The body bytes (JSON), if the request has a body.
     pub body: Option<Vec<u8>>,
+    /// Headers the caller added for this call ([`crate::CallOptions::header`]),
+    /// lowercase names; sent after [`HttpRequest::headers`].
+    pub extra_headers: Vec<(String, HeaderValue)>,
 }
 
 impl HttpRequest {
@@ -130,6 +135,21 @@ impl HttpRequest {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
+            .or_else(|| {
+                self.extra_headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str())
+            })
+    }
+
+    /// Every header, the crate's first, then the caller's extra ones.
+    pub fn all_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(n, v)| (*n, v.as_str())).chain(
+            self.extra_headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        )
     }
 }
 
@@ -152,6 +172,14 @@ impl fmt::Debug for HttpRequest {
             .field("url", &self.url)
             .field("resource_id", &self.resource_id)
             .field("headers", &headers)
+            .field(
+                "extra_headers",
+                &self
+                    .extra_headers
+                    .iter()
+                    .map(|(n, _)| n)
+                    .collect::<Vec<_>>(),
+            )
             .field("body_len", &self.body.as_ref().map(Vec::len))
             .finish()
     }

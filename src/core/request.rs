@@ -53,6 +53,7 @@ impl Core {
             resource_id: resource_id.to_string(),
             headers,
             body,
+            extra_headers: Vec::new(),
         }
     }
 

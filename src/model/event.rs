@@ -366,7 +366,12 @@ model_struct! {
 
 impl TaskEvent {
     /// An event of `kind` about `task_id`, stamped now (for pushing events).
-    pub fn new(kind: TaskEventType, task_id: impl Into<String>, organization_id: impl Into<String>, payload: EventPayload) -> TaskEvent {
+    pub fn new(
+        kind: TaskEventType,
+        task_id: impl Into<String>,
+        organization_id: impl Into<String>,
+        payload: EventPayload,
+    ) -> TaskEvent {
         TaskEvent {
             kind,
             task_id: task_id.into(),
@@ -384,7 +389,9 @@ impl TaskEvent {
     pub fn from_json(data: &str, id: Option<&str>) -> Result<TaskEvent, serde_json::Error> {
         let envelope: Envelope = serde_json::from_str(data)?;
         if envelope.raw_value("type").is_some() {
-            return Err(serde::de::Error::custom("the event's `type` is not a string"));
+            return Err(serde::de::Error::custom(
+                "the event's `type` is not a string",
+            ));
         }
         Ok(TaskEvent {
             payload: EventPayload::read(&envelope.r#type, envelope.data),
