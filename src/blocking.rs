@@ -22,7 +22,7 @@ use ureq::unversioned::transport::{
 };
 
 use crate::config::Config;
-use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse};
+use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, StreamRead};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
 /// Idle connections kept per host, as reqwest keeps them without a bound.
@@ -108,6 +108,41 @@ impl Transport {
         request: &HttpRequest,
         timeout: Option<Duration>,
     ) -> Result<HttpResponse> {
+        let response = self.exchange(request, |configured| match timeout {
+            Some(timeout) => configured.timeout_global(Some(timeout)),
+            None => configured,
+        })?;
+        read_answer(self.limit, response)
+    }
+
+    /// Opens a streamed answer (an event stream): the head must come within
+    /// `idle`, then each read of the body is bounded by `idle`. The agent's
+    /// whole-request timeout does not apply (a stream may stay open for hours).
+    pub(crate) fn open(&self, request: &HttpRequest, idle: Duration) -> Result<Streaming> {
+        let response = self.exchange(request, |configured| {
+            configured
+                .timeout_global(None)
+                .timeout_recv_response(Some(idle))
+                .timeout_per_read(Some(idle))
+        })?;
+        let (parts, body) = response.into_parts();
+        Ok(Streaming {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            reader: body.into_reader(),
+            buffer: vec![0; STREAM_READ_BYTES],
+            limit: self.limit,
+        })
+    }
+
+    /// Sends `request`; `configure` adjusts its timeouts when it needs to
+    /// (request-level settings cost a copy of the agent's configuration, so
+    /// a plain call goes without).
+    fn exchange(
+        &self,
+        request: &HttpRequest,
+        configure: impl FnOnce(RequestConfig) -> RequestConfig,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
         let mut builder = ureq::http::Request::builder()
             .method(request.method.as_str())
             .uri(request.url.as_str());
@@ -116,71 +151,167 @@ impl Transport {
             builder = builder.header(name, value);
         }
         let sent = match &request.body {
-            Some(body) => builder.body(body.as_slice()).map(|r| self.run(r, timeout)),
+            Some(body) => builder
+                .body(body.as_slice())
+                .map(|r| self.run(r, configure)),
             None => builder
                 .body(ureq::SendBody::none())
-                .map(|r| self.run(r, timeout)),
+                .map(|r| self.run(r, configure)),
         };
-        let mut response = sent
-            .map_err(|e| {
-                Error::Transport(TransportError::new(
-                    TransportErrorKind::Other,
-                    format!("cannot build the request: {e}"),
-                    Some(Box::new(e)),
-                ))
-            })?
-            .map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let declared = response
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        let mut body = Vec::with_capacity(self.limit.start(status, declared)?);
-        let keep = self.limit.keep(status) as u64;
-        let read = if BodyLimit::is_strict(status) {
-            // Over the limit: ureq's error, turned into BodyTooLarge.
-            let mut reader = response.body_mut().with_config().limit(keep).reader();
-            reader.read_to_end(&mut body)
-        } else {
-            // An error answer: its first bytes; the rest is left unread.
-            let reader = response.body_mut().with_config().limit(u64::MAX).reader();
-            reader.take(keep).read_to_end(&mut body)
-        };
-        if let Err(e) = read {
-            return Err(read_error(e, status, body.len(), self.limit));
-        }
-        Ok(HttpResponse::new(status, retry_after, body))
+        sent.map_err(|e| {
+            Error::Transport(TransportError::new(
+                TransportErrorKind::Other,
+                format!("cannot build the request: {e}"),
+                Some(Box::new(e)),
+            ))
+        })?
+        .map_err(transport_error)
     }
 
-    /// Runs `request`, with request-level settings only when needed (they
-    /// cost a copy of the agent's configuration).
+    /// Runs `request`, with request-level settings only when `configure`
+    /// or a foreign agent needs them.
     fn run<B: ureq::AsSendBody>(
         &self,
         request: ureq::http::Request<B>,
-        timeout: Option<Duration>,
+        configure: impl FnOnce(RequestConfig) -> RequestConfig,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        if timeout.is_none() && !self.foreign {
+        let mut configured = configure(RequestConfig::default());
+        if self.foreign {
+            configured.http_status_as_error = Some(false);
+        }
+        if configured == RequestConfig::default() {
             return self.agent.run(request);
         }
-        let mut configured = self.agent.configure_request(request);
-        if let Some(timeout) = timeout {
-            configured = configured.timeout_global(Some(timeout));
+        let mut builder = self.agent.configure_request(request);
+        if let Some(timeout) = configured.timeout_global {
+            builder = builder.timeout_global(timeout);
         }
-        if self.foreign {
-            configured = configured.http_status_as_error(false);
+        if let Some(timeout) = configured.timeout_recv_response {
+            builder = builder.timeout_recv_response(timeout);
         }
-        self.agent.run(configured.build())
+        if let Some(timeout) = configured.timeout_per_read {
+            builder = builder.timeout_per_read(timeout);
+        }
+        if let Some(as_error) = configured.http_status_as_error {
+            builder = builder.http_status_as_error(as_error);
+        }
+        self.agent.run(builder.build())
     }
 
     /// Waits before the next attempt.
     pub(crate) fn sleep(wait: Duration) {
         std::thread::sleep(wait)
+    }
+}
+
+/// The request-level settings a call may need (each `None`: the agent's).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct RequestConfig {
+    timeout_global: Option<Option<Duration>>,
+    timeout_recv_response: Option<Option<Duration>>,
+    timeout_per_read: Option<Option<Duration>>,
+    http_status_as_error: Option<bool>,
+}
+
+impl RequestConfig {
+    fn timeout_global(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout_global = Some(timeout);
+        self
+    }
+    fn timeout_recv_response(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout_recv_response = Some(timeout);
+        self
+    }
+    fn timeout_per_read(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout_per_read = Some(timeout);
+        self
+    }
+}
+
+/// Reads a whole answer, within the body limits.
+fn read_answer(
+    limit: BodyLimit,
+    mut response: ureq::http::Response<ureq::Body>,
+) -> Result<HttpResponse> {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let declared = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut body = Vec::with_capacity(limit.start(status, declared)?);
+    let keep = limit.keep(status) as u64;
+    let read = if BodyLimit::is_strict(status) {
+        // Over the limit: ureq's error, turned into BodyTooLarge.
+        let mut reader = response.body_mut().with_config().limit(keep).reader();
+        reader.read_to_end(&mut body)
+    } else {
+        // An error answer: its first bytes; the rest is left unread.
+        let reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        reader.take(keep).read_to_end(&mut body)
+    };
+    if let Err(e) = read {
+        return Err(read_error(e, status, body.len(), limit));
+    }
+    Ok(HttpResponse::new(status, retry_after, body))
+}
+
+/// The most bytes one read of a stream takes.
+const STREAM_READ_BYTES: usize = 16 * 1024;
+
+/// An answer whose body is read as it comes (an event stream).
+pub(crate) struct Streaming {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    reader: ureq::BodyReader<'static>,
+    buffer: Vec<u8>,
+    limit: BodyLimit,
+}
+
+impl Streaming {
+    /// The status code.
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// A header of the answer, if present and text.
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// The next bytes of the body, its end, or `Idle` when nothing came
+    /// within the idle timeout.
+    pub(crate) fn read(&mut self) -> Result<StreamRead> {
+        match self.reader.read(&mut self.buffer) {
+            Ok(0) => Ok(StreamRead::End),
+            Ok(n) => Ok(StreamRead::Bytes(
+                self.buffer.get(..n).unwrap_or_default().to_vec(),
+            )),
+            Err(e) => match ureq::Error::from(e) {
+                ureq::Error::Timeout(_) => Ok(StreamRead::Idle),
+                other => Err(transport_error(other)),
+            },
+        }
+    }
+
+    /// The whole answer of an error status (its first bytes), to build the
+    /// API error from.
+    pub(crate) fn into_answer(mut self) -> Result<HttpResponse> {
+        let keep = self.limit.keep(self.status) as u64;
+        let mut body = Vec::new();
+        if let Err(e) = (&mut self.reader).take(keep).read_to_end(&mut body) {
+            return Err(read_error(e, self.status, body.len(), self.limit));
+        }
+        let retry_after = self.header("retry-after");
+        Ok(HttpResponse::new(self.status, retry_after, body))
     }
 }
 
@@ -601,4 +732,58 @@ front_end! {
     stop_task: stop,
     /// Loads the full task this list item names.
     load_item: load,
+    /// Reads this task's activity log (`GET /activity/{agent_id}/{task_id}`):
+    /// the thread of what happened, each entry typed by its kind. An empty,
+    /// `null` or non-thread answer is a clear [`crate::Error::Decode`],
+    /// never a raw string.
+    get_activity_log: get_activity_log,
+    /// Reports this task's execution metrics
+    /// (`POST /agents-metrics/{agent_id}/execution`) with this client's
+    /// configuration: its real `duration` and `sub_executions`, and
+    /// `llm_tokens.worker` from `tokens` (total = completion + prompt).
+    /// Refused before any request when `tokens`, `source` or `status` is
+    /// not set. Not retried once sent (tokens would be counted twice).
+    report_metrics: report_metrics,
+    /// Whether this task may finish as far as its deep plan goes: reloads
+    /// the task (an error is returned, not swallowed) and applies the
+    /// published client's rule with this task's `result`. This task is not
+    /// changed.
+    get_plan_following_status: get_plan_following_status,
+    /// Pushes events to a task's stream
+    /// (`POST /agent-execution/{task_id}/events/push`, a JSON array of
+    /// envelopes). Not retried once sent (the events would show twice).
+    push_events: push_events,
+    /// This task's live events (`GET {events root}/agent-execution/{id}/events`),
+    /// as a blocking iterator that yields each event as it arrives: checks
+    /// the answer's status (an error is an [`crate::ApiError`]), times out a
+    /// silent connection, reconnects with `Last-Event-ID` and backoff (a
+    /// bounded number of times), never yields an event twice, skips a
+    /// malformed event (a tracing warning), and ends after `task_finished`.
+    /// Nothing is sent until the first `next()`.
+    ///
+    /// Refused when the task has `events_streaming: false`, or when no
+    /// organization id is configured (the stream's root needs it).
+    events: events,
+    /// As [`Task::events`], with a [`StreamPolicy`] (timeouts, reconnects, limits).
+    events_with: events_with,
+    /// Waits until task `task_id` reaches a final status (completed,
+    /// failed, error or stopped) and answers it: follows the task's events
+    /// when it streams them, and otherwise polls `get` with backoff, within
+    /// `policy.timeout` (then a [`crate::Error::Timeout`] that says how long
+    /// it waited and the last status seen).
+    wait_for_result: wait_for_result,
+    /// The live events of one task, as a blocking iterator of
+    /// `Result<TaskEvent>` (see [`Task::events`]). It ends after
+    /// `task_finished` (by default), or with an error once the reconnects
+    /// are spent.
+    stream: EventStream { next: next_event },
+}
+
+impl Iterator for EventStream {
+    type Item = Result<crate::model::TaskEvent>;
+
+    /// Blocks until the next event arrives (or the stream ends).
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_event()
+    }
 }

@@ -9,9 +9,10 @@
 //! | organization id | `XPANDER_ORGANIZATION_ID` | none |
 //! | base URL | `XPANDER_BASE_URL` | `https://inbound.xpander.ai`, or `https://inbound.stg.xpander.ai` when `IS_STG=true` |
 //!
-//! A base URL without a scheme gets `https://`; when it contains
-//! `agent-controller` or `9016` the organization id is appended as one more
-//! path segment. Plain `http` is accepted only for loopback hosts
+//! A base URL without a scheme gets `https://`; for an agent controller
+//! (a host containing `agent-controller`, port 9016, or a first path segment
+//! `agent-controller`) the organization id is appended as one more path
+//! segment. The event streams have their own root ([`Config::events_root`]). Plain `http` is accepted only for loopback hosts
 //! (`localhost`, `127.0.0.0/8`, `::1`) unless
 //! [`ClientBuilder::allow_insecure_http`] says otherwise.
 //!
@@ -197,6 +198,15 @@ pub struct Config {
     pub base_url: String,
     /// The host of the base URL: the only host the key is ever sent to.
     pub host: String,
+    /// The root of the event streams (`{root}/agent-execution/{id}/events`,
+    /// `{root}/events/{agent_id}/`), which always carries the organization
+    /// id: `https://agent-controller.xpander.ai/{org}` for the production
+    /// base URL (`.stg.` for staging), `http://localhost:9016/{org}` for a
+    /// loopback base on port 8085, `{base_url}/{org}` otherwise, or what
+    /// [`ClientBuilder::events_base_url`] set. `None` when no organization
+    /// id is configured (the streams then fail with a clear
+    /// [`Error::Config`]).
+    pub events_root: Option<String>,
     /// Timeouts of each attempt.
     pub timeouts: Timeouts,
     /// The retry policy.
@@ -250,6 +260,7 @@ pub struct ClientBuilder {
     allow_cleartext_proxy: bool,
     http1_only: bool,
     resolve: Vec<(String, SocketAddr)>,
+    events_base_url: Option<String>,
     #[cfg(feature = "blocking")]
     pub(crate) ureq_agent: Option<ureq::Agent>,
     #[cfg(feature = "async")]
@@ -276,6 +287,7 @@ impl fmt::Debug for ClientBuilder {
             .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)
             .field("http2", &!self.http1_only)
             .field("resolve", &self.resolve)
+            .field("events_base_url", &self.events_base_url)
             .finish_non_exhaustive()
     }
 }
@@ -363,6 +375,15 @@ impl ClientBuilder {
     /// answer is [`Error::BodyTooLarge`], and is not read into memory.
     pub fn max_response_bytes(mut self, limit: usize) -> ClientBuilder {
         self.max_response_bytes = Some(limit);
+        self
+    }
+
+    /// Sets the root of the event streams, overriding the contract's rules
+    /// (see [`Config::events_root`]): the whole root, organization segment
+    /// included, e.g. `https://events.example.com/my-org`. The same https
+    /// rule as for the base URL applies.
+    pub fn events_base_url(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.events_base_url = Some(url.into());
         self
     }
 
@@ -460,11 +481,20 @@ impl ClientBuilder {
             None if self.staging => STAGING_BASE_URL.to_string(),
             None => DEFAULT_BASE_URL.to_string(),
         };
-        let (base_url, host) = resolve_base_url(
-            &raw,
-            self.organization_id.as_deref(),
-            self.allow_insecure_http,
-        )?;
+        let org = self.organization_id.as_deref();
+        let (base_url, host) = resolve_base_url(&raw, org, self.allow_insecure_http)?;
+        let events_root = match &self.events_base_url {
+            Some(root) => {
+                let (url, host) = resolve_base_url_plain(root.trim())?;
+                if url.starts_with("http://") && !is_loopback(&host) && !self.allow_insecure_http {
+                    return Err(Error::Config(format!(
+                        "invalid events base URL {root:?}: plain http is allowed only to loopback hosts"
+                    )));
+                }
+                Some(url)
+            }
+            None => events_root(&raw, org)?,
+        };
         let mut root_certificates = Vec::new();
         for pem in &self.root_pems {
             root_certificates.extend(parse_pem(pem)?);
@@ -493,6 +523,7 @@ impl ClientBuilder {
             organization_id: self.organization_id,
             base_url,
             host,
+            events_root,
             timeouts: self.timeouts,
             retry: self.retry,
             max_response_bytes: self
@@ -580,7 +611,7 @@ pub(crate) fn resolve_base_url(
         ));
     }
     let mut url = format!("{scheme}://{authority}{}", path.trim_end_matches('/'));
-    if raw.contains("agent-controller") || raw.contains("9016") {
+    if is_agent_controller(&host, port_of(&url), path) {
         let org = organization_id.filter(|o| !o.is_empty()).ok_or_else(|| {
             Error::Config(format!(
                 "the base URL {raw:?} is an agent-controller URL, which needs an organization id \
@@ -592,6 +623,65 @@ pub(crate) fn resolve_base_url(
         url.push_str(&org);
     }
     Ok((url, host))
+}
+
+/// The published client's rule (2.0.537): the API of an agent controller
+/// takes the organization as its first path segment. An agent controller is
+/// a host containing `agent-controller`, port 9016, or a first path segment
+/// `agent-controller`.
+fn is_agent_controller(host: &str, port: Option<u16>, path: &str) -> bool {
+    host.contains("agent-controller")
+        || port == Some(9016)
+        || path.trim_start_matches('/').split('/').next() == Some("agent-controller")
+}
+
+/// The root of the event streams for the raw base URL (SPEC-events §2):
+/// exact production and staging hosts go to their agent controllers, a
+/// loopback host on port 8085 (the local API) to `http://localhost:9016`,
+/// anything else stays; then `/{org}`. `None` without an organization id.
+fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String>> {
+    let Some(org) = organization_id.filter(|o| !o.is_empty()) else {
+        return Ok(None);
+    };
+    // The base URL was checked already; resolve it again without the org.
+    let (url, host) = resolve_base_url_plain(raw)?;
+    let root = match (host.as_str(), port_of(&url)) {
+        ("inbound.xpander.ai", _) => "https://agent-controller.xpander.ai".to_string(),
+        ("inbound.stg.xpander.ai", _) => "https://agent-controller.stg.xpander.ai".to_string(),
+        (host, Some(8085)) if is_loopback(host) => "http://localhost:9016".to_string(),
+        _ => url,
+    };
+    Ok(Some(format!(
+        "{root}/{}",
+        segment::encode("organization_id", org)?
+    )))
+}
+
+/// The base URL with its scheme and without a trailing `/`, never with the
+/// organization segment, and its host.
+fn resolve_base_url_plain(raw: &str) -> Result<(String, String)> {
+    let with_scheme = if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("https://{raw}")
+    };
+    let (scheme, rest) = with_scheme
+        .split_once("://")
+        .ok_or_else(|| Error::Config(format!("invalid base URL {raw:?}")))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = host_of(authority)
+        .ok_or_else(|| Error::Config(format!("invalid base URL {raw:?}: no host")))?;
+    Ok((
+        format!(
+            "{}://{authority}{}",
+            scheme.to_ascii_lowercase(),
+            path.trim_end_matches('/')
+        ),
+        host,
+    ))
 }
 
 /// The host of an authority (`host`, `host:port`, `[v6]:port`), lowercased.
@@ -707,6 +797,77 @@ mod tests {
         assert!(r("", None).is_err());
         assert!(r("https://", None).is_err());
         assert!(r("https://exa mple.com", None).is_err());
+        // The published rule, not a substring match anywhere in the URL.
+        assert_eq!(
+            r("https://x.example/agent-controller", Some("ORG")).unwrap(),
+            "https://x.example/agent-controller/ORG"
+        );
+        assert_eq!(
+            r("https://x.example/a9016b", Some("ORG")).unwrap(),
+            "https://x.example/a9016b"
+        );
+    }
+
+    #[test]
+    fn events_root_rules_of_the_contract() {
+        // SPEC-events §2, `computed_urls`.
+        let root = |base: &str, org: Option<&str>| {
+            let mut b = ClientBuilder::new().api_key("k").base_url(base);
+            if let Some(org) = org {
+                b = b.organization_id(org);
+            }
+            b.into_config().unwrap().events_root
+        };
+        let org = Some("ORG");
+        for (base, expected) in [
+            (
+                "https://inbound.xpander.ai",
+                "https://agent-controller.xpander.ai/ORG",
+            ),
+            (
+                "https://inbound.stg.xpander.ai",
+                "https://agent-controller.stg.xpander.ai/ORG",
+            ),
+            (
+                "https://agent-controller.xpander.ai",
+                "https://agent-controller.xpander.ai/ORG",
+            ),
+            ("http://localhost:8085", "http://localhost:9016/ORG"),
+            ("http://127.0.0.1:8085/", "http://localhost:9016/ORG"),
+            ("http://localhost:9016", "http://localhost:9016/ORG"),
+            (
+                "https://gw.example.com/events-gw",
+                "https://gw.example.com/events-gw/ORG",
+            ),
+            (
+                "https://gw.example.com/events-gw/",
+                "https://gw.example.com/events-gw/ORG",
+            ),
+            (
+                "https://inbound.xpander.ai.evil.example",
+                "https://inbound.xpander.ai.evil.example/ORG",
+            ),
+            ("http://127.0.0.1:4000", "http://127.0.0.1:4000/ORG"),
+        ] {
+            assert_eq!(root(base, org).as_deref(), Some(expected), "{base}");
+        }
+        // No organization: no root (the streams say so), never `None` in a URL.
+        assert_eq!(root("https://inbound.xpander.ai", None), None);
+        // An override is used as given.
+        let c = ClientBuilder::new()
+            .api_key("k")
+            .events_base_url("https://events.example.com/my-org/")
+            .into_config()
+            .unwrap();
+        assert_eq!(
+            c.events_root.as_deref(),
+            Some("https://events.example.com/my-org")
+        );
+        assert!(ClientBuilder::new()
+            .api_key("k")
+            .events_base_url("http://events.example.com")
+            .into_config()
+            .is_err());
     }
 
     #[test]

@@ -127,8 +127,8 @@ pub mod error;
 pub mod model;
 mod options;
 pub mod params;
-mod redact;
 pub mod proxy;
+mod redact;
 mod telemetry;
 
 #[cfg(feature = "blocking")]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method, Take};
+use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
 /// Sends requests with one `reqwest::Client` (its own connection pool).
@@ -143,6 +143,16 @@ impl Transport {
         request: &HttpRequest,
         timeout: Option<Duration>,
     ) -> Result<HttpResponse> {
+        let mut builder = self.builder(request)?;
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
+        }
+        let response = builder.send().await.map_err(transport_error)?;
+        self.read_answer(response).await
+    }
+
+    /// The request as reqwest's, with every header.
+    fn builder(&self, request: &HttpRequest) -> Result<reqwest::RequestBuilder> {
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -157,20 +167,21 @@ impl Transport {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        if let Some(timeout) = timeout {
-            builder = builder.timeout(timeout);
-        }
-        let mut response = builder.send().await.map_err(transport_error)?;
+        Ok(builder)
+    }
+
+    /// Reads a whole answer, within the body limits.
+    async fn read_answer(&self, response: reqwest::Response) -> Result<HttpResponse> {
+        Transport::read_body(self.limit, response).await
+    }
+
+    async fn read_body(limit: BodyLimit, mut response: reqwest::Response) -> Result<HttpResponse> {
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let mut body = Vec::with_capacity(self.limit.start(status, response.content_length())?);
+        let retry_after = header(&response, "retry-after");
+        let mut body = Vec::with_capacity(limit.start(status, response.content_length())?);
         loop {
             match response.chunk().await {
-                Ok(Some(chunk)) => match self.limit.take(status, body.len(), chunk.len())? {
+                Ok(Some(chunk)) => match limit.take(status, body.len(), chunk.len())? {
                     Take::All => body.extend_from_slice(&chunk),
                     Take::PrefixThenStop(n) => {
                         body.extend_from_slice(chunk.get(..n).unwrap_or(&chunk));
@@ -184,9 +195,81 @@ impl Transport {
         Ok(HttpResponse::new(status, retry_after, body))
     }
 
+    /// Opens a streamed answer (an event stream): the head must come
+    /// within `idle` after connecting, then the body is read as it comes,
+    /// each read bounded by `idle`. The client's whole-request timeout does
+    /// not apply (a stream may stay open for hours).
+    pub(crate) async fn open(&self, request: &HttpRequest, idle: Duration) -> Result<Streaming> {
+        let builder = self.builder(request)?.timeout(STREAM_LIFETIME);
+        let response = match tokio::time::timeout(idle, builder.send()).await {
+            Ok(sent) => sent.map_err(transport_error)?,
+            Err(_) => {
+                return Err(Error::Transport(TransportError::new(
+                    TransportErrorKind::Timeout,
+                    format!("no answer to the stream request within {idle:?}"),
+                    None,
+                )))
+            }
+        };
+        Ok(Streaming {
+            response,
+            idle,
+            limit: self.limit,
+        })
+    }
+
     /// Waits before the next attempt.
     pub(crate) async fn sleep(wait: Duration) {
         tokio::time::sleep(wait).await
+    }
+}
+
+/// How long a streamed answer may stay open (no whole-request timeout; the
+/// idle timeout bounds each read).
+const STREAM_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// An answer whose body is read as it comes (an event stream).
+pub(crate) struct Streaming {
+    response: reqwest::Response,
+    idle: Duration,
+    limit: BodyLimit,
+}
+
+impl Streaming {
+    /// The status code.
+    pub(crate) fn status(&self) -> u16 {
+        self.response.status().as_u16()
+    }
+
+    /// A header of the answer, if present and text.
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        header(&self.response, name)
+    }
+
+    /// The next bytes of the body, its end, or `Idle` when nothing came
+    /// within the idle timeout.
+    pub(crate) async fn read(&mut self) -> Result<StreamRead> {
+        match tokio::time::timeout(self.idle, self.response.chunk()).await {
+            Ok(Ok(Some(bytes))) => Ok(StreamRead::Bytes(bytes.to_vec())),
+            Ok(Ok(None)) => Ok(StreamRead::End),
+            Ok(Err(e)) => Err(transport_error(e)),
+            Err(_) => Ok(StreamRead::Idle),
+        }
+    }
+
+    /// The whole answer of an error status (its first bytes), to build the
+    /// API error from.
+    pub(crate) async fn into_answer(self) -> Result<HttpResponse> {
+        let limit = self.limit;
+        Transport::read_body(limit, self.response).await
     }
 }
 
@@ -298,4 +381,67 @@ front_end! {
     stop_task: astop,
     /// Loads the full task. The async form of [`TaskListItem::load`].
     load_item: aload,
+    /// Reads this task's activity log. The async form of [`Task::get_activity_log`].
+    get_activity_log: aget_activity_log,
+    /// Reports this task's execution metrics. The async form of [`Task::report_metrics`].
+    report_metrics: areport_metrics,
+    /// Whether this task may finish as far as its deep plan goes. The async
+    /// form of [`Task::get_plan_following_status`].
+    get_plan_following_status: aget_plan_following_status,
+    /// Pushes events to a task's stream. The async form of [`Tasks::push_events`].
+    push_events: apush_events,
+    /// This task's live events, as an async stream (see [`EventStream`]):
+    /// the async form of [`Task::events`], with the same guarantees.
+    ///
+    /// ```no_run
+    /// # #[cfg(all(feature = "async", feature = "emulator"))]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
+    /// use xpander_sdk::{CreateTask, Tasks, UpdateTask, AgentExecutionStatus};
+    ///
+    /// let tasks = Tasks::builder()
+    ///     .api_key(emulator.api_key())
+    ///     .base_url(emulator.base_url())
+    ///     .organization_id(emulator.organization_id())
+    ///     .build()?;
+    /// let task = tasks.acreate(&CreateTask::new("agent-1", "Hello!").events_streaming(true)).await?;
+    /// let mut events = task.aevents(&tasks)?;
+    /// tasks.aupdate(&task.id, &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Hi")).await?;
+    /// while let Some(event) = events.next().await {
+    ///     let event = event?;
+    ///     println!("{}", event.kind);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(all(feature = "async", feature = "emulator")))]
+    /// # fn main() {}
+    /// ```
+    events: aevents,
+    /// As [`Task::aevents`], with a [`StreamPolicy`](crate::core::stream::StreamPolicy).
+    events_with: aevents_with,
+    /// Waits until task `task_id` reaches a final status. The async form of
+    /// [`Tasks::wait_for_result`] (`await` is a keyword, hence the name).
+    wait_for_result: await_for_result,
+    /// The live events of one task, read with [`EventStream::next`] or as a
+    /// `futures` [`Stream`](futures_core::Stream) ([`EventStream::into_stream`]).
+    /// See [`Task::events`] for what it guarantees.
+    stream: EventStream { next: next_event },
+}
+
+impl EventStream {
+    /// The next event, as soon as it arrives; `None` once the stream is
+    /// over (after `task_finished`, by default).
+    pub async fn next(&mut self) -> Option<Result<crate::model::TaskEvent>> {
+        self.next_event().await
+    }
+
+    /// The events as a `futures` stream.
+    pub fn into_stream(
+        self,
+    ) -> impl futures_core::Stream<Item = Result<crate::model::TaskEvent>> + Send {
+        futures_util::stream::unfold(self, |mut stream| async move {
+            stream.next_event().await.map(|event| (event, stream))
+        })
+    }
 }
