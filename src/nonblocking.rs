@@ -393,7 +393,7 @@ front_end! {
     /// This task's live events, as an async stream (see [`EventStream`]):
     /// the async form of [`Task::events`], with the same guarantees.
     ///
-    /// ```no_run
+    /// ```
     /// # #[cfg(all(feature = "async", feature = "emulator"))]
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

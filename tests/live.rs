@@ -1,0 +1,659 @@
+//! The live side of a task through both faces against the emulator: the
+//! event stream (order, live delivery, resume after a drop, idle timeout,
+//! error statuses, malformed events, bounded memory), waiting for a result
+//! (followed and polled, finished mid-wait, timeout), and the recorded
+//! requests of the official client's task extras.
+//!
+//! Each scenario is written once and expanded for both faces, as the crate's
+//! own front end is.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use xpander_sdk::core::stream::StreamPolicy;
+use xpander_sdk::core::wait::WaitPolicy;
+use xpander_sdk::emulator::{ApiKeyCheck, Emulator, Fault, MalformedFrame};
+use xpander_sdk::model::{EventPayload, TaskEvent, TaskEventType};
+use xpander_sdk::{AgentExecutionStatus, Error, RetryPolicy, Tasks};
+
+const KEY: &str = "live-key";
+const ORG: &str = "org-1";
+/// The event streams' paths, for fault rules.
+const STREAMS: &str = "/org-1/agent-execution/*";
+
+/// How many stream requests the emulator received for `task_id`.
+fn stream_requests(emulator: &Emulator, task_id: &str) -> usize {
+    emulator
+        .requests()
+        .iter()
+        .filter(|r| r.path_only() == format!("/{ORG}/agent-execution/{task_id}/events"))
+        .count()
+}
+
+fn emulator() -> Arc<Emulator> {
+    Arc::new(
+        Emulator::builder()
+            .api_key(KEY)
+            .organization_id(ORG)
+            .start()
+            .unwrap(),
+    )
+}
+
+fn client(emulator: &Emulator) -> Tasks {
+    Tasks::builder()
+        .api_key(KEY)
+        .base_url(emulator.base_url())
+        .organization_id(ORG)
+        .retry(
+            RetryPolicy::default()
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
+        )
+        .build()
+        .unwrap()
+}
+
+/// A streaming task, stored in the emulator.
+fn streaming_task(emulator: &Emulator, id: &str) -> xpander_sdk::Task {
+    let body = json!({
+        "id": id, "agent_id": "agent-1", "organization_id": ORG,
+        "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z",
+        "status": "executing", "events_streaming": true
+    });
+    emulator.seed_task(body.clone()).unwrap();
+    serde_json::from_value(body).unwrap()
+}
+
+/// Fast reconnects for tests (the backoff is a parameter, not an assertion).
+fn quick() -> StreamPolicy {
+    StreamPolicy::default()
+        .with_initial_delay(Duration::from_millis(5))
+        .with_max_delay(Duration::from_millis(20))
+}
+
+fn kinds(events: &[TaskEvent]) -> Vec<String> {
+    events.iter().map(|e| e.kind.to_string()).collect()
+}
+
+/// Every SSE id once, in increasing order (the `connected` handshake has
+/// none; every other event has one).
+fn assert_ids_once_in_order(events: &[TaskEvent]) {
+    let ids: Vec<u64> = events
+        .iter()
+        .filter(|e| e.kind != TaskEventType::Connected)
+        .map(|e| {
+            e.id.as_deref()
+                .unwrap_or_else(|| panic!("no id: {:?} in {:?}", e.kind, kinds(events)))
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids {ids:?}");
+}
+
+/// Waits (on state, not on time) until the emulator has seen `n` requests
+/// whose path contains `part`.
+fn until_requests(emulator: &Emulator, part: &str, n: usize) {
+    let started = Instant::now();
+    while emulator
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains(part))
+        .count()
+        < n
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no request {part}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+macro_rules! live_scenarios {
+    (
+        $mode:meta, $face:ident,
+        events_with: $events_with:ident, update: $update:ident, push: $push:ident,
+        wait: $wait:ident, activity: $activity:ident, metrics: $metrics:ident,
+        plan: $plan:ident, get: $get:ident
+    ) => {
+        pub mod $face {
+            use super::*;
+
+            /// Reads events until the stream ends; the errors too.
+            #[$mode]
+            pub async fn drain(
+                mut stream: impl_stream!($face),
+            ) -> (Vec<TaskEvent>, Vec<Error>) {
+                let (mut events, mut errors) = (Vec::new(), Vec::new());
+                while let Some(item) = stream.next().await {
+                    match item {
+                        Ok(event) => events.push(event),
+                        Err(error) => errors.push(error),
+                    }
+                }
+                (events, errors)
+            }
+
+            /// The first events arrive while the task still runs; the
+            /// changes made through the API follow in order; the stream ends
+            /// after `task_finished`.
+            #[$mode]
+            pub async fn live_in_order(emulator: &Emulator) {
+                let tasks = client(emulator);
+                let task = streaming_task(emulator, "t-live");
+                let mut stream = task.$events_with(&tasks, quick()).unwrap();
+                let first = stream.next().await.unwrap().unwrap();
+                assert_eq!(first.kind, TaskEventType::Connected);
+                // The task has not finished: this event came live.
+                let chunk = TaskEvent::new(
+                    TaskEventType::Chunk,
+                    "t-live",
+                    ORG,
+                    EventPayload::Text("Hel".into()),
+                );
+                tasks.$push("t-live", &[chunk]).await.unwrap();
+                let second = stream.next().await.unwrap().unwrap();
+                assert_eq!(second.payload.as_text(), Some("Hel"));
+                tasks
+                    .$update(
+                        "t-live",
+                        &xpander_sdk::UpdateTask::new()
+                            .status(AgentExecutionStatus::Completed)
+                            .result("Hello"),
+                    )
+                    .await
+                    .unwrap();
+                let (rest, errors) = drain(stream).await;
+                assert!(errors.is_empty(), "{errors:?}");
+                assert_eq!(kinds(&rest).last().map(String::as_str), Some("task_finished"));
+                let finished = rest.last().unwrap().payload.as_task().unwrap();
+                assert_eq!(finished.result.as_deref(), Some("Hello"));
+                let mut all = vec![first, second];
+                all.extend(rest);
+                assert_ids_once_in_order(&all);
+            }
+
+            /// A drop after 3 events: resumed with `Last-Event-ID`, every
+            /// event seen exactly once.
+            #[$mode]
+            pub async fn resume_after_a_drop(emulator: &Emulator) {
+                let tasks = client(emulator);
+                let task = streaming_task(emulator, "t-drop");
+                // The first connection is dropped after 3 events.
+                emulator.inject(Fault::on("GET", STREAMS).drop_after(3));
+                let mut stream = task.$events_with(&tasks, quick()).unwrap();
+                let first = stream.next().await.unwrap().unwrap();
+                let mut events = vec![first];
+                assert_eq!(events[0].kind, TaskEventType::Connected);
+                // Pushed while the stream is open: the first two reach it,
+                // the connection drops, the rest comes after the resume.
+                let chunks: Vec<TaskEvent> = (0..6)
+                    .map(|i| {
+                        TaskEvent::new(TaskEventType::Chunk, "t-drop", ORG, EventPayload::Text(format!("c{i}")))
+                    })
+                    .collect();
+                tasks.$push("t-drop", &chunks).await.unwrap();
+                tasks
+                    .$update(
+                        "t-drop",
+                        &xpander_sdk::UpdateTask::new().status(AgentExecutionStatus::Completed),
+                    )
+                    .await
+                    .unwrap();
+                let (rest, errors) = drain(stream).await;
+                assert!(errors.is_empty(), "{errors:?}");
+                events.extend(rest);
+                let texts: Vec<_> = events.iter().filter_map(|e| e.payload.as_text()).collect();
+                assert_eq!(texts, ["c0", "c1", "c2", "c3", "c4", "c5"], "{:?}", kinds(&events));
+                assert_ids_once_in_order(&events);
+                assert!(events.last().unwrap().is_finished());
+                let streams: Vec<_> = emulator
+                    .requests()
+                    .into_iter()
+                    .filter(|r| r.path.ends_with("/events"))
+                    .collect();
+                assert_eq!(streams.len(), 2, "one reconnect");
+                assert_eq!(streams[0].header("last-event-id"), None);
+                // Resumed from the last event received before the drop.
+                let resumed_at = streams[1].header("last-event-id").unwrap();
+                assert_eq!(Some(resumed_at), events[2].id.as_deref());
+            }
+
+            /// A stream that sends nothing (not even keep-alives) times out
+            /// and reconnects; one that always stalls ends with an error.
+            #[$mode]
+            pub async fn idle_stream_times_out(emulator: &Emulator) {
+                let tasks = client(emulator);
+                let task = streaming_task(emulator, "t-idle");
+                emulator.update_task("t-idle", json!({"status": "completed"})).unwrap();
+                let policy = quick().with_idle_timeout(Duration::from_millis(200));
+                emulator.inject(Fault::on("GET", STREAMS).stall_after_for(1, Duration::from_secs(3600)));
+                let (events, errors) = drain(task.$events_with(&tasks, policy.clone()).unwrap()).await;
+                assert!(errors.is_empty(), "{errors:?}");
+                assert!(events.last().unwrap().is_finished(), "resumed after the stall");
+                assert_eq!(stream_requests(emulator, "t-idle"), 2, "the idle stream was left");
+                emulator.release(usize::MAX >> 1);
+
+                let task = streaming_task(emulator, "t-stalled");
+                emulator.inject(
+                    Fault::on("GET", "/org-1/agent-execution/t-stalled/*")
+                        .always()
+                        .stall_after_for(1, Duration::from_secs(3600)),
+                );
+                let policy = policy.with_max_reconnects(1);
+                let (_, errors) = drain(task.$events_with(&tasks, policy).unwrap()).await;
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert!(errors[0].to_string().contains("gave up"), "{}", errors[0]);
+                assert_eq!(stream_requests(emulator, "t-stalled"), 2);
+                emulator.clear_faults();
+            }
+
+            /// 404 and 401 answers are API errors with their status; a 503
+            /// is retried.
+            #[$mode]
+            pub async fn error_statuses(emulator: &Emulator) {
+                let tasks = client(emulator);
+                let mut missing = streaming_task(emulator, "t-known");
+                missing.id = "t-unknown".into();
+                let (events, errors) = drain(missing.$events_with(&tasks, quick()).unwrap()).await;
+                assert!(events.is_empty());
+                assert_eq!(errors.len(), 1);
+                assert!(errors[0].is_not_found(), "{:?}", errors[0]);
+
+                let task = streaming_task(emulator, "t-auth");
+                let wrong = Tasks::builder()
+                    .api_key("wrong")
+                    .base_url(emulator.base_url())
+                    .organization_id(ORG)
+                    .build()
+                    .unwrap();
+                let (_, errors) = drain(task.$events_with(&wrong, quick()).unwrap()).await;
+                assert!(errors[0].is_unauthorized(), "{:?}", errors[0]);
+
+                emulator.update_task("t-auth", json!({"status": "completed"})).unwrap();
+                emulator.inject(Fault::on("GET", STREAMS).times(2).respond(503, json!({"detail": "busy"})));
+                let (events, errors) = drain(task.$events_with(&tasks, quick()).unwrap()).await;
+                assert!(errors.is_empty(), "{errors:?}");
+                assert!(events.last().unwrap().is_finished());
+                assert_eq!(stream_requests(emulator, "t-auth"), 1 + 3, "401; two 503s, then the stream");
+            }
+
+            /// Malformed frames and an oversized line are skipped; the
+            /// events after them still arrive.
+            #[$mode]
+            pub async fn malformed_events_are_skipped(emulator: &Emulator) {
+                let tasks = client(emulator);
+                let task = streaming_task(emulator, "t-bad");
+                emulator.update_task("t-bad", json!({"status": "completed"})).unwrap();
+                emulator.inject(Fault::on("GET", STREAMS).malformed_after(1, MalformedFrame::NotJson));
+                let (events, errors) = drain(task.$events_with(&tasks, quick()).unwrap()).await;
+                assert!(errors.is_empty(), "{errors:?}");
+                assert!(events.last().unwrap().is_finished());
+                assert!(emulator.faults().is_empty(), "the bad frame was sent");
+                assert_eq!(stream_requests(emulator, "t-bad"), 1, "skipped, not a reconnect");
+
+                for (id, fault) in [
+                    ("t-bad2", Fault::on("GET", STREAMS).malformed_after(1, MalformedFrame::NoType)),
+                    ("t-bad3", Fault::on("GET", STREAMS).oversized_line_after(1, 2 << 20)),
+                ] {
+                    let task = streaming_task(emulator, id);
+                    emulator.update_task(id, json!({"status": "completed"})).unwrap();
+                    emulator.inject(fault);
+                    let mut policy = quick();
+                    policy.limits.max_line_bytes = 1 << 20;
+                    let (events, errors) = drain(task.$events_with(&tasks, policy).unwrap()).await;
+                    assert!(errors.is_empty(), "{id}: {errors:?}");
+                    assert!(events.last().unwrap().is_finished(), "{id}");
+                    assert!(emulator.faults().is_empty(), "{id}: the bad frame was sent");
+                    assert_eq!(stream_requests(emulator, id), 1, "{id}: skipped, not a reconnect");
+                }
+            }
+
+            /// A task finished by another client mid-wait is answered, on
+            /// the followed path and on the polled one.
+            #[$mode]
+            pub async fn wait_answers_a_task_finished_mid_wait(emulator: &Arc<Emulator>) {
+                let tasks = client(emulator);
+                for (id, streams, path) in [("t-w1", true, "/events"), ("t-w2", false, "/status")] {
+                    let body = json!({
+                        "id": id, "agent_id": "agent-1", "organization_id": ORG,
+                        "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z",
+                        "status": "executing", "events_streaming": streams
+                    });
+                    emulator.seed_task(body).unwrap();
+                    let finisher = {
+                        let emulator = emulator.clone();
+                        std::thread::spawn(move || {
+                            // The waiter is waiting: its stream is open, or it has polled twice.
+                            until_requests(&emulator, &format!("{id}{path}"), if streams { 1 } else { 2 });
+                            emulator.update_task(id, json!({"status": "failed", "result": "boom"})).unwrap();
+                        })
+                    };
+                    let policy = WaitPolicy::default()
+                        .with_timeout(Duration::from_secs(30))
+                        .with_poll(Duration::from_millis(5), Duration::from_millis(20));
+                    let task = tasks.$wait(id, &policy).await.unwrap();
+                    finisher.join().unwrap();
+                    assert_eq!(task.status, Some(AgentExecutionStatus::Failed), "{id}");
+                    assert_eq!(task.result.as_deref(), Some("boom"));
+                    if !streams {
+                        let polls = emulator
+                            .requests()
+                            .iter()
+                            .filter(|r| r.path.contains(&format!("{id}/status")))
+                            .count();
+                        assert!(polls >= 2, "polled: {polls}");
+                        assert!(!emulator.requests().iter().any(|r| r.path.contains(&format!("{id}/events"))));
+                    }
+                }
+            }
+
+            /// Every recorded outcome of the activity log, through the emulator.
+            #[$mode]
+            pub async fn activity_log_outcomes(emulator: &Emulator) {
+                let tasks = client(emulator);
+                let task = streaming_task(emulator, "task-1");
+                let thread = recorded_result("get_activity_log_ok");
+                emulator.set_activity("task-1", &thread);
+                let read = task.$activity(&tasks).await.unwrap();
+                assert_eq!(read.messages.len(), 8);
+                assert_eq!(serde_json::to_value(&read).unwrap(), thread, "kept as it came");
+                for (content_type, body) in [
+                    ("application/json", &br#"{"messages": [], "note": "no id/created_at"}"#[..]),
+                    ("application/json", b"null"),
+                    ("application/json", b""),
+                    ("text/plain", b"plain text body"),
+                ] {
+                    emulator.set_activity_raw("task-1", content_type, body.to_vec());
+                    let error = task.$activity(&tasks).await.unwrap_err();
+                    assert!(matches!(error, Error::Decode(_)), "{error:?}");
+                }
+                emulator.clear_activity("task-1");
+                for status in [404, 500] {
+                    emulator.inject(
+                        Fault::on("GET", "/activity/*").respond(status, json!({"detail": "x"})),
+                    );
+                    let error = task.$activity(&tasks).await.unwrap_err();
+                    assert_eq!(error.status(), Some(status));
+                }
+            }
+
+            /// Metrics: stored as sent; 500 and 422 are API errors (not
+            /// retried: a report is not sent twice); a task without tokens
+            /// sends nothing.
+            #[$mode]
+            pub async fn metrics_outcomes(emulator: &Emulator) {
+                let tasks = client(emulator);
+                let mut task = streaming_task(emulator, "task-1");
+                task.source = Some("sdk".into());
+                task.tokens = Some(xpander_sdk::model::Tokens::new(30, 120));
+                task.duration = 2.5;
+                task.$metrics(&tasks).await.unwrap();
+                let reports = emulator.metrics_reports();
+                assert_eq!(reports.len(), 1);
+                assert_eq!(reports[0].agent_id, "agent-1");
+                assert_eq!(reports[0].report["duration"], 2.5);
+                assert_eq!(reports[0].report["llm_tokens"]["worker"]["total_tokens"], 150);
+                for status in [500, 422] {
+                    emulator.inject(
+                        Fault::on("POST", "/agents-metrics/*").respond(status, json!({"detail": "no"})),
+                    );
+                    let before = emulator.requests().len();
+                    let error = task.$metrics(&tasks).await.unwrap_err();
+                    assert_eq!(error.status(), Some(status));
+                    assert_eq!(emulator.requests().len(), before + 1, "sent once");
+                }
+                task.tokens = None;
+                let before = emulator.requests().len();
+                let error = task.$metrics(&tasks).await.unwrap_err();
+                assert!(matches!(error, Error::InvalidArgument { .. }), "{error:?}");
+                assert_eq!(emulator.requests().len(), before, "nothing sent");
+            }
+
+            /// Plan status on every recorded server answer; a failed reload
+            /// is an error (the official client answers `can_finish`); the
+            /// caller's task is not changed.
+            #[$mode]
+            pub async fn plan_status_outcomes(emulator: &Emulator) {
+                let tasks = client(emulator);
+                for scenario in [
+                    "plan_following_disabled",
+                    "plan_following_incomplete",
+                    "plan_following_incomplete_result_is_question",
+                    "plan_following_question_raised_flag",
+                    "plan_following_not_enforced",
+                ] {
+                    let server = scenario_json(scenario)["mode"]["status_task"].clone();
+                    emulator.seed_task(server.clone()).unwrap();
+                    let mut local: xpander_sdk::Task = serde_json::from_value(server).unwrap();
+                    let before = &scenario_json(scenario)["result"]["task_before"];
+                    local.result = before["result"].as_str().map(str::to_owned);
+                    local.used_tools = vec!["tool_a".into()];
+                    let kept = local.clone();
+                    let status = local.$plan(&tasks).await.unwrap();
+                    let expected = &scenario_json(scenario)["result"]["status_result"];
+                    assert_eq!(status.can_finish, expected["can_finish"], "{scenario}");
+                    assert_eq!(
+                        serde_json::to_value(&status.uncompleted_tasks).unwrap(),
+                        expected["uncompleted_tasks"],
+                        "{scenario}"
+                    );
+                    assert_eq!(local, kept, "{scenario}: the caller's task is untouched");
+                }
+                emulator.inject(Fault::on("GET", "/agent-execution/*").respond(500, json!({"detail": "down"})));
+                let local: xpander_sdk::Task =
+                    serde_json::from_value(scenario_json("plan_following_disabled")["mode"]["status_task"].clone())
+                        .unwrap();
+                let error = local.$plan(&tasks).await.unwrap_err();
+                assert_eq!(error.status(), Some(500));
+            }
+
+            /// A wait past its timeout is an error that says so.
+            #[$mode]
+            pub async fn wait_times_out(emulator: &Emulator) {
+                let tasks = client(emulator);
+                streaming_task(emulator, "t-slow");
+                let policy = WaitPolicy::default()
+                    .with_timeout(Duration::from_millis(300))
+                    .with_poll(Duration::from_millis(5), Duration::from_millis(20));
+                let error = tasks.$wait("t-slow", &policy).await.unwrap_err();
+                assert!(error.is_timeout(), "{error:?}");
+                assert!(matches!(error, Error::Timeout { .. }));
+                let text = error.to_string();
+                assert!(text.contains("t-slow") && text.contains("executing"), "{text}");
+            }
+        }
+    };
+}
+
+fn scenario_json(name: &str) -> Value {
+    let captures: Value = serde_json::from_str(include_str!(
+        "fixtures/official-python-client-task-extras.json"
+    ))
+    .unwrap();
+    captures["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()
+        .clone()
+}
+
+fn recorded_result(name: &str) -> Value {
+    scenario_json(name)["result"]["value"].clone()
+}
+
+macro_rules! impl_stream {
+    (blocking) => {
+        xpander_sdk::blocking::EventStream
+    };
+    (nonblocking) => {
+        xpander_sdk::nonblocking::EventStream
+    };
+}
+
+live_scenarios!(maybe_async::must_be_sync, blocking,
+    events_with: events_with, update: update, push: push_events, wait: wait_for_result,
+    activity: get_activity_log, metrics: report_metrics, plan: get_plan_following_status, get: get);
+
+live_scenarios!(maybe_async::must_be_async, nonblocking,
+    events_with: aevents_with, update: aupdate, push: apush_events, wait: await_for_result,
+    activity: aget_activity_log, metrics: areport_metrics, plan: aget_plan_following_status, get: aget);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+macro_rules! both_faces {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                blocking::$name(&emulator());
+                runtime().block_on(nonblocking::$name(&emulator()));
+            }
+        )+
+    };
+}
+
+both_faces!(
+    live_in_order,
+    resume_after_a_drop,
+    idle_stream_times_out,
+    error_statuses,
+    malformed_events_are_skipped,
+    wait_answers_a_task_finished_mid_wait,
+    wait_times_out,
+    activity_log_outcomes,
+    metrics_outcomes,
+    plan_status_outcomes,
+);
+
+#[test]
+fn an_endless_stream_of_large_events_runs_in_bounded_memory() {
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+    let emulator = Emulator::builder()
+        .api_key(KEY)
+        .organization_id(ORG)
+        .event_buffer(8)
+        .start()
+        .unwrap();
+    let tasks = client(&emulator);
+    let task = streaming_task(&emulator, "t-big");
+    let mut stream = task.events_with(&tasks, quick()).unwrap();
+    let big = "x".repeat(256 * 1024);
+    assert_eq!(
+        stream.next().unwrap().unwrap().kind,
+        TaskEventType::Connected
+    );
+    let mut before = 0;
+    // 1,000 events of 256 KiB: 256 MB through the stream, each read as it comes.
+    for i in 0..1000 {
+        emulator
+            .push_event(
+                "t-big",
+                json!({"type": "chunk", "task_id": "t-big", "organization_id": ORG,
+                       "time": "2026-11-20T10:00:00Z", "data": big}),
+            )
+            .unwrap();
+        let event = stream.next().unwrap().unwrap();
+        assert_eq!(event.payload.as_text().map(str::len), Some(big.len()));
+        if i == 100 {
+            before = rss_kib();
+        }
+    }
+    let grown = rss_kib().saturating_sub(before);
+    // Against 225 MB streamed since the first reading.
+    assert!(grown < 64 * 1024, "memory grew by {grown} KiB");
+}
+
+/// The requests of the official client's task-extras captures that this
+/// crate reproduces, in both faces: same method, path, query and body.
+#[test]
+fn the_recorded_task_extras_requests() {
+    let captures: Value = serde_json::from_str(include_str!(
+        "fixtures/official-python-client-task-extras.json"
+    ))
+    .unwrap();
+    let recorded = |name: &str| -> Value {
+        captures["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["requests"][0]
+            .clone()
+    };
+    for face in ["blocking", "async"] {
+        let emulator = emulator();
+        let tasks = client(&emulator);
+        let rt = runtime();
+        let mut task = streaming_task(&emulator, "task-1");
+        task.source = Some("sdk".into());
+        task.status = Some(AgentExecutionStatus::Executing);
+        task.internal_status = Some("phase-2".into());
+        task.input.text = "Summarize the quarterly report".into();
+        task.used_tools = vec!["web_search".into(), "fetch_page".into()];
+        task.result = Some("Revenue grew 12%.".into());
+        task.tokens = Some(xpander_sdk::model::Tokens::new(30, 120));
+        emulator
+            .update_task("task-1", json!({"status": "completed"}))
+            .unwrap();
+        emulator.set_activity(
+            "task-1",
+            &json!({"id": "task-1", "created_at": "2025-06-01T12:00:00Z", "messages": []}),
+        );
+        if face == "blocking" {
+            let _ = blocking::drain(task.events(&tasks).unwrap());
+            task.get_activity_log(&tasks).unwrap();
+            task.report_metrics(&tasks).unwrap();
+            task.get_plan_following_status(&tasks).unwrap();
+        } else {
+            rt.block_on(async {
+                let _ = nonblocking::drain(task.aevents(&tasks).unwrap()).await;
+                task.aget_activity_log(&tasks).await.unwrap();
+                task.areport_metrics(&tasks).await.unwrap();
+                task.aget_plan_following_status(&tasks).await.unwrap();
+            });
+        }
+        let sent = emulator.requests();
+        for (scenario, at) in [
+            ("aevents_clean_stream", 0),
+            ("get_activity_log_ok", 1),
+            ("report_metrics_explicit_configuration", 2),
+            ("plan_following_disabled", 3),
+        ] {
+            let expected = recorded(scenario);
+            let got = &sent[at];
+            assert_eq!(got.method, expected["method"], "{face} {scenario}");
+            assert_eq!(got.path_only(), expected["path"], "{face} {scenario}");
+            assert!(!got.path.contains('?'), "{face} {scenario}: no query");
+            assert_eq!(
+                got.json.clone().unwrap_or(Value::Null),
+                expected["body_json"],
+                "{face} {scenario}"
+            );
+            assert_eq!(got.api_key, ApiKeyCheck::Valid, "{face} {scenario}");
+        }
+        let stream = &sent[0];
+        assert_eq!(stream.header("accept"), Some("text/event-stream"));
+        assert_eq!(stream.header("cache-control"), Some("no-store"));
+    }
+}
