@@ -4,16 +4,22 @@
 //!
 //! Every route and its JSON shape is in the crate's README (its docs).
 
+use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 
+use crate::events::StreamEvent;
 use crate::faults::Fault;
 use crate::http::{Req, Resp};
-use crate::server::Shared;
+use crate::routes::not_found_task;
+use crate::server::{lock, Shared};
 use crate::validation::{json_body, unprocessable};
 
-const ROUTES: [&str; 7] = [
-    "requests", "stats", "tasks", "faults", "seed", "release", "reset",
+const ROUTES: [&str; 8] = [
+    "requests", "stats", "tasks", "faults", "seed", "release", "reset", "metrics",
 ];
+
+/// The routes with a task id: `tasks/{id}`, `events/{id}`, `activity/{id}`.
+const PER_TASK: [&str; 3] = ["tasks", "events", "activity"];
 
 /// One JSON value or an array of them, as a list.
 fn one_or_many(v: Value) -> Vec<Value> {
@@ -37,10 +43,24 @@ fn count(v: &Value, field: &str) -> Result<u64, Resp> {
 /// Answers `/__emulator/...`.
 pub(crate) fn handle(shared: &Shared, req: &Req<'_>, parsed: Option<Value>) -> Resp {
     let sub = req.path().strip_prefix("/__emulator/").unwrap_or("");
+    if let Some((kind, id)) = sub.split_once('/') {
+        if PER_TASK.contains(&kind) && !id.is_empty() && !id.contains('/') {
+            let id = percent_decode_str(id).decode_utf8_lossy();
+            return per_task(shared, req, kind, &id, parsed);
+        }
+    }
     let result = match (req.method, sub) {
         ("GET", "requests") => return Resp::json(200, &shared.log.to_json()),
         ("GET", "stats") => return Resp::json(200, &shared.stats()),
         ("GET", "tasks") => return Resp::json(200, &Value::Array(shared.tasks())),
+        ("GET", "metrics") => {
+            let reports = shared.metrics.all().iter().map(|r| r.to_json()).collect();
+            return Resp::json(200, &Value::Array(reports));
+        }
+        ("DELETE", "metrics") => {
+            shared.metrics.clear();
+            Ok(())
+        }
         ("GET", "faults") => {
             let rules = shared.faults.list().iter().map(Fault::to_json).collect();
             return Resp::json(200, &Value::Array(rules));
@@ -87,6 +107,45 @@ pub(crate) fn handle(shared: &Shared, req: &Req<'_>, parsed: Option<Value>) -> R
     match result {
         Ok(()) => Resp::json(200, &json!({"ok": true})),
         Err(resp) => resp,
+    }
+}
+
+/// The routes of one task: change it, read or push its events, set or
+/// clear its activity log answer.
+fn per_task(shared: &Shared, req: &Req<'_>, kind: &str, id: &str, parsed: Option<Value>) -> Resp {
+    let events_json = |events: Vec<StreamEvent>| {
+        let all: Vec<Value> = events.iter().map(StreamEvent::to_json).collect();
+        Resp::json(200, &Value::Array(all))
+    };
+    match (req.method, kind) {
+        ("PATCH", "tasks") => match json_body(parsed, req.body) {
+            Ok(Value::Object(fields)) => match shared.update_task(id, Value::Object(fields)) {
+                Ok(task) => Resp::json(200, &task),
+                Err(_) => not_found_task(id),
+            },
+            Ok(_) => unprocessable(&["body"], "Input should be a valid dictionary", "dict_type"),
+            Err(r) => r,
+        },
+        ("GET", "events") => shared
+            .events(id)
+            .map_or_else(|| not_found_task(id), events_json),
+        ("POST", "events") => match json_body(parsed, req.body) {
+            Ok(v) => match shared.push_events(id, one_or_many(v)) {
+                Some(ids) => Resp::json(200, &json!({ "ids": ids })),
+                None => not_found_task(id),
+            },
+            Err(r) => r,
+        },
+        ("PUT", "activity") => {
+            let ct = req.header("content-type").unwrap_or("application/json");
+            lock(&shared.activity).set(id, ct, req.body.to_vec());
+            Resp::json(200, &json!({"ok": true}))
+        }
+        ("DELETE", "activity") => {
+            lock(&shared.activity).remove(id);
+            Resp::json(200, &json!({"ok": true}))
+        }
+        _ => Resp::detail(405, "Method Not Allowed"),
     }
 }
 

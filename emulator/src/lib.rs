@@ -1,10 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod activity;
+mod builder;
 mod control;
+mod events;
 mod faults;
 mod http;
+mod live;
 mod log;
+mod metrics;
 mod routes;
 mod server;
 mod store;
@@ -12,18 +17,22 @@ mod validation;
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use faults::{Fault, FaultAction};
+pub use builder::EmulatorBuilder;
+pub use events::{StreamEvent, DEFAULT_EVENT_BUFFER};
+pub use faults::{Fault, FaultAction, MalformedFrame, StreamFault};
 pub use log::{ApiKeyCheck, RecordedRequest, REDACTED};
+pub use metrics::MetricsReport;
 
-use server::{Config, Shared};
+use server::Shared;
 
 /// Default organization id of tasks the emulator creates.
 pub const DEFAULT_ORGANIZATION_ID: &str = "org-emulator";
@@ -33,108 +42,8 @@ pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
 pub const DEFAULT_REQUEST_LOG_LIMIT: usize = 10_000;
 /// Default seed of the dice behind [`Fault::probability`].
 pub const DEFAULT_SEED: u64 = 0x5EED_0F0E_4A1D;
-
-/// Configures and starts an [`Emulator`].
-#[derive(Clone)]
-pub struct EmulatorBuilder {
-    api_key: Option<String>,
-    addr: String,
-    organization_id: String,
-    seed: u64,
-    max_body: usize,
-    log_limit: usize,
-}
-
-impl fmt::Debug for EmulatorBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmulatorBuilder")
-            .field("api_key", &self.api_key.as_ref().map(|_| REDACTED))
-            .field("addr", &self.addr)
-            .field("organization_id", &self.organization_id)
-            .field("seed", &self.seed)
-            .field("max_body", &self.max_body)
-            .field("log_limit", &self.log_limit)
-            .finish()
-    }
-}
-
-impl Default for EmulatorBuilder {
-    fn default() -> Self {
-        EmulatorBuilder {
-            api_key: None,
-            addr: "127.0.0.1:0".into(),
-            organization_id: DEFAULT_ORGANIZATION_ID.into(),
-            seed: DEFAULT_SEED,
-            max_body: DEFAULT_MAX_BODY,
-            log_limit: DEFAULT_REQUEST_LOG_LIMIT,
-        }
-    }
-}
-
-/// A fresh key: `emu-` and 128 random bits in hex. The emulator never takes
-/// a key from the environment, so a real key cannot leak into it.
-fn generated_key() -> String {
-    format!("emu-{:032x}", fastrand::u128(..))
-}
-
-impl EmulatorBuilder {
-    /// The API key clients must send (default: a generated one).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// The address to listen on (default `127.0.0.1:0`, an ephemeral port).
-    pub fn addr(mut self, addr: impl Into<String>) -> Self {
-        self.addr = addr.into();
-        self
-    }
-
-    /// The organization id given to created tasks (default `org-emulator`).
-    pub fn organization_id(mut self, org: impl Into<String>) -> Self {
-        self.organization_id = org.into();
-        self
-    }
-
-    /// Seed of the dice behind [`Fault::probability`].
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Largest request body accepted; larger ones get 413.
-    pub fn max_body_size(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
-        self
-    }
-
-    /// How many requests the log keeps (0 disables logging).
-    pub fn request_log_limit(mut self, n: usize) -> Self {
-        self.log_limit = n;
-        self
-    }
-
-    /// Binds the socket and starts serving on a background thread.
-    pub fn start(self) -> io::Result<Emulator> {
-        let listener = StdListener::bind(self.addr.as_str())?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let config = Config {
-            api_key: self.api_key.unwrap_or_else(generated_key),
-            organization_id: self.organization_id,
-            max_body: self.max_body,
-        };
-        let shared = Arc::new(Shared::new(config, self.seed, self.log_limit));
-        let (tx, rx) = watch::channel(false);
-        let thread = server::spawn(listener, shared.clone(), rx)?;
-        Ok(Emulator {
-            shared,
-            addr,
-            shutdown: tx,
-            thread: Mutex::new(Some(thread)),
-        })
-    }
-}
+/// Default interval of keep-alive comments on event streams: 15 s.
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// A running emulator. Dropping it (or [`Emulator::shutdown`]) stops the
 /// server and closes its connections.
@@ -262,7 +171,87 @@ impl Emulator {
         self.shared.tasks()
     }
 
-    /// Clears tasks, fault rules, the request log and the counters.
+    /// Changes a task as another client would: every key of `fields` (a
+    /// JSON object) but `id` replaces the task's, as given, and the task's
+    /// stream gets the change's event (`task_finished` when the status
+    /// becomes terminal, else `task_updated`). Returns the task.
+    ///
+    /// ```
+    /// # use serde_json::json;
+    /// # use xpander_emulator::Emulator;
+    /// let emu = Emulator::start()?;
+    /// emu.seed_task(json!({"id": "t1", "status": "executing"}))?;
+    /// let task = emu.update_task("t1", json!({"status": "completed", "result": "done"}))?;
+    /// assert_eq!(task["result"], "done");
+    /// let kinds: Vec<_> = emu.events("t1").iter().map(|e| e.kind().unwrap().to_string()).collect();
+    /// assert_eq!(kinds, ["task_created", "task_finished"]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn update_task(&self, id: &str, fields: Value) -> io::Result<Value> {
+        self.shared.update_task(id, fields).map_err(|e| {
+            let kind = if e.contains("not found") {
+                io::ErrorKind::NotFound
+            } else {
+                io::ErrorKind::InvalidInput
+            };
+            io::Error::new(kind, e)
+        })
+    }
+
+    /// The events a task's stream keeps (the newest [`EmulatorBuilder::event_buffer`]),
+    /// oldest first; empty for an unknown task. The per-response
+    /// `connected` handshake is not among them.
+    pub fn events(&self, task_id: &str) -> Vec<StreamEvent> {
+        self.shared.events(task_id).unwrap_or_default()
+    }
+
+    /// Appends an event to a task's stream (and applies it to its activity
+    /// log), exactly as given: unlike the push route, any JSON value is
+    /// taken, so a test can send odd envelopes. Returns its id.
+    pub fn push_event(&self, task_id: &str, envelope: Value) -> io::Result<u64> {
+        let ids = self.shared.push_events(task_id, vec![envelope]);
+        let id = ids.and_then(|ids| ids.first().copied());
+        id.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, format!("Task {task_id} not found"))
+        })
+    }
+
+    /// The activity thread built from a task's events (an answer set with
+    /// [`Emulator::set_activity_raw`] aside); `None` for an unknown task.
+    pub fn activity(&self, task_id: &str) -> Option<Value> {
+        self.shared.activity_thread(task_id)
+    }
+
+    /// Answers `GET /activity/{agent_id}/{task_id}` for this task with
+    /// `200`, this content type and these exact bytes (empty, invalid JSON,
+    /// text...), whatever the task, until [`Emulator::clear_activity`].
+    pub fn set_activity_raw(&self, task_id: &str, content_type: &str, body: impl Into<Vec<u8>>) {
+        server::lock(&self.shared.activity).set(task_id, content_type, body.into());
+    }
+
+    /// As [`Emulator::set_activity_raw`], with a JSON body.
+    pub fn set_activity(&self, task_id: &str, thread: &Value) {
+        self.set_activity_raw(task_id, "application/json", thread.to_string());
+    }
+
+    /// Serves the built thread again for this task.
+    pub fn clear_activity(&self, task_id: &str) {
+        server::lock(&self.shared.activity).remove(task_id);
+    }
+
+    /// The metrics reports received (`POST /agents-metrics/{agent_id}/execution`),
+    /// oldest first.
+    pub fn metrics_reports(&self) -> Vec<MetricsReport> {
+        self.shared.metrics.all()
+    }
+
+    /// Forgets the metrics reports received.
+    pub fn clear_metrics(&self) {
+        self.shared.metrics.clear();
+    }
+
+    /// Clears tasks (their streams end), activity answers, metrics, fault
+    /// rules, the request log and the counters.
     pub fn reset(&self) {
         self.shared.reset();
     }

@@ -1,5 +1,5 @@
 //! Routing: control routes apart, then the Tasks API with its key check, the
-//! request log and the fault rules.
+//! request log and the fault rules (mid-stream ones on event streams only).
 //! The routes are listed in the crate's README (its docs).
 
 use std::sync::atomic::Ordering;
@@ -7,14 +7,15 @@ use std::sync::atomic::Ordering;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use crate::faults::{FaultAction, Fired, Pause};
+use crate::faults::{FaultAction, Fired, Pause, StreamFault};
 use crate::http::{Reply, Req, Resp};
+use crate::live;
 use crate::log::{ApiKeyCheck, RecordedRequest};
 use crate::server::{lock, Shared};
 use crate::store::NewTask;
 use crate::validation;
 
-/// A route of the Tasks API, its path parameter decoded.
+/// A route of the Tasks API, its path parameters decoded.
 enum Route {
     Update(String),
     Get(String),
@@ -23,6 +24,12 @@ enum Route {
     List(String),
     ListUser(String),
     Report(String),
+    /// A task's event stream (the org segment is not checked).
+    Events(String),
+    Push(String),
+    /// Agent id, task id.
+    Activity(String, String),
+    Metrics(String),
 }
 
 /// Percent-decodes one path segment; invalid UTF-8 is replaced.
@@ -31,20 +38,34 @@ fn decode(s: &str) -> String {
 }
 
 fn route(method: &str, path: &str) -> Result<Route, Resp> {
-    let not_found = || Resp::detail(404, "Not Found");
     let bad_method = || Resp::detail(405, "Method Not Allowed");
     let segs: Vec<&str> = path.split('/').collect();
-    let ["", "agent-execution", rest @ ..] = segs.as_slice() else {
-        return Err(not_found());
-    };
-    if rest.iter().any(|s| s.is_empty()) {
-        return Err(not_found());
+    if segs.iter().skip(1).any(|s| s.is_empty()) {
+        return Err(Resp::detail(404, "Not Found"));
     }
+    let only = |want: &str, r: Route| {
+        if method == want {
+            Ok(r)
+        } else {
+            Err(bad_method())
+        }
+    };
+    match segs.as_slice() {
+        ["", _org, "agent-execution", id, "events"] => only("GET", Route::Events(decode(id))),
+        ["", "activity", agent, task] => only("GET", Route::Activity(decode(agent), decode(task))),
+        ["", "agents-metrics", agent, "execution"] => only("POST", Route::Metrics(decode(agent))),
+        ["", "agent-execution", rest @ ..] => task_route(method, rest),
+        _ => Err(Resp::detail(404, "Not Found")),
+    }
+}
+
+/// The routes under `/agent-execution/`.
+fn task_route(method: &str, rest: &[&str]) -> Result<Route, Resp> {
     let only = |want: &str, r: fn(String) -> Route, seg: &str| {
         if method == want {
             Ok(r(decode(seg)))
         } else {
-            Err(bad_method())
+            Err(Resp::detail(405, "Method Not Allowed"))
         }
     };
     match rest {
@@ -52,13 +73,14 @@ fn route(method: &str, path: &str) -> Result<Route, Resp> {
         ["executions", "history", agent] => only("GET", Route::List, agent),
         [id, "update"] => only("PATCH", Route::Update, id),
         [id, "status"] => only("GET", Route::Get, id),
+        [id, "events", "push"] => only("POST", Route::Push, id),
         [agent, "report_task"] => only("POST", Route::Report, agent),
         [id] => match method {
             "DELETE" => Ok(Route::Stop(decode(id))),
             "POST" => Ok(Route::Create(decode(id))),
-            _ => Err(bad_method()),
+            _ => Err(Resp::detail(405, "Method Not Allowed")),
         },
-        _ => Err(not_found()),
+        _ => Err(Resp::detail(404, "Not Found")),
     }
 }
 
@@ -74,12 +96,19 @@ pub(crate) async fn dispatch(shared: &Shared, req: &Req<'_>) -> Reply {
     shared
         .log
         .push(RecordedRequest::new(req, parsed.as_ref(), key));
+    let route = route(req.method, path);
+    let stream = matches!(route, Ok(Route::Events(_)));
     let Some(Fired {
         action,
         retry_after,
-    }) = shared.faults.fire(req.method, path)
+    }) = shared.faults.fire(req.method, path, stream)
     else {
-        return Reply::Full(api(shared, req, key, parsed, None).await);
+        return api(shared, req, key, route, parsed, None).await;
+    };
+    let pause = match action {
+        FaultAction::Delay(d) => Some(Pause::For(d)),
+        FaultAction::Hold => Some(Pause::UntilReleased),
+        _ => None,
     };
     match action {
         FaultAction::Respond {
@@ -94,15 +123,23 @@ pub(crate) async fn dispatch(shared: &Shared, req: &Req<'_>) -> Reply {
             }
             Reply::Full(r)
         }
-        FaultAction::Delay(d) => {
-            Reply::Full(api(shared, req, key, parsed, Some(Pause::For(d))).await)
-        }
-        FaultAction::Hold => {
-            Reply::Full(api(shared, req, key, parsed, Some(Pause::UntilReleased)).await)
-        }
         FaultAction::CloseConnection => Reply::Close,
-        FaultAction::TruncateBody => Reply::Truncated(api(shared, req, key, parsed, None).await),
         FaultAction::OversizedBody(n) => Reply::Oversized(n),
+        FaultAction::Delay(_) | FaultAction::Hold => {
+            api(shared, req, key, route, parsed, pause).await
+        }
+        // A stream's body is unbounded: "half of it" is none of its events.
+        FaultAction::TruncateBody => match api(shared, req, key, route, parsed, None).await {
+            Reply::Full(r) => Reply::Truncated(r),
+            Reply::Stream(s) => Reply::Stream(Box::new(s.with_fault(0, StreamFault::Drop))),
+            other => other,
+        },
+        FaultAction::MidStream { after, fault } => {
+            match api(shared, req, key, route, parsed, None).await {
+                Reply::Stream(s) => Reply::Stream(Box::new(s.with_fault(after, fault))),
+                other => other,
+            }
+        }
     }
 }
 
@@ -112,21 +149,24 @@ async fn api(
     shared: &Shared,
     req: &Req<'_>,
     key: ApiKeyCheck,
+    route: Result<Route, Resp>,
     parsed: Option<Value>,
     pause: Option<Pause>,
-) -> Resp {
-    let route = match (route(req.method, req.path()), key) {
+) -> Reply {
+    let route = match (route, key) {
         (Err(resp), _) => Err(resp),
         (Ok(_), ApiKeyCheck::Missing) => Err(Resp::detail(401, "Missing API key")),
         (Ok(_), ApiKeyCheck::Invalid) => Err(Resp::detail(401, "Invalid API key")),
         (Ok(r), ApiKeyCheck::Valid) => Ok(r),
     };
     let route = match route {
-        Ok(Route::Update(id)) => return update(shared, &id, req.body, parsed, pause).await,
+        Ok(Route::Update(id)) => {
+            return Reply::Full(update(shared, &id, req.body, parsed, pause).await)
+        }
         Ok(r) => r,
         Err(resp) => {
             shared.faults.pause(pause).await;
-            return resp;
+            return Reply::Full(resp);
         }
     };
     shared.faults.pause(pause).await;
@@ -143,16 +183,20 @@ async fn api(
                 })
                 .ok_or(id)
         }
-        Route::Create(agent) => return create(shared, &agent, req, parsed, false),
-        Route::Report(agent) => return create(shared, &agent, req, parsed, true),
-        Route::List(agent) => return list(shared, Some(&agent), None, req.query()),
-        Route::ListUser(user) => return list(shared, None, Some(&user), req.query()),
-        Route::Update(_) => return Resp::detail(500, "unreachable"),
+        Route::Events(id) => return live::events(shared, &id, req),
+        Route::Push(id) => Ok(live::push(shared, &id, parsed, req.body)),
+        Route::Activity(agent, id) => Ok(live::activity(shared, &agent, &id)),
+        Route::Metrics(agent) => Ok(shared.metrics.report(&agent, parsed, req.body)),
+        Route::Create(agent) => Ok(create(shared, &agent, req, parsed, false)),
+        Route::Report(agent) => Ok(create(shared, &agent, req, parsed, true)),
+        Route::List(agent) => Ok(list(shared, Some(&agent), None, req.query())),
+        Route::ListUser(user) => Ok(list(shared, None, Some(&user), req.query())),
+        Route::Update(_) => Ok(Resp::detail(500, "unreachable")),
     };
-    result.unwrap_or_else(|id| not_found_task(&id))
+    Reply::Full(result.unwrap_or_else(|id| not_found_task(&id)))
 }
 
-fn not_found_task(id: &str) -> Resp {
+pub(crate) fn not_found_task(id: &str) -> Resp {
     Resp::detail(404, &format!("Task {id} not found"))
 }
 

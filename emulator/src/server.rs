@@ -7,12 +7,16 @@ use std::net::TcpListener as StdListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use crate::activity::Overrides;
+use crate::events::StreamEvent;
 use crate::faults::Faults;
 use crate::log::RequestLog;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Locks a mutex; a panic elsewhere does not poison the emulator.
@@ -24,12 +28,22 @@ pub(crate) struct Config {
     pub api_key: String,
     pub organization_id: String,
     pub max_body: usize,
+    /// Keep-alive comments on event streams after this long without a
+    /// frame; `None`: never.
+    pub keep_alive: Option<Duration>,
+    /// The `retry:` hint sent once at the start of every event stream.
+    pub sse_retry: Option<Duration>,
+    /// Events each task's stream keeps for resumption.
+    pub event_buffer: usize,
 }
 
 /// Everything shared between the handle and the connections.
 pub(crate) struct Shared {
     pub config: Config,
     pub store: Mutex<Store>,
+    /// Activity log answers set verbatim, by task id.
+    pub activity: Mutex<Overrides>,
+    pub metrics: Metrics,
     pub faults: Faults,
     pub log: RequestLog,
     /// Generated task ids (not seeded: ids need not repeat across runs).
@@ -41,9 +55,12 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: Config, seed: u64, log_limit: usize) -> Shared {
+        let store = Store::new(&config.organization_id, config.event_buffer);
         Shared {
             config,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(store),
+            activity: Mutex::new(Overrides::default()),
+            metrics: Metrics::default(),
             faults: Faults::new(seed),
             log: RequestLog::new(log_limit),
             ids: Mutex::new(fastrand::Rng::new()),
@@ -69,12 +86,50 @@ impl Shared {
         in_order.map(|e| Value::Object(e.task.clone())).collect()
     }
 
+    /// Changes a task as another client would (every key but `id`
+    /// replaced); returns it, or why not.
+    pub(crate) fn update_task(&self, id: &str, fields: Value) -> Result<Value, String> {
+        let Value::Object(fields) = fields else {
+            return Err("the fields must be a JSON object".into());
+        };
+        let mut store = lock(&self.store);
+        let entry = store
+            .get_mut(id)
+            .ok_or_else(|| format!("Task {id} not found"))?;
+        entry.patch(fields);
+        Ok(Value::Object(entry.task.clone()))
+    }
+
+    /// Appends events to a task's stream, as given; their ids, or `None`
+    /// for an unknown task.
+    pub(crate) fn push_events(&self, id: &str, envelopes: Vec<Value>) -> Option<Vec<u64>> {
+        let mut store = lock(&self.store);
+        let live = &mut store.get_mut(id)?.live;
+        Some(envelopes.into_iter().map(|e| live.record(e)).collect())
+    }
+
+    /// The events a task's stream keeps, or `None` for an unknown task.
+    pub(crate) fn events(&self, id: &str) -> Option<Vec<StreamEvent>> {
+        lock(&self.store).get(id).map(|e| e.live.log.all())
+    }
+
+    /// The activity thread built for a task (answers set verbatim aside).
+    pub(crate) fn activity_thread(&self, id: &str) -> Option<Value> {
+        let store = lock(&self.store);
+        let e = store.get(id)?;
+        Some(e.live.activity.thread(&e.task))
+    }
+
+    /// Removes every task (their streams end) and every activity answer set.
     pub(crate) fn clear_tasks(&self) {
-        *lock(&self.store) = Store::default();
+        let fresh = Store::new(&self.config.organization_id, self.config.event_buffer);
+        *lock(&self.store) = fresh;
+        lock(&self.activity).clear();
     }
 
     pub(crate) fn reset(&self) {
         self.clear_tasks();
+        self.metrics.clear();
         self.faults.clear();
         self.log.clear();
         self.requests.store(0, Ordering::Relaxed);

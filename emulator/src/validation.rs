@@ -41,12 +41,18 @@ pub(crate) fn object_body(parsed: Option<Value>, body: &[u8]) -> Result<Map<Stri
 
 /// The JSON types a field may be required to have.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Str,
     Dict,
     List,
     Bool,
     Number,
+    /// An integer, or a float without a fraction (pydantic's lax mode).
+    Int,
+    /// A date-time: a string (ISO 8601) or a number (a Unix time).
+    Time,
+    /// Any JSON value.
+    Any,
 }
 
 impl Kind {
@@ -57,37 +63,57 @@ impl Kind {
             Kind::List => v.is_array(),
             Kind::Bool => v.is_boolean(),
             Kind::Number => v.is_number(),
+            Kind::Int => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+            Kind::Time => v.is_string() || v.is_number(),
+            Kind::Any => true,
         }
     }
 
     /// Pydantic's message and error type.
-    fn error(self, loc: &[&str]) -> Resp {
+    pub(crate) fn error(self, loc: &[&str]) -> Resp {
         let (what, typ) = match self {
             Kind::Str => ("string", "string_type"),
             Kind::Dict => ("dictionary", "dict_type"),
             Kind::List => ("list", "list_type"),
             Kind::Bool => ("boolean", "bool_type"),
             Kind::Number => ("number", "float_type"),
+            Kind::Int => ("integer", "int_type"),
+            Kind::Time => ("datetime", "datetime_type"),
+            Kind::Any => ("value", "value_error"),
         };
         unprocessable(loc, &format!("Input should be a valid {what}"), typ)
     }
 }
 
-/// Whether a field may be null (absent is always fine here).
+/// Whether a field may be absent, and whether it may be null.
 #[derive(Clone, Copy, PartialEq)]
-enum Null {
+pub(crate) enum Null {
+    /// Optional; null accepted.
     Ok,
+    /// Optional; null refused.
     Refused,
+    /// Required; null refused.
+    Required,
+    /// Required key; null accepted.
+    RequiredKey,
 }
 
 /// Checks `fields` of `o` (found under `at`) in order; the first wrong one is the 422.
-fn check(o: &Map<String, Value>, at: &[&str], fields: &[(&str, Kind, Null)]) -> Result<(), Resp> {
+pub(crate) fn check(
+    o: &Map<String, Value>,
+    at: &[&str],
+    fields: &[(&str, Kind, Null)],
+) -> Result<(), Resp> {
     for &(k, kind, null) in fields {
+        let loc = || [at, &[k]].concat();
         match o.get(k) {
+            None if matches!(null, Null::Required | Null::RequiredKey) => {
+                return Err(unprocessable(&loc(), "Field required", "missing"))
+            }
             None => {}
-            Some(Value::Null) if null == Null::Ok => {}
+            Some(Value::Null) if matches!(null, Null::Ok | Null::RequiredKey) => {}
             Some(v) if kind.accepts(v) => {}
-            Some(_) => return Err(kind.error(&[at, &[k]].concat())),
+            Some(_) => return Err(kind.error(&loc())),
         }
     }
     Ok(())

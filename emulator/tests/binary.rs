@@ -101,6 +101,44 @@ fn a_key_given_on_the_command_line_works_and_is_not_printed() {
 }
 
 #[test]
+fn the_stream_flags_reach_the_streams() {
+    let key = "stream-key";
+    let flags = [
+        "--api-key",
+        key,
+        "--keep-alive-ms",
+        "1",
+        "--sse-retry-ms",
+        "1500",
+    ];
+    let (child, addr, _, out) = start(&flags);
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let task = r#"{"id": "t1", "status": "executing"}"#;
+    let seed = format!(
+        "POST /__emulator/tasks HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\n\r\n{task}",
+        task.len()
+    );
+    s.write_all(seed.as_bytes()).unwrap();
+    let stream =
+        format!("GET /o/agent-execution/t1/events HTTP/1.1\r\nhost: t\r\nx-api-key: {key}\r\n\r\n");
+    s.write_all(stream.as_bytes()).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let wanted = |b: &[u8]| {
+        let text = String::from_utf8_lossy(b);
+        text.contains("retry: 1500\n") && text.contains(": keep-alive\n")
+    };
+    while !wanted(&seen) {
+        let n = s.read(&mut buf).expect("the stream goes on");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    stop(child, out);
+}
+
+#[test]
 fn help_describes_every_flag() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     assert!(out.status.success());
@@ -112,6 +150,9 @@ fn help_describes_every_flag() {
         "--seed",
         "--max-body",
         "--log-limit",
+        "--keep-alive-ms",
+        "--sse-retry-ms",
+        "--event-buffer",
         "--help",
         "--version",
     ] {

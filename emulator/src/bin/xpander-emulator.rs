@@ -6,10 +6,12 @@
 //! the shell is neither used nor shown.
 
 use std::io::Write;
+use std::time::Duration;
 
 use clap::Parser;
 use xpander_emulator::{
-    Emulator, DEFAULT_MAX_BODY, DEFAULT_ORGANIZATION_ID, DEFAULT_REQUEST_LOG_LIMIT, DEFAULT_SEED,
+    Emulator, DEFAULT_EVENT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BODY, DEFAULT_ORGANIZATION_ID,
+    DEFAULT_REQUEST_LOG_LIMIT, DEFAULT_SEED,
 };
 
 /// A local emulator of the xpander.ai Tasks API, for tests in any language.
@@ -45,6 +47,21 @@ struct Args {
     /// turns the log off).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_REQUEST_LOG_LIMIT)]
     log_limit: usize,
+
+    /// Milliseconds an event stream may send nothing before a `: keep-alive`
+    /// comment (0: never).
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_KEEP_ALIVE.as_millis() as u64)]
+    keep_alive_ms: u64,
+
+    /// Send `retry: MS` once at the start of every event stream (default:
+    /// no retry line).
+    #[arg(long, value_name = "MS")]
+    sse_retry_ms: Option<u64>,
+
+    /// How many events each task's stream keeps for resumption with
+    /// Last-Event-ID.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_EVENT_BUFFER)]
+    event_buffer: usize,
 }
 
 fn main() {
@@ -55,7 +72,12 @@ fn main() {
         .organization_id(args.organization_id)
         .seed(args.seed)
         .max_body_size(args.max_body)
-        .request_log_limit(args.log_limit);
+        .request_log_limit(args.log_limit)
+        .keep_alive_interval(Duration::from_millis(args.keep_alive_ms))
+        .event_buffer(args.event_buffer);
+    if let Some(ms) = args.sse_retry_ms {
+        builder = builder.sse_retry(Duration::from_millis(ms));
+    }
     if let Some(key) = args.api_key {
         builder = builder.api_key(key);
     }

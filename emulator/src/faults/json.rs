@@ -5,7 +5,28 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{Fault, FaultAction};
+use super::{Fault, FaultAction, MalformedFrame, StreamFault};
+
+/// The JSON name of a malformed frame.
+fn frame_name(f: MalformedFrame) -> &'static str {
+    match f {
+        MalformedFrame::NotJson => "not_json",
+        MalformedFrame::NoType => "no_type",
+    }
+}
+
+/// A mid-stream fault as JSON (`after_events` added by the caller).
+fn stream_json(fault: &StreamFault) -> Value {
+    match fault {
+        StreamFault::Drop => json!({"action": "drop"}),
+        StreamFault::Stall(None) => json!({"action": "stall"}),
+        StreamFault::Stall(Some(d)) => {
+            json!({"action": "stall", "stall_ms": d.as_millis() as u64})
+        }
+        StreamFault::Malformed(f) => json!({"action": "malformed", "frame": frame_name(*f)}),
+        StreamFault::OversizedLine(n) => json!({"action": "oversized_line", "size": n}),
+    }
+}
 
 impl Fault {
     /// The rule as the JSON accepted by `POST /__emulator/faults`.
@@ -32,6 +53,11 @@ impl Fault {
             FaultAction::CloseConnection => json!({"action": "close"}),
             FaultAction::TruncateBody => json!({"action": "truncate"}),
             FaultAction::OversizedBody(n) => json!({"action": "oversized", "size": n}),
+            FaultAction::MidStream { after, fault } => {
+                let mut v = stream_json(fault);
+                v["after_events"] = json!(after);
+                v
+            }
         };
         if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
             for (k, val) in e {
@@ -112,6 +138,26 @@ impl Fault {
             "oversized" | "oversized_body" => {
                 f.oversized_body(u("size")?.ok_or("`size` is required for oversized")?)
             }
+            "drop" => f.drop_after(u("after_events")?.unwrap_or(0)),
+            "stall" => {
+                let after = u("after_events")?.unwrap_or(0);
+                match u("stall_ms")? {
+                    None => f.stall_after(after),
+                    Some(ms) => f.stall_after_for(after, Duration::from_millis(ms)),
+                }
+            }
+            "malformed" => {
+                let frame = match s("frame")?.as_deref() {
+                    None | Some("not_json") => MalformedFrame::NotJson,
+                    Some("no_type") => MalformedFrame::NoType,
+                    Some(other) => return Err(format!("unknown `frame` {other:?}")),
+                };
+                f.malformed_after(u("after_events")?.unwrap_or(0), frame)
+            }
+            "oversized_line" => {
+                let size = u("size")?.ok_or("`size` is required for oversized_line")?;
+                f.oversized_line_after(u("after_events")?.unwrap_or(0), size)
+            }
             other => return Err(format!("unknown `action` {other:?}")),
         };
         Ok(f)
@@ -133,5 +179,17 @@ mod tests {
         let d = Fault::any("*").always().delay(Duration::from_millis(5));
         assert_eq!(Fault::from_json(&d.to_json()).unwrap(), d);
         assert!(Fault::from_json(&json!({"action": "nope"})).is_err());
+        for f in [
+            Fault::on("GET", "*").drop_after(2),
+            Fault::on("GET", "*").stall_after(1),
+            Fault::on("GET", "*").stall_after_for(1, Duration::from_millis(7)),
+            Fault::on("GET", "*").malformed_after(3, MalformedFrame::NoType),
+            Fault::on("GET", "*").malformed_after(0, MalformedFrame::NotJson),
+            Fault::on("GET", "*").oversized_line_after(1, 1 << 20),
+        ] {
+            assert_eq!(Fault::from_json(&f.to_json()).unwrap(), f);
+        }
+        let bad = json!({"action": "malformed", "frame": "odd"});
+        assert!(Fault::from_json(&bad).is_err());
     }
 }

@@ -5,15 +5,15 @@
 //! sequence of dice, so a probabilistic fault is reproducible.
 
 mod json;
+mod state;
+mod stream;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+pub(crate) use state::{Faults, Fired, Pause};
+pub use stream::{MalformedFrame, StreamFault};
+
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::Semaphore;
-
-use crate::server::lock;
 
 /// What an injected fault does to a matching request.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +43,15 @@ pub enum FaultAction {
     /// Answer `200` with a body of exactly this many bytes (a JSON string of `x`s
     /// when at least 2 bytes), whatever the request was.
     OversizedBody(u64),
+    /// On an event stream (`GET .../events`), once the response has sent
+    /// `after` events, do `fault`. Such a rule matches stream requests only:
+    /// other requests neither fire nor use it up.
+    MidStream {
+        /// Events of this response before the fault (the handshake counts).
+        after: u64,
+        /// What happens then.
+        fault: StreamFault,
+    },
 }
 
 /// One fault rule: which requests it matches, how often, and what it does.
@@ -226,119 +235,6 @@ impl Fault {
     }
 }
 
-/// A fault that fired: what to do, and the `Retry-After` of a `Respond`.
-pub(crate) struct Fired {
-    pub action: FaultAction,
-    pub retry_after: Option<String>,
-}
-
-/// An injected pause before a request is handled.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Pause {
-    /// A fixed delay.
-    For(Duration),
-    /// Until [`Faults::release`] lets the request go.
-    UntilReleased,
-}
-
-impl Pause {
-    /// True when the pause actually waits.
-    pub(crate) fn waits(self) -> bool {
-        match self {
-            Pause::For(d) => !d.is_zero(),
-            Pause::UntilReleased => true,
-        }
-    }
-}
-
-struct Rules {
-    rules: Vec<Fault>,
-    rng: fastrand::Rng,
-}
-
-/// The pending rules, their dice, and the requests they hold.
-pub(crate) struct Faults {
-    rules: Mutex<Rules>,
-    /// One permit per release; a release before the request is not lost.
-    released: Semaphore,
-    /// How many requests wait on `released` right now.
-    holding: AtomicU64,
-}
-
-impl Faults {
-    pub(crate) fn new(seed: u64) -> Faults {
-        Faults {
-            rules: Mutex::new(Rules {
-                rules: Vec::new(),
-                rng: fastrand::Rng::with_seed(seed),
-            }),
-            released: Semaphore::const_new(0),
-            holding: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn inject(&self, f: Fault) {
-        lock(&self.rules).rules.push(f);
-    }
-
-    pub(crate) fn clear(&self) {
-        lock(&self.rules).rules.clear();
-    }
-
-    pub(crate) fn list(&self) -> Vec<Fault> {
-        lock(&self.rules).rules.clone()
-    }
-
-    pub(crate) fn reseed(&self, seed: u64) {
-        lock(&self.rules).rng = fastrand::Rng::with_seed(seed);
-    }
-
-    /// The first rule that fires for this request, consumed (and removed when
-    /// used up). A rule with a probability the dice spare is not consumed.
-    pub(crate) fn fire(&self, method: &str, path: &str) -> Option<Fired> {
-        let mut st = lock(&self.rules);
-        let Rules { rules, rng } = &mut *st;
-        let i = rules
-            .iter()
-            .position(|r| r.matches(method, path) && r.probability.is_none_or(|p| rng.f64() < p))?;
-        let rule = rules.get_mut(i)?;
-        let fired = Fired {
-            action: rule.action.clone(),
-            retry_after: rule.retry_after.clone(),
-        };
-        if rule.consume() {
-            rules.remove(i);
-        }
-        Some(fired)
-    }
-
-    /// Waits as `pause` says.
-    pub(crate) async fn pause(&self, pause: Option<Pause>) {
-        match pause {
-            Some(Pause::For(d)) if !d.is_zero() => tokio::time::sleep(d).await,
-            Some(Pause::UntilReleased) => {
-                self.holding.fetch_add(1, Ordering::SeqCst);
-                let permit = self.released.acquire().await;
-                self.holding.fetch_sub(1, Ordering::SeqCst);
-                if let Ok(permit) = permit {
-                    permit.forget();
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Lets `n` held requests (present or to come) go on.
-    pub(crate) fn release(&self, n: usize) {
-        self.released.add_permits(n.min(Semaphore::MAX_PERMITS));
-    }
-
-    /// How many requests are held right now.
-    pub(crate) fn held(&self) -> u64 {
-        self.holding.load(Ordering::SeqCst)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,38 +247,5 @@ mod tests {
         assert!(Fault::any("*").matches("GET", "/x"));
         assert!(Fault::any("/a").matches("GET", "/a"));
         assert!(!Fault::any("/a").matches("GET", "/ab"));
-    }
-
-    #[test]
-    fn rules_fire_in_order_and_wear_out() {
-        let faults = Faults::new(1);
-        faults.inject(Fault::any("/a").times(2).close_connection());
-        faults.inject(Fault::any("*").always().hold());
-        let mut fired = Vec::new();
-        for _ in 0..3 {
-            fired.push(faults.fire("GET", "/a").map(|f| f.action));
-        }
-        assert_eq!(
-            fired,
-            [
-                Some(FaultAction::CloseConnection),
-                Some(FaultAction::CloseConnection),
-                Some(FaultAction::Hold)
-            ]
-        );
-        assert_eq!(faults.list().len(), 1);
-    }
-
-    #[test]
-    fn dice_are_seeded() {
-        let run = |seed| {
-            let faults = Faults::new(seed);
-            faults.inject(Fault::any("*").always().probability(0.5));
-            (0..64)
-                .map(|_| faults.fire("GET", "/").is_some())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(run(7), run(7));
-        assert_ne!(run(7), run(8));
     }
 }

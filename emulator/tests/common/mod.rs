@@ -3,6 +3,8 @@
 //! see the bytes on the wire.
 #![allow(dead_code)]
 
+pub mod sse;
+
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

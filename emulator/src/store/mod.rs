@@ -1,16 +1,25 @@
-//! The task store, and the one table of what a task the emulator creates
-//! carries.
+//! The task store: tasks by id, each with its live side (event stream and
+//! activity log, [`Live`]).
 //!
 //! Tasks are JSON objects, kept as given: a seeded task is served exactly as
 //! it was seeded (only a missing `id` is generated), so odd-but-valid tasks
 //! reach the client unchanged. A task the emulator creates (`POST
-//! /agent-execution/{agent_id}`, `report_task`) gets every field of
-//! [`FIELDS`], from the request where the table allows it, else the default.
+//! /agent-execution/{agent_id}`, `report_task`) gets every field of the
+//! table in [`fields`], from the request where the table allows it, else the
+//! default.
+//!
+//! Every change of a task, through any route or the handle, goes through
+//! this module and emits its stream event: `task_created` for a new task,
+//! `task_finished` when the status becomes terminal, else `task_updated`.
+
+mod fields;
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use serde_json::{json, Map, Value};
+
+use crate::events::Live;
+use fields::{fill, SetBy, REPORT_EXTRA};
 
 /// The seven statuses the service knows.
 pub(crate) const STATUSES: [&str; 7] = [
@@ -23,89 +32,15 @@ pub(crate) const STATUSES: [&str; 7] = [
     "stopped",
 ];
 
-/// Which request may set a field of a created task (else it has its default).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SetBy {
-    /// Only the emulator.
-    Server,
-    /// The create body, when not null.
-    Create,
-    /// The report body, when not null.
-    Report,
+/// The statuses after which a task's stream ends.
+pub(crate) const TERMINAL: [&str; 4] = ["completed", "failed", "error", "stopped"];
+
+/// Whether a task's `status` is terminal.
+pub(crate) fn is_terminal(task: &Map<String, Value>) -> bool {
+    task.get("status")
+        .and_then(Value::as_str)
+        .is_some_and(|s| TERMINAL.contains(&s))
 }
-
-/// The fields of a created task besides `id`, `agent_id`, `organization_id`
-/// and `created_at`, in the official client's order, with their defaults.
-/// Object defaults (`input`) are merged key by key into what the request gave.
-static FIELDS: LazyLock<Vec<(&str, Value, SetBy)>> = LazyLock::new(|| {
-    use SetBy::*;
-    vec![
-        (
-            "input",
-            json!({"text": "", "files": [], "user": null}),
-            Server,
-        ),
-        ("status", json!("pending"), Server),
-        ("internal_status", Value::Null, Server),
-        ("last_executed_node_id", Value::Null, Server),
-        ("agent_version", Value::Null, Server),
-        ("started_at", Value::Null, Server),
-        ("paused_at", Value::Null, Server),
-        ("finished_at", Value::Null, Server),
-        ("result", Value::Null, Report),
-        ("parent_execution", Value::Null, Create),
-        ("conversation_id", Value::Null, Create),
-        ("conversation_kind", Value::Null, Server),
-        ("sub_executions", json!([]), Server),
-        ("should_update_parent", json!(false), Server),
-        ("is_manually_stopped", json!(false), Server),
-        ("payload_extension", Value::Null, Create),
-        ("execution_kind", Value::Null, Server),
-        ("hitl_request", Value::Null, Server),
-        ("pending_eca_request", Value::Null, Server),
-        ("source", Value::Null, Create),
-        ("voice_id", Value::Null, Server),
-        ("output_format", json!("text"), Create),
-        ("output_schema", Value::Null, Create),
-        ("events_streaming", json!(false), Create),
-        ("is_orchestration", json!(false), Server),
-        ("is_gateway", json!(false), Server),
-        ("is_app", json!(false), Server),
-        ("background_auth_eligible", json!(false), Server),
-        ("additional_context", Value::Null, Create),
-        ("tool_call_limit", Value::Null, Create),
-        ("instructions_override", Value::Null, Create),
-        ("test_run_node_id", Value::Null, Create),
-        ("user_oidc_token", Value::Null, Create),
-        ("expected_output", Value::Null, Create),
-        ("mcp_servers", json!([]), Create),
-        ("triggering_agent_id", Value::Null, Create),
-        ("title", Value::Null, Create),
-        ("think_mode", json!("default"), Create),
-        ("disable_attachment_injection", json!(false), Create),
-        ("user_tokens", Value::Null, Create),
-        (
-            "deep_planning",
-            json!({"enabled": false, "enforce": false, "started": false,
-                   "question_raised": false, "tasks": []}),
-            Server,
-        ),
-        ("must_deep_plan", json!(false), Server),
-        ("execution_attempts", json!(1), Server),
-        ("return_metrics", json!(false), Create),
-        ("llm_model_provider", Value::Null, Create),
-        ("llm_model_name", Value::Null, Create),
-        ("llm_reasoning_effort", Value::Null, Create),
-        ("harness_cli", Value::Null, Create),
-        ("permission_mode", Value::Null, Create),
-        ("tokens", Value::Null, Report),
-        ("used_tools", json!([]), Report),
-        ("duration", json!(0), Report),
-    ]
-});
-
-/// A report body's field kept on the task although the model has no such field.
-const REPORT_EXTRA: &str = "llm_response";
 
 /// The current time as RFC 3339 UTC with microseconds, as the service writes it.
 pub(crate) fn now() -> String {
@@ -121,29 +56,6 @@ pub(crate) fn new_id(rng: &mut fastrand::Rng) -> String {
         .to_string()
 }
 
-/// Copies onto `task` the body's non-null fields that `by` may set, then
-/// fills every field still missing with its default.
-fn fill(task: &mut Map<String, Value>, body: &Map<String, Value>, by: SetBy) {
-    for (name, default, set_by) in FIELDS.iter() {
-        if *set_by == by {
-            if let Some(v) = body.get(*name).filter(|v| !v.is_null()) {
-                task.insert(name.to_string(), v.clone());
-            }
-        }
-        match (task.get_mut(*name), default) {
-            (None, _) => {
-                task.insert(name.to_string(), default.clone());
-            }
-            (Some(Value::Object(given)), Value::Object(defaults)) => {
-                for (k, v) in defaults {
-                    given.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 /// A task of the store and what the store keeps beside it.
 pub(crate) struct Entry {
     pub task: Map<String, Value>,
@@ -151,35 +63,54 @@ pub(crate) struct Entry {
     seq: u64,
     /// An update of this task waits (delay or hold) right now.
     pub in_flight: bool,
+    /// Its event stream and activity log.
+    pub live: Live,
 }
 
 /// Tasks by id, in insertion order.
-#[derive(Default)]
 pub(crate) struct Store {
     tasks: HashMap<String, Entry>,
     next_seq: u64,
+    /// The `organization_id` of events of a task without one.
+    organization_id: String,
+    /// How many events each task's stream keeps for resumption.
+    event_buffer: usize,
 }
 
 impl Store {
-    /// Stores `task` under its `id`, replacing a task with that id (which
-    /// keeps its place in the order). Returns the id.
+    pub(crate) fn new(organization_id: &str, event_buffer: usize) -> Store {
+        Store {
+            tasks: HashMap::new(),
+            next_seq: 0,
+            organization_id: organization_id.to_string(),
+            event_buffer,
+        }
+    }
+
+    /// Stores `task` under its `id`. A task with that id is replaced but
+    /// keeps its place in the order and its live side (a change); otherwise
+    /// the task is new. Returns the id.
     fn insert(&mut self, id: String, task: Map<String, Value>) -> String {
-        let seq = match self.tasks.get(&id) {
-            Some(e) => e.seq,
-            None => {
-                self.next_seq += 1;
-                self.next_seq
-            }
-        };
         let updated_at = match task.get("created_at") {
             Some(Value::String(s)) => s.clone(),
             _ => now(),
         };
+        if let Some(e) = self.tasks.get_mut(&id) {
+            let was_terminal = is_terminal(&e.task);
+            e.task = task;
+            e.updated_at = updated_at;
+            e.live.task_changed(&e.task, was_terminal);
+            return id;
+        }
+        self.next_seq += 1;
+        let mut live = Live::new(&self.organization_id, self.event_buffer);
+        live.task_created(&task);
         let entry = Entry {
             task,
             updated_at,
-            seq,
+            seq: self.next_seq,
             in_flight: false,
+            live,
         };
         self.tasks.insert(id.clone(), entry);
         id
@@ -292,6 +223,7 @@ impl Entry {
     /// is stored as `payload_extension`.
     pub(crate) fn merge(&mut self, body: Map<String, Value>, save_shaped: bool) {
         const UPDATE_FIELDS: [&str; 4] = ["status", "result", "source", "last_executed_node_id"];
+        let was_terminal = is_terminal(&self.task);
         for (k, v) in body {
             match k.as_str() {
                 "id" => {}
@@ -308,18 +240,36 @@ impl Entry {
                 _ => {}
             }
         }
-        self.updated_at = now();
+        self.changed(was_terminal);
+    }
+
+    /// Replaces every key `fields` carries but `id`, as given (the control
+    /// route that changes a task as another client would).
+    pub(crate) fn patch(&mut self, fields: Map<String, Value>) {
+        let was_terminal = is_terminal(&self.task);
+        for (k, v) in fields {
+            if k != "id" {
+                self.task.insert(k, v);
+            }
+        }
+        self.changed(was_terminal);
     }
 
     /// Marks the task stopped.
     pub(crate) fn stop(&mut self) {
-        let now = now();
+        let was_terminal = is_terminal(&self.task);
         self.task.insert("status".into(), json!("stopped"));
         self.task.insert("is_manually_stopped".into(), json!(true));
         if self.task.get("finished_at").is_none_or(Value::is_null) {
-            self.task.insert("finished_at".into(), json!(now));
+            self.task.insert("finished_at".into(), json!(now()));
         }
-        self.updated_at = now;
+        self.changed(was_terminal);
+    }
+
+    /// After a change: a new `updated_at`, and the change's stream event.
+    fn changed(&mut self, was_terminal: bool) {
+        self.updated_at = now();
+        self.live.task_changed(&self.task, was_terminal);
     }
 
     /// A field of the task, or of its `input.user` for `user_id`, as the
@@ -358,7 +308,7 @@ mod tests {
 
     #[test]
     fn created_tasks_get_every_field_and_seeded_tasks_none() {
-        let mut store = Store::default();
+        let mut store = Store::new("o", 8);
         let mut rng = fastrand::Rng::with_seed(1);
         let body = json!({"input": {"text": "hi", "extra": 1}, "title": "t", "status": "paused",
                           "think_mode": null});
@@ -369,7 +319,7 @@ mod tests {
             agent_version: None,
         };
         let t = store.create(new, body.as_object().unwrap());
-        assert_eq!(t.as_object().unwrap().len(), FIELDS.len() + 4);
+        assert_eq!(t.as_object().unwrap().len(), fields::FIELDS.len() + 4);
         assert_eq!(t["title"], "t");
         assert_eq!(
             t["status"], "pending",

@@ -19,7 +19,9 @@
 //! be put under it later without touching the faults.
 //!
 //! A route answers with a [`Reply`]; a streaming answer (server-sent events)
-//! becomes one more variant written here chunk by chunk.
+//! is [`Reply::Stream`], written chunk by chunk by [`crate::events::sse`].
+
+mod parse;
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -30,10 +32,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::events::sse::{self, SseReply};
 use crate::server::Shared;
+use parse::{parse_head, Parsed};
 
 const MAX_HEAD: usize = 64 * 1024;
-const MAX_HEADERS: usize = 100;
 
 /// A complete answer: status, content type, extra headers and body.
 #[derive(Debug, Clone)]
@@ -75,6 +78,8 @@ pub(crate) enum Reply {
     Oversized(u64),
     /// Close without answering.
     Close,
+    /// An event stream; the connection closes when it ends.
+    Stream(Box<SseReply>),
 }
 
 /// A parsed request, borrowed from the connection's buffer.
@@ -145,9 +150,14 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("Status")
 }
 
-fn head(resp: &Resp, content_length: u64, close: bool) -> Vec<u8> {
+/// An answer's head; no `content_length` means a chunked body.
+pub(crate) fn head(resp: &Resp, content_length: Option<u64>, close: bool) -> Vec<u8> {
+    let framing = match content_length {
+        Some(n) => format!("content-length: {n}"),
+        None => "transfer-encoding: chunked".to_string(),
+    };
     let mut out = format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {content_length}\r\nserver: xpander-emulator\r\n",
+        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\n{framing}\r\nserver: xpander-emulator\r\n",
         resp.status,
         reason(resp.status),
         resp.content_type
@@ -163,82 +173,10 @@ fn head(resp: &Resp, content_length: u64, close: bool) -> Vec<u8> {
     out
 }
 
-struct Head {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    keep_alive: bool,
-    content_length: usize,
-    chunked: bool,
-    expect_continue: bool,
-    len: usize,
-}
-
-enum Parsed {
-    Partial,
-    Done(Head),
-    Error(u16, &'static str),
-}
-
-fn parse_head(buf: &[u8]) -> Parsed {
-    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut r = httparse::Request::new(&mut hs);
-    let len = match r.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Parsed::Partial,
-        Err(httparse::Error::TooManyHeaders) => return Parsed::Error(431, "Too many headers"),
-        Err(_) => return Parsed::Error(400, "Malformed HTTP request"),
-    };
-    let (Some(method), Some(target), Some(version)) = (r.method, r.path, r.version) else {
-        return Parsed::Error(400, "Malformed HTTP request");
-    };
-    let mut h = Head {
-        method: method.to_string(),
-        target: target.to_string(),
-        headers: Vec::with_capacity(r.headers.len()),
-        keep_alive: version >= 1,
-        content_length: 0,
-        chunked: false,
-        expect_continue: false,
-        len,
-    };
-    let mut saw_length = false;
-    for raw in r.headers.iter() {
-        let name = raw.name.to_ascii_lowercase();
-        let value = String::from_utf8_lossy(raw.value).trim().to_string();
-        match name.as_str() {
-            "content-length" => {
-                let Ok(n) = value.parse::<usize>() else {
-                    return Parsed::Error(400, "Invalid Content-Length");
-                };
-                if saw_length && n != h.content_length {
-                    return Parsed::Error(400, "Conflicting Content-Length");
-                }
-                saw_length = true;
-                h.content_length = n;
-            }
-            "transfer-encoding" if !value.eq_ignore_ascii_case("identity") => h.chunked = true,
-            "connection" => {
-                for tok in value.split(',').map(str::trim) {
-                    if tok.eq_ignore_ascii_case("close") {
-                        h.keep_alive = false;
-                    } else if tok.eq_ignore_ascii_case("keep-alive") {
-                        h.keep_alive = true;
-                    }
-                }
-            }
-            "expect" => h.expect_continue = value.eq_ignore_ascii_case("100-continue"),
-            _ => {}
-        }
-        h.headers.push((name, value));
-    }
-    Parsed::Done(h)
-}
-
 /// Writes an error answer and closes.
 async fn fail<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, msg: &str) {
     let resp = Resp::detail(status, msg);
-    let mut out = head(&resp, resp.body.len() as u64, true);
+    let mut out = head(&resp, Some(resp.body.len() as u64), true);
     out.extend_from_slice(&resp.body);
     let _ = stream.write_all(&out).await;
     let _ = stream.shutdown().await;
@@ -306,7 +244,7 @@ where
         };
         let reply = crate::routes::dispatch(shared, &req).await;
         buf.drain(..total.min(buf.len()));
-        if !write_reply(&mut stream, reply, head.keep_alive).await {
+        if !write_reply(&mut stream, shared, reply, head.keep_alive).await {
             let _ = stream.shutdown().await;
             return;
         }
@@ -314,20 +252,34 @@ where
 }
 
 /// Writes `reply`; true when the connection stays open for the next request.
-async fn write_reply<S: AsyncWrite + Unpin>(
+async fn write_reply<S>(stream: &mut S, shared: &Shared, reply: Reply, keep_alive: bool) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    match reply {
+        Reply::Stream(s) => {
+            sse::write(stream, shared, *s).await;
+            false
+        }
+        other => write_plain(stream, other, keep_alive).await,
+    }
+}
+
+/// Writes an answer that is not a stream; true when the connection stays open.
+async fn write_plain<S: AsyncWrite + Unpin>(
     stream: &mut S,
     reply: Reply,
     keep_alive: bool,
 ) -> bool {
     match reply {
         Reply::Full(resp) => {
-            let mut out = head(&resp, resp.body.len() as u64, !keep_alive);
+            let mut out = head(&resp, Some(resp.body.len() as u64), !keep_alive);
             out.extend_from_slice(&resp.body);
             stream.write_all(&out).await.is_ok() && keep_alive
         }
-        Reply::Close => false,
+        Reply::Close | Reply::Stream(_) => false,
         Reply::Truncated(resp) => {
-            let mut out = head(&resp, resp.body.len() as u64, true);
+            let mut out = head(&resp, Some(resp.body.len() as u64), true);
             out.extend_from_slice(resp.body.get(..resp.body.len() / 2).unwrap_or(&[]));
             let _ = stream.write_all(&out).await;
             let _ = stream.flush().await;
@@ -337,33 +289,41 @@ async fn write_reply<S: AsyncWrite + Unpin>(
     }
 }
 
+/// `n` bytes of a JSON string of `x`s (only `x`s when `n < 2`), in blocks.
+pub(crate) fn x_string_blocks(n: u64) -> impl Iterator<Item = Vec<u8>> {
+    const BLOCK: u64 = 64 * 1024;
+    let mut sent = 0u64;
+    std::iter::from_fn(move || {
+        if sent >= n {
+            return None;
+        }
+        let take = (n - sent).min(BLOCK);
+        let mut piece = vec![b'x'; usize::try_from(take).unwrap_or(0)];
+        if n >= 2 && sent == 0 {
+            if let Some(b) = piece.first_mut() {
+                *b = b'"';
+            }
+        }
+        if n >= 2 && sent + take == n {
+            if let Some(b) = piece.last_mut() {
+                *b = b'"';
+            }
+        }
+        sent += take;
+        Some(piece)
+    })
+}
+
 /// A 200 whose body is `n` bytes: a JSON string of `x`s when `n >= 2`.
 async fn write_oversized<S: AsyncWrite + Unpin>(stream: &mut S, n: u64, keep_alive: bool) -> bool {
-    let h = head(&Resp::bytes(200, Vec::new()), n, !keep_alive);
+    let h = head(&Resp::bytes(200, Vec::new()), Some(n), !keep_alive);
     if stream.write_all(&h).await.is_err() {
         return false;
     }
-    let block = [b'x'; 64 * 1024];
-    let mut sent = 0u64;
-    while sent < n {
-        let take = (n - sent).min(block.len() as u64) as usize;
-        let mut piece = block.get(..take).unwrap_or(&[]).to_vec();
-        if n >= 2 {
-            if sent == 0 {
-                if let Some(b) = piece.first_mut() {
-                    *b = b'"';
-                }
-            }
-            if sent + take as u64 == n {
-                if let Some(b) = piece.last_mut() {
-                    *b = b'"';
-                }
-            }
-        }
+    for piece in x_string_blocks(n) {
         if stream.write_all(&piece).await.is_err() {
             return false;
         }
-        sent += take as u64;
     }
     true
 }
@@ -379,35 +339,24 @@ mod tests {
         assert_eq!(reason(599), "Status");
     }
 
-    #[test]
-    fn heads_are_parsed_or_refused() {
-        let Parsed::Done(h) =
-            parse_head(b"GET /a?b HTTP/1.0\r\nConnection: keep-alive\r\nX-A: 1\r\n\r\n")
-        else {
-            panic!("not parsed")
-        };
-        assert!(h.keep_alive);
-        assert_eq!(
-            h.headers,
-            [
-                ("connection".into(), "keep-alive".into()),
-                ("x-a".into(), "1".into())
-            ]
-        );
-        assert!(matches!(parse_head(b"GET / HTTP/1.1\r\n"), Parsed::Partial));
-        assert!(matches!(
-            parse_head(b"GET / HTTP/1.1\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n"),
-            Parsed::Error(400, _)
-        ));
-    }
-
     #[tokio::test]
     async fn a_truncated_reply_announces_more_than_it_sends() {
         let mut out = Vec::new();
         let resp = Resp::bytes(200, b"0123456789".to_vec());
-        assert!(!write_reply(&mut out, Reply::Truncated(resp), true).await);
+        assert!(!write_plain(&mut out, Reply::Truncated(resp), true).await);
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("content-length: 10\r\n"), "{text}");
         assert!(text.ends_with("\r\n\r\n01234"), "{text}");
+    }
+
+    #[test]
+    fn x_strings_are_exact_and_quoted() {
+        let join = |n| x_string_blocks(n).collect::<Vec<_>>().concat();
+        assert_eq!(join(0), b"");
+        assert_eq!(join(1), b"x");
+        assert_eq!(join(4), b"\"xx\"");
+        let big = join(64 * 1024 + 3);
+        assert_eq!(big.len(), 64 * 1024 + 3);
+        assert!(serde_json::from_slice::<String>(&big).is_ok());
     }
 }

@@ -1,0 +1,150 @@
+//! [`EmulatorBuilder`]: the settings of an emulator, and starting it.
+
+use std::fmt;
+use std::io;
+use std::net::TcpListener as StdListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::server::{self, Config, Shared};
+use crate::{
+    Emulator, DEFAULT_EVENT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BODY, DEFAULT_ORGANIZATION_ID,
+    DEFAULT_REQUEST_LOG_LIMIT, DEFAULT_SEED, REDACTED,
+};
+
+/// Configures and starts an [`Emulator`].
+#[derive(Clone)]
+pub struct EmulatorBuilder {
+    api_key: Option<String>,
+    addr: String,
+    organization_id: String,
+    seed: u64,
+    max_body: usize,
+    log_limit: usize,
+    keep_alive: Duration,
+    sse_retry: Option<Duration>,
+    event_buffer: usize,
+}
+
+impl fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| REDACTED))
+            .field("addr", &self.addr)
+            .field("organization_id", &self.organization_id)
+            .field("seed", &self.seed)
+            .field("max_body", &self.max_body)
+            .field("log_limit", &self.log_limit)
+            .field("keep_alive", &self.keep_alive)
+            .field("sse_retry", &self.sse_retry)
+            .field("event_buffer", &self.event_buffer)
+            .finish()
+    }
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            api_key: None,
+            addr: "127.0.0.1:0".into(),
+            organization_id: DEFAULT_ORGANIZATION_ID.into(),
+            seed: DEFAULT_SEED,
+            max_body: DEFAULT_MAX_BODY,
+            log_limit: DEFAULT_REQUEST_LOG_LIMIT,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            sse_retry: None,
+            event_buffer: DEFAULT_EVENT_BUFFER,
+        }
+    }
+}
+
+/// A fresh key: `emu-` and 128 random bits in hex. The emulator never takes
+/// a key from the environment, so a real key cannot leak into it.
+fn generated_key() -> String {
+    format!("emu-{:032x}", fastrand::u128(..))
+}
+
+impl EmulatorBuilder {
+    /// The API key clients must send (default: a generated one).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`, an ephemeral port).
+    pub fn addr(mut self, addr: impl Into<String>) -> Self {
+        self.addr = addr.into();
+        self
+    }
+
+    /// The organization id given to created tasks (default `org-emulator`).
+    pub fn organization_id(mut self, org: impl Into<String>) -> Self {
+        self.organization_id = org.into();
+        self
+    }
+
+    /// Seed of the dice behind [`Fault::probability`](crate::Fault::probability).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Largest request body accepted; larger ones get 413.
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// How many requests the log keeps (0 disables logging).
+    pub fn request_log_limit(mut self, n: usize) -> Self {
+        self.log_limit = n;
+        self
+    }
+
+    /// How long an event stream may send nothing before a `: keep-alive`
+    /// comment (default [`DEFAULT_KEEP_ALIVE`]; zero: never).
+    pub fn keep_alive_interval(mut self, every: Duration) -> Self {
+        self.keep_alive = every;
+        self
+    }
+
+    /// Sends `retry: <ms>` once at the start of every event stream (default:
+    /// no `retry:` line).
+    pub fn sse_retry(mut self, retry: Duration) -> Self {
+        self.sse_retry = Some(retry);
+        self
+    }
+
+    /// How many events each task's stream keeps for resumption with
+    /// `Last-Event-ID` (default [`DEFAULT_EVENT_BUFFER`]; at least 1).
+    pub fn event_buffer(mut self, events: usize) -> Self {
+        self.event_buffer = events.max(1);
+        self
+    }
+
+    /// Binds the socket and starts serving on a background thread.
+    pub fn start(self) -> io::Result<Emulator> {
+        let listener = StdListener::bind(self.addr.as_str())?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let config = Config {
+            api_key: self.api_key.unwrap_or_else(generated_key),
+            organization_id: self.organization_id,
+            max_body: self.max_body,
+            keep_alive: Some(self.keep_alive).filter(|d| !d.is_zero()),
+            sse_retry: self.sse_retry,
+            event_buffer: self.event_buffer,
+        };
+        let shared = Arc::new(Shared::new(config, self.seed, self.log_limit));
+        let (tx, rx) = watch::channel(false);
+        let thread = server::spawn(listener, shared.clone(), rx)?;
+        Ok(Emulator {
+            shared,
+            addr,
+            shutdown: tx,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+}
