@@ -264,13 +264,7 @@ fn keep_alive_comments_and_the_retry_hint() {
     // Idle: keep-alive comments come (their timing is not checked).
     let ka = sse.next_block().unwrap();
     assert!(ka.is_keep_alive(), "{ka:?}");
-    emu.update_task("t1", json!({"status": "completed"}))
-        .unwrap();
-    let (rest, end) = sse.rest();
-    assert_eq!(
-        (kinds(&rest), end),
-        (vec!["task_finished".to_string()], End::Clean)
-    );
+    complete_and_expect_end(&emu, &mut sse, "t1");
 
     // By default: no retry line, and no keep-alive before the handshake.
     let emu = emu_with_task();
@@ -338,4 +332,21 @@ fn errors_come_as_http_statuses_before_any_stream_byte() {
     // Any org segment.
     let mut other_org = Sse::open(&emu, "/whatever/agent-execution/t1/events", &[]);
     assert_eq!(other_org.next_block().unwrap().kind(), "connected");
+}
+
+#[test]
+fn shutdown_closes_open_and_stalled_streams() {
+    let emu = emu_with_task();
+    emu.inject(Fault::on("GET", "*").stall_after(1));
+    let mut stalled = Sse::open(&emu, &events_path("t1"), &[]);
+    let mut open = Sse::open(&emu, &events_path("t1"), &[]);
+    assert_eq!(stalled.next_block().unwrap().kind(), "connected");
+    assert_eq!(open.next_block().unwrap().kind(), "connected");
+    wait_held(&emu, 1);
+    emu.shutdown();
+    for sse in [&mut stalled, &mut open] {
+        let (rest, end) = sse.rest();
+        assert_eq!((rest.len(), end), (0, End::Dropped));
+    }
+    assert_eq!(emu.held(), 0, "a stall ended by shutdown is not counted");
 }

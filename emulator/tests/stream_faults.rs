@@ -88,13 +88,7 @@ fn a_stall_sends_nothing_until_released_then_everything_meanwhile() {
         (b.kind(), b.json()["data"].clone()),
         ("chunk".to_string(), json!("during"))
     );
-    emu.update_task("t1", json!({"status": "completed"}))
-        .unwrap();
-    let (rest, end) = sse.rest();
-    assert_eq!(
-        (kinds(&rest), end),
-        (vec!["task_finished".to_string()], End::Clean)
-    );
+    complete_and_expect_end(&emu, &mut sse, "t1");
     assert_eq!(emu.held(), 0);
 
     // A stall for a duration ends by itself.
@@ -143,9 +137,7 @@ fn an_oversized_line_has_the_exact_length() {
         serde_json::from_str::<String>(&data).is_ok(),
         "a JSON string"
     );
-    emu.update_task("t1", json!({"status": "completed"}))
-        .unwrap();
-    assert_eq!(sse.next_event().unwrap().kind(), "task_finished");
+    complete_and_expect_end(&emu, &mut sse, "t1");
 }
 
 #[test]

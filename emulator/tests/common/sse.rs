@@ -215,6 +215,17 @@ pub fn wait_held(emu: &Emulator, n: u64) {
     assert_eq!(emu.held(), n, "never held");
 }
 
+/// Completes `task` through the handle; `sse` must then send exactly its
+/// `task_finished` and end cleanly.
+pub fn complete_and_expect_end(emu: &Emulator, sse: &mut Sse, task: &str) {
+    let status = serde_json::json!({"status": "completed"});
+    emu.update_task(task, status).unwrap();
+    let (rest, end) = sse.rest();
+    assert_eq!(kinds(&rest), ["task_finished"]);
+    assert_eq!(rest[0].json()["data"]["status"], "completed");
+    assert_eq!(end, End::Clean);
+}
+
 /// The stream path of a task, under any org segment.
 pub fn events_path(task_id: &str) -> String {
     format!("/org-1/agent-execution/{task_id}/events")
