@@ -130,8 +130,9 @@ enum Command {
     /// a code for the status.
     ///
     /// Exit 0 completed, 10 failed, 11 error, 12 stopped; 9 when `--timeout`
-    /// passes first (nothing on stdout then). Follows the task's events when it streams them (and an organization
-    /// id is set), else polls it, backing off from 0.5 s up to `--poll`.
+    /// passes first (nothing on stdout then). Follows the task's events when
+    /// it streams them (and an organization id is set), else polls it,
+    /// backing off from 0.5 s up to `--poll`.
     Wait(WaitArgs),
     /// Print a task's activity thread (its messages, tool calls, reasoning).
     Activity {
