@@ -19,6 +19,8 @@ pub const RECORDER_TASK: &str = include_str!("../../../tests/fixtures/recorder-t
 pub const WIRE: &str = include_str!("../../../tests/fixtures/official-python-client-requests.json");
 pub const FORWARD: &str = include_str!("../../../tests/fixtures/task-forward-compat.json");
 pub const MINIMAL: &str = include_str!("../../../tests/fixtures/task-minimal.json");
+pub const TASK_EXTRAS: &str =
+    include_str!("../../../tests/fixtures/official-python-client-task-extras.json");
 
 // ---------- a tiny raw HTTP/1.1 client ----------
 

@@ -87,6 +87,12 @@ impl Sse {
         ];
         all.extend_from_slice(headers);
         conn.send("GET", path, &all, None);
+        Sse::after_request(conn)
+    }
+
+    /// The answer to the request just sent on `conn`: a stream, or the
+    /// answer when it is not one.
+    pub fn after_request(mut conn: Conn) -> Result<Sse, Response> {
         let head = conn.answer();
         if head.header("content-type") != Some("text/event-stream") {
             return Err(head);
