@@ -1,9 +1,10 @@
 //! The `xpander-tasks` binary, run as a subprocess against an emulator: each
 //! subcommand's output and effect, and each documented exit code.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use xpander_sdk::emulator::{ApiKeyCheck, Emulator, Fault};
@@ -31,6 +32,13 @@ fn task(id: &str, status: &str) -> Value {
     })
 }
 
+/// A task that streams its live events.
+fn streaming_task(id: &str, status: &str) -> Value {
+    let mut task = task(id, status);
+    task["events_streaming"] = json!(true);
+    task
+}
+
 /// A command for the binary with no XPANDER_* / IS_STG variable inherited.
 fn bare_command() -> Command {
     let mut command = Command::new(BIN);
@@ -49,6 +57,14 @@ fn command(emulator: &Emulator) -> Command {
     command
         .env("XPANDER_BASE_URL", emulator.base_url())
         .env("XPANDER_API_KEY", KEY);
+    command
+}
+
+/// A command configured for `emulator`, with its organization id (what the
+/// event stream needs).
+fn live_command(emulator: &Emulator) -> Command {
+    let mut command = command(emulator);
+    command.env("XPANDER_ORGANIZATION_ID", emulator.organization_id());
     command
 }
 
@@ -326,6 +342,520 @@ fn base_url_option_overrides_the_environment() {
     assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
 }
 
+// ---------- the live side: events, wait, activity ----------
+
+/// The binary running with its stdout read line by line, as it comes.
+struct Running {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    lines: Vec<String>,
+}
+
+impl Running {
+    fn spawn(mut command: Command, args: &[&str]) -> Running {
+        let mut child = command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Running {
+            child,
+            stdout,
+            lines: Vec::new(),
+        }
+    }
+
+    /// The next line of stdout as JSON (blocks until it is printed).
+    fn next_json(&mut self) -> Value {
+        let mut line = String::new();
+        let read = self.stdout.read_line(&mut line).unwrap();
+        assert!(read > 0, "stdout ended; lines so far: {:?}", self.lines);
+        assert!(line.ends_with('\n'), "a whole line: {line:?}");
+        assert!(!line.contains(KEY), "the key leaked on stdout: {line}");
+        self.lines.push(line.clone());
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// Waits for the exit: its code, the rest of stdout and stderr.
+    fn finish(mut self) -> (Option<i32>, String, String) {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).unwrap();
+        let output = self.child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!rest.contains(KEY), "the key leaked on stdout: {rest}");
+        assert!(!err.contains(KEY), "the key leaked on stderr: {err}");
+        (output.status.code(), rest, err)
+    }
+}
+
+/// Waits until `check` holds: a bounded poll of the emulator's state, not
+/// a timing.
+fn until(what: &str, check: impl Fn() -> bool) {
+    for _ in 0..6_000 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("never happened: {what}");
+}
+
+fn chunk(emulator: &Emulator, task_id: &str, text: &str) -> u64 {
+    emulator
+        .push_event(
+            task_id,
+            json!({
+                "type": "chunk",
+                "task_id": task_id,
+                "organization_id": emulator.organization_id(),
+                "time": "2026-11-20T10:00:02Z",
+                "data": text,
+                "identity": {"name": "writer"},
+                // A key the library does not know: passed through.
+                "trace": format!("trace-{text}"),
+            }),
+        )
+        .unwrap()
+}
+
+fn events_path(emulator: &Emulator, task_id: &str) -> String {
+    format!(
+        "/{}/agent-execution/{task_id}/events",
+        emulator.organization_id()
+    )
+}
+
+#[test]
+fn events_prints_each_event_as_it_arrives_and_ends_after_the_finish() {
+    let emulator = emulator();
+    emulator
+        .seed_task(streaming_task("task-s", "executing"))
+        .unwrap();
+    let mut cli = Running::spawn(live_command(&emulator), &["events", "task-s"]);
+
+    // The handshake: once printed, the stream is subscribed.
+    let connected = cli.next_json();
+    assert_eq!(connected["type"], "connected");
+    assert_eq!(connected["task_id"], "task-s");
+    assert_eq!(connected["id"], Value::Null);
+
+    // Each event is printed before the next one exists.
+    let first = chunk(&emulator, "task-s", "Hel");
+    let line = cli.next_json();
+    assert_eq!(line["type"], "chunk");
+    assert_eq!(line["data"], "Hel");
+    assert_eq!(line["id"], first.to_string());
+    assert_eq!(line["task_id"], "task-s");
+    assert_eq!(line["organization_id"], emulator.organization_id());
+    assert_eq!(line["time"], "2026-11-20T10:00:02Z");
+    assert_eq!(line["identity"]["name"], "writer");
+    assert_eq!(line["trace"], "trace-Hel");
+    // Compact, the kind and the id first, the payload last.
+    let text = cli.lines.last().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            r#"{{"type":"chunk","id":"{first}","task_id":"task-s""#
+        )),
+        "{text}"
+    );
+    assert!(text.ends_with("\"data\":\"Hel\"}\n"), "{text}");
+    let second = chunk(&emulator, "task-s", "lo");
+    let line = cli.next_json();
+    assert_eq!(
+        (line["type"].as_str(), line["data"].as_str()),
+        (Some("chunk"), Some("lo"))
+    );
+    assert_eq!(line["id"], second.to_string());
+
+    emulator
+        .update_task("task-s", json!({"internal_status": "writing"}))
+        .unwrap();
+    let line = cli.next_json();
+    assert_eq!(line["type"], "task_updated");
+    assert_eq!(line["data"]["internal_status"], "writing");
+
+    emulator
+        .update_task("task-s", json!({"status": "completed", "result": "Hello"}))
+        .unwrap();
+    let line = cli.next_json();
+    assert_eq!(line["type"], "task_finished");
+    assert_eq!(line["data"]["status"], "completed");
+    assert_eq!(line["data"]["result"], "Hello");
+
+    // Nothing after the finish: the tool exits by itself.
+    let (code, rest, err) = cli.finish();
+    assert_eq!(code, Some(0), "stderr: {err}");
+    assert_eq!(rest, "", "nothing after task_finished");
+    let requests = emulator.requests();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/agent-execution/task-s/status",
+            &events_path(&emulator, "task-s")
+        ]
+    );
+    assert_eq!(requests[1].header("accept"), Some("text/event-stream"));
+}
+
+#[test]
+fn events_of_a_finished_task_replay_its_finish_and_end() {
+    let emulator = emulator();
+    emulator
+        .seed_task(streaming_task("task-done", "failed"))
+        .unwrap();
+    let output = run(live_command(&emulator), &["events", "task-done"], "");
+    let (out, err) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "stderr: {err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["connected", "task_finished"], "{out}");
+    assert_eq!(lines[1]["data"]["status"], "failed");
+    assert!(lines[1]["id"].is_string(), "{out}");
+}
+
+#[test]
+fn events_skips_a_malformed_event() {
+    let emulator = emulator();
+    emulator
+        .seed_task(streaming_task("task-s", "executing"))
+        .unwrap();
+    let mut cli = Running::spawn(live_command(&emulator), &["events", "task-s"]);
+    assert_eq!(cli.next_json()["type"], "connected");
+    // No `type`: not an event the library can deliver.
+    emulator
+        .push_event("task-s", json!({"task_id": "task-s", "data": "junk"}))
+        .unwrap();
+    chunk(&emulator, "task-s", "after the junk");
+    let line = cli.next_json();
+    assert_eq!(line["data"], "after the junk");
+    emulator
+        .update_task("task-s", json!({"status": "completed"}))
+        .unwrap();
+    assert_eq!(cli.next_json()["type"], "task_finished");
+    let (code, _, err) = cli.finish();
+    assert_eq!(code, Some(0), "stderr: {err}");
+}
+
+#[test]
+fn events_idle_timeout_reconnects_a_silent_stream() {
+    let emulator = emulator();
+    emulator
+        .seed_task(streaming_task("task-s", "executing"))
+        .unwrap();
+    // The first stream sends its handshake, then nothing (no keep-alive
+    // either) until released.
+    emulator.inject(Fault::on("GET", &events_path(&emulator, "task-s")).stall_after(1));
+    let mut cli = Running::spawn(
+        live_command(&emulator),
+        &["events", "task-s", "--idle-timeout", "0.2"],
+    );
+    assert_eq!(cli.next_json()["type"], "connected");
+    // The tool gave up on the silent connection and opened a new one.
+    assert_eq!(cli.next_json()["type"], "connected");
+    emulator
+        .update_task("task-s", json!({"status": "completed"}))
+        .unwrap();
+    // A slow machine may have let that one idle out too before the finish:
+    // a stream opened after it replays it.
+    let finish = loop {
+        let line = cli.next_json();
+        if line["type"] != "connected" {
+            break line;
+        }
+    };
+    assert_eq!(finish["type"], "task_finished");
+    let (code, rest, err) = cli.finish();
+    assert_eq!(code, Some(0), "stderr: {err}");
+    assert_eq!(rest, "");
+    let streams = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/events"))
+        .count();
+    assert!(streams >= 2, "{streams} stream requests");
+    emulator.release(1);
+}
+
+#[test]
+fn events_ends_quietly_when_the_reader_goes_away() {
+    let emulator = emulator();
+    emulator
+        .seed_task(streaming_task("task-s", "executing"))
+        .unwrap();
+    let mut cli = Running::spawn(live_command(&emulator), &["events", "task-s"]);
+    assert_eq!(cli.next_json()["type"], "connected");
+    // `| head -n 1`: the reader closes the pipe; the next line cannot be written.
+    let Running {
+        mut child, stdout, ..
+    } = cli;
+    drop(stdout);
+    chunk(&emulator, "task-s", "nobody reads this");
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {err}");
+    assert_eq!(err, "");
+}
+
+#[test]
+fn events_refusals_and_errors_exit_with_their_codes() {
+    let emulator = emulator();
+    emulator
+        .seed_task(streaming_task("task-s", "executing"))
+        .unwrap();
+
+    // No organization id: 3, before any request.
+    let err = fails(command(&emulator), &["events", "task-s"], 3);
+    assert!(err.contains("XPANDER_ORGANIZATION_ID"), "{err}");
+    assert!(emulator.requests().is_empty());
+
+    // A task that does not stream its events: 2, after loading it only.
+    let err = fails(live_command(&emulator), &["events", "task-1"], 2);
+    assert!(
+        err.contains("does not stream") && err.contains("wait"),
+        "{err}"
+    );
+    let requests = emulator.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, "/agent-execution/task-1/status");
+
+    // An unknown task: 4.
+    let err = fails(live_command(&emulator), &["events", "nope"], 4);
+    assert!(err.contains("404"), "{err}");
+
+    // The stream answers an error status: 6 (a 500 is not retried).
+    emulator.inject(
+        Fault::on("GET", &events_path(&emulator, "task-s"))
+            .respond(500, json!({"detail": "stream backend down"})),
+    );
+    let err = fails(live_command(&emulator), &["events", "task-s"], 6);
+    assert!(
+        err.contains("500") && err.contains("stream backend down"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wait_exits_with_the_final_status() {
+    let emulator = emulator();
+    for (status, code) in [
+        ("completed", 0),
+        ("failed", 10),
+        ("error", 11),
+        ("stopped", 12),
+    ] {
+        let id = format!("task-{status}");
+        let mut seeded = task(&id, status);
+        seeded["result"] = json!(format!("ended {status}"));
+        emulator.seed_task(seeded).unwrap();
+        let output = run(command(&emulator), &["wait", &id, "--timeout", "5"], "");
+        let (out, err) = texts(&output);
+        assert_eq!(output.status.code(), Some(code), "{status}: {err}");
+        let task: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(task["id"], id.as_str());
+        assert_eq!(task["status"], status);
+        assert_eq!(task["result"], format!("ended {status}"));
+        if code == 0 {
+            assert_eq!(err, "");
+        } else {
+            assert!(
+                err.contains(&format!("ended with status {status}")),
+                "{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wait_polls_until_the_task_finishes() {
+    let emulator = emulator();
+    let status = "/agent-execution/task-1/status";
+    emulator.inject(Fault::on("GET", status).times(2).hold());
+    let cli = Running::spawn(
+        command(&emulator),
+        &["wait", "task-1", "--timeout", "60", "--poll", "0.05"],
+    );
+    // The first get finds the task executing.
+    until("the first get is held", || emulator.held() == 1);
+    emulator.release(1);
+    // The second is the poll: the task finishes before it is answered.
+    until("the poll arrived", || emulator.requests_received() == 2);
+    emulator
+        .update_task("task-1", json!({"status": "completed", "result": "Done"}))
+        .unwrap();
+    emulator.release(1);
+    let (code, out, err) = cli.finish();
+    assert_eq!(code, Some(0), "stderr: {err}");
+    let task: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(task["status"], "completed");
+    assert_eq!(task["result"], "Done");
+    assert!(emulator.requests().iter().all(|r| r.path == status));
+}
+
+#[test]
+fn wait_follows_the_events_of_a_streaming_task() {
+    let emulator = emulator();
+    emulator
+        .seed_task(streaming_task("task-s", "executing"))
+        .unwrap();
+    let stream = events_path(&emulator, "task-s");
+    emulator.inject(Fault::on("GET", &stream).hold());
+    let cli = Running::spawn(
+        live_command(&emulator),
+        &["wait", "task-s", "--timeout", "60"],
+    );
+    // Mid-wait: the task was found executing and its stream is being opened.
+    until("the stream is held", || emulator.held() == 1);
+    emulator
+        .update_task(
+            "task-s",
+            json!({"status": "error", "result": "tool crashed"}),
+        )
+        .unwrap();
+    emulator.release(1);
+    let (code, out, err) = cli.finish();
+    assert_eq!(code, Some(11), "stderr: {err}");
+    let task: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(task["status"], "error");
+    assert_eq!(task["result"], "tool crashed");
+    let paths: Vec<String> = emulator.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/agent-execution/task-s/status", stream.as_str()]);
+}
+
+#[test]
+fn wait_timeout_exits_9() {
+    let emulator = emulator();
+    let err = fails(
+        command(&emulator),
+        &["wait", "task-1", "--timeout", "0.2", "--poll", "0.05"],
+        9,
+    );
+    assert!(
+        err.contains("timed out") && err.contains("task-1") && err.contains("executing"),
+        "{err}"
+    );
+    // A streaming task without an organization id: polled (the stream
+    // cannot be opened), not a configuration error.
+    emulator
+        .seed_task(streaming_task("task-s", "executing"))
+        .unwrap();
+    let err = fails(
+        command(&emulator),
+        &["wait", "task-s", "--timeout", "0.2", "--poll", "0.05"],
+        9,
+    );
+    assert!(err.contains("task-s") && err.contains("executing"), "{err}");
+    // `--timeout 0` checks once.
+    emulator.clear_requests();
+    fails(command(&emulator), &["wait", "task-1", "--timeout", "0"], 9);
+    assert_eq!(emulator.requests().len(), 1);
+    // A finished task needs no time at all.
+    let output = run(
+        command(&emulator),
+        &["wait", "task-2", "--timeout", "0"],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+}
+
+#[test]
+fn wait_for_an_unknown_task_exits_4() {
+    let emulator = emulator();
+    let err = fails(command(&emulator), &["wait", "nope", "--timeout", "60"], 4);
+    assert!(err.contains("404"), "{err}");
+    assert_eq!(emulator.requests().len(), 1, "a 404 is not waited out");
+}
+
+#[test]
+fn activity_prints_the_thread() {
+    let emulator = emulator();
+    emulator
+        .push_event(
+            "task-1",
+            json!({
+                "type": "tool_call_request",
+                "task_id": "task-1",
+                "organization_id": "org-1",
+                "time": "2026-11-20T10:00:03Z",
+                "data": {"request_id": "r1", "operation_id": "op", "tool_name": "web_search",
+                         "payload": {"q": "q3 numbers"}},
+                "identity": null,
+            }),
+        )
+        .unwrap();
+    emulator
+        .update_task("task-1", json!({"status": "completed", "result": "Done"}))
+        .unwrap();
+    let out = ok(&emulator, &["activity", "task-1"], "");
+    assert_eq!(out["id"], "task-1");
+    let messages = out["messages"].as_array().expect("the entries");
+    assert_eq!(messages.len(), 3, "{out:#}");
+    assert_eq!(messages[0]["role"], "user");
+    assert_eq!(messages[0]["content"]["text"], "Hello!");
+    assert_eq!(messages[1]["tool_name"], "web_search");
+    assert_eq!(messages[1]["payload"]["q"], "q3 numbers");
+    assert_eq!(messages[2]["role"], "agent");
+    assert_eq!(messages[2]["content"]["text"], "Done");
+    let paths: Vec<String> = emulator.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/agent-execution/task-1/status",
+            "/activity/agent-123/task-1"
+        ]
+    );
+}
+
+#[test]
+fn activity_errors_exit_with_their_codes() {
+    let emulator = emulator();
+    fails(command(&emulator), &["activity", "nope"], 4);
+    // Not a thread: an undecodable answer.
+    emulator.set_activity_raw("task-1", "text/plain", "not a thread");
+    fails(command(&emulator), &["activity", "task-1"], 8);
+}
+
+#[test]
+fn create_can_make_a_streaming_task() {
+    let emulator = emulator();
+    let out = ok(
+        &emulator,
+        &[
+            "create",
+            "agent-123",
+            "--prompt",
+            "Stream it",
+            "--events-streaming",
+        ],
+        "",
+    );
+    assert_eq!(out["events_streaming"], true);
+    let id = out["id"].as_str().unwrap();
+    assert_eq!(emulator.task(id).unwrap()["events_streaming"], true);
+    assert_eq!(
+        emulator.requests()[0].json.as_ref().unwrap()["events_streaming"],
+        true
+    );
+    // And `events` follows it.
+    emulator
+        .update_task(id, json!({"status": "completed"}))
+        .unwrap();
+    let output = run(live_command(&emulator), &["events", id], "");
+    let (out, err) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(
+        out.lines().last().unwrap().contains("task_finished"),
+        "{out}"
+    );
+}
+
 // ---------- exit codes ----------
 
 #[test]
@@ -342,6 +872,13 @@ fn help_documents_the_exit_codes() {
         "6  other API error",
         "7  transport error",
         "8  undecodable answer",
+        "9  `wait`: timed out",
+        "10  `wait`: the task failed",
+        "11  `wait`: the task ended in error",
+        "12  `wait`: the task was stopped",
+        "events ",
+        "wait ",
+        "activity ",
     ] {
         assert!(out.contains(line), "--help lacks {line:?}:\n{out}");
     }
@@ -362,6 +899,11 @@ fn usage_errors_exit_2_without_a_request() {
         &[],
         // Refused by the library before any request.
         &["get", ".."],
+        &["wait", "task-1", "--timeout", "-1"],
+        &["wait", "task-1", "--timeout", "soon"],
+        &["wait", "task-1", "--poll", "0"],
+        &["events", "task-1", "--idle-timeout", "0"],
+        &["activity"],
     ];
     for args in cases {
         fails(command(&emulator), args, 2);

@@ -1,19 +1,27 @@
-//! `xpander-tasks`: update, read, stop, list and create xpander.ai tasks from
-//! shell scripts and cron jobs, over the crate's blocking client.
+//! `xpander-tasks`: update, read, stop, list and create xpander.ai tasks,
+//! follow their events, wait for their results and read their activity,
+//! from shell scripts and cron jobs, over the crate's blocking client.
 //!
 //! Configuration comes from the same environment variables as the library
 //! (`XPANDER_API_KEY`, `XPANDER_BASE_URL`, `XPANDER_ORGANIZATION_ID`,
 //! `IS_STG`). The key is never accepted on the command line, where `ps` and
 //! shell history would show it: `--api-key-env NAME` only names the variable
-//! to read it from. Answers go to stdout as pretty JSON, messages to stderr,
-//! and the exit code tells the kind of failure apart (see [`AFTER_HELP`]).
+//! to read it from. Answers go to stdout as pretty JSON (`events`: one
+//! compact JSON line per event), messages to stderr, and the exit code tells
+//! the kind of failure apart, and for `wait` the final status (see
+//! [`AFTER_HELP`]).
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
-use xpander_sdk::{AgentExecutionStatus, CreateTask, Error, ListFilter, Tasks, UpdateTask};
+use xpander_sdk::core::stream::StreamPolicy;
+use xpander_sdk::core::wait::WaitPolicy;
+use xpander_sdk::{
+    AgentExecutionStatus, CreateTask, Error, ListFilter, Task, TaskEvent, Tasks, UpdateTask,
+};
 
 /// Success.
 const EXIT_OK: u8 = 0;
@@ -35,6 +43,14 @@ const EXIT_API: u8 = 6;
 const EXIT_TRANSPORT: u8 = 7;
 /// The server answered 2xx with a body that is not what the API promises, or too large.
 const EXIT_DECODE: u8 = 8;
+/// `wait`: the task reached no final status within `--timeout`.
+const EXIT_TIMEOUT: u8 = 9;
+/// `wait`: the task ended as `failed`.
+const EXIT_FAILED: u8 = 10;
+/// `wait`: the task ended as `error`.
+const EXIT_ERROR: u8 = 11;
+/// `wait`: the task ended as `stopped`.
+const EXIT_STOPPED: u8 = 12;
 
 const PROGRAM: &str = "xpander-tasks";
 
@@ -42,23 +58,30 @@ const AFTER_HELP: &str = "\
 Environment:
   XPANDER_API_KEY          the API key (or the variable named by --api-key-env)
   XPANDER_BASE_URL         the API base URL (default https://inbound.xpander.ai)
-  XPANDER_ORGANIZATION_ID  the organization id
+  XPANDER_ORGANIZATION_ID  the organization id (`events` needs it)
   IS_STG=true              use the staging service when no base URL is set
 
-Output: the task (or the list) as pretty JSON on stdout; messages on stderr.
+Output: the task, the list or the activity thread as pretty JSON on stdout;
+`events` prints one compact JSON line per event; messages on stderr.
 
 Exit codes:
-  0  success
-  1  other failure (reading stdin, writing stdout, ...)
-  2  usage error (bad option, bad --status, --payload-extension not a JSON object, refused id)
-  3  configuration error (no API key, bad base URL)
-  4  not found (HTTP 404)
-  5  conflict (HTTP 409)
-  6  other API error (any other non-2xx answer)
-  7  transport error (connection refused, DNS, TLS, timeout, connection broken off)
-  8  undecodable answer or answer larger than the limit";
+   0  success (`wait`: the task completed)
+   1  other failure (reading stdin, writing stdout, ...)
+   2  usage error (bad option, bad --status, --payload-extension not a JSON object, refused id,
+      `events` on a task that does not stream its events)
+   3  configuration error (no API key, bad base URL, `events` without an organization id)
+   4  not found (HTTP 404)
+   5  conflict (HTTP 409)
+   6  other API error (any other non-2xx answer)
+   7  transport error (connection refused, DNS, TLS, timeout, connection broken off)
+   8  undecodable answer or answer larger than the limit
+   9  `wait`: timed out before the task reached a final status
+  10  `wait`: the task failed
+  11  `wait`: the task ended in error
+  12  `wait`: the task was stopped";
 
-/// Update, read, stop, list and create xpander.ai tasks.
+/// Update, read, stop, list and create xpander.ai tasks; follow their
+/// events, wait for their results, read their activity.
 #[derive(Debug, Parser)]
 #[command(name = PROGRAM, version, after_help = AFTER_HELP)]
 struct Cli {
@@ -92,6 +115,52 @@ enum Command {
     List(ListArgs),
     /// Create a task for an agent; prints the new task.
     Create(CreateArgs),
+    /// Follow a task's live events: one JSON line per event as it arrives,
+    /// until `task_finished`.
+    ///
+    /// Each line is the event's envelope (`type`, `task_id`,
+    /// `organization_id`, `time`, `identity`, `data`) and its stream `id`
+    /// (null for the `connected` handshake). Needs XPANDER_ORGANIZATION_ID
+    /// and a task created with `events_streaming` (`create
+    /// --events-streaming`). A malformed event is skipped; a dropped
+    /// connection is resumed from the last event id, a few times. A closed
+    /// stdout (`| head -n 5`) ends it with exit 0.
+    Events(EventsArgs),
+    /// Wait until a task reaches a final status; prints the task, exits with
+    /// a code for the status.
+    ///
+    /// Exit 0 completed, 10 failed, 11 error, 12 stopped; 9 when `--timeout`
+    /// passes first (nothing on stdout then). Follows the task's events when
+    /// it streams them (and an organization id is set), else polls it,
+    /// backing off from 0.5 s up to `--poll`.
+    Wait(WaitArgs),
+    /// Print a task's activity thread (its messages, tool calls, reasoning).
+    Activity {
+        /// The task id.
+        task_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct EventsArgs {
+    /// The task id.
+    task_id: String,
+    /// Reconnect when nothing at all (not even a keep-alive) came for this
+    /// many seconds [default: 45].
+    #[arg(long, value_name = "S", value_parser = positive_seconds)]
+    idle_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+struct WaitArgs {
+    /// The task id.
+    task_id: String,
+    /// Give up (exit 9) after this many seconds; 0 checks once.
+    #[arg(long, value_name = "S", value_parser = seconds, default_value = "600")]
+    timeout: Duration,
+    /// The longest delay between two polls, in seconds.
+    #[arg(long, value_name = "S", value_parser = positive_seconds, default_value = "10")]
+    poll: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +222,9 @@ struct CreateArgs {
     /// The agent version (sent as the x-agent-version header).
     #[arg(long, value_name = "VERSION")]
     agent_version: Option<String>,
+    /// Have the task stream its live events (for `events`).
+    #[arg(long)]
+    events_streaming: bool,
 }
 
 /// The seven statuses of the wire format; anything else is a usage error
@@ -190,6 +262,26 @@ fn json_object(raw: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// A number of seconds (`30`, `0.5`), zero included.
+fn seconds(raw: &str) -> Result<Duration, String> {
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| "not a number of seconds, e.g. 30 or 0.5".to_string())?;
+    if secs < 0.0 {
+        return Err("must not be negative".into());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| "too large a number of seconds".into())
+}
+
+/// A number of seconds above zero.
+fn positive_seconds(raw: &str) -> Result<Duration, String> {
+    match seconds(raw)? {
+        Duration::ZERO => Err("must be more than 0".into()),
+        duration => Ok(duration),
+    }
+}
+
 fn env_var_name(raw: &str) -> Result<String, String> {
     if raw.is_empty() || raw.contains('=') || raw.contains('\0') {
         Err("not an environment variable name".into())
@@ -222,6 +314,7 @@ fn exit_code(error: &Error) -> u8 {
         Error::Api(_) => EXIT_API,
         Error::Transport(_) => EXIT_TRANSPORT,
         Error::Decode(_) | Error::BodyTooLarge { .. } => EXIT_DECODE,
+        Error::Timeout { .. } => EXIT_TIMEOUT,
         // `Error` is non-exhaustive: a kind added later is not mistaken for success.
         _ => EXIT_OTHER,
     }
@@ -250,7 +343,7 @@ fn main() -> ExitCode {
     // Clap prints its own usage errors (exit 2) and --help / --version (exit 0).
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::from(EXIT_OK),
+        Ok(code) => ExitCode::from(code),
         Err(failure) => {
             eprintln!("{PROGRAM}: {}", failure.message());
             ExitCode::from(failure.exit_code())
@@ -258,7 +351,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+/// Runs the command; the exit code of a command that did its work.
+fn run(cli: Cli) -> Result<u8, Failure> {
     // Read stdin before anything else: a usage problem is reported first,
     // and no request is sent with half an argument.
     let command = resolve_stdin(cli.command)?;
@@ -289,13 +383,126 @@ fn run(cli: Cli) -> Result<(), Failure> {
             new_task.title = args.title;
             new_task.source = args.source;
             new_task.agent_version = args.agent_version;
+            new_task.events_streaming = args.events_streaming;
             to_json(&tasks.create(&new_task)?)
         }
+        Command::Events(args) => return follow_events(&tasks, args),
+        Command::Wait(args) => return wait(&tasks, args),
+        Command::Activity { task_id } => {
+            let task = Task::load(&tasks, &task_id)?;
+            to_json(&task.get_activity_log(&tasks)?)
+        }
     }?;
+    print(&output)?;
+    Ok(EXIT_OK)
+}
+
+/// Writes `text` and a newline to stdout, flushed.
+fn print(text: &str) -> Result<(), Failure> {
     let mut stdout = io::stdout().lock();
-    writeln!(stdout, "{output}")
+    writeln!(stdout, "{text}")
         .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Other(format!("cannot write the answer to stdout: {e}")))
+        .map_err(stdout_failure)
+}
+
+fn stdout_failure(e: io::Error) -> Failure {
+    Failure::Other(format!("cannot write the answer to stdout: {e}"))
+}
+
+/// `events`: one line per event, flushed as it arrives.
+fn follow_events(tasks: &Tasks, args: EventsArgs) -> Result<u8, Failure> {
+    // Refused before any request, and in the tool's words (the library's
+    // message names its builder).
+    if tasks.config().events_root.is_none() {
+        return Err(Failure::Config(
+            "configuration error: `events` needs an organization id: set XPANDER_ORGANIZATION_ID"
+                .into(),
+        ));
+    }
+    let task = Task::load(tasks, &args.task_id)?;
+    if !task.events_streaming {
+        return Err(Failure::Usage(format!(
+            "task {} does not stream its events (it was created without events_streaming); \
+             use `{PROGRAM} wait {}` for its result",
+            task.id, task.id
+        )));
+    }
+    let mut policy = StreamPolicy::default();
+    if let Some(idle) = args.idle_timeout {
+        policy = policy.with_idle_timeout(idle);
+    }
+    let mut stdout = io::stdout().lock();
+    for event in task.events_with(tasks, policy)? {
+        let line = event_line(&event?)?;
+        match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+            Ok(()) => {}
+            // The reader has what it wanted (`| head -n 5`): not a failure.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(EXIT_OK),
+            Err(e) => return Err(stdout_failure(e)),
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// An event as one compact JSON line: the envelope's keys in their wire
+/// order, the stream `id` after the `type`, the payload last (the longest).
+#[derive(serde::Serialize)]
+struct EventLine {
+    #[serde(rename = "type")]
+    kind: Value,
+    id: Option<String>,
+    task_id: Value,
+    organization_id: Value,
+    time: Value,
+    identity: Value,
+    /// Envelope keys the library does not know, as they came.
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+    data: Value,
+}
+
+fn event_line(event: &TaskEvent) -> Result<String, Failure> {
+    let mut envelope = match event.to_json() {
+        Value::Object(map) => map,
+        other => Map::from_iter([("event".to_string(), other)]),
+    };
+    // An envelope key `id` of its own would print twice: the stream's wins.
+    envelope.remove("id");
+    let mut take = |key: &str| envelope.remove(key).unwrap_or(Value::Null);
+    let line = EventLine {
+        kind: take("type"),
+        id: event.id.clone(),
+        task_id: take("task_id"),
+        organization_id: take("organization_id"),
+        time: take("time"),
+        identity: take("identity"),
+        data: take("data"),
+        extra: envelope,
+    };
+    serde_json::to_string(&line)
+        .map_err(|e| Failure::Other(format!("cannot encode an event as JSON: {e}")))
+}
+
+/// `wait`: the final task on stdout, its status as the exit code.
+fn wait(tasks: &Tasks, args: WaitArgs) -> Result<u8, Failure> {
+    let policy = WaitPolicy::default()
+        .with_timeout(args.timeout)
+        .with_poll(WaitPolicy::default().poll_initial.min(args.poll), args.poll);
+    let task = tasks.wait_for_result(&args.task_id, &policy)?;
+    print(&to_json(&task)?)?;
+    let code = match task.status.as_ref() {
+        Some(AgentExecutionStatus::Completed) => EXIT_OK,
+        Some(AgentExecutionStatus::Failed) => EXIT_FAILED,
+        Some(AgentExecutionStatus::Error) => EXIT_ERROR,
+        Some(AgentExecutionStatus::Stopped) => EXIT_STOPPED,
+        // The wait ends on the four final statuses only.
+        _ => EXIT_OTHER,
+    };
+    if code != EXIT_OK {
+        let status = task.status.as_ref().map_or("none", |s| s.as_str());
+        eprintln!("{PROGRAM}: task {} ended with status {status}", task.id);
+    }
+    Ok(code)
 }
 
 /// Replaces a `-` argument (`update --result`, `create --prompt`) by stdin.
