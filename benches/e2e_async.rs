@@ -1,12 +1,17 @@
 //! End to end, async: `aupdate` calls with 1, 16 and 64 in flight against
 //! the emulator, beside a bare `reqwest::Client` sending the same requests
-//! with the same concurrency, in the same run.
+//! with the same concurrency and parsing the answer into the same typed
+//! `Task` (the fair baseline: what a user of a bare client must do too), in
+//! the same run. The `SUMMARY` lines give the ratio of each interleaved
+//! round: its median and spread.
 //!
 //! With C in flight, C workers each update their own task, one request at a
 //! time, so no two requests on one task ever overlap (the emulator answers
 //! overlapping updates of one task with 409).
 //!
-//! `cargo bench --bench e2e_async --all-features`
+//! `cargo bench --bench e2e_async --all-features` (criterion, then the
+//! rounds); `cargo bench --bench e2e_async --all-features -- rounds` runs the
+//! interleaved rounds only (no criterion benchmark is named `rounds`).
 
 mod common;
 
@@ -18,7 +23,7 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
 use xpander_sdk::core::RequestBuilder;
 use xpander_sdk::emulator::Emulator;
-use xpander_sdk::{AgentExecutionStatus, Tasks, UpdateTask};
+use xpander_sdk::{AgentExecutionStatus, Task, Tasks, UpdateTask};
 
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 
@@ -44,8 +49,8 @@ struct Raw {
 }
 
 impl Raw {
-    /// One update; with `parse`, the answer is also parsed into a
-    /// `serde_json::Value` (what a raw-client user does to read it).
+    /// One update; with `parse`, the answer is also parsed into the typed
+    /// `Task`, as the SDK does.
     async fn update(&self, worker: usize, parse: bool) {
         let response = self
             .client
@@ -60,7 +65,7 @@ impl Raw {
         assert_eq!(response.status(), 200);
         let body = response.bytes().await.unwrap();
         if parse {
-            std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&body).unwrap());
+            std::hint::black_box(serde_json::from_slice::<Task>(&body).unwrap());
         }
         std::hint::black_box(body);
     }
@@ -94,7 +99,12 @@ fn setup() -> Setup {
         .map(|id| core.update(id, &change).unwrap())
         .collect();
     let raw = Raw {
-        client: reqwest::Client::new(),
+        // As the SDK's: no proxy from the environment, TCP_NODELAY.
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .build()
+            .unwrap(),
         urls: requests.iter().map(|r| r.url.clone()).collect(),
         key: emulator.api_key().to_string(),
         body: requests[0].body.clone().unwrap(),
@@ -158,6 +168,27 @@ fn share(ops: u64, c: usize, w: usize) -> u64 {
 
 fn bench(c: &mut Criterion) {
     let s = setup();
+    // For a profiler (valgrind --tool=callgrind): one side only, no timing.
+    // E2E_PROFILE=sdk|raw, E2E_OPS (default 2000), E2E_IN_FLIGHT (default 16).
+    if let Ok(side) = std::env::var("E2E_PROFILE") {
+        let var = |name, default| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let (ops, in_flight) = (var("E2E_OPS", 2000), var("E2E_IN_FLIGHT", 16) as usize);
+        let run = |ops| match side.as_str() {
+            "sdk" => s.rt.block_on(run_sdk(&s.sdk, ops, in_flight)),
+            _ => s.rt.block_on(run_raw(&s.raw, ops, in_flight, true)),
+        };
+        run(200);
+        println!(
+            "{side}: {ops} updates, {in_flight} in flight: {:?}",
+            run(ops)
+        );
+        return;
+    }
     for concurrency in CONCURRENCY {
         let mut group = c.benchmark_group(format!("e2e_async/update/in_flight_{concurrency}"));
         group.bench_function("sdk", |b| {
@@ -166,27 +197,27 @@ fn bench(c: &mut Criterion) {
         group.bench_function("raw_reqwest", |b| {
             b.iter_custom(|iters| s.rt.block_on(run_raw(&s.raw, iters, concurrency, false)))
         });
-        group.bench_function("raw_reqwest_parse_value", |b| {
+        group.bench_function("raw_reqwest_typed_parse", |b| {
             b.iter_custom(|iters| s.rt.block_on(run_raw(&s.raw, iters, concurrency, true)))
         });
         group.finish();
     }
     if common::benchmarking() {
-        const OPS: u64 = 2_000;
+        const OPS: u64 = 1_000;
         for concurrency in CONCURRENCY {
             common::ratio_summary(
-                &format!("e2e async update, {concurrency} in flight"),
+                &format!("e2e async update, {concurrency} in flight, vs typed"),
+                31,
+                OPS as usize,
+                || s.rt.block_on(run_sdk(&s.sdk, OPS, concurrency)),
+                || s.rt.block_on(run_raw(&s.raw, OPS, concurrency, true)),
+            );
+            common::ratio_summary(
+                &format!("  same, raw not parsing, {concurrency}"),
                 11,
                 OPS as usize,
                 || s.rt.block_on(run_sdk(&s.sdk, OPS, concurrency)),
                 || s.rt.block_on(run_raw(&s.raw, OPS, concurrency, false)),
-            );
-            common::ratio_summary(
-                &format!("  same, raw also parsing to Value, {concurrency}"),
-                11,
-                OPS as usize,
-                || s.rt.block_on(run_sdk(&s.sdk, OPS, concurrency)),
-                || s.rt.block_on(run_raw(&s.raw, OPS, concurrency, true)),
             );
         }
     }

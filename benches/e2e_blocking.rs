@@ -1,8 +1,12 @@
 //! End to end, blocking: sequential `Tasks::update` calls against the
 //! emulator, beside a bare `ureq` agent sending the same method, path,
-//! headers and body bytes to the same emulator in the same run.
+//! headers and body bytes to the same emulator in the same run, and parsing
+//! the answer into the same typed `Task` (the fair baseline). Also: the SDK
+//! against `localhost` (a name, answered by its caching resolver) beside
+//! the SDK against `127.0.0.1` (an IP literal, no lookup).
 //!
-//! `cargo bench --bench e2e_blocking --all-features`
+//! `cargo bench --bench e2e_blocking --all-features` (criterion, then the
+//! interleaved rounds); `... -- rounds` for the rounds only.
 
 mod common;
 
@@ -11,7 +15,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use xpander_sdk::core::RequestBuilder;
 use xpander_sdk::emulator::Emulator;
-use xpander_sdk::{AgentExecutionStatus, Tasks, UpdateTask};
+use xpander_sdk::{AgentExecutionStatus, Task, Tasks, UpdateTask};
 
 const TASK_ID: &str = "task_bench";
 
@@ -19,6 +23,8 @@ struct Setup {
     // Keeps the server alive for the whole run.
     _emulator: Emulator,
     tasks: Tasks,
+    /// The same client configuration, with `localhost` for `127.0.0.1`.
+    named: Tasks,
     change: UpdateTask,
     raw: Raw,
 }
@@ -32,8 +38,8 @@ struct Raw {
 }
 
 impl Raw {
-    /// One update; with `parse`, the answer is also parsed into a
-    /// `serde_json::Value` (what a raw-client user does to read it).
+    /// One update; with `parse`, the answer is also parsed into the typed
+    /// `Task`, as the SDK does.
     fn update(&self, parse: bool) {
         let mut response = self
             .agent
@@ -46,7 +52,7 @@ impl Raw {
         assert_eq!(response.status(), 200);
         let body = response.body_mut().read_to_vec().unwrap();
         if parse {
-            std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&body).unwrap());
+            std::hint::black_box(serde_json::from_slice::<Task>(&body).unwrap());
         }
         std::hint::black_box(body);
     }
@@ -68,6 +74,11 @@ fn setup() -> Setup {
         .api_key(emulator.api_key())
         .build()
         .unwrap();
+    let named = Tasks::builder()
+        .base_url(emulator.base_url().replace("127.0.0.1", "localhost"))
+        .api_key(emulator.api_key())
+        .build()
+        .unwrap();
     let change = UpdateTask::new()
         .status(AgentExecutionStatus::Completed)
         .result("Done");
@@ -76,7 +87,11 @@ fn setup() -> Setup {
         .update(TASK_ID, &change)
         .unwrap();
     let raw = Raw {
-        agent: ureq::Agent::new_with_defaults(),
+        // As the SDK's: no proxy from the environment.
+        agent: ureq::Agent::config_builder()
+            .proxy(None)
+            .build()
+            .new_agent(),
         url: request.url.clone(),
         key: emulator.api_key().to_string(),
         body: request.body.clone().unwrap(),
@@ -84,6 +99,7 @@ fn setup() -> Setup {
     Setup {
         _emulator: emulator,
         tasks,
+        named,
         change,
         raw,
     }
@@ -96,18 +112,22 @@ fn bench(c: &mut Criterion) {
         b.iter(|| s.tasks.update(TASK_ID, &s.change).unwrap())
     });
     group.bench_function("raw_ureq", |b| b.iter(|| s.raw.update(false)));
-    group.bench_function("raw_ureq_parse_value", |b| b.iter(|| s.raw.update(true)));
+    group.bench_function("raw_ureq_typed_parse", |b| b.iter(|| s.raw.update(true)));
+    group.bench_function("sdk_localhost", |b| {
+        b.iter(|| s.named.update(TASK_ID, &s.change).unwrap())
+    });
     group.finish();
 
     if common::benchmarking() {
-        const OPS: usize = 1_000;
-        let sdk = || {
+        const OPS: usize = 500;
+        let run = |tasks: &Tasks| {
             let start = Instant::now();
             for _ in 0..OPS {
-                s.tasks.update(TASK_ID, &s.change).unwrap();
+                tasks.update(TASK_ID, &s.change).unwrap();
             }
             start.elapsed()
         };
+        let sdk = || run(&s.tasks);
         let raw = |parse: bool| {
             let start = Instant::now();
             for _ in 0..OPS {
@@ -115,12 +135,15 @@ fn bench(c: &mut Criterion) {
             }
             start.elapsed()
         };
-        common::ratio_summary("e2e blocking update (sequential)", 15, OPS, sdk, || {
-            raw(false)
-        });
-        common::ratio_summary("  same, raw also parsing to Value", 15, OPS, sdk, || {
-            raw(true)
-        });
+        common::ratio_summary("e2e blocking update, vs typed", 31, OPS, sdk, || raw(true));
+        common::ratio_summary("  same, raw not parsing", 11, OPS, sdk, || raw(false));
+        common::ratio_summary(
+            "blocking update: localhost / 127.0.0.1",
+            31,
+            OPS,
+            || run(&s.named),
+            sdk,
+        );
     }
 }
 

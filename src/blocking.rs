@@ -7,15 +7,22 @@
 //! from any thread, one inside a tokio runtime included (they block it, as
 //! any blocking call does; prefer the `a`-prefixed methods there).
 
-use std::io::{self, Read};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
+    TcpConnector, Transport as UreqTransport, TransportAdapter,
+};
 
 use crate::config::Config;
-use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse};
+use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, StreamRead};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
 /// Idle connections kept per host, as reqwest keeps them without a bound.
@@ -26,15 +33,28 @@ const POOL_IDLE_PER_HOST: usize = 64;
 pub(crate) struct Transport {
     agent: ureq::Agent,
     limit: BodyLimit,
+    headers: crate::headers::Headers,
+    /// The caller's own agent ([`crate::ClientBuilder::ureq_agent`]): each
+    /// request is told to hand back 4xx/5xx answers as answers.
+    foreign: bool,
 }
 
 impl Transport {
-    pub(crate) fn new(config: &Config) -> Transport {
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::Rustls)
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .unversioned_rustls_crypto_provider(crate::tls::provider())
-            .build();
+    /// The crate's own agent: its timeouts, no redirects, the proxy decided
+    /// by [`crate::proxy`], the TLS configuration `tls`, and a caching resolver.
+    pub(crate) fn new(
+        config: &Config,
+        tls: std::result::Result<Arc<ClientConfig>, String>,
+    ) -> std::result::Result<Transport, String> {
+        let mut tls = Arc::unwrap_or_clone(tls?);
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let proxy = match &config.proxy {
+            Some(proxy) => Some(
+                ureq::Proxy::new(proxy.as_str())
+                    .map_err(|e| format!("the proxy {proxy} is not usable: {e}"))?,
+            ),
+            None => None,
+        };
         let agent_config = ureq::Agent::config_builder()
             // Keep the body of 4xx/5xx answers: they become ApiError.
             .http_status_as_error(false)
@@ -43,116 +63,575 @@ impl Transport {
             .timeout_connect(Some(config.timeouts.connect))
             .timeout_global(Some(config.timeouts.request))
             .user_agent(crate::USER_AGENT)
+            // Our decision, not ureq's own reading of the environment.
+            .proxy(proxy)
             // ureq keeps 3 idle connections per host by default; a client
             // shared by many threads would open new ones for nothing.
             .max_idle_connections_per_host(POOL_IDLE_PER_HOST)
             .max_idle_connections(POOL_IDLE_PER_HOST * 4)
-            .tls_config(tls)
             .build();
+        let connector =
+            ().chain(ConnectProxyConnector::default())
+                .chain(TcpConnector::default())
+                .chain(TlsConnector(Arc::new(tls)));
         let agent = ureq::Agent::with_parts(
             agent_config,
-            DefaultConnector::new(),
-            IpLiteralResolver::default(),
+            connector,
+            CachingResolver::new(config.resolve.clone()),
         );
+        Ok(Transport {
+            agent,
+            limit: BodyLimit {
+                bytes: config.max_response_bytes,
+            },
+            headers: crate::headers::Headers::new(config),
+            foreign: false,
+        })
+    }
+
+    /// The caller's own agent ([`crate::ClientBuilder::ureq_agent`]).
+    pub(crate) fn from_agent(agent: ureq::Agent, config: &Config) -> Transport {
         Transport {
             agent,
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
+            headers: crate::headers::Headers::new(config),
+            foreign: true,
         }
     }
 
-    /// Sends one request and reads the whole answer (up to the limit).
-    pub(crate) fn send(&self, request: &HttpRequest) -> Result<HttpResponse> {
+    /// Sends one request and reads the whole answer (up to the limit);
+    /// `timeout`, when given, replaces the agent's whole-request timeout.
+    pub(crate) fn send(
+        &self,
+        request: &HttpRequest,
+        timeout: Option<Duration>,
+    ) -> Result<HttpResponse> {
+        let response = self.exchange(request, |configured| match timeout {
+            Some(timeout) => configured.timeout_global(Some(timeout)),
+            None => configured,
+        })?;
+        read_answer(self.limit, response)
+    }
+
+    /// Opens a streamed answer (an event stream): the head must come within
+    /// `idle`, then each read of the body is bounded by `idle`. The agent's
+    /// whole-request timeout does not apply (a stream may stay open for hours).
+    pub(crate) fn open(&self, request: &HttpRequest, idle: Duration) -> Result<Streaming> {
+        let response = self.exchange(request, |configured| {
+            configured
+                .timeout_global(None)
+                .timeout_recv_response(Some(idle))
+                .timeout_per_read(Some(idle))
+        })?;
+        let (parts, body) = response.into_parts();
+        Ok(Streaming {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            reader: body.into_reader(),
+            buffer: vec![0; STREAM_READ_BYTES],
+            limit: self.limit,
+        })
+    }
+
+    /// Sends `request`; `configure` adjusts its timeouts when it needs to
+    /// (request-level settings cost a copy of the agent's configuration, so
+    /// a plain call goes without).
+    fn exchange(
+        &self,
+        request: &HttpRequest,
+        configure: impl FnOnce(RequestConfig) -> RequestConfig,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
         let mut builder = ureq::http::Request::builder()
             .method(request.method.as_str())
             .uri(request.url.as_str());
-        for (name, value) in &request.headers {
-            builder = builder.header(*name, value.as_str());
+        for pair in self.headers.pairs(request) {
+            let (name, value) = pair?;
+            builder = builder.header(name, value);
         }
         let sent = match &request.body {
-            Some(body) => builder.body(body.as_slice()).map(|r| self.agent.run(r)),
+            Some(body) => builder
+                .body(body.as_slice())
+                .map(|r| self.run(r, configure)),
             None => builder
                 .body(ureq::SendBody::none())
-                .map(|r| self.agent.run(r)),
+                .map(|r| self.run(r, configure)),
         };
-        let mut response = sent
-            .map_err(|e| {
-                Error::Transport(TransportError::new(
-                    TransportErrorKind::Other,
-                    format!("cannot build the request: {e}"),
-                    Some(Box::new(e)),
-                ))
-            })?
-            .map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let declared = response
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        let mut body = Vec::with_capacity(self.limit.start(status, declared)?);
-        let keep = self.limit.keep(status) as u64;
-        let read = if BodyLimit::is_strict(status) {
-            // Over the limit: ureq's error, turned into BodyTooLarge.
-            let mut reader = response.body_mut().with_config().limit(keep).reader();
-            reader.read_to_end(&mut body)
-        } else {
-            // An error answer: its first bytes; the rest is left unread.
-            let reader = response.body_mut().with_config().limit(u64::MAX).reader();
-            reader.take(keep).read_to_end(&mut body)
-        };
-        if let Err(e) = read {
-            return Err(read_error(e, status, body.len(), self.limit));
+        sent.map_err(|e| {
+            Error::Transport(TransportError::new(
+                TransportErrorKind::Other,
+                format!("cannot build the request: {e}"),
+                Some(Box::new(e)),
+            ))
+        })?
+        .map_err(transport_error)
+    }
+
+    /// Runs `request`, with request-level settings only when `configure`
+    /// or a foreign agent needs them.
+    fn run<B: ureq::AsSendBody>(
+        &self,
+        request: ureq::http::Request<B>,
+        configure: impl FnOnce(RequestConfig) -> RequestConfig,
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let mut configured = configure(RequestConfig::default());
+        if self.foreign {
+            configured.http_status_as_error = Some(false);
         }
-        Ok(HttpResponse::new(status, retry_after, body))
+        if configured == RequestConfig::default() {
+            return self.agent.run(request);
+        }
+        let mut builder = self.agent.configure_request(request);
+        if let Some(timeout) = configured.timeout_global {
+            builder = builder.timeout_global(timeout);
+        }
+        if let Some(timeout) = configured.timeout_recv_response {
+            builder = builder.timeout_recv_response(timeout);
+        }
+        if let Some(timeout) = configured.timeout_per_read {
+            builder = builder.timeout_per_read(timeout);
+        }
+        if let Some(as_error) = configured.http_status_as_error {
+            builder = builder.http_status_as_error(as_error);
+        }
+        self.agent.run(builder.build())
     }
 
     /// Waits before the next attempt.
-    pub(crate) fn sleep(&self, wait: Duration) {
+    pub(crate) fn sleep(wait: Duration) {
         std::thread::sleep(wait)
     }
 }
 
+/// The request-level settings a call may need (each `None`: the agent's).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct RequestConfig {
+    timeout_global: Option<Option<Duration>>,
+    timeout_recv_response: Option<Option<Duration>>,
+    timeout_per_read: Option<Option<Duration>>,
+    http_status_as_error: Option<bool>,
+}
+
+impl RequestConfig {
+    fn timeout_global(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout_global = Some(timeout);
+        self
+    }
+    fn timeout_recv_response(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout_recv_response = Some(timeout);
+        self
+    }
+    fn timeout_per_read(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout_per_read = Some(timeout);
+        self
+    }
+}
+
+/// Reads a whole answer, within the body limits.
+fn read_answer(
+    limit: BodyLimit,
+    mut response: ureq::http::Response<ureq::Body>,
+) -> Result<HttpResponse> {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let declared = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut body = Vec::with_capacity(limit.start(status, declared)?);
+    let keep = limit.keep(status) as u64;
+    let read = if BodyLimit::is_strict(status) {
+        // Over the limit: ureq's error, turned into BodyTooLarge.
+        let mut reader = response.body_mut().with_config().limit(keep).reader();
+        reader.read_to_end(&mut body)
+    } else {
+        // An error answer: its first bytes; the rest is left unread.
+        let reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        reader.take(keep).read_to_end(&mut body)
+    };
+    if let Err(e) = read {
+        return Err(read_error(e, status, body.len(), limit));
+    }
+    Ok(HttpResponse::new(status, retry_after, body))
+}
+
+/// The most bytes one read of a stream takes.
+const STREAM_READ_BYTES: usize = 16 * 1024;
+
+/// An answer whose body is read as it comes (an event stream).
+pub(crate) struct Streaming {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    reader: ureq::BodyReader<'static>,
+    buffer: Vec<u8>,
+    limit: BodyLimit,
+}
+
+impl Streaming {
+    /// The status code.
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// A header of the answer, if present and text.
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// The next bytes of the body, its end, or `Idle` when nothing came
+    /// within the idle timeout.
+    pub(crate) fn read(&mut self) -> Result<StreamRead> {
+        match self.reader.read(&mut self.buffer) {
+            Ok(0) => Ok(StreamRead::End),
+            Ok(n) => Ok(StreamRead::Bytes(
+                self.buffer.get(..n).unwrap_or_default().to_vec(),
+            )),
+            Err(e) => match ureq::Error::from(e) {
+                ureq::Error::Timeout(_) => Ok(StreamRead::Idle),
+                other => Err(transport_error(other)),
+            },
+        }
+    }
+
+    /// The whole answer of an error status (its first bytes), to build the
+    /// API error from.
+    pub(crate) fn into_answer(mut self) -> Result<HttpResponse> {
+        let keep = self.limit.keep(self.status) as u64;
+        let mut body = Vec::new();
+        if let Err(e) = (&mut self.reader).take(keep).read_to_end(&mut body) {
+            return Err(read_error(e, self.status, body.len(), self.limit));
+        }
+        let retry_after = self.header("retry-after");
+        Ok(HttpResponse::new(self.status, retry_after, body))
+    }
+}
+
+/// How long a looked-up address is used before it is looked up again.
+const DNS_TTL: Duration = Duration::from_secs(30);
+/// How long past its TTL a cached address still serves when a new lookup fails.
+const DNS_GRACE: Duration = Duration::from_secs(300);
+/// The most host:port pairs cached (a client talks to one host, and maybe a proxy).
+const DNS_ENTRIES: usize = 16;
+
 /// ureq resolves the host before every request, pooled connection or not,
 /// and with a timeout set (we always set one) its default resolver does it
-/// on a new thread each time: measured on loopback, that thread made an
-/// update cost about 4x a bare ureq agent's. An IP literal needs no lookup,
-/// so it is answered at once; host names still go to ureq's resolver,
-/// unchanged (a thread per request, bounded by the timeout).
-#[derive(Debug, Default)]
-struct IpLiteralResolver(DefaultResolver);
+/// on a new thread each time: measured on loopback, that made an update
+/// cost about 4x a bare agent's, and a DNS failure failed calls while
+/// pooled connections were alive. So: IP literals and the builder's
+/// [`crate::ClientBuilder::resolve`] overrides are answered at once, and
+/// looked-up addresses are cached for [`DNS_TTL`]; when a lookup fails, an
+/// expired entry still serves for [`DNS_GRACE`]. Lookups themselves still go
+/// to ureq's resolver (a thread, bounded by the connect timeout).
+#[derive(Debug)]
+struct CachingResolver {
+    lookup: Box<dyn Resolver>,
+    overrides: Vec<(String, SocketAddr)>,
+    cache: RwLock<HashMap<(String, u16), (ResolvedSocketAddrs, Instant)>>,
+}
 
-impl Resolver for IpLiteralResolver {
+impl CachingResolver {
+    fn new(overrides: Vec<(String, SocketAddr)>) -> CachingResolver {
+        CachingResolver::with_lookup(overrides, Box::new(DefaultResolver::default()))
+    }
+
+    fn with_lookup(
+        overrides: Vec<(String, SocketAddr)>,
+        lookup: Box<dyn Resolver>,
+    ) -> CachingResolver {
+        CachingResolver {
+            lookup,
+            overrides,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, host: &str, port: u16) -> Option<(ResolvedSocketAddrs, Instant)> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        // A borrowed key would need a second map type; hosts are short.
+        cache.get(&(host.to_string(), port)).cloned()
+    }
+
+    fn store(&self, host: &str, port: u16, addrs: &ResolvedSocketAddrs, now: Instant) {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= DNS_ENTRIES {
+            cache.retain(|_, (_, at)| now.saturating_duration_since(*at) < DNS_TTL + DNS_GRACE);
+            if cache.len() >= DNS_ENTRIES {
+                cache.clear();
+            }
+        }
+        cache.insert((host.to_string(), port), (addrs.clone(), now));
+    }
+}
+
+impl Resolver for CachingResolver {
     fn resolve(
         &self,
         uri: &ureq::http::Uri,
         config: &ureq::config::Config,
         timeout: NextTimeout,
     ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
-        if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
-            let host = authority.host();
-            let host = host
-                .strip_prefix('[')
-                .and_then(|h| h.strip_suffix(']'))
-                .unwrap_or(host);
-            let port = authority.port_u16().or(match scheme {
-                "http" => Some(80),
-                "https" => Some(443),
-                _ => None,
-            });
-            if let (Ok(ip), Some(port)) = (host.parse::<IpAddr>(), port) {
-                let mut addrs = self.empty();
-                addrs.push(SocketAddr::new(ip, port));
-                return Ok(addrs);
+        self.resolve_at(uri, config, timeout, Instant::now)
+    }
+}
+
+impl CachingResolver {
+    /// As [`Resolver::resolve`], with the clock `now` (read only for names).
+    fn resolve_at(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+        now: impl Fn() -> Instant,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return self.lookup.resolve(uri, config, timeout);
+        };
+        let host = bare_host(authority.host());
+        let Some(port) = authority.port_u16().or(match scheme {
+            "http" => Some(80),
+            "https" => Some(443),
+            _ => None,
+        }) else {
+            return self.lookup.resolve(uri, config, timeout);
+        };
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let overridden: Vec<SocketAddr> = self
+            .overrides
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(host))
+            .map(|(_, addr)| match addr.port() {
+                0 => SocketAddr::new(addr.ip(), port),
+                _ => *addr,
+            })
+            .collect();
+        if !overridden.is_empty() {
+            let mut addrs = self.empty();
+            for addr in overridden.into_iter().take(16) {
+                addrs.push(addr);
+            }
+            return Ok(addrs);
+        }
+        let now = now();
+        let cached = self.cached(host, port);
+        if let Some((addrs, at)) = &cached {
+            if now.saturating_duration_since(*at) < DNS_TTL {
+                return Ok(addrs.clone());
             }
         }
-        self.0.resolve(uri, config, timeout)
+        match self.lookup.resolve(uri, config, timeout) {
+            Ok(addrs) => {
+                self.store(host, port, &addrs, now);
+                Ok(addrs)
+            }
+            Err(e) => match cached {
+                Some((addrs, at)) if now.saturating_duration_since(at) < DNS_TTL + DNS_GRACE => {
+                    Ok(addrs)
+                }
+                _ => Err(e),
+            },
+        }
+    }
+}
+
+/// A URI's host without the brackets of an IPv6 literal.
+fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// TLS for ureq with the client's own rustls configuration (the roots
+/// [`crate::tls`] decided), where ureq's connector would make its own.
+#[derive(Debug)]
+struct TlsConnector(Arc<ClientConfig>);
+
+impl<In: UreqTransport> Connector<In> for TlsConnector {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> std::result::Result<Option<Self::Out>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+        let host = bare_host(details.uri.host().unwrap_or_default());
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| ureq::Error::Tls("the host is not a valid TLS server name"))?;
+        let mut conn = ClientConnection::new(self.0.clone(), name)?;
+        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        sock.set_timeout(details.timeout);
+        if let Err(e) = conn.complete_io(&mut sock) {
+            // A certificate or handshake failure comes back as an io error
+            // wrapping the rustls one: keep it a TLS error (nothing was sent).
+            let tls = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .cloned();
+            return Err(match tls {
+                Some(tls) => ureq::Error::Rustls(tls),
+                None => ureq::Error::from(e),
+            });
+        }
+        let buffers = LazyBuffers::new(
+            details.config.input_buffer_size(),
+            details.config.output_buffer_size(),
+        );
+        Ok(Some(Either::B(TlsTransport {
+            buffers,
+            stream: StreamOwned { conn, sock },
+        })))
+    }
+}
+
+/// A TLS connection made by [`TlsConnector`].
+struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl std::fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsTransport").finish_non_exhaustive()
+    }
+}
+
+impl UreqTransport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(
+        &mut self,
+        amount: usize,
+        timeout: NextTimeout,
+    ) -> std::result::Result<(), ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let output = self.buffers.output().get(..amount).unwrap_or_default();
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.get_mut().get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A resolver that answers 10.0.0.1 while `fail` is 0, and counts lookups.
+    #[derive(Debug, Default)]
+    struct Fake {
+        lookups: Arc<AtomicUsize>,
+        fail: Arc<AtomicUsize>,
+    }
+
+    impl Resolver for Fake {
+        fn resolve(
+            &self,
+            uri: &ureq::http::Uri,
+            _: &ureq::config::Config,
+            _: NextTimeout,
+        ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) > 0 {
+                return Err(ureq::Error::HostNotFound);
+            }
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(
+                [10, 0, 0, 1].into(),
+                uri.port_u16().unwrap_or(443),
+            ));
+            Ok(addrs)
+        }
+    }
+
+    #[test]
+    fn names_are_cached_and_served_through_a_lookup_failure() {
+        let fake = Fake::default();
+        let (lookups, fail) = (fake.lookups.clone(), fake.fail.clone());
+        let resolver = CachingResolver::with_lookup(
+            vec![("pinned.example".into(), "127.0.0.2:0".parse().unwrap())],
+            Box::new(fake),
+        );
+        let config = ureq::config::Config::default();
+        let start = Instant::now();
+        let at = |secs: u64| move || start + Duration::from_secs(secs);
+        let uri: ureq::http::Uri = "https://api.example/x".parse().unwrap();
+        let resolve = |secs| resolver.resolve_at(&uri, &config, NextTimeout::default(), at(secs));
+        let first = resolve(0).unwrap();
+        assert_eq!(first[0], "10.0.0.1:443".parse().unwrap());
+        resolve(29).unwrap();
+        assert_eq!(lookups.load(Ordering::SeqCst), 1, "cached within the TTL");
+        resolve(31).unwrap();
+        assert_eq!(
+            lookups.load(Ordering::SeqCst),
+            2,
+            "looked up again after it"
+        );
+        fail.store(1, Ordering::SeqCst);
+        assert_eq!(
+            resolve(100).unwrap()[0],
+            first[0],
+            "stale entry through a failure"
+        );
+        // Stored at 31 s: stale from 61 s, served through failures until 361 s.
+        assert!(resolve(360).is_ok());
+        assert!(resolve(361).is_err(), "not past the grace period");
+        // IP literals and overrides never reach the lookup.
+        let before = lookups.load(Ordering::SeqCst);
+        for url in [
+            "http://127.0.0.1:8/",
+            "http://[::1]:8/",
+            "https://pinned.example/",
+        ] {
+            let uri: ureq::http::Uri = url.parse().unwrap();
+            resolver
+                .resolve_at(&uri, &config, NextTimeout::default(), at(0))
+                .unwrap();
+        }
+        assert_eq!(lookups.load(Ordering::SeqCst), before);
+        let uri: ureq::http::Uri = "https://PINNED.example:8443/".parse().unwrap();
+        let pinned = resolver
+            .resolve_at(&uri, &config, NextTimeout::default(), at(0))
+            .unwrap();
+        assert_eq!(
+            pinned[0],
+            "127.0.0.2:8443".parse().unwrap(),
+            "port 0: the URL's"
+        );
     }
 }
 
@@ -166,11 +645,17 @@ fn read_error(e: io::Error, status: u16, read: usize, limit: BodyLimit) -> Error
 fn transport_error(e: ureq::Error) -> Error {
     use TransportErrorKind::*;
     let kind = match &e {
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => ConnectTimeout,
         ureq::Error::Timeout(_) => Timeout,
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => Connect,
+        ureq::Error::ConnectionFailed
+        | ureq::Error::HostNotFound
+        | ureq::Error::ConnectProxyFailed(_) => Connect,
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => Connect,
         ureq::Error::Io(io) => io_kind(io),
-        ureq::Error::Protocol(_) => Disconnected,
+        // A malformed head, or one over ureq's 64 KiB (hyper's limit, in
+        // the async face, is about 400 KiB: a head between the two is
+        // refused here only; above both, both faces say Protocol).
+        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => Protocol,
         _ => Other,
     };
     Error::Transport(TransportError::new(kind, e.to_string(), Some(Box::new(e))))
@@ -247,4 +732,58 @@ front_end! {
     stop_task: stop,
     /// Loads the full task this list item names.
     load_item: load,
+    /// Reads this task's activity log (`GET /activity/{agent_id}/{task_id}`):
+    /// the thread of what happened, each entry typed by its kind. An empty,
+    /// `null` or non-thread answer is a clear [`crate::Error::Decode`],
+    /// never a raw string.
+    get_activity_log: get_activity_log,
+    /// Reports this task's execution metrics
+    /// (`POST /agents-metrics/{agent_id}/execution`) with this client's
+    /// configuration: its real `duration` and `sub_executions`, and
+    /// `llm_tokens.worker` from `tokens` (total = completion + prompt).
+    /// Refused before any request when `tokens`, `source` or `status` is
+    /// not set. Not retried once sent (tokens would be counted twice).
+    report_metrics: report_metrics,
+    /// Whether this task may finish as far as its deep plan goes: reloads
+    /// the task (an error is returned, not swallowed) and applies the
+    /// published client's rule with this task's `result`. This task is not
+    /// changed.
+    get_plan_following_status: get_plan_following_status,
+    /// Pushes events to a task's stream
+    /// (`POST /agent-execution/{task_id}/events/push`, a JSON array of
+    /// envelopes). Not retried once sent (the events would show twice).
+    push_events: push_events,
+    /// This task's live events (`GET {events root}/agent-execution/{id}/events`),
+    /// as a blocking iterator that yields each event as it arrives: checks
+    /// the answer's status (an error is an [`crate::ApiError`]), times out a
+    /// silent connection, reconnects with `Last-Event-ID` and backoff (a
+    /// bounded number of times), never yields an event twice, skips a
+    /// malformed event (a tracing warning), and ends after `task_finished`.
+    /// Nothing is sent until the first `next()`.
+    ///
+    /// Refused when the task has `events_streaming: false`, or when no
+    /// organization id is configured (the stream's root needs it).
+    events: events,
+    /// As [`Task::events`], with a [`StreamPolicy`] (timeouts, reconnects, limits).
+    events_with: events_with,
+    /// Waits until task `task_id` reaches a final status (completed,
+    /// failed, error or stopped) and answers it: follows the task's events
+    /// when it streams them, and otherwise polls `get` with backoff, within
+    /// `policy.timeout` (then a [`crate::Error::Timeout`] that says how long
+    /// it waited and the last status seen).
+    wait_for_result: wait_for_result,
+    /// The live events of one task, as a blocking iterator of
+    /// `Result<TaskEvent>` (see [`Task::events`]). It ends after
+    /// `task_finished` (by default), or with an error once the reconnects
+    /// are spent.
+    stream: EventStream { next: next_event },
+}
+
+impl Iterator for EventStream {
+    type Item = Result<crate::model::TaskEvent>;
+
+    /// Blocks until the next event arrives (or the stream ends).
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_event()
+    }
 }

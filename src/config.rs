@@ -9,18 +9,25 @@
 //! | organization id | `XPANDER_ORGANIZATION_ID` | none |
 //! | base URL | `XPANDER_BASE_URL` | `https://inbound.xpander.ai`, or `https://inbound.stg.xpander.ai` when `IS_STG=true` |
 //!
-//! A base URL without a scheme gets `https://`; when it contains
-//! `agent-controller` or `9016` the organization id is appended as one more
-//! path segment. Plain `http` is accepted only for loopback hosts
+//! A base URL without a scheme gets `https://`; for an agent controller
+//! (a host containing `agent-controller`, port 9016, or a first path segment
+//! `agent-controller`) the organization id is appended as one more path
+//! segment. The event streams have their own root ([`Config::events_root`]). Plain `http` is accepted only for loopback hosts
 //! (`localhost`, `127.0.0.0/8`, `::1`) unless
 //! [`ClientBuilder::allow_insecure_http`] says otherwise.
+//!
+//! The network settings (TLS roots, proxy, HTTP/2, deadline, name
+//! overrides) are described in the README's "Network" section and in
+//! [`crate::proxy`]; each has a builder method below.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::segment;
 use crate::error::{Error, Result};
+use crate::proxy::{ProxySetting, ProxyUrl, Target};
 
 /// The production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://inbound.xpander.ai";
@@ -79,9 +86,12 @@ impl Default for Timeouts {
 
 /// When and how a failed attempt is tried again. Plain data.
 ///
-/// Retried: connection failures before the request was sent (every
-/// operation); a connection that broke off, and 429, 502, 503 and 504
-/// answers, for idempotent operations only (update, save, get, list, stop).
+/// Retried: connection failures and connect timeouts (nothing was sent)
+/// and 429 answers (a throttled request was not processed), for every
+/// operation; a connection that broke off, and 502, 503 and 504 answers,
+/// for idempotent operations only (update, save, get, list, stop). See
+/// the table in `core::retry`'s source, and [`ClientBuilder::deadline`] for
+/// a bound on the whole call.
 /// Waits follow exponential backoff with full jitter, or the server's
 /// `Retry-After` (seconds or an HTTP date) up to [`RetryPolicy::max_retry_after`].
 ///
@@ -156,8 +166,27 @@ impl RetryPolicy {
     }
 }
 
+/// A root certificate (DER) trusted in addition to the platform's or the
+/// bundled ones. Its `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RootCertificate(Arc<[u8]>);
+
+impl RootCertificate {
+    /// The certificate's DER bytes.
+    pub fn der(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RootCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RootCertificate(<{} bytes DER>)", self.0.len())
+    }
+}
+
 /// The resolved configuration of a client. Made by [`ClientBuilder::build`];
-/// read it back with [`crate::Tasks::config`]. Its `Debug` hides the API key.
+/// read it back with [`crate::Tasks::config`]. Its `Debug` hides the API key
+/// and a proxy's credentials.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -169,12 +198,34 @@ pub struct Config {
     pub base_url: String,
     /// The host of the base URL: the only host the key is ever sent to.
     pub host: String,
+    /// The root of the event streams (`{root}/agent-execution/{id}/events`,
+    /// `{root}/events/{agent_id}/`), which always carries the organization
+    /// id: `https://agent-controller.xpander.ai/{org}` for the production
+    /// base URL (`.stg.` for staging), `http://localhost:9016/{org}` for a
+    /// loopback base on port 8085, `{base_url}/{org}` otherwise, or what
+    /// [`ClientBuilder::events_base_url`] set. `None` when no organization
+    /// id is configured (the streams then fail with a clear
+    /// [`Error::Config`]).
+    pub events_root: Option<String>,
     /// Timeouts of each attempt.
     pub timeouts: Timeouts,
     /// The retry policy.
     pub retry: RetryPolicy,
     /// The largest response body read, in bytes.
     pub max_response_bytes: usize,
+    /// The longest a whole call may take, retries and waits included
+    /// (`None`: bounded only by the attempts and their timeouts). Default none.
+    pub deadline: Option<Duration>,
+    /// Root certificates trusted besides the platform's (or the bundled) ones.
+    pub root_certificates: Vec<RootCertificate>,
+    /// The proxy requests go through (`None`: straight to the host), as
+    /// decided by the rules of [`crate::proxy`] when the client was built.
+    pub proxy: Option<ProxyUrl>,
+    /// Whether the async face offers HTTP/2 (by ALPN, over TLS only; needs
+    /// the `http2` feature). Default true.
+    pub http2: bool,
+    /// Host names answered with these addresses instead of a DNS lookup.
+    pub resolve: Vec<(String, SocketAddr)>,
 }
 
 /// Builds a [`crate::Tasks`] client.
@@ -202,6 +253,18 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     max_response_bytes: Option<usize>,
     allow_insecure_http: bool,
+    deadline: Option<Duration>,
+    root_pems: Vec<Vec<u8>>,
+    root_ders: Vec<Vec<u8>>,
+    proxy: ProxySetting,
+    allow_cleartext_proxy: bool,
+    http1_only: bool,
+    resolve: Vec<(String, SocketAddr)>,
+    events_base_url: Option<String>,
+    #[cfg(feature = "blocking")]
+    pub(crate) ureq_agent: Option<ureq::Agent>,
+    #[cfg(feature = "async")]
+    pub(crate) reqwest_client: Option<reqwest::Client>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -215,7 +278,17 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("allow_insecure_http", &self.allow_insecure_http)
-            .finish()
+            .field("deadline", &self.deadline)
+            .field(
+                "root_certificates",
+                &(self.root_pems.len() + self.root_ders.len()),
+            )
+            .field("proxy", &self.proxy)
+            .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)
+            .field("http2", &!self.http1_only)
+            .field("resolve", &self.resolve)
+            .field("events_base_url", &self.events_base_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -305,6 +378,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets the root of the event streams, overriding the contract's rules
+    /// (see [`Config::events_root`]): the whole root, organization segment
+    /// included, e.g. `https://events.example.com/my-org`. The same https
+    /// rule as for the base URL applies.
+    pub fn events_base_url(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.events_base_url = Some(url.into());
+        self
+    }
+
     /// Allows a plain `http` base URL to a host that is not loopback. The API
     /// key then crosses the network in clear text: use only on a network you trust.
     pub fn allow_insecure_http(mut self, allow: bool) -> ClientBuilder {
@@ -312,15 +394,80 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets the longest a whole call may take, retries and their waits
+    /// included (default: none). No retry is started whose wait would pass
+    /// it, and each attempt's timeout is cut to the time left. Per call:
+    /// [`crate::CallOptions::deadline`].
+    pub fn deadline(mut self, deadline: Duration) -> ClientBuilder {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Trusts the root certificates in `pem` (one or more `BEGIN
+    /// CERTIFICATE` blocks) besides the platform's (or the bundled) ones:
+    /// for a private CA, or a TLS-inspecting proxy. [`ClientBuilder::build`]
+    /// fails with [`Error::Config`] when `pem` holds no certificate.
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> ClientBuilder {
+        self.root_pems.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Trusts a root certificate given as DER bytes (see
+    /// [`ClientBuilder::add_root_certificate_pem`]).
+    pub fn add_root_certificate_der(mut self, der: impl Into<Vec<u8>>) -> ClientBuilder {
+        self.root_ders.push(der.into());
+        self
+    }
+
+    /// Sends requests through this proxy (`http://[user:password@]host[:port]`),
+    /// whatever the environment says (loopback hosts still go direct).
+    /// Default: the environment's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`
+    /// / `NO_PROXY`, as [`crate::proxy`] describes.
+    pub fn proxy(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Sends requests straight to the host, whatever the environment says.
+    pub fn no_proxy(mut self) -> ClientBuilder {
+        self.proxy = ProxySetting::Disabled;
+        self
+    }
+
+    /// Allows a plain-`http` base URL to a non-loopback host to go through
+    /// a proxy, which then reads the API key. Default false: such a
+    /// configuration fails to build.
+    pub fn allow_cleartext_proxy(mut self, allow: bool) -> ClientBuilder {
+        self.allow_cleartext_proxy = allow;
+        self
+    }
+
+    /// Offers HTTP/2 in the async face (default true; needs the `http2`
+    /// feature, on by default). It is negotiated by ALPN over TLS: many
+    /// calls in flight then share one connection. Plain `http` always
+    /// speaks HTTP/1.1. The blocking face speaks HTTP/1.1.
+    pub fn http2(mut self, enabled: bool) -> ClientBuilder {
+        self.http1_only = !enabled;
+        self
+    }
+
+    /// Answers `host` with `addr` instead of a DNS lookup, in both faces
+    /// (as curl's `--resolve`): TLS still checks the certificate against
+    /// `host`. The port of `addr` is used as given.
+    pub fn resolve(mut self, host: impl Into<String>, addr: SocketAddr) -> ClientBuilder {
+        self.resolve.push((host.into().to_ascii_lowercase(), addr));
+        self
+    }
+
     /// Checks and resolves the configuration without building a client (for
     /// [`crate::core::RequestBuilder`], the sans-IO core). Fails as
     /// [`ClientBuilder::build`] does; no request is made.
     pub fn build_config(self) -> Result<Config> {
-        self.resolve()
+        self.into_config()
     }
 
     /// Resolves and checks the configuration.
-    pub(crate) fn resolve(self) -> Result<Config> {
+    pub(crate) fn into_config(self) -> Result<Config> {
         let api_key = self.api_key.filter(|k| !k.0.is_empty()).ok_or_else(|| {
             Error::Config("no API key: set XPANDER_API_KEY or call ClientBuilder::api_key".into())
         })?;
@@ -334,23 +481,89 @@ impl ClientBuilder {
             None if self.staging => STAGING_BASE_URL.to_string(),
             None => DEFAULT_BASE_URL.to_string(),
         };
-        let (base_url, host) = resolve_base_url(
-            &raw,
-            self.organization_id.as_deref(),
-            self.allow_insecure_http,
-        )?;
+        let org = self.organization_id.as_deref();
+        let (base_url, host) = resolve_base_url(&raw, org, self.allow_insecure_http)?;
+        let events_root = match &self.events_base_url {
+            Some(root) => {
+                let (url, host) = resolve_base_url_plain(root.trim())?;
+                if url.starts_with("http://") && !is_loopback(&host) && !self.allow_insecure_http {
+                    return Err(Error::Config(format!(
+                        "invalid events base URL {root:?}: plain http is allowed only to loopback hosts"
+                    )));
+                }
+                Some(url)
+            }
+            None => events_root(&raw, org)?,
+        };
+        let mut root_certificates = Vec::new();
+        for pem in &self.root_pems {
+            root_certificates.extend(parse_pem(pem)?);
+        }
+        root_certificates.extend(
+            self.root_ders
+                .into_iter()
+                .map(|der| RootCertificate(der.into())),
+        );
+        let scheme = if base_url.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        };
+        let target = Target {
+            scheme,
+            host: &host,
+            port: port_of(&base_url).unwrap_or(if scheme == "https" { 443 } else { 80 }),
+        };
+        let proxy =
+            crate::proxy::choose(&self.proxy, target, self.allow_cleartext_proxy, |name| {
+                std::env::var(name).ok()
+            })?;
         Ok(Config {
             api_key,
             organization_id: self.organization_id,
             base_url,
             host,
+            events_root,
             timeouts: self.timeouts,
             retry: self.retry,
             max_response_bytes: self
                 .max_response_bytes
                 .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+            deadline: self.deadline,
+            root_certificates,
+            proxy,
+            http2: !self.http1_only,
+            resolve: self.resolve,
         })
     }
+}
+
+/// The certificates of a PEM bundle; an error when there are none or one
+/// does not parse.
+fn parse_pem(pem: &[u8]) -> Result<Vec<RootCertificate>> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .map(|cert| cert.map(|der| RootCertificate(der.as_ref().into())))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Config(format!("a root certificate's PEM does not parse: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::Config(
+            "add_root_certificate_pem was given no BEGIN CERTIFICATE block".into(),
+        ));
+    }
+    Ok(certs)
+}
+
+/// The explicit port of a resolved base URL, if any.
+fn port_of(url: &str) -> Option<u16> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let after_host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']')?.1,
+        None => authority.split_once(':').map_or("", |(_, port)| port),
+    };
+    after_host.trim_start_matches(':').parse().ok()
 }
 
 /// Applies the base-URL rules; answers the URL (no trailing `/`) and its host.
@@ -398,7 +611,7 @@ pub(crate) fn resolve_base_url(
         ));
     }
     let mut url = format!("{scheme}://{authority}{}", path.trim_end_matches('/'));
-    if raw.contains("agent-controller") || raw.contains("9016") {
+    if is_agent_controller(&host, port_of(&url), path) {
         let org = organization_id.filter(|o| !o.is_empty()).ok_or_else(|| {
             Error::Config(format!(
                 "the base URL {raw:?} is an agent-controller URL, which needs an organization id \
@@ -410,6 +623,65 @@ pub(crate) fn resolve_base_url(
         url.push_str(&org);
     }
     Ok((url, host))
+}
+
+/// The published client's rule (2.0.537): the API of an agent controller
+/// takes the organization as its first path segment. An agent controller is
+/// a host containing `agent-controller`, port 9016, or a first path segment
+/// `agent-controller`.
+fn is_agent_controller(host: &str, port: Option<u16>, path: &str) -> bool {
+    host.contains("agent-controller")
+        || port == Some(9016)
+        || path.trim_start_matches('/').split('/').next() == Some("agent-controller")
+}
+
+/// The root of the event streams for the raw base URL (SPEC-events §2):
+/// exact production and staging hosts go to their agent controllers, a
+/// loopback host on port 8085 (the local API) to `http://localhost:9016`,
+/// anything else stays; then `/{org}`. `None` without an organization id.
+fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String>> {
+    let Some(org) = organization_id.filter(|o| !o.is_empty()) else {
+        return Ok(None);
+    };
+    // The base URL was checked already; resolve it again without the org.
+    let (url, host) = resolve_base_url_plain(raw)?;
+    let root = match (host.as_str(), port_of(&url)) {
+        ("inbound.xpander.ai", _) => "https://agent-controller.xpander.ai".to_string(),
+        ("inbound.stg.xpander.ai", _) => "https://agent-controller.stg.xpander.ai".to_string(),
+        (host, Some(8085)) if is_loopback(host) => "http://localhost:9016".to_string(),
+        _ => url,
+    };
+    Ok(Some(format!(
+        "{root}/{}",
+        segment::encode("organization_id", org)?
+    )))
+}
+
+/// The base URL with its scheme and without a trailing `/`, never with the
+/// organization segment, and its host.
+fn resolve_base_url_plain(raw: &str) -> Result<(String, String)> {
+    let with_scheme = if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("https://{raw}")
+    };
+    let (scheme, rest) = with_scheme
+        .split_once("://")
+        .ok_or_else(|| Error::Config(format!("invalid base URL {raw:?}")))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = host_of(authority)
+        .ok_or_else(|| Error::Config(format!("invalid base URL {raw:?}: no host")))?;
+    Ok((
+        format!(
+            "{}://{authority}{}",
+            scheme.to_ascii_lowercase(),
+            path.trim_end_matches('/')
+        ),
+        host,
+    ))
 }
 
 /// The host of an authority (`host`, `host:port`, `[v6]:port`), lowercased.
@@ -452,7 +724,7 @@ mod tests {
     fn missing_key_is_a_config_error() {
         let err = ClientBuilder::new()
             .with_vars(vars(&[]))
-            .resolve()
+            .into_config()
             .unwrap_err();
         assert!(matches!(err, Error::Config(ref m) if m.contains("XPANDER_API_KEY")));
     }
@@ -461,18 +733,18 @@ mod tests {
     fn defaults_and_staging() {
         let c = ClientBuilder::new()
             .with_vars(vars(&[("XPANDER_API_KEY", "k")]))
-            .resolve()
+            .into_config()
             .unwrap();
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert_eq!(c.host, "inbound.xpander.ai");
         let c = ClientBuilder::new()
             .with_vars(vars(&[("XPANDER_API_KEY", "k"), ("IS_STG", "true")]))
-            .resolve()
+            .into_config()
             .unwrap();
         assert_eq!(c.base_url, STAGING_BASE_URL);
         let c = ClientBuilder::new()
             .with_vars(vars(&[("XPANDER_API_KEY", "k"), ("IS_STG", "false")]))
-            .resolve()
+            .into_config()
             .unwrap();
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
     }
@@ -486,7 +758,7 @@ mod tests {
                 ("XPANDER_API_KEY", "env"),
                 ("XPANDER_BASE_URL", "https://env.example"),
             ]))
-            .resolve()
+            .into_config()
             .unwrap();
         assert_eq!(c.api_key.expose(), "explicit");
         assert_eq!(c.base_url, "https://example.com");
@@ -525,13 +797,126 @@ mod tests {
         assert!(r("", None).is_err());
         assert!(r("https://", None).is_err());
         assert!(r("https://exa mple.com", None).is_err());
+        // The published rule, not a substring match anywhere in the URL.
+        assert_eq!(
+            r("https://x.example/agent-controller", Some("ORG")).unwrap(),
+            "https://x.example/agent-controller/ORG"
+        );
+        assert_eq!(
+            r("https://x.example/a9016b", Some("ORG")).unwrap(),
+            "https://x.example/a9016b"
+        );
+    }
+
+    #[test]
+    fn events_root_rules_of_the_contract() {
+        // SPEC-events §2, `computed_urls`.
+        let root = |base: &str, org: Option<&str>| {
+            let mut b = ClientBuilder::new().api_key("k").base_url(base);
+            if let Some(org) = org {
+                b = b.organization_id(org);
+            }
+            b.into_config().unwrap().events_root
+        };
+        let org = Some("ORG");
+        for (base, expected) in [
+            (
+                "https://inbound.xpander.ai",
+                "https://agent-controller.xpander.ai/ORG",
+            ),
+            (
+                "https://inbound.stg.xpander.ai",
+                "https://agent-controller.stg.xpander.ai/ORG",
+            ),
+            (
+                "https://agent-controller.xpander.ai",
+                "https://agent-controller.xpander.ai/ORG",
+            ),
+            ("http://localhost:8085", "http://localhost:9016/ORG"),
+            ("http://127.0.0.1:8085/", "http://localhost:9016/ORG"),
+            ("http://localhost:9016", "http://localhost:9016/ORG"),
+            (
+                "https://gw.example.com/events-gw",
+                "https://gw.example.com/events-gw/ORG",
+            ),
+            (
+                "https://gw.example.com/events-gw/",
+                "https://gw.example.com/events-gw/ORG",
+            ),
+            (
+                "https://inbound.xpander.ai.evil.example",
+                "https://inbound.xpander.ai.evil.example/ORG",
+            ),
+            ("http://127.0.0.1:4000", "http://127.0.0.1:4000/ORG"),
+        ] {
+            assert_eq!(root(base, org).as_deref(), Some(expected), "{base}");
+        }
+        // No organization: no root (the streams say so), never `None` in a URL.
+        assert_eq!(root("https://inbound.xpander.ai", None), None);
+        // An override is used as given.
+        let c = ClientBuilder::new()
+            .api_key("k")
+            .events_base_url("https://events.example.com/my-org/")
+            .into_config()
+            .unwrap();
+        assert_eq!(
+            c.events_root.as_deref(),
+            Some("https://events.example.com/my-org")
+        );
+        assert!(ClientBuilder::new()
+            .api_key("k")
+            .events_base_url("http://events.example.com")
+            .into_config()
+            .is_err());
+    }
+
+    #[test]
+    fn root_certificates_from_pem() {
+        let err = ClientBuilder::new()
+            .api_key("k")
+            .add_root_certificate_pem("not a certificate")
+            .into_config()
+            .unwrap_err();
+        assert!(err.to_string().contains("BEGIN CERTIFICATE"), "{err}");
+        let pem = "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n";
+        let c = ClientBuilder::new()
+            .api_key("k")
+            .add_root_certificate_pem(format!("{pem}{pem}"))
+            .add_root_certificate_der(vec![9])
+            .into_config()
+            .unwrap();
+        assert_eq!(c.root_certificates.len(), 3);
+        assert_eq!(c.root_certificates[0].der(), &[1, 2, 3]);
+        assert!(!format!("{c:?}").contains("[1, 2, 3]"));
+    }
+
+    #[test]
+    fn ports_of_base_urls() {
+        assert_eq!(port_of("https://x.ai"), None);
+        assert_eq!(port_of("http://127.0.0.1:8016/a"), Some(8016));
+        assert_eq!(port_of("http://[::1]:9/a"), Some(9));
+        assert_eq!(port_of("http://[::1]/a"), None);
+    }
+
+    #[test]
+    fn debug_hides_proxy_credentials() {
+        let b = ClientBuilder::new()
+            .api_key("k")
+            .proxy("http://user:pa55@proxy.corp:3128");
+        assert!(!format!("{b:?}").contains("pa55"));
+        let c = b.into_config().unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("pa55") && shown.contains("proxy.corp"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn debug_hides_the_key() {
         let b = ClientBuilder::new().api_key("sekrit-123");
         assert!(!format!("{b:?}").contains("sekrit-123"));
-        let c = b.resolve().unwrap();
+        let c = b.into_config().unwrap();
         assert!(!format!("{c:?}").contains("sekrit-123"));
         assert!(!format!("{}", c.api_key).contains("sekrit-123"));
     }

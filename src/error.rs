@@ -116,10 +116,11 @@ impl Error {
         matches!(self, Error::Api(e) if e.status == 401 || e.status == 403)
     }
 
-    /// True when the request timed out (connect or whole-request timeout),
-    /// or a wait for a task's final status did ([`Error::Timeout`]).
+    /// True when the request timed out (connect or whole-request timeout,
+    /// or the call's deadline), or a wait for a task's final status did
+    /// ([`Error::Timeout`]).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Transport(e) if e.kind == TransportErrorKind::Timeout)
+        matches!(self, Error::Transport(e) if matches!(e.kind, TransportErrorKind::Timeout | TransportErrorKind::ConnectTimeout))
             || matches!(self, Error::Timeout { .. })
     }
 
@@ -133,8 +134,11 @@ impl Error {
         match self {
             Error::Api(e) => e.class(),
             Error::Transport(e) => match e.kind {
-                TransportErrorKind::Timeout | TransportErrorKind::Connect => ErrorClass::Transient,
+                TransportErrorKind::Timeout
+                | TransportErrorKind::Connect
+                | TransportErrorKind::ConnectTimeout => ErrorClass::Transient,
                 TransportErrorKind::Disconnected => ErrorClass::Transient,
+                TransportErrorKind::Protocol => ErrorClass::Server,
                 TransportErrorKind::Other => ErrorClass::Client,
             },
             Error::Config(_) | Error::InvalidArgument { .. } => ErrorClass::Client,
@@ -309,11 +313,17 @@ pub enum TransportErrorKind {
     /// No connection could be made: refused, host not found, TLS handshake.
     /// Nothing was sent, so any operation may be retried.
     Connect,
-    /// The connect timeout or the whole-request timeout expired.
+    /// No connection was made within the connect timeout (DNS, TCP and
+    /// TLS). Nothing was sent, so any operation may be retried.
+    ConnectTimeout,
+    /// The whole-request timeout of an attempt, or the call's deadline, expired.
     Timeout,
     /// The connection broke off after the request may have been sent
     /// (reset, closed before the answer, truncated answer head).
     Disconnected,
+    /// The server's answer was not acceptable HTTP (a malformed or
+    /// oversized head). Not retried: the same server is likely to answer alike.
+    Protocol,
     /// Any other transport failure.
     Other,
 }

@@ -31,21 +31,48 @@ macro_rules! front_end {
         $(#[$set_status_doc:meta])* set_status: $set_status:ident,
         $(#[$stop_task_doc:meta])* stop_task: $stop_task:ident,
         $(#[$load_item_doc:meta])* load_item: $load_item:ident,
+        $(#[$activity_doc:meta])* get_activity_log: $activity:ident,
+        $(#[$metrics_doc:meta])* report_metrics: $metrics:ident,
+        $(#[$plan_doc:meta])* get_plan_following_status: $plan:ident,
+        $(#[$push_doc:meta])* push_events: $push:ident,
+        $(#[$events_doc:meta])* events: $events:ident,
+        $(#[$events_with_doc:meta])* events_with: $events_with:ident,
+        $(#[$wait_doc:meta])* wait_for_result: $wait:ident,
+        $(#[$stream_doc:meta])* stream: $stream:ident { next: $next_event:ident },
     ) => {
+        use crate::core::plan::PlanFollowingStatus;
         use crate::core::retry::{Conflicts, Retrier, Step};
         use crate::core::request::Saving;
-        use crate::model::{AgentExecutionStatus, Task, TaskListItem};
+        use crate::core::stream::{
+            Disconnect, EventSession, NextStep, Opened, SessionItem, StreamPolicy,
+        };
+        use crate::core::wait::{StreamEnd, WaitPolicy, WaitStep, Waiter};
+        use crate::model::{ActivityThread, AgentExecutionStatus, Task, TaskEvent, TaskListItem};
         use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
         use crate::Tasks;
 
         impl Tasks {
-            /// Sends `request`, trying again as the core decides.
+            /// Sends `request` with this view's options, trying again as
+            /// the core decides (and within the call's deadline).
             #[$mode]
-            async fn $execute(&self, request: crate::core::HttpRequest) -> Result<HttpResponse> {
+            async fn $execute(&self, mut request: crate::core::HttpRequest) -> Result<HttpResponse> {
+                let shared = &self.inner.shared;
+                let options = self.inner.options.as_ref();
+                if let Some(options) = options {
+                    options.apply(&mut request)?;
+                }
+                let transport = shared.$transport()?;
                 let call = crate::telemetry::Call::start(&request);
-                let mut retrier = Retrier::new(self.inner.core.config.retry, request.operation);
+                let mut retrier = Retrier::new(&shared.core.config, request.operation, options);
                 loop {
-                    let outcome = self.inner.$transport.send(&request).await;
+                    let outcome = match retrier.attempt_timeout() {
+                        Ok(timeout) => transport.send(&request, timeout).await,
+                        Err(deadline) => {
+                            let result = Err(deadline);
+                            call.finish(&retrier, &result);
+                            return result;
+                        }
+                    };
                     match retrier.step(outcome) {
                         Step::Done(result) => {
                             call.finish(&retrier, &result);
@@ -53,7 +80,7 @@ macro_rules! front_end {
                         }
                         Step::Retry(wait) => {
                             call.retry(&retrier, wait);
-                            self.inner.$transport.sleep(wait).await;
+                            crate::$transport::Transport::sleep(wait).await;
                         }
                     }
                 }
@@ -62,36 +89,36 @@ macro_rules! front_end {
             $(#[$update_doc])*
             #[$mode]
             pub async fn $update(&self, task_id: &str, change: &UpdateTask) -> Result<Task> {
-                let request = self.inner.core.update(task_id, change)?;
-                self.inner.core.task(self.$execute(request).await?)
+                let request = self.inner.shared.core.update(task_id, change)?;
+                self.inner.shared.core.task(self.$execute(request).await?)
             }
 
             $(#[$get_doc])*
             #[$mode]
             pub async fn $get(&self, task_id: &str) -> Result<Task> {
-                let request = self.inner.core.get(task_id)?;
-                self.inner.core.task(self.$execute(request).await?)
+                let request = self.inner.shared.core.get(task_id)?;
+                self.inner.shared.core.task(self.$execute(request).await?)
             }
 
             $(#[$stop_doc])*
             #[$mode]
             pub async fn $stop(&self, task_id: &str) -> Result<Task> {
-                let request = self.inner.core.stop(task_id)?;
-                self.inner.core.task(self.$execute(request).await?)
+                let request = self.inner.shared.core.stop(task_id)?;
+                self.inner.shared.core.task(self.$execute(request).await?)
             }
 
             $(#[$create_doc])*
             #[$mode]
             pub async fn $create(&self, new_task: &CreateTask) -> Result<Task> {
-                let request = self.inner.core.create(new_task)?;
-                self.inner.core.task(self.$execute(request).await?)
+                let request = self.inner.shared.core.create(new_task)?;
+                self.inner.shared.core.task(self.$execute(request).await?)
             }
 
             $(#[$list_doc])*
             #[$mode]
             pub async fn $list(&self, agent_id: &str, filter: &ListFilter) -> Result<Vec<TaskListItem>> {
-                let request = self.inner.core.list(agent_id, filter)?;
-                self.inner.core.task_list(self.$execute(request).await?)
+                let request = self.inner.shared.core.list(agent_id, filter)?;
+                self.inner.shared.core.task_list(self.$execute(request).await?)
             }
 
             $(#[$list_user_doc])*
@@ -101,15 +128,15 @@ macro_rules! front_end {
                 user_id: &str,
                 filter: &ListFilter,
             ) -> Result<Vec<TaskListItem>> {
-                let request = self.inner.core.list_user_tasks(user_id, filter)?;
-                self.inner.core.task_list(self.$execute(request).await?)
+                let request = self.inner.shared.core.list_user_tasks(user_id, filter)?;
+                self.inner.shared.core.task_list(self.$execute(request).await?)
             }
 
             $(#[$report_doc])*
             #[$mode]
             pub async fn $report(&self, agent_id: &str, report: &ExternalTaskReport) -> Result<Task> {
-                let request = self.inner.core.report_external_task(agent_id, report)?;
-                self.inner.core.task(self.$execute(request).await?)
+                let request = self.inner.shared.core.report_external_task(agent_id, report)?;
+                self.inner.shared.core.task(self.$execute(request).await?)
             }
 
             $(#[$conflict_doc])*
@@ -122,15 +149,262 @@ macro_rules! front_end {
                 loop {
                     let mut task = self.$get(task_id).await?;
                     change(&mut task);
-                    let request = self.inner.core.save(&task, Saving::WithoutDeepPlan)?;
-                    match self.$execute(request).await.and_then(|r| self.inner.core.task(r)) {
+                    let request = self.inner.shared.core.save(&task, Saving::WithoutDeepPlan)?;
+                    match self.$execute(request).await.and_then(|r| self.inner.shared.core.task(r)) {
                         Ok(saved) => return Ok(saved),
                         Err(error) => {
                             let wait = conflicts.after(error)?;
-                            self.inner.$transport.sleep(wait).await;
+                            crate::$transport::Transport::sleep(wait).await;
                         }
                     }
                 }
+            }
+        }
+
+        impl Tasks {
+            $(#[$push_doc])*
+            #[$mode]
+            pub async fn $push(&self, task_id: &str, events: &[TaskEvent]) -> Result<()> {
+                let request = self.inner.shared.core.push_events(task_id, events)?;
+                self.inner.shared.core.accepted(self.$execute(request).await?)
+            }
+
+            $(#[$wait_doc])*
+            #[$mode]
+            pub async fn $wait(&self, task_id: &str, policy: &WaitPolicy) -> Result<Task> {
+                let mut waiter = Waiter::new(policy.clone(), std::time::Instant::now());
+                let mut step = match self.$get(task_id).await {
+                    Ok(task) => waiter.on_task(task, std::time::Instant::now()),
+                    Err(error) => waiter.on_error(error, std::time::Instant::now()),
+                };
+                loop {
+                    step = match step {
+                        WaitStep::Done(task) => return Ok(*task),
+                        WaitStep::TimedOut(error) | WaitStep::Failed(error) => return Err(error),
+                        WaitStep::PollAfter(wait) => {
+                            crate::$transport::Transport::sleep(wait).await;
+                            match self.$get(task_id).await {
+                                Ok(task) => waiter.on_task(task, std::time::Instant::now()),
+                                Err(error) => waiter.on_error(error, std::time::Instant::now()),
+                            }
+                        }
+                        WaitStep::FollowEvents { until } => {
+                            // No read may outlast `until`.
+                            let mut policy = waiter.stream_policy();
+                            let left = until.saturating_duration_since(std::time::Instant::now());
+                            policy.idle_timeout = policy.idle_timeout.min(left).max(std::time::Duration::from_millis(1));
+                            let mut stream = $stream::new(self, task_id, policy);
+                            loop {
+                                if std::time::Instant::now() >= until {
+                                    break waiter.on_stream_end(StreamEnd::Cut, std::time::Instant::now());
+                                }
+                                match stream.$next_event().await {
+                                    Some(Ok(event)) => {
+                                        if let Some(step) = waiter.on_event(event, std::time::Instant::now()) {
+                                            break step;
+                                        }
+                                    }
+                                    Some(Err(error)) => {
+                                        break waiter.on_stream_end(StreamEnd::GaveUp(error), std::time::Instant::now())
+                                    }
+                                    None if std::time::Instant::now() >= until => {
+                                        break waiter.on_stream_end(StreamEnd::Cut, std::time::Instant::now())
+                                    }
+                                    None => break waiter.on_stream_end(StreamEnd::Closed, std::time::Instant::now()),
+                                }
+                            }
+                        }
+                    };
+                }
+            }
+        }
+
+        $(#[$stream_doc])*
+        pub struct $stream {
+            tasks: Tasks,
+            task_id: String,
+            session: EventSession,
+            body: Option<crate::$transport::Streaming>,
+            wait: Option<std::time::Duration>,
+        }
+
+        impl std::fmt::Debug for $stream {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($stream))
+                    .field("task_id", &self.task_id)
+                    .field("session", &self.session)
+                    .field("connected", &self.body.is_some())
+                    .finish()
+            }
+        }
+
+        impl $stream {
+            fn new(tasks: &Tasks, task_id: &str, policy: StreamPolicy) -> $stream {
+                $stream {
+                    tasks: tasks.clone(),
+                    task_id: task_id.to_owned(),
+                    session: EventSession::new(task_id, policy),
+                    body: None,
+                    wait: None,
+                }
+            }
+
+            /// The id of the last event received: what a reconnect sends as
+            /// `Last-Event-ID`.
+            pub fn last_event_id(&self) -> Option<&str> {
+                self.session.last_event_id()
+            }
+
+            /// Ends the stream: the connection is dropped and no event follows.
+            pub fn stop(&mut self) {
+                self.session.stop();
+                self.body = None;
+            }
+
+            /// The next event, reconnecting as the session decides; `None`
+            /// once the stream is over (after `task_finished`, by default).
+            #[$mode]
+            async fn $next_event(&mut self) -> Option<Result<TaskEvent>> {
+                loop {
+                    while let Some(item) = self.session.next_item() {
+                        match item {
+                            SessionItem::Event(event) => return Some(Ok(event)),
+                            SessionItem::Skipped { reason } => {
+                                crate::telemetry::skipped_event(&self.task_id, &reason)
+                            }
+                        }
+                    }
+                    if self.session.is_done() {
+                        self.body = None;
+                        return None;
+                    }
+                    let step = match self.body.as_mut() {
+                        Some(body) => match body.read().await {
+                            Ok(crate::core::StreamRead::Bytes(bytes)) => {
+                                self.session.feed(&bytes);
+                                continue;
+                            }
+                            Ok(crate::core::StreamRead::End) => self.session.on_disconnect(Disconnect::Eof, std::time::Instant::now()),
+                            Ok(crate::core::StreamRead::Idle) => {
+                                self.session.on_disconnect(Disconnect::IdleTimeout, std::time::Instant::now())
+                            }
+                            Err(error) => self.session.on_disconnect(Disconnect::Error(error), std::time::Instant::now()),
+                        },
+                        None => {
+                            if let Some(wait) = self.wait.take() {
+                                crate::$transport::Transport::sleep(wait).await;
+                            }
+                            match self.connect().await {
+                                Ok(()) => continue,
+                                Err(step) => step,
+                            }
+                        }
+                    };
+                    self.body = None;
+                    match step {
+                        NextStep::Reconnect { after } => self.wait = Some(after),
+                        NextStep::Done => return None,
+                        NextStep::GiveUp(error) => {
+                            self.session.stop();
+                            return Some(Err(error));
+                        }
+                    }
+                }
+            }
+
+            /// Opens the stream; the session's decision when it does not open.
+            #[$mode]
+            async fn connect(&mut self) -> std::result::Result<(), NextStep> {
+                let now = std::time::Instant::now;
+                let shared = &self.tasks.inner.shared;
+                let opened = shared
+                    .core
+                    .events(&self.task_id, self.session.request_headers())
+                    .and_then(|mut request| {
+                        if let Some(options) = self.tasks.inner.options.as_ref() {
+                            options.apply(&mut request)?;
+                        }
+                        Ok(request)
+                    });
+                let request = match opened {
+                    Ok(request) => request,
+                    // A configuration or argument error: no retry helps.
+                    Err(error) => {
+                        self.session.stop();
+                        return Err(NextStep::GiveUp(error));
+                    }
+                };
+                let transport = match shared.$transport() {
+                    Ok(transport) => transport,
+                    Err(error) => {
+                        self.session.stop();
+                        return Err(NextStep::GiveUp(error));
+                    }
+                };
+                let idle = self.session.policy().idle_timeout;
+                let body = match transport.open(&request, idle).await {
+                    Ok(body) => body,
+                    Err(error) => return Err(self.session.on_disconnect(Disconnect::Error(error), now())),
+                };
+                let content_type = body.header("content-type");
+                match self.session.on_open(body.status(), content_type.as_deref(), now()) {
+                    Opened::Stream => {
+                        self.body = Some(body);
+                        Ok(())
+                    }
+                    Opened::ReadError => {
+                        let error = match body.into_answer().await {
+                            Ok(answer) => shared.core.accepted(answer).err().unwrap_or_else(|| {
+                                crate::Error::invalid("stream", "an error answer had a 2xx status")
+                            }),
+                            Err(error) => error,
+                        };
+                        Err(self.session.on_disconnect(Disconnect::Error(error), now()))
+                    }
+                    Opened::Then(step) => Err(step),
+                }
+            }
+        }
+
+        impl Task {
+            $(#[$events_doc])*
+            pub fn $events(&self, tasks: &Tasks) -> Result<$stream> {
+                self.$events_with(tasks, StreamPolicy::default())
+            }
+
+            $(#[$events_with_doc])*
+            pub fn $events_with(&self, tasks: &Tasks, policy: StreamPolicy) -> Result<$stream> {
+                if !self.events_streaming {
+                    return Err(crate::Error::invalid(
+                        "task.events_streaming",
+                        "is false: this task does not stream its events (create it with \
+                         CreateTask::events_streaming(true)); wait for its result instead",
+                    ));
+                }
+                // The configuration error (no organization id) now, not at the first event.
+                tasks.inner.shared.core.events(&self.id, Vec::new())?;
+                Ok($stream::new(tasks, &self.id, policy))
+            }
+
+            $(#[$activity_doc])*
+            #[$mode]
+            pub async fn $activity(&self, tasks: &Tasks) -> Result<ActivityThread> {
+                let request = tasks.inner.shared.core.activity_log(&self.agent_id, &self.id)?;
+                tasks.inner.shared.core.activity(tasks.$execute(request).await?)
+            }
+
+            $(#[$metrics_doc])*
+            #[$mode]
+            pub async fn $metrics(&self, tasks: &Tasks) -> Result<()> {
+                let request = tasks.inner.shared.core.report_metrics(self, None)?;
+                tasks.inner.shared.core.accepted(tasks.$execute(request).await?)
+            }
+
+            $(#[$plan_doc])*
+            #[$mode]
+            pub async fn $plan(&self, tasks: &Tasks) -> Result<PlanFollowingStatus> {
+                let server = tasks.$get(&self.id).await?;
+                Ok(crate::core::plan::following_status(self, &server))
             }
         }
 
@@ -151,16 +425,16 @@ macro_rules! front_end {
             $(#[$save_doc])*
             #[$mode]
             pub async fn $save(&mut self, tasks: &Tasks) -> Result<()> {
-                let request = tasks.inner.core.save(self, Saving::WithoutDeepPlan)?;
-                *self = tasks.inner.core.task(tasks.$execute(request).await?)?;
+                let request = tasks.inner.shared.core.save(self, Saving::WithoutDeepPlan)?;
+                *self = tasks.inner.shared.core.task(tasks.$execute(request).await?)?;
                 Ok(())
             }
 
             $(#[$save_deep_doc])*
             #[$mode]
             pub async fn $save_deep(&mut self, tasks: &Tasks) -> Result<()> {
-                let request = tasks.inner.core.save(self, Saving::WithDeepPlan)?;
-                *self = tasks.inner.core.task(tasks.$execute(request).await?)?;
+                let request = tasks.inner.shared.core.save(self, Saving::WithDeepPlan)?;
+                *self = tasks.inner.shared.core.task(tasks.$execute(request).await?)?;
                 Ok(())
             }
 

@@ -72,9 +72,11 @@
 //! # Reliability
 //!
 //! Calls are retried by a [`RetryPolicy`] (3 attempts by default): connection
-//! failures for every operation; 429, 502, 503, 504 and broken connections
-//! for idempotent ones (update, save, get, list, stop), honouring
-//! `Retry-After`. [`Tasks::retry_on_conflict`] reloads and re-applies a
+//! failures, connect timeouts and 429 for every operation; 502, 503, 504 and
+//! broken connections for idempotent ones (update, save, get, list, stop),
+//! honouring `Retry-After`. A deadline ([`ClientBuilder::deadline`], or per
+//! call through [`Tasks::with_options`] and [`CallOptions`]) bounds a whole
+//! call, retries included. [`Tasks::retry_on_conflict`] reloads and re-applies a
 //! change on 409. Timeouts ([`Timeouts`]) and a response size limit are
 //! always set. The base URL must be https except on loopback, and the key
 //! never follows a redirect.
@@ -87,6 +89,17 @@
 //! | `async` | yes | the async face, over reqwest on tokio |
 //! | `emulator` | no | [`emulator`]: a local Tasks API server for tests and examples |
 //! | `tracing` | no | a span per call and an event per retry |
+//! | `webpki-roots` | yes | Mozilla's root certificates, trusted when the platform has none |
+//! | `http2` | yes | HTTP/2 in the async face, by ALPN over TLS |
+//!
+//! # Network
+//!
+//! TLS roots (the platform's, the bundled ones, your own with
+//! [`ClientBuilder::add_root_certificate_pem`]), proxies ([`proxy`]: the
+//! standard variables, loopback never proxied), HTTP/2, DNS caching in the
+//! blocking face, deadlines and per-call options, and bringing your own
+//! `ureq::Agent` or `reqwest::Client` are described in the README's
+//! "Network" section.
 //!
 //! # How it is built
 //!
@@ -112,13 +125,17 @@ pub mod config;
 pub mod core;
 pub mod error;
 pub mod model;
+mod options;
 pub mod params;
+pub mod proxy;
 mod redact;
 mod telemetry;
 
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod headers;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod nonblocking;
@@ -135,12 +152,14 @@ mod tls;
 pub use xpander_emulator as emulator;
 
 pub use client::Tasks;
-pub use config::{ApiKey, ClientBuilder, Config, RetryPolicy, Timeouts};
+pub use config::{ApiKey, ClientBuilder, Config, RetryPolicy, RootCertificate, Timeouts};
 pub use error::{
     ApiError, DecodeError, Error, ErrorClass, Result, TransportError, TransportErrorKind,
 };
 pub use model::*;
+pub use options::CallOptions;
 pub use params::{CreateInput, CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+pub use proxy::{ProxySetting, ProxyUrl};
 
 /// The `user-agent` this crate sends.
 pub const USER_AGENT: &str = concat!("xpander-sdk-rust/", env!("CARGO_PKG_VERSION"));

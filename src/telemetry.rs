@@ -92,3 +92,13 @@ impl Call {
         }
     }
 }
+
+/// A malformed event of a task's stream was skipped (a warning, with the
+/// reason, never the event's data).
+#[inline]
+pub(crate) fn skipped_event(task_id: &str, reason: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(task_id, reason, "skipped a malformed event");
+    #[cfg(not(feature = "tracing"))]
+    let _ = (task_id, reason);
+}

@@ -1,11 +1,233 @@
-//! The one TLS stack both transports use: rustls with the ring provider and
-//! the platform's certificate verifier.
+//! The one TLS stack both transports use: rustls with the ring provider.
+//!
+//! Which roots are trusted is decided here, once per client, when a face
+//! first needs TLS:
+//!
+//! 1. the platform's verifier (`rustls-platform-verifier`: the OS trust
+//!    store on macOS and Windows; on Linux the system's CA files, or
+//!    `SSL_CERT_FILE` / `SSL_CERT_DIR` when set), plus the extra roots of
+//!    [`crate::ClientBuilder::add_root_certificate_pem`];
+//! 2. when the platform has no roots at all (scratch, distroless-static and
+//!    slim images): Mozilla's roots bundled by the `webpki-roots` feature
+//!    (on by default), plus the extra roots;
+//! 3. with neither, only the extra roots; with none of those either, the
+//!    first https call fails with [`crate::Error::Config`] naming the fixes.
+//!
+//! A plain-http base URL (loopback, or opted in) needs no roots at all.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-/// The ring crypto provider, shared by ureq and reqwest.
+use crate::config::Config;
+
+/// The ring crypto provider, shared by ureq and reqwest (made once).
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
+}
+
+/// Where the trusted roots came from (for tests and messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Roots {
+    /// The base URL is plain http: no certificate is ever checked.
+    NotNeeded,
+    /// The platform's verifier (with any extra roots).
+    Platform,
+    /// The bundled Mozilla roots (with any extra roots): the platform had none.
+    #[cfg_attr(not(feature = "webpki-roots"), allow(dead_code))]
+    Bundled,
+    /// Only the extra roots: the platform had none, nothing is bundled.
+    #[cfg_attr(feature = "webpki-roots", allow(dead_code))]
+    ExtraOnly,
+}
+
+/// The rustls configuration of a client (ALPN left empty: each face sets
+/// its own), and where its roots came from. The error names the fixes.
+pub(crate) fn client_config(config: &Config) -> Result<(ClientConfig, Roots), String> {
+    client_config_with(config, |extra| {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider())
+            .map(|v| Arc::new(v) as Arc<dyn ServerCertVerifier>)
+    })
+}
+
+/// As [`client_config`], with the platform verifier made by `platform`
+/// (which fails when the platform has no roots).
+pub(crate) fn client_config_with(
+    config: &Config,
+    platform: impl Fn(
+        Vec<CertificateDer<'static>>,
+    ) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error>,
+) -> Result<(ClientConfig, Roots), String> {
+    let (verifier, roots): (Arc<dyn ServerCertVerifier>, Roots) =
+        if config.base_url.starts_with("http://") {
+            (Arc::new(RefuseAll), Roots::NotNeeded)
+        } else {
+            let extra: Vec<CertificateDer<'static>> = config
+                .root_certificates
+                .iter()
+                .map(|c| CertificateDer::from(c.der().to_vec()))
+                .collect();
+            // The platform's roots alone first: with extra roots given, the
+            // platform verifier succeeds even when the platform has none,
+            // and the bundled roots would then be left out.
+            match platform(Vec::new()) {
+                Ok(verifier) if extra.is_empty() => (verifier, Roots::Platform),
+                Ok(_) => (
+                    platform(extra).map_err(|e| format!("cannot set up TLS: {e}"))?,
+                    Roots::Platform,
+                ),
+                Err(platform_error) => fallback(extra, &platform_error)?,
+            }
+        };
+    let tls = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .dangerous()
+        // Not dangerous: every verifier here checks the chain (RefuseAll
+        // refuses everything); `dangerous` is rustls' door to a custom one.
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok((tls, roots))
+}
+
+/// The verifier when the platform has no roots.
+fn fallback(
+    extra: Vec<CertificateDer<'static>>,
+    platform_error: &rustls::Error,
+) -> Result<(Arc<dyn ServerCertVerifier>, Roots), String> {
+    let mut store = RootCertStore::empty();
+    #[cfg(feature = "webpki-roots")]
+    let roots = {
+        store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Roots::Bundled
+    };
+    #[cfg(not(feature = "webpki-roots"))]
+    let roots = Roots::ExtraOnly;
+    for cert in extra {
+        store
+            .add(cert)
+            .map_err(|e| format!("an extra root certificate is not usable: {e}"))?;
+    }
+    if store.is_empty() {
+        return Err(format!(
+            "no root certificates to check the server with: the platform has none \
+             ({platform_error}). Install the system CA certificates (ca-certificates), \
+             set SSL_CERT_FILE to a PEM bundle, enable the crate's `webpki-roots` feature, \
+             or add a root with ClientBuilder::add_root_certificate_pem"
+        ));
+    }
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider())
+        .build()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?;
+    Ok((verifier, roots))
+}
+
+/// The verifier of a client whose base URL is plain http: it never checks
+/// a certificate, so it refuses any it is shown.
+#[derive(Debug)]
+struct RefuseAll;
+
+impl ServerCertVerifier for RefuseAll {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::General(
+            "this client's base URL is plain http; it trusts no certificate".into(),
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("no certificate is trusted".into()))
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(base_url: &str, pems: &[String]) -> Config {
+        let mut builder = crate::ClientBuilder::new()
+            .api_key("k")
+            .base_url(base_url)
+            .no_proxy();
+        for pem in pems {
+            builder = builder.add_root_certificate_pem(pem);
+        }
+        builder.build_config().unwrap()
+    }
+
+    fn no_platform_roots(
+        _: Vec<CertificateDer<'static>>,
+    ) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error> {
+        Err(rustls::Error::General(
+            "No CA certificates were loaded from the system".into(),
+        ))
+    }
+
+    #[test]
+    fn plain_http_needs_no_roots() {
+        let (_, roots) =
+            client_config_with(&config("http://127.0.0.1:1", &[]), no_platform_roots).unwrap();
+        assert_eq!(roots, Roots::NotNeeded);
+    }
+
+    #[test]
+    fn without_platform_roots_the_bundled_ones_are_used() {
+        let result = client_config_with(&config("https://x.example", &[]), no_platform_roots);
+        #[cfg(feature = "webpki-roots")]
+        assert_eq!(result.unwrap().1, Roots::Bundled);
+        #[cfg(not(feature = "webpki-roots"))]
+        {
+            let err = result.unwrap_err();
+            for fix in ["SSL_CERT_FILE", "webpki-roots", "add_root_certificate_pem"] {
+                assert!(err.contains(fix), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_platform_verifier_gets_the_extra_roots() {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let platform = |extra: Vec<CertificateDer<'static>>| {
+            seen.lock().unwrap().push(extra.len());
+            Ok(Arc::new(RefuseAll) as Arc<dyn ServerCertVerifier>)
+        };
+        let pem = "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n".to_string();
+        let (_, roots) =
+            client_config_with(&config("https://x.example", &[pem]), platform).unwrap();
+        assert_eq!(roots, Roots::Platform);
+        assert_eq!(*seen.lock().unwrap(), [0, 1]);
+    }
 }

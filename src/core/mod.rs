@@ -28,6 +28,10 @@ pub use builder::{parse_task, parse_task_list, RequestBuilder};
 pub use worker::events_root;
 
 mod builder;
+#[cfg(test)]
+mod extras_tests;
+pub(crate) mod metrics;
+pub mod plan;
 pub mod request;
 pub mod response;
 pub mod retry;
@@ -89,6 +93,14 @@ pub enum Operation {
     ListUserTasks,
     /// `report_external_task` / `areport_external_task`
     ReportExternalTask,
+    /// `Task::get_activity_log` / `aget_activity_log`
+    ActivityLog,
+    /// `Task::report_metrics` / `areport_metrics`
+    ReportMetrics,
+    /// `Tasks::push_events` / `apush_events`
+    PushEvents,
+    /// `Task::events` / `aevents`: opening the event stream
+    Events,
 }
 
 impl Operation {
@@ -105,14 +117,26 @@ impl Operation {
             Operation::List => "list",
             Operation::ListUserTasks => "list_user_tasks",
             Operation::ReportExternalTask => "report_external_task",
+            Operation::ActivityLog => "get_activity_log",
+            Operation::ReportMetrics => "report_metrics",
+            Operation::PushEvents => "push_events",
+            Operation::Events => "events",
         }
     }
 
     /// True when sending the same request twice has the effect of sending it
-    /// once: update and save send the same body every time; get, list and
-    /// stop change nothing or converge. Create and report are not.
+    /// once: update and save send the same body every time; get, list, the
+    /// activity log, opening a stream and stop change nothing or converge.
+    /// Create, the reports (metrics would be billed twice) and event pushes
+    /// (events would show twice) are not.
     pub fn is_idempotent(self) -> bool {
-        !matches!(self, Operation::Create | Operation::ReportExternalTask)
+        !matches!(
+            self,
+            Operation::Create
+                | Operation::ReportExternalTask
+                | Operation::ReportMetrics
+                | Operation::PushEvents
+        )
     }
 }
 
@@ -132,6 +156,9 @@ pub struct HttpRequest {
     pub headers: Vec<(&'static str, HeaderValue)>,
     /// The body bytes (JSON), if the request has a body.
     pub body: Option<Vec<u8>>,
+    /// Headers the caller added for this call ([`crate::CallOptions::header`]),
+    /// lowercase names; sent after [`HttpRequest::headers`].
+    pub extra_headers: Vec<(String, HeaderValue)>,
 }
 
 impl HttpRequest {
@@ -141,6 +168,21 @@ impl HttpRequest {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
+            .or_else(|| {
+                self.extra_headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str())
+            })
+    }
+
+    /// Every header, the crate's first, then the caller's extra ones.
+    pub fn all_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(n, v)| (*n, v.as_str())).chain(
+            self.extra_headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        )
     }
 }
 
@@ -163,6 +205,14 @@ impl fmt::Debug for HttpRequest {
             .field("url", &self.url)
             .field("resource_id", &self.resource_id)
             .field("headers", &headers)
+            .field(
+                "extra_headers",
+                &self
+                    .extra_headers
+                    .iter()
+                    .map(|(n, _)| n)
+                    .collect::<Vec<_>>(),
+            )
             .field("body_len", &self.body.as_ref().map(Vec::len))
             .finish()
     }
@@ -301,6 +351,18 @@ pub(crate) enum Take {
     PrefixThenStop(usize),
 }
 
+/// What reading an open stream's body gave (the faces' event streams).
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
+#[derive(Debug)]
+pub(crate) enum StreamRead {
+    /// The next bytes.
+    Bytes(Vec<u8>),
+    /// The body ended.
+    End,
+    /// No byte came for the idle timeout.
+    Idle,
+}
+
 /// Says, on a transport error met while reading a body, how far the answer got.
 pub(crate) fn broke_off(mut error: Error, status: u16, read: usize) -> Error {
     if let Error::Transport(t) = &mut error {
@@ -336,6 +398,16 @@ impl Core {
         response: HttpResponse,
     ) -> Result<Vec<crate::model::TaskListItem>> {
         response::task_list(response, self.secret())
+    }
+
+    /// Parses an activity-log answer.
+    pub(crate) fn activity(&self, response: HttpResponse) -> Result<crate::model::ActivityThread> {
+        response::activity(response, self.secret())
+    }
+
+    /// Checks an answer whose body is not used.
+    pub(crate) fn accepted(&self, response: HttpResponse) -> Result<()> {
+        response::accepted(response, self.secret())
     }
 
     /// The key, as the one secret errors are scrubbed of.

@@ -7,9 +7,9 @@
 
 use serde::Serialize;
 
-use super::{segment, Core, HttpRequest, Method, Operation};
+use super::{metrics, segment, Core, HttpRequest, Method, Operation};
 use crate::error::{Error, Result};
-use crate::model::Task;
+use crate::model::{Task, TaskEvent};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 
 /// Whether a save sends `deep_planning` (the official client's
@@ -53,6 +53,7 @@ impl Core {
             resource_id: resource_id.to_string(),
             headers,
             body,
+            extra_headers: Vec::new(),
         }
     }
 
@@ -155,6 +156,83 @@ impl Core {
             Operation::ReportExternalTask,
             Method::Post,
             (agent_id, url),
+            Some(body),
+        ))
+    }
+}
+
+impl Core {
+    /// `{base}/{path}` with each segment percent-encoded.
+    fn api_url(&self, segments: &[(&'static str, &str)], prefix: &str) -> Result<String> {
+        let mut url = format!("{}/{prefix}", self.config.base_url);
+        for (i, (name, value)) in segments.iter().enumerate() {
+            if i > 0 {
+                url.push('/');
+            }
+            url.push_str(&segment::encode(name, value)?);
+        }
+        Ok(url)
+    }
+
+    /// `GET /activity/{agent_id}/{task_id}` (agent first, then task).
+    pub(crate) fn activity_log(&self, agent_id: &str, task_id: &str) -> Result<HttpRequest> {
+        let url = self.api_url(
+            &[("task.agent_id", agent_id), ("task.id", task_id)],
+            "activity/",
+        )?;
+        Ok(self.request(Operation::ActivityLog, Method::Get, (task_id, url), None))
+    }
+
+    /// `POST /agents-metrics/{agent_id}/execution` with the task's metrics report.
+    pub(crate) fn report_metrics(
+        &self,
+        task: &Task,
+        served_model: Option<&str>,
+    ) -> Result<HttpRequest> {
+        let url = self.api_url(&[("task.agent_id", &task.agent_id)], "agents-metrics/")?;
+        let body = to_body(&metrics::report_body(task, served_model)?)?;
+        Ok(self.request(
+            Operation::ReportMetrics,
+            Method::Post,
+            (&task.id, url + "/execution"),
+            Some(body),
+        ))
+    }
+
+    /// `GET {events root}/agent-execution/{task_id}/events`, with the
+    /// stream session's headers (`accept: text/event-stream`,
+    /// `cache-control: no-store`, `last-event-id`).
+    pub(crate) fn events(
+        &self,
+        task_id: &str,
+        headers: Vec<(&'static str, super::HeaderValue)>,
+    ) -> Result<HttpRequest> {
+        let root = self.config.events_root.as_deref().ok_or_else(|| {
+            Error::Config(
+                "the event stream needs an organization id: set XPANDER_ORGANIZATION_ID, \
+                 ClientBuilder::organization_id or ClientBuilder::events_base_url"
+                    .into(),
+            )
+        })?;
+        let url = format!(
+            "{root}/agent-execution/{}/events",
+            segment::encode("task_id", task_id)?
+        );
+        let mut request = self.request(Operation::Events, Method::Get, (task_id, url), None);
+        request.headers.retain(|(name, _)| *name != "accept");
+        request.headers.extend(headers);
+        Ok(request)
+    }
+
+    /// `POST /agent-execution/{task_id}/events/push` with a JSON array of envelopes.
+    pub(crate) fn push_events(&self, task_id: &str, events: &[TaskEvent]) -> Result<HttpRequest> {
+        let url = self.task_url("task_id", task_id, "/events/push")?;
+        let envelopes: Vec<serde_json::Value> = events.iter().map(TaskEvent::to_json).collect();
+        let body = to_body(&envelopes)?;
+        Ok(self.request(
+            Operation::PushEvents,
+            Method::Post,
+            (task_id, url),
             Some(body),
         ))
     }

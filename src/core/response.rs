@@ -7,14 +7,14 @@
 //!
 //! No credential leaves through an error: every snippet and error body has
 //! the values of credential-bearing keys redacted, and the configured API key
-//! (the [`Secret`] given) is scrubbed from the body, the detail and the snippet.
+//! (the `Secret` given) is scrubbed from the body, the detail and the snippet.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::HttpResponse;
 use crate::error::{snippet, ApiError, DecodeError, Error, Result};
-use crate::model::{Task, TaskListItem};
+use crate::model::{ActivityThread, Task, TaskListItem};
 use crate::redact;
 
 /// A secret that must never appear in an error (the configured API key).
@@ -37,6 +37,17 @@ impl Secret<'_> {
 /// The answer of update, get, save, stop, create and report: one task.
 pub(crate) fn task(response: HttpResponse, secret: Secret<'_>) -> Result<Task> {
     decode(response, "a task", secret)
+}
+
+/// The answer of the activity log: a thread. An empty body, `null`, text or
+/// an object that is not a thread is [`Error::Decode`], never a raw string.
+pub(crate) fn activity(response: HttpResponse, secret: Secret<'_>) -> Result<ActivityThread> {
+    decode(response, "an activity thread", secret)
+}
+
+/// An answer whose body is not used (metrics, event push): any 2xx.
+pub(crate) fn accepted(response: HttpResponse, secret: Secret<'_>) -> Result<()> {
+    check_status(response, secret).map(drop)
 }
 
 /// The answer of list and list_user_tasks: an array of list items.

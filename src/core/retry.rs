@@ -1,11 +1,23 @@
-//! Whether and when to try a request again. No I/O: the transports only
-//! sleep for the time decided here and send the same request again.
+//! Whether and when to try a request again, and how long each attempt may
+//! take. No I/O: the transports only sleep for the time decided here and
+//! send the same request again.
+//!
+//! | failure | retried for |
+//! |---|---|
+//! | connection refused, DNS failure, TLS handshake failure, connect timeout | every operation: nothing was sent |
+//! | 429 | every operation: a throttled request was not processed |
+//! | 502, 503, 504, a connection that broke off | idempotent operations only (not create, report) |
+//! | the attempt's timeout, a malformed answer, anything else | none |
+//!
+//! A call's deadline bounds the whole: no retry is started whose wait would
+//! pass it, and each attempt's timeout is cut to the time left.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{HttpResponse, Operation};
-use crate::config::RetryPolicy;
-use crate::error::{Error, TransportErrorKind};
+use crate::config::{Config, RetryPolicy};
+use crate::error::{Error, TransportError, TransportErrorKind};
+use crate::options::CallOptions;
 
 /// What to do after an attempt.
 #[derive(Debug)]
@@ -31,19 +43,41 @@ pub(crate) struct Retrier {
     policy: RetryPolicy,
     idempotent: bool,
     attempt: u32,
-    /// The jitter PRNG state; 0 until the first backoff needs it, so a
-    /// call that succeeds at once never seeds it (a clock read and a hash).
-    rng: u64,
+    /// The per-attempt timeout the transport applies by itself.
+    configured_timeout: Duration,
+    /// The per-attempt timeout of this call.
+    timeout: Duration,
+    /// When the whole call must be over, and its length (for messages).
+    deadline: Option<(Instant, Duration)>,
     reason: Option<Reason>,
 }
 
 impl Retrier {
-    pub(crate) fn new(policy: RetryPolicy, operation: Operation) -> Retrier {
+    /// The retry state of a call of `operation` under `config`, with the
+    /// call's `options` (if any) overriding it. The deadline starts now.
+    pub(crate) fn new(
+        config: &Config,
+        operation: Operation,
+        options: Option<&CallOptions>,
+    ) -> Retrier {
+        let policy = options
+            .and_then(CallOptions::retry_value)
+            .unwrap_or(config.retry);
+        let timeout = options
+            .and_then(CallOptions::timeout_value)
+            .unwrap_or(config.timeouts.request);
+        let deadline = options
+            .and_then(CallOptions::deadline_value)
+            .or(config.deadline)
+            .map(|d| (Instant::now().checked_add(d), d));
         Retrier {
             policy,
             idempotent: operation.is_idempotent(),
             attempt: 0,
-            rng: 0,
+            configured_timeout: config.timeouts.request,
+            timeout,
+            // A deadline too far to represent is no deadline.
+            deadline: deadline.and_then(|(at, d)| Some((at?, d))),
             reason: None,
         }
     }
@@ -60,49 +94,103 @@ impl Retrier {
         self.reason
     }
 
+    /// Before an attempt: its timeout when it differs from the one the
+    /// transport applies by itself (`None`: the transport's own), or the
+    /// timeout error when the deadline has already passed.
+    pub(crate) fn attempt_timeout(&self) -> Result<Option<Duration>, Error> {
+        let now = self.deadline.map(|_| Instant::now());
+        self.attempt_timeout_at(now)
+    }
+
+    fn attempt_timeout_at(&self, now: Option<Instant>) -> Result<Option<Duration>, Error> {
+        let mut timeout = self.timeout;
+        if let (Some((at, length)), Some(now)) = (self.deadline, now) {
+            let left = at.saturating_duration_since(now);
+            if left.is_zero() {
+                return Err(Error::Transport(TransportError::new(
+                    TransportErrorKind::Timeout,
+                    format!("the call's deadline of {length:?} passed"),
+                    None,
+                ))
+                .with_attempts(self.attempt));
+            }
+            timeout = timeout.min(left);
+        }
+        Ok((timeout != self.configured_timeout).then_some(timeout))
+    }
+
     /// Records the outcome of one attempt and decides what comes next.
     pub(crate) fn step(&mut self, outcome: Result<HttpResponse, Error>) -> Step {
+        let now = self.deadline.map(|_| Instant::now());
+        self.step_at(outcome, now)
+    }
+
+    fn step_at(&mut self, outcome: Result<HttpResponse, Error>, now: Option<Instant>) -> Step {
         self.attempt += 1;
         let attempts = self.attempt;
         let more = attempts < self.policy.max_attempts.max(1);
         match outcome {
             Ok(mut response) => {
                 response.attempts = attempts;
-                let retryable = matches!(response.status, 429 | 502 | 503 | 504);
-                if !(more && retryable && self.idempotent) {
+                let retryable = match response.status {
+                    // Throttled: the request was not processed.
+                    429 => true,
+                    502..=504 => self.idempotent,
+                    _ => false,
+                };
+                if !(more && retryable) {
+                    return Step::Done(Ok(response));
+                }
+                let wait = match response.retry_after.as_deref().map(parse_retry_after) {
+                    // The server asks for more patience than we have.
+                    Some(Some(wait)) if wait > self.policy.max_retry_after => {
+                        return Step::Done(Ok(response))
+                    }
+                    Some(Some(wait)) => wait,
+                    _ => self.backoff(),
+                };
+                if !self.fits(wait, now) {
                     return Step::Done(Ok(response));
                 }
                 self.reason = Some(Reason::Status(response.status));
-                match response.retry_after.as_deref().map(parse_retry_after) {
-                    Some(Some(wait)) if wait > self.policy.max_retry_after => {
-                        // The server asks for more patience than we have.
-                        Step::Done(Ok(response))
-                    }
-                    Some(Some(wait)) => Step::Retry(wait),
-                    _ => Step::Retry(self.backoff()),
-                }
+                Step::Retry(wait)
             }
             Err(error) => {
                 let retry = match &error {
                     Error::Transport(t) => match t.kind {
                         // Nothing reached the server: safe for every operation.
-                        TransportErrorKind::Connect => true,
+                        TransportErrorKind::Connect | TransportErrorKind::ConnectTimeout => true,
                         // The request may have been processed.
                         TransportErrorKind::Disconnected => self.idempotent,
-                        // The timeout is the caller's budget for an attempt.
-                        TransportErrorKind::Timeout | TransportErrorKind::Other => false,
+                        // The timeout is the caller's budget for an attempt;
+                        // a malformed answer would come back the same.
+                        TransportErrorKind::Timeout
+                        | TransportErrorKind::Protocol
+                        | TransportErrorKind::Other => false,
+                        #[allow(unreachable_patterns)]
+                        _ => false,
                     },
                     _ => false,
                 };
                 if more && retry {
-                    if let Error::Transport(t) = &error {
-                        self.reason = Some(Reason::Transport(t.kind));
+                    let wait = self.backoff();
+                    if self.fits(wait, now) {
+                        if let Error::Transport(t) = &error {
+                            self.reason = Some(Reason::Transport(t.kind));
+                        }
+                        return Step::Retry(wait);
                     }
-                    Step::Retry(self.backoff())
-                } else {
-                    Step::Done(Err(error.with_attempts(attempts)))
                 }
+                Step::Done(Err(error.with_attempts(attempts)))
             }
+        }
+    }
+
+    /// True when waiting `wait` from `now` still leaves time before the deadline.
+    fn fits(&self, wait: Duration, now: Option<Instant>) -> bool {
+        match (self.deadline, now) {
+            (Some((at, _)), Some(now)) => now.checked_add(wait).is_some_and(|then| then < at),
+            _ => true,
         }
     }
 
@@ -118,23 +206,9 @@ impl Retrier {
             return ceiling;
         }
         let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        if nanos == 0 {
-            return ceiling;
-        }
-        Duration::from_nanos(self.next_random() % (nanos + 1))
-    }
-
-    /// xorshift64*: enough for jitter, no dependency.
-    fn next_random(&mut self) -> u64 {
-        if self.rng == 0 {
-            self.rng = seed();
-        }
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        // fastrand's thread-local generator: seeded once per thread, no
+        // clock read or hash per call.
+        Duration::from_nanos(fastrand::u64(..=nanos))
     }
 }
 
@@ -158,7 +232,9 @@ impl Conflicts {
                 policy,
                 idempotent: true,
                 attempt: 0,
-                rng: seed(),
+                configured_timeout: Duration::ZERO,
+                timeout: Duration::ZERO,
+                deadline: None,
                 reason: None,
             },
         }
@@ -176,78 +252,19 @@ impl Conflicts {
     }
 }
 
-/// A random non-zero seed from the standard library's hasher keys.
-fn seed() -> u64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0),
-    );
-    hasher.finish() | 1
-}
-
-/// `Retry-After` as a wait: delta-seconds, or an HTTP date (IMF-fixdate,
-/// `Sun, 06 Nov 1994 08:49:37 GMT`). A date in the past means no wait.
+/// A `Retry-After` value: delay-seconds, or an HTTP date in any of RFC
+/// 9110's three formats (IMF-fixdate, RFC 850, asctime), as the time left
+/// until then (zero when it is past).
 pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let at = parse_http_date(value)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
-}
-
-/// Seconds since the epoch of an IMF-fixdate.
-fn parse_http_date(value: &str) -> Option<u64> {
-    let mut parts = value.split_ascii_whitespace();
-    let _weekday = parts.next()?.strip_suffix(',')?;
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: u64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':');
-    let h: u64 = hms.next()?.parse().ok()?;
-    let m: u64 = hms.next()?.parse().ok()?;
-    let s: u64 = hms.next()?.parse().ok()?;
-    if parts.next()? != "GMT" || parts.next().is_some() || hms.next().is_some() {
-        return None;
-    }
-    if !(1970..=9999).contains(&year) || day == 0 || day > 31 || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (year >= 1970).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe).saturating_sub(719_468)
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -257,6 +274,20 @@ mod tests {
 
     fn policy() -> RetryPolicy {
         RetryPolicy::default().with_jitter(false)
+    }
+
+    fn config(retry: RetryPolicy, deadline: Option<Duration>) -> Config {
+        let mut config = crate::ClientBuilder::new()
+            .api_key("k")
+            .retry(retry)
+            .build_config()
+            .unwrap();
+        config.deadline = deadline;
+        config
+    }
+
+    fn retrier(policy: RetryPolicy, operation: Operation) -> Retrier {
+        Retrier::new(&config(policy, None), operation, None)
     }
 
     fn answer(status: u16, retry_after: Option<&str>) -> Result<HttpResponse, Error> {
@@ -273,7 +304,7 @@ mod tests {
 
     #[test]
     fn retries_503_for_update_then_stops_with_the_count() {
-        let mut r = Retrier::new(policy(), Operation::Update);
+        let mut r = retrier(policy(), Operation::Update);
         assert!(
             matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(100))
         );
@@ -286,25 +317,44 @@ mod tests {
         }
     }
 
+    /// The decision for each failure, by operation kind: the table of the
+    /// module documentation.
     #[test]
-    fn create_is_retried_only_when_nothing_was_sent() {
-        let mut r = Retrier::new(policy(), Operation::Create);
-        assert!(matches!(r.step(answer(503, None)), Step::Done(Ok(_))));
-        let mut r = Retrier::new(policy(), Operation::Create);
-        assert!(matches!(
-            r.step(transport(TransportErrorKind::Disconnected)),
-            Step::Done(Err(_))
-        ));
-        let mut r = Retrier::new(policy(), Operation::Create);
-        assert!(matches!(
-            r.step(transport(TransportErrorKind::Connect)),
-            Step::Retry(_)
-        ));
+    fn the_retry_table() {
+        use TransportErrorKind::*;
+        type Outcome = fn() -> Result<HttpResponse, Error>;
+        let cases: [(&str, Outcome, bool, bool); 10] = [
+            ("refused", || transport(Connect), true, true),
+            ("connect timeout", || transport(ConnectTimeout), true, true),
+            ("429", || answer(429, None), true, true),
+            ("503", || answer(503, None), true, false),
+            ("502", || answer(502, None), true, false),
+            ("broke off", || transport(Disconnected), true, false),
+            ("attempt timeout", || transport(Timeout), false, false),
+            ("malformed answer", || transport(Protocol), false, false),
+            ("other", || transport(Other), false, false),
+            ("500", || answer(500, None), false, false),
+        ];
+        for (name, outcome, idempotent, create) in cases {
+            for (operation, expected) in [
+                (Operation::Update, idempotent),
+                (Operation::Get, idempotent),
+                (Operation::Create, create),
+                (Operation::ReportExternalTask, create),
+            ] {
+                let step = retrier(policy(), operation).step(outcome());
+                assert_eq!(
+                    matches!(step, Step::Retry(_)),
+                    expected,
+                    "{name} for {operation:?}: {step:?}"
+                );
+            }
+        }
     }
 
     #[test]
     fn timeouts_are_not_retried_and_errors_carry_attempts() {
-        let mut r = Retrier::new(policy(), Operation::Update);
+        let mut r = retrier(policy(), Operation::Update);
         assert!(matches!(
             r.step(transport(TransportErrorKind::Connect)),
             Step::Retry(_)
@@ -317,16 +367,16 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_up_to_the_cap() {
-        let mut r = Retrier::new(policy(), Operation::Get);
+        let mut r = retrier(policy(), Operation::Get);
         assert!(
             matches!(r.step(answer(429, Some("1"))), Step::Retry(d) if d == Duration::from_secs(1))
         );
-        let mut r = Retrier::new(policy(), Operation::Get);
+        let mut r = retrier(policy(), Operation::Get);
         assert!(matches!(
             r.step(answer(429, Some("3600"))),
             Step::Done(Ok(_))
         ));
-        let mut r = Retrier::new(policy(), Operation::Get);
+        let mut r = retrier(policy(), Operation::Get);
         assert!(matches!(
             r.step(answer(503, Some("Sun, 06 Nov 1994 08:49:37 GMT"))),
             Step::Retry(d) if d == Duration::ZERO
@@ -335,13 +385,13 @@ mod tests {
 
     #[test]
     fn disabled_policy_makes_one_attempt() {
-        let mut r = Retrier::new(RetryPolicy::disabled(), Operation::Update);
+        let mut r = retrier(RetryPolicy::disabled(), Operation::Update);
         assert!(matches!(r.step(answer(503, None)), Step::Done(Ok(_))));
     }
 
     #[test]
     fn jitter_stays_under_the_ceiling() {
-        let mut r = Retrier::new(
+        let mut r = retrier(
             RetryPolicy::default().with_max_attempts(100),
             Operation::Get,
         );
@@ -354,14 +404,78 @@ mod tests {
     }
 
     #[test]
-    fn http_dates() {
+    fn the_deadline_bounds_waits_and_attempt_timeouts() {
+        let deadline = Duration::from_secs(10);
+        let mut r = Retrier::new(&config(policy(), Some(deadline)), Operation::Update, None);
+        let (at, _) = r.deadline.unwrap();
+        let start = at - deadline;
+        // The first attempt may take the configured 60 s? No: 10 s are left.
         assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
+            r.attempt_timeout_at(Some(start)).unwrap(),
+            Some(Duration::from_secs(10))
         );
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
-        assert_eq!(parse_http_date("garbage"), None);
+        // A Retry-After of 5 s at 3 s in fits; at 6 s in it does not.
+        assert!(matches!(
+            r.step_at(answer(503, Some("5")), Some(start + Duration::from_secs(3))),
+            Step::Retry(d) if d == Duration::from_secs(5)
+        ));
+        assert_eq!(
+            r.attempt_timeout_at(Some(start + Duration::from_secs(8)))
+                .unwrap(),
+            Some(Duration::from_secs(2))
+        );
+        match r.step_at(answer(503, Some("5")), Some(start + Duration::from_secs(6))) {
+            Step::Done(Ok(resp)) => assert_eq!(resp.attempts, 2),
+            other => panic!("{other:?}"),
+        }
+        // Past the deadline, no attempt starts.
+        let err = r.attempt_timeout_at(Some(start + deadline)).unwrap_err();
+        assert!(
+            err.is_timeout() && err.to_string().contains("deadline"),
+            "{err}"
+        );
+        // A backoff that would pass it ends the retries with the error.
+        let mut r = Retrier::new(
+            &config(policy(), Some(Duration::from_millis(50))),
+            Operation::Get,
+            None,
+        );
+        let (at, _) = r.deadline.unwrap();
+        match r.step_at(
+            transport(TransportErrorKind::Connect),
+            Some(at - Duration::from_millis(20)),
+        ) {
+            Step::Done(Err(e)) => assert!(e.is_connect()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn call_options_override_the_configuration() {
+        let options = CallOptions::new()
+            .retry(RetryPolicy::disabled())
+            .timeout(Duration::from_secs(2));
+        let mut r = Retrier::new(&config(policy(), None), Operation::Update, Some(&options));
+        assert_eq!(r.attempt_timeout().unwrap(), Some(Duration::from_secs(2)));
+        assert!(matches!(r.step(answer(503, None)), Step::Done(Ok(_))));
+        // Without options, the transport's own timeout applies.
+        let r = retrier(policy(), Operation::Update);
+        assert_eq!(r.attempt_timeout().unwrap(), None);
+    }
+
+    #[test]
+    fn http_dates_in_the_three_formats() {
+        let past = Some(Duration::ZERO);
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), past);
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT"), past);
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994"), past);
+        let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let wait = parse_retry_after(&soon).unwrap();
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        assert_eq!(parse_retry_after("garbage"), None);
         assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("-1"), None);
     }

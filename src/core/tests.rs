@@ -25,7 +25,7 @@ fn core() -> Core {
     let config = ClientBuilder::new()
         .api_key("test-key-123")
         .base_url(BASE)
-        .resolve()
+        .into_config()
         .unwrap();
     Core::new(config)
 }

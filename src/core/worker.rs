@@ -27,7 +27,6 @@
 //!             Send { call, request }=> send it; worker.on_response(call, answer, now)
 //!             SendHeartbeat { id }  => send worker.heartbeat_request(&id, SystemTime::now());
 //!                                      worker.on_response(Call::Heartbeat { .. }, answer, now)
-//!             ReportMetrics { call, task } => send the task's metrics report; on_response(call, ..)
 //!             StartHandler(start)   => run the handler (blocking ones off the async threads)
 //!                                      with a context: attempt, deadline, cancellation token,
 //!                                      llm_gateway; when it ends:
@@ -329,7 +328,9 @@ pub enum Call {
         /// Which attempt.
         attempt: u32,
     },
-    /// The task's metrics report.
+    /// The task's metrics report (`POST /agents-metrics/{agent_id}/execution`),
+    /// sent once. Not to be retried beyond a connection that failed before
+    /// sending: a report is not idempotent (tokens would be billed twice).
     Metrics {
         /// The task.
         task_id: String,
@@ -408,16 +409,6 @@ pub enum Effect {
         task_id: String,
         /// Why.
         reason: CancelReason,
-    },
-    /// Report the metrics of this task (`POST /agents-metrics/{agent_id}/execution`,
-    /// built from the task), once, and hand the answer to
-    /// [`Worker::on_response`] with `call`. Not to be retried beyond a
-    /// connection that failed before sending: a report is not idempotent.
-    ReportMetrics {
-        /// [`Call::Metrics`] of the task.
-        call: Call,
-        /// The task with its final status, result and tokens.
-        task: Box<Task>,
     },
     /// Something to log.
     Notice(Notice),
@@ -823,7 +814,7 @@ impl Worker {
     }
 
     /// The answer to a [`Call`] ([`Effect::Send`],
-    /// [`Effect::SendHeartbeat`], [`Effect::ReportMetrics`]): the
+    /// [`Effect::SendHeartbeat`]): the
     /// response, whatever its status, or the transport's error.
     pub fn on_response(
         &mut self,
@@ -1749,23 +1740,30 @@ impl Worker {
         let Some(record) = self.tasks.get_mut(index) else {
             return;
         };
-        let report = record
+        record.phase = Phase::Done;
+        let Some(task) = record
             .ours
             .as_ref()
             .filter(|t| t.tokens.is_some() && !record.metrics_reported)
-            .cloned();
-        match report {
-            Some(task) => {
-                record.metrics_reported = true;
+        else {
+            return;
+        };
+        record.metrics_reported = true;
+        match self.requests.metrics(task) {
+            Ok(request) => {
                 record.phase = Phase::Metrics;
-                fx.push(Effect::ReportMetrics {
+                fx.push(Effect::Send {
                     call: Call::Metrics {
                         task_id: record.id.clone(),
                     },
-                    task: Box::new(task),
+                    request,
                 });
             }
-            None => record.phase = Phase::Done,
+            Err(error) => fx.push(notice(
+                Level::Warn,
+                Some(&record.id),
+                format!("its metrics cannot be reported: {error}"),
+            )),
         }
     }
 

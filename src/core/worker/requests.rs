@@ -6,46 +6,31 @@ use std::fmt;
 use serde_json::Value;
 
 use super::body::runtime_save_body;
-use crate::config::{is_loopback, Config};
+use crate::config::Config;
 use crate::core::stream::EventSession;
 use crate::core::{segment, Core, HeaderValue, HttpRequest, Method, Operation};
 use crate::error::{Error, Result};
 use crate::model::{AgentExecutionStatus, Task, WorkerEvent};
 use crate::params::UpdateTask;
 
-/// The cloud API host, whose events live on [`CLOUD_EVENTS_BASE`].
-const CLOUD_API_HOST: &str = "inbound.xpander.ai";
-/// The events base of the cloud.
-const CLOUD_EVENTS_BASE: &str = "https://agent-controller.xpander.ai";
-/// The staging API host, whose events live on [`STAGING_EVENTS_BASE`].
-const STAGING_API_HOST: &str = "inbound.stg.xpander.ai";
-/// The events base of staging.
-const STAGING_EVENTS_BASE: &str = "https://agent-controller.stg.xpander.ai";
-/// The port of a local API whose events live on [`LOCAL_EVENTS_BASE`].
-const LOCAL_API_PORT: u16 = 8085;
-/// The events base of a local API on port 8085.
-const LOCAL_EVENTS_BASE: &str = "http://localhost:9016";
-
-/// The events root `E` of a configuration: the base of the agent stream,
-/// of worker events and of a task's event stream
-/// (`GET {E}/agent-execution/{task_id}/events`).
+/// The events root `E` of a configuration ([`Config::events_root`]): the
+/// base of the agent stream, of worker events and of a task's event stream
+/// (`GET {E}/agent-execution/{task_id}/events`), organization included.
 ///
-/// The base is chosen by the base URL's host, exactly as the official
-/// runtime (2.0.537) does:
+/// The configuration resolves it by the contract's rules (the official
+/// runtime 2.0.537's), by the base URL's exact host:
 ///
 /// | base URL host | events root |
 /// |---|---|
 /// | `inbound.xpander.ai` | `https://agent-controller.xpander.ai/{org}` |
 /// | `inbound.stg.xpander.ai` | `https://agent-controller.stg.xpander.ai/{org}` |
 /// | loopback (`localhost`, `127.0.0.0/8`, `::1`) on port 8085 | `http://localhost:9016/{org}` |
-/// | anything else | `{base_url}/{org}` |
+/// | anything else | `{base_url}/{org}` (the organization never twice) |
 ///
-/// A [`Config::base_url`] to which the configuration already appended the
-/// organization (an `agent-controller` or port-9016 base) is used as it
-/// is, so the organization never appears twice.
-///
-/// The organization id is required: without one this is
-/// [`Error::Config`]. It is percent-encoded as one path segment.
+/// or takes the one given to
+/// [`ClientBuilder::events_base_url`](crate::ClientBuilder::events_base_url).
+/// Without an organization id (and no override) there is none: this is
+/// then [`Error::Config`], saying what to set.
 ///
 /// ```
 /// use xpander_sdk::core::events_root;
@@ -63,61 +48,14 @@ const LOCAL_EVENTS_BASE: &str = "http://localhost:9016";
 /// # Ok::<(), xpander_sdk::Error>(())
 /// ```
 pub fn events_root(config: &Config) -> Result<String> {
-    let org = config
-        .organization_id
-        .as_deref()
-        .filter(|org| !org.trim().is_empty())
-        .ok_or_else(|| {
-            Error::Config(
-                "the agent worker's events URLs need an organization id: set \
-                 XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id"
-                    .to_owned(),
-            )
-        })?;
-    let org = segment::encode("organization_id", org).map_err(|e| {
-        Error::Config(format!(
-            "the organization id cannot be a URL path segment: {e}"
-        ))
-    })?;
-    let base = config.base_url.trim_end_matches('/');
-    let (host, port) = host_and_port(base);
-    let chosen = match host.as_str() {
-        CLOUD_API_HOST => CLOUD_EVENTS_BASE,
-        STAGING_API_HOST => STAGING_EVENTS_BASE,
-        _ if port == Some(LOCAL_API_PORT) && is_loopback(&host) => LOCAL_EVENTS_BASE,
-        _ => {
-            // The configuration appends the organization to these bases
-            // (see `crate::config`): it is there already.
-            let appended = (base.contains("agent-controller") || base.contains("9016"))
-                && base
-                    .strip_suffix(org.as_str())
-                    .is_some_and(|rest| rest.ends_with('/'));
-            if appended {
-                return Ok(base.to_owned());
-            }
-            base
-        }
-    };
-    Ok(format!("{chosen}/{org}"))
-}
-
-/// The lowercased host and the explicit port of a base URL.
-fn host_and_port(base: &str) -> (String, Option<u16>) {
-    let rest = base.split_once("://").map_or(base, |(_, rest)| rest);
-    let authority = rest.split('/').next().unwrap_or_default();
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').unwrap_or((v6, ""));
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    (
-        host.to_ascii_lowercase(),
-        port.and_then(|p| p.parse::<u16>().ok()),
-    )
+    config.events_root.clone().ok_or_else(|| {
+        Error::Config(
+            "the agent worker's events URLs need an organization id: set \
+             XPANDER_ORGANIZATION_ID, ClientBuilder::organization_id or \
+             ClientBuilder::events_base_url"
+                .to_owned(),
+        )
+    })
 }
 
 /// Where the worker runs: the `environment` query of the agent stream.
@@ -305,6 +243,13 @@ impl WorkerRequests {
     /// final save.
     pub fn reload(&self, task_id: &str) -> Result<HttpRequest> {
         self.core.get(task_id)
+    }
+
+    /// `POST {A}/agents-metrics/{agent_id}/execution`: the task's metrics
+    /// report (refused without `tokens`, `source` or `status`). The model
+    /// reported is the task's `llm_model_name`, else `xpander`.
+    pub fn metrics(&self, task: &Task) -> Result<HttpRequest> {
+        self.core.report_metrics(task, None)
     }
 
     /// `PATCH {A}/agent-execution/{task_id}/update` with only `status` and

@@ -217,11 +217,18 @@ fn cancels(fx: &[Effect]) -> Vec<(String, CancelReason)> {
         .collect()
 }
 
-fn metrics(fx: &[Effect]) -> Vec<&Task> {
-    fx.iter()
-        .filter_map(|e| match e {
-            Effect::ReportMetrics { task, .. } => Some(&**task),
-            _ => None,
+/// The bodies of the metrics reports among the effects.
+fn metrics(fx: &[Effect]) -> Vec<Value> {
+    sends(fx)
+        .into_iter()
+        .filter(|(c, _)| matches!(c, Call::Metrics { .. }))
+        .map(|(_, request)| {
+            assert_eq!(request.method, Method::Post);
+            assert_eq!(
+                request.url,
+                "https://inbound.xpander.ai/agents-metrics/agent-1/execution"
+            );
+            body(&request)
         })
         .collect()
 }
@@ -383,8 +390,8 @@ fn events_root_by_base_url() {
 }
 
 #[test]
-fn events_root_needs_an_org() {
-    for org in [None, Some(""), Some("  ")] {
+fn events_root_needs_an_org_or_an_override() {
+    for org in [None, Some("")] {
         let err = events_root(&config(None, org)).unwrap_err();
         let Error::Config(message) = &err else {
             panic!("{err:?}");
@@ -396,8 +403,19 @@ fn events_root_needs_an_org() {
             Err(Error::Config(_))
         ));
     }
-    let err = events_root(&config(None, Some(".."))).unwrap_err();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    // The configuration's override is the whole root.
+    let config = ClientBuilder::new()
+        .api_key(KEY)
+        .events_base_url("https://events.example.com/my-org/")
+        .build_config()
+        .unwrap();
+    let requests = WorkerRequests::new(config, "agent-1", Environment::Local).unwrap();
+    assert_eq!(requests.events_root(), "https://events.example.com/my-org");
+    let session = EventSession::new("agent-1", StreamPolicy::default());
+    assert!(requests
+        .agent_stream(&session)
+        .url
+        .starts_with("https://events.example.com/my-org/events/agent-1/?"));
 }
 
 #[test]
@@ -1180,7 +1198,9 @@ fn a_task_from_claim_to_metrics() {
     let fx = w.on_response(final_save("task-1", 1), ok(), t0);
     let reported = metrics(&fx);
     assert_eq!(reported.len(), 1);
-    assert_eq!(reported[0].status, Some(AgentExecutionStatus::Completed));
+    assert_eq!(reported[0]["status"], "completed");
+    assert_eq!(reported[0]["execution_id"], "task-1");
+    assert_eq!(reported[0]["llm_tokens"]["worker"]["total_tokens"], 15);
     assert_eq!(w.phase("task-1"), Some(Phase::Metrics));
     let fx = w.on_response(
         Call::Metrics {
@@ -1205,6 +1225,25 @@ fn no_tokens_no_metrics() {
     w.on_response(reload("task-1"), server_copy("task-1", "executing"), t0);
     let fx = w.on_response(final_save("task-1", 1), ok(), t0);
     assert!(metrics(&fx).is_empty());
+    assert_eq!(w.in_flight(), 0);
+}
+
+#[test]
+fn metrics_that_cannot_be_reported_are_a_warning() {
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    let start = run_to_handler(&mut w, "task-1", t0);
+    let HandlerOutcome::Finished(mut task) = handler_result(&start) else {
+        unreachable!()
+    };
+    task.source = None; // the report requires it
+    w.on_handler_done("task-1", HandlerOutcome::Finished(task));
+    w.on_response(reload("task-1"), Err(refused()), t0);
+    let fx = w.on_response(final_save("task-1", 1), ok(), t0);
+    assert!(metrics(&fx).is_empty());
+    assert!(notices(&fx)[0]
+        .message
+        .contains("metrics cannot be reported"));
     assert_eq!(w.in_flight(), 0);
 }
 
@@ -1296,7 +1335,7 @@ fn a_stop_on_the_server_is_kept() {
     // Metrics once, as stopped.
     let reported = metrics(&fx);
     assert_eq!(reported.len(), 1);
-    assert_eq!(reported[0].status, Some(AgentExecutionStatus::Stopped));
+    assert_eq!(reported[0]["status"], "stopped");
 
     // A failed reload: saved from the handler's task alone.
     let t0 = Instant::now();

@@ -1,0 +1,302 @@
+//! The core against the official client's recorded task extras
+//! (`tests/fixtures/official-python-client-task-extras.json`): the activity
+//! log, metrics and plan-status requests, their answers, and the
+//! plan-following decision on every recorded outcome.
+
+use serde_json::{json, Value};
+
+use super::plan::{ends_with_question, following_status};
+use super::{Core, HttpResponse};
+use crate::config::ClientBuilder;
+use crate::error::Error;
+use crate::model::{ActivityEntry, AgentExecutionStatus, Task, Tokens};
+
+const EXTRAS: &str = include_str!("../../tests/fixtures/official-python-client-task-extras.json");
+const BASE: &str = "http://127.0.0.1:8080";
+
+fn core() -> Core {
+    Core::new(
+        ClientBuilder::new()
+            .api_key("test-key")
+            .base_url(BASE)
+            .into_config()
+            .unwrap(),
+    )
+}
+
+fn scenario(name: &str) -> Value {
+    let all: Value = serde_json::from_str(EXTRAS).unwrap();
+    all["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no scenario {name}"))
+        .clone()
+}
+
+fn recorded_request(name: &str) -> Value {
+    scenario(name)["requests"][0].clone()
+}
+
+/// The task the metrics scenarios were run with, as their bodies show it.
+fn metrics_task() -> Task {
+    let mut task = Task::new(
+        "task-1",
+        "agent-1",
+        "org-1",
+        crate::model::TaskInput::new("Summarize the quarterly report"),
+    );
+    task.source = Some("sdk".into());
+    task.status = Some(AgentExecutionStatus::Executing);
+    task.internal_status = Some("phase-2".into());
+    task.used_tools = vec!["web_search".into(), "fetch_page".into()];
+    task.result = Some("Revenue grew 12%.".into());
+    task.tokens = Some(Tokens::new(30, 120));
+    task
+}
+
+fn body(request: &super::HttpRequest) -> Value {
+    serde_json::from_slice(request.body.as_deref().unwrap()).unwrap()
+}
+
+fn path(request: &super::HttpRequest) -> &str {
+    request.url.strip_prefix(BASE).unwrap()
+}
+
+#[test]
+fn metrics_requests_match_the_recorded_ones() {
+    let core = core();
+    type Adjust = fn(&mut Task);
+    let cases: [(&str, Adjust); 3] = [
+        ("report_metrics_explicit_configuration", |_| {}),
+        ("report_metrics_orchestration_return_metrics", |t| {
+            t.source = Some("orchestration".into());
+            t.return_metrics = true;
+        }),
+        ("report_metrics_llm_model_name_override", |t| {
+            t.llm_model_name = Some("  GPT-5-Mini ".into());
+        }),
+    ];
+    for (name, adjust) in cases {
+        let mut task = metrics_task();
+        adjust(&mut task);
+        let request = core.report_metrics(&task, None).unwrap();
+        let recorded = recorded_request(name);
+        assert_eq!(request.method.as_str(), recorded["method"], "{name}");
+        assert_eq!(path(&request), recorded["path"], "{name}");
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        assert_eq!(body(&request), recorded["body_json"], "{name}");
+    }
+}
+
+#[test]
+fn metrics_send_the_real_duration_and_sub_executions() {
+    let mut task = metrics_task();
+    task.duration = 12.5;
+    task.sub_executions = vec!["sub-1".into()];
+    let mut tokens = Tokens::new(30, 120);
+    tokens.cache_read_tokens = 7;
+    task.tokens = Some(tokens);
+    let sent = body(&core().report_metrics(&task, Some("Claude-X")).unwrap());
+    assert_eq!(sent["duration"], 12.5);
+    assert_eq!(sent["sub_executions"], json!(["sub-1"]));
+    assert_eq!(sent["ai_model"], "claude-x");
+    // The contract's arithmetic: the cache is not added to the total.
+    assert_eq!(sent["llm_tokens"]["worker"]["total_tokens"], 150);
+    assert_eq!(sent["llm_tokens"]["worker"]["cache_read_tokens"], 7);
+    task.result = Some(String::new());
+    assert_eq!(
+        body(&core().report_metrics(&task, None).unwrap())["result"],
+        Value::Null
+    );
+}
+
+#[test]
+fn metrics_refused_before_any_request_without_tokens_source_or_status() {
+    let core = core();
+    for (field, clear) in [
+        (
+            "task.tokens",
+            (|t: &mut Task| t.tokens = None) as fn(&mut Task),
+        ),
+        ("task.source", |t| t.source = None),
+        ("task.status", |t| t.status = None),
+        ("task.duration", |t| t.duration = f64::NAN),
+    ] {
+        let mut task = metrics_task();
+        clear(&mut task);
+        match core.report_metrics(&task, None) {
+            Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn activity_log_request_and_every_recorded_outcome() {
+    let core = core();
+    let request = core.activity_log("agent-1", "task-1").unwrap();
+    assert_eq!(request.method.as_str(), "GET");
+    assert_eq!(
+        path(&request),
+        recorded_request("get_activity_log_ok")["path"]
+    );
+    assert!(request.body.is_none());
+
+    // A valid thread, every entry kind classified as the published client does.
+    let ok = scenario("get_activity_log_ok")["result"]["value"].clone();
+    let thread = core
+        .activity(HttpResponse::new(
+            200,
+            None,
+            serde_json::to_vec(&ok).unwrap(),
+        ))
+        .unwrap();
+    let kinds: Vec<&str> = thread
+        .messages
+        .iter()
+        .map(|e| match e {
+            ActivityEntry::Message(_) => "message",
+            ActivityEntry::ToolCall(_) => "tool",
+            ActivityEntry::Reasoning(_) => "reasoning",
+            ActivityEntry::SubAgentTrigger(_) => "sub_agent",
+            ActivityEntry::Auth(_) => "auth",
+            ActivityEntry::Gateway(_) => "gateway",
+            ActivityEntry::Other(_) => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "message",
+            "tool",
+            "reasoning",
+            "sub_agent",
+            "auth",
+            "gateway",
+            "other",
+            "message"
+        ]
+    );
+    assert_eq!(
+        thread.user.as_ref().unwrap().email.as_deref(),
+        Some("jane@example.com")
+    );
+    // Written back as it came.
+    assert_eq!(serde_json::to_value(&thread).unwrap(), ok);
+
+    // Invalid, null, text and empty answers: a clear decode error, never a string.
+    for body in [
+        &br#"{"messages": [], "note": "no id/created_at"}"#[..],
+        b"null",
+        b"plain text body",
+        b"",
+    ] {
+        let err = core
+            .activity(HttpResponse::new(200, None, body.to_vec()))
+            .unwrap_err();
+        assert!(matches!(err, Error::Decode(_)), "{err:?}");
+        assert!(err.to_string().contains("activity thread"), "{err}");
+    }
+    // 404 and 500 keep their status and body.
+    for status in [404, 500] {
+        let err = core
+            .activity(HttpResponse::new(
+                status,
+                None,
+                br#"{"detail":"x"}"#.to_vec(),
+            ))
+            .unwrap_err();
+        assert_eq!(err.status(), Some(status));
+    }
+}
+
+#[test]
+fn activity_entries_edge_cases_are_kept_whole() {
+    let other = |v: Value| matches!(ActivityEntry::classify(v), ActivityEntry::Other(_));
+    let at = json!("2025-06-01T12:00:00Z");
+    assert!(other(
+        json!({"id": "a", "created_at": at, "role": "system", "content": {"text": "x"}})
+    ));
+    assert!(other(
+        json!({"id": "a", "created_at": at, "type": "plan", "title": "t", "confidence": 1})
+    ));
+    assert!(other(
+        json!({"id": "a", "created_at": at, "action": "create_execution", "reasoning": "r"})
+    ));
+    assert!(other(
+        json!({"id": "a", "created_at": at, "tool_name": "t"})
+    ));
+    assert!(matches!(
+        ActivityEntry::classify(
+            json!({"id": "a", "created_at": at, "tool_name": "t", "payload": null})
+        ),
+        ActivityEntry::ToolCall(_)
+    ));
+    assert!(other(json!("not an object")));
+}
+
+#[test]
+fn push_events_sends_an_array_of_envelopes() {
+    use crate::model::{EventPayload, TaskEvent, TaskEventType};
+    let event = TaskEvent::new(
+        TaskEventType::Chunk,
+        "task-1",
+        "org-1",
+        EventPayload::Text("hi".into()),
+    );
+    let request = core().push_events("task-1", &[event]).unwrap();
+    assert_eq!(request.method.as_str(), "POST");
+    assert_eq!(path(&request), "/agent-execution/task-1/events/push");
+    let sent = body(&request);
+    assert_eq!(sent[0]["type"], "chunk");
+    assert_eq!(sent[0]["data"], "hi");
+    assert_eq!(sent[0]["identity"], Value::Null);
+    assert!(sent[0]["time"].is_string());
+}
+
+/// The task a plan scenario's server answered, and the local task before.
+fn plan_tasks(name: &str) -> (Task, Task) {
+    let s = scenario(name);
+    let server: Task = serde_json::from_value(s["mode"]["status_task"].clone()).unwrap();
+    let before = &s["result"]["task_before"];
+    let mut local = server.clone();
+    local.result = before["result"].as_str().map(str::to_owned);
+    local.used_tools = vec!["tool_a".into()];
+    local.additional_context = before["additional_context"].as_str().map(str::to_owned);
+    (local, server)
+}
+
+#[test]
+fn plan_following_on_every_recorded_outcome() {
+    for name in [
+        "plan_following_disabled",
+        "plan_following_incomplete",
+        "plan_following_incomplete_result_is_question",
+        "plan_following_question_raised_flag",
+        "plan_following_not_enforced",
+    ] {
+        let (local, server) = plan_tasks(name);
+        let expected = &scenario(name)["result"]["status_result"];
+        let got = following_status(&local, &server);
+        assert_eq!(got.can_finish, expected["can_finish"], "{name}");
+        assert_eq!(
+            serde_json::to_value(&got.uncompleted_tasks).unwrap(),
+            expected["uncompleted_tasks"],
+            "{name}"
+        );
+    }
+    // The server answered an empty plan: the local one (with its steps) decides.
+    let (mut local, server) = plan_tasks("plan_following_server_plan_empty_local_plan_kept");
+    local.deep_planning = serde_json::from_value(json!({
+        "enabled": true, "enforce": true, "started": true,
+        "tasks": [{"id": "p1", "title": "Collect data", "completed": true},
+                  {"id": "p2", "title": "Write summary", "completed": false}]
+    }))
+    .unwrap();
+    let got = following_status(&local, &server);
+    assert!(!got.can_finish);
+    assert_eq!(got.uncompleted_tasks.len(), 1);
+    assert!(ends_with_question("Which quarter do you mean?"));
+}

@@ -1,0 +1,199 @@
+//! Per-call options: a deadline, a timeout, a retry policy and extra headers
+//! for the calls made through one view of the client
+//! ([`crate::Tasks::with_options`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::config::RetryPolicy;
+use crate::core::{HeaderValue, HttpRequest};
+use crate::error::{Error, Result};
+
+/// Headers a caller may not set: the crate sets them itself, and changing
+/// them would send the key elsewhere or break the framing.
+const RESERVED: &[&str] = &[
+    "x-api-key",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+    "proxy-connection",
+];
+
+/// Options for the calls made through a view of the client
+/// ([`crate::Tasks::with_options`]); every unset field keeps the client's
+/// configuration. Plain data; its `Debug` shows header names, never values
+/// (they may carry credentials).
+///
+/// ```
+/// use std::time::Duration;
+/// use xpander_sdk::{CallOptions, RetryPolicy, Tasks};
+///
+/// let tasks = Tasks::builder().api_key("my-key").build()?;
+/// let urgent = tasks.with_options(
+///     CallOptions::new()
+///         .deadline(Duration::from_secs(5))
+///         .retry(RetryPolicy::default().with_max_attempts(2))
+///         .header("x-trace-id", "abc-123"),
+/// );
+/// // `urgent` has every method of `tasks` (update, aupdate, ...), over the
+/// // same connection pools.
+/// assert_eq!(urgent.options().deadline_value(), Some(Duration::from_secs(5)));
+/// # Ok::<(), xpander_sdk::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct CallOptions {
+    deadline: Option<Duration>,
+    timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    headers: Vec<(String, HeaderValue)>,
+    /// The first header refused, and why: reported by every call.
+    refused: Option<(String, &'static str)>,
+}
+
+impl CallOptions {
+    /// No options: every call as the client is configured.
+    pub fn new() -> CallOptions {
+        CallOptions::default()
+    }
+
+    /// The time a whole call may take, retries and their waits included
+    /// (overrides [`crate::ClientBuilder::deadline`]). No retry is started
+    /// whose wait would pass it, and each attempt's timeout is cut to what
+    /// is left. When it passes, the call fails with a timeout
+    /// ([`crate::Error::is_timeout`]) or the last answer.
+    pub fn deadline(mut self, deadline: Duration) -> CallOptions {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The whole-request timeout of each attempt (overrides
+    /// [`crate::ClientBuilder::request_timeout`]).
+    pub fn timeout(mut self, timeout: Duration) -> CallOptions {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The retry policy of these calls (overrides [`crate::ClientBuilder::retry`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> CallOptions {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Adds a header to every request of these calls. A name that is not a
+    /// valid header name, one the crate sets itself (`x-api-key`, `host`,
+    /// `content-length`, `transfer-encoding`, `connection`, …) or a value with
+    /// control characters makes every call through these options fail with
+    /// [`crate::Error::InvalidArgument`] before anything is sent.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> CallOptions {
+        let name = name.into().to_ascii_lowercase();
+        let value = value.into();
+        if self.refused.is_none() {
+            if let Err(why) = check_header(&name, &value) {
+                self.refused = Some((name, why));
+                return self;
+            }
+        }
+        self.headers.push((name, HeaderValue::from(value)));
+        self
+    }
+
+    /// The deadline set, if any.
+    pub fn deadline_value(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// The per-attempt timeout set, if any.
+    pub fn timeout_value(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The retry policy set, if any.
+    pub fn retry_value(&self) -> Option<RetryPolicy> {
+        self.retry
+    }
+
+    /// The names of the extra headers, in order.
+    pub fn header_names(&self) -> impl Iterator<Item = &str> {
+        self.headers.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// Adds the extra headers to `request`, or reports the refused one.
+    pub(crate) fn apply(&self, request: &mut HttpRequest) -> Result<()> {
+        if let Some((name, why)) = &self.refused {
+            return Err(Error::InvalidArgument {
+                name: "CallOptions::header",
+                reason: format!("{name:?} {why}"),
+            });
+        }
+        if !self.headers.is_empty() {
+            request.extra_headers.extend(self.headers.iter().cloned());
+        }
+        Ok(())
+    }
+}
+
+fn check_header(name: &str, value: &str) -> std::result::Result<(), &'static str> {
+    // RFC 9110 token characters.
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(tchar) {
+        return Err("is not a valid header name");
+    }
+    if RESERVED.contains(&name) {
+        return Err("is set by the client itself and cannot be overridden");
+    }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err("has a value with control characters");
+    }
+    Ok(())
+}
+
+impl fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, _)| (name.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("CallOptions")
+            .field("deadline", &self.deadline)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("headers", &headers)
+            .field("refused", &self.refused.as_ref().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_rules() {
+        assert!(check_header("x-trace-id", "abc\t1").is_ok());
+        for name in ["x-api-key", "host", "content-length", "", "bad name", "a:b"] {
+            assert!(check_header(name, "v").is_err(), "{name}");
+        }
+        assert!(check_header("x-a", "line\r\nx-api-key: stolen").is_err());
+        let o = CallOptions::new()
+            .header("X-API-KEY", "other")
+            .header("x-ok", "1");
+        assert!(o.refused.is_some());
+    }
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let o = CallOptions::new().header("authorization", "Bearer s3cret");
+        let shown = format!("{o:?}");
+        assert!(
+            shown.contains("authorization") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+    }
+}

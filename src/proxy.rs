@@ -1,0 +1,523 @@
+//! Proxies: which one (if any) carries the client's requests. No I/O.
+//!
+//! Both faces take their proxy from the one decision made here, when the
+//! client is built, rather than each HTTP crate reading the environment its
+//! own way. The client only ever talks to the host of its base URL, so the
+//! decision is made once, for that host.
+//!
+//! # Rules
+//!
+//! - A loopback host (`localhost`, `127.0.0.0/8`, `::1`) is never proxied.
+//! - [`ProxySetting::Disabled`] ([`ClientBuilder::no_proxy`]): no proxy.
+//! - [`ProxySetting::Url`] ([`ClientBuilder::proxy`]): that proxy, and the
+//!   environment is not read.
+//! - [`ProxySetting::FromEnv`] (the default): for an `https` base URL,
+//!   `https_proxy` / `HTTPS_PROXY`, else `all_proxy` / `ALL_PROXY`; for an
+//!   `http` base URL, `http_proxy` / `HTTP_PROXY` (the upper-case form is
+//!   skipped when `REQUEST_METHOD` is set, as in a CGI script, after
+//!   "httpoxy"), else `all_proxy` / `ALL_PROXY`. The lower-case name wins
+//!   when both are set; empty values count as unset. `no_proxy` /
+//!   `NO_PROXY` then lists hosts that go direct: comma-separated names
+//!   (`example.com` also covers its subdomains; a leading `.` or `*.` is the
+//!   same), IP addresses, CIDR blocks (`10.0.0.0/8`), any of them with a
+//!   `:port`, or `*` for every host.
+//! - Proxy URLs are `http://[user:password@]host[:port]` (port 80 by
+//!   default; a URL without a scheme gets `http://`). `https` targets go
+//!   through a `CONNECT` tunnel, so the proxy sees only the host name and
+//!   TLS bytes. Other schemes (`socks5://`, `https://`) are refused with
+//!   [`Error::Config`] rather than silently bypassed.
+//! - A plain-`http` base URL to a non-loopback host (possible only with
+//!   [`ClientBuilder::allow_insecure_http`]) is not sent through a proxy
+//!   unless [`ClientBuilder::allow_cleartext_proxy`] says so: the proxy, a
+//!   third party, would read the API key.
+//!
+//! [`ClientBuilder::no_proxy`]: crate::ClientBuilder::no_proxy
+//! [`ClientBuilder::proxy`]: crate::ClientBuilder::proxy
+//! [`ClientBuilder::allow_insecure_http`]: crate::ClientBuilder::allow_insecure_http
+//! [`ClientBuilder::allow_cleartext_proxy`]: crate::ClientBuilder::allow_cleartext_proxy
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::config::is_loopback;
+use crate::error::{Error, Result};
+
+/// Where the proxy setting of a client comes from.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxySetting {
+    /// The standard environment variables (see the [module documentation](self)).
+    #[default]
+    FromEnv,
+    /// No proxy, whatever the environment says.
+    Disabled,
+    /// This proxy URL (`http://[user:password@]host[:port]`).
+    Url(String),
+}
+
+impl fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxySetting::FromEnv => f.write_str("FromEnv"),
+            ProxySetting::Disabled => f.write_str("Disabled"),
+            ProxySetting::Url(url) => write!(f, "Url({:?})", redact(url)),
+        }
+    }
+}
+
+/// The proxy a client's requests go through. Its `Debug` and `Display`
+/// never show the credentials a proxy URL may carry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl {
+    url: String,
+    host: String,
+    port: u16,
+    has_credentials: bool,
+}
+
+impl ProxyUrl {
+    /// Parses and checks a proxy URL; `source` names where it came from
+    /// (for the error message).
+    pub(crate) fn parse(raw: &str, source: &str) -> Result<ProxyUrl> {
+        let bad = |why: &str| {
+            Error::Config(format!(
+                "the proxy {source} ({}) {why}; set another, or call ClientBuilder::no_proxy()",
+                redact(raw)
+            ))
+        };
+        let raw = raw.trim();
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("contains white space or control characters"));
+        }
+        let (scheme, rest) = match raw.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+            None => ("http".to_string(), raw),
+        };
+        if scheme != "http" {
+            return Err(bad(&format!(
+                "uses the scheme {scheme:?}: only http:// proxies are supported"
+            )));
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((userinfo, hostport)) => (Some(userinfo), hostport),
+            None => (None, authority),
+        };
+        let (host, port) = split_host_port(hostport).ok_or_else(|| bad("has no valid host"))?;
+        let port = port.unwrap_or(80);
+        let url = match userinfo {
+            Some(userinfo) => format!("http://{userinfo}@{hostport}"),
+            None => format!("http://{hostport}"),
+        };
+        Ok(ProxyUrl {
+            url,
+            host,
+            port,
+            has_credentials: userinfo.is_some(),
+        })
+    }
+
+    /// The whole URL, credentials included: for the HTTP crates only.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// The proxy's host (no credentials).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The proxy's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// True when the URL carries a user name (and maybe a password).
+    pub fn has_credentials(&self) -> bool {
+        self.has_credentials
+    }
+}
+
+impl fmt::Display for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.url))
+    }
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProxyUrl({:?})", redact(&self.url))
+    }
+}
+
+/// A URL with its `user:password@` part replaced by `<redacted>@`.
+fn redact(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((_, hostport)) => format!("<redacted>@{hostport}"),
+        None => authority.to_string(),
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{authority}{tail}"),
+        None => format!("{authority}{tail}"),
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`: the lowercased host (no
+/// brackets) and the port, if any.
+fn split_host_port(hostport: &str) -> Option<(String, Option<u16>)> {
+    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else if hostport.matches(':').count() > 1 {
+        // A bare IPv6 address (only in NO_PROXY lists).
+        (hostport, None)
+    } else {
+        match hostport.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let port = match port {
+        Some(port) => Some(port.parse::<u16>().ok()?),
+        None => None,
+    };
+    Some((host.to_ascii_lowercase(), port))
+}
+
+/// The target of the client's requests, as the proxy rules see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    /// `http` or `https`.
+    pub(crate) scheme: &'a str,
+    /// The host, lowercased, IPv6 without brackets.
+    pub(crate) host: &'a str,
+    /// The port (the scheme's default when the URL has none).
+    pub(crate) port: u16,
+}
+
+/// Decides which proxy, if any, carries requests to `target`.
+pub(crate) fn choose(
+    setting: &ProxySetting,
+    target: Target<'_>,
+    allow_cleartext_proxy: bool,
+    vars: impl Fn(&str) -> Option<String>,
+) -> Result<Option<ProxyUrl>> {
+    if is_loopback(target.host) {
+        return Ok(None);
+    }
+    let proxy = match setting {
+        ProxySetting::Disabled => None,
+        ProxySetting::Url(url) => Some(ProxyUrl::parse(url, "set on the builder")?),
+        ProxySetting::FromEnv => from_env(target, &vars)?,
+    };
+    if proxy.is_some() && target.scheme == "http" && !allow_cleartext_proxy {
+        return Err(Error::Config(format!(
+            "a proxy applies to the plain-http base URL's host {:?}, and would read the API key: \
+             use https, call ClientBuilder::no_proxy(), list the host in NO_PROXY, or call \
+             ClientBuilder::allow_cleartext_proxy(true)",
+            target.host
+        )));
+    }
+    Ok(proxy)
+}
+
+fn from_env(
+    target: Target<'_>,
+    vars: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<ProxyUrl>> {
+    let var = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
+    let cgi = var("REQUEST_METHOD").is_some();
+    let candidates: &[&str] = if target.scheme == "https" {
+        &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+    } else if cgi {
+        &["http_proxy", "all_proxy", "ALL_PROXY"]
+    } else {
+        &["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+    };
+    let Some((name, value)) = candidates
+        .iter()
+        .find_map(|name| var(name).map(|value| (*name, value)))
+    else {
+        return Ok(None);
+    };
+    let no_proxy = var("no_proxy").or_else(|| var("NO_PROXY"));
+    if no_proxy.is_some_and(|list| bypasses(&list, target)) {
+        return Ok(None);
+    }
+    ProxyUrl::parse(&value, &format!("in {name}")).map(Some)
+}
+
+/// True when the `NO_PROXY` list sends `target` direct.
+pub(crate) fn bypasses(list: &str, target: Target<'_>) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .any(|entry| entry_matches(entry, target))
+}
+
+fn entry_matches(entry: &str, target: Target<'_>) -> bool {
+    if entry == "*" {
+        return true;
+    }
+    // A CIDR block: address/prefix.
+    if let Some((net, bits)) = entry.split_once('/') {
+        let net = net.trim_start_matches('[').trim_end_matches(']');
+        return match (
+            net.parse::<IpAddr>(),
+            bits.parse::<u8>(),
+            target.host.parse::<IpAddr>(),
+        ) {
+            (Ok(net), Ok(bits), Ok(ip)) => in_cidr(ip, net, bits),
+            _ => false,
+        };
+    }
+    let entry = entry.strip_prefix("*.").unwrap_or(entry);
+    let Some((host, port)) = split_host_port(entry) else {
+        return false;
+    };
+    if port.is_some_and(|port| port != target.port) {
+        return false;
+    }
+    let host = host.trim_start_matches('.');
+    if host.is_empty() {
+        return false;
+    }
+    if let (Ok(a), Ok(b)) = (host.parse::<IpAddr>(), target.host.parse::<IpAddr>()) {
+        return a == b;
+    }
+    target.host == host
+        || target
+            .host
+            .strip_suffix(host)
+            .is_some_and(|prefix| prefix.ends_with('.'))
+}
+
+fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn https(host: &str) -> Target<'_> {
+        Target {
+            scheme: "https",
+            host,
+            port: 443,
+        }
+    }
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn from(pairs: &'static [(&'static str, &'static str)], target: Target<'_>) -> Option<String> {
+        choose(&ProxySetting::FromEnv, target, false, env(pairs))
+            .unwrap()
+            .map(|p| p.as_str().to_string())
+    }
+
+    #[test]
+    fn environment_variables_by_scheme_and_case() {
+        let t = https("inbound.xpander.ai");
+        assert_eq!(from(&[], t), None);
+        assert_eq!(
+            from(&[("HTTPS_PROXY", "proxy:3128")], t).as_deref(),
+            Some("http://proxy:3128")
+        );
+        assert_eq!(
+            from(
+                &[("https_proxy", "http://a:1"), ("HTTPS_PROXY", "http://b:2")],
+                t
+            )
+            .as_deref(),
+            Some("http://a:1")
+        );
+        assert_eq!(
+            from(&[("ALL_PROXY", "http://all:1")], t).as_deref(),
+            Some("http://all:1")
+        );
+        assert_eq!(from(&[("http_proxy", "http://h:1")], t), None);
+        assert_eq!(from(&[("HTTPS_PROXY", "  ")], t), None, "empty is unset");
+    }
+
+    #[test]
+    fn loopback_is_never_proxied() {
+        for host in ["localhost", "127.0.0.1", "::1", "api.localhost"] {
+            let t = Target {
+                scheme: "http",
+                host,
+                port: 8016,
+            };
+            assert_eq!(from(&[("http_proxy", "http://127.0.0.1:9")], t), None);
+            let explicit = choose(&ProxySetting::Url("http://p:1".into()), t, false, env(&[]));
+            assert!(explicit.unwrap().is_none(), "{host}");
+        }
+    }
+
+    #[test]
+    fn no_proxy_lists() {
+        let t = https("inbound.xpander.ai");
+        let p = |no: &'static str| {
+            let vars: &'static [(&str, &str)] =
+                Box::leak(vec![("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", no)].into_boxed_slice());
+            from(vars, t).is_none()
+        };
+        assert!(p("*"));
+        assert!(p("xpander.ai"));
+        assert!(p(".xpander.ai"));
+        assert!(p("*.xpander.ai"));
+        assert!(p("example.com, inbound.xpander.ai"));
+        assert!(p("INBOUND.xpander.ai:443"));
+        assert!(!p("inbound.xpander.ai:8443"));
+        assert!(!p("pander.ai"));
+        assert!(!p("other.com"));
+        assert!(!p(""));
+        let ip = |host: &'static str, list: &str| {
+            bypasses(
+                list,
+                Target {
+                    scheme: "https",
+                    host,
+                    port: 443,
+                },
+            )
+        };
+        assert!(ip("10.1.2.3", "10.0.0.0/8"));
+        assert!(!ip("11.1.2.3", "10.0.0.0/8"));
+        assert!(ip("10.1.2.3", "10.1.2.3"));
+        assert!(ip("fd00::1", "fd00::/8"));
+        assert!(ip("fd00::1", "[fd00::1]:443"));
+        assert!(!ip("fd00::1", "fd00::2"));
+        assert!(ip("0.0.0.1", "0.0.0.0/0"));
+    }
+
+    #[test]
+    fn lower_case_no_proxy_wins_and_cgi_skips_upper_case_http_proxy() {
+        let t = https("a.example");
+        assert!(from(
+            &[
+                ("HTTPS_PROXY", "p:1"),
+                ("no_proxy", "a.example"),
+                ("NO_PROXY", "b.example")
+            ],
+            t
+        )
+        .is_none());
+        let t = Target {
+            scheme: "http",
+            host: "a.example",
+            port: 80,
+        };
+        let cgi = choose(
+            &ProxySetting::FromEnv,
+            t,
+            true,
+            env(&[("HTTP_PROXY", "http://evil:1"), ("REQUEST_METHOD", "GET")]),
+        );
+        assert!(cgi.unwrap().is_none());
+    }
+
+    #[test]
+    fn explicit_settings_ignore_the_environment() {
+        let t = https("inbound.xpander.ai");
+        let vars = env(&[("HTTPS_PROXY", "http://env:1"), ("NO_PROXY", "*")]);
+        let off = choose(&ProxySetting::Disabled, t, false, &vars).unwrap();
+        assert!(off.is_none());
+        let on = choose(
+            &ProxySetting::Url("http://mine:8080".into()),
+            t,
+            false,
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(on.unwrap().as_str(), "http://mine:8080");
+    }
+
+    #[test]
+    fn unsupported_schemes_and_bad_urls_are_config_errors() {
+        let t = https("inbound.xpander.ai");
+        for value in [
+            "socks5://s:1080",
+            "https://p:443",
+            "http://",
+            "http://h:notaport",
+        ] {
+            let vars = move |name: &str| (name == "HTTPS_PROXY").then(|| value.to_string());
+            let err = choose(&ProxySetting::FromEnv, t, false, vars).unwrap_err();
+            assert!(
+                matches!(err, Error::Config(ref m) if m.contains("HTTPS_PROXY") && m.contains("no_proxy()")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_plain_http_target_needs_the_opt_in_to_be_proxied() {
+        let t = Target {
+            scheme: "http",
+            host: "tasks.internal",
+            port: 80,
+        };
+        let vars = env(&[("http_proxy", "http://p:3128")]);
+        let err = choose(&ProxySetting::FromEnv, t, false, &vars).unwrap_err();
+        assert!(err.to_string().contains("allow_cleartext_proxy"), "{err}");
+        assert!(choose(&ProxySetting::FromEnv, t, true, &vars)
+            .unwrap()
+            .is_some());
+        // https through the same proxy is a tunnel: no opt-in needed.
+        let vars = env(&[("https_proxy", "http://p:3128")]);
+        assert!(
+            choose(&ProxySetting::FromEnv, https("x.example"), false, &vars)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn credentials_never_show() {
+        let p = ProxyUrl::parse("http://user:s3cret@proxy.corp:3128", "test").unwrap();
+        assert_eq!(p.host(), "proxy.corp");
+        assert_eq!(p.port(), 3128);
+        assert!(p.has_credentials());
+        for shown in [format!("{p}"), format!("{p:?}")] {
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("user"),
+                "{shown}"
+            );
+            assert!(shown.contains("proxy.corp:3128"), "{shown}");
+        }
+        let setting = ProxySetting::Url("http://user:s3cret@proxy.corp:3128".into());
+        assert!(!format!("{setting:?}").contains("s3cret"));
+        let err = ProxyUrl::parse("socks5://user:s3cret@p:1", "test").unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+}

@@ -1,0 +1,121 @@
+//! TLS with an empty CA store, as in scratch, distroless-static and slim
+//! images: `SSL_CERT_FILE` and `SSL_CERT_DIR` point at an empty file and an
+//! empty directory (the platform verifier reads them on Linux, and then
+//! finds no roots). Its own process: the variables are set once, before
+//! any client is made.
+
+mod common;
+#[path = "support/net.rs"]
+mod net;
+
+use std::sync::Once;
+
+use common::emulator;
+use net::{TestCa, TlsFront};
+use xpander_sdk::{Error, Tasks, TransportErrorKind, UpdateTask};
+
+const HOST: &str = "tasks.example.test";
+
+fn empty_ca_store() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let dir = std::env::temp_dir().join(format!("xpander-empty-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("empty.pem");
+        std::fs::write(&file, b"").unwrap();
+        std::env::set_var("SSL_CERT_FILE", &file);
+        std::env::set_var("SSL_CERT_DIR", &dir);
+    });
+}
+
+fn https(front: &TlsFront, key: &str) -> xpander_sdk::ClientBuilder {
+    Tasks::builder()
+        .base_url(format!("https://{HOST}:{}", front.addr.port()))
+        .api_key(key)
+        .resolve(HOST, front.addr)
+        .no_proxy()
+}
+
+/// An update through each face; both must succeed.
+async fn update_in_both_faces(tasks: &Tasks) {
+    tasks
+        .aupdate("task_xyz", &UpdateTask::new().result("a"))
+        .await
+        .unwrap();
+    let blocking = tasks.clone();
+    tokio::task::spawn_blocking(move || {
+        blocking.update("task_xyz", &UpdateTask::new().result("b"))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_http_needs_no_roots() {
+    empty_ca_store();
+    let emulator = emulator();
+    let tasks = common::client(&emulator);
+    update_in_both_faces(&tasks).await;
+    assert_eq!(tasks.tls_roots_for_tests().as_deref(), Some("NotNeeded"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_uses_the_bundled_roots_and_trusts_extra_ones() {
+    empty_ca_store();
+    let emulator = emulator();
+    let ca = TestCa::new(&[HOST]);
+    let upstream = emulator
+        .base_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let front = TlsFront::start(upstream, &ca);
+
+    // No extra root: the bundled roots (or, without them, a config error
+    // naming the fixes). Either way, no certificate from the test CA passes.
+    let plain = https(&front, emulator.api_key()).build().unwrap();
+    let err = plain.aget("task_xyz").await.unwrap_err();
+    let blocking = plain.clone();
+    let err_blocking = tokio::task::spawn_blocking(move || blocking.get("task_xyz").unwrap_err())
+        .await
+        .unwrap();
+    if cfg!(feature = "webpki-roots") {
+        assert_eq!(plain.tls_roots_for_tests().as_deref(), Some("Bundled"));
+        for err in [&err, &err_blocking] {
+            // The handshake ran, against Mozilla's roots, and refused the
+            // test CA's certificate.
+            assert!(
+                matches!(err, Error::Transport(t) if t.kind == TransportErrorKind::Connect),
+                "{err:?}"
+            );
+        }
+    } else {
+        for err in [&err, &err_blocking] {
+            let shown = err.to_string();
+            assert!(matches!(err, Error::Config(_)), "{err:?}");
+            for fix in ["SSL_CERT_FILE", "webpki-roots", "add_root_certificate_pem"] {
+                assert!(shown.contains(fix), "{shown}");
+            }
+        }
+    }
+    assert!(emulator.requests().is_empty());
+
+    // With the test CA added, both faces get through.
+    let trusted = https(&front, emulator.api_key())
+        .add_root_certificate_pem(&ca.root_pem)
+        .build()
+        .unwrap();
+    update_in_both_faces(&trusted).await;
+    assert_eq!(emulator.requests().len(), 2);
+
+    // Another CA's root is not enough.
+    let other = TestCa::new(&[HOST]);
+    let wrong = https(&front, emulator.api_key())
+        .add_root_certificate_pem(&other.root_pem)
+        .build()
+        .unwrap();
+    let err = wrong.aget("task_xyz").await.unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    assert_eq!(emulator.requests().len(), 2);
+}
