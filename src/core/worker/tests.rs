@@ -287,6 +287,26 @@ fn claim_call(task_id: &str) -> Call {
     }
 }
 
+fn metrics_call(task_id: &str) -> Call {
+    Call::Metrics {
+        task_id: task_id.to_owned(),
+    }
+}
+
+fn release_call(task_id: &str) -> Call {
+    Call::Release {
+        task_id: task_id.to_owned(),
+    }
+}
+
+fn capacity_call(worker_id: &str, seq: u64, busy: bool) -> Call {
+    Call::Capacity {
+        worker_id: worker_id.to_owned(),
+        seq,
+        busy,
+    }
+}
+
 /// Answers every claim among the effects with OK; the handler starts.
 fn answer_claims(w: &mut Worker, fx: &[Effect], now: Instant) -> Vec<Effect> {
     let mut out = Vec::new();
@@ -720,14 +740,7 @@ fn eight_tasks_six_slots_a_queue_of_four() {
     assert_eq!(capacity(&fx), [(1, true)]);
     assert!(w.is_busy());
     assert_eq!(w.capacity_seq(), 1);
-    let request = request_of(
-        &fx,
-        &Call::Capacity {
-            worker_id: "w-1".into(),
-            seq: 1,
-            busy: true,
-        },
-    );
+    let request = request_of(&fx, &capacity_call("w-1", 1, true));
     assert_eq!(body(&request)["data"], json!({"is_busy": true}));
 
     // Beyond the queue: released, with a message, never dropped.
@@ -735,12 +748,7 @@ fn eight_tasks_six_slots_a_queue_of_four() {
     assert_eq!(releases(&fx), ["task-11", "task-12"]);
     assert!(claims(&fx).is_empty());
     assert!(capacity(&fx).is_empty());
-    let release = request_of(
-        &fx,
-        &Call::Release {
-            task_id: "task-11".into(),
-        },
-    );
+    let release = request_of(&fx, &release_call("task-11"));
     let sent = body(&release);
     assert_eq!(sent["status"], "pending");
     assert!(sent["result"].as_str().unwrap().contains("no free slot"));
@@ -791,25 +799,9 @@ fn capacity_goes_only_on_change_one_at_a_time_in_order() {
     assert!(capacity(&fx).is_empty(), "one at a time");
     assert_eq!(w.capacity_seq(), 2);
     // The answer to #1: the server thinks busy, the worker is not: #2.
-    let fx = w.on_response(
-        Call::Capacity {
-            worker_id: "w-1".into(),
-            seq: 1,
-            busy: true,
-        },
-        ok(),
-        t0,
-    );
+    let fx = w.on_response(capacity_call("w-1", 1, true), ok(), t0);
     assert_eq!(capacity(&fx), [(2, false)]);
-    let fx = w.on_response(
-        Call::Capacity {
-            worker_id: "w-1".into(),
-            seq: 2,
-            busy: false,
-        },
-        ok(),
-        t0,
-    );
+    let fx = w.on_response(capacity_call("w-1", 2, false), ok(), t0);
     assert!(capacity(&fx).is_empty());
 
     // Busy then free again before the answer: the server's view (free)
@@ -818,15 +810,7 @@ fn capacity_goes_only_on_change_one_at_a_time_in_order() {
     assert_eq!(capacity(&fx), [(3, true)]);
     let fx = w.on_response(claim_call("task-4"), ok(), t0);
     w.on_handler_done("task-4", handler_result(started(&fx)[0]));
-    let fx = w.on_response(
-        Call::Capacity {
-            worker_id: "w-1".into(),
-            seq: 3,
-            busy: true,
-        },
-        ok(),
-        t0,
-    );
+    let fx = w.on_response(capacity_call("w-1", 3, true), ok(), t0);
     assert_eq!(capacity(&fx), [(4, false)]);
 }
 
@@ -836,11 +820,7 @@ fn a_failed_capacity_update_is_sent_again_later() {
     let mut w = registered(policy().with_concurrency(1).with_queue_capacity(0), t0);
     let fx = deliver(&mut w, &["task-1".to_owned()], t0);
     assert_eq!(capacity(&fx), [(1, true)]);
-    let call = Call::Capacity {
-        worker_id: "w-1".into(),
-        seq: 1,
-        busy: true,
-    };
+    let call = capacity_call("w-1", 1, true);
     let fx = w.on_response(call.clone(), Err(refused()), t0);
     assert!(capacity(&fx).is_empty());
     assert_eq!(notices(&fx)[0].level, Level::Warn);
@@ -925,25 +905,10 @@ fn a_registration_while_busy_tells_the_new_worker_id() {
     // The server's record of w-2 says not busy: it is told.
     assert_eq!(capacity(&fx), []);
     // (#1 to w-1 is still out; its answer lets #1 go to w-2.)
-    let fx = w.on_response(
-        Call::Capacity {
-            worker_id: "w-1".into(),
-            seq: 1,
-            busy: true,
-        },
-        ok(),
-        t0 + secs(2),
-    );
+    let fx = w.on_response(capacity_call("w-1", 1, true), ok(), t0 + secs(2));
     let sent = sends(&fx);
     assert_eq!(sent.len(), 1);
-    assert_eq!(
-        sent[0].0,
-        Call::Capacity {
-            worker_id: "w-2".into(),
-            seq: 1,
-            busy: true
-        }
-    );
+    assert_eq!(sent[0].0, capacity_call("w-2", 1, true));
     assert!(sent[0].1.url.contains("/events/w-2?"));
 }
 
@@ -1075,13 +1040,7 @@ fn an_idle_worker_gives_up_after_its_cap_never_with_tasks_in_flight() {
     let fx = w.on_response(reload("task-1"), server_copy("task-1", "executing"), now);
     let fx2 = w.on_response(final_save("task-1", 1), ok(), now);
     assert!(calls(&fx).contains(&final_save("task-1", 1)));
-    w.on_response(
-        Call::Metrics {
-            task_id: "task-1".into(),
-        },
-        ok(),
-        now,
-    );
+    w.on_response(metrics_call("task-1"), ok(), now);
     assert_eq!(metrics(&fx2).len(), 1);
     assert_eq!(w.in_flight(), 0);
     let fx = w.on_tick(now + secs(60));
@@ -1130,13 +1089,7 @@ fn a_refused_key_stops_the_worker_after_its_tasks() {
     w.on_handler_done("task-1", handler_result(&start));
     w.on_response(reload("task-1"), server_copy("task-1", "executing"), t0);
     w.on_response(final_save("task-1", 1), ok(), t0);
-    let fx = w.on_response(
-        Call::Metrics {
-            task_id: "task-1".into(),
-        },
-        ok(),
-        t0,
-    );
+    let fx = w.on_response(metrics_call("task-1"), ok(), t0);
     assert!(
         matches!(finished(&fx), Some((StopReason::Fatal(e), _)) if e.is_unauthorized()),
         "{fx:?} {w:?}"
@@ -1202,13 +1155,7 @@ fn a_task_from_claim_to_metrics() {
     assert_eq!(reported[0]["execution_id"], "task-1");
     assert_eq!(reported[0]["llm_tokens"]["worker"]["total_tokens"], 15);
     assert_eq!(w.phase("task-1"), Some(Phase::Metrics));
-    let fx = w.on_response(
-        Call::Metrics {
-            task_id: "task-1".into(),
-        },
-        answer(500),
-        t0,
-    );
+    let fx = w.on_response(metrics_call("task-1"), answer(500), t0);
     assert!(notices(&fx)[0].message.contains("not tried again"));
     assert_eq!(w.phase("task-1"), None);
     assert_eq!(w.in_flight(), 0);
@@ -1537,12 +1484,7 @@ fn shutdown_releases_the_queue_drains_then_cancels_and_saves_error() {
     let fx = w.begin_shutdown(t1);
     assert!(fx.iter().any(|e| matches!(e, Effect::CloseStream)));
     assert_eq!(releases(&fx), ["task-7", "task-8"]);
-    let release = request_of(
-        &fx,
-        &Call::Release {
-            task_id: "task-7".into(),
-        },
-    );
+    let release = request_of(&fx, &release_call("task-7"));
     assert_eq!(body(&release)["status"], "pending");
     assert!(finished(&fx).is_none());
     assert!(w.is_stopping() && !w.is_ready());
@@ -1558,13 +1500,7 @@ fn shutdown_releases_the_queue_drains_then_cancels_and_saves_error() {
     );
     w.on_response(reload("task-1"), server_copy("task-1", "executing"), t1);
     let fx = w.on_response(final_save("task-1", 1), ok(), t1);
-    w.on_response(
-        Call::Metrics {
-            task_id: "task-1".into(),
-        },
-        ok(),
-        t1,
-    );
+    w.on_response(metrics_call("task-1"), ok(), t1);
     assert_eq!(metrics(&fx).len(), 1);
 
     // The grace runs out: the five others are cancelled and saved as error.
@@ -1592,13 +1528,7 @@ fn shutdown_releases_the_queue_drains_then_cancels_and_saves_error() {
     }
     assert!(finished(&last).is_none(), "the releases are still out");
     for id in ["task-7", "task-8"] {
-        last = w.on_response(
-            Call::Release {
-                task_id: id.to_owned(),
-            },
-            ok(),
-            t1 + secs(26),
-        );
+        last = w.on_response(release_call(id), ok(), t1 + secs(26));
     }
     let (reason, abandoned) = finished(&last).expect("finished");
     assert!(matches!(reason, StopReason::Shutdown));
@@ -1690,13 +1620,7 @@ fn a_conflict_stops_cleanly_without_reconnecting() {
     assert_eq!(releases(&fx), ["task-late"]);
     assert!(claims(&fx).is_empty());
     assert!(finished(&fx).is_none(), "the release is still out");
-    let fx = w.on_response(
-        Call::Release {
-            task_id: "task-late".into(),
-        },
-        ok(),
-        t0,
-    );
+    let fx = w.on_response(release_call("task-late"), ok(), t0);
     let (reason, _) = finished(&fx).unwrap_or_else(|| panic!("{fx:?} {w:?}"));
     assert!(
         matches!(reason, StopReason::Conflict { message } if message.contains("another environment"))
