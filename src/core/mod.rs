@@ -13,6 +13,7 @@
 //! - [`sse`]: server-sent events: a `text/event-stream` body, fed in chunks,
 //!   into events (the task event stream).
 //! - `segment`: ids as exactly one percent-encoded path segment.
+//! - [`worker`]: the agent worker: its stream, worker events and tasks.
 //!
 //! [`RequestBuilder`], [`parse_task`] and [`parse_task_list`] make this core
 //! usable on its own, with any HTTP client.
@@ -24,6 +25,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 
 pub use builder::{parse_task, parse_task_list, RequestBuilder};
+pub use worker::events_root;
 
 mod builder;
 #[cfg(test)]
@@ -39,6 +41,7 @@ pub mod stream;
 #[cfg(test)]
 mod tests;
 pub mod wait;
+pub mod worker;
 
 /// An HTTP method used by the Tasks API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,6 +73,10 @@ impl Method {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Operation {
+    /// The agent worker's stream (`GET {events root}/events/{agent_id}/`).
+    AgentStream,
+    /// A worker event: a heartbeat or a capacity update.
+    WorkerEvent,
     /// `update` / `aupdate`
     Update,
     /// `get` / `aget`, `Task::load`, `reload`
@@ -100,6 +107,8 @@ impl Operation {
     /// The operation's name, as the blocking method is called.
     pub fn as_str(self) -> &'static str {
         match self {
+            Operation::AgentStream => "agent_stream",
+            Operation::WorkerEvent => "worker_event",
             Operation::Update => "update",
             Operation::Get => "get",
             Operation::Save => "save",

@@ -24,7 +24,7 @@ pub(crate) enum Saving {
 
 impl Core {
     /// `{base}/agent-execution/{id}{suffix}`, the id one encoded segment.
-    fn task_url(&self, name: &'static str, id: &str, suffix: &str) -> Result<String> {
+    pub(super) fn task_url(&self, name: &'static str, id: &str, suffix: &str) -> Result<String> {
         let id = segment::encode(name, id)?;
         let mut url = String::with_capacity(self.prefix.len() + id.len() + suffix.len());
         url.push_str(&self.prefix);
@@ -33,7 +33,7 @@ impl Core {
         Ok(url)
     }
 
-    fn request(
+    pub(super) fn request(
         &self,
         operation: Operation,
         method: Method,

@@ -103,7 +103,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use super::sse::{SseDecoder, SseLimits};
+use super::sse::{SseDecoder, SseError, SseEvent, SseLimits};
 use super::HeaderValue;
 use crate::error::{DecodeError, Error, TransportError, TransportErrorKind};
 use crate::model::{TaskEvent, TaskEventType};
@@ -160,6 +160,14 @@ pub struct StreamPolicy {
     /// How many delivered events are remembered to drop their replays
     /// (16 bytes each, whatever the size of the event). Default: 1024.
     pub max_remembered_ids: usize,
+    /// A stream that must stay up (the agent worker's stream): the session
+    /// never gives up on its own. Every failure is tried again after the
+    /// backoff, whatever it is: any error status, a 2xx that is not an
+    /// event stream, a 204; a `Retry-After` longer than
+    /// [`max_delay`](Self::max_delay) waits `max_delay`; and
+    /// [`max_reconnects`](Self::max_reconnects) does not apply. The driver
+    /// decides when to stop (with [`EventSession::stop`]). Default: false.
+    pub persistent: bool,
 }
 
 impl Default for StreamPolicy {
@@ -175,6 +183,7 @@ impl Default for StreamPolicy {
             stop_at_finish: true,
             limits: SseLimits::DEFAULT,
             max_remembered_ids: 1024,
+            persistent: false,
         }
     }
 }
@@ -247,6 +256,13 @@ impl StreamPolicy {
     #[must_use]
     pub fn with_max_remembered_ids(mut self, max_remembered_ids: usize) -> StreamPolicy {
         self.max_remembered_ids = max_remembered_ids;
+        self
+    }
+
+    /// Sets [`persistent`](Self::persistent).
+    #[must_use]
+    pub fn with_persistent(mut self, persistent: bool) -> StreamPolicy {
+        self.persistent = persistent;
         self
     }
 }
@@ -484,6 +500,22 @@ impl EventSession {
             return Opened::Then(NextStep::Done);
         }
         match status {
+            200..=299
+                if self.policy.persistent
+                    && (status == 204 || !content_type.is_some_and(is_event_stream)) =>
+            {
+                // Nothing to read now: a failed attempt, tried again.
+                self.state = State::Idle;
+                let error = if status == 204 {
+                    transport(
+                        TransportErrorKind::Disconnected,
+                        "the server answered 204 (no content) to the event stream".to_owned(),
+                    )
+                } else {
+                    not_an_event_stream(status, content_type)
+                };
+                Opened::Then(self.on_disconnect(Disconnect::Error(error), now))
+            }
             204 => {
                 self.state = State::Ended;
                 Opened::Then(NextStep::Done)
@@ -527,6 +559,39 @@ impl EventSession {
     /// dropped silently.
     pub fn next_item(&mut self) -> Option<SessionItem> {
         loop {
+            let event = match self.next_event()? {
+                Ok(event) => event,
+                Err(error) => {
+                    return Some(SessionItem::Skipped {
+                        reason: error.to_string(),
+                    })
+                }
+            };
+            if event.data().trim().is_empty() {
+                continue;
+            }
+            match TaskEvent::from_json(event.data(), event.id()) {
+                Ok(task_event) => return Some(self.deliver(task_event)),
+                Err(error) => {
+                    self.skipped = self.skipped.saturating_add(1);
+                    return Some(SessionItem::Skipped {
+                        reason: skip_reason(&error, event.id()),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The next event of the bytes fed so far as the decoder gives it (name,
+    /// data, id), for a stream whose events are not task events (the agent
+    /// worker's stream); [`next_item`](Self::next_item) types them instead.
+    /// Replays are dropped as `next_item` drops them; an event with empty
+    /// data is given. An `Err` is an event dropped by the decoder (over a
+    /// limit), counted in [`skipped`](Self::skipped). Nothing here counts
+    /// as progress: call [`mark_progress`](Self::mark_progress) for an event
+    /// that shows the connection healthy.
+    pub fn next_event(&mut self) -> Option<Result<SseEvent, SseError>> {
+        loop {
             if !matches!(self.state, State::Open(_)) {
                 return None;
             }
@@ -536,9 +601,7 @@ impl EventSession {
                 Ok(event) => event,
                 Err(error) => {
                     self.skipped = self.skipped.saturating_add(1);
-                    return Some(SessionItem::Skipped {
-                        reason: error.to_string(),
-                    });
+                    return Some(Err(error));
                 }
             };
             // An id the event brought (not one inherited from the event
@@ -556,18 +619,17 @@ impl EventSession {
                     continue;
                 }
             }
-            if event.data().trim().is_empty() {
-                continue;
-            }
-            match TaskEvent::from_json(event.data(), event.id()) {
-                Ok(task_event) => return Some(self.deliver(task_event)),
-                Err(error) => {
-                    self.skipped = self.skipped.saturating_add(1);
-                    return Some(SessionItem::Skipped {
-                        reason: skip_reason(&error, event.id()),
-                    });
-                }
-            }
+            return Some(Ok(event));
+        }
+    }
+
+    /// Marks the connection open now as healthy (it delivered something
+    /// new): when it breaks, the count of failed attempts starts again.
+    /// [`next_item`](Self::next_item) does this itself for every event but
+    /// `connected`.
+    pub fn mark_progress(&mut self) {
+        if matches!(self.state, State::Open(_)) {
+            self.progress = true;
         }
     }
 
@@ -617,13 +679,21 @@ impl EventSession {
                 ),
                 None,
             ),
-            Disconnect::Error(Error::Api(api)) if api.is_retryable() => {
+            Disconnect::Error(Error::Api(api)) if api.is_retryable() || self.policy.persistent => {
                 let retry_after = api.retry_after.as_deref().and_then(retry_after_seconds);
                 (Error::Api(api), retry_after)
             }
             Disconnect::Error(error @ Error::Transport(_)) => (error, None),
+            Disconnect::Error(error) if self.policy.persistent => (error, None),
             Disconnect::Error(error) => return self.give_up(error),
         };
+        if self.policy.persistent {
+            let after = match retry_after {
+                Some(wait) => wait.min(self.policy.max_delay),
+                None => self.backoff(),
+            };
+            return NextStep::Reconnect { after };
+        }
         if self.failures > self.policy.max_reconnects {
             return self.give_up(cause);
         }
@@ -739,14 +809,20 @@ impl EventSession {
             .server_retry
             .unwrap_or(self.policy.initial_delay)
             .min(max);
-        let doublings = self.failures.saturating_sub(1).min(31);
-        let ceiling = base.saturating_mul(2u32.saturating_pow(doublings)).min(max);
+        let ceiling = backoff_ceiling(base, max, self.failures);
         if self.policy.jitter {
             equal_jitter(&mut self.rng, ceiling)
         } else {
             ceiling
         }
     }
+}
+
+/// The ceiling of an exponential backoff after `failures` failures in a
+/// row: `base` for the first, doubled for each further one, at most `max`.
+pub(crate) fn backoff_ceiling(base: Duration, max: Duration, failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(31);
+    base.saturating_mul(2u32.saturating_pow(doublings)).min(max)
 }
 
 /// "Equal jitter": a uniform draw between half of `ceiling` and all of it
@@ -863,6 +939,26 @@ fn is_event_stream(content_type: &str) -> bool {
         .eq_ignore_ascii_case("text/event-stream")
 }
 
+/// What is wrong with an event's JSON, read as `expected`, without quoting
+/// its data (serde's messages for a wrong type do; a missing field's do not).
+pub(crate) fn json_problem(error: &serde_json::Error, expected: &str) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {}, column {}", error.line(), error.column());
+    match error.classify() {
+        Category::Syntax => format!("not JSON (a syntax error at {at})"),
+        Category::Eof => format!("not JSON (it ends early, at {at})"),
+        Category::Data => {
+            let message = error.to_string();
+            if message.starts_with("missing field") || message.starts_with("the event's `type`") {
+                format!("not {expected}: {message}")
+            } else {
+                format!("not {expected} (a value of the wrong type at {at})")
+            }
+        }
+        Category::Io => format!("unreadable ({at})"),
+    }
+}
+
 /// An id that can go in a `last-event-id` header: not too long, and no
 /// control character but tab (`http::HeaderValue`'s rule, which both
 /// transports apply).
@@ -902,21 +998,7 @@ fn not_an_event_stream(status: u16, content_type: Option<&str>) -> Error {
 /// Why an event's JSON was refused, without quoting its data (serde's
 /// messages for a wrong type do).
 fn skip_reason(error: &serde_json::Error, id: Option<&str>) -> String {
-    use serde_json::error::Category;
-    let at = format!("line {}, column {}", error.line(), error.column());
-    let what = match error.classify() {
-        Category::Syntax => format!("not JSON (a syntax error at {at})"),
-        Category::Eof => format!("not JSON (it ends early, at {at})"),
-        Category::Data => {
-            let message = error.to_string();
-            if message.starts_with("missing field") || message.starts_with("the event's `type`") {
-                format!("not a task event: {message}")
-            } else {
-                format!("not a task event (a value of the wrong type at {at})")
-            }
-        }
-        Category::Io => format!("unreadable ({at})"),
-    };
+    let what = json_problem(error, "a task event");
     match id {
         Some(id) => format!("event {id:?} dropped: {what}"),
         None => format!("an event dropped: {what}"),

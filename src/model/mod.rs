@@ -36,6 +36,7 @@ mod list;
 mod status;
 mod task;
 mod timestamp;
+pub(crate) mod worker;
 
 pub use activity::{
     ActivityAuth, ActivityEntry, ActivityGateway, ActivityMessage, ActivityReasoning,
@@ -55,3 +56,4 @@ pub use task::{
     Tokens, User,
 };
 pub use timestamp::{Timestamp, TimestampError};
+pub use worker::{AssetType, CapacityUpdate, DeployedAsset, WorkerEvent, WorkerEventType};

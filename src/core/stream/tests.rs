@@ -782,6 +782,108 @@ fn an_endless_stream_of_large_events_keeps_memory_bounded() {
     }
 }
 
+// --- Persistent streams and raw events (the agent worker's stream) -------------
+
+#[test]
+fn a_persistent_session_never_gives_up() {
+    let t0 = Instant::now();
+    let p = policy().with_persistent(true).with_max_reconnects(2);
+    let mut s = EventSession::new("agent-1", p);
+    let decode = Error::Decode(crate::error::DecodeError {
+        status: 200,
+        expected: "x",
+        snippet: String::new(),
+        source: <serde_json::Error as serde::de::Error>::custom("no"),
+    });
+    let whys = [
+        api(400, None),
+        api(401, None),
+        api(404, None),
+        api(500, None),
+        refused(),
+        Disconnect::Error(decode),
+        Disconnect::Eof,
+        Disconnect::IdleTimeout,
+    ];
+    let mut delays = Vec::new();
+    for why in whys {
+        delays.push(reconnect_after(s.on_disconnect(why, t0)));
+    }
+    // Past `max_reconnects`, still the doubling backoff up to the cap.
+    assert_eq!(
+        delays,
+        [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000].map(ms)
+    );
+    // A Retry-After beyond the cap waits the cap.
+    assert_eq!(
+        reconnect_after(s.on_disconnect(api(503, Some("3600")), t0)),
+        secs(30)
+    );
+    assert_eq!(
+        reconnect_after(s.on_disconnect(api(503, Some("7")), t0)),
+        secs(7)
+    );
+    // Answers with nothing to read are failures tried again, not the end.
+    for (status, content_type) in [(204, None), (204, SSE), (200, Some("text/html"))] {
+        match s.on_open(status, content_type, t0) {
+            Opened::Then(NextStep::Reconnect { after }) => assert_eq!(after, secs(30)),
+            other => panic!("{status}: {other:?}"),
+        }
+        assert!(!s.is_done());
+    }
+    // Only the driver ends it.
+    s.stop();
+    assert_eq!(s.on_disconnect(Disconnect::Eof, t0), NextStep::Done);
+}
+
+#[test]
+fn raw_events_keep_their_names_and_empty_data_and_drop_replays() {
+    let t0 = Instant::now();
+    let mut s = open(policy().with_persistent(true), t0);
+    s.feed(b"event: worker-registration\ndata: {\"id\":\"w\"}\n\n: keep-alive\n\nevent: worker-environment-conflict\ndata:\n\nid: 7\nevent: agent-execution\ndata: {}\n\n");
+    let events: Vec<_> = std::iter::from_fn(|| s.next_event())
+        .map(|e| {
+            let e = e.unwrap();
+            (e.event().to_owned(), e.data().to_owned())
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("worker-registration".to_owned(), r#"{"id":"w"}"#.to_owned()),
+            ("worker-environment-conflict".to_owned(), String::new()),
+            ("agent-execution".to_owned(), "{}".to_owned()),
+        ]
+    );
+    // None of it counts as progress by itself: a break is a failure...
+    assert_eq!(
+        reconnect_after(s.on_disconnect(Disconnect::Eof, t0)),
+        ms(500)
+    );
+    // ... unless the driver marks the connection healthy.
+    assert_eq!(
+        reconnect_after(s.on_disconnect(Disconnect::Eof, t0)),
+        ms(1000)
+    );
+    s.on_open(200, SSE, t0);
+    s.mark_progress();
+    assert_eq!(
+        reconnect_after(s.on_disconnect(Disconnect::Eof, t0)),
+        ms(500)
+    );
+    // The same event replayed after a reconnect is dropped; the id is resumed from.
+    s.on_open(200, SSE, t0);
+    assert_eq!(s.last_event_id(), Some("7"));
+    s.feed(
+        b"id: 7\nevent: agent-execution\ndata: {}\n\nid: 8\nevent: agent-execution\ndata: {}\n\n",
+    );
+    let ids: Vec<_> = std::iter::from_fn(|| s.next_event())
+        .map(|e| e.unwrap().id().map(str::to_owned))
+        .collect();
+    assert_eq!(ids, [Some("8".to_owned())]);
+    assert_eq!(s.replayed(), 1);
+}
+
 // --- Secrets ---------------------------------------------------------------------
 
 #[test]

@@ -1,0 +1,229 @@
+//! The agent stream's events, classified. No I/O.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::core::segment;
+use crate::core::sse::SseEvent;
+use crate::core::stream::json_problem;
+use crate::model::{DeployedAsset, Task};
+
+/// The event name of a worker registration.
+pub const REGISTRATION_EVENT: &str = "worker-registration";
+/// The event name of a task to run.
+pub const TASK_EVENT: &str = "agent-execution";
+/// The event name of an environment conflict.
+pub const CONFLICT_EVENT: &str = "worker-environment-conflict";
+
+/// The longest conflict message kept, in characters (it comes from the
+/// network and goes to logs).
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// One event of the agent stream, classified by [`classify`].
+#[non_exhaustive]
+pub enum AgentEvent {
+    /// `worker-registration`: the worker's record; its `id` is the worker id.
+    Registration(Box<DeployedAsset>),
+    /// `agent-execution`: a task to run.
+    Task {
+        /// The task, without `payload_extension.llm_gateway`.
+        task: Box<Task>,
+        /// The `payload_extension.llm_gateway` the task was delivered with
+        /// (the run's LLM gateway route), taken out of the task so that it
+        /// is never saved back; for the handler's context.
+        llm_gateway: Option<LlmGateway>,
+    },
+    /// `worker-environment-conflict`: another worker serves the agent in
+    /// another environment; this one must stop (and not reconnect).
+    Conflict {
+        /// The server's `error` message (bounded), or a stand-in.
+        message: String,
+    },
+    /// An event that should carry something the worker uses, but whose
+    /// data could not be read: a task that is not a task (no `created_at`,
+    /// not JSON, ...), or a registration that is not a worker record.
+    Malformed {
+        /// The task's `id`, when one could be read (the runtime then saves
+        /// the task as `error` with the reason); `None` otherwise.
+        task_id: Option<String>,
+        /// Why, without quoting the data.
+        reason: String,
+    },
+    /// Any other event name: nothing to do.
+    Ignored {
+        /// The event's name.
+        name: String,
+    },
+}
+
+impl fmt::Debug for AgentEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgentEvent::Registration(asset) => f.debug_tuple("Registration").field(asset).finish(),
+            AgentEvent::Task { task, llm_gateway } => f
+                .debug_struct("Task")
+                .field("task", task)
+                .field("llm_gateway", llm_gateway)
+                .finish(),
+            AgentEvent::Conflict { message } => f
+                .debug_struct("Conflict")
+                .field("message", message)
+                .finish(),
+            AgentEvent::Malformed { task_id, reason } => f
+                .debug_struct("Malformed")
+                .field("task_id", task_id)
+                .field("reason", reason)
+                .finish(),
+            AgentEvent::Ignored { name } => f.debug_struct("Ignored").field("name", name).finish(),
+        }
+    }
+}
+
+/// The LLM gateway route a task was delivered with
+/// (`payload_extension.llm_gateway`: typically `base_url` and `token`).
+///
+/// Its `Debug` shows the keys only: the token is a credential.
+#[derive(Clone, PartialEq)]
+pub struct LlmGateway(Value);
+
+impl LlmGateway {
+    /// The route's `base_url`, when it is a string.
+    pub fn base_url(&self) -> Option<&str> {
+        self.0.get("base_url")?.as_str()
+    }
+
+    /// The route's `token`, when it is a string (a credential: never log it).
+    pub fn token(&self) -> Option<&str> {
+        self.0.get("token")?.as_str()
+    }
+
+    /// The whole value as delivered.
+    pub fn as_value(&self) -> &Value {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LlmGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&str> = match &self.0 {
+            Value::Object(map) => map.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
+        };
+        f.debug_struct("LlmGateway")
+            .field("keys", &keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Classifies one event of the agent stream by its name (the `data` is
+/// the bare object, no envelope).
+///
+/// - `worker-registration` → [`AgentEvent::Registration`], or
+///   [`AgentEvent::Malformed`] without a task id when the data is not a
+///   worker record;
+/// - `agent-execution` → [`AgentEvent::Task`] with the `llm_gateway` taken
+///   out of the task's payload extension, or [`AgentEvent::Malformed`]
+///   with the `id` if one can be read (a string usable as a path segment);
+/// - `worker-environment-conflict` → [`AgentEvent::Conflict`] with the
+///   `error` message (whatever the data);
+/// - anything else → [`AgentEvent::Ignored`].
+///
+/// ```
+/// use xpander_sdk::core::sse::SseDecoder;
+/// use xpander_sdk::core::worker::{classify, AgentEvent};
+///
+/// let mut decoder = SseDecoder::new();
+/// decoder.feed(b"event: agent-execution\ndata: {\"id\": \"task-9\", \"agent_id\": \"a\", \
+///     \"organization_id\": \"o\", \"input\": {\"text\": \"hi\"}}\n\n");
+/// let event = decoder.next_event().unwrap()?;
+/// match classify(&event) {
+///     AgentEvent::Malformed { task_id, reason } => {
+///         assert_eq!(task_id.as_deref(), Some("task-9"));
+///         assert!(reason.contains("created_at"), "{reason}");
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), xpander_sdk::core::sse::SseError>(())
+/// ```
+pub fn classify(event: &SseEvent) -> AgentEvent {
+    classify_parts(event.event(), event.data())
+}
+
+/// [`classify`] on an event's name and data.
+pub fn classify_parts(name: &str, data: &str) -> AgentEvent {
+    match name {
+        REGISTRATION_EVENT => match serde_json::from_str::<DeployedAsset>(data) {
+            Ok(asset) if segment::encode("worker_id", &asset.id).is_ok() => {
+                AgentEvent::Registration(Box::new(asset))
+            }
+            Ok(_) => AgentEvent::Malformed {
+                task_id: None,
+                reason: "a worker registration whose `id` is not usable in a URL".to_owned(),
+            },
+            Err(error) => AgentEvent::Malformed {
+                task_id: None,
+                reason: format!(
+                    "a worker registration dropped: {}",
+                    json_problem(&error, "a worker record")
+                ),
+            },
+        },
+        TASK_EVENT => task(data),
+        CONFLICT_EVENT => AgentEvent::Conflict {
+            message: conflict_message(data),
+        },
+        other => AgentEvent::Ignored {
+            name: other.to_owned(),
+        },
+    }
+}
+
+fn task(data: &str) -> AgentEvent {
+    match serde_json::from_str::<Task>(data) {
+        Ok(mut task) => {
+            if segment::encode("task.id", &task.id).is_err() {
+                return AgentEvent::Malformed {
+                    task_id: None,
+                    reason: "a task whose `id` is not usable in a URL (empty, `.` or `..`)"
+                        .to_owned(),
+                };
+            }
+            let llm_gateway = task
+                .payload_extension
+                .as_mut()
+                .and_then(|extension| extension.remove("llm_gateway"))
+                .map(LlmGateway);
+            AgentEvent::Task {
+                task: Box::new(task),
+                llm_gateway,
+            }
+        }
+        Err(error) => {
+            let task_id = serde_json::from_str::<Value>(data)
+                .ok()
+                .and_then(|value| value.get("id")?.as_str().map(str::to_owned))
+                .filter(|id| segment::encode("task.id", id).is_ok());
+            AgentEvent::Malformed {
+                task_id,
+                reason: format!(
+                    "the worker could not read the task: {}",
+                    json_problem(&error, "a task")
+                ),
+            }
+        }
+    }
+}
+
+fn conflict_message(data: &str) -> String {
+    let message = serde_json::from_str::<Value>(data)
+        .ok()
+        .and_then(|value| value.get("error")?.as_str().map(str::to_owned))
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| "another worker serves this agent in another environment".to_owned());
+    let mut bounded: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    if bounded.len() < message.len() {
+        bounded.push('…');
+    }
+    bounded
+}
