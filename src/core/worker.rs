@@ -59,7 +59,11 @@
 //!   again. Whether the server re-dispatches a task set back to `pending`
 //!   is the server's; the worker's part is that a task is never dropped
 //!   without a word. A queued task is not claimed (it stays `pending` on
-//!   the server until it takes a slot).
+//!   the server until it takes a slot); when the connection it came on
+//!   ends (a drop, a shutdown), the worker forgets it without a call: the
+//!   server's dispatch hands the unclaimed tasks of a closed connection to
+//!   another one, so running it later, or setting it back to `pending`,
+//!   could run or dispatch it twice.
 //! - **Capacity.** `is_busy` is "no free slot". An update goes out only when
 //!   the value differs from what the server last acknowledged, one at a
 //!   time (the next waits for the answer to the previous), so updates arrive
@@ -106,8 +110,8 @@
 //! - **Malformed events** are a [`Notice`]; a task whose `id` can be read
 //!   is saved as `error` with the reason; the worker goes on.
 //! - **Shutdown** ([`Worker::begin_shutdown`], and a conflict, and a fatal
-//!   stream error): the stream is closed, queued tasks are released back to
-//!   `pending`, running ones get [`WorkerPolicy::shutdown_grace`] (25 s,
+//!   stream error): the stream is closed, queued tasks are left to the
+//!   server's dispatch (see Intake), running ones get [`WorkerPolicy::shutdown_grace`] (25 s,
 //!   inside Kubernetes' 30 s) to finish, as Sidekiq's TERM handling gives
 //!   busy jobs a timeout; then their handlers are cancelled and the tasks
 //!   saved as `error`. [`Effect::Finished`] comes when every task is
@@ -335,8 +339,7 @@ pub enum Call {
         /// The task.
         task_id: String,
     },
-    /// A task set back to `pending` (beyond the queue, or queued at
-    /// shutdown).
+    /// A task set back to `pending` (beyond the queue).
     Release {
         /// The task.
         task_id: String,
@@ -760,8 +763,8 @@ impl Worker {
         }
         self.session.feed(bytes);
         // Every event of the bytes fed is taken, even after a stop began
-        // in the middle of them: a task among them is then released, not
-        // dropped.
+        // in the middle of them: a task among them is then noticed, and
+        // left to the server's dispatch.
         while let Some(item) = self.session.next_event() {
             match item {
                 Ok(event) => {
@@ -790,6 +793,7 @@ impl Worker {
             return fx;
         }
         self.unregister();
+        self.forget_queue("the agent stream's connection ended", &mut fx);
         let what = describe(&why);
         if let Disconnect::Error(error) = why {
             if error.is_unauthorized() {
@@ -1068,7 +1072,7 @@ impl Worker {
     }
 
     /// Stops taking tasks and drains: the stream is closed, queued tasks
-    /// are released back to `pending`, running ones get
+    /// are left to the server's dispatch, running ones get
     /// [`WorkerPolicy::shutdown_grace`] (then they are cancelled and saved
     /// as `error`). [`Effect::Finished`] follows once every task is
     /// settled. Called again while stopping, it ends the grace at once.
@@ -1338,11 +1342,14 @@ impl Worker {
             return;
         }
         if self.stopping.is_some() {
-            self.release(
-                &task.id,
-                "released by the worker: it was shutting down when the task arrived; back to `pending` for another worker",
-                fx,
-            );
+            // Only the rest of the chunk that stopped the worker (a
+            // conflict) gets here; the connection is being closed.
+            fx.push(notice(
+                Level::Info,
+                Some(&task.id),
+                "arrived as the worker stopped: not claimed, left to the server's dispatch"
+                    .to_owned(),
+            ));
             return;
         }
         if self.running() < self.policy.concurrency {
@@ -1802,7 +1809,7 @@ impl Worker {
             Level::Info,
             None,
             format!(
-                "stopping: no more tasks taken; {} running get up to {grace:?} to finish; {} queued are released",
+                "stopping: no more tasks taken; {} running get up to {grace:?} to finish; {} queued are left to the server's dispatch",
                 self.running(),
                 self.queue.len()
             ),
@@ -1817,16 +1824,28 @@ impl Worker {
         }
         self.link = Link::Closed;
         self.unregister();
-        while let Some(queued) = self.queue.pop_front() {
-            self.release(
-                &queued.task.id,
-                "released by the worker: it shut down before starting the task; back to `pending` for another worker",
-                fx,
-            );
-        }
+        self.forget_queue("the worker is stopping", fx);
         // `Finished` comes from the end of the input being handled (every
-        // public input ends with `maybe_finish`): the rest of a chunk may
-        // still hold tasks to release.
+        // public input ends with `maybe_finish`).
+    }
+
+    /// The connection the queued tasks came on ended (or is being closed):
+    /// they were never claimed, so the server's dispatch hands them to
+    /// another connection (this one's next, or another worker's). The
+    /// worker forgets them, and sends nothing: setting them back to
+    /// `pending` as well could have them dispatched twice (to the worker
+    /// the server already gave them to, and once more), and keeping them
+    /// would run them twice (here, and where the server sent them again).
+    fn forget_queue(&mut self, why: &str, fx: &mut Vec<Effect>) {
+        for queued in std::mem::take(&mut self.queue) {
+            fx.push(notice(
+                Level::Info,
+                Some(&queued.task.id),
+                format!(
+                    "{why} before the task was claimed: it is left to the server's dispatch (unclaimed, still `pending`)"
+                ),
+            ));
+        }
     }
 
     /// The grace is over: running handlers are cancelled, their tasks

@@ -1007,6 +1007,32 @@ fn an_idle_timeout_reconnects() {
 }
 
 #[test]
+fn a_dropped_connection_leaves_its_queued_tasks_to_the_dispatch() {
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    let ids = task_ids(8);
+    let fx = deliver(&mut w, &ids, t0);
+    let fx = answer_claims(&mut w, &fx, t0);
+    assert_eq!(started(&fx).len(), 6);
+    assert_eq!(w.queued(), 2);
+    let fx = w.on_stream_end(Disconnect::Eof, t0);
+    // Unclaimed: the server hands them to another connection; no call.
+    assert_eq!(w.queued(), 0);
+    assert!(releases(&fx).is_empty() && claims(&fx).is_empty());
+    // The running ones go on; a slot freed starts nothing.
+    assert_eq!(w.running(), 6);
+    // Delivered again on the next connection, a forgotten task is taken
+    // afresh; one the worker runs is ignored.
+    let fx = w.on_tick(t0 + secs(1));
+    assert_eq!(opens(&fx), 1);
+    w.on_stream_open(200, Some("text/event-stream"), t0 + secs(1));
+    w.on_stream_bytes(registration("w-2").as_bytes(), t0 + secs(1));
+    deliver(&mut w, &ids[5..], t0 + secs(1));
+    assert_eq!(w.queued(), 2);
+    assert_eq!(w.running(), 6);
+}
+
+#[test]
 fn the_reconnect_resumes_after_the_last_event_id() {
     let t0 = Instant::now();
     let mut w = worker(policy());
@@ -1465,7 +1491,7 @@ fn a_malformed_task_is_saved_as_error_and_the_stream_goes_on() {
 // --- stopping --------------------------------------------------------------------------
 
 #[test]
-fn shutdown_releases_the_queue_drains_then_cancels_and_saves_error() {
+fn shutdown_leaves_the_queue_drains_then_cancels_and_saves_error() {
     let t0 = Instant::now();
     let mut w = registered(policy(), t0);
     let ids = task_ids(8);
@@ -1481,11 +1507,18 @@ fn shutdown_releases_the_queue_drains_then_cancels_and_saves_error() {
     assert_eq!(starts.len(), 6);
 
     let t1 = t0 + secs(10);
+    assert_eq!(w.queued(), 2);
     let fx = w.begin_shutdown(t1);
     assert!(fx.iter().any(|e| matches!(e, Effect::CloseStream)));
-    assert_eq!(releases(&fx), ["task-7", "task-8"]);
-    let release = request_of(&fx, &release_call("task-7"));
-    assert_eq!(body(&release)["status"], "pending");
+    // The queued tasks are left to the server's dispatch, without a call.
+    assert!(releases(&fx).is_empty());
+    assert_eq!(w.queued(), 0);
+    let left: Vec<_> = notices(&fx)
+        .iter()
+        .filter(|n| n.message.contains("left to the server's dispatch"))
+        .filter_map(|n| n.task_id.clone())
+        .collect();
+    assert_eq!(left, ["task-7", "task-8"]);
     assert!(finished(&fx).is_none());
     assert!(w.is_stopping() && !w.is_ready());
     // No more heartbeats, no reconnect; the grace's end is the next wake-up.
@@ -1525,10 +1558,6 @@ fn shutdown_releases_the_queue_drains_then_cancels_and_saves_error() {
         let call = final_save(id, 1);
         let _ = i;
         last = w.on_response(call, ok(), t1 + secs(26));
-    }
-    assert!(finished(&last).is_none(), "the releases are still out");
-    for id in ["task-7", "task-8"] {
-        last = w.on_response(release_call(id), ok(), t1 + secs(26));
     }
     let (reason, abandoned) = finished(&last).expect("finished");
     assert!(matches!(reason, StopReason::Shutdown));
@@ -1616,11 +1645,13 @@ fn a_conflict_stops_cleanly_without_reconnecting() {
     );
     let fx = w.on_stream_bytes(bytes.as_bytes(), t0);
     assert!(fx.iter().any(|e| matches!(e, Effect::CloseStream)));
-    // A task that came after it is released, not dropped.
-    assert_eq!(releases(&fx), ["task-late"]);
+    // A task that came after it is not claimed: the closed connection
+    // leaves it to the server's dispatch (said in a notice).
+    assert!(releases(&fx).is_empty());
     assert!(claims(&fx).is_empty());
-    assert!(finished(&fx).is_none(), "the release is still out");
-    let fx = w.on_response(release_call("task-late"), ok(), t0);
+    assert!(notices(&fx)
+        .iter()
+        .any(|n| n.task_id.as_deref() == Some("task-late")));
     let (reason, _) = finished(&fx).unwrap_or_else(|| panic!("{fx:?} {w:?}"));
     assert!(
         matches!(reason, StopReason::Conflict { message } if message.contains("another environment"))
