@@ -91,6 +91,7 @@
 //! | `tracing` | no | a span per call and an event per retry |
 //! | `webpki-roots` | yes | Mozilla's root certificates, trusted when the platform has none |
 //! | `http2` | yes | HTTP/2 in the async face, by ALPN over TLS |
+//! | `runtime` | no | [`runtime`]: the agent worker (`@on_task`'s counterpart), on tokio |
 //!
 //! # Network
 //!
@@ -139,6 +140,9 @@ mod headers;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod nonblocking;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod runtime;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod tls;
 

@@ -445,3 +445,12 @@ impl EventStream {
         })
     }
 }
+
+#[cfg(feature = "runtime")]
+impl crate::Tasks {
+    /// Sends a request the core built (the agent worker's calls), with this
+    /// view's options and retries, as every async method does.
+    pub(crate) async fn send_async(&self, request: HttpRequest) -> Result<HttpResponse> {
+        self.execute_async(request).await
+    }
+}

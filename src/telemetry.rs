@@ -102,3 +102,24 @@ pub(crate) fn skipped_event(task_id: &str, reason: &str) {
     #[cfg(not(feature = "tracing"))]
     let _ = (task_id, reason);
 }
+
+/// A notice of the agent worker (feature `runtime`): an event at its level,
+/// with the task id when it is about one. Notices carry no task data and
+/// no credential.
+#[cfg(feature = "runtime")]
+#[inline]
+pub(crate) fn worker_notice(notice: &crate::core::worker::Notice) {
+    #[cfg(feature = "tracing")]
+    {
+        use crate::core::worker::Level;
+        let task_id = notice.task_id.as_deref().unwrap_or("");
+        let message = notice.message.as_str();
+        match notice.level {
+            Level::Info => tracing::info!(task_id, "{message}"),
+            Level::Warn => tracing::warn!(task_id, "{message}"),
+            _ => tracing::error!(task_id, "{message}"),
+        }
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = notice;
+}

@@ -1,0 +1,534 @@
+//! The agent worker runtime (feature `runtime`): serve an agent's tasks
+//! with your handler, as the official Python runtime's `@on_task` does, on
+//! tokio.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use xpander_sdk::runtime::{TaskContext, Worker};
+//! use xpander_sdk::{Task, Tasks};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // XPANDER_API_KEY, XPANDER_ORGANIZATION_ID, XPANDER_BASE_URL; XPANDER_AGENT_ID.
+//! let tasks = Tasks::from_env()?;
+//! let worker = Worker::builder(tasks)
+//!     .from_env()
+//!     .concurrency(6)
+//!     .task_deadline(Duration::from_secs(600))
+//!     .on_boot(|| async { Ok::<(), std::io::Error>(()) })
+//!     .on_shutdown(|| async { println!("bye") })
+//!     .handler(|mut task: Task, ctx: TaskContext| async move {
+//!         ctx.chunk("thinking...").await?;
+//!         task.result = Some(format!("echo: {}", task.input.text));
+//!         Ok::<_, xpander_sdk::Error>(task)
+//!     })
+//!     .build()?; // no I/O before run()
+//! let exit = worker.run().await?; // until SIGTERM / Ctrl-C
+//! println!("stopped: {exit:?}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What it does
+//!
+//! Every decision is taken by the sans-IO
+//! [`core::worker::Worker`](crate::core::worker::Worker) (its documentation
+//! lists the rules, and why); this module moves its bytes, sleeps until its
+//! next deadline and runs the handlers:
+//!
+//! - [`Worker::run`] runs the boot hooks (an error aborts the start), then
+//!   opens the agent stream (`GET {events root}/events/{agent_id}/`), reads
+//!   it all the time and reconnects with backoff; heartbeats go every 2 s
+//!   while registered; capacity updates only on change, in order.
+//! - A delivered task is claimed (saved `executing`), its handler runs in
+//!   a tokio task of its own (a blocking one on the blocking threads), then
+//!   the server's copy is read and the final status saved (retried with
+//!   backoff; a `stopped` set meanwhile stays `stopped`), then the metrics
+//!   are reported once, when the task has `tokens`.
+//! - A handler error saves `error` with its message; a panic too; a
+//!   handler past its deadline is cancelled (its token) and the task saved
+//!   `error` ("timeout").
+//! - Shutdown (SIGTERM, Ctrl-C, the [`ShutdownHandle`], or the future given
+//!   to [`Worker::run_until`]): intake stops, queued tasks go back to
+//!   `pending`, running handlers get the grace period, then are cancelled
+//!   and saved `error` saying so (never `completed`); a second request cuts
+//!   the grace short. The shutdown hooks always run, whatever ended the
+//!   run (the boot's failure included).
+//! - `worker-environment-conflict` ends the run cleanly ([`ExitReason::Conflict`]).
+//!
+//! Handlers get a [`TaskContext`]: the attempt number, the deadline, a
+//! [`CancellationToken`], the LLM gateway route, and
+//! [`push`](TaskContext::push) / [`chunk`](TaskContext::chunk) for the
+//! task's live events.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+mod driver;
+mod handler;
+
+pub use handler::{BoxError, Handler, HandlerFuture, TaskContext, TaskFailed};
+pub use tokio_util::sync::CancellationToken;
+
+pub use crate::core::worker::{Environment, Level, LlmGateway, Notice, WorkerPolicy};
+
+use crate::core::worker::{StopReason, Worker as Core, WorkerRequests};
+use crate::error::{Error, Result};
+use crate::model::Task;
+use crate::Tasks;
+
+/// The environment variable naming the agent a worker serves.
+pub const AGENT_ID_ENV: &str = "XPANDER_AGENT_ID";
+/// The environment variable saying the worker runs on xpander's cloud
+/// (`true`: the stream is opened with `environment=xpander`).
+pub const CLOUD_ENV: &str = "IS_XPANDER_CLOUD";
+
+type BootHook = Box<
+    dyn FnOnce() -> Pin<Box<dyn Future<Output = std::result::Result<(), BoxError>> + Send>> + Send,
+>;
+type ShutdownHook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+pub(crate) type NoticeFn = Arc<dyn Fn(&Notice) + Send + Sync>;
+
+/// Builds a [`Worker`]: [`Worker::builder`].
+#[must_use]
+pub struct WorkerBuilder {
+    tasks: Tasks,
+    agent_id: Option<String>,
+    env_agent_id: Option<String>,
+    environment: Option<Environment>,
+    env_environment: Option<Environment>,
+    policy: WorkerPolicy,
+    signals: bool,
+    boot: Vec<BootHook>,
+    shutdown: Vec<ShutdownHook>,
+    handler: Option<Arc<dyn Handler>>,
+    notice: Option<NoticeFn>,
+}
+
+impl WorkerBuilder {
+    /// The agent to serve (it wins over `XPANDER_AGENT_ID`).
+    pub fn agent_id(mut self, agent_id: impl Into<String>) -> WorkerBuilder {
+        self.agent_id = Some(agent_id.into());
+        self
+    }
+
+    /// Reads `XPANDER_AGENT_ID` (the agent, unless
+    /// [`agent_id`](Self::agent_id) names one) and `IS_XPANDER_CLOUD` (the
+    /// environment, unless [`environment`](Self::environment) sets one).
+    /// An empty value counts as unset.
+    pub fn from_env(mut self) -> WorkerBuilder {
+        self.env_agent_id = std::env::var(AGENT_ID_ENV)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        self.env_environment = Some(Environment::from_is_xpander_cloud(
+            std::env::var(CLOUD_ENV).ok().as_deref(),
+        ));
+        self
+    }
+
+    /// Where the worker runs (the stream's `environment` query). Default:
+    /// [`Environment::Local`], or what `IS_XPANDER_CLOUD` says with
+    /// [`from_env`](Self::from_env).
+    pub fn environment(mut self, environment: Environment) -> WorkerBuilder {
+        self.environment = Some(environment);
+        self
+    }
+
+    /// Handlers running at once (at least 1). Default: 6.
+    pub fn concurrency(mut self, concurrency: usize) -> WorkerBuilder {
+        self.policy = self.policy.with_concurrency(concurrency);
+        self
+    }
+
+    /// Tasks accepted beyond the running ones, waiting for a slot; more
+    /// are handed back to the server (`pending`). Default: 4.
+    pub fn queue(mut self, capacity: usize) -> WorkerBuilder {
+        self.policy = self.policy.with_queue_capacity(capacity);
+        self
+    }
+
+    /// The longest a handler may run; then its token is cancelled and the
+    /// task saved `error` ("timeout"). Default: one hour.
+    pub fn task_deadline(mut self, deadline: Duration) -> WorkerBuilder {
+        self.policy = self.policy.with_task_timeout(Some(deadline));
+        self
+    }
+
+    /// No handler deadline.
+    pub fn no_task_deadline(mut self) -> WorkerBuilder {
+        self.policy = self.policy.with_task_timeout(None);
+        self
+    }
+
+    /// On shutdown, how long running handlers get to finish. Default: 25 s.
+    pub fn shutdown_grace(mut self, grace: Duration) -> WorkerBuilder {
+        self.policy = self.policy.with_shutdown_grace(grace);
+        self
+    }
+
+    /// Every rule at once (heartbeat interval, stream backoff and idle
+    /// timeout, final-save retries...): replaces what the setters above
+    /// set before it.
+    pub fn policy(mut self, policy: WorkerPolicy) -> WorkerBuilder {
+        self.policy = policy;
+        self
+    }
+
+    /// Whether [`Worker::run`] stops on SIGTERM and Ctrl-C (a second one
+    /// cuts the grace short). Default: true. Turn it off when embedding the
+    /// worker in a program that handles signals itself (then use
+    /// [`Worker::shutdown_handle`] or [`Worker::run_until`]), and in tests.
+    /// Listening needs a tokio runtime with its I/O driver
+    /// (`#[tokio::main]` has it).
+    pub fn handle_signals(mut self, handle: bool) -> WorkerBuilder {
+        self.signals = handle;
+        self
+    }
+
+    /// A hook run before the stream opens, in the order added; an error
+    /// aborts [`Worker::run`] ([`RunError::Boot`]).
+    pub fn on_boot<F, Fut, E>(mut self, hook: F) -> WorkerBuilder
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.boot.push(Box::new(move || {
+            let run = hook();
+            Box::pin(async move { run.await.map_err(Into::into) })
+        }));
+        self
+    }
+
+    /// A hook run when the worker stops, in the order added: always, once
+    /// every task is settled (or the boot failed).
+    pub fn on_shutdown<F, Fut>(mut self, hook: F) -> WorkerBuilder
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.shutdown.push(Box::new(move || Box::pin(hook())));
+        self
+    }
+
+    /// Called with each [`Notice`] of the worker (registrations,
+    /// reconnects, retried saves, released tasks...). They also go to
+    /// `tracing` with the `tracing` feature.
+    pub fn on_notice<F>(mut self, callback: F) -> WorkerBuilder
+    where
+        F: Fn(&Notice) + Send + Sync + 'static,
+    {
+        self.notice = Some(Arc::new(callback));
+        self
+    }
+
+    /// The task handler: an async closure
+    /// `|task: Task, ctx: TaskContext| async move { ...; Ok(task) }`, or
+    /// your own [`Handler`]. It replaces a handler set before.
+    pub fn handler(mut self, handler: impl Handler) -> WorkerBuilder {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// A blocking handler `|task: Task, ctx: TaskContext| -> Result<Task, E>`,
+    /// run on tokio's blocking threads (never on the async ones). It
+    /// cannot be aborted: it should watch [`TaskContext::is_cancelled`].
+    pub fn blocking_handler<F, E>(mut self, handler: F) -> WorkerBuilder
+    where
+        F: Fn(Task, TaskContext) -> std::result::Result<Task, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        self.handler = Some(Arc::new(handler::Blocking(Arc::new(handler))));
+        self
+    }
+
+    /// The worker, with no I/O: fails with [`Error::Config`] without an
+    /// agent id, a handler or an organization id (the events URLs need
+    /// it), and with [`Error::InvalidArgument`] for an agent id that
+    /// cannot be a path segment.
+    pub fn build(self) -> Result<Worker> {
+        let agent_id = self.agent_id.or(self.env_agent_id).ok_or_else(|| {
+            Error::Config(format!(
+                "the worker needs the id of the agent it serves: set {AGENT_ID_ENV} (with \
+                 WorkerBuilder::from_env) or call WorkerBuilder::agent_id"
+            ))
+        })?;
+        let handler = self.handler.ok_or_else(|| {
+            Error::Config(
+                "the worker has no task handler: call WorkerBuilder::handler or \
+                 WorkerBuilder::blocking_handler"
+                    .to_owned(),
+            )
+        })?;
+        let environment = self
+            .environment
+            .or(self.env_environment)
+            .unwrap_or_default();
+        let requests = WorkerRequests::new(self.tasks.config().clone(), agent_id, environment)?;
+        let (shutdown, shutdown_rx) = watch::channel(0);
+        Ok(Worker {
+            tasks: self.tasks,
+            requests,
+            policy: self.policy,
+            signals: self.signals,
+            boot: self.boot,
+            shutdown_hooks: self.shutdown,
+            handler,
+            notice: self.notice,
+            shutdown: ShutdownHandle {
+                sender: Arc::new(shutdown),
+            },
+            shutdown_rx,
+        })
+    }
+}
+
+impl fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerBuilder")
+            .field(
+                "agent_id",
+                &self.agent_id.as_ref().or(self.env_agent_id.as_ref()),
+            )
+            .field("policy", &self.policy)
+            .field("signals", &self.signals)
+            .field("boot_hooks", &self.boot.len())
+            .field("shutdown_hooks", &self.shutdown.len())
+            .field("handler", &self.handler.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An agent worker: serves the tasks the server dispatches to it with a
+/// handler, until it is shut down. See the [module documentation](self).
+pub struct Worker {
+    tasks: Tasks,
+    requests: WorkerRequests,
+    policy: WorkerPolicy,
+    signals: bool,
+    boot: Vec<BootHook>,
+    shutdown_hooks: Vec<ShutdownHook>,
+    handler: Arc<dyn Handler>,
+    notice: Option<NoticeFn>,
+    shutdown: ShutdownHandle,
+    shutdown_rx: watch::Receiver<u64>,
+}
+
+impl Worker {
+    /// A builder of a worker using `tasks`'s configuration (key, base URL,
+    /// organization, timeouts, retries, TLS, proxy) and connection pool.
+    pub fn builder(tasks: Tasks) -> WorkerBuilder {
+        WorkerBuilder {
+            tasks,
+            agent_id: None,
+            env_agent_id: None,
+            environment: None,
+            env_environment: None,
+            policy: WorkerPolicy::default(),
+            signals: true,
+            boot: Vec::new(),
+            shutdown: Vec::new(),
+            handler: None,
+            notice: None,
+        }
+    }
+
+    /// A handle that shuts the worker down from elsewhere (clone it
+    /// freely); it works before and during [`run`](Self::run).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// The agent served.
+    pub fn agent_id(&self) -> &str {
+        self.requests.agent_id()
+    }
+
+    /// Runs the worker until it is shut down (SIGTERM or Ctrl-C unless
+    /// [`handle_signals(false)`](WorkerBuilder::handle_signals), or the
+    /// [`ShutdownHandle`]) and every task is settled, or an environment
+    /// conflict ends it. Fails when a boot hook fails, or when the worker
+    /// cannot go on (the server refused the key on the stream). The
+    /// shutdown hooks run in every case.
+    pub async fn run(self) -> std::result::Result<Exit, RunError> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// As [`run`](Self::run), with one more shutdown request: `signal`
+    /// completing (a future of your own, as a signal handler elsewhere).
+    pub async fn run_until<S>(mut self, signal: S) -> std::result::Result<Exit, RunError>
+    where
+        S: Future<Output = ()> + Send,
+    {
+        let listener = self
+            .signals
+            .then(|| listen_to_signals(self.shutdown.clone()));
+        let outcome = self.serve(signal).await;
+        for hook in std::mem::take(&mut self.shutdown_hooks) {
+            hook().await;
+        }
+        if let Some(listener) = listener {
+            listener.abort();
+        }
+        outcome
+    }
+
+    async fn serve<S>(&mut self, signal: S) -> std::result::Result<Exit, RunError>
+    where
+        S: Future<Output = ()> + Send,
+    {
+        for hook in std::mem::take(&mut self.boot) {
+            hook().await.map_err(RunError::Boot)?;
+        }
+        let core = Core::new(self.requests.clone(), self.policy.clone());
+        let driver = driver::Driver::new(
+            core,
+            self.tasks.clone(),
+            self.handler.clone(),
+            self.notice.clone(),
+        );
+        let finished = driver.run(self.shutdown_rx.clone(), signal).await;
+        let abandoned = finished.abandoned;
+        match finished.reason {
+            StopReason::Conflict { message } => Ok(Exit {
+                reason: ExitReason::Conflict { message },
+                abandoned,
+            }),
+            StopReason::Fatal(error) => Err(RunError::Fatal(error)),
+            StopReason::Shutdown => Ok(Exit {
+                reason: ExitReason::Shutdown,
+                abandoned,
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("requests", &self.requests)
+            .field("policy", &self.policy)
+            .field("signals", &self.signals)
+            .finish_non_exhaustive()
+    }
+}
+
+/// SIGTERM and Ctrl-C (SIGINT) as shutdown requests, each one.
+fn listen_to_signals(handle: ShutdownHandle) -> tokio::task::JoinHandle<()> {
+    // Registered now, not at the task's first poll: a SIGTERM that comes
+    // once `run` started is heard.
+    let mut terminate = Terminate::new();
+    tokio::spawn(async move {
+        let mut interrupt = true;
+        loop {
+            let heard = tokio::select! {
+                // Without a signal driver, only SIGTERM (if any) is heard.
+                interrupted = tokio::signal::ctrl_c(), if interrupt => {
+                    interrupt = interrupted.is_ok();
+                    interrupt
+                }
+                () = terminate.recv() => true,
+            };
+            if heard {
+                handle.shutdown();
+            }
+        }
+    })
+}
+
+/// SIGTERM, where there is such a signal.
+struct Terminate {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Terminate {
+    fn new() -> Terminate {
+        Terminate {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// The next SIGTERM; never, without one.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = self.signal.as_mut() {
+            if signal.recv().await.is_some() {
+                return;
+            }
+            self.signal = None;
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+/// Shuts a [`Worker`] down from elsewhere: intake stops, running handlers
+/// get the grace period; a second call cuts it short.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    sender: Arc<watch::Sender<u64>>,
+}
+
+impl ShutdownHandle {
+    /// Asks the worker to shut down (the second time: now).
+    pub fn shutdown(&self) {
+        self.sender
+            .send_modify(|count| *count = count.saturating_add(1));
+    }
+}
+
+impl fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownHandle")
+            .field("requests", &*self.sender.borrow())
+            .finish()
+    }
+}
+
+/// How a run ended without error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Exit {
+    /// Why it stopped.
+    pub reason: ExitReason,
+    /// Tasks whose handler was cancelled and had not returned when the run
+    /// ended (their tasks are saved; an async handler is dropped, a
+    /// blocking one goes on detached).
+    pub abandoned: Vec<String>,
+}
+
+/// Why a run ended without error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitReason {
+    /// A shutdown request (signal, handle, `run_until`'s future).
+    Shutdown,
+    /// The server sent `worker-environment-conflict`: another worker serves
+    /// the agent in another environment. A clean end (exit code 0), not to
+    /// be restarted in a loop.
+    Conflict {
+        /// The server's message.
+        message: String,
+    },
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A boot hook failed; the stream was never opened.
+    #[error("a boot hook failed: {0}")]
+    Boot(#[source] BoxError),
+    /// The worker could not go on: the server refused the key on the
+    /// stream (401, 403), or an idle worker ran out of reconnects
+    /// ([`WorkerPolicy::max_idle_reconnects`]).
+    #[error("the worker stopped: {0}")]
+    Fatal(#[source] Error),
+}
