@@ -33,7 +33,7 @@ async fn echo(mut task: Task, ctx: TaskContext) -> Result<Task, String> {
 
 fn log(notice: &Notice) {
     let task = notice.task_id.as_deref().unwrap_or("-");
-    eprintln!("  [worker {:?}] {task}: {}", notice.level, notice.message);
+    println!("  [worker {:?}] {task}: {}", notice.level, notice.message);
 }
 
 fn worker(tasks: Tasks) -> WorkerBuilder {

@@ -37,8 +37,10 @@ fn requests() -> WorkerRequests {
 }
 
 /// The default policy without jitter, so that delays can be compared.
+/// The default policy with a queue of four (small enough to overflow in a
+/// test) and no jitter.
 fn policy() -> WorkerPolicy {
-    let mut policy = WorkerPolicy::default();
+    let mut policy = WorkerPolicy::default().with_queue_capacity(4);
     policy.stream.jitter = false;
     policy
 }
