@@ -170,6 +170,12 @@ pub const USER_AGENT: &str = concat!("xpander-sdk-rust/", env!("CARGO_PKG_VERSIO
 
 /// The README's Rust examples, compiled as doctests so they cannot rot (one
 /// runs against the emulator).
-#[cfg(all(doctest, feature = "blocking", feature = "async", feature = "emulator"))]
+#[cfg(all(
+    doctest,
+    feature = "blocking",
+    feature = "async",
+    feature = "emulator",
+    feature = "runtime"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -480,7 +480,7 @@ async fn shutdown_drains_what_finishes_saves_error_for_the_rest_and_runs_the_hoo
     gate.add_permits(1);
     let exit = finished(run).await.unwrap();
     assert_eq!(exit.reason, ExitReason::Shutdown);
-    assert_eq!(exit.abandoned, [stuck.clone()]);
+    assert_eq!(exit.abandoned, std::slice::from_ref(&stuck));
     assert!(hooked.load(Ordering::SeqCst), "the shutdown hooks ran");
 
     assert_eq!(status(&emulator, &quick), "completed");
@@ -918,7 +918,7 @@ async fn run_until_a_future_and_a_second_request_cuts_the_grace_short() {
     until("the worker stopping", || notices.any("stopping")).await;
     handle.shutdown();
     let exit = finished(run).await.unwrap();
-    assert_eq!(exit.abandoned, [id.clone()]);
+    assert_eq!(exit.abandoned, std::slice::from_ref(&id));
     assert_eq!(status(&emulator, &id), "error");
     assert_eq!(result(&emulator, &id), SHUTDOWN_MESSAGE);
 }
