@@ -53,6 +53,33 @@ pub struct WorkerInfo {
 }
 
 impl WorkerInfo {
+    /// A worker connecting now, with nothing recorded yet.
+    pub(crate) fn connecting(
+        id: String,
+        agent_id: &str,
+        organization_id: &str,
+        environment: String,
+        supports_llm_gateway: bool,
+    ) -> WorkerInfo {
+        WorkerInfo {
+            id,
+            agent_id: agent_id.to_string(),
+            organization_id: organization_id.to_string(),
+            environment,
+            supports_llm_gateway,
+            connected: true,
+            registered_at: crate::store::now(),
+            disconnected_at: None,
+            heartbeats: 0,
+            last_heartbeat: None,
+            last_heartbeat_at: None,
+            capacity_updates: Vec::new(),
+            is_busy: false,
+            finished: false,
+            delivered: Vec::new(),
+        }
+    }
+
     /// The worker as `GET /__emulator/workers` serves it: the fields by
     /// name.
     pub fn to_json(&self) -> Value {

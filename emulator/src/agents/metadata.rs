@@ -25,8 +25,8 @@ pub(crate) fn allowance(shared: &Shared, req: &Req<'_>, parsed: Option<Value>) -
     let allowed = o.get("api_key").and_then(Value::as_str) == Some(&shared.config.api_key);
     let mut agents = BTreeSet::new();
     if allowed {
-        let store = lock(&shared.store);
-        for e in store.in_order() {
+        // One lock at a time: the store's, then the workers'.
+        for e in lock(&shared.store).in_order() {
             if let Some(a) = e.task.get("agent_id").and_then(Value::as_str) {
                 agents.insert(a.to_string());
             }

@@ -91,7 +91,10 @@ pub(crate) struct State {
 }
 
 /// The shared handle on [`State`]; cloned into each agent stream, whose end
-/// must reach it.
+/// must reach it. Its lock and the task store's are never held together:
+/// a change of the store reaches the dispatch after the store's lock is
+/// released, and the dispatch never reads the store (a stream reads the
+/// task when it writes the frame).
 #[derive(Clone, Default)]
 pub(crate) struct Agents(Arc<Mutex<State>>);
 

@@ -20,7 +20,7 @@ use super::{Agents, Out, WorkerInfo};
 use crate::events::sse::{BadFrames, Feed, Frame, SseReply};
 use crate::http::{Reply, Req};
 use crate::server::{lock, Shared};
-use crate::store::{new_id, now};
+use crate::store::new_id;
 use crate::validation::unprocessable;
 
 /// The environments a worker may name.
@@ -86,23 +86,8 @@ pub(crate) fn agent_stream(shared: &Shared, org: &str, agent: &str, req: &Req<'_
             return Reply::Full(unprocessable(&loc, "Field required", "missing"));
         }
     };
-    let info = WorkerInfo {
-        id: new_id(&mut lock(&shared.ids)),
-        agent_id: agent.to_string(),
-        organization_id: org.to_string(),
-        environment,
-        supports_llm_gateway: llm_gateway,
-        connected: true,
-        registered_at: now(),
-        disconnected_at: None,
-        heartbeats: 0,
-        last_heartbeat: None,
-        last_heartbeat_at: None,
-        capacity_updates: Vec::new(),
-        is_busy: false,
-        finished: false,
-        delivered: Vec::new(),
-    };
+    let id = new_id(&mut lock(&shared.ids));
+    let info = WorkerInfo::connecting(id, agent, org, environment, llm_gateway);
     let registration = registration(&info);
     let worker_id = info.id.clone();
     let inbox = shared.agents.lock().connect(info);

@@ -3,23 +3,7 @@ use serde_json::json;
 
 /// A worker record of `agent` with id `id`.
 fn info(id: &str, agent: &str) -> WorkerInfo {
-    WorkerInfo {
-        id: id.into(),
-        agent_id: agent.into(),
-        organization_id: "org".into(),
-        environment: "local".into(),
-        supports_llm_gateway: true,
-        connected: true,
-        registered_at: now(),
-        disconnected_at: None,
-        heartbeats: 0,
-        last_heartbeat: None,
-        last_heartbeat_at: None,
-        capacity_updates: Vec::new(),
-        is_busy: false,
-        finished: false,
-        delivered: Vec::new(),
-    }
+    WorkerInfo::connecting(id.into(), agent, "org", "local".into(), true)
 }
 
 /// The task ids waiting in an inbox.
