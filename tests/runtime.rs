@@ -19,8 +19,8 @@ use xpander_sdk::core::worker::SHUTDOWN_MESSAGE;
 use xpander_sdk::emulator::{Emulator, Fault, RecordedRequest, WorkerInfo};
 use xpander_sdk::model::{EventPayload, TaskEventType, Tokens};
 use xpander_sdk::runtime::{
-    BoxError, Exit, ExitReason, Notice, RunError, ShutdownHandle, TaskContext, TaskFailed, Worker,
-    WorkerBuilder, WorkerPolicy,
+    BoxError, Exit, ExitReason, Handler, Notice, RunError, ShutdownHandle, TaskContext, TaskFailed,
+    Worker, WorkerBuilder, WorkerPolicy,
 };
 use xpander_sdk::{RetryPolicy, Task, Tasks};
 
@@ -132,6 +132,19 @@ fn spawn(worker: Worker) -> (ShutdownHandle, Run) {
     (handle, tokio::spawn(worker.run()))
 }
 
+/// Builds and runs the worker, and waits for its registration.
+async fn start(emulator: &Emulator, builder: WorkerBuilder) -> (ShutdownHandle, Run) {
+    let worker = builder.build().expect("the worker builds");
+    let agent = worker.agent_id().to_owned();
+    let before = connected(emulator, &agent).len();
+    let started = spawn(worker);
+    until("a registered worker", || {
+        connected(emulator, &agent).len() > before
+    })
+    .await;
+    started
+}
+
 /// Polls `ready` until it holds (state, not time), failing after PATIENCE.
 async fn until(what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -178,6 +191,19 @@ fn gate() -> Arc<Semaphore> {
 
 async fn pass(gate: &Semaphore) {
     gate.acquire().await.expect("the gate is open").forget();
+}
+
+/// A handler that waits at `gate`, then lets `finish` change the task.
+fn gated(gate: &Arc<Semaphore>, finish: fn(&mut Task)) -> impl Handler {
+    let gate = gate.clone();
+    move |mut task: Task, _ctx: TaskContext| {
+        let gate = gate.clone();
+        async move {
+            pass(&gate).await;
+            finish(&mut task);
+            Ok::<_, BoxError>(task)
+        }
+    }
 }
 
 fn create(emulator: &Emulator, agent: &str, text: &str) -> String {
@@ -245,28 +271,21 @@ async fn three_workers_600_tasks_each_run_once_and_completed() {
 async fn handler_errors_and_panics_are_saved_as_error_with_their_message() {
     let emulator = emulator();
     let tasks = client(&emulator);
-    let worker = builder(&tasks)
-        .handler(|mut task: Task, _ctx: TaskContext| async move {
-            match task.input.text.as_str() {
-                "fail" => Err::<Task, BoxError>("boom: handler failed on purpose".into()),
-                "spent" => {
-                    task.tokens = Some(Tokens::new(40, 2));
-                    Err(TaskFailed::new("the model refused", task).into())
-                }
-                "panic" => panic!("the handler fell over"),
-                _ => {
-                    task.result = Some("fine".into());
-                    Ok(task)
-                }
+    let worker = builder(&tasks).handler(|mut task: Task, _ctx: TaskContext| async move {
+        match task.input.text.as_str() {
+            "fail" => Err::<Task, BoxError>("boom: handler failed on purpose".into()),
+            "spent" => {
+                task.tokens = Some(Tokens::new(40, 2));
+                Err(TaskFailed::new("the model refused", task).into())
             }
-        })
-        .build()
-        .unwrap();
-    let (handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, AGENT).len() == 1
-    })
-    .await;
+            "panic" => panic!("the handler fell over"),
+            _ => {
+                task.result = Some("fine".into());
+                Ok(task)
+            }
+        }
+    });
+    let (handle, run) = start(&emulator, worker).await;
     let fail = create(&emulator, AGENT, "fail");
     let spent = create(&emulator, AGENT, "spent");
     let panic = create(&emulator, AGENT, "panic");
@@ -317,10 +336,8 @@ async fn a_stream_dropped_mid_run_reconnects_and_no_task_is_lost_or_run_twice() 
     let runs = Arc::new(Runs::default());
     let gate = gate();
     let (r, g) = (runs.clone(), gate.clone());
-    let worker = builder(&tasks)
-        .concurrency(2)
-        .queue(2)
-        .handler(move |mut task: Task, _ctx: TaskContext| {
+    let worker = builder(&tasks).concurrency(2).queue(2).handler(
+        move |mut task: Task, _ctx: TaskContext| {
             let (runs, gate) = (r.clone(), g.clone());
             async move {
                 runs.add(&task.id);
@@ -328,14 +345,9 @@ async fn a_stream_dropped_mid_run_reconnects_and_no_task_is_lost_or_run_twice() 
                 task.result = Some(format!("echo: {}", task.input.text));
                 Ok::<_, BoxError>(task)
             }
-        })
-        .build()
-        .unwrap();
-    let (handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, AGENT).len() == 1
-    })
-    .await;
+        },
+    );
+    let (handle, run) = start(&emulator, worker).await;
     let ids: Vec<String> = (0..8)
         .map(|i| create(&emulator, AGENT, &format!("t{i}")))
         .collect();
@@ -377,14 +389,8 @@ async fn a_malformed_event_is_skipped_and_the_next_task_runs() {
     let notices = Notices::default();
     let worker = builder(&tasks)
         .on_notice(notices.callback())
-        .handler(echo(&runs))
-        .build()
-        .unwrap();
-    let (handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, AGENT).len() == 1
-    })
-    .await;
+        .handler(echo(&runs));
+    let (handle, run) = start(&emulator, worker).await;
     // A task the emulator knows (not pending: not dispatched by itself),
     // delivered without its `created_at`: saved `error` with the reason.
     emulator
@@ -521,14 +527,8 @@ async fn a_handler_over_its_deadline_is_saved_error_timeout() {
                 }
                 Ok::<_, BoxError>(task)
             }
-        })
-        .build()
-        .unwrap();
-    let (handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, AGENT).len() == 1
-    })
-    .await;
+        });
+    let (handle, run) = start(&emulator, worker).await;
     let slow = create(&emulator, AGENT, "slow");
     until("the slow task settled", || {
         status(&emulator, &slow) == "error"
@@ -554,27 +554,15 @@ async fn metrics_go_once_per_task_with_tokens_even_when_the_final_save_is_retrie
     let tasks = client_with(&emulator, RetryPolicy::disabled());
     let gate = gate();
     let notices = Notices::default();
-    let g = gate.clone();
     let worker = builder(&tasks)
         .on_notice(notices.callback())
-        .handler(move |mut task: Task, _ctx: TaskContext| {
-            let gate = g.clone();
-            async move {
-                pass(&gate).await;
-                if task.input.text == "tokens" {
-                    task.tokens = Some(Tokens::new(10, 5));
-                }
-                task.result = Some("done".into());
-                Ok::<_, BoxError>(task)
+        .handler(gated(&gate, |task| {
+            if task.input.text == "tokens" {
+                task.tokens = Some(Tokens::new(10, 5));
             }
-        })
-        .build()
-        .unwrap();
-    let (handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, AGENT).len() == 1
-    })
-    .await;
+            task.result = Some("done".into());
+        }));
+    let (handle, run) = start(&emulator, worker).await;
     let with = create(&emulator, AGENT, "tokens");
     let without = create(&emulator, AGENT, "plain");
     until("both claimed", || {
@@ -621,23 +609,10 @@ async fn the_final_save_keeps_a_stop_made_on_the_server_meanwhile() {
     let emulator = emulator();
     let tasks = client(&emulator);
     let gate = gate();
-    let g = gate.clone();
-    let worker = builder(&tasks)
-        .handler(move |mut task: Task, _ctx: TaskContext| {
-            let gate = g.clone();
-            async move {
-                pass(&gate).await;
-                task.result = Some("finished anyway".into());
-                Ok::<_, BoxError>(task)
-            }
-        })
-        .build()
-        .unwrap();
-    let (handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, AGENT).len() == 1
-    })
-    .await;
+    let worker = builder(&tasks).handler(gated(&gate, |task| {
+        task.result = Some("finished anyway".into());
+    }));
+    let (handle, run) = start(&emulator, worker).await;
     let id = create(&emulator, AGENT, "long job");
     until("claimed", || status(&emulator, &id) == "executing").await;
     tasks.astop(&id).await.unwrap();
@@ -659,24 +634,11 @@ async fn capacity_updates_are_ordered_and_sent_only_on_change() {
     let emulator = emulator();
     let tasks = client(&emulator);
     let gate = gate();
-    let g = gate.clone();
     let worker = builder(&tasks)
         .concurrency(2)
         .queue(0)
-        .handler(move |task: Task, _ctx: TaskContext| {
-            let gate = g.clone();
-            async move {
-                pass(&gate).await;
-                Ok::<_, BoxError>(task)
-            }
-        })
-        .build()
-        .unwrap();
-    let (handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, AGENT).len() == 1
-    })
-    .await;
+        .handler(gated(&gate, |_| {}));
+    let (handle, run) = start(&emulator, worker).await;
     let updates = |emulator: &Emulator| emulator.workers()[0].capacity_updates.clone();
     for round in 1..=3 {
         let ids: Vec<String> = (0..2)
@@ -714,14 +676,8 @@ async fn an_environment_conflict_ends_the_run_cleanly() {
     let h = hooked.clone();
     let worker = builder(&tasks)
         .on_shutdown(move || async move { h.store(true, Ordering::SeqCst) })
-        .handler(echo(&Arc::new(Runs::default())))
-        .build()
-        .unwrap();
-    let (_handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, AGENT).len() == 1
-    })
-    .await;
+        .handler(echo(&Arc::new(Runs::default())));
+    let (_handle, run) = start(&emulator, worker).await;
     assert_eq!(
         emulator.send_conflict(AGENT, "agent already served elsewhere"),
         1
@@ -801,24 +757,19 @@ async fn blocking_handlers_run_off_the_async_threads_and_can_push_events() {
     let tasks = client(&emulator);
     let barrier = Arc::new(std::sync::Barrier::new(2));
     let b = barrier.clone();
-    let worker = builder(&tasks)
-        .concurrency(2)
-        .blocking_handler(move |mut task: Task, ctx: TaskContext| {
-            b.wait();
-            ctx.push_blocking(ctx.event(
-                TaskEventType::Chunk,
-                EventPayload::Text(format!("from {}", task.input.text)),
-            ))?;
-            task.result = Some(format!("blocking: {}", task.input.text));
-            Ok::<_, xpander_sdk::Error>(task)
-        })
-        .build()
-        .unwrap();
-    let (handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, AGENT).len() == 1
-    })
-    .await;
+    let worker =
+        builder(&tasks)
+            .concurrency(2)
+            .blocking_handler(move |mut task: Task, ctx: TaskContext| {
+                b.wait();
+                ctx.push_blocking(ctx.event(
+                    TaskEventType::Chunk,
+                    EventPayload::Text(format!("from {}", task.input.text)),
+                ))?;
+                task.result = Some(format!("blocking: {}", task.input.text));
+                Ok::<_, xpander_sdk::Error>(task)
+            });
+    let (handle, run) = start(&emulator, worker).await;
     let a = create(&emulator, AGENT, "a");
     let b = create(&emulator, AGENT, "b");
     until("both completed", || {
@@ -843,26 +794,19 @@ async fn the_llm_gateway_reaches_the_handler_and_is_never_saved() {
     let tasks = client(&emulator);
     let seen = Arc::new(Mutex::new(None));
     let s = seen.clone();
-    let worker = builder(&tasks)
-        .handler(move |task: Task, ctx: TaskContext| {
-            let seen = s.clone();
-            async move {
-                let gateway = ctx.llm_gateway().expect("a gateway");
-                *seen.lock().unwrap() = Some((
-                    gateway.base_url().map(str::to_owned),
-                    gateway.token().map(str::to_owned),
-                    format!("{ctx:?}"),
-                ));
-                Ok::<_, BoxError>(task)
-            }
-        })
-        .build()
-        .unwrap();
-    let (handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, AGENT).len() == 1
-    })
-    .await;
+    let worker = builder(&tasks).handler(move |task: Task, ctx: TaskContext| {
+        let seen = s.clone();
+        async move {
+            let gateway = ctx.llm_gateway().expect("a gateway");
+            *seen.lock().unwrap() = Some((
+                gateway.base_url().map(str::to_owned),
+                gateway.token().map(str::to_owned),
+                format!("{ctx:?}"),
+            ));
+            Ok::<_, BoxError>(task)
+        }
+    });
+    let (handle, run) = start(&emulator, worker).await;
     emulator
         .seed_task(
             json!({"id": "task-gw", "agent_id": AGENT, "organization_id": "org-emulator",
@@ -934,21 +878,13 @@ async fn sigterm_shuts_the_worker_down_gracefully() {
     let hooked = Arc::new(AtomicBool::new(false));
     let h = hooked.clone();
     let gate = gate();
-    let g = gate.clone();
     let notices = Notices::default();
     let worker = Worker::builder(tasks.clone())
         .agent_id("agent-signal")
         .policy(policy())
         .on_notice(notices.callback())
         .on_shutdown(move || async move { h.store(true, Ordering::SeqCst) })
-        .handler(move |mut task: Task, _ctx: TaskContext| {
-            let gate = g.clone();
-            async move {
-                pass(&gate).await;
-                task.result = Some("drained".into());
-                Ok::<_, BoxError>(task)
-            }
-        })
+        .handler(gated(&gate, |task| task.result = Some("drained".into())))
         .build()
         .unwrap();
     let run = tokio::spawn(worker.run());
@@ -1096,14 +1032,8 @@ async fn the_wire_matches_the_official_runtime_capture() {
             task.result = Some(format!("echo: {}", task.input.text));
             task.tokens = Some(Tokens::new(10, 5));
             Ok(task)
-        })
-        .build()
-        .unwrap();
-    let (handle, run) = spawn(worker);
-    until("a registered worker", || {
-        connected(&emulator, "agent-test").len() == 1
-    })
-    .await;
+        });
+    let (handle, run) = start(&emulator, worker).await;
     // The tasks as the capture's stream delivered them.
     let capture: Value = serde_json::from_str(CAPTURE).unwrap();
     let sent = capture["scenarios"][0]["records"]
