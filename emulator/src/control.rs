@@ -43,6 +43,9 @@ fn count(v: &Value, field: &str) -> Result<u64, Resp> {
 /// Answers `/__emulator/...`.
 pub(crate) fn handle(shared: &Shared, req: &Req<'_>, parsed: Option<Value>) -> Resp {
     let sub = req.path().strip_prefix("/__emulator/").unwrap_or("");
+    if let Some(resp) = crate::agents::control(shared, req, sub) {
+        return resp;
+    }
     if let Some((kind, id)) = sub.split_once('/') {
         if PER_TASK.contains(&kind) && !id.is_empty() && !id.contains('/') {
             let id = percent_decode_str(id).decode_utf8_lossy();

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod activity;
+mod agents;
 mod builder;
 mod control;
 mod events;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
+pub use agents::WorkerInfo;
 pub use builder::EmulatorBuilder;
 pub use events::{StreamEvent, DEFAULT_EVENT_BUFFER};
 pub use faults::{Fault, FaultAction, MalformedFrame, StreamFault};
@@ -251,7 +253,8 @@ impl Emulator {
     }
 
     /// Clears tasks (their streams end), activity answers, metrics, fault
-    /// rules, the request log and the counters.
+    /// rules, the request log and the counters, and forgets the workers
+    /// (their agent streams end).
     pub fn reset(&self) {
         self.shared.reset();
     }

@@ -32,8 +32,7 @@ pub(crate) fn events(shared: &Shared, task_id: &str, req: &Req<'_>) -> Reply {
         return Reply::Full(not_found_task(task_id));
     };
     let feed = TaskFeed::subscribe(task_id, entry, resume);
-    let org = feed.organization_id().to_string();
-    Reply::Stream(Box::new(SseReply::new(Feed::Task(feed), task_id, &org)))
+    Reply::Stream(Box::new(SseReply::new(Feed::Task(feed))))
 }
 
 /// Checks one pushed envelope (at `body[i]`).

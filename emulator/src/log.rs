@@ -66,9 +66,12 @@ pub struct RecordedRequest {
     /// Headers in arrival order, names lowercased; credential headers
     /// (`x-api-key`, `authorization`, ...) show [`REDACTED`].
     pub headers: Vec<(String, String)>,
-    /// The body, decoded as UTF-8 lossily.
+    /// The body, decoded as UTF-8 lossily. A JSON object body whose
+    /// top-level `api_key` is a string (the key check of
+    /// `POST /metadata/api_key_allowance`) is logged as that JSON with the
+    /// key [`REDACTED`].
     pub body: String,
-    /// The body parsed as JSON, when it is JSON.
+    /// The body parsed as JSON, when it is JSON (a body key redacted).
     pub json: Option<Value>,
     /// Whether `x-api-key` carried the emulator's key.
     pub api_key: ApiKeyCheck,
@@ -84,12 +87,19 @@ impl RecordedRequest {
                 (k.clone(), if secret { REDACTED.into() } else { v.clone() })
             })
             .collect();
+        let mut json = json.cloned();
+        let mut body = String::from_utf8_lossy(req.body).into_owned();
+        let key = json.as_mut().and_then(|j| j.get_mut("api_key"));
+        if let Some(key @ Value::String(_)) = key {
+            *key = Value::String(REDACTED.into());
+            body = json.as_ref().map(Value::to_string).unwrap_or_default();
+        }
         RecordedRequest {
             method: req.method.to_string(),
             path: req.target.to_string(),
             headers,
-            body: String::from_utf8_lossy(req.body).into_owned(),
-            json: json.cloned(),
+            body,
+            json,
             api_key,
         }
     }
@@ -205,6 +215,13 @@ mod tests {
             "{shown}"
         );
         assert_eq!(rec.to_json()["api_key"], "valid");
+
+        let body = br#"{"api_key": "caller-secret", "other": 1}"#;
+        let json: Value = serde_json::from_slice(body).unwrap();
+        let req = Req { body, ..req };
+        let rec = RecordedRequest::new(&req, Some(&json), check);
+        assert_eq!(rec.json, Some(json!({"api_key": REDACTED, "other": 1})));
+        assert!(!rec.body.contains("caller-secret"), "{}", rec.body);
         assert_eq!(ApiKeyCheck::of(&headers, "other"), ApiKeyCheck::Invalid);
         assert_eq!(ApiKeyCheck::of(&[], "k"), ApiKeyCheck::Missing);
     }

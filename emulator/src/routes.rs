@@ -7,12 +7,12 @@ use std::sync::atomic::Ordering;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
+use crate::agents::{events, metadata, stream};
 use crate::faults::{FaultAction, Fired, Pause, StreamFault};
 use crate::http::{Reply, Req, Resp};
 use crate::live;
 use crate::log::{ApiKeyCheck, RecordedRequest};
 use crate::server::{lock, Shared};
-use crate::store::NewTask;
 use crate::validation;
 
 /// A route of the Tasks API, its path parameters decoded.
@@ -30,6 +30,13 @@ enum Route {
     /// Agent id, task id.
     Activity(String, String),
     Metrics(String),
+    /// The agent stream: org, agent id.
+    AgentStream(String, String),
+    /// A worker event: the worker id.
+    WorkerEvent(String),
+    Allowance,
+    /// The LLM gateway route of a task (the agent id is not checked).
+    LlmGateway(String),
 }
 
 /// Percent-decodes one path segment; invalid UTF-8 is replaced.
@@ -39,7 +46,12 @@ fn decode(s: &str) -> String {
 
 fn route(method: &str, path: &str) -> Result<Route, Resp> {
     let bad_method = || Resp::detail(405, "Method Not Allowed");
-    let segs: Vec<&str> = path.split('/').collect();
+    // The agent stream's path ends with a slash (before the query).
+    let trimmed = match path.strip_suffix('/') {
+        Some(p) if p.split('/').nth(2) == Some("events") => p,
+        _ => path,
+    };
+    let segs: Vec<&str> = trimmed.split('/').collect();
     if segs.iter().skip(1).any(|s| s.is_empty()) {
         return Err(Resp::detail(404, "Not Found"));
     }
@@ -52,6 +64,15 @@ fn route(method: &str, path: &str) -> Result<Route, Resp> {
     };
     match segs.as_slice() {
         ["", _org, "agent-execution", id, "events"] => only("GET", Route::Events(decode(id))),
+        ["", org, "events", id] => match method {
+            "GET" => Ok(Route::AgentStream(decode(org), decode(id))),
+            "POST" => Ok(Route::WorkerEvent(decode(id))),
+            _ => Err(bad_method()),
+        },
+        ["", "metadata", "api_key_allowance"] => only("POST", Route::Allowance),
+        ["", "agents", _agent, "llm-gateway-route", task] => {
+            only("POST", Route::LlmGateway(decode(task)))
+        }
         ["", "activity", agent, task] => only("GET", Route::Activity(decode(agent), decode(task))),
         ["", "agents-metrics", agent, "execution"] => only("POST", Route::Metrics(decode(agent))),
         ["", "agent-execution", rest @ ..] => task_route(method, rest),
@@ -97,7 +118,7 @@ pub(crate) async fn dispatch(shared: &Shared, req: &Req<'_>) -> Reply {
         .log
         .push(RecordedRequest::new(req, parsed.as_ref(), key));
     let route = route(req.method, path);
-    let stream = matches!(route, Ok(Route::Events(_)));
+    let stream = matches!(route, Ok(Route::Events(_) | Route::AgentStream(..)));
     let Some(Fired {
         action,
         retry_after,
@@ -174,16 +195,21 @@ async fn api(
     let result = match route {
         Route::Get(id) => lock(&shared.store).get(&id).map(answer).ok_or(id),
         Route::Stop(id) => {
-            let mut store = lock(&shared.store);
-            store
-                .get_mut(&id)
-                .map(|e| {
-                    e.stop();
-                    answer(e)
-                })
-                .ok_or(id)
+            let stopped = lock(&shared.store).get_mut(&id).map(|e| {
+                e.stop();
+                answer(e)
+            });
+            if stopped.is_some() {
+                let mut agents = shared.agents.lock();
+                agents.status_set(&id, None, None, "stopped");
+            }
+            stopped.ok_or(id)
         }
         Route::Events(id) => return live::events(shared, &id, req),
+        Route::AgentStream(org, agent) => return stream::agent_stream(shared, &org, &agent, req),
+        Route::WorkerEvent(worker) => Ok(events::worker_event(shared, &worker, req, parsed)),
+        Route::Allowance => Ok(metadata::allowance(shared, req, parsed)),
+        Route::LlmGateway(task) => Ok(metadata::gateway_route(&task)),
         Route::Push(id) => Ok(live::push(shared, &id, parsed, req.body)),
         Route::Activity(agent, id) => Ok(live::activity(shared, &agent, &id)),
         Route::Metrics(agent) => Ok(shared.metrics.report(&agent, parsed, req.body)),
@@ -255,8 +281,19 @@ async fn update(
     if let Err(r) = validation::status(&o, e.task.get("status")) {
         return r;
     }
+    let was = e
+        .task
+        .get("status")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let set = o.get("status").and_then(Value::as_str).map(str::to_string);
     e.merge(o, save_shaped);
-    Resp::json(200, &Value::Object(e.task.clone()))
+    let answer = Resp::json(200, &Value::Object(e.task.clone()));
+    drop(store);
+    if let Some(status) = set {
+        shared.status_changed(id, was.as_deref(), &status);
+    }
+    answer
 }
 
 /// `POST /agent-execution/{agent}` (`report` false) and `.../report_task`.
@@ -279,21 +316,16 @@ fn create(
     if let Err(r) = checked {
         return r;
     }
-    let id = match o.get("id").and_then(Value::as_str) {
-        Some(id) if !id.is_empty() => id.to_string(),
-        _ => crate::store::new_id(&mut lock(&shared.ids)),
-    };
-    let new = NewTask {
-        id,
-        agent_id: agent,
-        organization_id: &shared.config.organization_id,
-        agent_version: req.header("x-agent-version").filter(|_| !report),
-    };
-    let mut store = lock(&shared.store);
     let task = if report {
-        store.report(new, &o)
+        let new = crate::store::NewTask {
+            id: shared.new_task_id(&o),
+            agent_id: agent,
+            organization_id: &shared.config.organization_id,
+            agent_version: None,
+        };
+        lock(&shared.store).report(new, &o)
     } else {
-        store.create(new, &o)
+        shared.create_task(agent, &o, req.header("x-agent-version"))
     };
     Resp::json(200, &task)
 }

@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub connections: AtomicU64,
     /// Tasks API requests (control routes excluded).
     pub requests: AtomicU64,
+    /// Workers on agent streams, and the dispatch of tasks to them.
+    pub agents: crate::agents::Agents,
 }
 
 impl Shared {
@@ -66,12 +68,14 @@ impl Shared {
             ids: Mutex::new(fastrand::Rng::new()),
             connections: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            agents: Default::default(),
         }
     }
 
     pub(crate) fn seed_task(&self, task: Value) -> Result<String, String> {
-        let mut ids = lock(&self.ids);
-        lock(&self.store).seed(task, &mut ids)
+        let id = lock(&self.store).seed(task, &mut lock(&self.ids))?;
+        self.task_seeded(&id);
+        Ok(id)
     }
 
     pub(crate) fn task(&self, id: &str) -> Option<Value> {
@@ -96,8 +100,22 @@ impl Shared {
         let entry = store
             .get_mut(id)
             .ok_or_else(|| format!("Task {id} not found"))?;
+        let was = entry
+            .task
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let set = fields
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         entry.patch(fields);
-        Ok(Value::Object(entry.task.clone()))
+        let task = Value::Object(entry.task.clone());
+        drop(store);
+        if let Some(status) = set {
+            self.status_changed(id, was.as_deref(), &status);
+        }
+        Ok(task)
     }
 
     /// Appends events to a task's stream, as given; their ids, or `None`
@@ -125,9 +143,11 @@ impl Shared {
         let fresh = Store::new(&self.config.organization_id, self.config.event_buffer);
         *lock(&self.store) = fresh;
         lock(&self.activity).clear();
+        self.agents.lock().clear_tasks();
     }
 
     pub(crate) fn reset(&self) {
+        self.agents.lock().reset();
         self.clear_tasks();
         self.metrics.clear();
         self.faults.clear();

@@ -16,8 +16,10 @@ use xpander_emulator::{
 
 /// A local emulator of the xpander.ai Tasks API, for tests in any language.
 ///
-/// Serves the Tasks API over HTTP/1.1, and control routes under /__emulator/
-/// (seed tasks, inject faults, read the request log). See the crate's README.
+/// Serves the Tasks API over HTTP/1.1, the agent stream of the worker runtime
+/// (registration, dispatch of tasks to connected workers, heartbeats), and
+/// control routes under /__emulator/ (seed tasks, inject faults, read the
+/// request log, list workers and deliveries). See the crate's README.
 #[derive(Debug, Parser)]
 #[command(name = "xpander-emulator", version)]
 struct Args {

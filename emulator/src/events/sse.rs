@@ -12,8 +12,9 @@
 //! apart. The connection is never reused after a stream.
 //!
 //! Frames: `retry: <ms>` once at the start when configured; events as
-//! `id: N` (when the event has one) and one `data:` line of JSON, each
-//! frame ending with a blank line; `: keep-alive` comments whenever nothing
+//! `event: NAME` (when the event has one: the agent stream's do), `id: N`
+//! (when the event has one: a task stream's do) and one `data:` line of
+//! JSON, each frame ending with a blank line; `: keep-alive` comments whenever nothing
 //! was sent for the keep-alive interval. Lines end in `\n`.
 //!
 //! The writer watches the socket too: a client that hangs up ends the
@@ -27,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::task::TaskFeed;
+use crate::agents::stream::AgentFeed;
 use crate::faults::{MalformedFrame, Pause, StreamFault};
 use crate::http::{head, x_string_blocks, Resp};
 use crate::server::Shared;
@@ -35,12 +37,11 @@ use crate::server::Shared;
 /// makes its feed wait; the feed reads the task's log at its own pace).
 const FEED_AHEAD: usize = 64;
 
-/// The bad frame of [`MalformedFrame::NotJson`]: a cut-off envelope.
-const NOT_JSON: &[u8] = b"data: {\"type\": \"task_updated\", \"task_id\": \n\n";
-
 /// One frame a feed sends.
 pub(crate) struct Frame {
-    /// The SSE `id:`; none for the handshake.
+    /// The SSE `event:`; none on a task's stream.
+    name: Option<String>,
+    /// The SSE `id:`; none for the handshake and on the agent stream.
     id: Option<u64>,
     /// The `data:` payload (JSON text).
     data: String,
@@ -49,18 +50,31 @@ pub(crate) struct Frame {
 impl Frame {
     pub(crate) fn event(id: Option<u64>, envelope: &Value) -> Frame {
         Frame {
+            name: None,
             id,
             data: envelope.to_string(),
         }
     }
 
-    /// The frame's bytes: `id: N\n`, a `data:` line per line of the
-    /// payload (JSON text has none but one), a blank line.
-    fn encode(&self) -> Vec<u8> {
-        let mut out = match self.id {
-            Some(id) => format!("id: {id}\n"),
-            None => String::new(),
-        };
+    /// An event named `name` with this `data` text, without an id.
+    pub(crate) fn named(name: &str, data: String) -> Frame {
+        Frame {
+            name: Some(name.to_string()),
+            id: None,
+            data,
+        }
+    }
+
+    /// The frame's bytes: `event: NAME\n`, `id: N\n`, a `data:` line per
+    /// line of the payload (JSON text has none but one), a blank line.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = String::new();
+        if let Some(name) = &self.name {
+            out.push_str(&format!("event: {name}\n"));
+        }
+        if let Some(id) = self.id {
+            out.push_str(&format!("id: {id}\n"));
+        }
         for line in self.data.split('\n') {
             out.push_str("data: ");
             out.push_str(line);
@@ -71,42 +85,57 @@ impl Frame {
     }
 }
 
-/// What feeds a stream. A task's stream now; an agent's stream later.
+/// What feeds a stream: a task's events, or an agent's (one worker's).
 pub(crate) enum Feed {
     Task(TaskFeed),
+    Agent(AgentFeed),
 }
 
 impl Feed {
     async fn run(self, shared: &Shared, tx: mpsc::Sender<Frame>) {
         match self {
             Feed::Task(feed) => feed.run(shared, tx).await,
+            Feed::Agent(feed) => feed.run(shared, tx).await,
         }
     }
+
+    fn bad_frames(&self) -> BadFrames {
+        match self {
+            Feed::Task(feed) => feed.bad_frames(),
+            Feed::Agent(feed) => feed.bad_frames(),
+        }
+    }
+}
+
+/// The bytes of the [`MalformedFrame`]s of one stream, each a whole frame.
+#[derive(Debug)]
+pub(crate) struct BadFrames {
+    /// [`MalformedFrame::NotJson`]: a `data:` line that is not JSON.
+    pub not_json: Vec<u8>,
+    /// [`MalformedFrame::NoType`]: an event without what names its kind.
+    pub no_type: Vec<u8>,
 }
 
 /// A streamed answer: its feed, and the response's mid-stream fault.
 pub(crate) struct SseReply {
     feed: Feed,
-    /// `task_id` and `organization_id` of the envelope of a
-    /// [`MalformedFrame::NoType`] frame.
-    context: (String, String),
+    bad: BadFrames,
     fault: Option<(u64, StreamFault)>,
 }
 
 impl fmt::Debug for SseReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SseReply")
-            .field("context", &self.context)
             .field("fault", &self.fault)
             .finish_non_exhaustive()
     }
 }
 
 impl SseReply {
-    pub(crate) fn new(feed: Feed, task_id: &str, organization_id: &str) -> SseReply {
+    pub(crate) fn new(feed: Feed) -> SseReply {
         SseReply {
+            bad: feed.bad_frames(),
             feed,
-            context: (task_id.to_string(), organization_id.to_string()),
             fault: None,
         }
     }
@@ -136,14 +165,10 @@ pub(crate) async fn write<S>(stream: &mut S, shared: &Shared, reply: SseReply)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let SseReply {
-        feed,
-        context,
-        fault,
-    } = reply;
+    let SseReply { feed, bad, fault } = reply;
     let (tx, rx) = mpsc::channel(FEED_AHEAD);
     let produce = feed.run(shared, tx);
-    let send = send_frames(stream, shared, rx, &context, fault);
+    let send = send_frames(stream, shared, rx, &bad, fault);
     tokio::pin!(produce, send);
     let mut producing = true;
     loop {
@@ -160,7 +185,7 @@ async fn send_frames<S>(
     stream: &mut S,
     shared: &Shared,
     mut rx: mpsc::Receiver<Frame>,
-    context: &(String, String),
+    bad: &BadFrames,
     mut fault: Option<(u64, StreamFault)>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -182,7 +207,7 @@ async fn send_frames<S>(
     let mut sent = 0u64;
     let mut probe = [0u8; 512];
     loop {
-        if !fault_point(&mut wr, shared, &mut fault, sent, context).await {
+        if !fault_point(&mut wr, shared, &mut fault, sent, bad).await {
             return;
         }
         let frame = tokio::select! {
@@ -217,7 +242,7 @@ async fn fault_point<W: AsyncWrite + Unpin>(
     shared: &Shared,
     fault: &mut Option<(u64, StreamFault)>,
     sent: u64,
-    (task_id, organization_id): &(String, String),
+    bad: &BadFrames,
 ) -> bool {
     let Some((_, f)) = fault.take_if(|(after, _)| *after == sent) else {
         return true;
@@ -229,14 +254,8 @@ async fn fault_point<W: AsyncWrite + Unpin>(
             shared.faults.pause(Some(pause)).await;
             true
         }
-        StreamFault::Malformed(MalformedFrame::NotJson) => chunk(wr, NOT_JSON).await.is_ok(),
-        StreamFault::Malformed(MalformedFrame::NoType) => {
-            let mut env = super::envelope("", task_id, organization_id, Value::Null);
-            if let Some(o) = env.as_object_mut() {
-                o.remove("type");
-            }
-            chunk(wr, &Frame::event(None, &env).encode()).await.is_ok()
-        }
+        StreamFault::Malformed(MalformedFrame::NotJson) => chunk(wr, &bad.not_json).await.is_ok(),
+        StreamFault::Malformed(MalformedFrame::NoType) => chunk(wr, &bad.no_type).await.is_ok(),
         StreamFault::OversizedLine(n) => oversized_line(wr, n).await.is_ok(),
     }
 }
@@ -262,6 +281,7 @@ mod tests {
             "id: 7\ndata: {\"data\":\"a\\nb\"}\n\n"
         );
         let odd = Frame {
+            name: None,
             id: None,
             data: "x\ny".into(),
         };

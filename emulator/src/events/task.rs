@@ -15,7 +15,7 @@
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-use super::sse::Frame;
+use super::sse::{BadFrames, Frame};
 use super::{envelope, StreamEvent};
 use crate::server::{lock, Shared};
 use crate::store::{is_terminal, Entry};
@@ -54,8 +54,17 @@ impl TaskFeed {
         }
     }
 
-    pub(crate) fn organization_id(&self) -> &str {
-        &self.organization_id
+    /// The bad frames of a malformed-frame fault on this stream: a cut-off
+    /// envelope, and a well-formed envelope without `type`.
+    pub(crate) fn bad_frames(&self) -> BadFrames {
+        let mut env = envelope("", &self.task_id, &self.organization_id, Value::Null);
+        if let Some(o) = env.as_object_mut() {
+            o.remove("type");
+        }
+        BadFrames {
+            not_json: b"data: {\"type\": \"task_updated\", \"task_id\": \n\n".to_vec(),
+            no_type: Frame::event(None, &env).encode(),
+        }
     }
 
     /// Sends the stream's frames into `tx` until the stream ends (or the

@@ -3,6 +3,7 @@
 //! see the bytes on the wire.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod sse;
 
 use std::io::{self, Read, Write};

@@ -22,6 +22,8 @@ pub enum End {
 /// One SSE block: its fields (a block with only a comment is a keep-alive).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Block {
+    /// The `event:` name (the agent stream's events have one).
+    pub event: Option<String>,
     pub id: Option<u64>,
     /// The `data:` lines, joined with `\n`.
     pub data: Option<String>,
@@ -38,6 +40,7 @@ impl Block {
             match field {
                 "" => b.comments.push(value.to_string()),
                 "id" => b.id = Some(value.parse().expect("numeric id")),
+                "event" => b.event = Some(value.to_string()),
                 "retry" => b.retry = Some(value.parse().expect("numeric retry")),
                 "data" => {
                     b.data = Some(match b.data.take() {

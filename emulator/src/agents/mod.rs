@@ -1,0 +1,391 @@
+//! The agent side: workers connected to an agent's stream, and the dispatch
+//! of that agent's tasks to them. This module is the bookkeeping only (no
+//! I/O, no task store): which workers each agent has, which task went to
+//! which worker, and which tasks wait. The stream is in [`stream`], the
+//! worker events in [`events`], the handle's methods in [`handle`].
+//!
+//! # Dispatch rules
+//!
+//! - A task enters an agent's queue when it is created for the agent, when
+//!   it is seeded for an agent with a connected worker, when something sets
+//!   it back to `pending` (a worker's release), and when the connection of
+//!   the worker it went to ends (or that worker says `worker-finished`)
+//!   before the task was claimed. A task already waiting is not queued twice.
+//! - The queue goes out in order, each task to exactly one connected worker
+//!   of the agent, round-robin (connection order), skipping a worker whose
+//!   last `worker-capacity-update` said `is_busy: true` or that sent
+//!   `worker-finished`. When no worker is free, tasks wait in the queue
+//!   until one frees (a capacity update saying `is_busy: false`) or a
+//!   worker connects: never dropped, never pushed to a worker that said it
+//!   is full (whose release would bounce it straight back).
+//! - A task is *claimed* once a change sets its status to anything but
+//!   `pending` (the worker's `PATCH .../update` to `executing`, answered
+//!   200: a faulted PATCH never reaches the task). From then on its
+//!   worker's connection may end without a re-dispatch; a terminal status
+//!   ends the task's dispatch.
+
+pub(crate) mod events;
+mod handle;
+pub(crate) mod metadata;
+pub(crate) mod stream;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+pub(crate) use handle::control;
+pub use handle::WorkerInfo;
+
+use crate::server::lock;
+use crate::store::now;
+
+/// What goes down one worker's stream.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Out {
+    /// An `agent-execution` event with the task as stored when it is sent.
+    Task(String),
+    /// An event with this name and these exact `data` bytes.
+    Raw { event: String, data: String },
+}
+
+/// Where a task is in its dispatch.
+#[derive(Debug, Clone, PartialEq)]
+enum Stage {
+    Queued,
+    /// Sent to this worker, not claimed yet.
+    Out(String),
+    /// Claimed (status set past `pending`) or finished: no re-dispatch.
+    Taken,
+}
+
+struct Track {
+    agent: String,
+    stage: Stage,
+    /// The workers it was sent to, in order.
+    deliveries: Vec<String>,
+}
+
+struct Worker {
+    info: WorkerInfo,
+    /// The stream's inbox; `None` once the connection ended.
+    tx: Option<UnboundedSender<Out>>,
+}
+
+#[derive(Default)]
+struct Agent {
+    /// Connected workers, in connection order.
+    connected: Vec<String>,
+    /// Index into `connected` of the next worker to try.
+    cursor: usize,
+    queue: VecDeque<String>,
+}
+
+/// The agents' workers and the dispatch of their tasks.
+#[derive(Default)]
+pub(crate) struct State {
+    workers: Vec<Worker>,
+    agents: HashMap<String, Agent>,
+    tasks: HashMap<String, Track>,
+}
+
+/// The shared handle on [`State`]; cloned into each agent stream, whose end
+/// must reach it. Its lock and the task store's are never held together:
+/// a change of the store reaches the dispatch after the store's lock is
+/// released, and the dispatch never reads the store (a stream reads the
+/// task when it writes the frame).
+#[derive(Clone, Default)]
+pub(crate) struct Agents(Arc<Mutex<State>>);
+
+impl Agents {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.0)
+    }
+}
+
+impl State {
+    fn worker(&self, id: &str) -> Option<&Worker> {
+        self.workers.iter().find(|w| w.info.id == id)
+    }
+
+    fn worker_mut(&mut self, id: &str) -> Option<&mut Worker> {
+        self.workers.iter_mut().find(|w| w.info.id == id)
+    }
+
+    /// A new worker (its registration sent first by the stream); the queue
+    /// of its agent goes out. Returns the stream's inbox.
+    pub(crate) fn connect(&mut self, info: WorkerInfo) -> UnboundedReceiver<Out> {
+        let (tx, rx) = unbounded_channel();
+        let agent = info.agent_id.clone();
+        self.agents
+            .entry(agent.clone())
+            .or_default()
+            .connected
+            .push(info.id.clone());
+        self.workers.push(Worker { info, tx: Some(tx) });
+        self.pump(&agent);
+        rx
+    }
+
+    /// The worker's connection ended: its unclaimed tasks go back to the
+    /// front of the queue, in the order it got them, and out again.
+    pub(crate) fn disconnect(&mut self, worker_id: &str) {
+        let Some(w) = self.worker_mut(worker_id).filter(|w| w.info.connected) else {
+            return;
+        };
+        w.info.connected = false;
+        w.info.disconnected_at = Some(now());
+        w.tx = None;
+        let agent = w.info.agent_id.clone();
+        if let Some(a) = self.agents.get_mut(&agent) {
+            if let Some(i) = a.connected.iter().position(|id| id == worker_id) {
+                a.connected.remove(i);
+                if i < a.cursor {
+                    a.cursor -= 1;
+                }
+            }
+        }
+        self.take_back(worker_id, &agent);
+    }
+
+    /// Requeues (at the front) the tasks out with `worker_id`, unclaimed.
+    fn take_back(&mut self, worker_id: &str, agent: &str) {
+        let delivered = match self.worker(worker_id) {
+            Some(w) => w.info.delivered.clone(),
+            None => return,
+        };
+        let mut back = Vec::new();
+        for id in delivered {
+            if let Some(t) = self.tasks.get_mut(&id) {
+                if t.stage == Stage::Out(worker_id.to_string()) && !back.contains(&id) {
+                    t.stage = Stage::Queued;
+                    back.push(id);
+                }
+            }
+        }
+        let a = self.agents.entry(agent.to_string()).or_default();
+        for id in back.into_iter().rev() {
+            a.queue.push_front(id);
+        }
+        self.pump(agent);
+    }
+
+    /// A task for `agent` waits for a worker (unless it already does).
+    fn enqueue(&mut self, task_id: &str, agent: &str) {
+        let track = self.tasks.entry(task_id.to_string()).or_insert(Track {
+            agent: agent.to_string(),
+            stage: Stage::Taken,
+            deliveries: Vec::new(),
+        });
+        if track.stage == Stage::Queued {
+            return;
+        }
+        track.stage = Stage::Queued;
+        track.agent = agent.to_string();
+        let a = self.agents.entry(agent.to_string()).or_default();
+        a.queue.push_back(task_id.to_string());
+        self.pump(agent);
+    }
+
+    /// A task created for `agent`.
+    pub(crate) fn created(&mut self, task_id: &str, agent: &str) {
+        self.enqueue(task_id, agent);
+    }
+
+    /// A pending task seeded for `agent`: dispatched when the agent has a
+    /// connected worker, else not kept (seeding is for state, not traffic).
+    pub(crate) fn seeded(&mut self, task_id: &str, agent: &str) {
+        let has_workers = self
+            .agents
+            .get(agent)
+            .is_some_and(|a| !a.connected.is_empty());
+        if has_workers {
+            self.enqueue(task_id, agent);
+        }
+    }
+
+    /// A change set the task's status from `was` to `status`. `pending`
+    /// queues it again when that is a release: the task is out with a
+    /// worker or was claimed, or its status was another one (a save of a
+    /// task that was pending all along is not). Any other status takes it
+    /// out of dispatch (claimed, or finished).
+    pub(crate) fn status_set(
+        &mut self,
+        task_id: &str,
+        agent: Option<&str>,
+        was: Option<&str>,
+        status: &str,
+    ) {
+        let track = self.tasks.get_mut(task_id);
+        if status == "pending" {
+            let release = match &track {
+                Some(t) => t.stage != Stage::Queued,
+                None => was.is_some_and(|w| w != "pending"),
+            };
+            let agent = agent.or_else(|| track.map(|t| t.agent.as_str()));
+            if let (true, Some(agent)) = (release, agent.map(str::to_string)) {
+                self.enqueue(task_id, &agent);
+            }
+            return;
+        }
+        let Some(t) = track else {
+            return;
+        };
+        if t.stage == Stage::Queued {
+            if let Some(a) = self.agents.get_mut(&t.agent) {
+                a.queue.retain(|id| id != task_id);
+            }
+        }
+        t.stage = Stage::Taken;
+    }
+
+    /// The next free worker of `agent` in round-robin order (busy and
+    /// finished ones skipped; with `any`, the next connected one when none
+    /// is free).
+    fn pick(&mut self, agent: &str, any: bool) -> Option<String> {
+        let workers = &self.workers;
+        let a = self.agents.get_mut(agent)?;
+        let n = a.connected.len();
+        let free = |id: &String| {
+            workers
+                .iter()
+                .find(|w| &w.info.id == id)
+                .is_some_and(|w| !w.info.is_busy && !w.info.finished)
+        };
+        let start = a.cursor;
+        let found = (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&i| a.connected.get(i).is_some_and(free))
+            .or_else(|| (any && n > 0).then(|| start % n))?;
+        a.cursor = found + 1;
+        a.connected.get(found).cloned()
+    }
+
+    /// Sends the agent's waiting tasks while a worker is free.
+    fn pump(&mut self, agent: &str) {
+        loop {
+            let Some(task_id) = self
+                .agents
+                .get(agent)
+                .and_then(|a| a.queue.front())
+                .cloned()
+            else {
+                return;
+            };
+            let Some(worker_id) = self.pick(agent, false) else {
+                return;
+            };
+            if let Some(a) = self.agents.get_mut(agent) {
+                a.queue.pop_front();
+            }
+            let sent = self
+                .worker_mut(&worker_id)
+                .and_then(|w| w.tx.as_ref())
+                .is_some_and(|tx| tx.send(Out::Task(task_id.clone())).is_ok());
+            if !sent {
+                // The stream is gone but its end not yet recorded: the task
+                // waits again; the end requeues nothing of it.
+                if let Some(a) = self.agents.get_mut(agent) {
+                    a.queue.push_front(task_id);
+                    a.connected.retain(|id| id != &worker_id);
+                }
+                continue;
+            }
+            if let Some(w) = self.worker_mut(&worker_id) {
+                w.info.delivered.push(task_id.clone());
+            }
+            if let Some(t) = self.tasks.get_mut(&task_id) {
+                t.stage = Stage::Out(worker_id.clone());
+                t.deliveries.push(worker_id);
+            }
+        }
+    }
+
+    /// A heartbeat of a known worker; false for an unknown one.
+    pub(crate) fn heartbeat(&mut self, worker_id: &str, data: Value) -> bool {
+        let Some(w) = self.worker_mut(worker_id) else {
+            return false;
+        };
+        w.info.heartbeats += 1;
+        w.info.last_heartbeat = Some(data);
+        w.info.last_heartbeat_at = Some(now());
+        true
+    }
+
+    /// A capacity update; a worker that frees up gets the waiting tasks.
+    pub(crate) fn capacity(&mut self, worker_id: &str, is_busy: bool) -> bool {
+        let Some(w) = self.worker_mut(worker_id) else {
+            return false;
+        };
+        w.info.capacity_updates.push(is_busy);
+        w.info.is_busy = is_busy;
+        let agent = w.info.agent_id.clone();
+        if !is_busy {
+            self.pump(&agent);
+        }
+        true
+    }
+
+    /// `worker-finished`: the worker gets nothing more, and its unclaimed
+    /// tasks go to the others.
+    pub(crate) fn finished(&mut self, worker_id: &str) -> bool {
+        let Some(w) = self.worker_mut(worker_id) else {
+            return false;
+        };
+        w.info.finished = true;
+        let agent = w.info.agent_id.clone();
+        self.take_back(worker_id, &agent);
+        true
+    }
+
+    /// The agent of a known worker.
+    pub(crate) fn agent_of(&self, worker_id: &str) -> Option<&str> {
+        self.worker(worker_id).map(|w| w.info.agent_id.as_str())
+    }
+
+    /// Sends an event to every connected stream of `agent`; how many.
+    pub(crate) fn send_all(&mut self, agent: &str, out: &Out) -> usize {
+        let sent = self
+            .workers
+            .iter()
+            .filter(|w| w.info.agent_id == agent)
+            .filter_map(|w| w.tx.as_ref())
+            .filter(|tx| tx.send(out.clone()).is_ok())
+            .count();
+        sent
+    }
+
+    /// Sends an event to one worker of `agent`, picked as a task would be
+    /// (but never queued: to a busy one when none is free); which one.
+    pub(crate) fn send_one(&mut self, agent: &str, out: Out) -> Option<String> {
+        let id = self.pick(agent, true)?;
+        let tx = self.worker(&id)?.tx.as_ref()?;
+        tx.send(out).ok().map(|()| id)
+    }
+
+    /// Ends every connected stream of `agent` normally; how many.
+    pub(crate) fn close_streams(&mut self, agent: &str) -> usize {
+        let mut n = 0;
+        for w in self.workers.iter_mut().filter(|w| w.info.agent_id == agent) {
+            n += usize::from(w.tx.take().is_some());
+        }
+        n
+    }
+
+    /// Forgets the tasks (they were removed): queues and delivery records.
+    pub(crate) fn clear_tasks(&mut self) {
+        self.tasks.clear();
+        for a in self.agents.values_mut() {
+            a.queue.clear();
+        }
+    }
+
+    /// Ends every stream (normally) and forgets every worker and task.
+    pub(crate) fn reset(&mut self) {
+        *self = State::default();
+    }
+}
+
+#[cfg(test)]
+mod tests;
