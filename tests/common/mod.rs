@@ -7,8 +7,8 @@ pub mod expected;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use xpander_sdk::emulator::{ApiKeyCheck, Emulator, RecordedRequest, REDACTED};
-use xpander_sdk::{RetryPolicy, Tasks};
+use xpander_sdk::emulator::{ApiKeyCheck, Emulator, EmulatorBuilder, RecordedRequest, REDACTED};
+use xpander_sdk::{ClientBuilder, RetryPolicy, Tasks};
 
 pub const WIRE: &str = include_str!("../fixtures/official-python-client-requests.json");
 pub const RECORDER_TASK: &str = include_str!("../fixtures/recorder-task.json");
@@ -31,7 +31,19 @@ pub const WIRE_KEY: &str = "test-key-123";
 /// An emulator that knows the recorder's task (`task_xyz`), with the key of
 /// the wire file.
 pub fn emulator() -> Emulator {
-    let emulator = Emulator::builder()
+    emulator_from(Emulator::builder())
+}
+
+/// As [`emulator`], serving https (a certificate authority of its own,
+/// made at start: see [`builder`]).
+pub fn emulator_over_https() -> Emulator {
+    emulator_from(Emulator::builder().tls(true))
+}
+
+/// An emulator from `builder`, with the key of the wire file and the
+/// recorder's task.
+pub fn emulator_from(builder: EmulatorBuilder) -> Emulator {
+    let emulator = builder
         .api_key(WIRE_KEY)
         .start()
         .expect("the emulator starts");
@@ -54,12 +66,22 @@ pub fn client(emulator: &Emulator) -> Tasks {
 
 /// A client of `emulator` with the given retry policy.
 pub fn client_with(emulator: &Emulator, retry: RetryPolicy) -> Tasks {
-    Tasks::builder()
-        .base_url(emulator.base_url())
-        .api_key(emulator.api_key())
+    builder(emulator)
         .retry(retry)
         .build()
         .expect("the client builds")
+}
+
+/// A client builder for `emulator`: its URL and key, and its root
+/// certificate when it serves https.
+pub fn builder(emulator: &Emulator) -> ClientBuilder {
+    let builder = Tasks::builder()
+        .base_url(emulator.base_url())
+        .api_key(emulator.api_key());
+    match emulator.root_certificate_pem() {
+        Some(root) => builder.add_root_certificate_pem(root),
+        None => builder,
+    }
 }
 
 /// A minimal task with the given id.
