@@ -189,18 +189,5 @@ fn a_stalled_stream_sends_nothing_until_released() {
         .start()
         .unwrap();
     seed(&emu, json!({"id": "t1", "status": "executing"}));
-    emu.inject(Fault::on("GET", PATH).stall_after(1));
-    let mut sse = Sse::open(&emu, PATH, &[]);
-    assert_eq!(sse.next_block().unwrap().kind(), "connected");
-    wait_held(&emu, 1);
-    emu.push_event("t1", json!({"type": "chunk", "data": "during"}))
-        .unwrap();
-    assert!(
-        sse.quiet_for(Duration::from_millis(100)),
-        "bytes during a stall"
-    );
-    emu.release(1);
-    let b = sse.next_event().unwrap();
-    assert_eq!(b.json()["data"], "during");
-    complete_and_expect_end(&emu, &mut sse, "t1");
+    assert_stall_then_release(&emu, PATH);
 }
