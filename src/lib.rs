@@ -129,7 +129,7 @@ pub mod model;
 mod options;
 pub mod params;
 pub mod proxy;
-mod redact;
+pub mod redact;
 mod telemetry;
 
 #[cfg(feature = "blocking")]

@@ -84,6 +84,28 @@ pub fn builder(emulator: &Emulator) -> ClientBuilder {
     }
 }
 
+/// A task with a distinct sentinel (each starts with `SENTINEL-`) in every
+/// credential-bearing field: the known ones, a secret of the input's user,
+/// and credential-looking unknown keys at the top and deep down.
+pub fn task_with_secrets(id: &str) -> Value {
+    json!({
+        "id": id, "agent_id": "agent-1", "organization_id": "org-1",
+        "input": {"text": "hi", "user": {"id": "u", "api_token": "SENTINEL-input-secret"}},
+        "created_at": "2026-11-20T10:00:00Z",
+        "status": "executing",
+        "user_oidc_token": "SENTINEL-oidc",
+        "user_tokens": {"github": "SENTINEL-user-tokens"},
+        "payload_extension": {"headers": {"Authorization": "Bearer SENTINEL-payload-ext"}},
+        "mcp_servers": [{
+            "type": "remote", "name": "crm", "url": "https://mcp.example.com",
+            "api_key": "SENTINEL-mcp-api-key", "client_secret": "SENTINEL-mcp-client-secret",
+            "headers": {"X-Auth": "SENTINEL-mcp-header"}, "env_vars": {"TOKEN": "SENTINEL-mcp-env"}
+        }],
+        "x_session_token": "SENTINEL-extra-token",
+        "integration": {"oauth": [{"refresh_token": "SENTINEL-extra-deep", "scope": "crm"}]}
+    })
+}
+
 /// A minimal task with the given id.
 pub fn task_json(id: &str) -> Value {
     json!({
