@@ -759,7 +759,10 @@ front_end! {
     /// silent connection, reconnects with `Last-Event-ID` and backoff (a
     /// bounded number of times), never yields an event twice, skips a
     /// malformed event (a tracing warning), and ends after `task_finished`.
-    /// Nothing is sent until the first `next()`.
+    /// Nothing is sent until the first `next()`. The first event of each
+    /// connection is the server's `connected` handshake: once it is read,
+    /// the stream is live (a fresh connection gets the events that happen
+    /// from then on; [`EventStream::resume_after`] resumes an earlier one).
     ///
     /// Refused when the task has `events_streaming: false`, or when no
     /// organization id is configured (the stream's root needs it).

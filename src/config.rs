@@ -484,15 +484,7 @@ impl ClientBuilder {
         let org = self.organization_id.as_deref();
         let (base_url, host) = resolve_base_url(&raw, org, self.allow_insecure_http)?;
         let events_root = match &self.events_base_url {
-            Some(root) => {
-                let (url, host) = resolve_base_url_plain(root.trim())?;
-                if url.starts_with("http://") && !is_loopback(&host) && !self.allow_insecure_http {
-                    return Err(Error::Config(format!(
-                        "invalid events base URL {root:?}: plain http is allowed only to loopback hosts"
-                    )));
-                }
-                Some(url)
-            }
+            Some(root) => Some(check_base_url(root.trim(), self.allow_insecure_http)?.0),
             None => events_root(&raw, org)?,
         };
         let mut root_certificates = Vec::new();
@@ -572,6 +564,25 @@ pub(crate) fn resolve_base_url(
     organization_id: Option<&str>,
     allow_insecure_http: bool,
 ) -> Result<(String, String)> {
+    let (mut url, host, path) = check_base_url(raw, allow_insecure_http)?;
+    if is_agent_controller(&host, port_of(&url), &path) {
+        let org = organization_id.filter(|o| !o.is_empty()).ok_or_else(|| {
+            Error::Config(format!(
+                "the base URL {raw:?} is an agent-controller URL, which needs an organization id \
+                     (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)"
+            ))
+        })?;
+        let org = segment::encode("organization_id", org)?;
+        url.push('/');
+        url.push_str(&org);
+    }
+    Ok((url, host))
+}
+
+/// Checks a base URL (scheme, no query, no credentials, https off
+/// loopback); answers it with its scheme and without a trailing `/`, its
+/// host, and its path.
+fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, String, String)> {
     let bad = |why: &str| Error::Config(format!("invalid base URL {raw:?}: {why}"));
     if raw.is_empty() {
         return Err(bad("it is empty"));
@@ -610,19 +621,12 @@ pub(crate) fn resolve_base_url(
              ClientBuilder::allow_insecure_http(true) to send the key in clear text",
         ));
     }
-    let mut url = format!("{scheme}://{authority}{}", path.trim_end_matches('/'));
-    if is_agent_controller(&host, port_of(&url), path) {
-        let org = organization_id.filter(|o| !o.is_empty()).ok_or_else(|| {
-            Error::Config(format!(
-                "the base URL {raw:?} is an agent-controller URL, which needs an organization id \
-                     (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)"
-            ))
-        })?;
-        let org = segment::encode("organization_id", org)?;
-        url.push('/');
-        url.push_str(&org);
-    }
-    Ok((url, host))
+    let path = path.trim_end_matches('/');
+    Ok((
+        format!("{scheme}://{authority}{path}"),
+        host,
+        path.to_string(),
+    ))
 }
 
 /// The published client's rule (2.0.537): the API of an agent controller
@@ -643,8 +647,8 @@ fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String
     let Some(org) = organization_id.filter(|o| !o.is_empty()) else {
         return Ok(None);
     };
-    // The base URL was checked already; resolve it again without the org.
-    let (url, host) = resolve_base_url_plain(raw)?;
+    // The base URL was checked already; this answers it without the org.
+    let (url, host, _) = check_base_url(raw, true)?;
     let root = match (host.as_str(), port_of(&url)) {
         ("inbound.xpander.ai", _) => "https://agent-controller.xpander.ai".to_string(),
         ("inbound.stg.xpander.ai", _) => "https://agent-controller.stg.xpander.ai".to_string(),
@@ -655,33 +659,6 @@ fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String
         "{root}/{}",
         segment::encode("organization_id", org)?
     )))
-}
-
-/// The base URL with its scheme and without a trailing `/`, never with the
-/// organization segment, and its host.
-fn resolve_base_url_plain(raw: &str) -> Result<(String, String)> {
-    let with_scheme = if raw.contains("://") {
-        raw.to_string()
-    } else {
-        format!("https://{raw}")
-    };
-    let (scheme, rest) = with_scheme
-        .split_once("://")
-        .ok_or_else(|| Error::Config(format!("invalid base URL {raw:?}")))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let host = host_of(authority)
-        .ok_or_else(|| Error::Config(format!("invalid base URL {raw:?}: no host")))?;
-    Ok((
-        format!(
-            "{}://{authority}{}",
-            scheme.to_ascii_lowercase(),
-            path.trim_end_matches('/')
-        ),
-        host,
-    ))
 }
 
 /// The host of an authority (`host`, `host:port`, `[v6]:port`), lowercased.

@@ -255,6 +255,30 @@ macro_rules! front_end {
                 self.session.last_event_id()
             }
 
+            /// Resumes after event `last_event_id` (from an earlier stream's
+            /// [`Self::last_event_id`]): the first connection sends it as
+            /// `Last-Event-ID`, and the server sends only what came after.
+            pub fn resume_after(mut self, last_event_id: impl Into<String>) -> $stream {
+                let policy = self.session.policy().clone();
+                self.session = EventSession::new(&self.task_id, policy).with_last_event_id(last_event_id);
+                self
+            }
+
+            /// Events received and yielded so far.
+            pub fn delivered(&self) -> u64 {
+                self.session.delivered()
+            }
+
+            /// Events the server sent again after a reconnect, not yielded twice.
+            pub fn replayed(&self) -> u64 {
+                self.session.replayed()
+            }
+
+            /// Malformed events skipped (each also a tracing warning).
+            pub fn skipped(&self) -> u64 {
+                self.session.skipped()
+            }
+
             /// Ends the stream: the connection is dropped and no event follows.
             pub fn stop(&mut self) {
                 self.session.stop();

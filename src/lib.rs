@@ -154,6 +154,8 @@ pub use xpander_emulator as emulator;
 
 pub use client::Tasks;
 pub use config::{ApiKey, ClientBuilder, Config, RetryPolicy, RootCertificate, Timeouts};
+pub use core::stream::StreamPolicy;
+pub use core::wait::WaitPolicy;
 pub use error::{
     ApiError, DecodeError, Error, ErrorClass, Result, TransportError, TransportErrorKind,
 };

@@ -407,6 +407,9 @@ front_end! {
     ///     .build()?;
     /// let task = tasks.acreate(&CreateTask::new("agent-1", "Hello!").events_streaming(true)).await?;
     /// let mut events = task.aevents(&tasks)?;
+    /// // The handshake: from here on the stream is live.
+    /// let connected = events.next().await.unwrap()?;
+    /// assert_eq!(connected.kind, xpander_sdk::model::TaskEventType::Connected);
     /// tasks.aupdate(&task.id, &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Hi")).await?;
     /// while let Some(event) = events.next().await {
     ///     let event = event?;

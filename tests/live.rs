@@ -228,6 +228,42 @@ macro_rules! live_scenarios {
                 assert_eq!(Some(resumed_at), events[2].id.as_deref());
             }
 
+            /// A new stream resumes where an earlier one stopped; the
+            /// counters say what happened.
+            #[$mode]
+            pub async fn resume_from_an_earlier_stream(emulator: &Emulator) {
+                let tasks = client(emulator);
+                let task = streaming_task(emulator, "t-resume");
+                let mut first = task.$events_with(&tasks, quick()).unwrap();
+                let connected = first.next().await.unwrap().unwrap();
+                assert_eq!(connected.kind, TaskEventType::Connected);
+                let chunks: Vec<TaskEvent> = ["a", "b", "c"]
+                    .into_iter()
+                    .map(|t| TaskEvent::chunk(&task, t))
+                    .collect();
+                tasks.$push("t-resume", &chunks).await.unwrap();
+                let a = first.next().await.unwrap().unwrap();
+                assert_eq!(a.payload.as_text(), Some("a"));
+                let stopped_at = first.last_event_id().unwrap().to_owned();
+                first.stop();
+                let after_stop = first.next().await;
+                assert!(after_stop.is_none(), "stopped");
+                assert_eq!(first.delivered(), 2, "the handshake and one chunk");
+
+                let second = task
+                    .$events_with(&tasks, quick())
+                    .unwrap()
+                    .resume_after(stopped_at.clone());
+                tasks.$update("t-resume", &xpander_sdk::UpdateTask::new().status(AgentExecutionStatus::Completed))
+                    .await
+                    .unwrap();
+                let (events, errors) = drain(second).await;
+                assert!(errors.is_empty(), "{errors:?}");
+                let texts: Vec<_> = events.iter().filter_map(|e| e.payload.as_text()).collect();
+                assert_eq!(texts, ["b", "c"], "after {stopped_at}: {:?}", kinds(&events));
+                assert!(events.last().unwrap().is_finished());
+            }
+
             /// A stream that sends nothing (not even keep-alives) times out
             /// and reconnects; one that always stalls ends with an error.
             #[$mode]
@@ -542,6 +578,7 @@ macro_rules! all_scenarios {
         both_faces!(
             $emulator: live_in_order,
             resume_after_a_drop,
+            resume_from_an_earlier_stream,
             idle_stream_times_out,
             error_statuses,
             malformed_events_are_skipped,

@@ -300,3 +300,101 @@ fn plan_following_on_every_recorded_outcome() {
     assert_eq!(got.uncompleted_tasks.len(), 1);
     assert!(ends_with_question("Which quarter do you mean?"));
 }
+
+/// Every request of the task-extras captures, built by the core with the
+/// configuration the scenario used: the same method, path, query and body.
+/// Three scenarios are deliberately different or not ported, and say why.
+#[test]
+fn every_recorded_task_extras_request() {
+    use crate::model::{EventPayload, TaskEvent, TaskEventType};
+    let all: Value = serde_json::from_str(EXTRAS).unwrap();
+    let mut checked = 0;
+    for scenario in all["scenarios"].as_array().unwrap() {
+        let name = scenario["name"].as_str().unwrap();
+        let Some(recorded) = scenario["requests"].get(0) else {
+            continue;
+        };
+        // The base URL the scenario's client was configured with.
+        let base = match name {
+            "aevents_base_url_with_path" => "http://127.0.0.1:37985/events-gw",
+            "aevents_loopback_8085_rewrite" => "http://localhost:8085",
+            n if n.ends_with("port_9016") => "http://localhost:9016",
+            _ => "http://127.0.0.1:37985",
+        };
+        let core = Core::new(
+            ClientBuilder::new()
+                .api_key("k")
+                .base_url(base)
+                .organization_id("org-1")
+                .into_config()
+                .unwrap(),
+        );
+        let mut task = metrics_task();
+        let request = match name {
+            n if n.contains("events") => core.events("task-1", Vec::new()).unwrap(),
+            n if n.contains("activity_log") => core.activity_log("agent-1", "task-1").unwrap(),
+            n if n.contains("report_metrics") => {
+                if n.contains("orchestration") {
+                    task.source = Some("orchestration".into());
+                    task.return_metrics = true;
+                }
+                if n.contains("llm_model_name") {
+                    task.llm_model_name = Some("  GPT-5-Mini ".into());
+                }
+                core.report_metrics(&task, None).unwrap()
+            }
+            n if n.starts_with("plan_following") => core.get("task-1").unwrap(),
+            // Deliberately not ported: LLM-framework glue (prompt building,
+            // file fetching, media transcription), not Tasks API calls.
+            "to_message_deep_planning_started"
+            | "get_human_readable_files_guard_legacy"
+            | "get_media_texts_audio_attachment" => continue,
+            other => panic!("no request for scenario {other}"),
+        };
+        let url = request.url.as_str();
+        let after_host = url.split_once("://").unwrap().1;
+        let (authority, path) = after_host.split_at(after_host.find('/').unwrap());
+        let port: u64 = authority.rsplit(':').next().unwrap().parse().unwrap();
+        let expected_path = recorded["path"].as_str().unwrap();
+        if name == "areport_metrics_no_configuration_arg" {
+            // The official client ignores the task's configuration and
+            // reports to the environment's base URL; this crate uses the
+            // client's own configuration.
+            assert_eq!(
+                expected_path,
+                "/env-default/agents-metrics/agent-1/execution"
+            );
+            assert_eq!(path, "/agents-metrics/agent-1/execution");
+        } else {
+            assert_eq!(path, expected_path, "{name}");
+            assert_eq!(port, recorded["server_port"], "{name}: port");
+        }
+        assert_eq!(request.method.as_str(), recorded["method"], "{name}");
+        assert_eq!(recorded["query"], json!({}), "{name}");
+        assert!(!url.contains('?'), "{name}");
+        let body = request
+            .body
+            .as_deref()
+            .map(|b| serde_json::from_slice::<Value>(b).unwrap())
+            .unwrap_or(Value::Null);
+        assert_eq!(body, recorded["body_json"], "{name}: body");
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 33,
+        "every scenario with a request, but the three not ported"
+    );
+    // The events push of the backend helpers: an array of envelopes.
+    let push = core()
+        .push_events(
+            "task-1",
+            &[TaskEvent::new(
+                TaskEventType::TaskCompactization,
+                "task-1",
+                "org-1",
+                EventPayload::Raw(json!({"type": "retry", "data": {"is_retry": true}})),
+            )],
+        )
+        .unwrap();
+    assert_eq!(body(&push)[0]["type"], "task_compactization");
+}

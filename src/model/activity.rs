@@ -302,7 +302,9 @@ impl ActivityEntry {
             return typed(value, ActivityEntry::Gateway);
         }
         if has("role") && has("content") {
-            if matches!(text("role"), Some("user" | "agent")) && map["content"].is_object() {
+            if matches!(text("role"), Some("user" | "agent"))
+                && map.get("content").is_some_and(Value::is_object)
+            {
                 return typed(value, ActivityEntry::Message);
             }
             return ActivityEntry::Other(OtherEntry(value));

@@ -384,6 +384,23 @@ impl TaskEvent {
         }
     }
 
+    /// A `chunk` of text about `task`, stamped now (for pushing events).
+    ///
+    /// ```
+    /// use xpander_sdk::model::{Task, TaskEvent, TaskInput};
+    /// let task = Task::new("t1", "agent-1", "org-1", TaskInput::new("hi"));
+    /// let event = TaskEvent::chunk(&task, "Hel");
+    /// assert_eq!(event.to_json()["data"], "Hel");
+    /// ```
+    pub fn chunk(task: &Task, text: impl Into<String>) -> TaskEvent {
+        TaskEvent::new(
+            TaskEventType::Chunk,
+            &task.id,
+            &task.organization_id,
+            EventPayload::Text(text.into()),
+        )
+    }
+
     /// Reads one event's JSON (an SSE `data` field) and its SSE id. Fails
     /// only when the text is not a JSON object with a `type`.
     pub fn from_json(data: &str, id: Option<&str>) -> Result<TaskEvent, serde_json::Error> {
