@@ -6,7 +6,9 @@
 
 mod common;
 
-use serde_json::{json, Value};
+use common::task_with_secrets;
+
+use serde_json::json;
 use xpander_sdk::emulator::{Emulator, Fault};
 use xpander_sdk::model::{McpServer, Task};
 use xpander_sdk::{
@@ -27,25 +29,8 @@ const SENTINELS: &[&str] = &[
     "SENTINEL-mcp-env",
     "SENTINEL-extra-token",
     "SENTINEL-input-secret",
+    "SENTINEL-extra-deep",
 ];
-
-fn task_with_secrets(id: &str) -> Value {
-    json!({
-        "id": id, "agent_id": "agent-1", "organization_id": "org-1",
-        "input": {"text": "hi", "user": {"id": "u", "api_token": "SENTINEL-input-secret"}},
-        "created_at": "2026-11-20T10:00:00Z",
-        "status": "executing",
-        "user_oidc_token": "SENTINEL-oidc",
-        "user_tokens": {"github": "SENTINEL-user-tokens"},
-        "payload_extension": {"headers": {"Authorization": "Bearer SENTINEL-payload-ext"}},
-        "mcp_servers": [{
-            "type": "remote", "name": "crm", "url": "https://mcp.example.com",
-            "api_key": "SENTINEL-mcp-api-key", "client_secret": "SENTINEL-mcp-client-secret",
-            "headers": {"X-Auth": "SENTINEL-mcp-header"}, "env_vars": {"TOKEN": "SENTINEL-mcp-env"}
-        }],
-        "x_session_token": "SENTINEL-extra-token"
-    })
-}
 
 fn assert_clean(what: &str, text: &str) {
     for sentinel in SENTINELS {
