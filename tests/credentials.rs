@@ -169,3 +169,26 @@ fn no_error_of_either_face_shows_a_credential() {
     assert!(err.is_unauthorized());
     check_error("wrong key", &err);
 }
+
+/// A FastAPI `detail` that is not a string, or validation errors without a
+/// `msg`, echo what was sent: their credentials are redacted in the error's
+/// `detail` (and so in its `Display`), as in its body.
+#[test]
+fn an_error_detail_of_any_shape_shows_no_credential() {
+    let (emulator, tasks) = setup();
+    let answers = [
+        json!({"detail": {"user_oidc_token": "SENTINEL-oidc", "why": "expired"}}),
+        json!({"detail": [{"loc": ["body"], "input": task_with_secrets("t-1")}]}),
+        json!({"detail": [{"loc": ["header", "x-api-key"], "msg": "bad", "input": KEY}]}),
+        json!({"detail": [["body"], {"headers": {"a": "SENTINEL-mcp-header"}}]}),
+    ];
+    for answer in answers {
+        emulator.clear_faults();
+        emulator.inject(Fault::on("*", "*").respond(403, answer.clone()).always());
+        let err = tasks.get("t-1").unwrap_err();
+        let detail = err.as_api().and_then(|e| e.detail.clone());
+        assert!(detail.is_some(), "{answer}");
+        assert_clean(&answer.to_string(), detail.as_deref().unwrap_or(""));
+        check_error(&answer.to_string(), &err);
+    }
+}
