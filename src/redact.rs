@@ -178,6 +178,51 @@ impl fmt::Debug for Shown<'_> {
     }
 }
 
+/// How a model field shows in `Debug` (fields not marked secret): free-form
+/// JSON with the values of credential-looking keys redacted at any depth,
+/// as `extra` is, and every other type as its own `Debug` shows it. Every
+/// type a model field can have implements it, so that a free-form field
+/// added later cannot be printed whole by mistake.
+pub(crate) trait FieldDebug {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl FieldDebug for Value {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&RedactedValue(self), f)
+    }
+}
+
+impl FieldDebug for Map<String, Value> {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&RedactedMap(self), f)
+    }
+}
+
+impl<T: FieldDebug> FieldDebug for Option<T> {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            None => f.write_str("None"),
+            Some(v) => f.debug_tuple("Some").field(&ShownField(v)).finish(),
+        }
+    }
+}
+
+impl<T: FieldDebug> FieldDebug for Vec<T> {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter().map(ShownField)).finish()
+    }
+}
+
+/// `Debug` of a model field, through [`FieldDebug`].
+pub(crate) struct ShownField<'a, T: ?Sized>(pub(crate) &'a T);
+
+impl<T: FieldDebug + ?Sized> fmt::Debug for ShownField<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_field(f)
+    }
+}
+
 /// `Debug` of a free-form object: credential-looking keys redacted at any depth.
 pub(crate) struct RedactedMap<'a>(pub(crate) &'a Map<String, Value>);
 

@@ -460,6 +460,8 @@ impl Kinds for Timestamp {
     }
 }
 
+field_debug_as_debug!(Timestamp);
+
 field_by_kinds!(Timestamp, |value| match value {
     Value::Null => None,
     other => Some(Timestamp::from_wire(other.clone())),

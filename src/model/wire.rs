@@ -203,6 +203,23 @@ macro_rules! field_by_kinds {
     };
 }
 
+/// Implements [`crate::redact::FieldDebug`] as the type's own `Debug` (it holds no
+/// free-form JSON, or redacts it itself).
+macro_rules! field_debug_as_debug {
+    ($($ty:ty),+ $(,)?) => {
+        $(
+            impl $crate::redact::FieldDebug for $ty {
+                fn fmt_field(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    ::std::fmt::Debug::fmt(self, f)
+                }
+            }
+        )+
+    };
+}
+
+
+field_debug_as_debug!(String, bool, i64, f64);
+
 // ----- text -----------------------------------------------------------------
 
 impl Kinds for String {
