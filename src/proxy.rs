@@ -151,20 +151,23 @@ impl fmt::Debug for ProxyUrl {
 }
 
 /// A URL with its `user:password@` part replaced by `<redacted>@`.
+///
+/// Everything before the last `@` goes, not only what comes before the
+/// first `/`, `?` or `#`: a password with one of them unencoded is a
+/// mistake this text is shown for (in the error refusing it). A proxy URL
+/// has no path worth showing.
 fn redact(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (Some(scheme), rest),
         None => (None, url),
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((_, hostport)) => format!("<redacted>@{hostport}"),
-        None => authority.to_string(),
+    let rest = match rest.rsplit_once('@') {
+        Some((_, after)) => format!("<redacted>@{after}"),
+        None => rest.to_string(),
     };
     match scheme {
-        Some(scheme) => format!("{scheme}://{authority}{tail}"),
-        None => format!("{authority}{tail}"),
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => rest,
     }
 }
 
@@ -519,5 +522,26 @@ mod tests {
         assert!(!format!("{setting:?}").contains("s3cret"));
         let err = ProxyUrl::parse("socks5://user:s3cret@p:1", "test").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    /// A password with an unencoded `/`, `?` or `#` (a mistake, but a
+    /// common one) must not show in the error refusing it, nor in a
+    /// setting's `Debug`.
+    #[test]
+    fn credentials_with_delimiters_never_show() {
+        for raw in [
+            "http://user:s3/cret@proxy.corp:3128",
+            "http://user:s3?cret@proxy.corp:3128",
+            "http://user:s3#cret@proxy.corp:3128",
+            "user:s3/cret@proxy.corp:3128",
+            "socks5://user:s3/cret@proxy.corp:3128",
+            " http://user:s3 cret@proxy.corp:3128",
+        ] {
+            let err = ProxyUrl::parse(raw, "test").unwrap_err().to_string();
+            assert!(!err.contains("s3") && !err.contains("cret"), "{err}");
+            assert!(err.contains("proxy.corp"), "{err}");
+            let setting = format!("{:?}", ProxySetting::Url(raw.into()));
+            assert!(!setting.contains("s3") && !setting.contains("cret"), "{setting}");
+        }
     }
 }
