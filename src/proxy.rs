@@ -41,6 +41,7 @@ use std::net::IpAddr;
 
 use crate::config::is_loopback;
 use crate::error::{Error, Result};
+use crate::redact::redact_userinfo;
 
 /// Where the proxy setting of a client comes from.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -60,7 +61,7 @@ impl fmt::Debug for ProxySetting {
         match self {
             ProxySetting::FromEnv => f.write_str("FromEnv"),
             ProxySetting::Disabled => f.write_str("Disabled"),
-            ProxySetting::Url(url) => write!(f, "Url({:?})", redact(url)),
+            ProxySetting::Url(url) => write!(f, "Url({:?})", redact_userinfo(url)),
         }
     }
 }
@@ -82,7 +83,7 @@ impl ProxyUrl {
         let bad = |why: &str| {
             Error::Config(format!(
                 "the proxy {source} ({}) {why}; set another, or call ClientBuilder::no_proxy()",
-                redact(raw)
+                redact_userinfo(raw)
             ))
         };
         let raw = raw.trim();
@@ -140,34 +141,13 @@ impl ProxyUrl {
 
 impl fmt::Display for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact(&self.url))
+        f.write_str(&redact_userinfo(&self.url))
     }
 }
 
 impl fmt::Debug for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ProxyUrl({:?})", redact(&self.url))
-    }
-}
-
-/// A URL with its `user:password@` part replaced by `<redacted>@`.
-///
-/// Everything before the last `@` goes, not only what comes before the
-/// first `/`, `?` or `#`: a password with one of them unencoded is a
-/// mistake this text is shown for (in the error refusing it). A proxy URL
-/// has no path worth showing.
-fn redact(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
-    };
-    let rest = match rest.rsplit_once('@') {
-        Some((_, after)) => format!("<redacted>@{after}"),
-        None => rest.to_string(),
-    };
-    match scheme {
-        Some(scheme) => format!("{scheme}://{rest}"),
-        None => rest,
+        write!(f, "ProxyUrl({:?})", redact_userinfo(&self.url))
     }
 }
 

@@ -256,6 +256,27 @@ impl fmt::Debug for RedactedValue<'_> {
     }
 }
 
+/// A URL with its `user:password@` part replaced by `<redacted>@`.
+///
+/// Everything before the last `@` goes, not only what comes before the
+/// first `/`, `?` or `#`: a password with one of them unencoded is a
+/// mistake this text is shown for (in the error refusing it). A proxy URL
+/// has no path worth showing.
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let rest = match rest.rsplit_once('@') {
+        Some((_, after)) => format!("<redacted>@{after}"),
+        None => rest.to_string(),
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => rest,
+    }
+}
+
 /// Replaces every occurrence of `secret` in `text` (nothing for an empty secret).
 pub(crate) fn scrub(text: &str, secret: &str) -> String {
     if secret.is_empty() || !text.contains(secret) {
