@@ -272,7 +272,10 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("api_key", &self.api_key)
             .field("organization_id", &self.organization_id)
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(crate::redact::redact_userinfo),
+            )
             .field("staging", &self.staging)
             .field("timeouts", &self.timeouts)
             .field("retry", &self.retry)
@@ -287,7 +290,13 @@ impl fmt::Debug for ClientBuilder {
             .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)
             .field("http2", &!self.http1_only)
             .field("resolve", &self.resolve)
-            .field("events_base_url", &self.events_base_url)
+            .field(
+                "events_base_url",
+                &self
+                    .events_base_url
+                    .as_deref()
+                    .map(crate::redact::redact_userinfo),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -772,6 +781,10 @@ mod tests {
                 }
                 Ok(url) => panic!("{raw} was taken as {url:?}"),
             }
+            // Nor does the builder holding it.
+            let builder = ClientBuilder::new().base_url(raw).events_base_url(raw);
+            let shown = format!("{builder:?}");
+            assert!(!shown.contains("s3"), "{shown}");
         }
     }
 
