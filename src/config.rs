@@ -272,7 +272,10 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("api_key", &self.api_key)
             .field("organization_id", &self.organization_id)
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(crate::redact::redact_userinfo),
+            )
             .field("staging", &self.staging)
             .field("timeouts", &self.timeouts)
             .field("retry", &self.retry)
@@ -287,7 +290,13 @@ impl fmt::Debug for ClientBuilder {
             .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)
             .field("http2", &!self.http1_only)
             .field("resolve", &self.resolve)
-            .field("events_base_url", &self.events_base_url)
+            .field(
+                "events_base_url",
+                &self
+                    .events_base_url
+                    .as_deref()
+                    .map(crate::redact::redact_userinfo),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -550,12 +559,16 @@ fn parse_pem(pem: &[u8]) -> Result<Vec<RootCertificate>> {
 /// The explicit port of a resolved base URL, if any.
 fn port_of(url: &str) -> Option<u16> {
     let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
+    port_text(rest.split('/').next()?).parse().ok()
+}
+
+/// The port of an authority as written (empty when there is none).
+fn port_text(authority: &str) -> &str {
     let after_host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split_once(']')?.1,
+        Some(v6) => v6.split_once(']').map_or("", |(_, after)| after),
         None => authority.split_once(':').map_or("", |(_, port)| port),
     };
-    after_host.trim_start_matches(':').parse().ok()
+    after_host.trim_start_matches(':')
 }
 
 /// Applies the base-URL rules; answers the URL (no trailing `/`) and its host.
@@ -583,7 +596,10 @@ pub(crate) fn resolve_base_url(
 /// loopback); answers it with its scheme and without a trailing `/`, its
 /// host, and its path.
 fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, String, String)> {
-    let bad = |why: &str| Error::Config(format!("invalid base URL {raw:?}: {why}"));
+    let bad = |why: &str| {
+        let shown = crate::redact::redact_userinfo(raw);
+        Error::Config(format!("invalid base URL {shown:?}: {why}"))
+    };
     if raw.is_empty() {
         return Err(bad("it is empty"));
     }
@@ -615,6 +631,10 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
         ));
     }
     let host = host_of(authority).ok_or_else(|| bad("no host"))?;
+    let port = port_text(authority);
+    if !port.is_empty() && port.parse::<u16>().is_err() {
+        return Err(bad("the port is not a number from 0 to 65535"));
+    }
     if scheme == "http" && !is_loopback(&host) && !allow_insecure_http {
         return Err(bad(
             "plain http is allowed only to loopback hosts; use https, or \
@@ -739,6 +759,33 @@ mod tests {
             .unwrap();
         assert_eq!(c.api_key.expose(), "explicit");
         assert_eq!(c.base_url, "https://example.com");
+    }
+
+    /// A base URL refused for carrying credentials (or for anything else
+    /// while it carries them) must not print them in the error.
+    #[test]
+    fn a_refused_base_url_never_shows_its_credentials() {
+        for raw in [
+            "https://user:s3cret@inbound.xpander.ai",
+            "https://user:s3cret@inbound.xpander.ai/api?x=1",
+            "ftp://user:s3cret@inbound.xpander.ai",
+            "https://user:s3cret@inbound.xpander.ai/a b",
+            "http://user:s3cret@example.com",
+            "https://user:s3/cret@inbound.xpander.ai",
+        ] {
+            match resolve_base_url(raw, None, false) {
+                Err(err) => {
+                    let shown = format!("{err} {err:?}");
+                    assert!(!shown.contains("s3"), "{shown}");
+                    assert!(shown.contains("inbound.xpander.ai") || shown.contains("example.com"), "{shown}");
+                }
+                Ok(url) => panic!("{raw} was taken as {url:?}"),
+            }
+            // Nor does the builder holding it.
+            let builder = ClientBuilder::new().base_url(raw).events_base_url(raw);
+            let shown = format!("{builder:?}");
+            assert!(!shown.contains("s3"), "{shown}");
+        }
     }
 
     #[test]

@@ -88,6 +88,7 @@
 //! | `blocking` | yes | the blocking face, over ureq |
 //! | `async` | yes | the async face, over reqwest on tokio |
 //! | `emulator` | no | [`emulator`]: a local Tasks API server for tests and examples |
+//! | `emulator-tls` | no | `emulator`, able to serve https (a certificate made at start) |
 //! | `tracing` | no | a span per call and an event per retry |
 //! | `webpki-roots` | yes | Mozilla's root certificates, trusted when the platform has none |
 //! | `http2` | yes | HTTP/2 in the async face, by ALPN over TLS |
@@ -129,7 +130,7 @@ pub mod model;
 mod options;
 pub mod params;
 pub mod proxy;
-mod redact;
+pub mod redact;
 mod telemetry;
 
 #[cfg(feature = "blocking")]

@@ -390,7 +390,10 @@ impl fmt::Debug for CreateTask {
             .field("source", &self.source)
             .field("worker_id", &self.worker_id)
             .field("output_format", &self.output_format)
-            .field("output_schema", &self.output_schema)
+            .field(
+                "output_schema",
+                &crate::redact::ShownField(&self.output_schema),
+            )
             .field("run_locally", &self.run_locally)
             .field("events_streaming", &self.events_streaming)
             .field("additional_context", &self.additional_context)
@@ -430,7 +433,7 @@ impl fmt::Debug for CreateTask {
 ///     .used_tools(["t1"]);
 /// assert!(report.is_success);
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ExternalTaskReport {
     /// The task's id in the external system.
@@ -449,6 +452,26 @@ pub struct ExternalTaskReport {
     pub duration: f64,
     /// The tools it used.
     pub used_tools: Vec<String>,
+}
+
+impl fmt::Debug for ExternalTaskReport {
+    /// `llm_response` shows with the values of credential-looking keys
+    /// redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExternalTaskReport")
+            .field("id", &self.id)
+            .field("input", &self.input)
+            .field(
+                "llm_response",
+                &crate::redact::ShownField(&self.llm_response),
+            )
+            .field("tokens", &self.tokens)
+            .field("is_success", &self.is_success)
+            .field("result", &self.result)
+            .field("duration", &self.duration)
+            .field("used_tools", &self.used_tools)
+            .finish()
+    }
 }
 
 impl ExternalTaskReport {

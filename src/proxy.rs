@@ -41,6 +41,7 @@ use std::net::IpAddr;
 
 use crate::config::is_loopback;
 use crate::error::{Error, Result};
+use crate::redact::redact_userinfo;
 
 /// Where the proxy setting of a client comes from.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -60,7 +61,7 @@ impl fmt::Debug for ProxySetting {
         match self {
             ProxySetting::FromEnv => f.write_str("FromEnv"),
             ProxySetting::Disabled => f.write_str("Disabled"),
-            ProxySetting::Url(url) => write!(f, "Url({:?})", redact(url)),
+            ProxySetting::Url(url) => write!(f, "Url({:?})", redact_userinfo(url)),
         }
     }
 }
@@ -82,7 +83,7 @@ impl ProxyUrl {
         let bad = |why: &str| {
             Error::Config(format!(
                 "the proxy {source} ({}) {why}; set another, or call ClientBuilder::no_proxy()",
-                redact(raw)
+                redact_userinfo(raw)
             ))
         };
         let raw = raw.trim();
@@ -140,31 +141,13 @@ impl ProxyUrl {
 
 impl fmt::Display for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact(&self.url))
+        f.write_str(&redact_userinfo(&self.url))
     }
 }
 
 impl fmt::Debug for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ProxyUrl({:?})", redact(&self.url))
-    }
-}
-
-/// A URL with its `user:password@` part replaced by `<redacted>@`.
-fn redact(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((_, hostport)) => format!("<redacted>@{hostport}"),
-        None => authority.to_string(),
-    };
-    match scheme {
-        Some(scheme) => format!("{scheme}://{authority}{tail}"),
-        None => format!("{authority}{tail}"),
+        write!(f, "ProxyUrl({:?})", redact_userinfo(&self.url))
     }
 }
 
@@ -519,5 +502,26 @@ mod tests {
         assert!(!format!("{setting:?}").contains("s3cret"));
         let err = ProxyUrl::parse("socks5://user:s3cret@p:1", "test").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    /// A password with an unencoded `/`, `?` or `#` (a mistake, but a
+    /// common one) must not show in the error refusing it, nor in a
+    /// setting's `Debug`.
+    #[test]
+    fn credentials_with_delimiters_never_show() {
+        for raw in [
+            "http://user:s3/cret@proxy.corp:3128",
+            "http://user:s3?cret@proxy.corp:3128",
+            "http://user:s3#cret@proxy.corp:3128",
+            "user:s3/cret@proxy.corp:3128",
+            "socks5://user:s3/cret@proxy.corp:3128",
+            " http://user:s3 cret@proxy.corp:3128",
+        ] {
+            let err = ProxyUrl::parse(raw, "test").unwrap_err().to_string();
+            assert!(!err.contains("s3") && !err.contains("cret"), "{err}");
+            assert!(err.contains("proxy.corp"), "{err}");
+            let setting = format!("{:?}", ProxySetting::Url(raw.into()));
+            assert!(!setting.contains("s3") && !setting.contains("cret"), "{setting}");
+        }
     }
 }

@@ -1,12 +1,18 @@
-//! Keeping credentials out of `Debug`, `Display` and errors.
+//! Keeping credentials out of what a program shows.
 //!
-//! * [`Redacted`] prints a secret field as `<redacted>` (an object's keys
-//!   stay visible, never its values).
-//! * [`RedactedMap`] prints a free-form object (a model's `extra`) with the
-//!   values of credential-looking keys redacted, at any depth.
-//! * [`redact_json_text`] does the same on JSON *text* that may be broken
-//!   (a body that failed to decode, an error body), without parsing it.
-//! * [`scrub`] removes one known secret (the API key) from any text.
+//! The crate's own `Debug`, `Display`, errors and traces never show a
+//! credential. [`redact_credentials`] applies the same rule to JSON your
+//! program prints or logs (a task, an event, an activity thread), as the
+//! `xpander-tasks` tool does with everything it prints.
+
+// Inside the crate:
+// * `Redacted` prints a secret field as `<redacted>` (an object's keys stay
+//   visible, never its values).
+// * `RedactedMap` prints a free-form object (a model's `extra`) with the
+//   values of credential-looking keys redacted, at any depth.
+// * `redact_json_text` does the same on JSON *text* that may be broken (a
+//   body that failed to decode, an error body), without parsing it.
+// * `scrub` removes one known secret (the API key) from any text.
 
 use std::fmt;
 
@@ -53,6 +59,67 @@ pub(crate) fn is_credential_key(key: &str) -> bool {
         return false;
     }
     PARTS.iter().any(|part| key.contains(part))
+}
+
+/// Replaces, in place and at any depth, the value of every key that may
+/// hold a credential by the string `"<redacted>"`, as the crate's `Debug`
+/// shows them: tokens, secrets, keys, passwords, auth headers, and the
+/// objects that carry them (`user_oidc_token`, `user_tokens`,
+/// `payload_extension`, an MCP server's `api_key`, `client_secret`,
+/// `headers` and `env_vars`, an auth event's `access_token`, and such keys
+/// among a model's unknown fields).
+///
+/// A credential object keeps its keys (each value redacted), so the JSON
+/// keeps its shape; a `null` stays `null`, so "not set" still shows. Token
+/// *counts* (`tokens`, `prompt_tokens`) are not credentials and stay.
+///
+/// ```
+/// use serde_json::json;
+///
+/// let mut task = json!({
+///     "id": "task_xyz",
+///     "user_oidc_token": "eyJ-secret",
+///     "mcp_servers": [{"name": "crm", "api_key": "mcp-secret",
+///                      "headers": {"Authorization": "Bearer h-secret"}}],
+///     "payload_extension": null,
+///     "tokens": {"prompt_tokens": 12}
+/// });
+/// xpander_sdk::redact::redact_credentials(&mut task);
+/// assert_eq!(task["user_oidc_token"], "<redacted>");
+/// assert_eq!(task["mcp_servers"][0]["api_key"], "<redacted>");
+/// assert_eq!(task["mcp_servers"][0]["headers"]["Authorization"], "<redacted>");
+/// assert_eq!(task["mcp_servers"][0]["name"], "crm");
+/// assert!(task["payload_extension"].is_null());
+/// assert_eq!(task["tokens"]["prompt_tokens"], 12);
+/// ```
+pub fn redact_credentials(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, member) in map.iter_mut() {
+                if is_credential_key(key) {
+                    redact_whole(member);
+                } else {
+                    redact_credentials(member);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_credentials),
+        _ => {}
+    }
+}
+
+/// A credential's value: an object keeps its keys, anything else but
+/// `null` becomes `"<redacted>"`.
+fn redact_whole(value: &mut Value) {
+    match value {
+        Value::Null => {}
+        Value::Object(map) => {
+            for member in map.values_mut().filter(|v| !v.is_null()) {
+                *member = Value::String(REDACTED.into());
+            }
+        }
+        other => *other = Value::String(REDACTED.into()),
+    }
 }
 
 /// How a secret field shows in `Debug`.
@@ -111,6 +178,51 @@ impl fmt::Debug for Shown<'_> {
     }
 }
 
+/// How a model field shows in `Debug` (fields not marked secret): free-form
+/// JSON with the values of credential-looking keys redacted at any depth,
+/// as `extra` is, and every other type as its own `Debug` shows it. Every
+/// type a model field can have implements it, so that a free-form field
+/// added later cannot be printed whole by mistake.
+pub(crate) trait FieldDebug {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl FieldDebug for Value {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&RedactedValue(self), f)
+    }
+}
+
+impl FieldDebug for Map<String, Value> {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&RedactedMap(self), f)
+    }
+}
+
+impl<T: FieldDebug> FieldDebug for Option<T> {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            None => f.write_str("None"),
+            Some(v) => f.debug_tuple("Some").field(&ShownField(v)).finish(),
+        }
+    }
+}
+
+impl<T: FieldDebug> FieldDebug for Vec<T> {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter().map(ShownField)).finish()
+    }
+}
+
+/// `Debug` of a model field, through [`FieldDebug`].
+pub(crate) struct ShownField<'a, T: ?Sized>(pub(crate) &'a T);
+
+impl<T: FieldDebug + ?Sized> fmt::Debug for ShownField<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_field(f)
+    }
+}
+
 /// `Debug` of a free-form object: credential-looking keys redacted at any depth.
 pub(crate) struct RedactedMap<'a>(pub(crate) &'a Map<String, Value>);
 
@@ -141,6 +253,27 @@ impl fmt::Debug for RedactedValue<'_> {
                 .finish(),
             other => fmt::Debug::fmt(other, f),
         }
+    }
+}
+
+/// A URL with its `user:password@` part replaced by `<redacted>@`.
+///
+/// Everything before the last `@` goes, not only what comes before the
+/// first `/`, `?` or `#`: a password with one of them unencoded is a
+/// mistake this text is shown for (in the error refusing it). A proxy URL
+/// has no path worth showing.
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let rest = match rest.rsplit_once('@') {
+        Some((_, after)) => format!("<redacted>@{after}"),
+        None => rest.to_string(),
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => rest,
     }
 }
 
@@ -288,6 +421,39 @@ mod tests {
         ] {
             assert!(!is_credential_key(key), "{key}");
         }
+    }
+
+    #[test]
+    fn credentials_are_redacted_at_any_depth_and_the_rest_kept() {
+        let mut v = serde_json::json!({
+            "id": "t",
+            "user_tokens": {"github": "u-s3cret", "none": null},
+            "extra_field": {"deep": [{"refresh_token": "r-s3cret", "n": 1}]},
+            "env_vars": {"DB": {"password": "e-s3cret"}},
+            "data": {"type": "token_ready", "data": {"access_token": "a-s3cret"}},
+            "key": ["k-s3cret"],
+            "client_secret": 42,
+            "result": "ok",
+            "usage": {"tokens": 3, "completion_tokens": 2}
+        });
+        redact_credentials(&mut v);
+        let text = v.to_string();
+        for secret in [
+            "u-s3cret", "r-s3cret", "e-s3cret", "a-s3cret", "k-s3cret", "42",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(v["user_tokens"]["github"], REDACTED);
+        assert!(v["user_tokens"]["none"].is_null());
+        assert_eq!(v["env_vars"]["DB"], REDACTED);
+        assert_eq!(v["extra_field"]["deep"][0]["n"], 1);
+        assert_eq!(v["data"]["type"], "token_ready");
+        assert_eq!(v["key"], REDACTED);
+        assert_eq!(v["result"], "ok");
+        assert_eq!(
+            v["usage"],
+            serde_json::json!({"tokens": 3, "completion_tokens": 2})
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The `xpander-tasks` binary, run as a subprocess against an emulator: each
 //! subcommand's output and effect, and each documented exit code.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
@@ -675,28 +677,39 @@ fn wait_exits_with_the_final_status() {
 
 #[test]
 fn wait_polls_until_the_task_finishes() {
-    let emulator = emulator();
-    let status = "/agent-execution/task-1/status";
-    emulator.inject(Fault::on("GET", status).times(2).hold());
-    let cli = Running::spawn(
-        command(&emulator),
-        &["wait", "task-1", "--timeout", "60", "--poll", "0.05"],
-    );
-    // The first get finds the task executing.
-    until("the first get is held", || emulator.held() == 1);
-    emulator.release(1);
-    // The second is the poll: the task finishes before it is answered.
-    until("the poll arrived", || emulator.requests_received() == 2);
-    emulator
-        .update_task("task-1", json!({"status": "completed", "result": "Done"}))
-        .unwrap();
-    emulator.release(1);
-    let (code, out, err) = cli.finish();
-    assert_eq!(code, Some(0), "stderr: {err}");
-    let task: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(task["status"], "completed");
-    assert_eq!(task["result"], "Done");
-    assert!(emulator.requests().iter().all(|r| r.path == status));
+    // A task that does not stream its events; and one that does, with no
+    // organization id set (`command`, not `live_command`): its stream's URL
+    // cannot be made, so it is polled too.
+    for (id, streams) in [("task-1", false), ("task-s", true)] {
+        let emulator = emulator();
+        if streams {
+            emulator.seed_task(streaming_task(id, "executing")).unwrap();
+        }
+        let status = format!("/agent-execution/{id}/status");
+        emulator.inject(Fault::on("GET", &status).times(2).hold());
+        let cli = Running::spawn(
+            command(&emulator),
+            &["wait", id, "--timeout", "60", "--poll", "0.05"],
+        );
+        // The first get finds the task executing.
+        until("the first get is held", || emulator.held() == 1);
+        emulator.release(1);
+        // The second is the poll: the task finishes before it is answered.
+        until("the poll arrived", || emulator.requests_received() == 2);
+        emulator
+            .update_task(id, json!({"status": "completed", "result": "Done"}))
+            .unwrap();
+        emulator.release(1);
+        let (code, out, err) = cli.finish();
+        assert_eq!(code, Some(0), "{id}: stderr: {err}");
+        let task: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(task["status"], "completed");
+        assert_eq!(task["result"], "Done");
+        assert!(
+            emulator.requests().iter().all(|r| r.path == status),
+            "{id}: polled, never streamed"
+        );
+    }
 }
 
 #[test]
@@ -1050,6 +1063,157 @@ fn stderr_never_shows_the_key_or_a_credential_from_an_answer() {
     for sentinel in ["SENTINEL-cli-oidc", "SENTINEL-cli-mcp"] {
         assert!(!err.contains(sentinel), "{sentinel} on stderr: {err}");
     }
+}
+
+/// The shared task with a sentinel in every credential, streaming its
+/// events, of the agent the other tests use.
+fn task_with_secrets(id: &str) -> Value {
+    let mut task = common::task_with_secrets(id);
+    task["agent_id"] = json!("agent-123");
+    task["events_streaming"] = json!(true);
+    task
+}
+
+/// An auth event carrying an access token, with an unknown envelope key
+/// carrying another.
+fn auth_event(emulator: &Emulator, task_id: &str) {
+    emulator
+        .push_event(
+            task_id,
+            json!({
+                "type": "auth_event", "task_id": task_id,
+                "organization_id": emulator.organization_id(),
+                "time": "2026-11-20T10:00:02Z", "identity": null,
+                "data": {"type": "token_ready",
+                         "data": {"access_token": "SENTINEL-access", "server_name": "crm"}},
+                "session_token": "SENTINEL-envelope",
+            }),
+        )
+        .unwrap();
+}
+
+/// No sentinel in `texts`; `<redacted>` in the first (what was printed).
+fn assert_no_secret(what: &str, texts: &[&str]) {
+    for text in texts {
+        assert!(
+            !text.contains("SENTINEL"),
+            "{what}: a secret printed: {text}"
+        );
+    }
+    assert!(texts[0].contains("<redacted>"), "{what}: {}", texts[0]);
+}
+
+/// A task as printed: every credential redacted, the rest as it was.
+fn assert_task_redacted(what: &str, task: &Value) {
+    let mcp = &task["mcp_servers"][0];
+    let deep = &task["integration"]["oauth"][0];
+    for redacted in [
+        &task["user_oidc_token"],
+        &task["user_tokens"]["github"],
+        &task["payload_extension"]["headers"],
+        &task["input"]["user"]["api_token"],
+        &mcp["api_key"],
+        &mcp["client_secret"],
+        &mcp["headers"]["X-Auth"],
+        &mcp["env_vars"]["TOKEN"],
+        &task["x_session_token"],
+        &deep["refresh_token"],
+    ] {
+        assert_eq!(redacted, "<redacted>", "{what}: {task:#}");
+    }
+    // What is not a credential is kept.
+    assert_eq!(
+        (mcp["name"].as_str(), deep["scope"].as_str()),
+        (Some("crm"), Some("crm"))
+    );
+    assert_eq!(task["input"]["text"], "hi", "{what}");
+}
+
+#[test]
+fn no_subcommand_prints_a_credential_from_an_answer() {
+    let emulator = emulator();
+    for id in ["task-sec", "task-sec-stop"] {
+        emulator.seed_task(task_with_secrets(id)).unwrap();
+    }
+    let printed = |args: &[&str]| -> Value {
+        let output = run(live_command(&emulator), args, "");
+        let (out, err) = texts(&output);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {err}");
+        assert_no_secret(&format!("{args:?}"), &[&out, &err]);
+        serde_json::from_str(&out).unwrap()
+    };
+
+    assert_task_redacted("get", &printed(&["get", "task-sec"]));
+    let updated = printed(&["update", "task-sec", "--source", "cli"]);
+    assert_task_redacted("update", &updated);
+    assert_eq!(updated["source"], "cli");
+    // The emulator lists summaries; a service adding fields to them is
+    // printed redacted too.
+    let mut summary = json!({"id": "task-sec", "agent_id": "agent-123", "organization_id": "org-1",
+        "created_at": "2026-11-20T10:00:00Z", "status": "executing"});
+    summary["user_oidc_token"] = json!("SENTINEL-list-oidc");
+    summary["integration"] = json!({"client_secret": "SENTINEL-list-deep", "scope": "crm"});
+    emulator
+        .inject(Fault::on("GET", "/agent-execution/executions/*").respond(200, json!([summary])));
+    let listed = printed(&["list", "agent-123"]);
+    assert_eq!(listed[0]["user_oidc_token"], "<redacted>");
+    assert_eq!(listed[0]["integration"]["client_secret"], "<redacted>");
+    assert_eq!(listed[0]["integration"]["scope"], "crm");
+    assert_task_redacted("stop", &printed(&["stop", "task-sec-stop"]));
+    // The secrets are the server's: they are still there, only not shown.
+    assert_eq!(
+        emulator.task("task-sec").unwrap()["user_oidc_token"],
+        "SENTINEL-oidc"
+    );
+    emulator.inject(
+        Fault::on("POST", "/agent-execution/*").respond(201, task_with_secrets("task-new")),
+    );
+    assert_task_redacted(
+        "create",
+        &printed(&["create", "agent-123", "--prompt", "hi"]),
+    );
+
+    // events: the auth event live, then the finish carrying the task.
+    let mut cli = Running::spawn(live_command(&emulator), &["events", "task-sec"]);
+    assert_eq!(cli.next_json()["type"], "connected");
+    auth_event(&emulator, "task-sec");
+    let auth = cli.next_json();
+    assert_eq!(auth["type"], "auth_event");
+    assert_eq!(auth["data"]["data"]["access_token"], "<redacted>");
+    assert_eq!(auth["data"]["data"]["server_name"], "crm");
+    assert_eq!(auth["session_token"], "<redacted>");
+    emulator
+        .update_task("task-sec", json!({"status": "completed", "result": "Done"}))
+        .unwrap();
+    let finished = cli.next_json();
+    assert_eq!(finished["type"], "task_finished");
+    assert_task_redacted("events", &finished["data"]);
+    let lines = cli.lines.concat();
+    let (code, rest, err) = cli.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert_no_secret("events", &[&lines, &rest, &err]);
+
+    assert_task_redacted("wait", &printed(&["wait", "task-sec", "--timeout", "5"]));
+    let thread = printed(&["activity", "task-sec"]);
+    let text = thread.to_string();
+    assert!(
+        text.contains("token_ready"),
+        "the auth step is there: {thread:#}"
+    );
+}
+
+#[test]
+fn help_says_credentials_are_redacted_and_how_wait_works_without_an_organization() {
+    let help = |args: &[&str]| {
+        let output = bare_command().args(args).output().unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert!(help(&["--help"]).contains("\"<redacted>\"; no option shows them"));
+    let wait = help(&["wait", "--help"]);
+    assert!(
+        wait.contains("A streaming task without an organization id is polled"),
+        "{wait}"
+    );
 }
 
 #[cfg(target_os = "linux")]

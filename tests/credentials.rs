@@ -6,7 +6,9 @@
 
 mod common;
 
-use serde_json::{json, Value};
+use common::task_with_secrets;
+
+use serde_json::json;
 use xpander_sdk::emulator::{Emulator, Fault};
 use xpander_sdk::model::{McpServer, Task};
 use xpander_sdk::{
@@ -27,25 +29,8 @@ const SENTINELS: &[&str] = &[
     "SENTINEL-mcp-env",
     "SENTINEL-extra-token",
     "SENTINEL-input-secret",
+    "SENTINEL-extra-deep",
 ];
-
-fn task_with_secrets(id: &str) -> Value {
-    json!({
-        "id": id, "agent_id": "agent-1", "organization_id": "org-1",
-        "input": {"text": "hi", "user": {"id": "u", "api_token": "SENTINEL-input-secret"}},
-        "created_at": "2026-11-20T10:00:00Z",
-        "status": "executing",
-        "user_oidc_token": "SENTINEL-oidc",
-        "user_tokens": {"github": "SENTINEL-user-tokens"},
-        "payload_extension": {"headers": {"Authorization": "Bearer SENTINEL-payload-ext"}},
-        "mcp_servers": [{
-            "type": "remote", "name": "crm", "url": "https://mcp.example.com",
-            "api_key": "SENTINEL-mcp-api-key", "client_secret": "SENTINEL-mcp-client-secret",
-            "headers": {"X-Auth": "SENTINEL-mcp-header"}, "env_vars": {"TOKEN": "SENTINEL-mcp-env"}
-        }],
-        "x_session_token": "SENTINEL-extra-token"
-    })
-}
 
 fn assert_clean(what: &str, text: &str) {
     for sentinel in SENTINELS {
@@ -183,4 +168,27 @@ fn no_error_of_either_face_shows_a_credential() {
     let err = wrong.get("t-1").unwrap_err();
     assert!(err.is_unauthorized());
     check_error("wrong key", &err);
+}
+
+/// A FastAPI `detail` that is not a string, or validation errors without a
+/// `msg`, echo what was sent: their credentials are redacted in the error's
+/// `detail` (and so in its `Display`), as in its body.
+#[test]
+fn an_error_detail_of_any_shape_shows_no_credential() {
+    let (emulator, tasks) = setup();
+    let answers = [
+        json!({"detail": {"user_oidc_token": "SENTINEL-oidc", "why": "expired"}}),
+        json!({"detail": [{"loc": ["body"], "input": task_with_secrets("t-1")}]}),
+        json!({"detail": [{"loc": ["header", "x-api-key"], "msg": "bad", "input": KEY}]}),
+        json!({"detail": [["body"], {"headers": {"a": "SENTINEL-mcp-header"}}]}),
+    ];
+    for answer in answers {
+        emulator.clear_faults();
+        emulator.inject(Fault::on("*", "*").respond(403, answer.clone()).always());
+        let err = tasks.get("t-1").unwrap_err();
+        let detail = err.as_api().and_then(|e| e.detail.clone());
+        assert!(detail.is_some(), "{answer}");
+        assert_clean(&answer.to_string(), detail.as_deref().unwrap_or(""));
+        check_error(&answer.to_string(), &err);
+    }
 }

@@ -190,6 +190,56 @@ fn a_value_the_model_cannot_hold_is_kept_and_never_fails_the_call() {
     assert_eq!(save_body(&task, true)["execution_attempts"], 3);
 }
 
+/// A list the typed view holds only part of (`null`, text or numbers among
+/// the models, a number among the strings): changing one element the typed
+/// view holds changes that element only; the others stay as read, where
+/// they were. An element added goes at the end.
+#[test]
+fn a_change_inside_a_partly_typed_list_keeps_the_other_elements() {
+    let body = json!({
+        "id": "t", "agent_id": "a", "organization_id": "o",
+        "input": {"text": "hi", "files": ["f1", 7, null]},
+        "created_at": "2026-11-20T10:00:00Z",
+        "sub_executions": ["s1", 2, null, {"x": 1}],
+        "mcp_servers": [{"name": "crm", "x_kept": 1}, null, "junk", {"name": "b", "transport": 5}],
+        "deep_planning": {"enabled": true, "tasks": [{"id": "p1", "completed": "yes"}, 7, {"id": "p2"}]}
+    });
+    let task = read(&body);
+    assert_eq!(task.mcp_servers.len(), 2);
+    assert_eq!(task.sub_executions, ["s1", "2"]);
+    assert_eq!(save_body(&task, true), body);
+
+    let mut changed = task.clone();
+    changed.mcp_servers[1].name = "renamed".into();
+    changed.deep_planning.tasks[0].completed = false;
+    changed.sub_executions[0] = "s0".into();
+    changed.input.files[1] = "f2".into();
+    let mut expected = body.clone();
+    expected["mcp_servers"][3]["name"] = json!("renamed");
+    expected["deep_planning"]["tasks"][0]["completed"] = json!(false);
+    expected["sub_executions"][0] = json!("s0");
+    expected["input"]["files"][1] = json!("f2");
+    assert_eq!(save_body(&changed, true), expected);
+
+    // Appended: at the end, after what the typed view left out.
+    let mut appended = task.clone();
+    appended.sub_executions.push("s3".into());
+    let mut expected = body.clone();
+    expected["sub_executions"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("s3"));
+    assert_eq!(save_body(&appended, true), expected);
+
+    // Removed: the typed list is all there is to send.
+    let mut removed = task;
+    removed.mcp_servers.remove(0);
+    assert_eq!(
+        save_body(&removed, true)["mcp_servers"],
+        json!([{"name": "b", "transport": 5}])
+    );
+}
+
 // ----- generated bodies ------------------------------------------------------
 
 /// A value for a field of each kind: valid, lax-mode, or `null`.

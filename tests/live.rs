@@ -43,10 +43,15 @@ fn emulator() -> Arc<Emulator> {
     )
 }
 
+/// As [`emulator`], serving https.
+fn emulator_over_https() -> Arc<Emulator> {
+    let builder = Emulator::builder().api_key(KEY).organization_id(ORG);
+    Arc::new(builder.tls(true).start().unwrap())
+}
+
+/// A client of `emulator` (trusting its root when it serves https).
 fn client(emulator: &Emulator) -> Tasks {
-    Tasks::builder()
-        .api_key(KEY)
-        .base_url(emulator.base_url())
+    common::builder(emulator)
         .organization_id(ORG)
         .retry(
             RetryPolicy::default()
@@ -301,9 +306,8 @@ macro_rules! live_scenarios {
                 assert!(errors[0].is_not_found(), "{:?}", errors[0]);
 
                 let task = streaming_task(emulator, "t-auth");
-                let wrong = Tasks::builder()
+                let wrong = common::builder(emulator)
                     .api_key("wrong")
-                    .base_url(emulator.base_url())
                     .organization_id(ORG)
                     .build()
                     .unwrap();
@@ -549,31 +553,53 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Each scenario through both faces, against a fresh emulator from
+/// `$emulator` for each.
 macro_rules! both_faces {
-    ($($name:ident),+ $(,)?) => {
+    ($emulator:ident: $($name:ident),+ $(,)?) => {
         $(
             #[test]
             fn $name() {
-                blocking::$name(&emulator());
-                runtime().block_on(nonblocking::$name(&emulator()));
+                let (first, second) = ($emulator(), $emulator());
+                blocking::$name(&first);
+                runtime().block_on(nonblocking::$name(&second));
+                for emulator in [first, second] {
+                    let over_tls = emulator.root_certificate_pem().is_some();
+                    assert_eq!(emulator.tls_handshakes() > 0, over_tls);
+                }
             }
         )+
     };
 }
 
-both_faces!(
-    live_in_order,
-    resume_after_a_drop,
-    resume_from_an_earlier_stream,
-    idle_stream_times_out,
-    error_statuses,
-    malformed_events_are_skipped,
-    wait_answers_a_task_finished_mid_wait,
-    wait_times_out,
-    activity_log_outcomes,
-    metrics_outcomes,
-    plan_status_outcomes,
-);
+/// Every scenario through both faces, against `$emulator`.
+macro_rules! all_scenarios {
+    ($emulator:ident) => {
+        both_faces!(
+            $emulator: live_in_order,
+            resume_after_a_drop,
+            resume_from_an_earlier_stream,
+            idle_stream_times_out,
+            error_statuses,
+            malformed_events_are_skipped,
+            wait_answers_a_task_finished_mid_wait,
+            wait_times_out,
+            activity_log_outcomes,
+            metrics_outcomes,
+            plan_status_outcomes,
+        );
+    };
+}
+
+all_scenarios!(emulator);
+
+/// The scenarios over https: the emulator's own TLS, its root trusted.
+/// Drops, stalls and malformed frames happen inside the TLS session.
+mod over_https {
+    use super::*;
+
+    all_scenarios!(emulator_over_https);
+}
 
 #[test]
 fn an_endless_stream_of_large_events_runs_in_bounded_memory() {

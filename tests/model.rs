@@ -430,3 +430,60 @@ fn garbage_does_not_panic() {
     let escaped = TASK_MINIMAL.replace("\"agent_id\"", "\"agent\\u005fid\"");
     assert_eq!(task(&escaped).agent_id, "agent-123");
 }
+
+/// Free-form JSON of any model (tool payloads and results, an output
+/// schema, attachments, a user's attributes, an event envelope's unknown
+/// keys) is shown by `Debug` with the values of credential-looking keys
+/// redacted, as `extra` is: a tool called with an API key must not print it.
+#[test]
+fn debug_redacts_credentials_inside_free_form_fields() {
+    use xpander_sdk::model::{ActivityThread, TaskEvent};
+    const SECRET: &str = "free-form-s3cret";
+    let mut t = task(TASK_FULL);
+    t.output_schema = Some(json!({"token": SECRET}));
+    t.input.attachments = vec![json!({"api_key": SECRET})];
+    t.input.principal = Some(json!({"password": SECRET}));
+    let user = t.input.user.get_or_insert_with(Default::default);
+    user.additional_attributes = Some(
+        json!({"session_token": SECRET})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let call = json!({"request_id": "r", "operation_id": "o",
+        "payload": {"headers": {"Authorization": SECRET}},
+        "result": {"access_token": SECRET}});
+    let thread: ActivityThread = serde_json::from_value(json!({
+        "id": "t", "created_at": "2026-11-20T10:00:00Z",
+        "messages": [{"id": "c", "created_at": "2026-11-20T10:00:00Z",
+            "tool_name": "login", "payload": {"password": SECRET},
+            "result": {"refresh_token": SECRET}},
+            {"id": "g", "created_at": "2026-11-20T10:00:00Z",
+            "action": "get_executions_result", "reasoning": "r",
+            "executions": [{"user_oidc_token": SECRET}]}]
+    }))
+    .unwrap();
+    let events = [
+        json!({"type": "tool_call_request", "data": call}),
+        json!({"type": "tool_call_result", "data": call}),
+        json!({"type": "task_compactization", "data": {"type": "retry", "data": {"api_key": SECRET}}}),
+        json!({"type": "chunk", "data": "hi", "x_credentials": {"token": SECRET}, "cookie": SECRET}),
+    ];
+    let create = xpander_sdk::CreateTask::new("a", "hi").output_schema(json!({"api_key": SECRET}));
+    let mut report = xpander_sdk::ExternalTaskReport::new("hi");
+    report.llm_response = Some(json!({"choices": [], "authorization": SECRET}));
+    let mut shown = vec![
+        format!("{t:?}"),
+        format!("{thread:#?}"),
+        format!("{create:?}"),
+        format!("{report:?}"),
+    ];
+    for event in events {
+        let event = TaskEvent::from_json(&event.to_string(), None).unwrap();
+        shown.push(format!("{event:?}"));
+    }
+    for text in shown {
+        assert!(!text.contains(SECRET), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
+}

@@ -10,10 +10,10 @@ mod net;
 
 use std::time::Duration;
 
-use common::{client, emulator, RECORDER_TASK};
-use net::{fixed_answer, ConnectProxy, HyperTls, TestCa, TlsFront, Unaccepting};
+use common::{client, emulator, emulator_from, RECORDER_TASK};
+use net::{fixed_answer, ConnectProxy, HyperTls, TestCa, Unaccepting};
 use serde_json::json;
-use xpander_sdk::emulator::Fault;
+use xpander_sdk::emulator::{Emulator, Fault};
 use xpander_sdk::{
     CallOptions, CreateTask, Error, RetryPolicy, Tasks, TransportErrorKind, UpdateTask,
 };
@@ -24,6 +24,11 @@ const HOST: &str = "tasks.example.test";
 
 fn quick() -> RetryPolicy {
     RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5))
+}
+
+/// An emulator serving https, its certificate naming `HOST` too.
+fn https_emulator() -> Emulator {
+    emulator_from(Emulator::builder().tls_name(HOST))
 }
 
 /// A client of `https://HOST:port` trusting `root` (if any), `HOST` pinned
@@ -79,9 +84,7 @@ fn fault_table() -> Vec<Fault1> {
     let (oversized, _) = fixed_answer(huge);
     let (garbage, _) = fixed_answer(b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec());
     let unaccepting = Unaccepting::start();
-    let ca = TestCa::new(&[HOST, "localhost"]);
     let other = TestCa::new(&[HOST, "localhost"]);
-    let front = TlsFront::start(emulator_forever(), &ca);
     let http = |addr: std::net::SocketAddr| format!("http://127.0.0.1:{}", addr.port());
     let row = |name, base_url, kind, get_attempts, create_attempts| Fault1 {
         name,
@@ -115,7 +118,7 @@ fn fault_table() -> Vec<Fault1> {
             root: Some(other.root_pem.clone()),
             ..row(
                 "TLS handshake failure (wrong root)",
-                format!("https://localhost:{}", front.addr.port()),
+                format!("https://localhost:{}", https_emulator_forever().port()),
                 Connect,
                 3,
                 3,
@@ -146,14 +149,9 @@ impl Fault1 {
     }
 }
 
-/// An emulator kept for the whole test process (its address for fronts).
-fn emulator_forever() -> std::net::SocketAddr {
-    let emulator = Box::leak(Box::new(emulator()));
-    emulator
-        .base_url()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap()
+/// An emulator serving https, kept for the whole test process: its address.
+fn https_emulator_forever() -> std::net::SocketAddr {
+    Box::leak(Box::new(https_emulator())).addr()
 }
 
 macro_rules! network_tests {
@@ -167,11 +165,9 @@ macro_rules! network_tests {
             #[$mode]
             #[$test]
             async fn update_over_tls_trusting_an_extra_root() {
-                let emulator = emulator();
-                let ca = TestCa::new(&[HOST]);
-                let upstream = emulator.base_url().trim_start_matches("http://").parse().unwrap();
-                let front = TlsFront::start(upstream, &ca);
-                let tasks = https_client(front.addr, Some(&ca.root_pem), emulator.api_key())
+                let emulator = https_emulator();
+                let root = emulator.root_certificate_pem();
+                let tasks = https_client(emulator.addr(), root, emulator.api_key())
                     .build()
                     .unwrap();
                 let task = tasks
@@ -179,37 +175,35 @@ macro_rules! network_tests {
                     .await
                     .unwrap();
                 assert_eq!(task.result.as_deref(), Some("over TLS"));
-                assert_eq!(front.handshakes.load(std::sync::atomic::Ordering::SeqCst), 1);
-                assert_eq!(emulator.requests().len(), 1);
+                tasks.$get("task_xyz").await.unwrap();
+                // One connection, one handshake, for both calls.
+                assert_eq!((emulator.connections_accepted(), emulator.tls_handshakes()), (1, 1));
+                assert_eq!(emulator.requests().len(), 2);
             }
 
             #[$mode]
             #[$test]
             async fn a_server_signed_by_another_root_is_refused_and_nothing_is_sent() {
-                let emulator = emulator();
-                let (ca, other) = (TestCa::new(&[HOST]), TestCa::new(&[HOST]));
-                let upstream = emulator.base_url().trim_start_matches("http://").parse().unwrap();
-                let front = TlsFront::start(upstream, &ca);
-                let tasks = https_client(front.addr, Some(&other.root_pem), emulator.api_key())
+                let emulator = https_emulator();
+                let other = TestCa::new(&[HOST]);
+                let tasks = https_client(emulator.addr(), Some(&other.root_pem), emulator.api_key())
                     .build()
                     .unwrap();
                 let err = tasks.$get("task_xyz").await.unwrap_err();
                 assert_eq!(kind(&err), Some(TransportErrorKind::Connect), "{err:?}");
                 assert!(emulator.requests().is_empty());
+                assert_eq!(emulator.tls_handshakes(), 0);
             }
 
             #[$mode]
             #[$test]
             async fn a_connect_proxy_carries_the_https_tunnel() {
-                let emulator = emulator();
-                let ca = TestCa::new(&[HOST]);
-                let upstream = emulator.base_url().trim_start_matches("http://").parse().unwrap();
-                let front = TlsFront::start(upstream, &ca);
-                let proxy = ConnectProxy::start(front.addr);
+                let emulator = https_emulator();
+                let proxy = ConnectProxy::start(emulator.addr());
                 let tasks = Tasks::builder()
                     .base_url(format!("https://{HOST}"))
                     .api_key(emulator.api_key())
-                    .add_root_certificate_pem(&ca.root_pem)
+                    .add_root_certificate_pem(emulator.root_certificate_pem().unwrap())
                     .proxy(format!("http://user:pa55@{}", proxy.addr))
                     .build()
                     .unwrap();
@@ -469,16 +463,10 @@ async fn many_calls_in_flight_from_a_cold_client_share_one_http2_connection() {
 #[cfg(feature = "http2")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_first_call_does_not_hold_up_the_others() {
-    let emulator = emulator();
+    let emulator = https_emulator();
     emulator.inject(Fault::on("GET", "/agent-execution/*").hold());
-    let ca = TestCa::new(&[HOST]);
-    let upstream = emulator
-        .base_url()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
-    let front = TlsFront::start(upstream, &ca);
-    let tasks = https_client(front.addr, Some(&ca.root_pem), emulator.api_key())
+    let root = emulator.root_certificate_pem();
+    let tasks = https_client(emulator.addr(), root, emulator.api_key())
         .build()
         .unwrap();
     let held = tokio::spawn({

@@ -8,8 +8,9 @@ mod net;
 
 use std::sync::atomic::Ordering;
 
-use common::emulator;
-use net::{ConnectProxy, TestCa, TlsFront};
+use common::emulator_from;
+use net::ConnectProxy;
+use xpander_sdk::emulator::Emulator;
 use xpander_sdk::{Tasks, UpdateTask};
 
 const HOST: &str = "tasks.example.test";
@@ -35,25 +36,18 @@ fn set(pairs: &[(&str, String)]) {
 
 #[test]
 fn proxy_variables_in_both_faces() {
-    let emulator = emulator();
-    let upstream = emulator
-        .base_url()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
-    let ca = TestCa::new(&[HOST]);
-    let front = TlsFront::start(upstream, &ca);
-    let proxy = ConnectProxy::start(front.addr);
+    let emulator = emulator_from(Emulator::builder().tls_name(HOST));
+    let proxy = ConnectProxy::start(emulator.addr());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let https = || {
         Tasks::builder()
-            .base_url(format!("https://{HOST}:{}", front.addr.port()))
+            .base_url(format!("https://{HOST}:{}", emulator.addr().port()))
             .api_key(emulator.api_key())
-            .add_root_certificate_pem(&ca.root_pem)
-            .resolve(HOST, front.addr)
+            .add_root_certificate_pem(emulator.root_certificate_pem().unwrap())
+            .resolve(HOST, emulator.addr())
             .build()
             .unwrap()
     };
@@ -101,11 +95,8 @@ fn proxy_variables_in_both_faces() {
         ("HTTPS_PROXY", "http://127.0.0.1:9".to_string()),
         ("ALL_PROXY", "http://127.0.0.1:9".to_string()),
     ]);
-    let local = Tasks::builder()
-        .base_url(emulator.base_url())
-        .api_key(emulator.api_key())
-        .build()
-        .unwrap();
+    let local = common::builder(&emulator).build().unwrap();
+    assert!(local.config().base_url.starts_with("https://127.0.0.1:"));
     both(&local);
 
     // A socks proxy cannot be honoured: refused, not silently bypassed.

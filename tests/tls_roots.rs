@@ -10,8 +10,9 @@ mod net;
 
 use std::sync::Once;
 
-use common::emulator;
-use net::{TestCa, TlsFront};
+use common::{emulator, emulator_from};
+use net::TestCa;
+use xpander_sdk::emulator::Emulator;
 use xpander_sdk::{Error, Tasks, TransportErrorKind, UpdateTask};
 
 const HOST: &str = "tasks.example.test";
@@ -28,11 +29,12 @@ fn empty_ca_store() {
     });
 }
 
-fn https(front: &TlsFront, key: &str) -> xpander_sdk::ClientBuilder {
+/// A client of the https `emulator` by the name `HOST`, trusting no extra root.
+fn https(emulator: &Emulator) -> xpander_sdk::ClientBuilder {
     Tasks::builder()
-        .base_url(format!("https://{HOST}:{}", front.addr.port()))
-        .api_key(key)
-        .resolve(HOST, front.addr)
+        .base_url(format!("https://{HOST}:{}", emulator.addr().port()))
+        .api_key(emulator.api_key())
+        .resolve(HOST, emulator.addr())
         .no_proxy()
 }
 
@@ -63,18 +65,11 @@ async fn loopback_http_needs_no_roots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_uses_the_bundled_roots_and_trusts_extra_ones() {
     empty_ca_store();
-    let emulator = emulator();
-    let ca = TestCa::new(&[HOST]);
-    let upstream = emulator
-        .base_url()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
-    let front = TlsFront::start(upstream, &ca);
+    let emulator = emulator_from(Emulator::builder().tls_name(HOST));
 
     // No extra root: the bundled roots (or, without them, a config error
     // naming the fixes). Either way, no certificate from the test CA passes.
-    let plain = https(&front, emulator.api_key()).build().unwrap();
+    let plain = https(&emulator).build().unwrap();
     let err = plain.aget("task_xyz").await.unwrap_err();
     let blocking = plain.clone();
     let err_blocking = tokio::task::spawn_blocking(move || blocking.get("task_xyz").unwrap_err())
@@ -101,9 +96,9 @@ async fn https_uses_the_bundled_roots_and_trusts_extra_ones() {
     }
     assert!(emulator.requests().is_empty());
 
-    // With the test CA added, both faces get through.
-    let trusted = https(&front, emulator.api_key())
-        .add_root_certificate_pem(&ca.root_pem)
+    // With the emulator's root added, both faces get through.
+    let trusted = https(&emulator)
+        .add_root_certificate_pem(emulator.root_certificate_pem().unwrap())
         .build()
         .unwrap();
     update_in_both_faces(&trusted).await;
@@ -111,7 +106,7 @@ async fn https_uses_the_bundled_roots_and_trusts_extra_ones() {
 
     // Another CA's root is not enough.
     let other = TestCa::new(&[HOST]);
-    let wrong = https(&front, emulator.api_key())
+    let wrong = https(&emulator)
         .add_root_certificate_pem(&other.root_pem)
         .build()
         .unwrap();

@@ -26,6 +26,7 @@ pub struct EmulatorBuilder {
     keep_alive: Duration,
     sse_retry: Option<Duration>,
     event_buffer: usize,
+    tls: crate::tls::Settings,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -40,6 +41,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("keep_alive", &self.keep_alive)
             .field("sse_retry", &self.sse_retry)
             .field("event_buffer", &self.event_buffer)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -56,6 +58,7 @@ impl Default for EmulatorBuilder {
             keep_alive: DEFAULT_KEEP_ALIVE,
             sse_retry: None,
             event_buffer: DEFAULT_EVENT_BUFFER,
+            tls: Default::default(),
         }
     }
 }
@@ -124,6 +127,35 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serves https (feature `tls`): a certificate authority made at start
+    /// signs a server certificate for `localhost`, `127.0.0.1`, `::1`, the
+    /// bound address and any [`EmulatorBuilder::tls_name`]. Clients trust
+    /// [`Emulator::root_certificate_pem`]; [`Emulator::base_url`] says
+    /// `https://`. Every fault works as over plain HTTP, inside the TLS
+    /// session.
+    ///
+    /// ```
+    /// let emu = xpander_emulator::Emulator::builder().tls(true).start()?;
+    /// assert!(emu.base_url().starts_with("https://127.0.0.1:"));
+    /// assert!(emu.root_certificate_pem().unwrap().contains("BEGIN CERTIFICATE"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, yes: bool) -> Self {
+        self.tls.enabled = yes;
+        self
+    }
+
+    /// Serves https ([`EmulatorBuilder::tls`]) with `name` (a DNS name or an
+    /// IP address) in the server certificate too, e.g. a host name the
+    /// client pins to the emulator's address, or a container's service name.
+    #[cfg(feature = "tls")]
+    pub fn tls_name(mut self, name: impl Into<String>) -> Self {
+        self.tls.enabled = true;
+        self.tls.names.push(name.into());
+        self
+    }
+
     /// Binds the socket and starts serving on a background thread.
     pub fn start(self) -> io::Result<Emulator> {
         let listener = StdListener::bind(self.addr.as_str())?;
@@ -136,6 +168,7 @@ impl EmulatorBuilder {
             keep_alive: Some(self.keep_alive).filter(|d| !d.is_zero()),
             sse_retry: self.sse_retry,
             event_buffer: self.event_buffer,
+            tls: self.tls.identity(addr.ip())?,
         };
         let shared = Arc::new(Shared::new(config, self.seed, self.log_limit));
         let (tx, rx) = watch::channel(false);

@@ -14,6 +14,7 @@ mod metrics;
 mod routes;
 mod server;
 mod store;
+mod tls;
 mod validation;
 
 use std::fmt;
@@ -75,9 +76,39 @@ impl Emulator {
         EmulatorBuilder::default()
     }
 
-    /// `http://127.0.0.1:PORT`, no trailing slash.
+    /// `http://127.0.0.1:PORT`, no trailing slash (`https://` when
+    /// serving TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = match self.shared.config.tls {
+            Some(_) => "https",
+            None => "http",
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The root certificate (PEM) a client must trust to reach an emulator
+    /// serving https ([`EmulatorBuilder::tls`]); `None` over plain HTTP. A
+    /// new authority is made at each start, and its private key never
+    /// leaves the emulator.
+    pub fn root_certificate_pem(&self) -> Option<&str> {
+        self.shared.config.tls.as_deref().map(|t| t.root_pem())
+    }
+
+    /// [`Emulator::root_certificate_pem`], DER-encoded.
+    pub fn root_certificate_der(&self) -> Option<&[u8]> {
+        self.shared.config.tls.as_deref().map(|t| t.root_der())
+    }
+
+    /// How many TLS handshakes completed (0 over plain HTTP): with
+    /// [`Emulator::connections_accepted`], whether clients reuse their
+    /// connections, and that a client refusing the certificate got no
+    /// further.
+    pub fn tls_handshakes(&self) -> u64 {
+        self.shared
+            .config
+            .tls
+            .as_deref()
+            .map_or(0, |t| t.handshakes())
     }
 
     /// The bound address.

@@ -35,6 +35,8 @@ pub(crate) struct Config {
     pub sse_retry: Option<Duration>,
     /// Events each task's stream keeps for resumption.
     pub event_buffer: usize,
+    /// The TLS identity when serving https.
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 /// Everything shared between the handle and the connections.

@@ -1,6 +1,9 @@
 //! The stand-alone binary: its flags, and that it never reads, accepts or
 //! prints a key from the environment, nor prints a key it was given.
 
+#[cfg(feature = "tls")]
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -26,6 +29,7 @@ fn start(args: &[&str]) -> (Child, String, String, BufReader<ChildStdout>) {
     let addr = line
         .trim()
         .strip_prefix("listening on http://")
+        .or_else(|| line.trim().strip_prefix("listening on https://"))
         .unwrap_or_else(|| panic!("first line: {line:?}"))
         .to_string();
     let mut key_line = String::new();
@@ -167,4 +171,58 @@ fn help_describes_every_flag() {
     }
     let bad = Command::new(BIN).arg("--nope").output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_serves_https_and_writes_the_root_where_asked() {
+    let dir = std::env::temp_dir().join(format!("xpander-emulator-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("root.pem");
+    let flags = [
+        "--api-key",
+        "k",
+        "--tls-name",
+        "emulator.test",
+        "--tls-cert-out",
+    ];
+    let (child, addr, _, mut out) = start(&[&flags[..], &[path.to_str().unwrap()]].concat());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("root certificate: {}", path.display()));
+    let root = std::fs::read_to_string(&path).unwrap();
+    assert!(root.starts_with("-----BEGIN CERTIFICATE-----"), "{root}");
+
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let mut tls = common::tls::client(&root, "emulator.test");
+    let mut stream = rustls::Stream::new(&mut tls, &mut s);
+    let request = "GET /agent-execution/none/status HTTP/1.1\r\nhost: t\r\nx-api-key: k\r\nconnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404 "), "{answer}");
+    stop(child, out);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // --tls alone: the root goes to the temporary directory.
+    let (child, addr, _, mut out) = start(&["--tls"]);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port = addr.rsplit(':').next().unwrap();
+    let default = std::env::temp_dir().join(format!("xpander-emulator-{port}-root.pem"));
+    assert_eq!(
+        line.trim(),
+        format!("root certificate: {}", default.display())
+    );
+    assert!(std::fs::read_to_string(&default)
+        .unwrap()
+        .contains("BEGIN CERTIFICATE"));
+    stop(child, out);
+    let _ = std::fs::remove_file(&default);
+
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    for flag in ["--tls", "--tls-name", "--tls-cert-out"] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
 }

@@ -71,25 +71,7 @@ fn a_mid_stream_rule_is_neither_fired_nor_used_up_by_other_requests() {
 fn a_stall_sends_nothing_until_released_then_everything_meanwhile() {
     let builder = Emulator::builder().keep_alive_interval(Duration::from_millis(1));
     let emu = emu_with_chunks(builder, 0);
-    emu.inject(Fault::on("GET", PATH).stall_after(1));
-    let mut sse = Sse::open(&emu, PATH, &[]);
-    assert_eq!(sse.next_block().unwrap().kind(), "connected");
-    wait_held(&emu, 1);
-    emu.push_event("t1", json!({"type": "chunk", "data": "during"}))
-        .unwrap();
-    // Not even keep-alives (every 1 ms otherwise) while stalled.
-    assert!(
-        sse.quiet_for(Duration::from_millis(100)),
-        "bytes during a stall"
-    );
-    emu.release(1);
-    let b = sse.next_event().unwrap();
-    assert_eq!(
-        (b.kind(), b.json()["data"].clone()),
-        ("chunk".to_string(), json!("during"))
-    );
-    complete_and_expect_end(&emu, &mut sse, "t1");
-    assert_eq!(emu.held(), 0);
+    assert_stall_then_release(&emu, PATH);
 
     // A stall for a duration ends by itself.
     seed(&emu, json!({"id": "t1", "status": "executing"}));

@@ -9,7 +9,10 @@
 //! to read it from. Answers go to stdout as pretty JSON (`events`: one
 //! compact JSON line per event), messages to stderr, and the exit code tells
 //! the kind of failure apart, and for `wait` the final status (see
-//! [`AFTER_HELP`]).
+//! [`AFTER_HELP`]). Everything printed goes through the library's
+//! [`redact_credentials`]: a credential in an answer (a user token, an MCP
+//! server's key or headers, an auth event's access token) prints as
+//! `"<redacted>"`, and no option shows it.
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
@@ -19,6 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 use xpander_sdk::core::stream::StreamPolicy;
 use xpander_sdk::core::wait::WaitPolicy;
+use xpander_sdk::redact::redact_credentials;
 use xpander_sdk::{
     AgentExecutionStatus, CreateTask, Error, ListFilter, Task, TaskEvent, Tasks, UpdateTask,
 };
@@ -63,6 +67,9 @@ Environment:
 
 Output: the task, the list or the activity thread as pretty JSON on stdout;
 `events` prints one compact JSON line per event; messages on stderr.
+Credentials in answers (user and MCP tokens, API keys, auth headers, env
+vars, payload extensions, access tokens of auth events) print as
+\"<redacted>\"; no option shows them.
 
 Exit codes:
    0  success (`wait`: the task completed)
@@ -131,8 +138,10 @@ enum Command {
     ///
     /// Exit 0 completed, 10 failed, 11 error, 12 stopped; 9 when `--timeout`
     /// passes first (nothing on stdout then). Follows the task's events when
-    /// it streams them (and an organization id is set), else polls it,
-    /// backing off from 0.5 s up to `--poll`.
+    /// it streams them and XPANDER_ORGANIZATION_ID is set; else polls it,
+    /// backing off from 0.5 s up to `--poll`. A streaming task without an
+    /// organization id is polled too (its stream's URL needs one): the
+    /// result still comes, up to `--poll` later than a followed stream.
     Wait(WaitArgs),
     /// Print a task's activity thread (its messages, tool calls, reasoning).
     Activity {
@@ -462,7 +471,10 @@ struct EventLine {
 }
 
 fn event_line(event: &TaskEvent) -> Result<String, Failure> {
-    let mut envelope = match event.to_json() {
+    let mut json = event.to_json();
+    // The envelope's own keys hold no credential: their order is kept.
+    redact_credentials(&mut json);
+    let mut envelope = match json {
         Value::Object(map) => map,
         other => Map::from_iter([("event".to_string(), other)]),
     };
@@ -551,7 +563,10 @@ fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks
     Ok(builder.from_env().build()?)
 }
 
+/// An answer as pretty JSON, its credentials redacted.
 fn to_json(value: &impl serde::Serialize) -> Result<String, Failure> {
-    serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::Other(format!("cannot encode the answer as JSON: {e}")))
+    let encoding = |e| Failure::Other(format!("cannot encode the answer as JSON: {e}"));
+    let mut json = serde_json::to_value(value).map_err(encoding)?;
+    redact_credentials(&mut json);
+    serde_json::to_string_pretty(&json).map_err(encoding)
 }

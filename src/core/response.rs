@@ -91,9 +91,12 @@ pub(crate) fn api_error(response: &HttpResponse, secret: Secret<'_>) -> ApiError
 }
 
 /// The `detail` of a FastAPI error body: a string, or a list of
-/// `{loc, msg}` validation errors joined as `body.status: msg`.
+/// `{loc, msg}` validation errors joined as `body.status: msg`. A detail of
+/// another shape is shown as JSON, with the values of credential-bearing
+/// keys redacted (it may echo what was sent: a task, a header).
 fn detail(body: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(body).ok()?;
+    let mut value: Value = serde_json::from_slice(body).ok()?;
+    redact::redact_credentials(&mut value);
     match value.get("detail")? {
         Value::String(s) => Some(s.clone()),
         Value::Array(items) => {

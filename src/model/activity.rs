@@ -249,6 +249,8 @@ pub enum ActivityEntry {
     Other(OtherEntry),
 }
 
+field_debug_as_debug!(ActivityEntry);
+
 /// An entry of no known kind (or missing a key its kind requires), kept as it came.
 #[derive(Clone, PartialEq)]
 pub struct OtherEntry(pub Value);

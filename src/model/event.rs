@@ -12,7 +12,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::{DeepPlanning, Task, Timestamp};
-use crate::redact::RedactedValue;
+use crate::redact::{RedactedMap, RedactedValue};
 
 wire_enum! {
     /// The kind of a task event (the envelope's `type`).
@@ -325,7 +325,7 @@ impl fmt::Debug for EventPayload {
 /// assert_eq!(event.id.as_deref(), Some("7"));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Debug)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TaskEvent {
     /// The kind (`type`).
@@ -344,6 +344,23 @@ pub struct TaskEvent {
     pub id: Option<String>,
     /// Envelope keys this crate does not know.
     pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for TaskEvent {
+    /// Unknown envelope keys show with the values of credential-looking keys
+    /// redacted, as a model's `extra` does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskEvent")
+            .field("kind", &self.kind)
+            .field("task_id", &self.task_id)
+            .field("organization_id", &self.organization_id)
+            .field("time", &self.time)
+            .field("identity", &self.identity)
+            .field("payload", &self.payload)
+            .field("id", &self.id)
+            .field("extra", &RedactedMap(&self.extra))
+            .finish()
+    }
 }
 
 model_struct! {

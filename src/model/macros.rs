@@ -44,10 +44,12 @@ macro_rules! __has_default {
     };
 }
 
-/// Debug output for one field; `secret` fields are redacted.
+/// Debug output for one field: `secret` fields are redacted, free-form JSON
+/// shows with its credential-looking keys redacted (see
+/// [`crate::redact::FieldDebug`]).
 macro_rules! __debug_field {
     ($d:ident, $name:expr, $value:expr) => {
-        $d.field($name, $value)
+        $d.field($name, &$crate::redact::ShownField($value))
     };
     ($d:ident, $name:expr, $value:expr, secret) => {
         $d.field($name, &$crate::redact::Redacted($value))
@@ -165,6 +167,7 @@ macro_rules! wire_enum {
         }
 
         field_for_wire_enum!($name);
+        field_debug_as_debug!($name);
 
         $(
             impl ::std::default::Default for $name {
@@ -309,6 +312,8 @@ macro_rules! model_struct {
                     d.finish()
                 }
             }
+
+            field_debug_as_debug!($name);
 
             impl ::serde::Serialize for $name {
                 fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -19,7 +19,10 @@
 //! from (a `null` stays `null`, `42` stays `42`, an absent key stays absent,
 //! an odd value goes back as it came, unknown keys are kept in `extra`),
 //! except for the fields the caller changed. A model built in code writes
-//! every known field.
+//! every known field. In a list read in part (a `null` or a string among
+//! the MCP servers, a number among the sub-execution ids), changing an
+//! element the typed list holds leaves the others as they came, where they
+//! were; elements added go at the end.
 //!
 //! Every enum keeps a value it does not know in its `Unknown(String)`
 //! variant. `raw_value(name)` tells the value a field had on the wire when

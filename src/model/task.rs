@@ -31,7 +31,9 @@ model_struct! {
     /// `Debug` redacts every field that can hold a credential:
     /// `user_oidc_token`, `user_tokens`, the values of `payload_extension`,
     /// and the `api_key`, `client_secret`, `headers` and `env_vars` of
-    /// `mcp_servers` (and credential-looking keys of `extra`).
+    /// `mcp_servers`; and the values of credential-looking keys (`token`,
+    /// `api_key`, `authorization`, ...) at any depth of `extra` and of every
+    /// free-form JSON field (`output_schema`, attachments, ...).
     ///
     /// ```
     /// use xpander_sdk::model::{AgentExecutionStatus, Task};

@@ -33,8 +33,10 @@ use super::wire::{Kinds, Read};
 /// and its typed views answer `None`. [`Timestamp::parse`] and the `From`
 /// conversions build valid ones.
 ///
-/// Equality and hashing compare the values as sent; ordering compares the
-/// instants (see [`Timestamp::to_jiff`]), then the values as text.
+/// Equality and hashing compare the values as sent (a string is not the
+/// number it spells); ordering compares the instants (see
+/// [`Timestamp::to_jiff`]), then the values as sent, and agrees with
+/// equality.
 ///
 /// ```
 /// use xpander_sdk::model::Timestamp;
@@ -290,6 +292,19 @@ impl Timestamp {
         time::OffsetDateTime::from_unix_timestamp_nanos(self.to_jiff()?.as_nanosecond()).ok()
     }
 
+    /// The JSON kind of the value as sent, for equality, hashing and
+    /// ordering: a string is never equal to the number it spells.
+    fn kind(&self) -> u8 {
+        match &self.raw {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Number(_) => 2,
+            Value::String(_) => 3,
+            Value::Array(_) => 4,
+            Value::Object(_) => 5,
+        }
+    }
+
     /// The value as text, for display and ordering.
     fn text(&self) -> std::borrow::Cow<'_, str> {
         match &self.raw {
@@ -387,9 +402,14 @@ impl fmt::Debug for Timestamp {
     }
 }
 
+// Equality, hashing and ordering all look at the value as sent through its
+// kind and its JSON text, so that they agree: `-0.0` is not `0.0` (as
+// `Value` would have it), and `"1763632800"` is not `1763632800` (as the
+// text alone would have it).
+
 impl PartialEq for Timestamp {
     fn eq(&self, other: &Self) -> bool {
-        self.raw == other.raw
+        self.kind() == other.kind() && self.text() == other.text()
     }
 }
 
@@ -397,6 +417,7 @@ impl Eq for Timestamp {}
 
 impl Hash for Timestamp {
     fn hash<H: Hasher>(&self, state: &mut H) {
+        self.kind().hash(state);
         self.text().hash(state);
     }
 }
@@ -408,10 +429,12 @@ impl PartialOrd for Timestamp {
 }
 
 impl Ord for Timestamp {
-    /// By instant (values that are not date-times first), then by text.
+    /// By instant (values that are not date-times first), then by the
+    /// value as sent (its JSON kind, then its text).
     fn cmp(&self, other: &Self) -> Ordering {
         self.to_jiff()
             .cmp(&other.to_jiff())
+            .then_with(|| self.kind().cmp(&other.kind()))
             .then_with(|| self.text().cmp(&other.text()))
     }
 }
@@ -459,6 +482,8 @@ impl Kinds for Timestamp {
         Read::Exact(Timestamp::from_wire(Value::String(v)))
     }
 }
+
+field_debug_as_debug!(Timestamp);
 
 field_by_kinds!(Timestamp, |value| match value {
     Value::Null => None,
@@ -587,6 +612,53 @@ mod tests {
         assert_eq!(a.cmp(&b), a.text().cmp(&b.text()));
         let later = Timestamp::parse("2026-11-20T10:00:01Z").unwrap();
         assert!(a < later && b < later);
+    }
+
+    /// `Eq`, `Hash` and `Ord` agree: equal values hash alike and compare
+    /// `Equal`, and `Equal` means equal (a `BTreeSet` and a `HashSet` of
+    /// timestamps hold the same ones).
+    #[test]
+    fn equality_hash_and_order_agree() {
+        use std::collections::hash_map::DefaultHasher;
+        let hash = |t: &Timestamp| {
+            let mut h = DefaultHasher::new();
+            t.hash(&mut h);
+            h.finish()
+        };
+        let values = [
+            "\"1763632800\"",
+            "1763632800",
+            "1763632800.0",
+            "0.0",
+            "-0.0",
+            "0",
+            "\"0\"",
+            "\"{\\\"a\\\":1}\"",
+            "{\"a\":1}",
+            "[1]",
+            "\"[1]\"",
+            "true",
+            "\"true\"",
+            "\"2026-11-20T10:00:00Z\"",
+            "\"2026-11-20T15:30:00+05:30\"",
+        ];
+        let all: Vec<Timestamp> = values
+            .iter()
+            .map(|v| serde_json::from_str(v).unwrap())
+            .collect();
+        for a in &all {
+            for b in &all {
+                let equal = a == b;
+                assert_eq!(equal, a.cmp(b) == Ordering::Equal, "{a:?} {b:?}");
+                assert_eq!(a.cmp(b), b.cmp(a).reverse(), "{a:?} {b:?}");
+                if equal {
+                    assert_eq!(hash(a), hash(b), "{a:?} {b:?}");
+                }
+            }
+        }
+        // Values as sent: the text "1763632800" is not the number.
+        assert_ne!(all[0], all[1]);
+        assert_eq!(all[0].to_jiff(), all[1].to_jiff());
     }
 
     #[test]

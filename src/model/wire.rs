@@ -41,6 +41,14 @@ pub(crate) trait Field: Sized {
 
     /// The lax-mode conversion of a value kept as it came, if there is one.
     fn coerce(value: &Value) -> Option<Self>;
+
+    /// What to write for this value, changed by the caller, in place of
+    /// `raw`, the value kept as it came: `None` to write the typed value.
+    /// A list the typed view holds only part of keeps the rest (see `Vec`).
+    fn write_over(&self, raw: &Value) -> Option<Value> {
+        let _ = raw;
+        None
+    }
 }
 
 /// The value a *required* field takes when its key holds a value the type
@@ -203,6 +211,23 @@ macro_rules! field_by_kinds {
     };
 }
 
+/// Implements [`crate::redact::FieldDebug`] as the type's own `Debug` (it holds no
+/// free-form JSON, or redacts it itself).
+macro_rules! field_debug_as_debug {
+    ($($ty:ty),+ $(,)?) => {
+        $(
+            impl $crate::redact::FieldDebug for $ty {
+                fn fmt_field(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    ::std::fmt::Debug::fmt(self, f)
+                }
+            }
+        )+
+    };
+}
+
+
+field_debug_as_debug!(String, bool, i64, f64);
+
 // ----- text -----------------------------------------------------------------
 
 impl Kinds for String {
@@ -357,11 +382,15 @@ impl<T: Field> Field for Option<T> {
             other => T::coerce(other).map(Some),
         }
     }
+
+    fn write_over(&self, raw: &Value) -> Option<Value> {
+        self.as_ref()?.write_over(raw)
+    }
 }
 
 // ----- lists ----------------------------------------------------------------
 
-impl<T: Field + Serialize> Kinds for Vec<T> {
+impl<T: Field + Serialize + PartialEq> Kinds for Vec<T> {
     const EXPECTING: &'static str = "a JSON array";
     fn from_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Read<Self>, A::Error> {
         let mut items: Vec<T> = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
@@ -393,7 +422,7 @@ fn to_value<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-impl<T: Field + Serialize> Field for Vec<T> {
+impl<T: Field + Serialize + PartialEq> Field for Vec<T> {
     fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Read<Self>, D::Error> {
         deserializer.deserialize_any(KindVisitor::<Vec<T>>::new())
     }
@@ -404,6 +433,32 @@ impl<T: Field + Serialize> Field for Vec<T> {
         value
             .as_array()
             .map(|items| items.iter().filter_map(T::coerce).collect())
+    }
+    /// A changed list of an array read in part: the elements the typed view
+    /// left out stay where they were, as they came; each element it holds
+    /// is written as it came when unchanged, else from its typed value;
+    /// elements added go at the end. When the typed list is shorter than
+    /// what it was read as (elements removed), which raw elements go with
+    /// them is unknown: the typed list is written alone.
+    fn write_over(&self, raw: &Value) -> Option<Value> {
+        let items = raw.as_array()?;
+        let mut typed = self.iter();
+        let mut out = Vec::with_capacity(items.len().max(self.len()));
+        for item in items {
+            match T::coerce(item) {
+                None => out.push(item.clone()),
+                Some(as_read) => {
+                    let now = typed.next()?;
+                    out.push(if *now == as_read {
+                        item.clone()
+                    } else {
+                        to_value(now)
+                    });
+                }
+            }
+        }
+        out.extend(typed.map(to_value));
+        Some(Value::Array(out))
     }
 }
 
@@ -511,6 +566,9 @@ impl Wire {
             let as_read = T::coerce(raw).unwrap_or_else(default);
             if *value == as_read {
                 return map.serialize_entry(name, raw);
+            }
+            if let Some(merged) = value.write_over(raw) {
+                return map.serialize_entry(name, &merged);
             }
         }
         map.serialize_entry(name, value)

@@ -7,8 +7,8 @@ pub mod expected;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use xpander_sdk::emulator::{ApiKeyCheck, Emulator, RecordedRequest, REDACTED};
-use xpander_sdk::{RetryPolicy, Tasks};
+use xpander_sdk::emulator::{ApiKeyCheck, Emulator, EmulatorBuilder, RecordedRequest, REDACTED};
+use xpander_sdk::{ClientBuilder, RetryPolicy, Tasks};
 
 pub const WIRE: &str = include_str!("../fixtures/official-python-client-requests.json");
 pub const RECORDER_TASK: &str = include_str!("../fixtures/recorder-task.json");
@@ -31,7 +31,19 @@ pub const WIRE_KEY: &str = "test-key-123";
 /// An emulator that knows the recorder's task (`task_xyz`), with the key of
 /// the wire file.
 pub fn emulator() -> Emulator {
-    let emulator = Emulator::builder()
+    emulator_from(Emulator::builder())
+}
+
+/// As [`emulator`], serving https (a certificate authority of its own,
+/// made at start: see [`builder`]).
+pub fn emulator_over_https() -> Emulator {
+    emulator_from(Emulator::builder().tls(true))
+}
+
+/// An emulator from `builder`, with the key of the wire file and the
+/// recorder's task.
+pub fn emulator_from(builder: EmulatorBuilder) -> Emulator {
+    let emulator = builder
         .api_key(WIRE_KEY)
         .start()
         .expect("the emulator starts");
@@ -54,12 +66,44 @@ pub fn client(emulator: &Emulator) -> Tasks {
 
 /// A client of `emulator` with the given retry policy.
 pub fn client_with(emulator: &Emulator, retry: RetryPolicy) -> Tasks {
-    Tasks::builder()
-        .base_url(emulator.base_url())
-        .api_key(emulator.api_key())
+    builder(emulator)
         .retry(retry)
         .build()
         .expect("the client builds")
+}
+
+/// A client builder for `emulator`: its URL and key, and its root
+/// certificate when it serves https.
+pub fn builder(emulator: &Emulator) -> ClientBuilder {
+    let builder = Tasks::builder()
+        .base_url(emulator.base_url())
+        .api_key(emulator.api_key());
+    match emulator.root_certificate_pem() {
+        Some(root) => builder.add_root_certificate_pem(root),
+        None => builder,
+    }
+}
+
+/// A task with a distinct sentinel (each starts with `SENTINEL-`) in every
+/// credential-bearing field: the known ones, a secret of the input's user,
+/// and credential-looking unknown keys at the top and deep down.
+pub fn task_with_secrets(id: &str) -> Value {
+    json!({
+        "id": id, "agent_id": "agent-1", "organization_id": "org-1",
+        "input": {"text": "hi", "user": {"id": "u", "api_token": "SENTINEL-input-secret"}},
+        "created_at": "2026-11-20T10:00:00Z",
+        "status": "executing",
+        "user_oidc_token": "SENTINEL-oidc",
+        "user_tokens": {"github": "SENTINEL-user-tokens"},
+        "payload_extension": {"headers": {"Authorization": "Bearer SENTINEL-payload-ext"}},
+        "mcp_servers": [{
+            "type": "remote", "name": "crm", "url": "https://mcp.example.com",
+            "api_key": "SENTINEL-mcp-api-key", "client_secret": "SENTINEL-mcp-client-secret",
+            "headers": {"X-Auth": "SENTINEL-mcp-header"}, "env_vars": {"TOKEN": "SENTINEL-mcp-env"}
+        }],
+        "x_session_token": "SENTINEL-extra-token",
+        "integration": {"oauth": [{"refresh_token": "SENTINEL-extra-deep", "scope": "crm"}]}
+    })
 }
 
 /// A minimal task with the given id.

@@ -1,9 +1,10 @@
 //! Small network servers for the network tests and benches, all on
-//! loopback: a test CA (rcgen, ring), a TLS front that puts TLS before any
-//! plain server (the emulator), a hyper server over TLS (HTTP/1.1 and
-//! HTTP/2), a CONNECT proxy that counts its tunnels, servers that answer
-//! fixed bytes, and a listener that never accepts. Each runs on its own
-//! thread and lives until the process ends.
+//! loopback: a test CA (rcgen, ring), a neutral hyper server over TLS
+//! (HTTP/1.1 and HTTP/2, which the emulator does not speak), a CONNECT
+//! proxy that counts its tunnels, servers that answer fixed bytes, and a
+//! listener that never accepts. Each runs on its own thread and lives until
+//! the process ends. The emulator serves https itself (`tls`): tests of the
+//! Tasks API over TLS use it.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -84,53 +85,6 @@ fn listen() -> (std::net::TcpListener, SocketAddr) {
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     (listener, addr)
-}
-
-/// A TLS server in front of a plain one: every accepted connection is
-/// decrypted and its bytes passed to `upstream`.
-pub struct TlsFront {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// TLS handshakes completed.
-    pub handshakes: Arc<AtomicUsize>,
-    /// Connections accepted (handshake or not).
-    pub accepted: Arc<AtomicUsize>,
-}
-
-impl TlsFront {
-    /// Starts a front for `upstream` with `ca`'s server certificate (HTTP/1.1 only).
-    pub fn start(upstream: SocketAddr, ca: &TestCa) -> TlsFront {
-        let acceptor = tokio_rustls::TlsAcceptor::from(ca.server_config(&["http/1.1"]));
-        let (listener, addr) = listen();
-        let handshakes = Arc::new(AtomicUsize::new(0));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let (h, a) = (handshakes.clone(), accepted.clone());
-        spawn_runtime(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                a.fetch_add(1, Ordering::SeqCst);
-                let (acceptor, h) = (acceptor.clone(), h.clone());
-                tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(socket).await else {
-                        return;
-                    };
-                    h.fetch_add(1, Ordering::SeqCst);
-                    let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-                });
-            }
-        });
-        TlsFront {
-            addr,
-            handshakes,
-            accepted,
-        }
-    }
 }
 
 /// A hyper server over TLS answering every request with `200` and `body`

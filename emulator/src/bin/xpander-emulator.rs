@@ -3,7 +3,8 @@
 //! It prints `listening on http://HOST:PORT`, then the API key clients must
 //! send: a generated one, unless `--api-key` gave it (then the key is not
 //! printed). It reads no environment variable: a real `XPANDER_API_KEY` in
-//! the shell is neither used nor shown.
+//! the shell is neither used nor shown. With `--tls` it serves https and
+//! prints a third line, `root certificate: PATH`, the PEM file clients trust.
 
 use std::io::Write;
 use std::time::Duration;
@@ -64,6 +65,26 @@ struct Args {
     /// Last-Event-ID.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_EVENT_BUFFER)]
     event_buffer: usize,
+
+    /// Serve https: a certificate authority made at start signs a server
+    /// certificate for localhost, 127.0.0.1, ::1 and the bound address. Its
+    /// root certificate is written as PEM (see --tls-cert-out) for clients
+    /// to trust, and its path printed.
+    #[cfg(feature = "tls")]
+    #[arg(long)]
+    tls: bool,
+
+    /// Also name this host (or IP address) in the server certificate;
+    /// repeatable. Implies --tls.
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "NAME")]
+    tls_name: Vec<String>,
+
+    /// Where to write the root certificate (PEM). Implies --tls. Default: a
+    /// file named after the port in the temporary directory.
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "PATH")]
+    tls_cert_out: Option<std::path::PathBuf>,
 }
 
 fn main() {
@@ -83,6 +104,15 @@ fn main() {
     if let Some(key) = args.api_key {
         builder = builder.api_key(key);
     }
+    #[cfg(feature = "tls")]
+    let tls = args.tls || !args.tls_name.is_empty() || args.tls_cert_out.is_some();
+    #[cfg(feature = "tls")]
+    {
+        builder = builder.tls(tls);
+        for name in args.tls_name {
+            builder = builder.tls_name(name);
+        }
+    }
     let emulator = match builder.start() {
         Ok(e) => e,
         Err(e) => {
@@ -90,12 +120,34 @@ fn main() {
             std::process::exit(1)
         }
     };
+    #[cfg(feature = "tls")]
+    let root = match emulator.root_certificate_pem() {
+        Some(pem) => {
+            let path = args.tls_cert_out.unwrap_or_else(|| {
+                let port = emulator.addr().port();
+                std::env::temp_dir().join(format!("xpander-emulator-{port}-root.pem"))
+            });
+            if let Err(e) = std::fs::write(&path, pem) {
+                eprintln!(
+                    "xpander-emulator: cannot write the root certificate to {}: {e}",
+                    path.display()
+                );
+                std::process::exit(1)
+            }
+            Some(path)
+        }
+        None => None,
+    };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {}", emulator.base_url());
     if given_key {
         let _ = writeln!(out, "api key: the one given with --api-key");
     } else {
         let _ = writeln!(out, "api key: {}", emulator.api_key());
+    }
+    #[cfg(feature = "tls")]
+    if let Some(path) = root {
+        let _ = writeln!(out, "root certificate: {}", path.display());
     }
     let _ = out.flush();
     drop(out);

@@ -134,7 +134,7 @@ pub(crate) async fn serve(
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = stop.changed() => {}
-                        _ = connection(stream, &shared) => {}
+                        _ = crate::tls::connection(stream, &shared) => {}
                     }
                 });
             }

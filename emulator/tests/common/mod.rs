@@ -1,6 +1,7 @@
-//! A tiny raw HTTP/1.1 client over `TcpStream` and the fixtures the tests
-//! share. The emulator's tests use no HTTP client crate and not the SDK: they
-//! see the bytes on the wire.
+//! A tiny raw HTTP/1.1 client over `TcpStream` (through rustls when the
+//! emulator serves https) and the fixtures the tests share. The emulator's
+//! tests use no HTTP client crate and not the SDK: they see the bytes on the
+//! wire.
 #![allow(dead_code)]
 
 pub mod agent;
@@ -48,6 +49,9 @@ impl Response {
 pub struct Conn {
     pub s: TcpStream,
     pub buf: Vec<u8>,
+    /// The TLS session over `s`, when the emulator serves https.
+    #[cfg(feature = "tls")]
+    pub tls: Option<rustls::ClientConnection>,
 }
 
 /// What reading an answer gave.
@@ -65,10 +69,23 @@ impl Conn {
         let s = TcpStream::connect(emu.addr()).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         s.set_nodelay(true).unwrap();
-        Conn { s, buf: Vec::new() }
+        Conn {
+            s,
+            buf: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: emu
+                .root_certificate_pem()
+                .map(|root| tls::client(root, "localhost")),
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            return rustls::Stream::new(tls, &mut self.s)
+                .write_all(bytes)
+                .expect("write");
+        }
         self.s.write_all(bytes).expect("write");
     }
 
@@ -99,6 +116,12 @@ impl Conn {
 
     pub fn fill(&mut self) -> io::Result<usize> {
         let mut chunk = [0u8; 65536];
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            let n = rustls::Stream::new(tls, &mut self.s).read(&mut chunk)?;
+            self.buf.extend_from_slice(&chunk[..n]);
+            return Ok(n);
+        }
         let n = self.s.read(&mut chunk)?;
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n)
@@ -252,4 +275,29 @@ pub fn full_recorder_task() -> Value {
 
 pub fn detail_loc(r: &Response) -> Vec<Value> {
     r.json()["detail"][0]["loc"].as_array().unwrap().clone()
+}
+
+/// A rustls client (ring) for the emulator's https.
+#[cfg(feature = "tls")]
+pub mod tls {
+    use std::sync::Arc;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    /// A client session to `name`, trusting only `root_pem`.
+    pub fn client(root_pem: &str, name: &str) -> rustls::ClientConnection {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from(name.to_string()).unwrap();
+        rustls::ClientConnection::new(Arc::new(config), name).unwrap()
+    }
 }

@@ -5,8 +5,8 @@
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use serde_json::Value;
-use xpander_emulator::Emulator;
+use serde_json::{json, Value};
+use xpander_emulator::{Emulator, Fault};
 
 use super::{Conn, Response};
 
@@ -238,4 +238,29 @@ pub fn complete_and_expect_end(emu: &Emulator, sse: &mut Sse, task: &str) {
 /// The stream path of a task, under any org segment.
 pub fn events_path(task_id: &str) -> String {
     format!("/org-1/agent-execution/{task_id}/events")
+}
+
+/// A stall right after the handshake of a stream of task `t1` (executing,
+/// keep-alives every millisecond): nothing at all until released, not even
+/// keep-alives; then the event pushed meanwhile, and a clean end.
+pub fn assert_stall_then_release(emu: &Emulator, path: &str) {
+    emu.inject(Fault::on("GET", path).stall_after(1));
+    let mut sse = Sse::open(emu, path, &[]);
+    assert_eq!(sse.next_block().unwrap().kind(), "connected");
+    wait_held(emu, 1);
+    emu.push_event("t1", json!({"type": "chunk", "data": "during"}))
+        .unwrap();
+    // Not even keep-alives (every 1 ms otherwise) while stalled.
+    assert!(
+        sse.quiet_for(Duration::from_millis(100)),
+        "bytes during a stall"
+    );
+    emu.release(1);
+    let b = sse.next_event().unwrap();
+    assert_eq!(
+        (b.kind(), b.json()["data"].clone()),
+        ("chunk".to_string(), json!("during"))
+    );
+    complete_and_expect_end(emu, &mut sse, "t1");
+    assert_eq!(emu.held(), 0);
 }
