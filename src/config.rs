@@ -777,7 +777,10 @@ mod tests {
                 Err(err) => {
                     let shown = format!("{err} {err:?}");
                     assert!(!shown.contains("s3"), "{shown}");
-                    assert!(shown.contains("inbound.xpander.ai") || shown.contains("example.com"), "{shown}");
+                    assert!(
+                        shown.contains("inbound.xpander.ai") || shown.contains("example.com"),
+                        "{shown}"
+                    );
                 }
                 Ok(url) => panic!("{raw} was taken as {url:?}"),
             }

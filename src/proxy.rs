@@ -521,7 +521,10 @@ mod tests {
             assert!(!err.contains("s3") && !err.contains("cret"), "{err}");
             assert!(err.contains("proxy.corp"), "{err}");
             let setting = format!("{:?}", ProxySetting::Url(raw.into()));
-            assert!(!setting.contains("s3") && !setting.contains("cret"), "{setting}");
+            assert!(
+                !setting.contains("s3") && !setting.contains("cret"),
+                "{setting}"
+            );
         }
     }
 }
