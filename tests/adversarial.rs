@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Number, Value};
 use xpander_sdk::model::{
     ActivityThread, DeepPlanning, DeepPlanningTask, DeployedAsset, HitlRequest, McpServer,
-    MessageContent, PendingEcaRequest, Task, TaskEvent, TaskInput, TaskListItem, Timestamp,
-    Tokens, User,
+    MessageContent, PendingEcaRequest, Task, TaskEvent, TaskInput, TaskListItem, Timestamp, Tokens,
+    User,
 };
 
 /// Every known field name of the task's models, and of the others.
@@ -305,16 +305,43 @@ fn duplicate_keys_keep_the_last_value_at_every_depth() {
 #[test]
 fn edge_numbers_in_every_kind_of_field() {
     let numbers = [
-        "-0", "-0.0", "0.0", "1.0e2", "1E2", "1e-7", "2.0", "1.5", "5e-324",
-        "1.7976931348623157e308", "-1.7976931348623157e308", "9223372036854775807",
-        "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-        "18446744073709551615", "18446744073709551616", "123456789012345678901234567890",
-        "20000000000", "20000000001", "-20000000001",
+        "-0",
+        "-0.0",
+        "0.0",
+        "1.0e2",
+        "1E2",
+        "1e-7",
+        "2.0",
+        "1.5",
+        "5e-324",
+        "1.7976931348623157e308",
+        "-1.7976931348623157e308",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551615",
+        "18446744073709551616",
+        "123456789012345678901234567890",
+        "20000000000",
+        "20000000001",
+        "-20000000001",
     ];
     let fields = [
-        "status", "result", "execution_attempts", "duration", "tool_call_limit",
-        "is_app", "started_at", "sub_executions", "tokens", "output_format",
-        "user_tokens", "mcp_servers", "deep_planning", "payload_extension",
+        "status",
+        "result",
+        "execution_attempts",
+        "duration",
+        "tool_call_limit",
+        "is_app",
+        "started_at",
+        "sub_executions",
+        "tokens",
+        "output_format",
+        "user_tokens",
+        "mcp_servers",
+        "deep_planning",
+        "payload_extension",
     ];
     for number in numbers {
         for field in fields {
@@ -329,7 +356,9 @@ fn edge_numbers_in_every_kind_of_field() {
     }
     // Out of the range of an f64: no reader takes it, and none panics.
     for number in ["1e400", "-1e400"] {
-        let text = format!(r#"{{"id":"t","agent_id":"a","organization_id":"o","input":{{}},"created_at":{number}}}"#);
+        let text = format!(
+            r#"{{"id":"t","agent_id":"a","organization_id":"o","input":{{}},"created_at":{number}}}"#
+        );
         assert!(serde_json::from_str::<Value>(&text).is_err());
         assert!(serde_json::from_str::<Task>(&text).is_err());
     }

@@ -225,7 +225,6 @@ macro_rules! field_debug_as_debug {
     };
 }
 
-
 field_debug_as_debug!(String, bool, i64, f64);
 
 // ----- text -----------------------------------------------------------------
