@@ -319,6 +319,8 @@ impl Streaming {
 const DNS_TTL: Duration = Duration::from_secs(30);
 /// How long past its TTL a cached address still serves when a new lookup fails.
 const DNS_GRACE: Duration = Duration::from_secs(300);
+/// How long an entry serves at all: [`DNS_TTL`], then [`DNS_GRACE`].
+const DNS_STALE: Duration = DNS_TTL.saturating_add(DNS_GRACE);
 /// The most host:port pairs cached (a client talks to one host, and maybe a proxy).
 const DNS_ENTRIES: usize = 16;
 
@@ -363,7 +365,7 @@ impl CachingResolver {
     fn store(&self, host: &str, port: u16, addrs: &ResolvedSocketAddrs, now: Instant) {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= DNS_ENTRIES {
-            cache.retain(|_, (_, at)| now.saturating_duration_since(*at) < DNS_TTL + DNS_GRACE);
+            cache.retain(|_, (_, at)| now.saturating_duration_since(*at) < DNS_STALE);
             if cache.len() >= DNS_ENTRIES {
                 cache.clear();
             }
@@ -437,9 +439,7 @@ impl CachingResolver {
                 Ok(addrs)
             }
             Err(e) => match cached {
-                Some((addrs, at)) if now.saturating_duration_since(at) < DNS_TTL + DNS_GRACE => {
-                    Ok(addrs)
-                }
+                Some((addrs, at)) if now.saturating_duration_since(at) < DNS_STALE => Ok(addrs),
                 _ => Err(e),
             },
         }

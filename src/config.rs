@@ -284,7 +284,7 @@ impl fmt::Debug for ClientBuilder {
             .field("deadline", &self.deadline)
             .field(
                 "root_certificates",
-                &(self.root_pems.len() + self.root_ders.len()),
+                &self.root_pems.len().saturating_add(self.root_ders.len()),
             )
             .field("proxy", &self.proxy)
             .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)

@@ -110,6 +110,19 @@
 //! one expansion each of the front-end methods, which are written once in
 //! `src/front.rs` and turned into both forms by `maybe-async`.
 #![deny(missing_docs)]
+// The library never panics on data from the network or from the caller:
+// no indexing, unwrap, expect, panic or overflowing arithmetic anywhere in
+// it, checked by clippy once for the whole crate (tests may do all that).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // With neither face enabled the crate is its sans-IO core alone (models,
 // `core::RequestBuilder`, parsing): the retry loop and the transports' helpers

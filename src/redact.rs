@@ -295,19 +295,21 @@ pub(crate) fn redact_json_text(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes.get(i) != Some(&b'"') {
-            i += 1;
+            i = i.saturating_add(1);
             continue;
         }
         let end = string_end(bytes, i);
-        let key = text.get(i + 1..end.saturating_sub(1)).unwrap_or("");
+        let key = text
+            .get(i.saturating_add(1)..end.saturating_sub(1))
+            .unwrap_or("");
         let mut j = end;
         while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
-            j += 1;
+            j = j.saturating_add(1);
         }
         if bytes.get(j) == Some(&b':') && is_credential_key(&unescape(key)) {
-            j += 1;
+            j = j.saturating_add(1);
             while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
-                j += 1;
+                j = j.saturating_add(1);
             }
             let value_end = value_end(bytes, j);
             if value_end > j && text.get(j..value_end) != Some("null") {
@@ -336,12 +338,12 @@ fn unescape(key: &str) -> String {
 
 /// The index just past the string starting at `start` (a `"`), or the end.
 fn string_end(bytes: &[u8], start: usize) -> usize {
-    let mut i = start + 1;
+    let mut i = start.saturating_add(1);
     while let Some(&b) = bytes.get(i) {
         match b {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
+            b'\\' => i = i.saturating_add(2),
+            b'"' => return i.saturating_add(1),
+            _ => i = i.saturating_add(1),
         }
     }
     bytes.len()
@@ -362,16 +364,16 @@ fn value_end(bytes: &[u8], start: usize) -> usize {
                         i = string_end(bytes, i);
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
+                    b'{' | b'[' => depth = depth.saturating_add(1),
                     b'}' | b']' => {
                         depth = depth.saturating_sub(1);
                         if depth == 0 {
-                            return i + 1;
+                            return i.saturating_add(1);
                         }
                     }
                     _ => {}
                 }
-                i += 1;
+                i = i.saturating_add(1);
             }
             bytes.len()
         }
@@ -381,7 +383,7 @@ fn value_end(bytes: &[u8], start: usize) -> usize {
                 if matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace() {
                     break;
                 }
-                i += 1;
+                i = i.saturating_add(1);
             }
             i
         }

@@ -487,3 +487,24 @@ fn debug_redacts_credentials_inside_free_form_fields() {
         assert!(text.contains("<redacted>"), "{text}");
     }
 }
+
+/// An event envelope must say what it is: a `type` that is absent, not a
+/// string, `null` or empty is refused (the stream skips it as malformed),
+/// never delivered as an event of kind `Unknown("")`.
+#[test]
+fn an_event_without_a_type_is_refused() {
+    use xpander_sdk::model::TaskEvent;
+    for data in [
+        r#"{"task_id": "t", "data": "x"}"#,
+        r#"{"type": 7, "task_id": "t"}"#,
+        r#"{"type": null, "task_id": "t"}"#,
+        r#"{"type": "", "task_id": "t"}"#,
+        r#"{"type": ["chunk"], "task_id": "t"}"#,
+        r#""chunk""#,
+        "null",
+    ] {
+        assert!(TaskEvent::from_json(data, None).is_err(), "{data}");
+    }
+    let odd = TaskEvent::from_json(r#"{"type": "brand_new"}"#, None).unwrap();
+    assert!(odd.kind.is_unknown());
+}

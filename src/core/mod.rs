@@ -249,8 +249,10 @@ impl fmt::Debug for HeaderValue {
     }
 }
 
-/// One answer, as a transport brings it back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One answer, as a transport brings it back. Its `Debug` shows the size
+/// of the body, not the body (a task carries tokens; an error may echo the
+/// key).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HttpResponse {
     /// The HTTP status code.
@@ -261,6 +263,17 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
     /// Which attempt this answer came from (1 for the first).
     pub attempts: u32,
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("retry_after", &self.retry_after)
+            .field("body_len", &self.body.len())
+            .field("attempts", &self.attempts)
+            .finish()
+    }
 }
 
 impl HttpResponse {

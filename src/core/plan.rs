@@ -72,7 +72,7 @@ pub fn ends_with_question(text: &str) -> bool {
     let Some(at) = line.rfind('?') else {
         return false;
     };
-    let tail = line.get(at + 1..).unwrap_or("").trim();
+    let tail = line.get(at.saturating_add(1)..).unwrap_or("").trim();
     tail.is_empty() || (tail.chars().count() <= 16 && is_question_tail(tail))
 }
 
@@ -89,7 +89,7 @@ fn is_question_tail(tail: &str) -> bool {
                 if hint.chars().count() > 14 || hint.contains('(') {
                     return false;
                 }
-                inside.get(end + 1..).unwrap_or("")
+                inside.get(end.saturating_add(1)..).unwrap_or("")
             }
             // An unclosed `(` is not a hint; it cannot be a closer either.
             None => return false,

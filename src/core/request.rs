@@ -26,7 +26,12 @@ impl Core {
     /// `{base}/agent-execution/{id}{suffix}`, the id one encoded segment.
     pub(super) fn task_url(&self, name: &'static str, id: &str, suffix: &str) -> Result<String> {
         let id = segment::encode(name, id)?;
-        let mut url = String::with_capacity(self.prefix.len() + id.len() + suffix.len());
+        let mut url = String::with_capacity(
+            self.prefix
+                .len()
+                .saturating_add(id.len())
+                .saturating_add(suffix.len()),
+        );
         url.push_str(&self.prefix);
         url.push_str(&id);
         url.push_str(suffix);

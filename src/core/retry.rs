@@ -126,7 +126,7 @@ impl Retrier {
     }
 
     fn step_at(&mut self, outcome: Result<HttpResponse, Error>, now: Option<Instant>) -> Step {
-        self.attempt += 1;
+        self.attempt = self.attempt.saturating_add(1);
         let attempts = self.attempt;
         let more = attempts < self.policy.max_attempts.max(1);
         match outcome {
@@ -243,7 +243,7 @@ impl Conflicts {
     /// After a failed load-apply-save round: the wait before the next round
     /// when `error` is a conflict and the budget allows, else the error.
     pub(crate) fn after(&mut self, error: Error) -> Result<Duration, Error> {
-        self.retrier.attempt += 1;
+        self.retrier.attempt = self.retrier.attempt.saturating_add(1);
         if error.is_conflict() && self.retrier.attempt < self.retrier.policy.max_attempts {
             Ok(self.retrier.backoff())
         } else {

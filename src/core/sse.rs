@@ -41,14 +41,6 @@
 //! assert!(decoder.next_event().is_none());
 //! # Ok::<(), xpander_sdk::core::sse::SseError>(())
 //! ```
-// Everything here reads bytes from the network: no way to panic on them.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 
 use std::borrow::Cow;
 use std::fmt;
@@ -591,11 +583,4 @@ impl fmt::Debug for SseDecoder {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 mod tests;

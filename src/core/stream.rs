@@ -88,15 +88,6 @@
 //!   the stream (the WHATWG rule for "no more events"); a 2xx that is not
 //!   `text/event-stream` is an error.
 
-// Everything here handles bytes from the network: no way to panic on them.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
-
 use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -1006,11 +997,4 @@ fn skip_reason(error: &serde_json::Error, id: Option<&str>) -> String {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 mod tests;

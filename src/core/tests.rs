@@ -243,6 +243,24 @@ fn debug_of_a_request_hides_the_key() {
     assert!(shown.contains("<redacted>"));
 }
 
+/// An answer's body holds what the server sent back: a task with its
+/// tokens, a 401 echoing the key. Its `Debug` shows the size, as a
+/// request's does, never the bytes (which are the secret, only spelt in
+/// decimal).
+#[test]
+fn debug_of_an_answer_shows_no_body() {
+    let body = br#"{"user_oidc_token":"s3cret"}"#.to_vec();
+    let secret_bytes = format!("{:?}", b"s3cret");
+    let secret_bytes = secret_bytes.trim_matches(['[', ']']);
+    let response = HttpResponse::new(200, Some("5".into()), body.clone());
+    for shown in [format!("{response:?}"), format!("{response:#?}")] {
+        assert!(!shown.contains(secret_bytes), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains(&body.len().to_string()), "{shown}");
+        assert!(shown.contains("200"), "{shown}");
+    }
+}
+
 const FIXTURES: [(&str, &str); 4] = [
     (
         "task-full.json",

@@ -60,15 +60,6 @@
 //! }
 //! ```
 
-// Handles data from the network and times from the caller: no way to panic.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
-
 use std::time::{Duration, Instant};
 
 use super::stream::{equal_jitter, StreamPolicy};
@@ -425,11 +416,4 @@ impl Waiter {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 mod tests;

@@ -122,15 +122,6 @@
 //!   settled; the runtime then runs the shutdown hooks, always. A second
 //!   [`Worker::begin_shutdown`] cuts the grace short.
 
-// Everything here handles data from the network: no way to panic on it.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
-
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
@@ -150,13 +141,6 @@ mod body;
 mod classify;
 mod requests;
 #[cfg(test)]
-#[allow(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 mod tests;
 
 pub use body::{runtime_save_body, NEVER_SAVED};

@@ -419,13 +419,18 @@ impl TaskEvent {
     }
 
     /// Reads one event's JSON (an SSE `data` field) and its SSE id. Fails
-    /// only when the text is not a JSON object with a `type`.
+    /// only when the text is not a JSON object with a `type` (a string that
+    /// is not empty).
     pub fn from_json(data: &str, id: Option<&str>) -> Result<TaskEvent, serde_json::Error> {
         let envelope: Envelope = serde_json::from_str(data)?;
         if envelope.raw_value("type").is_some() {
             return Err(serde::de::Error::custom(
                 "the event's `type` is not a string",
             ));
+        }
+        // `null` (read as the type's fallback) or "": no kind at all.
+        if envelope.r#type.as_str().is_empty() {
+            return Err(serde::de::Error::custom("the event's `type` is empty"));
         }
         Ok(TaskEvent {
             payload: EventPayload::read(&envelope.r#type, envelope.data),
