@@ -60,12 +60,53 @@ impl Headers {
                         name: "header",
                         reason: format!("{name:?} is not a valid header {what}"),
                     };
+                    let mut value = HeaderValue::from_str(value).map_err(|_| invalid("value"))?;
+                    // A caller's header may carry a credential (`authorization`,
+                    // a token): never printed by the HTTP crates, never put in
+                    // HTTP/2's header compression table.
+                    if crate::redact::is_credential_key(name) {
+                        value.set_sensitive(true);
+                    }
                     (
                         HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("name"))?,
-                        HeaderValue::from_str(value).map_err(|_| invalid("value"))?,
+                        value,
                     )
                 }
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientBuilder;
+    use crate::core::RequestBuilder;
+
+    #[test]
+    fn the_key_and_credential_headers_are_sensitive_others_are_not() {
+        let config = ClientBuilder::new()
+            .api_key("k")
+            .base_url("https://inbound.xpander.ai")
+            .build_config()
+            .unwrap();
+        let headers = Headers::new(&config);
+        let mut request = RequestBuilder::new(config).get("t").unwrap();
+        crate::options::CallOptions::new()
+            .header("authorization", "Bearer s3cret")
+            .header("x-trace-id", "abc")
+            .apply(&mut request)
+            .unwrap();
+        let pairs: Vec<(HeaderName, HeaderValue)> =
+            headers.pairs(&request).map(|pair| pair.unwrap()).collect();
+        let sensitive = |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n.as_str() == name)
+                .map(|(_, v)| v.is_sensitive())
+        };
+        assert_eq!(sensitive("x-api-key"), Some(true));
+        assert_eq!(sensitive("authorization"), Some(true));
+        assert_eq!(sensitive("x-trace-id"), Some(false));
     }
 }
