@@ -293,6 +293,25 @@ macro_rules! live_scenarios {
                 emulator.clear_faults();
             }
 
+            /// A stream request whose answer never starts is left after the
+            /// policy's connect timeout (the idle timeout here is an hour)
+            /// and tried again.
+            #[$mode]
+            pub async fn a_stream_answer_that_never_starts(emulator: &Emulator) {
+                let tasks = client(emulator);
+                let task = streaming_task(emulator, "t-head");
+                emulator.update_task("t-head", json!({"status": "completed"})).unwrap();
+                emulator.inject(Fault::on("GET", STREAMS).hold());
+                let policy = quick()
+                    .with_connect_timeout(Duration::from_millis(200))
+                    .with_idle_timeout(Duration::from_secs(3600));
+                let (events, errors) = drain(task.$events_with(&tasks, policy).unwrap()).await;
+                assert!(errors.is_empty(), "{errors:?}");
+                assert!(events.last().unwrap().is_finished());
+                assert_eq!(stream_requests(emulator, "t-head"), 2, "the held request was left");
+                emulator.release(usize::MAX >> 1);
+            }
+
             /// 404 and 401 answers are API errors with their status; a 503
             /// is retried.
             #[$mode]
@@ -580,6 +599,7 @@ macro_rules! all_scenarios {
             resume_after_a_drop,
             resume_from_an_earlier_stream,
             idle_stream_times_out,
+            a_stream_answer_that_never_starts,
             error_statuses,
             malformed_events_are_skipped,
             wait_answers_a_task_finished_mid_wait,
