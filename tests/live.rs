@@ -621,17 +621,21 @@ mod over_https {
     all_scenarios!(emulator_over_https);
 }
 
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// 1,000 events of 256 KiB (256 MB) through one stream of each face, each
+/// read as it comes: the memory does not grow with what went through.
 #[test]
 fn an_endless_stream_of_large_events_runs_in_bounded_memory() {
-    fn rss_kib() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    }
+    const EVENTS: usize = 1000;
     let emulator = Emulator::builder()
         .api_key(KEY)
         .organization_id(ORG)
@@ -639,32 +643,56 @@ fn an_endless_stream_of_large_events_runs_in_bounded_memory() {
         .start()
         .unwrap();
     let tasks = client(&emulator);
+    let big = "x".repeat(256 * 1024);
+    let push = |id: &str| {
+        emulator
+            .push_event(
+                id,
+                json!({"type": "chunk", "task_id": id, "organization_id": ORG,
+                       "time": "2026-11-20T10:00:00Z", "data": big}),
+            )
+            .unwrap();
+    };
+    // Against 225 MB streamed since the first reading, per face.
+    let check = |face: &str, before: u64| {
+        let grown = rss_kib().saturating_sub(before);
+        assert!(grown < 64 * 1024, "{face}: memory grew by {grown} KiB");
+    };
+
     let task = streaming_task(&emulator, "t-big");
     let mut stream = task.events_with(&tasks, quick()).unwrap();
-    let big = "x".repeat(256 * 1024);
     assert_eq!(
         stream.next().unwrap().unwrap().kind,
         TaskEventType::Connected
     );
     let mut before = 0;
-    // 1,000 events of 256 KiB: 256 MB through the stream, each read as it comes.
-    for i in 0..1000 {
-        emulator
-            .push_event(
-                "t-big",
-                json!({"type": "chunk", "task_id": "t-big", "organization_id": ORG,
-                       "time": "2026-11-20T10:00:00Z", "data": big}),
-            )
-            .unwrap();
+    for i in 0..EVENTS {
+        push("t-big");
         let event = stream.next().unwrap().unwrap();
         assert_eq!(event.payload.as_text().map(str::len), Some(big.len()));
         if i == 100 {
             before = rss_kib();
         }
     }
-    let grown = rss_kib().saturating_sub(before);
-    // Against 225 MB streamed since the first reading.
-    assert!(grown < 64 * 1024, "memory grew by {grown} KiB");
+    check("blocking", before);
+    drop(stream);
+
+    let task = streaming_task(&emulator, "t-big-async");
+    runtime().block_on(async {
+        let mut stream = task.aevents_with(&tasks, quick()).unwrap();
+        let first = stream.next().await.unwrap().unwrap();
+        assert_eq!(first.kind, TaskEventType::Connected);
+        let mut before = 0;
+        for i in 0..EVENTS {
+            push("t-big-async");
+            let event = stream.next().await.unwrap().unwrap();
+            assert_eq!(event.payload.as_text().map(str::len), Some(big.len()));
+            if i == 100 {
+                before = rss_kib();
+            }
+        }
+        check("async", before);
+    });
 }
 
 /// The requests of the official client's task-extras captures that this
