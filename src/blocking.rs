@@ -115,15 +115,26 @@ impl Transport {
         read_answer(self.limit, response)
     }
 
-    /// Opens a streamed answer (an event stream): the head must come within
-    /// `idle`, then each read of the body is bounded by `idle`. The agent's
-    /// whole-request timeout does not apply (a stream may stay open for hours).
-    pub(crate) fn open(&self, request: &HttpRequest, idle: Duration) -> Result<Streaming> {
+    /// Opens a streamed answer (an event stream): the connection and then
+    /// the answer's head each within `head` when given (else the agent's
+    /// connect timeout, and `idle`), then each read of the body within
+    /// `idle`. The agent's whole-request timeout does not apply (a stream
+    /// may stay open for hours).
+    pub(crate) fn open_within(
+        &self,
+        request: &HttpRequest,
+        head: Option<Duration>,
+        idle: Duration,
+    ) -> Result<Streaming> {
         let response = self.exchange(request, |configured| {
-            configured
+            let configured = configured
                 .timeout_global(None)
-                .timeout_recv_response(Some(idle))
-                .timeout_per_read(Some(idle))
+                .timeout_recv_response(Some(head.unwrap_or(idle)))
+                .timeout_per_read(Some(idle));
+            match head {
+                Some(head) => configured.timeout_connect(Some(head)),
+                None => configured,
+            }
         })?;
         let (parts, body) = response.into_parts();
         Ok(Streaming {
@@ -186,6 +197,9 @@ impl Transport {
         if let Some(timeout) = configured.timeout_global {
             builder = builder.timeout_global(timeout);
         }
+        if let Some(timeout) = configured.timeout_connect {
+            builder = builder.timeout_connect(timeout);
+        }
         if let Some(timeout) = configured.timeout_recv_response {
             builder = builder.timeout_recv_response(timeout);
         }
@@ -208,6 +222,7 @@ impl Transport {
 #[derive(Debug, Default, PartialEq, Eq)]
 struct RequestConfig {
     timeout_global: Option<Option<Duration>>,
+    timeout_connect: Option<Option<Duration>>,
     timeout_recv_response: Option<Option<Duration>>,
     timeout_per_read: Option<Option<Duration>>,
     http_status_as_error: Option<bool>,
@@ -216,6 +231,10 @@ struct RequestConfig {
 impl RequestConfig {
     fn timeout_global(mut self, timeout: Option<Duration>) -> Self {
         self.timeout_global = Some(timeout);
+        self
+    }
+    fn timeout_connect(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout_connect = Some(timeout);
         self
     }
     fn timeout_recv_response(mut self, timeout: Option<Duration>) -> Self {

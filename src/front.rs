@@ -192,7 +192,9 @@ macro_rules! front_end {
                             // No read may outlast `until`.
                             let mut policy = waiter.stream_policy();
                             let left = until.saturating_duration_since(std::time::Instant::now());
-                            policy.idle_timeout = policy.idle_timeout.min(left).max(std::time::Duration::from_millis(1));
+                            let floor = std::time::Duration::from_millis(1);
+                            policy.idle_timeout = policy.idle_timeout.min(left).max(floor);
+                            policy.connect_timeout = policy.connect_timeout.min(left).max(floor);
                             let mut stream = $stream::new(self, task_id, policy);
                             loop {
                                 if std::time::Instant::now() >= until {
@@ -365,8 +367,9 @@ macro_rules! front_end {
                         return Err(NextStep::GiveUp(error));
                     }
                 };
-                let idle = self.session.policy().idle_timeout;
-                let body = match transport.open(&request, idle).await {
+                let policy = self.session.policy();
+                let (head, idle) = (policy.connect_timeout, policy.idle_timeout);
+                let body = match transport.open_within(&request, Some(head), idle).await {
                     Ok(body) => body,
                     Err(error) => return Err(self.session.on_disconnect(Disconnect::Error(error), now())),
                 };

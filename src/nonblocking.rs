@@ -199,14 +199,29 @@ impl Transport {
     /// within `idle` after connecting, then the body is read as it comes,
     /// each read bounded by `idle`. The client's whole-request timeout does
     /// not apply (a stream may stay open for hours).
+    // Not called on main since the task stream bounds its head with
+    // `open_within`; the worker runtime (issue #14) opens its stream here.
+    #[allow(dead_code)]
     pub(crate) async fn open(&self, request: &HttpRequest, idle: Duration) -> Result<Streaming> {
+        self.open_within(request, None, idle).await
+    }
+
+    /// As [`open`](Self::open), the connection and the answer's head within
+    /// `head` when given (else within `idle`).
+    pub(crate) async fn open_within(
+        &self,
+        request: &HttpRequest,
+        head: Option<Duration>,
+        idle: Duration,
+    ) -> Result<Streaming> {
         let builder = self.builder(request)?.timeout(STREAM_LIFETIME);
-        let response = match tokio::time::timeout(idle, builder.send()).await {
+        let head = head.unwrap_or(idle);
+        let response = match tokio::time::timeout(head, builder.send()).await {
             Ok(sent) => sent.map_err(transport_error)?,
             Err(_) => {
                 return Err(Error::Transport(TransportError::new(
                     TransportErrorKind::Timeout,
-                    format!("no answer to the stream request within {idle:?}"),
+                    format!("no answer to the stream request within {head:?}"),
                     None,
                 )))
             }

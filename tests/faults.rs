@@ -195,6 +195,51 @@ macro_rules! fault_tests {
                 }
             }
 
+            /// A 503 or 429 whose body is far over the response limit stays
+            /// an API error with its status (a prefix of the body is read,
+            /// the rest dropped), so it is still classified and retried.
+            #[$mode]
+            #[$test]
+            async fn a_huge_error_body_stays_an_api_error_and_is_retried() {
+                let emulator = emulator();
+                let page = format!("<html>{}</html>", "x".repeat(4 << 20));
+                emulator.inject(
+                    Fault::on("GET", "/agent-execution/*")
+                        .times(1)
+                        .respond_text(503, page.clone()),
+                );
+                let builder = || {
+                    Tasks::builder()
+                        .base_url(emulator.base_url())
+                        .api_key(emulator.api_key())
+                        .max_response_bytes(64 * 1024)
+                };
+                let tasks = builder()
+                    .retry(RetryPolicy::default().with_backoff(
+                        Duration::from_millis(1),
+                        Duration::from_millis(5),
+                    ))
+                    .build()
+                    .unwrap();
+                let task = tasks.$get("task_xyz").await.unwrap();
+                assert_eq!(task.id, "task_xyz");
+                assert_eq!(count(&emulator, "GET"), 2, "the 503 was retried");
+
+                emulator.inject(
+                    Fault::on("GET", "/agent-execution/*")
+                        .times(1)
+                        .respond_text(429, page),
+                );
+                let once = builder().retry(RetryPolicy::disabled()).build().unwrap();
+                let err = once.$get("task_xyz").await.unwrap_err();
+                let api = err.as_api().unwrap_or_else(|| panic!("an API error: {err:?}"));
+                assert_eq!(api.status, 429);
+                assert!(api.body.starts_with("<html>xxx"), "{:?}", api.body.get(..20));
+                assert!(api.body.len() <= 64 * 1024, "{} bytes kept", api.body.len());
+                // The connection still serves the next call.
+                once.$get("task_xyz").await.unwrap();
+            }
+
             #[$mode]
             #[$test]
             async fn an_answer_that_never_comes_is_a_timeout_error() {

@@ -365,91 +365,168 @@ fn object(fields: Vec<(&'static str, BoxedStrategy<Value>)>) -> BoxedStrategy<Va
         .boxed()
 }
 
-fn tokens() -> BoxedStrategy<Value> {
-    object(vec![
+/// The keys of each object the generator builds, with a strategy for the
+/// values of each key's kind. `the_generator_knows_every_key` checks that
+/// these are exactly the keys of the models.
+type Fields = Vec<(&'static str, BoxedStrategy<Value>)>;
+
+fn tokens_fields() -> Fields {
+    vec![
         ("completion_tokens", integer()),
         ("prompt_tokens", integer()),
         ("cache_read_tokens", integer()),
+        ("cache_write_tokens", integer()),
         ("total_tokens", integer()),
-    ])
+    ]
 }
 
-fn input() -> BoxedStrategy<Value> {
-    let user = object(vec![
+fn user_fields() -> Fields {
+    vec![
         ("id", text()),
+        ("first_name", text()),
+        ("last_name", text()),
         ("email", text()),
         ("additional_attributes", any_json()),
-    ]);
-    object(vec![
+        ("timezone", text()),
+    ]
+}
+
+fn input_fields() -> Fields {
+    vec![
         ("text", text()),
         ("files", list_of(text())),
         ("attachments", list_of(any_json())),
-        ("user", prop_oneof![user, Just(Value::Null)].boxed()),
-    ])
+        (
+            "user",
+            prop_oneof![object(user_fields()), Just(Value::Null)].boxed(),
+        ),
+        ("principal", any_json()),
+    ]
 }
 
-fn mcp_server() -> BoxedStrategy<Value> {
-    object(vec![
+fn mcp_server_fields() -> Fields {
+    vec![
         ("type", enum_of(&["local", "remote"])),
         ("name", text()),
+        ("command", text()),
+        ("url", text()),
         ("transport", enum_of(&["stdio", "sse", "streamable-http"])),
+        ("auth_type", enum_of(&["api_key", "oauth2", "none"])),
         ("api_key", text()),
-        ("headers", any_json()),
         ("use_secrets_manager", flag()),
+        ("client_id", text()),
+        ("client_secret", text()),
+        ("headers", any_json()),
+        ("env_vars", any_json()),
         ("allowed_tools", list_of(text())),
-    ])
+        ("additional_scopes", list_of(text())),
+        ("share_user_token_across_other_agents", flag()),
+        ("id", text()),
+        ("sso_audience", text()),
+        ("sso_token", text()),
+    ]
 }
 
-fn deep_planning() -> BoxedStrategy<Value> {
-    let step = object(vec![
-        ("id", text()),
-        ("title", text()),
-        ("completed", flag()),
-    ]);
-    object(vec![
+fn plan_step_fields() -> Fields {
+    vec![("id", text()), ("title", text()), ("completed", flag())]
+}
+
+fn deep_planning_fields() -> Fields {
+    vec![
         ("enabled", flag()),
         ("enforce", flag()),
         ("started", flag()),
-        ("tasks", list_of(step)),
-    ])
+        ("question_raised", flag()),
+        ("tasks", list_of(object(plan_step_fields()))),
+    ]
 }
 
-fn task_body() -> BoxedStrategy<Value> {
-    let optional = object(vec![
+fn hitl_fields() -> Fields {
+    vec![("wait_node_id", text())]
+}
+
+fn eca_fields() -> Fields {
+    vec![("connector_name", text()), ("auth_url", text())]
+}
+
+/// An object of `fields`, `null`, or any JSON at all.
+fn nested(fields: Fields) -> BoxedStrategy<Value> {
+    prop_oneof![object(fields), Just(Value::Null), any_json()].boxed()
+}
+
+/// Every optional key of a task (all but the five required ones).
+fn task_fields() -> Fields {
+    vec![
         (
             "status",
             enum_of(&["pending", "executing", "completed", "failed"]),
         ),
         ("internal_status", text()),
+        ("last_executed_node_id", text()),
         ("agent_version", text()),
         ("started_at", date_time()),
+        ("paused_at", date_time()),
         ("finished_at", date_time()),
         ("result", text()),
+        ("parent_execution", text()),
+        ("conversation_id", text()),
+        ("conversation_kind", text()),
         ("sub_executions", list_of(text())),
+        ("should_update_parent", flag()),
         ("is_manually_stopped", flag()),
-        ("events_streaming", flag()),
         ("payload_extension", any_json()),
+        ("execution_kind", text()),
+        ("hitl_request", nested(hitl_fields())),
+        ("pending_eca_request", nested(eca_fields())),
+        ("source", text()),
+        ("voice_id", text()),
         ("output_format", enum_of(&["text", "markdown", "json"])),
         ("output_schema", any_json()),
+        ("events_streaming", flag()),
+        ("is_orchestration", flag()),
+        ("is_gateway", flag()),
+        ("is_app", flag()),
+        ("background_auth_eligible", flag()),
+        ("additional_context", text()),
         ("tool_call_limit", integer()),
+        ("instructions_override", text()),
+        ("test_run_node_id", text()),
         ("user_oidc_token", text()),
-        ("mcp_servers", list_of(mcp_server())),
+        ("expected_output", text()),
+        ("mcp_servers", list_of(object(mcp_server_fields()))),
+        ("triggering_agent_id", text()),
+        ("title", text()),
         ("think_mode", enum_of(&["default", "harder"])),
+        ("disable_attachment_injection", flag()),
         ("user_tokens", any_json()),
         (
             "deep_planning",
-            prop_oneof![deep_planning(), Just(Value::Null)].boxed(),
+            prop_oneof![object(deep_planning_fields()), Just(Value::Null)].boxed(),
         ),
+        ("must_deep_plan", flag()),
         ("execution_attempts", integer()),
-        (
-            "tokens",
-            prop_oneof![tokens(), Just(Value::Null), any_json()].boxed(),
-        ),
+        ("return_metrics", flag()),
+        ("llm_model_provider", text()),
+        ("llm_model_name", text()),
+        ("llm_reasoning_effort", text()),
+        ("harness_cli", text()),
+        ("permission_mode", text()),
+        ("tokens", nested(tokens_fields())),
         ("used_tools", list_of(text())),
         ("duration", float()),
-        ("hitl_request", any_json()),
-    ]);
-    (optional, input(), date_time(), "[a-z0-9-]{1,12}")
+    ]
+}
+
+/// The keys a task must have; the generator always sets them.
+const REQUIRED: [&str; 5] = ["id", "agent_id", "organization_id", "input", "created_at"];
+
+fn task_body() -> BoxedStrategy<Value> {
+    (
+        object(task_fields()),
+        object(input_fields()),
+        date_time(),
+        "[a-z0-9-]{1,12}",
+    )
         .prop_map(|(mut body, input, created, id)| {
             let map = body.as_object_mut().unwrap();
             map.insert("id".into(), Value::from(id));
@@ -460,6 +537,72 @@ fn task_body() -> BoxedStrategy<Value> {
             body
         })
         .boxed()
+}
+
+/// The generator draws from every key of every model (a model that gains a
+/// field must be taught here too): the keys a model built in code writes,
+/// which are all it knows.
+#[test]
+fn the_generator_knows_every_key() {
+    use std::collections::BTreeSet;
+    use xpander_sdk::model::{
+        DeepPlanning, DeepPlanningTask, HitlRequest, McpServer, PendingEcaRequest, TaskInput,
+        Tokens, User,
+    };
+    fn keys_of(value: impl serde::Serialize) -> BTreeSet<String> {
+        let value = serde_json::to_value(value).unwrap();
+        value.as_object().unwrap().keys().cloned().collect()
+    }
+    fn names(fields: Fields, extra: &[&str]) -> BTreeSet<String> {
+        let names = fields.into_iter().map(|(name, _)| name);
+        names
+            .chain(extra.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+    let task = Task::new("t", "a", "o", TaskInput::new("hi"));
+    let cases = [
+        ("Task", keys_of(&task), names(task_fields(), &REQUIRED)),
+        (
+            "TaskInput",
+            keys_of(&task.input),
+            names(input_fields(), &[]),
+        ),
+        ("User", keys_of(User::default()), names(user_fields(), &[])),
+        (
+            "McpServer",
+            keys_of(McpServer::default()),
+            names(mcp_server_fields(), &[]),
+        ),
+        (
+            "Tokens",
+            keys_of(Tokens::new(1, 2)),
+            names(tokens_fields(), &[]),
+        ),
+        (
+            "DeepPlanning",
+            keys_of(DeepPlanning::default()),
+            names(deep_planning_fields(), &[]),
+        ),
+        (
+            "DeepPlanningTask",
+            keys_of(DeepPlanningTask::default()),
+            names(plan_step_fields(), &[]),
+        ),
+        (
+            "HitlRequest",
+            keys_of(HitlRequest::default()),
+            names(hitl_fields(), &[]),
+        ),
+        (
+            "PendingEcaRequest",
+            keys_of(PendingEcaRequest::default()),
+            names(eca_fields(), &[]),
+        ),
+    ];
+    for (model, written, generated) in cases {
+        assert_eq!(generated, written, "{model}");
+    }
 }
 
 proptest! {

@@ -103,6 +103,16 @@ async fn ten_thousand_updates_with_five_percent_503s() {
         patches > UPDATES,
         "{patches} PATCH requests for {UPDATES} updates"
     );
-    // Connections are pooled: far fewer than one per update.
-    assert!(emulator.connections_accepted() <= (IN_FLIGHT as u64) * 2);
+    // Connections are pooled: far fewer than one per update. Not a bound
+    // near IN_FLIGHT: when a call finds no idle connection, hyper's pool
+    // both waits for one and opens a new one, and keeps whichever loses the
+    // race. How many such races happen depends on scheduling (measured on 2
+    // busy cores: 327 to 522 connections over six runs), so a bound of
+    // 2 x IN_FLIGHT failed now and then. One connection per update would
+    // be 10,000.
+    let connections = emulator.connections_accepted();
+    assert!(
+        connections < (UPDATES as u64) / 10,
+        "{connections} connections for {UPDATES} updates"
+    );
 }

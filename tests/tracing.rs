@@ -1,5 +1,6 @@
 //! With the `tracing` feature: one span per logical call with its fields,
-//! one event per retry, and never the API key or a body.
+//! one event per retry, a warning per malformed stream event skipped, and
+//! never the API key, a body or an event's data.
 
 use std::sync::{Arc, Mutex};
 
@@ -173,5 +174,66 @@ fn a_failed_call_traces_its_error_without_any_credential() {
     assert!(
         !everything.contains("SENTINEL-oidc-token"),
         "a token leaked: {everything}"
+    );
+}
+
+#[test]
+fn a_malformed_event_is_skipped_with_a_warning_that_quotes_no_data() {
+    let emulator = Emulator::builder()
+        .api_key(KEY)
+        .organization_id("org-1")
+        .start()
+        .unwrap();
+    let body = json!({"id": "t-warn", "agent_id": "a", "organization_id": "org-1",
+        "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z",
+        "status": "executing", "events_streaming": true});
+    emulator.seed_task(body.clone()).unwrap();
+    let task: xpander_sdk::Task = serde_json::from_value(body).unwrap();
+    let tasks = Tasks::builder()
+        .base_url(emulator.base_url())
+        .api_key(KEY)
+        .organization_id("org-1")
+        .build()
+        .unwrap();
+
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(captured.clone());
+    let kinds: Vec<String> = tracing::subscriber::with_default(subscriber, || {
+        let mut stream = task.events(&tasks).unwrap();
+        let connected = stream.next().unwrap().unwrap();
+        // No `type`; a `type` that is not a string: both skipped.
+        for envelope in [
+            json!({"task_id": "t-warn", "organization_id": "org-1", "data": "SENTINEL-event-data"}),
+            json!({"type": ["SENTINEL-type"], "task_id": "t-warn", "organization_id": "org-1",
+                   "time": "2026-11-20T10:00:00Z", "data": "SENTINEL-event-data"}),
+        ] {
+            emulator.push_event("t-warn", envelope).unwrap();
+        }
+        emulator
+            .update_task("t-warn", json!({"status": "completed"}))
+            .unwrap();
+        let rest: Vec<_> = stream.map(|e| e.unwrap().kind.to_string()).collect();
+        std::iter::once(connected.kind.to_string())
+            .chain(rest)
+            .collect()
+    });
+    assert_eq!(kinds, ["connected", "task_finished"], "the stream went on");
+
+    let events = captured.events.lock().unwrap().clone();
+    let warnings: Vec<_> = events
+        .iter()
+        .filter(|(_, f)| field(f, "message") == Some("skipped a malformed event"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{events:?}");
+    for (_, fields) in &warnings {
+        assert_eq!(field(fields, "task_id"), Some("t-warn"));
+        let reason = field(fields, "reason").unwrap();
+        assert!(reason.contains("not a task event"), "{reason}");
+    }
+    assert!(field(&warnings[0].1, "reason").unwrap().contains("`type`"));
+    let everything = format!("{events:?} {:?}", captured.spans.lock().unwrap());
+    assert!(
+        !everything.contains("SENTINEL"),
+        "event data traced: {everything}"
     );
 }

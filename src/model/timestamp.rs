@@ -282,7 +282,14 @@ impl Timestamp {
     #[cfg_attr(docsrs, doc(cfg(feature = "chrono")))]
     pub fn to_chrono(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         let t = self.to_jiff()?;
-        chrono::DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().try_into().ok()?)
+        // jiff gives a negative fraction before 1970 (-0.5 s is 0 s and
+        // -500,000,000 ns); chrono wants one in 0..1 s (-1 s and 500,000,000).
+        let (mut seconds, mut nanos) = (t.as_second(), t.subsec_nanosecond());
+        if nanos < 0 {
+            seconds = seconds.checked_sub(1)?;
+            nanos = nanos.checked_add(1_000_000_000)?;
+        }
+        chrono::DateTime::from_timestamp(seconds, nanos.try_into().ok()?)
     }
 
     /// The instant as a `time` date-time in UTC (feature `time`).
@@ -659,6 +666,55 @@ mod tests {
         // Values as sent: the text "1763632800" is not the number.
         assert_ne!(all[0], all[1]);
         assert_eq!(all[0].to_jiff(), all[1].to_jiff());
+    }
+
+    #[cfg(feature = "chrono")]
+    #[test]
+    fn chrono_conversions_both_ways() {
+        for text in [
+            "2026-11-20T10:00:00.123456789Z",
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.500Z",
+            "1900-06-01T12:00:00.000000001Z",
+        ] {
+            let t = Timestamp::parse(text).unwrap();
+            let c = t.to_chrono().unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(c.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true), text);
+            assert_eq!(Timestamp::try_from(c).unwrap().to_jiff(), t.to_jiff());
+        }
+        let odd = Timestamp::from_wire(Value::String("yesterday".into()));
+        assert_eq!(odd.to_chrono(), None);
+    }
+
+    #[cfg(feature = "time")]
+    #[test]
+    fn time_conversions_both_ways() {
+        for (text, nanos) in [
+            ("2026-11-20T10:00:00.123456789Z", 1_795_168_800_123_456_789),
+            ("1969-12-31T23:59:59.5Z", -500_000_000),
+        ] {
+            let t = Timestamp::parse(text).unwrap();
+            let converted = t.to_time().unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(converted.unix_timestamp_nanos(), nanos, "{text}");
+            assert_eq!(
+                Timestamp::try_from(converted).unwrap().to_jiff(),
+                t.to_jiff()
+            );
+        }
+    }
+
+    #[test]
+    fn ordering_agrees_with_equality() {
+        // The same instant and the same text, one a string, one a number:
+        // not equal, so not `Equal` either (a BTreeSet keeps both).
+        let text: Timestamp = serde_json::from_str(r#""1763632800""#).unwrap();
+        let number: Timestamp = serde_json::from_str("1763632800").unwrap();
+        assert_eq!(text.to_jiff(), number.to_jiff());
+        assert_ne!(text, number);
+        assert_ne!(text.cmp(&number), Ordering::Equal);
+        assert_eq!(text.cmp(&number), number.cmp(&text).reverse());
+        let set: std::collections::BTreeSet<_> = [text, number].into_iter().collect();
+        assert_eq!(set.len(), 2);
     }
 
     #[test]
