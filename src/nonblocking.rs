@@ -195,19 +195,11 @@ impl Transport {
         Ok(HttpResponse::new(status, retry_after, body))
     }
 
-    /// Opens a streamed answer (an event stream): the head must come
-    /// within `idle` after connecting, then the body is read as it comes,
-    /// each read bounded by `idle`. The client's whole-request timeout does
-    /// not apply (a stream may stay open for hours).
-    // Not called on main since the task stream bounds its head with
-    // `open_within`; the worker runtime (issue #14) opens its stream here.
-    #[allow(dead_code)]
-    pub(crate) async fn open(&self, request: &HttpRequest, idle: Duration) -> Result<Streaming> {
-        self.open_within(request, None, idle).await
-    }
-
-    /// As [`open`](Self::open), the connection and the answer's head within
-    /// `head` when given (else within `idle`).
+    /// Opens a streamed answer (an event stream): the connection and the
+    /// answer's head within `head` when given (else within `idle`), then
+    /// the body is read as it comes, each read bounded by `idle`. The
+    /// client's whole-request timeout does not apply (a stream may stay
+    /// open for hours).
     pub(crate) async fn open_within(
         &self,
         request: &HttpRequest,

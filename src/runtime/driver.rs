@@ -22,7 +22,7 @@ use crate::core::worker::{
     Call, Effect, HandlerOutcome, HandlerStart, Notice, StopReason, Worker as Core,
 };
 use crate::core::{HttpRequest, HttpResponse, StreamRead};
-use crate::error::{Error, Result, TransportError, TransportErrorKind};
+use crate::error::{Error, Result};
 use crate::Tasks;
 
 /// The worker's stop, as the core decided it.
@@ -448,22 +448,9 @@ impl Reader {
             options.apply(&mut request)?;
         }
         let transport = inner.shared.nonblocking()?;
-        match tokio::time::timeout(
-            self.connect_timeout,
-            transport.open(&request, self.idle_timeout),
-        )
-        .await
-        {
-            Ok(opened) => opened,
-            Err(_) => Err(Error::Transport(TransportError::new(
-                TransportErrorKind::ConnectTimeout,
-                format!(
-                    "no answer to the agent stream request within {:?}",
-                    self.connect_timeout
-                ),
-                None,
-            ))),
-        }
+        transport
+            .open_within(&request, Some(self.connect_timeout), self.idle_timeout)
+            .await
     }
 
     /// Sends to the loop; false once it is gone.
