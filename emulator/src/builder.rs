@@ -10,8 +10,8 @@ use tokio::sync::watch;
 
 use crate::server::{self, Config, Shared};
 use crate::{
-    Emulator, DEFAULT_EVENT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BODY, DEFAULT_ORGANIZATION_ID,
-    DEFAULT_REQUEST_LOG_LIMIT, DEFAULT_SEED, REDACTED,
+    Emulator, DEFAULT_DISPATCH_WINDOW, DEFAULT_EVENT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BODY,
+    DEFAULT_ORGANIZATION_ID, DEFAULT_REQUEST_LOG_LIMIT, DEFAULT_SEED, REDACTED,
 };
 
 /// Configures and starts an [`Emulator`].
@@ -26,6 +26,7 @@ pub struct EmulatorBuilder {
     keep_alive: Duration,
     sse_retry: Option<Duration>,
     event_buffer: usize,
+    dispatch_window: usize,
     tls: crate::tls::Settings,
 }
 
@@ -41,6 +42,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("keep_alive", &self.keep_alive)
             .field("sse_retry", &self.sse_retry)
             .field("event_buffer", &self.event_buffer)
+            .field("dispatch_window", &self.dispatch_window)
             .field("tls", &self.tls)
             .finish()
     }
@@ -58,6 +60,7 @@ impl Default for EmulatorBuilder {
             keep_alive: DEFAULT_KEEP_ALIVE,
             sse_retry: None,
             event_buffer: DEFAULT_EVENT_BUFFER,
+            dispatch_window: DEFAULT_DISPATCH_WINDOW,
             tls: Default::default(),
         }
     }
@@ -127,6 +130,22 @@ impl EmulatorBuilder {
         self
     }
 
+    /// At most this many tasks sent to one worker of an agent stream and
+    /// not claimed yet (default [`DEFAULT_DISPATCH_WINDOW`]; 0: no limit):
+    /// the dispatch goes on to the next worker, or waits for a claim. A
+    /// broker's prefetch limit: it keeps a backlog from going out at once
+    /// to the first worker before that worker can say it is busy.
+    ///
+    /// ```
+    /// let emu = xpander_emulator::Emulator::builder().dispatch_window(4).start()?;
+    /// # drop(emu);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn dispatch_window(mut self, tasks: usize) -> Self {
+        self.dispatch_window = tasks;
+        self
+    }
+
     /// Serves https (feature `tls`): a certificate authority made at start
     /// signs a server certificate for `localhost`, `127.0.0.1`, `::1`, the
     /// bound address and any [`EmulatorBuilder::tls_name`]. Clients trust
@@ -168,6 +187,7 @@ impl EmulatorBuilder {
             keep_alive: Some(self.keep_alive).filter(|d| !d.is_zero()),
             sse_retry: self.sse_retry,
             event_buffer: self.event_buffer,
+            dispatch_window: self.dispatch_window,
             tls: self.tls.identity(addr.ip())?,
         };
         let shared = Arc::new(Shared::new(config, self.seed, self.log_limit));

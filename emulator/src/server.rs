@@ -37,6 +37,8 @@ pub(crate) struct Config {
     pub event_buffer: usize,
     /// The TLS identity when serving https.
     pub tls: Option<Arc<crate::tls::Tls>>,
+    /// Unclaimed tasks one worker may hold; 0: no limit.
+    pub dispatch_window: usize,
 }
 
 /// Everything shared between the handle and the connections.
@@ -60,6 +62,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(config: Config, seed: u64, log_limit: usize) -> Shared {
         let store = Store::new(&config.organization_id, config.event_buffer);
+        let agents = crate::agents::Agents::new(config.dispatch_window);
         Shared {
             config,
             store: Mutex::new(store),
@@ -70,7 +73,7 @@ impl Shared {
             ids: Mutex::new(fastrand::Rng::new()),
             connections: AtomicU64::new(0),
             requests: AtomicU64::new(0),
-            agents: Default::default(),
+            agents,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Dispatch over the agent stream: each task to exactly one connected
-//! worker, round-robin; tasks that wait for a worker; releases and dropped
-//! connections sending a task out again; failing saves.
+//! worker, round-robin; the dispatch window; tasks that wait for a worker;
+//! releases and dropped connections sending a task out again; failing
+//! saves.
 
 mod common;
 
@@ -8,7 +9,7 @@ use common::agent::*;
 use common::sse::End;
 use common::*;
 use serde_json::{json, Value};
-use xpander_emulator::Fault;
+use xpander_emulator::{Emulator, Fault, DEFAULT_DISPATCH_WINDOW};
 
 #[test]
 fn a_created_task_goes_to_exactly_one_worker_round_robin() {
@@ -243,10 +244,12 @@ fn failing_saves_leave_the_task_unclaimed_and_probabilities_keep_working() {
             .probability(0.05)
             .respond(503, json!({"detail": "busy"})),
     );
+    // Each task claimed as it arrives (the dispatch window keeps the rest
+    // with the server until claims, or failed ones, come back).
     let ids = emu.create_tasks("agent-1", 200, |i| format!("load {i}"));
-    assert_eq!(b.next_tasks(200), ids);
     let mut failed = 0;
     for id in &ids {
+        assert_eq!(b.next_task()["id"], id.as_str(), "in creation order");
         match set_status(&emu, id, "executing").status {
             200 => assert_eq!(emu.task(id).unwrap()["status"], "executing"),
             503 => {
@@ -284,4 +287,56 @@ fn reset_ends_the_agent_streams_and_forgets_the_workers() {
         .unwrap()
         .clone();
     assert!(none.is_empty());
+}
+
+#[test]
+fn the_dispatch_window_bounds_what_a_worker_holds_unclaimed() {
+    let emu = Emulator::builder()
+        .api_key("test-key-123")
+        .dispatch_window(3)
+        .start()
+        .unwrap();
+    let mut a = RawWorker::connect(&emu, "agent-1");
+    let ids = emu.create_tasks("agent-1", 6, |i| format!("job {i}"));
+    assert_eq!(a.next_tasks(3), ids[..3]);
+    expect_nothing_else(&emu, "agent-1", &mut [&mut a]);
+    assert_eq!(emu.queued("agent-1"), ids[3..], "the rest wait");
+    assert_eq!(worker(&emu, &a.id).unclaimed, 3);
+    let served = call(&emu, "GET", "/__emulator/workers", None).json();
+    assert_eq!(served[0]["unclaimed"], 3);
+
+    // A claim opens one place; a failed claim (503) does not.
+    emu.inject(
+        Fault::on("PATCH", "/agent-execution/*")
+            .times(1)
+            .respond(503, json!({"detail": "busy"})),
+    );
+    assert_eq!(set_status(&emu, &ids[0], "executing").status, 503);
+    expect_nothing_else(&emu, "agent-1", &mut [&mut a]);
+    assert_eq!(set_status(&emu, &ids[0], "executing").status, 200);
+    assert_eq!(a.next_task()["id"], ids[3].as_str());
+
+    // A second worker gets its own window.
+    let mut b = RawWorker::connect(&emu, "agent-1");
+    assert_eq!(b.next_tasks(2), ids[4..]);
+    assert_eq!(worker(&emu, &b.id).unclaimed, 2);
+    assert!(emu.queued("agent-1").is_empty());
+}
+
+#[test]
+fn the_default_window_and_no_window() {
+    let emu = emu();
+    let mut a = RawWorker::connect(&emu, "agent-1");
+    let ids = emu.create_tasks("agent-1", DEFAULT_DISPATCH_WINDOW + 1, |i| format!("{i}"));
+    assert_eq!(
+        a.next_tasks(DEFAULT_DISPATCH_WINDOW),
+        ids[..DEFAULT_DISPATCH_WINDOW]
+    );
+    expect_nothing_else(&emu, "agent-1", &mut [&mut a]);
+    assert_eq!(emu.queued("agent-1").len(), 1);
+
+    let emu = Emulator::builder().dispatch_window(0).start().unwrap();
+    let mut a = RawWorker::connect(&emu, "agent-1");
+    let ids = emu.create_tasks("agent-1", 100, |i| format!("{i}"));
+    assert_eq!(a.next_tasks(100), ids, "0: the whole backlog at once");
 }

@@ -287,6 +287,11 @@ fn mid_stream_faults_work_on_the_agent_stream() {
     assert_eq!(unnamed.event, None);
     assert_eq!(unnamed.json()["dedicated_agent_id"], "agent-1");
     drop(w);
+    // The next task must go to the next stream, not to one whose hang-up
+    // the emulator has not noticed yet.
+    wait_for(&emu, "the hang-ups noticed", |e| {
+        e.workers().iter().all(|w| !w.connected)
+    });
 
     // A stall after the registration: tasks wait in the stream, then come.
     emu.inject(Fault::on("GET", pattern).stall_after(1));

@@ -50,6 +50,9 @@ pub struct WorkerInfo {
     pub finished: bool,
     /// The tasks sent to it, in order (a task sent twice appears twice).
     pub delivered: Vec<String>,
+    /// How many of the tasks sent to it are not claimed yet (at most the
+    /// dispatch window, [`EmulatorBuilder::dispatch_window`](crate::EmulatorBuilder::dispatch_window)).
+    pub unclaimed: usize,
 }
 
 impl WorkerInfo {
@@ -77,6 +80,7 @@ impl WorkerInfo {
             is_busy: false,
             finished: false,
             delivered: Vec::new(),
+            unclaimed: 0,
         }
     }
 
@@ -99,6 +103,7 @@ impl WorkerInfo {
             "is_busy": self.is_busy,
             "finished": self.finished,
             "delivered": self.delivered,
+            "unclaimed": self.unclaimed,
         })
     }
 }

@@ -13,11 +13,18 @@
 //!   before the task was claimed. A task already waiting is not queued twice.
 //! - The queue goes out in order, each task to exactly one connected worker
 //!   of the agent, round-robin (connection order), skipping a worker whose
-//!   last `worker-capacity-update` said `is_busy: true` or that sent
-//!   `worker-finished`. When no worker is free, tasks wait in the queue
-//!   until one frees (a capacity update saying `is_busy: false`) or a
+//!   last `worker-capacity-update` said `is_busy: true`, that sent
+//!   `worker-finished`, or that holds a full *dispatch window*: that many
+//!   tasks sent to it and not claimed yet ([`DEFAULT_DISPATCH_WINDOW`],
+//!   set with `EmulatorBuilder::dispatch_window`; 0: no window). When no
+//!   worker is free, tasks wait in the queue until one frees (a capacity
+//!   update saying `is_busy: false`, a claim that opens its window) or a
 //!   worker connects: never dropped, never pushed to a worker that said it
 //!   is full (whose release would bounce it straight back).
+//! - The window is the prefetch limit of a message broker (AMQP's
+//!   `basic.qos`): without it a backlog goes out at once to the first
+//!   worker not yet busy, before its capacity update can arrive, and a
+//!   worker with a small intake queue must release most of it.
 //! - A task is *claimed* once a change sets its status to anything but
 //!   `pending` (the worker's `PATCH .../update` to `executing`, answered
 //!   200: a faulted PATCH never reaches the task). From then on its
@@ -40,6 +47,10 @@ pub use handle::WorkerInfo;
 
 use crate::server::lock;
 use crate::store::now;
+
+/// Default dispatch window: at most this many tasks sent to one worker and
+/// not claimed yet (see the module's dispatch rules).
+pub const DEFAULT_DISPATCH_WINDOW: usize = 32;
 
 /// What goes down one worker's stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +99,8 @@ pub(crate) struct State {
     workers: Vec<Worker>,
     agents: HashMap<String, Agent>,
     tasks: HashMap<String, Track>,
+    /// Unclaimed tasks one worker may hold; 0: no limit.
+    window: usize,
 }
 
 /// The shared handle on [`State`]; cloned into each agent stream, whose end
@@ -99,6 +112,15 @@ pub(crate) struct State {
 pub(crate) struct Agents(Arc<Mutex<State>>);
 
 impl Agents {
+    /// No worker yet; at most `window` unclaimed tasks per worker (0: no
+    /// limit).
+    pub(crate) fn new(window: usize) -> Agents {
+        Agents(Arc::new(Mutex::new(State {
+            window,
+            ..State::default()
+        })))
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.0)
     }
@@ -164,11 +186,27 @@ impl State {
                 }
             }
         }
+        if let Some(w) = self.worker_mut(worker_id) {
+            w.info.unclaimed = 0;
+        }
         let a = self.agents.entry(agent.to_string()).or_default();
         for id in back.into_iter().rev() {
             a.queue.push_front(id);
         }
         self.pump(agent);
+    }
+
+    /// The task leaves the worker it is out with (claimed, released or
+    /// finished): that worker's window has one more place. Returns whether
+    /// it was out.
+    fn leave_out(&mut self, task_id: &str) -> bool {
+        let Some(Stage::Out(worker_id)) = self.tasks.get(task_id).map(|t| t.stage.clone()) else {
+            return false;
+        };
+        if let Some(w) = self.worker_mut(&worker_id) {
+            w.info.unclaimed = w.info.unclaimed.saturating_sub(1);
+        }
+        true
     }
 
     /// A task for `agent` waits for a worker (unless it already does).
@@ -181,6 +219,10 @@ impl State {
         if track.stage == Stage::Queued {
             return;
         }
+        self.leave_out(task_id);
+        let Some(track) = self.tasks.get_mut(task_id) else {
+            return;
+        };
         track.stage = Stage::Queued;
         track.agent = agent.to_string();
         let a = self.agents.entry(agent.to_string()).or_default();
@@ -237,21 +279,29 @@ impl State {
                 a.queue.retain(|id| id != task_id);
             }
         }
-        t.stage = Stage::Taken;
+        let agent = t.agent.clone();
+        let was_out = self.leave_out(task_id);
+        if let Some(t) = self.tasks.get_mut(task_id) {
+            t.stage = Stage::Taken;
+        }
+        if was_out {
+            // A place in that worker's window: the queue may go on.
+            self.pump(&agent);
+        }
     }
 
-    /// The next free worker of `agent` in round-robin order (busy and
-    /// finished ones skipped; with `any`, the next connected one when none
-    /// is free).
+    /// The next free worker of `agent` in round-robin order (busy ones,
+    /// finished ones and ones with a full window skipped; with `any`, the
+    /// next connected one when none is free).
     fn pick(&mut self, agent: &str, any: bool) -> Option<String> {
         let workers = &self.workers;
+        let window = self.window;
         let a = self.agents.get_mut(agent)?;
         let n = a.connected.len();
         let free = |id: &String| {
-            workers
-                .iter()
-                .find(|w| &w.info.id == id)
-                .is_some_and(|w| !w.info.is_busy && !w.info.finished)
+            workers.iter().find(|w| &w.info.id == id).is_some_and(|w| {
+                !w.info.is_busy && !w.info.finished && (window == 0 || w.info.unclaimed < window)
+            })
         };
         let start = a.cursor;
         let found = (0..n)
@@ -294,6 +344,7 @@ impl State {
             }
             if let Some(w) = self.worker_mut(&worker_id) {
                 w.info.delivered.push(task_id.clone());
+                w.info.unclaimed += 1;
             }
             if let Some(t) = self.tasks.get_mut(&task_id) {
                 t.stage = Stage::Out(worker_id.clone());
@@ -379,11 +430,18 @@ impl State {
         for a in self.agents.values_mut() {
             a.queue.clear();
         }
+        for w in &mut self.workers {
+            w.info.unclaimed = 0;
+        }
     }
 
-    /// Ends every stream (normally) and forgets every worker and task.
+    /// Ends every stream (normally) and forgets every worker and task (the
+    /// window stays).
     pub(crate) fn reset(&mut self) {
-        *self = State::default();
+        *self = State {
+            window: self.window,
+            ..State::default()
+        };
     }
 }
 

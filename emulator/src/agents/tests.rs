@@ -155,3 +155,61 @@ fn the_cursor_follows_a_worker_leaving_before_it() {
     assert_eq!(drain(&mut b), ["t2", "t4"]);
     assert_eq!(drain(&mut c), ["t3"]);
 }
+
+#[test]
+fn the_window_bounds_unclaimed_tasks_per_worker_and_a_claim_opens_it() {
+    let mut st = State {
+        window: 2,
+        ..State::default()
+    };
+    let mut a = st.connect(info("A", "ag"));
+    for t in ["t1", "t2", "t3", "t4", "t5"] {
+        st.created(t, "ag");
+    }
+    assert_eq!(drain(&mut a), ["t1", "t2"], "a full window: the rest wait");
+    assert_eq!(st.queued("ag"), ["t3", "t4", "t5"]);
+    assert_eq!(st.workers()[0].unclaimed, 2);
+
+    let mut b = st.connect(info("B", "ag"));
+    assert_eq!(drain(&mut b), ["t3", "t4"], "a new worker gets its window");
+
+    st.status_set("t1", Some("ag"), Some("pending"), "executing");
+    assert_eq!(drain(&mut a), ["t5"], "a claim frees one place");
+    assert_eq!(st.workers()[0].unclaimed, 2);
+
+    // A release (back to pending) frees the place too, and the task goes
+    // out again at once: B's window is full, A has the place.
+    st.status_set("t2", Some("ag"), Some("pending"), "pending");
+    assert_eq!(
+        drain(&mut a),
+        ["t2"],
+        "A has a place again: it gets t2 back"
+    );
+    assert_eq!(st.deliveries("t2"), ["A", "A"]);
+    st.status_set("t3", Some("ag"), Some("pending"), "completed");
+    assert_eq!(st.workers()[1].unclaimed, 1);
+
+    // A dropped worker's unclaimed tasks go to the other, within its window.
+    // (In the order A first got them: t2, then t5.)
+    st.disconnect("A");
+    assert_eq!(drain(&mut b), ["t2"]);
+    assert_eq!(st.queued("ag"), ["t5"]);
+    assert_eq!(st.workers()[1].unclaimed, 2);
+    st.status_set("t4", Some("ag"), Some("pending"), "executing");
+    assert_eq!(drain(&mut b), ["t5"]);
+    assert!(st.queued("ag").is_empty());
+
+    st.reset();
+    assert_eq!(st.window, 2, "a reset keeps the setting");
+}
+
+#[test]
+fn no_window_sends_the_whole_backlog() {
+    let mut st = State::default();
+    let mut a = st.connect(info("A", "ag"));
+    for i in 0..100 {
+        st.created(&format!("t{i}"), "ag");
+    }
+    assert_eq!(drain(&mut a).len(), 100);
+    assert_eq!(st.workers()[0].unclaimed, 100);
+}

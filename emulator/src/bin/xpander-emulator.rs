@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use xpander_emulator::{
-    Emulator, DEFAULT_EVENT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BODY, DEFAULT_ORGANIZATION_ID,
-    DEFAULT_REQUEST_LOG_LIMIT, DEFAULT_SEED,
+    Emulator, DEFAULT_DISPATCH_WINDOW, DEFAULT_EVENT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BODY,
+    DEFAULT_ORGANIZATION_ID, DEFAULT_REQUEST_LOG_LIMIT, DEFAULT_SEED,
 };
 
 /// A local emulator of the xpander.ai Tasks API, for tests in any language.
@@ -66,6 +66,11 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_EVENT_BUFFER)]
     event_buffer: usize,
 
+    /// At most this many tasks sent to one worker and not claimed yet; the
+    /// next go to other workers or wait for a claim (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_DISPATCH_WINDOW)]
+    dispatch_window: usize,
+
     /// Serve https: a certificate authority made at start signs a server
     /// certificate for localhost, 127.0.0.1, ::1 and the bound address. Its
     /// root certificate is written as PEM (see --tls-cert-out) for clients
@@ -97,7 +102,8 @@ fn main() {
         .max_body_size(args.max_body)
         .request_log_limit(args.log_limit)
         .keep_alive_interval(Duration::from_millis(args.keep_alive_ms))
-        .event_buffer(args.event_buffer);
+        .event_buffer(args.event_buffer)
+        .dispatch_window(args.dispatch_window);
     if let Some(ms) = args.sse_retry_ms {
         builder = builder.sse_retry(Duration::from_millis(ms));
     }
