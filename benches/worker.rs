@@ -3,15 +3,18 @@
 //! costs, by kind (claim, reload, final save, release, metrics, worker
 //! events), read from the emulator's request log.
 //!
-//! The tasks are created all at once (a backlog), so the emulator's
-//! dispatch pushes them faster than the worker takes them: the tasks beyond
-//! its slots and queue are released back to `pending` and sent again, and
-//! that churn is counted too.
+//! The tasks are created all at once (a backlog). The emulator's dispatch
+//! window bounds what one worker holds unclaimed; with a window larger
+//! than the worker's queue (or none), the dispatch pushes tasks faster than
+//! the worker takes them: the tasks beyond its slots and queue are released
+//! back to `pending` and sent again, and that churn is counted too
+//! (deliveries per task above 1, releases above 0).
 //!
 //! `cargo bench --bench worker --all-features` (1,000 tasks a round, 3
-//! rounds, concurrency 1 and 16); `WORKER_BENCH_TASKS`, `WORKER_BENCH_ROUNDS`
-//! and `WORKER_BENCH_QUEUE` (the worker's queue; default, the policy's:
-//! 1,000) change them.
+//! rounds, concurrency 1 and 16); `WORKER_BENCH_TASKS`, `WORKER_BENCH_ROUNDS`,
+//! `WORKER_BENCH_QUEUE` (the worker's queue; default, the policy's: 32) and
+//! `WORKER_BENCH_WINDOW` (the emulator's dispatch window, 0 for none;
+//! default, the emulator's: 32) change them.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -73,8 +76,10 @@ fn round(
     n: usize,
     concurrency: usize,
     queue: usize,
+    window: usize,
 ) -> (Duration, Calls, usize) {
     let emulator = Emulator::builder()
+        .dispatch_window(window)
         .request_log_limit(n * 20 + 1000)
         .keep_alive_interval(Duration::from_millis(100))
         .start()
@@ -139,6 +144,10 @@ fn main() {
     let n = var("WORKER_BENCH_TASKS", 1000);
     let rounds = var("WORKER_BENCH_ROUNDS", 3).max(1);
     let queue = var("WORKER_BENCH_QUEUE", WorkerPolicy::default().queue_capacity);
+    let window = var(
+        "WORKER_BENCH_WINDOW",
+        xpander_sdk::emulator::DEFAULT_DISPATCH_WINDOW,
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -148,7 +157,7 @@ fn main() {
         let mut rates = Vec::new();
         let mut last = None;
         for _ in 0..rounds {
-            let (elapsed, calls, deliveries) = round(&rt, n, concurrency, queue);
+            let (elapsed, calls, deliveries) = round(&rt, n, concurrency, queue, window);
             rates.push(n as f64 / elapsed.as_secs_f64());
             last = Some((calls, deliveries));
         }
@@ -156,7 +165,7 @@ fn main() {
         let (calls, deliveries) = last.unwrap();
         let per = |c: usize| c as f64 / n as f64;
         println!(
-            "SUMMARY worker/no-op/concurrency_{concurrency:<2} queue {queue}: {:>7.0} tasks/s (median of {rounds}, min {:.0}, max {:.0}; {n} tasks a round)",
+            "SUMMARY worker/no-op/concurrency_{concurrency:<2} queue {queue} window {window}: {:>7.0} tasks/s (median of {rounds}, min {:.0}, max {:.0}; {n} tasks a round)",
             rates[rates.len() / 2],
             rates[0],
             rates[rates.len() - 1],

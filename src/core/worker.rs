@@ -49,12 +49,11 @@
 //! requirements here; each rule below is tested in `worker/tests.rs`.
 //!
 //! - **Intake.** [`WorkerPolicy::concurrency`] slots (default 6), and a
-//!   queue ([`WorkerPolicy::queue_capacity`], default 1,000) that absorbs
-//!   the tasks the server sends before it sees the worker busy: a
-//!   dispatcher that pushes to every worker not busy sends a whole backlog
-//!   at once, and releasing the overflow only has it sent again at the next
-//!   free slot (measured: 47 deliveries per task for 1,000 tasks through one
-//!   worker with a queue of 4). The stream
+//!   small queue ([`WorkerPolicy::queue_capacity`], default 32) for the
+//!   tasks the server sends before it sees the worker busy, as Temporal
+//!   bounds its task slots and a broker's consumer bounds its prefetch: a
+//!   worker holds no more than it can start soon, and the rest of a
+//!   backlog stays with the server for the other workers. The stream
 //!   is read all the time (never blocked on a slot, unlike the official
 //!   runtime, whose stalled reader also stalls re-registration). A task is
 //!   *accepted* when it takes a slot or a queue place. A task beyond the
@@ -166,7 +165,7 @@ pub const SHUTDOWN_MESSAGE: &str =
 /// let policy = WorkerPolicy::default()
 ///     .with_concurrency(2)
 ///     .with_task_timeout(Some(Duration::from_secs(600)));
-/// assert_eq!(policy.queue_capacity, 1000);
+/// assert_eq!(policy.queue_capacity, 32);
 /// assert_eq!(policy.shutdown_grace, Duration::from_secs(25));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,10 +176,12 @@ pub struct WorkerPolicy {
     pub concurrency: usize,
     /// Tasks accepted beyond the slots, waiting for one (unclaimed: they
     /// stay `pending` on the server); more are released back to `pending`.
-    /// Default: 1,000, a bound on memory (a task takes a few kB) large
-    /// enough for a backlog that the server pushes at once: a small queue
-    /// spreads a backlog across workers better, at the cost of every
-    /// overflowing task being released and sent again at each free slot.
+    /// Default: 32, a few slots' worth: a task waits in one worker's queue
+    /// only while no other worker could take it sooner, and a server that
+    /// bounds what it sends a worker and leaves unclaimed (the emulator's
+    /// dispatch window, 32 by default) never makes it release one. Against
+    /// a server that pushes a whole backlog at once, a larger queue trades
+    /// memory (a task takes a few kB) for fewer releases.
     pub queue_capacity: usize,
     /// The time between a heartbeat's answer and the next heartbeat; also
     /// the wait before a failed capacity update is sent again. Default: 2 s.
@@ -220,7 +221,7 @@ impl Default for WorkerPolicy {
     fn default() -> WorkerPolicy {
         WorkerPolicy {
             concurrency: 6,
-            queue_capacity: 1000,
+            queue_capacity: 32,
             heartbeat_interval: Duration::from_secs(2),
             task_timeout: Some(Duration::from_secs(3600)),
             shutdown_grace: Duration::from_secs(25),

@@ -147,7 +147,7 @@ impl WorkerBuilder {
     }
 
     /// Tasks accepted beyond the running ones, waiting for a slot; more
-    /// are handed back to the server (`pending`). Default: 1,000 (see
+    /// are handed back to the server (`pending`). Default: 32 (see
     /// [`WorkerPolicy::queue_capacity`] for the trade-off).
     pub fn queue(mut self, capacity: usize) -> WorkerBuilder {
         self.policy = self.policy.with_queue_capacity(capacity);
