@@ -227,8 +227,9 @@
 //!
 //! Calls are retried by a [`RetryPolicy`] (3 attempts by default): connection
 //! failures, connect timeouts and 429 for every operation; 502, 503, 504 and
-//! broken connections for idempotent ones (update, save, get, list, stop),
-//! honouring `Retry-After`. A deadline ([`ClientBuilder::deadline`], or per
+//! broken connections for idempotent ones (all but create,
+//! report_external_task, report_metrics and push_events), honouring
+//! `Retry-After`. A deadline ([`ClientBuilder::deadline`], or per
 //! call through [`Tasks::with_options`] and [`CallOptions`]) bounds a whole
 //! call, retries included. [`Tasks::retry_on_conflict`] reloads and re-applies a
 //! change on 409. Timeouts ([`Timeouts`]) and a response size limit are
