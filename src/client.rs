@@ -1,4 +1,9 @@
 //! The [`Tasks`] client: configuration, one connection pool per face.
+//!
+//! Shared by both faces. The struct lives here; its methods are written once
+//! in `src/front.rs` and expanded into [`crate::blocking`] (`update`, `get`,
+//! ...) and [`crate::nonblocking`] (`aupdate`, `aget`, ...), which also hold
+//! each face's transport. Each transport is made at its first call.
 
 use std::fmt;
 use std::sync::Arc;

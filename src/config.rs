@@ -19,6 +19,10 @@
 //! The network settings (TLS roots, proxy, HTTP/2, deadline, name
 //! overrides) are described in the README's "Network" section and in
 //! [`crate::proxy`]; each has a builder method below.
+//!
+//! Shared by both faces: one [`Config`] per client, read by the sans-IO
+//! [`crate::core`] (URLs, headers, retries) and by each face's transport
+//! (timeouts, TLS, proxy).
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};

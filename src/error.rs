@@ -15,6 +15,10 @@
 //! No failure is reported as a fake HTTP status: a refused connection is a
 //! [`TransportError`] with [`TransportErrorKind::Connect`], never a "500".
 //! The API key never appears in any error's `Debug` or `Display`.
+//!
+//! Shared: both faces classify a failure here (the transports map their HTTP
+//! crate's errors to a [`TransportErrorKind`]; [`crate::core::response`]
+//! makes the [`ApiError`]), so the same failure is the same error in both.
 
 use std::fmt;
 

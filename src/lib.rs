@@ -61,6 +61,160 @@
 //! # fn main() {}
 //! ```
 //!
+//! # The live side
+//!
+//! A task created with `events_streaming(true)` streams what it does:
+//! [`Task::events`] (a blocking iterator) and [`Task::aevents`] follow it,
+//! with reconnects and timeouts ([`StreamPolicy`]), and end after
+//! `task_finished`. [`Tasks::push_events`] adds events to it (an agent's
+//! backend does). [`Tasks::wait_for_result`] answers a task once it reaches a
+//! final status ([`WaitPolicy`]). [`Task::get_activity_log`],
+//! [`Task::report_metrics`] and [`Task::get_plan_following_status`] are the
+//! task's other live calls. Each has an `a`-prefixed async twin.
+//!
+//! ```
+//! # #[cfg(all(feature = "blocking", feature = "emulator"))] {
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! use xpander_sdk::{
+//!     AgentExecutionStatus, CreateTask, EventPayload, TaskEvent, TaskEventType, Tasks, Tokens,
+//!     UpdateTask, WaitPolicy,
+//! };
+//!
+//! let tasks = Tasks::builder()
+//!     .api_key(emulator.api_key())
+//!     .base_url(emulator.base_url())
+//!     .organization_id(emulator.organization_id()) // the stream's URL carries it
+//!     .build()?;
+//! let mut task = tasks.create(&CreateTask::new("agent-1", "Summarize Q3").events_streaming(true))?;
+//!
+//! // The first event is the server's `connected`: from then on the stream is live.
+//! let mut events = task.events(&tasks)?;
+//! assert_eq!(events.next().ok_or("no handshake")??.kind, TaskEventType::Connected);
+//!
+//! // The agent's side (here, the same thread): push text, then finish the task.
+//! let chunk = EventPayload::Text("Revenue up 12%".into());
+//! tasks.push_events(&task.id, &[TaskEvent::new(TaskEventType::Chunk, &task.id, &task.organization_id, chunk)])?;
+//! tasks.update(&task.id, &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Done"))?;
+//!
+//! let mut text = String::new();
+//! for event in events {
+//!     if let EventPayload::Text(piece) = &event?.payload {
+//!         text.push_str(piece);
+//!     }
+//! } // ends by itself after `task_finished`
+//! assert_eq!(text, "Revenue up 12%");
+//!
+//! // A final status, at once here (it follows the stream, or polls, until then).
+//! let done = tasks.wait_for_result(&task.id, &WaitPolicy::default())?;
+//! assert_eq!(done.result.as_deref(), Some("Done"));
+//!
+//! let thread = task.get_activity_log(&tasks)?; // typed entries
+//! assert!(!thread.messages.is_empty());
+//! assert!(task.get_plan_following_status(&tasks)?.can_finish); // no deep plan here
+//! task.reload(&tasks)?;
+//! task.source = Some("sdk".into());
+//! task.tokens = Some(Tokens::new(120, 30)); // prompt, completion
+//! task.report_metrics(&tasks)?; // sent once, never retried
+//! # assert_eq!(emulator.metrics_reports().len(), 1);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The async stream is read with `next().await`, or as a `futures::Stream`
+//! with `into_stream()`:
+//!
+//! ```
+//! # #[cfg(all(feature = "async", feature = "emulator"))]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! # let tasks = xpander_sdk::Tasks::builder().api_key(emulator.api_key()).base_url(emulator.base_url())
+//! #     .organization_id(emulator.organization_id()).build()?;
+//! use xpander_sdk::{AgentExecutionStatus, CreateTask, TaskEventType, UpdateTask, WaitPolicy};
+//!
+//! let task = tasks.acreate(&CreateTask::new("agent-1", "Summarize Q3").events_streaming(true)).await?;
+//! let mut events = task.aevents(&tasks)?;
+//! while let Some(event) = events.next().await {
+//!     match event?.kind {
+//!         TaskEventType::Connected => {
+//!             tasks.aupdate(&task.id, &UpdateTask::new().status(AgentExecutionStatus::Completed)).await?;
+//!         }
+//!         kind => println!("{kind}"), // task_finished, then the stream ends
+//!     }
+//! }
+//! let done = tasks.await_for_result(&task.id, &WaitPolicy::default()).await?;
+//! assert_eq!(done.status, Some(AgentExecutionStatus::Completed));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "async", feature = "emulator")))]
+//! # fn main() {}
+//! ```
+//!
+//! # Worker runtime
+//!
+//! Feature `runtime`: [`runtime::Worker`] serves an agent's tasks with your
+//! handler, as the official Python runtime's `@on_task` does: it takes the
+//! tasks the server dispatches, runs the handler, and saves the outcome.
+//!
+//! ```
+//! # #[cfg(all(feature = "runtime", feature = "emulator"))]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! use xpander_sdk::runtime::{TaskContext, Worker};
+//! use xpander_sdk::{AgentExecutionStatus, CreateTask, Task, Tasks, WaitPolicy};
+//!
+//! let tasks = Tasks::builder()
+//!     .api_key(emulator.api_key())
+//!     .base_url(emulator.base_url())
+//!     .organization_id(emulator.organization_id())
+//!     .build()?;
+//! let worker = Worker::builder(tasks.clone())
+//!     .agent_id("agent-echo") // or `.from_env()`: XPANDER_AGENT_ID
+//!     .handle_signals(false)  // this example stops it itself
+//!     .handler(|mut task: Task, _ctx: TaskContext| async move {
+//!         task.result = Some(format!("echo: {}", task.input.text));
+//!         Ok::<_, xpander_sdk::Error>(task) // saved `completed`
+//!     })
+//!     .build()?; // no I/O before run()
+//! let shutdown = worker.shutdown_handle();
+//! let running = tokio::spawn(worker.run());
+//!
+//! let task = tasks.acreate(&CreateTask::new("agent-echo", "hello")).await?;
+//! let done = tasks.await_for_result(&task.id, &WaitPolicy::default()).await?;
+//! assert_eq!(done.status, Some(AgentExecutionStatus::Completed));
+//! assert_eq!(done.result.as_deref(), Some("echo: hello"));
+//!
+//! shutdown.shutdown();
+//! running.await??;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "runtime", feature = "emulator")))]
+//! # fn main() {}
+//! ```
+//!
+//! # Emulator
+//!
+//! Feature `emulator`: [`emulator`] is a local Tasks API server on loopback
+//! (its own crate, `xpander-emulator`) for your tests and examples: seed
+//! tasks, inject faults, read the request log.
+//!
+//! ```
+//! # #[cfg(all(feature = "blocking", feature = "emulator"))] {
+//! use xpander_sdk::emulator::{Emulator, Fault};
+//! use xpander_sdk::{Tasks, UpdateTask};
+//!
+//! let emulator = Emulator::start()?; // an ephemeral port; stops when dropped
+//! emulator.seed_task(serde_json::json!({"id": "t1", "agent_id": "a1", "organization_id": "o1",
+//!     "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}))?;
+//! emulator.inject(Fault::on("PATCH", "*").respond(503, serde_json::json!({"detail": "busy"})));
+//! let tasks = Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
+//! tasks.update("t1", &UpdateTask::new().result("done"))?; // retried after the 503
+//! assert_eq!(emulator.requests().len(), 2);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Errors
 //!
 //! [`Error`] keeps apart a configuration problem, a refused argument, an API
@@ -73,8 +227,9 @@
 //!
 //! Calls are retried by a [`RetryPolicy`] (3 attempts by default): connection
 //! failures, connect timeouts and 429 for every operation; 502, 503, 504 and
-//! broken connections for idempotent ones (update, save, get, list, stop),
-//! honouring `Retry-After`. A deadline ([`ClientBuilder::deadline`], or per
+//! broken connections for idempotent ones (all but create,
+//! report_external_task, report_metrics and push_events), honouring
+//! `Retry-After`. A deadline ([`ClientBuilder::deadline`], or per
 //! call through [`Tasks::with_options`] and [`CallOptions`]) bounds a whole
 //! call, retries included. [`Tasks::retry_on_conflict`] reloads and re-applies a
 //! change on 409. Timeouts ([`Timeouts`]) and a response size limit are
@@ -85,14 +240,21 @@
 //!
 //! | feature | default | what |
 //! |---|---|---|
-//! | `blocking` | yes | the blocking face, over ureq |
-//! | `async` | yes | the async face, over reqwest on tokio |
+//! | `blocking` | yes | the blocking face ([`blocking`]), over ureq |
+//! | `async` | yes | the async face ([`nonblocking`]), over reqwest on tokio |
+//! | `runtime` | no | [`runtime`]: the agent worker (`@on_task`'s counterpart), on tokio; turns on `async` |
 //! | `emulator` | no | [`emulator`]: a local Tasks API server for tests and examples |
 //! | `emulator-tls` | no | `emulator`, able to serve https (a certificate made at start) |
-//! | `tracing` | no | a span per call and an event per retry |
+//! | `tracing` | no | a span per call and an event per retry, through `tracing` |
 //! | `webpki-roots` | yes | Mozilla's root certificates, trusted when the platform has none |
 //! | `http2` | yes | HTTP/2 in the async face, by ALPN over TLS |
-//! | `runtime` | no | [`runtime`]: the agent worker (`@on_task`'s counterpart), on tokio |
+//! | `chrono` | no | `Timestamp::to_chrono` and a conversion from `chrono::DateTime<Utc>` |
+//! | `time` | no | `Timestamp::to_time` and a conversion from `time::OffsetDateTime` |
+//! | `cli` | no | the `xpander-tasks` command-line tool (turns on `blocking` only) |
+//!
+//! `_tls` is internal: the one TLS stack (rustls with ring) that `blocking`
+//! and `async` turn on. With neither face, the crate is its sans-IO
+//! [`core`] and [`model`] alone.
 //!
 //! # Network
 //!
@@ -108,7 +270,10 @@
 //! [`core`] builds every request and parses every answer without I/O;
 //! [`blocking`] and [`nonblocking`] are thin transports (ureq, reqwest) plus
 //! one expansion each of the front-end methods, which are written once in
-//! `src/front.rs` and turned into both forms by `maybe-async`.
+//! `src/front.rs` and turned into both forms by `maybe-async`. [`model`]
+//! holds the typed values both faces share. The worker runtime follows the
+//! same split: [`core::worker`] takes every decision without I/O, and
+//! `runtime` (async only) moves its bytes and runs the handlers.
 #![deny(missing_docs)]
 // The library never panics on data from the network or from the caller:
 // no indexing, unwrap, expect, panic or overflowing arithmetic anywhere in

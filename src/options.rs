@@ -1,6 +1,9 @@
 //! Per-call options: a deadline, a timeout, a retry policy and extra headers
 //! for the calls made through one view of the client
 //! ([`crate::Tasks::with_options`]).
+//!
+//! Shared, no I/O: both faces apply the same [`CallOptions`] the same way
+//! (the retry loop in `src/front.rs`, the headers in each request).
 
 use std::fmt;
 use std::time::Duration;

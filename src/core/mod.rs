@@ -12,8 +12,15 @@
 //! - [`retry`]: whether and when to try again.
 //! - [`sse`]: server-sent events: a `text/event-stream` body, fed in chunks,
 //!   into events (the task event stream).
+//! - [`stream`]: the task event stream's session: reconnects,
+//!   `Last-Event-ID`, duplicates, when to stop.
+//! - [`wait`]: waiting for a final status (`wait_for_result`): follow the
+//!   events or poll, and when to give up.
+//! - [`plan`]: the plan-following decision (`get_plan_following_status`).
+//! - `metrics`: the body of a metrics report (`report_metrics`).
 //! - `segment`: ids as exactly one percent-encoded path segment.
-//! - [`worker`]: the agent worker: its stream, worker events and tasks.
+//! - [`worker`]: the agent worker: its stream, worker events and tasks
+//!   (driven by the `runtime` module, feature `runtime`).
 //!
 //! [`RequestBuilder`], [`parse_task`] and [`parse_task_list`] make this core
 //! usable on its own, with any HTTP client.

@@ -1,4 +1,7 @@
-//! Items of a task list answer.
+//! Items of a task list answer ([`TaskListItem`]).
+//!
+//! Shared by both faces, no I/O. `TaskListItem::load` / `aload`, which read
+//! the full task, are in [`crate::blocking`] and [`crate::nonblocking`].
 
 use super::{AgentExecutionStatus, Timestamp};
 

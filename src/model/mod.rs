@@ -3,7 +3,15 @@
 //! * [`Task`] and its nested types ([`TaskInput`], [`User`], [`DeepPlanning`],
 //!   [`McpServer`], ...), [`TaskListItem`] for list answers;
 //! * string enums with an `Unknown` fallback ([`AgentExecutionStatus`], ...);
-//! * [`Timestamp`], a date-time that keeps the exact value the server sent.
+//! * [`Timestamp`], a date-time that keeps the exact value the server sent;
+//! * the live side's values: [`TaskEvent`] and its [`EventPayload`], the
+//!   [`ActivityThread`] of an activity log;
+//! * the worker runtime's wire values: [`DeployedAsset`], [`WorkerEvent`].
+//!
+//! All of it is shared by both faces and does no I/O. The calls on these
+//! values (`Task::save` / `asave`, `Task::events` / `aevents`,
+//! `TaskListItem::load` / `aload`, ...) are written once in `src/front.rs`
+//! and expanded into [`crate::blocking`] and [`crate::nonblocking`].
 //!
 //! # Fidelity
 //!

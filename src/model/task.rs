@@ -1,4 +1,9 @@
 //! The task (an agent execution) and its nested types.
+//!
+//! Shared by both faces, no I/O: read leniently and written back as read
+//! (see [`crate::model`]). The calls on a task (`save` / `asave`, `reload`,
+//! `events` / `aevents`, ...) are in [`crate::blocking`] and
+//! [`crate::nonblocking`], from one body in `src/front.rs`.
 
 use serde_json::{Map, Value};
 

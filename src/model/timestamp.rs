@@ -1,4 +1,6 @@
-//! A date-time as the server sent it, with a typed view through `jiff`.
+//! A date-time as the server sent it, with a typed view through `jiff`
+//! ([`Timestamp`]), and conversions with `chrono` and `time` (features of
+//! the same names). Shared by both faces, no I/O.
 
 use std::cmp::Ordering;
 use std::fmt;

@@ -60,6 +60,13 @@
 //! [`CancellationToken`], the LLM gateway route, and
 //! [`push`](TaskContext::push) / [`chunk`](TaskContext::chunk) for the
 //! task's live events.
+//!
+//! The runtime is async only (there is no blocking worker; a blocking
+//! handler runs on tokio's blocking threads). Its decisions are the shared,
+//! sans-IO [`crate::core::worker`]; this module holds the builder and the
+//! [`Worker`], `driver.rs` the loop that carries out the core's effects, and
+//! `handler.rs` the handler types and [`TaskContext`]. Its requests go
+//! through the client's async transport ([`crate::nonblocking`]).
 
 use std::fmt;
 use std::future::Future;
