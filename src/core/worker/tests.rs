@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::config::{ClientBuilder, Config};
 use crate::core::stream::{Disconnect, EventSession, StreamPolicy};
-use crate::core::{HttpResponse, Method, Operation};
+use crate::core::{HttpRequest, HttpResponse, Method, Operation};
 use crate::error::{ApiError, Error, TransportError, TransportErrorKind};
 use crate::model::{AgentExecutionStatus, Task};
 

@@ -1,0 +1,254 @@
+//! The vocabulary between the worker and its runtime: the [`Effect`]s the
+//! worker asks for, the [`Call`]s whose answers come back, and what they
+//! carry.
+
+use std::time::Instant;
+
+use super::LlmGateway;
+use crate::core::HttpRequest;
+use crate::error::Error;
+use crate::model::Task;
+
+/// A request the worker asked for, named so that its answer can be handed
+/// back ([`Worker::on_response`](super::Worker::on_response)).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Call {
+    /// The claim: the task saved as `executing`.
+    SaveExecuting {
+        /// The task.
+        task_id: String,
+    },
+    /// The reload of the task before its final save.
+    Reload {
+        /// The task.
+        task_id: String,
+    },
+    /// The final save, attempt `attempt` (1 for the first).
+    FinalSave {
+        /// The task.
+        task_id: String,
+        /// Which attempt.
+        attempt: u32,
+    },
+    /// The task's metrics report (`POST /agents-metrics/{agent_id}/execution`),
+    /// sent once. Not to be retried beyond a connection that failed before
+    /// sending: a report is not idempotent (tokens would be billed twice).
+    Metrics {
+        /// The task.
+        task_id: String,
+    },
+    /// A task set back to `pending` (beyond the queue).
+    Release {
+        /// The task.
+        task_id: String,
+    },
+    /// A task the worker could not read, saved as `error`.
+    ReportMalformed {
+        /// The task.
+        task_id: String,
+    },
+    /// A heartbeat of this worker id.
+    Heartbeat {
+        /// The worker id it was sent for.
+        worker_id: String,
+    },
+    /// A capacity update: change number `seq` of the value, `busy`.
+    Capacity {
+        /// The worker id it was sent for.
+        worker_id: String,
+        /// The sequence number of the change (increasing by one per change).
+        seq: u64,
+        /// The value sent.
+        busy: bool,
+    },
+}
+
+/// What the runtime must do, as the worker decides. See the
+/// [module documentation](super) for how each is carried out.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Effect {
+    /// Open the agent stream with this request (within
+    /// [`StreamPolicy::connect_timeout`](crate::core::stream::StreamPolicy::connect_timeout))
+    /// and hand the answer's head to
+    /// [`Worker::on_stream_open`](super::Worker::on_stream_open).
+    OpenStream(HttpRequest),
+    /// The stream answered an event stream: read it, handing each chunk to
+    /// [`Worker::on_stream_bytes`](super::Worker::on_stream_bytes), and its
+    /// end (or an idle timeout, or a read error) to
+    /// [`Worker::on_stream_end`](super::Worker::on_stream_end).
+    ReadStream,
+    /// The stream answered an error status: read at most
+    /// [`MAX_ERROR_BODY_BYTES`](crate::core::MAX_ERROR_BODY_BYTES) of the body,
+    /// make the [`ApiError`](crate::ApiError) of it and hand it to
+    /// [`Worker::on_stream_end`](super::Worker::on_stream_end) as
+    /// [`Disconnect::Error`](crate::core::stream::Disconnect::Error).
+    ReadStreamError,
+    /// Close the stream (or the attempt); the worker reconnects by itself
+    /// when it should (an [`Effect::OpenStream`] from
+    /// [`Worker::on_tick`](super::Worker::on_tick)).
+    CloseStream,
+    /// Send this request; hand the answer (or the transport's error) to
+    /// [`Worker::on_response`](super::Worker::on_response) with `call`.
+    Send {
+        /// What it is.
+        call: Call,
+        /// The request.
+        request: HttpRequest,
+    },
+    /// Send a heartbeat for this worker id: build it with
+    /// [`Worker::heartbeat_request`](super::Worker::heartbeat_request) and
+    /// the wall-clock time, and hand the answer to
+    /// [`Worker::on_response`](super::Worker::on_response) with
+    /// [`Call::Heartbeat`].
+    SendHeartbeat {
+        /// The worker id.
+        worker_id: String,
+    },
+    /// Run the handler of a task.
+    StartHandler(Box<HandlerStart>),
+    /// Trigger the cancellation token of a task's handler. The task's fate
+    /// is already settled; when the handler returns, still call
+    /// [`Worker::on_handler_done`](super::Worker::on_handler_done) (it
+    /// frees the slot).
+    CancelHandler {
+        /// The task.
+        task_id: String,
+        /// Why.
+        reason: CancelReason,
+    },
+    /// Something to log.
+    Notice(Notice),
+    /// The worker is done: every task is settled. Run the shutdown hooks
+    /// and leave.
+    Finished {
+        /// Why it stopped.
+        reason: StopReason,
+        /// Tasks whose handler was cancelled but had not returned (their
+        /// tasks are saved; the handlers may still be running).
+        abandoned: Vec<String>,
+    },
+}
+
+/// What a handler gets to start (besides a cancellation token, which the
+/// runtime makes).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct HandlerStart {
+    /// The task, as saved at the claim: status `executing`, result cleared,
+    /// `payload_extension.llm_gateway` taken out.
+    pub task: Task,
+    /// The run number of this task on this worker (1: the first).
+    pub attempt: u32,
+    /// When the worker gives up on the handler (see
+    /// [`WorkerPolicy::task_timeout`](super::WorkerPolicy::task_timeout)).
+    pub deadline: Option<Instant>,
+    /// The LLM gateway route the task was delivered with.
+    pub llm_gateway: Option<LlmGateway>,
+}
+
+/// Why a handler is cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// Its deadline passed
+    /// ([`WorkerPolicy::task_timeout`](super::WorkerPolicy::task_timeout)).
+    Timeout,
+    /// The shutdown grace ran out
+    /// ([`WorkerPolicy::shutdown_grace`](super::WorkerPolicy::shutdown_grace)).
+    Shutdown,
+}
+
+/// How a handler ended, as the runtime reports it
+/// ([`Worker::on_handler_done`](super::Worker::on_handler_done)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HandlerOutcome {
+    /// It returned the task (its `result`, maybe its `status`, `tokens`,
+    /// `used_tools`, ...).
+    Finished(Box<Task>),
+    /// It failed (an error, or a panic) with this message; with the task as
+    /// it left it, when the runtime has it (so that tokens already spent
+    /// are reported).
+    Failed {
+        /// The error's message (saved as the task's `result`).
+        message: String,
+        /// The task as the handler left it, if known.
+        task: Option<Box<Task>>,
+    },
+    /// It stopped on its cancellation token.
+    Cancelled,
+}
+
+/// Something the runtime should log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Notice {
+    /// How serious.
+    pub level: Level,
+    /// The task concerned, if one is.
+    pub task_id: Option<String>,
+    /// What happened (no data of the task, no credential).
+    pub message: String,
+}
+
+/// The level of a [`Notice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Level {
+    /// Normal life: registered, stopping.
+    Info,
+    /// Something went wrong and was handled: a reconnect, a retried save, a
+    /// malformed event, a released task.
+    Warn,
+    /// Something was lost: a final save given up.
+    Error,
+}
+
+/// Why a worker stopped.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// [`Worker::begin_shutdown`](super::Worker::begin_shutdown) (SIGTERM, Ctrl-C).
+    Shutdown,
+    /// The server sent `worker-environment-conflict`: another worker serves
+    /// the agent in another environment. A clean stop (the official
+    /// runtime exits with 0), not to be restarted in a loop.
+    Conflict {
+        /// The server's message.
+        message: String,
+    },
+    /// The worker could not go on: the server refused the key on the
+    /// stream (401, 403), or an idle worker ran out of reconnects.
+    Fatal(Error),
+}
+
+/// Where a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// The claim (status `executing`) is being saved.
+    SaveExecuting,
+    /// The handler runs.
+    Run {
+        /// The run number (1: the first).
+        attempt: u32,
+        /// When the worker gives up on it.
+        deadline: Option<Instant>,
+    },
+    /// The server's copy is being read.
+    Reload,
+    /// The final save, attempt `attempt`; `retry_at` is set while it waits
+    /// for another attempt.
+    FinalSave {
+        /// Which attempt (1 for the first).
+        attempt: u32,
+        /// When the next attempt goes, while waiting for it.
+        retry_at: Option<Instant>,
+    },
+    /// The metrics report is out.
+    Metrics,
+    /// Settled; only its handler (cancelled) still holds a slot.
+    Done,
+}

@@ -1,0 +1,425 @@
+//! The runtime's inputs: starting, the stream's opening, bytes and end,
+//! the answers to calls, a handler's end, time, and shutdown. Each one
+//! acts through the concerns of the sibling modules and answers the
+//! [`Effect`]s to carry out.
+
+use std::time::{Instant, SystemTime};
+
+use super::task::settle;
+use super::{
+    classify, notice, Call, CancelReason, Effect, Handler, HandlerOutcome, Level, Link, Phase,
+    StopReason, Worker,
+};
+use crate::core::stream::{Disconnect, Opened};
+use crate::core::{HttpRequest, HttpResponse};
+use crate::error::{Error, Result};
+use crate::model::worker::{event_id, heartbeat_data};
+use crate::model::{WorkerEvent, WorkerEventType};
+
+impl Worker {
+    /// Starts: opens the agent stream. Does nothing when started already.
+    pub fn start(&mut self) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.link == Link::Idle && self.stopping.is_none() {
+            self.connect(&mut fx);
+        }
+        fx
+    }
+
+    /// The answer to [`Effect::OpenStream`] came: its status and
+    /// `content-type`. Answers [`Effect::ReadStream`],
+    /// [`Effect::ReadStreamError`], or [`Effect::CloseStream`] (the worker
+    /// then reconnects by itself).
+    pub fn on_stream_open(
+        &mut self,
+        status: u16,
+        content_type: Option<&str>,
+        now: Instant,
+    ) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.link != Link::Connecting {
+            fx.push(Effect::CloseStream);
+            return fx;
+        }
+        match self.session.on_open(status, content_type, now) {
+            Opened::Stream => {
+                self.link = Link::Open;
+                fx.push(Effect::ReadStream);
+            }
+            Opened::ReadError => fx.push(Effect::ReadStreamError),
+            Opened::Then(step) => {
+                fx.push(Effect::CloseStream);
+                let what = format!("the agent stream answered {status} without an event stream");
+                self.after_disconnect(step, what, now, &mut fx);
+            }
+        }
+        self.maybe_finish(&mut fx);
+        fx
+    }
+
+    /// Bytes of the stream's body. Every event they complete is acted on.
+    pub fn on_stream_bytes(&mut self, bytes: &[u8], now: Instant) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.link != Link::Open {
+            return fx;
+        }
+        self.session.feed(bytes);
+        // Every event of the bytes fed is taken, even after a stop began
+        // in the middle of them: a task among them is then noticed, and
+        // left to the server's dispatch.
+        while let Some(item) = self.session.next_event() {
+            match item {
+                Ok(event) => {
+                    let event = classify(&event);
+                    self.on_agent_event(event, now, &mut fx);
+                }
+                Err(error) => fx.push(notice(
+                    Level::Warn,
+                    None,
+                    format!("an event of the agent stream was dropped: {error}"),
+                )),
+            }
+        }
+        self.maybe_finish(&mut fx);
+        fx
+    }
+
+    /// The stream is over: its end, an idle timeout, a read or connection
+    /// error, or an error status ([`Effect::ReadStreamError`]). The worker
+    /// reconnects after a backoff (an [`Effect::OpenStream`] from
+    /// [`on_tick`](Self::on_tick)), or stops (401, 403; an idle worker out
+    /// of reconnects).
+    pub fn on_stream_end(&mut self, why: Disconnect, now: Instant) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if !matches!(self.link, Link::Open | Link::Connecting) {
+            return fx;
+        }
+        self.unregister();
+        self.forget_queue("the agent stream's connection ended", &mut fx);
+        let what = describe(&why);
+        if let Disconnect::Error(error) = why {
+            if error.is_unauthorized() {
+                self.link = Link::Closed;
+                self.session.stop();
+                fx.push(notice(
+                    Level::Error,
+                    None,
+                    format!("the server refused the agent stream ({error}); the worker stops"),
+                ));
+                self.begin_stop(StopReason::Fatal(error), now, &mut fx);
+            } else {
+                let step = self.session.on_disconnect(Disconnect::Error(error), now);
+                self.after_disconnect(step, what, now, &mut fx);
+            }
+        } else {
+            let step = self.session.on_disconnect(why, now);
+            self.after_disconnect(step, what, now, &mut fx);
+        }
+        self.maybe_finish(&mut fx);
+        fx
+    }
+
+    /// The answer to a [`Call`] ([`Effect::Send`],
+    /// [`Effect::SendHeartbeat`]): the
+    /// response, whatever its status, or the transport's error.
+    pub fn on_response(
+        &mut self,
+        call: Call,
+        answer: std::result::Result<HttpResponse, Error>,
+        now: Instant,
+    ) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match call {
+            Call::SaveExecuting { task_id } => {
+                let result = answer.and_then(|r| self.requests.check(r));
+                self.on_claimed(&task_id, result, now, &mut fx);
+            }
+            Call::Reload { task_id } => {
+                let result = answer.and_then(|r| self.requests.parse_task(r));
+                self.on_reloaded(&task_id, result, &mut fx);
+            }
+            Call::FinalSave { task_id, attempt } => {
+                let result = answer.and_then(|r| self.requests.check(r));
+                self.on_saved(&task_id, attempt, result, now, &mut fx);
+            }
+            Call::Metrics { task_id } => {
+                if let Err(error) = answer.and_then(|r| self.requests.check(r)) {
+                    fx.push(notice(
+                        Level::Warn,
+                        Some(&task_id),
+                        format!(
+                            "the metrics report failed ({error}); not tried again (a report is not idempotent)"
+                        ),
+                    ));
+                }
+                if let Some(record) = self.record_mut(&task_id) {
+                    if record.phase == Phase::Metrics {
+                        record.phase = Phase::Done;
+                    }
+                }
+            }
+            call @ (Call::Release { .. } | Call::ReportMalformed { .. }) => {
+                if let Err(error) = answer.and_then(|r| self.requests.check(r)) {
+                    let (task_id, what) = match &call {
+                        Call::Release { task_id } => {
+                            (task_id.clone(), "setting it back to `pending`")
+                        }
+                        Call::ReportMalformed { task_id } => {
+                            (task_id.clone(), "saving it as `error`")
+                        }
+                        _ => (String::new(), ""),
+                    };
+                    fx.push(notice(
+                        Level::Warn,
+                        Some(&task_id),
+                        format!("{what} failed: {error}"),
+                    ));
+                }
+                if let Some(i) = self.side_calls.iter().position(|c| *c == call) {
+                    self.side_calls.remove(i);
+                }
+            }
+            Call::Heartbeat { worker_id } => {
+                if let Err(error) = answer.and_then(|r| self.requests.check(r)) {
+                    fx.push(notice(
+                        Level::Warn,
+                        None,
+                        format!("a heartbeat of worker {worker_id} failed: {error}"),
+                    ));
+                }
+                if self.worker_id.as_deref() == Some(worker_id.as_str()) && self.heartbeat_in_flight
+                {
+                    self.heartbeat_in_flight = false;
+                    self.heartbeat_at = now.checked_add(self.policy.heartbeat_interval);
+                }
+            }
+            Call::Capacity {
+                worker_id,
+                seq,
+                busy,
+            } => {
+                let result = answer.and_then(|r| self.requests.check(r));
+                self.capacity.in_flight = false;
+                let current = self.worker_id.as_deref() == Some(worker_id.as_str());
+                match result {
+                    Ok(()) if current => self.capacity.server = Some(busy),
+                    Ok(()) => {}
+                    Err(error) => {
+                        fx.push(notice(
+                            Level::Warn,
+                            None,
+                            format!(
+                                "capacity update #{seq} (is_busy: {busy}) failed: {error}; sent again in {:?}",
+                                self.policy.heartbeat_interval
+                            ),
+                        ));
+                        if current {
+                            self.capacity.server = None;
+                            self.capacity.retry_at =
+                                now.checked_add(self.policy.heartbeat_interval);
+                        }
+                    }
+                }
+                self.send_capacity(&mut fx);
+            }
+        }
+        self.maybe_finish(&mut fx);
+        fx
+    }
+
+    /// A handler ended ([`Effect::StartHandler`]). Frees its slot (the next
+    /// queued task starts) and, unless the task was settled meanwhile
+    /// (timeout, shutdown), settles its status.
+    pub fn on_handler_done(&mut self, task_id: &str, outcome: HandlerOutcome) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        let Some(index) = self.tasks.iter().position(|r| r.id == task_id) else {
+            fx.push(notice(
+                Level::Warn,
+                Some(task_id),
+                "a handler ended for a task the worker does not have".to_owned(),
+            ));
+            return fx;
+        };
+        let Some(record) = self.tasks.get_mut(index) else {
+            return fx;
+        };
+        if !matches!(record.handler, Handler::Running | Handler::Cancelled) {
+            return fx;
+        }
+        let settled = record.handler == Handler::Cancelled;
+        record.handler = Handler::Returned;
+        record.holds_slot = false;
+        if settled {
+            fx.push(notice(
+                Level::Info,
+                Some(task_id),
+                "a cancelled handler returned; its outcome is not used (the task was settled when it was cancelled)"
+                    .to_owned(),
+            ));
+        } else if matches!(record.phase, Phase::Run { .. }) {
+            let ours = settle(&record.base, outcome);
+            record.ours = Some(ours);
+            self.reload(index, &mut fx);
+        }
+        self.fill_slots(&mut fx);
+        self.update_capacity(&mut fx);
+        self.maybe_finish(&mut fx);
+        fx
+    }
+
+    /// Time passed: reconnects, heartbeats, capacity retries, handler
+    /// deadlines, the end of the shutdown grace, final-save retries. Call it
+    /// at [`next_wakeup`](Self::next_wakeup) (calling it earlier or more
+    /// often does no harm).
+    pub fn on_tick(&mut self, now: Instant) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.finished {
+            return fx;
+        }
+        if let Link::Waiting(at) = self.link {
+            if now >= at && self.stopping.is_none() && !self.give_up_if_idle(now, &mut fx) {
+                self.connect(&mut fx);
+            }
+        }
+        if self.is_registered() && !self.heartbeat_in_flight {
+            if let (Some(at), Some(worker_id)) = (self.heartbeat_at, self.worker_id.clone()) {
+                if now >= at {
+                    self.heartbeat_at = None;
+                    self.heartbeat_in_flight = true;
+                    fx.push(Effect::SendHeartbeat { worker_id });
+                }
+            }
+        }
+        if self.capacity.retry_at.is_some_and(|at| now >= at) {
+            self.capacity.retry_at = None;
+            self.send_capacity(&mut fx);
+        }
+        if let Some(stopping) = &self.stopping {
+            if !stopping.expired && now >= stopping.grace_ends {
+                self.expire_grace(&mut fx);
+            }
+        }
+        for index in 0..self.tasks.len() {
+            let Some(record) = self.tasks.get(index) else {
+                continue;
+            };
+            match record.phase {
+                Phase::Run {
+                    deadline: Some(deadline),
+                    ..
+                } if now >= deadline && record.handler == Handler::Running => {
+                    let timeout = self.policy.task_timeout.unwrap_or_default();
+                    let message = format!(
+                        "the handler did not finish within its timeout of {timeout:?}; the worker cancelled it"
+                    );
+                    self.cancel(index, CancelReason::Timeout, message, &mut fx);
+                }
+                Phase::FinalSave {
+                    attempt,
+                    retry_at: Some(at),
+                } if now >= at => {
+                    if let Some(record) = self.tasks.get_mut(index) {
+                        record.phase = Phase::FinalSave {
+                            attempt,
+                            retry_at: None,
+                        };
+                    }
+                    self.send_final_save(index, &mut fx);
+                }
+                _ => {}
+            }
+        }
+        self.maybe_finish(&mut fx);
+        fx
+    }
+
+    /// The next time [`on_tick`](Self::on_tick) has something to do, if
+    /// any.
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        if self.finished {
+            return None;
+        }
+        let mut times = Vec::new();
+        if let Link::Waiting(at) = self.link {
+            if self.stopping.is_none() {
+                times.push(at);
+            }
+        }
+        if self.is_registered() && !self.heartbeat_in_flight {
+            times.extend(self.heartbeat_at);
+        }
+        times.extend(self.capacity.retry_at);
+        if let Some(stopping) = &self.stopping {
+            let running = self
+                .tasks
+                .iter()
+                .any(|r| matches!(r.phase, Phase::SaveExecuting | Phase::Run { .. }));
+            if !stopping.expired && running {
+                times.push(stopping.grace_ends);
+            }
+        }
+        for record in &self.tasks {
+            match record.phase {
+                Phase::Run {
+                    deadline: Some(deadline),
+                    ..
+                } if record.handler == Handler::Running => times.push(deadline),
+                Phase::FinalSave {
+                    retry_at: Some(at), ..
+                } => times.push(at),
+                _ => {}
+            }
+        }
+        times.into_iter().min()
+    }
+
+    /// Stops taking tasks and drains: the stream is closed, queued tasks
+    /// are left to the server's dispatch, running ones get
+    /// [`WorkerPolicy::shutdown_grace`](super::WorkerPolicy::shutdown_grace)
+    /// (then they are cancelled and saved as `error`). [`Effect::Finished`]
+    /// follows once every task is settled. Called again while stopping, it
+    /// ends the grace at once.
+    pub fn begin_shutdown(&mut self, now: Instant) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.finished {
+            return fx;
+        }
+        match &self.stopping {
+            Some(stopping) if !stopping.expired => {
+                fx.push(notice(
+                    Level::Warn,
+                    None,
+                    "asked again to shut down: running handlers are cancelled now".to_owned(),
+                ));
+                self.expire_grace(&mut fx);
+                self.maybe_finish(&mut fx);
+            }
+            Some(_) => {}
+            None => {
+                self.begin_stop(StopReason::Shutdown, now, &mut fx);
+                self.maybe_finish(&mut fx);
+            }
+        }
+        fx
+    }
+
+    /// A heartbeat request for `worker_id` ([`Effect::SendHeartbeat`]),
+    /// stamped `at` (the wall-clock time, written as RFC 3339 in UTC).
+    pub fn heartbeat_request(&mut self, worker_id: &str, at: SystemTime) -> Result<HttpRequest> {
+        let event = WorkerEvent::with_id(
+            event_id(&mut self.rng),
+            WorkerEventType::Heartbeat,
+            heartbeat_data(at),
+        );
+        self.requests.worker_event(worker_id, &event)
+    }
+}
+
+/// Why a connection ended, for a notice.
+fn describe(why: &Disconnect) -> String {
+    match why {
+        Disconnect::Eof => "the agent stream ended".to_owned(),
+        Disconnect::IdleTimeout => "the agent stream was silent past its idle timeout".to_owned(),
+        Disconnect::Error(error) => format!("the agent stream failed: {error}"),
+    }
+}

@@ -1,0 +1,157 @@
+//! [`WorkerPolicy`]: how a [`Worker`](super::Worker) takes tasks, keeps in
+//! touch and stops.
+
+use std::time::Duration;
+
+use crate::core::stream::StreamPolicy;
+
+/// How a [`Worker`](super::Worker) takes tasks, keeps in touch and stops.
+///
+/// Plain data: build it with [`WorkerPolicy::default`] and the `with_*`
+/// setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use xpander_sdk::core::worker::WorkerPolicy;
+///
+/// let policy = WorkerPolicy::default()
+///     .with_concurrency(2)
+///     .with_task_timeout(Some(Duration::from_secs(600)));
+/// assert_eq!(policy.queue_capacity, 32);
+/// assert_eq!(policy.shutdown_grace, Duration::from_secs(25));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerPolicy {
+    /// Handlers running at once (the slots). At least 1. Default: 6, the
+    /// official runtime's.
+    pub concurrency: usize,
+    /// Tasks accepted beyond the slots, waiting for one (unclaimed: they
+    /// stay `pending` on the server); more are released back to `pending`.
+    /// Default: 32, a few slots' worth: a task waits in one worker's queue
+    /// only while no other worker could take it sooner, and a server that
+    /// bounds what it sends a worker and leaves unclaimed (the emulator's
+    /// dispatch window, 32 by default) never makes it release one. Against
+    /// a server that pushes a whole backlog at once, a larger queue trades
+    /// memory (a task takes a few kB) for fewer releases.
+    pub queue_capacity: usize,
+    /// The time between a heartbeat's answer and the next heartbeat; also
+    /// the wait before a failed capacity update is sent again. Default: 2 s.
+    pub heartbeat_interval: Duration,
+    /// The longest a handler may run; then it is cancelled and the task
+    /// saved as `error` ("timeout"). `None`: no deadline. Default: one
+    /// hour, long enough for deep agent runs, short enough that a stuck
+    /// handler does not hold a slot and an `executing` task forever.
+    pub task_timeout: Option<Duration>,
+    /// On shutdown, how long running handlers get to finish before they
+    /// are cancelled. Default: 25 s, which leaves the final saves 5 s
+    /// within Kubernetes' default 30 s termination grace period.
+    pub shutdown_grace: Duration,
+    /// The agent stream's reading and reconnection rules. The worker always
+    /// makes it [`persistent`](StreamPolicy::persistent). Default:
+    /// [`StreamPolicy::default`] with a 1 s first delay, a 30 s cap and a
+    /// 120 s idle timeout (set it to 2–3 times the server's keep-alive
+    /// interval; a stream that is merely quiet then reconnects, which costs
+    /// a re-registration and nothing else).
+    pub stream: StreamPolicy,
+    /// Failed connections in a row after which an idle worker (no task in
+    /// flight) stops with the last failure. `None`: never. With tasks in
+    /// flight the worker never gives up. Default: `None`.
+    pub max_idle_reconnects: Option<u32>,
+    /// Attempts of a task's final save, the first included, before the
+    /// worker gives up on it (loudly). A 4xx other than 429 is not tried
+    /// again. At least 1. Default: 5.
+    pub save_attempts: u32,
+    /// The delay before the second attempt of a final save, doubled for
+    /// each further one (with equal jitter). Default: 1 s.
+    pub save_initial_delay: Duration,
+    /// The longest delay between two attempts of a final save. Default: 15 s.
+    pub save_max_delay: Duration,
+}
+
+impl Default for WorkerPolicy {
+    fn default() -> WorkerPolicy {
+        WorkerPolicy {
+            concurrency: 6,
+            queue_capacity: 32,
+            heartbeat_interval: Duration::from_secs(2),
+            task_timeout: Some(Duration::from_secs(3600)),
+            shutdown_grace: Duration::from_secs(25),
+            stream: StreamPolicy::default()
+                .with_initial_delay(Duration::from_secs(1))
+                .with_max_delay(Duration::from_secs(30))
+                .with_idle_timeout(Duration::from_secs(120))
+                .with_persistent(true),
+            max_idle_reconnects: None,
+            save_attempts: 5,
+            save_initial_delay: Duration::from_secs(1),
+            save_max_delay: Duration::from_secs(15),
+        }
+    }
+}
+
+impl WorkerPolicy {
+    /// Sets [`concurrency`](Self::concurrency) (at least 1).
+    #[must_use]
+    pub fn with_concurrency(mut self, concurrency: usize) -> WorkerPolicy {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Sets [`queue_capacity`](Self::queue_capacity).
+    #[must_use]
+    pub fn with_queue_capacity(mut self, queue_capacity: usize) -> WorkerPolicy {
+        self.queue_capacity = queue_capacity;
+        self
+    }
+
+    /// Sets [`heartbeat_interval`](Self::heartbeat_interval).
+    #[must_use]
+    pub fn with_heartbeat_interval(mut self, interval: Duration) -> WorkerPolicy {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// Sets [`task_timeout`](Self::task_timeout).
+    #[must_use]
+    pub fn with_task_timeout(mut self, timeout: Option<Duration>) -> WorkerPolicy {
+        self.task_timeout = timeout;
+        self
+    }
+
+    /// Sets [`shutdown_grace`](Self::shutdown_grace).
+    #[must_use]
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> WorkerPolicy {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Sets [`stream`](Self::stream) (made persistent).
+    #[must_use]
+    pub fn with_stream(mut self, stream: StreamPolicy) -> WorkerPolicy {
+        self.stream = stream.with_persistent(true);
+        self
+    }
+
+    /// Sets [`max_idle_reconnects`](Self::max_idle_reconnects).
+    #[must_use]
+    pub fn with_max_idle_reconnects(mut self, max: Option<u32>) -> WorkerPolicy {
+        self.max_idle_reconnects = max;
+        self
+    }
+
+    /// Sets [`save_attempts`](Self::save_attempts) (at least 1) and the
+    /// delays between them.
+    #[must_use]
+    pub fn with_save_retries(
+        mut self,
+        attempts: u32,
+        initial_delay: Duration,
+        max_delay: Duration,
+    ) -> WorkerPolicy {
+        self.save_attempts = attempts.max(1);
+        self.save_initial_delay = initial_delay;
+        self.save_max_delay = max_delay.max(initial_delay);
+        self
+    }
+}

@@ -1,0 +1,159 @@
+//! The agent stream: connecting, reconnecting or giving up after a
+//! disconnect, and the events it brings (registration, tasks, conflicts,
+//! malformed events).
+
+use std::time::Instant;
+
+use super::{notice, AgentEvent, Call, Effect, Level, Link, StopReason, Worker};
+use crate::core::stream::NextStep;
+use crate::error::{Error, TransportError, TransportErrorKind};
+use crate::model::{AgentExecutionStatus, DeployedAsset};
+
+impl Worker {
+    pub(super) fn connect(&mut self, fx: &mut Vec<Effect>) {
+        self.link = Link::Connecting;
+        fx.push(Effect::OpenStream(
+            self.requests.agent_stream(&self.session),
+        ));
+    }
+
+    /// Acts on the session's decision after a connection ended.
+    pub(super) fn after_disconnect(
+        &mut self,
+        step: NextStep,
+        what: String,
+        now: Instant,
+        fx: &mut Vec<Effect>,
+    ) {
+        self.unregister();
+        match step {
+            NextStep::Reconnect { after } => {
+                self.link = Link::Waiting(now.checked_add(after).unwrap_or(now));
+                fx.push(notice(
+                    Level::Warn,
+                    None,
+                    format!(
+                        "{what}; reconnecting in {after:?} (failure {} in a row)",
+                        self.session.failures()
+                    ),
+                ));
+                self.give_up_if_idle(now, fx);
+            }
+            NextStep::Done => self.link = Link::Closed,
+            NextStep::GiveUp(error) => {
+                self.link = Link::Closed;
+                self.begin_stop(StopReason::Fatal(error), now, fx);
+            }
+        }
+    }
+
+    /// Stops an idle worker that ran out of reconnects; true when it did.
+    pub(super) fn give_up_if_idle(&mut self, now: Instant, fx: &mut Vec<Effect>) -> bool {
+        let Some(max) = self.policy.max_idle_reconnects else {
+            return false;
+        };
+        if self.in_flight() > 0 || self.session.failures() <= max || self.stopping.is_some() {
+            return false;
+        }
+        self.link = Link::Closed;
+        self.session.stop();
+        let error = Error::Transport(TransportError::new(
+            TransportErrorKind::Connect,
+            format!(
+                "gave up on the agent stream after {} failed connections in a row (max_idle_reconnects = {max})",
+                self.session.failures()
+            ),
+            None,
+        ));
+        self.begin_stop(StopReason::Fatal(error), now, fx);
+        true
+    }
+
+    pub(super) fn unregister(&mut self) {
+        self.worker_id = None;
+        self.heartbeat_at = None;
+        self.heartbeat_in_flight = false;
+        self.capacity.server = None;
+        self.capacity.retry_at = None;
+    }
+
+    pub(super) fn on_agent_event(&mut self, event: AgentEvent, now: Instant, fx: &mut Vec<Effect>) {
+        match event {
+            AgentEvent::Registration(asset) => self.on_registration(*asset, fx),
+            AgentEvent::Task { task, llm_gateway } => self.intake(task, llm_gateway, fx),
+            AgentEvent::Conflict { message } => {
+                if self.stopping.is_none() {
+                    fx.push(notice(
+                        Level::Warn,
+                        None,
+                        format!("environment conflict: {message}; the worker stops (no reconnect)"),
+                    ));
+                    self.begin_stop(StopReason::Conflict { message }, now, fx);
+                }
+            }
+            AgentEvent::Malformed { task_id, reason } => self.on_malformed(task_id, reason, fx),
+            AgentEvent::Ignored { .. } => {}
+        }
+    }
+
+    fn on_registration(&mut self, asset: DeployedAsset, fx: &mut Vec<Effect>) {
+        if self.stopping.is_some() || self.link != Link::Open {
+            return;
+        }
+        self.session.mark_progress();
+        let previous = self.worker_id.replace(asset.id.clone());
+        fx.push(notice(
+            Level::Info,
+            None,
+            match previous {
+                Some(previous) if previous != asset.id => {
+                    format!("registered again as worker {} (was {previous})", asset.id)
+                }
+                _ => format!("registered as worker {}", asset.id),
+            },
+        ));
+        self.heartbeat_at = None;
+        self.heartbeat_in_flight = true;
+        fx.push(Effect::SendHeartbeat {
+            worker_id: asset.id,
+        });
+        self.capacity.server = Some(asset.is_busy);
+        self.capacity.retry_at = None;
+        self.send_capacity(fx);
+    }
+
+    fn on_malformed(&mut self, task_id: Option<String>, reason: String, fx: &mut Vec<Effect>) {
+        let Some(task_id) = task_id else {
+            fx.push(notice(Level::Warn, None, format!("{reason}; skipped")));
+            return;
+        };
+        if self.holds(&task_id) {
+            fx.push(notice(
+                Level::Warn,
+                Some(&task_id),
+                format!("{reason}; the worker already has this task, so it is left alone"),
+            ));
+            return;
+        }
+        fx.push(notice(
+            Level::Warn,
+            Some(&task_id),
+            format!("{reason}; the task is saved as `error`"),
+        ));
+        match self
+            .requests
+            .set_status(&task_id, AgentExecutionStatus::Error, &reason)
+        {
+            Ok(request) => {
+                let call = Call::ReportMalformed { task_id };
+                self.side_calls.push(call.clone());
+                fx.push(Effect::Send { call, request });
+            }
+            Err(error) => fx.push(notice(
+                Level::Warn,
+                Some(&task_id),
+                format!("cannot save it as `error`: {error}"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! A task's life after its claim: the handler's start, the reload, the
+//! final save (merged, retried) and the metrics; and the cancellation of
+//! a running handler.
+
+use std::time::Instant;
+
+use super::{
+    body, notice, runtime_save_body, Call, CancelReason, Effect, Handler, HandlerOutcome,
+    HandlerStart, Level, Phase, TaskRecord, Worker, SHUTDOWN_MESSAGE,
+};
+use crate::core::stream::{backoff_ceiling, equal_jitter};
+use crate::error::{ErrorClass, Result};
+use crate::model::{AgentExecutionStatus, Task};
+
+impl Worker {
+    pub(super) fn record_mut(&mut self, task_id: &str) -> Option<&mut TaskRecord> {
+        self.tasks.iter_mut().find(|r| r.id == task_id)
+    }
+
+    /// The claim's answer.
+    pub(super) fn on_claimed(
+        &mut self,
+        task_id: &str,
+        result: Result<()>,
+        now: Instant,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(index) = self
+            .tasks
+            .iter()
+            .position(|r| r.id == task_id && r.phase == Phase::SaveExecuting)
+        else {
+            return;
+        };
+        let expired = self.stopping.as_ref().is_some_and(|s| s.expired);
+        let timeout = self.policy.task_timeout;
+        let Some(record) = self.tasks.get_mut(index) else {
+            return;
+        };
+        match result {
+            Ok(()) if expired => {
+                // Claimed after the grace ran out: not run at all.
+                record.holds_slot = false;
+                record.ours = Some(failed(&record.base, SHUTDOWN_MESSAGE));
+                self.final_save(index, fx);
+            }
+            Ok(()) => {
+                let deadline = timeout.and_then(|t| now.checked_add(t));
+                record.phase = Phase::Run {
+                    attempt: 1,
+                    deadline,
+                };
+                record.handler = Handler::Running;
+                fx.push(Effect::StartHandler(Box::new(HandlerStart {
+                    task: record.base.clone(),
+                    attempt: 1,
+                    deadline,
+                    llm_gateway: record.llm_gateway.take(),
+                })));
+            }
+            Err(error) if error.class() == ErrorClass::Client => {
+                // The server refused the claim (gone, taken, invalid): the
+                // task is not the worker's to run, nor to save.
+                fx.push(notice(
+                    Level::Warn,
+                    Some(task_id),
+                    format!(
+                        "the server refused to mark the task as executing ({error}); it is not run, and left as the server has it"
+                    ),
+                ));
+                record.holds_slot = false;
+                record.phase = Phase::Done;
+            }
+            Err(error) => {
+                fx.push(notice(
+                    Level::Warn,
+                    Some(task_id),
+                    format!("the task could not be marked as executing ({error}); it is not run"),
+                ));
+                record.holds_slot = false;
+                let message = format!("the worker could not mark the task as executing: {error}");
+                record.ours = Some(failed(&record.base, &message));
+                self.final_save(index, fx);
+            }
+        }
+        self.fill_slots(fx);
+        self.update_capacity(fx);
+    }
+
+    /// Reads the server's copy before the final save.
+    pub(super) fn reload(&mut self, index: usize, fx: &mut Vec<Effect>) {
+        let Some(record) = self.tasks.get_mut(index) else {
+            return;
+        };
+        record.phase = Phase::Reload;
+        match self.requests.reload(&record.id) {
+            Ok(request) => fx.push(Effect::Send {
+                call: Call::Reload {
+                    task_id: record.id.clone(),
+                },
+                request,
+            }),
+            Err(_) => self.final_save(index, fx),
+        }
+    }
+
+    /// The reload's answer.
+    pub(super) fn on_reloaded(
+        &mut self,
+        task_id: &str,
+        result: Result<Task>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(index) = self
+            .tasks
+            .iter()
+            .position(|r| r.id == task_id && r.phase == Phase::Reload)
+        else {
+            return;
+        };
+        let Some(record) = self.tasks.get_mut(index) else {
+            return;
+        };
+        match result {
+            Ok(theirs) => record.theirs = Some(theirs),
+            Err(error) => fx.push(notice(
+                Level::Warn,
+                Some(task_id),
+                format!(
+                    "reading the task before its final save failed ({error}); it is saved without the server's copy"
+                ),
+            )),
+        }
+        self.final_save(index, fx);
+    }
+
+    /// Settles the final body and sends its first attempt.
+    fn final_save(&mut self, index: usize, fx: &mut Vec<Effect>) {
+        let Some(record) = self.tasks.get_mut(index) else {
+            return;
+        };
+        let mut ours = record.ours.take().unwrap_or_else(|| record.base.clone());
+        let stopped = record
+            .theirs
+            .as_ref()
+            .is_some_and(|t| t.status == Some(AgentExecutionStatus::Stopped));
+        if stopped && ours.status != Some(AgentExecutionStatus::Stopped) {
+            fx.push(notice(
+                Level::Info,
+                Some(&record.id),
+                format!(
+                    "stopped on the server while it ran: it stays `stopped` (the worker's outcome was `{}`)",
+                    ours.status.as_ref().map_or("none", |s| s.as_str())
+                ),
+            ));
+            ours.status = Some(AgentExecutionStatus::Stopped);
+        }
+        let body = match &record.theirs {
+            Some(theirs) => body::merged_save_body(&record.base, &ours, theirs),
+            None => runtime_save_body(&ours),
+        };
+        record.ours = Some(ours);
+        match body {
+            Ok(body) => {
+                record.final_body = Some(body);
+                record.phase = Phase::FinalSave {
+                    attempt: 1,
+                    retry_at: None,
+                };
+                self.send_final_save(index, fx);
+            }
+            Err(error) => {
+                fx.push(notice(
+                    Level::Error,
+                    Some(&record.id),
+                    format!("the final save cannot be made ({error}); the task keeps its last saved status"),
+                ));
+                self.after_final_save(index, fx);
+            }
+        }
+    }
+
+    /// Sends the current attempt of the final save.
+    pub(super) fn send_final_save(&mut self, index: usize, fx: &mut Vec<Effect>) {
+        let Some(record) = self.tasks.get(index) else {
+            return;
+        };
+        let Phase::FinalSave { attempt, .. } = record.phase else {
+            return;
+        };
+        let request = match &record.final_body {
+            Some(body) => self.requests.save_value(&record.id, body),
+            None => return,
+        };
+        match request {
+            Ok(request) => fx.push(Effect::Send {
+                call: Call::FinalSave {
+                    task_id: record.id.clone(),
+                    attempt,
+                },
+                request,
+            }),
+            Err(error) => {
+                fx.push(notice(
+                    Level::Error,
+                    Some(&record.id),
+                    format!("the final save cannot be made ({error})"),
+                ));
+                self.after_final_save(index, fx);
+            }
+        }
+    }
+
+    /// The final save's answer: done, another attempt later, or given up.
+    pub(super) fn on_saved(
+        &mut self,
+        task_id: &str,
+        attempt: u32,
+        result: Result<()>,
+        now: Instant,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(index) = self.tasks.iter().position(|r| {
+            r.id == task_id
+                && r.phase
+                    == Phase::FinalSave {
+                        attempt,
+                        retry_at: None,
+                    }
+        }) else {
+            return;
+        };
+        let error = match result {
+            Ok(()) => return self.after_final_save(index, fx),
+            Err(error) => error,
+        };
+        let retryable = error.class() != ErrorClass::Client;
+        let max = self.policy.save_attempts;
+        let status = self
+            .tasks
+            .get(index)
+            .and_then(|r| r.ours.as_ref())
+            .and_then(|t| t.status.as_ref())
+            .map_or("none", |s| s.as_str())
+            .to_owned();
+        if retryable && attempt < max {
+            let ceiling = backoff_ceiling(
+                self.policy.save_initial_delay,
+                self.policy.save_max_delay,
+                attempt,
+            );
+            let delay = equal_jitter(&mut self.rng, ceiling);
+            fx.push(notice(
+                Level::Warn,
+                Some(task_id),
+                format!(
+                    "the final save (status `{status}`) failed, attempt {attempt} of {max}: {error}; trying again in {delay:?}"
+                ),
+            ));
+            if let Some(record) = self.tasks.get_mut(index) {
+                record.phase = Phase::FinalSave {
+                    attempt: attempt.saturating_add(1),
+                    retry_at: Some(now.checked_add(delay).unwrap_or(now)),
+                };
+            }
+        } else {
+            fx.push(notice(
+                Level::Error,
+                Some(task_id),
+                format!(
+                    "gave up saving the final status `{status}` after {attempt} attempt(s): {error}; the server keeps the task's last saved status"
+                ),
+            ));
+            self.after_final_save(index, fx);
+        }
+    }
+
+    /// After the final save (done or given up): the metrics, once, when
+    /// the task has tokens.
+    fn after_final_save(&mut self, index: usize, fx: &mut Vec<Effect>) {
+        let Some(record) = self.tasks.get_mut(index) else {
+            return;
+        };
+        record.phase = Phase::Done;
+        let Some(task) = record
+            .ours
+            .as_ref()
+            .filter(|t| t.tokens.is_some() && !record.metrics_reported)
+        else {
+            return;
+        };
+        record.metrics_reported = true;
+        match self.requests.metrics(task) {
+            Ok(request) => {
+                record.phase = Phase::Metrics;
+                fx.push(Effect::Send {
+                    call: Call::Metrics {
+                        task_id: record.id.clone(),
+                    },
+                    request,
+                });
+            }
+            Err(error) => fx.push(notice(
+                Level::Warn,
+                Some(&record.id),
+                format!("its metrics cannot be reported: {error}"),
+            )),
+        }
+    }
+
+    /// Cancels a running handler and settles its task as `error`.
+    pub(super) fn cancel(
+        &mut self,
+        index: usize,
+        reason: CancelReason,
+        message: String,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(record) = self.tasks.get_mut(index) else {
+            return;
+        };
+        if record.handler != Handler::Running || !matches!(record.phase, Phase::Run { .. }) {
+            return;
+        }
+        record.handler = Handler::Cancelled;
+        fx.push(Effect::CancelHandler {
+            task_id: record.id.clone(),
+            reason,
+        });
+        fx.push(notice(Level::Warn, Some(&record.id), message.clone()));
+        record.ours = Some(failed(&record.base, &message));
+        self.reload(index, fx);
+    }
+}
+
+/// The task to save after a handler ended.
+pub(super) fn settle(base: &Task, outcome: HandlerOutcome) -> Task {
+    match outcome {
+        HandlerOutcome::Finished(task) if task.id != base.id => failed(
+            base,
+            &format!(
+                "the handler returned another task ({:?}) than the one it was given",
+                task.id
+            ),
+        ),
+        HandlerOutcome::Finished(task) => {
+            let mut task = *task;
+            if matches!(task.status, None | Some(AgentExecutionStatus::Executing)) {
+                task.status = Some(AgentExecutionStatus::Completed);
+            }
+            task
+        }
+        HandlerOutcome::Failed { message, task } => {
+            let task = task.filter(|t| t.id == base.id);
+            failed(task.as_deref().unwrap_or(base), &message)
+        }
+        HandlerOutcome::Cancelled => failed(base, "the handler was cancelled before it finished"),
+    }
+}
+
+/// `task` with status `error` and `message` as its result.
+fn failed(task: &Task, message: &str) -> Task {
+    let mut task = task.clone();
+    task.status = Some(AgentExecutionStatus::Error);
+    task.result = Some(message.to_owned());
+    task
+}
