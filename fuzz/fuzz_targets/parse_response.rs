@@ -34,8 +34,8 @@ fuzz_target!(|data: &[u8]| {
     // Timestamps on their own.
     if let Ok(text) = std::str::from_utf8(body) {
         if let Ok(ts) = text.parse::<xpander_sdk::Timestamp>() {
-            assert_eq!(ts.as_str(), text);
-            let _ = (ts.unix_timestamp_nanos(), ts.to_system_time());
+            assert_eq!(ts.as_str(), Some(text), "kept as sent");
+            let _ = (ts.to_jiff(), ts.to_system_time(), ts.civil(), ts.offset());
         }
     }
 });

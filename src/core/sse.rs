@@ -387,14 +387,21 @@ impl SseDecoder {
     }
 
     /// The bytes the decoder holds: those fed and not yet decoded, and the
-    /// event being built (data, type and last event ID).
+    /// event being built (data, type, and an `id` it set). The last event
+    /// ID of the events already decoded is state, not counted.
     pub fn buffered_bytes(&self) -> usize {
         let block = &self.block;
         [
             self.buf.len().saturating_sub(self.pos),
             block.data.len(),
             block.event_type.len(),
-            block.id.as_deref().map_or(0, str::len),
+            // An `id` of the unfinished event; once a blank line made it
+            // the last event ID it is the stream's state, not held bytes.
+            block
+                .id
+                .as_deref()
+                .filter(|id| Some(*id) != block.last_event_id.as_deref())
+                .map_or(0, str::len),
         ]
         .iter()
         .fold(0, |sum, n| sum.saturating_add(*n))
@@ -538,6 +545,8 @@ impl Block {
 
     /// The body ended: the unfinished event goes.
     fn discard(&mut self) {
+        // An `id` line of the unfinished event goes with it.
+        self.id.clone_from(&self.last_event_id);
         self.data = Vec::new();
         self.event_type.clear();
         self.event_retry = None;
