@@ -1271,3 +1271,45 @@ async fn load_10000_tasks_through_4_workers_of_16_with_503s_on_saves() {
         finished(run).await.unwrap();
     }
 }
+
+/// Readiness for a probe: false before the run, true once registered (and
+/// again after a reconnection), false once stopping; its waiter ends when
+/// the worker is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_stream_and_the_shutdown() {
+    let emulator = emulator();
+    let tasks = client(&emulator);
+    let worker = builder(&tasks)
+        .handler(|task: Task, _ctx: TaskContext| async move { Ok::<_, BoxError>(task) })
+        .build()
+        .unwrap();
+    let mut readiness = worker.readiness();
+    assert!(!readiness.is_ready(), "nothing before run()");
+    let (handle, run) = spawn(worker);
+    let registered = tokio::time::timeout(PATIENCE, readiness.wait_for(true));
+    assert!(registered.await.expect("registered in time"));
+    assert_eq!(connected(&emulator, AGENT).len(), 1);
+
+    // The server ends the stream: not ready until the new registration.
+    let first = connected(&emulator, AGENT)[0].id.clone();
+    assert_eq!(emulator.close_agent_streams(AGENT), 1);
+    until("a new registration", || {
+        let now = connected(&emulator, AGENT);
+        now.len() == 1 && now[0].id != first
+    })
+    .await;
+    let again = tokio::time::timeout(PATIENCE, readiness.wait_for(true));
+    assert!(again.await.expect("ready again in time"));
+
+    handle.shutdown();
+    let mut stopping = readiness.clone();
+    assert!(tokio::time::timeout(PATIENCE, stopping.wait_for(false))
+        .await
+        .expect("not ready once stopping"));
+    finished(run).await.unwrap();
+    assert!(!readiness.is_ready());
+    assert!(
+        !readiness.wait_for(true).await,
+        "the worker is gone: the wait ends, unready"
+    );
+}

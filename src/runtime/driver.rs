@@ -96,6 +96,8 @@ pub(crate) struct Driver {
     /// Requests under way (aborted when the loop ends: by then the core has
     /// settled every task, only worker events may be left).
     calls: JoinSet<()>,
+    /// The core's readiness, published after every step.
+    ready: Arc<watch::Sender<bool>>,
 }
 
 impl Driver {
@@ -104,6 +106,7 @@ impl Driver {
         tasks: Tasks,
         handler: Arc<dyn Handler>,
         notice: Option<NoticeFn>,
+        ready: Arc<watch::Sender<bool>>,
     ) -> Driver {
         let (inbox_tx, inbox) = mpsc::unbounded_channel();
         let (stream_tx, stream_rx) = mpsc::channel(STREAM_BUFFER);
@@ -120,6 +123,7 @@ impl Driver {
             generation: 0,
             handlers: HashMap::new(),
             calls: JoinSet::new(),
+            ready,
         }
     }
 
@@ -136,7 +140,11 @@ impl Driver {
         let mut shutdown_open = true;
         let mut effects: VecDeque<Effect> = self.core.start().into();
         loop {
-            if let Some(finished) = self.apply_all(&mut effects) {
+            let finished = self.apply_all(&mut effects);
+            let ready = finished.is_none() && self.core.is_ready();
+            self.ready
+                .send_if_modified(|was| std::mem::replace(was, ready) != ready);
+            if let Some(finished) = finished {
                 self.stop();
                 return finished;
             }

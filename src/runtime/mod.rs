@@ -293,6 +293,7 @@ impl WorkerBuilder {
                 sender: Arc::new(shutdown),
             },
             shutdown_rx,
+            ready: Arc::new(watch::channel(false).0),
         })
     }
 }
@@ -326,6 +327,7 @@ pub struct Worker {
     notice: Option<NoticeFn>,
     shutdown: ShutdownHandle,
     shutdown_rx: watch::Receiver<u64>,
+    ready: Arc<watch::Sender<bool>>,
 }
 
 impl Worker {
@@ -351,6 +353,25 @@ impl Worker {
     /// freely); it works before and during [`run`](Self::run).
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
+    }
+
+    /// A handle on the worker's readiness, for a readiness probe (clone it
+    /// freely): ready while its stream is open and registered and it is not
+    /// stopping. Unlike the official runtime's `/health`, it follows the
+    /// stream: a worker whose stream is down is not ready.
+    ///
+    /// ```no_run
+    /// # async fn probe(worker: xpander_sdk::runtime::Worker) {
+    /// let mut readiness = worker.readiness();
+    /// tokio::spawn(worker.run());
+    /// readiness.wait_for(true).await; // registered: the server may dispatch
+    /// assert!(readiness.is_ready());
+    /// # }
+    /// ```
+    pub fn readiness(&self) -> Readiness {
+        Readiness {
+            state: self.ready.subscribe(),
+        }
     }
 
     /// The agent served.
@@ -400,6 +421,7 @@ impl Worker {
             self.tasks.clone(),
             self.handler.clone(),
             self.notice.clone(),
+            self.ready.clone(),
         );
         let finished = driver.run(self.shutdown_rx.clone(), signal).await;
         let abandoned = finished.abandoned;
@@ -496,6 +518,36 @@ impl fmt::Debug for ShutdownHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShutdownHandle")
             .field("requests", &*self.sender.borrow())
+            .finish()
+    }
+}
+
+/// Whether a [`Worker`] takes tasks now: its stream open and registered,
+/// not stopping. From [`Worker::readiness`]; false before `run` and after
+/// it ends.
+#[derive(Clone)]
+pub struct Readiness {
+    state: watch::Receiver<bool>,
+}
+
+impl Readiness {
+    /// True while the worker takes tasks.
+    pub fn is_ready(&self) -> bool {
+        *self.state.borrow()
+    }
+
+    /// Waits until the readiness is `ready` (at once when it is). Returns
+    /// false when the worker is gone (dropped, or its run ended) without
+    /// getting there.
+    pub async fn wait_for(&mut self, ready: bool) -> bool {
+        self.state.wait_for(|now| *now == ready).await.is_ok()
+    }
+}
+
+impl fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Readiness")
+            .field("ready", &self.is_ready())
             .finish()
     }
 }
