@@ -708,9 +708,11 @@ fn an_endless_stream_of_large_events_runs_in_bounded_memory() {
 
 /// The requests of the official client's task-extras captures, in both
 /// faces, through the emulator's request log: same method, path, query and
-/// body, for every scenario with a request that can be replayed against an
-/// emulator on a loopback port. The rest are checked in the core
-/// (`src/core/extras_tests.rs`), where any base URL can be configured.
+/// body, for every scenario with a request under the usual base URL. Those
+/// under another base URL are replayed in
+/// `the_recorded_requests_under_other_base_urls`; the one this crate sends
+/// elsewhere on purpose (metrics with the client's configuration, not the
+/// environment's) is checked in the core (`src/core/extras_tests.rs`).
 #[test]
 fn the_recorded_task_extras_requests() {
     let captures: Value = serde_json::from_str(include_str!(
@@ -824,5 +826,107 @@ fn the_recorded_task_extras_requests() {
             checked += 1;
         }
         assert_eq!(checked, 28, "{face}: 36 scenarios with a request, less 8");
+    }
+}
+
+/// The captures whose request depends on the base URL, replayed through
+/// the wire as well: an emulator on port 9016 (the agent-controller port,
+/// whose paths gain the `/{org}` prefix, and where a `localhost:8085` base
+/// sends its events), and a base URL with a path. Only the request is
+/// checked (the emulator may answer 404 to a prefixed path). The port must
+/// be free: a fresh CI machine's is.
+#[test]
+fn the_recorded_requests_under_other_base_urls() {
+    let captures: Value = serde_json::from_str(include_str!(
+        "fixtures/official-python-client-task-extras.json"
+    ))
+    .unwrap();
+    let expected = |name: &str| -> Value {
+        captures["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no scenario {name}"))["requests"][0]
+            .clone()
+    };
+    let on_9016 = Arc::new(
+        Emulator::builder()
+            .addr("127.0.0.1:9016")
+            .api_key(KEY)
+            .organization_id(ORG)
+            .start()
+            .expect("port 9016 is free (the agent-controller port of these captures)"),
+    );
+    let elsewhere = emulator();
+    let rt = runtime();
+    for (name, emulator, base) in [
+        (
+            "aevents_base_url_with_path",
+            &elsewhere,
+            format!("{}/events-gw", elsewhere.base_url()),
+        ),
+        (
+            "aevents_loopback_8085_rewrite",
+            &on_9016,
+            "http://localhost:8085".to_owned(),
+        ),
+        (
+            "aevents_base_url_port_9016",
+            &on_9016,
+            "http://127.0.0.1:9016".to_owned(),
+        ),
+        (
+            "plan_following_base_url_port_9016",
+            &on_9016,
+            "http://127.0.0.1:9016".to_owned(),
+        ),
+    ] {
+        let expected = expected(name);
+        let task = streaming_task(emulator, "task-1");
+        emulator
+            .update_task("task-1", json!({"status": "completed"}))
+            .unwrap();
+        let tasks = Tasks::builder()
+            .base_url(base.as_str())
+            .api_key(KEY)
+            .organization_id(ORG)
+            .build()
+            .unwrap();
+        let policy = StreamPolicy::default().with_max_reconnects(0);
+        for face in ["blocking", "async"] {
+            emulator.clear_requests();
+            // The outcome is the emulator's answer to a path it may not
+            // serve; the request is what is checked.
+            if name.contains("events") {
+                if face == "blocking" {
+                    let _ = task
+                        .events_with(&tasks, policy.clone())
+                        .map(blocking::drain);
+                } else {
+                    rt.block_on(async {
+                        if let Ok(stream) = task.aevents_with(&tasks, policy.clone()) {
+                            nonblocking::drain(stream).await;
+                        }
+                    });
+                }
+            } else if face == "blocking" {
+                let _ = task.get_plan_following_status(&tasks);
+            } else {
+                let _ = rt.block_on(task.aget_plan_following_status(&tasks));
+            }
+            // In this emulator's log: it reached the port of the capture
+            // (9016 for a `localhost:8085` base too).
+            let sent = emulator.requests();
+            let got = sent
+                .first()
+                .unwrap_or_else(|| panic!("{face} {name}: no request reached the emulator"));
+            assert_eq!(got.method, expected["method"], "{face} {name}");
+            assert_eq!(got.path_only(), expected["path"], "{face} {name}");
+            assert_eq!(expected["query"], json!({}), "{face} {name}");
+            assert!(!got.path.contains('?'), "{face} {name}: no query");
+            assert_eq!(got.json, None, "{face} {name}: no body");
+            assert_eq!(got.api_key, ApiKeyCheck::Valid, "{face} {name}");
+        }
     }
 }
