@@ -386,22 +386,17 @@ impl SseDecoder {
         self.block.retry
     }
 
-    /// The bytes the decoder holds: those fed and not yet decoded, and the
-    /// event being built (data, type, and an `id` it set). The last event
-    /// ID of the events already decoded is state, not counted.
+    /// The bytes the decoder holds: those fed and not yet decoded, the
+    /// event being built (data, type), and the last event ID buffer (after
+    /// [`finish`](Self::finish), only the [`last_event_id`](Self::last_event_id)
+    /// is left).
     pub fn buffered_bytes(&self) -> usize {
         let block = &self.block;
         [
             self.buf.len().saturating_sub(self.pos),
             block.data.len(),
             block.event_type.len(),
-            // An `id` of the unfinished event; once a blank line made it
-            // the last event ID it is the stream's state, not held bytes.
-            block
-                .id
-                .as_deref()
-                .filter(|id| Some(*id) != block.last_event_id.as_deref())
-                .map_or(0, str::len),
+            block.id.as_deref().map_or(0, str::len),
         ]
         .iter()
         .fold(0, |sum, n| sum.saturating_add(*n))
