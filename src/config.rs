@@ -93,7 +93,8 @@ impl Default for Timeouts {
 /// Retried: connection failures and connect timeouts (nothing was sent)
 /// and 429 answers (a throttled request was not processed), for every
 /// operation; a connection that broke off, and 502, 503 and 504 answers,
-/// for idempotent operations only (update, save, get, list, stop). See
+/// for idempotent operations only (every operation but create,
+/// report_external_task, report_metrics and push_events). See
 /// the table in `core::retry`'s source, and [`ClientBuilder::deadline`] for
 /// a bound on the whole call.
 /// Waits follow exponential backoff with full jitter, or the server's

@@ -1290,9 +1290,15 @@ async fn readiness_follows_the_stream_and_the_shutdown() {
     assert!(registered.await.expect("registered in time"));
     assert_eq!(connected(&emulator, AGENT).len(), 1);
 
-    // The server ends the stream: not ready until the new registration.
+    // The server ends the stream and holds the reconnection: not ready
+    // until the new registration.
     let first = connected(&emulator, AGENT)[0].id.clone();
+    let path = format!("/{}/events/{AGENT}/", emulator.organization_id());
+    emulator.inject(Fault::on("GET", &path).hold());
     assert_eq!(emulator.close_agent_streams(AGENT), 1);
+    let down = tokio::time::timeout(PATIENCE, readiness.wait_for(false));
+    assert!(down.await.expect("not ready while the stream is down"));
+    emulator.release(1);
     until("a new registration", || {
         let now = connected(&emulator, AGENT);
         now.len() == 1 && now[0].id != first
@@ -1312,4 +1318,18 @@ async fn readiness_follows_the_stream_and_the_shutdown() {
         !readiness.wait_for(true).await,
         "the worker is gone: the wait ends, unready"
     );
+
+    // A run future dropped while ready (aborted, or cut by a timeout): the
+    // readiness says false, not the last value published.
+    let worker = builder(&tasks)
+        .handler(|task: Task, _ctx: TaskContext| async move { Ok::<_, BoxError>(task) })
+        .build()
+        .unwrap();
+    let mut readiness = worker.readiness();
+    let (_handle, run) = spawn(worker);
+    let registered = tokio::time::timeout(PATIENCE, readiness.wait_for(true));
+    assert!(registered.await.expect("registered in time"));
+    run.abort();
+    let _ = run.await;
+    assert!(!readiness.is_ready(), "a dropped run is not ready");
 }

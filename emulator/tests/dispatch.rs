@@ -244,8 +244,11 @@ fn failing_saves_leave_the_task_unclaimed_and_probabilities_keep_working() {
             .probability(0.05)
             .respond(503, json!({"detail": "busy"})),
     );
-    // Each task claimed as it arrives (the dispatch window keeps the rest
-    // with the server until claims, or failed ones, come back).
+    // Each task claimed as it arrives: the dispatch window keeps the rest
+    // with the server until claims open places. A failed claim keeps its
+    // place (the task stays unclaimed with `b`): the seeded dice fail about
+    // 10 of 200, well inside the window of 32 (t is claimed first).
+    assert_eq!(set_status(&emu, &t, "executing").status, 200);
     let ids = emu.create_tasks("agent-1", 200, |i| format!("load {i}"));
     let mut failed = 0;
     for id in &ids {

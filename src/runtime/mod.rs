@@ -531,9 +531,10 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    /// True while the worker takes tasks.
+    /// True while the worker takes tasks; false once the worker is gone,
+    /// however its run ended (a run future dropped or panicking included).
     pub fn is_ready(&self) -> bool {
-        *self.state.borrow()
+        *self.state.borrow() && self.state.has_changed().is_ok()
     }
 
     /// Waits until the readiness is `ready` (at once when it is). Returns

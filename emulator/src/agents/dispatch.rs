@@ -33,16 +33,15 @@ impl State {
     }
 
     /// The task leaves the worker it is out with (claimed, released or
-    /// finished): that worker's window has one more place. Returns whether
-    /// it was out.
-    pub(super) fn leave_out(&mut self, task_id: &str) -> bool {
+    /// finished): that worker's window has one more place. Returns that
+    /// worker's agent (whose queue may go on), `None` when it was not out.
+    pub(super) fn leave_out(&mut self, task_id: &str) -> Option<String> {
         let Some(Stage::Out(worker_id)) = self.tasks.get(task_id).map(|t| t.stage.clone()) else {
-            return false;
+            return None;
         };
-        if let Some(w) = self.worker_mut(&worker_id) {
-            w.info.unclaimed = w.info.unclaimed.saturating_sub(1);
-        }
-        true
+        let w = self.worker_mut(&worker_id)?;
+        w.info.unclaimed = w.info.unclaimed.saturating_sub(1);
+        Some(w.info.agent_id.clone())
     }
 
     /// A task for `agent` waits for a worker (unless it already does).
@@ -55,7 +54,7 @@ impl State {
         if track.stage == Stage::Queued {
             return;
         }
-        self.leave_out(task_id);
+        let freed = self.leave_out(task_id);
         let Some(track) = self.tasks.get_mut(task_id) else {
             return;
         };
@@ -64,6 +63,11 @@ impl State {
         let a = self.agents.entry(agent.to_string()).or_default();
         a.queue.push_back(task_id.to_string());
         self.pump(agent);
+        // Requeued for another agent (its agent_id changed): the place it
+        // left is in the old agent's worker.
+        if let Some(old) = freed.filter(|old| old != agent) {
+            self.pump(&old);
+        }
     }
 
     /// A task created for `agent`.
@@ -115,12 +119,11 @@ impl State {
                 a.queue.retain(|id| id != task_id);
             }
         }
-        let agent = t.agent.clone();
-        let was_out = self.leave_out(task_id);
+        let freed = self.leave_out(task_id);
         if let Some(t) = self.tasks.get_mut(task_id) {
             t.stage = Stage::Taken;
         }
-        if was_out {
+        if let Some(agent) = freed {
             // A place in that worker's window: the queue may go on.
             self.pump(&agent);
         }

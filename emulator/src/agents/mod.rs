@@ -109,7 +109,7 @@ pub(crate) struct State {
 /// a change of the store reaches the dispatch after the store's lock is
 /// released, and the dispatch never reads the store (a stream reads the
 /// task when it writes the frame).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Agents(Arc<Mutex<State>>);
 
 impl Agents {

@@ -213,3 +213,22 @@ fn no_window_sends_the_whole_backlog() {
     assert_eq!(drain(&mut a).len(), 100);
     assert_eq!(st.workers()[0].unclaimed, 100);
 }
+
+#[test]
+fn a_task_moved_to_another_agent_frees_its_place_in_the_old_agents_worker() {
+    let mut st = State {
+        window: 1,
+        ..State::default()
+    };
+    let mut a = st.connect(info("A", "ag"));
+    st.created("t1", "ag");
+    st.created("t2", "ag");
+    assert_eq!(drain(&mut a), ["t1"]);
+    assert_eq!(st.queued("ag"), ["t2"]);
+    // t1's agent_id changed, then it was set back to pending: it waits for
+    // the other agent, and A's place goes to t2.
+    st.status_set("t1", Some("other"), Some("pending"), "pending");
+    assert_eq!(st.queued("other"), ["t1"]);
+    assert_eq!(drain(&mut a), ["t2"]);
+    assert_eq!(st.workers()[0].unclaimed, 1);
+}
