@@ -196,12 +196,11 @@ impl Retrier {
 
     /// Exponential backoff with full jitter after `self.attempt` attempts.
     fn backoff(&mut self) -> Duration {
-        let exp = self.attempt.saturating_sub(1).min(30);
-        let ceiling = self
-            .policy
-            .base_backoff
-            .saturating_mul(1u32 << exp)
-            .min(self.policy.max_backoff);
+        let ceiling = backoff_ceiling(
+            self.policy.base_backoff,
+            self.policy.max_backoff,
+            self.attempt,
+        );
         if !self.policy.jitter {
             return ceiling;
         }
@@ -209,6 +208,151 @@ impl Retrier {
         // fastrand's thread-local generator: seeded once per thread, no
         // clock read or hash per call.
         Duration::from_nanos(fastrand::u64(..=nanos))
+    }
+}
+
+/// The ceiling of an exponential backoff after `failures` failures in a
+/// row: `base` for the first, doubled for each further one, at most `max`.
+pub(crate) fn backoff_ceiling(base: Duration, max: Duration, failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(31);
+    base.saturating_mul(2u32.saturating_pow(doublings)).min(max)
+}
+
+/// "Equal jitter": a uniform draw between half of `ceiling` and all of it
+/// (LaunchDarkly's eventsource clients draw the same way), so that clients
+/// that failed together spread out, yet none comes back at once.
+pub(crate) fn equal_jitter(rng: &mut fastrand::Rng, ceiling: Duration) -> Duration {
+    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+    let half = nanos.checked_div(2).unwrap_or(0);
+    Duration::from_nanos(rng.u64(half..=nanos))
+}
+
+/// The longest wait a [`Backoff`] ever answers, whatever its policy and the
+/// server's hints say: a day. It keeps every `now + wait` representable
+/// (an overflow must never turn into "reconnect at once").
+pub(crate) const MAX_BACKOFF_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// The waits between the connections of a long-lived stream (the task event
+/// stream and the agent worker's stream both use this one), sans-IO: the
+/// caller passes the time in.
+///
+/// - The policy's `initial` delay is a floor: no wait is shorter, whatever
+///   the server says. A `retry:` hint ([`Backoff::set_hint`]) may raise the
+///   base above it, never lower it; a `Retry-After` given to
+///   [`Backoff::next_wait`] may lengthen one wait, never shorten it. Every
+///   hint is held to `max` (and `max` is never below `initial`).
+/// - The nominal wait of the `n`-th failure in a row is the base doubled
+///   `n - 1` times, at most `max`. With jitter, the wait is drawn uniformly
+///   between the nominal wait and twice it ("equal jitter" on the next
+///   ceiling), never above `max` nor below the base: once capped, between
+///   half of `max` and `max`.
+/// - The count goes back to zero only after a connection stayed up for
+///   `reset_after` ([`Backoff::connected`] then [`Backoff::next_wait`]); a
+///   handshake, or events, on a connection that breaks sooner do not reset
+///   it (a proxy that cuts every connection after its first bytes must not
+///   get a reconnect at the base delay each time).
+#[derive(Debug, Clone)]
+pub(crate) struct Backoff {
+    initial: Duration,
+    max: Duration,
+    reset_after: Duration,
+    jitter: bool,
+    /// The server's `retry:` hint, as given (held to the bounds when used).
+    hint: Option<Duration>,
+    /// Failed attempts in a row since the last reset.
+    failures: u32,
+    /// When the connection open now came up.
+    up_since: Option<Instant>,
+    rng: fastrand::Rng,
+}
+
+impl Backoff {
+    /// A backoff with no failure yet.
+    pub(crate) fn new(
+        initial: Duration,
+        max: Duration,
+        reset_after: Duration,
+        jitter: bool,
+    ) -> Backoff {
+        Backoff {
+            initial,
+            max,
+            reset_after,
+            jitter,
+            hint: None,
+            failures: 0,
+            up_since: None,
+            rng: fastrand::Rng::new(),
+        }
+    }
+
+    /// Seeds the jitter (tests).
+    #[cfg(test)]
+    pub(crate) fn with_seed(mut self, seed: u64) -> Backoff {
+        self.rng = fastrand::Rng::with_seed(seed);
+        self
+    }
+
+    /// The longest wait: `max`, never below `initial`, at most
+    /// [`MAX_BACKOFF_WAIT`].
+    fn cap(&self) -> Duration {
+        self.max.max(self.initial).min(MAX_BACKOFF_WAIT)
+    }
+
+    /// The base of the doubling, and the floor of every wait: the initial
+    /// delay, or the server's `retry:` hint when it is longer (both held to
+    /// the cap).
+    pub(crate) fn base(&self) -> Duration {
+        let floor = self.initial;
+        self.hint.map_or(floor, |hint| hint.max(floor)).min(self.cap())
+    }
+
+    /// The server's `retry:` hint: it replaces the one before, and applies
+    /// from the next wait on.
+    pub(crate) fn set_hint(&mut self, hint: Duration) {
+        self.hint = Some(hint);
+    }
+
+    /// A connection came up at `now` (the stream opened).
+    pub(crate) fn connected(&mut self, now: Instant) {
+        self.up_since = Some(now);
+    }
+
+    /// Failed attempts in a row counted now (0 after a reset).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// The connection (or the attempt) ended at `now`: the wait before the
+    /// next one. `retry_after` is the server's `Retry-After` on a refusal,
+    /// if any: the wait is at least that (held to the cap).
+    pub(crate) fn next_wait(&mut self, now: Instant, retry_after: Option<Duration>) -> Duration {
+        if let Some(since) = self.up_since.take() {
+            if now.saturating_duration_since(since) >= self.reset_after {
+                self.failures = 0;
+            }
+        }
+        self.failures = self.failures.saturating_add(1);
+        let cap = self.cap();
+        let base = self.base();
+        let nominal = backoff_ceiling(base, cap, self.failures);
+        let wait = if self.jitter {
+            // Between the nominal wait and the next ceiling, never below the
+            // base: the draw spreads clients that failed together, and the
+            // floor holds.
+            let ceiling = backoff_ceiling(base, cap, self.failures.saturating_add(1));
+            let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+            let high = nanos(ceiling);
+            let low = (high / 2).max(nanos(base)).min(high);
+            Duration::from_nanos(self.rng.u64(low..=high))
+        } else {
+            nominal
+        };
+        match retry_after {
+            Some(asked) => wait.max(asked.min(cap)),
+            None => wait,
+        }
     }
 }
 
@@ -461,6 +605,109 @@ mod tests {
         // Without options, the transport's own timeout applies.
         let r = retrier(policy(), Operation::Update);
         assert_eq!(r.attempt_timeout().unwrap(), None);
+    }
+
+    fn backoff(jitter: bool) -> Backoff {
+        Backoff::new(
+            Duration::from_millis(500),
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+            jitter,
+        )
+        .with_seed(7)
+    }
+
+    /// Injected clock: the backoff resets only when a connection stayed up
+    /// for `reset_after`, measured from `connected` to the failure.
+    #[test]
+    fn the_backoff_resets_only_after_a_connection_stayed_up() {
+        let ms = Duration::from_millis;
+        let secs = Duration::from_secs;
+        let t0 = Instant::now();
+        let mut b = backoff(false);
+        assert_eq!(b.next_wait(t0, None), ms(500));
+        assert_eq!(b.next_wait(t0, None), secs(1));
+        // Up for 59.999 s: not long enough; the doubling goes on.
+        b.connected(t0);
+        assert_eq!(b.next_wait(t0 + secs(60) - ms(1), None), secs(2));
+        assert_eq!(b.failures(), 3);
+        // Up for many short connections (a handshake each): no reset.
+        let mut now = t0 + secs(100);
+        for expected in [4, 8, 16, 30, 30] {
+            b.connected(now);
+            now += secs(5);
+            assert_eq!(b.next_wait(now, None), secs(expected));
+        }
+        // Up for exactly reset_after: a new count, from the base.
+        b.connected(now);
+        now += secs(60);
+        assert_eq!(b.next_wait(now, None), ms(500));
+        assert_eq!(b.failures(), 1);
+        // A failure without a connection since does not reset (the
+        // connection up time is used once).
+        now += secs(3600);
+        assert_eq!(b.next_wait(now, None), secs(1));
+        // A hint does not reset it either; it raises the base.
+        b.set_hint(secs(2));
+        assert_eq!(b.next_wait(now, None), secs(8));
+        b.connected(now);
+        assert_eq!(b.next_wait(now + secs(61), None), secs(2));
+    }
+
+    #[test]
+    fn hints_never_go_below_the_floor_nor_above_the_cap() {
+        let ms = Duration::from_millis;
+        let secs = Duration::from_secs;
+        let t0 = Instant::now();
+        for jitter in [false, true] {
+            for hint in [Duration::ZERO, ms(1), ms(499)] {
+                let mut b = backoff(jitter);
+                b.set_hint(hint);
+                assert_eq!(b.base(), ms(500));
+                for n in 0..40u32 {
+                    let wait = b.next_wait(t0, Some(Duration::ZERO));
+                    let nominal = ms(500).saturating_mul(1 << n.min(10)).min(secs(30));
+                    assert!(wait >= ms(500), "{jitter} {hint:?} {n}: {wait:?}");
+                    assert!(wait >= nominal.min(secs(15)), "{n}: {wait:?}");
+                    assert!(wait <= secs(30), "{n}: {wait:?}");
+                }
+            }
+            // A long hint lengthens every wait; one above the cap is held to it.
+            let mut b = backoff(jitter);
+            b.set_hint(secs(3));
+            let first = b.next_wait(t0, None);
+            assert!(first >= secs(3) && first <= secs(6), "{first:?}");
+            let mut b = backoff(jitter);
+            b.set_hint(Duration::MAX);
+            assert_eq!(b.next_wait(t0, None), secs(30));
+            assert_eq!(b.next_wait(t0, Some(Duration::MAX)), secs(30));
+            // A Retry-After above the backoff wins, up to the cap.
+            let mut b = backoff(jitter);
+            assert_eq!(b.next_wait(t0, Some(secs(9))), secs(9));
+        }
+        // A policy whose cap is below its floor: the floor wins; huge
+        // values stay representable.
+        let mut b = Backoff::new(secs(5), ms(1), secs(60), true);
+        assert_eq!(b.next_wait(t0, None), secs(5));
+        let mut b = Backoff::new(Duration::MAX, Duration::MAX, Duration::MAX, true);
+        let wait = b.next_wait(t0, None);
+        assert_eq!(wait, MAX_BACKOFF_WAIT);
+        assert!(t0.checked_add(wait).is_some());
+    }
+
+    #[test]
+    fn jittered_waits_spread_between_the_delay_and_twice_it() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let mut b = backoff(true);
+            b.rng = fastrand::Rng::new();
+            let first = b.next_wait(t0, None);
+            assert!(first >= ms(500) && first <= ms(1000), "{first:?}");
+            seen.insert(first);
+        }
+        assert!(seen.len() > 100, "{}", seen.len());
     }
 
     #[test]

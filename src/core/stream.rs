@@ -72,17 +72,27 @@
 //!   replays events anyway is caught: an event whose id and data are those
 //!   of one already delivered is dropped (a bounded memory of fingerprints,
 //!   [`StreamPolicy::max_remembered_ids`]).
-//! - The delay is exponential from [`StreamPolicy::initial_delay`] (or the
-//!   server's `retry:` hint, which replaces it as the base) up to
-//!   [`StreamPolicy::max_delay`], with "equal jitter": a uniform draw between
-//!   half the delay and the delay, so clients dropped together do not come
-//!   back together, yet none comes back at once.
-//! - The count of failed attempts goes back to zero when the connection
-//!   that just broke was healthy: it stayed up for
-//!   [`StreamPolicy::reset_after`], or it delivered an event that was not
-//!   seen before (other than the `connected` handshake). After
-//!   [`StreamPolicy::max_reconnects`] failed reconnects in a row the session
-//!   gives up with the last failure.
+//! - Every server hint has a floor: [`StreamPolicy::initial_delay`]. The
+//!   server's `retry:` hint may raise the base of the backoff above it,
+//!   never lower it (a `retry: 0` from a broken proxy does not make a
+//!   flood); a `Retry-After` may lengthen one wait, never shorten it. Every
+//!   hint is held to [`StreamPolicy::max_delay`].
+//! - The delay doubles from the base for each failure in a row, up to
+//!   [`StreamPolicy::max_delay`], with jitter: a uniform draw between the
+//!   delay and twice it (never above the maximum, never below the base), so
+//!   clients dropped together do not come back together, yet none comes
+//!   back sooner than the floor.
+//! - The backoff starts again from the base only after a connection stayed
+//!   up for [`StreamPolicy::reset_after`] (60 s by default, as LaunchDarkly's
+//!   clients): a handshake, or events, on a connection that breaks sooner do
+//!   not reset it. The task event stream and the agent worker's stream share
+//!   this one backoff.
+//! - The count of failed attempts that [`StreamPolicy::max_reconnects`]
+//!   bounds goes back to zero when the connection that just broke was
+//!   healthy: it stayed up for [`StreamPolicy::reset_after`], or it
+//!   delivered an event that was not seen before (other than the
+//!   `connected` handshake). After `max_reconnects` failed reconnects in a
+//!   row the session gives up with the last failure.
 //! - An error status is not retried, except 429, 502, 503 and 504 (with
 //!   their `Retry-After` in seconds, when the server gives one); 204 ends
 //!   the stream (the WHATWG rule for "no more events"); a 2xx that is not
@@ -94,6 +104,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
+use super::retry::Backoff;
 use super::sse::{SseDecoder, SseError, SseEvent, SseLimits};
 use super::HeaderValue;
 use crate::error::{DecodeError, Error, TransportError, TransportErrorKind};
@@ -129,16 +140,23 @@ pub struct StreamPolicy {
     /// reconnect). Default: 5.
     pub max_reconnects: u32,
     /// The delay before the first reconnect, doubled for each further
-    /// failure in a row. Default: 500 ms.
+    /// failure in a row. It is also the floor of every wait: no server hint
+    /// (`retry:`, `Retry-After`) makes a wait shorter. Default: 500 ms.
     pub initial_delay: Duration,
-    /// The longest delay between two attempts; a `Retry-After` longer than
-    /// this makes the session give up. Default: 30 s.
+    /// The longest delay between two attempts (never below
+    /// [`initial_delay`](Self::initial_delay), at most a day); a `retry:`
+    /// hint above it is held to it; a `Retry-After` longer than this makes
+    /// the session give up (a [`persistent`](Self::persistent) one waits
+    /// `max_delay`). Default: 30 s.
     pub max_delay: Duration,
     /// A connection that stayed up this long counts as healthy: its
-    /// failure starts a new count. Default: 60 s.
+    /// failure starts a new count, and the backoff starts again from the
+    /// base. One that breaks sooner does not reset the backoff, whatever it
+    /// brought (a handshake, events). Default: 60 s.
     pub reset_after: Duration,
-    /// Whether each delay is drawn between half of it and all of it.
-    /// Default: true.
+    /// Whether each delay is drawn between the delay and twice it (never
+    /// above [`max_delay`](Self::max_delay), never below the base). Without
+    /// jitter, each wait is the delay itself. Default: true.
     pub jitter: bool,
     /// Whether the stream ends after the `task_finished` event (true), or
     /// goes on until the server closes it (false; the official client's
@@ -394,21 +412,31 @@ pub struct EventSession {
     seen: Fingerprints,
     /// The latest `retry:` hint of the server, any connection.
     server_retry: Option<Duration>,
-    /// Failed attempts in a row.
+    /// Failed attempts in a row since the last healthy connection (the
+    /// count [`StreamPolicy::max_reconnects`] bounds).
     failures: u32,
+    /// The waits between connections (its own count, reset only by a
+    /// connection that stayed up).
+    backoff: Backoff,
     /// `task_finished` was delivered.
     finished: bool,
     delivered: u64,
     replayed: u64,
     skipped: u64,
-    rng: fastrand::Rng,
 }
 
 impl EventSession {
     /// A session for the stream of `task_id`, not connected yet.
     pub fn new(task_id: impl Into<String>, policy: StreamPolicy) -> EventSession {
+        let backoff = Backoff::new(
+            policy.initial_delay,
+            policy.max_delay,
+            policy.reset_after,
+            policy.jitter,
+        );
         EventSession {
             task_id: task_id.into(),
+            backoff,
             decoder: SseDecoder::with_limits(policy.limits),
             seen: Fingerprints::new(policy.max_remembered_ids),
             policy,
@@ -423,7 +451,6 @@ impl EventSession {
             delivered: 0,
             replayed: 0,
             skipped: 0,
-            rng: fastrand::Rng::new(),
         }
     }
 
@@ -517,6 +544,7 @@ impl EventSession {
                 self.previous_event_id = None;
                 self.progress = false;
                 self.state = State::Open(now);
+                self.backoff.connected(now);
                 Opened::Stream
             }
             200..=299 => {
@@ -678,23 +706,18 @@ impl EventSession {
             Disconnect::Error(error) if self.policy.persistent => (error, None),
             Disconnect::Error(error) => return self.give_up(error),
         };
-        if self.policy.persistent {
-            let after = match retry_after {
-                Some(wait) => wait.min(self.policy.max_delay),
-                None => self.backoff(),
-            };
-            return NextStep::Reconnect { after };
-        }
-        if self.failures > self.policy.max_reconnects {
-            return self.give_up(cause);
-        }
-        match retry_after {
+        if !self.policy.persistent {
+            if self.failures > self.policy.max_reconnects {
+                return self.give_up(cause);
+            }
             // The server asks for more patience than the policy has.
-            Some(wait) if wait > self.policy.max_delay => self.give_up(cause),
-            Some(wait) => NextStep::Reconnect { after: wait },
-            None => NextStep::Reconnect {
-                after: self.backoff(),
-            },
+            if retry_after.is_some_and(|wait| wait > self.policy.max_delay) {
+                return self.give_up(cause);
+            }
+        }
+        // A hint lengthens the wait, never shortens it below the backoff.
+        NextStep::Reconnect {
+            after: self.backoff.next_wait(now, retry_after),
         }
     }
 
@@ -765,7 +788,10 @@ impl EventSession {
     /// Takes the decoder's last event ID and `retry` hint, when they changed.
     fn observe_decoder(&mut self) {
         if let Some(retry) = self.decoder.retry() {
-            self.server_retry = Some(retry);
+            if self.server_retry != Some(retry) {
+                self.server_retry = Some(retry);
+                self.backoff.set_hint(retry);
+            }
         }
         let id = self.decoder.last_event_id();
         if id != self.observed_id.as_deref() {
@@ -791,39 +817,9 @@ impl EventSession {
         NextStep::GiveUp(error.with_attempts(attempts))
     }
 
-    /// The delay before the next attempt: exponential from the base (the
-    /// server's `retry` hint, else the initial delay) up to the maximum,
-    /// then drawn between half of it and all of it.
-    fn backoff(&mut self) -> Duration {
-        let max = self.policy.max_delay;
-        let base = self
-            .server_retry
-            .unwrap_or(self.policy.initial_delay)
-            .min(max);
-        let ceiling = backoff_ceiling(base, max, self.failures);
-        if self.policy.jitter {
-            equal_jitter(&mut self.rng, ceiling)
-        } else {
-            ceiling
-        }
-    }
 }
 
-/// The ceiling of an exponential backoff after `failures` failures in a
-/// row: `base` for the first, doubled for each further one, at most `max`.
-pub(crate) fn backoff_ceiling(base: Duration, max: Duration, failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(31);
-    base.saturating_mul(2u32.saturating_pow(doublings)).min(max)
-}
-
-/// "Equal jitter": a uniform draw between half of `ceiling` and all of it
-/// (LaunchDarkly's eventsource clients draw the same way), so that clients
-/// that failed together spread out, yet none comes back at once.
-pub(crate) fn equal_jitter(rng: &mut fastrand::Rng, ceiling: Duration) -> Duration {
-    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-    let half = nanos.checked_div(2).unwrap_or(0);
-    Duration::from_nanos(rng.u64(half..=nanos))
-}
+pub(crate) use super::retry::{backoff_ceiling, equal_jitter};
 
 /// Checks 200 draws of a jittered backoff: each between half its ceiling
 /// (`initial` doubled per draw, up to `max`) and the ceiling, and spread.

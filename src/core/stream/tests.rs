@@ -613,13 +613,20 @@ fn the_backoff_doubles_up_to_the_cap() {
 }
 
 #[test]
-fn jitter_stays_between_half_the_delay_and_the_delay() {
+fn jitter_stays_between_the_delay_and_twice_it_never_below_the_floor() {
     let p = StreamPolicy::default().with_max_reconnects(u32::MAX);
     let mut s = EventSession::new("t", p);
     let t0 = Instant::now();
-    super::assert_equal_jitter(ms(500), secs(30), || {
-        reconnect_after(s.on_disconnect(refused(), t0))
-    });
+    let mut distinct = std::collections::HashSet::new();
+    for n in 0..200u32 {
+        let delay = ms(500).saturating_mul(2u32.saturating_pow(n.min(20)));
+        let high = delay.saturating_mul(2).min(secs(30));
+        let low = (high / 2).max(ms(500));
+        let d = reconnect_after(s.on_disconnect(refused(), t0));
+        assert!(d >= low && d <= high, "draw {n}: {d:?} not in {low:?}..={high:?}");
+        distinct.insert(d);
+    }
+    assert!(distinct.len() > 100, "{}", distinct.len());
 }
 
 #[test]
@@ -644,8 +651,8 @@ fn a_connection_that_stayed_up_resets_the_backoff() {
 }
 
 #[test]
-fn a_connection_that_delivered_a_new_event_resets_the_backoff_but_a_handshake_does_not() {
-    let p = policy().with_max_reconnects(10);
+fn a_new_event_resets_the_give_up_count_but_only_time_up_resets_the_backoff() {
+    let p = policy().with_max_reconnects(3);
     let t0 = Instant::now();
     let mut s = EventSession::new("t", p);
     reconnect_after(s.on_disconnect(refused(), t0));
@@ -659,22 +666,92 @@ fn a_connection_that_delivered_a_new_event_resets_the_backoff_but_a_handshake_do
         reconnect_after(s.on_disconnect(Disconnect::Eof, t0)),
         secs(2)
     );
+    assert_eq!(s.failures(), 3);
 
-    // Only replays: not progress either.
+    // A new event is progress: the count towards max_reconnects starts
+    // again, but the connection broke at once, so the backoff goes on.
     s.on_open(200, SSE, t0);
     s.feed(chunk(1).as_bytes());
-    assert_eq!(drain(&mut s).len(), 1); // new the first time: progress
+    assert_eq!(drain(&mut s).len(), 1);
     assert_eq!(
-        reconnect_after(s.on_disconnect(Disconnect::Eof, t0)),
-        ms(500)
+        reconnect_after(s.on_disconnect(Disconnect::Eof, t0 + secs(1))),
+        secs(4)
     );
+    assert_eq!(s.failures(), 1);
+
+    // Only replays: not progress either.
     s.on_open(200, SSE, t0);
     s.feed(chunk(1).as_bytes());
     assert_eq!(drain(&mut s).len(), 0);
     assert_eq!(
         reconnect_after(s.on_disconnect(Disconnect::Eof, t0)),
-        secs(1)
+        secs(8)
     );
+    assert_eq!(s.failures(), 2);
+
+    // Many events on connections cut at once: the count of give-up never
+    // grows, the waits stay at the cap instead of the base.
+    for n in 2..12 {
+        s.on_open(200, SSE, t0);
+        s.feed(chunk(n).as_bytes());
+        assert_eq!(drain(&mut s).len(), 1);
+        let wait = reconnect_after(s.on_disconnect(Disconnect::Eof, t0 + secs(59)));
+        assert!(wait >= secs(16), "{n}: {wait:?}");
+    }
+    assert_eq!(s.failures(), 1);
+}
+
+#[test]
+fn a_zero_retry_hint_never_goes_below_the_floor() {
+    let t0 = Instant::now();
+    for jitter in [false, true] {
+        let p = StreamPolicy::default()
+            .with_jitter(jitter)
+            .with_max_reconnects(u32::MAX);
+        let mut s = EventSession::new("t", p);
+        let mut now = t0;
+        let mut previous = Duration::ZERO;
+        for n in 0..50 {
+            s.on_open(200, SSE, now);
+            s.feed(b"retry: 0\n\n");
+            s.feed(frame(None, "connected", "null").as_bytes());
+            drain(&mut s);
+            assert_eq!(s.server_retry(), Some(Duration::ZERO));
+            let wait = reconnect_after(s.on_disconnect(Disconnect::Eof, now + ms(1)));
+            assert!(wait >= ms(500), "{jitter} {n}: {wait:?}");
+            // Exponential growth: each nominal delay doubles up to the cap.
+            let nominal = ms(500).saturating_mul(1 << n.min(10)).min(secs(30));
+            assert!(wait >= nominal.min(secs(15)), "{jitter} {n}: {wait:?}");
+            if !jitter {
+                assert!(wait >= previous);
+                previous = wait;
+            }
+            now += wait + ms(1);
+        }
+    }
+}
+
+#[test]
+fn retry_after_lengthens_a_wait_and_never_shortens_it() {
+    let t0 = Instant::now();
+    for persistent in [false, true] {
+        let p = policy().with_persistent(persistent).with_max_reconnects(10);
+        let mut s = EventSession::new("t", p);
+        // Zero, a date in the past, garbage: the backoff's wait.
+        for (value, expected) in [
+            ("0", ms(500)),
+            ("Sun, 06 Nov 1994 08:49:37 GMT", secs(1)),
+            ("soon", secs(2)),
+            // Longer than the backoff: the server's.
+            ("7", secs(7)),
+            // Shorter than the backoff (8 s now): the backoff's.
+            ("1", secs(8)),
+        ] {
+            s.on_open(503, None, t0);
+            let wait = reconnect_after(s.on_disconnect(api(503, Some(value)), t0));
+            assert_eq!(wait, expected, "{persistent} {value}");
+        }
+    }
 }
 
 #[test]
@@ -814,14 +891,20 @@ fn a_persistent_session_never_gives_up() {
         delays,
         [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000].map(ms)
     );
-    // A Retry-After beyond the cap waits the cap.
+    // A Retry-After beyond the cap waits the cap; a shorter one than the
+    // backoff, the backoff.
     assert_eq!(
         reconnect_after(s.on_disconnect(api(503, Some("3600")), t0)),
         secs(30)
     );
     assert_eq!(
         reconnect_after(s.on_disconnect(api(503, Some("7")), t0)),
-        secs(7)
+        secs(30)
+    );
+    let mut fresh = EventSession::new("agent-1", policy().with_persistent(true));
+    assert_eq!(
+        reconnect_after(fresh.on_disconnect(api(503, Some("3600")), t0)),
+        secs(30)
     );
     // Answers with nothing to read are failures tried again, not the end.
     for (status, content_type) in [(204, None), (204, SSE), (200, Some("text/html"))] {
@@ -860,17 +943,20 @@ fn raw_events_keep_their_names_and_empty_data_and_drop_replays() {
         reconnect_after(s.on_disconnect(Disconnect::Eof, t0)),
         ms(500)
     );
-    // ... unless the driver marks the connection healthy.
     assert_eq!(
         reconnect_after(s.on_disconnect(Disconnect::Eof, t0)),
         ms(1000)
     );
+    assert_eq!(s.failures(), 2);
+    // ... unless the driver marks the connection healthy: a new count of
+    // failures, but the backoff goes on (the connection did not stay up).
     s.on_open(200, SSE, t0);
     s.mark_progress();
     assert_eq!(
         reconnect_after(s.on_disconnect(Disconnect::Eof, t0)),
-        ms(500)
+        ms(2000)
     );
+    assert_eq!(s.failures(), 1);
     // The same event replayed after a reconnect is dropped; the id is resumed from.
     s.on_open(200, SSE, t0);
     assert_eq!(s.last_event_id(), Some("7"));

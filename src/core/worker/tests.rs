@@ -945,13 +945,26 @@ fn reconnects_back_off_capped_and_reset_after_a_healthy_connection() {
         [1, 2, 4, 8, 16, 30, 30, 30].map(secs),
         "doubling from 1 s, capped at 30 s"
     );
-    // A connection that registers is healthy: the count starts again.
+    // A connection that registers starts a new count of failures, but the
+    // handshake does not reset the backoff: it broke after 1 s.
     w.on_stream_open(200, SSE, now);
     w.on_stream_bytes(registration("w-1").as_bytes(), now);
-    assert_eq!(fail(&mut w, Disconnect::Eof, now + secs(1)), secs(1));
+    assert_eq!(fail(&mut w, Disconnect::Eof, now + secs(1)), secs(30));
     assert_eq!(w.stream_failures(), 1);
-    // One that opens but never registers is not.
-    now += secs(2);
+    // One that opens but never registers is not even that.
+    now += secs(31);
+    w.on_tick(now);
+    w.on_stream_open(200, SSE, now);
+    assert_eq!(fail(&mut w, Disconnect::Eof, now + secs(1)), secs(30));
+    assert_eq!(w.stream_failures(), 2);
+    // One that stays up for `reset_after` (60 s) resets the backoff.
+    now += secs(31);
+    w.on_tick(now);
+    w.on_stream_open(200, SSE, now);
+    w.on_stream_bytes(registration("w-2").as_bytes(), now);
+    now += secs(60);
+    assert_eq!(fail(&mut w, Disconnect::Eof, now), secs(1));
+    now += secs(1);
     w.on_tick(now);
     w.on_stream_open(200, SSE, now);
     assert_eq!(fail(&mut w, Disconnect::Eof, now + secs(1)), secs(2));
@@ -981,10 +994,13 @@ fn reconnect_delays_are_jittered_within_their_ceiling() {
     let mut seen = std::collections::HashSet::new();
     for n in 0..40u32 {
         let delay = fail(&mut w, Disconnect::Error(refused()), now);
-        let ceiling = secs(1)
+        // Between the delay (1 s doubled) and twice it, at most 30 s, at
+        // least 1 s; once capped, between 15 s and 30 s.
+        let ceiling = secs(2)
             .saturating_mul(2u32.saturating_pow(n.min(10)))
             .min(secs(30));
-        assert!(delay >= ceiling / 2 && delay <= ceiling, "{n}: {delay:?}");
+        let low = (ceiling / 2).max(secs(1));
+        assert!(delay >= low && delay <= ceiling, "{n}: {delay:?}");
         seen.insert(delay);
         now += delay;
         w.on_tick(now);
