@@ -75,6 +75,9 @@ pub struct RecordedRequest {
     pub json: Option<Value>,
     /// Whether `x-api-key` carried the emulator's key.
     pub api_key: ApiKeyCheck,
+    /// When the emulator received it (its head and body read): the gaps
+    /// between a client's reconnects, as the server sees them.
+    pub received: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -101,6 +104,7 @@ impl RecordedRequest {
             body,
             json,
             api_key,
+            received: std::time::Instant::now(),
         }
     }
 

@@ -122,10 +122,33 @@ pub(crate) async fn dispatch(shared: &Shared, req: &Req<'_>) -> Reply {
     let Some(Fired {
         action,
         retry_after,
+        sse_retry,
     }) = shared.faults.fire(req.method, path, stream)
     else {
         return api(shared, req, key, route, parsed, None).await;
     };
+    let reply = fired(shared, req, key, route, parsed, action, retry_after).await;
+    with_sse_retry(reply, sse_retry)
+}
+
+/// A stream reply opening with the fault's `retry:` field, if it has one.
+fn with_sse_retry(reply: Reply, retry: Option<std::time::Duration>) -> Reply {
+    match reply {
+        Reply::Stream(s) => Reply::Stream(Box::new(s.with_retry(retry))),
+        other => other,
+    }
+}
+
+/// Answers a request a fault fired on.
+async fn fired(
+    shared: &Shared,
+    req: &Req<'_>,
+    key: ApiKeyCheck,
+    route: Result<Route, Resp>,
+    parsed: Option<Value>,
+    action: FaultAction,
+    retry_after: Option<String>,
+) -> Reply {
     let pause = match action {
         FaultAction::Delay(d) => Some(Pause::For(d)),
         FaultAction::Hold => Some(Pause::UntilReleased),

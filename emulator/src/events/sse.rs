@@ -22,6 +22,7 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -121,6 +122,8 @@ pub(crate) struct SseReply {
     feed: Feed,
     bad: BadFrames,
     fault: Option<(u64, StreamFault)>,
+    /// The `retry:` field sent first, in place of the configured one.
+    retry: Option<Duration>,
 }
 
 impl fmt::Debug for SseReply {
@@ -137,7 +140,17 @@ impl SseReply {
             bad: feed.bad_frames(),
             feed,
             fault: None,
+            retry: None,
         }
+    }
+
+    /// Opens the stream with `retry: <ms>` (a fault's), whatever the
+    /// emulator's own setting.
+    pub(crate) fn with_retry(mut self, retry: Option<Duration>) -> SseReply {
+        if retry.is_some() {
+            self.retry = retry;
+        }
+        self
     }
 
     /// Applies `fault` once `after` events of this response are out.
@@ -165,10 +178,16 @@ pub(crate) async fn write<S>(stream: &mut S, shared: &Shared, reply: SseReply)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let SseReply { feed, bad, fault } = reply;
+    let SseReply {
+        feed,
+        bad,
+        fault,
+        retry,
+    } = reply;
     let (tx, rx) = mpsc::channel(FEED_AHEAD);
     let produce = feed.run(shared, tx);
-    let send = send_frames(stream, shared, rx, &bad, fault);
+    let retry = retry.or(shared.config.sse_retry);
+    let send = send_frames(stream, shared, rx, &bad, fault, retry);
     tokio::pin!(produce, send);
     let mut producing = true;
     loop {
@@ -187,6 +206,7 @@ async fn send_frames<S>(
     mut rx: mpsc::Receiver<Frame>,
     bad: &BadFrames,
     mut fault: Option<(u64, StreamFault)>,
+    retry: Option<Duration>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -197,7 +217,7 @@ async fn send_frames<S>(
     if wr.write_all(&head(&resp, None, true)).await.is_err() {
         return;
     }
-    if let Some(retry) = shared.config.sse_retry {
+    if let Some(retry) = retry {
         let hint = format!("retry: {}\n\n", retry.as_millis());
         if chunk(&mut wr, hint.as_bytes()).await.is_err() {
             return;

@@ -39,6 +39,9 @@ impl Fault {
             "probability": self.probability,
             "retry_after": self.retry_after,
         });
+        if let Some(retry) = self.sse_retry {
+            v["sse_retry_ms"] = json!(u64::try_from(retry.as_millis()).unwrap_or(u64::MAX));
+        }
         let extra = match &self.action {
             FaultAction::Respond {
                 status,
@@ -108,6 +111,9 @@ impl Fault {
         }
         if let Some(r) = s("retry_after")? {
             f = f.retry_after(r);
+        }
+        if let Some(ms) = u("sse_retry_ms")? {
+            f = f.sse_retry(Duration::from_millis(ms));
         }
         let action = s("action")?.unwrap_or_else(|| "respond".into());
         f = match action.as_str() {
@@ -186,6 +192,11 @@ mod tests {
             Fault::on("GET", "*").malformed_after(3, MalformedFrame::NoType),
             Fault::on("GET", "*").malformed_after(0, MalformedFrame::NotJson),
             Fault::on("GET", "*").oversized_line_after(1, 1 << 20),
+            Fault::on("GET", "*")
+                .always()
+                .drop_after(1)
+                .sse_retry(Duration::ZERO),
+            Fault::on("GET", "*").hold().sse_retry(Duration::from_millis(1500)),
         ] {
             assert_eq!(Fault::from_json(&f.to_json()).unwrap(), f);
         }

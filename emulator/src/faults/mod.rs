@@ -67,6 +67,7 @@ pub struct Fault {
     remaining: Option<u64>,
     probability: Option<f64>,
     retry_after: Option<String>,
+    sse_retry: Option<Duration>,
     action: FaultAction,
 }
 
@@ -86,6 +87,7 @@ impl Fault {
             remaining: Some(1),
             probability: None,
             retry_after: None,
+            sse_retry: None,
             action: FaultAction::Respond {
                 status: 500,
                 body: br#"{"detail":"Injected fault"}"#.to_vec(),
@@ -158,6 +160,23 @@ impl Fault {
     pub fn retry_after(mut self, value: impl Into<String>) -> Fault {
         self.retry_after = Some(value.into());
         self
+    }
+
+    /// On an event stream this rule fires on (a mid-stream fault, a delay, a
+    /// hold): the stream opens with the SSE field `retry: <ms>` (in place
+    /// of the emulator's [`sse_retry`](crate::EmulatorBuilder::sse_retry)),
+    /// the reconnection time a client is asked to use. With
+    /// [`Fault::drop_after`], a stream that asks for `retry: 0` and is cut
+    /// on every connection, as a broken proxy does:
+    /// `Fault::on("GET", path).always().drop_after(1).sse_retry(Duration::ZERO)`.
+    pub fn sse_retry(mut self, retry: Duration) -> Fault {
+        self.sse_retry = Some(retry);
+        self
+    }
+
+    /// The `retry:` field of the streams this rule fires on, if any.
+    pub fn sse_retry_value(&self) -> Option<Duration> {
+        self.sse_retry
     }
 
     /// Hold the request (after it is logged and, for an update, marked in

@@ -15,6 +15,8 @@ use crate::server::lock;
 pub(crate) struct Fired {
     pub action: FaultAction,
     pub retry_after: Option<String>,
+    /// The `retry:` field of a stream the rule fires on.
+    pub sse_retry: Option<Duration>,
 }
 
 /// An injected pause before a request is handled.
@@ -102,6 +104,7 @@ impl Faults {
         let fired = Fired {
             action: rule.action.clone(),
             retry_after: rule.retry_after.clone(),
+            sse_retry: rule.sse_retry,
         };
         if rule.consume() {
             rules.remove(i);
