@@ -146,6 +146,17 @@ impl Transport {
         })
     }
 
+    /// [`Transport::open_within`]: the blocking face waits for the head
+    /// here ([`Streaming::head`] has nothing left to wait for).
+    pub(crate) fn start(
+        &self,
+        request: &HttpRequest,
+        head: Option<Duration>,
+        idle: Duration,
+    ) -> Result<Streaming> {
+        self.open_within(request, head, idle)
+    }
+
     /// Sends `request`; `configure` adjusts its timeouts when it needs to
     /// (request-level settings cost a copy of the agent's configuration, so
     /// a plain call goes without).
@@ -293,6 +304,11 @@ pub(crate) struct Streaming {
 }
 
 impl Streaming {
+    /// The answer's head came with [`Transport::start`]: nothing to wait for.
+    pub(crate) fn head(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// The status code.
     pub(crate) fn status(&self) -> u16 {
         self.status
@@ -323,7 +339,7 @@ impl Streaming {
 
     /// The whole answer of an error status (its first bytes), to build the
     /// API error from.
-    pub(crate) fn into_answer(mut self) -> Result<HttpResponse> {
+    pub(crate) fn answer(&mut self) -> Result<HttpResponse> {
         let keep = self.limit.keep(self.status) as u64;
         let mut body = Vec::new();
         if let Err(e) = (&mut self.reader).take(keep).read_to_end(&mut body) {

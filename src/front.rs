@@ -221,13 +221,28 @@ macro_rules! front_end {
             }
         }
 
+        /// Where the connection of an event stream is.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Phase {
+            /// The request is under way: its answer's head is awaited.
+            Head,
+            /// The body is read as the stream.
+            Body,
+            /// An error answer's body is read.
+            ErrorBody,
+        }
+
         $(#[$stream_doc])*
         pub struct $stream {
             tasks: Tasks,
             task_id: String,
             session: EventSession,
+            /// The connection, from its request on.
             body: Option<crate::$transport::Streaming>,
-            wait: Option<std::time::Duration>,
+            phase: Phase,
+            /// When the next connection may start: kept until it is over
+            /// (a call dropped while it waits does not lose the wait).
+            reconnect_at: Option<std::time::Instant>,
         }
 
         impl std::fmt::Debug for $stream {
@@ -247,7 +262,8 @@ macro_rules! front_end {
                     task_id: task_id.to_owned(),
                     session: EventSession::new(task_id, policy),
                     body: None,
-                    wait: None,
+                    phase: Phase::Head,
+                    reconnect_at: None,
                 }
             }
 
@@ -285,12 +301,21 @@ macro_rules! front_end {
             pub fn stop(&mut self) {
                 self.session.stop();
                 self.body = None;
+                self.reconnect_at = None;
             }
 
             /// The next event, reconnecting as the session decides; `None`
             /// once the stream is over (after `task_finished`, by default).
+            ///
+            /// Cancel-safe: every await (the wait before a reconnect, the
+            /// answer's head, a read of the body, an error answer's body)
+            /// keeps its state in `self`, so a call dropped half-way loses
+            /// nothing: the next call goes on with the same wait (never a
+            /// reconnect sooner than the backoff said), the same request and
+            /// the same idle deadline, and no event is lost or given twice.
             #[$mode]
             async fn $next_event(&mut self) -> Option<Result<TaskEvent>> {
+                let now = std::time::Instant::now;
                 loop {
                     while let Some(item) = self.session.next_item() {
                         match item {
@@ -302,25 +327,60 @@ macro_rules! front_end {
                     }
                     if self.session.is_done() {
                         self.body = None;
+                        self.reconnect_at = None;
                         return None;
                     }
                     let step = match self.body.as_mut() {
-                        Some(body) => match body.read().await {
-                            Ok(crate::core::StreamRead::Bytes(bytes)) => {
-                                self.session.feed(&bytes);
-                                continue;
+                        Some(body) => match self.phase {
+                            Phase::Head => match body.head().await {
+                                Ok(()) => {
+                                    let content_type = body.header("content-type");
+                                    match self.session.on_open(body.status(), content_type.as_deref(), now()) {
+                                        Opened::Stream => {
+                                            self.phase = Phase::Body;
+                                            continue;
+                                        }
+                                        Opened::ReadError => {
+                                            self.phase = Phase::ErrorBody;
+                                            continue;
+                                        }
+                                        Opened::Then(step) => step,
+                                    }
+                                }
+                                Err(error) => self.session.on_disconnect(Disconnect::Error(error), now()),
+                            },
+                            Phase::ErrorBody => {
+                                let error = match body.answer().await {
+                                    Ok(answer) => self.tasks.inner.shared.core.accepted(answer).err().unwrap_or_else(|| {
+                                        crate::Error::invalid("stream", "an error answer had a 2xx status")
+                                    }),
+                                    Err(error) => error,
+                                };
+                                self.session.on_disconnect(Disconnect::Error(error), now())
                             }
-                            Ok(crate::core::StreamRead::End) => self.session.on_disconnect(Disconnect::Eof, std::time::Instant::now()),
-                            Ok(crate::core::StreamRead::Idle) => {
-                                self.session.on_disconnect(Disconnect::IdleTimeout, std::time::Instant::now())
-                            }
-                            Err(error) => self.session.on_disconnect(Disconnect::Error(error), std::time::Instant::now()),
+                            Phase::Body => match body.read().await {
+                                Ok(crate::core::StreamRead::Bytes(bytes)) => {
+                                    self.session.feed(&bytes);
+                                    continue;
+                                }
+                                Ok(crate::core::StreamRead::End) => self.session.on_disconnect(Disconnect::Eof, now()),
+                                Ok(crate::core::StreamRead::Idle) => {
+                                    self.session.on_disconnect(Disconnect::IdleTimeout, now())
+                                }
+                                Err(error) => self.session.on_disconnect(Disconnect::Error(error), now()),
+                            },
                         },
                         None => {
-                            if let Some(wait) = self.wait.take() {
-                                crate::$transport::Transport::sleep(wait).await;
+                            // The wait is cleared only once it is over.
+                            while let Some(at) = self.reconnect_at {
+                                let left = at.saturating_duration_since(now());
+                                if left.is_zero() {
+                                    self.reconnect_at = None;
+                                } else {
+                                    crate::$transport::Transport::sleep(left).await;
+                                }
                             }
-                            match self.connect().await {
+                            match self.connect() {
                                 Ok(()) => continue,
                                 Err(step) => step,
                             }
@@ -328,7 +388,12 @@ macro_rules! front_end {
                     };
                     self.body = None;
                     match step {
-                        NextStep::Reconnect { after } => self.wait = Some(after),
+                        NextStep::Reconnect { after } => {
+                            // The backoff's waits are at most a day: representable.
+                            self.reconnect_at = Some(now().checked_add(after).unwrap_or_else(|| {
+                                now() + crate::core::retry::MAX_BACKOFF_WAIT
+                            }));
+                        }
                         NextStep::Done => return None,
                         NextStep::GiveUp(error) => {
                             self.session.stop();
@@ -338,10 +403,9 @@ macro_rules! front_end {
                 }
             }
 
-            /// Opens the stream; the session's decision when it does not open.
-            #[$mode]
-            async fn connect(&mut self) -> std::result::Result<(), NextStep> {
-                let now = std::time::Instant::now;
+            /// Starts a connection (the request under way, held in
+            /// `self.body`); the session's decision when it cannot start.
+            fn connect(&mut self) -> std::result::Result<(), NextStep> {
                 let shared = &self.tasks.inner.shared;
                 let opened = shared
                     .core
@@ -369,26 +433,13 @@ macro_rules! front_end {
                 };
                 let policy = self.session.policy();
                 let (head, idle) = (policy.connect_timeout, policy.idle_timeout);
-                let body = match transport.open_within(&request, Some(head), idle).await {
-                    Ok(body) => body,
-                    Err(error) => return Err(self.session.on_disconnect(Disconnect::Error(error), now())),
-                };
-                let content_type = body.header("content-type");
-                match self.session.on_open(body.status(), content_type.as_deref(), now()) {
-                    Opened::Stream => {
+                match transport.start(&request, Some(head), idle) {
+                    Ok(body) => {
                         self.body = Some(body);
+                        self.phase = Phase::Head;
                         Ok(())
                     }
-                    Opened::ReadError => {
-                        let error = match body.into_answer().await {
-                            Ok(answer) => shared.core.accepted(answer).err().unwrap_or_else(|| {
-                                crate::Error::invalid("stream", "an error answer had a 2xx status")
-                            }),
-                            Err(error) => error,
-                        };
-                        Err(self.session.on_disconnect(Disconnect::Error(error), now()))
-                    }
-                    Opened::Then(step) => Err(step),
+                    Err(error) => Err(self.session.on_disconnect(Disconnect::Error(error), std::time::Instant::now())),
                 }
             }
         }

@@ -206,21 +206,33 @@ impl Transport {
         head: Option<Duration>,
         idle: Duration,
     ) -> Result<Streaming> {
-        let builder = self.builder(request)?.timeout(STREAM_LIFETIME);
+        let mut streaming = self.start(request, head, idle)?;
+        streaming.head().await?;
+        Ok(streaming)
+    }
+
+    /// Starts opening a streamed answer as [`Transport::open_within`] does,
+    /// without waiting: [`Streaming::head`] waits for the answer's head.
+    /// The request under way is held by the [`Streaming`], so a `head`
+    /// dropped half-way (a cancelled call) loses nothing: the next one
+    /// waits for the same answer, within the same time limit.
+    pub(crate) fn start(
+        &self,
+        request: &HttpRequest,
+        head: Option<Duration>,
+        idle: Duration,
+    ) -> Result<Streaming> {
+        let pending: SendFuture = Box::pin(self.builder(request)?.timeout(STREAM_LIFETIME).send());
         let head = head.unwrap_or(idle);
-        let response = match tokio::time::timeout(head, builder.send()).await {
-            Ok(sent) => sent.map_err(transport_error)?,
-            Err(_) => {
-                return Err(Error::Transport(TransportError::new(
-                    TransportErrorKind::Timeout,
-                    format!("no answer to the stream request within {head:?}"),
-                    None,
-                )))
-            }
-        };
         Ok(Streaming {
-            response,
+            conn: Conn::Pending {
+                pending: std::sync::Mutex::new(pending),
+                by: deadline(head),
+                head,
+            },
             idle,
+            idle_by: None,
+            answer: None,
             limit: self.limit,
         })
     }
@@ -243,28 +255,101 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// `now + wait`, or a year from now when that cannot be represented.
+fn deadline(wait: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(wait)
+        .unwrap_or_else(|| now + STREAM_LIFETIME)
+}
+
+/// A request under way, as reqwest sends it.
+type SendFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send>,
+>;
+
+/// Where a streamed answer is.
+enum Conn {
+    /// The request is under way; its head is due `by`. (The mutex is never
+    /// locked, only reached through `get_mut`: it keeps the stream `Sync`,
+    /// as the future is not.)
+    Pending {
+        pending: std::sync::Mutex<SendFuture>,
+        by: tokio::time::Instant,
+        head: Duration,
+    },
+    /// The head came.
+    Open(reqwest::Response),
+}
+
 /// An answer whose body is read as it comes (an event stream).
+///
+/// Cancel-safe: every wait keeps its state here, not in the future that
+/// waits. A [`head`](Self::head), [`read`](Self::read) or
+/// [`answer`](Self::answer) dropped half-way loses nothing: the next call
+/// goes on with the same request, the same idle deadline (a silence is
+/// measured from the first read that waited for it, not restarted by each
+/// call) and the bytes of an error answer read so far.
 pub(crate) struct Streaming {
-    response: reqwest::Response,
+    conn: Conn,
     idle: Duration,
+    /// When the read under way gives up: set by the first read that
+    /// waits, kept across dropped reads, cleared by bytes.
+    idle_by: Option<tokio::time::Instant>,
+    /// The body of an error answer read so far.
+    answer: Option<Vec<u8>>,
     limit: BodyLimit,
 }
 
 impl Streaming {
-    /// The status code.
+    /// Waits for the answer's head (at once when it came already).
+    pub(crate) async fn head(&mut self) -> Result<()> {
+        let Conn::Pending { pending, by, head } = &mut self.conn else {
+            return Ok(());
+        };
+        let pending = pending.get_mut().unwrap_or_else(|e| e.into_inner());
+        let response = match tokio::time::timeout_at(*by, pending).await {
+            Ok(sent) => sent.map_err(transport_error)?,
+            Err(_) => {
+                return Err(Error::Transport(TransportError::new(
+                    TransportErrorKind::Timeout,
+                    format!("no answer to the stream request within {head:?}"),
+                    None,
+                )))
+            }
+        };
+        self.conn = Conn::Open(response);
+        Ok(())
+    }
+
+    fn response(&self) -> Option<&reqwest::Response> {
+        match &self.conn {
+            Conn::Open(response) => Some(response),
+            Conn::Pending { .. } => None,
+        }
+    }
+
+    /// The status code (0 before the head came).
     pub(crate) fn status(&self) -> u16 {
-        self.response.status().as_u16()
+        self.response().map_or(0, |r| r.status().as_u16())
     }
 
     /// A header of the answer, if present and text.
     pub(crate) fn header(&self, name: &str) -> Option<String> {
-        header(&self.response, name)
+        self.response().and_then(|r| header(r, name))
     }
 
     /// The next bytes of the body, its end, or `Idle` when nothing came
     /// within the idle timeout.
     pub(crate) async fn read(&mut self) -> Result<StreamRead> {
-        match tokio::time::timeout(self.idle, self.response.chunk()).await {
+        self.head().await?;
+        let Conn::Open(response) = &mut self.conn else {
+            return Ok(StreamRead::End);
+        };
+        let by = *self.idle_by.get_or_insert_with(|| deadline(self.idle));
+        // `chunk` is cancel-safe: bytes are taken only when returned.
+        let read = tokio::time::timeout_at(by, response.chunk()).await;
+        self.idle_by = None;
+        match read {
             Ok(Ok(Some(bytes))) => Ok(StreamRead::Bytes(bytes.to_vec())),
             Ok(Ok(None)) => Ok(StreamRead::End),
             Ok(Err(e)) => Err(transport_error(e)),
@@ -274,9 +359,41 @@ impl Streaming {
 
     /// The whole answer of an error status (its first bytes), to build the
     /// API error from.
-    pub(crate) async fn into_answer(self) -> Result<HttpResponse> {
+    pub(crate) async fn answer(&mut self) -> Result<HttpResponse> {
+        self.head().await?;
         let limit = self.limit;
-        Transport::read_body(limit, self.response).await
+        let Conn::Open(response) = &mut self.conn else {
+            return Err(Error::invalid("stream", "no answer to read"));
+        };
+        let status = response.status().as_u16();
+        let body = match &mut self.answer {
+            Some(body) => body,
+            None => self.answer.insert(Vec::with_capacity(
+                limit.start(status, response.content_length())?,
+            )),
+        };
+        loop {
+            // Each chunk is kept as it comes: a dropped call loses none.
+            match response.chunk().await {
+                Ok(Some(chunk)) => match limit.take(status, body.len(), chunk.len())? {
+                    Take::All => body.extend_from_slice(&chunk),
+                    Take::PrefixThenStop(n) => {
+                        body.extend_from_slice(chunk.get(..n).unwrap_or(&chunk));
+                        break;
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
+            }
+        }
+        let retry_after = header(response, "retry-after");
+        let body = self.answer.take().unwrap_or_default();
+        Ok(HttpResponse::new(status, retry_after, body))
+    }
+
+    /// [`answer`](Self::answer), for a caller that owns the stream.
+    pub(crate) async fn into_answer(mut self) -> Result<HttpResponse> {
+        self.answer().await
     }
 }
 
