@@ -355,6 +355,10 @@ async fn next_dropped_while_reading_loses_no_event_and_keeps_the_idle_deadline()
     let tasks = client(&emulator);
     let task = streaming_task(&emulator, "t-read");
     let mut stream = task.aevents_with(&tasks, StreamPolicy::default()).unwrap();
+    // The handshake first: from here on the stream is live (a new stream
+    // gets no backlog).
+    let connected = tokio::time::timeout(PATIENCE, stream.next()).await.unwrap();
+    assert_eq!(connected.unwrap().unwrap().kind, TaskEventType::Connected);
     let pusher = {
         let tasks = tasks.clone();
         tokio::spawn(async move {
