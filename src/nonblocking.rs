@@ -549,6 +549,12 @@ front_end! {
     events_with: aevents_with,
     /// Waits until task `task_id` reaches a final status. The async form of
     /// [`Tasks::wait_for_result`] (`await` is a keyword, hence the name).
+    ///
+    /// Cancel safety: the wait lives in the future. Dropping it (a
+    /// `select!` arm that lost) abandons the wait; a new call starts over
+    /// with a load of the task at once. To wait next to other work, pin the
+    /// one future and poll it across the loop (`tokio::pin!`, then
+    /// `&mut fut` in each `select!`) rather than calling it again each time.
     wait_for_result: await_for_result,
     /// The live events of one task, read with [`EventStream::next`] or as a
     /// `futures` [`Stream`](futures_core::Stream) ([`EventStream::into_stream`]).
@@ -559,11 +565,21 @@ front_end! {
 impl EventStream {
     /// The next event, as soon as it arrives; `None` once the stream is
     /// over (after `task_finished`, by default).
+    ///
+    /// Cancel-safe: it may be dropped at any await, as the losing arm of a
+    /// `select!` or under `tokio::time::timeout`, and called again. Every
+    /// wait keeps its state in the stream, not in the future: the wait
+    /// before a reconnect goes on where it was (the next call never
+    /// reconnects sooner than the backoff said), a connection under way is
+    /// not opened twice, a read goes on with the same idle deadline, and no
+    /// event is lost or given twice.
     pub async fn next(&mut self) -> Option<Result<crate::model::TaskEvent>> {
         self.next_event().await
     }
 
-    /// The events as a `futures` stream.
+    /// The events as a `futures` stream. Its `poll_next` is cancel-safe in
+    /// the same way as [`EventStream::next`]: a `StreamExt::next` future
+    /// dropped half-way loses nothing.
     pub fn into_stream(
         self,
     ) -> impl futures_core::Stream<Item = Result<crate::model::TaskEvent>> + Send {

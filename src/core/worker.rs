@@ -82,9 +82,13 @@
 //!   previous one's answer. Heartbeats go only while the stream is up and
 //!   registered: a worker whose stream is down does not look alive. A
 //!   failed heartbeat or capacity update is a [`Notice`], never fatal.
-//! - **The stream.** Reconnects use the [`StreamPolicy`] backoff (capped,
-//!   jittered, reset after a healthy connection: one that registered, or
-//!   stayed up [`StreamPolicy::reset_after`]); the session is
+//! - **The stream.** Reconnects use the [`StreamPolicy`] backoff, the task
+//!   event stream's (floored at the initial delay whatever `retry:` or
+//!   `Retry-After` says, capped, jittered, reset only after a connection
+//!   stayed up [`StreamPolicy::reset_after`]: a registration alone does not
+//!   reset it, it only restarts the count of failures in a row). The wait
+//!   is an instant in the core ([`Worker::next_wakeup`]), so a driver that
+//!   drops its sleep loses nothing. The session is
 //!   [`persistent`](StreamPolicy::persistent), so no failure ends it by
 //!   itself. While tasks are in flight the worker never gives up; when
 //!   idle it gives up after [`WorkerPolicy::max_idle_reconnects`] failures
