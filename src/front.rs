@@ -240,9 +240,10 @@ macro_rules! front_end {
             /// The connection, from its request on.
             body: Option<crate::$transport::Streaming>,
             phase: Phase,
-            /// When the next connection may start: kept until it is over
-            /// (a call dropped while it waits does not lose the wait).
-            reconnect_at: Option<std::time::Instant>,
+            /// The wait before the next connection (from when, how long):
+            /// kept until it is over, so a call dropped while it waits does
+            /// not lose it.
+            reconnect_at: Option<(std::time::Instant, std::time::Duration)>,
         }
 
         impl std::fmt::Debug for $stream {
@@ -251,6 +252,8 @@ macro_rules! front_end {
                     .field("task_id", &self.task_id)
                     .field("session", &self.session)
                     .field("connected", &self.body.is_some())
+                    .field("phase", &self.phase)
+                    .field("reconnect_at", &self.reconnect_at)
                     .finish()
             }
         }
@@ -372,8 +375,8 @@ macro_rules! front_end {
                         },
                         None => {
                             // The wait is cleared only once it is over.
-                            while let Some(at) = self.reconnect_at {
-                                let left = at.saturating_duration_since(now());
+                            while let Some((since, wait)) = self.reconnect_at {
+                                let left = wait.saturating_sub(now().saturating_duration_since(since));
                                 if left.is_zero() {
                                     self.reconnect_at = None;
                                 } else {
@@ -388,12 +391,7 @@ macro_rules! front_end {
                     };
                     self.body = None;
                     match step {
-                        NextStep::Reconnect { after } => {
-                            // The backoff's waits are at most a day: representable.
-                            self.reconnect_at = Some(now().checked_add(after).unwrap_or_else(|| {
-                                now() + crate::core::retry::MAX_BACKOFF_WAIT
-                            }));
-                        }
+                        NextStep::Reconnect { after } => self.reconnect_at = Some((now(), after)),
                         NextStep::Done => return None,
                         NextStep::GiveUp(error) => {
                             self.session.stop();

@@ -200,6 +200,7 @@ impl Transport {
     /// the body is read as it comes, each read bounded by `idle`. The
     /// client's whole-request timeout does not apply (a stream may stay
     /// open for hours).
+    #[cfg(feature = "runtime")]
     pub(crate) async fn open_within(
         &self,
         request: &HttpRequest,
@@ -259,13 +260,13 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
 fn deadline(wait: Duration) -> tokio::time::Instant {
     let now = tokio::time::Instant::now();
     now.checked_add(wait)
-        .unwrap_or_else(|| now + STREAM_LIFETIME)
+        .or_else(|| now.checked_add(STREAM_LIFETIME))
+        .unwrap_or(now)
 }
 
 /// A request under way, as reqwest sends it.
-type SendFuture = std::pin::Pin<
-    Box<dyn std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send>,
->;
+type SendFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send>>;
 
 /// Where a streamed answer is.
 enum Conn {
@@ -392,6 +393,7 @@ impl Streaming {
     }
 
     /// [`answer`](Self::answer), for a caller that owns the stream.
+    #[cfg(feature = "runtime")]
     pub(crate) async fn into_answer(mut self) -> Result<HttpResponse> {
         self.answer().await
     }

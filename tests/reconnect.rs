@@ -38,7 +38,10 @@ fn client(emulator: &Emulator) -> Tasks {
         .base_url(emulator.base_url())
         .api_key(emulator.api_key())
         .organization_id(ORG)
-        .retry(RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(10)))
+        .retry(
+            RetryPolicy::default()
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
+        )
         .build()
         .expect("the client builds")
 }
@@ -82,7 +85,10 @@ fn least_wait(base: Duration, max: Duration, n: u32) -> Duration {
 fn assert_backed_off(gaps: &[Duration], base: Duration, max: Duration, what: &str) {
     for (i, gap) in gaps.iter().enumerate() {
         let least = least_wait(base, max, i as u32 + 1);
-        assert!(*gap >= least, "{what}: gap {i} is {gap:?}, less than {least:?}: {gaps:?}");
+        assert!(
+            *gap >= least,
+            "{what}: gap {i} is {gap:?}, less than {least:?}: {gaps:?}"
+        );
     }
 }
 
@@ -98,14 +104,21 @@ enum Face {
 
 /// Reads the whole stream of `task` with `policy` in `face`: the events
 /// and the errors, within PATIENCE.
-async fn drain(face: Face, tasks: &Tasks, task: &Task, policy: StreamPolicy) -> (Vec<TaskEvent>, Vec<Error>) {
+async fn drain(
+    face: Face,
+    tasks: &Tasks,
+    task: &Task,
+    policy: StreamPolicy,
+) -> (Vec<TaskEvent>, Vec<Error>) {
     let read = async {
         let (mut events, mut errors) = (Vec::new(), Vec::new());
         match face {
             Face::Blocking => {
                 let (tasks, task) = (tasks.clone(), task.clone());
                 let items = tokio::task::spawn_blocking(move || {
-                    task.events_with(&tasks, policy).unwrap().collect::<Vec<_>>()
+                    task.events_with(&tasks, policy)
+                        .unwrap()
+                        .collect::<Vec<_>>()
                 })
                 .await
                 .unwrap();
@@ -128,7 +141,9 @@ async fn drain(face: Face, tasks: &Tasks, task: &Task, policy: StreamPolicy) -> 
         }
         (events, errors)
     };
-    tokio::time::timeout(PATIENCE, read).await.expect("the stream ends in time")
+    tokio::time::timeout(PATIENCE, read)
+        .await
+        .expect("the stream ends in time")
 }
 
 const FACES: [Face; 2] = [Face::Blocking, Face::Async];
@@ -144,17 +159,29 @@ async fn retry_zero_and_a_cut_on_every_connection_back_off_from_the_floor() {
         let emulator = emulator();
         let tasks = client(&emulator);
         let task = streaming_task(&emulator, "t-flood");
-        emulator.inject(Fault::on("GET", STREAMS).always().drop_after(1).sse_retry(Duration::ZERO));
+        emulator.inject(
+            Fault::on("GET", STREAMS)
+                .always()
+                .drop_after(1)
+                .sse_retry(Duration::ZERO),
+        );
         let (base, max) = (Duration::from_millis(40), Duration::from_secs(2));
         let policy = StreamPolicy::default()
             .with_initial_delay(base)
             .with_max_delay(max)
             .with_max_reconnects(4);
         let (events, errors) = drain(face, &tasks, &task, policy).await;
-        assert!(events.iter().all(|e| e.kind == TaskEventType::Connected), "{face:?}");
+        assert!(
+            events.iter().all(|e| e.kind == TaskEventType::Connected),
+            "{face:?}"
+        );
         assert_eq!(errors.len(), 1, "{face:?}: it gives up: {errors:?}");
         let at = arrivals(&emulator, &events_path("t-flood"));
-        assert_eq!(at.len(), 5, "{face:?}: one connection and max_reconnects more");
+        assert_eq!(
+            at.len(),
+            5,
+            "{face:?}: one connection and max_reconnects more"
+        );
         assert_backed_off(&gaps(&at), base, max, &format!("{face:?} retry: 0"));
     }
 }
@@ -197,7 +224,12 @@ async fn a_long_retry_hint_lengthens_the_wait_and_one_above_the_cap_is_capped() 
         let tasks = client(&emulator);
         let task = streaming_task(&emulator, "t-long");
         let hint = Duration::from_millis(300);
-        emulator.inject(Fault::on("GET", STREAMS).always().drop_after(1).sse_retry(hint));
+        emulator.inject(
+            Fault::on("GET", STREAMS)
+                .always()
+                .drop_after(1)
+                .sse_retry(hint),
+        );
         let policy = StreamPolicy::default()
             .with_initial_delay(Duration::from_millis(10))
             .with_max_delay(Duration::from_secs(5))
@@ -206,13 +238,23 @@ async fn a_long_retry_hint_lengthens_the_wait_and_one_above_the_cap_is_capped() 
         assert_eq!(errors.len(), 1);
         let at = arrivals(&emulator, &events_path("t-long"));
         assert_eq!(at.len(), 3, "{face:?}");
-        assert_backed_off(&gaps(&at), hint, Duration::from_secs(5), &format!("{face:?} retry: 300"));
+        assert_backed_off(
+            &gaps(&at),
+            hint,
+            Duration::from_secs(5),
+            &format!("{face:?} retry: 300"),
+        );
 
         let emulator = self::emulator();
         let tasks = client(&emulator);
         let task = streaming_task(&emulator, "t-capped");
         let hour = Duration::from_secs(3600);
-        emulator.inject(Fault::on("GET", STREAMS).always().drop_after(1).sse_retry(hour));
+        emulator.inject(
+            Fault::on("GET", STREAMS)
+                .always()
+                .drop_after(1)
+                .sse_retry(hour),
+        );
         let max = Duration::from_millis(150);
         let policy = StreamPolicy::default()
             .with_initial_delay(Duration::from_millis(10))
@@ -231,10 +273,21 @@ async fn a_long_retry_hint_lengthens_the_wait_and_one_above_the_cap_is_capped() 
 
 // ----- the async event stream: cancel safety --------------------------------------------
 
+/// The stream that holds its request under way stays `Send + Sync`.
+#[test]
+fn the_event_streams_stay_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<xpander_sdk::nonblocking::EventStream>();
+    send_sync::<xpander_sdk::blocking::EventStream>();
+}
+
 /// Polls `future` once with a waker that does nothing, then drops it.
 fn poll_once_and_drop<F: Future>(future: F) -> Option<F::Output> {
     let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(output) => Some(output),
         Poll::Pending => None,
     }
@@ -249,7 +302,12 @@ async fn next_dropped_during_the_backoff_keeps_the_wait() {
     let emulator = emulator();
     let tasks = client(&emulator);
     let task = streaming_task(&emulator, "t-cancel");
-    emulator.inject(Fault::on("GET", STREAMS).always().drop_after(1).sse_retry(Duration::ZERO));
+    emulator.inject(
+        Fault::on("GET", STREAMS)
+            .always()
+            .drop_after(1)
+            .sse_retry(Duration::ZERO),
+    );
     let (base, max) = (Duration::from_millis(60), Duration::from_secs(2));
     let policy = StreamPolicy::default()
         .with_initial_delay(base)
@@ -262,8 +320,10 @@ async fn next_dropped_during_the_backoff_keeps_the_wait() {
     while !ended {
         assert!(started.elapsed() < PATIENCE, "the stream ends in time");
         n += 1;
-        let outcome = if n % 2 == 0 {
-            tokio::time::timeout(Duration::from_millis(1), stream.next()).await.ok()
+        let outcome = if n.is_multiple_of(2) {
+            tokio::time::timeout(Duration::from_millis(1), stream.next())
+                .await
+                .ok()
         } else {
             let polled = poll_once_and_drop(stream.next());
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -281,7 +341,7 @@ async fn next_dropped_during_the_backoff_keeps_the_wait() {
     assert!(dropped > 50, "the calls were cut: {dropped}");
     let at = arrivals(&emulator, &events_path("t-cancel"));
     assert_eq!(at.len(), 5, "no extra connection for a dropped call");
-    assert!(handshakes >= 1 && handshakes <= 5, "{handshakes}");
+    assert!((1..=5).contains(&handshakes), "{handshakes}");
     assert_backed_off(&gaps(&at), base, max, "next() dropped while waiting");
 }
 
@@ -293,7 +353,12 @@ async fn the_async_stream_polled_with_timeouts_keeps_the_wait() {
     let emulator = emulator();
     let tasks = client(&emulator);
     let task = streaming_task(&emulator, "t-poll");
-    emulator.inject(Fault::on("GET", STREAMS).always().drop_after(1).sse_retry(Duration::ZERO));
+    emulator.inject(
+        Fault::on("GET", STREAMS)
+            .always()
+            .drop_after(1)
+            .sse_retry(Duration::ZERO),
+    );
     let (base, max) = (Duration::from_millis(60), Duration::from_secs(2));
     let policy = StreamPolicy::default()
         .with_initial_delay(base)
@@ -330,19 +395,27 @@ async fn next_dropped_while_the_answer_is_awaited_keeps_the_request() {
         let cut = tokio::time::timeout(Duration::from_millis(2), stream.next()).await;
         assert!(cut.is_err(), "held: nothing comes");
     }
-    for n in 0..40 {
-        if n % 2 == 0 {
+    for n in 0..40u32 {
+        if n.is_multiple_of(2) {
             let cut = tokio::time::timeout(Duration::from_millis(2), stream.next()).await;
             assert!(cut.is_err(), "held: nothing comes");
         } else {
             assert!(poll_once_and_drop(stream.next()).is_none());
         }
     }
-    assert_eq!(arrivals(&emulator, &events_path("t-head")).len(), 1, "one request");
+    assert_eq!(
+        arrivals(&emulator, &events_path("t-head")).len(),
+        1,
+        "one request"
+    );
     emulator.release(1);
     let first = tokio::time::timeout(PATIENCE, stream.next()).await.unwrap();
     assert_eq!(first.unwrap().unwrap().kind, TaskEventType::Connected);
-    assert_eq!(arrivals(&emulator, &events_path("t-head")).len(), 1, "the same request answered");
+    assert_eq!(
+        arrivals(&emulator, &events_path("t-head")).len(),
+        1,
+        "the same request answered"
+    );
 }
 
 /// `next()` dropped while a read waits: no event is lost or given twice,
@@ -363,8 +436,12 @@ async fn next_dropped_while_reading_loses_no_event_and_keeps_the_idle_deadline()
         let tasks = tasks.clone();
         tokio::spawn(async move {
             for i in 0..200 {
-                let chunk =
-                    TaskEvent::new(TaskEventType::Chunk, "t-read", ORG, EventPayload::Text(format!("c{i}")));
+                let chunk = TaskEvent::new(
+                    TaskEventType::Chunk,
+                    "t-read",
+                    ORG,
+                    EventPayload::Text(format!("c{i}")),
+                );
                 tasks.apush_events("t-read", &[chunk]).await.unwrap();
             }
             let done = UpdateTask::new().status(AgentExecutionStatus::Completed);
@@ -377,10 +454,12 @@ async fn next_dropped_while_reading_loses_no_event_and_keeps_the_idle_deadline()
     loop {
         assert!(started.elapsed() < PATIENCE, "the stream ends in time");
         n += 1;
-        let outcome = if n % 3 == 0 {
+        let outcome = if n.is_multiple_of(3) {
             poll_once_and_drop(stream.next())
         } else {
-            tokio::time::timeout(Duration::from_micros(300), stream.next()).await.ok()
+            tokio::time::timeout(Duration::from_micros(300), stream.next())
+                .await
+                .ok()
         };
         match outcome {
             None => {}
@@ -406,11 +485,16 @@ async fn next_dropped_while_reading_loses_no_event_and_keeps_the_idle_deadline()
     let task = streaming_task(&emulator, "t-idle");
     emulator.inject(Fault::on("GET", STREAMS).stall_after(1));
     let (idle, base) = (Duration::from_millis(300), Duration::from_millis(50));
-    let policy = StreamPolicy::default().with_idle_timeout(idle).with_initial_delay(base);
+    let policy = StreamPolicy::default()
+        .with_idle_timeout(idle)
+        .with_initial_delay(base);
     let mut stream = task.aevents_with(&tasks, policy).unwrap();
     let started = Instant::now();
     while arrivals(&emulator, &events_path("t-idle")).len() < 2 {
-        assert!(started.elapsed() < PATIENCE, "the silent connection is given up");
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the silent connection is given up"
+        );
         let _ = tokio::time::timeout(Duration::from_millis(2), stream.next()).await;
     }
     let at = arrivals(&emulator, &events_path("t-idle"));
@@ -433,7 +517,11 @@ mod agent_stream {
 
     /// Runs a worker of `AGENT` with this stream policy until the emulator
     /// saw `connections` agent-stream requests; answers their arrivals.
-    async fn run_until(emulator: &Emulator, stream: StreamPolicy, connections: usize) -> Vec<Instant> {
+    async fn run_until(
+        emulator: &Emulator,
+        stream: StreamPolicy,
+        connections: usize,
+    ) -> Vec<Instant> {
         let tasks = client(emulator);
         let worker = Worker::builder(tasks)
             .agent_id(AGENT)
@@ -446,7 +534,10 @@ mod agent_stream {
         let run = tokio::spawn(worker.run());
         let started = Instant::now();
         while arrivals(emulator, &stream_path()).len() < connections {
-            assert!(started.elapsed() < PATIENCE, "{connections} connections in time");
+            assert!(
+                started.elapsed() < PATIENCE,
+                "{connections} connections in time"
+            );
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
         handle.shutdown();
@@ -464,9 +555,16 @@ mod agent_stream {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn retry_zero_and_a_cut_after_every_registration_back_off_from_the_floor() {
         let emulator = emulator();
-        emulator.inject(Fault::on("GET", &stream_path()).always().drop_after(1).sse_retry(Duration::ZERO));
+        emulator.inject(
+            Fault::on("GET", &stream_path())
+                .always()
+                .drop_after(1)
+                .sse_retry(Duration::ZERO),
+        );
         let (base, max) = (Duration::from_millis(40), Duration::from_millis(800));
-        let policy = StreamPolicy::default().with_initial_delay(base).with_max_delay(max);
+        let policy = StreamPolicy::default()
+            .with_initial_delay(base)
+            .with_max_delay(max);
         let at = run_until(&emulator, policy, 6).await;
         // Counted against a bound: 6 connections cannot come in less than
         // the sum of the least waits.
@@ -486,7 +584,9 @@ mod agent_stream {
                 .retry_after("0"),
         );
         let (base, max) = (Duration::from_millis(40), Duration::from_millis(800));
-        let policy = StreamPolicy::default().with_initial_delay(base).with_max_delay(max);
+        let policy = StreamPolicy::default()
+            .with_initial_delay(base)
+            .with_max_delay(max);
         let at = run_until(&emulator, policy, 6).await;
         assert_backed_off(&gaps(&at[..6]), base, max, "agent stream, Retry-After: 0");
     }
@@ -497,7 +597,12 @@ mod agent_stream {
     async fn a_long_retry_hint_lengthens_the_wait_and_one_above_the_cap_is_capped() {
         let emulator = emulator();
         let hint = Duration::from_millis(250);
-        emulator.inject(Fault::on("GET", &stream_path()).always().drop_after(1).sse_retry(hint));
+        emulator.inject(
+            Fault::on("GET", &stream_path())
+                .always()
+                .drop_after(1)
+                .sse_retry(hint),
+        );
         let max = Duration::from_secs(5);
         let policy = StreamPolicy::default()
             .with_initial_delay(Duration::from_millis(10))
@@ -507,7 +612,12 @@ mod agent_stream {
 
         let emulator = self::emulator();
         let hour = Duration::from_secs(3600);
-        emulator.inject(Fault::on("GET", &stream_path()).always().drop_after(1).sse_retry(hour));
+        emulator.inject(
+            Fault::on("GET", &stream_path())
+                .always()
+                .drop_after(1)
+                .sse_retry(hour),
+        );
         let max = Duration::from_millis(150);
         let policy = StreamPolicy::default()
             .with_initial_delay(Duration::from_millis(10))

@@ -304,7 +304,9 @@ impl Backoff {
     /// the cap).
     pub(crate) fn base(&self) -> Duration {
         let floor = self.initial;
-        self.hint.map_or(floor, |hint| hint.max(floor)).min(self.cap())
+        self.hint
+            .map_or(floor, |hint| hint.max(floor))
+            .min(self.cap())
     }
 
     /// The server's `retry:` hint: it replaces the one before, and applies

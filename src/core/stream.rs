@@ -816,7 +816,6 @@ impl EventSession {
         };
         NextStep::GiveUp(error.with_attempts(attempts))
     }
-
 }
 
 pub(crate) use super::retry::{backoff_ceiling, equal_jitter};

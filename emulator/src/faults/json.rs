@@ -196,7 +196,9 @@ mod tests {
                 .always()
                 .drop_after(1)
                 .sse_retry(Duration::ZERO),
-            Fault::on("GET", "*").hold().sse_retry(Duration::from_millis(1500)),
+            Fault::on("GET", "*")
+                .hold()
+                .sse_retry(Duration::from_millis(1500)),
         ] {
             assert_eq!(Fault::from_json(&f.to_json()).unwrap(), f);
         }

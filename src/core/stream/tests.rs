@@ -623,7 +623,10 @@ fn jitter_stays_between_the_delay_and_twice_it_never_below_the_floor() {
         let high = delay.saturating_mul(2).min(secs(30));
         let low = (high / 2).max(ms(500));
         let d = reconnect_after(s.on_disconnect(refused(), t0));
-        assert!(d >= low && d <= high, "draw {n}: {d:?} not in {low:?}..={high:?}");
+        assert!(
+            d >= low && d <= high,
+            "draw {n}: {d:?} not in {low:?}..={high:?}"
+        );
         distinct.insert(d);
     }
     assert!(distinct.len() > 100, "{}", distinct.len());
