@@ -338,7 +338,7 @@ async fn next_dropped_during_the_backoff_keeps_the_wait() {
             Some(Some(Err(_))) | Some(None) => ended = true,
         }
     }
-    assert!(dropped > 50, "the calls were cut: {dropped}");
+    assert!(dropped >= 10, "the calls were cut: {dropped}");
     let at = arrivals(&emulator, &events_path("t-cancel"));
     assert_eq!(at.len(), 5, "no extra connection for a dropped call");
     assert!((1..=5).contains(&handshakes), "{handshakes}");
