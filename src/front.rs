@@ -63,10 +63,18 @@ macro_rules! front_end {
                 }
                 let transport = shared.$transport()?;
                 let call = crate::telemetry::Call::start(&request);
+                let (method, url) = (request.method, request.url.clone());
                 let mut retrier = Retrier::new(&shared.core.config, request.operation, options);
                 loop {
                     let outcome = match retrier.attempt_timeout() {
-                        Ok(timeout) => transport.send(&request, timeout).await,
+                        Ok(timeout) => match transport.send(&request, timeout).await {
+                            Ok(mut answer) => {
+                                answer.request =
+                                    Some((method, crate::diagnose::shown_url(&url)));
+                                Ok(answer)
+                            }
+                            Err(error) => Err(crate::diagnose::locate(error, method, &url)),
+                        },
                         Err(deadline) => {
                             let result = Err(deadline);
                             call.finish(&retrier, &result);
@@ -371,7 +379,10 @@ macro_rules! front_end {
                 let (head, idle) = (policy.connect_timeout, policy.idle_timeout);
                 let body = match transport.open_within(&request, Some(head), idle).await {
                     Ok(body) => body,
-                    Err(error) => return Err(self.session.on_disconnect(Disconnect::Error(error), now())),
+                    Err(error) => {
+                        let error = crate::diagnose::locate(error, request.method, &request.url);
+                        return Err(self.session.on_disconnect(Disconnect::Error(error), now()));
+                    }
                 };
                 let content_type = body.header("content-type");
                 match self.session.on_open(body.status(), content_type.as_deref(), now()) {
@@ -381,10 +392,19 @@ macro_rules! front_end {
                     }
                     Opened::ReadError => {
                         let error = match body.into_answer().await {
-                            Ok(answer) => shared.core.accepted(answer).err().unwrap_or_else(|| {
-                                crate::Error::invalid("stream", "an error answer had a 2xx status")
-                            }),
-                            Err(error) => error,
+                            Ok(mut answer) => {
+                                answer.request = Some((
+                                    request.method,
+                                    crate::diagnose::shown_url(&request.url),
+                                ));
+                                shared.core.accepted(answer).err().unwrap_or_else(|| {
+                                    crate::Error::invalid(
+                                        "stream",
+                                        "an error answer had a 2xx status",
+                                    )
+                                })
+                            }
+                            Err(error) => crate::diagnose::locate(error, request.method, &request.url),
                         };
                         Err(self.session.on_disconnect(Disconnect::Error(error), now()))
                     }

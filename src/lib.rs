@@ -297,6 +297,8 @@
     allow(dead_code, unused_macros)
 )]
 
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod diagnose;
 #[macro_use]
 mod front;
 

@@ -23,7 +23,7 @@ use xpander_sdk::{
 const HOST: &str = "tasks.example.test";
 
 fn quick() -> RetryPolicy {
-    RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5))
+    RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5))
 }
 
 /// An emulator serving https, its certificate naming `HOST` too.
