@@ -18,7 +18,7 @@
 //! [`ClientBuilder::allow_insecure_http`] says otherwise.
 //!
 //! The network settings (TLS roots, proxy, HTTP/2, deadline, name
-//! overrides) are described in the README's "Network" section and in
+//! overrides) are described in the guide's (`docs/guide.md`) "Network" section and in
 //! [`crate::proxy`]; each has a builder method below.
 //!
 //! Shared by both faces: one [`Config`] per client, read by the sans-IO

@@ -271,7 +271,7 @@ fn start_prints_the_organization_and_paste_ready_exports() {
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     let mut s = TcpStream::connect(&addr).unwrap();
     let get = format!(
-        "GET /agent-execution/t1 HTTP/1.1\r\nhost: t\r\nx-api-key: {key}\r\nconnection: close\r\n\r\n"
+        "GET /agent-execution/t1/status HTTP/1.1\r\nhost: t\r\nx-api-key: {key}\r\nconnection: close\r\n\r\n"
     );
     s.write_all(get.as_bytes()).unwrap();
     let mut answer = String::new();
