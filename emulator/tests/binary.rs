@@ -288,8 +288,15 @@ fn start_prints_the_organization_and_paste_ready_exports() {
     // A key given with --api-key is not printed, not even in the exports.
     let rest = stop(child, out);
     assert!(!rest.contains(SENTINEL), "{rest}");
-    let (child, _, _, out) = start(&["--api-key", "given-key-2b7e"]);
-    let rest = stop(child, out);
+    let (child, _, key_line, mut out) = start(&["--api-key", "given-key-2b7e"]);
+    // Everything up to the last export line (printed before the server parks).
+    let mut rest = key_line;
+    while !rest.contains("export XPANDER_ORGANIZATION_ID=") {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "stdout ended: {rest}");
+        rest.push_str(&line);
+    }
+    rest.push_str(&stop(child, out));
     assert!(
         rest.contains("# export XPANDER_API_KEY=<the key given with --api-key>"),
         "{rest}"

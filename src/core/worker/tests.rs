@@ -354,7 +354,7 @@ fn events_root_by_base_url() {
         "https://agent-controller.xpander.ai/org-1"
     );
     assert_eq!(
-        root(Some("inbound.stg.xpander.ai")),
+        root(Some("https://inbound.stg.xpander.ai")),
         "https://agent-controller.stg.xpander.ai/org-1"
     );
     let staging = ClientBuilder::new()
