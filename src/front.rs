@@ -76,7 +76,7 @@ macro_rules! front_end {
                             Err(error) => Err(crate::diagnose::locate(error, method, &url)),
                         },
                         Err(deadline) => {
-                            let result = Err(deadline);
+                            let result = Err(crate::diagnose::locate(deadline, method, &url));
                             call.finish(&retrier, &result);
                             return result;
                         }

@@ -293,7 +293,10 @@ fn start_prints_the_organization_and_paste_ready_exports() {
     let mut rest = key_line;
     while !rest.contains("export XPANDER_ORGANIZATION_ID=") {
         let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "stdout ended: {rest}");
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "stdout ended: {rest}"
+        );
         rest.push_str(&line);
     }
     rest.push_str(&stop(child, out));
