@@ -72,6 +72,9 @@ impl Raw {
 }
 
 fn setup() -> Setup {
+    // ring's provider, chosen on purpose (no C toolchain, no aws-lc): rustls
+    // 0.23.48 deprecates it for lacking post-quantum key exchange.
+    #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
     let emulator = Emulator::builder().request_log_limit(0).start().unwrap();
     let max = *CONCURRENCY.iter().max().unwrap();

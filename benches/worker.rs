@@ -96,8 +96,8 @@ fn round(
         .agent_id(AGENT)
         .policy(
             WorkerPolicy::default()
-                .with_concurrency(concurrency)
-                .with_queue_capacity(queue),
+                .concurrency(concurrency)
+                .queue_capacity(queue),
         )
         .handle_signals(false)
         .handler(move |task: Task, _ctx: TaskContext| {

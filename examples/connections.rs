@@ -65,6 +65,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let nonblocking_requests = emulator.requests_received();
 
     // Informational: a multi-thread runtime, SDK and bare reqwest.
+    // ring's provider, chosen on purpose (no C toolchain, no aws-lc): rustls
+    // 0.23.48 deprecates it for lacking post-quantum key exchange.
+    #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
     let multi = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -55,6 +55,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => usage(),
     };
+    // ring's provider, chosen on purpose (no C toolchain, no aws-lc): rustls
+    // 0.23.48 deprecates it for lacking post-quantum key exchange.
+    #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
     // One task per worker, seeded through the control route (so this works
     // against a separate emulator process too). Not measured apart: both

@@ -43,7 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tasks = Tasks::builder()
         .base_url(emulator.base_url())
         .api_key(emulator.api_key())
-        .retry(RetryPolicy::default().with_max_attempts(6))
+        .retry(RetryPolicy::default().max_attempts(6))
         .build()?;
 
     let started = Instant::now();

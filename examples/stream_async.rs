@@ -110,8 +110,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .acreate(&CreateTask::new("agent-writer", "Summarise the haiku"))
         .await?;
     let policy = WaitPolicy::default()
-        .with_timeout(Duration::from_secs(30))
-        .with_poll(Duration::from_millis(100), Duration::from_secs(2));
+        .timeout(Duration::from_secs(30))
+        .poll(Duration::from_millis(100), Duration::from_secs(2));
     let started = Instant::now();
     let (done, finished) = tokio::join!(tasks.await_for_result(&task.id, &policy), async {
         // The agent takes a moment; the waiter's result does not depend on it.

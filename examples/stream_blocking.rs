@@ -120,8 +120,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let started = Instant::now();
     let policy = WaitPolicy::default()
-        .with_timeout(Duration::from_secs(30))
-        .with_poll(Duration::from_millis(100), Duration::from_secs(2));
+        .timeout(Duration::from_secs(30))
+        .poll(Duration::from_millis(100), Duration::from_secs(2));
     let done = tasks.wait_for_result(&task.id, &policy)?;
     finisher.join().map_err(|_| "the finisher panicked")??;
     println!(

@@ -95,7 +95,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
         println!("created {} with input {text:?}", task.id);
         ids.push(task.id);
     }
-    let wait = WaitPolicy::default().with_timeout(Duration::from_secs(30));
+    let wait = WaitPolicy::default().timeout(Duration::from_secs(30));
     for id in &ids {
         let task = tasks.await_for_result(id, &wait).await?;
         println!(

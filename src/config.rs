@@ -9,7 +9,8 @@
 //! | organization id | `XPANDER_ORGANIZATION_ID` | none |
 //! | base URL | `XPANDER_BASE_URL` | `https://inbound.xpander.ai`, or `https://inbound.stg.xpander.ai` when `IS_STG=true` |
 //!
-//! A base URL without a scheme gets `https://`; for an agent controller
+//! A base URL without a scheme is refused, with the URL it likely meant
+//! (`http://` for a loopback host, else `https://`); for an agent controller
 //! (a host containing `agent-controller`, port 9016, or a first path segment
 //! `agent-controller`) the organization id is appended as one more path
 //! segment. The event streams have their own root ([`Config::events_root`]). Plain `http` is accepted only for loopback hosts
@@ -17,7 +18,7 @@
 //! [`ClientBuilder::allow_insecure_http`] says otherwise.
 //!
 //! The network settings (TLS roots, proxy, HTTP/2, deadline, name
-//! overrides) are described in the README's "Network" section and in
+//! overrides) are described in the guide's (`docs/guide.md`) "Network" section and in
 //! [`crate::proxy`]; each has a builder method below.
 //!
 //! Shared by both faces: one [`Config`] per client, read by the sans-IO
@@ -105,8 +106,8 @@ impl Default for Timeouts {
 /// use xpander_sdk::RetryPolicy;
 ///
 /// let policy = RetryPolicy::default()
-///     .with_max_attempts(5)
-///     .with_backoff(Duration::from_millis(50), Duration::from_secs(2));
+///     .max_attempts(5)
+///     .backoff(Duration::from_millis(50), Duration::from_secs(2));
 /// assert_eq!(policy.max_attempts, 5);
 /// assert_eq!(RetryPolicy::disabled().max_attempts, 1);
 /// ```
@@ -146,28 +147,72 @@ impl RetryPolicy {
     }
 
     /// Sets the number of attempts (at least 1).
-    pub fn with_max_attempts(mut self, attempts: u32) -> RetryPolicy {
+    pub fn max_attempts(mut self, attempts: u32) -> RetryPolicy {
         self.max_attempts = attempts.max(1);
         self
     }
 
+    /// Deprecated name of [`max_attempts`](method@Self::max_attempts).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `max_attempts`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_max_attempts(self, attempts: u32) -> RetryPolicy {
+        self.max_attempts(attempts)
+    }
+
     /// Sets the first and the largest backoff ceiling.
-    pub fn with_backoff(mut self, base: Duration, max: Duration) -> RetryPolicy {
+    pub fn backoff(mut self, base: Duration, max: Duration) -> RetryPolicy {
         self.base_backoff = base;
         self.max_backoff = max.max(base);
         self
     }
 
+    /// Deprecated name of [`backoff`](method@Self::backoff).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `backoff`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_backoff(self, base: Duration, max: Duration) -> RetryPolicy {
+        self.backoff(base, max)
+    }
+
     /// Turns full jitter on or off.
-    pub fn with_jitter(mut self, jitter: bool) -> RetryPolicy {
+    pub fn jitter(mut self, jitter: bool) -> RetryPolicy {
         self.jitter = jitter;
         self
     }
 
+    /// Deprecated name of [`jitter`](method@Self::jitter).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `jitter`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_jitter(self, jitter: bool) -> RetryPolicy {
+        self.jitter(jitter)
+    }
+
     /// Sets the longest `Retry-After` honoured.
-    pub fn with_max_retry_after(mut self, max: Duration) -> RetryPolicy {
+    pub fn max_retry_after(mut self, max: Duration) -> RetryPolicy {
         self.max_retry_after = max;
         self
+    }
+
+    /// Deprecated name of [`max_retry_after`](method@Self::max_retry_after).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `max_retry_after`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_max_retry_after(self, max: Duration) -> RetryPolicy {
+        self.max_retry_after(max)
     }
 }
 
@@ -243,7 +288,7 @@ pub struct Config {
 ///     .api_key("my-key")
 ///     .base_url("https://inbound.xpander.ai")
 ///     .request_timeout(Duration::from_secs(30))
-///     .retry(RetryPolicy::default().with_max_attempts(4))
+///     .retry(RetryPolicy::default().max_attempts(4))
 ///     .build()?;
 /// assert_eq!(tasks.config().base_url, "https://inbound.xpander.ai");
 /// # Ok::<(), xpander_sdk::Error>(())
@@ -611,14 +656,17 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
     if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("it contains white space or control characters"));
     }
-    let with_scheme = if raw.contains("://") {
-        raw.to_string()
-    } else {
-        format!("https://{raw}")
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        // Refused rather than guessed: an https guess pointed at a local
+        // plain-http server fails later as a TLS error that names nothing.
+        let shown = crate::redact::redact_userinfo(raw);
+        let authority = raw.split('/').next().unwrap_or_default();
+        let host = host_of(authority.rsplit('@').next().unwrap_or_default()).unwrap_or_default();
+        let meant = if is_loopback(&host) { "http" } else { "https" };
+        return Err(Error::Config(format!(
+            "invalid base URL {shown:?}: it has no scheme; did you mean \"{meant}://{shown}\"?"
+        )));
     };
-    let (scheme, rest) = with_scheme
-        .split_once("://")
-        .ok_or_else(|| bad("no scheme"))?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "https" && scheme != "http" {
         return Err(bad("the scheme must be https or http"));
@@ -799,13 +847,22 @@ mod tests {
     #[test]
     fn base_url_rules() {
         let r = |raw, org| resolve_base_url(raw, org, false).map(|(u, _)| u);
-        assert_eq!(
-            r("inbound.xpander.ai", None).unwrap(),
-            "https://inbound.xpander.ai"
+        // No scheme: refused, naming the URL it likely meant.
+        let no_scheme = |raw| match r(raw, None) {
+            Err(Error::Config(m)) => m,
+            other => panic!("{raw}: {other:?}"),
+        };
+        assert!(no_scheme("inbound.xpander.ai")
+            .contains("did you mean \"https://inbound.xpander.ai\"?"));
+        assert!(
+            no_scheme("127.0.0.1:8080/api").contains("did you mean \"http://127.0.0.1:8080/api\"?")
         );
+        assert!(no_scheme("localhost:9").contains("\"http://localhost:9\""));
+        assert!(no_scheme("[::1]:9").contains("\"http://[::1]:9\""));
+        assert!(!no_scheme("u:pw@example.com").contains("pw"));
         assert_eq!(r("https://x.ai/api//", None).unwrap(), "https://x.ai/api");
         assert_eq!(
-            r("agent-controller.x", Some("ORG")).unwrap(),
+            r("https://agent-controller.x", Some("ORG")).unwrap(),
             "https://agent-controller.x/ORG"
         );
         assert_eq!(
@@ -813,7 +870,7 @@ mod tests {
             "http://localhost:9016/o%201"
         );
         assert!(matches!(
-            r("agent-controller.x", None),
+            r("https://agent-controller.x", None),
             Err(Error::Config(_))
         ));
         assert_eq!(

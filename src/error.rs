@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | [`Error::Config`] | the client is not configured (no API key, bad base URL) | fix the configuration |
 //! | [`Error::InvalidArgument`] | a value the caller passed was refused before any request | fix the call |
-//! | [`Error::Api`] | the server answered with a non-2xx status | see [`ApiError::is_retryable`] |
+//! | [`Error::Api`] | the server answered with a non-2xx status | see [`ApiError::is_retryable`]; a 404 is either [`ApiError::is_not_found`] (no such task) or [`ApiError::is_unknown_route`] (a wrong base URL) |
 //! | [`Error::Transport`] | the server was never reached, or the exchange broke off | see [`TransportError::kind`] |
 //! | [`Error::Decode`] | the server answered 2xx but the body is not what the API promises | no |
 //! | [`Error::BodyTooLarge`] | the answer was larger than the configured limit | no |
@@ -104,9 +104,21 @@ impl Error {
         }
     }
 
-    /// True for a 404 answer: the task (or agent) does not exist.
+    /// True for a 404 answer about the resource: the task (or agent, or
+    /// activity thread) does not exist. False for a route the server does
+    /// not know ([`Error::is_unknown_route`]): that is a wrong base URL, not
+    /// a missing task.
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404) && matches!(self, Error::Api(_))
+        matches!(self, Error::Api(e) if e.is_not_found())
+    }
+
+    /// True for a 404 answer about the URL itself: the server has no such
+    /// route (FastAPI's bare `{"detail": "Not Found"}`, or a web server's
+    /// HTML page), which means the base URL is wrong (a path such as `/v1`
+    /// that does not belong, another service), not that the task is gone.
+    /// See [`ApiError::is_unknown_route`].
+    pub fn is_unknown_route(&self) -> bool {
+        matches!(self, Error::Api(e) if e.is_unknown_route())
     }
 
     /// True for a 409 answer: a concurrent update conflict. Reload the task
@@ -209,6 +221,12 @@ pub struct ApiError {
     pub retry_after: Option<String>,
     /// How many attempts were made (more than 1 when retried).
     pub attempts: u32,
+    /// The method of the request that got this answer (`None` for an
+    /// error made with [`ApiError::new`]).
+    pub method: Option<crate::core::Method>,
+    /// The URL of the request that got this answer: scheme, host, port and
+    /// path, never its query or userinfo.
+    pub url: Option<String>,
 }
 
 /// How many bytes of a body an error keeps.
@@ -233,9 +251,20 @@ impl ApiError {
     }
 
     /// Sets the `Retry-After` value.
-    pub fn with_retry_after(mut self, value: impl Into<String>) -> ApiError {
+    pub fn retry_after(mut self, value: impl Into<String>) -> ApiError {
         self.retry_after = Some(value.into());
         self
+    }
+
+    /// Deprecated name of [`retry_after`](method@Self::retry_after).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `retry_after`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_retry_after(self, value: impl Into<String>) -> ApiError {
+        self.retry_after(value)
     }
 
     /// The HTTP status code.
@@ -243,9 +272,40 @@ impl ApiError {
         self.status
     }
 
-    /// True for 404.
+    /// True for a 404 about the resource (`Task … not found`): the task,
+    /// agent or thread does not exist. False for an unknown route
+    /// ([`ApiError::is_unknown_route`]).
+    ///
+    /// ```
+    /// use xpander_sdk::ApiError;
+    ///
+    /// assert!(ApiError::new(404, r#"{"detail": "Task t not found"}"#).is_not_found());
+    /// assert!(!ApiError::new(404, r#"{"detail": "Not Found"}"#).is_not_found());
+    /// ```
     pub fn is_not_found(&self) -> bool {
+        self.status == 404 && !self.is_unknown_route()
+    }
+
+    /// True for a 404 about the URL: the server does not know the route.
+    /// The Tasks API (FastAPI) answers a path it has no route for with a
+    /// bare `{"detail": "Not Found"}`, and a missing task with `Task …
+    /// not found`; a web server in front answers with an HTML page. Either
+    /// way the base URL is wrong (a `/v1` too many, another service), and
+    /// no task was looked up.
+    ///
+    /// ```
+    /// use xpander_sdk::ApiError;
+    ///
+    /// assert!(ApiError::new(404, r#"{"detail":"Not Found"}"#).is_unknown_route());
+    /// assert!(ApiError::new(404, "<html><body>404 Not Found</body></html>").is_unknown_route());
+    /// assert!(!ApiError::new(404, r#"{"detail": "Task t not found"}"#).is_unknown_route());
+    /// ```
+    pub fn is_unknown_route(&self) -> bool {
         self.status == 404
+            && match &self.detail {
+                Some(detail) => detail.trim().eq_ignore_ascii_case("not found"),
+                None => self.body.trim_start().starts_with('<'),
+            }
     }
 
     /// True for 409, a concurrent update conflict.
@@ -278,12 +338,28 @@ impl fmt::Debug for ApiError {
             .field("body", &self.body)
             .field("retry_after", &self.retry_after)
             .field("attempts", &self.attempts)
+            .field("method", &self.method)
+            .field("url", &self.url)
             .finish()
+    }
+}
+
+/// `GET https://host:443/path: ` when the request is known.
+fn request_prefix(
+    f: &mut fmt::Formatter<'_>,
+    method: Option<crate::core::Method>,
+    url: Option<&str>,
+) -> fmt::Result {
+    match (method, url) {
+        (Some(method), Some(url)) => write!(f, "{} {url}: ", method.as_str()),
+        (None, Some(url)) => write!(f, "{url}: "),
+        _ => Ok(()),
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        request_prefix(f, self.method, self.url.as_deref())?;
         write!(f, "the API answered {}", self.status)?;
         if let Some(reason) = reason_phrase(self.status) {
             write!(f, " {reason}")?;
@@ -295,6 +371,13 @@ impl fmt::Display for ApiError {
         }
         if self.attempts > 1 {
             write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        if self.is_unknown_route() {
+            write!(
+                f,
+                "; the server has no such route: check the base URL (the SDK adds \
+                 the API's paths, such as /agent-execution/..., itself)"
+            )?;
         }
         Ok(())
     }
@@ -334,7 +417,6 @@ pub enum TransportErrorKind {
 
 /// The request did not get a complete answer.
 #[derive(Debug, thiserror::Error)]
-#[error("transport error ({kind:?}): {message}{}", attempts_suffix(*.attempts))]
 #[non_exhaustive]
 pub struct TransportError {
     /// What kind of failure this is.
@@ -346,6 +428,24 @@ pub struct TransportError {
     /// The HTTP client's own error.
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// The method of the request that failed.
+    pub method: Option<crate::core::Method>,
+    /// The URL of the request that failed: scheme, host, port and path,
+    /// never its query or userinfo.
+    pub url: Option<String>,
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        request_prefix(f, self.method, self.url.as_deref())?;
+        write!(
+            f,
+            "transport error ({:?}): {}{}",
+            self.kind,
+            self.message,
+            attempts_suffix(self.attempts)
+        )
+    }
 }
 
 fn attempts_suffix(attempts: u32) -> String {
@@ -368,6 +468,8 @@ impl TransportError {
             message: message.into(),
             attempts: 1,
             source,
+            method: None,
+            url: None,
         }
     }
 
@@ -430,12 +532,20 @@ mod tests {
             detail: None,
             retry_after: None,
             attempts: 1,
+            method: None,
+            url: None,
         };
         assert_eq!(api(429).class(), ErrorClass::Throttling);
         assert_eq!(api(503).class(), ErrorClass::Transient);
         assert_eq!(api(500).class(), ErrorClass::Server);
         assert_eq!(api(404).class(), ErrorClass::Client);
         assert!(Error::Api(api(404)).is_not_found());
+        let route = Error::Api(ApiError::new(404, r#"{"detail":"Not Found"}"#));
+        assert!(route.is_unknown_route() && !route.is_not_found());
+        assert!(route.to_string().contains("check the base URL"), "{route}");
+        let task = Error::Api(ApiError::new(404, r#"{"detail":"Task t not found"}"#));
+        assert!(task.is_not_found() && !task.is_unknown_route());
+        assert!(!task.to_string().contains("base URL"), "{task}");
         assert!(Error::Api(api(409)).is_conflict());
         assert!(!Error::Api(api(409)).is_not_found());
         let shown = Error::Api(ApiError {

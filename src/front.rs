@@ -63,12 +63,20 @@ macro_rules! front_end {
                 }
                 let transport = shared.$transport()?;
                 let call = crate::telemetry::Call::start(&request);
+                let (method, url) = (request.method, request.url.clone());
                 let mut retrier = Retrier::new(&shared.core.config, request.operation, options);
                 loop {
                     let outcome = match retrier.attempt_timeout() {
-                        Ok(timeout) => transport.send(&request, timeout).await,
+                        Ok(timeout) => match transport.send(&request, timeout).await {
+                            Ok(mut answer) => {
+                                answer.request =
+                                    Some((method, crate::diagnose::shown_url(&url)));
+                                Ok(answer)
+                            }
+                            Err(error) => Err(crate::diagnose::locate(error, method, &url)),
+                        },
                         Err(deadline) => {
-                            let result = Err(deadline);
+                            let result = Err(crate::diagnose::locate(deadline, method, &url));
                             call.finish(&retrier, &result);
                             return result;
                         }
@@ -244,6 +252,8 @@ macro_rules! front_end {
             /// kept until it is over, so a call dropped while it waits does
             /// not lose it.
             reconnect_at: Option<(std::time::Instant, std::time::Duration)>,
+            /// The method and URL of the connection under way, named in its errors.
+            target: Option<(crate::core::Method, String)>,
         }
 
         impl std::fmt::Debug for $stream {
@@ -267,6 +277,7 @@ macro_rules! front_end {
                     body: None,
                     phase: Phase::Head,
                     reconnect_at: None,
+                    target: None,
                 }
             }
 
@@ -350,14 +361,22 @@ macro_rules! front_end {
                                         Opened::Then(step) => step,
                                     }
                                 }
-                                Err(error) => self.session.on_disconnect(Disconnect::Error(error), now()),
+                                Err(error) => {
+                                    let error = self.located(error);
+                                    self.session.on_disconnect(Disconnect::Error(error), now())
+                                }
                             },
                             Phase::ErrorBody => {
                                 let error = match body.answer().await {
-                                    Ok(answer) => self.tasks.inner.shared.core.accepted(answer).err().unwrap_or_else(|| {
-                                        crate::Error::invalid("stream", "an error answer had a 2xx status")
-                                    }),
-                                    Err(error) => error,
+                                    Ok(mut answer) => {
+                                        if let Some((method, url)) = &self.target {
+                                            answer.request = Some((*method, crate::diagnose::shown_url(url)));
+                                        }
+                                        self.tasks.inner.shared.core.accepted(answer).err().unwrap_or_else(|| {
+                                            crate::Error::invalid("stream", "an error answer had a 2xx status")
+                                        })
+                                    }
+                                    Err(error) => self.located(error),
                                 };
                                 self.session.on_disconnect(Disconnect::Error(error), now())
                             }
@@ -370,7 +389,10 @@ macro_rules! front_end {
                                 Ok(crate::core::StreamRead::Idle) => {
                                     self.session.on_disconnect(Disconnect::IdleTimeout, now())
                                 }
-                                Err(error) => self.session.on_disconnect(Disconnect::Error(error), now()),
+                                Err(error) => {
+                                    let error = self.located(error);
+                                    self.session.on_disconnect(Disconnect::Error(error), now())
+                                }
                             },
                         },
                         None => {
@@ -431,13 +453,25 @@ macro_rules! front_end {
                 };
                 let policy = self.session.policy();
                 let (head, idle) = (policy.connect_timeout, policy.idle_timeout);
+                self.target = Some((request.method, request.url.clone()));
                 match transport.start(&request, Some(head), idle) {
                     Ok(body) => {
                         self.body = Some(body);
                         self.phase = Phase::Head;
                         Ok(())
                     }
-                    Err(error) => Err(self.session.on_disconnect(Disconnect::Error(error), std::time::Instant::now())),
+                    Err(error) => {
+                        let error = self.located(error);
+                        Err(self.session.on_disconnect(Disconnect::Error(error), std::time::Instant::now()))
+                    }
+                }
+            }
+
+            /// The error named with the method and URL of the connection.
+            fn located(&self, error: crate::Error) -> crate::Error {
+                match &self.target {
+                    Some((method, url)) => crate::diagnose::locate(error, *method, url),
+                    None => error,
                 }
             }
         }

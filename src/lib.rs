@@ -152,7 +152,7 @@
 //!
 //! # Worker runtime
 //!
-//! Feature `runtime`: [`runtime::Worker`] serves an agent's tasks with your
+//! Feature `runtime`: [`runtime::Worker`][worker-item] serves an agent's tasks with your
 //! handler, as the official Python runtime's `@on_task` does: it takes the
 //! tasks the server dispatches, runs the handler, and saves the outcome.
 //!
@@ -195,7 +195,7 @@
 //!
 //! # Emulator
 //!
-//! Feature `emulator`: [`emulator`] is a local Tasks API server on loopback
+//! Feature `emulator`: [`emulator`][emulator-item] is a local Tasks API server on loopback
 //! (its own crate, `xpander-emulator`) for your tests and examples: seed
 //! tasks, inject faults, read the request log.
 //!
@@ -242,8 +242,8 @@
 //! |---|---|---|
 //! | `blocking` | yes | the blocking face ([`blocking`]), over ureq |
 //! | `async` | yes | the async face ([`nonblocking`]), over reqwest on tokio |
-//! | `runtime` | no | [`runtime`]: the agent worker (`@on_task`'s counterpart), on tokio; turns on `async` |
-//! | `emulator` | no | [`emulator`]: a local Tasks API server for tests and examples |
+//! | `runtime` | no | [`runtime`][runtime-item]: the agent worker (`@on_task`'s counterpart), on tokio; turns on `async` |
+//! | `emulator` | no | [`emulator`][emulator-item]: a local Tasks API server for tests and examples |
 //! | `emulator-tls` | no | `emulator`, able to serve https (a certificate made at start) |
 //! | `tracing` | no | a span per call and an event per retry, through `tracing` |
 //! | `webpki-roots` | yes | Mozilla's root certificates, trusted when the platform has none |
@@ -262,8 +262,8 @@
 //! [`ClientBuilder::add_root_certificate_pem`]), proxies ([`proxy`]: the
 //! standard variables, loopback never proxied), HTTP/2, DNS caching in the
 //! blocking face, deadlines and per-call options, and bringing your own
-//! `ureq::Agent` or `reqwest::Client` are described in the README's
-//! "Network" section.
+//! `ureq::Agent` or `reqwest::Client` are described in the "Network"
+//! section of the guide (`docs/guide.md` in the repository).
 //!
 //! # How it is built
 //!
@@ -274,7 +274,24 @@
 //! holds the typed values both faces share. The worker runtime follows the
 //! same split: [`core::worker`] takes every decision without I/O, and
 //! `runtime` (async only) moves its bytes and runs the handlers.
+//!
 #![deny(missing_docs)]
+// The crate docs link to items behind features; a build of the docs without
+// them (a user's `cargo doc` with the default features) links to docs.rs,
+// which documents every feature, instead of warning about a broken link.
+#![cfg_attr(
+    feature = "runtime",
+    doc = "\n[worker-item]: crate::runtime::Worker\n[runtime-item]: crate::runtime"
+)]
+#![cfg_attr(
+    not(feature = "runtime"),
+    doc = "\n[worker-item]: https://docs.rs/xpander-sdk/latest/xpander_sdk/runtime/struct.Worker.html\n[runtime-item]: https://docs.rs/xpander-sdk/latest/xpander_sdk/runtime/index.html"
+)]
+#![cfg_attr(feature = "emulator", doc = "\n[emulator-item]: crate::emulator")]
+#![cfg_attr(
+    not(feature = "emulator"),
+    doc = "\n[emulator-item]: https://docs.rs/xpander-sdk/latest/xpander_sdk/emulator/index.html"
+)]
 // The library never panics on data from the network or from the caller:
 // no indexing, unwrap, expect, panic or overflowing arithmetic anywhere in
 // it, checked by clippy once for the whole crate (tests may do all that).
@@ -297,6 +314,8 @@
     allow(dead_code, unused_macros)
 )]
 
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod diagnose;
 #[macro_use]
 mod front;
 
@@ -360,3 +379,15 @@ pub const USER_AGENT: &str = concat!("xpander-sdk-rust/", env!("CARGO_PKG_VERSIO
 ))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The guide's and the comparison's Rust examples, compiled as doctests too.
+#[cfg(all(
+    doctest,
+    feature = "blocking",
+    feature = "async",
+    feature = "emulator",
+    feature = "runtime"
+))]
+#[doc = include_str!("../docs/guide.md")]
+#[doc = include_str!("../docs/comparison.md")]
+pub struct GuideDoctests;

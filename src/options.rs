@@ -41,7 +41,7 @@ const RESERVED: &[&str] = &[
 /// let urgent = tasks.with_options(
 ///     CallOptions::new()
 ///         .deadline(Duration::from_secs(5))
-///         .retry(RetryPolicy::default().with_max_attempts(2))
+///         .retry(RetryPolicy::default().max_attempts(2))
 ///         .header("x-trace-id", "abc-123"),
 /// );
 /// // `urgent` has every method of `tasks` (update, aupdate, ...), over the

@@ -28,9 +28,11 @@ use crate::config::Config;
 /// The ring crypto provider, shared by ureq and reqwest (made once).
 pub(crate) fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
-        .clone()
+    // ring's provider, chosen on purpose (no C toolchain, no aws-lc): rustls
+    // 0.23.48 deprecates it for lacking post-quantum key exchange.
+    #[allow(deprecated)]
+    let make = || Arc::new(rustls::crypto::ring::default_provider());
+    PROVIDER.get_or_init(make).clone()
 }
 
 /// Where the trusted roots came from (for tests and messages).

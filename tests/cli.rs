@@ -1242,3 +1242,127 @@ fn closed_port() -> u16 {
     drop(listener);
     port
 }
+
+// --- A newcomer's first hour (issue 22) --------------------------------------------
+
+#[test]
+fn a_wrong_base_path_exits_13_and_a_missing_task_4() {
+    let emulator = emulator();
+    let mut wrong = bare_command();
+    wrong
+        .env("XPANDER_API_KEY", KEY)
+        .args(["--base-url", &format!("{}/v1", emulator.base_url())]);
+    let err = fails(wrong, &["get", "task-1"], 13);
+    assert!(
+        err.contains(&format!(
+            "GET {}/v1/agent-execution/task-1/status",
+            emulator.base_url()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("check the base URL"), "{err}");
+    let err = fails(command(&emulator), &["get", "no-such-task"], 4);
+    assert!(!err.contains("base URL"), "{err}");
+    let help = run(bare_command(), &["--help"], "");
+    let (out, _) = texts(&help);
+    assert!(out.contains("13  unknown route"), "{out}");
+}
+
+#[test]
+fn a_base_url_without_a_scheme_exits_3_naming_the_url_meant() {
+    let emulator = emulator();
+    let authority = emulator.base_url().replace("http://", "");
+    let mut cmd = bare_command();
+    cmd.env("XPANDER_API_KEY", KEY)
+        .env("XPANDER_BASE_URL", &authority);
+    let err = fails(cmd, &["get", "task-1"], 3);
+    assert!(
+        err.contains(&format!("did you mean \"http://{authority}\"?")),
+        "{err}"
+    );
+}
+
+#[test]
+fn api_key_on_the_command_line_is_refused_saying_where_keys_come_from() {
+    for args in [
+        &["--api-key", "local-key-3c9d", "get", "task-1"][..],
+        &["get", "task-1", "--api-key=local-key-3c9d"][..],
+    ] {
+        let mut cmd = bare_command();
+        cmd.env("XPANDER_API_KEY", KEY);
+        let err = fails(cmd, args, 2);
+        assert!(err.contains("never taken on the command line"), "{err}");
+        assert!(err.contains("XPANDER_API_KEY"), "{err}");
+        assert!(err.contains("--api-key-env NAME"), "{err}");
+        assert!(
+            !err.contains("local-key-3c9d"),
+            "the value is echoed: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_plain_http_refusal_names_the_option_and_the_variables() {
+    let mut cmd = bare_command();
+    cmd.env("XPANDER_API_KEY", KEY);
+    let err = fails(
+        cmd,
+        &["--base-url", "http://example.com", "get", "task-1"],
+        3,
+    );
+    assert!(
+        err.contains("plain http is allowed only to loopback hosts"),
+        "{err}"
+    );
+    for words in [
+        "--base-url",
+        "XPANDER_BASE_URL",
+        "XPANDER_ALLOW_INSECURE_HTTP=1",
+    ] {
+        assert!(err.contains(words), "{words} missing: {err}");
+    }
+    assert!(!err.contains("ClientBuilder"), "Rust advice: {err}");
+}
+
+#[test]
+fn events_ends_as_soon_as_stdout_closes_without_waiting_for_an_event() {
+    let emulator = emulator();
+    emulator
+        .seed_task(streaming_task("task-idle", "executing"))
+        .unwrap();
+    let mut cli = Running::spawn(live_command(&emulator), &["events", "task-idle"]);
+    assert_eq!(cli.next_json()["type"], "connected");
+    // `| head -n 1` has its line; no event comes after it.
+    let Running {
+        mut child, stdout, ..
+    } = cli;
+    drop(stdout);
+    let mut status = None;
+    for _ in 0..3_000 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("still following an idle task 30 s after stdout closed");
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {err}");
+    assert_eq!(err, "");
+}
+
+#[test]
+fn a_task_seeded_with_defaults_is_read_by_the_tool() {
+    let emulator = emulator();
+    emulator
+        .seed_task_with_defaults(
+            json!({"id": "task-min", "agent_id": "agent-123", "status": "pending"}),
+        )
+        .unwrap();
+    let task = ok(&emulator, &["get", "task-min"], "");
+    assert_eq!(task["organization_id"], emulator.organization_id());
+}

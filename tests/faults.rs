@@ -43,7 +43,7 @@ macro_rules! fault_tests {
                 let tasks = Tasks::builder()
                     .base_url(format!("http://127.0.0.1:{}", closed_port()))
                     .api_key("k")
-                    .retry(RetryPolicy::default().with_backoff(
+                    .retry(RetryPolicy::default().backoff(
                         Duration::from_millis(1),
                         Duration::from_millis(5),
                     ))
@@ -215,7 +215,7 @@ macro_rules! fault_tests {
                         .max_response_bytes(64 * 1024)
                 };
                 let tasks = builder()
-                    .retry(RetryPolicy::default().with_backoff(
+                    .retry(RetryPolicy::default().backoff(
                         Duration::from_millis(1),
                         Duration::from_millis(5),
                     ))

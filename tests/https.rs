@@ -19,7 +19,7 @@ use xpander_sdk::emulator::{Emulator, Fault};
 use xpander_sdk::{CreateTask, Error, RetryPolicy, Tasks, UpdateTask};
 
 fn quick() -> RetryPolicy {
-    RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5))
+    RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5))
 }
 
 /// The call a row makes.

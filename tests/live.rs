@@ -53,10 +53,7 @@ fn emulator_over_https() -> Arc<Emulator> {
 fn client(emulator: &Emulator) -> Tasks {
     common::builder(emulator)
         .organization_id(ORG)
-        .retry(
-            RetryPolicy::default()
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
-        )
+        .retry(RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(10)))
         .build()
         .unwrap()
 }
@@ -75,8 +72,8 @@ fn streaming_task(emulator: &Emulator, id: &str) -> xpander_sdk::Task {
 /// Fast reconnects for tests (the backoff is a parameter, not an assertion).
 fn quick() -> StreamPolicy {
     StreamPolicy::default()
-        .with_initial_delay(Duration::from_millis(5))
-        .with_max_delay(Duration::from_millis(20))
+        .initial_delay(Duration::from_millis(5))
+        .max_delay(Duration::from_millis(20))
 }
 
 fn kinds(events: &[TaskEvent]) -> Vec<String> {
@@ -271,7 +268,7 @@ macro_rules! live_scenarios {
                 let tasks = client(emulator);
                 let task = streaming_task(emulator, "t-idle");
                 emulator.update_task("t-idle", json!({"status": "completed"})).unwrap();
-                let policy = quick().with_idle_timeout(Duration::from_millis(200));
+                let policy = quick().idle_timeout(Duration::from_millis(200));
                 emulator.inject(Fault::on("GET", STREAMS).stall_after_for(1, Duration::from_secs(3600)));
                 let (events, errors) = drain(task.$events_with(&tasks, policy.clone()).unwrap()).await;
                 assert!(errors.is_empty(), "{errors:?}");
@@ -288,7 +285,7 @@ macro_rules! live_scenarios {
                         .always()
                         .stall_after_for(1, Duration::from_secs(3600)),
                 );
-                let policy = policy.with_max_reconnects(1);
+                let policy = policy.max_reconnects(1);
                 let (_, errors) = drain(task.$events_with(&tasks, policy).unwrap()).await;
                 assert_eq!(errors.len(), 1, "{errors:?}");
                 assert!(errors[0].to_string().contains("gave up"), "{}", errors[0]);
@@ -306,8 +303,8 @@ macro_rules! live_scenarios {
                 emulator.update_task("t-head", json!({"status": "completed"})).unwrap();
                 emulator.inject(Fault::on("GET", STREAMS).hold());
                 let policy = quick()
-                    .with_connect_timeout(Duration::from_millis(200))
-                    .with_idle_timeout(Duration::from_secs(3600));
+                    .connect_timeout(Duration::from_millis(200))
+                    .idle_timeout(Duration::from_secs(3600));
                 let (events, errors) = drain(task.$events_with(&tasks, policy).unwrap()).await;
                 assert!(errors.is_empty(), "{errors:?}");
                 assert!(events.last().unwrap().is_finished());
@@ -396,8 +393,8 @@ macro_rules! live_scenarios {
                         })
                     };
                     let policy = WaitPolicy::default()
-                        .with_timeout(Duration::from_secs(30))
-                        .with_poll(Duration::from_millis(5), Duration::from_millis(20));
+                        .timeout(Duration::from_secs(30))
+                        .poll(Duration::from_millis(5), Duration::from_millis(20));
                     let task = tasks.$wait(id, &policy).await.unwrap();
                     finisher.join().unwrap();
                     assert_eq!(task.status, Some(AgentExecutionStatus::Failed), "{id}");
@@ -528,8 +525,8 @@ macro_rules! live_scenarios {
                 let tasks = client(emulator);
                 streaming_task(emulator, "t-slow");
                 let policy = WaitPolicy::default()
-                    .with_timeout(Duration::from_millis(300))
-                    .with_poll(Duration::from_millis(5), Duration::from_millis(20));
+                    .timeout(Duration::from_millis(300))
+                    .poll(Duration::from_millis(5), Duration::from_millis(20));
                 let error = tasks.$wait("t-slow", &policy).await.unwrap_err();
                 assert!(error.is_timeout(), "{error:?}");
                 assert!(matches!(error, Error::Timeout { .. }));
@@ -893,7 +890,7 @@ fn the_recorded_requests_under_other_base_urls() {
             .organization_id(ORG)
             .build()
             .unwrap();
-        let policy = StreamPolicy::default().with_max_reconnects(0);
+        let policy = StreamPolicy::default().max_reconnects(0);
         for face in ["blocking", "async"] {
             emulator.clear_requests();
             // The outcome is the emulator's answer to a path it may not

@@ -41,8 +41,8 @@ async fn ten_thousand_updates_with_five_percent_503s() {
         .api_key(emulator.api_key())
         .retry(
             RetryPolicy::default()
-                .with_max_attempts(10)
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(20)),
+                .max_attempts(10)
+                .backoff(Duration::from_millis(1), Duration::from_millis(20)),
         )
         .build()
         .unwrap();

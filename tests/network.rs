@@ -23,7 +23,7 @@ use xpander_sdk::{
 const HOST: &str = "tasks.example.test";
 
 fn quick() -> RetryPolicy {
-    RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5))
+    RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5))
 }
 
 /// An emulator serving https, its certificate naming `HOST` too.
@@ -489,6 +489,9 @@ async fn a_slow_first_call_does_not_hold_up_the_others() {
 async fn your_own_clients_are_used_and_error_answers_keep_their_body() {
     // A reqwest client built by hand needs a crypto provider: the crate
     // builds reqwest without one of its own choosing (ring is set per client).
+    // ring's provider, chosen on purpose (no C toolchain, no aws-lc): rustls
+    // 0.23.48 deprecates it for lacking post-quantum key exchange.
+    #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
     let emulator = emulator();
     let tasks = Tasks::builder()

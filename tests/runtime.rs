@@ -43,8 +43,8 @@ fn client(emulator: &Emulator) -> Tasks {
     client_with(
         emulator,
         RetryPolicy::default()
-            .with_max_attempts(8)
-            .with_backoff(Duration::from_millis(1), Duration::from_millis(20)),
+            .max_attempts(8)
+            .backoff(Duration::from_millis(1), Duration::from_millis(20)),
     )
 }
 
@@ -61,12 +61,12 @@ fn client_with(emulator: &Emulator, retry: RetryPolicy) -> Tasks {
 /// The default policy with quick reconnects and save retries.
 fn policy() -> WorkerPolicy {
     WorkerPolicy::default()
-        .with_save_retries(5, Duration::from_millis(5), Duration::from_millis(50))
-        .with_stream(
+        .save_retries(5, Duration::from_millis(5), Duration::from_millis(50))
+        .stream(
             StreamPolicy::default()
-                .with_initial_delay(Duration::from_millis(10))
-                .with_max_delay(Duration::from_millis(100))
-                .with_idle_timeout(Duration::from_secs(60)),
+                .initial_delay(Duration::from_millis(10))
+                .max_delay(Duration::from_millis(100))
+                .idle_timeout(Duration::from_secs(60)),
         )
 }
 

@@ -94,7 +94,7 @@ fn an_update_retried_once_leaves_one_span_and_one_retry_event() {
     let tasks = Tasks::builder()
         .base_url(emulator.base_url())
         .api_key(KEY)
-        .retry(RetryPolicy::default().with_backoff(
+        .retry(RetryPolicy::default().backoff(
             std::time::Duration::from_millis(1),
             std::time::Duration::from_millis(2),
         ))

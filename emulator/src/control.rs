@@ -84,7 +84,13 @@ pub(crate) fn handle(shared: &Shared, req: &Req<'_>, parsed: Option<Value>) -> R
             shared.reset();
             Ok(())
         }
-        ("POST", "tasks") => return seed(shared, parsed, req.body),
+        ("POST", "tasks") => {
+            let defaults = req
+                .query()
+                .split('&')
+                .any(|pair| pair == "defaults=true" || pair == "defaults=1");
+            return seed(shared, parsed, req.body, defaults);
+        }
         ("POST", "faults") => json_body(parsed, req.body).and_then(|v| {
             let rules = one_or_many(v)
                 .iter()
@@ -152,8 +158,9 @@ fn per_task(shared: &Shared, req: &Req<'_>, kind: &str, id: &str, parsed: Option
     }
 }
 
-/// `POST /__emulator/tasks`: every task or none (the first invalid one is the 422).
-fn seed(shared: &Shared, parsed: Option<Value>, body: &[u8]) -> Resp {
+/// `POST /__emulator/tasks`: every task or none (the first invalid one is
+/// the 422); `?defaults=true` fills in what a client needs to read them.
+fn seed(shared: &Shared, parsed: Option<Value>, body: &[u8], defaults: bool) -> Resp {
     let tasks = match json_body(parsed, body) {
         Ok(v) => one_or_many(v),
         Err(r) => return r,
@@ -164,7 +171,12 @@ fn seed(shared: &Shared, parsed: Option<Value>, body: &[u8]) -> Resp {
     }
     let mut ids = Vec::with_capacity(tasks.len());
     for t in tasks {
-        match shared.seed_task(t) {
+        let seeded = if defaults {
+            shared.seed_task_with_defaults(t)
+        } else {
+            shared.seed_task(t)
+        };
+        match seeded {
             Ok(id) => ids.push(id),
             Err(e) => return unprocessable(&["body"], &e, "value_error"),
         }

@@ -189,6 +189,28 @@ impl Emulator {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
     }
 
+    /// Stores `task` as [`Emulator::seed_task`] does, first filling in what
+    /// a client needs to read it when missing: this emulator's
+    /// `organization_id`, `created_at` (now) and an empty `input`. A task
+    /// made of an id, an agent and a status is then one the SDK reads.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use serde_json::json;
+    /// let emu = xpander_emulator::Emulator::start()?;
+    /// emu.seed_task_with_defaults(json!({"id": "t1", "agent_id": "a1", "status": "executing"}))?;
+    /// let stored = emu.task("t1").unwrap();
+    /// assert_eq!(stored["organization_id"], emu.organization_id());
+    /// assert!(stored["created_at"].is_string());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn seed_task_with_defaults(&self, task: Value) -> io::Result<String> {
+        self.shared
+            .seed_task_with_defaults(task)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    }
+
     /// Stores several tasks; see [`Emulator::seed_task`].
     pub fn seed_tasks(&self, tasks: impl IntoIterator<Item = Value>) -> io::Result<Vec<String>> {
         tasks.into_iter().map(|t| self.seed_task(t)).collect()

@@ -77,6 +77,24 @@ impl Shared {
         }
     }
 
+    /// Seeds `task` with what a client needs filled in when missing: the
+    /// emulator's `organization_id`, `created_at` now, an empty `input`.
+    pub(crate) fn seed_task_with_defaults(&self, mut task: Value) -> Result<String, String> {
+        if let Value::Object(fields) = &mut task {
+            let org = &self.config.organization_id;
+            fields
+                .entry("organization_id")
+                .or_insert_with(|| Value::String(org.clone()));
+            fields
+                .entry("created_at")
+                .or_insert_with(|| Value::String(crate::store::now()));
+            fields
+                .entry("input")
+                .or_insert_with(|| serde_json::json!({"text": ""}));
+        }
+        self.seed_task(task)
+    }
+
     pub(crate) fn seed_task(&self, task: Value) -> Result<String, String> {
         let id = lock(&self.store).seed(task, &mut lock(&self.ids))?;
         self.task_seeded(&id);

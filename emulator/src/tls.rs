@@ -109,6 +109,9 @@ impl Tls {
             .push(DnType::CommonName, "xpander-emulator");
         let leaf = leaf_params.signed_by(&key, &ca).map_err(other)?;
 
+        // ring's provider, chosen on purpose (no C toolchain, no aws-lc): rustls
+        // 0.23.48 deprecates it for lacking post-quantum key exchange.
+        #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -226,3 +226,83 @@ fn tls_serves_https_and_writes_the_root_where_asked() {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
 }
+
+/// One shell word of an `export NAME=VALUE` line: bare or single-quoted.
+fn shell_word(word: &str) -> String {
+    match word.strip_prefix('\'').and_then(|w| w.strip_suffix('\'')) {
+        Some(quoted) => quoted.replace("'\\''", "'"),
+        None => word.to_string(),
+    }
+}
+
+#[test]
+fn start_prints_the_organization_and_paste_ready_exports() {
+    let (child, addr, key_line, mut out) = start(&["--org", "acme's org"]);
+    let key = key_line.strip_prefix("api key: ").unwrap().to_string();
+    let mut org_line = String::new();
+    out.read_line(&mut org_line).unwrap();
+    assert_eq!(org_line.trim(), "organization id: acme's org");
+    // The exports, up to the organization's (the last one).
+    let mut exports = std::collections::HashMap::new();
+    while !exports.contains_key("XPANDER_ORGANIZATION_ID") {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "stdout ended");
+        if let Some(pair) = line.trim().strip_prefix("export ") {
+            let (name, value) = pair.split_once('=').unwrap();
+            exports.insert(name.to_string(), shell_word(value));
+        }
+    }
+    assert_eq!(exports["XPANDER_BASE_URL"], format!("http://{addr}"));
+    assert_eq!(exports["XPANDER_API_KEY"], key);
+    assert_eq!(exports["XPANDER_ORGANIZATION_ID"], "acme's org");
+    assert_eq!(status_with_key(&addr, &exports["XPANDER_API_KEY"]), 404);
+
+    // `?defaults=true` seeds a task a client reads: the organization,
+    // created_at and input filled in, what was given kept.
+    let task = r#"{"id": "t1", "agent_id": "a1", "status": "executing"}"#;
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let seed = format!(
+        "POST /__emulator/tasks?defaults=true HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{task}",
+        task.len()
+    );
+    s.write_all(seed.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let get = format!(
+        "GET /agent-execution/t1/status HTTP/1.1\r\nhost: t\r\nx-api-key: {key}\r\nconnection: close\r\n\r\n"
+    );
+    s.write_all(get.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap();
+    let stored: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(stored["organization_id"], "acme's org");
+    assert_eq!(stored["status"], "executing");
+    assert_eq!(stored["input"], serde_json::json!({"text": ""}));
+    assert!(stored["created_at"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("20")));
+
+    // A key given with --api-key is not printed, not even in the exports.
+    let rest = stop(child, out);
+    assert!(!rest.contains(SENTINEL), "{rest}");
+    let (child, _, key_line, mut out) = start(&["--api-key", "given-key-2b7e"]);
+    // Everything up to the last export line (printed before the server parks).
+    let mut rest = key_line;
+    while !rest.contains("export XPANDER_ORGANIZATION_ID=") {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "stdout ended: {rest}"
+        );
+        rest.push_str(&line);
+    }
+    rest.push_str(&stop(child, out));
+    assert!(
+        rest.contains("# export XPANDER_API_KEY=<the key given with --api-key>"),
+        "{rest}"
+    );
+    assert!(!rest.contains("given-key-2b7e"), "{rest}");
+}

@@ -55,6 +55,9 @@ const EXIT_FAILED: u8 = 10;
 const EXIT_ERROR: u8 = 11;
 /// `wait`: the task ended as `stopped`.
 const EXIT_STOPPED: u8 = 12;
+/// The API answered 404 for the route itself (FastAPI's bare `Not Found`,
+/// a web server's page): the base URL is wrong, no task was looked up.
+const EXIT_UNKNOWN_ROUTE: u8 = 13;
 
 const PROGRAM: &str = "xpander-tasks";
 
@@ -77,7 +80,7 @@ Exit codes:
    2  usage error (bad option, bad --status, --payload-extension not a JSON object, refused id,
       `events` on a task that does not stream its events)
    3  configuration error (no API key, bad base URL, `events` without an organization id)
-   4  not found (HTTP 404)
+   4  not found (HTTP 404 about the task or agent: `Task ... not found`)
    5  conflict (HTTP 409)
    6  other API error (any other non-2xx answer)
    7  transport error (connection refused, DNS, TLS, timeout, connection broken off)
@@ -85,7 +88,9 @@ Exit codes:
    9  `wait`: timed out before the task reached a final status
   10  `wait`: the task failed
   11  `wait`: the task ended in error
-  12  `wait`: the task was stopped";
+  12  `wait`: the task was stopped
+  13  unknown route (HTTP 404 `Not Found` for the URL itself): the base URL is wrong,
+      e.g. a path such as /v1 that does not belong; no task was looked up";
 
 /// Update, read, stop, list and create xpander.ai tasks; follow their
 /// events, wait for their results, read their activity.
@@ -318,6 +323,7 @@ fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Config(_) => EXIT_CONFIG,
         Error::InvalidArgument { .. } => EXIT_USAGE,
+        Error::Api(api) if api.is_unknown_route() => EXIT_UNKNOWN_ROUTE,
         Error::Api(api) if api.is_not_found() => EXIT_NOT_FOUND,
         Error::Api(api) if api.is_conflict() => EXIT_CONFLICT,
         Error::Api(_) => EXIT_API,
@@ -342,13 +348,56 @@ impl Failure {
     fn message(&self) -> String {
         match self {
             // The library's errors never contain the key.
-            Failure::Sdk(error) => error.to_string(),
+            Failure::Sdk(error) => shell_words(error.to_string()),
             Failure::Usage(m) | Failure::Config(m) | Failure::Other(m) => m.clone(),
         }
     }
 }
 
+/// The library's advice in a shell user's words: a configuration error
+/// that names a Rust method names the option or variable instead.
+fn shell_words(message: String) -> String {
+    const PLAIN_HTTP: &str = "plain http is allowed only to loopback hosts";
+    match message.find(PLAIN_HTTP) {
+        Some(at) => format!(
+            "{PLAIN_HTTP}: use an https:// URL (--base-url or XPANDER_BASE_URL), or set \
+             {INSECURE_HTTP_VAR}=1 to send the API key in clear text",
+            PLAIN_HTTP = &message[..at + PLAIN_HTTP.len()],
+        ),
+        None => message,
+    }
+}
+
+/// The environment variable that opts in to plain http to a host other
+/// than loopback (read by the library's `from_env`).
+const INSECURE_HTTP_VAR: &str = "XPANDER_ALLOW_INSECURE_HTTP";
+
+/// `--api-key` (with its value, or `--api-key=VALUE`) before clap sees it:
+/// clap would answer with a tip for `--api-key-env`, which takes a
+/// variable's name, and might echo the value.
+fn refuse_key_on_command_line() -> Option<ExitCode> {
+    let key_option = std::env::args_os()
+        .skip(1)
+        .take_while(|arg| arg != "--")
+        .any(|arg| {
+            let arg = arg.to_string_lossy();
+            arg == "--api-key" || arg.starts_with("--api-key=")
+        });
+    if !key_option {
+        return None;
+    }
+    eprintln!(
+        "{PROGRAM}: API keys are never taken on the command line (ps and the shell history \
+         would show them): export XPANDER_API_KEY, or keep the key in another variable and \
+         name it with --api-key-env NAME (e.g. `--api-key-env MY_XPANDER_KEY`)"
+    );
+    Some(ExitCode::from(EXIT_USAGE))
+}
+
 fn main() -> ExitCode {
+    if let Some(code) = refuse_key_on_command_line() {
+        return code;
+    }
     // Clap prints its own usage errors (exit 2) and --help / --version (exit 0).
     let cli = Cli::parse();
     match run(cli) {
@@ -438,8 +487,9 @@ fn follow_events(tasks: &Tasks, args: EventsArgs) -> Result<u8, Failure> {
     }
     let mut policy = StreamPolicy::default();
     if let Some(idle) = args.idle_timeout {
-        policy = policy.with_idle_timeout(idle);
+        policy = policy.idle_timeout(idle);
     }
+    exit_when_stdout_closes();
     let mut stdout = io::stdout().lock();
     for event in task.events_with(tasks, policy)? {
         let line = event_line(&event?)?;
@@ -452,6 +502,49 @@ fn follow_events(tasks: &Tasks, args: EventsArgs) -> Result<u8, Failure> {
     }
     Ok(EXIT_OK)
 }
+
+/// Ends the process with exit 0 as soon as stdout's reader is gone (`|
+/// head -n 1` has its line), without waiting for the next event to fail to
+/// be written: on an idle task that may be never. A thread waits in
+/// `poll(2)` for the error or hang-up a pipe or socket reports once its
+/// reader closes; a terminal or a file never reports one, and the thread
+/// just waits.
+#[cfg(unix)]
+fn exit_when_stdout_closes() {
+    use std::os::fd::AsRawFd;
+    let fd = io::stdout().as_raw_fd();
+    let watch = move || loop {
+        // No event asked for: poll reports only POLLERR, POLLHUP, POLLNVAL.
+        let mut watched = libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, its count 1; the fd is stdout's, open
+        // for the life of the process.
+        let ready = unsafe { libc::poll(&mut watched, 1, -1) };
+        if ready < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if watched.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+            // Nothing left to say: the reader has what it wanted.
+            std::process::exit(i32::from(EXIT_OK));
+        }
+        if watched.revents & libc::POLLNVAL != 0 {
+            return;
+        }
+    };
+    // Without the thread, a closed stdout is still noticed at the next write.
+    let _ = std::thread::Builder::new()
+        .name("stdout-watch".into())
+        .spawn(watch);
+}
+
+#[cfg(not(unix))]
+fn exit_when_stdout_closes() {}
 
 /// An event as one compact JSON line: the envelope's keys in their wire
 /// order, the stream `id` after the `type`, the payload last (the longest).
@@ -498,8 +591,8 @@ fn event_line(event: &TaskEvent) -> Result<String, Failure> {
 /// `wait`: the final task on stdout, its status as the exit code.
 fn wait(tasks: &Tasks, args: WaitArgs) -> Result<u8, Failure> {
     let policy = WaitPolicy::default()
-        .with_timeout(args.timeout)
-        .with_poll(WaitPolicy::default().poll_initial.min(args.poll), args.poll);
+        .timeout(args.timeout)
+        .poll(WaitPolicy::default().poll_initial.min(args.poll), args.poll);
     let task = tasks.wait_for_result(&args.task_id, &policy)?;
     print(&to_json(&task)?)?;
     let code = match task.status.as_ref() {

@@ -270,6 +270,9 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
     /// Which attempt this answer came from (1 for the first).
     pub attempts: u32,
+    /// The request's method and shown URL (see [`crate::error::ApiError::url`]),
+    /// set by the front end; an API error made from this answer names them.
+    pub(crate) request: Option<(Method, String)>,
 }
 
 impl fmt::Debug for HttpResponse {
@@ -291,6 +294,7 @@ impl HttpResponse {
             retry_after,
             body,
             attempts: 1,
+            request: None,
         }
     }
 }

@@ -87,6 +87,8 @@ pub(crate) fn api_error(response: &HttpResponse, secret: Secret<'_>) -> ApiError
         detail: detail(&response.body).map(|d| secret.scrub(d)),
         retry_after: response.retry_after.clone(),
         attempts: response.attempts,
+        method: response.request.as_ref().map(|(method, _)| *method),
+        url: response.request.as_ref().map(|(_, url)| url.clone()),
     }
 }
 

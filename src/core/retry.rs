@@ -371,8 +371,8 @@ pub(crate) struct Conflicts {
 impl Conflicts {
     pub(crate) fn new() -> Conflicts {
         let policy = RetryPolicy::default()
-            .with_max_attempts(CONFLICT_ATTEMPTS)
-            .with_backoff(Duration::from_millis(10), Duration::from_millis(200));
+            .max_attempts(CONFLICT_ATTEMPTS)
+            .backoff(Duration::from_millis(10), Duration::from_millis(200));
         Conflicts {
             retrier: Retrier {
                 policy,
@@ -419,7 +419,7 @@ mod tests {
     use crate::error::TransportError;
 
     fn policy() -> RetryPolicy {
-        RetryPolicy::default().with_jitter(false)
+        RetryPolicy::default().jitter(false)
     }
 
     fn config(retry: RetryPolicy, deadline: Option<Duration>) -> Config {
@@ -537,10 +537,7 @@ mod tests {
 
     #[test]
     fn jitter_stays_under_the_ceiling() {
-        let mut r = retrier(
-            RetryPolicy::default().with_max_attempts(100),
-            Operation::Get,
-        );
+        let mut r = retrier(RetryPolicy::default().max_attempts(100), Operation::Get);
         for _ in 0..50 {
             match r.step(answer(503, None)) {
                 Step::Retry(d) => assert!(d <= Duration::from_secs(5)),

@@ -43,8 +43,8 @@
 //! };
 //! let t0 = Instant::now();
 //! let policy = WaitPolicy::default()
-//!     .with_timeout(Duration::from_secs(60))
-//!     .with_jitter(false);
+//!     .timeout(Duration::from_secs(60))
+//!     .jitter(false);
 //! let mut waiter = Waiter::new(policy, t0);
 //!
 //! // The task does not stream its events: poll, backing off.
@@ -76,8 +76,8 @@ use crate::model::{AgentExecutionStatus, Task, TaskEvent};
 /// use xpander_sdk::core::wait::WaitPolicy;
 ///
 /// let policy = WaitPolicy::default()
-///     .with_timeout(Duration::from_secs(30))
-///     .with_poll(Duration::from_millis(200), Duration::from_secs(2));
+///     .timeout(Duration::from_secs(30))
+///     .poll(Duration::from_millis(200), Duration::from_secs(2));
 /// assert_eq!(policy.backoff_factor, 2.0);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -118,7 +118,7 @@ impl Default for WaitPolicy {
             jitter: true,
             follow_events: true,
             recheck_every: Duration::from_secs(60),
-            stream: StreamPolicy::default().with_max_reconnects(2),
+            stream: StreamPolicy::default().max_reconnects(2),
         }
     }
 }
@@ -126,53 +126,130 @@ impl Default for WaitPolicy {
 impl WaitPolicy {
     /// Sets [`timeout`](Self::timeout).
     #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> WaitPolicy {
+    pub fn timeout(mut self, timeout: Duration) -> WaitPolicy {
         self.timeout = timeout;
         self
+    }
+
+    /// Deprecated name of [`timeout`](method@Self::timeout).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `timeout`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_timeout(self, timeout: Duration) -> WaitPolicy {
+        self.timeout(timeout)
     }
 
     /// Sets [`poll_initial`](Self::poll_initial) and
     /// [`poll_max`](Self::poll_max).
     #[must_use]
-    pub fn with_poll(mut self, initial: Duration, max: Duration) -> WaitPolicy {
+    pub fn poll(mut self, initial: Duration, max: Duration) -> WaitPolicy {
         self.poll_initial = initial;
         self.poll_max = max;
         self
     }
 
+    /// Deprecated name of [`poll`](method@Self::poll).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `poll`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_poll(self, initial: Duration, max: Duration) -> WaitPolicy {
+        self.poll(initial, max)
+    }
+
     /// Sets [`backoff_factor`](Self::backoff_factor).
     #[must_use]
-    pub fn with_backoff_factor(mut self, factor: f64) -> WaitPolicy {
+    pub fn backoff_factor(mut self, factor: f64) -> WaitPolicy {
         self.backoff_factor = factor;
         self
     }
 
+    /// Deprecated name of [`backoff_factor`](method@Self::backoff_factor).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `backoff_factor`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_backoff_factor(self, factor: f64) -> WaitPolicy {
+        self.backoff_factor(factor)
+    }
+
     /// Sets [`jitter`](Self::jitter).
     #[must_use]
-    pub fn with_jitter(mut self, jitter: bool) -> WaitPolicy {
+    pub fn jitter(mut self, jitter: bool) -> WaitPolicy {
         self.jitter = jitter;
         self
     }
 
+    /// Deprecated name of [`jitter`](method@Self::jitter).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `jitter`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_jitter(self, jitter: bool) -> WaitPolicy {
+        self.jitter(jitter)
+    }
+
     /// Sets [`follow_events`](Self::follow_events).
     #[must_use]
-    pub fn with_follow_events(mut self, follow_events: bool) -> WaitPolicy {
+    pub fn follow_events(mut self, follow_events: bool) -> WaitPolicy {
         self.follow_events = follow_events;
         self
     }
 
+    /// Deprecated name of [`follow_events`](method@Self::follow_events).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `follow_events`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_follow_events(self, follow_events: bool) -> WaitPolicy {
+        self.follow_events(follow_events)
+    }
+
     /// Sets [`recheck_every`](Self::recheck_every).
     #[must_use]
-    pub fn with_recheck_every(mut self, recheck_every: Duration) -> WaitPolicy {
+    pub fn recheck_every(mut self, recheck_every: Duration) -> WaitPolicy {
         self.recheck_every = recheck_every;
         self
     }
 
+    /// Deprecated name of [`recheck_every`](method@Self::recheck_every).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `recheck_every`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_recheck_every(self, recheck_every: Duration) -> WaitPolicy {
+        self.recheck_every(recheck_every)
+    }
+
     /// Sets [`stream`](Self::stream).
     #[must_use]
-    pub fn with_stream(mut self, stream: StreamPolicy) -> WaitPolicy {
+    pub fn stream(mut self, stream: StreamPolicy) -> WaitPolicy {
         self.stream = stream;
         self
+    }
+
+    /// Deprecated name of [`stream`](method@Self::stream).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `stream`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_stream(self, stream: StreamPolicy) -> WaitPolicy {
+        self.stream(stream)
     }
 }
 
@@ -291,7 +368,7 @@ impl Waiter {
     /// The policy to follow the stream with: [`WaitPolicy::stream`], ending
     /// at `task_finished`.
     pub fn stream_policy(&self) -> StreamPolicy {
-        self.policy.stream.clone().with_stop_at_finish(true)
+        self.policy.stream.clone().stop_at_finish(true)
     }
 
     /// The last status seen, from a task or an event.

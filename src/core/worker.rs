@@ -289,7 +289,7 @@ impl Worker {
         let mut policy = policy;
         policy.concurrency = policy.concurrency.max(1);
         policy.save_attempts = policy.save_attempts.max(1);
-        policy.stream = policy.stream.with_persistent(true);
+        policy.stream = policy.stream.persistent(true);
         Worker {
             session: EventSession::new(requests.agent_id(), policy.stream.clone()),
             requests,
@@ -311,9 +311,20 @@ impl Worker {
     /// Seeds the worker's randomness (event ids, save-retry jitter), for
     /// reproducible runs.
     #[must_use]
-    pub fn with_seed(mut self, seed: u64) -> Worker {
+    pub fn seed(mut self, seed: u64) -> Worker {
         self.rng = fastrand::Rng::with_seed(seed);
         self
+    }
+
+    /// Deprecated name of [`seed`](method@Self::seed).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `seed`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_seed(self, seed: u64) -> Worker {
+        self.seed(seed)
     }
 
     /// The policy.

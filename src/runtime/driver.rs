@@ -459,6 +459,7 @@ impl Reader {
         transport
             .open_within(&request, Some(self.connect_timeout), self.idle_timeout)
             .await
+            .map_err(|error| crate::diagnose::locate(error, request.method, &request.url))
     }
 
     /// Sends to the loop; false once it is gone.

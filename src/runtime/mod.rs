@@ -149,7 +149,7 @@ impl WorkerBuilder {
 
     /// Handlers running at once (at least 1). Default: 6.
     pub fn concurrency(mut self, concurrency: usize) -> WorkerBuilder {
-        self.policy = self.policy.with_concurrency(concurrency);
+        self.policy = self.policy.concurrency(concurrency);
         self
     }
 
@@ -157,26 +157,26 @@ impl WorkerBuilder {
     /// are handed back to the server (`pending`). Default: 32 (see
     /// [`WorkerPolicy::queue_capacity`] for the trade-off).
     pub fn queue(mut self, capacity: usize) -> WorkerBuilder {
-        self.policy = self.policy.with_queue_capacity(capacity);
+        self.policy = self.policy.queue_capacity(capacity);
         self
     }
 
     /// The longest a handler may run; then its token is cancelled and the
     /// task saved `error` ("timeout"). Default: one hour.
     pub fn task_deadline(mut self, deadline: Duration) -> WorkerBuilder {
-        self.policy = self.policy.with_task_timeout(Some(deadline));
+        self.policy = self.policy.task_timeout(Some(deadline));
         self
     }
 
     /// No handler deadline.
     pub fn no_task_deadline(mut self) -> WorkerBuilder {
-        self.policy = self.policy.with_task_timeout(None);
+        self.policy = self.policy.task_timeout(None);
         self
     }
 
     /// On shutdown, how long running handlers get to finish. Default: 25 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> WorkerBuilder {
-        self.policy = self.policy.with_shutdown_grace(grace);
+        self.policy = self.policy.shutdown_grace(grace);
         self
     }
 

@@ -57,7 +57,7 @@ pub fn emulator_from(builder: EmulatorBuilder) -> Emulator {
 pub fn client(emulator: &Emulator) -> Tasks {
     client_with(
         emulator,
-        RetryPolicy::default().with_backoff(
+        RetryPolicy::default().backoff(
             std::time::Duration::from_millis(1),
             std::time::Duration::from_millis(20),
         ),

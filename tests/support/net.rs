@@ -50,6 +50,9 @@ impl TestCa {
     /// A rustls server configuration with this CA's server certificate,
     /// offering `alpn` (e.g. `["h2", "http/1.1"]`).
     pub fn server_config(&self, alpn: &[&str]) -> Arc<rustls::ServerConfig> {
+        // ring's provider, chosen on purpose (no C toolchain, no aws-lc): rustls
+        // 0.23.48 deprecates it for lacking post-quantum key exchange.
+        #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

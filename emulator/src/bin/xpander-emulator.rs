@@ -4,7 +4,10 @@
 //! send: a generated one, unless `--api-key` gave it (then the key is not
 //! printed). It reads no environment variable: a real `XPANDER_API_KEY` in
 //! the shell is neither used nor shown. With `--tls` it serves https and
-//! prints a third line, `root certificate: PATH`, the PEM file clients trust.
+//! prints `root certificate: PATH`, the PEM file clients trust. Then comes
+//! `organization id: ID` (what event streams and workers need), and last paste-ready `export XPANDER_...=` lines for the
+//! SDK and `xpander-tasks` (the key's line commented out when `--api-key`
+//! gave it), after a blank line.
 
 use std::io::Write;
 use std::time::Duration;
@@ -92,6 +95,17 @@ struct Args {
     tls_cert_out: Option<std::path::PathBuf>,
 }
 
+/// `value` as one shell word: bare when it is made of safe characters, else
+/// in single quotes (a `'` inside written `'\''`).
+fn shell_quote(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:@%+,=".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
 fn main() {
     let args = Args::parse();
     let given_key = args.api_key.is_some();
@@ -152,9 +166,33 @@ fn main() {
         let _ = writeln!(out, "api key: {}", emulator.api_key());
     }
     #[cfg(feature = "tls")]
-    if let Some(path) = root {
+    if let Some(path) = &root {
         let _ = writeln!(out, "root certificate: {}", path.display());
     }
+    let org = emulator.organization_id();
+    let _ = writeln!(out, "organization id: {org}");
+    // Paste-ready for the SDK's `from_env` and `xpander-tasks`; the event
+    // streams are served at the same base URL (under the organization), so
+    // no separate events root is needed.
+    let _ = writeln!(out, "\n# for the SDK and xpander-tasks:");
+    let _ = writeln!(
+        out,
+        "export XPANDER_BASE_URL={}",
+        shell_quote(&emulator.base_url())
+    );
+    if given_key {
+        let _ = writeln!(
+            out,
+            "# export XPANDER_API_KEY=<the key given with --api-key>"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "export XPANDER_API_KEY={}",
+            shell_quote(emulator.api_key())
+        );
+    }
+    let _ = writeln!(out, "export XPANDER_ORGANIZATION_ID={}", shell_quote(org));
     let _ = out.flush();
     drop(out);
     loop {

@@ -291,6 +291,9 @@ pub mod tls {
         for cert in CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
             roots.add(cert.unwrap()).unwrap();
         }
+        // ring's provider, chosen on purpose (no C toolchain, no aws-lc): rustls
+        // 0.23.48 deprecates it for lacking post-quantum key exchange.
+        #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

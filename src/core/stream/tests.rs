@@ -48,7 +48,7 @@ fn finished(id: &str) -> String {
 }
 
 fn policy() -> StreamPolicy {
-    StreamPolicy::default().with_jitter(false)
+    StreamPolicy::default().jitter(false)
 }
 
 fn session() -> EventSession {
@@ -102,7 +102,7 @@ fn give_up(step: NextStep) -> Error {
 fn api(status: u16, retry_after: Option<&str>) -> Disconnect {
     let mut error = ApiError::new(status, r#"{"detail":"nope"}"#);
     if let Some(value) = retry_after {
-        error = error.with_retry_after(value);
+        error = error.retry_after(value);
     }
     Disconnect::Error(Error::Api(error))
 }
@@ -197,7 +197,7 @@ fn malformed_events_are_skipped_and_the_next_one_still_comes() {
         max_line_bytes: 256,
         max_event_bytes: 512,
     };
-    let mut s = open(policy().with_limits(limits), Instant::now());
+    let mut s = open(policy().limits(limits), Instant::now());
     let stream = [
         "data: {not json\n\n".to_owned(),
         chunk(1),
@@ -305,7 +305,7 @@ fn the_finished_event_carries_the_final_task() {
 #[test]
 fn without_stop_at_finish_events_after_it_still_come_and_the_end_is_done() {
     let t0 = Instant::now();
-    let mut s = open(policy().with_stop_at_finish(false), t0);
+    let mut s = open(policy().stop_at_finish(false), t0);
     let stream = [chunk(1), finished("2"), chunk(3)].concat();
     assert_eq!(
         drain_fed(&mut s, stream.as_bytes()),
@@ -321,7 +321,7 @@ fn without_stop_at_finish_events_after_it_still_come_and_the_end_is_done() {
 
     // A broken connection or an idle timeout after it too.
     for why in [Disconnect::IdleTimeout, refused()] {
-        let mut s = open(policy().with_stop_at_finish(false), t0);
+        let mut s = open(policy().stop_at_finish(false), t0);
         s.feed(finished("1").as_bytes());
         drain(&mut s);
         assert_eq!(s.on_disconnect(why, t0), NextStep::Done);
@@ -589,7 +589,7 @@ fn an_id_reused_for_other_data_is_not_a_replay() {
 
 #[test]
 fn the_backoff_doubles_up_to_the_cap() {
-    let p = policy().with_max_reconnects(20);
+    let p = policy().max_reconnects(20);
     let mut s = EventSession::new("t", p);
     let t0 = Instant::now();
     let delays: Vec<Duration> = (0..9)
@@ -634,7 +634,7 @@ fn jitter_stays_between_the_delay_and_twice_it_never_below_the_floor() {
 
 #[test]
 fn a_connection_that_stayed_up_resets_the_backoff() {
-    let p = policy().with_max_reconnects(10);
+    let p = policy().max_reconnects(10);
     let t0 = Instant::now();
     let mut s = EventSession::new("t", p);
     for expected in [ms(500), secs(1), secs(2)] {
@@ -760,7 +760,7 @@ fn retry_after_lengthens_a_wait_and_never_shortens_it() {
 #[test]
 fn the_server_retry_hint_is_the_base_delay_up_to_the_cap() {
     let t0 = Instant::now();
-    let mut s = open(policy().with_max_reconnects(10), t0);
+    let mut s = open(policy().max_reconnects(10), t0);
     s.feed(b"retry: 2000\n\n");
     assert!(s.next_item().is_none());
     assert_eq!(s.server_retry(), Some(secs(2)));
@@ -784,7 +784,7 @@ fn the_server_retry_hint_is_the_base_delay_up_to_the_cap() {
 #[test]
 fn it_gives_up_after_max_reconnects_with_the_count_and_the_last_cause() {
     let t0 = Instant::now();
-    let mut s = EventSession::new("task-1", policy().with_max_reconnects(2));
+    let mut s = EventSession::new("task-1", policy().max_reconnects(2));
     reconnect_after(s.on_disconnect(refused(), t0));
     s.on_open(503, None, t0);
     reconnect_after(s.on_disconnect(api(503, None), t0));
@@ -803,7 +803,7 @@ fn it_gives_up_after_max_reconnects_with_the_count_and_the_last_cause() {
     assert_eq!(s.on_disconnect(Disconnect::Eof, t0), NextStep::Done);
 
     // An error status as the last cause stays the API error, counted.
-    let mut s = EventSession::new("task-1", policy().with_max_reconnects(1));
+    let mut s = EventSession::new("task-1", policy().max_reconnects(1));
     reconnect_after(s.on_disconnect(refused(), t0));
     s.on_open(502, None, t0);
     let error = give_up(s.on_disconnect(api(502, None), t0));
@@ -815,7 +815,7 @@ fn it_gives_up_after_max_reconnects_with_the_count_and_the_last_cause() {
 #[test]
 fn no_reconnect_at_all_when_max_reconnects_is_zero() {
     let t0 = Instant::now();
-    let mut s = open(policy().with_max_reconnects(0), t0);
+    let mut s = open(policy().max_reconnects(0), t0);
     s.feed(chunk(1).as_bytes());
     drain(&mut s);
     let error = give_up(s.on_disconnect(Disconnect::Eof, t0));
@@ -832,7 +832,7 @@ fn an_endless_stream_of_large_events_keeps_memory_bounded() {
         max_line_bytes: 64 * 1024,
         max_event_bytes: 64 * 1024,
     };
-    let p = policy().with_limits(limits).with_max_remembered_ids(64);
+    let p = policy().limits(limits).max_remembered_ids(64);
     let mut s = open(p, Instant::now());
     let big = "y".repeat(40 * 1024);
     let mut most = 0;
@@ -867,7 +867,7 @@ fn an_endless_stream_of_large_events_keeps_memory_bounded() {
 #[test]
 fn a_persistent_session_never_gives_up() {
     let t0 = Instant::now();
-    let p = policy().with_persistent(true).with_max_reconnects(2);
+    let p = policy().persistent(true).max_reconnects(2);
     let mut s = EventSession::new("agent-1", p);
     let decode = Error::Decode(crate::error::DecodeError {
         status: 200,
@@ -925,7 +925,7 @@ fn a_persistent_session_never_gives_up() {
 #[test]
 fn raw_events_keep_their_names_and_empty_data_and_drop_replays() {
     let t0 = Instant::now();
-    let mut s = open(policy().with_persistent(true), t0);
+    let mut s = open(policy().persistent(true), t0);
     s.feed(b"event: worker-registration\ndata: {\"id\":\"w\"}\n\n: keep-alive\n\nevent: worker-environment-conflict\ndata:\n\nid: 7\nevent: agent-execution\ndata: {}\n\n");
     let events: Vec<_> = std::iter::from_fn(|| s.next_event())
         .map(|e| {

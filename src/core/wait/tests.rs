@@ -40,7 +40,7 @@ fn event(kind: &str, data: serde_json::Value) -> TaskEvent {
 }
 
 fn policy() -> WaitPolicy {
-    WaitPolicy::default().with_jitter(false)
+    WaitPolicy::default().jitter(false)
 }
 
 fn poll_after(step: WaitStep) -> Duration {
@@ -109,14 +109,14 @@ fn every_final_status_ends_the_wait_with_the_task() {
 #[test]
 fn the_backoff_factor_is_applied_and_a_bad_one_counts_as_one() {
     let t0 = Instant::now();
-    let mut w = Waiter::new(policy().with_backoff_factor(1.5), t0);
+    let mut w = Waiter::new(policy().backoff_factor(1.5), t0);
     let delays: Vec<Duration> = (0..3)
         .map(|_| poll_after(w.on_task(task("pending"), t0)))
         .collect();
     assert_eq!(delays, [ms(500), ms(750), ms(1125)]);
 
     for factor in [f64::NAN, 0.5, -3.0, 0.0] {
-        let mut w = Waiter::new(policy().with_backoff_factor(factor), t0);
+        let mut w = Waiter::new(policy().backoff_factor(factor), t0);
         for _ in 0..5 {
             assert_eq!(
                 poll_after(w.on_task(task("pending"), t0)),
@@ -126,7 +126,7 @@ fn the_backoff_factor_is_applied_and_a_bad_one_counts_as_one() {
         }
     }
     for factor in [f64::INFINITY, 1e300, f64::MAX] {
-        let mut w = Waiter::new(policy().with_backoff_factor(factor), t0);
+        let mut w = Waiter::new(policy().backoff_factor(factor), t0);
         assert_eq!(poll_after(w.on_task(task("pending"), t0)), ms(500));
         for _ in 0..2000 {
             assert_eq!(
@@ -152,7 +152,7 @@ fn jitter_stays_between_half_the_delay_and_the_delay() {
 #[test]
 fn a_poll_never_waits_past_the_deadline_then_the_wait_times_out() {
     let t0 = Instant::now();
-    let p = policy().with_timeout(secs(3)).with_poll(secs(2), secs(10));
+    let p = policy().timeout(secs(3)).poll(secs(2), secs(10));
     let mut w = Waiter::new(p, t0);
     assert_eq!(w.deadline(), Some(t0 + secs(3)));
     assert_eq!(poll_after(w.on_task(task("pending"), t0)), secs(2));
@@ -183,7 +183,7 @@ fn a_poll_never_waits_past_the_deadline_then_the_wait_times_out() {
 #[test]
 fn a_final_status_seen_at_the_deadline_still_wins() {
     let t0 = Instant::now();
-    let mut w = Waiter::new(policy().with_timeout(secs(1)), t0);
+    let mut w = Waiter::new(policy().timeout(secs(1)), t0);
     assert!(matches!(
         w.on_task(task("completed"), t0 + secs(5)),
         WaitStep::Done(_)
@@ -194,8 +194,8 @@ fn a_final_status_seen_at_the_deadline_still_wins() {
 fn with_jitter_no_poll_ends_past_the_deadline() {
     let t0 = Instant::now();
     let p = WaitPolicy::default()
-        .with_timeout(ms(7_777))
-        .with_poll(ms(300), secs(2));
+        .timeout(ms(7_777))
+        .poll(ms(300), secs(2));
     let mut w = Waiter::new(p, t0);
     let mut now = t0;
     let mut polls = 0;
@@ -220,7 +220,7 @@ fn with_jitter_no_poll_ends_past_the_deadline() {
 #[test]
 fn a_timeout_too_large_for_an_instant_means_no_deadline() {
     let t0 = Instant::now();
-    let mut w = Waiter::new(policy().with_timeout(Duration::MAX), t0);
+    let mut w = Waiter::new(policy().timeout(Duration::MAX), t0);
     assert_eq!(w.deadline(), None);
     assert_eq!(w.remaining(t0), Duration::MAX);
     assert_eq!(poll_after(w.on_task(task("pending"), t0)), ms(500));
@@ -235,7 +235,7 @@ fn a_timeout_too_large_for_an_instant_means_no_deadline() {
 #[test]
 fn the_timeout_error_without_any_status_says_so() {
     let t0 = Instant::now();
-    let mut w = Waiter::new(policy().with_timeout(secs(1)), t0);
+    let mut w = Waiter::new(policy().timeout(secs(1)), t0);
     poll_after(w.on_error(transient(), t0));
     let error = timed_out(w.on_error(transient(), t0 + ms(1500)));
     assert!(
@@ -276,7 +276,7 @@ fn a_streaming_task_is_followed_until_the_recheck_or_the_deadline() {
             until: t0 + secs(60)
         }
     );
-    let mut w = Waiter::new(policy().with_timeout(secs(20)), t0);
+    let mut w = Waiter::new(policy().timeout(secs(20)), t0);
     assert_eq!(
         w.on_task(streaming("executing"), t0 + secs(5)),
         WaitStep::FollowEvents {
@@ -284,7 +284,7 @@ fn a_streaming_task_is_followed_until_the_recheck_or_the_deadline() {
         }
     );
     // A recheck interval of zero is held to the minimum: no busy loop.
-    let mut w = Waiter::new(policy().with_recheck_every(Duration::ZERO), t0);
+    let mut w = Waiter::new(policy().recheck_every(Duration::ZERO), t0);
     assert_eq!(
         w.on_task(streaming("executing"), t0),
         WaitStep::FollowEvents {
@@ -292,7 +292,7 @@ fn a_streaming_task_is_followed_until_the_recheck_or_the_deadline() {
         }
     );
     // Not followed when the policy says so.
-    let mut w = Waiter::new(policy().with_follow_events(false), t0);
+    let mut w = Waiter::new(policy().follow_events(false), t0);
     poll_after(w.on_task(streaming("executing"), t0));
 }
 
@@ -348,7 +348,7 @@ fn a_task_finished_without_a_final_task_gets_the_task_at_once() {
 #[test]
 fn events_past_the_deadline_end_the_wait() {
     let t0 = Instant::now();
-    let mut w = Waiter::new(policy().with_timeout(secs(10)), t0);
+    let mut w = Waiter::new(policy().timeout(secs(10)), t0);
     w.on_task(streaming("executing"), t0);
     assert_eq!(w.on_event(event("chunk", "a".into()), t0 + secs(9)), None);
     let error = timed_out(
@@ -415,7 +415,7 @@ fn a_stream_cut_for_a_recheck_is_followed_again_after_one_get() {
 #[test]
 fn a_stream_ending_past_the_deadline_times_out() {
     let t0 = Instant::now();
-    let mut w = Waiter::new(policy().with_timeout(secs(30)), t0);
+    let mut w = Waiter::new(policy().timeout(secs(30)), t0);
     let until = match w.on_task(streaming("executing"), t0) {
         WaitStep::FollowEvents { until } => until,
         other => panic!("{other:?}"),
@@ -426,10 +426,10 @@ fn a_stream_ending_past_the_deadline_times_out() {
 
 #[test]
 fn the_stream_policy_always_stops_at_the_finish() {
-    let p = policy().with_stream(
+    let p = policy().stream(
         crate::core::stream::StreamPolicy::default()
-            .with_stop_at_finish(false)
-            .with_max_reconnects(7),
+            .stop_at_finish(false)
+            .max_reconnects(7),
     );
     let w = Waiter::new(p, Instant::now());
     let stream = w.stream_policy();

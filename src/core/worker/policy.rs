@@ -15,8 +15,8 @@ use crate::core::stream::StreamPolicy;
 /// use xpander_sdk::core::worker::WorkerPolicy;
 ///
 /// let policy = WorkerPolicy::default()
-///     .with_concurrency(2)
-///     .with_task_timeout(Some(Duration::from_secs(600)));
+///     .concurrency(2)
+///     .task_timeout(Some(Duration::from_secs(600)));
 /// assert_eq!(policy.queue_capacity, 32);
 /// assert_eq!(policy.shutdown_grace, Duration::from_secs(25));
 /// ```
@@ -78,10 +78,10 @@ impl Default for WorkerPolicy {
             task_timeout: Some(Duration::from_secs(3600)),
             shutdown_grace: Duration::from_secs(25),
             stream: StreamPolicy::default()
-                .with_initial_delay(Duration::from_secs(1))
-                .with_max_delay(Duration::from_secs(30))
-                .with_idle_timeout(Duration::from_secs(120))
-                .with_persistent(true),
+                .initial_delay(Duration::from_secs(1))
+                .max_delay(Duration::from_secs(30))
+                .idle_timeout(Duration::from_secs(120))
+                .persistent(true),
             max_idle_reconnects: None,
             save_attempts: 5,
             save_initial_delay: Duration::from_secs(1),
@@ -93,57 +93,134 @@ impl Default for WorkerPolicy {
 impl WorkerPolicy {
     /// Sets [`concurrency`](Self::concurrency) (at least 1).
     #[must_use]
-    pub fn with_concurrency(mut self, concurrency: usize) -> WorkerPolicy {
+    pub fn concurrency(mut self, concurrency: usize) -> WorkerPolicy {
         self.concurrency = concurrency.max(1);
         self
     }
 
+    /// Deprecated name of [`concurrency`](method@Self::concurrency).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `concurrency`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_concurrency(self, concurrency: usize) -> WorkerPolicy {
+        self.concurrency(concurrency)
+    }
+
     /// Sets [`queue_capacity`](Self::queue_capacity).
     #[must_use]
-    pub fn with_queue_capacity(mut self, queue_capacity: usize) -> WorkerPolicy {
+    pub fn queue_capacity(mut self, queue_capacity: usize) -> WorkerPolicy {
         self.queue_capacity = queue_capacity;
         self
     }
 
+    /// Deprecated name of [`queue_capacity`](method@Self::queue_capacity).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `queue_capacity`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_queue_capacity(self, queue_capacity: usize) -> WorkerPolicy {
+        self.queue_capacity(queue_capacity)
+    }
+
     /// Sets [`heartbeat_interval`](Self::heartbeat_interval).
     #[must_use]
-    pub fn with_heartbeat_interval(mut self, interval: Duration) -> WorkerPolicy {
+    pub fn heartbeat_interval(mut self, interval: Duration) -> WorkerPolicy {
         self.heartbeat_interval = interval;
         self
     }
 
+    /// Deprecated name of [`heartbeat_interval`](method@Self::heartbeat_interval).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `heartbeat_interval`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_heartbeat_interval(self, interval: Duration) -> WorkerPolicy {
+        self.heartbeat_interval(interval)
+    }
+
     /// Sets [`task_timeout`](Self::task_timeout).
     #[must_use]
-    pub fn with_task_timeout(mut self, timeout: Option<Duration>) -> WorkerPolicy {
+    pub fn task_timeout(mut self, timeout: Option<Duration>) -> WorkerPolicy {
         self.task_timeout = timeout;
         self
     }
 
+    /// Deprecated name of [`task_timeout`](method@Self::task_timeout).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `task_timeout`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_task_timeout(self, timeout: Option<Duration>) -> WorkerPolicy {
+        self.task_timeout(timeout)
+    }
+
     /// Sets [`shutdown_grace`](Self::shutdown_grace).
     #[must_use]
-    pub fn with_shutdown_grace(mut self, grace: Duration) -> WorkerPolicy {
+    pub fn shutdown_grace(mut self, grace: Duration) -> WorkerPolicy {
         self.shutdown_grace = grace;
         self
     }
 
+    /// Deprecated name of [`shutdown_grace`](method@Self::shutdown_grace).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `shutdown_grace`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_shutdown_grace(self, grace: Duration) -> WorkerPolicy {
+        self.shutdown_grace(grace)
+    }
+
     /// Sets [`stream`](Self::stream) (made persistent).
     #[must_use]
-    pub fn with_stream(mut self, stream: StreamPolicy) -> WorkerPolicy {
-        self.stream = stream.with_persistent(true);
+    pub fn stream(mut self, stream: StreamPolicy) -> WorkerPolicy {
+        self.stream = stream.persistent(true);
         self
+    }
+
+    /// Deprecated name of [`stream`](method@Self::stream).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `stream`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_stream(self, stream: StreamPolicy) -> WorkerPolicy {
+        self.stream(stream)
     }
 
     /// Sets [`max_idle_reconnects`](Self::max_idle_reconnects).
     #[must_use]
-    pub fn with_max_idle_reconnects(mut self, max: Option<u32>) -> WorkerPolicy {
+    pub fn max_idle_reconnects(mut self, max: Option<u32>) -> WorkerPolicy {
         self.max_idle_reconnects = max;
         self
+    }
+
+    /// Deprecated name of [`max_idle_reconnects`](method@Self::max_idle_reconnects).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `max_idle_reconnects`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_max_idle_reconnects(self, max: Option<u32>) -> WorkerPolicy {
+        self.max_idle_reconnects(max)
     }
 
     /// Sets [`save_attempts`](Self::save_attempts) (at least 1) and the
     /// delays between them.
     #[must_use]
-    pub fn with_save_retries(
+    pub fn save_retries(
         mut self,
         attempts: u32,
         initial_delay: Duration,
@@ -153,5 +230,21 @@ impl WorkerPolicy {
         self.save_initial_delay = initial_delay;
         self.save_max_delay = max_delay.max(initial_delay);
         self
+    }
+
+    /// Deprecated name of [`save_retries`](method@Self::save_retries).
+    #[deprecated(
+        since = "0.1.1",
+        note = "renamed to `save_retries`: every builder uses plain setters"
+    )]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_save_retries(
+        self,
+        attempts: u32,
+        initial_delay: Duration,
+        max_delay: Duration,
+    ) -> WorkerPolicy {
+        self.save_retries(attempts, initial_delay, max_delay)
     }
 }

@@ -40,13 +40,13 @@ fn requests() -> WorkerRequests {
 /// The default policy with a queue of four (small enough to overflow in a
 /// test) and no jitter.
 fn policy() -> WorkerPolicy {
-    let mut policy = WorkerPolicy::default().with_queue_capacity(4);
+    let mut policy = WorkerPolicy::default().queue_capacity(4);
     policy.stream.jitter = false;
     policy
 }
 
 fn worker(policy: WorkerPolicy) -> Worker {
-    Worker::new(requests(), policy).with_seed(42)
+    Worker::new(requests(), policy).seed(42)
 }
 
 fn registration(id: &str) -> String {
@@ -354,7 +354,7 @@ fn events_root_by_base_url() {
         "https://agent-controller.xpander.ai/org-1"
     );
     assert_eq!(
-        root(Some("inbound.stg.xpander.ai")),
+        root(Some("https://inbound.stg.xpander.ai")),
         "https://agent-controller.stg.xpander.ai/org-1"
     );
     let staging = ClientBuilder::new()
@@ -760,7 +760,7 @@ fn eight_tasks_six_slots_a_queue_of_four() {
 #[test]
 fn completions_start_queued_tasks_in_order() {
     let t0 = Instant::now();
-    let mut w = registered(policy().with_concurrency(2).with_queue_capacity(3), t0);
+    let mut w = registered(policy().concurrency(2).queue_capacity(3), t0);
     let ids = task_ids(5);
     let fx = deliver(&mut w, &ids, t0);
     assert_eq!(claims(&fx), ["task-1", "task-2"]);
@@ -785,7 +785,7 @@ fn completions_start_queued_tasks_in_order() {
 #[test]
 fn capacity_goes_only_on_change_one_at_a_time_in_order() {
     let t0 = Instant::now();
-    let mut w = registered(policy().with_concurrency(2).with_queue_capacity(0), t0);
+    let mut w = registered(policy().concurrency(2).queue_capacity(0), t0);
     // Never busy: nothing is sent (the official runtime sends `false`
     // after every task).
     let start = run_to_handler(&mut w, "task-1", t0);
@@ -819,7 +819,7 @@ fn capacity_goes_only_on_change_one_at_a_time_in_order() {
 #[test]
 fn a_failed_capacity_update_is_sent_again_later() {
     let t0 = Instant::now();
-    let mut w = registered(policy().with_concurrency(1).with_queue_capacity(0), t0);
+    let mut w = registered(policy().concurrency(1).queue_capacity(0), t0);
     let fx = deliver(&mut w, &["task-1".to_owned()], t0);
     assert_eq!(capacity(&fx), [(1, true)]);
     let call = capacity_call("w-1", 1, true);
@@ -894,7 +894,7 @@ fn a_new_registration_replaces_the_worker_id() {
 #[test]
 fn a_registration_while_busy_tells_the_new_worker_id() {
     let t0 = Instant::now();
-    let mut w = registered(policy().with_concurrency(1), t0);
+    let mut w = registered(policy().concurrency(1), t0);
     let fx = deliver(&mut w, &["task-1".to_owned()], t0);
     assert_eq!(capacity(&fx), [(1, true)]);
     // The stream drops; the task keeps running; a new worker id comes.
@@ -1068,7 +1068,7 @@ fn the_reconnect_resumes_after_the_last_event_id() {
 #[test]
 fn an_idle_worker_gives_up_after_its_cap_never_with_tasks_in_flight() {
     let t0 = Instant::now();
-    let mut w = registered(policy().with_max_idle_reconnects(Some(2)), t0);
+    let mut w = registered(policy().max_idle_reconnects(Some(2)), t0);
     let start = run_to_handler(&mut w, "task-1", t0);
     let mut now = t0;
     // A task runs: ten failures in a row, still reconnecting.
@@ -1095,7 +1095,7 @@ fn an_idle_worker_gives_up_after_its_cap_never_with_tasks_in_flight() {
     );
 
     // Idle from the start: the third failure in a row ends it.
-    let mut w = worker(policy().with_max_idle_reconnects(Some(2)));
+    let mut w = worker(policy().max_idle_reconnects(Some(2)));
     w.start();
     let mut now = t0;
     for _ in 0..2 {
@@ -1343,12 +1343,7 @@ fn a_stop_on_the_server_is_kept() {
 #[test]
 fn a_handler_past_its_deadline_is_cancelled_and_saved_as_a_timeout() {
     let t0 = Instant::now();
-    let mut w = registered(
-        policy()
-            .with_concurrency(1)
-            .with_task_timeout(Some(secs(60))),
-        t0,
-    );
+    let mut w = registered(policy().concurrency(1).task_timeout(Some(secs(60))), t0);
     let start = run_to_handler(&mut w, "task-1", t0);
     assert_eq!(start.deadline, Some(t0 + secs(60)));
     assert_eq!(w.next_wakeup(), Some(t0 + secs(2))); // the heartbeat first
@@ -1422,7 +1417,7 @@ fn the_final_save_is_retried_with_backoff_and_metrics_go_once() {
 #[test]
 fn a_final_save_given_up_is_loud_and_still_reports_metrics_once() {
     let t0 = Instant::now();
-    let mut w = registered(policy().with_save_retries(2, secs(1), secs(1)), t0);
+    let mut w = registered(policy().save_retries(2, secs(1), secs(1)), t0);
     let start = run_to_handler(&mut w, "task-1", t0);
     w.on_handler_done("task-1", handler_result(&start));
     w.on_response(reload("task-1"), server_copy("task-1", "executing"), t0);
@@ -1586,7 +1581,7 @@ fn shutdown_leaves_the_queue_drains_then_cancels_and_saves_error() {
 #[test]
 fn the_shutdown_error_save_says_why_never_completed() {
     let t0 = Instant::now();
-    let mut w = registered(policy().with_shutdown_grace(secs(5)), t0);
+    let mut w = registered(policy().shutdown_grace(secs(5)), t0);
     let _start = run_to_handler(&mut w, "task-1", t0);
     w.begin_shutdown(t0);
     let fx = w.on_tick(t0 + secs(5));

@@ -1,0 +1,178 @@
+//! Where a failed request went, and the common mistakes in plain words.
+//!
+//! Every [`ApiError`](crate::ApiError) and [`TransportError`](crate::TransportError)
+//! of a request names its method and URL: scheme, host, port and path, never
+//! a query (it may carry ids or filters) nor userinfo. A transport failure
+//! that is a known first-hour mistake gets its own message: TLS spoken to a
+//! plain-http server, a host name that does not resolve.
+//!
+//! Shared by both faces: the front end calls [`locate`] on every outcome of
+//! a request, whatever transport produced it.
+
+use crate::core::Method;
+use crate::error::{Error, TransportError, TransportErrorKind};
+
+/// The URL as errors show it: `scheme://host:port/path`, the port always
+/// written, without userinfo, query or fragment.
+pub(crate) fn shown_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    // Userinfo never shows (the base URL refuses it; belt and braces).
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    let has_port = match authority.rfind(']') {
+        Some(close) => authority[close..].contains(':'),
+        None => authority.contains(':'),
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if has_port {
+        format!("{scheme}://{authority}{path}")
+    } else {
+        let port = if scheme == "http" { 80 } else { 443 };
+        format!("{scheme}://{authority}:{port}{path}")
+    }
+}
+
+/// The `host:port` of a shown URL, and its host alone.
+fn host_port(shown: &str) -> (&str, &str) {
+    let rest = shown.split_once("://").map_or(shown, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => &authority[..i],
+        _ => authority,
+    };
+    (authority, host)
+}
+
+/// Names the request in `error` (API and transport errors), and puts a
+/// known mistake in plain words.
+pub(crate) fn locate(error: Error, method: Method, url: &str) -> Error {
+    match error {
+        Error::Api(mut api) => {
+            if api.url.is_none() {
+                api.method = Some(method);
+                api.url = Some(shown_url(url));
+            }
+            Error::Api(api)
+        }
+        Error::Transport(transport) => Error::Transport(locate_transport(transport, method, url)),
+        other => other,
+    }
+}
+
+fn locate_transport(mut error: TransportError, method: Method, url: &str) -> TransportError {
+    if error.url.is_some() {
+        return error;
+    }
+    let shown = shown_url(url);
+    let (authority, host) = host_port(&shown);
+    let cause = error
+        .source
+        .as_deref()
+        .map(|source| source as &(dyn std::error::Error + 'static));
+    if let Some(cause) = cause {
+        if matches!(
+            error.kind,
+            TransportErrorKind::Connect | TransportErrorKind::Other | TransportErrorKind::Protocol
+        ) && shown.starts_with("https://")
+            && is_tls_on_plain(cause)
+        {
+            error.kind = TransportErrorKind::Connect;
+            error.message = format!(
+                "the server at {authority} does not speak TLS: did you mean http://{authority}? ({})",
+                error.message
+            );
+        } else if is_unresolved(cause) {
+            error.kind = TransportErrorKind::Connect;
+            error.message = format!("could not resolve host {host} ({})", error.message);
+        }
+    }
+    error.method = Some(method);
+    error.url = Some(shown);
+    error
+}
+
+/// Every error in the chain of `error`, an `io::Error`'s inner one included.
+fn chain<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    let mut next = Some(error);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static))
+                .or_else(|| current.source()),
+            None => current.source(),
+        };
+        Some(current)
+    })
+}
+
+/// True when the TLS handshake got a first record that is not TLS at all
+/// (a plain-http server answering `400 Bad Request` to a ClientHello).
+fn is_tls_on_plain(error: &(dyn std::error::Error + 'static)) -> bool {
+    chain(error).any(|e| {
+        #[cfg(feature = "_tls")]
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+            );
+        }
+        // ureq keeps rustls's error as text in some paths.
+        let text = e.to_string();
+        text.contains("InvalidContentType")
+    })
+}
+
+/// True when the host name did not resolve (the system resolver's answer,
+/// or a resolver finding no address).
+fn is_unresolved(error: &(dyn std::error::Error + 'static)) -> bool {
+    #[cfg(feature = "blocking")]
+    if chain(error).any(|e| {
+        matches!(
+            e.downcast_ref::<ureq::Error>(),
+            Some(ureq::Error::HostNotFound)
+        )
+    }) {
+        return true;
+    }
+    chain(error).any(|e| {
+        let text = e.to_string().to_ascii_lowercase();
+        // glibc's and musl's getaddrinfo texts, hyper-util's "dns error",
+        // macOS's "nodename nor servname".
+        text.contains("failed to lookup address")
+            || text.starts_with("dns error")
+            || text.contains("name or service not known")
+            || text.contains("nodename nor servname")
+            || text.contains("temporary failure in name resolution")
+            || text.contains("no address associated with hostname")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_urls_keep_scheme_host_port_path_only() {
+        assert_eq!(
+            shown_url("http://127.0.0.1:8080/v1/tasks/x?user_id=u&k=secret#f"),
+            "http://127.0.0.1:8080/v1/tasks/x"
+        );
+        assert_eq!(
+            shown_url("https://inbound.xpander.ai/v1/tasks/x"),
+            "https://inbound.xpander.ai:443/v1/tasks/x"
+        );
+        assert_eq!(shown_url("http://user:pw@h/p"), "http://h:80/p");
+        assert_eq!(shown_url("http://[::1]/p"), "http://[::1]:80/p");
+        assert_eq!(shown_url("http://[::1]:9/p"), "http://[::1]:9/p");
+        assert_eq!(host_port("http://[::1]:9/p"), ("[::1]:9", "[::1]"));
+        assert_eq!(host_port("https://a.b:443/p"), ("a.b:443", "a.b"));
+    }
+}
