@@ -40,7 +40,7 @@ fn client(emulator: &Emulator) -> Tasks {
         .organization_id(ORG)
         .retry(
             RetryPolicy::default()
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
+                .backoff(Duration::from_millis(1), Duration::from_millis(10)),
         )
         .build()
         .expect("the client builds")
@@ -167,9 +167,9 @@ async fn retry_zero_and_a_cut_on_every_connection_back_off_from_the_floor() {
         );
         let (base, max) = (Duration::from_millis(40), Duration::from_secs(2));
         let policy = StreamPolicy::default()
-            .with_initial_delay(base)
-            .with_max_delay(max)
-            .with_max_reconnects(4);
+            .initial_delay(base)
+            .max_delay(max)
+            .max_reconnects(4);
         let (events, errors) = drain(face, &tasks, &task, policy).await;
         assert!(
             events.iter().all(|e| e.kind == TaskEventType::Connected),
@@ -201,9 +201,9 @@ async fn a_retry_after_zero_refusal_backs_off_from_the_floor() {
         );
         let (base, max) = (Duration::from_millis(40), Duration::from_secs(2));
         let policy = StreamPolicy::default()
-            .with_initial_delay(base)
-            .with_max_delay(max)
-            .with_max_reconnects(4);
+            .initial_delay(base)
+            .max_delay(max)
+            .max_reconnects(4);
         let (events, errors) = drain(face, &tasks, &task, policy).await;
         assert!(events.is_empty());
         assert_eq!(errors.len(), 1, "{face:?}");
@@ -231,9 +231,9 @@ async fn a_long_retry_hint_lengthens_the_wait_and_one_above_the_cap_is_capped() 
                 .sse_retry(hint),
         );
         let policy = StreamPolicy::default()
-            .with_initial_delay(Duration::from_millis(10))
-            .with_max_delay(Duration::from_secs(5))
-            .with_max_reconnects(2);
+            .initial_delay(Duration::from_millis(10))
+            .max_delay(Duration::from_secs(5))
+            .max_reconnects(2);
         let (_, errors) = drain(face, &tasks, &task, policy).await;
         assert_eq!(errors.len(), 1);
         let at = arrivals(&emulator, &events_path("t-long"));
@@ -257,9 +257,9 @@ async fn a_long_retry_hint_lengthens_the_wait_and_one_above_the_cap_is_capped() 
         );
         let max = Duration::from_millis(150);
         let policy = StreamPolicy::default()
-            .with_initial_delay(Duration::from_millis(10))
-            .with_max_delay(max)
-            .with_max_reconnects(2);
+            .initial_delay(Duration::from_millis(10))
+            .max_delay(max)
+            .max_reconnects(2);
         let started = Instant::now();
         let (_, errors) = drain(face, &tasks, &task, policy).await;
         assert_eq!(errors.len(), 1);
@@ -310,9 +310,9 @@ async fn next_dropped_during_the_backoff_keeps_the_wait() {
     );
     let (base, max) = (Duration::from_millis(60), Duration::from_secs(2));
     let policy = StreamPolicy::default()
-        .with_initial_delay(base)
-        .with_max_delay(max)
-        .with_max_reconnects(4);
+        .initial_delay(base)
+        .max_delay(max)
+        .max_reconnects(4);
     let mut stream = task.aevents_with(&tasks, policy).unwrap();
     let started = Instant::now();
     let (mut dropped, mut handshakes, mut ended) = (0u32, 0u32, false);
@@ -361,9 +361,9 @@ async fn the_async_stream_polled_with_timeouts_keeps_the_wait() {
     );
     let (base, max) = (Duration::from_millis(60), Duration::from_secs(2));
     let policy = StreamPolicy::default()
-        .with_initial_delay(base)
-        .with_max_delay(max)
-        .with_max_reconnects(3);
+        .initial_delay(base)
+        .max_delay(max)
+        .max_reconnects(3);
     let mut stream = Box::pin(task.aevents_with(&tasks, policy).unwrap().into_stream());
     let started = Instant::now();
     loop {
@@ -387,7 +387,7 @@ async fn next_dropped_while_the_answer_is_awaited_keeps_the_request() {
     let tasks = client(&emulator);
     let task = streaming_task(&emulator, "t-head");
     emulator.inject(Fault::on("GET", STREAMS).hold());
-    let policy = StreamPolicy::default().with_initial_delay(Duration::from_millis(5));
+    let policy = StreamPolicy::default().initial_delay(Duration::from_millis(5));
     let mut stream = task.aevents_with(&tasks, policy).unwrap();
     let started = Instant::now();
     while emulator.held() == 0 {
@@ -486,8 +486,8 @@ async fn next_dropped_while_reading_loses_no_event_and_keeps_the_idle_deadline()
     emulator.inject(Fault::on("GET", STREAMS).stall_after(1));
     let (idle, base) = (Duration::from_millis(300), Duration::from_millis(50));
     let policy = StreamPolicy::default()
-        .with_idle_timeout(idle)
-        .with_initial_delay(base);
+        .idle_timeout(idle)
+        .initial_delay(base);
     let mut stream = task.aevents_with(&tasks, policy).unwrap();
     let started = Instant::now();
     while arrivals(&emulator, &events_path("t-idle")).len() < 2 {
@@ -525,7 +525,7 @@ mod agent_stream {
         let tasks = client(emulator);
         let worker = Worker::builder(tasks)
             .agent_id(AGENT)
-            .policy(WorkerPolicy::default().with_stream(stream))
+            .policy(WorkerPolicy::default().stream(stream))
             .handle_signals(false)
             .handler(|task: Task, _ctx: TaskContext| async move { Ok::<_, BoxError>(task) })
             .build()
@@ -563,8 +563,8 @@ mod agent_stream {
         );
         let (base, max) = (Duration::from_millis(40), Duration::from_millis(800));
         let policy = StreamPolicy::default()
-            .with_initial_delay(base)
-            .with_max_delay(max);
+            .initial_delay(base)
+            .max_delay(max);
         let at = run_until(&emulator, policy, 6).await;
         // Counted against a bound: 6 connections cannot come in less than
         // the sum of the least waits.
@@ -585,8 +585,8 @@ mod agent_stream {
         );
         let (base, max) = (Duration::from_millis(40), Duration::from_millis(800));
         let policy = StreamPolicy::default()
-            .with_initial_delay(base)
-            .with_max_delay(max);
+            .initial_delay(base)
+            .max_delay(max);
         let at = run_until(&emulator, policy, 6).await;
         assert_backed_off(&gaps(&at[..6]), base, max, "agent stream, Retry-After: 0");
     }
@@ -605,8 +605,8 @@ mod agent_stream {
         );
         let max = Duration::from_secs(5);
         let policy = StreamPolicy::default()
-            .with_initial_delay(Duration::from_millis(10))
-            .with_max_delay(max);
+            .initial_delay(Duration::from_millis(10))
+            .max_delay(max);
         let at = run_until(&emulator, policy, 3).await;
         assert_backed_off(&gaps(&at[..3]), hint, max, "agent stream, retry: 250");
 
@@ -620,8 +620,8 @@ mod agent_stream {
         );
         let max = Duration::from_millis(150);
         let policy = StreamPolicy::default()
-            .with_initial_delay(Duration::from_millis(10))
-            .with_max_delay(max);
+            .initial_delay(Duration::from_millis(10))
+            .max_delay(max);
         // Three connections within PATIENCE: the hour was held to 150 ms.
         let at = run_until(&emulator, policy, 3).await;
         assert_backed_off(&gaps(&at[..3]), max, max, "agent stream, retry: 1 h");

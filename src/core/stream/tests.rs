@@ -614,7 +614,7 @@ fn the_backoff_doubles_up_to_the_cap() {
 
 #[test]
 fn jitter_stays_between_the_delay_and_twice_it_never_below_the_floor() {
-    let p = StreamPolicy::default().with_max_reconnects(u32::MAX);
+    let p = StreamPolicy::default().max_reconnects(u32::MAX);
     let mut s = EventSession::new("t", p);
     let t0 = Instant::now();
     let mut distinct = std::collections::HashSet::new();
@@ -655,7 +655,7 @@ fn a_connection_that_stayed_up_resets_the_backoff() {
 
 #[test]
 fn a_new_event_resets_the_give_up_count_but_only_time_up_resets_the_backoff() {
-    let p = policy().with_max_reconnects(3);
+    let p = policy().max_reconnects(3);
     let t0 = Instant::now();
     let mut s = EventSession::new("t", p);
     reconnect_after(s.on_disconnect(refused(), t0));
@@ -709,8 +709,8 @@ fn a_zero_retry_hint_never_goes_below_the_floor() {
     let t0 = Instant::now();
     for jitter in [false, true] {
         let p = StreamPolicy::default()
-            .with_jitter(jitter)
-            .with_max_reconnects(u32::MAX);
+            .jitter(jitter)
+            .max_reconnects(u32::MAX);
         let mut s = EventSession::new("t", p);
         let mut now = t0;
         let mut previous = Duration::ZERO;
@@ -738,7 +738,7 @@ fn a_zero_retry_hint_never_goes_below_the_floor() {
 fn retry_after_lengthens_a_wait_and_never_shortens_it() {
     let t0 = Instant::now();
     for persistent in [false, true] {
-        let p = policy().with_persistent(persistent).with_max_reconnects(10);
+        let p = policy().persistent(persistent).max_reconnects(10);
         let mut s = EventSession::new("t", p);
         // Zero, a date in the past, garbage: the backoff's wait.
         for (value, expected) in [
@@ -904,7 +904,7 @@ fn a_persistent_session_never_gives_up() {
         reconnect_after(s.on_disconnect(api(503, Some("7")), t0)),
         secs(30)
     );
-    let mut fresh = EventSession::new("agent-1", policy().with_persistent(true));
+    let mut fresh = EventSession::new("agent-1", policy().persistent(true));
     assert_eq!(
         reconnect_after(fresh.on_disconnect(api(503, Some("3600")), t0)),
         secs(30)
