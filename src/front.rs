@@ -296,7 +296,9 @@ macro_rules! front_end {
                         match item {
                             SessionItem::Event(event) => return Some(Ok(event)),
                             SessionItem::Skipped { reason } => {
-                                crate::telemetry::skipped_event(&self.task_id, &reason)
+                                // The reason quotes the event's id (server text).
+                                let secrets = self.tasks.inner.shared.core.secrets();
+                                crate::telemetry::skipped_event(&self.task_id, &secrets.scrub(&reason))
                             }
                         }
                     }

@@ -21,6 +21,14 @@ pub(crate) struct Transport {
     headers: crate::headers::Headers,
     /// With HTTP/2 offered over TLS: the first call of the client.
     first: Option<FirstCall>,
+    /// The caller's own client ([`crate::ClientBuilder::reqwest_client`]):
+    /// an answer that comes from another origin (the client followed a
+    /// redirect) is refused.
+    foreign: bool,
+    /// The per-URL rules (plain http), applied to every request.
+    routes: Arc<crate::config::Routes>,
+    /// What no error may show.
+    secrets: Arc<crate::redact::Secrets>,
 }
 
 /// hyper-util learns a connection speaks HTTP/2 only after ALPN, so calls
@@ -78,21 +86,31 @@ impl Transport {
         if !http2 {
             builder = builder.http1_only();
         }
-        // Our decision, not reqwest's own reading of the environment.
-        builder = match &config.proxy {
-            Some(proxy) => builder.proxy(
-                reqwest::Proxy::all(proxy.as_str())
-                    .map_err(|e| format!("the proxy {proxy} is not usable: {e}"))?,
-            ),
-            None => builder.no_proxy(),
+        // Our decision, not reqwest's own reading of the environment: made
+        // per URL (the events root may be another host than the base).
+        builder = if config.routes.may_proxy() {
+            let routes = config.routes.clone();
+            builder.proxy(reqwest::Proxy::custom(move |url| {
+                let route = routes.route(url.as_str()).ok()?;
+                Some(route.proxy?.as_str().to_owned())
+            }))
+        } else {
+            builder.no_proxy()
         };
+        // `localhost` and `*.localhost` are loopback without asking DNS
+        // (RFC 6761): the client trusts them as loopback.
+        builder = builder.dns_resolver(LocalhostIsLoopback);
         for (host, addr) in &config.resolve {
+            if crate::config::is_localhost_name(host) && !addr.ip().is_loopback() {
+                continue;
+            }
             builder = builder.resolve(host, *addr);
         }
         let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
         let mut transport = Transport::from_client(client, config);
+        transport.foreign = false;
         if http2 && config.base_url.starts_with("https://") {
             transport.first = Some(FirstCall {
                 started: std::sync::atomic::AtomicBool::new(false),
@@ -112,6 +130,9 @@ impl Transport {
             },
             headers: crate::headers::Headers::new(config),
             first: None,
+            foreign: true,
+            routes: config.routes.clone(),
+            secrets: Arc::new(crate::redact::Secrets::of_config(config)),
         }
     }
 
@@ -143,16 +164,45 @@ impl Transport {
         request: &HttpRequest,
         timeout: Option<Duration>,
     ) -> Result<HttpResponse> {
-        let mut builder = self.builder(request)?;
-        if let Some(timeout) = timeout {
-            builder = builder.timeout(timeout);
+        let sent = async {
+            let mut builder = self.builder(request)?;
+            if let Some(timeout) = timeout {
+                builder = builder.timeout(timeout);
+            }
+            let response = builder.send().await.map_err(transport_error)?;
+            self.same_origin(request, &response)?;
+            self.read_answer(response).await
+        };
+        sent.await.map_err(|e| self.secrets.scrub_error(e))
+    }
+
+    /// Refuses an answer that came from another origin than the request's:
+    /// the caller's own client followed a redirect (reqwest cannot be told
+    /// per request to follow none), and the key went along.
+    fn same_origin(&self, request: &HttpRequest, response: &reqwest::Response) -> Result<()> {
+        if !self.foreign {
+            return Ok(());
         }
-        let response = builder.send().await.map_err(transport_error)?;
-        self.read_answer(response).await
+        let asked = reqwest::Url::parse(&request.url).map(|url| url.origin());
+        let answered = response.url().origin();
+        if asked.as_ref().ok() == Some(&answered) {
+            return Ok(());
+        }
+        Err(Error::Config(format!(
+            "the answer to {} {} came from {} after the caller's reqwest client followed a \
+             redirect: refused, as the API key must never follow a redirect to another host. \
+             Build the client with redirect(reqwest::redirect::Policy::none())",
+            request.method.as_str(),
+            asked.map_or_else(|_| "?".to_owned(), |o| o.ascii_serialization()),
+            answered.ascii_serialization(),
+        )))
     }
 
     /// The request as reqwest's, with every header.
     fn builder(&self, request: &HttpRequest) -> Result<reqwest::RequestBuilder> {
+        // The rules of this very URL (plain http refused off loopback); its
+        // proxy is chosen by the client's per-URL proxy rule.
+        self.routes.route(&request.url)?;
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -206,22 +256,28 @@ impl Transport {
         head: Option<Duration>,
         idle: Duration,
     ) -> Result<Streaming> {
-        let builder = self.builder(request)?.timeout(STREAM_LIFETIME);
-        let head = head.unwrap_or(idle);
-        let response = match tokio::time::timeout(head, builder.send()).await {
-            Ok(sent) => sent.map_err(transport_error)?,
-            Err(_) => {
-                return Err(Error::Transport(TransportError::new(
-                    TransportErrorKind::Timeout,
-                    format!("no answer to the stream request within {head:?}"),
-                    None,
-                )))
-            }
+        let opened = async {
+            let builder = self.builder(request)?.timeout(STREAM_LIFETIME);
+            let head = head.unwrap_or(idle);
+            let response = match tokio::time::timeout(head, builder.send()).await {
+                Ok(sent) => sent.map_err(transport_error)?,
+                Err(_) => {
+                    return Err(Error::Transport(TransportError::new(
+                        TransportErrorKind::Timeout,
+                        format!("no answer to the stream request within {head:?}"),
+                        None,
+                    )))
+                }
+            };
+            self.same_origin(request, &response)?;
+            Ok(response)
         };
+        let response = opened.await.map_err(|e| self.secrets.scrub_error(e))?;
         Ok(Streaming {
             response,
             idle,
             limit: self.limit,
+            secrets: self.secrets.clone(),
         })
     }
 
@@ -248,6 +304,7 @@ pub(crate) struct Streaming {
     response: reqwest::Response,
     idle: Duration,
     limit: BodyLimit,
+    secrets: Arc<crate::redact::Secrets>,
 }
 
 impl Streaming {
@@ -267,7 +324,7 @@ impl Streaming {
         match tokio::time::timeout(self.idle, self.response.chunk()).await {
             Ok(Ok(Some(bytes))) => Ok(StreamRead::Bytes(bytes.to_vec())),
             Ok(Ok(None)) => Ok(StreamRead::End),
-            Ok(Err(e)) => Err(transport_error(e)),
+            Ok(Err(e)) => Err(self.secrets.scrub_error(transport_error(e))),
             Err(_) => Ok(StreamRead::Idle),
         }
     }
@@ -276,7 +333,29 @@ impl Streaming {
     /// API error from.
     pub(crate) async fn into_answer(self) -> Result<HttpResponse> {
         let limit = self.limit;
-        Transport::read_body(limit, self.response).await
+        let secrets = self.secrets;
+        Transport::read_body(limit, self.response)
+            .await
+            .map_err(|e| secrets.scrub_error(e))
+    }
+}
+
+/// reqwest's resolver, but `localhost` and `*.localhost` answered with
+/// loopback addresses without asking DNS (search domains included), as the
+/// blocking face does.
+struct LocalhostIsLoopback;
+
+impl reqwest::dns::Resolve for LocalhostIsLoopback {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = if crate::config::is_localhost_name(&host) {
+                crate::config::localhost_addrs(&host, 0, &[])
+            } else {
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect()
+            };
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 
@@ -302,7 +381,31 @@ fn transport_error(e: reqwest::Error) -> Error {
         TransportErrorKind::Other
     };
     let message = error_chain(&e);
-    Error::Transport(TransportError::new(kind, message, Some(Box::new(e))))
+    let tls_refused = kind == TransportErrorKind::Connect && rustls_error(&e);
+    let mut error = TransportError::new(kind, message, Some(Box::new(e)));
+    error.tls_refused = tls_refused;
+    Error::Transport(error)
+}
+
+/// True when `e`'s chain holds a rustls error (a refused certificate, a
+/// TLS alert): io errors hide theirs from `source()`, so each is opened.
+fn rustls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(cause) = source {
+        if cause.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>() || rustls_error(inner))
+            {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// The first error of type `T` in `e`'s chain of causes.

@@ -6,14 +6,23 @@
 //! 1. the platform's verifier (`rustls-platform-verifier`: the OS trust
 //!    store on macOS and Windows; on Linux the system's CA files, or
 //!    `SSL_CERT_FILE` / `SSL_CERT_DIR` when set), plus the extra roots of
-//!    [`crate::ClientBuilder::add_root_certificate_pem`];
+//!    [`crate::ClientBuilder::add_root_certificate_pem`]. A CA file or
+//!    directory named by those variables that cannot be read or holds no
+//!    certificate fails [`crate::ClientBuilder::build`] with
+//!    [`crate::Error::Config`] naming it and why (checked when any URL the
+//!    key goes to is https), and a named one is never replaced by the
+//!    bundled roots below;
 //! 2. when the platform has no roots at all (scratch, distroless-static and
 //!    slim images): Mozilla's roots bundled by the `webpki-roots` feature
 //!    (on by default), plus the extra roots;
 //! 3. with neither, only the extra roots; with none of those either, the
 //!    first https call fails with [`crate::Error::Config`] naming the fixes.
 //!
-//! A plain-http base URL (loopback, or opted in) needs no roots at all.
+//! A client whose every key URL ([`crate::Config::key_urls`]) is plain http
+//! (loopback, or opted in) needs no roots at all; one https URL among them
+//! (an https events root behind an http loopback base) gets the roots.
+//! A refused certificate is never retried
+//! ([`crate::TransportError::is_tls_refusal`]).
 
 use std::sync::{Arc, OnceLock};
 
@@ -52,6 +61,11 @@ pub(crate) enum Roots {
 /// its own), and where its roots came from. The error names the fixes.
 pub(crate) fn client_config(config: &Config) -> Result<(ClientConfig, Roots), String> {
     client_config_with(config, |extra| {
+        if !config.platform_roots {
+            return Err(rustls::Error::General(
+                "No CA certificates were loaded from the system".into(),
+            ));
+        }
         rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider())
             .map(|v| Arc::new(v) as Arc<dyn ServerCertVerifier>)
     })
@@ -65,8 +79,14 @@ pub(crate) fn client_config_with(
         Vec<CertificateDer<'static>>,
     ) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error>,
 ) -> Result<(ClientConfig, Roots), String> {
+    // Roots are needed when any URL the key goes to is https (an http
+    // loopback base URL may have an https events root).
+    let needs_tls = config
+        .key_urls()
+        .iter()
+        .any(|url| !url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")));
     let (verifier, roots): (Arc<dyn ServerCertVerifier>, Roots) =
-        if config.base_url.starts_with("http://") {
+        if !needs_tls {
             (Arc::new(RefuseAll), Roots::NotNeeded)
         } else {
             let extra: Vec<CertificateDer<'static>> = config
@@ -83,6 +103,13 @@ pub(crate) fn client_config_with(
                     platform(extra).map_err(|e| format!("cannot set up TLS: {e}"))?,
                     Roots::Platform,
                 ),
+                // The user named a CA file: never fall back to other roots.
+                Err(platform_error) if names_ca_files() => {
+                    return Err(format!(
+                        "the CA certificates named by SSL_CERT_FILE / SSL_CERT_DIR cannot be \
+                         used: {platform_error}"
+                    ))
+                }
                 Err(platform_error) => fallback(extra, &platform_error)?,
             }
         };
@@ -95,6 +122,13 @@ pub(crate) fn client_config_with(
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok((tls, roots))
+}
+
+/// True when `SSL_CERT_FILE` or `SSL_CERT_DIR` names CA certificates.
+fn names_ca_files() -> bool {
+    ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 /// The verifier when the platform has no roots.
