@@ -681,13 +681,17 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
             if let Some(extension) = args.payload_extension.as_mut() {
                 if extension.as_str() == "-" {
                     from_stdin.push(("--payload-extension", extension));
-                } else if let Some(path) = extension.strip_prefix('@') {
-                    let text = std::fs::read_to_string(path).map_err(|e| {
-                        Failure::Usage(format!(
-                            "--payload-extension: cannot read the file {path:?}: {e}"
-                        ))
-                    })?;
-                    *extension = text;
+                } else {
+                    if let Some(path) = extension.strip_prefix('@') {
+                        let text = std::fs::read_to_string(path).map_err(|e| {
+                            Failure::Usage(format!(
+                                "--payload-extension: cannot read the file {path:?}: {e}"
+                            ))
+                        })?;
+                        *extension = text;
+                    }
+                    // Checked before the client is made: a usage problem first.
+                    json_object(extension)?;
                 }
             }
         }
@@ -701,7 +705,7 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
             names.join(" and ")
         )));
     }
-    if let Some((_, value)) = from_stdin.pop() {
+    if let Some((name, value)) = from_stdin.pop() {
         let mut bytes = Vec::new();
         io::stdin()
             .lock()
@@ -709,6 +713,9 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
             .map_err(|e| Failure::Other(format!("cannot read stdin: {e}")))?;
         *value = String::from_utf8(bytes)
             .map_err(|_| Failure::Usage("stdin is not valid UTF-8".into()))?;
+        if name == "--payload-extension" {
+            json_object(value)?;
+        }
     }
     Ok(command)
 }
@@ -740,8 +747,13 @@ fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks
     // Values set on the builder win; the rest comes from the environment
     // (XPANDER_ALLOW_INSECURE_HTTP included).
     let tasks = builder.from_env().build()?;
+    let mut warned = Vec::new();
     for url in tasks.config().key_urls() {
+        if warned.contains(&origin(url)) {
+            continue;
+        }
         if tasks.config().route(url).is_ok_and(|r| r.is_cleartext_remote()) {
+            warned.push(origin(url));
             message(&format!(
                 "warning: plain http to {}: the API key crosses the network in clear text \
                  (XPANDER_ALLOW_INSECURE_HTTP is set)",
