@@ -175,16 +175,17 @@ impl Transport {
         // The rules of this very URL: plain http refused off loopback, and
         // its own proxy (the events root may be another host than the base).
         let route = self.routes.route(&request.url)?;
-        let proxy = if self.foreign || route.proxy == self.agent_proxy {
-            None
-        } else {
-            Some(match &route.proxy {
-                Some(proxy) => Some(ureq::Proxy::new(proxy.as_str()).map_err(|e| {
-                    Error::Config(format!("the proxy {proxy} is not usable: {e}"))
-                })?),
-                None => None,
-            })
-        };
+        let proxy =
+            if self.foreign || route.proxy == self.agent_proxy {
+                None
+            } else {
+                Some(match &route.proxy {
+                    Some(proxy) => Some(ureq::Proxy::new(proxy.as_str()).map_err(|e| {
+                        Error::Config(format!("the proxy {proxy} is not usable: {e}"))
+                    })?),
+                    None => None,
+                })
+            };
         let configure = move |configured: RequestConfig| {
             let mut configured = configure(configured);
             configured.proxy = proxy;

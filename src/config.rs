@@ -413,7 +413,9 @@ pub(crate) fn route_url(
         let shown = crate::redact::redact_userinfo(origin_of(url));
         Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
     };
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("it has no scheme"))?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad("it has no scheme"))?;
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "https" => "https",
         "http" => "http",
@@ -495,9 +497,12 @@ impl Config {
 
     /// The proxies of the routes decided so far (for the secrets to scrub).
     pub(crate) fn proxies(&self) -> impl Iterator<Item = &ProxyUrl> {
-        self.proxy
-            .iter()
-            .chain(self.routes.known.iter().filter_map(|(_, r)| r.proxy.as_ref()))
+        self.proxy.iter().chain(
+            self.routes
+                .known
+                .iter()
+                .filter_map(|(_, r)| r.proxy.as_ref()),
+        )
     }
 }
 

@@ -496,10 +496,10 @@ impl Secrets {
             // Whole characters only (a secret is ASCII in practice).
             let mut start = start.max(copied);
             while start > copied && !text.is_char_boundary(start) {
-                start -= 1;
+                start = start.saturating_sub(1);
             }
             while end < text.len() && !text.is_char_boundary(end) {
-                end += 1;
+                end = end.saturating_add(1);
             }
             if start < copied || end <= start {
                 continue;
@@ -594,7 +594,10 @@ impl Secrets {
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_json(v)),
             Value::Object(map) => {
-                if map.keys().any(|k| matches!(self.scrub(k), std::borrow::Cow::Owned(_))) {
+                if map
+                    .keys()
+                    .any(|k| matches!(self.scrub(k), std::borrow::Cow::Owned(_)))
+                {
                     let old = std::mem::take(map);
                     for (key, member) in old {
                         map.insert(self.scrub(&key).into_owned(), member);
@@ -615,7 +618,7 @@ impl Secrets {
         }
         let mut end = limit;
         while end > 0 && !scrubbed.is_char_boundary(end) {
-            end -= 1;
+            end = end.saturating_sub(1);
         }
         let mut cut = scrubbed.get(..end).unwrap_or("").to_owned();
         cut.push('…');

@@ -81,38 +81,37 @@ pub(crate) fn client_config_with(
 ) -> Result<(ClientConfig, Roots), String> {
     // Roots are needed when any URL the key goes to is https (an http
     // loopback base URL may have an https events root).
-    let needs_tls = config
-        .key_urls()
-        .iter()
-        .any(|url| !url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")));
-    let (verifier, roots): (Arc<dyn ServerCertVerifier>, Roots) =
-        if !needs_tls {
-            (Arc::new(RefuseAll), Roots::NotNeeded)
-        } else {
-            let extra: Vec<CertificateDer<'static>> = config
-                .root_certificates
-                .iter()
-                .map(|c| CertificateDer::from(c.der().to_vec()))
-                .collect();
-            // The platform's roots alone first: with extra roots given, the
-            // platform verifier succeeds even when the platform has none,
-            // and the bundled roots would then be left out.
-            match platform(Vec::new()) {
-                Ok(verifier) if extra.is_empty() => (verifier, Roots::Platform),
-                Ok(_) => (
-                    platform(extra).map_err(|e| format!("cannot set up TLS: {e}"))?,
-                    Roots::Platform,
-                ),
-                // The user named a CA file: never fall back to other roots.
-                Err(platform_error) if names_ca_files() => {
-                    return Err(format!(
-                        "the CA certificates named by SSL_CERT_FILE / SSL_CERT_DIR cannot be \
+    let needs_tls = config.key_urls().iter().any(|url| {
+        !url.get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+    });
+    let (verifier, roots): (Arc<dyn ServerCertVerifier>, Roots) = if !needs_tls {
+        (Arc::new(RefuseAll), Roots::NotNeeded)
+    } else {
+        let extra: Vec<CertificateDer<'static>> = config
+            .root_certificates
+            .iter()
+            .map(|c| CertificateDer::from(c.der().to_vec()))
+            .collect();
+        // The platform's roots alone first: with extra roots given, the
+        // platform verifier succeeds even when the platform has none,
+        // and the bundled roots would then be left out.
+        match platform(Vec::new()) {
+            Ok(verifier) if extra.is_empty() => (verifier, Roots::Platform),
+            Ok(_) => (
+                platform(extra).map_err(|e| format!("cannot set up TLS: {e}"))?,
+                Roots::Platform,
+            ),
+            // The user named a CA file: never fall back to other roots.
+            Err(platform_error) if names_ca_files() => {
+                return Err(format!(
+                    "the CA certificates named by SSL_CERT_FILE / SSL_CERT_DIR cannot be \
                          used: {platform_error}"
-                    ))
-                }
-                Err(platform_error) => fallback(extra, &platform_error)?,
+                ))
             }
-        };
+            Err(platform_error) => fallback(extra, &platform_error)?,
+        }
+    };
     let tls = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("cannot set up TLS: {e}"))?

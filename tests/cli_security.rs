@@ -85,7 +85,11 @@ fn payload_extension_from_a_file_or_stdin() {
     let dir = std::env::temp_dir().join(format!("xpander-cli-sec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("extension.json");
-    std::fs::write(&file, format!("{{\"api_key\": \"{SENTINEL}\", \"n\": 1}}\n")).unwrap();
+    std::fs::write(
+        &file,
+        format!("{{\"api_key\": \"{SENTINEL}\", \"n\": 1}}\n"),
+    )
+    .unwrap();
     let at = format!("@{}", file.display());
     let output = run(
         command(&emulator.base_url()),
@@ -111,7 +115,14 @@ fn payload_extension_from_a_file_or_stdin() {
     emulator.clear_requests();
     let output = run(
         command(&emulator.base_url()),
-        &["update", "task-1", "--payload-extension", "-", "--result", "-"],
+        &[
+            "update",
+            "task-1",
+            "--payload-extension",
+            "-",
+            "--result",
+            "-",
+        ],
         "{}",
     );
     assert_eq!(output.status.code(), Some(2));
@@ -148,7 +159,14 @@ fn values_of_sensitive_options_are_never_echoed() {
         // misspelling, the option twice.
         vec!["get", "task-1", "--payload-extension", &extension],
         vec!["update", "task-1", "--payload-extention", &extension],
-        vec!["update", "task-1", "--payload-extension", &extension, "--payload-extension", &extension],
+        vec![
+            "update",
+            "task-1",
+            "--payload-extension",
+            &extension,
+            "--payload-extension",
+            &extension,
+        ],
         vec!["update", "--payload-extension", &extension],
     ];
     for args in cases {
@@ -212,16 +230,19 @@ fn no_part_of_the_key_in_what_the_tool_prints() {
     echo["result"] = json!(format!("your key {KEY} / cut {}", &KEY[..20]));
     echo["title"] = json!(KEY);
     emulator.seed_task(echo).unwrap();
-    for args in [vec!["get", "task-k"], vec!["list", "agent-123"], vec!["wait", "task-k"]] {
+    for args in [
+        vec!["get", "task-k"],
+        vec!["list", "agent-123"],
+        vec!["wait", "task-k"],
+    ] {
         let output = run(command(&emulator.base_url()), &args, "");
         assert_eq!(output.status.code(), Some(0), "{args:?} {output:?}");
         let _: Value = serde_json::from_slice(&output.stdout).unwrap();
     }
-    emulator.inject(
-        Fault::on("GET", "/agent-execution/*")
-            .times(1)
-            .respond(403, json!({"detail": format!("key {KEY} is not allowed here")})),
-    );
+    emulator.inject(Fault::on("GET", "/agent-execution/*").times(1).respond(
+        403,
+        json!({"detail": format!("key {KEY} is not allowed here")}),
+    ));
     let output = run(command(&emulator.base_url()), &["get", "task-k"], "");
     assert_eq!(output.status.code(), Some(6));
 }

@@ -415,7 +415,7 @@ fn the_events_root_gets_its_own_tls_roots_and_proxy() {
         .unwrap();
     // The base URL is loopback: never proxied. The events host is not.
     assert!(tasks.config().proxy.is_none());
-    let route = tasks.config().route(&tasks.config().key_urls()[1]).unwrap();
+    let route = tasks.config().route(tasks.config().key_urls()[1]).unwrap();
     assert!(route.is_tls() && route.proxy.is_some(), "{route:?}");
 
     let task = tasks.get("task-ev").unwrap();
@@ -428,7 +428,11 @@ fn the_events_root_gets_its_own_tls_roots_and_proxy() {
         let first = stream.next().await.unwrap().unwrap();
         assert_eq!(first.kind, xpander_sdk::model::TaskEventType::Connected);
     });
-    assert_eq!(proxy.tunnels.load(Ordering::SeqCst), 2, "one tunnel per face");
+    assert_eq!(
+        proxy.tunnels.load(Ordering::SeqCst),
+        2,
+        "one tunnel per face"
+    );
     assert!(proxy
         .targets
         .lock()
@@ -484,7 +488,7 @@ fn localhost_names_resolve_to_loopback_without_dns() {
             .api_key(emulator.api_key())
             .base_url(format!("http://{name}:{port}"))
             // A hostile override: a localhost name stays loopback.
-            .resolve(&name.to_ascii_lowercase(), "10.255.255.1:1".parse().unwrap())
+            .resolve(name.to_ascii_lowercase(), "10.255.255.1:1".parse().unwrap())
             .connect_timeout(std::time::Duration::from_secs(5))
             .retry(RetryPolicy::disabled())
             .build()

@@ -140,7 +140,11 @@ fn plain_http_opt_in_and_ca_files_from_the_environment() {
     std::fs::write(&root, https.root_certificate_pem().unwrap()).unwrap();
     let certs_dir = dir.join("certs");
     std::fs::create_dir_all(&certs_dir).unwrap();
-    std::fs::write(certs_dir.join("root.pem"), https.root_certificate_pem().unwrap()).unwrap();
+    std::fs::write(
+        certs_dir.join("root.pem"),
+        https.root_certificate_pem().unwrap(),
+    )
+    .unwrap();
     let https_url = format!("https://{HOST}:{}", https.addr().port());
     let build = || {
         Tasks::builder()
@@ -180,7 +184,10 @@ fn plain_http_opt_in_and_ca_files_from_the_environment() {
     }
     // A usable CA file or directory: trusted (the platform verifier reads
     // it on Linux), in both faces, with no root added on the builder.
-    for (var, value) in [("SSL_CERT_FILE", path(&root)), ("SSL_CERT_DIR", path(&certs_dir))] {
+    for (var, value) in [
+        ("SSL_CERT_FILE", path(&root)),
+        ("SSL_CERT_DIR", path(&certs_dir)),
+    ] {
         set(&[
             ("XPANDER_BASE_URL", &https_url),
             ("XPANDER_API_KEY", https.api_key()),

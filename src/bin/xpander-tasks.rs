@@ -406,7 +406,9 @@ fn clap_exit(error: &clap::Error) -> ExitCode {
     } else {
         let mut stdout = io::stdout().lock();
         // A closed stdout (`--help | head -1`) is not a failure.
-        let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+        let _ = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush());
     }
     ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(EXIT_USAGE))
 }
@@ -417,9 +419,17 @@ fn sensitive_values(args: &[String]) -> Vec<String> {
     let sensitive = |flag: &str| {
         let name = flag.trim_start_matches('-').to_ascii_lowercase();
         flag.starts_with("--")
-            && ["payload", "extension", "token", "secret", "password", "key", "auth"]
-                .iter()
-                .any(|part| name.contains(part))
+            && [
+                "payload",
+                "extension",
+                "token",
+                "secret",
+                "password",
+                "key",
+                "auth",
+            ]
+            .iter()
+            .any(|part| name.contains(part))
             && name != "api-key-env"
     };
     let mut values = Vec::new();
@@ -695,7 +705,9 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
                 }
             }
         }
-        Command::Create(args) if args.prompt == "-" => from_stdin.push(("--prompt", &mut args.prompt)),
+        Command::Create(args) if args.prompt == "-" => {
+            from_stdin.push(("--prompt", &mut args.prompt))
+        }
         _ => {}
     }
     if from_stdin.len() > 1 {
@@ -752,7 +764,11 @@ fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks
         if warned.contains(&origin(url)) {
             continue;
         }
-        if tasks.config().route(url).is_ok_and(|r| r.is_cleartext_remote()) {
+        if tasks
+            .config()
+            .route(url)
+            .is_ok_and(|r| r.is_cleartext_remote())
+        {
             warned.push(origin(url));
             message(&format!(
                 "warning: plain http to {}: the API key crosses the network in clear text \

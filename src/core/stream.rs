@@ -676,7 +676,9 @@ impl EventSession {
             }
             // A refused certificate: no reconnect can fix it (a persistent
             // stream still tries, slowly: a certificate may be renewed).
-            Disconnect::Error(Error::Transport(t)) if t.is_tls_refusal() && !self.policy.persistent => {
+            Disconnect::Error(Error::Transport(t))
+                if t.is_tls_refusal() && !self.policy.persistent =>
+            {
                 return self.give_up(Error::Transport(t))
             }
             Disconnect::Error(error @ Error::Transport(_)) => (error, None),
