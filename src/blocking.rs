@@ -174,7 +174,14 @@ impl Transport {
     ) -> Result<ureq::http::Response<ureq::Body>> {
         // The rules of this very URL: plain http refused off loopback, and
         // its own proxy (the events root may be another host than the base).
-        let route = self.routes.route(&request.url)?;
+        let decided;
+        let route = match self.routes.known(&request.url) {
+            Some(route) => route,
+            None => {
+                decided = self.routes.route(&request.url)?;
+                &decided
+            }
+        };
         let proxy =
             if self.foreign || route.proxy == self.agent_proxy {
                 None

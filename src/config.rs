@@ -228,8 +228,9 @@ pub struct Config {
     pub deadline: Option<Duration>,
     /// Root certificates trusted besides the platform's (or the bundled) ones.
     pub root_certificates: Vec<RootCertificate>,
-    /// The proxy requests go through (`None`: straight to the host), as
-    /// decided by the rules of [`crate::proxy`] when the client was built.
+    /// The proxy requests to the base URL go through (`None`: straight to
+    /// the host), as decided by the rules of [`crate::proxy`] when the
+    /// client was built. Each other URL has its own ([`Config::route`]).
     pub proxy: Option<ProxyUrl>,
     /// Whether the async face offers HTTP/2 (by ALPN, over TLS only; needs
     /// the `http2` feature). Default true.
@@ -354,15 +355,45 @@ impl Routes {
         Ok(route)
     }
 
+    /// The route already decided for `url`'s origin (no allocation: the
+    /// transports' path for every request to the base URL and events root).
+    pub(crate) fn known(&self, url: &str) -> Option<&Route> {
+        let origin = origin_of(url);
+        self.known
+            .iter()
+            .find(|(o, _)| o.eq_ignore_ascii_case(origin))
+            .map(|(_, route)| route)
+    }
+
+    /// The credentials of every proxy these rules may choose (for the
+    /// secrets to scrub): the one set, and those of the proxy variables.
+    pub(crate) fn proxy_userinfos(&self) -> Vec<String> {
+        let mut urls: Vec<&str> = self
+            .vars
+            .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("no_proxy") && *name != "REQUEST_METHOD")
+            .map(|(_, value)| value.as_str())
+            .collect();
+        if let ProxySetting::Url(url) = &self.setting {
+            urls.push(url);
+        }
+        urls.iter()
+            .filter_map(|url| {
+                let rest = url.split_once("://").map_or(*url, |(_, rest)| rest);
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+                // As ProxyUrl reads it: up to the last `@` of the whole URL
+                // (a password may hold an unencoded `/`).
+                rest.rsplit_once('@')
+                    .or_else(|| authority.rsplit_once('@'))
+                    .map(|(userinfo, _)| userinfo.to_owned())
+            })
+            .collect()
+    }
+
     /// The route of `url`: one already decided for its origin, or the
     /// rules applied to it (see [`Config::route`]).
     pub(crate) fn route(&self, url: &str) -> Result<Route> {
-        let origin = origin_of(url);
-        if let Some((_, route)) = self
-            .known
-            .iter()
-            .find(|(o, _)| o.eq_ignore_ascii_case(origin))
-        {
+        if let Some(route) = self.known(url) {
             return Ok(route.clone());
         }
         route_url(

@@ -202,7 +202,9 @@ impl Transport {
     fn builder(&self, request: &HttpRequest) -> Result<reqwest::RequestBuilder> {
         // The rules of this very URL (plain http refused off loopback); its
         // proxy is chosen by the client's per-URL proxy rule.
-        self.routes.route(&request.url)?;
+        if self.routes.known(&request.url).is_none() {
+            self.routes.route(&request.url)?;
+        }
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,

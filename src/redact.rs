@@ -522,6 +522,9 @@ impl Secrets {
                 secrets.add_userinfo(userinfo);
             }
         }
+        for userinfo in config.routes.proxy_userinfos() {
+            secrets.add_userinfo(&userinfo);
+        }
         secrets
     }
 

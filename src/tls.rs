@@ -60,7 +60,9 @@ pub(crate) enum Roots {
 /// The rustls configuration of a client (ALPN left empty: each face sets
 /// its own), and where its roots came from. The error names the fixes.
 pub(crate) fn client_config(config: &Config) -> Result<(ClientConfig, Roots), String> {
-    client_config_with(config, |extra| {
+    // A test's "no platform roots" is not the user naming a CA file.
+    let named = config.platform_roots && names_ca_files();
+    client_config_with(config, named, |extra| {
         if !config.platform_roots {
             return Err(rustls::Error::General(
                 "No CA certificates were loaded from the system".into(),
@@ -75,6 +77,7 @@ pub(crate) fn client_config(config: &Config) -> Result<(ClientConfig, Roots), St
 /// (which fails when the platform has no roots).
 pub(crate) fn client_config_with(
     config: &Config,
+    names_ca_files: bool,
     platform: impl Fn(
         Vec<CertificateDer<'static>>,
     ) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error>,
@@ -103,7 +106,7 @@ pub(crate) fn client_config_with(
                 Roots::Platform,
             ),
             // The user named a CA file: never fall back to other roots.
-            Err(platform_error) if names_ca_files() => {
+            Err(platform_error) if names_ca_files => {
                 return Err(format!(
                     "the CA certificates named by SSL_CERT_FILE / SSL_CERT_DIR cannot be \
                          used: {platform_error}"
@@ -232,13 +235,15 @@ mod tests {
     #[test]
     fn plain_http_needs_no_roots() {
         let (_, roots) =
-            client_config_with(&config("http://127.0.0.1:1", &[]), no_platform_roots).unwrap();
+            client_config_with(&config("http://127.0.0.1:1", &[]), false, no_platform_roots)
+                .unwrap();
         assert_eq!(roots, Roots::NotNeeded);
     }
 
     #[test]
     fn without_platform_roots_the_bundled_ones_are_used() {
-        let result = client_config_with(&config("https://x.example", &[]), no_platform_roots);
+        let result =
+            client_config_with(&config("https://x.example", &[]), false, no_platform_roots);
         #[cfg(feature = "webpki-roots")]
         assert_eq!(result.unwrap().1, Roots::Bundled);
         #[cfg(not(feature = "webpki-roots"))]
@@ -251,6 +256,13 @@ mod tests {
     }
 
     #[test]
+    fn a_named_ca_file_is_never_replaced_by_the_bundled_roots() {
+        let err = client_config_with(&config("https://x.example", &[]), true, no_platform_roots)
+            .unwrap_err();
+        assert!(err.contains("SSL_CERT_FILE"), "{err}");
+    }
+
+    #[test]
     fn the_platform_verifier_gets_the_extra_roots() {
         let seen = std::sync::Mutex::new(Vec::new());
         let platform = |extra: Vec<CertificateDer<'static>>| {
@@ -259,7 +271,7 @@ mod tests {
         };
         let pem = "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n".to_string();
         let (_, roots) =
-            client_config_with(&config("https://x.example", &[pem]), platform).unwrap();
+            client_config_with(&config("https://x.example", &[pem]), false, platform).unwrap();
         assert_eq!(roots, Roots::Platform);
         assert_eq!(*seen.lock().unwrap(), [0, 1]);
     }
