@@ -208,6 +208,22 @@ fn server_text_reaches_the_terminal_escaped_and_json_stays_exact() {
         assert_eq!(task["result"], HOSTILE, "the same value");
         assert_eq!(task["title"], format!("title {HOSTILE}"));
     }
+    // Events: each line escaped, the same values.
+    let mut finished = task("task-hf", "failed");
+    finished["result"] = json!(HOSTILE);
+    finished["organization_id"] = json!(emulator.organization_id());
+    emulator.seed_task(finished).unwrap();
+    let mut events = command(&emulator.base_url());
+    events.env("XPANDER_ORGANIZATION_ID", emulator.organization_id());
+    let output = run(events, &["events", "task-hf"], "");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_no_terminal_control(&output.stdout, "events");
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1]["data"]["result"], HOSTILE, "{lines:?}");
     // An error detail and a task id from the server, on stderr.
     emulator.inject(
         Fault::on("GET", "/agent-execution/*")
