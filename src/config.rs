@@ -412,6 +412,7 @@ impl Routes {
 
     /// True when some URL may go through a proxy (one is set, or a proxy
     /// variable is).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
     pub(crate) fn may_proxy(&self) -> bool {
         match &self.setting {
             ProxySetting::Disabled => false,
@@ -1158,8 +1159,7 @@ pub(crate) fn localhost_addrs(
 
 /// True for `localhost`, `*.localhost`, `127.0.0.0/8` and `::1`.
 pub(crate) fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host.ends_with(".localhost")
+    is_localhost_name(host)
         || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
         || host.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
 }
