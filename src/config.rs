@@ -885,56 +885,88 @@ impl ClientBuilder {
 /// `SSL_CERT_DIR` may list several directories (`:`-separated); each must
 /// be readable, and one of them hold a certificate. Empty values are unset.
 pub(crate) fn check_ca_files(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<()> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::CertificateDer;
-    let certificates_in = |bytes: &[u8]| {
-        CertificateDer::pem_slice_iter(bytes)
-            .filter(|cert| cert.is_ok())
-            .count()
-    };
-    if let Some(file) = lookup("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
-        let path = std::path::Path::new(&file);
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::Config(format!(
-                "SSL_CERT_FILE names {}, which cannot be read: {e}",
-                path.display()
-            ))
-        })?;
-        if certificates_in(&bytes) == 0 {
-            return Err(Error::Config(format!(
-                "SSL_CERT_FILE names {}, which holds no certificate (no PEM \
-                 `BEGIN CERTIFICATE` block)",
-                path.display()
-            )));
+    let file = lookup("SSL_CERT_FILE").filter(|v| !v.is_empty());
+    let dirs = lookup("SSL_CERT_DIR").filter(|v| !v.is_empty());
+    if file.is_none() && dirs.is_none() {
+        return Ok(());
+    }
+    // The verdict for the last values seen: a process builds many clients
+    // with the same variables, and a CA directory holds hundreds of files.
+    type Verdict = (
+        Option<std::ffi::OsString>,
+        Option<std::ffi::OsString>,
+        Option<String>,
+    );
+    static LAST: std::sync::Mutex<Option<Verdict>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((f, d, verdict)) = last.as_ref() {
+        if *f == file && *d == dirs {
+            return verdict.clone().map_or(Ok(()), |m| Err(Error::Config(m)));
         }
     }
-    if let Some(dirs) = lookup("SSL_CERT_DIR").filter(|v| !v.is_empty()) {
-        let mut found = 0usize;
-        let mut named = Vec::new();
-        for dir in std::env::split_paths(&dirs).filter(|d| !d.as_os_str().is_empty()) {
-            let entries = std::fs::read_dir(&dir).map_err(|e| {
-                Error::Config(format!(
-                    "SSL_CERT_DIR names {}, which cannot be read: {e}",
-                    dir.display()
+    let verdict = ca_files_problem(file.as_deref(), dirs.as_deref());
+    *last = Some((file, dirs, verdict.clone()));
+    verdict.map_or(Ok(()), |m| Err(Error::Config(m)))
+}
+
+/// What is wrong with the named CA file and directories, if anything.
+fn ca_files_problem(
+    file: Option<&std::ffi::OsStr>,
+    dirs: Option<&std::ffi::OsStr>,
+) -> Option<String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let has_certificate =
+        |bytes: &[u8]| CertificateDer::pem_slice_iter(bytes).any(|cert| cert.is_ok());
+    if let Some(file) = file {
+        let path = std::path::Path::new(file);
+        match std::fs::read(path) {
+            Err(e) => {
+                return Some(format!(
+                    "SSL_CERT_FILE names {}, which cannot be read: {e}",
+                    path.display()
                 ))
-            })?;
-            for entry in entries.flatten() {
-                // Files, or links to them (the hashed names of c_rehash).
-                if let Ok(bytes) = std::fs::read(entry.path()) {
-                    found = found.saturating_add(certificates_in(&bytes));
+            }
+            Ok(bytes) if !has_certificate(&bytes) => {
+                return Some(format!(
+                    "SSL_CERT_FILE names {}, which holds no certificate (no PEM \
+                     `BEGIN CERTIFICATE` block)",
+                    path.display()
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    if let Some(dirs) = dirs {
+        let mut found = false;
+        let mut named = Vec::new();
+        for dir in std::env::split_paths(dirs).filter(|d| !d.as_os_str().is_empty()) {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    return Some(format!(
+                        "SSL_CERT_DIR names {}, which cannot be read: {e}",
+                        dir.display()
+                    ))
                 }
+            };
+            if !found {
+                // Files, or links to them (the hashed names of c_rehash).
+                found = entries
+                    .flatten()
+                    .any(|entry| std::fs::read(entry.path()).is_ok_and(|b| has_certificate(&b)));
             }
             named.push(dir.display().to_string());
         }
-        if found == 0 {
-            return Err(Error::Config(format!(
+        if !found {
+            return Some(format!(
                 "SSL_CERT_DIR names {}, which holds no certificate (no file with a PEM \
                  `BEGIN CERTIFICATE` block)",
                 named.join(", ")
-            )));
+            ));
         }
     }
-    Ok(())
+    None
 }
 
 /// One warning per client built with plain http to a host that is not
