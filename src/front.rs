@@ -334,7 +334,8 @@ macro_rules! front_end {
                         NextStep::Done => return None,
                         NextStep::GiveUp(error) => {
                             self.session.stop();
-                            return Some(Err(error));
+                            // The session may quote the server (a content type).
+                            return Some(Err(self.tasks.inner.shared.core.secrets().scrub_error(error)));
                         }
                     }
                 }
