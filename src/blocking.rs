@@ -35,8 +35,15 @@ pub(crate) struct Transport {
     limit: BodyLimit,
     headers: crate::headers::Headers,
     /// The caller's own agent ([`crate::ClientBuilder::ureq_agent`]): each
-    /// request is told to hand back 4xx/5xx answers as answers.
+    /// request is told to hand back 4xx/5xx answers as answers, and to
+    /// follow no redirect (the key must not go to another host).
     foreign: bool,
+    /// The per-URL rules (proxy, plain http), applied to every request.
+    routes: Arc<crate::config::Routes>,
+    /// The proxy of the agent itself (the base URL's route).
+    agent_proxy: Option<crate::proxy::ProxyUrl>,
+    /// What no error may show.
+    secrets: Arc<crate::redact::Secrets>,
 }
 
 impl Transport {
@@ -86,6 +93,9 @@ impl Transport {
             },
             headers: crate::headers::Headers::new(config),
             foreign: false,
+            routes: config.routes.clone(),
+            agent_proxy: config.proxy.clone(),
+            secrets: Arc::new(crate::redact::Secrets::of_config(config)),
         })
     }
 
@@ -98,6 +108,9 @@ impl Transport {
             },
             headers: crate::headers::Headers::new(config),
             foreign: true,
+            routes: config.routes.clone(),
+            agent_proxy: None,
+            secrets: Arc::new(crate::redact::Secrets::of_config(config)),
         }
     }
 
@@ -108,11 +121,13 @@ impl Transport {
         request: &HttpRequest,
         timeout: Option<Duration>,
     ) -> Result<HttpResponse> {
-        let response = self.exchange(request, |configured| match timeout {
-            Some(timeout) => configured.timeout_global(Some(timeout)),
-            None => configured,
-        })?;
-        read_answer(self.limit, response)
+        let response = self
+            .exchange(request, |configured| match timeout {
+                Some(timeout) => configured.timeout_global(Some(timeout)),
+                None => configured,
+            })
+            .map_err(|e| self.secrets.scrub_error(e))?;
+        read_answer(self.limit, response).map_err(|e| self.secrets.scrub_error(e))
     }
 
     /// Opens a streamed answer (an event stream): the connection and then
@@ -126,16 +141,18 @@ impl Transport {
         head: Option<Duration>,
         idle: Duration,
     ) -> Result<Streaming> {
-        let response = self.exchange(request, |configured| {
-            let configured = configured
-                .timeout_global(None)
-                .timeout_recv_response(Some(head.unwrap_or(idle)))
-                .timeout_per_read(Some(idle));
-            match head {
-                Some(head) => configured.timeout_connect(Some(head)),
-                None => configured,
-            }
-        })?;
+        let response = self
+            .exchange(request, |configured| {
+                let configured = configured
+                    .timeout_global(None)
+                    .timeout_recv_response(Some(head.unwrap_or(idle)))
+                    .timeout_per_read(Some(idle));
+                match head {
+                    Some(head) => configured.timeout_connect(Some(head)),
+                    None => configured,
+                }
+            })
+            .map_err(|e| self.secrets.scrub_error(e))?;
         let (parts, body) = response.into_parts();
         Ok(Streaming {
             status: parts.status.as_u16(),
@@ -143,6 +160,7 @@ impl Transport {
             reader: body.into_reader(),
             buffer: vec![0; STREAM_READ_BYTES],
             limit: self.limit,
+            secrets: self.secrets.clone(),
         })
     }
 
@@ -165,6 +183,32 @@ impl Transport {
         request: &HttpRequest,
         configure: impl FnOnce(RequestConfig) -> RequestConfig,
     ) -> Result<ureq::http::Response<ureq::Body>> {
+        // The rules of this very URL: plain http refused off loopback, and
+        // its own proxy (the events root may be another host than the base).
+        let decided;
+        let route = match self.routes.known(&request.url) {
+            Some(route) => route,
+            None => {
+                decided = self.routes.route(&request.url)?;
+                &decided
+            }
+        };
+        let proxy =
+            if self.foreign || route.proxy == self.agent_proxy {
+                None
+            } else {
+                Some(match &route.proxy {
+                    Some(proxy) => Some(ureq::Proxy::new(proxy.as_str()).map_err(|e| {
+                        Error::Config(format!("the proxy {proxy} is not usable: {e}"))
+                    })?),
+                    None => None,
+                })
+            };
+        let configure = move |configured: RequestConfig| {
+            let mut configured = configure(configured);
+            configured.proxy = proxy;
+            configured
+        };
         let mut builder = ureq::http::Request::builder()
             .method(request.method.as_str())
             .uri(request.url.as_str());
@@ -200,6 +244,9 @@ impl Transport {
         let mut configured = configure(RequestConfig::default());
         if self.foreign {
             configured.http_status_as_error = Some(false);
+            // Whatever the caller's agent follows: a 3xx is an answer, and
+            // the key never goes to the host it points to.
+            configured.max_redirects = Some(0);
         }
         if configured == RequestConfig::default() {
             return self.agent.run(request);
@@ -220,6 +267,12 @@ impl Transport {
         if let Some(as_error) = configured.http_status_as_error {
             builder = builder.http_status_as_error(as_error);
         }
+        if let Some(max) = configured.max_redirects {
+            builder = builder.max_redirects(max);
+        }
+        if let Some(proxy) = configured.proxy {
+            builder = builder.proxy(proxy);
+        }
         self.agent.run(builder.build())
     }
 
@@ -237,6 +290,8 @@ struct RequestConfig {
     timeout_recv_response: Option<Option<Duration>>,
     timeout_per_read: Option<Option<Duration>>,
     http_status_as_error: Option<bool>,
+    max_redirects: Option<u32>,
+    proxy: Option<Option<ureq::Proxy>>,
 }
 
 impl RequestConfig {
@@ -301,6 +356,7 @@ pub(crate) struct Streaming {
     reader: ureq::BodyReader<'static>,
     buffer: Vec<u8>,
     limit: BodyLimit,
+    secrets: Arc<crate::redact::Secrets>,
 }
 
 impl Streaming {
@@ -332,7 +388,7 @@ impl Streaming {
             )),
             Err(e) => match ureq::Error::from(e) {
                 ureq::Error::Timeout(_) => Ok(StreamRead::Idle),
-                other => Err(transport_error(other)),
+                other => Err(self.secrets.scrub_error(transport_error(other))),
             },
         }
     }
@@ -343,7 +399,8 @@ impl Streaming {
         let keep = self.limit.keep(self.status) as u64;
         let mut body = Vec::new();
         if let Err(e) = (&mut self.reader).take(keep).read_to_end(&mut body) {
-            return Err(read_error(e, self.status, body.len(), self.limit));
+            let error = read_error(e, self.status, body.len(), self.limit);
+            return Err(self.secrets.scrub_error(error));
         }
         let retry_after = self.header("retry-after");
         Ok(HttpResponse::new(self.status, retry_after, body))
@@ -443,6 +500,16 @@ impl CachingResolver {
         if let Ok(ip) = host.parse::<IpAddr>() {
             let mut addrs = self.empty();
             addrs.push(SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        // `localhost` and `*.localhost` are loopback without asking DNS
+        // (RFC 6761): the client trusts them as loopback (plain http, no
+        // proxy), so no resolver may answer another address.
+        if crate::config::is_localhost_name(host) {
+            let mut addrs = self.empty();
+            for addr in crate::config::localhost_addrs(host, port, &self.overrides) {
+                addrs.push(addr);
+            }
             return Ok(addrs);
         }
         let overridden: Vec<SocketAddr> = self
@@ -693,7 +760,11 @@ fn transport_error(e: ureq::Error) -> Error {
         ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => Protocol,
         _ => Other,
     };
-    Error::Transport(TransportError::new(kind, e.to_string(), Some(Box::new(e))))
+    // A refused certificate or a TLS alert: no retry can fix it.
+    let tls_refused = matches!(e, ureq::Error::Tls(_) | ureq::Error::Rustls(_));
+    let mut error = TransportError::new(kind, e.to_string(), Some(Box::new(e)));
+    error.tls_refused = tls_refused;
+    Error::Transport(error)
 }
 
 fn io_kind(e: &io::Error) -> TransportErrorKind {

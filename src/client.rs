@@ -216,9 +216,11 @@ impl Tasks {
 impl ClientBuilder {
     /// Checks the configuration and builds the client. Fails with
     /// [`crate::Error::Config`] when no API key is set, the base URL is not
-    /// acceptable or the proxy setting cannot be used; no request is made,
-    /// no connection opened and no certificate loaded (each face does that
-    /// when first used).
+    /// acceptable or the proxy setting cannot be used, or when a CA file
+    /// named by `SSL_CERT_FILE` / `SSL_CERT_DIR` cannot be read or holds no
+    /// certificate (see [`crate::security`]); no request is made, no
+    /// connection opened and no TLS set up (each face does that when first
+    /// used).
     pub fn build(self) -> Result<Tasks> {
         Tasks::from_builder(self)
     }

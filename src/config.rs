@@ -8,14 +8,18 @@
 //! | API key | `XPANDER_API_KEY` | none: [`ClientBuilder::build`] fails with [`Error::Config`] |
 //! | organization id | `XPANDER_ORGANIZATION_ID` | none |
 //! | base URL | `XPANDER_BASE_URL` | `https://inbound.xpander.ai`, or `https://inbound.stg.xpander.ai` when `IS_STG=true` |
+//! | plain `http` to non-loopback hosts | `XPANDER_ALLOW_INSECURE_HTTP=1` | refused |
 //!
 //! A base URL without a scheme is refused, with the URL it likely meant
 //! (`http://` for a loopback host, else `https://`); for an agent controller
 //! (a host containing `agent-controller`, port 9016, or a first path segment
 //! `agent-controller`) the organization id is appended as one more path
-//! segment. The event streams have their own root ([`Config::events_root`]). Plain `http` is accepted only for loopback hosts
-//! (`localhost`, `127.0.0.0/8`, `::1`) unless
-//! [`ClientBuilder::allow_insecure_http`] says otherwise.
+//! segment. The event streams have their own root ([`Config::events_root`]).
+//! Every URL the key goes to ([`Config::key_urls`]) passes the same rule,
+//! each for its own host ([`Config::route`]): plain `http` is accepted only
+//! for loopback hosts (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`)
+//! unless [`ClientBuilder::allow_insecure_http`] or
+//! `XPANDER_ALLOW_INSECURE_HTTP` says otherwise.
 //!
 //! The network settings (TLS roots, proxy, HTTP/2, deadline, name
 //! overrides) are described in the guide's (`docs/guide.md`) "Network" section and in
@@ -246,7 +250,8 @@ pub struct Config {
     pub organization_id: Option<String>,
     /// The base URL every path is joined to, without a trailing `/`.
     pub base_url: String,
-    /// The host of the base URL: the only host the key is ever sent to.
+    /// The host of the base URL. The key goes to it and to the host of
+    /// [`Config::events_root`], and to no other ([`Config::key_urls`]).
     pub host: String,
     /// The root of the event streams (`{root}/agent-execution/{id}/events`,
     /// `{root}/events/{agent_id}/`), which always carries the organization
@@ -268,15 +273,321 @@ pub struct Config {
     pub deadline: Option<Duration>,
     /// Root certificates trusted besides the platform's (or the bundled) ones.
     pub root_certificates: Vec<RootCertificate>,
-    /// The proxy requests go through (`None`: straight to the host), as
-    /// decided by the rules of [`crate::proxy`] when the client was built.
+    /// The proxy requests to the base URL go through (`None`: straight to
+    /// the host), as decided by the rules of [`crate::proxy`] when the
+    /// client was built. Each other URL has its own ([`Config::route`]).
     pub proxy: Option<ProxyUrl>,
     /// Whether the async face offers HTTP/2 (by ALPN, over TLS only; needs
     /// the `http2` feature). Default true.
     pub http2: bool,
     /// Host names answered with these addresses instead of a DNS lookup.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// The per-URL rules ([`Config::route`]) and the routes of the base URL
+    /// and the events root, decided when the client was built.
+    pub(crate) routes: Arc<Routes>,
+    /// False only in tests: the platform's roots are taken as absent.
+    pub(crate) platform_roots: bool,
 }
+
+/// How requests to one URL go: by which scheme to which host and port,
+/// and through which proxy, if any. Made by [`Config::route`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Route {
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// The host, lowercased (an IPv6 address without brackets).
+    pub host: String,
+    /// The port (the scheme's default when the URL names none).
+    pub port: u16,
+    /// The proxy requests to this URL go through (`None`: straight to the host).
+    pub proxy: Option<ProxyUrl>,
+}
+
+impl Route {
+    /// True for `https`: the server's certificate is checked.
+    pub fn is_tls(&self) -> bool {
+        self.scheme == "https"
+    }
+
+    /// True for a loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`,
+    /// `::1`): never proxied, plain `http` allowed, and the localhost names
+    /// answered with loopback addresses without asking DNS.
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(&self.host)
+    }
+
+    /// True for plain `http` to a host that is not loopback (possible only
+    /// with the plain-http opt-in): the key crosses the network in clear text.
+    pub fn is_cleartext_remote(&self) -> bool {
+        !self.is_tls() && !self.is_loopback()
+    }
+}
+
+/// The per-URL rules of one client: its proxy setting (and the proxy
+/// variables as they were when it was built), the plain-http opt-ins, and
+/// the routes already decided. Its `Debug` shows no proxy credentials.
+pub(crate) struct Routes {
+    setting: ProxySetting,
+    allow_insecure_http: bool,
+    allow_cleartext_proxy: bool,
+    /// The proxy variables (`https_proxy`, `NO_PROXY`, ...) when built.
+    vars: Vec<(&'static str, String)>,
+    /// Routes decided, by origin (`scheme://authority`).
+    known: Vec<(String, Route)>,
+}
+
+impl fmt::Debug for Routes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Routes")
+            .field("setting", &self.setting)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)
+            .field("known", &self.known)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The variables the proxy rules read.
+const PROXY_VARS: [&str; 9] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "REQUEST_METHOD",
+];
+
+/// `scheme://authority` of a URL, as written (for the route cache).
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i.saturating_add(3));
+    let end = url
+        .get(after_scheme..)
+        .and_then(|rest| rest.find(['/', '?', '#']))
+        .map_or(url.len(), |i| i.saturating_add(after_scheme));
+    url.get(..end).unwrap_or(url)
+}
+
+impl Routes {
+    fn new(
+        setting: ProxySetting,
+        allow_insecure_http: bool,
+        allow_cleartext_proxy: bool,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Routes {
+        Routes {
+            setting,
+            allow_insecure_http,
+            allow_cleartext_proxy,
+            vars: PROXY_VARS
+                .iter()
+                .filter_map(|name| lookup(name).map(|value| (*name, value)))
+                .collect(),
+            known: Vec::new(),
+        }
+    }
+
+    /// Decides the route of `url` and remembers it.
+    fn learn(&mut self, url: &str) -> Result<Route> {
+        let route = self.route(url)?;
+        let origin = origin_of(url).to_ascii_lowercase();
+        if !self.known.iter().any(|(o, _)| *o == origin) {
+            self.known.push((origin, route.clone()));
+        }
+        Ok(route)
+    }
+
+    /// The route already decided for `url`'s origin (no allocation: the
+    /// transports' path for every request to the base URL and events root).
+    pub(crate) fn known(&self, url: &str) -> Option<&Route> {
+        let origin = origin_of(url);
+        self.known
+            .iter()
+            .find(|(o, _)| o.eq_ignore_ascii_case(origin))
+            .map(|(_, route)| route)
+    }
+
+    /// The credentials of every proxy these rules may choose (for the
+    /// secrets to scrub): the one set, and those of the proxy variables.
+    pub(crate) fn proxy_userinfos(&self) -> Vec<String> {
+        let mut urls: Vec<&str> = self
+            .vars
+            .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("no_proxy") && *name != "REQUEST_METHOD")
+            .map(|(_, value)| value.as_str())
+            .collect();
+        if let ProxySetting::Url(url) = &self.setting {
+            urls.push(url);
+        }
+        urls.iter()
+            .filter_map(|url| {
+                let rest = url.split_once("://").map_or(*url, |(_, rest)| rest);
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+                // As ProxyUrl reads it: up to the last `@` of the whole URL
+                // (a password may hold an unencoded `/`).
+                rest.rsplit_once('@')
+                    .or_else(|| authority.rsplit_once('@'))
+                    .map(|(userinfo, _)| userinfo.to_owned())
+            })
+            .collect()
+    }
+
+    /// The route of `url`: one already decided for its origin, or the
+    /// rules applied to it (see [`Config::route`]).
+    pub(crate) fn route(&self, url: &str) -> Result<Route> {
+        if let Some(route) = self.known(url) {
+            return Ok(route.clone());
+        }
+        route_url(
+            url,
+            &self.setting,
+            self.allow_insecure_http,
+            self.allow_cleartext_proxy,
+            |name| {
+                self.vars
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+            },
+        )
+    }
+
+    /// True when some URL may go through a proxy (one is set, or a proxy
+    /// variable is).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub(crate) fn may_proxy(&self) -> bool {
+        match &self.setting {
+            ProxySetting::Disabled => false,
+            ProxySetting::Url(_) => true,
+            ProxySetting::FromEnv => self.vars.iter().any(|(name, value)| {
+                (name.ends_with("proxy") || name.ends_with("PROXY"))
+                    && !name.eq_ignore_ascii_case("no_proxy")
+                    && !value.trim().is_empty()
+            }),
+        }
+    }
+}
+
+/// The one rule every URL the key goes to passes, whatever its role (API
+/// base, events root, a public API base): its scheme is `https`, or `http`
+/// to a loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`),
+/// or `http` with the plain-http opt-in ([`ClientBuilder::allow_insecure_http`],
+/// `XPANDER_ALLOW_INSECURE_HTTP`); and its proxy is the one [`crate::proxy`]
+/// decides for its own scheme, host and port (`NO_PROXY` included), refused
+/// for a plain-http host without [`ClientBuilder::allow_cleartext_proxy`].
+/// TLS is used, with the client's roots, exactly when the scheme is `https`.
+pub(crate) fn route_url(
+    url: &str,
+    setting: &ProxySetting,
+    allow_insecure_http: bool,
+    allow_cleartext_proxy: bool,
+    vars: impl Fn(&str) -> Option<String>,
+) -> Result<Route> {
+    let bad = |why: &str| {
+        let shown = crate::redact::redact_userinfo(origin_of(url));
+        Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad("it has no scheme"))?;
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "https" => "https",
+        "http" => "http",
+        _ => return Err(bad("the scheme must be https or http")),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(bad("credentials in the URL are not supported"));
+    }
+    let host = host_of(authority).ok_or_else(|| bad("it has no host"))?;
+    let port = match port_text(authority) {
+        "" => {
+            if scheme == "https" {
+                443
+            } else {
+                80
+            }
+        }
+        port => port
+            .parse::<u16>()
+            .map_err(|_| bad("the port is not a number from 0 to 65535"))?,
+    };
+    if scheme == "http" && !is_loopback(&host) && !allow_insecure_http {
+        return Err(bad(&format!(
+            "plain http is allowed only to loopback hosts; use https, or opt in to send \
+             the key in clear text ({INSECURE_HTTP_VAR}=1, or \
+             ClientBuilder::allow_insecure_http(true))"
+        )));
+    }
+    let proxy = crate::proxy::choose(
+        setting,
+        Target {
+            scheme,
+            host: &host,
+            port,
+        },
+        allow_cleartext_proxy,
+        vars,
+    )?;
+    Ok(Route {
+        scheme,
+        host,
+        port,
+        proxy,
+    })
+}
+
+impl Config {
+    /// Every URL root the API key is ever sent to: the base URL, and the
+    /// events root when there is one. No request of this client goes to
+    /// another host (redirects are never followed).
+    pub fn key_urls(&self) -> Vec<&str> {
+        std::iter::once(self.base_url.as_str())
+            .chain(self.events_root.as_deref())
+            .collect()
+    }
+
+    /// How a request to `url` goes, decided for that URL alone, as curl
+    /// and reqwest do: `https`, or `http` only to a loopback host or with
+    /// the plain-http opt-in; the proxy that the setting (or the proxy
+    /// variables as they were when the client was built, `NO_PROXY`
+    /// included) gives for its own scheme, host and port. Both faces apply
+    /// it to every request they send; an [`Error::Config`] says why a URL
+    /// is refused.
+    ///
+    /// ```
+    /// let config = xpander_sdk::Tasks::builder()
+    ///     .api_key("k")
+    ///     .base_url("http://127.0.0.1:8016")
+    ///     .no_proxy()
+    ///     .build_config()?;
+    /// assert!(config.route("https://events.example.com/org/x").unwrap().is_tls());
+    /// assert!(config.route("http://events.example.com/org/x").is_err());
+    /// # Ok::<(), xpander_sdk::Error>(())
+    /// ```
+    pub fn route(&self, url: &str) -> Result<Route> {
+        self.routes.route(url)
+    }
+
+    /// The proxies of the routes decided so far (for the secrets to scrub).
+    pub(crate) fn proxies(&self) -> impl Iterator<Item = &ProxyUrl> {
+        self.proxy.iter().chain(
+            self.routes
+                .known
+                .iter()
+                .filter_map(|(_, r)| r.proxy.as_ref()),
+        )
+    }
+}
+
+/// The variable that opts in to plain `http` to hosts that are not
+/// loopback (`1`, `true` or `yes`), read by [`ClientBuilder::from_env`]
+/// (so by [`crate::Tasks::from_env`], the `xpander-tasks` tool and the
+/// agent worker): the API key then crosses the network in clear text.
+pub const INSECURE_HTTP_VAR: &str = "XPANDER_ALLOW_INSECURE_HTTP";
 
 /// Builds a [`crate::Tasks`] client.
 ///
@@ -311,6 +622,7 @@ pub struct ClientBuilder {
     http1_only: bool,
     resolve: Vec<(String, SocketAddr)>,
     events_base_url: Option<String>,
+    no_platform_roots: bool,
     #[cfg(feature = "blocking")]
     pub(crate) ureq_agent: Option<ureq::Agent>,
     #[cfg(feature = "async")]
@@ -360,6 +672,10 @@ impl ClientBuilder {
     /// Fills what is not set yet from `XPANDER_API_KEY`,
     /// `XPANDER_ORGANIZATION_ID`, `XPANDER_BASE_URL` and `IS_STG`.
     /// Values set on the builder win over the environment.
+    /// `XPANDER_ALLOW_INSECURE_HTTP=1` (or `true`, `yes`) opts in to plain
+    /// `http` to hosts that are not loopback, as
+    /// [`ClientBuilder::allow_insecure_http`] does (a warning is traced for
+    /// each such host when the client is built); anything else leaves it off.
     pub fn from_env(self) -> ClientBuilder {
         self.with_vars(|name| std::env::var(name).ok())
     }
@@ -378,6 +694,11 @@ impl ClientBuilder {
         }
         if let Some(stg) = non_empty("IS_STG") {
             self.staging = stg.trim().eq_ignore_ascii_case("true");
+        }
+        if let Some(allow) = non_empty(INSECURE_HTTP_VAR) {
+            if is_true(&allow) {
+                self.allow_insecure_http = true;
+            }
         }
         self
     }
@@ -518,6 +839,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Takes the platform's root certificates as absent, as in a scratch
+    /// image (for tests of the bundled roots: an empty `SSL_CERT_FILE` is
+    /// a configuration error).
+    #[doc(hidden)]
+    pub fn without_platform_roots_for_tests(mut self) -> ClientBuilder {
+        self.no_platform_roots = true;
+        self
+    }
+
     /// Checks and resolves the configuration without building a client (for
     /// [`crate::core::RequestBuilder`], the sans-IO core). Fails as
     /// [`ClientBuilder::build`] does; no request is made.
@@ -555,20 +885,22 @@ impl ClientBuilder {
                 .into_iter()
                 .map(|der| RootCertificate(der.into())),
         );
-        let scheme = if base_url.starts_with("https://") {
-            "https"
-        } else {
-            "http"
-        };
-        let target = Target {
-            scheme,
-            host: &host,
-            port: port_of(&base_url).unwrap_or(if scheme == "https" { 443 } else { 80 }),
-        };
-        let proxy =
-            crate::proxy::choose(&self.proxy, target, self.allow_cleartext_proxy, |name| {
-                std::env::var(name).ok()
-            })?;
+        // The same rules for every URL the key goes to, decided now, each
+        // for its own host (a refusal fails the build).
+        let mut routes = Routes::new(
+            self.proxy,
+            self.allow_insecure_http,
+            self.allow_cleartext_proxy,
+            |name| std::env::var(name).ok(),
+        );
+        let proxy = routes.learn(&base_url)?.proxy;
+        if let Some(root) = &events_root {
+            routes.learn(root)?;
+        }
+        warn_plain_http(&routes);
+        if routes.known.iter().any(|(_, route)| route.is_tls()) {
+            check_ca_files(|name| std::env::var_os(name))?;
+        }
         Ok(Config {
             api_key,
             organization_id: self.organization_id,
@@ -585,7 +917,116 @@ impl ClientBuilder {
             proxy,
             http2: !self.http1_only,
             resolve: self.resolve,
+            routes: Arc::new(routes),
+            platform_roots: !self.no_platform_roots,
         })
+    }
+}
+
+/// The CA files the user names (`SSL_CERT_FILE`, `SSL_CERT_DIR`, which
+/// the platform verifier reads on Linux): one that cannot be read, or holds
+/// no certificate, is a configuration error naming it and saying why, as
+/// curl does, rather than a verifier that silently trusts other roots.
+/// `SSL_CERT_DIR` may list several directories (`:`-separated); each must
+/// be readable, and one of them hold a certificate. Empty values are unset.
+pub(crate) fn check_ca_files(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<()> {
+    let file = lookup("SSL_CERT_FILE").filter(|v| !v.is_empty());
+    let dirs = lookup("SSL_CERT_DIR").filter(|v| !v.is_empty());
+    if file.is_none() && dirs.is_none() {
+        return Ok(());
+    }
+    // The verdict for the last values seen: a process builds many clients
+    // with the same variables, and a CA directory holds hundreds of files.
+    type Verdict = (
+        Option<std::ffi::OsString>,
+        Option<std::ffi::OsString>,
+        Option<String>,
+    );
+    static LAST: std::sync::Mutex<Option<Verdict>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((f, d, verdict)) = last.as_ref() {
+        if *f == file && *d == dirs {
+            return verdict.clone().map_or(Ok(()), |m| Err(Error::Config(m)));
+        }
+    }
+    let verdict = ca_files_problem(file.as_deref(), dirs.as_deref());
+    *last = Some((file, dirs, verdict.clone()));
+    verdict.map_or(Ok(()), |m| Err(Error::Config(m)))
+}
+
+/// What is wrong with the named CA file and directories, if anything.
+fn ca_files_problem(
+    file: Option<&std::ffi::OsStr>,
+    dirs: Option<&std::ffi::OsStr>,
+) -> Option<String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let has_certificate =
+        |bytes: &[u8]| CertificateDer::pem_slice_iter(bytes).any(|cert| cert.is_ok());
+    if let Some(file) = file {
+        let path = std::path::Path::new(file);
+        match std::fs::read(path) {
+            Err(e) => {
+                return Some(format!(
+                    "SSL_CERT_FILE names {}, which cannot be read: {e}",
+                    path.display()
+                ))
+            }
+            Ok(bytes) if !has_certificate(&bytes) => {
+                return Some(format!(
+                    "SSL_CERT_FILE names {}, which holds no certificate (no PEM \
+                     `BEGIN CERTIFICATE` block)",
+                    path.display()
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    if let Some(dirs) = dirs {
+        let mut found = false;
+        let mut named = Vec::new();
+        for dir in std::env::split_paths(dirs).filter(|d| !d.as_os_str().is_empty()) {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    return Some(format!(
+                        "SSL_CERT_DIR names {}, which cannot be read: {e}",
+                        dir.display()
+                    ))
+                }
+            };
+            if !found {
+                // Files, or links to them (the hashed names of c_rehash).
+                found = entries
+                    .flatten()
+                    .any(|entry| std::fs::read(entry.path()).is_ok_and(|b| has_certificate(&b)));
+            }
+            named.push(dir.display().to_string());
+        }
+        if !found {
+            return Some(format!(
+                "SSL_CERT_DIR names {}, which holds no certificate (no file with a PEM \
+                 `BEGIN CERTIFICATE` block)",
+                named.join(", ")
+            ));
+        }
+    }
+    None
+}
+
+/// One warning per client built with plain http to a host that is not
+/// loopback: the key crosses the network in clear text.
+fn warn_plain_http(routes: &Routes) {
+    for (origin, route) in &routes.known {
+        if route.is_cleartext_remote() {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                origin = origin.as_str(),
+                "plain http to a host that is not loopback: the API key crosses the network in clear text"
+            );
+            #[cfg(not(feature = "tracing"))]
+            let _ = origin;
+        }
     }
 }
 
@@ -604,6 +1045,14 @@ fn parse_pem(pem: &[u8]) -> Result<Vec<RootCertificate>> {
         ));
     }
     Ok(certs)
+}
+
+/// `1`, `true` or `yes` (any case, spaces around).
+pub(crate) fn is_true(value: &str) -> bool {
+    let value = value.trim();
+    ["1", "true", "yes"]
+        .iter()
+        .any(|yes| value.eq_ignore_ascii_case(yes))
 }
 
 /// The explicit port of a resolved base URL, if any.
@@ -690,8 +1139,9 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
     }
     if scheme == "http" && !is_loopback(&host) && !allow_insecure_http {
         return Err(bad(
-            "plain http is allowed only to loopback hosts; use https, or \
-             ClientBuilder::allow_insecure_http(true) to send the key in clear text",
+            "plain http is allowed only to loopback hosts; use https, or opt in to send the \
+             key in clear text (XPANDER_ALLOW_INSECURE_HTTP=1, or \
+             ClientBuilder::allow_insecure_http(true))",
         ));
     }
     let path = path.trim_end_matches('/');
@@ -749,10 +1199,47 @@ fn host_of(authority: &str) -> Option<String> {
     }
 }
 
-/// True for `localhost`, `127.0.0.0/8` and `::1`.
+/// True for `localhost` and `*.localhost` (any case, no trailing dot):
+/// names both transports answer with loopback addresses themselves,
+/// never through DNS (RFC 6761, as browsers do).
+pub(crate) fn is_localhost_name(host: &str) -> bool {
+    let host = host.as_bytes();
+    let tail = b".localhost";
+    host.eq_ignore_ascii_case(b"localhost")
+        || (host.len() > tail.len()
+            && host
+                .get(host.len().saturating_sub(tail.len())..)
+                .is_some_and(|end| end.eq_ignore_ascii_case(tail)))
+}
+
+/// The addresses of a localhost name on `port`: the builder's overrides
+/// for it that are loopback addresses, else `127.0.0.1` then `::1`.
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
+pub(crate) fn localhost_addrs(
+    host: &str,
+    port: u16,
+    overrides: &[(String, SocketAddr)],
+) -> Vec<SocketAddr> {
+    let pinned: Vec<SocketAddr> = overrides
+        .iter()
+        .filter(|(name, addr)| name.eq_ignore_ascii_case(host) && addr.ip().is_loopback())
+        .map(|(_, addr)| match addr.port() {
+            0 => SocketAddr::new(addr.ip(), port),
+            _ => *addr,
+        })
+        .collect();
+    if !pinned.is_empty() {
+        return pinned;
+    }
+    vec![
+        SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
+        SocketAddr::new(Ipv6Addr::LOCALHOST.into(), port),
+    ]
+}
+
+/// True for `localhost`, `*.localhost`, `127.0.0.0/8` and `::1`.
 pub(crate) fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host.ends_with(".localhost")
+    is_localhost_name(host)
         || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
         || host.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
 }

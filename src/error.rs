@@ -149,6 +149,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Api(e) => e.class(),
+            Error::Transport(e) if e.tls_refused => ErrorClass::Client,
             Error::Transport(e) => match e.kind {
                 TransportErrorKind::Timeout
                 | TransportErrorKind::Connect
@@ -433,6 +434,8 @@ pub struct TransportError {
     /// The URL of the request that failed: scheme, host, port and path,
     /// never its query or userinfo.
     pub url: Option<String>,
+    /// The TLS handshake was refused (see [`TransportError::is_tls_refusal`]).
+    pub(crate) tls_refused: bool,
 }
 
 impl fmt::Display for TransportError {
@@ -470,12 +473,21 @@ impl TransportError {
             source,
             method: None,
             url: None,
+            tls_refused: false,
         }
     }
 
     /// What kind of failure this is.
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
+    }
+
+    /// True when the TLS handshake was refused: the server's certificate
+    /// was not trusted (or not valid for the host), or a TLS alert ended
+    /// it. Its kind is [`TransportErrorKind::Connect`] (nothing was sent),
+    /// but it is never retried, as no retry can fix it.
+    pub fn is_tls_refusal(&self) -> bool {
+        self.tls_refused
     }
 }
 
@@ -497,13 +509,18 @@ pub struct DecodeError {
     pub source: serde_json::Error,
 }
 
-/// The first `SNIPPET_LIMIT` bytes of a body as text, cut on a character boundary.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let cut = body.get(..SNIPPET_LIMIT).unwrap_or(body);
-    let mut text = String::from_utf8_lossy(cut).into_owned();
-    if body.len() > SNIPPET_LIMIT {
-        // The cut may have split a character; the lossy decoding already
-        // replaced a trailing partial one with U+FFFD.
+/// The first `SNIPPET_LIMIT` bytes of a body as text, cut on a character
+/// boundary, scrubbed of `secrets` *before* the cut (a secret the cut would
+/// split goes whole).
+pub(crate) fn snippet(body: &[u8], secrets: &crate::redact::Secrets) -> String {
+    // Enough of the body that scrubbing (which may shorten it) still leaves
+    // SNIPPET_LIMIT bytes of it.
+    let taken = body
+        .get(..crate::core::MAX_ERROR_BODY_BYTES)
+        .unwrap_or(body);
+    let text = String::from_utf8_lossy(taken);
+    let mut text = secrets.scrub_then_cut(&text, SNIPPET_LIMIT);
+    if taken.len() < body.len() && !text.ends_with('…') {
         text.push('…');
     }
     // Values of credential-bearing keys never reach an error (a value cut
@@ -517,9 +534,10 @@ mod tests {
 
     #[test]
     fn snippet_is_bounded_and_keeps_short_bodies() {
-        assert_eq!(snippet(b"abc"), "abc");
+        let none = crate::redact::Secrets::new();
+        assert_eq!(snippet(b"abc", &none), "abc");
         let long = "é".repeat(SNIPPET_LIMIT);
-        let s = snippet(long.as_bytes());
+        let s = snippet(long.as_bytes(), &none);
         assert!(s.len() <= SNIPPET_LIMIT + 8);
         assert!(s.ends_with('…'));
     }

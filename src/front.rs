@@ -335,7 +335,9 @@ macro_rules! front_end {
                         match item {
                             SessionItem::Event(event) => return Some(Ok(event)),
                             SessionItem::Skipped { reason } => {
-                                crate::telemetry::skipped_event(&self.task_id, &reason)
+                                // The reason quotes the event's id (server text).
+                                let secrets = self.tasks.inner.shared.core.secrets();
+                                crate::telemetry::skipped_event(&self.task_id, &secrets.scrub(&reason))
                             }
                         }
                     }
@@ -417,7 +419,8 @@ macro_rules! front_end {
                         NextStep::Done => return None,
                         NextStep::GiveUp(error) => {
                             self.session.stop();
-                            return Some(Err(error));
+                            // The session may quote the server (a content type).
+                            return Some(Err(self.tasks.inner.shared.core.secrets().scrub_error(error)));
                         }
                     }
                 }

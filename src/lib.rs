@@ -328,6 +328,7 @@ mod options;
 pub mod params;
 pub mod proxy;
 pub mod redact;
+pub mod security;
 mod telemetry;
 
 #[cfg(feature = "blocking")]

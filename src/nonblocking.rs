@@ -21,6 +21,14 @@ pub(crate) struct Transport {
     headers: crate::headers::Headers,
     /// With HTTP/2 offered over TLS: the first call of the client.
     first: Option<FirstCall>,
+    /// The caller's own client ([`crate::ClientBuilder::reqwest_client`]):
+    /// an answer that comes from another origin (the client followed a
+    /// redirect) is refused.
+    foreign: bool,
+    /// The per-URL rules (plain http), applied to every request.
+    routes: Arc<crate::config::Routes>,
+    /// What no error may show.
+    secrets: Arc<crate::redact::Secrets>,
 }
 
 /// hyper-util learns a connection speaks HTTP/2 only after ALPN, so calls
@@ -78,21 +86,31 @@ impl Transport {
         if !http2 {
             builder = builder.http1_only();
         }
-        // Our decision, not reqwest's own reading of the environment.
-        builder = match &config.proxy {
-            Some(proxy) => builder.proxy(
-                reqwest::Proxy::all(proxy.as_str())
-                    .map_err(|e| format!("the proxy {proxy} is not usable: {e}"))?,
-            ),
-            None => builder.no_proxy(),
+        // Our decision, not reqwest's own reading of the environment: made
+        // per URL (the events root may be another host than the base).
+        builder = if config.routes.may_proxy() {
+            let routes = config.routes.clone();
+            builder.proxy(reqwest::Proxy::custom(move |url| {
+                let route = routes.route(url.as_str()).ok()?;
+                Some(route.proxy?.as_str().to_owned())
+            }))
+        } else {
+            builder.no_proxy()
         };
+        // `localhost` and `*.localhost` are loopback without asking DNS
+        // (RFC 6761): the client trusts them as loopback.
+        builder = builder.dns_resolver(LocalhostIsLoopback);
         for (host, addr) in &config.resolve {
+            if crate::config::is_localhost_name(host) && !addr.ip().is_loopback() {
+                continue;
+            }
             builder = builder.resolve(host, *addr);
         }
         let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
         let mut transport = Transport::from_client(client, config);
+        transport.foreign = false;
         if http2 && config.base_url.starts_with("https://") {
             transport.first = Some(FirstCall {
                 started: std::sync::atomic::AtomicBool::new(false),
@@ -112,6 +130,9 @@ impl Transport {
             },
             headers: crate::headers::Headers::new(config),
             first: None,
+            foreign: true,
+            routes: config.routes.clone(),
+            secrets: Arc::new(crate::redact::Secrets::of_config(config)),
         }
     }
 
@@ -143,16 +164,35 @@ impl Transport {
         request: &HttpRequest,
         timeout: Option<Duration>,
     ) -> Result<HttpResponse> {
-        let mut builder = self.builder(request)?;
-        if let Some(timeout) = timeout {
-            builder = builder.timeout(timeout);
+        let sent = async {
+            let mut builder = self.builder(request)?;
+            if let Some(timeout) = timeout {
+                builder = builder.timeout(timeout);
+            }
+            let response = builder.send().await.map_err(transport_error)?;
+            self.same_origin(request, &response)?;
+            self.read_answer(response).await
+        };
+        sent.await.map_err(|e| self.secrets.scrub_error(e))
+    }
+
+    /// Refuses an answer that came from another origin than the request's:
+    /// the caller's own client followed a redirect (reqwest cannot be told
+    /// per request to follow none), and the key went along.
+    fn same_origin(&self, request: &HttpRequest, response: &reqwest::Response) -> Result<()> {
+        if !self.foreign {
+            return Ok(());
         }
-        let response = builder.send().await.map_err(transport_error)?;
-        self.read_answer(response).await
+        check_origin(request.method, &request.url, response)
     }
 
     /// The request as reqwest's, with every header.
     fn builder(&self, request: &HttpRequest) -> Result<reqwest::RequestBuilder> {
+        // The rules of this very URL (plain http refused off loopback); its
+        // proxy is chosen by the client's per-URL proxy rule.
+        if self.routes.known(&request.url).is_none() {
+            self.routes.route(&request.url)?;
+        }
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -189,7 +229,10 @@ impl Transport {
                     }
                 },
                 Ok(None) => break,
-                Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
+                Err(e) => {
+                    let error = broke_off(transport_error(e), status, body.len());
+                    return Err(self.secrets.scrub_error(error));
+                }
             }
         }
         Ok(HttpResponse::new(status, retry_after, body))
@@ -223,7 +266,12 @@ impl Transport {
         head: Option<Duration>,
         idle: Duration,
     ) -> Result<Streaming> {
-        let pending: SendFuture = Box::pin(self.builder(request)?.timeout(STREAM_LIFETIME).send());
+        let pending: SendFuture = Box::pin(
+            self.builder(request)
+                .map_err(|e| self.secrets.scrub_error(e))?
+                .timeout(STREAM_LIFETIME)
+                .send(),
+        );
         let head = head.unwrap_or(idle);
         Ok(Streaming {
             conn: Conn::Pending {
@@ -235,6 +283,10 @@ impl Transport {
             idle_by: None,
             answer: None,
             limit: self.limit,
+            secrets: self.secrets.clone(),
+            origin: self
+                .foreign
+                .then(|| (request.method, request.url.clone())),
         })
     }
 
@@ -280,6 +332,8 @@ enum Conn {
     },
     /// The head came.
     Open(reqwest::Response),
+    /// The answer came from another origin and was refused unread.
+    Refused,
 }
 
 /// An answer whose body is read as it comes (an event stream).
@@ -299,17 +353,26 @@ pub(crate) struct Streaming {
     /// The body of an error answer read so far.
     answer: Option<Vec<u8>>,
     limit: BodyLimit,
+    secrets: Arc<crate::redact::Secrets>,
+    /// The request's method and URL, when its answer's origin must be
+    /// checked (a caller's own reqwest client).
+    origin: Option<(Method, String)>,
 }
 
 impl Streaming {
     /// Waits for the answer's head (at once when it came already).
     pub(crate) async fn head(&mut self) -> Result<()> {
+        if matches!(self.conn, Conn::Refused) {
+            return Err(Error::Config(
+                "the stream's answer came from another origin and was refused".to_owned(),
+            ));
+        }
         let Conn::Pending { pending, by, head } = &mut self.conn else {
             return Ok(());
         };
         let pending = pending.get_mut().unwrap_or_else(|e| e.into_inner());
         let response = match tokio::time::timeout_at(*by, pending).await {
-            Ok(sent) => sent.map_err(transport_error)?,
+            Ok(sent) => sent.map_err(|e| self.secrets.scrub_error(transport_error(e)))?,
             Err(_) => {
                 return Err(Error::Transport(TransportError::new(
                     TransportErrorKind::Timeout,
@@ -318,6 +381,13 @@ impl Streaming {
                 )))
             }
         };
+        if let Some((method, url)) = &self.origin {
+            if let Err(error) = check_origin(*method, url, &response) {
+                // Never read: the request is over.
+                self.conn = Conn::Refused;
+                return Err(self.secrets.scrub_error(error));
+            }
+        }
         self.conn = Conn::Open(response);
         Ok(())
     }
@@ -325,7 +395,7 @@ impl Streaming {
     fn response(&self) -> Option<&reqwest::Response> {
         match &self.conn {
             Conn::Open(response) => Some(response),
-            Conn::Pending { .. } => None,
+            Conn::Pending { .. } | Conn::Refused => None,
         }
     }
 
@@ -353,7 +423,7 @@ impl Streaming {
         match read {
             Ok(Ok(Some(bytes))) => Ok(StreamRead::Bytes(bytes.to_vec())),
             Ok(Ok(None)) => Ok(StreamRead::End),
-            Ok(Err(e)) => Err(transport_error(e)),
+            Ok(Err(e)) => Err(self.secrets.scrub_error(transport_error(e))),
             Err(_) => Ok(StreamRead::Idle),
         }
     }
@@ -399,6 +469,43 @@ impl Streaming {
     }
 }
 
+/// Refuses an answer that came from another origin than the request's (a
+/// caller's reqwest client that followed a redirect).
+fn check_origin(method: Method, url: &str, response: &reqwest::Response) -> Result<()> {
+    let asked = reqwest::Url::parse(url).map(|url| url.origin());
+    let answered = response.url().origin();
+    if asked.as_ref().ok() == Some(&answered) {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "the answer to {} {} came from {} after the caller's reqwest client followed a \
+         redirect: refused, as the API key must never follow a redirect to another host. \
+         Build the client with redirect(reqwest::redirect::Policy::none())",
+        method.as_str(),
+        asked.map_or_else(|_| "?".to_owned(), |o| o.ascii_serialization()),
+        answered.ascii_serialization(),
+    )))
+}
+
+/// reqwest's resolver, but `localhost` and `*.localhost` answered with
+/// loopback addresses without asking DNS (search domains included), as the
+/// blocking face does.
+struct LocalhostIsLoopback;
+
+impl reqwest::dns::Resolve for LocalhostIsLoopback {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = if crate::config::is_localhost_name(&host) {
+                crate::config::localhost_addrs(&host, 0, &[])
+            } else {
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect()
+            };
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// The kind of a reqwest failure, the same as the blocking face gives for
 /// the same failure (tests/network.rs checks each one in both faces).
 fn transport_error(e: reqwest::Error) -> Error {
@@ -421,7 +528,31 @@ fn transport_error(e: reqwest::Error) -> Error {
         TransportErrorKind::Other
     };
     let message = error_chain(&e);
-    Error::Transport(TransportError::new(kind, message, Some(Box::new(e))))
+    let tls_refused = kind == TransportErrorKind::Connect && rustls_error(&e);
+    let mut error = TransportError::new(kind, message, Some(Box::new(e)));
+    error.tls_refused = tls_refused;
+    Error::Transport(error)
+}
+
+/// True when `e`'s chain holds a rustls error (a refused certificate, a
+/// TLS alert): io errors hide theirs from `source()`, so each is opened.
+fn rustls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(cause) = source {
+        if cause.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>() || rustls_error(inner))
+            {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// The first error of type `T` in `e`'s chain of causes.

@@ -123,6 +123,12 @@ impl ProxyUrl {
         &self.url
     }
 
+    /// The `user:password` part of the URL, if any (for scrubbing).
+    pub(crate) fn userinfo(&self) -> Option<&str> {
+        let rest = self.url.strip_prefix("http://")?;
+        rest.rsplit_once('@').map(|(userinfo, _)| userinfo)
+    }
+
     /// The proxy's host (no credentials).
     pub fn host(&self) -> &str {
         &self.host

@@ -277,12 +277,359 @@ pub(crate) fn redact_userinfo(url: &str) -> String {
     }
 }
 
-/// Replaces every occurrence of `secret` in `text` (nothing for an empty secret).
-pub(crate) fn scrub(text: &str, secret: &str) -> String {
-    if secret.is_empty() || !text.contains(secret) {
-        return text.to_owned();
+/// `text` without any of `secrets`, whole or in part, as the crate's own
+/// errors show none: each whole secret (as is, JSON-escaped or
+/// percent-encoded), every run of 8 characters or more of one (what a cut
+/// leaves of it), and a start of one (4 characters or more) at the very
+/// end of the text, become `<redacted>`. A secret shorter than 4
+/// characters is left alone (it would erase that text everywhere).
+///
+/// For text your program shows that may quote a server (the
+/// `xpander-tasks` tool passes everything it prints through it, the API
+/// key as the secret).
+///
+/// ```
+/// let key = "xpk-live-0123456789abcdef";
+/// let text = "gateway says: key xpk-live-0123456789abcdef is bad; cut: xpk-live-0123";
+/// let shown = xpander_sdk::redact::scrub_secrets(text, &[key]);
+/// assert_eq!(shown, "gateway says: key <redacted> is bad; cut: <redacted>");
+/// ```
+pub fn scrub_secrets(text: &str, secrets: &[&str]) -> String {
+    let mut all = Secrets::new();
+    for secret in secrets {
+        all.add(secret);
     }
-    text.replace(secret, REDACTED)
+    all.scrub(text).into_owned()
+}
+
+/// As [`scrub_secrets`], on every string (keys and values) of a JSON
+/// value, in place: the JSON keeps its shape.
+pub fn scrub_secrets_json(value: &mut Value, secrets: &[&str]) {
+    let mut all = Secrets::new();
+    for secret in secrets {
+        all.add(secret);
+    }
+    all.scrub_json(value);
+}
+
+/// Replaces every occurrence of `secret` in `text` (nothing for an empty
+/// secret), and every part of it a cut may have left (see [`Secrets`]).
+#[cfg(test)]
+pub(crate) fn scrub(text: &str, secret: &str) -> String {
+    let mut secrets = Secrets::new();
+    secrets.add(secret);
+    secrets.scrub(text).into_owned()
+}
+
+/// The shortest run of a secret that is scrubbed wherever it shows: a
+/// text cut anywhere (an error body, a message bounded to some length, a
+/// value quoted in a parse error) keeps no run of a secret this long.
+pub(crate) const MIN_RUN: usize = 8;
+
+/// The shortest start of a secret scrubbed at the very end of a text (a
+/// text cut inside the secret), and the shortest end of one at its start.
+pub(crate) const MIN_EDGE: usize = 4;
+
+/// The secrets of one client, in every form a server may echo them back
+/// in, and the scrubbing of any text that may hold them.
+///
+/// Scrubbing removes each whole secret, and also every run of
+/// [`MIN_RUN`] bytes or more of one: a text that was cut *before* being
+/// scrubbed (by a length limit, here or in another layer: a body limit, a
+/// bounded message, a parse error quoting a value) cannot show the part
+/// of the secret before the cut. A start of a secret of [`MIN_EDGE`] bytes
+/// or more at the very end of the text (before a trailing `…`), or an end
+/// of one at its very start, goes too. Scrub first, then cut: then no part
+/// shows at all.
+#[derive(Clone, Default)]
+pub(crate) struct Secrets {
+    forms: Vec<Form>,
+}
+
+/// One form of a secret, and its runs of [`MIN_RUN`] bytes (sorted).
+#[derive(Clone)]
+struct Form {
+    text: String,
+    runs: Vec<u64>,
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets(<{} forms>)", self.forms.len())
+    }
+}
+
+/// The run of [`MIN_RUN`] bytes at the start of `bytes`, as one number.
+fn run_at(bytes: &[u8]) -> Option<u64> {
+    let run: [u8; MIN_RUN] = bytes.get(..MIN_RUN)?.try_into().ok()?;
+    Some(u64::from_le_bytes(run))
+}
+
+impl Secrets {
+    /// No secret.
+    pub(crate) const fn new() -> Secrets {
+        Secrets { forms: Vec::new() }
+    }
+
+    /// True when there is no secret to scrub.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.forms.is_empty()
+    }
+
+    /// Adds a secret, with the forms a server may echo it in: as is, as a
+    /// JSON string's content (and with `/` escaped as `\/`), and
+    /// percent-encoded. Nothing for an empty secret.
+    pub(crate) fn add(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let json = json
+            .strip_prefix('"')
+            .and_then(|j| j.strip_suffix('"'))
+            .unwrap_or(secret)
+            .to_owned();
+        let slashes = json.replace('/', "\\/");
+        let percent =
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        for form in [secret.to_owned(), json, slashes, percent] {
+            self.add_form(form);
+        }
+    }
+
+    /// Adds the credentials of a URL's `user:password@` part: the
+    /// password (as written and percent-decoded) and the
+    /// `Proxy-Authorization: Basic` token made of them.
+    pub(crate) fn add_userinfo(&mut self, userinfo: &str) {
+        use base64::Engine as _;
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        if !password.is_empty() {
+            self.add(password);
+            self.add(&decode(password));
+        }
+        let basic = format!("{}:{}", decode(user), decode(password));
+        self.add(&base64::engine::general_purpose::STANDARD.encode(basic));
+    }
+
+    fn add_form(&mut self, text: String) {
+        // A "secret" shorter than MIN_EDGE (a test's key `k`) would erase
+        // that text from every message, and is no secret anyway.
+        if text.len() < MIN_EDGE || self.forms.iter().any(|f| f.text == text) {
+            return;
+        }
+        let bytes = text.as_bytes();
+        let mut runs: Vec<u64> = (0..bytes.len())
+            .filter_map(|i| run_at(bytes.get(i..)?))
+            .collect();
+        runs.sort_unstable();
+        runs.dedup();
+        self.forms.push(Form { text, runs });
+    }
+
+    /// `text` without any secret, whole or in part (see [`Secrets`]).
+    pub(crate) fn scrub<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        if self.forms.is_empty() || text.is_empty() {
+            return text.into();
+        }
+        let bytes = text.as_bytes();
+        // Byte ranges to replace.
+        let mut hidden: Vec<(usize, usize)> = Vec::new();
+        for form in &self.forms {
+            let secret = form.text.as_bytes();
+            // Whole occurrences (the only rule for short secrets).
+            let mut from = 0;
+            while let Some(at) = text.get(from..).and_then(|rest| rest.find(&form.text)) {
+                let start = from.saturating_add(at);
+                let end = start.saturating_add(secret.len());
+                hidden.push((start, end));
+                from = end;
+            }
+            // Runs of MIN_RUN bytes, wherever a cut left them.
+            if !form.runs.is_empty() {
+                for i in 0..bytes.len().saturating_sub(MIN_RUN - 1) {
+                    if let Some(run) = bytes.get(i..).and_then(run_at) {
+                        if form.runs.binary_search(&run).is_ok() {
+                            hidden.push((i, i.saturating_add(MIN_RUN)));
+                        }
+                    }
+                }
+            }
+            // A start of the secret at the very end (before a `…`), an end
+            // of it at the very start.
+            let body = text.strip_suffix('…').unwrap_or(text).as_bytes();
+            let longest = secret.len().min(MIN_RUN.max(MIN_EDGE));
+            for len in (MIN_EDGE..longest).rev() {
+                if let Some(prefix) = secret.get(..len) {
+                    if body.ends_with(prefix) {
+                        hidden.push((body.len().saturating_sub(len), body.len()));
+                        break;
+                    }
+                }
+            }
+            for len in (MIN_EDGE..longest).rev() {
+                if let Some(suffix) = secret.get(secret.len().saturating_sub(len)..) {
+                    if bytes.starts_with(suffix) {
+                        hidden.push((0, len));
+                        break;
+                    }
+                }
+            }
+        }
+        if hidden.is_empty() {
+            return text.into();
+        }
+        hidden.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        let mut iter = hidden.into_iter().peekable();
+        while let Some((start, mut end)) = iter.next() {
+            while let Some(&(next_start, next_end)) = iter.peek() {
+                if next_start > end {
+                    break;
+                }
+                end = end.max(next_end);
+                iter.next();
+            }
+            // Whole characters only (a secret is ASCII in practice).
+            let mut start = start.max(copied);
+            while start > copied && !text.is_char_boundary(start) {
+                start = start.saturating_sub(1);
+            }
+            while end < text.len() && !text.is_char_boundary(end) {
+                end = end.saturating_add(1);
+            }
+            if start < copied || end <= start {
+                continue;
+            }
+            out.push_str(text.get(copied..start).unwrap_or(""));
+            out.push_str(REDACTED);
+            copied = end;
+        }
+        out.push_str(text.get(copied..).unwrap_or(""));
+        out.into()
+    }
+
+    /// The secrets of a client: its API key and the credentials of the
+    /// proxies its requests may go through.
+    pub(crate) fn of_config(config: &crate::config::Config) -> Secrets {
+        let mut secrets = Secrets::new();
+        secrets.add(config.api_key.expose());
+        for proxy in config.proxies() {
+            if let Some(userinfo) = proxy.userinfo() {
+                secrets.add_userinfo(userinfo);
+            }
+        }
+        for userinfo in config.routes.proxy_userinfos() {
+            secrets.add_userinfo(&userinfo);
+        }
+        secrets
+    }
+
+    /// `error` with every text it shows scrubbed: an API error's body and
+    /// detail, a decode error's snippet and message, a transport error's
+    /// message (its source is dropped when the message held a secret: the
+    /// HTTP crate's own error would show it), a configuration error.
+    pub(crate) fn scrub_error(&self, error: crate::Error) -> crate::Error {
+        use crate::Error;
+        if self.is_empty() {
+            return error;
+        }
+        let scrub = |text: &mut String| {
+            if let std::borrow::Cow::Owned(clean) = self.scrub(text) {
+                *text = clean;
+                true
+            } else {
+                false
+            }
+        };
+        match error {
+            Error::Api(mut api) => {
+                scrub(&mut api.body);
+                if let Some(detail) = api.detail.as_mut() {
+                    scrub(detail);
+                }
+                if let Some(retry_after) = api.retry_after.as_mut() {
+                    scrub(retry_after);
+                }
+                Error::Api(api)
+            }
+            Error::Decode(mut decode) => {
+                scrub(&mut decode.snippet);
+                let mut message = decode.source.to_string();
+                if scrub(&mut message) {
+                    decode.source = <serde_json::Error as serde::de::Error>::custom(message);
+                }
+                Error::Decode(decode)
+            }
+            Error::Transport(mut transport) => {
+                let mut source_text = transport
+                    .source
+                    .as_ref()
+                    .map(|s| format!("{s} {s:?}"))
+                    .unwrap_or_default();
+                if scrub(&mut transport.message) | scrub(&mut source_text) {
+                    transport.source = None;
+                }
+                Error::Transport(transport)
+            }
+            Error::Config(mut message) => {
+                scrub(&mut message);
+                Error::Config(message)
+            }
+            Error::InvalidArgument { name, mut reason } => {
+                scrub(&mut reason);
+                Error::InvalidArgument { name, reason }
+            }
+            other => other,
+        }
+    }
+
+    /// Every string of `value` (keys included) scrubbed, in place.
+    pub(crate) fn scrub_json(&self, value: &mut Value) {
+        match value {
+            Value::String(text) => {
+                if let std::borrow::Cow::Owned(clean) = self.scrub(text) {
+                    *text = clean;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_json(v)),
+            Value::Object(map) => {
+                if map
+                    .keys()
+                    .any(|k| matches!(self.scrub(k), std::borrow::Cow::Owned(_)))
+                {
+                    let old = std::mem::take(map);
+                    for (key, member) in old {
+                        map.insert(self.scrub(&key).into_owned(), member);
+                    }
+                }
+                map.values_mut().for_each(|v| self.scrub_json(v));
+            }
+            _ => {}
+        }
+    }
+
+    /// `text` scrubbed, *then* cut to at most `limit` bytes on a character
+    /// boundary (with `…` when it was cut).
+    pub(crate) fn scrub_then_cut(&self, text: &str, limit: usize) -> String {
+        let scrubbed = self.scrub(text);
+        if scrubbed.len() <= limit {
+            return scrubbed.into_owned();
+        }
+        let mut end = limit;
+        while end > 0 && !scrubbed.is_char_boundary(end) {
+            end = end.saturating_sub(1);
+        }
+        let mut cut = scrubbed.get(..end).unwrap_or("").to_owned();
+        cut.push('…');
+        cut
+    }
 }
 
 /// JSON text with the values of credential-looking keys replaced by

@@ -6,14 +6,23 @@
 //! 1. the platform's verifier (`rustls-platform-verifier`: the OS trust
 //!    store on macOS and Windows; on Linux the system's CA files, or
 //!    `SSL_CERT_FILE` / `SSL_CERT_DIR` when set), plus the extra roots of
-//!    [`crate::ClientBuilder::add_root_certificate_pem`];
+//!    [`crate::ClientBuilder::add_root_certificate_pem`]. A CA file or
+//!    directory named by those variables that cannot be read or holds no
+//!    certificate fails [`crate::ClientBuilder::build`] with
+//!    [`crate::Error::Config`] naming it and why (checked when any URL the
+//!    key goes to is https), and a named one is never replaced by the
+//!    bundled roots below;
 //! 2. when the platform has no roots at all (scratch, distroless-static and
 //!    slim images): Mozilla's roots bundled by the `webpki-roots` feature
 //!    (on by default), plus the extra roots;
 //! 3. with neither, only the extra roots; with none of those either, the
 //!    first https call fails with [`crate::Error::Config`] naming the fixes.
 //!
-//! A plain-http base URL (loopback, or opted in) needs no roots at all.
+//! A client whose every key URL ([`crate::Config::key_urls`]) is plain http
+//! (loopback, or opted in) needs no roots at all; one https URL among them
+//! (an https events root behind an http loopback base) gets the roots.
+//! A refused certificate is never retried
+//! ([`crate::TransportError::is_tls_refusal`]).
 
 use std::sync::{Arc, OnceLock};
 
@@ -53,7 +62,14 @@ pub(crate) enum Roots {
 /// The rustls configuration of a client (ALPN left empty: each face sets
 /// its own), and where its roots came from. The error names the fixes.
 pub(crate) fn client_config(config: &Config) -> Result<(ClientConfig, Roots), String> {
-    client_config_with(config, |extra| {
+    // A test's "no platform roots" is not the user naming a CA file.
+    let named = config.platform_roots && names_ca_files();
+    client_config_with(config, named, |extra| {
+        if !config.platform_roots {
+            return Err(rustls::Error::General(
+                "No CA certificates were loaded from the system".into(),
+            ));
+        }
         rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider())
             .map(|v| Arc::new(v) as Arc<dyn ServerCertVerifier>)
     })
@@ -63,31 +79,44 @@ pub(crate) fn client_config(config: &Config) -> Result<(ClientConfig, Roots), St
 /// (which fails when the platform has no roots).
 pub(crate) fn client_config_with(
     config: &Config,
+    names_ca_files: bool,
     platform: impl Fn(
         Vec<CertificateDer<'static>>,
     ) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error>,
 ) -> Result<(ClientConfig, Roots), String> {
-    let (verifier, roots): (Arc<dyn ServerCertVerifier>, Roots) =
-        if config.base_url.starts_with("http://") {
-            (Arc::new(RefuseAll), Roots::NotNeeded)
-        } else {
-            let extra: Vec<CertificateDer<'static>> = config
-                .root_certificates
-                .iter()
-                .map(|c| CertificateDer::from(c.der().to_vec()))
-                .collect();
-            // The platform's roots alone first: with extra roots given, the
-            // platform verifier succeeds even when the platform has none,
-            // and the bundled roots would then be left out.
-            match platform(Vec::new()) {
-                Ok(verifier) if extra.is_empty() => (verifier, Roots::Platform),
-                Ok(_) => (
-                    platform(extra).map_err(|e| format!("cannot set up TLS: {e}"))?,
-                    Roots::Platform,
-                ),
-                Err(platform_error) => fallback(extra, &platform_error)?,
+    // Roots are needed when any URL the key goes to is https (an http
+    // loopback base URL may have an https events root).
+    let needs_tls = config.key_urls().iter().any(|url| {
+        !url.get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+    });
+    let (verifier, roots): (Arc<dyn ServerCertVerifier>, Roots) = if !needs_tls {
+        (Arc::new(RefuseAll), Roots::NotNeeded)
+    } else {
+        let extra: Vec<CertificateDer<'static>> = config
+            .root_certificates
+            .iter()
+            .map(|c| CertificateDer::from(c.der().to_vec()))
+            .collect();
+        // The platform's roots alone first: with extra roots given, the
+        // platform verifier succeeds even when the platform has none,
+        // and the bundled roots would then be left out.
+        match platform(Vec::new()) {
+            Ok(verifier) if extra.is_empty() => (verifier, Roots::Platform),
+            Ok(_) => (
+                platform(extra).map_err(|e| format!("cannot set up TLS: {e}"))?,
+                Roots::Platform,
+            ),
+            // The user named a CA file: never fall back to other roots.
+            Err(platform_error) if names_ca_files => {
+                return Err(format!(
+                    "the CA certificates named by SSL_CERT_FILE / SSL_CERT_DIR cannot be \
+                         used: {platform_error}"
+                ))
             }
-        };
+            Err(platform_error) => fallback(extra, &platform_error)?,
+        }
+    };
     let tls = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("cannot set up TLS: {e}"))?
@@ -97,6 +126,13 @@ pub(crate) fn client_config_with(
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok((tls, roots))
+}
+
+/// True when `SSL_CERT_FILE` or `SSL_CERT_DIR` names CA certificates.
+fn names_ca_files() -> bool {
+    ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 /// The verifier when the platform has no roots.
@@ -201,13 +237,15 @@ mod tests {
     #[test]
     fn plain_http_needs_no_roots() {
         let (_, roots) =
-            client_config_with(&config("http://127.0.0.1:1", &[]), no_platform_roots).unwrap();
+            client_config_with(&config("http://127.0.0.1:1", &[]), false, no_platform_roots)
+                .unwrap();
         assert_eq!(roots, Roots::NotNeeded);
     }
 
     #[test]
     fn without_platform_roots_the_bundled_ones_are_used() {
-        let result = client_config_with(&config("https://x.example", &[]), no_platform_roots);
+        let result =
+            client_config_with(&config("https://x.example", &[]), false, no_platform_roots);
         #[cfg(feature = "webpki-roots")]
         assert_eq!(result.unwrap().1, Roots::Bundled);
         #[cfg(not(feature = "webpki-roots"))]
@@ -220,6 +258,13 @@ mod tests {
     }
 
     #[test]
+    fn a_named_ca_file_is_never_replaced_by_the_bundled_roots() {
+        let err = client_config_with(&config("https://x.example", &[]), true, no_platform_roots)
+            .unwrap_err();
+        assert!(err.contains("SSL_CERT_FILE"), "{err}");
+    }
+
+    #[test]
     fn the_platform_verifier_gets_the_extra_roots() {
         let seen = std::sync::Mutex::new(Vec::new());
         let platform = |extra: Vec<CertificateDer<'static>>| {
@@ -228,7 +273,7 @@ mod tests {
         };
         let pem = "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n".to_string();
         let (_, roots) =
-            client_config_with(&config("https://x.example", &[pem]), platform).unwrap();
+            client_config_with(&config("https://x.example", &[pem]), false, platform).unwrap();
         assert_eq!(roots, Roots::Platform);
         assert_eq!(*seen.lock().unwrap(), [0, 1]);
     }

@@ -1,14 +1,11 @@
 //! TLS with an empty CA store, as in scratch, distroless-static and slim
-//! images: `SSL_CERT_FILE` and `SSL_CERT_DIR` point at an empty file and an
-//! empty directory (the platform verifier reads them on Linux, and then
-//! finds no roots). Its own process: the variables are set once, before
-//! any client is made.
+//! images: the platform's roots are taken as absent
+//! (`without_platform_roots_for_tests`; an empty `SSL_CERT_FILE` is a
+//! configuration error, tests/ca_files.rs).
 
 mod common;
 #[path = "support/net.rs"]
 mod net;
-
-use std::sync::Once;
 
 use common::{emulator, emulator_from};
 use net::TestCa;
@@ -17,18 +14,6 @@ use xpander_sdk::{Error, Tasks, TransportErrorKind, UpdateTask};
 
 const HOST: &str = "tasks.example.test";
 
-fn empty_ca_store() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let dir = std::env::temp_dir().join(format!("xpander-empty-ca-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("empty.pem");
-        std::fs::write(&file, b"").unwrap();
-        std::env::set_var("SSL_CERT_FILE", &file);
-        std::env::set_var("SSL_CERT_DIR", &dir);
-    });
-}
-
 /// A client of the https `emulator` by the name `HOST`, trusting no extra root.
 fn https(emulator: &Emulator) -> xpander_sdk::ClientBuilder {
     Tasks::builder()
@@ -36,6 +21,7 @@ fn https(emulator: &Emulator) -> xpander_sdk::ClientBuilder {
         .api_key(emulator.api_key())
         .resolve(HOST, emulator.addr())
         .no_proxy()
+        .without_platform_roots_for_tests()
 }
 
 /// An update through each face; both must succeed.
@@ -55,7 +41,6 @@ async fn update_in_both_faces(tasks: &Tasks) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_http_needs_no_roots() {
-    empty_ca_store();
     let emulator = emulator();
     let tasks = common::client(&emulator);
     update_in_both_faces(&tasks).await;
@@ -64,7 +49,6 @@ async fn loopback_http_needs_no_roots() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_uses_the_bundled_roots_and_trusts_extra_ones() {
-    empty_ca_store();
     let emulator = emulator_from(Emulator::builder().tls_name(HOST));
 
     // No extra root: the bundled roots (or, without them, a config error

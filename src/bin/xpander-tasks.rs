@@ -22,7 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 use xpander_sdk::core::stream::StreamPolicy;
 use xpander_sdk::core::wait::WaitPolicy;
-use xpander_sdk::redact::redact_credentials;
+use xpander_sdk::redact::{redact_credentials, scrub_secrets, scrub_secrets_json};
 use xpander_sdk::{
     AgentExecutionStatus, CreateTask, Error, ListFilter, Task, TaskEvent, Tasks, UpdateTask,
 };
@@ -68,11 +68,17 @@ Environment:
   XPANDER_ORGANIZATION_ID  the organization id (`events` needs it)
   IS_STG=true              use the staging service when no base URL is set
 
+  XPANDER_ALLOW_INSECURE_HTTP=1  allow plain http to a host that is not loopback
+                           (the key then crosses the network in clear text; a
+                           warning says so)
+
 Output: the task, the list or the activity thread as pretty JSON on stdout;
 `events` prints one compact JSON line per event; messages on stderr.
 Credentials in answers (user and MCP tokens, API keys, auth headers, env
 vars, payload extensions, access tokens of auth events) print as
-\"<redacted>\"; no option shows them.
+\"<redacted>\"; no option shows them, and the API key shows nowhere. Control
+characters from the server are escaped: as \\uXXXX in JSON (the same
+values), as \\u{..} in messages. A closed stdout (`| head`) is not a failure.
 
 Exit codes:
    0  success (`wait`: the task completed)
@@ -191,9 +197,12 @@ struct UpdateArgs {
     /// The task's origin tag.
     #[arg(long, group = "fields")]
     source: Option<String>,
-    /// Fields merged into every tool-call payload from now on: a JSON object.
-    #[arg(long, value_name = "JSON", value_parser = json_object, group = "fields")]
-    payload_extension: Option<Map<String, Value>>,
+    /// Fields merged into every tool-call payload from now on: a JSON
+    /// object; `@FILE` reads it from FILE, `-` from stdin (either keeps
+    /// credentials off the command line, where any user of the machine
+    /// sees them). Its value is never echoed in a message.
+    #[arg(long, value_name = "JSON|@FILE|-", group = "fields")]
+    payload_extension: Option<String>,
     /// The "current node" cursor of workflow agents.
     #[arg(long, value_name = "ID", group = "fields")]
     last_executed_node_id: Option<String>,
@@ -268,11 +277,29 @@ impl From<Status> for AgentExecutionStatus {
     }
 }
 
-fn json_object(raw: &str) -> Result<Map<String, Value>, String> {
+/// The payload extension's object; the message never quotes the text
+/// (serde's messages for a JSON syntax error give only a position).
+fn json_object(raw: &str) -> Result<Map<String, Value>, Failure> {
     match serde_json::from_str::<Value>(raw) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("must be a JSON object, e.g. '{\"key\": \"value\"}'".into()),
-        Err(e) => Err(format!("not valid JSON: {e}")),
+        Ok(_) => Err(Failure::Usage(
+            "--payload-extension must be a JSON object, e.g. '{\"key\": \"value\"}'".into(),
+        )),
+        Err(e) => Err(Failure::Usage(format!(
+            "--payload-extension is not valid JSON: {} at line {} column {}",
+            json_error_kind(&e),
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+/// What kind of JSON error, in words that quote nothing of the input.
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Eof => "it ends too early",
+        serde_json::error::Category::Syntax => "a syntax error",
+        _ => "a value that cannot be read",
     }
 }
 
@@ -398,15 +425,139 @@ fn main() -> ExitCode {
     if let Some(code) = refuse_key_on_command_line() {
         return code;
     }
-    // Clap prints its own usage errors (exit 2) and --help / --version (exit 0).
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return clap_exit(&error),
+    };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            eprintln!("{PROGRAM}: {}", failure.message());
+            message(&failure.message());
             ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// Clap's own output: --help and --version on stdout (exit 0, a closed
+/// stdout included), usage errors on stderr (exit 2) with the values of
+/// sensitive options never echoed.
+fn clap_exit(error: &clap::Error) -> ExitCode {
+    let text = error.render().to_string();
+    if error.use_stderr() {
+        let args: Vec<String> = std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let hidden = sensitive_values(&args);
+        let hidden: Vec<&str> = hidden.iter().map(String::as_str).collect();
+        let shown = scrub_secrets(&text, &hidden);
+        let _ = io::stderr().lock().write_all(shown.as_bytes());
+    } else {
+        let mut stdout = io::stdout().lock();
+        // A closed stdout (`--help | head -1`) is not a failure.
+        let _ = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush());
+    }
+    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(EXIT_USAGE))
+}
+
+/// The values given to options that may carry credentials (or to a
+/// misspelling of one): `--payload-extension VALUE`, `--payload-extension=VALUE`.
+fn sensitive_values(args: &[String]) -> Vec<String> {
+    let sensitive = |flag: &str| {
+        let name = flag.trim_start_matches('-').to_ascii_lowercase();
+        flag.starts_with("--")
+            && [
+                "payload",
+                "extension",
+                "token",
+                "secret",
+                "password",
+                "key",
+                "auth",
+            ]
+            .iter()
+            .any(|part| name.contains(part))
+            && name != "api-key-env"
+    };
+    let mut values = Vec::new();
+    let mut iter = args.iter().peekable();
+    while let Some(arg) = iter.next() {
+        if let Some((flag, value)) = arg.split_once('=') {
+            if sensitive(flag) {
+                values.push(value.to_owned());
+            }
+        } else if sensitive(arg) {
+            if let Some(value) = iter.peek() {
+                values.push((*value).clone());
+            }
+        }
+    }
+    // `-` (stdin) and `@FILE` name where a value is, not the value.
+    values.retain(|v| v.len() > 1 && !v.starts_with('@'));
+    values
+}
+
+/// The API key, once read: nothing this tool prints shows it.
+static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `text` without the API key, whole or in part.
+fn scrubbed(text: &str) -> String {
+    match KEY.get() {
+        Some(key) => scrub_secrets(text, &[key.as_str()]),
+        None => text.to_owned(),
+    }
+}
+
+/// A message on stderr: one line, the key scrubbed, control characters
+/// (and the characters that reorder text) escaped, so that no text from
+/// the server can move the cursor, recolour or retitle the terminal.
+fn message(text: &str) {
+    let line = escape_controls(&scrubbed(text));
+    let _ = writeln!(io::stderr().lock(), "{PROGRAM}: {line}");
+}
+
+/// True for a character a terminal acts on rather than shows: C0 and C1
+/// controls, DEL, and the invisible characters that reorder or break text
+/// (bidi embeddings, overrides and isolates, line and paragraph separators).
+fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Message text with each terminal control written as `\u{..}`.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_terminal_control(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// JSON text with each terminal control serde leaves raw (DEL, C1, the
+/// reordering characters) written as a `\uXXXX` escape: the same JSON
+/// value, byte for byte once parsed. (serde escapes C0 itself; outside
+/// strings JSON text holds only ASCII punctuation, digits and letters.)
+fn escape_json_controls(json: String) -> String {
+    // C0 characters outside strings are the layout's own white space.
+    let raw = |c: char| c > '\u{1f}' && is_terminal_control(c);
+    if !json.chars().any(raw) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if raw(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Runs the command; the exit code of a command that did its work.
@@ -421,7 +572,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             change.status = args.status.map(Into::into);
             change.result = args.result;
             change.source = args.source;
-            change.tool_call_payload_extension = args.payload_extension.map(Value::Object);
+            change.tool_call_payload_extension = match args.payload_extension.as_deref() {
+                Some(raw) => Some(Value::Object(json_object(raw)?)),
+                None => None,
+            };
             change.last_executed_node_id = args.last_executed_node_id;
             to_json(&tasks.update(&args.task_id, &change)?)
         }
@@ -455,12 +609,15 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     Ok(EXIT_OK)
 }
 
-/// Writes `text` and a newline to stdout, flushed.
+/// Writes `text` and a newline to stdout, flushed. A closed stdout (the
+/// reader has what it wanted: `| head`) is not a failure.
 fn print(text: &str) -> Result<(), Failure> {
     let mut stdout = io::stdout().lock();
-    writeln!(stdout, "{text}")
-        .and_then(|()| stdout.flush())
-        .map_err(stdout_failure)
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(stdout_failure(e)),
+    }
 }
 
 fn stdout_failure(e: io::Error) -> Failure {
@@ -567,6 +724,7 @@ fn event_line(event: &TaskEvent) -> Result<String, Failure> {
     let mut json = event.to_json();
     // The envelope's own keys hold no credential: their order is kept.
     redact_credentials(&mut json);
+    scrub_key(&mut json);
     let mut envelope = match json {
         Value::Object(map) => map,
         other => Map::from_iter([("event".to_string(), other)]),
@@ -584,7 +742,10 @@ fn event_line(event: &TaskEvent) -> Result<String, Failure> {
         data: take("data"),
         extra: envelope,
     };
+    let id = line.id.as_deref().map(scrubbed);
+    let line = EventLine { id, ..line };
     serde_json::to_string(&line)
+        .map(escape_json_controls)
         .map_err(|e| Failure::Other(format!("cannot encode an event as JSON: {e}")))
 }
 
@@ -605,19 +766,51 @@ fn wait(tasks: &Tasks, args: WaitArgs) -> Result<u8, Failure> {
     };
     if code != EXIT_OK {
         let status = task.status.as_ref().map_or("none", |s| s.as_str());
-        eprintln!("{PROGRAM}: task {} ended with status {status}", task.id);
+        message(&format!("task {} ended with status {status}", task.id));
     }
     Ok(code)
 }
 
-/// Replaces a `-` argument (`update --result`, `create --prompt`) by stdin.
+/// Replaces a `-` argument (`update --result`, `create --prompt`,
+/// `update --payload-extension`) by stdin, and `--payload-extension @FILE`
+/// by the file's text.
 fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
-    let slot = match &mut command {
-        Command::Update(args) => args.result.as_mut(),
-        Command::Create(args) => Some(&mut args.prompt),
-        _ => None,
-    };
-    if let Some(value) = slot.filter(|v| v.as_str() == "-") {
+    let mut from_stdin: Vec<(&'static str, &mut String)> = Vec::new();
+    match &mut command {
+        Command::Update(args) => {
+            if let Some(result) = args.result.as_mut().filter(|v| v.as_str() == "-") {
+                from_stdin.push(("--result", result));
+            }
+            if let Some(extension) = args.payload_extension.as_mut() {
+                if extension.as_str() == "-" {
+                    from_stdin.push(("--payload-extension", extension));
+                } else {
+                    if let Some(path) = extension.strip_prefix('@') {
+                        let text = std::fs::read_to_string(path).map_err(|e| {
+                            Failure::Usage(format!(
+                                "--payload-extension: cannot read the file {path:?}: {e}"
+                            ))
+                        })?;
+                        *extension = text;
+                    }
+                    // Checked before the client is made: a usage problem first.
+                    json_object(extension)?;
+                }
+            }
+        }
+        Command::Create(args) if args.prompt == "-" => {
+            from_stdin.push(("--prompt", &mut args.prompt))
+        }
+        _ => {}
+    }
+    if from_stdin.len() > 1 {
+        let names: Vec<&str> = from_stdin.iter().map(|(name, _)| *name).collect();
+        return Err(Failure::Usage(format!(
+            "only one option can read stdin (`-`): {} both ask for it",
+            names.join(" and ")
+        )));
+    }
+    if let Some((name, value)) = from_stdin.pop() {
         let mut bytes = Vec::new();
         io::stdin()
             .lock()
@@ -625,6 +818,9 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
             .map_err(|e| Failure::Other(format!("cannot read stdin: {e}")))?;
         *value = String::from_utf8(bytes)
             .map_err(|_| Failure::Usage("stdin is not valid UTF-8".into()))?;
+        if name == "--payload-extension" {
+            json_object(value)?;
+        }
     }
     Ok(command)
 }
@@ -648,12 +844,49 @@ fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks
                 }
             ))
         })?;
+    let _ = KEY.set(key.clone());
     let mut builder = Tasks::builder().api_key(key);
     if let Some(url) = base_url {
         builder = builder.base_url(url);
     }
-    // Values set on the builder win; the rest comes from the environment.
-    Ok(builder.from_env().build()?)
+    // Values set on the builder win; the rest comes from the environment
+    // (XPANDER_ALLOW_INSECURE_HTTP included).
+    let tasks = builder.from_env().build()?;
+    let mut warned = Vec::new();
+    for url in tasks.config().key_urls() {
+        if warned.contains(&origin(url)) {
+            continue;
+        }
+        if tasks
+            .config()
+            .route(url)
+            .is_ok_and(|r| r.is_cleartext_remote())
+        {
+            warned.push(origin(url));
+            message(&format!(
+                "warning: plain http to {}: the API key crosses the network in clear text \
+                 (XPANDER_ALLOW_INSECURE_HTTP is set)",
+                origin(url)
+            ));
+        }
+    }
+    Ok(tasks)
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url.get(start..).and_then(|rest| rest.find('/')) {
+        Some(end) => url.get(..start + end).unwrap_or(url),
+        None => url,
+    }
+}
+
+/// Every string of `json` without the API key, whole or in part.
+fn scrub_key(json: &mut Value) {
+    if let Some(key) = KEY.get() {
+        scrub_secrets_json(json, &[key.as_str()]);
+    }
 }
 
 /// An answer as pretty JSON, its credentials redacted.
@@ -661,5 +894,8 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, Failure> {
     let encoding = |e| Failure::Other(format!("cannot encode the answer as JSON: {e}"));
     let mut json = serde_json::to_value(value).map_err(encoding)?;
     redact_credentials(&mut json);
-    serde_json::to_string_pretty(&json).map_err(encoding)
+    scrub_key(&mut json);
+    serde_json::to_string_pretty(&json)
+        .map(escape_json_controls)
+        .map_err(encoding)
 }

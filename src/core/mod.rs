@@ -407,6 +407,7 @@ pub(crate) struct Core {
     api_key: HeaderValue,
     json: HeaderValue,
     accept: HeaderValue,
+    secrets: Arc<crate::redact::Secrets>,
     pub(crate) config: Config,
 }
 
@@ -434,13 +435,19 @@ impl Core {
         response::accepted(response, self.secret())
     }
 
-    /// The key, as the one secret errors are scrubbed of.
+    /// The key and the proxies' credentials, the secrets errors are scrubbed of.
     pub(crate) fn secret(&self) -> response::Secret<'_> {
-        response::Secret(self.api_key.as_str())
+        response::Secret(&self.secrets)
+    }
+
+    /// The secrets errors are scrubbed of.
+    pub(crate) fn secrets(&self) -> &crate::redact::Secrets {
+        &self.secrets
     }
 
     pub(crate) fn new(config: Config) -> Core {
         Core {
+            secrets: Arc::new(crate::redact::Secrets::of_config(&config)),
             prefix: format!("{}/agent-execution/", config.base_url),
             api_key: HeaderValue::from(config.api_key.expose()),
             json: HeaderValue::from("application/json"),

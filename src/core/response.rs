@@ -17,19 +17,22 @@ use crate::error::{snippet, ApiError, DecodeError, Error, Result};
 use crate::model::{ActivityThread, Task, TaskListItem};
 use crate::redact;
 
-/// A secret that must never appear in an error (the configured API key).
+/// The secrets that must never appear in an error, whole or in part (the
+/// configured API key, a proxy's credentials).
 #[derive(Clone, Copy)]
-pub(crate) struct Secret<'a>(pub(crate) &'a str);
+pub(crate) struct Secret<'a>(pub(crate) &'a redact::Secrets);
+
+/// No secret at all.
+static NO_SECRETS: redact::Secrets = redact::Secrets::new();
 
 impl Secret<'_> {
     /// No known secret (only credential-bearing keys are redacted).
-    pub(crate) const NONE: Secret<'static> = Secret("");
+    pub(crate) const NONE: Secret<'static> = Secret(&NO_SECRETS);
 
     fn scrub(self, text: String) -> String {
-        if self.0.is_empty() || !text.contains(self.0) {
-            text
-        } else {
-            redact::scrub(&text, self.0)
+        match self.0.scrub(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(clean) => clean,
         }
     }
 }
@@ -62,12 +65,14 @@ fn decode<T: DeserializeOwned>(
 ) -> Result<T> {
     let response = check_status(response, secret)?;
     serde_json::from_slice(&response.body).map_err(|source| {
-        Error::Decode(DecodeError {
+        // serde's message may quote a value of the body (`invalid type:
+        // string "…"`, a timestamp cut to its first characters).
+        secret.0.scrub_error(Error::Decode(DecodeError {
             status: response.status,
             expected,
-            snippet: secret.scrub(snippet(&response.body)),
+            snippet: snippet(&response.body, secret.0),
             source,
-        })
+        }))
     })
 }
 
@@ -83,7 +88,7 @@ pub(crate) fn check_status(response: HttpResponse, secret: Secret<'_>) -> Result
 pub(crate) fn api_error(response: &HttpResponse, secret: Secret<'_>) -> ApiError {
     ApiError {
         status: response.status,
-        body: secret.scrub(snippet(&response.body)),
+        body: snippet(&response.body, secret.0),
         detail: detail(&response.body).map(|d| secret.scrub(d)),
         retry_after: response.retry_after.clone(),
         attempts: response.attempts,

@@ -157,6 +157,8 @@ impl Retrier {
             }
             Err(error) => {
                 let retry = match &error {
+                    // A refused certificate: no retry can fix it.
+                    Error::Transport(t) if t.is_tls_refusal() => false,
                     Error::Transport(t) => match t.kind {
                         // Nothing reached the server: safe for every operation.
                         TransportErrorKind::Connect | TransportErrorKind::ConnectTimeout => true,

@@ -823,6 +823,13 @@ impl EventSession {
                 let retry_after = api.retry_after.as_deref().and_then(retry_after_seconds);
                 (Error::Api(api), retry_after)
             }
+            // A refused certificate: no reconnect can fix it (a persistent
+            // stream still tries, slowly: a certificate may be renewed).
+            Disconnect::Error(Error::Transport(t))
+                if t.is_tls_refusal() && !self.policy.persistent =>
+            {
+                return self.give_up(Error::Transport(t))
+            }
             Disconnect::Error(error @ Error::Transport(_)) => (error, None),
             Disconnect::Error(error) if self.policy.persistent => (error, None),
             Disconnect::Error(error) => return self.give_up(error),

@@ -336,6 +336,21 @@ impl Driver {
     }
 
     fn log(&self, notice: &Notice) {
+        // A notice may quote the server (a conflict's message, cut to a
+        // bound) or an error: no part of a secret goes to a log.
+        let secrets = self.tasks.inner.shared.core.secrets();
+        let scrubbed;
+        let notice = if secrets.is_empty() {
+            notice
+        } else {
+            let mut clean = notice.clone();
+            clean.message = secrets.scrub(&notice.message).into_owned();
+            if let Some(id) = clean.task_id.as_mut() {
+                *id = secrets.scrub(id).into_owned();
+            }
+            scrubbed = clean;
+            &scrubbed
+        };
         crate::telemetry::worker_notice(notice);
         if let Some(callback) = &self.notice {
             callback(notice);

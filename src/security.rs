@@ -1,0 +1,93 @@
+//! Security rules of the client, in one place (issue 19). Documentation only.
+//!
+//! # Which hosts receive the API key
+//!
+//! Exactly the hosts of [`Config::key_urls`](crate::Config::key_urls): the
+//! base URL, and the events root ([`Config::events_root`](crate::Config::events_root):
+//! `agent-controller.xpander.ai` for production). The key is sent as
+//! `x-api-key`, a header marked sensitive (never printed by the HTTP crates,
+//! never in HTTP/2's compression table).
+//!
+//! Every request, whatever its URL, passes one rule,
+//! [`Config::route`](crate::Config::route), decided for that URL alone:
+//!
+//! - its scheme is `https`, or `http` to a loopback host (`localhost`,
+//!   `*.localhost`, `127.0.0.0/8`, `::1`), or `http` with the plain-http
+//!   opt-in (below); anything else is an [`Error::Config`](crate::Error::Config);
+//! - its proxy is the one [`crate::proxy`] decides for its own scheme, host
+//!   and port (`NO_PROXY` included; the proxy variables are read once, when
+//!   the client is built); loopback is never proxied; a plain-http host goes
+//!   through a proxy only with `allow_cleartext_proxy(true)`;
+//! - TLS, with the client's roots, exactly when the scheme is `https` (the
+//!   roots are set up when any key URL is https).
+//!
+//! The names `localhost` and `*.localhost` are answered with loopback
+//! addresses by both faces, never through DNS (RFC 6761): what is trusted
+//! as loopback is loopback. A [`resolve`](crate::ClientBuilder::resolve)
+//! override of such a name to another address is ignored.
+//!
+//! # Redirects
+//!
+//! Never followed. The crate's own clients follow none. A caller's own
+//! ureq agent ([`ureq_agent`](crate::ClientBuilder::ureq_agent)) is told per
+//! request to follow none (a 3xx is an [`ApiError`](crate::ApiError)). A
+//! caller's own reqwest client ([`reqwest_client`](crate::ClientBuilder::reqwest_client))
+//! cannot be told per request: an answer whose final URL has another origin
+//! than the request's is refused with an [`Error::Config`](crate::Error::Config)
+//! saying so (the key did go along: build the client with
+//! `redirect(reqwest::redirect::Policy::none())`).
+//!
+//! # Plain http
+//!
+//! Refused to hosts that are not loopback, unless opted in with
+//! [`ClientBuilder::allow_insecure_http`](crate::ClientBuilder::allow_insecure_http)
+//! or the environment variable
+//! [`XPANDER_ALLOW_INSECURE_HTTP`](crate::config::INSECURE_HTTP_VAR)`=1`
+//! (`true`, `yes`), which [`ClientBuilder::from_env`](crate::ClientBuilder::from_env)
+//! reads (so [`Tasks::from_env`](crate::Tasks::from_env), the worker's client
+//! and the `xpander-tasks` tool). When in force for a host that is not
+//! loopback, building the client traces one warning per such host (feature
+//! `tracing`), and the tool prints one line on stderr.
+//!
+//! # CA files
+//!
+//! When any key URL is https, an `SSL_CERT_FILE` that cannot be read or
+//! holds no PEM certificate, or an `SSL_CERT_DIR` (`:`-separated) with a
+//! directory that cannot be read or no certificate in any, fails
+//! [`ClientBuilder::build`](crate::ClientBuilder::build) (and `from_env`)
+//! with an [`Error::Config`](crate::Error::Config) naming the variable, the
+//! path and why. A CA file the user names is never silently replaced by the
+//! bundled roots. A refused certificate (or any TLS alert) is a transport
+//! error of kind `Connect` with
+//! [`is_tls_refusal`](crate::TransportError::is_tls_refusal), class
+//! `Client`, and is never retried (a persistent worker stream still
+//! reconnects slowly: a certificate may be renewed).
+//!
+//! # Redaction
+//!
+//! - `Debug` of every model, request and configuration hides credentials
+//!   (credential-bearing JSON keys at any depth, the key, proxy credentials).
+//! - Every error text ([`ApiError`](crate::ApiError)'s body and detail,
+//!   [`DecodeError`](crate::DecodeError)'s snippet and serde's message,
+//!   transport and configuration messages), the worker's notices and the
+//!   skipped-event warnings are scrubbed of the client's secrets — the API
+//!   key and proxy passwords, as is, JSON-escaped (also `\/`),
+//!   percent-encoded, and as the `Proxy-Authorization: Basic` token —
+//!   *before* any cut. Whatever was cut elsewhere (a body limit, a bounded
+//!   message, a value serde quotes), no run of 8 characters of a secret
+//!   survives, nor a start of 4 or more at the very end of a text (or an end
+//!   at its start). Values of credential-bearing JSON keys in error bodies
+//!   are redacted too, up to a cut.
+//! - [`redact::scrub_secrets`](crate::redact::scrub_secrets) applies the
+//!   same scrubbing to your own text; the `xpander-tasks` tool passes all it
+//!   prints through it (and [`redact_credentials`](crate::redact::redact_credentials)).
+//!
+//! # The `xpander-tasks` tool
+//!
+//! The key comes from the environment only. `--payload-extension` takes a
+//! JSON object, `@FILE` or `-` (stdin), and its value (or a misspelled
+//! option's) is never echoed in a usage error. Text from the server is
+//! written with terminal controls escaped (C0, DEL, C1, bidi and line
+//! separators): as `\uXXXX` in JSON output, which keeps the same values,
+//! and as `\u{..}` in messages on stderr, one line each. A closed stdout
+//! (`| head`) ends every subcommand with exit 0.
