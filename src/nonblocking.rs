@@ -229,10 +229,7 @@ impl Transport {
                     }
                 },
                 Ok(None) => break,
-                Err(e) => {
-                    let error = broke_off(transport_error(e), status, body.len());
-                    return Err(self.secrets.scrub_error(error));
-                }
+                Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
             }
         }
         Ok(HttpResponse::new(status, retry_after, body))
@@ -284,9 +281,7 @@ impl Transport {
             answer: None,
             limit: self.limit,
             secrets: self.secrets.clone(),
-            origin: self
-                .foreign
-                .then(|| (request.method, request.url.clone())),
+            origin: self.foreign.then(|| (request.method, request.url.clone())),
         })
     }
 
@@ -454,7 +449,10 @@ impl Streaming {
                     }
                 },
                 Ok(None) => break,
-                Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
+                Err(e) => {
+                    let error = broke_off(transport_error(e), status, body.len());
+                    return Err(self.secrets.scrub_error(error));
+                }
             }
         }
         let retry_after = header(response, "retry-after");

@@ -38,10 +38,7 @@ fn client(emulator: &Emulator) -> Tasks {
         .base_url(emulator.base_url())
         .api_key(emulator.api_key())
         .organization_id(ORG)
-        .retry(
-            RetryPolicy::default()
-                .backoff(Duration::from_millis(1), Duration::from_millis(10)),
-        )
+        .retry(RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(10)))
         .build()
         .expect("the client builds")
 }
@@ -562,9 +559,7 @@ mod agent_stream {
                 .sse_retry(Duration::ZERO),
         );
         let (base, max) = (Duration::from_millis(40), Duration::from_millis(800));
-        let policy = StreamPolicy::default()
-            .initial_delay(base)
-            .max_delay(max);
+        let policy = StreamPolicy::default().initial_delay(base).max_delay(max);
         let at = run_until(&emulator, policy, 6).await;
         // Counted against a bound: 6 connections cannot come in less than
         // the sum of the least waits.
@@ -584,9 +579,7 @@ mod agent_stream {
                 .retry_after("0"),
         );
         let (base, max) = (Duration::from_millis(40), Duration::from_millis(800));
-        let policy = StreamPolicy::default()
-            .initial_delay(base)
-            .max_delay(max);
+        let policy = StreamPolicy::default().initial_delay(base).max_delay(max);
         let at = run_until(&emulator, policy, 6).await;
         assert_backed_off(&gaps(&at[..6]), base, max, "agent stream, Retry-After: 0");
     }

@@ -140,7 +140,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn quick() -> RetryPolicy {
-    RetryPolicy::default().with_backoff(
+    RetryPolicy::default().backoff(
         std::time::Duration::from_millis(1),
         std::time::Duration::from_millis(5),
     )
@@ -510,7 +510,7 @@ fn a_refused_certificate_is_never_retried() {
     let tasks = Tasks::builder()
         .base_url(emulator.base_url())
         .api_key(emulator.api_key())
-        .retry(quick().with_max_attempts(4))
+        .retry(quick().max_attempts(4))
         .build()
         .unwrap();
     for err in both_errors(&tasks) {
