@@ -299,6 +299,8 @@
 
 #[macro_use]
 mod front;
+#[macro_use]
+mod front_public;
 
 mod client;
 pub mod config;
@@ -308,6 +310,7 @@ pub mod model;
 mod options;
 pub mod params;
 pub mod proxy;
+pub mod public;
 pub mod redact;
 mod telemetry;
 
