@@ -396,3 +396,65 @@ impl InvokeSession {
         self.skipped
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientBuilder;
+
+    fn core(vars: &'static [(&'static str, &'static str)]) -> Result<Core> {
+        let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        ClientBuilder::new()
+            .api_key("k")
+            .with_vars(lookup)
+            .into_config()
+            .map(Core::new)
+    }
+
+    #[test]
+    fn the_public_url_comes_from_the_environment_under_the_same_rules() {
+        let c = core(&[("XPANDER_PUBLIC_API_URL", "https://api.example.com/")]).unwrap();
+        let request = c.get_task("t/1").unwrap();
+        assert_eq!(request.url, "https://api.example.com/v1/tasks/t%2F1");
+        assert_eq!(request.operation, Operation::GetTask);
+        let c = core(&[("XPANDER_PUBLIC_API_URL", " ")]).unwrap();
+        assert_eq!(c.config.public_api_url, "https://api.xpander.ai", "empty: the default");
+        assert!(core(&[("XPANDER_PUBLIC_API_URL", "http://api.example.com")]).is_err());
+        assert!(core(&[("XPANDER_PUBLIC_API_URL", "http://localhost:8085")]).is_ok(), "loopback");
+        let err = core(&[("XPANDER_PUBLIC_API_URL", "https://u:SECRET@api.example.com")]).unwrap_err();
+        assert!(!err.to_string().contains("SECRET"));
+    }
+
+    #[test]
+    fn requests_of_every_operation() {
+        let c = core(&[]).unwrap();
+        let invoke = c.invoke(InvokeMode::Stream, "agent 1", &Invoke::new("hi")).unwrap();
+        assert_eq!(invoke.url, "https://api.xpander.ai/v1/agents/agent%201/invoke/stream");
+        assert_eq!(invoke.header("accept"), Some("text/event-stream"));
+        assert!(!invoke.operation.is_idempotent());
+        for mode in [InvokeMode::Sync, InvokeMode::Async] {
+            assert!(!c.invoke(mode, "a", &Invoke::new("x")).unwrap().operation.is_idempotent());
+        }
+        assert!(c.invoke(InvokeMode::Sync, "..", &Invoke::new("x")).is_err());
+        let q = TaskQuery::new().page(3).per_page(50).agent_id("a&b").status("queued");
+        assert_eq!(
+            c.task_page(None, &q).unwrap().url,
+            "https://api.xpander.ai/v1/tasks?page=3&per_page=50&agent_id=a%26b&status=queued"
+        );
+        assert_eq!(
+            c.task_page(Some("x"), &q).unwrap().url,
+            "https://api.xpander.ai/v1/agents/x/tasks?page=3&per_page=50&status=queued",
+            "the path names the agent"
+        );
+        let delete = c.delete_task("t").unwrap();
+        assert!(delete.operation.is_idempotent() && delete.method == Method::Delete);
+        assert!(c.thread("t", true).unwrap().url.ends_with("/v1/tasks/t/thread/full"));
+        let deleted = c.parse_deleted(HttpResponse::new(204, None, Vec::new())).unwrap();
+        assert_eq!((deleted.status, deleted.message), (204, None));
+        let deleted = c
+            .parse_deleted(HttpResponse::new(200, None, br#"{"message":"gone"}"#.to_vec()))
+            .unwrap();
+        assert_eq!(deleted.message.as_deref(), Some("gone"));
+        assert!(c.parse_deleted(HttpResponse::new(404, None, b"{}".to_vec())).is_err());
+    }
+}

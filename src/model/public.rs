@@ -271,7 +271,8 @@ pub enum InvokeEvent {
     Task(TaskEvent),
     /// Any other event, kept whole.
     Other {
-        /// The JSON `type` (empty when there is none), else the SSE event name.
+        /// The JSON `type`, or the SSE event name (`message` by default) when
+        /// the data has no `type` or is not JSON.
         kind: String,
         /// The `data` as JSON (a string when it is not JSON).
         data: Value,
