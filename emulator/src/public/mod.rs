@@ -352,23 +352,30 @@ fn list(shared: &Shared, agent: Option<&str>, query: &str) -> Resp {
         wanted.push(("agent_id", agent.to_string()));
     }
     let store = lock(&shared.store);
-    let matching: Vec<Value> = store
+    let matching: Vec<&crate::store::Entry> = store
         .in_order()
         .into_iter()
         .rev()
         .filter(|e| {
             wanted.iter().all(|(f, v)| {
-                e.filter_field(f)
-                    .is_some_and(|have| have.as_str().map_or_else(|| have.to_string(), str::to_string) == *v)
+                e.filter_field(f).is_some_and(|have| match have {
+                    Value::String(s) => s == v,
+                    other => other.to_string() == *v,
+                })
             })
         })
-        .map(|e| e.list_item())
         .collect();
-    drop(store);
     let total = matching.len() as u64;
     let total_pages = total.div_ceil(per_page);
     let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
-    let items: Vec<Value> = matching.into_iter().skip(skip).take(per_page as usize).collect();
+    // Only the page's items are built.
+    let items: Vec<Value> = matching
+        .into_iter()
+        .skip(skip)
+        .take(per_page as usize)
+        .map(|e| e.list_item())
+        .collect();
+    drop(store);
     Resp::json(
         200,
         &json!({"items": items, "total": total, "page": page, "per_page": per_page,
