@@ -42,14 +42,16 @@
 //! The service pages by offset. A walk over all pages
 //! ([`crate::Tasks::tasks_pages`]) fetches one page at a time, lazily (at
 //! most one page in memory), and stops after page `total_pages` (as the
-//! latest page says), at an empty page, or at a page that brings nothing
-//! new (a server that ignores `page` cannot make it loop). What it
-//! guarantees while the list changes under it: it ends; it never yields a
-//! task that the page before yielded (a task pushed onto the next page by
-//! tasks created meanwhile is not yielded twice); a task that exists for
-//! the whole walk and does not move by more than a page is yielded. Tasks
-//! deleted during the walk may shift others back past the walk's cursor,
-//! which are then not yielded: walk again, or filter, when that matters.
+//! latest page says; when an answer does not say, after a page shorter
+//! than `per_page`), at an empty page, or at a page the same as the one
+//! before (a server that ignores `page` cannot make it loop). What it
+//! guarantees while the list changes under it: it never yields a task that
+//! the page before yielded (tasks created meanwhile push others onto the
+//! next page: those are not yielded twice); a task that exists for the
+//! whole walk and is pushed back by less than a page between two fetches
+//! is yielded. Tasks deleted during the walk shift others forward past the
+//! walk's cursor, which are then not yielded: walk again when that matters
+//! (a walk that deletes what it reads, say).
 //!
 //! # What the published material disagrees about
 //!
@@ -74,6 +76,14 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::model::{AgentExecutionStatus, McpServer, OutputFormat, ThinkMode, User};
+
+/// The keys [`Invoke`] models (not to be repeated in its `extra`).
+const MODELLED: [&str; 17] = [
+    "input", "id", "payload_extension", "parent_execution_id", "worker_id", "source",
+    "output_format", "output_schema", "run_locally", "additional_context", "expected_output",
+    "events_streaming", "mcp_servers", "triggering_agent_id", "title", "think_mode",
+    "disable_attachment_injection",
+];
 
 /// The largest page the service serves.
 pub const MAX_PER_PAGE: u32 = 50;
@@ -172,7 +182,8 @@ pub struct Invoke {
     /// Do not inject attachments into the prompt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disable_attachment_injection: Option<bool>,
-    /// Fields this crate does not model, sent as given (after the others).
+    /// Fields this crate does not model, sent as given (after the others);
+    /// a modelled field's name here is refused before sending.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -313,6 +324,12 @@ impl Invoke {
         }
         if self.id.as_deref() == Some("") {
             return Err(Error::invalid("id", "the thread id must not be empty"));
+        }
+        if let Some(key) = self.extra.keys().find(|k| MODELLED.contains(&k.as_str())) {
+            return Err(Error::invalid(
+                "extra",
+                format!("holds {key:?}, a field of its own: set that field instead"),
+            ));
         }
         Ok(())
     }

@@ -88,7 +88,16 @@ fn an_invoke_without_text_or_files_is_refused_before_sending() {
     let tasks = client(&emulator);
     let err = tasks.invoke_async("echo", &Invoke::default()).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { name: "input", .. }), "{err:?}");
+    let mut twice = Invoke::new("x");
+    twice.extra.insert("title".into(), json!("again"));
+    twice.extra.insert("brand_new".into(), json!(1));
+    let err = tasks.invoke_async("echo", &twice).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { name: "extra", .. }), "{err:?}");
+    assert!(tasks.invoke_async("echo", &Invoke::new("x").thread_id("")).is_err());
     assert!(emulator.requests().is_empty());
+    twice.extra.remove("title");
+    tasks.invoke_async("echo", &twice).unwrap();
+    assert_eq!(emulator.requests()[0].json, Some(json!({"input": {"text": "x"}, "brand_new": 1})));
 }
 
 #[test]
@@ -287,15 +296,18 @@ fn one_page_with_filters_in_both_faces() {
     seed(&emulator, 7, "agent-a");
     seed(&emulator, 3, "agent-b");
     let page = tasks.list_tasks(&TaskQuery::new().per_page(4).page(2)).unwrap();
-    assert_eq!((page.total, page.page, page.per_page, page.total_pages, page.items.len()), (10, 2, 4, 3, 4));
+    assert_eq!(
+        (page.total, page.page, page.per_page, page.total_pages, page.items.len()),
+        (Some(10), Some(2), Some(4), Some(3), 4)
+    );
     let page = tasks.list_tasks(&TaskQuery::new().agent_id("agent-b")).unwrap();
-    assert_eq!(page.total, 3);
+    assert_eq!(page.total, Some(3));
     assert!(page.items.iter().all(|t| t.agent_id == "agent-b"));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let page = rt
         .block_on(tasks.aagent_tasks("agent-a", &TaskQuery::new().per_page(5).status("completed")))
         .unwrap();
-    assert_eq!((page.total, page.items.len(), page.total_pages), (7, 5, 2));
+    assert_eq!((page.total, page.items.len(), page.total_pages), (Some(7), 5, Some(2)));
     let sent: Vec<String> = emulator.requests().iter().map(|r| r.path.clone()).collect();
     assert!(sent.contains(&"/v1/tasks?page=2&per_page=4".to_string()), "{sent:?}");
     assert!(sent.contains(&"/v1/agents/agent-a/tasks?per_page=5&status=completed".to_string()), "{sent:?}");

@@ -12,6 +12,9 @@ use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::model::{Deleted, FullThread, InvokeEvent, Task, TaskListItem, TaskPage, ThreadMessage};
 use crate::public::{Invoke, TaskQuery};
 
+/// The page size the service uses when none is asked for.
+const DEFAULT_PER_PAGE: u32 = 20;
+
 /// Which invoke endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvokeMode {
@@ -192,7 +195,7 @@ pub struct Pager {
     next: u32,
     /// Items of the last page not yielded yet.
     buffer: VecDeque<TaskListItem>,
-    /// The ids the page before yielded (or held): what a shifted page repeats.
+    /// The ids of the page before, in order: what a shifted page repeats.
     previous: Vec<String>,
     done: bool,
     pages: u64,
@@ -241,20 +244,29 @@ impl Pager {
     }
 
     /// Takes the page just fetched: its items that the page before did not
-    /// hold are yielded next; the walk ends after the last page, at an
-    /// empty page, or at a page with nothing new.
+    /// hold are yielded next. The walk ends after page `total_pages` (as
+    /// this page says; without it, after a page shorter than `per_page`),
+    /// at an empty page, or at a page the same as the one before (a server
+    /// that ignores `page` cannot make it loop).
     pub fn on_page(&mut self, page: TaskPage) {
         self.pages = self.pages.saturating_add(1);
         let asked = self.next;
         let items = page.items;
         let fetched = items.len();
         let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+        let repeated = ids == self.previous;
         let fresh: VecDeque<TaskListItem> = items
             .into_iter()
             .filter(|item| !self.previous.contains(&item.id))
             .collect();
-        let last = i64::from(asked) >= page.total_pages;
-        if fetched == 0 || fresh.is_empty() || last {
+        let last = match page.total_pages {
+            Some(total) => i64::from(asked) >= total,
+            None => {
+                let size = self.query.per_page.unwrap_or(DEFAULT_PER_PAGE);
+                u32::try_from(fetched).is_ok_and(|n| n < size)
+            }
+        };
+        if fetched == 0 || repeated || last {
             self.done = true;
         }
         match asked.checked_add(1) {

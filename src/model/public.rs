@@ -28,7 +28,7 @@ model_struct! {
     /// let page: TaskPage = serde_json::from_str(r#"{"items": [{"id": "t1",
     ///     "agent_id": "a", "organization_id": "o", "created_at": "2025-11-06T06:05:43Z"}],
     ///     "total": 8, "page": 1, "per_page": 1, "total_pages": 8, "cursor": "new"}"#)?;
-    /// assert_eq!((page.items.len(), page.total_pages), (1, 8));
+    /// assert_eq!((page.items.len(), page.total_pages), (1, Some(8)));
     /// assert_eq!(page.extra["cursor"], "new");
     /// # Ok::<(), serde_json::Error>(())
     /// ```
@@ -36,13 +36,14 @@ model_struct! {
         /// The tasks of this page.
         items: Vec<TaskListItem> = Vec::new(),
         /// How many tasks match, over all pages.
-        total: i64 = 0,
+        total: Option<i64> = None,
         /// This page's number (from 1).
-        page: i64 = 0,
+        page: Option<i64> = None,
         /// The page size asked for.
-        per_page: i64 = 0,
-        /// How many pages there are (0 for an empty result).
-        total_pages: i64 = 0,
+        per_page: Option<i64> = None,
+        /// How many pages there are (0 for an empty result; `None` when the
+        /// answer does not say: a walk then goes on until a short page).
+        total_pages: Option<i64> = None,
     }
 }
 
