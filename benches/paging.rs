@@ -46,16 +46,25 @@ fn setup() -> Setup {
         .build()
         .unwrap();
     Setup {
-        agent: ureq::Agent::config_builder().proxy(None).build().new_agent(),
+        agent: ureq::Agent::config_builder()
+            .proxy(None)
+            .build()
+            .new_agent(),
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
         tasks: client,
         emulator,
     }
 }
 
 fn url(s: &Setup, page: usize) -> String {
-    format!("{}/v1/tasks?page={page}&per_page={PER_PAGE}", s.emulator.base_url())
+    format!(
+        "{}/v1/tasks?page={page}&per_page={PER_PAGE}",
+        s.emulator.base_url()
+    )
 }
 
 /// The SDK's walk over every page; answers how many tasks it yielded.
@@ -89,7 +98,10 @@ fn raw_walk(s: &Setup) -> usize {
 }
 
 async fn asdk_walk(s: &Setup) -> usize {
-    let mut pages = s.tasks.atasks_pages(&TaskQuery::new().per_page(PER_PAGE)).unwrap();
+    let mut pages = s
+        .tasks
+        .atasks_pages(&TaskQuery::new().per_page(PER_PAGE))
+        .unwrap();
     let mut n = 0;
     while let Some(item) = pages.next().await {
         std::hint::black_box(item.unwrap());
@@ -125,8 +137,12 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("sdk_tasks_pages", |b| b.iter(|| sdk_walk(&s)));
     group.bench_function("raw_ureq_typed_parse", |b| b.iter(|| raw_walk(&s)));
-    group.bench_function("sdk_atasks_pages", |b| b.iter(|| s.runtime.block_on(asdk_walk(&s))));
-    group.bench_function("raw_reqwest_typed_parse", |b| b.iter(|| s.runtime.block_on(araw_walk(&s))));
+    group.bench_function("sdk_atasks_pages", |b| {
+        b.iter(|| s.runtime.block_on(asdk_walk(&s)))
+    });
+    group.bench_function("raw_reqwest_typed_parse", |b| {
+        b.iter(|| s.runtime.block_on(araw_walk(&s)))
+    });
     group.finish();
 
     if common::benchmarking() {

@@ -529,10 +529,8 @@ impl ClientBuilder {
             Some(root) => Some(check_base_url(root.trim(), self.allow_insecure_http)?.0),
             None => events_root(&raw, org)?,
         };
-        let public_api_url = public_api_url(
-            self.public_api_url.as_deref(),
-            self.allow_insecure_http,
-        )?;
+        let public_api_url =
+            public_api_url(self.public_api_url.as_deref(), self.allow_insecure_http)?;
         let mut root_certificates = Vec::new();
         for pem in &self.root_pems {
             root_certificates.extend(parse_pem(pem)?);

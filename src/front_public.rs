@@ -415,7 +415,10 @@ impl crate::nonblocking::InvokeStream {
         self,
     ) -> impl futures_core::Stream<Item = crate::Result<crate::model::InvokeEvent>> + Send {
         futures_util::stream::unfold(self, |mut stream| async move {
-            stream.next_invoke_event().await.map(|event| (event, stream))
+            stream
+                .next_invoke_event()
+                .await
+                .map(|event| (event, stream))
         })
     }
 }

@@ -79,9 +79,22 @@ use crate::model::{AgentExecutionStatus, McpServer, OutputFormat, ThinkMode, Use
 
 /// The keys [`Invoke`] models (not to be repeated in its `extra`).
 const MODELLED: [&str; 17] = [
-    "input", "id", "payload_extension", "parent_execution_id", "worker_id", "source",
-    "output_format", "output_schema", "run_locally", "additional_context", "expected_output",
-    "events_streaming", "mcp_servers", "triggering_agent_id", "title", "think_mode",
+    "input",
+    "id",
+    "payload_extension",
+    "parent_execution_id",
+    "worker_id",
+    "source",
+    "output_format",
+    "output_schema",
+    "run_locally",
+    "additional_context",
+    "expected_output",
+    "events_streaming",
+    "mcp_servers",
+    "triggering_agent_id",
+    "title",
+    "think_mode",
     "disable_attachment_injection",
 ];
 

@@ -24,13 +24,20 @@ fn json_of(name: &str, i: usize) -> Value {
 
 #[test]
 fn the_published_tasks_read_and_write_back_without_loss() {
-    for (name, i) in [("agents/invoke-sync.mdx", 3), ("agents/invoke-async.mdx", 3), ("tasks/get-task.mdx", 0)] {
+    for (name, i) in [
+        ("agents/invoke-sync.mdx", 3),
+        ("agents/invoke-async.mdx", 3),
+        ("tasks/get-task.mdx", 0),
+    ] {
         let original = json_of(name, i);
         let task: Task = serde_json::from_value(original.clone()).unwrap();
         assert_eq!(serde_json::to_value(&task).unwrap(), original, "{name}");
     }
     let sync: Task = serde_json::from_value(json_of("agents/invoke-sync.mdx", 3)).unwrap();
-    assert_eq!(sync.id, "test-thread-20251112", "the thread id is the task's id");
+    assert_eq!(
+        sync.id, "test-thread-20251112",
+        "the thread id is the task's id"
+    );
     assert_eq!(sync.result.as_deref(), Some("2+2 equals 4"));
 }
 
@@ -47,9 +54,26 @@ fn the_published_pages_threads_and_full_threads_read_without_loss() {
     let thread: Vec<ThreadMessage> = serde_json::from_value(original.clone()).unwrap();
     assert_eq!(thread[1].role, Some(ThreadRole::Assistant));
     assert_eq!(thread[1].metrics.as_ref().unwrap().total_tokens, 304);
-    assert_eq!(thread[1].created_at.as_ref().unwrap().to_jiff().unwrap().as_second(), 1762463339);
-    assert!(thread[0].extra.contains_key("audio_output"), "media keys kept");
-    assert!(thread[0].metrics.as_ref().unwrap().extra.contains_key("cache_read_tokens"));
+    assert_eq!(
+        thread[1]
+            .created_at
+            .as_ref()
+            .unwrap()
+            .to_jiff()
+            .unwrap()
+            .as_second(),
+        1762463339
+    );
+    assert!(
+        thread[0].extra.contains_key("audio_output"),
+        "media keys kept"
+    );
+    assert!(thread[0]
+        .metrics
+        .as_ref()
+        .unwrap()
+        .extra
+        .contains_key("cache_read_tokens"));
     assert_eq!(serde_json::to_value(&thread).unwrap(), original);
 
     let original = json_of("tasks/get-thread-full.mdx", 0);
@@ -78,13 +102,25 @@ fn the_published_request_fields_are_sent_as_given() {
     let body = serde_json::to_value(&request).unwrap();
     assert_eq!(body["output_schema"], schema);
     assert_eq!(body["payload_extension"], extension);
-    assert_eq!(body["mcp_servers"], json_of("agents/invoke-sync.mdx", 2), "unknown `config` kept");
+    assert_eq!(
+        body["mcp_servers"],
+        json_of("agents/invoke-sync.mdx", 2),
+        "unknown `config` kept"
+    );
     assert_eq!(body["output_format"], "json");
-    assert!(body.get("run_locally").is_none(), "unset fields are not sent");
+    assert!(
+        body.get("run_locally").is_none(),
+        "unset fields are not sent"
+    );
 }
 
 fn decode(sse: &str) -> (Vec<InvokeEvent>, InvokeSession) {
-    let mut session = InvokeSession::open(200, Some("text/event-stream; charset=utf-8"), SseLimits::default()).unwrap();
+    let mut session = InvokeSession::open(
+        200,
+        Some("text/event-stream; charset=utf-8"),
+        SseLimits::default(),
+    )
+    .unwrap();
     let mut events = Vec::new();
     // Fed in small pieces: the same events whatever the chunking.
     for piece in sse.as_bytes().chunks(7) {
@@ -102,7 +138,11 @@ fn decode(sse: &str) -> (Vec<InvokeEvent>, InvokeSession) {
 
 #[test]
 fn the_published_stream_is_typed_and_written_back_as_sent() {
-    let sse = page("agents/invoke-stream.mdx")[3]["sse"].as_str().unwrap().to_owned() + "\n\n";
+    let sse = page("agents/invoke-stream.mdx")[3]["sse"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+        + "\n\n";
     let (events, session) = decode(&sse);
     assert_eq!(events.len(), 3);
     assert!(matches!(&events[0], InvokeEvent::Started(s) if s.task_id.as_deref() == Some("...")));
@@ -139,29 +179,64 @@ fn the_open_set_of_stream_events() {
     );
     let (events, session) = decode(sse);
     let kinds: Vec<&str> = events.iter().map(InvokeEvent::kind).collect();
-    assert_eq!(kinds, ["task_created", "chunk", "reasoning_step", "note", "message", "task_finished"]);
-    assert!(matches!(&events[1], InvokeEvent::Task(e) if e.kind == TaskEventType::Chunk && e.id.as_deref() == Some("4")));
+    assert_eq!(
+        kinds,
+        [
+            "task_created",
+            "chunk",
+            "reasoning_step",
+            "note",
+            "message",
+            "task_finished"
+        ]
+    );
+    assert!(
+        matches!(&events[1], InvokeEvent::Task(e) if e.kind == TaskEventType::Chunk && e.id.as_deref() == Some("4"))
+    );
     assert_eq!(events[1].text(), Some("Hel"));
     match &events[2] {
         InvokeEvent::Other { data, .. } => assert_eq!(data["depth"], 2, "kept whole"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(&events[3], InvokeEvent::Other { data: Value::String(s), .. } if s == "not json at all"));
-    assert!(!format!("{:?}", events[2]).contains("SENTINEL"), "Debug redacts");
+    assert!(
+        matches!(&events[3], InvokeEvent::Other { data: Value::String(s), .. } if s == "not json at all")
+    );
+    assert!(
+        !format!("{:?}", events[2]).contains("SENTINEL"),
+        "Debug redacts"
+    );
     assert!(session.is_ended(), "nothing after the terminal event");
 }
 
 #[test]
 fn stream_limits_skip_an_event_and_the_head_is_checked() {
-    let limits = SseLimits { max_line_bytes: 64, max_event_bytes: 64 };
+    let limits = SseLimits {
+        max_line_bytes: 64,
+        max_event_bytes: 64,
+    };
     let mut session = InvokeSession::open(200, Some("text/event-stream"), limits).unwrap();
-    let long = format!("data: {{\"type\":\"content_chunk\",\"content\":\"{}\"}}\n\n", "x".repeat(200));
+    let long = format!(
+        "data: {{\"type\":\"content_chunk\",\"content\":\"{}\"}}\n\n",
+        "x".repeat(200)
+    );
     session.feed(long.as_bytes());
     session.feed(b"data: {\"type\":\"content_chunk\",\"content\":\"ok\"}\n\n");
-    assert_eq!(session.next_event().and_then(|e| e.text().map(str::to_owned)).as_deref(), Some("ok"));
+    assert_eq!(
+        session
+            .next_event()
+            .and_then(|e| e.text().map(str::to_owned))
+            .as_deref(),
+        Some("ok")
+    );
     assert_eq!(session.skipped(), 1);
-    assert!(matches!(InvokeSession::open(200, Some("application/json"), limits), Err(Some(_))));
-    assert!(matches!(InvokeSession::open(422, Some("application/json"), limits), Err(None)));
+    assert!(matches!(
+        InvokeSession::open(200, Some("application/json"), limits),
+        Err(Some(_))
+    ));
+    assert!(matches!(
+        InvokeSession::open(422, Some("application/json"), limits),
+        Err(None)
+    ));
 }
 
 #[test]
@@ -176,9 +251,17 @@ fn lenient_reads_keep_what_they_convert() {
     assert_eq!(m.tool_call_error, Some(true));
     assert_eq!(m.metrics.as_ref().unwrap().total_tokens, 304);
     assert!(m.created_at.as_ref().unwrap().to_jiff().is_some());
-    assert_eq!(serde_json::to_value(&m).unwrap(), odd, "written back as read");
-    assert!(!format!("{m:?}").contains("SENTINEL"), "Debug redacts credential-looking keys");
-    let p: TaskPage = serde_json::from_value(json!({"items": [], "total": "8", "total_pages": 2.0})).unwrap();
+    assert_eq!(
+        serde_json::to_value(&m).unwrap(),
+        odd,
+        "written back as read"
+    );
+    assert!(
+        !format!("{m:?}").contains("SENTINEL"),
+        "Debug redacts credential-looking keys"
+    );
+    let p: TaskPage =
+        serde_json::from_value(json!({"items": [], "total": "8", "total_pages": 2.0})).unwrap();
     assert_eq!((p.total, p.total_pages), (Some(8), Some(2)));
 }
 
@@ -199,8 +282,10 @@ fn the_pager_stops_on_a_server_that_ignores_the_page() {
     assert_eq!(yielded, 1);
     assert!(pager.is_done());
     // Without `total_pages`: on until a short page.
-    let item = |id: &str| json!({"id": id, "agent_id": "x", "organization_id": "o",
-                                 "created_at": "2025-11-06T06:05:43Z"});
+    let item = |id: &str| {
+        json!({"id": id, "agent_id": "x", "organization_id": "o",
+                                 "created_at": "2025-11-06T06:05:43Z"})
+    };
     let mut pager = Pager::new(TaskQuery::new().per_page(2)).unwrap();
     let mut yielded = Vec::new();
     let mut n = 0;

@@ -570,7 +570,11 @@ fn invoke(tasks: &Tasks, args: InvokeArgs) -> Result<u8, Failure> {
         return Ok(EXIT_OK);
     }
     if !args.stream {
-        print(&to_json(&tasks.invoke(&args.agent_id, &request, args.timeout)?)?)?;
+        print(&to_json(&tasks.invoke(
+            &args.agent_id,
+            &request,
+            args.timeout,
+        )?)?)?;
         return Ok(EXIT_OK);
     }
     let mut stdout = io::stdout().lock();

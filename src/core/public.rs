@@ -28,7 +28,12 @@ pub enum InvokeMode {
 
 impl Core {
     /// `{public_api_url}/v1/{head}/{id}{tail}`, the id one encoded segment.
-    fn public_url(&self, head: &str, id: Option<(&'static str, &str)>, tail: &str) -> Result<String> {
+    fn public_url(
+        &self,
+        head: &str,
+        id: Option<(&'static str, &str)>,
+        tail: &str,
+    ) -> Result<String> {
         let base = &self.config.public_api_url;
         let mut url = String::with_capacity(base.len().saturating_add(64));
         url.push_str(base);
@@ -43,7 +48,12 @@ impl Core {
     }
 
     /// `POST /v1/agents/{agent_id}/invoke[/async|/stream]`.
-    pub(crate) fn invoke(&self, mode: InvokeMode, agent_id: &str, request: &Invoke) -> Result<HttpRequest> {
+    pub(crate) fn invoke(
+        &self,
+        mode: InvokeMode,
+        agent_id: &str,
+        request: &Invoke,
+    ) -> Result<HttpRequest> {
         request.check()?;
         let (operation, tail) = match mode {
             InvokeMode::Sync => (Operation::Invoke, "/invoke"),
@@ -64,10 +74,18 @@ impl Core {
 
     /// `GET /v1/tasks?query` (`agent_id` `None`) or
     /// `GET /v1/agents/{agent_id}/tasks?query`; the query checked first.
-    pub(crate) fn task_page(&self, agent_id: Option<&str>, query: &TaskQuery) -> Result<HttpRequest> {
+    pub(crate) fn task_page(
+        &self,
+        agent_id: Option<&str>,
+        query: &TaskQuery,
+    ) -> Result<HttpRequest> {
         query.check()?;
         let (operation, mut url, id) = match agent_id {
-            None => (Operation::ListTasks, self.public_url("tasks", None, "")?, ""),
+            None => (
+                Operation::ListTasks,
+                self.public_url("tasks", None, "")?,
+                "",
+            ),
             Some(agent) => (
                 Operation::AgentTasks,
                 self.public_url("agents", Some(("agent_id", agent)), "/tasks")?,
@@ -117,7 +135,11 @@ impl Core {
 
     /// Parses a full thread: message arrays by task.
     pub(crate) fn parse_full_thread(&self, answer: HttpResponse) -> Result<FullThread> {
-        response::decode(answer, "a full thread (an object of message arrays)", self.secret())
+        response::decode(
+            answer,
+            "a full thread (an object of message arrays)",
+            self.secret(),
+        )
     }
 
     /// Reads a delete's answer: any 2xx is success, `204` without a body,
@@ -307,7 +329,11 @@ impl InvokeSession {
     /// `content_type`: `Ok` for a 2xx `text/event-stream`; an error
     /// otherwise (`None` for a non-2xx answer, whose body the face reads
     /// to build the API error).
-    pub fn open(status: u16, content_type: Option<&str>, limits: SseLimits) -> std::result::Result<InvokeSession, Option<Error>> {
+    pub fn open(
+        status: u16,
+        content_type: Option<&str>,
+        limits: SseLimits,
+    ) -> std::result::Result<InvokeSession, Option<Error>> {
         if !(200..300).contains(&status) {
             return Err(None);
         }
@@ -415,7 +441,11 @@ mod tests {
     use crate::config::ClientBuilder;
 
     fn core(vars: &'static [(&'static str, &'static str)]) -> Result<Core> {
-        let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
         ClientBuilder::new()
             .api_key("k")
             .with_vars(lookup)
@@ -430,25 +460,45 @@ mod tests {
         assert_eq!(request.url, "https://api.example.com/v1/tasks/t%2F1");
         assert_eq!(request.operation, Operation::GetTask);
         let c = core(&[("XPANDER_PUBLIC_API_URL", " ")]).unwrap();
-        assert_eq!(c.config.public_api_url, "https://api.xpander.ai", "empty: the default");
+        assert_eq!(
+            c.config.public_api_url, "https://api.xpander.ai",
+            "empty: the default"
+        );
         assert!(core(&[("XPANDER_PUBLIC_API_URL", "http://api.example.com")]).is_err());
-        assert!(core(&[("XPANDER_PUBLIC_API_URL", "http://localhost:8085")]).is_ok(), "loopback");
-        let err = core(&[("XPANDER_PUBLIC_API_URL", "https://u:SECRET@api.example.com")]).unwrap_err();
+        assert!(
+            core(&[("XPANDER_PUBLIC_API_URL", "http://localhost:8085")]).is_ok(),
+            "loopback"
+        );
+        let err =
+            core(&[("XPANDER_PUBLIC_API_URL", "https://u:SECRET@api.example.com")]).unwrap_err();
         assert!(!err.to_string().contains("SECRET"));
     }
 
     #[test]
     fn requests_of_every_operation() {
         let c = core(&[]).unwrap();
-        let invoke = c.invoke(InvokeMode::Stream, "agent 1", &Invoke::new("hi")).unwrap();
-        assert_eq!(invoke.url, "https://api.xpander.ai/v1/agents/agent%201/invoke/stream");
+        let invoke = c
+            .invoke(InvokeMode::Stream, "agent 1", &Invoke::new("hi"))
+            .unwrap();
+        assert_eq!(
+            invoke.url,
+            "https://api.xpander.ai/v1/agents/agent%201/invoke/stream"
+        );
         assert_eq!(invoke.header("accept"), Some("text/event-stream"));
         assert!(!invoke.operation.is_idempotent());
         for mode in [InvokeMode::Sync, InvokeMode::Async] {
-            assert!(!c.invoke(mode, "a", &Invoke::new("x")).unwrap().operation.is_idempotent());
+            assert!(!c
+                .invoke(mode, "a", &Invoke::new("x"))
+                .unwrap()
+                .operation
+                .is_idempotent());
         }
         assert!(c.invoke(InvokeMode::Sync, "..", &Invoke::new("x")).is_err());
-        let q = TaskQuery::new().page(3).per_page(50).agent_id("a&b").status("queued");
+        let q = TaskQuery::new()
+            .page(3)
+            .per_page(50)
+            .agent_id("a&b")
+            .status("queued");
         assert_eq!(
             c.task_page(None, &q).unwrap().url,
             "https://api.xpander.ai/v1/tasks?page=3&per_page=50&agent_id=a%26b&status=queued"
@@ -460,13 +510,25 @@ mod tests {
         );
         let delete = c.delete_task("t").unwrap();
         assert!(delete.operation.is_idempotent() && delete.method == Method::Delete);
-        assert!(c.thread("t", true).unwrap().url.ends_with("/v1/tasks/t/thread/full"));
-        let deleted = c.parse_deleted(HttpResponse::new(204, None, Vec::new())).unwrap();
+        assert!(c
+            .thread("t", true)
+            .unwrap()
+            .url
+            .ends_with("/v1/tasks/t/thread/full"));
+        let deleted = c
+            .parse_deleted(HttpResponse::new(204, None, Vec::new()))
+            .unwrap();
         assert_eq!((deleted.status, deleted.message), (204, None));
         let deleted = c
-            .parse_deleted(HttpResponse::new(200, None, br#"{"message":"gone"}"#.to_vec()))
+            .parse_deleted(HttpResponse::new(
+                200,
+                None,
+                br#"{"message":"gone"}"#.to_vec(),
+            ))
             .unwrap();
         assert_eq!(deleted.message.as_deref(), Some("gone"));
-        assert!(c.parse_deleted(HttpResponse::new(404, None, b"{}".to_vec())).is_err());
+        assert!(c
+            .parse_deleted(HttpResponse::new(404, None, b"{}".to_vec()))
+            .is_err());
     }
 }

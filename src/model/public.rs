@@ -269,7 +269,7 @@ pub enum InvokeEvent {
     /// `task_completed` (terminal).
     Completed(InvokeCompleted),
     /// An event of the live task streams' set (`task_finished` is terminal).
-    Task(TaskEvent),
+    Task(Box<TaskEvent>),
     /// Any other event, kept whole.
     Other {
         /// The JSON `type`, or the SSE event name (`message` by default) when
@@ -324,9 +324,9 @@ impl InvokeEvent {
             "task_completed" => serde_json::from_value(value.clone())
                 .ok()
                 .map(InvokeEvent::Completed),
-            other if !TaskEventType::from(other).is_unknown() => {
-                TaskEvent::from_json(data, id).ok().map(InvokeEvent::Task)
-            }
+            other if !TaskEventType::from(other).is_unknown() => TaskEvent::from_json(data, id)
+                .ok()
+                .map(|e| InvokeEvent::Task(Box::new(e))),
             _ => None,
         };
         typed.unwrap_or(InvokeEvent::Other {

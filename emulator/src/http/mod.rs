@@ -155,8 +155,14 @@ pub(crate) fn head(resp: &Resp, content_length: Option<u64>, close: bool) -> Vec
     let framing = match content_length {
         // 204 has no body and no framing (RFC 9110, 8.6).
         _ if resp.status == 204 => String::new(),
-        Some(n) => format!("content-type: {}\r\ncontent-length: {n}\r\n", resp.content_type),
-        None => format!("content-type: {}\r\ntransfer-encoding: chunked\r\n", resp.content_type),
+        Some(n) => format!(
+            "content-type: {}\r\ncontent-length: {n}\r\n",
+            resp.content_type
+        ),
+        None => format!(
+            "content-type: {}\r\ntransfer-encoding: chunked\r\n",
+            resp.content_type
+        ),
     };
     let mut out = format!(
         "HTTP/1.1 {} {}\r\n{framing}server: xpander-emulator\r\n",

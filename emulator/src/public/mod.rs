@@ -79,7 +79,11 @@ pub(crate) enum Mode {
 
 /// Routes the segments after `/v1/`.
 pub(crate) fn route(method: &str, rest: &[&str]) -> Result<Route, Resp> {
-    let d = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let d = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let only = |want: &str, r: Route| {
         if method == want {
             Ok(r)
@@ -90,7 +94,9 @@ pub(crate) fn route(method: &str, rest: &[&str]) -> Result<Route, Resp> {
     match rest {
         ["agents", agent, "invoke"] => only("POST", Route::Invoke(d(agent), Mode::Sync)),
         ["agents", agent, "invoke", "async"] => only("POST", Route::Invoke(d(agent), Mode::Async)),
-        ["agents", agent, "invoke", "stream"] => only("POST", Route::Invoke(d(agent), Mode::Stream)),
+        ["agents", agent, "invoke", "stream"] => {
+            only("POST", Route::Invoke(d(agent), Mode::Stream))
+        }
         ["agents", agent, "tasks"] => only("GET", Route::List(Some(d(agent)))),
         ["tasks"] => only("GET", Route::List(None)),
         ["tasks", id] => match method {
@@ -145,7 +151,11 @@ fn message(shared: &Shared, role: &str, content: &str, output_tokens: u64) -> Va
 
 /// What the echo agent answers to `input`.
 fn echo(input: &Map<String, Value>) -> String {
-    match input.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+    match input
+        .get("text")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    {
         Some(text) => format!("Echo: {text}"),
         None => {
             let files: Vec<&str> = input
@@ -161,7 +171,13 @@ fn echo(input: &Map<String, Value>) -> String {
 /// Checks an invoke body as the service's model does.
 fn check_invoke(o: &Map<String, Value>) -> Result<&Map<String, Value>, Resp> {
     let input = match o.get("input") {
-        None => return Err(unprocessable(&["body", "input"], "Field required", "missing")),
+        None => {
+            return Err(unprocessable(
+                &["body", "input"],
+                "Field required",
+                "missing",
+            ))
+        }
         Some(Value::Object(i)) => i,
         Some(_) => return Err(Kind::Dict.error(&["body", "input"])),
     };
@@ -174,8 +190,14 @@ fn check_invoke(o: &Map<String, Value>) -> Result<&Map<String, Value>, Resp> {
         Some(Value::Array(f)) if f.iter().all(Value::is_string) => {}
         Some(_) => return Err(Kind::List.error(&["body", "input", "files"])),
     }
-    let text = input.get("text").and_then(Value::as_str).is_some_and(|t| !t.is_empty());
-    let files = input.get("files").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    let text = input
+        .get("text")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty());
+    let files = input
+        .get("files")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
     if !text && !files {
         return Err(unprocessable(
             &["body", "input"],
@@ -200,9 +222,16 @@ fn invoke(shared: &Shared, agent: &str, mode: Mode, body: &[u8], parsed: Option<
         Ok(input) => input.clone(),
         Err(r) => return Reply::Full(r),
     };
-    let text = input.get("text").and_then(Value::as_str).unwrap_or_default().to_string();
+    let text = input
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let result = echo(&input);
-    let thread_id = o.get("id").and_then(Value::as_str).filter(|id| !id.is_empty());
+    let thread_id = o
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty());
     // A known thread id continues its task; otherwise a new task.
     let created = {
         let mut store = lock(&shared.store);
@@ -256,8 +285,14 @@ fn invoke(shared: &Shared, agent: &str, mode: Mode, body: &[u8], parsed: Option<
             let pieces: Vec<&str> = result.split(' ').collect();
             let last = pieces.len().saturating_sub(1);
             for (i, piece) in pieces.iter().enumerate() {
-                let content = if i == last { piece.to_string() } else { format!("{piece} ") };
-                frames.push(json!({"type": "content_chunk", "content": content, "is_final": i == last}));
+                let content = if i == last {
+                    piece.to_string()
+                } else {
+                    format!("{piece} ")
+                };
+                frames.push(
+                    json!({"type": "content_chunk", "content": content, "is_final": i == last}),
+                );
             }
             frames.push(json!({"type": "task_completed", "task_id": id, "result": result}));
             Reply::Stream(Box::new(SseReply::new(Feed::Invoke(InvokeFeed { frames }))))
@@ -296,7 +331,12 @@ fn bad_query(name: &str, msg: &str, typ: &str, input: &str) -> Resp {
 }
 
 /// Reads an integer query parameter within `min..=max`.
-fn int_param(pairs: &[(String, String)], name: &str, default: u64, max: Option<u64>) -> Result<u64, Resp> {
+fn int_param(
+    pairs: &[(String, String)],
+    name: &str,
+    default: u64,
+    max: Option<u64>,
+) -> Result<u64, Resp> {
     let Some((_, raw)) = pairs.iter().find(|(k, _)| k == name) else {
         return Ok(default);
     };
@@ -309,7 +349,12 @@ fn int_param(pairs: &[(String, String)], name: &str, default: u64, max: Option<u
         )
     })?;
     if n < 1 {
-        return Err(bad_query(name, "Input should be greater than or equal to 1", "greater_than_equal", raw));
+        return Err(bad_query(
+            name,
+            "Input should be greater than or equal to 1",
+            "greater_than_equal",
+            raw,
+        ));
     }
     let n = n as u64;
     if let Some(max) = max.filter(|m| n > *m) {
@@ -339,14 +384,25 @@ fn list(shared: &Shared, agent: Option<&str>, query: &str) -> Resp {
         (Ok(p), Ok(pp)) => (p, pp),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    if let Some((_, s)) = pairs.iter().find(|(k, v)| k == "status" && !STATUSES.contains(&v.as_str())) {
-        let msg = format!("Input should be {}", STATUSES.map(|s| format!("'{s}'")).join(", "));
+    if let Some((_, s)) = pairs
+        .iter()
+        .find(|(k, v)| k == "status" && !STATUSES.contains(&v.as_str()))
+    {
+        let msg = format!(
+            "Input should be {}",
+            STATUSES.map(|s| format!("'{s}'")).join(", ")
+        );
         return bad_query("status", &msg, "enum", s);
     }
     let mut wanted: Vec<(&str, String)> = FILTERS
         .iter()
         .filter(|f| !(**f == "agent_id" && agent.is_some()))
-        .filter_map(|f| pairs.iter().find(|(k, _)| k == f).map(|(_, v)| (*f, v.clone())))
+        .filter_map(|f| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == f)
+                .map(|(_, v)| (*f, v.clone()))
+        })
         .collect();
     if let Some(agent) = agent {
         wanted.push(("agent_id", agent.to_string()));
@@ -360,7 +416,7 @@ fn list(shared: &Shared, agent: Option<&str>, query: &str) -> Resp {
             wanted.iter().all(|(f, v)| {
                 e.filter_field(f).is_some_and(|have| match have {
                     Value::String(s) => s == v,
-                    other => other.to_string() == *v,
+                    other => serde_json::from_str::<Value>(v).ok().as_ref() == Some(other),
                 })
             })
         })
@@ -403,7 +459,11 @@ fn thread_of(shared: &Shared, task: &Map<String, Value>) -> Vec<Value> {
         return kept.clone();
     }
     let mut made = Vec::new();
-    if let Some(text) = task.get("input").and_then(|i| i.get("text")).and_then(Value::as_str) {
+    if let Some(text) = task
+        .get("input")
+        .and_then(|i| i.get("text"))
+        .and_then(Value::as_str)
+    {
         made.push(message(shared, "user", text, 0));
     }
     if let Some(result) = task.get("result").and_then(Value::as_str) {
@@ -434,7 +494,11 @@ fn thread(shared: &Shared, id: &str, full: bool) -> Resp {
     let mut out = Map::new();
     out.insert("root".into(), Value::Array(root));
     for sub in subs {
-        let sub_id = sub.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let sub_id = sub
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         out.insert(sub_id, Value::Array(thread_of(shared, &sub)));
     }
     Resp::json(200, &Value::Object(out))
@@ -445,7 +509,10 @@ impl crate::Emulator {
     /// successfully"}` (as the reference page shows) instead of `204` (as
     /// the schema says), or back.
     pub fn set_public_delete_message(&self, message: bool) {
-        self.shared.public.delete_message.store(message, Ordering::Relaxed);
+        self.shared
+            .public
+            .delete_message
+            .store(message, Ordering::Relaxed);
     }
 
     /// The thread kept for thread id `id` (the v1 invokes' messages), if any.
