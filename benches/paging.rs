@@ -31,6 +31,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let emulator = Emulator::builder().request_log_limit(0).start().unwrap();
     let tasks = (0..TASKS).map(|i| {
         serde_json::json!({"id": format!("task-{i:05}"), "agent_id": "agent-bench",
@@ -50,7 +51,11 @@ fn setup() -> Setup {
             .proxy(None)
             .build()
             .new_agent(),
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .build()
+            .unwrap(),
         runtime: tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
