@@ -157,6 +157,7 @@ impl Shared {
 
     pub(crate) fn reset(&self) {
         self.agents.lock().reset();
+        self.public.reset();
         self.clear_tasks();
         self.metrics.clear();
         self.faults.clear();

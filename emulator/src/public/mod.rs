@@ -51,6 +51,12 @@ impl State {
     pub(crate) fn clear(&self) {
         lock(&self.threads).clear();
     }
+
+    /// Back to the start: no thread, deletes answer `204`.
+    pub(crate) fn reset(&self) {
+        self.clear();
+        self.delete_message.store(false, Ordering::Relaxed);
+    }
 }
 
 /// A v1 route, its path parameters decoded.
