@@ -896,3 +896,24 @@ impl Iterator for EventStream {
         self.next_event()
     }
 }
+
+public_front_end! {
+    mode: maybe_async::must_be_sync,
+    transport: blocking,
+    execute: execute_blocking,
+    face: "Blocking; the async form has the same name with an `a` in front.",
+    invoke: invoke,
+    invoke_async: invoke_async,
+    invoke_stream: invoke_stream,
+    list_tasks: list_tasks,
+    agent_tasks: agent_tasks,
+    tasks_pages: tasks_pages,
+    agent_tasks_pages: agent_tasks_pages,
+    get_task: get_task,
+    delete_task: delete_task,
+    thread: thread,
+    full_thread: full_thread,
+    say: say,
+    pages: TaskPages { next: next_item },
+    invoke_events: InvokeStream { next: next_invoke_event },
+}

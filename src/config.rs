@@ -9,6 +9,7 @@
 //! | organization id | `XPANDER_ORGANIZATION_ID` | none |
 //! | base URL | `XPANDER_BASE_URL` | `https://inbound.xpander.ai`, or `https://inbound.stg.xpander.ai` when `IS_STG=true` |
 //! | plain `http` to non-loopback hosts | `XPANDER_ALLOW_INSECURE_HTTP=1` | refused |
+//! | public API v1 URL | `XPANDER_PUBLIC_API_URL` | `https://api.xpander.ai` ([`Config::public_api_url`]) |
 //!
 //! A base URL without a scheme is refused, with the URL it likely meant
 //! (`http://` for a loopback host, else `https://`); for an agent controller
@@ -42,6 +43,8 @@ use crate::proxy::{ProxySetting, ProxyUrl, Target};
 pub const DEFAULT_BASE_URL: &str = "https://inbound.xpander.ai";
 /// The staging base URL, used when `IS_STG=true`.
 pub const STAGING_BASE_URL: &str = "https://inbound.stg.xpander.ai";
+/// The base URL of the public REST API v1 (`/v1/agents/...`, `/v1/tasks/...`).
+pub const DEFAULT_PUBLIC_API_URL: &str = "https://api.xpander.ai";
 /// The default limit on a response body: 16 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -262,6 +265,12 @@ pub struct Config {
     /// id is configured (the streams then fail with a clear
     /// [`Error::Config`]).
     pub events_root: Option<String>,
+    /// The base URL of the public REST API v1 ([`crate::public`]), without a
+    /// trailing `/`: [`DEFAULT_PUBLIC_API_URL`], `XPANDER_PUBLIC_API_URL`, or
+    /// [`ClientBuilder::public_api_url`]. The key goes there too, so the
+    /// same rules as for every other host apply (https off loopback unless
+    /// allowed, no credentials in the URL).
+    pub public_api_url: String,
     /// Timeouts of each attempt.
     pub timeouts: Timeouts,
     /// The retry policy.
@@ -541,12 +550,14 @@ pub(crate) fn route_url(
 }
 
 impl Config {
-    /// Every URL root the API key is ever sent to: the base URL, and the
-    /// events root when there is one. No request of this client goes to
-    /// another host (redirects are never followed).
+    /// Every URL root the API key is ever sent to: the base URL, the
+    /// events root when there is one, and the public API v1's base URL. No
+    /// request of this client goes to another host (redirects are never
+    /// followed).
     pub fn key_urls(&self) -> Vec<&str> {
         std::iter::once(self.base_url.as_str())
             .chain(self.events_root.as_deref())
+            .chain(std::iter::once(self.public_api_url.as_str()))
             .collect()
     }
 
@@ -623,6 +634,7 @@ pub struct ClientBuilder {
     resolve: Vec<(String, SocketAddr)>,
     events_base_url: Option<String>,
     no_platform_roots: bool,
+    public_api_url: Option<String>,
     #[cfg(feature = "blocking")]
     pub(crate) ureq_agent: Option<ureq::Agent>,
     #[cfg(feature = "async")]
@@ -659,6 +671,13 @@ impl fmt::Debug for ClientBuilder {
                     .as_deref()
                     .map(crate::redact::redact_userinfo),
             )
+            .field(
+                "public_api_url",
+                &self
+                    .public_api_url
+                    .as_deref()
+                    .map(crate::redact::redact_userinfo),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -691,6 +710,9 @@ impl ClientBuilder {
         }
         if self.base_url.is_none() {
             self.base_url = non_empty("XPANDER_BASE_URL");
+        }
+        if self.public_api_url.is_none() {
+            self.public_api_url = non_empty("XPANDER_PUBLIC_API_URL");
         }
         if let Some(stg) = non_empty("IS_STG") {
             self.staging = stg.trim().eq_ignore_ascii_case("true");
@@ -764,6 +786,14 @@ impl ClientBuilder {
     /// rule as for the base URL applies.
     pub fn events_base_url(mut self, url: impl Into<String>) -> ClientBuilder {
         self.events_base_url = Some(url.into());
+        self
+    }
+
+    /// Sets the base URL of the public REST API v1 (default
+    /// `https://api.xpander.ai`, or `XPANDER_PUBLIC_API_URL`). The same rules
+    /// as for the base URL apply (https off loopback, no credentials).
+    pub fn public_api_url(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.public_api_url = Some(url.into());
         self
     }
 
@@ -876,6 +906,8 @@ impl ClientBuilder {
             Some(root) => Some(check_base_url(root.trim(), self.allow_insecure_http)?.0),
             None => events_root(&raw, org)?,
         };
+        let public_api_url =
+            public_api_url(self.public_api_url.as_deref(), self.allow_insecure_http)?;
         let mut root_certificates = Vec::new();
         for pem in &self.root_pems {
             root_certificates.extend(parse_pem(pem)?);
@@ -897,6 +929,7 @@ impl ClientBuilder {
         if let Some(root) = &events_root {
             routes.learn(root)?;
         }
+        routes.learn(&public_api_url)?;
         warn_plain_http(&routes);
         if routes.known.iter().any(|(_, route)| route.is_tls()) {
             check_ca_files(|name| std::env::var_os(name))?;
@@ -907,6 +940,7 @@ impl ClientBuilder {
             base_url,
             host,
             events_root,
+            public_api_url,
             timeouts: self.timeouts,
             retry: self.retry,
             max_response_bytes: self
@@ -1182,6 +1216,13 @@ fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String
         "{root}/{}",
         segment::encode("organization_id", org)?
     )))
+}
+
+/// The public API v1's base URL: the one given (checked as every URL the
+/// key goes to is, by the same function as the events root) or the default.
+fn public_api_url(given: Option<&str>, allow_insecure_http: bool) -> Result<String> {
+    let raw = given.map_or(DEFAULT_PUBLIC_API_URL, str::trim);
+    Ok(check_base_url(raw, allow_insecure_http)?.0)
 }
 
 /// The host of an authority (`host`, `host:port`, `[v6]:port`), lowercased.

@@ -318,6 +318,8 @@
 mod diagnose;
 #[macro_use]
 mod front;
+#[macro_use]
+mod front_public;
 
 mod client;
 pub mod config;
@@ -327,6 +329,7 @@ pub mod model;
 mod options;
 pub mod params;
 pub mod proxy;
+pub mod public;
 pub mod redact;
 pub mod security;
 mod telemetry;

@@ -720,6 +720,27 @@ impl EventStream {
     }
 }
 
+public_front_end! {
+    mode: maybe_async::must_be_async,
+    transport: nonblocking,
+    execute: execute_async,
+    face: "The async form of the blocking method without the leading `a`.",
+    invoke: ainvoke,
+    invoke_async: ainvoke_async,
+    invoke_stream: ainvoke_stream,
+    list_tasks: alist_tasks,
+    agent_tasks: aagent_tasks,
+    tasks_pages: atasks_pages,
+    agent_tasks_pages: aagent_tasks_pages,
+    get_task: aget_task,
+    delete_task: adelete_task,
+    thread: athread,
+    full_thread: afull_thread,
+    say: asay,
+    pages: TaskPages { next: next_item },
+    invoke_events: InvokeStream { next: next_invoke_event },
+}
+
 #[cfg(feature = "runtime")]
 impl crate::Tasks {
     /// Sends a request the core built (the agent worker's calls), with this

@@ -11,6 +11,7 @@ mod http;
 mod live;
 mod log;
 mod metrics;
+mod public;
 mod routes;
 mod server;
 mod store;

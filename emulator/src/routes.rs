@@ -37,6 +37,8 @@ enum Route {
     Allowance,
     /// The LLM gateway route of a task (the agent id is not checked).
     LlmGateway(String),
+    /// The public REST API v1 (`/v1/...`).
+    Public(crate::public::Route),
 }
 
 /// Percent-decodes one path segment; invalid UTF-8 is replaced.
@@ -76,6 +78,7 @@ fn route(method: &str, path: &str) -> Result<Route, Resp> {
         ["", "activity", agent, task] => only("GET", Route::Activity(decode(agent), decode(task))),
         ["", "agents-metrics", agent, "execution"] => only("POST", Route::Metrics(decode(agent))),
         ["", "agent-execution", rest @ ..] => task_route(method, rest),
+        ["", "v1", rest @ ..] => crate::public::route(method, rest).map(Route::Public),
         _ => Err(Resp::detail(404, "Not Found")),
     }
 }
@@ -118,7 +121,11 @@ pub(crate) async fn dispatch(shared: &Shared, req: &Req<'_>) -> Reply {
         .log
         .push(RecordedRequest::new(req, parsed.as_ref(), key));
     let route = route(req.method, path);
-    let stream = matches!(route, Ok(Route::Events(_) | Route::AgentStream(..)));
+    let stream = match &route {
+        Ok(Route::Events(_) | Route::AgentStream(..)) => true,
+        Ok(Route::Public(r)) => r.is_stream(),
+        _ => false,
+    };
     let Some(Fired {
         action,
         retry_after,
@@ -240,6 +247,7 @@ async fn api(
         Route::Report(agent) => Ok(create(shared, &agent, req, parsed, true)),
         Route::List(agent) => Ok(list(shared, Some(&agent), None, req.query())),
         Route::ListUser(user) => Ok(list(shared, None, Some(&user), req.query())),
+        Route::Public(r) => return crate::public::handle(shared, req, r, parsed),
         Route::Update(_) => Ok(Resp::detail(500, "unreachable")),
     };
     Reply::Full(result.unwrap_or_else(|id| not_found_task(&id)))

@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub requests: AtomicU64,
     /// Workers on agent streams, and the dispatch of tasks to them.
     pub agents: crate::agents::Agents,
+    /// The public API v1's threads and settings.
+    pub public: crate::public::State,
 }
 
 impl Shared {
@@ -74,6 +76,7 @@ impl Shared {
             connections: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             agents,
+            public: crate::public::State::default(),
         }
     }
 
@@ -167,10 +170,12 @@ impl Shared {
         *lock(&self.store) = fresh;
         lock(&self.activity).clear();
         self.agents.lock().clear_tasks();
+        self.public.clear();
     }
 
     pub(crate) fn reset(&self) {
         self.agents.lock().reset();
+        self.public.reset();
         self.clear_tasks();
         self.metrics.clear();
         self.faults.clear();

@@ -4,7 +4,8 @@
 //!
 //! Configuration comes from the same environment variables as the library
 //! (`XPANDER_API_KEY`, `XPANDER_BASE_URL`, `XPANDER_ORGANIZATION_ID`,
-//! `IS_STG`). The key is never accepted on the command line, where `ps` and
+//! `IS_STG`; `XPANDER_PUBLIC_API_URL` for the public API v1 commands:
+//! `invoke`, `thread`, `delete`, `list --all`). The key is never accepted on the command line, where `ps` and
 //! shell history would show it: `--api-key-env NAME` only names the variable
 //! to read it from. Answers go to stdout as pretty JSON (`events`: one
 //! compact JSON line per event), messages to stderr, and the exit code tells
@@ -22,6 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
 use xpander_sdk::core::stream::StreamPolicy;
 use xpander_sdk::core::wait::WaitPolicy;
+use xpander_sdk::public::{Invoke, TaskQuery};
 use xpander_sdk::redact::{redact_credentials, scrub_secrets, scrub_secrets_json};
 use xpander_sdk::{
     AgentExecutionStatus, CreateTask, Error, ListFilter, Task, TaskEvent, Tasks, UpdateTask,
@@ -67,13 +69,16 @@ Environment:
   XPANDER_BASE_URL         the API base URL (default https://inbound.xpander.ai)
   XPANDER_ORGANIZATION_ID  the organization id (`events` needs it)
   IS_STG=true              use the staging service when no base URL is set
+  XPANDER_PUBLIC_API_URL   the public API v1 base URL (default https://api.xpander.ai):
+                           `invoke`, `thread`, `delete`, `list --all`
 
   XPANDER_ALLOW_INSECURE_HTTP=1  allow plain http to a host that is not loopback
                            (the key then crosses the network in clear text; a
                            warning says so)
 
 Output: the task, the list or the activity thread as pretty JSON on stdout;
-`events` prints one compact JSON line per event; messages on stderr.
+`events` and `invoke --stream` print one compact JSON line per event;
+messages on stderr.
 Credentials in answers (user and MCP tokens, API keys, auth headers, env
 vars, payload extensions, access tokens of auth events) print as
 \"<redacted>\"; no option shows them, and the API key shows nowhere. Control
@@ -89,7 +94,8 @@ Exit codes:
    4  not found (HTTP 404 about the task or agent: `Task ... not found`)
    5  conflict (HTTP 409)
    6  other API error (any other non-2xx answer)
-   7  transport error (connection refused, DNS, TLS, timeout, connection broken off)
+   7  transport error (connection refused, DNS, TLS, timeout, connection broken off,
+      an `invoke --stream` cut mid-way: never replayed)
    8  undecodable answer or answer larger than the limit
    9  `wait`: timed out before the task reached a final status
   10  `wait`: the task failed
@@ -159,6 +165,47 @@ enum Command {
         /// The task id.
         task_id: String,
     },
+    /// Invoke an agent through the public API v1; prints the finished task
+    /// (its `result` is the answer, its `id` the thread id for `--thread`).
+    ///
+    /// `--async` prints the created task at once (`wait` follows it);
+    /// `--stream` prints one compact JSON line per event as it arrives. An
+    /// invoke is never retried once sent.
+    Invoke(InvokeArgs),
+    /// Print a task's conversation thread (public API v1): its messages.
+    Thread {
+        /// The task (thread) id.
+        task_id: String,
+        /// The whole thread: the task's (`root`) and each sub-task's, by id.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Delete a task (public API v1); prints `{"deleted": ID, "status": ..., "message": ...}`.
+    Delete {
+        /// The task id.
+        task_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("mode").multiple(false))]
+struct InvokeArgs {
+    /// The agent id.
+    agent_id: String,
+    /// The prompt; `-` reads it from stdin, verbatim.
+    text: String,
+    /// Answer the created task at once instead of waiting for the agent.
+    #[arg(long, group = "mode")]
+    r#async: bool,
+    /// Print the run's events as they come, one JSON line each.
+    #[arg(long, group = "mode")]
+    stream: bool,
+    /// Continue the conversation of this thread id.
+    #[arg(long, value_name = "ID")]
+    thread: Option<String>,
+    /// How long a sync invoke may take, in seconds (the agent's run time).
+    #[arg(long, value_name = "S", value_parser = positive_seconds, default_value = "600")]
+    timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +274,13 @@ struct ListArgs {
     /// Only tasks with this internal status.
     #[arg(long, value_name = "STATUS")]
     internal_status: Option<String>,
+    /// Every page of the agent's tasks through the public API v1
+    /// (`GET /v1/agents/{id}/tasks`), fetched one page at a time.
+    #[arg(long)]
+    all: bool,
+    /// With `--all`: tasks per page, 1 to 50.
+    #[arg(long, value_name = "N", default_value = "50", requires = "all")]
+    per_page: u32,
 }
 
 #[derive(Debug, Args)]
@@ -581,6 +635,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Get { task_id } => to_json(&tasks.get(&task_id)?),
         Command::Stop { task_id } => to_json(&tasks.stop(&task_id)?),
+        Command::List(args) if args.all => return list_all(&tasks, args),
         Command::List(args) => {
             let mut filter = ListFilter::new();
             filter.status = args.status.map(Into::into);
@@ -603,6 +658,17 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Activity { task_id } => {
             let task = Task::load(&tasks, &task_id)?;
             to_json(&task.get_activity_log(&tasks)?)
+        }
+        Command::Invoke(args) => return invoke(&tasks, args),
+        Command::Thread { task_id, full } => match full {
+            true => to_json(&tasks.full_thread(&task_id)?),
+            false => to_json(&tasks.thread(&task_id)?),
+        },
+        Command::Delete { task_id } => {
+            let deleted = tasks.delete_task(&task_id)?;
+            to_json(&serde_json::json!({
+                "deleted": task_id, "status": deleted.status, "message": deleted.message,
+            }))
         }
     }?;
     print(&output)?;
@@ -749,6 +815,83 @@ fn event_line(event: &TaskEvent) -> Result<String, Failure> {
         .map_err(|e| Failure::Other(format!("cannot encode an event as JSON: {e}")))
 }
 
+/// `invoke`: the task (sync, `--async`), or one line per event (`--stream`).
+fn invoke(tasks: &Tasks, args: InvokeArgs) -> Result<u8, Failure> {
+    let mut request = Invoke::new(args.text);
+    request.id = args.thread;
+    if args.r#async {
+        print(&to_json(&tasks.invoke_async(&args.agent_id, &request)?)?)?;
+        return Ok(EXIT_OK);
+    }
+    if !args.stream {
+        print(&to_json(&tasks.invoke(
+            &args.agent_id,
+            &request,
+            args.timeout,
+        )?)?)?;
+        return Ok(EXIT_OK);
+    }
+    let mut stdout = io::stdout().lock();
+    for event in tasks.invoke_stream(&args.agent_id, &request)? {
+        let mut json = match event? {
+            xpander_sdk::model::InvokeEvent::Task(event) => event.to_json(),
+            xpander_sdk::model::InvokeEvent::Other { data, .. } => data,
+            typed => invoke_event_json(&typed),
+        };
+        redact_credentials(&mut json);
+        let line = serde_json::to_string(&json)
+            .map_err(|e| Failure::Other(format!("cannot encode an event as JSON: {e}")))?;
+        match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(EXIT_OK),
+            Err(e) => return Err(stdout_failure(e)),
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// A typed invoke event as the JSON it came as (every key kept).
+fn invoke_event_json(event: &xpander_sdk::model::InvokeEvent) -> Value {
+    use xpander_sdk::model::InvokeEvent as E;
+    let json = match event {
+        E::Started(e) => serde_json::to_value(e),
+        E::Chunk(e) => serde_json::to_value(e),
+        E::Completed(e) => serde_json::to_value(e),
+        E::Task(e) => Ok(e.to_json()),
+        E::Other { data, .. } => Ok(data.clone()),
+        // A variant added later: its type at least.
+        other => Ok(serde_json::json!({"type": other.kind()})),
+    };
+    json.unwrap_or(Value::Null)
+}
+
+/// `list --all`: every page, printed as one JSON array as the pages come
+/// (the same text as a pretty array, without holding more than a page).
+fn list_all(tasks: &Tasks, args: ListArgs) -> Result<u8, Failure> {
+    let mut query = TaskQuery::new().per_page(args.per_page);
+    query.status = args.status.map(Into::into);
+    query.user_id = args.user_id;
+    query.parent_task_id = args.parent_task_id;
+    query.triggering_agent_id = args.triggering_agent_id;
+    query.internal_status = args.internal_status;
+    let pages = tasks.agent_tasks_pages(&args.agent_id, &query)?;
+    let mut stdout = io::stdout().lock();
+    let mut first = true;
+    for item in pages {
+        let item = to_json(&item?)?;
+        let indented = item.replace('\n', "\n  ");
+        let sep = if first { "[\n  " } else { ",\n  " };
+        first = false;
+        write!(stdout, "{sep}{indented}").map_err(stdout_failure)?;
+    }
+    let end = if first { "[]\n" } else { "\n]\n" };
+    stdout
+        .write_all(end.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(stdout_failure)?;
+    Ok(EXIT_OK)
+}
+
 /// `wait`: the final task on stdout, its status as the exit code.
 fn wait(tasks: &Tasks, args: WaitArgs) -> Result<u8, Failure> {
     let policy = WaitPolicy::default()
@@ -801,6 +944,7 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
         Command::Create(args) if args.prompt == "-" => {
             from_stdin.push(("--prompt", &mut args.prompt))
         }
+        Command::Invoke(args) if args.text == "-" => from_stdin.push(("TEXT", &mut args.text)),
         _ => {}
     }
     if from_stdin.len() > 1 {

@@ -39,6 +39,7 @@ mod builder;
 mod extras_tests;
 pub(crate) mod metrics;
 pub mod plan;
+pub mod public;
 pub mod request;
 pub mod response;
 pub mod retry;
@@ -108,6 +109,24 @@ pub enum Operation {
     PushEvents,
     /// `Task::events` / `aevents`: opening the event stream
     Events,
+    /// Public API v1: `invoke` / `ainvoke` (runs an agent; never retried once sent)
+    Invoke,
+    /// Public API v1: `invoke_async` / `ainvoke_async` (creates a task)
+    InvokeAsync,
+    /// Public API v1: `invoke_stream` / `ainvoke_stream` (runs an agent; never retried once sent)
+    InvokeStream,
+    /// Public API v1: `list_tasks` / `alist_tasks` (one page)
+    ListTasks,
+    /// Public API v1: `agent_tasks` / `aagent_tasks` (one page)
+    AgentTasks,
+    /// Public API v1: `get_task` / `aget_task`
+    GetTask,
+    /// Public API v1: `delete_task` / `adelete_task`
+    DeleteTask,
+    /// Public API v1: `thread` / `athread`
+    Thread,
+    /// Public API v1: `full_thread` / `afull_thread`
+    FullThread,
 }
 
 impl Operation {
@@ -128,6 +147,15 @@ impl Operation {
             Operation::ReportMetrics => "report_metrics",
             Operation::PushEvents => "push_events",
             Operation::Events => "events",
+            Operation::Invoke => "invoke",
+            Operation::InvokeAsync => "invoke_async",
+            Operation::InvokeStream => "invoke_stream",
+            Operation::ListTasks => "list_tasks",
+            Operation::AgentTasks => "agent_tasks",
+            Operation::GetTask => "get_task",
+            Operation::DeleteTask => "delete_task",
+            Operation::Thread => "thread",
+            Operation::FullThread => "full_thread",
         }
     }
 
@@ -143,6 +171,9 @@ impl Operation {
                 | Operation::ReportExternalTask
                 | Operation::ReportMetrics
                 | Operation::PushEvents
+                | Operation::Invoke
+                | Operation::InvokeAsync
+                | Operation::InvokeStream
         )
     }
 }

@@ -58,7 +58,7 @@ pub(crate) fn task_list(response: HttpResponse, secret: Secret<'_>) -> Result<Ve
     decode(response, "a list of tasks", secret)
 }
 
-fn decode<T: DeserializeOwned>(
+pub(crate) fn decode<T: DeserializeOwned>(
     response: HttpResponse,
     expected: &'static str,
     secret: Secret<'_>,

@@ -44,6 +44,7 @@ mod macros;
 mod activity;
 mod event;
 mod list;
+mod public;
 mod status;
 mod task;
 mod timestamp;
@@ -59,6 +60,10 @@ pub use event::{
     TaskEventType, ToolCallRequest, ToolCallResult,
 };
 pub use list::TaskListItem;
+pub use public::{
+    ContentChunk, Deleted, FullThread, InvokeCompleted, InvokeEvent, InvokeStarted, MessageMetrics,
+    TaskPage, ThreadMessage, ThreadRole,
+};
 pub use status::{
     AgentExecutionStatus, McpAuthType, McpServerType, McpTransport, OutputFormat, ThinkMode,
 };

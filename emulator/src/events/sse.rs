@@ -90,6 +90,8 @@ impl Frame {
 pub(crate) enum Feed {
     Task(TaskFeed),
     Agent(AgentFeed),
+    /// The events of a public API invoke stream.
+    Invoke(crate::public::InvokeFeed),
 }
 
 impl Feed {
@@ -97,6 +99,7 @@ impl Feed {
         match self {
             Feed::Task(feed) => feed.run(shared, tx).await,
             Feed::Agent(feed) => feed.run(shared, tx).await,
+            Feed::Invoke(feed) => feed.run(shared, tx).await,
         }
     }
 
@@ -104,6 +107,7 @@ impl Feed {
         match self {
             Feed::Task(feed) => feed.bad_frames(),
             Feed::Agent(feed) => feed.bad_frames(),
+            Feed::Invoke(feed) => feed.bad_frames(),
         }
     }
 }

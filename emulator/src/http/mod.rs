@@ -153,14 +153,21 @@ fn reason(status: u16) -> &'static str {
 /// An answer's head; no `content_length` means a chunked body.
 pub(crate) fn head(resp: &Resp, content_length: Option<u64>, close: bool) -> Vec<u8> {
     let framing = match content_length {
-        Some(n) => format!("content-length: {n}"),
-        None => "transfer-encoding: chunked".to_string(),
+        // 204 has no body and no framing (RFC 9110, 8.6).
+        _ if resp.status == 204 => String::new(),
+        Some(n) => format!(
+            "content-type: {}\r\ncontent-length: {n}\r\n",
+            resp.content_type
+        ),
+        None => format!(
+            "content-type: {}\r\ntransfer-encoding: chunked\r\n",
+            resp.content_type
+        ),
     };
     let mut out = format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\n{framing}\r\nserver: xpander-emulator\r\n",
+        "HTTP/1.1 {} {}\r\n{framing}server: xpander-emulator\r\n",
         resp.status,
         reason(resp.status),
-        resp.content_type
     )
     .into_bytes();
     for (k, v) in &resp.headers {

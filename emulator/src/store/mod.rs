@@ -189,6 +189,11 @@ impl Store {
         self.tasks.get_mut(id)
     }
 
+    /// Removes a task (its streams end).
+    pub(crate) fn remove(&mut self, id: &str) -> Option<Entry> {
+        self.tasks.remove(id)
+    }
+
     /// All tasks in insertion order.
     pub(crate) fn in_order(&self) -> Vec<&Entry> {
         let mut v: Vec<&Entry> = self.tasks.values().collect();
