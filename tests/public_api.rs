@@ -24,7 +24,7 @@ fn client(emulator: &Emulator) -> Tasks {
     common::builder(emulator)
         .public_api_url(emulator.base_url())
         .retry(
-            RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
         )
         .build()
         .unwrap()
