@@ -407,6 +407,7 @@ pub struct EventSession {
 impl EventSession {
     /// A session for the stream of `task_id`, not connected yet.
     pub fn new(task_id: impl Into<String>, policy: StreamPolicy) -> EventSession {
+        let policy = crate::core::duration::clamp_stream(policy);
         EventSession {
             task_id: task_id.into(),
             decoder: SseDecoder::with_limits(policy.limits),

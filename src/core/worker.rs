@@ -151,8 +151,9 @@ pub use classify::{
 pub use effects::{
     Call, CancelReason, Effect, HandlerOutcome, HandlerStart, Level, Notice, Phase, StopReason,
 };
-pub use policy::WorkerPolicy;
+pub use policy::{WorkerPolicy, MIN_HEARTBEAT_INTERVAL};
 pub use requests::{events_root, Environment, WorkerRequests};
+pub use stopping::LAST_CALLS;
 
 /// The result of a task whose handler the grace period of a shutdown cut off.
 pub const SHUTDOWN_MESSAGE: &str =
@@ -188,6 +189,8 @@ struct TaskRecord {
     metrics_reported: bool,
     /// Kept for the handler's start, then handed over.
     llm_gateway: Option<LlmGateway>,
+    /// When a cancelled handler that has not returned is aborted.
+    abort_at: Option<Instant>,
 }
 
 /// A task accepted into the queue.
@@ -231,6 +234,18 @@ struct Stopping {
     reason: Option<StopReason>,
     grace_ends: Instant,
     expired: bool,
+    /// The end of the drain ([`WorkerPolicy::shutdown_deadline`]).
+    deadline: Instant,
+    /// After a second request: the end of the last best-effort calls.
+    hurry_ends: Option<Instant>,
+    /// The worker id the heartbeats go on for until every claimed task is
+    /// saved (the stream is closed, the registration kept).
+    heartbeat_id: Option<String>,
+    /// Tasks given up on since the stop began (a final save or a release
+    /// that failed).
+    unsaved: Vec<String>,
+    /// Handlers aborted since the stop began.
+    abandoned: Vec<String>,
 }
 
 /// The agent worker's state machine. See the [module documentation](self).
@@ -282,10 +297,7 @@ pub struct Worker {
 impl Worker {
     /// A worker, not started: nothing happens until [`start`](Self::start).
     pub fn new(requests: WorkerRequests, policy: WorkerPolicy) -> Worker {
-        let mut policy = policy;
-        policy.concurrency = policy.concurrency.max(1);
-        policy.save_attempts = policy.save_attempts.max(1);
-        policy.stream = policy.stream.with_persistent(true);
+        let policy = policy.normalized();
         Worker {
             session: EventSession::new(requests.agent_id(), policy.stream.clone()),
             requests,

@@ -4,8 +4,8 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use xpander_sdk::runtime::{TaskContext, Worker};
-//! use xpander_sdk::{Task, Tasks};
+//! use xpander_sdk::runtime::Worker;
+//! use xpander_sdk::Tasks;
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,10 +17,10 @@
 //!     .task_deadline(Duration::from_secs(600))
 //!     .on_boot(|| async { Ok::<(), std::io::Error>(()) })
 //!     .on_shutdown(|| async { println!("bye") })
-//!     .handler(|mut task: Task, ctx: TaskContext| async move {
+//!     .handler(|mut task, ctx| async move {
 //!         ctx.chunk("thinking...").await?;
 //!         task.result = Some(format!("echo: {}", task.input.text));
-//!         Ok::<_, xpander_sdk::Error>(task)
+//!         Ok(task)
 //!     })
 //!     .build()?; // no I/O before run()
 //! let exit = worker.run().await?; // until SIGTERM / Ctrl-C
@@ -174,9 +174,22 @@ impl WorkerBuilder {
         self
     }
 
-    /// On shutdown, how long running handlers get to finish. Default: 25 s.
+    /// On shutdown, how long running handlers get to finish: the first
+    /// part of the [`shutdown_deadline`](Self::shutdown_deadline) (at most
+    /// all of it). Default: 25 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> WorkerBuilder {
         self.policy = self.policy.with_shutdown_grace(grace);
+        self
+    }
+
+    /// From the first shutdown request, the longest the drain takes:
+    /// handlers get the [grace](Self::shutdown_grace), the final saves the
+    /// rest; at the deadline the worker exits and [`Exit::unsaved`] names
+    /// the tasks it could not save. Default: 29 s (25 s of grace, 4 s
+    /// reserved for the final saves, 1 s left for the shutdown hooks, within
+    /// Kubernetes' default 30 s termination grace period).
+    pub fn shutdown_deadline(mut self, deadline: Duration) -> WorkerBuilder {
+        self.policy = self.policy.with_shutdown_deadline(deadline);
         self
     }
 
@@ -236,10 +249,47 @@ impl WorkerBuilder {
         self
     }
 
-    /// The task handler: an async closure
-    /// `|task: Task, ctx: TaskContext| async move { ...; Ok(task) }`, or
-    /// your own [`Handler`]. It replaces a handler set before.
-    pub fn handler(mut self, handler: impl Handler) -> WorkerBuilder {
+    /// The task handler: a closure taking the [`Task`] and its
+    /// [`TaskContext`] and answering a future of
+    /// `Result<Task, `[`BoxError`]`>`, so that
+    /// `|task, ctx| async move { ...; Ok(task) }` needs no annotation (the
+    /// error type is fixed: `?` turns any `std::error::Error + Send + Sync`
+    /// into it, `Err("...".into())` a message). It runs in a tokio task of
+    /// its own. It replaces a handler set before. For a handler with state
+    /// of your own type, or a closure with another error type, use
+    /// [`custom_handler`](Self::custom_handler).
+    ///
+    /// ```
+    /// use xpander_sdk::runtime::Worker;
+    /// # fn demo(tasks: xpander_sdk::Tasks) -> xpander_sdk::Result<()> {
+    /// let worker = Worker::builder(tasks)
+    ///     .agent_id("agent-1")
+    ///     .handler(|mut task, ctx| async move {
+    ///         ctx.chunk("working").await?; // xpander_sdk::Error, converted
+    ///         if task.input.text.is_empty() {
+    ///             return Err("nothing to do".into());
+    ///         }
+    ///         task.result = Some(task.input.text.to_uppercase());
+    ///         Ok(task)
+    ///     })
+    ///     .build()?;
+    /// # let _ = worker; Ok(()) }
+    /// ```
+    pub fn handler<F, Fut>(mut self, handler: F) -> WorkerBuilder
+    where
+        F: Fn(Task, TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<Task, BoxError>> + Send + 'static,
+    {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Any [`Handler`] as the task handler: your own type (a handler with
+    /// state), or a closure `Fn(Task, TaskContext) -> impl Future<Output =
+    /// Result<Task, E>>` with an error type `E: Into<BoxError>` of its own
+    /// (annotated: `Ok::<_, MyError>(task)`). It replaces a handler set
+    /// before.
+    pub fn custom_handler(mut self, handler: impl Handler) -> WorkerBuilder {
         self.handler = Some(Arc::new(handler));
         self
     }
@@ -424,16 +474,18 @@ impl Worker {
             self.ready.clone(),
         );
         let finished = driver.run(self.shutdown_rx.clone(), signal).await;
-        let abandoned = finished.abandoned;
+        let (abandoned, unsaved) = (finished.abandoned, finished.unsaved);
         match finished.reason {
             StopReason::Conflict { message } => Ok(Exit {
                 reason: ExitReason::Conflict { message },
                 abandoned,
+                unsaved,
             }),
             StopReason::Fatal(error) => Err(RunError::Fatal(error)),
             StopReason::Shutdown => Ok(Exit {
                 reason: ExitReason::Shutdown,
                 abandoned,
+                unsaved,
             }),
         }
     }
@@ -559,10 +611,16 @@ impl fmt::Debug for Readiness {
 pub struct Exit {
     /// Why it stopped.
     pub reason: ExitReason,
-    /// Tasks whose handler was cancelled and had not returned when the run
-    /// ended (their tasks are saved; an async handler is dropped, a
-    /// blocking one goes on detached).
+    /// Tasks whose handler was cancelled and did not return by itself: it
+    /// was aborted ([`WorkerPolicy::abort_grace`] after its cancellation),
+    /// or was still running when the run ended (an async handler is
+    /// dropped, a blocking one goes on detached).
     pub abandoned: Vec<String>,
+    /// Tasks the worker claimed and could not save the final status of:
+    /// the [shutdown deadline](WorkerBuilder::shutdown_deadline) came
+    /// first, a second shutdown request cut the drain, or the save was
+    /// given up. The server keeps their last saved status (`executing`).
+    pub unsaved: Vec<String>,
 }
 
 /// Why a run ended without error.

@@ -3,7 +3,11 @@
 
 use std::time::Duration;
 
+use crate::core::duration::{clamp, clamp_floor};
 use crate::core::stream::StreamPolicy;
+
+/// The shortest [`WorkerPolicy::heartbeat_interval`] the worker uses.
+pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How a [`Worker`](super::Worker) takes tasks, keeps in touch and stops.
 ///
@@ -36,7 +40,8 @@ pub struct WorkerPolicy {
     /// memory (a task takes a few kB) for fewer releases.
     pub queue_capacity: usize,
     /// The time between a heartbeat's answer and the next heartbeat; also
-    /// the wait before a failed capacity update is sent again. Default: 2 s.
+    /// the wait before a failed capacity update is sent again. Default: 2 s;
+    /// at least [`MIN_HEARTBEAT_INTERVAL`] (a zero would be a flood).
     pub heartbeat_interval: Duration,
     /// The longest a handler may run; then it is cancelled and the task
     /// saved as `error` ("timeout"). `None`: no deadline. Default: one
@@ -44,9 +49,24 @@ pub struct WorkerPolicy {
     /// handler does not hold a slot and an `executing` task forever.
     pub task_timeout: Option<Duration>,
     /// On shutdown, how long running handlers get to finish before they
-    /// are cancelled. Default: 25 s, which leaves the final saves 5 s
-    /// within Kubernetes' default 30 s termination grace period.
+    /// are cancelled: the first part of
+    /// [`shutdown_deadline`](Self::shutdown_deadline) (a longer grace is
+    /// cut to it). Default: 25 s.
     pub shutdown_grace: Duration,
+    /// From the first shutdown request, the longest the drain takes:
+    /// handlers get [`shutdown_grace`](Self::shutdown_grace) of it, the
+    /// final saves the rest; at the deadline the worker exits (its handlers
+    /// and requests aborted) and its [`Exit`](crate::runtime::Exit) names
+    /// every task it could not save. Default: 29 s: 25 s for the handlers,
+    /// 4 s reserved for the final saves, 1 s left for the shutdown hooks
+    /// within Kubernetes' default 30 s termination grace period.
+    pub shutdown_deadline: Duration,
+    /// How long a cancelled handler (past its deadline, or at the end of
+    /// the shutdown grace) gets to return before the runtime aborts it
+    /// (its task is already saved as `error`; the abort frees its slot).
+    /// A blocking handler cannot be aborted: its thread goes on detached.
+    /// Default: 2 s.
+    pub abort_grace: Duration,
     /// The agent stream's reading and reconnection rules. The worker always
     /// makes it [`persistent`](StreamPolicy::persistent). Default:
     /// [`StreamPolicy::default`] with a 1 s first delay, a 30 s cap and a
@@ -77,6 +97,8 @@ impl Default for WorkerPolicy {
             heartbeat_interval: Duration::from_secs(2),
             task_timeout: Some(Duration::from_secs(3600)),
             shutdown_grace: Duration::from_secs(25),
+            shutdown_deadline: Duration::from_secs(29),
+            abort_grace: Duration::from_secs(2),
             stream: StreamPolicy::default()
                 .with_initial_delay(Duration::from_secs(1))
                 .with_max_delay(Duration::from_secs(30))
@@ -126,6 +148,20 @@ impl WorkerPolicy {
         self
     }
 
+    /// Sets [`shutdown_deadline`](Self::shutdown_deadline).
+    #[must_use]
+    pub fn with_shutdown_deadline(mut self, deadline: Duration) -> WorkerPolicy {
+        self.shutdown_deadline = deadline;
+        self
+    }
+
+    /// Sets [`abort_grace`](Self::abort_grace).
+    #[must_use]
+    pub fn with_abort_grace(mut self, grace: Duration) -> WorkerPolicy {
+        self.abort_grace = grace;
+        self
+    }
+
     /// Sets [`stream`](Self::stream) (made persistent).
     #[must_use]
     pub fn with_stream(mut self, stream: StreamPolicy) -> WorkerPolicy {
@@ -152,6 +188,24 @@ impl WorkerPolicy {
         self.save_attempts = attempts.max(1);
         self.save_initial_delay = initial_delay;
         self.save_max_delay = max_delay.max(initial_delay);
+        self
+    }
+
+    /// The policy as the worker uses it: every duration within what the
+    /// clock can hold ([`clamp`]), the heartbeat at least
+    /// [`MIN_HEARTBEAT_INTERVAL`], the grace at most the deadline, counts
+    /// at least 1.
+    pub(crate) fn normalized(mut self) -> WorkerPolicy {
+        self.concurrency = self.concurrency.max(1);
+        self.save_attempts = self.save_attempts.max(1);
+        self.heartbeat_interval = clamp_floor(self.heartbeat_interval, MIN_HEARTBEAT_INTERVAL);
+        self.task_timeout = self.task_timeout.map(clamp);
+        self.shutdown_deadline = clamp(self.shutdown_deadline);
+        self.shutdown_grace = clamp(self.shutdown_grace).min(self.shutdown_deadline);
+        self.abort_grace = clamp(self.abort_grace);
+        self.save_initial_delay = clamp(self.save_initial_delay);
+        self.save_max_delay = clamp(self.save_max_delay).max(self.save_initial_delay);
+        self.stream = crate::core::duration::clamp_stream(self.stream).with_persistent(true);
         self
     }
 }
