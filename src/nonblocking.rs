@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::core::duration::clamp;
 use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
@@ -71,8 +72,8 @@ impl Transport {
             .tls_backend_preconfigured(tls)
             // The key must never follow a redirect; a 3xx is an ApiError.
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.timeouts.connect)
-            .timeout(config.timeouts.request)
+            .connect_timeout(clamp(config.timeouts.connect))
+            .timeout(clamp(config.timeouts.request))
             .user_agent(crate::USER_AGENT)
             .tcp_nodelay(true);
         if !http2 {
@@ -145,7 +146,7 @@ impl Transport {
     ) -> Result<HttpResponse> {
         let mut builder = self.builder(request)?;
         if let Some(timeout) = timeout {
-            builder = builder.timeout(timeout);
+            builder = builder.timeout(clamp(timeout));
         }
         let response = builder.send().await.map_err(transport_error)?;
         self.read_answer(response).await
@@ -207,7 +208,8 @@ impl Transport {
         idle: Duration,
     ) -> Result<Streaming> {
         let builder = self.builder(request)?.timeout(STREAM_LIFETIME);
-        let head = head.unwrap_or(idle);
+        let idle = clamp(idle);
+        let head = clamp(head.unwrap_or(idle));
         let response = match tokio::time::timeout(head, builder.send()).await {
             Ok(sent) => sent.map_err(transport_error)?,
             Err(_) => {
@@ -227,7 +229,7 @@ impl Transport {
 
     /// Waits before the next attempt.
     pub(crate) async fn sleep(wait: Duration) {
-        tokio::time::sleep(wait).await
+        tokio::time::sleep(clamp(wait)).await
     }
 }
 

@@ -153,7 +153,6 @@ pub use effects::{
 };
 pub use policy::{WorkerPolicy, MIN_HEARTBEAT_INTERVAL};
 pub use requests::{events_root, Environment, WorkerRequests};
-pub use stopping::LAST_CALLS;
 
 /// The result of a task whose handler the grace period of a shutdown cut off.
 pub const SHUTDOWN_MESSAGE: &str =

@@ -67,6 +67,11 @@ pub struct WorkerPolicy {
     /// A blocking handler cannot be aborted: its thread goes on detached.
     /// Default: 2 s.
     pub abort_grace: Duration,
+    /// After a second shutdown request (the drain cut short), how long the
+    /// worker waits for its last calls: the releases of the tasks not
+    /// started, the final saves tried once. Within the deadline. Default:
+    /// 2 s.
+    pub last_calls: Duration,
     /// The agent stream's reading and reconnection rules. The worker always
     /// makes it [`persistent`](StreamPolicy::persistent). Default:
     /// [`StreamPolicy::default`] with a 1 s first delay, a 30 s cap and a
@@ -99,6 +104,7 @@ impl Default for WorkerPolicy {
             shutdown_grace: Duration::from_secs(25),
             shutdown_deadline: Duration::from_secs(29),
             abort_grace: Duration::from_secs(2),
+            last_calls: Duration::from_secs(2),
             stream: StreamPolicy::default()
                 .with_initial_delay(Duration::from_secs(1))
                 .with_max_delay(Duration::from_secs(30))
@@ -162,6 +168,13 @@ impl WorkerPolicy {
         self
     }
 
+    /// Sets [`last_calls`](Self::last_calls).
+    #[must_use]
+    pub fn with_last_calls(mut self, wait: Duration) -> WorkerPolicy {
+        self.last_calls = wait;
+        self
+    }
+
     /// Sets [`stream`](Self::stream) (made persistent).
     #[must_use]
     pub fn with_stream(mut self, stream: StreamPolicy) -> WorkerPolicy {
@@ -203,6 +216,7 @@ impl WorkerPolicy {
         self.shutdown_deadline = clamp(self.shutdown_deadline);
         self.shutdown_grace = clamp(self.shutdown_grace).min(self.shutdown_deadline);
         self.abort_grace = clamp(self.abort_grace);
+        self.last_calls = clamp(self.last_calls);
         self.save_initial_delay = clamp(self.save_initial_delay);
         self.save_max_delay = clamp(self.save_max_delay).max(self.save_initial_delay);
         self.stream = crate::core::duration::clamp_stream(self.stream).with_persistent(true);

@@ -2,17 +2,13 @@
 //! the grace for running handlers, and [`Effect::Finished`] once every
 //! task is settled.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{
     notice, CancelReason, Effect, Handler, Level, Link, Phase, StopReason, Stopping, Worker,
     SHUTDOWN_MESSAGE,
 };
 use crate::core::duration::after;
-
-/// After a second shutdown request, the longest the worker waits for its
-/// last calls (releases, final saves tried once), within the deadline.
-pub const LAST_CALLS: Duration = Duration::from_secs(2);
 
 impl Worker {
     pub(super) fn begin_stop(&mut self, reason: StopReason, now: Instant, fx: &mut Vec<Effect>) {
@@ -89,8 +85,10 @@ impl Worker {
     /// cancelled and their tasks saved `error` at once (one attempt, no
     /// reload); tasks not started are set back to `pending`; a final save
     /// waiting for its next attempt is sent now. The worker waits for
-    /// these last calls at most [`LAST_CALLS`] (and never past the
-    /// deadline), then finishes, naming what it could not save.
+    /// these last calls at most
+    /// [`WorkerPolicy::last_calls`](super::WorkerPolicy::last_calls) (and
+    /// never past the deadline), then finishes, naming what it could not
+    /// save.
     pub(super) fn hurry(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         let Some(stopping) = &mut self.stopping else {
             return;
@@ -98,13 +96,14 @@ impl Worker {
         if stopping.hurry_ends.is_some() {
             return;
         }
-        let ends = after(now, LAST_CALLS).min(stopping.deadline);
+        let last_calls = self.policy.last_calls;
+        let ends = after(now, last_calls).min(stopping.deadline);
         stopping.hurry_ends = Some(ends);
         fx.push(notice(
             Level::Warn,
             None,
             format!(
-                "asked again to shut down: the drain ends now (handlers cancelled, tasks not started set back to `pending`, last saves tried once, within {LAST_CALLS:?})"
+                "asked again to shut down: the drain ends now (handlers cancelled, tasks not started set back to `pending`, last saves tried once, within {last_calls:?})"
             ),
         ));
         if !self.stopping.as_ref().is_some_and(|s| s.expired) {

@@ -1837,13 +1837,13 @@ fn a_second_request_releases_the_unstarted_and_ends_the_drain() {
     });
     assert_eq!(unsaved, Some(vec!["task-1".to_owned()]));
 
-    // Last calls that never answer: finished LAST_CALLS later.
+    // Last calls that never answer: finished `last_calls` (2 s) later.
     let mut w = registered(policy().with_shutdown_grace(secs(3600)), t0);
     run_to_handler(&mut w, "task-1", t0);
     w.begin_shutdown(t0);
     w.begin_shutdown(t0);
-    assert_eq!(w.next_wakeup().map(|at| at <= t0 + LAST_CALLS), Some(true));
-    let fx = w.on_tick(t0 + LAST_CALLS);
+    assert_eq!(w.next_wakeup().map(|at| at <= t0 + secs(2)), Some(true));
+    let fx = w.on_tick(t0 + secs(2));
     assert!(fx.iter().any(
         |e| matches!(e, Effect::Finished { unsaved, .. } if unsaved == &["task-1".to_owned()])
     ));
