@@ -215,7 +215,11 @@ async fn a_panic_before_the_first_await_fails_that_task_alone() {
     .await;
     assert_eq!(result(&emulator, &held), "echo: held");
     assert_eq!(result(&emulator, &after), "echo: after");
-    assert_eq!(emulator.workers().len(), 1, "the same connection throughout");
+    assert_eq!(
+        emulator.workers().len(),
+        1,
+        "the same connection throughout"
+    );
     handle.shutdown();
     let exit = finished(run).await.expect("a clean exit");
     assert!(exit.unsaved.is_empty() && exit.abandoned.is_empty());
@@ -262,7 +266,10 @@ async fn a_handler_ignoring_its_deadline_is_aborted_and_its_slot_freed() {
             && status(&emulator, &next) == "completed"
     })
     .await;
-    assert!(dropped.load(Ordering::SeqCst), "the stuck handler was dropped");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the stuck handler was dropped"
+    );
     for id in [&stuck, &cooperative] {
         let message = result(&emulator, id);
         assert!(message.as_str().unwrap().contains("timeout"), "{message}");
@@ -316,7 +323,10 @@ async fn the_deadline_ends_the_drain_names_the_unsaved_and_heartbeats_go_on_unti
     until("the stream closed", || connected(&emulator).is_empty()).await;
     // Finishes within the grace: saved.
     gate.add_permits(1);
-    until("drained saved", || status(&emulator, &drained) == "completed").await;
+    until("drained saved", || {
+        status(&emulator, &drained) == "completed"
+    })
+    .await;
     // The grace ends, `stuck`'s save is held; heartbeats go on meanwhile.
     until("the held final save", || emulator.held() == 1).await;
     let beats = emulator.workers()[0].heartbeats;
@@ -363,7 +373,10 @@ async fn a_second_request_releases_the_unstarted_saves_the_running_and_ends_at_o
     handle.shutdown();
     until("stopping", || notices.any("stopping")).await;
     handle.shutdown();
-    until("the running task saved", || status(&emulator, &running) == "error").await;
+    until("the running task saved", || {
+        status(&emulator, &running) == "error"
+    })
+    .await;
     assert_eq!(result(&emulator, &running), SHUTDOWN_MESSAGE);
     // The claim lands after the second request: the task goes back.
     emulator.release(1);
