@@ -117,9 +117,18 @@
 //!   server's dispatch (see Intake), running ones get [`WorkerPolicy::shutdown_grace`] (25 s,
 //!   inside Kubernetes' 30 s) to finish, as Sidekiq's TERM handling gives
 //!   busy jobs a timeout; then their handlers are cancelled and the tasks
-//!   saved as `error`. [`Effect::Finished`] comes when every task is
-//!   settled; the runtime then runs the shutdown hooks, always. A second
-//!   [`Worker::begin_shutdown`] cuts the grace short.
+//!   saved as `error`; a handler that ignores its cancellation (here or
+//!   past its task timeout) is aborted [`WorkerPolicy::abort_grace`] later
+//!   ([`Effect::AbortHandler`]). The heartbeats go on, for the last worker
+//!   id, until every claimed task is saved (a worker silent mid-drain
+//!   invites the server to hand its tasks to another: the duplicate run
+//!   other runtimes have). [`Effect::Finished`] comes when every task is
+//!   settled, or at [`WorkerPolicy::shutdown_deadline`] (29 s) whatever is
+//!   left, naming the tasks not saved; the runtime then runs the shutdown
+//!   hooks, always. A second [`Worker::begin_shutdown`] ends the drain:
+//!   handlers cancelled, their tasks saved once without a reload, claimed
+//!   tasks not started set back to `pending`, and `Finished` once these
+//!   calls are answered or [`WorkerPolicy::last_calls`] passed.
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -45,15 +45,27 @@
 //!   the server's copy is read and the final status saved (retried with
 //!   backoff; a `stopped` set meanwhile stays `stopped`), then the metrics
 //!   are reported once, when the task has `tokens`.
-//! - A handler error saves `error` with its message; a panic too; a
-//!   handler past its deadline is cancelled (its token) and the task saved
-//!   `error` ("timeout").
+//! - A handler error saves `error` with its message; a panic too (the
+//!   handler is called inside its own tokio task: a panic before its first
+//!   `.await` fails that task alone); a handler past its deadline is
+//!   cancelled (its token) and the task saved `error` ("timeout"); one that
+//!   ignores its token is aborted [`WorkerPolicy::abort_grace`] later,
+//!   which frees its slot.
 //! - Shutdown (SIGTERM, Ctrl-C, the [`ShutdownHandle`], or the future given
-//!   to [`Worker::run_until`]): intake stops, queued tasks go back to
-//!   `pending`, running handlers get the grace period, then are cancelled
-//!   and saved `error` saying so (never `completed`); a second request cuts
-//!   the grace short. The shutdown hooks always run, whatever ended the
-//!   run (the boot's failure included).
+//!   to [`Worker::run_until`]) has one deadline
+//!   ([`WorkerBuilder::shutdown_deadline`], 29 s): intake stops, queued
+//!   (unclaimed) tasks are left to the server's dispatch, running handlers
+//!   get the grace period (25 s), then are cancelled and saved `error`
+//!   saying so (never `completed`); the final saves get the rest. The
+//!   heartbeats go on until the last claimed task is saved. At the deadline
+//!   the worker exits and [`Exit::unsaved`] names every task it could not
+//!   save. A second request ends the drain at once: handlers cancelled,
+//!   their tasks saved once without a reload, claimed tasks not started set
+//!   back to `pending`, within [`WorkerPolicy::last_calls`]. The shutdown
+//!   hooks always run, whatever ended the run (the boot's failure
+//!   included). Dropping the future of [`Worker::run`] cancels every
+//!   handler's token and aborts the handlers, requests and stream left (the
+//!   hooks, being async, do not run then).
 //! - `worker-environment-conflict` ends the run cleanly ([`ExitReason::Conflict`]).
 //!
 //! Handlers get a [`TaskContext`]: the attempt number, the deadline, a
