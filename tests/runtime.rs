@@ -773,7 +773,7 @@ async fn blocking_handlers_run_off_the_async_threads_and_can_push_events() {
                     EventPayload::Text(format!("from {}", task.input.text)),
                 ))?;
                 task.result = Some(format!("blocking: {}", task.input.text));
-                Ok::<_, xpander_sdk::Error>(task)
+                Ok(task)
             });
     let (handle, run) = start(&emulator, worker).await;
     let a = create(&emulator, AGENT, "a");

@@ -160,7 +160,7 @@ pub use classify::{
 pub use effects::{
     Call, CancelReason, Effect, HandlerOutcome, HandlerStart, Level, Notice, Phase, StopReason,
 };
-pub use policy::{WorkerPolicy, MIN_HEARTBEAT_INTERVAL};
+pub use policy::{WorkerPolicy, MIN_HEARTBEAT_INTERVAL, SAVE_RESERVE};
 pub use requests::{events_root, Environment, WorkerRequests};
 
 /// The result of a task whose handler the grace period of a shutdown cut off.

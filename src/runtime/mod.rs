@@ -187,8 +187,10 @@ impl WorkerBuilder {
     }
 
     /// On shutdown, how long running handlers get to finish: the first
-    /// part of the [`shutdown_deadline`](Self::shutdown_deadline) (at most
-    /// all of it). Default: 25 s.
+    /// part of the [`shutdown_deadline`](Self::shutdown_deadline), which
+    /// stays the hard limit (raise both for longer handlers; the final
+    /// saves keep at least [`SAVE_RESERVE`](crate::core::worker::SAVE_RESERVE)
+    /// of it, or a fifth of a short one). Default: 25 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> WorkerBuilder {
         self.policy = self.policy.with_shutdown_grace(grace);
         self
@@ -306,13 +308,29 @@ impl WorkerBuilder {
         self
     }
 
-    /// A blocking handler `|task: Task, ctx: TaskContext| -> Result<Task, E>`,
-    /// run on tokio's blocking threads (never on the async ones). It
-    /// cannot be aborted: it should watch [`TaskContext::is_cancelled`].
-    pub fn blocking_handler<F, E>(mut self, handler: F) -> WorkerBuilder
+    /// A blocking handler `Fn(Task, TaskContext) -> Result<Task, `[`BoxError`]`>`
+    /// (`|task, ctx| { ...; Ok(task) }` needs no annotation), run on
+    /// tokio's blocking threads (never on the async ones). It cannot be
+    /// aborted: it should watch [`TaskContext::is_cancelled`].
+    ///
+    /// ```
+    /// use xpander_sdk::runtime::Worker;
+    /// # fn demo(tasks: xpander_sdk::Tasks) -> xpander_sdk::Result<()> {
+    /// let worker = Worker::builder(tasks)
+    ///     .agent_id("agent-1")
+    ///     .blocking_handler(|mut task, ctx| {
+    ///         if ctx.is_cancelled() {
+    ///             return Err("cancelled".into());
+    ///         }
+    ///         task.result = Some(task.input.text.len().to_string());
+    ///         Ok(task)
+    ///     })
+    ///     .build()?;
+    /// # let _ = worker; Ok(()) }
+    /// ```
+    pub fn blocking_handler<F>(mut self, handler: F) -> WorkerBuilder
     where
-        F: Fn(Task, TaskContext) -> std::result::Result<Task, E> + Send + Sync + 'static,
-        E: Into<BoxError>,
+        F: Fn(Task, TaskContext) -> std::result::Result<Task, BoxError> + Send + Sync + 'static,
     {
         self.handler = Some(Arc::new(handler::Blocking(Arc::new(handler))));
         self

@@ -6,6 +6,11 @@ use std::time::Duration;
 use crate::core::duration::{clamp, clamp_floor};
 use crate::core::stream::StreamPolicy;
 
+/// The part of [`WorkerPolicy::shutdown_deadline`] the final saves keep at
+/// least (a fifth of a deadline shorter than 20 s): a longer
+/// [`WorkerPolicy::shutdown_grace`] is cut.
+pub const SAVE_RESERVE: Duration = Duration::from_secs(4);
+
 /// The shortest [`WorkerPolicy::heartbeat_interval`] the worker uses.
 pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -50,8 +55,10 @@ pub struct WorkerPolicy {
     pub task_timeout: Option<Duration>,
     /// On shutdown, how long running handlers get to finish before they
     /// are cancelled: the first part of
-    /// [`shutdown_deadline`](Self::shutdown_deadline) (a longer grace is
-    /// cut to it). Default: 25 s.
+    /// [`shutdown_deadline`](Self::shutdown_deadline), which stays the hard
+    /// limit (raise both for longer handlers). A grace that would leave the
+    /// final saves less than [`SAVE_RESERVE`] (or a fifth of a short
+    /// deadline) is cut. Default: 25 s.
     pub shutdown_grace: Duration,
     /// From the first shutdown request, the longest the drain takes:
     /// handlers get [`shutdown_grace`](Self::shutdown_grace) of it, the
@@ -206,15 +213,19 @@ impl WorkerPolicy {
 
     /// The policy as the worker uses it: every duration within what the
     /// clock can hold ([`clamp`]), the heartbeat at least
-    /// [`MIN_HEARTBEAT_INTERVAL`], the grace at most the deadline, counts
-    /// at least 1.
+    /// [`MIN_HEARTBEAT_INTERVAL`], the grace within the deadline less the
+    /// saves' reserve, counts at least 1.
     pub(crate) fn normalized(mut self) -> WorkerPolicy {
         self.concurrency = self.concurrency.max(1);
         self.save_attempts = self.save_attempts.max(1);
         self.heartbeat_interval = clamp_floor(self.heartbeat_interval, MIN_HEARTBEAT_INTERVAL);
         self.task_timeout = self.task_timeout.map(clamp);
         self.shutdown_deadline = clamp(self.shutdown_deadline);
-        self.shutdown_grace = clamp(self.shutdown_grace).min(self.shutdown_deadline);
+        // The final saves keep a part of the deadline: 4 s, or a fifth of a
+        // deadline shorter than 20 s.
+        let reserve = SAVE_RESERVE.min(self.shutdown_deadline / 5);
+        self.shutdown_grace =
+            clamp(self.shutdown_grace).min(self.shutdown_deadline.saturating_sub(reserve));
         self.abort_grace = clamp(self.abort_grace);
         self.last_calls = clamp(self.last_calls);
         self.save_initial_delay = clamp(self.save_initial_delay);

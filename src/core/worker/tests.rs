@@ -1894,3 +1894,31 @@ fn worker_policy_durations_zero_and_max_are_clamped() {
         }
     }
 }
+
+/// The final saves keep a part of the deadline, whatever the grace.
+#[test]
+fn the_grace_leaves_the_final_saves_their_reserve() {
+    let t0 = Instant::now();
+    let cases = [
+        // (grace, deadline, effective grace)
+        (secs(25), secs(29), secs(25)),
+        (secs(25), secs(10), secs(8)),
+        (secs(3600), secs(60), secs(56)),
+        (secs(1), secs(60), secs(1)),
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO),
+    ];
+    for (grace, deadline, effective) in cases {
+        let policy = policy()
+            .with_shutdown_grace(grace)
+            .with_shutdown_deadline(deadline);
+        let mut w = registered(policy, t0);
+        assert_eq!(
+            w.policy().shutdown_grace,
+            effective,
+            "{grace:?} {deadline:?}"
+        );
+        run_to_handler(&mut w, "task-1", t0);
+        w.begin_shutdown(t0);
+        assert!(cancels(&w.on_tick(t0 + effective)).len() == 1);
+    }
+}
