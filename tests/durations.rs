@@ -108,7 +108,7 @@ fn retry_policy_delays_zero_and_max_in_both_faces() {
         ];
         for policy in policies {
             let tasks = builder(&emulator)
-                .retry(policy.clone())
+                .retry(policy)
                 .deadline(Duration::from_secs(10))
                 .build()
                 .unwrap();

@@ -52,7 +52,7 @@ pub(crate) fn after(now: Instant, duration: Duration) -> Instant {
         if let Some(at) = now.checked_add(duration) {
             return at;
         }
-        duration /= 2;
+        duration = duration.checked_div(2).unwrap_or_default();
     }
 }
 

@@ -223,7 +223,7 @@ impl WorkerPolicy {
         self.shutdown_deadline = clamp(self.shutdown_deadline);
         // The final saves keep a part of the deadline: 4 s, or a fifth of a
         // deadline shorter than 20 s.
-        let reserve = SAVE_RESERVE.min(self.shutdown_deadline / 5);
+        let reserve = SAVE_RESERVE.min(self.shutdown_deadline.checked_div(5).unwrap_or_default());
         self.shutdown_grace =
             clamp(self.shutdown_grace).min(self.shutdown_deadline.saturating_sub(reserve));
         self.abort_grace = clamp(self.abort_grace);
