@@ -303,6 +303,37 @@ impl WorkerBuilder {
     /// Result<Task, E>>` with an error type `E: Into<BoxError>` of its own
     /// (annotated: `Ok::<_, MyError>(task)`). It replaces a handler set
     /// before.
+    ///
+    /// ```
+    /// use xpander_sdk::runtime::{Handler, HandlerFuture, TaskContext, Worker};
+    /// use xpander_sdk::Task;
+    ///
+    /// struct Prefix(String);
+    ///
+    /// impl Handler for Prefix {
+    ///     fn handle(&self, mut task: Task, _ctx: TaskContext) -> HandlerFuture {
+    ///         let prefix = self.0.clone();
+    ///         Box::pin(async move {
+    ///             task.result = Some(format!("{prefix}{}", task.input.text));
+    ///             Ok(task)
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// # fn demo(tasks: xpander_sdk::Tasks) -> xpander_sdk::Result<()> {
+    /// let worker = Worker::builder(tasks.clone())
+    ///     .agent_id("agent-1")
+    ///     .custom_handler(Prefix("echo: ".into()))
+    ///     .build()?;
+    /// // A closure with an error type of its own.
+    /// let other = Worker::builder(tasks)
+    ///     .agent_id("agent-1")
+    ///     .custom_handler(|task: Task, _ctx: TaskContext| async move {
+    ///         Ok::<_, std::io::Error>(task)
+    ///     })
+    ///     .build()?;
+    /// # let _ = (worker, other); Ok(()) }
+    /// ```
     pub fn custom_handler(mut self, handler: impl Handler) -> WorkerBuilder {
         self.handler = Some(Arc::new(handler));
         self
