@@ -236,7 +236,8 @@ async fn a_handler_ignoring_its_deadline_is_aborted_and_its_slot_freed() {
     let worker = builder(&tasks, policy().with_abort_grace(ms(100)))
         .concurrency(1)
         .queue(4)
-        .task_deadline(ms(300))
+        // Long enough that `next`, which returns at once, never meets it.
+        .task_deadline(Duration::from_secs(1))
         .on_notice(notices.callback())
         .handler(move |mut task, ctx| {
             let dropped = d.clone();
@@ -290,10 +291,12 @@ async fn the_deadline_ends_the_drain_names_the_unsaved_and_heartbeats_go_on_unti
     let notices = Notices::default();
     let gate = Arc::new(Semaphore::new(0));
     let g = gate.clone();
-    let deadline = Duration::from_secs(3);
+    // A grace long enough for `drained` to finish in it on a loaded
+    // machine; the deadline leaves the drain room for a few heartbeats.
+    let deadline = Duration::from_secs(6);
     let policy = policy()
         .with_heartbeat_interval(ms(100))
-        .with_shutdown_grace(ms(300))
+        .with_shutdown_grace(Duration::from_secs(2))
         .with_shutdown_deadline(deadline);
     let worker = builder(&tasks, policy)
         .concurrency(2)
