@@ -506,16 +506,15 @@ impl Worker {
     where
         S: Future<Output = ()> + Send,
     {
+        // Aborted when the run ends, or when its future is dropped.
         let listener = self
             .signals
-            .then(|| listen_to_signals(self.shutdown.clone()));
+            .then(|| AbortOnDrop(listen_to_signals(self.shutdown.clone())));
         let outcome = self.serve(signal).await;
         for hook in std::mem::take(&mut self.shutdown_hooks) {
             hook().await;
         }
-        if let Some(listener) = listener {
-            listener.abort();
-        }
+        drop(listener);
         outcome
     }
 
@@ -583,6 +582,15 @@ fn listen_to_signals(handle: ShutdownHandle) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// SIGTERM, where there is such a signal.
