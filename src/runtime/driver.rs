@@ -138,7 +138,7 @@ impl Driver {
 
     /// Runs the worker until the core says it is finished: `shutdown`
     /// counts the shutdown requests (each one is handed to the core: the
-    /// second cuts the grace short), `signal` is one more.
+    /// second ends the drain), `signal` is one more.
     pub(crate) async fn run<S>(mut self, mut shutdown: watch::Receiver<u64>, signal: S) -> Finished
     where
         S: Future<Output = ()>,

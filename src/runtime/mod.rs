@@ -216,7 +216,7 @@ impl WorkerBuilder {
     }
 
     /// Whether [`Worker::run`] stops on SIGTERM and Ctrl-C (a second one
-    /// cuts the grace short). Default: true. Turn it off when embedding the
+    /// ends the drain at once). Default: true. Turn it off when embedding the
     /// worker in a program that handles signals itself (then use
     /// [`Worker::shutdown_handle`] or [`Worker::run_until`]), and in tests.
     /// Listening needs a tokio runtime with its I/O driver
@@ -621,14 +621,15 @@ impl Terminate {
 }
 
 /// Shuts a [`Worker`] down from elsewhere: intake stops, running handlers
-/// get the grace period; a second call cuts it short.
+/// get the grace period; a second call ends the drain at once.
 #[derive(Clone)]
 pub struct ShutdownHandle {
     sender: Arc<watch::Sender<u64>>,
 }
 
 impl ShutdownHandle {
-    /// Asks the worker to shut down (the second time: now).
+    /// Asks the worker to shut down (the second time: the drain ends at once, see
+    /// [`WorkerPolicy::last_calls`]).
     pub fn shutdown(&self) {
         self.sender
             .send_modify(|count| *count = count.saturating_add(1));
