@@ -19,13 +19,13 @@ use std::time::Duration;
 
 use xpander_sdk::core::wait::WaitPolicy;
 use xpander_sdk::emulator::Emulator;
-use xpander_sdk::runtime::{ExitReason, Notice, TaskContext, Worker, WorkerBuilder};
+use xpander_sdk::runtime::{BoxError, ExitReason, Notice, TaskContext, Worker, WorkerBuilder};
 use xpander_sdk::{AgentExecutionStatus, CreateTask, Task, Tasks};
 
 /// The echo handler.
-async fn echo(mut task: Task, ctx: TaskContext) -> Result<Task, String> {
+async fn echo(mut task: Task, ctx: TaskContext) -> Result<Task, BoxError> {
     if task.input.text.trim() == "fail" {
-        return Err(format!("asked to fail (attempt {})", ctx.attempt()));
+        return Err(format!("asked to fail (attempt {})", ctx.attempt()).into());
     }
     task.result = Some(format!("echo: {}", task.input.text));
     Ok(task)

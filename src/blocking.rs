@@ -22,6 +22,7 @@ use ureq::unversioned::transport::{
 };
 
 use crate::config::Config;
+use crate::core::duration::clamp;
 use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, StreamRead};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
@@ -67,8 +68,10 @@ impl Transport {
             .http_status_as_error(false)
             // The key must never follow a redirect; a 3xx is an ApiError.
             .max_redirects(0)
-            .timeout_connect(Some(config.timeouts.connect))
-            .timeout_global(Some(config.timeouts.request))
+            // Clamped: ureq computes `Instant + timeout` (a panic past what
+            // the clock holds, `Duration::MAX` included).
+            .timeout_connect(Some(clamp(config.timeouts.connect)))
+            .timeout_global(Some(clamp(config.timeouts.request)))
             .user_agent(crate::USER_AGENT)
             // Our decision, not ureq's own reading of the environment.
             .proxy(proxy)
@@ -123,7 +126,7 @@ impl Transport {
     ) -> Result<HttpResponse> {
         let response = self
             .exchange(request, |configured| match timeout {
-                Some(timeout) => configured.timeout_global(Some(timeout)),
+                Some(timeout) => configured.timeout_global(Some(clamp(timeout))),
                 None => configured,
             })
             .map_err(|e| self.secrets.scrub_error(e))?;
@@ -141,6 +144,7 @@ impl Transport {
         head: Option<Duration>,
         idle: Duration,
     ) -> Result<Streaming> {
+        let (head, idle) = (head.map(clamp), clamp(idle));
         let response = self
             .exchange(request, |configured| {
                 let configured = configured
@@ -278,7 +282,7 @@ impl Transport {
 
     /// Waits before the next attempt.
     pub(crate) fn sleep(wait: Duration) {
-        std::thread::sleep(wait)
+        std::thread::sleep(clamp(wait))
     }
 }
 

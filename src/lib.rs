@@ -161,8 +161,8 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let emulator = xpander_sdk::emulator::Emulator::start()?;
-//! use xpander_sdk::runtime::{TaskContext, Worker};
-//! use xpander_sdk::{AgentExecutionStatus, CreateTask, Task, Tasks, WaitPolicy};
+//! use xpander_sdk::runtime::Worker;
+//! use xpander_sdk::{AgentExecutionStatus, CreateTask, Tasks, WaitPolicy};
 //!
 //! let tasks = Tasks::builder()
 //!     .api_key(emulator.api_key())
@@ -172,9 +172,9 @@
 //! let worker = Worker::builder(tasks.clone())
 //!     .agent_id("agent-echo") // or `.from_env()`: XPANDER_AGENT_ID
 //!     .handle_signals(false)  // this example stops it itself
-//!     .handler(|mut task: Task, _ctx: TaskContext| async move {
+//!     .handler(|mut task, _ctx| async move {
 //!         task.result = Some(format!("echo: {}", task.input.text));
-//!         Ok::<_, xpander_sdk::Error>(task) // saved `completed`
+//!         Ok(task) // saved `completed`
 //!     })
 //!     .build()?; // no I/O before run()
 //! let shutdown = worker.shutdown_handle();

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::core::duration::clamp;
 use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
@@ -79,8 +80,8 @@ impl Transport {
             .tls_backend_preconfigured(tls)
             // The key must never follow a redirect; a 3xx is an ApiError.
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.timeouts.connect)
-            .timeout(config.timeouts.request)
+            .connect_timeout(clamp(config.timeouts.connect))
+            .timeout(clamp(config.timeouts.request))
             .user_agent(crate::USER_AGENT)
             .tcp_nodelay(true);
         if !http2 {
@@ -167,7 +168,7 @@ impl Transport {
         let sent = async {
             let mut builder = self.builder(request)?;
             if let Some(timeout) = timeout {
-                builder = builder.timeout(timeout);
+                builder = builder.timeout(clamp(timeout));
             }
             let response = builder.send().await.map_err(transport_error)?;
             self.same_origin(request, &response)?;
@@ -269,7 +270,8 @@ impl Transport {
                 .timeout(STREAM_LIFETIME)
                 .send(),
         );
-        let head = head.unwrap_or(idle);
+        let idle = clamp(idle);
+        let head = clamp(head.unwrap_or(idle));
         Ok(Streaming {
             conn: Conn::Pending {
                 pending: std::sync::Mutex::new(pending),
@@ -287,7 +289,7 @@ impl Transport {
 
     /// Waits before the next attempt.
     pub(crate) async fn sleep(wait: Duration) {
-        tokio::time::sleep(wait).await
+        tokio::time::sleep(clamp(wait)).await
     }
 }
 

@@ -19,8 +19,8 @@ use xpander_sdk::core::worker::SHUTDOWN_MESSAGE;
 use xpander_sdk::emulator::{Emulator, Fault, RecordedRequest, WorkerInfo};
 use xpander_sdk::model::{EventPayload, TaskEventType, Tokens};
 use xpander_sdk::runtime::{
-    BoxError, Exit, ExitReason, Handler, Notice, RunError, ShutdownHandle, TaskContext, TaskFailed,
-    Worker, WorkerBuilder, WorkerPolicy,
+    BoxError, Exit, ExitReason, HandlerFuture, Notice, RunError, ShutdownHandle, TaskContext,
+    TaskFailed, Worker, WorkerBuilder, WorkerPolicy,
 };
 use xpander_sdk::{RetryPolicy, Task, Tasks};
 
@@ -194,15 +194,18 @@ async fn pass(gate: &Semaphore) {
 }
 
 /// A handler that waits at `gate`, then lets `finish` change the task.
-fn gated(gate: &Arc<Semaphore>, finish: fn(&mut Task)) -> impl Handler {
+fn gated(
+    gate: &Arc<Semaphore>,
+    finish: fn(&mut Task),
+) -> impl Fn(Task, TaskContext) -> HandlerFuture + Send + Sync + 'static {
     let gate = gate.clone();
     move |mut task: Task, _ctx: TaskContext| {
         let gate = gate.clone();
-        async move {
+        Box::pin(async move {
             pass(&gate).await;
             finish(&mut task);
             Ok::<_, BoxError>(task)
-        }
+        })
     }
 }
 
@@ -770,7 +773,7 @@ async fn blocking_handlers_run_off_the_async_threads_and_can_push_events() {
                     EventPayload::Text(format!("from {}", task.input.text)),
                 ))?;
                 task.result = Some(format!("blocking: {}", task.input.text));
-                Ok::<_, xpander_sdk::Error>(task)
+                Ok(task)
             });
     let (handle, run) = start(&emulator, worker).await;
     let a = create(&emulator, AGENT, "a");

@@ -35,6 +35,7 @@ pub use builder::{parse_task, parse_task_list, RequestBuilder};
 pub use worker::events_root;
 
 mod builder;
+pub mod duration;
 #[cfg(test)]
 mod extras_tests;
 pub(crate) mod metrics;

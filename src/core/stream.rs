@@ -549,6 +549,7 @@ pub struct EventSession {
 impl EventSession {
     /// A session for the stream of `task_id`, not connected yet.
     pub fn new(task_id: impl Into<String>, policy: StreamPolicy) -> EventSession {
+        let policy = crate::core::duration::clamp_stream(policy);
         let backoff = Backoff::new(
             policy.initial_delay,
             policy.max_delay,

@@ -253,6 +253,10 @@ impl WaitPolicy {
     }
 }
 
+/// The shortest poll delay a wait uses ([`WaitPolicy::poll_initial`] below
+/// it counts as this): a zero one would poll in a tight loop.
+pub const MIN_POLL_DELAY: Duration = Duration::from_millis(10);
+
 /// The shortest time a stream is followed between two rechecks (a smaller
 /// [`WaitPolicy::recheck_every`] counts as this): a recheck is a `get` and a
 /// new connection, never a busy loop.
@@ -333,6 +337,13 @@ impl Waiter {
     /// A wait that starts at `now` and ends at `now +`
     /// [`WaitPolicy::timeout`] at the latest.
     pub fn new(policy: WaitPolicy, now: Instant) -> Waiter {
+        let mut policy = policy;
+        // A poll never comes back at once (a zero delay would be a flood
+        // of `get`s); a timeout too long for the clock is no deadline.
+        policy.poll_initial =
+            crate::core::duration::clamp_floor(policy.poll_initial, MIN_POLL_DELAY);
+        policy.poll_max = crate::core::duration::clamp(policy.poll_max).max(policy.poll_initial);
+        policy.recheck_every = crate::core::duration::clamp(policy.recheck_every);
         Waiter {
             deadline: now.checked_add(policy.timeout),
             policy,

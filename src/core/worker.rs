@@ -121,9 +121,18 @@
 //!   server's dispatch (see Intake), running ones get [`WorkerPolicy::shutdown_grace`] (25 s,
 //!   inside Kubernetes' 30 s) to finish, as Sidekiq's TERM handling gives
 //!   busy jobs a timeout; then their handlers are cancelled and the tasks
-//!   saved as `error`. [`Effect::Finished`] comes when every task is
-//!   settled; the runtime then runs the shutdown hooks, always. A second
-//!   [`Worker::begin_shutdown`] cuts the grace short.
+//!   saved as `error`; a handler that ignores its cancellation (here or
+//!   past its task timeout) is aborted [`WorkerPolicy::abort_grace`] later
+//!   ([`Effect::AbortHandler`]). The heartbeats go on, for the last worker
+//!   id, until every claimed task is saved (a worker silent mid-drain
+//!   invites the server to hand its tasks to another: the duplicate run
+//!   other runtimes have). [`Effect::Finished`] comes when every task is
+//!   settled, or at [`WorkerPolicy::shutdown_deadline`] (29 s) whatever is
+//!   left, naming the tasks not saved; the runtime then runs the shutdown
+//!   hooks, always. A second [`Worker::begin_shutdown`] ends the drain:
+//!   handlers cancelled, their tasks saved once without a reload, claimed
+//!   tasks not started set back to `pending`, and `Finished` once these
+//!   calls are answered or [`WorkerPolicy::last_calls`] passed.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -155,7 +164,7 @@ pub use classify::{
 pub use effects::{
     Call, CancelReason, Effect, HandlerOutcome, HandlerStart, Level, Notice, Phase, StopReason,
 };
-pub use policy::WorkerPolicy;
+pub use policy::{WorkerPolicy, MIN_HEARTBEAT_INTERVAL, SAVE_RESERVE};
 pub use requests::{events_root, Environment, WorkerRequests};
 
 /// The result of a task whose handler the grace period of a shutdown cut off.
@@ -192,6 +201,8 @@ struct TaskRecord {
     metrics_reported: bool,
     /// Kept for the handler's start, then handed over.
     llm_gateway: Option<LlmGateway>,
+    /// When a cancelled handler that has not returned is aborted.
+    abort_at: Option<Instant>,
 }
 
 /// A task accepted into the queue.
@@ -235,6 +246,18 @@ struct Stopping {
     reason: Option<StopReason>,
     grace_ends: Instant,
     expired: bool,
+    /// The end of the drain ([`WorkerPolicy::shutdown_deadline`]).
+    deadline: Instant,
+    /// After a second request: the end of the last best-effort calls.
+    hurry_ends: Option<Instant>,
+    /// The worker id the heartbeats go on for until every claimed task is
+    /// saved (the stream is closed, the registration kept).
+    heartbeat_id: Option<String>,
+    /// Tasks given up on since the stop began (a final save or a release
+    /// that failed).
+    unsaved: Vec<String>,
+    /// Handlers aborted since the stop began.
+    abandoned: Vec<String>,
 }
 
 /// The agent worker's state machine. See the [module documentation](self).
@@ -286,10 +309,7 @@ pub struct Worker {
 impl Worker {
     /// A worker, not started: nothing happens until [`start`](Self::start).
     pub fn new(requests: WorkerRequests, policy: WorkerPolicy) -> Worker {
-        let mut policy = policy;
-        policy.concurrency = policy.concurrency.max(1);
-        policy.save_attempts = policy.save_attempts.max(1);
-        policy.stream = policy.stream.persistent(true);
+        let policy = policy.normalized();
         Worker {
             session: EventSession::new(requests.agent_id(), policy.stream.clone()),
             requests,

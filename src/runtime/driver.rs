@@ -29,19 +29,19 @@ use crate::Tasks;
 pub(crate) struct Finished {
     pub(crate) reason: StopReason,
     pub(crate) abandoned: Vec<String>,
+    pub(crate) unsaved: Vec<String>,
 }
 
-/// An answer or a handler's end, back to the loop.
+/// An answer, back to the loop.
 enum Input {
     Response {
         call: Call,
         answer: Result<HttpResponse>,
     },
-    HandlerDone {
-        task_id: String,
-        outcome: HandlerOutcome,
-    },
 }
+
+/// What a handler's tokio task gives back.
+type HandlerResult = std::result::Result<crate::model::Task, BoxError>;
 
 /// What the stream's reader tells the loop.
 enum StreamMsg {
@@ -72,6 +72,7 @@ struct StreamTask {
 struct Running {
     cancel: CancellationToken,
     abort: AbortHandle,
+    id: tokio::task::Id,
 }
 
 /// Stream messages buffered between the reader and the loop: the reader
@@ -93,6 +94,12 @@ pub(crate) struct Driver {
     /// dropped.
     generation: u64,
     handlers: HashMap<String, Running>,
+    /// The handlers' tokio tasks (each handler is called inside its own:
+    /// a panic in it, before its first `.await` too, ends that task
+    /// alone). Dropping the set, as dropping the driver does, aborts them.
+    running: JoinSet<HandlerResult>,
+    /// The task of each handler's tokio task.
+    by_id: HashMap<tokio::task::Id, String>,
     /// Requests under way (aborted when the loop ends: by then the core has
     /// settled every task, only worker events may be left).
     calls: JoinSet<()>,
@@ -122,6 +129,8 @@ impl Driver {
             stream: None,
             generation: 0,
             handlers: HashMap::new(),
+            running: JoinSet::new(),
+            by_id: HashMap::new(),
             calls: JoinSet::new(),
             ready,
         }
@@ -129,7 +138,7 @@ impl Driver {
 
     /// Runs the worker until the core says it is finished: `shutdown`
     /// counts the shutdown requests (each one is handed to the core: the
-    /// second cuts the grace short), `signal` is one more.
+    /// second ends the drain), `signal` is one more.
     pub(crate) async fn run<S>(mut self, mut shutdown: watch::Receiver<u64>, signal: S) -> Finished
     where
         S: Future<Output = ()>,
@@ -170,6 +179,7 @@ impl Driver {
                     self.core.begin_shutdown(Instant::now())
                 }
                 Some(input) = self.inbox.recv() => self.on_input(input),
+                Some(joined) = self.running.join_next_with_id() => self.on_joined(joined),
                 Some((generation, msg)) = self.stream_rx.recv() => {
                     if generation == self.generation {
                         self.on_stream(msg)
@@ -210,9 +220,25 @@ impl Driver {
                         running.cancel.cancel();
                     }
                 }
+                Effect::AbortHandler { task_id } => {
+                    // Its end is not reported: the core settled it.
+                    if let Some(running) = self.handlers.remove(&task_id) {
+                        running.cancel.cancel();
+                        running.abort.abort();
+                        self.by_id.remove(&running.id);
+                    }
+                }
                 Effect::Notice(notice) => self.log(&notice),
-                Effect::Finished { reason, abandoned } => {
-                    finished = Some(Finished { reason, abandoned });
+                Effect::Finished {
+                    reason,
+                    abandoned,
+                    unsaved,
+                } => {
+                    finished = Some(Finished {
+                        reason,
+                        abandoned,
+                        unsaved,
+                    });
                 }
             }
         }
@@ -222,11 +248,26 @@ impl Driver {
     fn on_input(&mut self, input: Input) -> Vec<Effect> {
         match input {
             Input::Response { call, answer } => self.core.on_response(call, answer, Instant::now()),
-            Input::HandlerDone { task_id, outcome } => {
-                self.handlers.remove(&task_id);
-                self.core.on_handler_done(&task_id, outcome)
-            }
         }
+    }
+
+    /// A handler's tokio task ended: returned, failed, panicked or was
+    /// aborted.
+    fn on_joined(
+        &mut self,
+        joined: std::result::Result<(tokio::task::Id, HandlerResult), tokio::task::JoinError>,
+    ) -> Vec<Effect> {
+        let id = match &joined {
+            Ok((id, _)) => *id,
+            Err(error) => error.id(),
+        };
+        // An aborted handler (by the core's decision) is not reported.
+        let Some(task_id) = self.by_id.remove(&id) else {
+            return Vec::new();
+        };
+        self.handlers.remove(&task_id);
+        let outcome = outcome(joined.map(|(_, result)| result));
+        self.core.on_handler_done(&task_id, outcome)
     }
 
     fn on_stream(&mut self, msg: StreamMsg) -> Vec<Effect> {
@@ -320,19 +361,16 @@ impl Driver {
             cancel.clone(),
             llm_gateway,
         );
-        // Its own task: a panic is caught there, and the loop never waits.
-        let run = tokio::spawn(self.handler.handle(task, ctx));
-        let abort = run.abort_handle();
-        let inbox = self.inbox_tx.clone();
-        let id = task_id.clone();
-        tokio::spawn(async move {
-            let outcome = outcome(run.await);
-            let _ = inbox.send(Input::HandlerDone {
-                task_id: id,
-                outcome,
-            });
-        });
-        self.handlers.insert(task_id, Running { cancel, abort });
+        // Called inside its own task: a panic anywhere in the handler
+        // (before its first `.await` too) ends that task alone, and
+        // blocking code there never stalls the loop.
+        let handler = self.handler.clone();
+        let abort = self
+            .running
+            .spawn(async move { handler.handle(task, ctx).await });
+        let id = abort.id();
+        self.by_id.insert(id, task_id.clone());
+        self.handlers.insert(task_id, Running { cancel, abort, id });
     }
 
     fn log(&self, notice: &Notice) {
@@ -363,20 +401,25 @@ impl Driver {
         self.close_stream();
         for running in self.handlers.values() {
             running.cancel.cancel();
-            running.abort.abort();
         }
         self.handlers.clear();
+        self.by_id.clear();
+        self.running.abort_all();
         self.calls.abort_all();
     }
 }
 
+/// The drop guard of a run: dropping the future of `Worker::run` (in a
+/// `select!`, a timeout) drops the driver, which cancels every handler's
+/// token and aborts the handlers, the requests and the stream left.
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// How a handler's task ended, for the core.
-fn outcome(
-    joined: std::result::Result<
-        std::result::Result<crate::model::Task, BoxError>,
-        tokio::task::JoinError,
-    >,
-) -> HandlerOutcome {
+fn outcome(joined: std::result::Result<HandlerResult, tokio::task::JoinError>) -> HandlerOutcome {
     match joined {
         Ok(Ok(task)) => HandlerOutcome::Finished(Box::new(task)),
         Ok(Err(error)) => match error.downcast::<TaskFailed>() {

@@ -23,9 +23,13 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = std::result::Result<Task, B
 
 /// Runs one task. Implemented for every closure
 /// `Fn(Task, TaskContext) -> impl Future<Output = Result<Task, E>>` with
-/// `E: Into<BoxError>`, so a closure is the usual handler; implement it on
-/// your own type for a handler with state (it is then held as a trait
-/// object, shared by all tasks: `&self`).
+/// `E: Into<BoxError>`; implement it on your own type for a handler with
+/// state (it is then held as a trait object, shared by all tasks: `&self`),
+/// and pass it to
+/// [`WorkerBuilder::custom_handler`](super::WorkerBuilder::custom_handler).
+/// The usual handler is a closure given to
+/// [`WorkerBuilder::handler`](super::WorkerBuilder::handler), whose error
+/// type is [`BoxError`] (so that the closure needs no annotation).
 ///
 /// The handler returns the task it was given, changed: `result`, and as it
 /// needs `status` (anything but `executing` is kept; `executing` becomes

@@ -4,8 +4,8 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use xpander_sdk::runtime::{TaskContext, Worker};
-//! use xpander_sdk::{Task, Tasks};
+//! use xpander_sdk::runtime::Worker;
+//! use xpander_sdk::Tasks;
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,10 +17,10 @@
 //!     .task_deadline(Duration::from_secs(600))
 //!     .on_boot(|| async { Ok::<(), std::io::Error>(()) })
 //!     .on_shutdown(|| async { println!("bye") })
-//!     .handler(|mut task: Task, ctx: TaskContext| async move {
+//!     .handler(|mut task, ctx| async move {
 //!         ctx.chunk("thinking...").await?;
 //!         task.result = Some(format!("echo: {}", task.input.text));
-//!         Ok::<_, xpander_sdk::Error>(task)
+//!         Ok(task)
 //!     })
 //!     .build()?; // no I/O before run()
 //! let exit = worker.run().await?; // until SIGTERM / Ctrl-C
@@ -45,15 +45,27 @@
 //!   the server's copy is read and the final status saved (retried with
 //!   backoff; a `stopped` set meanwhile stays `stopped`), then the metrics
 //!   are reported once, when the task has `tokens`.
-//! - A handler error saves `error` with its message; a panic too; a
-//!   handler past its deadline is cancelled (its token) and the task saved
-//!   `error` ("timeout").
+//! - A handler error saves `error` with its message; a panic too (the
+//!   handler is called inside its own tokio task: a panic before its first
+//!   `.await` fails that task alone); a handler past its deadline is
+//!   cancelled (its token) and the task saved `error` ("timeout"); one that
+//!   ignores its token is aborted [`WorkerPolicy::abort_grace`] later,
+//!   which frees its slot.
 //! - Shutdown (SIGTERM, Ctrl-C, the [`ShutdownHandle`], or the future given
-//!   to [`Worker::run_until`]): intake stops, queued tasks go back to
-//!   `pending`, running handlers get the grace period, then are cancelled
-//!   and saved `error` saying so (never `completed`); a second request cuts
-//!   the grace short. The shutdown hooks always run, whatever ended the
-//!   run (the boot's failure included).
+//!   to [`Worker::run_until`]) has one deadline
+//!   ([`WorkerBuilder::shutdown_deadline`], 29 s): intake stops, queued
+//!   (unclaimed) tasks are left to the server's dispatch, running handlers
+//!   get the grace period (25 s), then are cancelled and saved `error`
+//!   saying so (never `completed`); the final saves get the rest. The
+//!   heartbeats go on until the last claimed task is saved. At the deadline
+//!   the worker exits and [`Exit::unsaved`] names every task it could not
+//!   save. A second request ends the drain at once: handlers cancelled,
+//!   their tasks saved once without a reload, claimed tasks not started set
+//!   back to `pending`, within [`WorkerPolicy::last_calls`]. The shutdown
+//!   hooks always run, whatever ended the run (the boot's failure
+//!   included). Dropping the future of [`Worker::run`] cancels every
+//!   handler's token and aborts the handlers, requests and stream left (the
+//!   hooks, being async, do not run then).
 //! - `worker-environment-conflict` ends the run cleanly ([`ExitReason::Conflict`]).
 //!
 //! Handlers get a [`TaskContext`]: the attempt number, the deadline, a
@@ -174,9 +186,24 @@ impl WorkerBuilder {
         self
     }
 
-    /// On shutdown, how long running handlers get to finish. Default: 25 s.
+    /// On shutdown, how long running handlers get to finish: the first
+    /// part of the [`shutdown_deadline`](Self::shutdown_deadline), which
+    /// stays the hard limit (raise both for longer handlers; the final
+    /// saves keep at least [`SAVE_RESERVE`](crate::core::worker::SAVE_RESERVE)
+    /// of it, or a fifth of a short one). Default: 25 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> WorkerBuilder {
         self.policy = self.policy.shutdown_grace(grace);
+        self
+    }
+
+    /// From the first shutdown request, the longest the drain takes:
+    /// handlers get the [grace](Self::shutdown_grace), the final saves the
+    /// rest; at the deadline the worker exits and [`Exit::unsaved`] names
+    /// the tasks it could not save. Default: 29 s (25 s of grace, 4 s
+    /// reserved for the final saves, 1 s left for the shutdown hooks, within
+    /// Kubernetes' default 30 s termination grace period).
+    pub fn shutdown_deadline(mut self, deadline: Duration) -> WorkerBuilder {
+        self.policy = self.policy.shutdown_deadline(deadline);
         self
     }
 
@@ -189,7 +216,7 @@ impl WorkerBuilder {
     }
 
     /// Whether [`Worker::run`] stops on SIGTERM and Ctrl-C (a second one
-    /// cuts the grace short). Default: true. Turn it off when embedding the
+    /// ends the drain at once). Default: true. Turn it off when embedding the
     /// worker in a program that handles signals itself (then use
     /// [`Worker::shutdown_handle`] or [`Worker::run_until`]), and in tests.
     /// Listening needs a tokio runtime with its I/O driver
@@ -236,21 +263,105 @@ impl WorkerBuilder {
         self
     }
 
-    /// The task handler: an async closure
-    /// `|task: Task, ctx: TaskContext| async move { ...; Ok(task) }`, or
-    /// your own [`Handler`]. It replaces a handler set before.
-    pub fn handler(mut self, handler: impl Handler) -> WorkerBuilder {
+    /// The task handler: a closure taking the [`Task`] and its
+    /// [`TaskContext`] and answering a future of
+    /// `Result<Task, `[`BoxError`]`>`, so that
+    /// `|task, ctx| async move { ...; Ok(task) }` needs no annotation (the
+    /// error type is fixed: `?` turns any `std::error::Error + Send + Sync`
+    /// into it, `Err("...".into())` a message). It runs in a tokio task of
+    /// its own. It replaces a handler set before. For a handler with state
+    /// of your own type, or a closure with another error type, use
+    /// [`custom_handler`](Self::custom_handler).
+    ///
+    /// ```
+    /// use xpander_sdk::runtime::Worker;
+    /// # fn demo(tasks: xpander_sdk::Tasks) -> xpander_sdk::Result<()> {
+    /// let worker = Worker::builder(tasks)
+    ///     .agent_id("agent-1")
+    ///     .handler(|mut task, ctx| async move {
+    ///         ctx.chunk("working").await?; // xpander_sdk::Error, converted
+    ///         if task.input.text.is_empty() {
+    ///             return Err("nothing to do".into());
+    ///         }
+    ///         task.result = Some(task.input.text.to_uppercase());
+    ///         Ok(task)
+    ///     })
+    ///     .build()?;
+    /// # let _ = worker; Ok(()) }
+    /// ```
+    pub fn handler<F, Fut>(mut self, handler: F) -> WorkerBuilder
+    where
+        F: Fn(Task, TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<Task, BoxError>> + Send + 'static,
+    {
         self.handler = Some(Arc::new(handler));
         self
     }
 
-    /// A blocking handler `|task: Task, ctx: TaskContext| -> Result<Task, E>`,
-    /// run on tokio's blocking threads (never on the async ones). It
-    /// cannot be aborted: it should watch [`TaskContext::is_cancelled`].
-    pub fn blocking_handler<F, E>(mut self, handler: F) -> WorkerBuilder
+    /// Any [`Handler`] as the task handler: your own type (a handler with
+    /// state), or a closure `Fn(Task, TaskContext) -> impl Future<Output =
+    /// Result<Task, E>>` with an error type `E: Into<BoxError>` of its own
+    /// (annotated: `Ok::<_, MyError>(task)`). It replaces a handler set
+    /// before.
+    ///
+    /// ```
+    /// use xpander_sdk::runtime::{Handler, HandlerFuture, TaskContext, Worker};
+    /// use xpander_sdk::Task;
+    ///
+    /// struct Prefix(String);
+    ///
+    /// impl Handler for Prefix {
+    ///     fn handle(&self, mut task: Task, _ctx: TaskContext) -> HandlerFuture {
+    ///         let prefix = self.0.clone();
+    ///         Box::pin(async move {
+    ///             task.result = Some(format!("{prefix}{}", task.input.text));
+    ///             Ok(task)
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// # fn demo(tasks: xpander_sdk::Tasks) -> xpander_sdk::Result<()> {
+    /// let worker = Worker::builder(tasks.clone())
+    ///     .agent_id("agent-1")
+    ///     .custom_handler(Prefix("echo: ".into()))
+    ///     .build()?;
+    /// // A closure with an error type of its own.
+    /// let other = Worker::builder(tasks)
+    ///     .agent_id("agent-1")
+    ///     .custom_handler(|task: Task, _ctx: TaskContext| async move {
+    ///         Ok::<_, std::io::Error>(task)
+    ///     })
+    ///     .build()?;
+    /// # let _ = (worker, other); Ok(()) }
+    /// ```
+    pub fn custom_handler(mut self, handler: impl Handler) -> WorkerBuilder {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// A blocking handler `Fn(Task, TaskContext) -> Result<Task, `[`BoxError`]`>`
+    /// (`|task, ctx| { ...; Ok(task) }` needs no annotation), run on
+    /// tokio's blocking threads (never on the async ones). It cannot be
+    /// aborted: it should watch [`TaskContext::is_cancelled`].
+    ///
+    /// ```
+    /// use xpander_sdk::runtime::Worker;
+    /// # fn demo(tasks: xpander_sdk::Tasks) -> xpander_sdk::Result<()> {
+    /// let worker = Worker::builder(tasks)
+    ///     .agent_id("agent-1")
+    ///     .blocking_handler(|mut task, ctx| {
+    ///         if ctx.is_cancelled() {
+    ///             return Err("cancelled".into());
+    ///         }
+    ///         task.result = Some(task.input.text.len().to_string());
+    ///         Ok(task)
+    ///     })
+    ///     .build()?;
+    /// # let _ = worker; Ok(()) }
+    /// ```
+    pub fn blocking_handler<F>(mut self, handler: F) -> WorkerBuilder
     where
-        F: Fn(Task, TaskContext) -> std::result::Result<Task, E> + Send + Sync + 'static,
-        E: Into<BoxError>,
+        F: Fn(Task, TaskContext) -> std::result::Result<Task, BoxError> + Send + Sync + 'static,
     {
         self.handler = Some(Arc::new(handler::Blocking(Arc::new(handler))));
         self
@@ -395,16 +506,15 @@ impl Worker {
     where
         S: Future<Output = ()> + Send,
     {
+        // Aborted when the run ends, or when its future is dropped.
         let listener = self
             .signals
-            .then(|| listen_to_signals(self.shutdown.clone()));
+            .then(|| AbortOnDrop(listen_to_signals(self.shutdown.clone())));
         let outcome = self.serve(signal).await;
         for hook in std::mem::take(&mut self.shutdown_hooks) {
             hook().await;
         }
-        if let Some(listener) = listener {
-            listener.abort();
-        }
+        drop(listener);
         outcome
     }
 
@@ -424,16 +534,18 @@ impl Worker {
             self.ready.clone(),
         );
         let finished = driver.run(self.shutdown_rx.clone(), signal).await;
-        let abandoned = finished.abandoned;
+        let (abandoned, unsaved) = (finished.abandoned, finished.unsaved);
         match finished.reason {
             StopReason::Conflict { message } => Ok(Exit {
                 reason: ExitReason::Conflict { message },
                 abandoned,
+                unsaved,
             }),
             StopReason::Fatal(error) => Err(RunError::Fatal(error)),
             StopReason::Shutdown => Ok(Exit {
                 reason: ExitReason::Shutdown,
                 abandoned,
+                unsaved,
             }),
         }
     }
@@ -472,6 +584,15 @@ fn listen_to_signals(handle: ShutdownHandle) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// SIGTERM, where there is such a signal.
 struct Terminate {
     #[cfg(unix)]
@@ -500,14 +621,15 @@ impl Terminate {
 }
 
 /// Shuts a [`Worker`] down from elsewhere: intake stops, running handlers
-/// get the grace period; a second call cuts it short.
+/// get the grace period; a second call ends the drain at once.
 #[derive(Clone)]
 pub struct ShutdownHandle {
     sender: Arc<watch::Sender<u64>>,
 }
 
 impl ShutdownHandle {
-    /// Asks the worker to shut down (the second time: now).
+    /// Asks the worker to shut down (the second time: the drain ends at once, see
+    /// [`WorkerPolicy::last_calls`]).
     pub fn shutdown(&self) {
         self.sender
             .send_modify(|count| *count = count.saturating_add(1));
@@ -559,10 +681,16 @@ impl fmt::Debug for Readiness {
 pub struct Exit {
     /// Why it stopped.
     pub reason: ExitReason,
-    /// Tasks whose handler was cancelled and had not returned when the run
-    /// ended (their tasks are saved; an async handler is dropped, a
-    /// blocking one goes on detached).
+    /// Tasks whose handler was cancelled and did not return by itself: it
+    /// was aborted ([`WorkerPolicy::abort_grace`] after its cancellation),
+    /// or was still running when the run ended (an async handler is
+    /// dropped, a blocking one goes on detached).
     pub abandoned: Vec<String>,
+    /// Tasks the worker claimed and could not save the final status of:
+    /// the [shutdown deadline](WorkerBuilder::shutdown_deadline) came
+    /// first, a second shutdown request cut the drain, or the save was
+    /// given up. The server keeps their last saved status (`executing`).
+    pub unsaved: Vec<String>,
 }
 
 /// Why a run ended without error.

@@ -118,16 +118,30 @@ pub enum Effect {
         /// Why.
         reason: CancelReason,
     },
+    /// Abort the handler of a task: it was cancelled
+    /// ([`Effect::CancelHandler`]) [`WorkerPolicy::abort_grace`](super::WorkerPolicy::abort_grace)
+    /// ago and has not returned. Its task is settled and its slot freed;
+    /// do not call [`Worker::on_handler_done`](super::Worker::on_handler_done)
+    /// for it (it is ignored if you do).
+    AbortHandler {
+        /// The task.
+        task_id: String,
+    },
     /// Something to log.
     Notice(Notice),
-    /// The worker is done: every task is settled. Run the shutdown hooks
-    /// and leave.
+    /// The worker is done: every task is settled, or the shutdown
+    /// deadline came. Abort the handlers and requests left, run the
+    /// shutdown hooks and leave.
     Finished {
         /// Why it stopped.
         reason: StopReason,
-        /// Tasks whose handler was cancelled but had not returned (their
-        /// tasks are saved; the handlers may still be running).
+        /// Tasks whose handler was cancelled and did not return by itself
+        /// (aborted, or still running now).
         abandoned: Vec<String>,
+        /// Tasks claimed whose final status the worker could not save (the
+        /// deadline came first, or the save was given up); the server
+        /// keeps their last saved status (`executing`).
+        unsaved: Vec<String>,
     },
 }
 

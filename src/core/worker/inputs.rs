@@ -159,7 +159,17 @@ impl Worker {
                 }
             }
             call @ (Call::Release { .. } | Call::ReportMalformed { .. }) => {
-                if let Err(error) = answer.and_then(|r| self.requests.check(r)) {
+                let answer = answer.and_then(|r| self.requests.check(r));
+                if let Call::Release { task_id } = &call {
+                    if self
+                        .stopping
+                        .as_ref()
+                        .is_some_and(|s| s.unsaved.contains(task_id))
+                    {
+                        self.note_unsaved(task_id, answer.is_ok());
+                    }
+                }
+                if let Err(error) = answer {
                     let (task_id, what) = match &call {
                         Call::Release { task_id } => {
                             (task_id.clone(), "setting it back to `pending`")
@@ -187,8 +197,12 @@ impl Worker {
                         format!("a heartbeat of worker {worker_id} failed: {error}"),
                     ));
                 }
-                if self.worker_id.as_deref() == Some(worker_id.as_str()) && self.heartbeat_in_flight
-                {
+                let current = self.worker_id.as_deref() == Some(worker_id.as_str())
+                    || self
+                        .stopping
+                        .as_ref()
+                        .is_some_and(|s| s.heartbeat_id.as_deref() == Some(worker_id.as_str()));
+                if current && self.heartbeat_in_flight {
                     self.heartbeat_in_flight = false;
                     self.heartbeat_at = now.checked_add(self.policy.heartbeat_interval);
                 }
@@ -281,8 +295,9 @@ impl Worker {
                 self.connect(&mut fx);
             }
         }
-        if self.is_registered() && !self.heartbeat_in_flight {
-            if let (Some(at), Some(worker_id)) = (self.heartbeat_at, self.worker_id.clone()) {
+        if !self.heartbeat_in_flight {
+            let target = self.heartbeat_target().map(str::to_owned);
+            if let (Some(at), Some(worker_id)) = (self.heartbeat_at, target) {
                 if now >= at {
                     self.heartbeat_at = None;
                     self.heartbeat_in_flight = true;
@@ -296,7 +311,7 @@ impl Worker {
         }
         if let Some(stopping) = &self.stopping {
             if !stopping.expired && now >= stopping.grace_ends {
-                self.expire_grace(&mut fx);
+                self.expire_grace(now, &mut fx);
             }
         }
         for index in 0..self.tasks.len() {
@@ -312,7 +327,7 @@ impl Worker {
                     let message = format!(
                         "the handler did not finish within its timeout of {timeout:?}; the worker cancelled it"
                     );
-                    self.cancel(index, CancelReason::Timeout, message, &mut fx);
+                    self.cancel(index, CancelReason::Timeout, message, now, &mut fx);
                 }
                 Phase::FinalSave {
                     attempt,
@@ -329,6 +344,8 @@ impl Worker {
                 _ => {}
             }
         }
+        self.abort_overdue(now, &mut fx);
+        self.finish_if_due(now, &mut fx);
         self.maybe_finish(&mut fx);
         fx
     }
@@ -345,7 +362,7 @@ impl Worker {
                 times.push(at);
             }
         }
-        if self.is_registered() && !self.heartbeat_in_flight {
+        if !self.heartbeat_in_flight && self.heartbeat_target().is_some() {
             times.extend(self.heartbeat_at);
         }
         times.extend(self.capacity.retry_at);
@@ -357,6 +374,8 @@ impl Worker {
             if !stopping.expired && running {
                 times.push(stopping.grace_ends);
             }
+            times.push(stopping.deadline);
+            times.extend(stopping.hurry_ends);
         }
         for record in &self.tasks {
             match record.phase {
@@ -368,6 +387,9 @@ impl Worker {
                     retry_at: Some(at), ..
                 } => times.push(at),
                 _ => {}
+            }
+            if record.handler == Handler::Cancelled && record.holds_slot {
+                times.extend(record.abort_at);
             }
         }
         times.into_iter().min()
@@ -385,16 +407,10 @@ impl Worker {
             return fx;
         }
         match &self.stopping {
-            Some(stopping) if !stopping.expired => {
-                fx.push(notice(
-                    Level::Warn,
-                    None,
-                    "asked again to shut down: running handlers are cancelled now".to_owned(),
-                ));
-                self.expire_grace(&mut fx);
+            Some(_) => {
+                self.hurry(now, &mut fx);
                 self.maybe_finish(&mut fx);
             }
-            Some(_) => {}
             None => {
                 self.begin_stop(StopReason::Shutdown, now, &mut fx);
                 self.maybe_finish(&mut fx);

@@ -52,7 +52,7 @@ impl Worker {
     }
 
     /// Sets a task back to `pending` with a message.
-    fn release(&mut self, task_id: &str, message: &str, fx: &mut Vec<Effect>) {
+    pub(super) fn release(&mut self, task_id: &str, message: &str, fx: &mut Vec<Effect>) {
         fx.push(notice(Level::Warn, Some(task_id), message.to_owned()));
         match self
             .requests
@@ -103,6 +103,7 @@ impl Worker {
             final_body: None,
             metrics_reported: false,
             llm_gateway,
+            abort_at: None,
         });
         fx.push(Effect::Send { call, request });
     }

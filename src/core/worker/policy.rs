@@ -3,7 +3,16 @@
 
 use std::time::Duration;
 
+use crate::core::duration::{clamp, clamp_floor};
 use crate::core::stream::StreamPolicy;
+
+/// The part of [`WorkerPolicy::shutdown_deadline`] the final saves keep at
+/// least (a fifth of a deadline shorter than 20 s): a longer
+/// [`WorkerPolicy::shutdown_grace`] is cut.
+pub const SAVE_RESERVE: Duration = Duration::from_secs(4);
+
+/// The shortest [`WorkerPolicy::heartbeat_interval`] the worker uses.
+pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How a [`Worker`](super::Worker) takes tasks, keeps in touch and stops.
 ///
@@ -36,7 +45,8 @@ pub struct WorkerPolicy {
     /// memory (a task takes a few kB) for fewer releases.
     pub queue_capacity: usize,
     /// The time between a heartbeat's answer and the next heartbeat; also
-    /// the wait before a failed capacity update is sent again. Default: 2 s.
+    /// the wait before a failed capacity update is sent again. Default: 2 s;
+    /// at least [`MIN_HEARTBEAT_INTERVAL`] (a zero would be a flood).
     pub heartbeat_interval: Duration,
     /// The longest a handler may run; then it is cancelled and the task
     /// saved as `error` ("timeout"). `None`: no deadline. Default: one
@@ -44,9 +54,31 @@ pub struct WorkerPolicy {
     /// handler does not hold a slot and an `executing` task forever.
     pub task_timeout: Option<Duration>,
     /// On shutdown, how long running handlers get to finish before they
-    /// are cancelled. Default: 25 s, which leaves the final saves 5 s
-    /// within Kubernetes' default 30 s termination grace period.
+    /// are cancelled: the first part of
+    /// [`shutdown_deadline`](Self::shutdown_deadline), which stays the hard
+    /// limit (raise both for longer handlers). A grace that would leave the
+    /// final saves less than [`SAVE_RESERVE`] (or a fifth of a short
+    /// deadline) is cut. Default: 25 s.
     pub shutdown_grace: Duration,
+    /// From the first shutdown request, the longest the drain takes:
+    /// handlers get [`shutdown_grace`](Self::shutdown_grace) of it, the
+    /// final saves the rest; at the deadline the worker exits (its handlers
+    /// and requests aborted) and its [`Exit`](crate::runtime::Exit) names
+    /// every task it could not save. Default: 29 s: 25 s for the handlers,
+    /// 4 s reserved for the final saves, 1 s left for the shutdown hooks
+    /// within Kubernetes' default 30 s termination grace period.
+    pub shutdown_deadline: Duration,
+    /// How long a cancelled handler (past its deadline, or at the end of
+    /// the shutdown grace) gets to return before the runtime aborts it
+    /// (its task is already saved as `error`; the abort frees its slot).
+    /// A blocking handler cannot be aborted: its thread goes on detached.
+    /// Default: 2 s.
+    pub abort_grace: Duration,
+    /// After a second shutdown request (the drain cut short), how long the
+    /// worker waits for its last calls: the releases of the tasks not
+    /// started, the final saves tried once. Within the deadline. Default:
+    /// 2 s.
+    pub last_calls: Duration,
     /// The agent stream's reading and reconnection rules. The worker always
     /// makes it [`persistent`](StreamPolicy::persistent). Default:
     /// [`StreamPolicy::default`] with a 1 s first delay, a 30 s cap and a
@@ -77,6 +109,9 @@ impl Default for WorkerPolicy {
             heartbeat_interval: Duration::from_secs(2),
             task_timeout: Some(Duration::from_secs(3600)),
             shutdown_grace: Duration::from_secs(25),
+            shutdown_deadline: Duration::from_secs(29),
+            abort_grace: Duration::from_secs(2),
+            last_calls: Duration::from_secs(2),
             stream: StreamPolicy::default()
                 .initial_delay(Duration::from_secs(1))
                 .max_delay(Duration::from_secs(30))
@@ -181,6 +216,27 @@ impl WorkerPolicy {
         self.shutdown_grace(grace)
     }
 
+    /// Sets [`shutdown_deadline`](field@Self::shutdown_deadline).
+    #[must_use]
+    pub fn shutdown_deadline(mut self, deadline: Duration) -> WorkerPolicy {
+        self.shutdown_deadline = deadline;
+        self
+    }
+
+    /// Sets [`abort_grace`](field@Self::abort_grace).
+    #[must_use]
+    pub fn abort_grace(mut self, grace: Duration) -> WorkerPolicy {
+        self.abort_grace = grace;
+        self
+    }
+
+    /// Sets [`last_calls`](field@Self::last_calls).
+    #[must_use]
+    pub fn last_calls(mut self, wait: Duration) -> WorkerPolicy {
+        self.last_calls = wait;
+        self
+    }
+
     /// Sets [`stream`](Self::stream) (made persistent).
     #[must_use]
     pub fn stream(mut self, stream: StreamPolicy) -> WorkerPolicy {
@@ -246,5 +302,28 @@ impl WorkerPolicy {
         max_delay: Duration,
     ) -> WorkerPolicy {
         self.save_retries(attempts, initial_delay, max_delay)
+    }
+
+    /// The policy as the worker uses it: every duration within what the
+    /// clock can hold ([`clamp`]), the heartbeat at least
+    /// [`MIN_HEARTBEAT_INTERVAL`], the grace within the deadline less the
+    /// saves' reserve, counts at least 1.
+    pub(crate) fn normalized(mut self) -> WorkerPolicy {
+        self.concurrency = self.concurrency.max(1);
+        self.save_attempts = self.save_attempts.max(1);
+        self.heartbeat_interval = clamp_floor(self.heartbeat_interval, MIN_HEARTBEAT_INTERVAL);
+        self.task_timeout = self.task_timeout.map(clamp);
+        self.shutdown_deadline = clamp(self.shutdown_deadline);
+        // The final saves keep a part of the deadline: 4 s, or a fifth of a
+        // deadline shorter than 20 s.
+        let reserve = SAVE_RESERVE.min(self.shutdown_deadline.checked_div(5).unwrap_or_default());
+        self.shutdown_grace =
+            clamp(self.shutdown_grace).min(self.shutdown_deadline.saturating_sub(reserve));
+        self.abort_grace = clamp(self.abort_grace);
+        self.last_calls = clamp(self.last_calls);
+        self.save_initial_delay = clamp(self.save_initial_delay);
+        self.save_max_delay = clamp(self.save_max_delay).max(self.save_initial_delay);
+        self.stream = crate::core::duration::clamp_stream(self.stream).persistent(true);
+        self
     }
 }

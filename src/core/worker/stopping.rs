@@ -5,38 +5,159 @@
 use std::time::Instant;
 
 use super::{
-    notice, CancelReason, Effect, Level, Link, Phase, StopReason, Stopping, Worker,
+    notice, CancelReason, Effect, Handler, Level, Link, Phase, StopReason, Stopping, Worker,
     SHUTDOWN_MESSAGE,
 };
+use crate::core::duration::after;
 
 impl Worker {
     pub(super) fn begin_stop(&mut self, reason: StopReason, now: Instant, fx: &mut Vec<Effect>) {
         if self.stopping.is_some() {
             return;
         }
+        // Normalized: the grace is at most the deadline.
         let grace = self.policy.shutdown_grace;
+        let deadline = self.policy.shutdown_deadline;
         fx.push(notice(
             Level::Info,
             None,
             format!(
-                "stopping: no more tasks taken; {} running get up to {grace:?} to finish; {} queued are left to the server's dispatch",
+                "stopping: no more tasks taken; {} running get up to {grace:?} to finish, the final saves the rest of {deadline:?}; {} queued are left to the server's dispatch",
                 self.running(),
                 self.queue.len()
             ),
         ));
         self.stopping = Some(Stopping {
             reason: Some(reason),
-            grace_ends: now.checked_add(grace).unwrap_or(now),
+            grace_ends: after(now, grace),
             expired: false,
+            deadline: after(now, deadline),
+            hurry_ends: None,
+            // The heartbeats go on (same schedule) until every claimed
+            // task is saved: a worker silent mid-drain invites the server
+            // to hand its tasks to another worker.
+            heartbeat_id: self.worker_id.clone(),
+            unsaved: Vec::new(),
+            abandoned: Vec::new(),
         });
         if matches!(self.link, Link::Open | Link::Connecting) {
             fx.push(Effect::CloseStream);
         }
         self.link = Link::Closed;
+        let heartbeat = (self.heartbeat_at, self.heartbeat_in_flight);
         self.unregister();
+        (self.heartbeat_at, self.heartbeat_in_flight) = heartbeat;
         self.forget_queue("the worker is stopping", fx);
         // `Finished` comes from the end of the input being handled (every
         // public input ends with `maybe_finish`).
+    }
+
+    /// True while a task is claimed and its final status not saved yet.
+    pub(super) fn claimed_unsaved(&self) -> bool {
+        self.tasks.iter().any(|r| {
+            matches!(
+                r.phase,
+                Phase::SaveExecuting | Phase::Run { .. } | Phase::Reload | Phase::FinalSave { .. }
+            )
+        })
+    }
+
+    /// The worker id heartbeats go for: the registration's, and while
+    /// stopping the last one's until every claimed task is saved.
+    pub(super) fn heartbeat_target(&self) -> Option<&str> {
+        if self.is_registered() {
+            return self.worker_id.as_deref();
+        }
+        match &self.stopping {
+            Some(stopping) if self.claimed_unsaved() => stopping.heartbeat_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// True after a second shutdown request.
+    pub(super) fn hurrying(&self) -> bool {
+        self.stopping
+            .as_ref()
+            .is_some_and(|s| s.hurry_ends.is_some())
+    }
+
+    /// A second shutdown request: the drain ends now. Running handlers are
+    /// cancelled and their tasks saved `error` at once (one attempt, no
+    /// reload); tasks not started are set back to `pending`; a final save
+    /// waiting for its next attempt is sent now. The worker waits for
+    /// these last calls at most
+    /// [`WorkerPolicy::last_calls`](super::WorkerPolicy::last_calls) (and
+    /// never past the deadline), then finishes, naming what it could not
+    /// save.
+    pub(super) fn hurry(&mut self, now: Instant, fx: &mut Vec<Effect>) {
+        let Some(stopping) = &mut self.stopping else {
+            return;
+        };
+        if stopping.hurry_ends.is_some() {
+            return;
+        }
+        let last_calls = self.policy.last_calls;
+        let ends = after(now, last_calls).min(stopping.deadline);
+        stopping.hurry_ends = Some(ends);
+        fx.push(notice(
+            Level::Warn,
+            None,
+            format!(
+                "asked again to shut down: the drain ends now (handlers cancelled, tasks not started set back to `pending`, last saves tried once, within {last_calls:?})"
+            ),
+        ));
+        if !self.stopping.as_ref().is_some_and(|s| s.expired) {
+            self.expire_grace(now, fx);
+        }
+        for index in 0..self.tasks.len() {
+            let retry_now = matches!(
+                self.tasks.get(index).map(|r| r.phase),
+                Some(Phase::FinalSave {
+                    retry_at: Some(_),
+                    ..
+                })
+            );
+            if retry_now {
+                if let Some(record) = self.tasks.get_mut(index) {
+                    if let Phase::FinalSave { attempt, .. } = record.phase {
+                        record.phase = Phase::FinalSave {
+                            attempt,
+                            retry_at: None,
+                        };
+                    }
+                }
+                self.send_final_save(index, fx);
+            }
+        }
+    }
+
+    /// Sets a claimed task that never ran back to `pending` (a second
+    /// shutdown request): best effort, named unsaved unless it lands.
+    pub(super) fn release_unstarted(&mut self, index: usize, fx: &mut Vec<Effect>) {
+        let Some(record) = self.tasks.get_mut(index) else {
+            return;
+        };
+        record.holds_slot = false;
+        record.phase = Phase::Done;
+        let id = record.id.clone();
+        if let Some(stopping) = &mut self.stopping {
+            stopping.unsaved.push(id.clone());
+        }
+        self.release(
+            &id,
+            "released by the worker: it shut down before the task started; back to `pending` for another worker",
+            fx,
+        );
+    }
+
+    /// A task the worker gave up on while stopping, for the exit's report.
+    pub(super) fn note_unsaved(&mut self, task_id: &str, saved: bool) {
+        if let Some(stopping) = &mut self.stopping {
+            stopping.unsaved.retain(|id| id != task_id);
+            if !saved {
+                stopping.unsaved.push(task_id.to_owned());
+            }
+        }
     }
 
     /// The connection the queued tasks came on ended (or is being closed):
@@ -60,7 +181,7 @@ impl Worker {
 
     /// The grace is over: running handlers are cancelled, their tasks
     /// saved as `error`.
-    pub(super) fn expire_grace(&mut self, fx: &mut Vec<Effect>) {
+    pub(super) fn expire_grace(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         if let Some(stopping) = &mut self.stopping {
             stopping.expired = true;
         }
@@ -69,9 +190,103 @@ impl Worker {
                 index,
                 CancelReason::Shutdown,
                 SHUTDOWN_MESSAGE.to_owned(),
+                now,
                 fx,
             );
         }
+    }
+
+    /// Aborts the cancelled handlers that did not return within
+    /// [`WorkerPolicy::abort_grace`](super::WorkerPolicy::abort_grace).
+    pub(super) fn abort_overdue(&mut self, now: Instant, fx: &mut Vec<Effect>) {
+        let grace = self.policy.abort_grace;
+        let mut freed = false;
+        for record in &mut self.tasks {
+            let overdue = record.handler == Handler::Cancelled
+                && record.holds_slot
+                && record.abort_at.is_some_and(|at| now >= at);
+            if !overdue {
+                continue;
+            }
+            record.handler = Handler::Returned;
+            record.holds_slot = false;
+            record.abort_at = None;
+            freed = true;
+            fx.push(Effect::AbortHandler {
+                task_id: record.id.clone(),
+            });
+            fx.push(notice(
+                Level::Warn,
+                Some(&record.id),
+                format!(
+                    "the handler ignored its cancellation for {grace:?}: aborted (a blocking one cannot be: its thread goes on, detached); its task was saved as `error`"
+                ),
+            ));
+            if let Some(stopping) = &mut self.stopping {
+                stopping.abandoned.push(record.id.clone());
+            }
+        }
+        if freed {
+            self.fill_slots(fx);
+            self.update_capacity(fx);
+        }
+    }
+
+    /// The shutdown deadline, or the end of the last calls after a second
+    /// request: the worker finishes now, whatever is left.
+    pub(super) fn finish_if_due(&mut self, now: Instant, fx: &mut Vec<Effect>) {
+        let due = self
+            .stopping
+            .as_ref()
+            .is_some_and(|s| now >= s.deadline || s.hurry_ends.is_some_and(|at| now >= at));
+        if due && !self.finished {
+            self.finish(fx);
+        }
+    }
+
+    /// Gives [`Effect::Finished`] with what is left: the handlers still
+    /// running (abandoned) and the tasks not saved.
+    fn finish(&mut self, fx: &mut Vec<Effect>) {
+        let Some(stopping) = &mut self.stopping else {
+            return;
+        };
+        let Some(reason) = stopping.reason.take() else {
+            return;
+        };
+        self.finished = true;
+        let mut abandoned = std::mem::take(&mut stopping.abandoned);
+        let mut unsaved = std::mem::take(&mut stopping.unsaved);
+        for record in &self.tasks {
+            if record.holds_slot
+                && record.handler != Handler::NotStarted
+                && !abandoned.contains(&record.id)
+            {
+                abandoned.push(record.id.clone());
+            }
+            let claimed = matches!(
+                record.phase,
+                Phase::SaveExecuting | Phase::Run { .. } | Phase::Reload | Phase::FinalSave { .. }
+            );
+            if claimed && !unsaved.contains(&record.id) {
+                unsaved.push(record.id.clone());
+            }
+        }
+        if !unsaved.is_empty() {
+            fx.push(notice(
+                Level::Error,
+                None,
+                format!(
+                    "the worker stops without saving the final status of {} task(s): {}; the server keeps their last saved status",
+                    unsaved.len(),
+                    unsaved.join(", ")
+                ),
+            ));
+        }
+        fx.push(Effect::Finished {
+            reason,
+            abandoned,
+            unsaved,
+        });
     }
 
     /// Forgets the tasks that are settled and hold no slot.
@@ -87,19 +302,8 @@ impl Worker {
         if self.finished || self.in_flight() > 0 || !self.side_calls.is_empty() {
             return;
         }
-        let Some(stopping) = &mut self.stopping else {
-            return;
-        };
-        let Some(reason) = stopping.reason.take() else {
-            return;
-        };
-        self.finished = true;
-        let abandoned = self
-            .tasks
-            .iter()
-            .filter(|r| r.holds_slot)
-            .map(|r| r.id.clone())
-            .collect();
-        fx.push(Effect::Finished { reason, abandoned });
+        if self.stopping.is_some() {
+            self.finish(fx);
+        }
     }
 }

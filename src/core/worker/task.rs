@@ -8,6 +8,7 @@ use super::{
     body, notice, runtime_save_body, Call, CancelReason, Effect, Handler, HandlerOutcome,
     HandlerStart, Level, Phase, TaskRecord, Worker, SHUTDOWN_MESSAGE,
 };
+use crate::core::duration::after;
 use crate::core::stream::{backoff_ceiling, equal_jitter};
 use crate::error::{ErrorClass, Result};
 use crate::model::{AgentExecutionStatus, Task};
@@ -33,6 +34,13 @@ impl Worker {
             return;
         };
         let expired = self.stopping.as_ref().is_some_and(|s| s.expired);
+        if expired && self.hurrying() && result.is_ok() {
+            // A second shutdown request: the task never ran, so it goes
+            // back to `pending` for another worker.
+            self.release_unstarted(index, fx);
+            self.update_capacity(fx);
+            return;
+        }
         let timeout = self.policy.task_timeout;
         let Some(record) = self.tasks.get_mut(index) else {
             return;
@@ -45,7 +53,8 @@ impl Worker {
                 self.final_save(index, fx);
             }
             Ok(()) => {
-                let deadline = timeout.and_then(|t| now.checked_add(t));
+                // Normalized: clamped, it never overflows.
+                let deadline = timeout.map(|t| after(now, t));
                 record.phase = Phase::Run {
                     attempt: 1,
                     deadline,
@@ -135,7 +144,7 @@ impl Worker {
     }
 
     /// Settles the final body and sends its first attempt.
-    fn final_save(&mut self, index: usize, fx: &mut Vec<Effect>) {
+    pub(super) fn final_save(&mut self, index: usize, fx: &mut Vec<Effect>) {
         let Some(record) = self.tasks.get_mut(index) else {
             return;
         };
@@ -234,7 +243,8 @@ impl Worker {
             Ok(()) => return self.after_final_save(index, fx),
             Err(error) => error,
         };
-        let retryable = error.class() != ErrorClass::Client;
+        // After a second shutdown request, one attempt only.
+        let retryable = error.class() != ErrorClass::Client && !self.hurrying();
         let max = self.policy.save_attempts;
         let status = self
             .tasks
@@ -271,6 +281,7 @@ impl Worker {
                     "gave up saving the final status `{status}` after {attempt} attempt(s): {error}; the server keeps the task's last saved status"
                 ),
             ));
+            self.note_unsaved(task_id, false);
             self.after_final_save(index, fx);
         }
     }
@@ -314,6 +325,7 @@ impl Worker {
         index: usize,
         reason: CancelReason,
         message: String,
+        now: Instant,
         fx: &mut Vec<Effect>,
     ) {
         let Some(record) = self.tasks.get_mut(index) else {
@@ -323,13 +335,19 @@ impl Worker {
             return;
         }
         record.handler = Handler::Cancelled;
+        record.abort_at = Some(after(now, self.policy.abort_grace));
         fx.push(Effect::CancelHandler {
             task_id: record.id.clone(),
             reason,
         });
         fx.push(notice(Level::Warn, Some(&record.id), message.clone()));
         record.ours = Some(failed(&record.base, &message));
-        self.reload(index, fx);
+        if self.hurrying() {
+            // No time for the reload: saved at once, once.
+            self.final_save(index, fx);
+        } else {
+            self.reload(index, fx);
+        }
     }
 }
 

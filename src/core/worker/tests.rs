@@ -246,7 +246,9 @@ fn notices(fx: &[Effect]) -> Vec<&Notice> {
 
 fn finished(fx: &[Effect]) -> Option<(&StopReason, &Vec<String>)> {
     fx.iter().find_map(|e| match e {
-        Effect::Finished { reason, abandoned } => Some((reason, abandoned)),
+        Effect::Finished {
+            reason, abandoned, ..
+        } => Some((reason, abandoned)),
         _ => None,
     })
 }
@@ -1534,9 +1536,13 @@ fn shutdown_leaves_the_queue_drains_then_cancels_and_saves_error() {
     assert_eq!(left, ["task-7", "task-8"]);
     assert!(finished(&fx).is_none());
     assert!(w.is_stopping() && !w.is_ready());
-    // No more heartbeats, no reconnect; the grace's end is the next wake-up.
-    assert_eq!(w.next_wakeup(), Some(t1 + secs(25)));
-    assert!(heartbeats(&w.on_tick(t1 + secs(5))).is_empty());
+    // No reconnect; the heartbeats go on while claimed tasks are not
+    // saved (a silent worker would have its tasks handed to another).
+    assert_eq!(heartbeats(&w.on_tick(t1 + secs(5))), ["w-1"]);
+    w.on_response(heartbeat_call("w-1"), ok(), t1 + secs(5));
+    assert_eq!(w.next_wakeup(), Some(t1 + secs(7)));
+    assert!(opens(&w.on_tick(t1 + secs(7))) == 0);
+    w.on_response(heartbeat_call("w-1"), ok(), t1 + secs(7));
 
     // One handler ends within the grace: saved as usual.
     let fx = w.on_handler_done("task-1", handler_result(&starts[0]));
@@ -1638,7 +1644,7 @@ fn a_claim_answered_after_the_grace_does_not_start_the_handler() {
     let mut w = registered(policy(), t0);
     deliver(&mut w, &["task-1".to_owned()], t0);
     w.begin_shutdown(t0);
-    assert_eq!(w.next_wakeup(), Some(t0 + secs(25)));
+    assert!(w.next_wakeup() <= Some(t0 + secs(25)));
     w.on_tick(t0 + secs(25));
     let fx = w.on_response(claim_call("task-1"), ok(), t0 + secs(26));
     assert!(started(&fx).is_empty());
@@ -1690,5 +1696,240 @@ fn debug_output_carries_no_secret() {
     let text = format!("{everything:?}{w:?}");
     for secret in [KEY, "run-token", "oidc-secret", "gh-secret", "mcp-secret"] {
         assert!(!text.contains(secret), "{secret}");
+    }
+}
+
+// --- the shutdown deadline, the abort grace, a second request, durations ---------------
+
+/// The deadline ends the drain: the worker finishes with what it could not
+/// save, whatever is still under way; heartbeats go on until then.
+#[test]
+fn the_shutdown_deadline_ends_the_drain_and_names_the_unsaved_tasks() {
+    let t0 = Instant::now();
+    let policy = policy()
+        .shutdown_grace(secs(5))
+        .shutdown_deadline(secs(8))
+        .abort_grace(secs(1));
+    let mut w = registered(policy, t0);
+    let a = run_to_handler(&mut w, "task-1", t0);
+    run_to_handler(&mut w, "task-2", t0);
+    w.begin_shutdown(t0);
+    // task-1 ends in the grace; its save never answers.
+    let fx = w.on_handler_done("task-1", handler_result(&a));
+    assert_eq!(calls(&fx), [reload("task-1")]);
+    w.on_response(reload("task-1"), server_copy("task-1", "executing"), t0);
+    // The grace ends: task-2 (which ignores its token) is cancelled; its
+    // reload fails, its save is refused by a 503 and retried later.
+    let fx = w.on_tick(t0 + secs(5));
+    assert_eq!(
+        cancels(&fx),
+        [("task-2".to_owned(), CancelReason::Shutdown)]
+    );
+    for id in heartbeats(&fx) {
+        w.on_response(heartbeat_call(&id), ok(), t0 + secs(5));
+    }
+    w.on_response(reload("task-2"), answer(503), t0 + secs(5));
+    let fx = w.on_response(final_save("task-2", 1), answer(503), t0 + secs(5));
+    assert!(finished(&fx).is_none());
+    // Its handler ignored the cancellation: aborted after the abort grace.
+    let fx = w.on_tick(t0 + secs(6));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::AbortHandler { task_id } if task_id == "task-2")));
+    // Heartbeats still go.
+    assert_eq!(heartbeats(&w.on_tick(t0 + secs(7))), ["w-1"]);
+    // The deadline.
+    assert_eq!(w.next_wakeup().map(|at| at <= t0 + secs(8)), Some(true));
+    let fx = w.on_tick(t0 + secs(8));
+    let (abandoned, unsaved) = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Finished {
+                abandoned, unsaved, ..
+            } => Some((abandoned.clone(), unsaved.clone())),
+            _ => None,
+        })
+        .expect("finished at the deadline");
+    assert_eq!(abandoned, ["task-2"]);
+    let mut unsaved = unsaved;
+    unsaved.sort();
+    assert_eq!(unsaved, ["task-1", "task-2"]);
+    assert!(notices(&fx).iter().any(|n| n.level == Level::Error
+        && n.message.contains("task-1")
+        && n.message.contains("task-2")));
+    assert!(w.is_finished());
+    assert_eq!(w.next_wakeup(), None);
+}
+
+/// The normal path next to it: everything saved before the deadline, the
+/// heartbeats stop with the last save, nothing unsaved.
+#[test]
+fn a_drain_within_the_deadline_saves_all_and_then_stops_the_heartbeats() {
+    let t0 = Instant::now();
+    let mut w = registered(policy().shutdown_deadline(secs(8)), t0);
+    let a = run_to_handler(&mut w, "task-1", t0);
+    w.begin_shutdown(t0);
+    w.on_handler_done("task-1", handler_result(&a));
+    assert_eq!(heartbeats(&w.on_tick(t0 + secs(2))), ["w-1"]);
+    w.on_response(
+        reload("task-1"),
+        server_copy("task-1", "executing"),
+        t0 + secs(2),
+    );
+    let fx = w.on_response(final_save("task-1", 1), ok(), t0 + secs(3));
+    assert_eq!(metrics(&fx).len(), 1);
+    // Saved: no more heartbeats, only the metrics report left.
+    w.on_response(heartbeat_call("w-1"), ok(), t0 + secs(3));
+    assert!(heartbeats(&w.on_tick(t0 + secs(6))).is_empty());
+    let fx = w.on_response(metrics_call("task-1"), ok(), t0 + secs(6));
+    let unsaved = fx.iter().find_map(|e| match e {
+        Effect::Finished { unsaved, .. } => Some(unsaved.clone()),
+        _ => None,
+    });
+    assert_eq!(unsaved, Some(Vec::new()));
+}
+
+/// A handler past its task deadline that ignores its token is aborted after
+/// the abort grace: its slot is free again (the next queued task starts).
+#[test]
+fn a_handler_ignoring_its_timeout_is_aborted_and_its_slot_freed() {
+    let t0 = Instant::now();
+    let policy = policy()
+        .concurrency(1)
+        .task_timeout(Some(secs(10)))
+        .abort_grace(secs(2));
+    let mut w = registered(policy, t0);
+    let ids = task_ids(2);
+    let fx = deliver(&mut w, &ids, t0);
+    answer_claims(&mut w, &fx, t0);
+    assert_eq!(w.queued(), 1);
+    let fx = w.on_tick(t0 + secs(10));
+    assert_eq!(cancels(&fx), [("task-1".to_owned(), CancelReason::Timeout)]);
+    assert_eq!(w.next_wakeup().map(|at| at <= t0 + secs(12)), Some(true));
+    let fx = w.on_tick(t0 + secs(12));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::AbortHandler { task_id } if task_id == "task-1")));
+    assert_eq!(claims(&fx), ["task-2"], "the slot is free");
+    // A late end of the aborted handler changes nothing.
+    let fx = w.on_handler_done("task-1", HandlerOutcome::Cancelled);
+    assert!(calls(&fx).is_empty());
+}
+
+/// A second request: running handlers are cancelled and saved at once
+/// (no reload, one attempt), a claim answered afterwards is released,
+/// and the worker finishes without waiting for the grace.
+#[test]
+fn a_second_request_releases_the_unstarted_and_ends_the_drain() {
+    let t0 = Instant::now();
+    let mut w = registered(policy().shutdown_grace(secs(3600)), t0);
+    run_to_handler(&mut w, "task-1", t0);
+    deliver(&mut w, &["task-2".to_owned()], t0);
+    w.begin_shutdown(t0);
+    let fx = w.begin_shutdown(t0 + secs(1));
+    assert_eq!(
+        cancels(&fx),
+        [("task-1".to_owned(), CancelReason::Shutdown)]
+    );
+    let sent = body(&request_of(&fx, &final_save("task-1", 1)));
+    assert_eq!(sent["status"], "error");
+    assert!(!calls(&fx).contains(&reload("task-1")));
+    // The claim of task-2 lands after it: set back to `pending`.
+    let fx = w.on_response(claim_call("task-2"), ok(), t0 + secs(1));
+    assert_eq!(releases(&fx), ["task-2"]);
+    assert!(started(&fx).is_empty());
+    // task-1's save fails: not retried.
+    let fx = w.on_response(final_save("task-1", 1), answer(503), t0 + secs(1));
+    assert!(finished(&fx).is_none(), "the release is under way");
+    let fx = w.on_response(release_call("task-2"), ok(), t0 + secs(1));
+    let unsaved = fx.iter().find_map(|e| match e {
+        Effect::Finished { unsaved, .. } => Some(unsaved.clone()),
+        _ => None,
+    });
+    assert_eq!(unsaved, Some(vec!["task-1".to_owned()]));
+
+    // Last calls that never answer: finished `last_calls` (2 s) later.
+    let mut w = registered(policy().shutdown_grace(secs(3600)), t0);
+    run_to_handler(&mut w, "task-1", t0);
+    w.begin_shutdown(t0);
+    w.begin_shutdown(t0);
+    assert_eq!(w.next_wakeup().map(|at| at <= t0 + secs(2)), Some(true));
+    let fx = w.on_tick(t0 + secs(2));
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::Finished { unsaved, .. } if unsaved == &["task-1".to_owned()])
+    ));
+}
+
+/// Every duration of the policy, zero and the longest: no overflow, no
+/// zero grace, no heartbeat flood.
+#[test]
+fn worker_policy_durations_zero_and_max_are_clamped() {
+    let t0 = Instant::now();
+    for d in [Duration::ZERO, Duration::MAX] {
+        let policy = policy()
+            .heartbeat_interval(d)
+            .task_timeout(Some(d))
+            .shutdown_grace(d)
+            .shutdown_deadline(d)
+            .abort_grace(d)
+            .save_retries(3, d, d)
+            .stream(
+                StreamPolicy::default()
+                    .idle_timeout(d)
+                    .connect_timeout(d)
+                    .initial_delay(d)
+                    .max_delay(d)
+                    .reset_after(d),
+            );
+        let mut w = registered(policy, t0);
+        let p = w.policy().clone();
+        assert!(p.heartbeat_interval >= MIN_HEARTBEAT_INTERVAL, "{d:?}");
+        assert!(p.shutdown_grace <= p.shutdown_deadline);
+        assert!(w.stream_policy().initial_delay > Duration::ZERO);
+        // The next heartbeat is never now (no flood) and never overflows.
+        let next = w.next_wakeup().expect("a heartbeat");
+        assert!(next > t0, "{d:?}");
+        let start = run_to_handler(&mut w, "task-1", t0);
+        if d == Duration::MAX {
+            // A deadline far away, not none and not now.
+            assert!(start
+                .deadline
+                .is_some_and(|at| at > t0 + secs(3600 * 24 * 365)));
+            w.begin_shutdown(t0);
+            // The grace is not zero: nothing is cancelled a year on.
+            assert!(cancels(&w.on_tick(t0 + secs(3600 * 24 * 365))).is_empty());
+        } else {
+            w.begin_shutdown(t0);
+            let fx = w.on_tick(t0);
+            assert_eq!(cancels(&fx).len(), 1, "a zero grace cancels at once");
+        }
+    }
+}
+
+/// The final saves keep a part of the deadline, whatever the grace.
+#[test]
+fn the_grace_leaves_the_final_saves_their_reserve() {
+    let t0 = Instant::now();
+    let cases = [
+        // (grace, deadline, effective grace)
+        (secs(25), secs(29), secs(25)),
+        (secs(25), secs(10), secs(8)),
+        (secs(3600), secs(60), secs(56)),
+        (secs(1), secs(60), secs(1)),
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO),
+    ];
+    for (grace, deadline, effective) in cases {
+        let policy = policy()
+            .shutdown_grace(grace)
+            .shutdown_deadline(deadline);
+        let mut w = registered(policy, t0);
+        assert_eq!(
+            w.policy().shutdown_grace,
+            effective,
+            "{grace:?} {deadline:?}"
+        );
+        run_to_handler(&mut w, "task-1", t0);
+        w.begin_shutdown(t0);
+        assert!(cancels(&w.on_tick(t0 + effective)).len() == 1);
     }
 }
