@@ -122,7 +122,10 @@ macro_rules! public_front_end {
                                         return Ok($invoke_events { session, body: Some(body), ended: false })
                                     }
                                     Err(Some(error)) => return Err(error),
-                                    Err(None) => body.into_answer().await,
+                                    Err(None) => {
+                                        let mut body = body;
+                                        body.answer().await
+                                    }
                                 }
                             }
                             Err(error) => Err(error),

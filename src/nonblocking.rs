@@ -241,7 +241,6 @@ impl Transport {
     /// the body is read as it comes, each read bounded by `idle`. The
     /// client's whole-request timeout does not apply (a stream may stay
     /// open for hours).
-    #[cfg(feature = "runtime")]
     pub(crate) async fn open_within(
         &self,
         request: &HttpRequest,
