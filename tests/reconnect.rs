@@ -591,6 +591,36 @@ mod agent_stream {
         assert_backed_off(&gaps(&at[..6]), base, max, "agent stream, Retry-After: 0");
     }
 
+    /// A refused agent stream whose error body stops coming half-way: the
+    /// worker gives the body up after the idle timeout and reconnects
+    /// (after its backoff), instead of waiting for the rest for ever with
+    /// no stream.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refusal_whose_body_stalls_is_given_up_and_the_worker_reconnects() {
+        let (addr, count) = stalled_error_body();
+        let policy = StreamPolicy::default()
+            .with_idle_timeout(Duration::from_millis(300))
+            .with_initial_delay(Duration::from_millis(10));
+        let worker = Worker::builder(hostile_client(addr))
+            .agent_id(AGENT)
+            .policy(WorkerPolicy::default().with_stream(policy))
+            .handle_signals(false)
+            .handler(|task: Task, _ctx: TaskContext| async move { Ok::<_, BoxError>(task) })
+            .build()
+            .expect("the worker builds");
+        let handle = worker.shutdown_handle();
+        let run = tokio::spawn(worker.run());
+        let started = Instant::now();
+        while count.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+            assert!(started.elapsed() < PATIENCE, "the worker reconnects");
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        handle.shutdown();
+        let _ = tokio::time::timeout(PATIENCE, run)
+            .await
+            .expect("the run ends");
+    }
+
     /// The normal path: a long `retry:` lengthens the waits; one above the
     /// cap is held to the cap.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -625,5 +655,89 @@ mod agent_stream {
         // Three connections within PATIENCE: the hour was held to 150 ms.
         let at = run_until(&emulator, policy, 3).await;
         assert_backed_off(&gaps(&at[..3]), max, max, "agent stream, retry: 1 h");
+    }
+}
+
+// ----- an error answer whose body stalls ---------------------------------------------------
+
+/// A hostile server on loopback: every request gets a `503` head that
+/// promises a body of 1,000 bytes, a few of them, then silence on a
+/// connection kept open (a proxy that died half-way, a half-open TCP
+/// connection). Answers its address and the count of connections.
+fn stalled_error_body() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let (c, kept) = (count.clone(), Arc::new(Mutex::new(Vec::new())));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            c.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+                  content-length: 1000\r\n\r\n{\"detail\": \"bu",
+            );
+            let _ = stream.flush();
+            // Kept open, silent, until the test process ends.
+            kept.lock().unwrap().push(stream);
+        }
+    });
+    (addr, count)
+}
+
+fn hostile_client(addr: std::net::SocketAddr) -> Tasks {
+    Tasks::builder()
+        .base_url(format!("http://{addr}"))
+        .api_key("k-stall")
+        .organization_id(ORG)
+        .retry(
+            RetryPolicy::default()
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
+        )
+        .build()
+        .expect("the client builds")
+}
+
+/// The body of an error answer that stops coming is given up after the
+/// idle timeout, like the body of a stream: the session goes on (here: it
+/// reconnects once, then gives up with a timeout) instead of waiting for
+/// the rest of the body for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_answer_whose_body_stalls_is_given_up_after_the_idle_timeout() {
+    for face in FACES {
+        let (addr, count) = stalled_error_body();
+        let tasks = hostile_client(addr);
+        let task: Task = serde_json::from_value(json!({
+            "id": "t-stall", "agent_id": "agent-1", "organization_id": ORG,
+            "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z",
+            "status": "executing", "events_streaming": true
+        }))
+        .unwrap();
+        let policy = StreamPolicy::default()
+            .with_idle_timeout(Duration::from_millis(300))
+            .with_initial_delay(Duration::from_millis(10))
+            .with_max_reconnects(1);
+        let (events, errors) = drain(face, &tasks, &task, policy).await;
+        assert!(events.is_empty(), "{face:?}");
+        assert_eq!(errors.len(), 1, "{face:?}: it gives up: {errors:?}");
+        assert_eq!(
+            count.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "{face:?}: one connection and one reconnect"
+        );
     }
 }
