@@ -214,6 +214,40 @@ async fn a_retry_after_zero_refusal_backs_off_from_the_floor() {
     }
 }
 
+/// A refusal whose `Retry-After` is an HTTP date (RFC 9110 allows one; CDNs
+/// send them): the wait lasts until that date, as a delay in seconds
+/// would, not the backoff's short one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_http_date_lengthens_the_wait() {
+    for face in FACES {
+        let emulator = emulator();
+        let tasks = client(&emulator);
+        let task = streaming_task(&emulator, "t-date");
+        // Whole seconds: the date names a time between 3 and 4 s from now.
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(4));
+        emulator.inject(
+            Fault::on("GET", STREAMS)
+                .always()
+                .respond(503, json!({"detail": "busy"}))
+                .retry_after(date),
+        );
+        let policy = StreamPolicy::default()
+            .with_initial_delay(Duration::from_millis(10))
+            .with_max_delay(Duration::from_secs(10))
+            .with_max_reconnects(1);
+        let (events, errors) = drain(face, &tasks, &task, policy).await;
+        assert!(events.is_empty());
+        assert_eq!(errors.len(), 1, "{face:?}");
+        let at = arrivals(&emulator, &events_path("t-date"));
+        assert_eq!(at.len(), 2, "{face:?}");
+        assert!(
+            at[1] - at[0] >= Duration::from_secs(2),
+            "{face:?}: {:?}",
+            gaps(&at)
+        );
+    }
+}
+
 /// The normal path next to it: a `retry:` longer than the initial delay
 /// lengthens every wait; one above `max_delay` is held to it (the stream
 /// does not wait an hour).
@@ -619,6 +653,25 @@ mod agent_stream {
         let _ = tokio::time::timeout(PATIENCE, run)
             .await
             .expect("the run ends");
+    }
+
+    /// A refused agent stream whose `Retry-After` is an HTTP date: the
+    /// worker waits until then.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_retry_after_http_date_lengthens_the_wait() {
+        let emulator = emulator();
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(4));
+        emulator.inject(
+            Fault::on("GET", &stream_path())
+                .always()
+                .respond(503, json!({"detail": "busy"}))
+                .retry_after(date),
+        );
+        let policy = StreamPolicy::default()
+            .with_initial_delay(Duration::from_millis(10))
+            .with_max_delay(Duration::from_secs(10));
+        let at = run_until(&emulator, policy, 2).await;
+        assert!(at[1] - at[0] >= Duration::from_secs(2), "{:?}", gaps(&at));
     }
 
     /// The normal path: a long `retry:` lengthens the waits; one above the
