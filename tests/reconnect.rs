@@ -794,3 +794,79 @@ async fn an_error_answer_whose_body_stalls_is_given_up_after_the_idle_timeout() 
         );
     }
 }
+
+/// `next()` dropped while an error answer's body comes: the bytes read so
+/// far are kept, so the error built from it is whole (its detail intact),
+/// and the answer is not asked for again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_dropped_while_an_error_body_comes_keeps_its_bytes() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let body = br#"{"detail": "the whole detail of a refusal"}"#;
+            let (first, rest) = body.split_at(20);
+            let head = format!(
+                "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(first);
+            let _ = stream.flush();
+            let _ = wait.recv();
+            let _ = stream.write_all(rest);
+            let _ = stream.flush();
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    });
+    let tasks = hostile_client(addr);
+    let task: Task = serde_json::from_value(json!({
+        "id": "t-body", "agent_id": "agent-1", "organization_id": ORG,
+        "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z",
+        "status": "executing", "events_streaming": true
+    }))
+    .unwrap();
+    let policy = StreamPolicy::default().with_idle_timeout(PATIENCE);
+    let mut stream = task.aevents_with(&tasks, policy).unwrap();
+    let started = Instant::now();
+    // Cut until the body is being read (the head came), then some more.
+    while !format!("{stream:?}").contains("ErrorBody") {
+        assert!(started.elapsed() < PATIENCE, "the head comes");
+        let cut = tokio::time::timeout(Duration::from_millis(2), stream.next()).await;
+        assert!(cut.is_err(), "nothing comes before the body ends");
+    }
+    for n in 0..20u32 {
+        if n.is_multiple_of(2) {
+            let cut = tokio::time::timeout(Duration::from_millis(2), stream.next()).await;
+            assert!(cut.is_err(), "the body is not over");
+        } else {
+            assert!(poll_once_and_drop(stream.next()).is_none());
+        }
+    }
+    go.send(()).unwrap();
+    let error = tokio::time::timeout(PATIENCE, stream.next())
+        .await
+        .expect("the error comes")
+        .expect("an item")
+        .expect_err("an error");
+    assert_eq!(error.status(), Some(403), "{error}");
+    assert!(
+        error.to_string().contains("the whole detail of a refusal"),
+        "{error}"
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
