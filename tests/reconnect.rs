@@ -92,6 +92,15 @@ fn assert_backed_off(gaps: &[Duration], base: Duration, max: Duration, what: &st
     }
 }
 
+/// An HTTP date about `ahead` from now (whole seconds: up to a second
+/// less), and the instant it names on the monotonic clock.
+fn http_date_ahead(ahead: Duration) -> (String, Instant) {
+    let (wall, now) = (std::time::SystemTime::now(), Instant::now());
+    let date = httpdate::fmt_http_date(wall + ahead);
+    let at = httpdate::parse_http_date(&date).unwrap();
+    (date, now + at.duration_since(wall).unwrap_or_default())
+}
+
 fn events_path(task_id: &str) -> String {
     format!("/{ORG}/agent-execution/{task_id}/events")
 }
@@ -223,8 +232,7 @@ async fn a_retry_after_http_date_lengthens_the_wait() {
         let emulator = emulator();
         let tasks = client(&emulator);
         let task = streaming_task(&emulator, "t-date");
-        // Whole seconds: the date names a time between 3 and 4 s from now.
-        let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(4));
+        let (date, due) = http_date_ahead(Duration::from_secs(3));
         emulator.inject(
             Fault::on("GET", STREAMS)
                 .always()
@@ -240,10 +248,11 @@ async fn a_retry_after_http_date_lengthens_the_wait() {
         assert_eq!(errors.len(), 1, "{face:?}");
         let at = arrivals(&emulator, &events_path("t-date"));
         assert_eq!(at.len(), 2, "{face:?}");
+        // Not before the date (a little slack for the two clocks).
         assert!(
-            at[1] - at[0] >= Duration::from_secs(2),
-            "{face:?}: {:?}",
-            gaps(&at)
+            at[1] + Duration::from_millis(100) >= due,
+            "{face:?}: {:?} early",
+            due - at[1]
         );
     }
 }
@@ -660,7 +669,7 @@ mod agent_stream {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_retry_after_http_date_lengthens_the_wait() {
         let emulator = emulator();
-        let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(4));
+        let (date, due) = http_date_ahead(Duration::from_secs(3));
         emulator.inject(
             Fault::on("GET", &stream_path())
                 .always()
@@ -671,7 +680,11 @@ mod agent_stream {
             .with_initial_delay(Duration::from_millis(10))
             .with_max_delay(Duration::from_secs(10));
         let at = run_until(&emulator, policy, 2).await;
-        assert!(at[1] - at[0] >= Duration::from_secs(2), "{:?}", gaps(&at));
+        assert!(
+            at[1] + Duration::from_millis(100) >= due,
+            "{:?} early",
+            due - at[1]
+        );
     }
 
     /// The normal path: a long `retry:` lengthens the waits; one above the
