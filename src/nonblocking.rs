@@ -441,7 +441,25 @@ impl Streaming {
         };
         loop {
             // Each chunk is kept as it comes: a dropped call loses none.
-            match response.chunk().await {
+            // A body that stops coming is given up after the idle timeout,
+            // as a stream's: a half-open connection must not hold the
+            // stream (or the worker's) for ever. The deadline survives a
+            // dropped call.
+            let by = *self.idle_by.get_or_insert_with(|| deadline(self.idle));
+            let Ok(read) = tokio::time::timeout_at(by, response.chunk()).await else {
+                self.idle_by = None;
+                let error = Error::Transport(TransportError::new(
+                    TransportErrorKind::Timeout,
+                    format!(
+                        "the error answer's body stopped coming for {:?} (the idle timeout)",
+                        self.idle
+                    ),
+                    None,
+                ));
+                return Err(broke_off(error, status, body.len()));
+            };
+            self.idle_by = None;
+            match read {
                 Ok(Some(chunk)) => match limit.take(status, body.len(), chunk.len())? {
                     Take::All => body.extend_from_slice(&chunk),
                     Take::PrefixThenStop(n) => {

@@ -89,6 +89,15 @@ fn assert_backed_off(gaps: &[Duration], base: Duration, max: Duration, what: &st
     }
 }
 
+/// An HTTP date about `ahead` from now (whole seconds: up to a second
+/// less), and the instant it names on the monotonic clock.
+fn http_date_ahead(ahead: Duration) -> (String, Instant) {
+    let (wall, now) = (std::time::SystemTime::now(), Instant::now());
+    let date = httpdate::fmt_http_date(wall + ahead);
+    let at = httpdate::parse_http_date(&date).unwrap();
+    (date, now + at.duration_since(wall).unwrap_or_default())
+}
+
 fn events_path(task_id: &str) -> String {
     format!("/{ORG}/agent-execution/{task_id}/events")
 }
@@ -208,6 +217,40 @@ async fn a_retry_after_zero_refusal_backs_off_from_the_floor() {
         let at = arrivals(&emulator, &events_path("t-refused"));
         assert_eq!(at.len(), 5, "{face:?}");
         assert_backed_off(&gaps(&at), base, max, &format!("{face:?} Retry-After: 0"));
+    }
+}
+
+/// A refusal whose `Retry-After` is an HTTP date (RFC 9110 allows one; CDNs
+/// send them): the wait lasts until that date, as a delay in seconds
+/// would, not the backoff's short one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_http_date_lengthens_the_wait() {
+    for face in FACES {
+        let emulator = emulator();
+        let tasks = client(&emulator);
+        let task = streaming_task(&emulator, "t-date");
+        let (date, due) = http_date_ahead(Duration::from_secs(3));
+        emulator.inject(
+            Fault::on("GET", STREAMS)
+                .always()
+                .respond(503, json!({"detail": "busy"}))
+                .retry_after(date),
+        );
+        let policy = StreamPolicy::default()
+            .with_initial_delay(Duration::from_millis(10))
+            .with_max_delay(Duration::from_secs(10))
+            .with_max_reconnects(1);
+        let (events, errors) = drain(face, &tasks, &task, policy).await;
+        assert!(events.is_empty());
+        assert_eq!(errors.len(), 1, "{face:?}");
+        let at = arrivals(&emulator, &events_path("t-date"));
+        assert_eq!(at.len(), 2, "{face:?}");
+        // Not before the date (a little slack for the two clocks).
+        assert!(
+            at[1] + Duration::from_millis(100) >= due,
+            "{face:?}: {:?} early",
+            due - at[1]
+        );
     }
 }
 
@@ -584,6 +627,59 @@ mod agent_stream {
         assert_backed_off(&gaps(&at[..6]), base, max, "agent stream, Retry-After: 0");
     }
 
+    /// A refused agent stream whose error body stops coming half-way: the
+    /// worker gives the body up after the idle timeout and reconnects
+    /// (after its backoff), instead of waiting for the rest for ever with
+    /// no stream.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refusal_whose_body_stalls_is_given_up_and_the_worker_reconnects() {
+        let (addr, count) = stalled_error_body();
+        let policy = StreamPolicy::default()
+            .with_idle_timeout(Duration::from_millis(300))
+            .with_initial_delay(Duration::from_millis(10));
+        let worker = Worker::builder(hostile_client(addr))
+            .agent_id(AGENT)
+            .policy(WorkerPolicy::default().with_stream(policy))
+            .handle_signals(false)
+            .handler(|task: Task, _ctx: TaskContext| async move { Ok::<_, BoxError>(task) })
+            .build()
+            .expect("the worker builds");
+        let handle = worker.shutdown_handle();
+        let run = tokio::spawn(worker.run());
+        let started = Instant::now();
+        while count.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+            assert!(started.elapsed() < PATIENCE, "the worker reconnects");
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        handle.shutdown();
+        let _ = tokio::time::timeout(PATIENCE, run)
+            .await
+            .expect("the run ends");
+    }
+
+    /// A refused agent stream whose `Retry-After` is an HTTP date: the
+    /// worker waits until then.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_retry_after_http_date_lengthens_the_wait() {
+        let emulator = emulator();
+        let (date, due) = http_date_ahead(Duration::from_secs(3));
+        emulator.inject(
+            Fault::on("GET", &stream_path())
+                .always()
+                .respond(503, json!({"detail": "busy"}))
+                .retry_after(date),
+        );
+        let policy = StreamPolicy::default()
+            .with_initial_delay(Duration::from_millis(10))
+            .with_max_delay(Duration::from_secs(10));
+        let at = run_until(&emulator, policy, 2).await;
+        assert!(
+            at[1] + Duration::from_millis(100) >= due,
+            "{:?} early",
+            due - at[1]
+        );
+    }
+
     /// The normal path: a long `retry:` lengthens the waits; one above the
     /// cap is held to the cap.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -619,4 +715,164 @@ mod agent_stream {
         let at = run_until(&emulator, policy, 3).await;
         assert_backed_off(&gaps(&at[..3]), max, max, "agent stream, retry: 1 h");
     }
+}
+
+// ----- an error answer whose body stalls ---------------------------------------------------
+
+/// A hostile server on loopback: every request gets a `503` head that
+/// promises a body of 1,000 bytes, a few of them, then silence on a
+/// connection kept open (a proxy that died half-way, a half-open TCP
+/// connection). Answers its address and the count of connections.
+fn stalled_error_body() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let (c, kept) = (count.clone(), Arc::new(Mutex::new(Vec::new())));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            c.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+                  content-length: 1000\r\n\r\n{\"detail\": \"bu",
+            );
+            let _ = stream.flush();
+            // Kept open, silent, until the test process ends.
+            kept.lock().unwrap().push(stream);
+        }
+    });
+    (addr, count)
+}
+
+fn hostile_client(addr: std::net::SocketAddr) -> Tasks {
+    Tasks::builder()
+        .base_url(format!("http://{addr}"))
+        .api_key("k-stall")
+        .organization_id(ORG)
+        .retry(
+            RetryPolicy::default()
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
+        )
+        .build()
+        .expect("the client builds")
+}
+
+/// The body of an error answer that stops coming is given up after the
+/// idle timeout, like the body of a stream: the session goes on (here: it
+/// reconnects once, then gives up with a timeout) instead of waiting for
+/// the rest of the body for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_answer_whose_body_stalls_is_given_up_after_the_idle_timeout() {
+    for face in FACES {
+        let (addr, count) = stalled_error_body();
+        let tasks = hostile_client(addr);
+        let task: Task = serde_json::from_value(json!({
+            "id": "t-stall", "agent_id": "agent-1", "organization_id": ORG,
+            "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z",
+            "status": "executing", "events_streaming": true
+        }))
+        .unwrap();
+        let policy = StreamPolicy::default()
+            .with_idle_timeout(Duration::from_millis(300))
+            .with_initial_delay(Duration::from_millis(10))
+            .with_max_reconnects(1);
+        let (events, errors) = drain(face, &tasks, &task, policy).await;
+        assert!(events.is_empty(), "{face:?}");
+        assert_eq!(errors.len(), 1, "{face:?}: it gives up: {errors:?}");
+        assert_eq!(
+            count.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "{face:?}: one connection and one reconnect"
+        );
+    }
+}
+
+/// `next()` dropped while an error answer's body comes: the bytes read so
+/// far are kept, so the error built from it is whole (its detail intact),
+/// and the answer is not asked for again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_dropped_while_an_error_body_comes_keeps_its_bytes() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let body = br#"{"detail": "the whole detail of a refusal"}"#;
+            let (first, rest) = body.split_at(20);
+            let head = format!(
+                "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(first);
+            let _ = stream.flush();
+            let _ = wait.recv();
+            let _ = stream.write_all(rest);
+            let _ = stream.flush();
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    });
+    let tasks = hostile_client(addr);
+    let task: Task = serde_json::from_value(json!({
+        "id": "t-body", "agent_id": "agent-1", "organization_id": ORG,
+        "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z",
+        "status": "executing", "events_streaming": true
+    }))
+    .unwrap();
+    let policy = StreamPolicy::default().with_idle_timeout(PATIENCE);
+    let mut stream = task.aevents_with(&tasks, policy).unwrap();
+    let started = Instant::now();
+    // Cut until the body is being read (the head came), then some more.
+    while !format!("{stream:?}").contains("ErrorBody") {
+        assert!(started.elapsed() < PATIENCE, "the head comes");
+        let cut = tokio::time::timeout(Duration::from_millis(2), stream.next()).await;
+        assert!(cut.is_err(), "nothing comes before the body ends");
+    }
+    for n in 0..20u32 {
+        if n.is_multiple_of(2) {
+            let cut = tokio::time::timeout(Duration::from_millis(2), stream.next()).await;
+            assert!(cut.is_err(), "the body is not over");
+        } else {
+            assert!(poll_once_and_drop(stream.next()).is_none());
+        }
+    }
+    go.send(()).unwrap();
+    let error = tokio::time::timeout(PATIENCE, stream.next())
+        .await
+        .expect("the error comes")
+        .expect("an item")
+        .expect_err("an error");
+    assert_eq!(error.status(), Some(403), "{error}");
+    assert!(
+        error.to_string().contains("the whole detail of a refusal"),
+        "{error}"
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

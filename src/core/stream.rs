@@ -94,7 +94,8 @@
 //!   `connected` handshake). After `max_reconnects` failed reconnects in a
 //!   row the session gives up with the last failure.
 //! - An error status is not retried, except 429, 502, 503 and 504 (with
-//!   their `Retry-After` in seconds, when the server gives one); 204 ends
+//!   their `Retry-After`, in seconds or as an HTTP date, when the server
+//!   gives one); 204 ends
 //!   the stream (the WHATWG rule for "no more events"); a 2xx that is not
 //!   `text/event-stream` is an error.
 
@@ -821,7 +822,10 @@ impl EventSession {
                 None,
             ),
             Disconnect::Error(Error::Api(api)) if api.is_retryable() || self.policy.persistent => {
-                let retry_after = api.retry_after.as_deref().and_then(retry_after_seconds);
+                let retry_after = api
+                    .retry_after
+                    .as_deref()
+                    .and_then(super::retry::parse_retry_after);
                 (Error::Api(api), retry_after)
             }
             // A refused certificate: no reconnect can fix it (a persistent
@@ -1081,12 +1085,6 @@ fn is_sendable(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_LAST_EVENT_ID_BYTES
         && id.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
-}
-
-/// A `Retry-After` in delta-seconds. (An HTTP date would need the wall
-/// clock, which the session never reads: the backoff applies instead.)
-fn retry_after_seconds(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn transport(kind: TransportErrorKind, message: String) -> Error {

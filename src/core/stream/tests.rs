@@ -403,12 +403,30 @@ fn retry_after_in_seconds_is_honoured_and_a_longer_one_gives_up() {
         secs(7)
     );
 
-    // An HTTP date needs the wall clock: the backoff applies instead.
+    // An HTTP date in the past: the backoff applies.
     s.on_open(429, None, t0);
     let date = Some("Sun, 06 Nov 1994 08:49:37 GMT");
     assert_eq!(
         reconnect_after(s.on_disconnect(api(429, date), t0)),
         secs(1)
+    );
+    // One in the future: the wait lasts until then (whole seconds: the
+    // date names a time between 19 and 20 s from now).
+    let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + secs(20));
+    s.on_open(503, None, t0);
+    let wait = reconnect_after(s.on_disconnect(api(503, Some(&soon)), t0));
+    assert!(wait >= secs(18) && wait <= secs(20), "{wait:?}");
+    // One far in the future: more patience than the policy has.
+    let later = httpdate::fmt_http_date(std::time::SystemTime::now() + secs(3600));
+    s.on_open(503, None, t0);
+    let error = give_up(s.on_disconnect(api(503, Some(&later)), t0));
+    assert_eq!(error.status(), Some(503));
+    // A persistent session waits the cap.
+    let mut s = EventSession::new("t", policy().with_persistent(true));
+    s.on_open(503, None, t0);
+    assert_eq!(
+        reconnect_after(s.on_disconnect(api(503, Some(&later)), t0)),
+        secs(30)
     );
 
     let mut s = session();
