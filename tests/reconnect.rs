@@ -237,9 +237,9 @@ async fn a_retry_after_http_date_lengthens_the_wait() {
                 .retry_after(date),
         );
         let policy = StreamPolicy::default()
-            .with_initial_delay(Duration::from_millis(10))
-            .with_max_delay(Duration::from_secs(10))
-            .with_max_reconnects(1);
+            .initial_delay(Duration::from_millis(10))
+            .max_delay(Duration::from_secs(10))
+            .max_reconnects(1);
         let (events, errors) = drain(face, &tasks, &task, policy).await;
         assert!(events.is_empty());
         assert_eq!(errors.len(), 1, "{face:?}");
@@ -635,11 +635,11 @@ mod agent_stream {
     async fn a_refusal_whose_body_stalls_is_given_up_and_the_worker_reconnects() {
         let (addr, count) = stalled_error_body();
         let policy = StreamPolicy::default()
-            .with_idle_timeout(Duration::from_millis(300))
-            .with_initial_delay(Duration::from_millis(10));
+            .idle_timeout(Duration::from_millis(300))
+            .initial_delay(Duration::from_millis(10));
         let worker = Worker::builder(hostile_client(addr))
             .agent_id(AGENT)
-            .policy(WorkerPolicy::default().with_stream(policy))
+            .policy(WorkerPolicy::default().stream(policy))
             .handle_signals(false)
             .handler(|task: Task, _ctx: TaskContext| async move { Ok::<_, BoxError>(task) })
             .build()
@@ -670,8 +670,8 @@ mod agent_stream {
                 .retry_after(date),
         );
         let policy = StreamPolicy::default()
-            .with_initial_delay(Duration::from_millis(10))
-            .with_max_delay(Duration::from_secs(10));
+            .initial_delay(Duration::from_millis(10))
+            .max_delay(Duration::from_secs(10));
         let at = run_until(&emulator, policy, 2).await;
         assert!(
             at[1] + Duration::from_millis(100) >= due,
@@ -765,7 +765,7 @@ fn hostile_client(addr: std::net::SocketAddr) -> Tasks {
         .organization_id(ORG)
         .retry(
             RetryPolicy::default()
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(10)),
+                .backoff(Duration::from_millis(1), Duration::from_millis(10)),
         )
         .build()
         .expect("the client builds")
@@ -787,9 +787,9 @@ async fn an_error_answer_whose_body_stalls_is_given_up_after_the_idle_timeout() 
         }))
         .unwrap();
         let policy = StreamPolicy::default()
-            .with_idle_timeout(Duration::from_millis(300))
-            .with_initial_delay(Duration::from_millis(10))
-            .with_max_reconnects(1);
+            .idle_timeout(Duration::from_millis(300))
+            .initial_delay(Duration::from_millis(10))
+            .max_reconnects(1);
         let (events, errors) = drain(face, &tasks, &task, policy).await;
         assert!(events.is_empty(), "{face:?}");
         assert_eq!(errors.len(), 1, "{face:?}: it gives up: {errors:?}");
@@ -846,7 +846,7 @@ async fn next_dropped_while_an_error_body_comes_keeps_its_bytes() {
         "status": "executing", "events_streaming": true
     }))
     .unwrap();
-    let policy = StreamPolicy::default().with_idle_timeout(PATIENCE);
+    let policy = StreamPolicy::default().idle_timeout(PATIENCE);
     let mut stream = task.aevents_with(&tasks, policy).unwrap();
     let started = Instant::now();
     // Cut until the body is being read (the head came), then some more.

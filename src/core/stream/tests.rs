@@ -422,7 +422,7 @@ fn retry_after_in_seconds_is_honoured_and_a_longer_one_gives_up() {
     let error = give_up(s.on_disconnect(api(503, Some(&later)), t0));
     assert_eq!(error.status(), Some(503));
     // A persistent session waits the cap.
-    let mut s = EventSession::new("t", policy().with_persistent(true));
+    let mut s = EventSession::new("t", policy().persistent(true));
     s.on_open(503, None, t0);
     assert_eq!(
         reconnect_after(s.on_disconnect(api(503, Some(&later)), t0)),
