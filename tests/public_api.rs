@@ -410,6 +410,59 @@ fn the_emulator_answers_bad_paging_with_fastapi_422() {
     }
 }
 
+/// FastAPI's 422 for a query: every bad parameter listed, each with the
+/// `ctx` pydantic v2 gives it; an integer too large for 64 bits is an
+/// integer still; a repeated key counts by its last value.
+#[test]
+fn the_emulator_422_is_fastapis_shape_exactly() {
+    let emulator = emulator();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let get = |query: &str| {
+        let url = format!("{}/v1/tasks?{query}", emulator.base_url());
+        let mut answer = agent
+            .get(&url)
+            .header("x-api-key", emulator.api_key())
+            .call()
+            .unwrap();
+        let body: Value = serde_json::from_reader(answer.body_mut().as_reader()).unwrap();
+        (answer.status().as_u16(), body)
+    };
+    let statuses = "'pending', 'executing', 'paused', 'error', 'failed', 'completed' or 'stopped'";
+    let (status, body) = get("page=0&per_page=51&status=running");
+    assert_eq!(status, 422);
+    assert_eq!(
+        body,
+        json!({"detail": [
+            {"type": "greater_than_equal", "loc": ["query", "page"],
+             "msg": "Input should be greater than or equal to 1", "input": "0", "ctx": {"ge": 1}},
+            {"type": "less_than_equal", "loc": ["query", "per_page"],
+             "msg": "Input should be less than or equal to 50", "input": "51", "ctx": {"le": 50}},
+            {"type": "enum", "loc": ["query", "status"],
+             "msg": format!("Input should be {statuses}"), "input": "running",
+             "ctx": {"expected": statuses}},
+        ]})
+    );
+    let (status, body) = get("per_page=99999999999999999999999");
+    assert_eq!(
+        (status, &body["detail"][0]["type"]),
+        (422, &json!("less_than_equal"))
+    );
+    let (status, body) = get("per_page=x");
+    assert_eq!(status, 422);
+    assert_eq!(body["detail"][0].get("ctx"), None, "{body}");
+    let (status, body) = get("page=99999999999999999999999");
+    assert_eq!(
+        (status, body["items"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{body}"
+    );
+    let (status, body) = get("per_page=51&per_page=2");
+    assert_eq!((status, &body["per_page"]), (200, &json!(2)), "{body}");
+}
+
 #[test]
 fn one_page_with_filters_in_both_faces() {
     let emulator = emulator();
