@@ -345,3 +345,22 @@ fn the_pager_stops_on_a_server_that_answers_another_page_than_asked() {
     assert!(pager.next_item().is_some());
     assert_eq!(pager.next_query().unwrap().page, Some(2));
 }
+
+/// The published `TasksListItem` requires `id`, `agent_id`,
+/// `organization_id` and `status`, not `created_at`: a page whose items
+/// lack it is read (not refused whole, which would end a walk with an
+/// error), and written back without one.
+#[test]
+fn a_list_item_without_created_at_is_read_and_written_back_without_one() {
+    let body = json!({"items": [{"id": "a", "agent_id": "x", "organization_id": "o",
+                                 "status": "completed"}],
+                      "total": 1, "page": 1, "per_page": 20, "total_pages": 1});
+    let page: TaskPage = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(page.items[0].id, "a");
+    assert!(!page.items[0].is_plain_wire(), "the absence is remembered");
+    assert_eq!(
+        serde_json::to_value(&page).unwrap(),
+        body,
+        "no created_at added"
+    );
+}
