@@ -43,8 +43,9 @@
 //! ([`crate::Tasks::tasks_pages`]) fetches one page at a time, lazily (at
 //! most one page in memory), and stops after page `total_pages` (as the
 //! latest page says; when an answer does not say, after a page shorter
-//! than `per_page`), at an empty page, or at a page the same as the one
-//! before (a server that ignores `page` cannot make it loop). What it
+//! than `per_page`), at an empty page, at a page the same as the one
+//! before, or at an answer that names another page than the one asked for
+//! (a server that ignores `page` cannot make it loop). What it
 //! guarantees while the list changes under it: it never yields a task that
 //! the page before yielded (tasks created meanwhile push others onto the
 //! next page: those are not yielded twice); a task that exists for the

@@ -180,4 +180,15 @@ fn list_all_walks_every_page_as_one_array() {
     );
     assert_eq!((code, out.as_str()), (Some(2), ""), "{err}");
     assert!(err.contains("per_page"), "{err}");
+    let before = emulator.requests().len();
+    for bad in ["0", "-1", "99999999999999999999", "abc", ""] {
+        let (code, out, err) = run(
+            &emulator,
+            &["list", "agent-l", "--all", "--per-page", bad],
+            "",
+        );
+        assert_eq!((code, out.as_str()), (Some(2), ""), "{bad}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert_eq!(emulator.requests().len(), before, "nothing sent");
 }

@@ -410,6 +410,59 @@ fn the_emulator_answers_bad_paging_with_fastapi_422() {
     }
 }
 
+/// FastAPI's 422 for a query: every bad parameter listed, each with the
+/// `ctx` pydantic v2 gives it; an integer too large for 64 bits is an
+/// integer still; a repeated key counts by its last value.
+#[test]
+fn the_emulator_422_is_fastapis_shape_exactly() {
+    let emulator = emulator();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let get = |query: &str| {
+        let url = format!("{}/v1/tasks?{query}", emulator.base_url());
+        let mut answer = agent
+            .get(&url)
+            .header("x-api-key", emulator.api_key())
+            .call()
+            .unwrap();
+        let body: Value = serde_json::from_reader(answer.body_mut().as_reader()).unwrap();
+        (answer.status().as_u16(), body)
+    };
+    let statuses = "'pending', 'executing', 'paused', 'error', 'failed', 'completed' or 'stopped'";
+    let (status, body) = get("page=0&per_page=51&status=running");
+    assert_eq!(status, 422);
+    assert_eq!(
+        body,
+        json!({"detail": [
+            {"type": "greater_than_equal", "loc": ["query", "page"],
+             "msg": "Input should be greater than or equal to 1", "input": "0", "ctx": {"ge": 1}},
+            {"type": "less_than_equal", "loc": ["query", "per_page"],
+             "msg": "Input should be less than or equal to 50", "input": "51", "ctx": {"le": 50}},
+            {"type": "enum", "loc": ["query", "status"],
+             "msg": format!("Input should be {statuses}"), "input": "running",
+             "ctx": {"expected": statuses}},
+        ]})
+    );
+    let (status, body) = get("per_page=99999999999999999999999");
+    assert_eq!(
+        (status, &body["detail"][0]["type"]),
+        (422, &json!("less_than_equal"))
+    );
+    let (status, body) = get("per_page=x");
+    assert_eq!(status, 422);
+    assert_eq!(body["detail"][0].get("ctx"), None, "{body}");
+    let (status, body) = get("page=99999999999999999999999");
+    assert_eq!(
+        (status, body["items"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{body}"
+    );
+    let (status, body) = get("per_page=51&per_page=2");
+    assert_eq!((status, &body["per_page"]), (200, &json!(2)), "{body}");
+}
+
 #[test]
 fn one_page_with_filters_in_both_faces() {
     let emulator = emulator();
@@ -729,4 +782,164 @@ fn errors_never_carry_the_key() {
         )
     );
     assert!(!debug.contains("SENTINEL"), "{debug}");
+}
+
+/// A one-shot HTTP server on loopback: reads one request head, writes
+/// `head` then `body` one byte at a time (each flushed), then holds the
+/// connection open until the test drops the returned sender. Answers the
+/// URL and a counter of connections accepted.
+fn hostile_sse(
+    head: &'static str,
+    body: String,
+) -> (
+    String,
+    std::sync::mpsc::Sender<()>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (hold, held) = std::sync::mpsc::channel::<()>();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let Ok((mut socket, _)) = listener.accept() else {
+            return;
+        };
+        count.fetch_add(1, Ordering::SeqCst);
+        let mut reader = BufReader::new(socket.try_clone().unwrap());
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut request_body = vec![0; length];
+        let _ = std::io::Read::read_exact(&mut reader, &mut request_body);
+        let _ = socket.write_all(head.as_bytes());
+        for byte in body.as_bytes() {
+            if socket
+                .write_all(&[*byte])
+                .and_then(|()| socket.flush())
+                .is_err()
+            {
+                return;
+            }
+        }
+        // Nothing more, the connection open: only the terminal event can
+        // end the stream now.
+        let _ = held.recv();
+        // A second connection would be a replay.
+        listener.set_nonblocking(true).unwrap();
+        if listener.accept().is_ok() {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (url, hold, accepted)
+}
+
+const SSE_HEAD: &str =
+    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-store\r\n\r\n";
+
+fn hostile_body() -> String {
+    concat!(
+        "retry: 0\n",
+        ": comment\n\n",
+        "data: {\"type\":\"task_started\",\"task_id\":\"t\"}\r\n\r\n",
+        "event: weird\ndata: {\"type\":\"brand_new\",\"x\":[1,{\"y\":null}]}\n\n",
+        "data: {\"type\":\"content_chunk\",\"content\":\"h\\u00e9\",\"is_final\":false}\n\n",
+        "data: {\"type\":\"task_completed\",\"task_id\":\"t\",\"result\":\"done\"}\n\n",
+        "data: {\"type\":\"content_chunk\",\"content\":\"after the end\"}\n\n",
+        "data: garbage that never ends",
+    )
+    .to_string()
+}
+
+fn hostile_client(url: &str) -> Tasks {
+    Tasks::builder()
+        .api_key("pub-key-123")
+        .base_url(url)
+        .public_api_url(url)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_stream_sent_byte_by_byte_ends_at_its_terminal_event_and_is_never_replayed() {
+    let (url, hold, accepted) = hostile_sse(SSE_HEAD, hostile_body());
+    let tasks = hostile_client(&url);
+    let events: Vec<InvokeEvent> = tasks
+        .invoke_stream("a", &Invoke::new("x"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(InvokeEvent::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "task_started",
+            "brand_new",
+            "content_chunk",
+            "task_completed"
+        ]
+    );
+    assert_eq!(events[2].text(), Some("hé"));
+    drop(hold);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_async_stream_sent_byte_by_byte_ends_at_its_terminal_event() {
+    let (url, hold, _) = hostile_sse(SSE_HEAD, hostile_body());
+    let tasks = hostile_client(&url);
+    let mut stream = tasks.ainvoke_stream("a", &Invoke::new("x")).await.unwrap();
+    let mut kinds = Vec::new();
+    while let Some(event) = stream.next().await {
+        kinds.push(event.unwrap().kind().to_owned());
+    }
+    assert_eq!(
+        kinds,
+        [
+            "task_started",
+            "brand_new",
+            "content_chunk",
+            "task_completed"
+        ]
+    );
+    drop(hold);
+}
+
+#[test]
+fn an_invoke_stream_answered_with_json_or_an_sse_error_is_an_error_at_the_call() {
+    let (url, hold, _) = hostile_sse(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n",
+        "{}".into(),
+    );
+    let err = hostile_client(&url)
+        .invoke_stream("a", &Invoke::new("x"))
+        .unwrap_err();
+    assert!(err.to_string().contains("not text/event-stream"), "{err}");
+    drop(hold);
+    let (url, hold, accepted) = hostile_sse(
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/event-stream\r\ncontent-length: 25\r\n\r\n",
+        "data: {\"type\":\"error\"}\n\n\n".into(),
+    );
+    let err = hostile_client(&url)
+        .invoke_stream("a", &Invoke::new("x"))
+        .unwrap_err();
+    assert_eq!(err.status(), Some(500), "{err:?}");
+    drop(hold);
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "not replayed"
+    );
 }

@@ -304,3 +304,63 @@ fn the_pager_stops_on_a_server_that_ignores_the_page() {
     assert_eq!((n, yielded.join("")), (3, "abcde".to_string()));
     assert!(Pager::new(TaskQuery::new().per_page(51)).is_err());
 }
+
+#[test]
+fn the_pager_stops_on_a_server_that_answers_another_page_than_asked() {
+    // A server that ignores `page` (it answers page 1 every time) while the
+    // list grows at the top: each answer differs from the one before, and
+    // `total_pages` never ends the walk. The answer's own `page` says it is
+    // not the page asked for: the walk ends there instead of yielding the
+    // newest tasks forever.
+    let item = |id: String| {
+        json!({"id": id, "agent_id": "x", "organization_id": "o",
+               "created_at": "2025-11-06T06:05:43Z"})
+    };
+    let mut pager = Pager::new(TaskQuery::new().per_page(2)).unwrap();
+    let mut yielded = Vec::new();
+    let mut fetches = 0;
+    while let Some(query) = pager.next_query() {
+        fetches += 1;
+        assert!(fetches <= 3, "the walk does not end: {yielded:?}");
+        let _ = query;
+        let items = vec![
+            item(format!("new{fetches}")),
+            item(format!("new{}", fetches - 1)),
+        ];
+        let answer = json!({"items": items, "total": 1_000_000, "page": 1, "per_page": 2,
+                            "total_pages": 500_000});
+        pager.on_page(serde_json::from_value(answer).unwrap());
+        while let Some(i) = pager.next_item() {
+            yielded.push(i.id);
+        }
+    }
+    assert_eq!(yielded, ["new1", "new0"], "the first page, then the end");
+    assert!(pager.is_done());
+    // An answer that does not say which page it is keeps walking.
+    let mut pager = Pager::new(TaskQuery::new().per_page(1)).unwrap();
+    pager.next_query().unwrap();
+    pager.on_page(
+        serde_json::from_value(json!({"items": [item("a".into())], "total_pages": 3})).unwrap(),
+    );
+    assert!(pager.next_item().is_some());
+    assert_eq!(pager.next_query().unwrap().page, Some(2));
+}
+
+/// The published `TasksListItem` requires `id`, `agent_id`,
+/// `organization_id` and `status`, not `created_at`: a page whose items
+/// lack it is read (not refused whole, which would end a walk with an
+/// error), and written back without one.
+#[test]
+fn a_list_item_without_created_at_is_read_and_written_back_without_one() {
+    let body = json!({"items": [{"id": "a", "agent_id": "x", "organization_id": "o",
+                                 "status": "completed"}],
+                      "total": 1, "page": 1, "per_page": 20, "total_pages": 1});
+    let page: TaskPage = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(page.items[0].id, "a");
+    assert!(!page.items[0].is_plain_wire(), "the absence is remembered");
+    assert_eq!(
+        serde_json::to_value(&page).unwrap(),
+        body,
+        "no created_at added"
+    );
+}

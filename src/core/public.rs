@@ -268,11 +268,20 @@ impl Pager {
     /// Takes the page just fetched: its items that the page before did not
     /// hold are yielded next. The walk ends after page `total_pages` (as
     /// this page says; without it, after a page shorter than `per_page`),
-    /// at an empty page, or at a page the same as the one before (a server
+    /// at an empty page, at a page the same as the one before, or at an
+    /// answer that names another page than the one asked for (a server
     /// that ignores `page` cannot make it loop).
     pub fn on_page(&mut self, page: TaskPage) {
         self.pages = self.pages.saturating_add(1);
         let asked = self.next;
+        // An answer that names another page than the one asked for (a
+        // server that ignores `page`, or clamps it to its last page): its
+        // items are not this page's, and asking on would not move.
+        if page.page.is_some_and(|p| p != i64::from(asked)) {
+            self.done = true;
+            self.buffer.clear();
+            return;
+        }
         let items = page.items;
         let fetched = items.len();
         let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();

@@ -8,7 +8,8 @@ use super::{AgentExecutionStatus, Timestamp};
 model_struct! {
     /// One task of a list answer (`GET /agent-execution/executions/history/...`).
     ///
-    /// Only `id`, `agent_id`, `organization_id` and `created_at` are required.
+    /// Only `id`, `agent_id` and `organization_id` are required (`created_at`
+    /// too on the Tasks API, not on the public API v1; read either way).
     ///
     /// ```
     /// use xpander_sdk::model::{AgentExecutionStatus, TaskListItem};
@@ -35,8 +36,10 @@ model_struct! {
         triggering_agent_id: Option<String> = None,
         /// The execution status.
         status: Option<AgentExecutionStatus> = None,
-        /// When the task was created.
-        created_at: Timestamp,
+        /// When the task was created (a public API v1 list item may lack
+        /// it, its schema does not require it: then the epoch, as for
+        /// `null`, and not written back).
+        created_at: Timestamp = Timestamp::default(),
         /// When the task last changed.
         updated_at: Option<Timestamp> = None,
         /// The kind of node the task came from (`slack`, ...).

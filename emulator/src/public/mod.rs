@@ -328,46 +328,72 @@ impl InvokeFeed {
     }
 }
 
-/// A 422 for a query parameter, FastAPI's way.
-fn bad_query(name: &str, msg: &str, typ: &str, input: &str) -> Resp {
-    Resp::json(
-        422,
-        &json!({"detail": [{"type": typ, "loc": ["query", name], "msg": msg, "input": input}]}),
-    )
+/// One FastAPI (pydantic v2) validation error of a query parameter.
+fn query_error(name: &str, typ: &str, msg: &str, input: &str, ctx: Option<Value>) -> Value {
+    let mut error = json!({"type": typ, "loc": ["query", name], "msg": msg, "input": input});
+    if let Some(ctx) = ctx {
+        error["ctx"] = ctx;
+    }
+    error
 }
 
-/// Reads an integer query parameter within `min..=max`.
+/// Reads an integer query parameter within `1..=max` (FastAPI's last
+/// value of a repeated key; an integer too large for 64 bits is still an
+/// integer, as in Python), pushing FastAPI's error for a bad one.
 fn int_param(
     pairs: &[(String, String)],
     name: &str,
     default: u64,
     max: Option<u64>,
-) -> Result<u64, Resp> {
-    let Some((_, raw)) = pairs.iter().find(|(k, _)| k == name) else {
-        return Ok(default);
+    errors: &mut Vec<Value>,
+) -> u64 {
+    let Some((_, raw)) = pairs.iter().rev().find(|(k, _)| k == name) else {
+        return default;
     };
-    let n: i64 = raw.trim().parse().map_err(|_| {
-        bad_query(
-            name,
-            "Input should be a valid integer, unable to parse string as an integer",
-            "int_parsing",
-            raw,
-        )
-    })?;
+    let text = raw.trim();
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let n: i128 = match text.parse::<i128>() {
+        Ok(n) => n,
+        Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            if text.starts_with('-') {
+                i128::MIN
+            } else {
+                i128::MAX
+            }
+        }
+        Err(_) => {
+            errors.push(query_error(
+                name,
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+                raw,
+                None,
+            ));
+            return default;
+        }
+    };
     if n < 1 {
-        return Err(bad_query(
+        errors.push(query_error(
             name,
-            "Input should be greater than or equal to 1",
             "greater_than_equal",
+            "Input should be greater than or equal to 1",
             raw,
+            Some(json!({"ge": 1})),
         ));
+        return default;
     }
-    let n = n as u64;
-    if let Some(max) = max.filter(|m| n > *m) {
+    if let Some(max) = max.filter(|m| n > i128::from(*m)) {
         let msg = format!("Input should be less than or equal to {max}");
-        return Err(bad_query(name, &msg, "less_than_equal", raw));
+        errors.push(query_error(
+            name,
+            "less_than_equal",
+            &msg,
+            raw,
+            Some(json!({ "le": max })),
+        ));
+        return default;
     }
-    Ok(n)
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// A page of tasks, newest first.
@@ -383,22 +409,32 @@ fn list(shared: &Shared, agent: Option<&str>, query: &str) -> Resp {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let (page, per_page) = match (
-        int_param(&pairs, "page", 1, None),
-        int_param(&pairs, "per_page", 20, Some(50)),
-    ) {
-        (Ok(p), Ok(pp)) => (p, pp),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+    // Every bad parameter is reported, in the handler's order, as FastAPI does.
+    let mut errors = Vec::new();
+    let page = int_param(&pairs, "page", 1, None, &mut errors);
+    let per_page = int_param(&pairs, "per_page", 20, Some(50), &mut errors);
     if let Some((_, s)) = pairs
         .iter()
-        .find(|(k, v)| k == "status" && !STATUSES.contains(&v.as_str()))
+        .rev()
+        .find(|(k, _)| k == "status")
+        .filter(|(_, v)| !STATUSES.contains(&v.as_str()))
     {
-        let msg = format!(
-            "Input should be {}",
-            STATUSES.map(|s| format!("'{s}'")).join(", ")
-        );
-        return bad_query("status", &msg, "enum", s);
+        let quoted: Vec<String> = STATUSES.iter().map(|s| format!("'{s}'")).collect();
+        let expected = match quoted.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => quoted.join(""),
+        };
+        let msg = format!("Input should be {expected}");
+        errors.push(query_error(
+            "status",
+            "enum",
+            &msg,
+            s,
+            Some(json!({ "expected": expected })),
+        ));
+    }
+    if !errors.is_empty() {
+        return Resp::json(422, &json!({ "detail": errors }));
     }
     let mut wanted: Vec<(&str, String)> = FILTERS
         .iter()
@@ -406,6 +442,7 @@ fn list(shared: &Shared, agent: Option<&str>, query: &str) -> Resp {
         .filter_map(|f| {
             pairs
                 .iter()
+                .rev()
                 .find(|(k, _)| k == f)
                 .map(|(_, v)| (*f, v.clone()))
         })
