@@ -320,3 +320,21 @@ fn every_builder_takes_plain_setters_and_the_old_names_still_work() {
 fn retry_with_two() -> RetryPolicy {
     RetryPolicy::default().max_attempts(2)
 }
+
+#[test]
+fn transport_errors_of_a_filtered_list_keep_the_query_out() {
+    let base = format!("http://127.0.0.1:{}", closed_port());
+    let tasks = client(&base);
+    let mut filter = ListFilter::new();
+    filter.user_id = Some("user-secret-id".into());
+    for error in both!(tasks, |t| t.list("a1", &filter), t.alist("a1", &filter)) {
+        let shown = error.to_string();
+        assert!(shown.contains(&format!("GET {base}/")), "{shown}");
+        assert!(
+            !shown.contains("user-secret-id") && !shown.contains('?'),
+            "{shown}"
+        );
+        let debug = format!("{error:?}");
+        assert!(!debug.contains("user-secret-id"), "{debug}");
+    }
+}
