@@ -338,3 +338,48 @@ fn transport_errors_of_a_filtered_list_keep_the_query_out() {
         assert!(!debug.contains("user-secret-id"), "{debug}");
     }
 }
+
+#[test]
+fn a_404_from_anything_but_the_api_is_an_unknown_route() {
+    let emulator = emulator();
+    let tasks = client(&emulator.base_url());
+    // What sits in front of an API answers a route it has no rule for:
+    // Traefik and Go's mux in text, Envoy with no body, an API gateway
+    // with JSON that is not FastAPI's, nginx in HTML after a BOM.
+    let proxies = [
+        xpander_sdk::emulator::Fault::on("GET", "*").respond_text(404, "404 page not found\n"),
+        xpander_sdk::emulator::Fault::on("GET", "*").respond_text(404, ""),
+        xpander_sdk::emulator::Fault::on("GET", "*").respond(404, json!({"message": "Not Found"})),
+        xpander_sdk::emulator::Fault::on("GET", "*")
+            .respond_text(404, "\u{feff}<html><body>404</body></html>"),
+        xpander_sdk::emulator::Fault::on("GET", "*").respond(404, json!({"detail": " not found "})),
+    ];
+    for fault in proxies {
+        emulator.inject(fault.times(2));
+        for error in both!(tasks, |t| t.get("t1"), t.aget("t1")) {
+            assert!(
+                error.is_unknown_route() && !error.is_not_found(),
+                "{error:?}"
+            );
+        }
+    }
+    // The API's own words about a resource are a missing resource.
+    let resources = [
+        json!({"detail": "Task t1 not found"}),
+        json!({"detail": "Worker w not found for agent a"}),
+        json!({"detail": [{"loc": ["path", "task_id"], "msg": "no such task"}]}),
+    ];
+    for body in resources {
+        emulator.inject(
+            xpander_sdk::emulator::Fault::on("GET", "*")
+                .respond(404, body)
+                .times(2),
+        );
+        for error in both!(tasks, |t| t.get("t1"), t.aget("t1")) {
+            assert!(
+                error.is_not_found() && !error.is_unknown_route(),
+                "{error:?}"
+            );
+        }
+    }
+}
