@@ -102,7 +102,9 @@ struct Cli {
     base_url: Option<String>,
 
     /// Read the API key from this environment variable instead of XPANDER_API_KEY.
-    #[arg(long, global = true, value_name = "NAME", value_parser = env_var_name)]
+    // Checked in `client`, not by clap: clap's refusal quotes the value,
+    // and a key passed here by mistake must not be printed.
+    #[arg(long, global = true, value_name = "NAME")]
     api_key_env: Option<String>,
 
     #[command(subcommand)]
@@ -296,11 +298,35 @@ fn positive_seconds(raw: &str) -> Result<Duration, String> {
     }
 }
 
-fn env_var_name(raw: &str) -> Result<String, String> {
+fn env_var_name(raw: &str) -> Result<&str, Failure> {
     if raw.is_empty() || raw.contains('=') || raw.contains('\0') {
-        Err("not an environment variable name".into())
+        Err(Failure::Usage(
+            "--api-key-env takes the name of an environment variable that holds the key; \
+             the value given is not a variable name (not shown: it may be a key, and keys \
+             are never taken on the command line)"
+                .into(),
+        ))
     } else {
-        Ok(raw.to_string())
+        Ok(raw)
+    }
+}
+
+/// A variable name as messages show it: a conventional upper-case name
+/// (`MY_XPANDER_KEY`) as is; anything else may be a key given by mistake,
+/// and is not shown.
+fn shown_var_name(name: &str) -> &str {
+    let conventional = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if conventional {
+        name
+    } else {
+        "the variable named by --api-key-env (its name not shown: it may be a key; \
+         --api-key-env takes a variable's name, never the key itself)"
     }
 }
 
@@ -632,7 +658,10 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
 /// The client: the environment as the library reads it, with the command
 /// line's overrides.
 fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks, Failure> {
-    let key_var = api_key_env.as_deref().unwrap_or("XPANDER_API_KEY");
+    let key_var = match api_key_env.as_deref() {
+        Some(name) => env_var_name(name)?,
+        None => "XPANDER_API_KEY",
+    };
     // Checked here rather than left to the library, so the message names the
     // variable and the option instead of a Rust method.
     let key = std::env::var(key_var)
@@ -640,7 +669,8 @@ fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks
         .filter(|k| !k.trim().is_empty())
         .ok_or_else(|| {
             Failure::Config(format!(
-                "configuration error: no API key: set {key_var}{}",
+                "configuration error: no API key: set {}{}",
+                shown_var_name(key_var),
                 if api_key_env.is_some() {
                     ""
                 } else {
