@@ -64,19 +64,23 @@ macro_rules! front_end {
                 let transport = shared.$transport()?;
                 let call = crate::telemetry::Call::start(&request);
                 let (method, url) = (request.method, request.url.clone());
+                let secret = shared.core.secret().0;
                 let mut retrier = Retrier::new(&shared.core.config, request.operation, options);
                 loop {
                     let outcome = match retrier.attempt_timeout() {
                         Ok(timeout) => match transport.send(&request, timeout).await {
                             Ok(mut answer) => {
                                 answer.request =
-                                    Some((method, crate::diagnose::shown_url(&url)));
+                                    Some((method, crate::diagnose::shown_url(&url, secret)));
                                 Ok(answer)
                             }
-                            Err(error) => Err(crate::diagnose::locate(error, method, &url)),
+                            Err(error) => {
+                                Err(crate::diagnose::locate(error, method, &url, secret))
+                            }
                         },
                         Err(deadline) => {
-                            let result = Err(crate::diagnose::locate(deadline, method, &url));
+                            let result =
+                                Err(crate::diagnose::locate(deadline, method, &url, secret));
                             call.finish(&retrier, &result);
                             return result;
                         }
@@ -380,7 +384,9 @@ macro_rules! front_end {
                 let body = match transport.open_within(&request, Some(head), idle).await {
                     Ok(body) => body,
                     Err(error) => {
-                        let error = crate::diagnose::locate(error, request.method, &request.url);
+                        let secret = shared.core.secret().0;
+                        let error =
+                            crate::diagnose::locate(error, request.method, &request.url, secret);
                         return Err(self.session.on_disconnect(Disconnect::Error(error), now()));
                     }
                 };
@@ -395,7 +401,7 @@ macro_rules! front_end {
                             Ok(mut answer) => {
                                 answer.request = Some((
                                     request.method,
-                                    crate::diagnose::shown_url(&request.url),
+                                    crate::diagnose::shown_url(&request.url, shared.core.secret().0),
                                 ));
                                 shared.core.accepted(answer).err().unwrap_or_else(|| {
                                     crate::Error::invalid(
@@ -404,7 +410,12 @@ macro_rules! front_end {
                                     )
                                 })
                             }
-                            Err(error) => crate::diagnose::locate(error, request.method, &request.url),
+                            Err(error) => crate::diagnose::locate(
+                                error,
+                                request.method,
+                                &request.url,
+                                shared.core.secret().0,
+                            ),
                         };
                         Err(self.session.on_disconnect(Disconnect::Error(error), now()))
                     }

@@ -383,3 +383,41 @@ fn a_404_from_anything_but_the_api_is_an_unknown_route() {
         }
     }
 }
+
+#[test]
+fn the_url_in_an_error_never_shows_the_key_and_stays_short() {
+    // The key passed where an id goes (arguments swapped, `get $KEY`):
+    // the server's echo of it is scrubbed, and so is the URL.
+    let emulator = emulator();
+    let tasks = client(&emulator.base_url());
+    for error in both!(tasks, |t| t.get(KEY), t.aget(KEY)) {
+        for shown in [error.to_string(), format!("{error:?}")] {
+            assert!(!shown.contains(KEY) && !shown.contains("5d1e"), "{shown}");
+        }
+    }
+    // A key the path percent-encodes, on a transport error.
+    let key = "sk VERY/SECRET+9b7e4c";
+    let base = format!("http://127.0.0.1:{}", closed_port());
+    let tasks = Tasks::builder()
+        .base_url(&base)
+        .api_key(key)
+        .retry(RetryPolicy::disabled())
+        .no_proxy()
+        .build()
+        .unwrap();
+    for error in both!(tasks, |t| t.get(key), t.aget(key)) {
+        for shown in [error.to_string(), format!("{error:?}")] {
+            assert!(!shown.contains("9b7e4c"), "{shown}");
+        }
+    }
+    // A very long id: the error names the request, bounded.
+    let long = "x".repeat(100_000);
+    for error in both!(tasks, |t| t.get(&long), t.aget(&long)) {
+        let shown = error.to_string();
+        assert!(
+            shown.starts_with(&format!("GET {base}/agent-execution/xxx")),
+            "{shown:.300}"
+        );
+        assert!(shown.len() < 2_000, "{} bytes: {shown:.300}", shown.len());
+    }
+}

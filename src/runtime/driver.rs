@@ -459,7 +459,10 @@ impl Reader {
         transport
             .open_within(&request, Some(self.connect_timeout), self.idle_timeout)
             .await
-            .map_err(|error| crate::diagnose::locate(error, request.method, &request.url))
+            .map_err(|error| {
+                let secret = inner.shared.core.secret().0;
+                crate::diagnose::locate(error, request.method, &request.url, secret)
+            })
     }
 
     /// Sends to the loop; false once it is gone.
