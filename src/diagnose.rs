@@ -74,7 +74,8 @@ fn host_port(shown: &str) -> (&str, &str) {
 
 /// Names the request in `error` (API and transport errors), and puts a
 /// known mistake in plain words.
-pub(crate) fn locate(error: Error, method: Method, url: &str, secret: &str) -> Error {
+pub(crate) fn locate(error: Error, method: Method, url: &str, core: &crate::core::Core) -> Error {
+    let secret = core.secret().0;
     match error {
         Error::Api(mut api) => {
             if api.url.is_none() {
@@ -84,7 +85,8 @@ pub(crate) fn locate(error: Error, method: Method, url: &str, secret: &str) -> E
             Error::Api(api)
         }
         Error::Transport(transport) => {
-            Error::Transport(locate_transport(transport, method, url, secret))
+            let proxy = core.config.proxy.as_ref();
+            Error::Transport(locate_transport(transport, method, url, secret, proxy))
         }
         other => other,
     }
@@ -95,6 +97,7 @@ fn locate_transport(
     method: Method,
     url: &str,
     secret: &str,
+    proxy: Option<&crate::proxy::ProxyUrl>,
 ) -> TransportError {
     if error.url.is_some() {
         return error;
@@ -119,7 +122,15 @@ fn locate_transport(
             );
         } else if is_unresolved(cause) {
             error.kind = TransportErrorKind::Connect;
-            error.message = format!("could not resolve host {host} ({})", error.message);
+            error.message = match proxy {
+                // Through a proxy the client resolves the proxy's host only.
+                Some(proxy) => format!(
+                    "could not resolve the proxy's host {} (requests to {host} go through it) ({})",
+                    proxy.host(),
+                    error.message
+                ),
+                None => format!("could not resolve host {host} ({})", error.message),
+            };
         }
     }
     error.method = Some(method);

@@ -75,12 +75,12 @@ macro_rules! front_end {
                                 Ok(answer)
                             }
                             Err(error) => {
-                                Err(crate::diagnose::locate(error, method, &url, secret))
+                                Err(crate::diagnose::locate(error, method, &url, &shared.core))
                             }
                         },
                         Err(deadline) => {
                             let result =
-                                Err(crate::diagnose::locate(deadline, method, &url, secret));
+                                Err(crate::diagnose::locate(deadline, method, &url, &shared.core));
                             call.finish(&retrier, &result);
                             return result;
                         }
@@ -384,9 +384,12 @@ macro_rules! front_end {
                 let body = match transport.open_within(&request, Some(head), idle).await {
                     Ok(body) => body,
                     Err(error) => {
-                        let secret = shared.core.secret().0;
-                        let error =
-                            crate::diagnose::locate(error, request.method, &request.url, secret);
+                        let error = crate::diagnose::locate(
+                            error,
+                            request.method,
+                            &request.url,
+                            &shared.core,
+                        );
                         return Err(self.session.on_disconnect(Disconnect::Error(error), now()));
                     }
                 };
@@ -414,7 +417,7 @@ macro_rules! front_end {
                                 error,
                                 request.method,
                                 &request.url,
-                                shared.core.secret().0,
+                                &shared.core,
                             ),
                         };
                         Err(self.session.on_disconnect(Disconnect::Error(error), now()))

@@ -421,3 +421,62 @@ fn the_url_in_an_error_never_shows_the_key_and_stays_short() {
         assert!(shown.len() < 2_000, "{} bytes: {shown:.300}", shown.len());
     }
 }
+
+#[test]
+fn a_proxy_password_never_shows_in_an_error() {
+    // The proxy refuses connections, or answers 407 to the tunnel.
+    let refusing = format!("http://u:pr0xyPW@127.0.0.1:{}", closed_port());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let _ = stream.write_all(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let answering = format!("http://u:pr0xyPW@127.0.0.1:{port}");
+    for proxy in [refusing, answering] {
+        let tasks = Tasks::builder()
+            .base_url("https://tasks.example.test")
+            .api_key(KEY)
+            .retry(RetryPolicy::disabled())
+            .proxy(&proxy)
+            .allow_cleartext_proxy(true)
+            .build()
+            .unwrap();
+        for error in both!(tasks, |t| t.get("t1"), t.aget("t1")) {
+            for shown in [
+                error.to_string(),
+                format!("{error:?}"),
+                format!("{:?}", tasks),
+            ] {
+                assert!(!shown.contains("pr0xyPW"), "{shown}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_unknown_proxy_host_is_not_blamed_on_the_api_host() {
+    let tasks = Tasks::builder()
+        .base_url("https://tasks.example.test")
+        .api_key(KEY)
+        .retry(RetryPolicy::disabled())
+        .proxy("http://no-such-proxy.invalid:3128")
+        .allow_cleartext_proxy(true)
+        .build()
+        .unwrap();
+    for error in both!(tasks, |t| t.get("t1"), t.aget("t1")) {
+        let shown = error.to_string();
+        assert!(
+            !shown.contains("could not resolve host tasks.example.test ("),
+            "{shown}"
+        );
+        assert!(shown.contains("no-such-proxy.invalid"), "{shown}");
+    }
+}

@@ -460,8 +460,7 @@ impl Reader {
             .open_within(&request, Some(self.connect_timeout), self.idle_timeout)
             .await
             .map_err(|error| {
-                let secret = inner.shared.core.secret().0;
-                crate::diagnose::locate(error, request.method, &request.url, secret)
+                crate::diagnose::locate(error, request.method, &request.url, &inner.shared.core)
             })
     }
 
