@@ -1404,3 +1404,32 @@ fn a_key_given_to_api_key_env_is_never_echoed() {
         }
     }
 }
+
+#[test]
+fn the_plain_http_opt_in_the_refusal_names_works() {
+    // The refusal says to set XPANDER_ALLOW_INSECURE_HTTP=1: doing so gets
+    // past the check to the request (here, a host that never resolves).
+    let base = "http://no-such-host.invalid";
+    let plain = |opt_in: Option<&str>| {
+        let mut cmd = bare_command();
+        cmd.env("XPANDER_API_KEY", KEY)
+            .env("XPANDER_BASE_URL", base);
+        for var in ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"] {
+            cmd.env_remove(var);
+        }
+        if let Some(value) = opt_in {
+            cmd.env("XPANDER_ALLOW_INSECURE_HTTP", value);
+        }
+        cmd
+    };
+    let err = fails(plain(None), &["get", "task-1"], 3);
+    assert!(err.contains("XPANDER_ALLOW_INSECURE_HTTP=1"), "{err}");
+    for value in ["1", "true"] {
+        let err = fails(plain(Some(value)), &["get", "task-1"], 7);
+        assert!(
+            err.contains("could not resolve host no-such-host.invalid"),
+            "{err}"
+        );
+    }
+    fails(plain(Some("0")), &["get", "task-1"], 3);
+}

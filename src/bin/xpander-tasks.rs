@@ -67,6 +67,8 @@ Environment:
   XPANDER_BASE_URL         the API base URL (default https://inbound.xpander.ai)
   XPANDER_ORGANIZATION_ID  the organization id (`events` needs it)
   IS_STG=true              use the staging service when no base URL is set
+  XPANDER_ALLOW_INSECURE_HTTP=1
+                           allow a plain-http base URL off loopback (the key goes in clear text)
 
 Output: the task, the list or the activity thread as pretty JSON on stdout;
 `events` prints one compact JSON line per event; messages on stderr.
@@ -395,8 +397,17 @@ fn shell_words(message: String) -> String {
 }
 
 /// The environment variable that opts in to plain http to a host other
-/// than loopback (read by the library's `from_env`).
+/// than loopback (the tool's own: the library takes
+/// `ClientBuilder::allow_insecure_http`).
 const INSECURE_HTTP_VAR: &str = "XPANDER_ALLOW_INSECURE_HTTP";
+
+/// True when [`INSECURE_HTTP_VAR`] is `1`, `true` or `yes`.
+fn insecure_http_allowed() -> bool {
+    std::env::var(INSECURE_HTTP_VAR).is_ok_and(|value| {
+        let value = value.trim();
+        value == "1" || value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("yes")
+    })
+}
 
 /// `--api-key` (with its value, or `--api-key=VALUE`) before clap sees it:
 /// clap would answer with a tip for `--api-key-env`, which takes a
@@ -679,6 +690,9 @@ fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks
             ))
         })?;
     let mut builder = Tasks::builder().api_key(key);
+    if insecure_http_allowed() {
+        builder = builder.allow_insecure_http(true);
+    }
     if let Some(url) = base_url {
         builder = builder.base_url(url);
     }
