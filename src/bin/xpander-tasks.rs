@@ -55,8 +55,9 @@ const EXIT_FAILED: u8 = 10;
 const EXIT_ERROR: u8 = 11;
 /// `wait`: the task ended as `stopped`.
 const EXIT_STOPPED: u8 = 12;
-/// The API answered 404 for the route itself (FastAPI's bare `Not Found`,
-/// a web server's page): the base URL is wrong, no task was looked up.
+/// A 404 for the route itself (FastAPI's bare `Not Found`, or anything
+/// without the API's `detail`: a proxy's or gateway's page): the base URL
+/// is wrong, no task was looked up.
 const EXIT_UNKNOWN_ROUTE: u8 = 13;
 
 const PROGRAM: &str = "xpander-tasks";
@@ -91,7 +92,8 @@ Exit codes:
   10  `wait`: the task failed
   11  `wait`: the task ended in error
   12  `wait`: the task was stopped
-  13  unknown route (HTTP 404 `Not Found` for the URL itself): the base URL is wrong,
+  13  unknown route (HTTP 404 for the URL itself: FastAPI's bare `Not Found`, or a page from
+      a proxy or gateway in front): the base URL is wrong,
       e.g. a path such as /v1 that does not belong; no task was looked up";
 
 /// Update, read, stop, list and create xpander.ai tasks; follow their
