@@ -1142,12 +1142,24 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
     let Some((scheme, rest)) = raw.split_once("://") else {
         // Refused rather than guessed: an https guess pointed at a local
         // plain-http server fails later as a TLS error that names nothing.
+        // A mistyped separator (`http:/host`, `https:host`) keeps its scheme.
+        let lower = raw.to_ascii_lowercase();
+        let (given, rest) = match ["https:", "http:"].iter().find(|s| lower.starts_with(**s)) {
+            Some(scheme) => (
+                Some(scheme.trim_end_matches(':')),
+                raw.get(scheme.len()..)
+                    .unwrap_or_default()
+                    .trim_start_matches(['/', '\\']),
+            ),
+            None => (None, raw),
+        };
         let shown = crate::redact::redact_userinfo(raw);
-        let authority = raw.split('/').next().unwrap_or_default();
+        let meant_rest = crate::redact::redact_userinfo(rest);
+        let authority = rest.split('/').next().unwrap_or_default();
         let host = host_of(authority.rsplit('@').next().unwrap_or_default()).unwrap_or_default();
-        let meant = if is_loopback(&host) { "http" } else { "https" };
+        let meant = given.unwrap_or(if is_loopback(&host) { "http" } else { "https" });
         return Err(Error::Config(format!(
-            "invalid base URL {shown:?}: it has no scheme; did you mean \"{meant}://{shown}\"?"
+            "invalid base URL {shown:?}: it has no scheme; did you mean \"{meant}://{meant_rest}\"?"
         )));
     };
     let scheme = scheme.to_ascii_lowercase();
@@ -1388,6 +1400,9 @@ mod tests {
         assert!(no_scheme("localhost:9").contains("\"http://localhost:9\""));
         assert!(no_scheme("[::1]:9").contains("\"http://[::1]:9\""));
         assert!(!no_scheme("u:pw@example.com").contains("pw"));
+        assert!(no_scheme("http:/localhost:9").contains("\"http://localhost:9\""));
+        assert!(no_scheme("HTTPS:x.ai/api").contains("\"https://x.ai/api\""));
+        assert!(no_scheme("https:\\\\x.ai").contains("\"https://x.ai\""));
         assert_eq!(r("https://x.ai/api//", None).unwrap(), "https://x.ai/api");
         assert_eq!(
             r("https://agent-controller.x", Some("ORG")).unwrap(),

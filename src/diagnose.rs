@@ -12,9 +12,34 @@
 use crate::core::Method;
 use crate::error::{Error, TransportError, TransportErrorKind};
 
+/// The longest URL an error shows, in bytes (an id may be any length; an
+/// error stays a line of a log).
+const SHOWN_URL_MAX: usize = 512;
+
 /// The URL as errors show it: `scheme://host:port/path`, the port always
-/// written, without userinfo, query or fragment.
-pub(crate) fn shown_url(url: &str) -> String {
+/// written, without userinfo, query or fragment; `secret` (the API key, as
+/// written and percent-encoded, should a caller pass it as an id) replaced
+/// by `<redacted>`, and cut to [`SHOWN_URL_MAX`] bytes.
+pub(crate) fn shown_url(url: &str, secret: &str) -> String {
+    let mut shown = url_parts(url);
+    if !secret.is_empty() {
+        let encoded = crate::core::segment::encode_query(secret);
+        for form in [secret, encoded.as_str()] {
+            shown = crate::redact::scrub(&shown, form);
+        }
+    }
+    if shown.len() > SHOWN_URL_MAX {
+        let cut = (0..=SHOWN_URL_MAX)
+            .rev()
+            .find(|&i| shown.is_char_boundary(i))
+            .unwrap_or(0);
+        shown.truncate(cut);
+        shown.push_str("...");
+    }
+    shown
+}
+
+fn url_parts(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
     let (authority, path) = match rest.find('/') {
@@ -49,25 +74,35 @@ fn host_port(shown: &str) -> (&str, &str) {
 
 /// Names the request in `error` (API and transport errors), and puts a
 /// known mistake in plain words.
-pub(crate) fn locate(error: Error, method: Method, url: &str) -> Error {
+pub(crate) fn locate(error: Error, method: Method, url: &str, core: &crate::core::Core) -> Error {
+    let secret = core.secret().0;
     match error {
         Error::Api(mut api) => {
             if api.url.is_none() {
                 api.method = Some(method);
-                api.url = Some(shown_url(url));
+                api.url = Some(shown_url(url, secret));
             }
             Error::Api(api)
         }
-        Error::Transport(transport) => Error::Transport(locate_transport(transport, method, url)),
+        Error::Transport(transport) => {
+            let proxy = core.config.proxy.as_ref();
+            Error::Transport(locate_transport(transport, method, url, secret, proxy))
+        }
         other => other,
     }
 }
 
-fn locate_transport(mut error: TransportError, method: Method, url: &str) -> TransportError {
+fn locate_transport(
+    mut error: TransportError,
+    method: Method,
+    url: &str,
+    secret: &str,
+    proxy: Option<&crate::proxy::ProxyUrl>,
+) -> TransportError {
     if error.url.is_some() {
         return error;
     }
-    let shown = shown_url(url);
+    let shown = shown_url(url, secret);
     let (authority, host) = host_port(&shown);
     let cause = error
         .source
@@ -87,7 +122,15 @@ fn locate_transport(mut error: TransportError, method: Method, url: &str) -> Tra
             );
         } else if is_unresolved(cause) {
             error.kind = TransportErrorKind::Connect;
-            error.message = format!("could not resolve host {host} ({})", error.message);
+            error.message = match proxy {
+                // Through a proxy the client resolves the proxy's host only.
+                Some(proxy) => format!(
+                    "could not resolve the proxy's host {} (requests to {host} go through it) ({})",
+                    proxy.host(),
+                    error.message
+                ),
+                None => format!("could not resolve host {host} ({})", error.message),
+            };
         }
     }
     error.method = Some(method);
@@ -162,16 +205,25 @@ mod tests {
     #[test]
     fn shown_urls_keep_scheme_host_port_path_only() {
         assert_eq!(
-            shown_url("http://127.0.0.1:8080/v1/tasks/x?user_id=u&k=secret#f"),
+            shown_url("http://127.0.0.1:8080/v1/tasks/x?user_id=u&k=secret#f", ""),
             "http://127.0.0.1:8080/v1/tasks/x"
         );
         assert_eq!(
-            shown_url("https://inbound.xpander.ai/v1/tasks/x"),
+            shown_url("https://inbound.xpander.ai/v1/tasks/x", ""),
             "https://inbound.xpander.ai:443/v1/tasks/x"
         );
-        assert_eq!(shown_url("http://user:pw@h/p"), "http://h:80/p");
-        assert_eq!(shown_url("http://[::1]/p"), "http://[::1]:80/p");
-        assert_eq!(shown_url("http://[::1]:9/p"), "http://[::1]:9/p");
+        assert_eq!(shown_url("http://user:pw@h/p", ""), "http://h:80/p");
+        assert_eq!(shown_url("http://[::1]/p", ""), "http://[::1]:80/p");
+        assert_eq!(shown_url("http://[::1]:9/p", ""), "http://[::1]:9/p");
+        assert_eq!(
+            shown_url("http://h:1/t/k%2Fey/s", "k/ey"),
+            "http://h:1/t/<redacted>/s"
+        );
+        let long = shown_url(&format!("http://h:1/{}", "\u{e9}".repeat(400)), "");
+        assert!(
+            long.len() <= SHOWN_URL_MAX + 3 && long.ends_with("..."),
+            "{long}"
+        );
         assert_eq!(host_port("http://[::1]:9/p"), ("[::1]:9", "[::1]"));
         assert_eq!(host_port("https://a.b:443/p"), ("a.b:443", "a.b"));
     }

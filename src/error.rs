@@ -290,22 +290,28 @@ impl ApiError {
     /// True for a 404 about the URL: the server does not know the route.
     /// The Tasks API (FastAPI) answers a path it has no route for with a
     /// bare `{"detail": "Not Found"}`, and a missing task with `Task …
-    /// not found`; a web server in front answers with an HTML page. Either
-    /// way the base URL is wrong (a `/v1` too many, another service), and
-    /// no task was looked up.
+    /// not found`; a web server or gateway in front answers with an HTML
+    /// page, a line of text, an empty body or JSON without a `detail`.
+    /// Either way the base URL is wrong (a `/v1` too many, another
+    /// service), and no task was looked up.
     ///
     /// ```
     /// use xpander_sdk::ApiError;
     ///
     /// assert!(ApiError::new(404, r#"{"detail":"Not Found"}"#).is_unknown_route());
     /// assert!(ApiError::new(404, "<html><body>404 Not Found</body></html>").is_unknown_route());
+    /// assert!(ApiError::new(404, "404 page not found").is_unknown_route());
     /// assert!(!ApiError::new(404, r#"{"detail": "Task t not found"}"#).is_unknown_route());
     /// ```
     pub fn is_unknown_route(&self) -> bool {
+        // Only the API's own words about a resource (a FastAPI `detail`
+        // other than the bare one) say a task was looked up; anything else
+        // in front of it (an HTML page, Traefik's text, Envoy's empty body,
+        // an API gateway's `{"message": "Not Found"}`) is about the route.
         self.status == 404
             && match &self.detail {
                 Some(detail) => detail.trim().eq_ignore_ascii_case("not found"),
-                None => self.body.trim_start().starts_with('<'),
+                None => true,
             }
     }
 
@@ -557,7 +563,9 @@ mod tests {
         assert_eq!(api(503).class(), ErrorClass::Transient);
         assert_eq!(api(500).class(), ErrorClass::Server);
         assert_eq!(api(404).class(), ErrorClass::Client);
-        assert!(Error::Api(api(404)).is_not_found());
+        // A bare 404 (no API `detail`) came from something in front of the API.
+        assert!(Error::Api(api(404)).is_unknown_route());
+        assert!(!Error::Api(api(404)).is_not_found());
         let route = Error::Api(ApiError::new(404, r#"{"detail":"Not Found"}"#));
         assert!(route.is_unknown_route() && !route.is_not_found());
         assert!(route.to_string().contains("check the base URL"), "{route}");

@@ -64,19 +64,23 @@ macro_rules! front_end {
                 let transport = shared.$transport()?;
                 let call = crate::telemetry::Call::start(&request);
                 let (method, url) = (request.method, request.url.clone());
+                let secret = shared.core.secret().0;
                 let mut retrier = Retrier::new(&shared.core.config, request.operation, options);
                 loop {
                     let outcome = match retrier.attempt_timeout() {
                         Ok(timeout) => match transport.send(&request, timeout).await {
                             Ok(mut answer) => {
                                 answer.request =
-                                    Some((method, crate::diagnose::shown_url(&url)));
+                                    Some((method, crate::diagnose::shown_url(&url, secret)));
                                 Ok(answer)
                             }
-                            Err(error) => Err(crate::diagnose::locate(error, method, &url)),
+                            Err(error) => {
+                                Err(crate::diagnose::locate(error, method, &url, &shared.core))
+                            }
                         },
                         Err(deadline) => {
-                            let result = Err(crate::diagnose::locate(deadline, method, &url));
+                            let result =
+                                Err(crate::diagnose::locate(deadline, method, &url, &shared.core));
                             call.finish(&retrier, &result);
                             return result;
                         }
@@ -372,7 +376,10 @@ macro_rules! front_end {
                                 let error = match body.answer().await {
                                     Ok(mut answer) => {
                                         if let Some((method, url)) = &self.target {
-                                            answer.request = Some((*method, crate::diagnose::shown_url(url)));
+                                            answer.request = Some((
+                                                *method,
+                                                crate::diagnose::shown_url(url, self.tasks.inner.shared.core.secret().0),
+                                            ));
                                         }
                                         self.tasks.inner.shared.core.accepted(answer).err().unwrap_or_else(|| {
                                             crate::Error::invalid("stream", "an error answer had a 2xx status")
@@ -473,7 +480,9 @@ macro_rules! front_end {
             /// The error named with the method and URL of the connection.
             fn located(&self, error: crate::Error) -> crate::Error {
                 match &self.target {
-                    Some((method, url)) => crate::diagnose::locate(error, *method, url),
+                    Some((method, url)) => {
+                        crate::diagnose::locate(error, *method, url, &self.tasks.inner.shared.core)
+                    }
                     None => error,
                 }
             }

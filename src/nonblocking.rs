@@ -526,6 +526,9 @@ impl reqwest::dns::Resolve for LocalhostIsLoopback {
 /// The kind of a reqwest failure, the same as the blocking face gives for
 /// the same failure (tests/network.rs checks each one in both faces).
 fn transport_error(e: reqwest::Error) -> Error {
+    // reqwest's text and Debug carry the whole URL, query included (ids,
+    // filters); the front end names the request without its query.
+    let e = e.without_url();
     let hyper = find_source::<hyper::Error>(&e);
     let io = find_source::<std::io::Error>(&e);
     let kind = if hyper.is_some_and(|h| h.is_parse() || h.is_parse_status()) {

@@ -1366,3 +1366,70 @@ fn a_task_seeded_with_defaults_is_read_by_the_tool() {
     let task = ok(&emulator, &["get", "task-min"], "");
     assert_eq!(task["organization_id"], emulator.organization_id());
 }
+
+#[test]
+fn a_key_given_to_api_key_env_is_never_echoed() {
+    // Following clap's old tip, a key lands where a variable's name goes:
+    // whatever its shape, the error says what the option takes and does
+    // not print the value (stderr ends up in CI logs).
+    for (key, code) in [
+        ("xpk8f3a9c0d1e2b4f77", 3),
+        ("sk-live-4f1e9a0b", 3),
+        ("dGVzdGtleTQyMQ==", 2),
+        ("", 2),
+    ] {
+        for args in [
+            vec![
+                "--api-key-env".to_string(),
+                key.to_string(),
+                "get".into(),
+                "task-1".into(),
+            ],
+            vec![
+                "get".into(),
+                "task-1".into(),
+                format!("--api-key-env={key}"),
+            ],
+        ] {
+            let mut cmd = bare_command();
+            cmd.env("XPANDER_API_KEY", KEY).env_remove(key);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let err = fails(cmd, &args, code);
+            if !key.is_empty() {
+                assert!(!err.contains(key), "{args:?}: the value is echoed: {err}");
+                assert!(!err.contains(&key[..6]), "{args:?}: part echoed: {err}");
+            }
+            assert!(err.contains("--api-key-env"), "{err}");
+            assert!(err.contains("name"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn the_plain_http_opt_in_the_refusal_names_works() {
+    // The refusal says to set XPANDER_ALLOW_INSECURE_HTTP=1: doing so gets
+    // past the check to the request (here, a host that never resolves).
+    let base = "http://no-such-host.invalid";
+    let plain = |opt_in: Option<&str>| {
+        let mut cmd = bare_command();
+        cmd.env("XPANDER_API_KEY", KEY)
+            .env("XPANDER_BASE_URL", base);
+        for var in ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"] {
+            cmd.env_remove(var);
+        }
+        if let Some(value) = opt_in {
+            cmd.env("XPANDER_ALLOW_INSECURE_HTTP", value);
+        }
+        cmd
+    };
+    let err = fails(plain(None), &["get", "task-1"], 3);
+    assert!(err.contains("XPANDER_ALLOW_INSECURE_HTTP=1"), "{err}");
+    for value in ["1", "true"] {
+        let err = fails(plain(Some(value)), &["get", "task-1"], 7);
+        assert!(
+            err.contains("could not resolve host no-such-host.invalid"),
+            "{err}"
+        );
+    }
+    fails(plain(Some("0")), &["get", "task-1"], 3);
+}

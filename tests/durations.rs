@@ -142,10 +142,7 @@ fn wait_policy_zero_and_max_in_both_faces() {
     let tasks = builder(&emulator).build().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     for d in EXTREMES {
-        let policy = WaitPolicy::default()
-            .timeout(d)
-            .poll(d, d)
-            .recheck_every(d);
+        let policy = WaitPolicy::default().timeout(d).poll(d, d).recheck_every(d);
         check(
             "WaitPolicy",
             d,
@@ -200,18 +197,10 @@ type WorkerKnob = (
 #[test]
 fn worker_policy_durations_zero_and_max_through_the_runtime() {
     let knobs: [WorkerKnob; 13] = [
-        (
-            "heartbeat_interval",
-            |p, d| p.heartbeat_interval(d),
-            true,
-        ),
+        ("heartbeat_interval", |p, d| p.heartbeat_interval(d), true),
         ("task_timeout", |p, d| p.task_timeout(Some(d)), true),
         ("shutdown_grace", |p, d| p.shutdown_grace(d), true),
-        (
-            "shutdown_deadline",
-            |p, d| p.shutdown_deadline(d),
-            true,
-        ),
+        ("shutdown_deadline", |p, d| p.shutdown_deadline(d), true),
         ("abort_grace", |p, d| p.abort_grace(d), true),
         ("last_calls", |p, d| p.last_calls(d), true),
         ("save delays", |p, d| p.save_retries(3, d, d), true),

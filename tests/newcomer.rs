@@ -320,3 +320,163 @@ fn every_builder_takes_plain_setters_and_the_old_names_still_work() {
 fn retry_with_two() -> RetryPolicy {
     RetryPolicy::default().max_attempts(2)
 }
+
+#[test]
+fn transport_errors_of_a_filtered_list_keep_the_query_out() {
+    let base = format!("http://127.0.0.1:{}", closed_port());
+    let tasks = client(&base);
+    let mut filter = ListFilter::new();
+    filter.user_id = Some("user-secret-id".into());
+    for error in both!(tasks, |t| t.list("a1", &filter), t.alist("a1", &filter)) {
+        let shown = error.to_string();
+        assert!(shown.contains(&format!("GET {base}/")), "{shown}");
+        assert!(
+            !shown.contains("user-secret-id") && !shown.contains('?'),
+            "{shown}"
+        );
+        let debug = format!("{error:?}");
+        assert!(!debug.contains("user-secret-id"), "{debug}");
+    }
+}
+
+#[test]
+fn a_404_from_anything_but_the_api_is_an_unknown_route() {
+    let emulator = emulator();
+    let tasks = client(&emulator.base_url());
+    // What sits in front of an API answers a route it has no rule for:
+    // Traefik and Go's mux in text, Envoy with no body, an API gateway
+    // with JSON that is not FastAPI's, nginx in HTML after a BOM.
+    let proxies = [
+        xpander_sdk::emulator::Fault::on("GET", "*").respond_text(404, "404 page not found\n"),
+        xpander_sdk::emulator::Fault::on("GET", "*").respond_text(404, ""),
+        xpander_sdk::emulator::Fault::on("GET", "*").respond(404, json!({"message": "Not Found"})),
+        xpander_sdk::emulator::Fault::on("GET", "*")
+            .respond_text(404, "\u{feff}<html><body>404</body></html>"),
+        xpander_sdk::emulator::Fault::on("GET", "*").respond(404, json!({"detail": " not found "})),
+    ];
+    for fault in proxies {
+        emulator.inject(fault.times(2));
+        for error in both!(tasks, |t| t.get("t1"), t.aget("t1")) {
+            assert!(
+                error.is_unknown_route() && !error.is_not_found(),
+                "{error:?}"
+            );
+        }
+    }
+    // The API's own words about a resource are a missing resource.
+    let resources = [
+        json!({"detail": "Task t1 not found"}),
+        json!({"detail": "Worker w not found for agent a"}),
+        json!({"detail": [{"loc": ["path", "task_id"], "msg": "no such task"}]}),
+    ];
+    for body in resources {
+        emulator.inject(
+            xpander_sdk::emulator::Fault::on("GET", "*")
+                .respond(404, body)
+                .times(2),
+        );
+        for error in both!(tasks, |t| t.get("t1"), t.aget("t1")) {
+            assert!(
+                error.is_not_found() && !error.is_unknown_route(),
+                "{error:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_url_in_an_error_never_shows_the_key_and_stays_short() {
+    // The key passed where an id goes (arguments swapped, `get $KEY`):
+    // the server's echo of it is scrubbed, and so is the URL.
+    let emulator = emulator();
+    let tasks = client(&emulator.base_url());
+    for error in both!(tasks, |t| t.get(KEY), t.aget(KEY)) {
+        for shown in [error.to_string(), format!("{error:?}")] {
+            assert!(!shown.contains(KEY) && !shown.contains("5d1e"), "{shown}");
+        }
+    }
+    // A key the path percent-encodes, on a transport error.
+    let key = "sk VERY/SECRET+9b7e4c";
+    let base = format!("http://127.0.0.1:{}", closed_port());
+    let tasks = Tasks::builder()
+        .base_url(&base)
+        .api_key(key)
+        .retry(RetryPolicy::disabled())
+        .no_proxy()
+        .build()
+        .unwrap();
+    for error in both!(tasks, |t| t.get(key), t.aget(key)) {
+        for shown in [error.to_string(), format!("{error:?}")] {
+            assert!(!shown.contains("9b7e4c"), "{shown}");
+        }
+    }
+    // A very long id: the error names the request, bounded.
+    let long = "x".repeat(100_000);
+    for error in both!(tasks, |t| t.get(&long), t.aget(&long)) {
+        let shown = error.to_string();
+        assert!(
+            shown.starts_with(&format!("GET {base}/agent-execution/xxx")),
+            "{shown:.300}"
+        );
+        assert!(shown.len() < 2_000, "{} bytes: {shown:.300}", shown.len());
+    }
+}
+
+#[test]
+fn a_proxy_password_never_shows_in_an_error() {
+    // The proxy refuses connections, or answers 407 to the tunnel.
+    let refusing = format!("http://u:pr0xyPW@127.0.0.1:{}", closed_port());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let _ = stream.write_all(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let answering = format!("http://u:pr0xyPW@127.0.0.1:{port}");
+    for proxy in [refusing, answering] {
+        let tasks = Tasks::builder()
+            .base_url("https://tasks.example.test")
+            .api_key(KEY)
+            .retry(RetryPolicy::disabled())
+            .proxy(&proxy)
+            .allow_cleartext_proxy(true)
+            .build()
+            .unwrap();
+        for error in both!(tasks, |t| t.get("t1"), t.aget("t1")) {
+            for shown in [
+                error.to_string(),
+                format!("{error:?}"),
+                format!("{:?}", tasks),
+            ] {
+                assert!(!shown.contains("pr0xyPW"), "{shown}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_unknown_proxy_host_is_not_blamed_on_the_api_host() {
+    let tasks = Tasks::builder()
+        .base_url("https://tasks.example.test")
+        .api_key(KEY)
+        .retry(RetryPolicy::disabled())
+        .proxy("http://no-such-proxy.invalid:3128")
+        .allow_cleartext_proxy(true)
+        .build()
+        .unwrap();
+    for error in both!(tasks, |t| t.get("t1"), t.aget("t1")) {
+        let shown = error.to_string();
+        assert!(
+            !shown.contains("could not resolve host tasks.example.test ("),
+            "{shown}"
+        );
+        assert!(shown.contains("no-such-proxy.invalid"), "{shown}");
+    }
+}

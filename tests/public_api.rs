@@ -23,9 +23,7 @@ fn emulator() -> Emulator {
 fn client(emulator: &Emulator) -> Tasks {
     common::builder(emulator)
         .public_api_url(emulator.base_url())
-        .retry(
-            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        )
+        .retry(RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)))
         .build()
         .unwrap()
 }

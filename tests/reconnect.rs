@@ -763,10 +763,7 @@ fn hostile_client(addr: std::net::SocketAddr) -> Tasks {
         .base_url(format!("http://{addr}"))
         .api_key("k-stall")
         .organization_id(ORG)
-        .retry(
-            RetryPolicy::default()
-                .backoff(Duration::from_millis(1), Duration::from_millis(10)),
-        )
+        .retry(RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(10)))
         .build()
         .expect("the client builds")
 }

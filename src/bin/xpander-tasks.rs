@@ -57,8 +57,9 @@ const EXIT_FAILED: u8 = 10;
 const EXIT_ERROR: u8 = 11;
 /// `wait`: the task ended as `stopped`.
 const EXIT_STOPPED: u8 = 12;
-/// The API answered 404 for the route itself (FastAPI's bare `Not Found`,
-/// a web server's page): the base URL is wrong, no task was looked up.
+/// A 404 for the route itself (FastAPI's bare `Not Found`, or anything
+/// without the API's `detail`: a proxy's or gateway's page): the base URL
+/// is wrong, no task was looked up.
 const EXIT_UNKNOWN_ROUTE: u8 = 13;
 
 const PROGRAM: &str = "xpander-tasks";
@@ -101,7 +102,8 @@ Exit codes:
   10  `wait`: the task failed
   11  `wait`: the task ended in error
   12  `wait`: the task was stopped
-  13  unknown route (HTTP 404 `Not Found` for the URL itself): the base URL is wrong,
+  13  unknown route (HTTP 404 for the URL itself: FastAPI's bare `Not Found`, or a page from
+      a proxy or gateway in front): the base URL is wrong,
       e.g. a path such as /v1 that does not belong; no task was looked up";
 
 /// Update, read, stop, list and create xpander.ai tasks; follow their
@@ -114,7 +116,9 @@ struct Cli {
     base_url: Option<String>,
 
     /// Read the API key from this environment variable instead of XPANDER_API_KEY.
-    #[arg(long, global = true, value_name = "NAME", value_parser = env_var_name)]
+    // Checked in `client`, not by clap: clap's refusal quotes the value,
+    // and a key passed here by mistake must not be printed.
+    #[arg(long, global = true, value_name = "NAME")]
     api_key_env: Option<String>,
 
     #[command(subcommand)]
@@ -377,11 +381,35 @@ fn positive_seconds(raw: &str) -> Result<Duration, String> {
     }
 }
 
-fn env_var_name(raw: &str) -> Result<String, String> {
+fn env_var_name(raw: &str) -> Result<&str, Failure> {
     if raw.is_empty() || raw.contains('=') || raw.contains('\0') {
-        Err("not an environment variable name".into())
+        Err(Failure::Usage(
+            "--api-key-env takes the name of an environment variable that holds the key; \
+             the value given is not a variable name (not shown: it may be a key, and keys \
+             are never taken on the command line)"
+                .into(),
+        ))
     } else {
-        Ok(raw.to_string())
+        Ok(raw)
+    }
+}
+
+/// A variable name as messages show it: a conventional upper-case name
+/// (`MY_XPANDER_KEY`) as is; anything else may be a key given by mistake,
+/// and is not shown.
+fn shown_var_name(name: &str) -> &str {
+    let conventional = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if conventional {
+        name
+    } else {
+        "the variable named by --api-key-env (its name not shown: it may be a key; \
+         --api-key-env takes a variable's name, never the key itself)"
     }
 }
 
@@ -450,7 +478,8 @@ fn shell_words(message: String) -> String {
 }
 
 /// The environment variable that opts in to plain http to a host other
-/// than loopback (read by the library's `from_env`).
+/// than loopback (the tool's own: the library takes
+/// `ClientBuilder::allow_insecure_http`).
 const INSECURE_HTTP_VAR: &str = "XPANDER_ALLOW_INSECURE_HTTP";
 
 /// `--api-key` (with its value, or `--api-key=VALUE`) before clap sees it:
@@ -972,7 +1001,10 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
 /// The client: the environment as the library reads it, with the command
 /// line's overrides.
 fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks, Failure> {
-    let key_var = api_key_env.as_deref().unwrap_or("XPANDER_API_KEY");
+    let key_var = match api_key_env.as_deref() {
+        Some(name) => env_var_name(name)?,
+        None => "XPANDER_API_KEY",
+    };
     // Checked here rather than left to the library, so the message names the
     // variable and the option instead of a Rust method.
     let key = std::env::var(key_var)
@@ -980,7 +1012,8 @@ fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks
         .filter(|k| !k.trim().is_empty())
         .ok_or_else(|| {
             Failure::Config(format!(
-                "configuration error: no API key: set {key_var}{}",
+                "configuration error: no API key: set {}{}",
+                shown_var_name(key_var),
                 if api_key_env.is_some() {
                     ""
                 } else {

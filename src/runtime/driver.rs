@@ -517,7 +517,9 @@ impl Reader {
         transport
             .open_within(&request, Some(self.connect_timeout), self.idle_timeout)
             .await
-            .map_err(|error| crate::diagnose::locate(error, request.method, &request.url))
+            .map_err(|error| {
+                crate::diagnose::locate(error, request.method, &request.url, &inner.shared.core)
+            })
     }
 
     /// Sends to the loop; false once it is gone.

@@ -253,7 +253,10 @@ fn a_passing_failure_is_polled_again_and_another_ends_the_wait() {
     assert_eq!(poll_after(w.on_error(transient(), t0)), ms(500));
     let throttled = Error::Api(ApiError::new(429, "slow down"));
     assert_eq!(poll_after(w.on_error(throttled, t0)), secs(1));
-    match w.on_error(Error::Api(ApiError::new(404, "no such task")), t0) {
+    match w.on_error(
+        Error::Api(ApiError::new(404, r#"{"detail":"Task t not found"}"#)),
+        t0,
+    ) {
         WaitStep::Failed(error) => assert!(error.is_not_found()),
         other => panic!("{other:?}"),
     }

@@ -1919,9 +1919,7 @@ fn the_grace_leaves_the_final_saves_their_reserve() {
         (Duration::ZERO, Duration::ZERO, Duration::ZERO),
     ];
     for (grace, deadline, effective) in cases {
-        let policy = policy()
-            .shutdown_grace(grace)
-            .shutdown_deadline(deadline);
+        let policy = policy().shutdown_grace(grace).shutdown_deadline(deadline);
         let mut w = registered(policy, t0);
         assert_eq!(
             w.policy().shutdown_grace,
