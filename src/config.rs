@@ -905,7 +905,11 @@ pub(crate) fn check_ca_files(lookup: impl Fn(&str) -> Option<std::ffi::OsString>
         }
     }
     let verdict = ca_files_problem(file.as_deref(), dirs.as_deref());
-    *last = Some((file, dirs, verdict.clone()));
+    // Only a good verdict is kept: a file created or fixed after a failed
+    // build is read again at the next one.
+    if verdict.is_none() {
+        *last = Some((file, dirs, None));
+    }
     verdict.map_or(Ok(()), |m| Err(Error::Config(m)))
 }
 
@@ -916,8 +920,17 @@ fn ca_files_problem(
 ) -> Option<String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
-    let has_certificate =
-        |bytes: &[u8]| CertificateDer::pem_slice_iter(bytes).any(|cert| cert.is_ok());
+    // A PEM block that decodes to a certificate the verifier can use as a
+    // root (a block of garbage base64 is no certificate).
+    let usable = |cert: &CertificateDer<'_>| {
+        #[cfg(feature = "_tls")]
+        return webpki::anchor_from_trusted_cert(cert).is_ok();
+        #[cfg(not(feature = "_tls"))]
+        return !cert.is_empty();
+    };
+    let has_certificate = |bytes: &[u8]| {
+        CertificateDer::pem_slice_iter(bytes).any(|cert| cert.is_ok_and(|c| usable(&c)))
+    };
     if let Some(file) = file {
         let path = std::path::Path::new(file);
         match std::fs::read(path) {
@@ -930,7 +943,7 @@ fn ca_files_problem(
             Ok(bytes) if !has_certificate(&bytes) => {
                 return Some(format!(
                     "SSL_CERT_FILE names {}, which holds no certificate (no PEM \
-                     `BEGIN CERTIFICATE` block)",
+                     `BEGIN CERTIFICATE` block that parses as one)",
                     path.display()
                 ))
             }
@@ -961,7 +974,7 @@ fn ca_files_problem(
         if !found {
             return Some(format!(
                 "SSL_CERT_DIR names {}, which holds no certificate (no file with a PEM \
-                 `BEGIN CERTIFICATE` block)",
+                 `BEGIN CERTIFICATE` block that parses as one)",
                 named.join(", ")
             ));
         }
