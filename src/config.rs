@@ -457,6 +457,9 @@ pub(crate) fn route_url(
     if authority.contains('@') {
         return Err(bad("credentials in the URL are not supported"));
     }
+    if let Some(why) = odd_authority(authority) {
+        return Err(bad(why));
+    }
     let host = host_of(authority).ok_or_else(|| bad("it has no host"))?;
     let port = match port_text(authority) {
         "" => {
@@ -1097,6 +1100,9 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
             "credentials in the URL are not supported; use the API key",
         ));
     }
+    if let Some(why) = odd_authority(authority) {
+        return Err(bad(why));
+    }
     let host = host_of(authority).ok_or_else(|| bad("no host"))?;
     let port = port_text(authority);
     if !port.is_empty() && port.parse::<u16>().is_err() {
@@ -1162,6 +1168,24 @@ fn host_of(authority: &str) -> Option<String> {
     } else {
         Some(host.to_ascii_lowercase())
     }
+}
+
+/// Why the host part of a URL cannot be read the same way by every URL
+/// parser, if it cannot: a backslash is a `/` to WHATWG parsers (reqwest's),
+/// so `http://evil.example\.localhost` would go to `evil.example` while
+/// these rules read a `*.localhost` host; white space and controls are
+/// dropped by them.
+fn odd_authority(authority: &str) -> Option<&'static str> {
+    if authority.contains('\\') {
+        return Some("a backslash in its host part (some URL parsers read it as `/`)");
+    }
+    if authority
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Some("white space or a control character in its host part");
+    }
+    None
 }
 
 /// True for `localhost` and `*.localhost` (any case, no trailing dot):

@@ -363,10 +363,10 @@ impl fmt::Debug for Secrets {
 }
 
 /// `text` as a person reads it, in lower case: JSON `\u` escapes (and
-/// `\/`, `\n`, `\r`, `\t`) and `%XX` escapes decoded, whitespace and
-/// HTML tags dropped; with, for each byte read, the byte range of `text`
+/// `\/`, `\n`, `\r`, `\t`) and `%XX` escapes decoded, whitespace (and,
+/// with `tags`, HTML tags) dropped; with, for each byte read, the byte range of `text`
 /// it was read from. A server may echo a secret in any of these forms.
-fn read_as_shown(text: &str) -> (Vec<u8>, Vec<(usize, usize)>) {
+fn read_as_shown(text: &str, tags: bool) -> (Vec<u8>, Vec<(usize, usize)>) {
     let bytes = text.as_bytes();
     let mut read = Vec::with_capacity(bytes.len());
     let mut spans = Vec::with_capacity(bytes.len());
@@ -407,7 +407,7 @@ fn read_as_shown(text: &str) -> (Vec<u8>, Vec<(usize, usize)>) {
                 continue;
             }
         }
-        if b == b'<' {
+        if tags && b == b'<' {
             // A tag: `<name ...>` or `</name>`, short, on one line.
             let rest = bytes.get(i.saturating_add(1)..).unwrap_or_default();
             let name = rest.strip_prefix(b"/").unwrap_or(rest);
@@ -522,7 +522,17 @@ impl Secrets {
         if self.forms.is_empty() || text.is_empty() {
             return text.into();
         }
-        let (read, spans) = read_as_shown(text);
+        // Read as is (a secret may sit between `<` and `>`), then with HTML
+        // tags dropped (a secret may be split by them).
+        match self.scrub_pass(text, false) {
+            std::borrow::Cow::Borrowed(text) => self.scrub_pass(text, true),
+            std::borrow::Cow::Owned(once) => self.scrub_pass(&once, true).into_owned().into(),
+        }
+    }
+
+    /// One reading of `text` scrubbed; `tags`: HTML tags dropped.
+    fn scrub_pass<'t>(&self, text: &'t str, tags: bool) -> std::borrow::Cow<'t, str> {
+        let (read, spans) = read_as_shown(text, tags);
         let bytes = read.as_slice();
         // The text's byte range of read bytes `from..to`.
         let span = |from: usize, to: usize| -> Option<(usize, usize)> {
@@ -945,5 +955,23 @@ mod tests {
             "key=<redacted>; again <redacted>"
         );
         assert_eq!(scrub("nothing", ""), "nothing");
+    }
+
+    #[test]
+    fn scrub_reads_the_text_as_a_person_would() {
+        let key = "Xpk-live-a1b2c3d4e5";
+        for (text, shown) in [
+            ("bad key <Xpk-live-a1b2c3d4e5>", "bad key <<redacted>>"),
+            ("key=xpk-LIVE-A1B2C3D4E5.", "key=<redacted>."),
+            ("k:\\u0058pk-live-a1b2c3d4e5", "k:<redacted>"),
+            ("k:Xpk%2dlive%2Da1b2c3d4e5!", "k:<redacted>!"),
+            (
+                "k:Xpk-live-<b>a1b2</b>c3d4e5!",
+                "k:<redacted><b><redacted>!",
+            ),
+            ("k:Xpk-live-a1\nb2c3d4e5!", "k:<redacted>!"),
+        ] {
+            assert_eq!(scrub(text, key), shown, "{text}");
+        }
     }
 }

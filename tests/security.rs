@@ -648,3 +648,31 @@ fn a_server_echoing_the_key_encoded_or_split_shows_no_part_of_it() {
         }
     }
 }
+
+/// A backslash in the host part: URL parsers of the WHATWG kind (reqwest's)
+/// read it as `/`, so `http://evil.example\.localhost` goes to evil.example
+/// over plain http while the rules saw a `*.localhost` host. Refused.
+#[test]
+fn a_backslash_in_the_host_part_is_refused() {
+    for url in [
+        "http://evil.example\\.localhost",
+        "http://evil.example\\@localhost",
+        "https://evil.example\\.localhost:8443",
+        "http://127.0.0.2\\.localhost/x",
+    ] {
+        let built = Tasks::builder().api_key("key-1234").base_url(url).build();
+        assert!(matches!(built, Err(Error::Config(_))), "{url}: {built:?}");
+    }
+    let config = Tasks::builder()
+        .api_key("key-1234")
+        .base_url("http://127.0.0.1:9")
+        .no_proxy()
+        .build_config()
+        .unwrap();
+    for url in [
+        "http://evil.example\\.localhost/org/x",
+        "https://evil.example\\.localhost/org/x",
+    ] {
+        assert!(config.route(url).is_err(), "{url}");
+    }
+}
