@@ -363,7 +363,7 @@ impl fmt::Debug for Secrets {
 }
 
 /// `text` as a person reads it, in lower case: JSON `\u` escapes (and
-/// `\/`, `\n`, `\r`, `\t`) and `%XX` escapes decoded, whitespace (and,
+/// `\/`, `\"`, `\\`, `\n`, `\r`, `\t`) and `%XX` escapes decoded, whitespace (and,
 /// with `tags`, HTML tags) dropped; with, for each byte read, the byte range of `text`
 /// it was read from. A server may echo a secret in any of these forms.
 fn read_as_shown(text: &str, tags: bool) -> (Vec<u8>, Vec<(usize, usize)>) {
@@ -391,9 +391,9 @@ fn read_as_shown(text: &str, tags: bool) -> (Vec<u8>, Vec<(usize, usize)>) {
                 continue;
             }
         }
-        if b == b'\\' && matches!(next, Some(b'/' | b'n' | b'r' | b't')) {
-            if next == Some(b'/') {
-                read.push(b'/');
+        if b == b'\\' && matches!(next, Some(b'/' | b'"' | b'\\' | b'n' | b'r' | b't')) {
+            if let Some(c @ (b'/' | b'"' | b'\\')) = next {
+                read.push(c);
                 spans.push((i, i.saturating_add(2)));
             }
             i = i.saturating_add(2);
@@ -972,6 +972,14 @@ mod tests {
             ("k:Xpk-live-a1\nb2c3d4e5!", "k:<redacted>!"),
         ] {
             assert_eq!(scrub(text, key), shown, "{text}");
+        }
+        // A secret with a quote and a backslash, echoed in JSON.
+        let key = r#"pa"ss\w0rd-9"#;
+        for text in [
+            r#"{"p":"pa\"ss\\w0rd-9"}"#,
+            r#"{"p":"\u0070a\"ss\\w0rd-9"}"#,
+        ] {
+            assert_eq!(scrub(text, key), r#"{"p":"<redacted>"}"#, "{text}");
         }
     }
 }
