@@ -344,13 +344,14 @@ pub(crate) const MIN_EDGE: usize = 4;
 #[derive(Clone, Default)]
 pub(crate) struct Secrets {
     forms: Vec<Form>,
+    /// The runs of all forms (sorted): one look-up per byte of a text.
+    runs: Vec<u64>,
 }
 
-/// One form of a secret, and its runs of [`MIN_RUN`] bytes (sorted).
+/// One form of a secret (its runs of [`MIN_RUN`] bytes are the secrets').
 #[derive(Clone)]
 struct Form {
     text: String,
-    runs: Vec<u64>,
     /// Its start and end are scrubbed at a text's edges (not for base64
     /// forms, whose edges depend on the bytes around the secret).
     edges: bool,
@@ -441,7 +442,10 @@ fn run_at(bytes: &[u8]) -> Option<u64> {
 impl Secrets {
     /// No secret.
     pub(crate) const fn new() -> Secrets {
-        Secrets { forms: Vec::new() }
+        Secrets {
+            forms: Vec::new(),
+            runs: Vec::new(),
+        }
     }
 
     /// True when there is no secret to scrub.
@@ -514,7 +518,10 @@ impl Secrets {
             .collect();
         runs.sort_unstable();
         runs.dedup();
-        self.forms.push(Form { text, runs, edges });
+        self.runs.extend_from_slice(&runs);
+        self.runs.sort_unstable();
+        self.runs.dedup();
+        self.forms.push(Form { text, edges });
     }
 
     /// `text` without any secret, whole or in part (see [`Secrets`]).
@@ -524,7 +531,11 @@ impl Secrets {
         }
         // Read as is (a secret may sit between `<` and `>`), then with HTML
         // tags dropped (a secret may be split by them).
-        match self.scrub_pass(text, false) {
+        let once = self.scrub_pass(text, false);
+        if !once.contains('<') {
+            return once;
+        }
+        match once {
             std::borrow::Cow::Borrowed(text) => self.scrub_pass(text, true),
             std::borrow::Cow::Owned(once) => self.scrub_pass(&once, true).into_owned().into(),
         }
@@ -542,6 +553,17 @@ impl Secrets {
         };
         // Byte ranges (of the text) to replace.
         let mut hidden: Vec<(usize, usize)> = Vec::new();
+        // Runs of MIN_RUN bytes of any form, wherever a cut left them
+        // (whole occurrences are made of them).
+        if !self.runs.is_empty() {
+            for i in 0..bytes.len().saturating_sub(MIN_RUN - 1) {
+                if let Some(run) = bytes.get(i..).and_then(run_at) {
+                    if self.runs.binary_search(&run).is_ok() {
+                        hidden.extend(span(i, i.saturating_add(MIN_RUN)));
+                    }
+                }
+            }
+        }
         for form in &self.forms {
             let secret = form.text.as_bytes();
             if secret.len() < MIN_RUN {
@@ -553,16 +575,6 @@ impl Secrets {
                         i = i.saturating_add(secret.len());
                     } else {
                         i = i.saturating_add(1);
-                    }
-                }
-            } else {
-                // Runs of MIN_RUN bytes, wherever a cut left them (whole
-                // occurrences are made of them).
-                for i in 0..bytes.len().saturating_sub(MIN_RUN - 1) {
-                    if let Some(run) = bytes.get(i..).and_then(run_at) {
-                        if form.runs.binary_search(&run).is_ok() {
-                            hidden.extend(span(i, i.saturating_add(MIN_RUN)));
-                        }
                     }
                 }
             }
