@@ -511,6 +511,9 @@ pub(crate) fn route_url(
     if authority.contains('@') {
         return Err(bad("credentials in the URL are not supported"));
     }
+    if let Some(why) = odd_authority(authority) {
+        return Err(bad(why));
+    }
     let host = host_of(authority).ok_or_else(|| bad("it has no host"))?;
     let port = match port_text(authority) {
         "" => {
@@ -984,7 +987,11 @@ pub(crate) fn check_ca_files(lookup: impl Fn(&str) -> Option<std::ffi::OsString>
         }
     }
     let verdict = ca_files_problem(file.as_deref(), dirs.as_deref());
-    *last = Some((file, dirs, verdict.clone()));
+    // Only a good verdict is kept: a file created or fixed after a failed
+    // build is read again at the next one.
+    if verdict.is_none() {
+        *last = Some((file, dirs, None));
+    }
     verdict.map_or(Ok(()), |m| Err(Error::Config(m)))
 }
 
@@ -995,8 +1002,17 @@ fn ca_files_problem(
 ) -> Option<String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
-    let has_certificate =
-        |bytes: &[u8]| CertificateDer::pem_slice_iter(bytes).any(|cert| cert.is_ok());
+    // A PEM block that decodes to a certificate the verifier can use as a
+    // root (a block of garbage base64 is no certificate).
+    let usable = |cert: &CertificateDer<'_>| {
+        #[cfg(feature = "_tls")]
+        return webpki::anchor_from_trusted_cert(cert).is_ok();
+        #[cfg(not(feature = "_tls"))]
+        return !cert.is_empty();
+    };
+    let has_certificate = |bytes: &[u8]| {
+        CertificateDer::pem_slice_iter(bytes).any(|cert| cert.is_ok_and(|c| usable(&c)))
+    };
     if let Some(file) = file {
         let path = std::path::Path::new(file);
         match std::fs::read(path) {
@@ -1009,7 +1025,7 @@ fn ca_files_problem(
             Ok(bytes) if !has_certificate(&bytes) => {
                 return Some(format!(
                     "SSL_CERT_FILE names {}, which holds no certificate (no PEM \
-                     `BEGIN CERTIFICATE` block)",
+                     `BEGIN CERTIFICATE` block that parses as one)",
                     path.display()
                 ))
             }
@@ -1040,7 +1056,7 @@ fn ca_files_problem(
         if !found {
             return Some(format!(
                 "SSL_CERT_DIR names {}, which holds no certificate (no file with a PEM \
-                 `BEGIN CERTIFICATE` block)",
+                 `BEGIN CERTIFICATE` block that parses as one)",
                 named.join(", ")
             ));
         }
@@ -1178,6 +1194,9 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
             "credentials in the URL are not supported; use the API key",
         ));
     }
+    if let Some(why) = odd_authority(authority) {
+        return Err(bad(why));
+    }
     let host = host_of(authority).ok_or_else(|| bad("no host"))?;
     let port = port_text(authority);
     if !port.is_empty() && port.parse::<u16>().is_err() {
@@ -1250,6 +1269,24 @@ fn host_of(authority: &str) -> Option<String> {
     } else {
         Some(host.to_ascii_lowercase())
     }
+}
+
+/// Why the host part of a URL cannot be read the same way by every URL
+/// parser, if it cannot: a backslash is a `/` to WHATWG parsers (reqwest's),
+/// so `http://evil.example\.localhost` would go to `evil.example` while
+/// these rules read a `*.localhost` host; white space and controls are
+/// dropped by them.
+fn odd_authority(authority: &str) -> Option<&'static str> {
+    if authority.contains('\\') {
+        return Some("a backslash in its host part (some URL parsers read it as `/`)");
+    }
+    if authority
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Some("white space or a control character in its host part");
+    }
+    None
 }
 
 /// True for `localhost` and `*.localhost` (any case, no trailing dot):

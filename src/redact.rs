@@ -344,19 +344,93 @@ pub(crate) const MIN_EDGE: usize = 4;
 #[derive(Clone, Default)]
 pub(crate) struct Secrets {
     forms: Vec<Form>,
+    /// The runs of all forms (sorted): one look-up per byte of a text.
+    runs: Vec<u64>,
 }
 
-/// One form of a secret, and its runs of [`MIN_RUN`] bytes (sorted).
+/// One form of a secret (its runs of [`MIN_RUN`] bytes are the secrets').
 #[derive(Clone)]
 struct Form {
     text: String,
-    runs: Vec<u64>,
+    /// Its start and end are scrubbed at a text's edges (not for base64
+    /// forms, whose edges depend on the bytes around the secret).
+    edges: bool,
 }
 
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secrets(<{} forms>)", self.forms.len())
     }
+}
+
+/// `text` as a person reads it, in lower case: JSON `\u` escapes (and
+/// `\/`, `\"`, `\\`, `\n`, `\r`, `\t`) and `%XX` escapes decoded, whitespace (and,
+/// with `tags`, HTML tags) dropped; with, for each byte read, the byte range of `text`
+/// it was read from. A server may echo a secret in any of these forms.
+fn read_as_shown(text: &str, tags: bool) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let bytes = text.as_bytes();
+    let mut read = Vec::with_capacity(bytes.len());
+    let mut spans = Vec::with_capacity(bytes.len());
+    let hex = |from: usize, len: usize| -> Option<u32> {
+        let digits = bytes.get(from..from.checked_add(len)?)?;
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let mut i: usize = 0;
+    while let Some(&b) = bytes.get(i) {
+        let next = bytes.get(i.saturating_add(1)).copied();
+        if b == b'\\' && next == Some(b'u') {
+            if let Some(c) = hex(i.saturating_add(2), 4).and_then(char::from_u32) {
+                let mut utf8 = [0u8; 4];
+                for byte in c.encode_utf8(&mut utf8).bytes() {
+                    read.push(byte.to_ascii_lowercase());
+                    spans.push((i, i.saturating_add(6)));
+                }
+                i = i.saturating_add(6);
+                continue;
+            }
+        }
+        if b == b'\\' && matches!(next, Some(b'/' | b'"' | b'\\' | b'n' | b'r' | b't')) {
+            if let Some(c @ (b'/' | b'"' | b'\\')) = next {
+                read.push(c);
+                spans.push((i, i.saturating_add(2)));
+            }
+            i = i.saturating_add(2);
+            continue;
+        }
+        if b == b'%' {
+            if let Some(v) = hex(i.saturating_add(1), 2).and_then(|v| u8::try_from(v).ok()) {
+                read.push(v.to_ascii_lowercase());
+                spans.push((i, i.saturating_add(3)));
+                i = i.saturating_add(3);
+                continue;
+            }
+        }
+        if tags && b == b'<' {
+            // A tag: `<name ...>` or `</name>`, short, on one line.
+            let rest = bytes.get(i.saturating_add(1)..).unwrap_or_default();
+            let name = rest.strip_prefix(b"/").unwrap_or(rest);
+            if name.first().is_some_and(u8::is_ascii_alphabetic) {
+                if let Some(end) = rest
+                    .iter()
+                    .take(128)
+                    .position(|&c| c == b'>' || c == b'<' || c == b'\n')
+                    .filter(|&at| rest.get(at) == Some(&b'>'))
+                {
+                    i = i.saturating_add(end).saturating_add(2);
+                    continue;
+                }
+            }
+        }
+        if !b.is_ascii_whitespace() {
+            read.push(b.to_ascii_lowercase());
+            spans.push((i, i.saturating_add(1)));
+        }
+        i = i.saturating_add(1);
+    }
+    (read, spans)
 }
 
 /// The run of [`MIN_RUN`] bytes at the start of `bytes`, as one number.
@@ -368,7 +442,10 @@ fn run_at(bytes: &[u8]) -> Option<u64> {
 impl Secrets {
     /// No secret.
     pub(crate) const fn new() -> Secrets {
-        Secrets { forms: Vec::new() }
+        Secrets {
+            forms: Vec::new(),
+            runs: Vec::new(),
+        }
     }
 
     /// True when there is no secret to scrub.
@@ -376,25 +453,35 @@ impl Secrets {
         self.forms.is_empty()
     }
 
-    /// Adds a secret, with the forms a server may echo it in: as is, as a
-    /// JSON string's content (and with `/` escaped as `\/`), and
-    /// percent-encoded. Nothing for an empty secret.
+    /// Adds a secret, with the forms a server may echo it in. Texts are
+    /// read as a person reads them before matching (see [`read_as_shown`]:
+    /// JSON `\u` escapes and `%XX` decoded, whitespace and HTML tags
+    /// dropped, any case), so the secret as is covers its JSON-escaped,
+    /// percent-encoded, split and case-changed echoes; its base64 forms
+    /// (at each of the three alignments, standard and URL-safe) are added
+    /// as runs. Nothing for an empty secret.
     pub(crate) fn add(&mut self, secret: &str) {
+        use base64::Engine as _;
         if secret.is_empty() {
             return;
         }
-        let json = serde_json::to_string(secret).unwrap_or_default();
-        let json = json
-            .strip_prefix('"')
-            .and_then(|j| j.strip_suffix('"'))
-            .unwrap_or(secret)
-            .to_owned();
-        let slashes = json.replace('/', "\\/");
-        let percent =
-            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-                .to_string();
-        for form in [secret.to_owned(), json, slashes, percent] {
-            self.add_form(form);
+        self.add_form(secret.to_ascii_lowercase(), true);
+        let bytes = secret.as_bytes();
+        for skip in 0..3 {
+            let Some(rest) = bytes.get(skip..) else { break };
+            // Only the characters made of the secret's bytes alone.
+            let whole = (rest.len() / 3).saturating_mul(4);
+            for engine in [
+                &base64::engine::general_purpose::STANDARD,
+                &base64::engine::general_purpose::URL_SAFE,
+            ] {
+                let encoded = engine.encode(rest);
+                if let Some(part) = encoded.get(..whole) {
+                    if part.len() >= MIN_RUN {
+                        self.add_form(part.to_ascii_lowercase(), false);
+                    }
+                }
+            }
         }
     }
 
@@ -417,7 +504,9 @@ impl Secrets {
         self.add(&base64::engine::general_purpose::STANDARD.encode(basic));
     }
 
-    fn add_form(&mut self, text: String) {
+    /// `text` (already in lower case) as one form; `edges`: its start and
+    /// end are scrubbed at a text's edges too.
+    fn add_form(&mut self, text: String, edges: bool) {
         // A "secret" shorter than MIN_EDGE (a test's key `k`) would erase
         // that text from every message, and is no secret anyway.
         if text.len() < MIN_EDGE || self.forms.iter().any(|f| f.text == text) {
@@ -429,7 +518,10 @@ impl Secrets {
             .collect();
         runs.sort_unstable();
         runs.dedup();
-        self.forms.push(Form { text, runs });
+        self.runs.extend_from_slice(&runs);
+        self.runs.sort_unstable();
+        self.runs.dedup();
+        self.forms.push(Form { text, edges });
     }
 
     /// `text` without any secret, whole or in part (see [`Secrets`]).
@@ -437,37 +529,66 @@ impl Secrets {
         if self.forms.is_empty() || text.is_empty() {
             return text.into();
         }
-        let bytes = text.as_bytes();
-        // Byte ranges to replace.
+        // Read as is (a secret may sit between `<` and `>`), then with HTML
+        // tags dropped (a secret may be split by them).
+        let once = self.scrub_pass(text, false);
+        if !once.contains('<') {
+            return once;
+        }
+        match once {
+            std::borrow::Cow::Borrowed(text) => self.scrub_pass(text, true),
+            std::borrow::Cow::Owned(once) => self.scrub_pass(&once, true).into_owned().into(),
+        }
+    }
+
+    /// One reading of `text` scrubbed; `tags`: HTML tags dropped.
+    fn scrub_pass<'t>(&self, text: &'t str, tags: bool) -> std::borrow::Cow<'t, str> {
+        let (read, spans) = read_as_shown(text, tags);
+        let bytes = read.as_slice();
+        // The text's byte range of read bytes `from..to`.
+        let span = |from: usize, to: usize| -> Option<(usize, usize)> {
+            let start = spans.get(from)?.0;
+            let end = spans.get(to.checked_sub(1)?)?.1;
+            Some((start, end))
+        };
+        // Byte ranges (of the text) to replace.
         let mut hidden: Vec<(usize, usize)> = Vec::new();
-        for form in &self.forms {
-            let secret = form.text.as_bytes();
-            // Whole occurrences (the only rule for short secrets).
-            let mut from = 0;
-            while let Some(at) = text.get(from..).and_then(|rest| rest.find(&form.text)) {
-                let start = from.saturating_add(at);
-                let end = start.saturating_add(secret.len());
-                hidden.push((start, end));
-                from = end;
-            }
-            // Runs of MIN_RUN bytes, wherever a cut left them.
-            if !form.runs.is_empty() {
-                for i in 0..bytes.len().saturating_sub(MIN_RUN - 1) {
-                    if let Some(run) = bytes.get(i..).and_then(run_at) {
-                        if form.runs.binary_search(&run).is_ok() {
-                            hidden.push((i, i.saturating_add(MIN_RUN)));
-                        }
+        // Runs of MIN_RUN bytes of any form, wherever a cut left them
+        // (whole occurrences are made of them).
+        if !self.runs.is_empty() {
+            for i in 0..bytes.len().saturating_sub(MIN_RUN - 1) {
+                if let Some(run) = bytes.get(i..).and_then(run_at) {
+                    if self.runs.binary_search(&run).is_ok() {
+                        hidden.extend(span(i, i.saturating_add(MIN_RUN)));
                     }
                 }
             }
+        }
+        for form in &self.forms {
+            let secret = form.text.as_bytes();
+            if secret.len() < MIN_RUN {
+                // Whole occurrences (the only rule for short secrets).
+                let mut i: usize = 0;
+                while i.saturating_add(secret.len()) <= bytes.len() {
+                    if bytes.get(i..i.saturating_add(secret.len())) == Some(secret) {
+                        hidden.extend(span(i, i.saturating_add(secret.len())));
+                        i = i.saturating_add(secret.len());
+                    } else {
+                        i = i.saturating_add(1);
+                    }
+                }
+            }
+            if !form.edges {
+                continue;
+            }
             // A start of the secret at the very end (before a `…`), an end
             // of it at the very start.
-            let body = text.strip_suffix('…').unwrap_or(text).as_bytes();
+            let body = bytes.strip_suffix("…".as_bytes()).unwrap_or(bytes);
             let longest = secret.len().min(MIN_RUN.max(MIN_EDGE));
             for len in (MIN_EDGE..longest).rev() {
                 if let Some(prefix) = secret.get(..len) {
                     if body.ends_with(prefix) {
-                        hidden.push((body.len().saturating_sub(len), body.len()));
+                        hidden.extend(span(body.len().saturating_sub(len), body.len()));
                         break;
                     }
                 }
@@ -475,7 +596,7 @@ impl Secrets {
             for len in (MIN_EDGE..longest).rev() {
                 if let Some(suffix) = secret.get(secret.len().saturating_sub(len)..) {
                     if bytes.starts_with(suffix) {
-                        hidden.push((0, len));
+                        hidden.extend(span(0, len));
                         break;
                     }
                 }
@@ -846,5 +967,31 @@ mod tests {
             "key=<redacted>; again <redacted>"
         );
         assert_eq!(scrub("nothing", ""), "nothing");
+    }
+
+    #[test]
+    fn scrub_reads_the_text_as_a_person_would() {
+        let key = "Xpk-live-a1b2c3d4e5";
+        for (text, shown) in [
+            ("bad key <Xpk-live-a1b2c3d4e5>", "bad key <<redacted>>"),
+            ("key=xpk-LIVE-A1B2C3D4E5.", "key=<redacted>."),
+            ("k:\\u0058pk-live-a1b2c3d4e5", "k:<redacted>"),
+            ("k:Xpk%2dlive%2Da1b2c3d4e5!", "k:<redacted>!"),
+            (
+                "k:Xpk-live-<b>a1b2</b>c3d4e5!",
+                "k:<redacted><b><redacted>!",
+            ),
+            ("k:Xpk-live-a1\nb2c3d4e5!", "k:<redacted>!"),
+        ] {
+            assert_eq!(scrub(text, key), shown, "{text}");
+        }
+        // A secret with a quote and a backslash, echoed in JSON.
+        let key = r#"pa"ss\w0rd-9"#;
+        for text in [
+            r#"{"p":"pa\"ss\\w0rd-9"}"#,
+            r#"{"p":"\u0070a\"ss\\w0rd-9"}"#,
+        ] {
+            assert_eq!(scrub(text, key), r#"{"p":"<redacted>"}"#, "{text}");
+        }
     }
 }

@@ -527,3 +527,152 @@ fn a_refused_certificate_is_never_retried() {
     }
     assert!(emulator.tls_handshakes() <= 2, "one handshake per face");
 }
+
+/// `text` as a reader would read it: JSON `\u` escapes and `%XX` decoded,
+/// whitespace and HTML tags dropped, in lower case.
+fn read_as_a_person(text: &str) -> String {
+    let mut out = String::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |s: &[u8]| {
+            std::str::from_utf8(s)
+                .ok()
+                .and_then(|s| u32::from_str_radix(s, 16).ok())
+        };
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'u') {
+            if let Some(c) = b.get(i + 2..i + 6).and_then(hex).and_then(char::from_u32) {
+                out.push(c);
+                i += 6;
+                continue;
+            }
+        }
+        if b[i] == b'%' {
+            if let Some(c) = b.get(i + 1..i + 3).and_then(hex).and_then(char::from_u32) {
+                out.push(c);
+                i += 3;
+                continue;
+            }
+        }
+        if b[i] == b'<' {
+            if let Some(end) = text[i..].find('>') {
+                i += end + 1;
+                continue;
+            }
+        }
+        if !b[i].is_ascii_whitespace() {
+            out.push(b[i] as char);
+        }
+        i += 1;
+    }
+    out.to_ascii_lowercase()
+}
+
+#[test]
+fn a_server_echoing_the_key_encoded_or_split_shows_no_part_of_it() {
+    use base64::Engine as _;
+    const KEY: &str = "xpk-live-a1b2c3d4e5f6a7b8c9d0e1f2";
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let variants: Vec<(&str, String)> = vec![
+        (
+            "\\u escapes",
+            KEY.chars()
+                .map(|c| format!("\\u{:04x}", c as u32))
+                .collect(),
+        ),
+        (
+            "some \\u escapes",
+            KEY.chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 3 == 0 {
+                        format!("\\u{:04X}", c as u32)
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        ),
+        (
+            "lowercase percent",
+            KEY.bytes().map(|c| format!("%{c:02x}")).collect(),
+        ),
+        ("percent of dashes", KEY.replace('-', "%2d")),
+        ("newline", format!("{}\n{}", &KEY[..14], &KEY[14..])),
+        (
+            "html",
+            format!("{}<b>{}</b>{}", &KEY[..10], &KEY[10..22], &KEY[22..]),
+        ),
+        ("swapped case", KEY.to_ascii_uppercase()),
+    ];
+    let base64s: Vec<(&str, String)> = vec![
+        ("base64", b64.encode(KEY)),
+        ("base64 shifted 1", b64.encode(format!("u:{KEY}"))),
+        ("base64 shifted 2", b64.encode(format!("us:{KEY}"))),
+        (
+            "base64 url",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("~~{KEY}")),
+        ),
+    ];
+    for (name, echoed) in variants.iter().chain(base64s.iter()) {
+        let body = format!("<html><body>access denied for key {echoed} (go away)</body></html>");
+        let answer = format!(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let (addr, _) = net::fixed_answer(answer.into_bytes());
+        let tasks = Tasks::builder()
+            .api_key(KEY)
+            .base_url(format!("http://{addr}"))
+            .retry(RetryPolicy::disabled())
+            .build()
+            .unwrap();
+        for err in both_errors(&tasks) {
+            assert_eq!(err.status(), Some(401));
+            let shown = texts(&err);
+            let read = read_as_a_person(&shown);
+            let runs = runs_of(KEY, &read);
+            assert!(
+                runs.is_empty(),
+                "{name}: runs {runs:?} of the key in: {shown}"
+            );
+            // Encoded forms (base64): no 8 characters of the echo's middle survive.
+            if name.starts_with("base64") {
+                let middle = &echoed[4..echoed.len() - 4];
+                let echo_runs = runs_of(middle, &shown);
+                assert!(
+                    echo_runs.is_empty(),
+                    "{name}: runs {echo_runs:?} of the echo in: {shown}"
+                );
+            }
+        }
+    }
+}
+
+/// A backslash in the host part: URL parsers of the WHATWG kind (reqwest's)
+/// read it as `/`, so `http://evil.example\.localhost` goes to evil.example
+/// over plain http while the rules saw a `*.localhost` host. Refused.
+#[test]
+fn a_backslash_in_the_host_part_is_refused() {
+    for url in [
+        "http://evil.example\\.localhost",
+        "http://evil.example\\@localhost",
+        "https://evil.example\\.localhost:8443",
+        "http://127.0.0.2\\.localhost/x",
+    ] {
+        let built = Tasks::builder().api_key("key-1234").base_url(url).build();
+        assert!(matches!(built, Err(Error::Config(_))), "{url}: {built:?}");
+    }
+    let config = Tasks::builder()
+        .api_key("key-1234")
+        .base_url("http://127.0.0.1:9")
+        .no_proxy()
+        .build_config()
+        .unwrap();
+    for url in [
+        "http://evil.example\\.localhost/org/x",
+        "https://evil.example\\.localhost/org/x",
+    ] {
+        assert!(config.route(url).is_err(), "{url}");
+    }
+}

@@ -182,6 +182,35 @@ fn plain_http_opt_in_and_ca_files_from_the_environment() {
             .build();
         assert!(local.is_ok());
     }
+    // A certificate block that is no certificate: an error at build time
+    // that names the file, never a silent fallback to other roots.
+    let bad_block = dir.join("bad-block.pem");
+    std::fs::write(
+        &bad_block,
+        b"-----BEGIN CERTIFICATE-----\nZm9vYmFy\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    set(&[
+        ("XPANDER_BASE_URL", &https_url),
+        ("XPANDER_API_KEY", https.api_key()),
+        ("SSL_CERT_FILE", &path(&bad_block)),
+    ]);
+    let message = config_error(build());
+    assert!(message.contains("SSL_CERT_FILE"), "{message}");
+    // A file created after a failed build is read at the next build (a
+    // worker that retries its start-up is not stuck with the old error).
+    let later = dir.join("later.pem");
+    set(&[
+        ("XPANDER_BASE_URL", &https_url),
+        ("XPANDER_API_KEY", https.api_key()),
+        ("SSL_CERT_FILE", &path(&later)),
+    ]);
+    assert!(config_error(build()).contains("cannot be read"));
+    std::fs::write(&later, https.root_certificate_pem().unwrap()).unwrap();
+    let tasks = build().unwrap();
+    if cfg!(target_os = "linux") {
+        both(&tasks);
+    }
     // A usable CA file or directory: trusted (the platform verifier reads
     // it on Linux), in both faces, with no root added on the builder.
     for (var, value) in [
