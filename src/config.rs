@@ -271,6 +271,12 @@ pub struct Config {
     /// same rules as for every other host apply (https off loopback unless
     /// allowed, no credentials in the URL).
     pub public_api_url: String,
+    /// Whether the public API's URL is one the key goes to: given (builder
+    /// or environment), or the default while another key URL is https.
+    /// The default is not reached from a client whose every other URL is
+    /// plain http on loopback (an emulator, a local controller): such a
+    /// client sets up no TLS, so it must name the public URL to use it.
+    pub(crate) public_api_in_use: bool,
     /// Timeouts of each attempt.
     pub timeouts: Timeouts,
     /// The retry policy.
@@ -560,7 +566,10 @@ impl Config {
     pub fn key_urls(&self) -> Vec<&str> {
         std::iter::once(self.base_url.as_str())
             .chain(self.events_root.as_deref())
-            .chain(std::iter::once(self.public_api_url.as_str()))
+            .chain(
+                self.public_api_in_use
+                    .then_some(self.public_api_url.as_str()),
+            )
             .collect()
     }
 
@@ -932,7 +941,15 @@ impl ClientBuilder {
         if let Some(root) = &events_root {
             routes.learn(root)?;
         }
-        routes.learn(&public_api_url)?;
+        // The public API's default joins the hosts the key goes to only
+        // when TLS is set up anyway (see `Config::public_api_in_use`).
+        let public_api_in_use = self.public_api_url.is_some()
+            || std::iter::once(base_url.as_str())
+                .chain(events_root.as_deref())
+                .any(|url| url.starts_with("https://"));
+        if public_api_in_use {
+            routes.learn(&public_api_url)?;
+        }
         warn_plain_http(&routes);
         if routes.known.iter().any(|(_, route)| route.is_tls()) {
             check_ca_files(|name| std::env::var_os(name))?;
@@ -944,6 +961,7 @@ impl ClientBuilder {
             host,
             events_root,
             public_api_url,
+            public_api_in_use,
             timeouts: self.timeouts,
             retry: self.retry,
             max_response_bytes: self

@@ -729,10 +729,36 @@ fn the_public_api_url_follows_the_rules_of_every_host_the_key_goes_to() {
     assert_eq!(config.public_api_url, "https://api.xpander.ai");
     let config = Tasks::builder()
         .api_key("k")
-        .public_api_url("api.example.com/")
+        .public_api_url("https://api.example.com/")
         .build_config()
         .unwrap();
     assert_eq!(config.public_api_url, "https://api.example.com");
+    // A URL without a scheme is refused, saying which URL was meant.
+    let err = Tasks::builder()
+        .api_key("k")
+        .public_api_url("api.example.com/")
+        .build_config()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("https://api.example.com/"),
+        "{err}"
+    );
+    // A client whose URLs are all plain http on loopback reaches the public
+    // API only at a URL it names (it sets up no TLS for the default).
+    let local = Tasks::builder()
+        .api_key("k")
+        .base_url("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    assert!(!local
+        .config()
+        .key_urls()
+        .contains(&"https://api.xpander.ai"));
+    let err = local.get_task("t1").unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("XPANDER_PUBLIC_API_URL")),
+        "{err}"
+    );
     for bad in [
         "http://api.example.com",
         "https://user:SENTINEL-pw@api.example.com",

@@ -35,6 +35,13 @@ impl Core {
         tail: &str,
     ) -> Result<String> {
         let base = &self.config.public_api_url;
+        if !self.config.public_api_in_use {
+            return Err(crate::Error::Config(format!(
+                "the public API v1 is at {base} (the default), but this client's URLs are plain \
+                 http on loopback, so it sets up no TLS: name the public API's URL with \
+                 XPANDER_PUBLIC_API_URL or ClientBuilder::public_api_url"
+            )));
+        }
         let mut url = String::with_capacity(base.len().saturating_add(64));
         url.push_str(base);
         url.push_str("/v1/");
