@@ -128,7 +128,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::stream::{EventSession, StreamPolicy};
-use crate::model::Task;
+use crate::model::{AgentExecutionStatus, Task};
 
 mod body;
 mod classify;
@@ -158,6 +158,13 @@ pub use requests::{events_root, Environment, WorkerRequests};
 pub const SHUTDOWN_MESSAGE: &str =
     "worker shut down before the task finished: the handler was cancelled when the shutdown grace period ran out";
 
+/// Releases and malformed-task reports in flight at once: the rest wait
+/// their turn, in order (a burst of deliveries beyond the queue never opens
+/// more connections than this). Capacity updates and heartbeats go one at a
+/// time each, so a worker has at most this many plus two side requests
+/// under way, besides the calls of the tasks it holds (one per slot).
+pub const MAX_SIDE_CALLS: usize = 4;
+
 /// Whether the handler of a task runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Handler {
@@ -174,6 +181,9 @@ struct TaskRecord {
     /// The task as handed to the handler: delivered, `executing`, result
     /// cleared. The base of the final save's merge.
     base: Task,
+    /// The status it was delivered with (`None`: none sent, read as
+    /// `pending`): the server's copy must still have it to be claimed.
+    delivered: Option<AgentExecutionStatus>,
     phase: Phase,
     handler: Handler,
     /// It counts against the concurrency: from its claim until its handler
@@ -272,8 +282,11 @@ pub struct Worker {
     capacity: Capacity,
     tasks: Vec<TaskRecord>,
     queue: VecDeque<Queued>,
-    /// Releases and malformed-task reports under way.
+    /// Releases and malformed-task reports under way (at most
+    /// [`MAX_SIDE_CALLS`]).
     side_calls: Vec<Call>,
+    /// Releases and malformed-task reports waiting for a place, in order.
+    side_waiting: VecDeque<(Call, crate::core::HttpRequest)>,
     stopping: Option<Stopping>,
     finished: bool,
     rng: fastrand::Rng,
@@ -298,6 +311,7 @@ impl Worker {
             tasks: Vec::new(),
             queue: VecDeque::new(),
             side_calls: Vec::new(),
+            side_waiting: VecDeque::new(),
             stopping: None,
             finished: false,
             rng: fastrand::Rng::new(),
@@ -351,6 +365,14 @@ impl Worker {
     /// Tasks accepted and waiting for a slot.
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Releases and malformed-task reports in flight (at most
+    /// [`MAX_SIDE_CALLS`]), and waiting for a place. A runtime stops
+    /// reading the stream while many wait, so that a burst pushes back on
+    /// the socket instead of growing this queue.
+    pub fn side_calls(&self) -> (usize, usize) {
+        (self.side_calls.len(), self.side_waiting.len())
     }
 
     /// Tasks not settled yet: queued, running or being saved.

@@ -1,7 +1,11 @@
 //! Intake (slots, the queue, releases, claims) and capacity (`is_busy`
 //! and its updates to the server).
 
-use super::{notice, Call, Effect, Handler, Level, LlmGateway, Phase, Queued, TaskRecord, Worker};
+use super::{
+    notice, Call, Effect, Handler, Level, LlmGateway, Phase, Queued, TaskRecord, Worker,
+    MAX_SIDE_CALLS,
+};
+use crate::error::ErrorClass;
 use crate::model::worker::{capacity_data, event_id};
 use crate::model::{AgentExecutionStatus, Task, WorkerEvent, WorkerEventType};
 
@@ -51,8 +55,9 @@ impl Worker {
         self.update_capacity(fx);
     }
 
-    /// Sets a task back to `pending` with a message.
-    fn release(&mut self, task_id: &str, message: &str, fx: &mut Vec<Effect>) {
+    /// Sets a task back to `pending` with a message: a partial update of
+    /// `status` and `result` only.
+    pub(super) fn release(&mut self, task_id: &str, message: &str, fx: &mut Vec<Effect>) {
         fx.push(notice(Level::Warn, Some(task_id), message.to_owned()));
         match self
             .requests
@@ -62,8 +67,7 @@ impl Worker {
                 let call = Call::Release {
                     task_id: task_id.to_owned(),
                 };
-                self.side_calls.push(call.clone());
-                fx.push(Effect::Send { call, request });
+                self.send_side(call, request, fx);
             }
             Err(error) => fx.push(notice(
                 Level::Warn,
@@ -73,12 +77,45 @@ impl Worker {
         }
     }
 
-    /// Takes a slot for a task and saves it as `executing` (the claim).
+    /// Sends a release or a malformed-task report when fewer than
+    /// [`MAX_SIDE_CALLS`] are in flight; else it waits its turn.
+    pub(super) fn send_side(
+        &mut self,
+        call: Call,
+        request: crate::core::HttpRequest,
+        fx: &mut Vec<Effect>,
+    ) {
+        if self.side_calls.len() < MAX_SIDE_CALLS && self.side_waiting.is_empty() {
+            self.side_calls.push(call.clone());
+            fx.push(Effect::Send { call, request });
+        } else {
+            self.side_waiting.push_back((call, request));
+        }
+    }
+
+    /// A release or report answered: the next waiting one goes.
+    pub(super) fn side_call_done(&mut self, call: &Call, fx: &mut Vec<Effect>) {
+        if let Some(i) = self.side_calls.iter().position(|c| c == call) {
+            self.side_calls.remove(i);
+        }
+        while self.side_calls.len() < MAX_SIDE_CALLS {
+            let Some((call, request)) = self.side_waiting.pop_front() else {
+                break;
+            };
+            self.side_calls.push(call.clone());
+            fx.push(Effect::Send { call, request });
+        }
+    }
+
+    /// Takes a slot for a task and reads the server's copy: the claim
+    /// follows only when the task is still the worker's to run
+    /// ([`on_checked`](Self::on_checked)).
     fn claim(&mut self, task: Box<Task>, llm_gateway: Option<LlmGateway>, fx: &mut Vec<Effect>) {
         let mut base = *task;
+        let delivered = base.status.clone();
         base.status = Some(AgentExecutionStatus::Executing);
         base.result = None;
-        let request = match self.requests.save(&base) {
+        let request = match self.requests.reload(&base.id) {
             Ok(request) => request,
             Err(error) => {
                 fx.push(notice(
@@ -89,13 +126,14 @@ impl Worker {
                 return;
             }
         };
-        let call = Call::SaveExecuting {
+        let call = Call::Check {
             task_id: base.id.clone(),
         };
         self.tasks.push(TaskRecord {
             id: base.id.clone(),
             base,
-            phase: Phase::SaveExecuting,
+            delivered,
+            phase: Phase::Check,
             handler: Handler::NotStarted,
             holds_slot: true,
             ours: None,
@@ -105,6 +143,95 @@ impl Worker {
             llm_gateway,
         });
         fx.push(Effect::Send { call, request });
+    }
+
+    /// The read before the claim. The task is claimed (a partial update of
+    /// its status) only when the server's copy is not finished and still
+    /// has the status it was delivered with; otherwise it is dropped with a
+    /// notice saying why: a stale delivery (finished, stopped, or claimed
+    /// by another worker meanwhile) is never run again.
+    pub(super) fn on_checked(
+        &mut self,
+        task_id: &str,
+        result: crate::error::Result<Task>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(index) = self
+            .tasks
+            .iter()
+            .position(|r| r.id == task_id && r.phase == Phase::Check)
+        else {
+            return;
+        };
+        let stopping = self.stopping.is_some();
+        let Some(record) = self.tasks.get_mut(index) else {
+            return;
+        };
+        let pending = AgentExecutionStatus::Pending;
+        let delivered = record.delivered.clone().unwrap_or(pending.clone());
+        let drop_why = match &result {
+            Ok(_) if stopping => Some(
+                "the worker is stopping: not claimed, left to the server's dispatch (still `pending`)"
+                    .to_owned(),
+            ),
+            Ok(theirs) => {
+                let now = theirs.status.clone().unwrap_or(pending.clone());
+                if now.is_terminal() {
+                    Some(format!(
+                        "already `{}` on the server: a stale delivery, not run",
+                        now.as_str()
+                    ))
+                } else if now != delivered {
+                    Some(format!(
+                        "delivered `{}` but `{}` on the server now (another worker or a user changed it): not run",
+                        delivered.as_str(),
+                        now.as_str()
+                    ))
+                } else {
+                    None
+                }
+            }
+            Err(error) if error.class() == ErrorClass::Client => Some(format!(
+                "cannot be read before its claim ({error}): not run, left as the server has it"
+            )),
+            Err(_) => None,
+        };
+        if let Some(why) = drop_why {
+            fx.push(notice(Level::Info, Some(task_id), why));
+            record.holds_slot = false;
+            record.phase = Phase::Done;
+        } else if let Err(error) = result {
+            // Not known to be the worker's: it goes back to the dispatch.
+            record.holds_slot = false;
+            record.phase = Phase::Done;
+            let message = format!(
+                "released by the worker: the task could not be read before its claim ({error}); back to `pending` for another try"
+            );
+            self.release(task_id, &message, fx);
+        } else {
+            match self.requests.claim(task_id) {
+                Ok(request) => {
+                    record.phase = Phase::SaveExecuting;
+                    fx.push(Effect::Send {
+                        call: Call::SaveExecuting {
+                            task_id: task_id.to_owned(),
+                        },
+                        request,
+                    });
+                }
+                Err(error) => {
+                    record.holds_slot = false;
+                    record.phase = Phase::Done;
+                    fx.push(notice(
+                        Level::Warn,
+                        Some(task_id),
+                        format!("cannot be claimed ({error}); skipped"),
+                    ));
+                }
+            }
+        }
+        self.fill_slots(fx);
+        self.update_capacity(fx);
     }
 
     /// Starts queued tasks while slots are free.

@@ -84,7 +84,11 @@ impl Worker {
     /// and call is settled.
     pub(super) fn maybe_finish(&mut self, fx: &mut Vec<Effect>) {
         self.sweep();
-        if self.finished || self.in_flight() > 0 || !self.side_calls.is_empty() {
+        if self.finished
+            || self.in_flight() > 0
+            || !self.side_calls.is_empty()
+            || !self.side_waiting.is_empty()
+        {
             return;
         }
         let Some(stopping) = &mut self.stopping else {
