@@ -1356,3 +1356,65 @@ async fn readiness_follows_the_stream_and_the_shutdown() {
     let _ = run.await;
     assert!(!readiness.is_ready(), "a dropped run is not ready");
 }
+
+// ----- bounded side calls (issue #18 point 5) ---------------------------------------------
+
+/// A burst of deliveries far beyond the intake queue: the releases it
+/// makes go at most `MAX_SIDE_CALLS` at a time, the rest waiting their
+/// turn. Observed at the emulator, which holds every update until the test
+/// lets one go: the updates it holds (received, not answered) never
+/// outnumber the cap (plus the one slot's claim).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_the_queue_never_has_more_than_the_cap_of_releases_in_flight() {
+    use xpander_sdk::core::worker::MAX_SIDE_CALLS;
+    let emulator = Emulator::builder()
+        .keep_alive_interval(Duration::from_millis(50))
+        // No window: the whole backlog goes to the worker at once.
+        .dispatch_window(0)
+        .start()
+        .expect("the emulator starts");
+    let tasks = client(&emulator);
+    let n = 40;
+    // Created before any worker: they wait, and go out as one burst.
+    let ids: Vec<String> = (0..n)
+        .map(|i| create(&emulator, AGENT, &format!("t{i}")))
+        .collect();
+    emulator.inject(Fault::on("PATCH", "/agent-execution/*").always().hold());
+    let patches = || requests_to(&emulator, "PATCH", "/update").len();
+    let gate = gate();
+    let worker = builder(&tasks)
+        .concurrency(1)
+        .queue(1)
+        .handler(gated(&gate, |task| task.result = Some("done".into())));
+    let (handle, run) = start(&emulator, worker).await;
+    // One claim (the slot) and the first releases: held, and no more.
+    let cap = MAX_SIDE_CALLS as u64;
+    until("the claim and the first releases held", || {
+        emulator.held() >= cap + 1
+    })
+    .await;
+    assert_eq!(emulator.held(), cap + 1);
+    assert_eq!(patches(), MAX_SIDE_CALLS + 1);
+    // One answer at a time (a release, or the claim: its handler then
+    // waits at the gate): in flight (received, not answered) never
+    // exceeds the cap plus the claim.
+    for answered in 1..=12 {
+        emulator.release(1);
+        until("the answer settled", || {
+            emulator.held() as usize == patches() - answered
+        })
+        .await;
+        assert!(patches() - answered <= MAX_SIDE_CALLS + 1);
+        assert!(emulator.held() <= cap + 1);
+    }
+    // The rest flows; every task completes once.
+    emulator.clear_faults();
+    emulator.release(10_000);
+    gate.add_permits(n);
+    until("every task completed", || {
+        ids.iter().all(|id| status(&emulator, id) == "completed")
+    })
+    .await;
+    handle.shutdown();
+    finished(run).await.unwrap();
+}
