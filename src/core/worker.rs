@@ -58,7 +58,7 @@
 //!   runtime, whose stalled reader also stalls re-registration). A task is
 //!   *accepted* when it takes a slot or a queue place. A task beyond the
 //!   queue is *released*: the worker sets it back to `pending` with a
-//!   message in `result` (a minimal update), for the server to dispatch it
+//!   message in `result` (a partial update), for the server to dispatch it
 //!   again. Whether the server re-dispatches a task set back to `pending`
 //!   is the server's; the worker's part is that a task is never dropped
 //!   without a word. A queued task is not claimed (it stays `pending` on
@@ -93,8 +93,32 @@
 //!   stops the worker (the key is wrong; retrying cannot help), after its
 //!   tasks drain. The runtime drops a stream silent for
 //!   [`StreamPolicy::idle_timeout`] and reports it.
-//! - **Each task** goes through [`Phase`]s: the executing save (the claim:
-//!   status `executing`, result cleared), the handler run (with a deadline,
+//! - **The claim, only of what is still the worker's to run.** When a
+//!   task takes a slot, the worker first reads it (one `GET`,
+//!   [`Phase::Check`]): a delivery may be stale (it waited in the queue or
+//!   on the wire while a user stopped the task or another worker claimed
+//!   or finished it; a server's hand-back of a dropped connection's tasks
+//!   can send a task whose claim was still on its way). The task is
+//!   claimed only when the server's copy is not finished (`completed`,
+//!   `error`, `failed`, `stopped`) and still has the status it was
+//!   delivered with (none sent counts as `pending`); otherwise it is
+//!   dropped with a [`Notice`] saying why, and nothing is written to it. A
+//!   read that fails with a 4xx drops it too (gone); one that fails
+//!   otherwise (after the transport's retries) releases it. The claim, the
+//!   release and the malformed-task report are partial updates (the
+//!   Tasks API's update changes the fields it is sent and nothing else):
+//!   `{"status": "executing"}`, `{"status": "pending", "result": ...}`,
+//!   `{"status": "error", "result": ...}`, never a stale copy of the rest.
+//!   **The race that remains:** the service offers no conditional update
+//!   (no compare-and-set on the status, no ETag), so a change made
+//!   between the read and the claim's arrival (a stop, another worker's
+//!   claim) is still overwritten by the claim. The window is one round
+//!   trip (the read's answer to the claim's arrival, milliseconds), where
+//!   it was the whole time a delivery waits (in the queue, on the wire:
+//!   seconds to minutes). A release or report that arrives after the
+//!   task changed hands can still set it back, in a window as narrow.
+//! - **Each task** goes through [`Phase`]s: the read ([`Phase::Check`]),
+//!   the claim (status `executing`), the handler run (with a deadline,
 //!   [`WorkerPolicy::task_timeout`]), a reload of the server's copy, the
 //!   final save (retried with backoff, [`WorkerPolicy::save_attempts`],
 //!   then given up loudly), and the metrics report (once, only when the
@@ -108,8 +132,14 @@
 //!   `stopped` on the server at the reload stays `stopped`.
 //! - **Saves** send the task as delivered plus what changed, never a
 //!   credential ([`runtime_save_body`]). The final save, when the reload
-//!   answered, is a three-way merge: what the handler changed, else what
-//!   the server has now (so a stop made meanwhile is not overwritten).
+//!   answered, is a three-way merge: the outcome (`status`, `result`) and
+//!   what the handler changed, else what the server has now (so a stop
+//!   made meanwhile is not overwritten).
+//! - **Side calls are bounded.** Releases and malformed-task reports go at
+//!   most [`MAX_SIDE_CALLS`] at a time; the rest wait their turn, in
+//!   order. Capacity updates and heartbeats go one at a time each. A
+//!   runtime stops reading the stream while many wait
+//!   ([`Worker::side_calls`]), so a burst pushes back on the socket.
 //! - **Malformed events** are a [`Notice`]; a task whose `id` can be read
 //!   is saved as `error` with the reason; the worker goes on.
 //! - **Shutdown** ([`Worker::begin_shutdown`], and a conflict, and a fatal
