@@ -1418,3 +1418,70 @@ async fn a_burst_beyond_the_queue_never_has_more_than_the_cap_of_releases_in_fli
     handle.shutdown();
     finished(run).await.unwrap();
 }
+
+// ----- stale deliveries (issue #18 point 1) -------------------------------------------------
+
+/// A copy delivered `pending` of a task stopped (or finished) since: the
+/// worker reads the task before its claim, sees it finished, and neither
+/// runs it nor writes to it (the stop, its flag and the stored result
+/// stay). The fresh task next to them runs as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_delivery_of_a_stopped_or_finished_task_is_neither_run_nor_written() {
+    let emulator = emulator();
+    let tasks = client(&emulator);
+    let runs = Arc::new(Runs::default());
+    let notices = Notices::default();
+    // Created with no worker connected, then stopped / finished: their
+    // `pending` copies are what a late delivery carries.
+    let stopped = create(&emulator, AGENT, "stop me");
+    let stopped_copy = emulator.task(&stopped).unwrap();
+    emulator
+        .update_task(
+            &stopped,
+            json!({"status": "stopped", "is_manually_stopped": true}),
+        )
+        .unwrap();
+    let done = create(&emulator, AGENT, "done elsewhere");
+    let done_copy = emulator.task(&done).unwrap();
+    emulator
+        .update_task(&done, json!({"status": "completed", "result": "kept"}))
+        .unwrap();
+    assert_eq!(stopped_copy["status"], "pending");
+    let worker = builder(&tasks)
+        .on_notice(notices.callback())
+        .handler(echo(&runs));
+    let (handle, run) = start(&emulator, worker).await;
+    emulator
+        .dispatch_raw(AGENT, &stopped_copy.to_string())
+        .unwrap();
+    emulator
+        .dispatch_raw(AGENT, &done_copy.to_string())
+        .unwrap();
+    let fresh = create(&emulator, AGENT, "fresh");
+    until(
+        "the fresh task completed and both stale ones dropped",
+        || {
+            status(&emulator, &fresh) == "completed"
+                && notices.any("already `stopped` on the server")
+                && notices.any("already `completed` on the server")
+        },
+    )
+    .await;
+    handle.shutdown();
+    finished(run).await.unwrap();
+    assert_eq!((runs.get(&stopped), runs.get(&done)), (0, 0));
+    assert_eq!(runs.get(&fresh), 1);
+    let stopped_now = emulator.task(&stopped).unwrap();
+    assert_eq!(stopped_now["status"], "stopped");
+    assert_eq!(stopped_now["is_manually_stopped"], true);
+    assert_eq!(status(&emulator, &done), "completed");
+    assert_eq!(result(&emulator, &done), "kept");
+    for id in [&stopped, &done] {
+        assert!(requests_to(&emulator, "PATCH", id).is_empty(), "{id}");
+        // One read, the one before the claim.
+        assert_eq!(
+            requests_to(&emulator, "GET", &format!("{id}/status")).len(),
+            1
+        );
+    }
+}

@@ -101,7 +101,9 @@
 //!   can send a task whose claim was still on its way). The task is
 //!   claimed only when the server's copy is not finished (`completed`,
 //!   `error`, `failed`, `stopped`) and still has the status it was
-//!   delivered with (none sent counts as `pending`); otherwise it is
+//!   delivered with (none sent counts as `pending`; a task delivered
+//!   `executing` or finished is stale by its own word, and dropped
+//!   without a read); otherwise it is
 //!   dropped with a [`Notice`] saying why, and nothing is written to it. A
 //!   read that fails with a 4xx drops it too (gone); one that fails
 //!   otherwise (after the transport's retries) releases it. The claim, the

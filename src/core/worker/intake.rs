@@ -30,6 +30,24 @@ impl Worker {
             ));
             return;
         }
+        if let Some(status) = task
+            .status
+            .as_ref()
+            .filter(|s| s.is_terminal() || **s == AgentExecutionStatus::Executing)
+        {
+            // The frame itself says the task was claimed or finished: a
+            // stale delivery (a claim still on its way when the server
+            // handed the task to this connection). Not even read.
+            fx.push(notice(
+                Level::Info,
+                Some(&task.id),
+                format!(
+                    "delivered already `{}`: a stale delivery, not run (nothing is written to it)",
+                    status.as_str()
+                ),
+            ));
+            return;
+        }
         if self.stopping.is_some() {
             // Only the rest of the chunk that stopped the worker (a
             // conflict) gets here; the connection is being closed.

@@ -1764,9 +1764,24 @@ fn a_task_delivered_again_after_it_finished_is_read_and_not_run_again() {
     let t0 = Instant::now();
     let mut w = registered(policy(), t0);
     complete(&mut w, "task-1", t0);
-    // The stale frame: as the store had it when it was written (`pending`
-    // or already `completed`, both happen).
-    for stale in ["pending", "completed"] {
+    // A stale frame that says so (the store's copy when it was written:
+    // `executing`, or already finished): dropped at once, not even read.
+    for stale in ["executing", "completed", "stopped"] {
+        let mut copy = task_value("task-1");
+        copy["status"] = json!(stale);
+        let fx = w.on_stream_bytes(
+            format!("event: agent-execution\ndata: {copy}\n\n").as_bytes(),
+            t0,
+        );
+        assert!(calls(&fx).is_empty(), "{stale}: {fx:?}");
+        assert!(notices(&fx)
+            .iter()
+            .any(|n| n.message.contains(&format!("delivered already `{stale}`"))));
+        assert_eq!((w.running(), w.in_flight()), (0, 0));
+    }
+    // A stale frame still `pending` (written before the claim landed):
+    // only the read tells.
+    for stale in ["pending"] {
         let mut copy = task_value("task-1");
         copy["status"] = json!(stale);
         let fx = w.on_stream_bytes(
