@@ -118,7 +118,10 @@
 //!   trip (the read's answer to the claim's arrival, milliseconds), where
 //!   it was the whole time a delivery waits (in the queue, on the wire:
 //!   seconds to minutes). A release or report that arrives after the
-//!   task changed hands can still set it back, in a window as narrow.
+//!   task changed hands can still set it back, in a window as narrow; a
+//!   task delivered again while the worker's own release of it is on its
+//!   way is taken in only once that release is answered, and one
+//!   delivered again before its release went out cancels the release.
 //! - **Each task** goes through [`Phase`]s: the read ([`Phase::Check`]),
 //!   the claim (status `executing`), the handler run (with a deadline,
 //!   [`WorkerPolicy::task_timeout`]), a reload of the server's copy, the
@@ -319,6 +322,9 @@ pub struct Worker {
     side_calls: Vec<Call>,
     /// Releases and malformed-task reports waiting for a place, in order.
     side_waiting: VecDeque<(Call, crate::core::HttpRequest)>,
+    /// Tasks delivered again while their release was on its way: taken in
+    /// when its answer comes (a claim before it could be undone by it).
+    deferred: Vec<Queued>,
     stopping: Option<Stopping>,
     finished: bool,
     rng: fastrand::Rng,
@@ -344,6 +350,7 @@ impl Worker {
             queue: VecDeque::new(),
             side_calls: Vec::new(),
             side_waiting: VecDeque::new(),
+            deferred: Vec::new(),
             stopping: None,
             finished: false,
             rng: fastrand::Rng::new(),

@@ -13,6 +13,7 @@ impl Worker {
     pub(super) fn holds(&self, task_id: &str) -> bool {
         self.tasks.iter().any(|r| r.id == task_id)
             || self.queue.iter().any(|q| q.task.id == task_id)
+            || self.deferred.iter().any(|q| q.task.id == task_id)
     }
 
     pub(super) fn intake(
@@ -57,6 +58,29 @@ impl Worker {
                 "arrived as the worker stopped: not claimed, left to the server's dispatch"
                     .to_owned(),
             ));
+            return;
+        }
+        let release = Call::Release {
+            task_id: task.id.clone(),
+        };
+        if let Some(i) = self.side_waiting.iter().position(|(c, _)| *c == release) {
+            // Its release has not gone out: the new delivery supersedes it.
+            self.side_waiting.remove(i);
+            fx.push(notice(
+                Level::Info,
+                Some(&task.id),
+                "delivered again before its release went out: the release is not sent".to_owned(),
+            ));
+        } else if self.side_calls.contains(&release) {
+            // Its release is on its way: a claim now could be undone by it
+            // (back to `pending`, then run twice). Taken in at its answer.
+            fx.push(notice(
+                Level::Info,
+                Some(&task.id),
+                "delivered again while its release is on its way: taken in once it is answered"
+                    .to_owned(),
+            ));
+            self.deferred.push(Queued { task, llm_gateway });
             return;
         }
         if self.running() < self.policy.concurrency {
@@ -115,6 +139,12 @@ impl Worker {
     pub(super) fn side_call_done(&mut self, call: &Call, fx: &mut Vec<Effect>) {
         if let Some(i) = self.side_calls.iter().position(|c| c == call) {
             self.side_calls.remove(i);
+        }
+        if let Call::Release { task_id } = call {
+            if let Some(i) = self.deferred.iter().position(|q| q.task.id == *task_id) {
+                let Queued { task, llm_gateway } = self.deferred.remove(i);
+                self.intake(task, llm_gateway, fx);
+            }
         }
         while self.side_calls.len() < MAX_SIDE_CALLS {
             let Some((call, request)) = self.side_waiting.pop_front() else {

@@ -47,7 +47,8 @@ impl Worker {
     /// the server already gave them to, and once more), and keeping them
     /// would run them twice (here, and where the server sent them again).
     pub(super) fn forget_queue(&mut self, why: &str, fx: &mut Vec<Effect>) {
-        for queued in std::mem::take(&mut self.queue) {
+        let deferred = std::mem::take(&mut self.deferred);
+        for queued in std::mem::take(&mut self.queue).into_iter().chain(deferred) {
             fx.push(notice(
                 Level::Info,
                 Some(&queued.task.id),

@@ -1937,3 +1937,41 @@ fn a_burst_beyond_the_queue_has_at_most_the_cap_of_releases_in_flight() {
     assert_eq!(sent, ids[2..], "every one, in order");
     assert_eq!(w.side_calls(), (0, 0));
 }
+
+/// A task delivered again while its release is on its way is taken in only
+/// once the release is answered (a claim before could be undone by the
+/// release landing after it); one delivered again before its release went
+/// out cancels the release.
+#[test]
+fn a_task_delivered_again_while_its_release_is_out_waits_for_the_answer() {
+    let t0 = Instant::now();
+    let mut w = registered(policy().with_concurrency(1).with_queue_capacity(0), t0);
+    let ids = task_ids(2 + MAX_SIDE_CALLS);
+    let fx = deliver(&mut w, &ids, t0);
+    // task-1 runs; task-2..=task-5 released (in flight), task-6 waits.
+    assert_eq!(releases(&fx), ids[1..=MAX_SIDE_CALLS]);
+    let last = ids.last().unwrap().clone();
+    assert_eq!(w.side_calls(), (MAX_SIDE_CALLS, 1));
+    // task-6 again, its release not sent: the release is dropped.
+    let fx = deliver(&mut w, std::slice::from_ref(&last), t0);
+    assert!(notices(&fx)
+        .iter()
+        .any(|n| n.message.contains("the release is not sent")));
+    // (No slot: released again, after the four out: once, not twice.)
+    assert_eq!(w.side_calls(), (MAX_SIDE_CALLS, 1));
+    // task-2 again while its release is out: nothing yet.
+    let fx = w.on_stream_bytes(task_event("task-2").as_bytes(), t0);
+    assert!(task_calls(&fx).is_empty(), "{fx:?}");
+    // The release answered: the next waiting release goes, and task-2 is
+    // taken in now (here: no slot, so released again, in its turn).
+    let fx = w.on_response(release_call("task-2"), ok(), t0);
+    assert_eq!(releases(&fx), [last.clone()]);
+    assert_eq!(w.side_calls(), (MAX_SIDE_CALLS, 1));
+    // A stream end forgets what was deferred, as the queue.
+    let fx = w.on_stream_bytes(task_event("task-3").as_bytes(), t0);
+    assert!(task_calls(&fx).is_empty());
+    w.on_stream_end(Disconnect::Eof, t0);
+    let fx = w.on_response(release_call("task-3"), ok(), t0);
+    assert!(!task_calls(&fx).contains(&check_call("task-3")));
+    assert!(!releases(&fx).contains(&"task-3".to_owned()));
+}
