@@ -1,6 +1,7 @@
 //! The agent worker runtime through one worker with a no-op handler, the
 //! emulator in process: tasks per second, and the HTTP calls each task
-//! costs, by kind (claim, reload, final save, release, metrics, worker
+//! costs, by kind (claim, reads: the one before the claim and the reload
+//! before the final save, final save, release, metrics, worker
 //! events), read from the emulator's request log.
 //!
 //! The tasks are created all at once (a backlog). The emulator's dispatch
@@ -171,7 +172,7 @@ fn main() {
             rates[rates.len() - 1],
         );
         println!(
-            "SUMMARY   HTTP calls per task: claim {:.2}, final save {:.2}, reload {:.2}, metrics {:.2}, release {:.2}, worker events {:.3}, stream opens {}; deliveries per task {:.2}",
+            "SUMMARY   HTTP calls per task: claim {:.2}, final save {:.2}, reads (GET) {:.2}, metrics {:.2}, release {:.2}, worker events {:.3}, stream opens {}; deliveries per task {:.2}",
             per(calls.claims),
             per(calls.final_saves),
             per(calls.reloads),

@@ -847,14 +847,27 @@ fn the_recorded_requests_under_other_base_urls() {
             .unwrap_or_else(|| panic!("no scenario {name}"))["requests"][0]
             .clone()
     };
-    let on_9016 = Arc::new(
-        Emulator::builder()
+    // A fixed port: another copy of this binary running beside this one
+    // (`.ci/stress`) may hold it; wait for it to be free (state, not time).
+    let started = Instant::now();
+    let on_9016 = loop {
+        match Emulator::builder()
             .addr("127.0.0.1:9016")
             .api_key(KEY)
             .organization_id(ORG)
             .start()
-            .expect("port 9016 is free (the agent-controller port of these captures)"),
-    );
+        {
+            Ok(emulator) => break Arc::new(emulator),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(300),
+                    "port 9016 (the agent-controller port of these captures) stayed in use"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("an emulator on port 9016: {e}"),
+        }
+    };
     let elsewhere = emulator();
     let rt = runtime();
     for (name, emulator, base) in [

@@ -603,10 +603,10 @@ async fn metrics_go_once_per_task_with_tokens_even_when_the_final_save_is_retrie
     // The claim, then three attempts of the final save.
     assert_eq!(requests_to(&emulator, "PATCH", &update).len(), 4);
     assert!(notices.any("attempt 1 of 5"), "the retry is told");
-    // One reload per task.
+    // One read before the claim and one reload per task.
     assert_eq!(
         requests_to(&emulator, "GET", &format!("/agent-execution/{with}/status")).len(),
-        1
+        2
     );
 }
 
@@ -829,6 +829,11 @@ async fn the_llm_gateway_reaches_the_handler_and_is_never_saved() {
     for request in requests_to(&emulator, "PATCH", "task-gw") {
         assert!(!request.body.contains("run-token"), "{}", request.body);
         assert!(!request.body.contains("llm_gateway"), "{}", request.body);
+        if request.json.as_ref().unwrap()["status"] == "executing" {
+            // The claim: its status only.
+            assert_eq!(request.json.unwrap(), json!({"status": "executing"}));
+            continue;
+        }
         assert_eq!(
             request.json.unwrap()["payload_extension"]["custom_field"],
             "kept"
@@ -843,13 +848,19 @@ async fn run_until_a_future_and_a_second_request_cuts_the_grace_short() {
     let emulator = emulator();
     let tasks = client(&emulator);
     let notices = Notices::default();
+    let running = Arc::new(AtomicBool::new(false));
+    let r = running.clone();
     let worker = builder(&tasks)
         // A grace no test waits for: the second request ends it.
         .shutdown_grace(Duration::from_secs(3600))
         .on_notice(notices.callback())
-        .handler(|task: Task, _ctx: TaskContext| async move {
-            std::future::pending::<()>().await;
-            Ok::<_, BoxError>(task)
+        .handler(move |task: Task, _ctx: TaskContext| {
+            let running = r.clone();
+            async move {
+                running.store(true, Ordering::SeqCst);
+                std::future::pending::<()>().await;
+                Ok::<_, BoxError>(task)
+            }
         })
         .build()
         .unwrap();
@@ -863,7 +874,11 @@ async fn run_until_a_future_and_a_second_request_cuts_the_grace_short() {
     })
     .await;
     let id = create(&emulator, AGENT, "forever");
-    until("running", || status(&emulator, &id) == "executing").await;
+    // The handler itself, not the server's `executing`: the claim can be
+    // applied on the server before the worker has its answer, and a claim
+    // answered after the grace is cut never runs (nor is abandoned; see
+    // the core test `a_claim_answered_after_the_grace_was_cut_...`).
+    until("the handler running", || running.load(Ordering::SeqCst)).await;
     stop_tx.send(()).unwrap();
     until("the worker stopping", || notices.any("stopping")).await;
     handle.shutdown();
@@ -1129,8 +1144,16 @@ async fn the_wire_matches_the_official_runtime_capture() {
                 .difference(&official_patch_keys)
                 .collect::<Vec<_>>()
         );
-        // (The claim clears `result` by sending `null` only when the
-        // delivery carried one: the update merges, absent is unchanged.)
+        // The claim is a partial update: its status only (the official
+        // runtime sends the whole task back, a stale copy of the rest).
+        if body["status"] == "executing" {
+            assert_eq!(
+                save.keys,
+                BTreeSet::from(["status".to_owned()]),
+                "the claim: {body}"
+            );
+            continue;
+        }
         for key in [
             "id",
             "agent_id",
@@ -1335,4 +1358,138 @@ async fn readiness_follows_the_stream_and_the_shutdown() {
     run.abort();
     let _ = run.await;
     assert!(!readiness.is_ready(), "a dropped run is not ready");
+}
+
+// ----- bounded side calls (issue #18 point 5) ---------------------------------------------
+
+/// A burst of deliveries far beyond the intake queue: the releases it
+/// makes go at most `MAX_SIDE_CALLS` at a time, the rest waiting their
+/// turn. Observed at the emulator, which holds every update until the test
+/// lets one go: the updates it holds (received, not answered) never
+/// outnumber the cap (plus the one slot's claim).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_the_queue_never_has_more_than_the_cap_of_releases_in_flight() {
+    use xpander_sdk::core::worker::MAX_SIDE_CALLS;
+    let emulator = Emulator::builder()
+        .keep_alive_interval(Duration::from_millis(50))
+        // No window: the whole backlog goes to the worker at once.
+        .dispatch_window(0)
+        .start()
+        .expect("the emulator starts");
+    let tasks = client(&emulator);
+    let n = 40;
+    // Created before any worker: they wait, and go out as one burst.
+    let ids: Vec<String> = (0..n)
+        .map(|i| create(&emulator, AGENT, &format!("t{i}")))
+        .collect();
+    emulator.inject(Fault::on("PATCH", "/agent-execution/*").always().hold());
+    let patches = || requests_to(&emulator, "PATCH", "/update").len();
+    let gate = gate();
+    let worker = builder(&tasks)
+        .concurrency(1)
+        .queue(1)
+        .handler(gated(&gate, |task| task.result = Some("done".into())));
+    let (handle, run) = start(&emulator, worker).await;
+    // One claim (the slot) and the first releases: held, and no more.
+    let cap = MAX_SIDE_CALLS as u64;
+    until("the claim and the first releases held", || {
+        emulator.held() > cap
+    })
+    .await;
+    assert_eq!(emulator.held(), cap + 1);
+    assert_eq!(patches(), MAX_SIDE_CALLS + 1);
+    // One answer at a time (a release, or the claim: its handler then
+    // waits at the gate): each answer lets at most one more out, and the
+    // updates held (received, not answered) never exceed the cap plus the
+    // claim.
+    let claimed = || ids.iter().any(|id| status(&emulator, id) == "executing");
+    for _ in 0..12 {
+        let (sent, was_claimed) = (patches(), claimed());
+        emulator.release(1);
+        // Settled: the claim answered (no update follows), or a release
+        // answered and the next one arrived (more always wait).
+        until("the answer and what it lets out", || {
+            patches() > sent || (!was_claimed && claimed())
+        })
+        .await;
+        assert!(emulator.held() <= cap + 1, "{} held", emulator.held());
+        assert!(patches() <= sent + 1, "one answer, at most one more");
+    }
+    // The rest flows; every task completes once.
+    emulator.clear_faults();
+    emulator.release(10_000);
+    gate.add_permits(n);
+    until("every task completed", || {
+        ids.iter().all(|id| status(&emulator, id) == "completed")
+    })
+    .await;
+    handle.shutdown();
+    finished(run).await.unwrap();
+}
+
+// ----- stale deliveries (issue #18 point 1) -------------------------------------------------
+
+/// A copy delivered `pending` of a task stopped (or finished) since: the
+/// worker reads the task before its claim, sees it finished, and neither
+/// runs it nor writes to it (the stop, its flag and the stored result
+/// stay). The fresh task next to them runs as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_delivery_of_a_stopped_or_finished_task_is_neither_run_nor_written() {
+    let emulator = emulator();
+    let tasks = client(&emulator);
+    let runs = Arc::new(Runs::default());
+    let notices = Notices::default();
+    // Created with no worker connected, then stopped / finished: their
+    // `pending` copies are what a late delivery carries.
+    let stopped = create(&emulator, AGENT, "stop me");
+    let stopped_copy = emulator.task(&stopped).unwrap();
+    emulator
+        .update_task(
+            &stopped,
+            json!({"status": "stopped", "is_manually_stopped": true}),
+        )
+        .unwrap();
+    let done = create(&emulator, AGENT, "done elsewhere");
+    let done_copy = emulator.task(&done).unwrap();
+    emulator
+        .update_task(&done, json!({"status": "completed", "result": "kept"}))
+        .unwrap();
+    assert_eq!(stopped_copy["status"], "pending");
+    let worker = builder(&tasks)
+        .on_notice(notices.callback())
+        .handler(echo(&runs));
+    let (handle, run) = start(&emulator, worker).await;
+    emulator
+        .dispatch_raw(AGENT, &stopped_copy.to_string())
+        .unwrap();
+    emulator
+        .dispatch_raw(AGENT, &done_copy.to_string())
+        .unwrap();
+    let fresh = create(&emulator, AGENT, "fresh");
+    until(
+        "the fresh task completed and both stale ones dropped",
+        || {
+            status(&emulator, &fresh) == "completed"
+                && notices.any("already `stopped` on the server")
+                && notices.any("already `completed` on the server")
+        },
+    )
+    .await;
+    handle.shutdown();
+    finished(run).await.unwrap();
+    assert_eq!((runs.get(&stopped), runs.get(&done)), (0, 0));
+    assert_eq!(runs.get(&fresh), 1);
+    let stopped_now = emulator.task(&stopped).unwrap();
+    assert_eq!(stopped_now["status"], "stopped");
+    assert_eq!(stopped_now["is_manually_stopped"], true);
+    assert_eq!(status(&emulator, &done), "completed");
+    assert_eq!(result(&emulator, &done), "kept");
+    for id in [&stopped, &done] {
+        assert!(requests_to(&emulator, "PATCH", id).is_empty(), "{id}");
+        // One read, the one before the claim.
+        assert_eq!(
+            requests_to(&emulator, "GET", &format!("{id}/status")).len(),
+            1
+        );
+    }
 }

@@ -27,6 +27,7 @@ pub struct EmulatorBuilder {
     sse_retry: Option<Duration>,
     event_buffer: usize,
     dispatch_window: usize,
+    orphan_after: Option<Duration>,
     tls: crate::tls::Settings,
 }
 
@@ -43,6 +44,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("sse_retry", &self.sse_retry)
             .field("event_buffer", &self.event_buffer)
             .field("dispatch_window", &self.dispatch_window)
+            .field("orphan_after", &self.orphan_after)
             .field("tls", &self.tls)
             .finish()
     }
@@ -61,6 +63,7 @@ impl Default for EmulatorBuilder {
             sse_retry: None,
             event_buffer: DEFAULT_EVENT_BUFFER,
             dispatch_window: DEFAULT_DISPATCH_WINDOW,
+            orphan_after: None,
             tls: Default::default(),
         }
     }
@@ -146,6 +149,27 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The orphan rule (off by default): a task claimed through a worker
+    /// whose agent stream ended `after` ago or more, and still `executing`
+    /// (no change finished it since), is set to `error` with
+    /// [`ORPHAN_MESSAGE`](crate::ORPHAN_MESSAGE) as its result, as a
+    /// service's reaper of dead workers' tasks would. Off, such a task
+    /// stays `executing`: nothing on the wire tells a dead worker from one
+    /// that reconnected under a new id and is still running it. A worker
+    /// that did reconnect and saves the task later still saves it (the
+    /// rule does not lock a task). Checked every quarter of `after`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let emu = xpander_emulator::Emulator::builder().orphan_timeout(Duration::from_secs(30)).start()?;
+    /// # drop(emu);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn orphan_timeout(mut self, after: Duration) -> Self {
+        self.orphan_after = Some(after);
+        self
+    }
+
     /// Serves https (feature `tls`): a certificate authority made at start
     /// signs a server certificate for `localhost`, `127.0.0.1`, `::1`, the
     /// bound address and any [`EmulatorBuilder::tls_name`]. Clients trust
@@ -188,6 +212,7 @@ impl EmulatorBuilder {
             sse_retry: self.sse_retry,
             event_buffer: self.event_buffer,
             dispatch_window: self.dispatch_window,
+            orphan_after: self.orphan_after,
             tls: self.tls.identity(addr.ip())?,
         };
         let shared = Arc::new(Shared::new(config, self.seed, self.log_limit));

@@ -29,7 +29,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use agents::{WorkerInfo, DEFAULT_DISPATCH_WINDOW};
+pub use agents::{WorkerInfo, DEFAULT_DISPATCH_WINDOW, ORPHAN_MESSAGE};
 pub use builder::EmulatorBuilder;
 pub use events::{StreamEvent, DEFAULT_EVENT_BUFFER};
 pub use faults::{Fault, FaultAction, MalformedFrame, StreamFault};

@@ -39,6 +39,10 @@ pub(crate) struct Config {
     pub tls: Option<Arc<crate::tls::Tls>>,
     /// Unclaimed tasks one worker may hold; 0: no limit.
     pub dispatch_window: usize,
+    /// The orphan rule: a task claimed through a worker whose connection
+    /// ended this long ago, still `executing`, is set to `error`. `None`:
+    /// never (it stays `executing`).
+    pub orphan_after: Option<Duration>,
 }
 
 /// Everything shared between the handle and the connections.
@@ -220,6 +224,9 @@ pub(crate) fn spawn(
             rt.block_on(async move {
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(listener) => {
+                        if let Some(after) = shared.config.orphan_after {
+                            tokio::spawn(crate::agents::reap_orphans(shared.clone(), after));
+                        }
                         let _ = ready_tx.send(Ok(()));
                         crate::http::serve(listener, shared, shutdown).await;
                     }

@@ -58,7 +58,7 @@
 //!   runtime, whose stalled reader also stalls re-registration). A task is
 //!   *accepted* when it takes a slot or a queue place. A task beyond the
 //!   queue is *released*: the worker sets it back to `pending` with a
-//!   message in `result` (a minimal update), for the server to dispatch it
+//!   message in `result` (a partial update), for the server to dispatch it
 //!   again. Whether the server re-dispatches a task set back to `pending`
 //!   is the server's; the worker's part is that a task is never dropped
 //!   without a word. A queued task is not claimed (it stays `pending` on
@@ -97,8 +97,37 @@
 //!   stops the worker (the key is wrong; retrying cannot help), after its
 //!   tasks drain. The runtime drops a stream silent for
 //!   [`StreamPolicy::idle_timeout`] and reports it.
-//! - **Each task** goes through [`Phase`]s: the executing save (the claim:
-//!   status `executing`, result cleared), the handler run (with a deadline,
+//! - **The claim, only of what is still the worker's to run.** When a
+//!   task takes a slot, the worker first reads it (one `GET`,
+//!   [`Phase::Check`]): a delivery may be stale (it waited in the queue or
+//!   on the wire while a user stopped the task or another worker claimed
+//!   or finished it; a server's hand-back of a dropped connection's tasks
+//!   can send a task whose claim was still on its way). The task is
+//!   claimed only when the server's copy is not finished (`completed`,
+//!   `error`, `failed`, `stopped`) and still has the status it was
+//!   delivered with (none sent counts as `pending`; a task delivered
+//!   `executing` or finished is stale by its own word, and dropped
+//!   without a read); otherwise it is
+//!   dropped with a [`Notice`] saying why, and nothing is written to it. A
+//!   read that fails with a 4xx drops it too (gone); one that fails
+//!   otherwise (after the transport's retries) releases it. The claim, the
+//!   release and the malformed-task report are partial updates (the
+//!   Tasks API's update changes the fields it is sent and nothing else):
+//!   `{"status": "executing"}`, `{"status": "pending", "result": ...}`,
+//!   `{"status": "error", "result": ...}`, never a stale copy of the rest.
+//!   **The race that remains:** the service offers no conditional update
+//!   (no compare-and-set on the status, no ETag), so a change made
+//!   between the read and the claim's arrival (a stop, another worker's
+//!   claim) is still overwritten by the claim. The window is one round
+//!   trip (the read's answer to the claim's arrival, milliseconds), where
+//!   it was the whole time a delivery waits (in the queue, on the wire:
+//!   seconds to minutes). A release or report that arrives after the
+//!   task changed hands can still set it back, in a window as narrow; a
+//!   task delivered again while the worker's own release of it is on its
+//!   way is taken in only once that release is answered, and one
+//!   delivered again before its release went out cancels the release.
+//! - **Each task** goes through [`Phase`]s: the read ([`Phase::Check`]),
+//!   the claim (status `executing`), the handler run (with a deadline,
 //!   [`WorkerPolicy::task_timeout`]), a reload of the server's copy, the
 //!   final save (retried with backoff, [`WorkerPolicy::save_attempts`],
 //!   then given up loudly), and the metrics report (once, only when the
@@ -112,8 +141,14 @@
 //!   `stopped` on the server at the reload stays `stopped`.
 //! - **Saves** send the task as delivered plus what changed, never a
 //!   credential ([`runtime_save_body`]). The final save, when the reload
-//!   answered, is a three-way merge: what the handler changed, else what
-//!   the server has now (so a stop made meanwhile is not overwritten).
+//!   answered, is a three-way merge: the outcome (`status`, `result`) and
+//!   what the handler changed, else what the server has now (so a stop
+//!   made meanwhile is not overwritten).
+//! - **Side calls are bounded.** Releases and malformed-task reports go at
+//!   most [`MAX_SIDE_CALLS`] at a time; the rest wait their turn, in
+//!   order. Capacity updates and heartbeats go one at a time each. A
+//!   runtime stops reading the stream while many wait
+//!   ([`Worker::side_calls`]), so a burst pushes back on the socket.
 //! - **Malformed events** are a [`Notice`]; a task whose `id` can be read
 //!   is saved as `error` with the reason; the worker goes on.
 //! - **Shutdown** ([`Worker::begin_shutdown`], and a conflict, and a fatal
@@ -141,7 +176,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::stream::{EventSession, StreamPolicy};
-use crate::model::Task;
+use crate::model::{AgentExecutionStatus, Task};
 
 mod body;
 mod classify;
@@ -171,6 +206,13 @@ pub use requests::{events_root, Environment, WorkerRequests};
 pub const SHUTDOWN_MESSAGE: &str =
     "worker shut down before the task finished: the handler was cancelled when the shutdown grace period ran out";
 
+/// Releases and malformed-task reports in flight at once: the rest wait
+/// their turn, in order (a burst of deliveries beyond the queue never opens
+/// more connections than this). Capacity updates and heartbeats go one at a
+/// time each, so a worker has at most this many plus two side requests
+/// under way, besides the calls of the tasks it holds (one per slot).
+pub const MAX_SIDE_CALLS: usize = 4;
+
 /// Whether the handler of a task runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Handler {
@@ -187,6 +229,9 @@ struct TaskRecord {
     /// The task as handed to the handler: delivered, `executing`, result
     /// cleared. The base of the final save's merge.
     base: Task,
+    /// The status it was delivered with (`None`: none sent, read as
+    /// `pending`): the server's copy must still have it to be claimed.
+    delivered: Option<AgentExecutionStatus>,
     phase: Phase,
     handler: Handler,
     /// It counts against the concurrency: from its claim until its handler
@@ -299,8 +344,14 @@ pub struct Worker {
     capacity: Capacity,
     tasks: Vec<TaskRecord>,
     queue: VecDeque<Queued>,
-    /// Releases and malformed-task reports under way.
+    /// Releases and malformed-task reports under way (at most
+    /// [`MAX_SIDE_CALLS`]).
     side_calls: Vec<Call>,
+    /// Releases and malformed-task reports waiting for a place, in order.
+    side_waiting: VecDeque<(Call, crate::core::HttpRequest)>,
+    /// Tasks delivered again while their release was on its way: taken in
+    /// when its answer comes (a claim before it could be undone by it).
+    deferred: Vec<Queued>,
     stopping: Option<Stopping>,
     finished: bool,
     rng: fastrand::Rng,
@@ -322,6 +373,8 @@ impl Worker {
             tasks: Vec::new(),
             queue: VecDeque::new(),
             side_calls: Vec::new(),
+            side_waiting: VecDeque::new(),
+            deferred: Vec::new(),
             stopping: None,
             finished: false,
             rng: fastrand::Rng::new(),
@@ -386,6 +439,14 @@ impl Worker {
     /// Tasks accepted and waiting for a slot.
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Releases and malformed-task reports in flight (at most
+    /// [`MAX_SIDE_CALLS`]), and waiting for a place. A runtime stops
+    /// reading the stream while many wait, so that a burst pushes back on
+    /// the socket instead of growing this queue.
+    pub fn side_calls(&self) -> (usize, usize) {
+        (self.side_calls.len(), self.side_waiting.len())
     }
 
     /// Tasks not settled yet: queued, running or being saved.

@@ -80,6 +80,12 @@ struct Running {
 /// unbounded memory).
 const STREAM_BUFFER: usize = 32;
 
+/// Releases (and malformed-task reports) waiting for a place in flight
+/// past which the loop stops reading the stream: the reader then waits on
+/// [`STREAM_BUFFER`], and the socket's window fills (backpressure on the
+/// server instead of a growing queue).
+const WAITING_SIDE_CALLS: usize = 64;
+
 pub(crate) struct Driver {
     core: Core,
     tasks: Tasks,
@@ -180,7 +186,10 @@ impl Driver {
                 }
                 Some(input) = self.inbox.recv() => self.on_input(input),
                 Some(joined) = self.running.join_next_with_id() => self.on_joined(joined),
-                Some((generation, msg)) = self.stream_rx.recv() => {
+                // Releases waiting for a place: the stream is not read
+                // until they drain, so a burst pushes back on the socket.
+                Some((generation, msg)) = self.stream_rx.recv(),
+                    if self.core.side_calls().1 < WAITING_SIDE_CALLS => {
                     if generation == self.generation {
                         self.on_stream(msg)
                     } else {

@@ -49,6 +49,7 @@ impl State {
         let track = self.tasks.entry(task_id.to_string()).or_insert(Track {
             agent: agent.to_string(),
             stage: Stage::Taken,
+            claimed_by: None,
             deliveries: Vec::new(),
         });
         if track.stage == Stage::Queued {
@@ -59,6 +60,7 @@ impl State {
             return;
         };
         track.stage = Stage::Queued;
+        track.claimed_by = None;
         track.agent = agent.to_string();
         let a = self.agents.entry(agent.to_string()).or_default();
         a.queue.push_back(task_id.to_string());
@@ -119,8 +121,19 @@ impl State {
                 a.queue.retain(|id| id != task_id);
             }
         }
+        let finished = ["completed", "error", "failed", "stopped"].contains(&status);
         let freed = self.leave_out(task_id);
         if let Some(t) = self.tasks.get_mut(task_id) {
+            t.claimed_by = if finished {
+                None
+            } else if let Stage::Out(worker) = &t.stage {
+                Some(worker.clone())
+            } else if t.stage == Stage::Queued {
+                // Claimed after a hand-back: by the last one it went to.
+                t.deliveries.last().cloned()
+            } else {
+                t.claimed_by.take()
+            };
             t.stage = Stage::Taken;
         }
         if let Some(agent) = freed {

@@ -195,6 +195,32 @@ impl Shared {
         agents.status_set(id, agent.as_deref(), was, status);
     }
 
+    /// The orphan rule, once: every task claimed through a worker whose
+    /// connection ended `after` ago or more and still `executing` is set to
+    /// `error` with [`ORPHAN_MESSAGE`](crate::ORPHAN_MESSAGE). How many.
+    pub(crate) fn reap_orphans_now(&self, after: std::time::Duration) -> usize {
+        let ids = self.agents.lock().orphans(after);
+        let mut reaped = 0;
+        for id in ids {
+            {
+                let mut store = lock(&self.store);
+                let Some(e) = store.get_mut(&id) else {
+                    continue;
+                };
+                if e.task.get("status").and_then(Value::as_str) != Some("executing") {
+                    continue;
+                }
+                let mut fields = Map::new();
+                fields.insert("status".into(), Value::from("error"));
+                fields.insert("result".into(), Value::from(crate::ORPHAN_MESSAGE));
+                e.patch(fields);
+            }
+            self.status_changed(&id, Some("executing"), "error");
+            reaped += 1;
+        }
+        reaped
+    }
+
     /// After a task was seeded: a pending one (or one without a status) of
     /// an agent with a connected worker is dispatched.
     pub(crate) fn task_seeded(&self, id: &str) {

@@ -49,6 +49,11 @@ pub use handle::WorkerInfo;
 use crate::server::lock;
 use crate::store::now;
 
+/// The result of a task the orphan rule failed
+/// ([`EmulatorBuilder::orphan_timeout`](crate::EmulatorBuilder::orphan_timeout)).
+pub const ORPHAN_MESSAGE: &str =
+    "the worker that claimed this task disconnected and did not finish it: failed by the server's orphan rule";
+
 /// Default dispatch window: at most this many tasks sent to one worker and
 /// not claimed yet (see the module's dispatch rules).
 pub const DEFAULT_DISPATCH_WINDOW: usize = 32;
@@ -75,6 +80,10 @@ enum Stage {
 struct Track {
     agent: String,
     stage: Stage,
+    /// The worker it was out with when a change claimed it (the wire does
+    /// not say who claimed: the last worker it was sent to), until a
+    /// change finishes it. For the orphan rule.
+    claimed_by: Option<String>,
     /// The workers it was sent to, in order.
     deliveries: Vec<String>,
 }
@@ -83,6 +92,8 @@ struct Worker {
     info: WorkerInfo,
     /// The stream's inbox; `None` once the connection ended.
     tx: Option<UnboundedSender<Out>>,
+    /// When the connection ended (the orphan rule's clock).
+    ended: Option<std::time::Instant>,
 }
 
 #[derive(Default)]
@@ -146,7 +157,11 @@ impl State {
             .or_default()
             .connected
             .push(info.id.clone());
-        self.workers.push(Worker { info, tx: Some(tx) });
+        self.workers.push(Worker {
+            info,
+            tx: Some(tx),
+            ended: None,
+        });
         self.pump(&agent);
         rx
     }
@@ -160,6 +175,7 @@ impl State {
         w.info.connected = false;
         w.info.disconnected_at = Some(now());
         w.tx = None;
+        w.ended = Some(std::time::Instant::now());
         let agent = w.info.agent_id.clone();
         if let Some(a) = self.agents.get_mut(&agent) {
             if let Some(i) = a.connected.iter().position(|id| id == worker_id) {
@@ -243,6 +259,32 @@ impl State {
         n
     }
 
+    /// The orphan rule: the tasks claimed through a worker whose connection
+    /// ended at least `after` ago and that no change finished since (see
+    /// the module's docs). They are forgotten here (so named once); the
+    /// caller sets them to `error`.
+    pub(crate) fn orphans(&mut self, after: std::time::Duration) -> Vec<String> {
+        let dead: Vec<&str> = self
+            .workers
+            .iter()
+            .filter(|w| w.ended.is_some_and(|at| at.elapsed() >= after))
+            .map(|w| w.info.id.as_str())
+            .collect();
+        if dead.is_empty() {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        for (id, t) in &mut self.tasks {
+            if t.stage == Stage::Taken && t.claimed_by.as_deref().is_some_and(|w| dead.contains(&w))
+            {
+                t.claimed_by = None;
+                found.push(id.clone());
+            }
+        }
+        found.sort();
+        found
+    }
+
     /// Forgets the tasks (they were removed): queues and delivery records.
     pub(crate) fn clear_tasks(&mut self) {
         self.tasks.clear();
@@ -261,6 +303,16 @@ impl State {
             window: self.window,
             ..State::default()
         };
+    }
+}
+
+/// Applies the orphan rule every quarter of `after` (at least every 10 ms)
+/// until the emulator's runtime stops.
+pub(crate) async fn reap_orphans(shared: Arc<crate::server::Shared>, after: std::time::Duration) {
+    let every = (after / 4).max(std::time::Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        shared.reap_orphans_now(after);
     }
 }
 

@@ -232,3 +232,58 @@ fn a_task_moved_to_another_agent_frees_its_place_in_the_old_agents_worker() {
     assert_eq!(drain(&mut a), ["t2"]);
     assert_eq!(st.workers()[0].unclaimed, 1);
 }
+
+/// Issue #23's order, step by step: a worker's claim is on its way when
+/// its connection ends. The hand-back requeues the task (not claimed yet)
+/// and sends it to the next connection; then the claim lands. The task is
+/// out twice: the new connection's frame (written later, with the task as
+/// stored then: `executing`, or even `completed`) is a stale delivery. The
+/// wire cannot prevent it (a claim does not say who sent it), so a worker
+/// must read the task before it claims it (the SDK's worker does).
+#[test]
+fn a_claim_landing_after_the_hand_back_leaves_a_stale_delivery_out() {
+    let mut st = State::default();
+    let mut a = st.connect(info("A", "ag"));
+    st.created("t1", "ag");
+    assert_eq!(drain(&mut a), ["t1"]);
+    // A's connection drops while its claim of t1 travels.
+    st.disconnect("A");
+    let mut b = st.connect(info("B", "ag"));
+    // The claim lands: t1 is taken, yet B's stream still holds it.
+    st.status_set("t1", Some("ag"), Some("pending"), "executing");
+    assert_eq!(drain(&mut b), ["t1"], "the stale delivery");
+    assert_eq!(st.deliveries("t1"), ["A", "B"]);
+    // Finished: nothing goes out again, and B's window is not held.
+    st.status_set("t1", Some("ag"), Some("executing"), "completed");
+    st.disconnect("B");
+    assert!(st.queued("ag").is_empty());
+    assert_eq!(st.workers()[1].unclaimed, 0);
+}
+
+#[test]
+fn the_orphan_rule_names_claimed_unfinished_tasks_of_ended_connections_once() {
+    let mut st = State::default();
+    let mut a = st.connect(info("A", "ag"));
+    let mut b = st.connect(info("B", "ag"));
+    for t in ["t1", "t2", "t3", "t4", "t5"] {
+        st.created(t, "ag");
+    }
+    drain(&mut a);
+    drain(&mut b);
+    // A got t1, t3, t5: t1 claimed, t3 claimed and finished, t5 unclaimed.
+    st.status_set("t1", Some("ag"), Some("pending"), "executing");
+    st.status_set("t3", Some("ag"), Some("pending"), "executing");
+    st.status_set("t3", Some("ag"), Some("executing"), "completed");
+    // B claimed t2.
+    st.status_set("t2", Some("ag"), Some("pending"), "executing");
+    let zero = std::time::Duration::ZERO;
+    assert!(st.orphans(zero).is_empty(), "every connection is up");
+    st.disconnect("A");
+    assert!(
+        st.orphans(std::time::Duration::from_secs(3600)).is_empty(),
+        "not yet"
+    );
+    assert_eq!(st.orphans(zero), ["t1"], "t5 went back to the queue");
+    assert!(st.orphans(zero).is_empty(), "named once");
+    assert_eq!(drain(&mut b), ["t5"]);
+}

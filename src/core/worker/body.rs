@@ -70,8 +70,8 @@ pub(crate) fn strip_credentials(map: &mut Map<String, Value>) {
 /// - `ours`: the task as the handler left it, with the runtime's outcome,
 /// - `theirs`: the server's copy, reloaded after the handler,
 ///
-/// key by key at the top level: a key the handler changed (or the runtime
-/// set) takes `ours`; any other key takes `theirs` when the server has it
+/// key by key at the top level: `status` and `result` (the outcome) and a
+/// key the handler changed (or the runtime set) take `ours`; any other key takes `theirs` when the server has it
 /// (so a change made on the server meanwhile, such as `is_manually_stopped`
 /// or a timestamp, is not overwritten with the stale delivered value), else
 /// `ours`. Then the credentials are taken out.
@@ -94,6 +94,13 @@ pub(crate) fn merged_save_body(
     // A key the handler removed (present when delivered, gone from ours) is
     // not sent: the server's value stays, as for any key not sent.
     merged.retain(|key, _| ours.contains_key(key) || !base.contains_key(key));
+    // The outcome is the runtime's: `status` and `result` always go as
+    // settled (a result the handler left unset is cleared, as the claim, a
+    // partial update, does not clear it).
+    for key in ["status", "result"] {
+        let value = ours.get(key).cloned().unwrap_or(Value::Null);
+        merged.insert(key.to_owned(), value);
+    }
     strip_credentials(&mut merged);
     Ok(Value::Object(merged))
 }

@@ -14,7 +14,14 @@ use crate::model::Task;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Call {
-    /// The claim: the task saved as `executing`.
+    /// The read of the task right before its claim (is it still the
+    /// worker's to run?).
+    Check {
+        /// The task.
+        task_id: String,
+    },
+    /// The claim: the task's status set to `executing` (a partial update:
+    /// that field only).
     SaveExecuting {
         /// The task.
         task_id: String,
@@ -242,6 +249,8 @@ pub enum StopReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Phase {
+    /// The server's copy is being read before the claim.
+    Check,
     /// The claim (status `executing`) is being saved.
     SaveExecuting,
     /// The handler runs.

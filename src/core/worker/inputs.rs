@@ -130,6 +130,10 @@ impl Worker {
     ) -> Vec<Effect> {
         let mut fx = Vec::new();
         match call {
+            Call::Check { task_id } => {
+                let result = answer.and_then(|r| self.requests.parse_task(r));
+                self.on_checked(&task_id, result, &mut fx);
+            }
             Call::SaveExecuting { task_id } => {
                 let result = answer.and_then(|r| self.requests.check(r));
                 self.on_claimed(&task_id, result, now, &mut fx);
@@ -185,9 +189,7 @@ impl Worker {
                         format!("{what} failed: {error}"),
                     ));
                 }
-                if let Some(i) = self.side_calls.iter().position(|c| *c == call) {
-                    self.side_calls.remove(i);
-                }
+                self.side_call_done(&call, &mut fx);
             }
             Call::Heartbeat { worker_id } => {
                 if let Err(error) = answer.and_then(|r| self.requests.check(r)) {
@@ -367,10 +369,12 @@ impl Worker {
         }
         times.extend(self.capacity.retry_at);
         if let Some(stopping) = &self.stopping {
-            let running = self
-                .tasks
-                .iter()
-                .any(|r| matches!(r.phase, Phase::SaveExecuting | Phase::Run { .. }));
+            let running = self.tasks.iter().any(|r| {
+                matches!(
+                    r.phase,
+                    Phase::Check | Phase::SaveExecuting | Phase::Run { .. }
+                )
+            });
             if !stopping.expired && running {
                 times.push(stopping.grace_ends);
             }

@@ -1,7 +1,11 @@
 //! Intake (slots, the queue, releases, claims) and capacity (`is_busy`
 //! and its updates to the server).
 
-use super::{notice, Call, Effect, Handler, Level, LlmGateway, Phase, Queued, TaskRecord, Worker};
+use super::{
+    notice, Call, Effect, Handler, Level, LlmGateway, Phase, Queued, TaskRecord, Worker,
+    MAX_SIDE_CALLS,
+};
+use crate::error::ErrorClass;
 use crate::model::worker::{capacity_data, event_id};
 use crate::model::{AgentExecutionStatus, Task, WorkerEvent, WorkerEventType};
 
@@ -9,6 +13,7 @@ impl Worker {
     pub(super) fn holds(&self, task_id: &str) -> bool {
         self.tasks.iter().any(|r| r.id == task_id)
             || self.queue.iter().any(|q| q.task.id == task_id)
+            || self.deferred.iter().any(|q| q.task.id == task_id)
     }
 
     pub(super) fn intake(
@@ -26,6 +31,24 @@ impl Worker {
             ));
             return;
         }
+        if let Some(status) = task
+            .status
+            .as_ref()
+            .filter(|s| s.is_terminal() || **s == AgentExecutionStatus::Executing)
+        {
+            // The frame itself says the task was claimed or finished: a
+            // stale delivery (a claim still on its way when the server
+            // handed the task to this connection). Not even read.
+            fx.push(notice(
+                Level::Info,
+                Some(&task.id),
+                format!(
+                    "delivered already `{}`: a stale delivery, not run (nothing is written to it)",
+                    status.as_str()
+                ),
+            ));
+            return;
+        }
         if self.stopping.is_some() {
             // Only the rest of the chunk that stopped the worker (a
             // conflict) gets here; the connection is being closed.
@@ -35,6 +58,29 @@ impl Worker {
                 "arrived as the worker stopped: not claimed, left to the server's dispatch"
                     .to_owned(),
             ));
+            return;
+        }
+        let release = Call::Release {
+            task_id: task.id.clone(),
+        };
+        if let Some(i) = self.side_waiting.iter().position(|(c, _)| *c == release) {
+            // Its release has not gone out: the new delivery supersedes it.
+            self.side_waiting.remove(i);
+            fx.push(notice(
+                Level::Info,
+                Some(&task.id),
+                "delivered again before its release went out: the release is not sent".to_owned(),
+            ));
+        } else if self.side_calls.contains(&release) {
+            // Its release is on its way: a claim now could be undone by it
+            // (back to `pending`, then run twice). Taken in at its answer.
+            fx.push(notice(
+                Level::Info,
+                Some(&task.id),
+                "delivered again while its release is on its way: taken in once it is answered"
+                    .to_owned(),
+            ));
+            self.deferred.push(Queued { task, llm_gateway });
             return;
         }
         if self.running() < self.policy.concurrency {
@@ -51,7 +97,8 @@ impl Worker {
         self.update_capacity(fx);
     }
 
-    /// Sets a task back to `pending` with a message.
+    /// Sets a task back to `pending` with a message: a partial update of
+    /// `status` and `result` only.
     pub(super) fn release(&mut self, task_id: &str, message: &str, fx: &mut Vec<Effect>) {
         fx.push(notice(Level::Warn, Some(task_id), message.to_owned()));
         match self
@@ -62,8 +109,7 @@ impl Worker {
                 let call = Call::Release {
                     task_id: task_id.to_owned(),
                 };
-                self.side_calls.push(call.clone());
-                fx.push(Effect::Send { call, request });
+                self.send_side(call, request, fx);
             }
             Err(error) => fx.push(notice(
                 Level::Warn,
@@ -73,12 +119,51 @@ impl Worker {
         }
     }
 
-    /// Takes a slot for a task and saves it as `executing` (the claim).
+    /// Sends a release or a malformed-task report when fewer than
+    /// [`MAX_SIDE_CALLS`] are in flight; else it waits its turn.
+    pub(super) fn send_side(
+        &mut self,
+        call: Call,
+        request: crate::core::HttpRequest,
+        fx: &mut Vec<Effect>,
+    ) {
+        if self.side_calls.len() < MAX_SIDE_CALLS && self.side_waiting.is_empty() {
+            self.side_calls.push(call.clone());
+            fx.push(Effect::Send { call, request });
+        } else {
+            self.side_waiting.push_back((call, request));
+        }
+    }
+
+    /// A release or report answered: the next waiting one goes.
+    pub(super) fn side_call_done(&mut self, call: &Call, fx: &mut Vec<Effect>) {
+        if let Some(i) = self.side_calls.iter().position(|c| c == call) {
+            self.side_calls.remove(i);
+        }
+        if let Call::Release { task_id } = call {
+            if let Some(i) = self.deferred.iter().position(|q| q.task.id == *task_id) {
+                let Queued { task, llm_gateway } = self.deferred.remove(i);
+                self.intake(task, llm_gateway, fx);
+            }
+        }
+        while self.side_calls.len() < MAX_SIDE_CALLS {
+            let Some((call, request)) = self.side_waiting.pop_front() else {
+                break;
+            };
+            self.side_calls.push(call.clone());
+            fx.push(Effect::Send { call, request });
+        }
+    }
+
+    /// Takes a slot for a task and reads the server's copy: the claim
+    /// follows only when the task is still the worker's to run
+    /// ([`on_checked`](Self::on_checked)).
     fn claim(&mut self, task: Box<Task>, llm_gateway: Option<LlmGateway>, fx: &mut Vec<Effect>) {
         let mut base = *task;
+        let delivered = base.status.clone();
         base.status = Some(AgentExecutionStatus::Executing);
         base.result = None;
-        let request = match self.requests.save(&base) {
+        let request = match self.requests.reload(&base.id) {
             Ok(request) => request,
             Err(error) => {
                 fx.push(notice(
@@ -89,13 +174,14 @@ impl Worker {
                 return;
             }
         };
-        let call = Call::SaveExecuting {
+        let call = Call::Check {
             task_id: base.id.clone(),
         };
         self.tasks.push(TaskRecord {
             id: base.id.clone(),
             base,
-            phase: Phase::SaveExecuting,
+            delivered,
+            phase: Phase::Check,
             handler: Handler::NotStarted,
             holds_slot: true,
             ours: None,
@@ -106,6 +192,95 @@ impl Worker {
             abort_at: None,
         });
         fx.push(Effect::Send { call, request });
+    }
+
+    /// The read before the claim. The task is claimed (a partial update of
+    /// its status) only when the server's copy is not finished and still
+    /// has the status it was delivered with; otherwise it is dropped with a
+    /// notice saying why: a stale delivery (finished, stopped, or claimed
+    /// by another worker meanwhile) is never run again.
+    pub(super) fn on_checked(
+        &mut self,
+        task_id: &str,
+        result: crate::error::Result<Task>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(index) = self
+            .tasks
+            .iter()
+            .position(|r| r.id == task_id && r.phase == Phase::Check)
+        else {
+            return;
+        };
+        let stopping = self.stopping.is_some();
+        let Some(record) = self.tasks.get_mut(index) else {
+            return;
+        };
+        let pending = AgentExecutionStatus::Pending;
+        let delivered = record.delivered.clone().unwrap_or(pending.clone());
+        let drop_why = match &result {
+            Ok(_) if stopping => Some(
+                "the worker is stopping: not claimed, left to the server's dispatch (still `pending`)"
+                    .to_owned(),
+            ),
+            Ok(theirs) => {
+                let now = theirs.status.clone().unwrap_or(pending.clone());
+                if now.is_terminal() {
+                    Some(format!(
+                        "already `{}` on the server: a stale delivery, not run",
+                        now.as_str()
+                    ))
+                } else if now != delivered {
+                    Some(format!(
+                        "delivered `{}` but `{}` on the server now (another worker or a user changed it): not run",
+                        delivered.as_str(),
+                        now.as_str()
+                    ))
+                } else {
+                    None
+                }
+            }
+            Err(error) if error.class() == ErrorClass::Client => Some(format!(
+                "cannot be read before its claim ({error}): not run, left as the server has it"
+            )),
+            Err(_) => None,
+        };
+        if let Some(why) = drop_why {
+            fx.push(notice(Level::Info, Some(task_id), why));
+            record.holds_slot = false;
+            record.phase = Phase::Done;
+        } else if let Err(error) = result {
+            // Not known to be the worker's: it goes back to the dispatch.
+            record.holds_slot = false;
+            record.phase = Phase::Done;
+            let message = format!(
+                "released by the worker: the task could not be read before its claim ({error}); back to `pending` for another try"
+            );
+            self.release(task_id, &message, fx);
+        } else {
+            match self.requests.claim(task_id) {
+                Ok(request) => {
+                    record.phase = Phase::SaveExecuting;
+                    fx.push(Effect::Send {
+                        call: Call::SaveExecuting {
+                            task_id: task_id.to_owned(),
+                        },
+                        request,
+                    });
+                }
+                Err(error) => {
+                    record.holds_slot = false;
+                    record.phase = Phase::Done;
+                    fx.push(notice(
+                        Level::Warn,
+                        Some(task_id),
+                        format!("cannot be claimed ({error}); skipped"),
+                    ));
+                }
+            }
+        }
+        self.fill_slots(fx);
+        self.update_capacity(fx);
     }
 
     /// Starts queued tasks while slots are free.

@@ -239,8 +239,8 @@ impl WorkerRequests {
         ))
     }
 
-    /// `GET {A}/agent-execution/{task_id}/status`: the reload before the
-    /// final save.
+    /// `GET {A}/agent-execution/{task_id}/status`: the read before the
+    /// claim, and the reload before the final save.
     pub fn reload(&self, task_id: &str) -> Result<HttpRequest> {
         self.core.get(task_id)
     }
@@ -263,6 +263,17 @@ impl WorkerRequests {
     ) -> Result<HttpRequest> {
         self.core
             .update(task_id, &UpdateTask::new().status(status).result(message))
+    }
+
+    /// `PATCH {A}/agent-execution/{task_id}/update` with `{"status":
+    /// "executing"}` only: the claim. A partial update changes the fields it
+    /// names and nothing else, so a stale copy of the rest (a stop, a
+    /// result, `is_manually_stopped`) is never written back.
+    pub fn claim(&self, task_id: &str) -> Result<HttpRequest> {
+        self.core.update(
+            task_id,
+            &UpdateTask::new().status(AgentExecutionStatus::Executing),
+        )
     }
 
     /// Parses the answer of [`reload`](Self::reload); errors never carry

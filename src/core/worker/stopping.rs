@@ -168,7 +168,8 @@ impl Worker {
     /// the server already gave them to, and once more), and keeping them
     /// would run them twice (here, and where the server sent them again).
     pub(super) fn forget_queue(&mut self, why: &str, fx: &mut Vec<Effect>) {
-        for queued in std::mem::take(&mut self.queue) {
+        let deferred = std::mem::take(&mut self.deferred);
+        for queued in std::mem::take(&mut self.queue).into_iter().chain(deferred) {
             fx.push(notice(
                 Level::Info,
                 Some(&queued.task.id),
@@ -299,7 +300,11 @@ impl Worker {
     /// and call is settled.
     pub(super) fn maybe_finish(&mut self, fx: &mut Vec<Effect>) {
         self.sweep();
-        if self.finished || self.in_flight() > 0 || !self.side_calls.is_empty() {
+        if self.finished
+            || self.in_flight() > 0
+            || !self.side_calls.is_empty()
+            || !self.side_waiting.is_empty()
+        {
             return;
         }
         if self.stopping.is_some() {

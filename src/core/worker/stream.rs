@@ -146,8 +146,7 @@ impl Worker {
         {
             Ok(request) => {
                 let call = Call::ReportMalformed { task_id };
-                self.side_calls.push(call.clone());
-                fx.push(Effect::Send { call, request });
+                self.send_side(call, request, fx);
             }
             Err(error) => fx.push(notice(
                 Level::Warn,

@@ -108,9 +108,41 @@ fn heartbeat_call(worker_id: &str) -> Call {
     }
 }
 
+/// Delivers the tasks, and answers the read before each claim with the
+/// server's copy, still `pending` (the effects of both).
 fn deliver(w: &mut Worker, ids: &[String], now: Instant) -> Vec<Effect> {
     let bytes: String = ids.iter().map(|id| task_event(id)).collect();
-    w.on_stream_bytes(bytes.as_bytes(), now)
+    let fx = w.on_stream_bytes(bytes.as_bytes(), now);
+    checked(w, fx, now)
+}
+
+/// Answers every read before a claim among `fx` with a `pending` copy
+/// (and those the answers give), appending what they answer.
+fn checked(w: &mut Worker, mut fx: Vec<Effect>, now: Instant) -> Vec<Effect> {
+    let mut done = 0;
+    loop {
+        let reads: Vec<String> = calls(&fx[done..])
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Check { task_id } => Some(task_id),
+                _ => None,
+            })
+            .collect();
+        done = fx.len();
+        if reads.is_empty() {
+            return fx;
+        }
+        for id in reads {
+            let more = w.on_response(
+                Call::Check {
+                    task_id: id.clone(),
+                },
+                server_copy(&id, "pending"),
+                now,
+            );
+            fx.extend(more);
+        }
+    }
 }
 
 // --- answers -------------------------------------------------------------------
@@ -681,27 +713,34 @@ fn runtime_save_bodies_carry_no_credential() {
 }
 
 #[test]
-fn the_claim_sends_the_task_as_delivered_plus_the_status() {
+fn the_claim_reads_the_task_then_sends_its_status_only() {
     let t0 = Instant::now();
     let mut w = registered(policy(), t0);
-    let fx = deliver(&mut w, &["task-1".to_owned()], t0);
+    let fx = w.on_stream_bytes(task_event("task-1").as_bytes(), t0);
+    // First the read of the server's copy (one GET), no claim yet.
+    assert!(claims(&fx).is_empty());
+    let read = request_of(
+        &fx,
+        &Call::Check {
+            task_id: "task-1".into(),
+        },
+    );
+    assert_eq!(read.method, Method::Get);
+    assert_eq!(
+        read.url,
+        "https://inbound.xpander.ai/agent-execution/task-1/status"
+    );
+    assert_eq!(w.phase("task-1"), Some(Phase::Check));
+    assert_eq!(w.running(), 1, "the read holds the slot");
+    let fx = checked(&mut w, fx, t0);
     let request = request_of(&fx, &claim_call("task-1"));
     assert_eq!(request.method, Method::Patch);
     assert_eq!(
         request.url,
         "https://inbound.xpander.ai/agent-execution/task-1/update"
     );
-    let mut expected = task_value("task-1");
-    let map = expected.as_object_mut().unwrap();
-    for key in NEVER_SAVED {
-        map.remove(*key);
-    }
-    map.remove("session_secret");
-    map["payload_extension"] = json!({"custom_field": "kept"});
-    map["status"] = json!("executing");
-    // `result` was absent: it stays absent (the update keeps the stored
-    // value, null for a pending task).
-    assert_eq!(body(&request), expected);
+    // A partial update: the field it changes, never a copy of the rest.
+    assert_eq!(body(&request), json!({"status": "executing"}));
 }
 
 #[test]
@@ -773,12 +812,15 @@ fn completions_start_queued_tasks_in_order() {
 
     // task-2 ends first: task-3 takes its slot; busy all along.
     let fx = w.on_handler_done("task-2", outcome);
+    let fx = checked(&mut w, fx, t0);
     assert_eq!(claims(&fx), ["task-3"]);
     assert!(capacity(&fx).is_empty());
     let fx = w.on_handler_done("task-1", HandlerOutcome::Cancelled);
+    let fx = checked(&mut w, fx, t0);
     assert_eq!(claims(&fx), ["task-4"]);
     let fx = w.on_response(claim_call("task-3"), ok(), t0);
     let fx = w.on_handler_done("task-3", handler_result(started(&fx)[0]));
+    let fx = checked(&mut w, fx, t0);
     assert_eq!(claims(&fx), ["task-5"]);
     assert_eq!(w.queued(), 0);
     assert_eq!(w.capacity_seq(), 1);
@@ -1477,6 +1519,7 @@ fn a_malformed_task_is_saved_as_error_and_the_stream_goes_on() {
         task_event("task-ok")
     );
     let fx = w.on_stream_bytes(bytes.as_bytes(), t0);
+    let fx = checked(&mut w, fx, t0);
     let report = request_of(
         &fx,
         &Call::ReportMalformed {
@@ -1930,4 +1973,255 @@ fn the_grace_leaves_the_final_saves_their_reserve() {
         w.begin_shutdown(t0);
         assert!(cancels(&w.on_tick(t0 + effective)).len() == 1);
     }
+}
+
+// --- issue #23 / #18: the interleavings, step by step ----------------------------------
+
+/// The calls of tasks (capacity updates left out).
+fn task_calls(fx: &[Effect]) -> Vec<Call> {
+    calls(fx)
+        .into_iter()
+        .filter(|c| !matches!(c, Call::Capacity { .. }))
+        .collect()
+}
+
+fn check_call(task_id: &str) -> Call {
+    Call::Check {
+        task_id: task_id.to_owned(),
+    }
+}
+
+/// Runs one task to its end: handler, reload, final save, metrics.
+fn complete(w: &mut Worker, id: &str, now: Instant) {
+    let start = run_to_handler(w, id, now);
+    w.on_handler_done(id, handler_result(&start));
+    w.on_response(reload(id), server_copy(id, "executing"), now);
+    w.on_response(final_save(id, 1), ok(), now);
+    w.on_response(metrics_call(id), ok(), now);
+    assert_eq!(w.phase(id), None, "settled and forgotten");
+}
+
+/// Issue #23, `a_stream_dropped_mid_run_...`: the emulator's hand-back of a
+/// dropped connection requeued a task whose claim was still on its way, and
+/// sent it to the new connection; the frame reached the worker after it
+/// had finished the task (and forgotten it). Before the read-before-claim,
+/// the worker claimed it again and ran its handler a second time: with the
+/// test's one gate permit per task, another task's handler then waited
+/// forever ("gave up waiting for every task completed"). Now the read shows
+/// the task finished: it is dropped, never claimed nor run.
+#[test]
+fn a_task_delivered_again_after_it_finished_is_read_and_not_run_again() {
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    complete(&mut w, "task-1", t0);
+    // A stale frame that says so (the store's copy when it was written:
+    // `executing`, or already finished): dropped at once, not even read.
+    for stale in ["executing", "completed", "stopped"] {
+        let mut copy = task_value("task-1");
+        copy["status"] = json!(stale);
+        let fx = w.on_stream_bytes(
+            format!("event: agent-execution\ndata: {copy}\n\n").as_bytes(),
+            t0,
+        );
+        assert!(calls(&fx).is_empty(), "{stale}: {fx:?}");
+        assert!(notices(&fx)
+            .iter()
+            .any(|n| n.message.contains(&format!("delivered already `{stale}`"))));
+        assert_eq!((w.running(), w.in_flight()), (0, 0));
+    }
+    // A stale frame still `pending` (written before the claim landed):
+    // only the read tells.
+    {
+        let mut copy = task_value("task-1");
+        copy["status"] = json!("pending");
+        let fx = w.on_stream_bytes(
+            format!("event: agent-execution\ndata: {copy}\n\n").as_bytes(),
+            t0,
+        );
+        assert_eq!(task_calls(&fx), [check_call("task-1")], "only a read");
+        let fx = w.on_response(check_call("task-1"), server_copy("task-1", "completed"), t0);
+        assert!(claims(&fx).is_empty() && started(&fx).is_empty());
+        assert!(notices(&fx)
+            .iter()
+            .any(|n| n.message.contains("already `completed` on the server")));
+        assert_eq!((w.running(), w.in_flight()), (0, 0));
+    }
+}
+
+/// Issue #18 point 1: a task stopped (or claimed by another worker) while
+/// its delivery waited is not claimed: nothing is written to it.
+#[test]
+fn a_task_stopped_or_claimed_elsewhere_before_its_claim_is_dropped_with_a_notice() {
+    let t0 = Instant::now();
+    let mut w = registered(policy().with_concurrency(1).with_queue_capacity(4), t0);
+    let ids = task_ids(4);
+    let fx = w.on_stream_bytes(
+        ids.iter()
+            .map(|id| task_event(id))
+            .collect::<String>()
+            .as_bytes(),
+        t0,
+    );
+    assert_eq!(
+        task_calls(&fx),
+        [check_call("task-1")],
+        "one slot, one read"
+    );
+    // task-1: stopped meanwhile. Dropped; the slot goes to task-2.
+    let fx = w.on_response(check_call("task-1"), server_copy("task-1", "stopped"), t0);
+    assert!(claims(&fx).is_empty());
+    assert!(notices(&fx)
+        .iter()
+        .any(|n| n.task_id.as_deref() == Some("task-1") && n.message.contains("`stopped`")));
+    assert_eq!(task_calls(&fx), [check_call("task-2")]);
+    // task-2: delivered `pending`, another worker claimed it.
+    let fx = w.on_response(check_call("task-2"), server_copy("task-2", "executing"), t0);
+    assert!(claims(&fx).is_empty());
+    assert!(notices(&fx)
+        .iter()
+        .any(|n| n.message.contains("delivered `pending` but `executing`")));
+    // task-3: gone (404): dropped, left as the server has it.
+    let fx = w.on_response(check_call("task-3"), answer(404), t0);
+    assert!(claims(&fx).is_empty() && releases(&fx).is_empty());
+    // task-4: the read fails (transient, after the transport's retries):
+    // not claimed blind; released back to `pending` (status and result
+    // only) for the dispatch to hand out again.
+    let fx = w.on_response(check_call("task-4"), Err(refused()), t0);
+    assert!(claims(&fx).is_empty());
+    let release = request_of(&fx, &release_call("task-4"));
+    let sent = body(&release);
+    assert_eq!(
+        sent.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["result", "status"]
+    );
+    assert_eq!(sent["status"], "pending");
+    w.on_response(release_call("task-4"), ok(), t0);
+    assert_eq!((w.running(), w.in_flight()), (0, 0));
+    // The normal path next to it: still `pending` on the server: claimed.
+    let fx = deliver(&mut w, &["task-5".to_owned()], t0);
+    assert_eq!(claims(&fx), ["task-5"]);
+}
+
+/// A read answered after the stop began: not claimed (left to the
+/// server's dispatch), and the worker finishes.
+#[test]
+fn a_read_answered_after_the_stop_began_does_not_claim() {
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    let fx = w.on_stream_bytes(task_event("task-1").as_bytes(), t0);
+    assert_eq!(task_calls(&fx), [check_call("task-1")]);
+    let fx = w.begin_shutdown(t0);
+    assert!(finished(&fx).is_none(), "the read is still out");
+    let fx = w.on_response(check_call("task-1"), server_copy("task-1", "pending"), t0);
+    assert!(claims(&fx).is_empty());
+    let (reason, abandoned) = finished(&fx).expect("finished");
+    assert!(matches!(reason, StopReason::Shutdown));
+    assert!(abandoned.is_empty());
+}
+
+/// Issue #23, `run_until_a_future_and_a_second_request_cuts_the_grace_short`:
+/// the test saw the task `executing` on the server (the claim applied) and
+/// asked twice to shut down before the worker had the claim's answer. The
+/// claim answered after the grace was cut: the handler never started, the
+/// task is saved `error` (not run) and nothing is abandoned, a correct
+/// report the test read as a failure. The test now waits for the handler
+/// to have started; this is the order it must not assume.
+#[test]
+fn a_claim_answered_after_the_grace_was_cut_is_saved_error_and_not_abandoned() {
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    let fx = deliver(&mut w, &["task-1".to_owned()], t0);
+    assert_eq!(claims(&fx), ["task-1"]);
+    w.begin_shutdown(t0);
+    let fx = w.begin_shutdown(t0);
+    assert!(cancels(&fx).is_empty(), "no handler runs yet");
+    let fx = w.on_response(claim_call("task-1"), ok(), t0);
+    assert!(started(&fx).is_empty(), "not run after the grace");
+    let save = request_of(&fx, &final_save("task-1", 1));
+    assert_eq!(body(&save)["status"], "error");
+    assert_eq!(body(&save)["result"], SHUTDOWN_MESSAGE);
+    let fx = w.on_response(final_save("task-1", 1), ok(), t0);
+    let (_, abandoned) = finished(&fx).expect("finished");
+    assert!(abandoned.is_empty());
+
+    // The order the test now waits for: the handler started, then the two
+    // requests: it is cancelled, saved `error`, and named as abandoned.
+    let mut w = registered(policy(), t0);
+    run_to_handler(&mut w, "task-1", t0);
+    w.begin_shutdown(t0);
+    let fx = w.begin_shutdown(t0);
+    assert_eq!(
+        cancels(&fx),
+        [("task-1".to_owned(), CancelReason::Shutdown)]
+    );
+    w.on_response(reload("task-1"), server_copy("task-1", "executing"), t0);
+    let fx = w.on_response(final_save("task-1", 1), ok(), t0);
+    let (_, abandoned) = finished(&fx).expect("finished");
+    assert_eq!(abandoned, &["task-1".to_owned()]);
+}
+
+/// Issue #18 point 5: a burst beyond the queue sends at most
+/// `MAX_SIDE_CALLS` releases at once; the rest wait, in order, and go one
+/// per answer; the stop waits for all of them.
+#[test]
+fn a_burst_beyond_the_queue_has_at_most_the_cap_of_releases_in_flight() {
+    let t0 = Instant::now();
+    let mut w = registered(policy().with_concurrency(1).with_queue_capacity(1), t0);
+    let ids = task_ids(102);
+    let fx = deliver(&mut w, &ids, t0);
+    let first = releases(&fx);
+    assert_eq!(first, ids[2..2 + MAX_SIDE_CALLS]);
+    assert_eq!(w.side_calls(), (MAX_SIDE_CALLS, 100 - MAX_SIDE_CALLS));
+    let fx = w.begin_shutdown(t0);
+    assert!(finished(&fx).is_none());
+    let mut sent = first.clone();
+    let mut out: std::collections::VecDeque<String> = first.into();
+    while let Some(id) = out.pop_front() {
+        let fx = w.on_response(release_call(&id), ok(), t0);
+        let next = releases(&fx);
+        assert!(next.len() <= 1, "one answer, one more");
+        assert!(w.side_calls().0 <= MAX_SIDE_CALLS);
+        sent.extend(next.iter().cloned());
+        out.extend(next);
+    }
+    assert_eq!(sent, ids[2..], "every one, in order");
+    assert_eq!(w.side_calls(), (0, 0));
+}
+
+/// A task delivered again while its release is on its way is taken in only
+/// once the release is answered (a claim before could be undone by the
+/// release landing after it); one delivered again before its release went
+/// out cancels the release.
+#[test]
+fn a_task_delivered_again_while_its_release_is_out_waits_for_the_answer() {
+    let t0 = Instant::now();
+    let mut w = registered(policy().with_concurrency(1).with_queue_capacity(0), t0);
+    let ids = task_ids(2 + MAX_SIDE_CALLS);
+    let fx = deliver(&mut w, &ids, t0);
+    // task-1 runs; task-2..=task-5 released (in flight), task-6 waits.
+    assert_eq!(releases(&fx), ids[1..=MAX_SIDE_CALLS]);
+    let last = ids.last().unwrap().clone();
+    assert_eq!(w.side_calls(), (MAX_SIDE_CALLS, 1));
+    // task-6 again, its release not sent: the release is dropped.
+    let fx = deliver(&mut w, std::slice::from_ref(&last), t0);
+    assert!(notices(&fx)
+        .iter()
+        .any(|n| n.message.contains("the release is not sent")));
+    // (No slot: released again, after the four out: once, not twice.)
+    assert_eq!(w.side_calls(), (MAX_SIDE_CALLS, 1));
+    // task-2 again while its release is out: nothing yet.
+    let fx = w.on_stream_bytes(task_event("task-2").as_bytes(), t0);
+    assert!(task_calls(&fx).is_empty(), "{fx:?}");
+    // The release answered: the next waiting release goes, and task-2 is
+    // taken in now (here: no slot, so released again, in its turn).
+    let fx = w.on_response(release_call("task-2"), ok(), t0);
+    assert_eq!(releases(&fx), std::slice::from_ref(&last));
+    assert_eq!(w.side_calls(), (MAX_SIDE_CALLS, 1));
+    // A stream end forgets what was deferred, as the queue.
+    let fx = w.on_stream_bytes(task_event("task-3").as_bytes(), t0);
+    assert!(task_calls(&fx).is_empty());
+    w.on_stream_end(Disconnect::Eof, t0);
+    let fx = w.on_response(release_call("task-3"), ok(), t0);
+    assert!(!task_calls(&fx).contains(&check_call("task-3")));
+    assert!(!releases(&fx).contains(&"task-3".to_owned()));
 }
