@@ -53,15 +53,15 @@ fn child_worker() {
             .organization_id(org)
             .retry(
                 RetryPolicy::default()
-                    .with_max_attempts(8)
-                    .with_backoff(Duration::from_millis(1), Duration::from_millis(20)),
+                    .max_attempts(8)
+                    .backoff(Duration::from_millis(1), Duration::from_millis(20)),
             )
             .build()
             .expect("the client builds");
-        let policy = WorkerPolicy::default().with_stream(
+        let policy = WorkerPolicy::default().stream(
             StreamPolicy::default()
-                .with_initial_delay(Duration::from_millis(10))
-                .with_max_delay(Duration::from_millis(100)),
+                .initial_delay(Duration::from_millis(10))
+                .max_delay(Duration::from_millis(100)),
         );
         let worker = Worker::builder(tasks)
             .agent_id(AGENT)

@@ -2053,7 +2053,7 @@ fn a_task_delivered_again_after_it_finished_is_read_and_not_run_again() {
 #[test]
 fn a_task_stopped_or_claimed_elsewhere_before_its_claim_is_dropped_with_a_notice() {
     let t0 = Instant::now();
-    let mut w = registered(policy().with_concurrency(1).with_queue_capacity(4), t0);
+    let mut w = registered(policy().concurrency(1).queue_capacity(4), t0);
     let ids = task_ids(4);
     let fx = w.on_stream_bytes(
         ids.iter()
@@ -2166,7 +2166,7 @@ fn a_claim_answered_after_the_grace_was_cut_is_saved_error_and_not_abandoned() {
 #[test]
 fn a_burst_beyond_the_queue_has_at_most_the_cap_of_releases_in_flight() {
     let t0 = Instant::now();
-    let mut w = registered(policy().with_concurrency(1).with_queue_capacity(1), t0);
+    let mut w = registered(policy().concurrency(1).queue_capacity(1), t0);
     let ids = task_ids(102);
     let fx = deliver(&mut w, &ids, t0);
     let first = releases(&fx);
@@ -2195,7 +2195,7 @@ fn a_burst_beyond_the_queue_has_at_most_the_cap_of_releases_in_flight() {
 #[test]
 fn a_task_delivered_again_while_its_release_is_out_waits_for_the_answer() {
     let t0 = Instant::now();
-    let mut w = registered(policy().with_concurrency(1).with_queue_capacity(0), t0);
+    let mut w = registered(policy().concurrency(1).queue_capacity(0), t0);
     let ids = task_ids(2 + MAX_SIDE_CALLS);
     let fx = deliver(&mut w, &ids, t0);
     // task-1 runs; task-2..=task-5 released (in flight), task-6 waits.
