@@ -17,17 +17,12 @@ use crate::error::{Error, TransportError, TransportErrorKind};
 const SHOWN_URL_MAX: usize = 512;
 
 /// The URL as errors show it: `scheme://host:port/path`, the port always
-/// written, without userinfo, query or fragment; `secret` (the API key, as
-/// written and percent-encoded, should a caller pass it as an id) replaced
-/// by `<redacted>`, and cut to [`SHOWN_URL_MAX`] bytes.
-pub(crate) fn shown_url(url: &str, secret: &str) -> String {
-    let mut shown = url_parts(url);
-    if !secret.is_empty() {
-        let encoded = crate::core::segment::encode_query(secret);
-        for form in [secret, encoded.as_str()] {
-            shown = crate::redact::scrub(&shown, form);
-        }
-    }
+/// written, without userinfo, query or fragment; the client's secrets (the
+/// API key, as written and percent-encoded, should a caller pass it as an
+/// id) scrubbed, and cut to [`SHOWN_URL_MAX`] bytes (scrubbed before the
+/// cut, so no part of a secret is left at the cut).
+pub(crate) fn shown_url(url: &str, secrets: &crate::redact::Secrets) -> String {
+    let mut shown = secrets.scrub(&url_parts(url)).into_owned();
     if shown.len() > SHOWN_URL_MAX {
         let cut = (0..=SHOWN_URL_MAX)
             .rev()
@@ -75,7 +70,7 @@ fn host_port(shown: &str) -> (&str, &str) {
 /// Names the request in `error` (API and transport errors), and puts a
 /// known mistake in plain words.
 pub(crate) fn locate(error: Error, method: Method, url: &str, core: &crate::core::Core) -> Error {
-    let secret = core.secret().0;
+    let secret = core.secrets();
     match error {
         Error::Api(mut api) => {
             if api.url.is_none() {
@@ -96,7 +91,7 @@ fn locate_transport(
     mut error: TransportError,
     method: Method,
     url: &str,
-    secret: &str,
+    secret: &crate::redact::Secrets,
     proxy: Option<&crate::proxy::ProxyUrl>,
 ) -> TransportError {
     if error.url.is_some() {
@@ -201,6 +196,14 @@ fn is_unresolved(error: &(dyn std::error::Error + 'static)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shown_url(url: &str, secret: &str) -> String {
+        let mut secrets = crate::redact::Secrets::new();
+        if !secret.is_empty() {
+            secrets.add(secret);
+        }
+        super::shown_url(url, &secrets)
+    }
 
     #[test]
     fn shown_urls_keep_scheme_host_port_path_only() {

@@ -64,7 +64,7 @@ macro_rules! front_end {
                 let transport = shared.$transport()?;
                 let call = crate::telemetry::Call::start(&request);
                 let (method, url) = (request.method, request.url.clone());
-                let secret = shared.core.secret().0;
+                let secret = shared.core.secrets();
                 let mut retrier = Retrier::new(&shared.core.config, request.operation, options);
                 loop {
                     let outcome = match retrier.attempt_timeout() {
@@ -378,7 +378,7 @@ macro_rules! front_end {
                                         if let Some((method, url)) = &self.target {
                                             answer.request = Some((
                                                 *method,
-                                                crate::diagnose::shown_url(url, self.tasks.inner.shared.core.secret().0),
+                                                crate::diagnose::shown_url(url, self.tasks.inner.shared.core.secrets()),
                                             ));
                                         }
                                         self.tasks.inner.shared.core.accepted(answer).err().unwrap_or_else(|| {
