@@ -700,12 +700,17 @@ pub struct Exit {
     /// Tasks whose handler was cancelled and did not return by itself: it
     /// was aborted ([`WorkerPolicy::abort_grace`] after its cancellation),
     /// or was still running when the run ended (an async handler is
-    /// dropped, a blocking one goes on detached).
+    /// dropped, a blocking one goes on detached: tokio's runtime waits for
+    /// its thread when dropped, so end the process with
+    /// `Runtime::shutdown_timeout` or `std::process::exit` to keep the
+    /// deadline).
     pub abandoned: Vec<String>,
     /// Tasks the worker claimed and could not save the final status of:
     /// the [shutdown deadline](WorkerBuilder::shutdown_deadline) came
     /// first, a second shutdown request cut the drain, or the save was
-    /// given up. The server keeps their last saved status (`executing`).
+    /// given up during the shutdown (a save given up while the worker ran
+    /// is a notice, not listed here). The server keeps their last saved
+    /// status (`executing`).
     pub unsaved: Vec<String>,
 }
 
