@@ -285,6 +285,9 @@ fn worker_policy_durations_zero_and_max_through_the_runtime() {
                     let released = r.clone();
                     async move {
                         task.result = Some("served".into());
+                        // Metrics are reported once the final save's answer
+                        // is in: the test waits on them (state, not time).
+                        task.tokens = Some(xpander_sdk::model::Tokens::new(1, 1));
                         released.store(true, Ordering::SeqCst);
                         Ok(task)
                     }
@@ -295,13 +298,14 @@ fn worker_policy_durations_zero_and_max_through_the_runtime() {
             let mut readiness = worker.readiness();
             let run = rt.spawn(worker.run());
             let serves = d == Duration::MAX || serves_at_zero;
+            let mut served = None;
             if serves {
                 let ready = rt.block_on(async {
                     tokio::time::timeout(PATIENCE, readiness.wait_for(true)).await
                 });
                 assert_eq!(ready, Ok(true), "{knob} = {d:?}: the worker registers");
                 let task = emulator
-                    .create_task(AGENT, json!({"input": {"text": "x"}}))
+                    .create_task(AGENT, json!({"input": {"text": "x"}, "source": "sdk"}))
                     .unwrap();
                 let id = task["id"].as_str().unwrap().to_owned();
                 let start = Instant::now();
@@ -330,6 +334,16 @@ fn worker_policy_durations_zero_and_max_through_the_runtime() {
                 if !(expected == "error" && status == "completed") {
                     assert_eq!(status, expected, "{knob} = {d:?}");
                 }
+                if status == "completed" {
+                    // The worker has the save's answer (a zero shutdown
+                    // deadline would otherwise name a save whose answer is
+                    // still on its way).
+                    while emulator.metrics_reports().is_empty() {
+                        assert!(start.elapsed() < PATIENCE, "{knob} = {d:?}: no metrics");
+                        std::thread::sleep(Duration::from_millis(3));
+                    }
+                }
+                served = Some((id, status));
             }
             handle.shutdown();
             let exit = rt
@@ -337,7 +351,15 @@ fn worker_policy_durations_zero_and_max_through_the_runtime() {
                 .expect("the run ends")
                 .expect("no panic")
                 .expect("a clean exit");
-            assert!(exit.unsaved.is_empty(), "{knob} = {d:?}: {exit:?}");
+            match served {
+                // A zero deadline with a task failed at once (a zero task
+                // timeout: no metrics to wait on): its save's answer may be
+                // on its way at the deadline, then it is named, nothing else.
+                Some((id, status)) if status == "error" && d == Duration::ZERO => {
+                    assert!(exit.unsaved.iter().all(|u| *u == id), "{knob}: {exit:?}")
+                }
+                _ => assert!(exit.unsaved.is_empty(), "{knob} = {d:?}: {exit:?}"),
+            }
         }
     }
 }

@@ -431,3 +431,44 @@ async fn dropping_the_run_future_cancels_every_handler_and_aborts_it() {
     until("the stream closed", || connected(&emulator).is_empty()).await;
     assert_eq!(status(&emulator, &id), "executing");
 }
+
+/// A shutdown request while a boot hook hangs (a database that never
+/// answers): the run ends (nothing was claimed, nothing to drain) and the
+/// shutdown hooks still run; the worker never connects. Before, the
+/// request waited for the boot hook: no deadline at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_during_a_hanging_boot_hook_ends_the_run() {
+    let emulator = emulator();
+    let tasks = client(&emulator);
+    let booting = Arc::new(AtomicBool::new(false));
+    let said_bye = Arc::new(AtomicBool::new(false));
+    let (b, s) = (booting.clone(), said_bye.clone());
+    let worker = builder(&tasks, policy())
+        .on_boot(move || {
+            let b = b.clone();
+            async move {
+                b.store(true, Ordering::SeqCst);
+                std::future::pending::<()>().await;
+                Ok::<(), std::io::Error>(())
+            }
+        })
+        .on_shutdown(move || {
+            let s = s.clone();
+            async move { s.store(true, Ordering::SeqCst) }
+        })
+        .handler(|task, _ctx| async move { Ok(task) })
+        .build()
+        .expect("the worker builds");
+    let handle = worker.shutdown_handle();
+    let run = tokio::spawn(worker.run());
+    until("the boot hook", || booting.load(Ordering::SeqCst)).await;
+    handle.shutdown();
+    let exit = finished(run).await.expect("a clean exit");
+    assert!(matches!(
+        exit.reason,
+        xpander_sdk::runtime::ExitReason::Shutdown
+    ));
+    assert!(exit.unsaved.is_empty() && exit.abandoned.is_empty());
+    assert!(said_bye.load(Ordering::SeqCst), "the shutdown hooks ran");
+    assert!(connected(&emulator).is_empty());
+}

@@ -338,6 +338,9 @@ pub struct Worker {
     session: EventSession,
     link: Link,
     worker_id: Option<String>,
+    /// The last registration's worker id, kept across a disconnect: a
+    /// shutdown during a reconnect heartbeats for it through the drain.
+    last_worker_id: Option<String>,
     /// The heartbeat waits for this time (none in flight).
     heartbeat_at: Option<Instant>,
     heartbeat_in_flight: bool,
@@ -367,6 +370,7 @@ impl Worker {
             policy,
             link: Link::Idle,
             worker_id: None,
+            last_worker_id: None,
             heartbeat_at: None,
             heartbeat_in_flight: false,
             capacity: Capacity::default(),

@@ -494,8 +494,9 @@ impl Worker {
     /// [`handle_signals(false)`](WorkerBuilder::handle_signals), or the
     /// [`ShutdownHandle`]) and every task is settled, or an environment
     /// conflict ends it. Fails when a boot hook fails, or when the worker
-    /// cannot go on (the server refused the key on the stream). The
-    /// shutdown hooks run in every case.
+    /// cannot go on (the server refused the key on the stream). A shutdown
+    /// request during the boot hooks ends the run there (the hook's future
+    /// dropped; nothing was claimed). The shutdown hooks run in every case.
     pub async fn run(self) -> std::result::Result<Exit, RunError> {
         self.run_until(std::future::pending()).await
     }
@@ -522,8 +523,23 @@ impl Worker {
     where
         S: Future<Output = ()> + Send,
     {
+        let mut signal = std::pin::pin!(signal);
+        // A shutdown request during the boot hooks ends the run there
+        // (nothing claimed yet, nothing to drain): a hook that hangs never
+        // holds the exit past the request.
+        let mut requests = self.shutdown_rx.clone();
+        let requested = async move {
+            if requests.wait_for(|count| *count > 0).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let mut requested = std::pin::pin!(requested);
         for hook in std::mem::take(&mut self.boot) {
-            hook().await.map_err(RunError::Boot)?;
+            tokio::select! {
+                booted = hook() => booted.map_err(RunError::Boot)?,
+                () = &mut requested => return Ok(Exit::booting()),
+                () = signal.as_mut() => return Ok(Exit::booting()),
+            }
         }
         let core = Core::new(self.requests.clone(), self.policy.clone());
         let driver = driver::Driver::new(
@@ -684,13 +700,29 @@ pub struct Exit {
     /// Tasks whose handler was cancelled and did not return by itself: it
     /// was aborted ([`WorkerPolicy::abort_grace`] after its cancellation),
     /// or was still running when the run ended (an async handler is
-    /// dropped, a blocking one goes on detached).
+    /// dropped, a blocking one goes on detached: tokio's runtime waits for
+    /// its thread when dropped, so end the process with
+    /// `Runtime::shutdown_timeout` or `std::process::exit` to keep the
+    /// deadline).
     pub abandoned: Vec<String>,
     /// Tasks the worker claimed and could not save the final status of:
     /// the [shutdown deadline](WorkerBuilder::shutdown_deadline) came
     /// first, a second shutdown request cut the drain, or the save was
-    /// given up. The server keeps their last saved status (`executing`).
+    /// given up during the shutdown (a save given up while the worker ran
+    /// is a notice, not listed here). The server keeps their last saved
+    /// status (`executing`).
     pub unsaved: Vec<String>,
+}
+
+impl Exit {
+    /// A shutdown during the boot hooks: nothing was claimed.
+    fn booting() -> Exit {
+        Exit {
+            reason: ExitReason::Shutdown,
+            abandoned: Vec::new(),
+            unsaved: Vec::new(),
+        }
+    }
 }
 
 /// Why a run ended without error.

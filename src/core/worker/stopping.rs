@@ -36,7 +36,9 @@ impl Worker {
             // The heartbeats go on (same schedule) until every claimed
             // task is saved: a worker silent mid-drain invites the server
             // to hand its tasks to another worker.
-            heartbeat_id: self.worker_id.clone(),
+            // The last registration's id when the stream is reconnecting
+            // (not registered again yet): its tasks still run.
+            heartbeat_id: self.worker_id.clone().or(self.last_worker_id.clone()),
             unsaved: Vec::new(),
             abandoned: Vec::new(),
         });
@@ -47,6 +49,10 @@ impl Worker {
         let heartbeat = (self.heartbeat_at, self.heartbeat_in_flight);
         self.unregister();
         (self.heartbeat_at, self.heartbeat_in_flight) = heartbeat;
+        if self.heartbeat_at.is_none() && !self.heartbeat_in_flight {
+            // A disconnect had stopped them: the first beat at once.
+            self.heartbeat_at = Some(now);
+        }
         self.forget_queue("the worker is stopping", fx);
         // `Finished` comes from the end of the input being handled (every
         // public input ends with `maybe_finish`).

@@ -102,6 +102,7 @@ impl Worker {
         }
         self.session.mark_progress();
         let previous = self.worker_id.replace(asset.id.clone());
+        self.last_worker_id = Some(asset.id.clone());
         fx.push(notice(
             Level::Info,
             None,

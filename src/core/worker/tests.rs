@@ -2225,3 +2225,29 @@ fn a_task_delivered_again_while_its_release_is_out_waits_for_the_answer() {
     assert!(!task_calls(&fx).contains(&check_call("task-3")));
     assert!(!releases(&fx).contains(&"task-3".to_owned()));
 }
+
+/// A shutdown while the agent stream is reconnecting (its connection cut,
+/// the worker not registered again yet) with a task running: the drain
+/// still heartbeats, for the last worker id, until the task is saved (the
+/// Python client's heartbeat loop outlives a disconnect too).
+#[test]
+fn a_shutdown_during_a_reconnect_still_heartbeats_until_the_last_save() {
+    let t0 = Instant::now();
+    let mut w = registered(policy().shutdown_deadline(secs(20)), t0);
+    let a = run_to_handler(&mut w, "task-1", t0);
+    w.on_stream_end(Disconnect::Eof, t0 + secs(1));
+    w.begin_shutdown(t0 + secs(1));
+    assert_eq!(heartbeats(&w.on_tick(t0 + secs(2))), ["w-1"]);
+    w.on_response(heartbeat_call("w-1"), ok(), t0 + secs(2));
+    w.on_handler_done("task-1", handler_result(&a));
+    assert_eq!(heartbeats(&w.on_tick(t0 + secs(5))), ["w-1"]);
+    w.on_response(heartbeat_call("w-1"), ok(), t0 + secs(5));
+    w.on_response(
+        reload("task-1"),
+        server_copy("task-1", "executing"),
+        t0 + secs(5),
+    );
+    w.on_response(final_save("task-1", 1), ok(), t0 + secs(5));
+    // Saved: the heartbeats stop.
+    assert!(heartbeats(&w.on_tick(t0 + secs(9))).is_empty());
+}
