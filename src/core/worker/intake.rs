@@ -223,6 +223,16 @@ impl Worker {
                 "the worker is stopping: not claimed, left to the server's dispatch (still `pending`)"
                     .to_owned(),
             ),
+            Ok(theirs) if theirs.id != task_id || theirs.agent_id != record.base.agent_id => {
+                Some(format!(
+                    "the read before its claim answered with another task (id `{}`, agent `{}`): not run, nothing is written to it",
+                    theirs.id, theirs.agent_id
+                ))
+            }
+            Ok(theirs) if theirs.is_manually_stopped && !record.base.is_manually_stopped => Some(
+                "a stop was asked for on the server since its delivery: not run, left as the server has it"
+                    .to_owned(),
+            ),
             Ok(theirs) => {
                 let now = theirs.status.clone().unwrap_or(pending.clone());
                 if now.is_terminal() {

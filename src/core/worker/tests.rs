@@ -2251,3 +2251,70 @@ fn a_shutdown_during_a_reconnect_still_heartbeats_until_the_last_save() {
     // Saved: the heartbeats stop.
     assert!(heartbeats(&w.on_tick(t0 + secs(9))).is_empty());
 }
+
+/// Review of #18 point 1: the read before the claim must show the task is
+/// still this worker's to run. A copy that was stopped by a user since the
+/// delivery (the flag set, the status not yet `stopped`), or that is not
+/// the task asked for (another id, another agent: a misrouted or cached
+/// answer), is not claimed; nothing is written to it. A flag that was
+/// already set when the task was delivered (a stopped task queued again)
+/// does not keep it from running.
+#[test]
+fn a_read_showing_a_stop_request_or_another_task_does_not_claim() {
+    let t0 = Instant::now();
+    let mut w = registered(policy().concurrency(1).queue_capacity(8), t0);
+    let copy = |id: &str, edit: &dyn Fn(&mut Value)| {
+        let mut value = task_value(id);
+        value["started_at"] = json!("2026-11-28T03:38:31Z");
+        edit(&mut value);
+        Ok(HttpResponse::new(200, None, value.to_string().into_bytes()))
+    };
+    let ids = task_ids(3);
+    let fx = w.on_stream_bytes(
+        ids.iter()
+            .map(|id| task_event(id))
+            .collect::<String>()
+            .as_bytes(),
+        t0,
+    );
+    assert_eq!(task_calls(&fx), [check_call("task-1")]);
+    // task-1: still `pending`, but a user asked for its stop meanwhile.
+    let fx = w.on_response(
+        check_call("task-1"),
+        copy("task-1", &|v| v["is_manually_stopped"] = json!(true)),
+        t0,
+    );
+    assert!(claims(&fx).is_empty() && releases(&fx).is_empty(), "{fx:?}");
+    assert_eq!(task_calls(&fx), [check_call("task-2")]);
+    // task-2: the answer is another task's copy.
+    let fx = w.on_response(
+        check_call("task-2"),
+        copy("task-2", &|v| v["id"] = json!("task-99")),
+        t0,
+    );
+    assert!(claims(&fx).is_empty() && releases(&fx).is_empty(), "{fx:?}");
+    assert_eq!(task_calls(&fx), [check_call("task-3")]);
+    // task-3: the server's copy belongs to another agent now.
+    let fx = w.on_response(
+        check_call("task-3"),
+        copy("task-3", &|v| v["agent_id"] = json!("agent-2")),
+        t0,
+    );
+    assert!(claims(&fx).is_empty() && releases(&fx).is_empty(), "{fx:?}");
+    assert_eq!((w.running(), w.in_flight()), (0, 0));
+    // The normal path next to it: a task delivered already flagged (stopped
+    // once, queued again) and still so on the server is claimed.
+    let mut flagged = task_value("task-4");
+    flagged["is_manually_stopped"] = json!(true);
+    let fx = w.on_stream_bytes(
+        format!("event: agent-execution\ndata: {flagged}\n\n").as_bytes(),
+        t0,
+    );
+    assert_eq!(task_calls(&fx), [check_call("task-4")]);
+    let fx = w.on_response(
+        check_call("task-4"),
+        copy("task-4", &|v| v["is_manually_stopped"] = json!(true)),
+        t0,
+    );
+    assert_eq!(claims(&fx), ["task-4"]);
+}
