@@ -2318,3 +2318,40 @@ fn a_read_showing_a_stop_request_or_another_task_does_not_claim() {
     );
     assert_eq!(claims(&fx), ["task-4"]);
 }
+
+/// Review of #18 point 1: a read before the claim that fails is followed by
+/// a release, and the dispatch hands the task out again at once. A task
+/// whose read keeps failing (a 500 on its document: not retried by the
+/// transport) made a loop at network speed, read, release, delivery,
+/// forever. After [`MAX_READ_FAILURES`] failed reads in a row the task is
+/// left as the server has it (nothing written); a read that succeeds
+/// starts the count again.
+#[test]
+fn a_task_whose_read_keeps_failing_is_not_released_forever() {
+    use super::MAX_READ_FAILURES;
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    let mut released = 0;
+    for round in 0..MAX_READ_FAILURES + 3 {
+        let fx = w.on_stream_bytes(task_event("task-1").as_bytes(), t0);
+        assert_eq!(task_calls(&fx), [check_call("task-1")], "round {round}");
+        let fx = w.on_response(check_call("task-1"), answer(500), t0);
+        assert!(claims(&fx).is_empty());
+        if releases(&fx).is_empty() {
+            assert!(notices(&fx)
+                .iter()
+                .any(|n| n.message.contains("failed") && n.message.contains("in a row")));
+        } else {
+            released += 1;
+            w.on_response(release_call("task-1"), ok(), t0);
+        }
+        assert_eq!((w.running(), w.in_flight()), (0, 0), "round {round}");
+    }
+    assert_eq!(released, MAX_READ_FAILURES - 1);
+    // A read that succeeds clears the count: a later failure is released.
+    complete(&mut w, "task-1", t0);
+    let fx = w.on_stream_bytes(task_event("task-1").as_bytes(), t0);
+    assert_eq!(task_calls(&fx), [check_call("task-1")]);
+    let fx = w.on_response(check_call("task-1"), answer(503), t0);
+    assert_eq!(releases(&fx), ["task-1"]);
+}
