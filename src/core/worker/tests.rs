@@ -1853,6 +1853,13 @@ fn a_handler_ignoring_its_timeout_is_aborted_and_its_slot_freed() {
     assert!(fx
         .iter()
         .any(|e| matches!(e, Effect::AbortHandler { task_id } if task_id == "task-1")));
+    // The slot is free: the next task is read before its claim.
+    assert!(calls(&fx).contains(&check_call("task-2")), "{fx:?}");
+    let fx = w.on_response(
+        check_call("task-2"),
+        server_copy("task-2", "pending"),
+        t0 + secs(12),
+    );
     assert_eq!(claims(&fx), ["task-2"], "the slot is free");
     // A late end of the aborted handler changes nothing.
     let fx = w.on_handler_done("task-1", HandlerOutcome::Cancelled);
@@ -2123,11 +2130,12 @@ fn a_read_answered_after_the_stop_began_does_not_claim() {
 /// the test saw the task `executing` on the server (the claim applied) and
 /// asked twice to shut down before the worker had the claim's answer. The
 /// claim answered after the grace was cut: the handler never started, the
-/// task is saved `error` (not run) and nothing is abandoned, a correct
-/// report the test read as a failure. The test now waits for the handler
-/// to have started; this is the order it must not assume.
+/// task is released back to `pending` (a second request releases the
+/// unstarted, #18) and nothing is abandoned, a correct report the test
+/// read as a failure. The test now waits for the handler to have started;
+/// this is the order it must not assume.
 #[test]
-fn a_claim_answered_after_the_grace_was_cut_is_saved_error_and_not_abandoned() {
+fn a_claim_answered_after_the_grace_was_cut_is_released_and_not_abandoned() {
     let t0 = Instant::now();
     let mut w = registered(policy(), t0);
     let fx = deliver(&mut w, &["task-1".to_owned()], t0);
@@ -2137,10 +2145,9 @@ fn a_claim_answered_after_the_grace_was_cut_is_saved_error_and_not_abandoned() {
     assert!(cancels(&fx).is_empty(), "no handler runs yet");
     let fx = w.on_response(claim_call("task-1"), ok(), t0);
     assert!(started(&fx).is_empty(), "not run after the grace");
-    let save = request_of(&fx, &final_save("task-1", 1));
-    assert_eq!(body(&save)["status"], "error");
-    assert_eq!(body(&save)["result"], SHUTDOWN_MESSAGE);
-    let fx = w.on_response(final_save("task-1", 1), ok(), t0);
+    let release = request_of(&fx, &release_call("task-1"));
+    assert_eq!(body(&release)["status"], "pending");
+    let fx = w.on_response(release_call("task-1"), ok(), t0);
     let (_, abandoned) = finished(&fx).expect("finished");
     assert!(abandoned.is_empty());
 
