@@ -223,7 +223,12 @@ impl Worker {
                 "the worker is stopping: not claimed, left to the server's dispatch (still `pending`)"
                     .to_owned(),
             ),
-            Ok(theirs) if theirs.id != task_id || theirs.agent_id != record.base.agent_id => {
+            // Told only by a value on both sides (a lax copy without one
+            // is not another task's).
+            Ok(theirs)
+                if differs(&theirs.id, task_id)
+                    || differs(&theirs.agent_id, &record.base.agent_id) =>
+            {
                 Some(format!(
                     "the read before its claim answered with another task (id `{}`, agent `{}`): not run, nothing is written to it",
                     theirs.id, theirs.agent_id
@@ -384,4 +389,9 @@ impl Worker {
             )),
         }
     }
+}
+
+/// Two ids both given and not the same.
+fn differs(a: &str, b: &str) -> bool {
+    !a.is_empty() && !b.is_empty() && a != b
 }

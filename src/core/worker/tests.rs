@@ -2362,3 +2362,18 @@ fn a_task_whose_read_keeps_failing_is_not_released_forever() {
     let fx = w.on_response(check_call("task-1"), answer(503), t0);
     assert_eq!(releases(&fx), ["task-1"]);
 }
+
+/// The normal path next to the one above: a lax copy without an agent id
+/// (an empty one) is not another agent's task: claimed.
+#[test]
+fn a_read_copy_without_an_agent_id_is_still_claimed() {
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    let fx = w.on_stream_bytes(task_event("task-1").as_bytes(), t0);
+    assert_eq!(task_calls(&fx), [check_call("task-1")]);
+    let mut value = task_value("task-1");
+    value["agent_id"] = json!("");
+    let copy = Ok(HttpResponse::new(200, None, value.to_string().into_bytes()));
+    let fx = w.on_response(check_call("task-1"), copy, t0);
+    assert_eq!(claims(&fx), ["task-1"]);
+}
