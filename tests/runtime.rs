@@ -1493,3 +1493,40 @@ async fn a_stale_delivery_of_a_stopped_or_finished_task_is_neither_run_nor_writt
         );
     }
 }
+
+/// Review of #18 point 1: a task whose read before the claim always fails
+/// (a 500 on its document, not retried by the transport) was released
+/// after every failed read, and the dispatch delivered it again at once:
+/// read, release, delivery, at network speed, for as long as the worker
+/// ran. Now its reads stop after three failures in a row and it is left as
+/// the server has it; a task next to it completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_whose_read_always_fails_is_not_released_in_a_loop() {
+    let emulator = emulator();
+    let tasks = client(&emulator);
+    let runs = Arc::new(Runs::default());
+    let notices = Notices::default();
+    let broken = create(&emulator, AGENT, "unreadable");
+    emulator.inject(
+        Fault::on("GET", &format!("/agent-execution/{broken}/status"))
+            .always()
+            .respond(500, json!({"detail": "broken document"})),
+    );
+    let worker = builder(&tasks)
+        .on_notice(notices.callback())
+        .handler(echo(&runs));
+    let (handle, run) = start(&emulator, worker).await;
+    let fresh = create(&emulator, AGENT, "fresh");
+    until(
+        "the fresh task completed and the unreadable one left alone",
+        || status(&emulator, &fresh) == "completed" && notices.any("times in a row"),
+    )
+    .await;
+    handle.shutdown();
+    finished(run).await.unwrap();
+    assert_eq!(runs.get(&broken), 0);
+    assert_eq!(runs.get(&fresh), 1);
+    let releases = requests_to(&emulator, "PATCH", &broken);
+    assert_eq!(releases.len(), 2, "two releases, then left alone");
+    assert_eq!(status(&emulator, &broken), "pending");
+}

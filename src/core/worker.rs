@@ -213,6 +213,15 @@ pub const SHUTDOWN_MESSAGE: &str =
 /// under way, besides the calls of the tasks it holds (one per slot).
 pub const MAX_SIDE_CALLS: usize = 4;
 
+/// Failed reads before a claim, in a row for one task, after which the
+/// task is no longer released (each release makes the dispatch hand it out
+/// again at once: a task whose read always fails would loop at network
+/// speed). It is then left as the server has it, nothing written.
+const MAX_READ_FAILURES: usize = 3;
+
+/// Tasks whose failed reads in a row are remembered (the oldest forgotten).
+const READ_FAILURES_KEPT: usize = 256;
+
 /// Whether the handler of a task runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Handler {
@@ -355,6 +364,9 @@ pub struct Worker {
     /// Tasks delivered again while their release was on its way: taken in
     /// when its answer comes (a claim before it could be undone by it).
     deferred: Vec<Queued>,
+    /// Failed reads before a claim in a row, per task (at most
+    /// [`READ_FAILURES_KEPT`], oldest first).
+    read_failures: VecDeque<(String, usize)>,
     stopping: Option<Stopping>,
     finished: bool,
     rng: fastrand::Rng,
@@ -378,6 +390,7 @@ impl Worker {
             queue: VecDeque::new(),
             side_calls: Vec::new(),
             side_waiting: VecDeque::new(),
+            read_failures: VecDeque::new(),
             deferred: Vec::new(),
             stopping: None,
             finished: false,

@@ -3,7 +3,7 @@
 
 use super::{
     notice, Call, Effect, Handler, Level, LlmGateway, Phase, Queued, TaskRecord, Worker,
-    MAX_SIDE_CALLS,
+    MAX_READ_FAILURES, MAX_SIDE_CALLS, READ_FAILURES_KEPT,
 };
 use crate::error::ErrorClass;
 use crate::model::worker::{capacity_data, event_id};
@@ -223,6 +223,17 @@ impl Worker {
                 "the worker is stopping: not claimed, left to the server's dispatch (still `pending`)"
                     .to_owned(),
             ),
+            // Told only by a value on both sides (a lax copy without one
+            // is not another task's).
+            Ok(theirs)
+                if differs(&theirs.id, task_id)
+                    || differs(&theirs.agent_id, &record.base.agent_id) =>
+            {
+                Some(format!(
+                    "the read before its claim answered with another task (id `{}`, agent `{}`): not run, nothing is written to it",
+                    theirs.id, theirs.agent_id
+                ))
+            }
             Ok(theirs) => {
                 let now = theirs.status.clone().unwrap_or(pending.clone());
                 if now.is_terminal() {
@@ -236,6 +247,11 @@ impl Worker {
                         delivered.as_str(),
                         now.as_str()
                     ))
+                } else if theirs.is_manually_stopped && !record.base.is_manually_stopped {
+                    Some(
+                        "a stop was asked for on the server since its delivery: not run, left as the server has it"
+                            .to_owned(),
+                    )
                 } else {
                     None
                 }
@@ -250,14 +266,28 @@ impl Worker {
             record.holds_slot = false;
             record.phase = Phase::Done;
         } else if let Err(error) = result {
-            // Not known to be the worker's: it goes back to the dispatch.
+            // Not known to be the worker's: it goes back to the dispatch,
+            // unless its reads keep failing (each release is a delivery
+            // again at once: a loop).
             record.holds_slot = false;
             record.phase = Phase::Done;
-            let message = format!(
-                "released by the worker: the task could not be read before its claim ({error}); back to `pending` for another try"
-            );
-            self.release(task_id, &message, fx);
+            let failures = self.read_failed(task_id);
+            if failures < MAX_READ_FAILURES {
+                let message = format!(
+                    "released by the worker: the task could not be read before its claim ({error}); back to `pending` for another try"
+                );
+                self.release(task_id, &message, fx);
+            } else {
+                fx.push(notice(
+                    Level::Warn,
+                    Some(task_id),
+                    format!(
+                        "its read before the claim failed {failures} times in a row ({error}): not run nor released again, left as the server has it"
+                    ),
+                ));
+            }
         } else {
+            self.read_failures.retain(|(id, _)| id != task_id);
             match self.requests.claim(task_id) {
                 Ok(request) => {
                     record.phase = Phase::SaveExecuting;
@@ -281,6 +311,23 @@ impl Worker {
         }
         self.fill_slots(fx);
         self.update_capacity(fx);
+    }
+
+    /// Counts a failed read before the claim of a task: its failures in a
+    /// row.
+    fn read_failed(&mut self, task_id: &str) -> usize {
+        let failures = match self.read_failures.iter().position(|(id, _)| id == task_id) {
+            Some(i) => self
+                .read_failures
+                .remove(i)
+                .map_or(1, |(_, n)| n.saturating_add(1)),
+            None => 1,
+        };
+        if self.read_failures.len() >= READ_FAILURES_KEPT {
+            self.read_failures.pop_front();
+        }
+        self.read_failures.push_back((task_id.to_owned(), failures));
+        failures
     }
 
     /// Starts queued tasks while slots are free.
@@ -342,4 +389,9 @@ impl Worker {
             )),
         }
     }
+}
+
+/// Two ids both given and not the same.
+fn differs(a: &str, b: &str) -> bool {
+    !a.is_empty() && !b.is_empty() && a != b
 }

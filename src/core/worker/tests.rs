@@ -2255,3 +2255,122 @@ fn a_shutdown_during_a_reconnect_still_heartbeats_until_the_last_save() {
     // Saved: the heartbeats stop.
     assert!(heartbeats(&w.on_tick(t0 + secs(9))).is_empty());
 }
+
+/// Review of #18 point 1: the read before the claim must show the task is
+/// still this worker's to run. A copy that was stopped by a user since the
+/// delivery (the flag set, the status not yet `stopped`), or that is not
+/// the task asked for (another id, another agent: a misrouted or cached
+/// answer), is not claimed; nothing is written to it. A flag that was
+/// already set when the task was delivered (a stopped task queued again)
+/// does not keep it from running.
+#[test]
+fn a_read_showing_a_stop_request_or_another_task_does_not_claim() {
+    let t0 = Instant::now();
+    let mut w = registered(policy().concurrency(1).queue_capacity(8), t0);
+    let copy = |id: &str, edit: &dyn Fn(&mut Value)| {
+        let mut value = task_value(id);
+        value["started_at"] = json!("2026-11-28T03:38:31Z");
+        edit(&mut value);
+        Ok(HttpResponse::new(200, None, value.to_string().into_bytes()))
+    };
+    let ids = task_ids(3);
+    let fx = w.on_stream_bytes(
+        ids.iter()
+            .map(|id| task_event(id))
+            .collect::<String>()
+            .as_bytes(),
+        t0,
+    );
+    assert_eq!(task_calls(&fx), [check_call("task-1")]);
+    // task-1: still `pending`, but a user asked for its stop meanwhile.
+    let fx = w.on_response(
+        check_call("task-1"),
+        copy("task-1", &|v| v["is_manually_stopped"] = json!(true)),
+        t0,
+    );
+    assert!(claims(&fx).is_empty() && releases(&fx).is_empty(), "{fx:?}");
+    assert_eq!(task_calls(&fx), [check_call("task-2")]);
+    // task-2: the answer is another task's copy.
+    let fx = w.on_response(
+        check_call("task-2"),
+        copy("task-2", &|v| v["id"] = json!("task-99")),
+        t0,
+    );
+    assert!(claims(&fx).is_empty() && releases(&fx).is_empty(), "{fx:?}");
+    assert_eq!(task_calls(&fx), [check_call("task-3")]);
+    // task-3: the server's copy belongs to another agent now.
+    let fx = w.on_response(
+        check_call("task-3"),
+        copy("task-3", &|v| v["agent_id"] = json!("agent-2")),
+        t0,
+    );
+    assert!(claims(&fx).is_empty() && releases(&fx).is_empty(), "{fx:?}");
+    assert_eq!((w.running(), w.in_flight()), (0, 0));
+    // The normal path next to it: a task delivered already flagged (stopped
+    // once, queued again) and still so on the server is claimed.
+    let mut flagged = task_value("task-4");
+    flagged["is_manually_stopped"] = json!(true);
+    let fx = w.on_stream_bytes(
+        format!("event: agent-execution\ndata: {flagged}\n\n").as_bytes(),
+        t0,
+    );
+    assert_eq!(task_calls(&fx), [check_call("task-4")]);
+    let fx = w.on_response(
+        check_call("task-4"),
+        copy("task-4", &|v| v["is_manually_stopped"] = json!(true)),
+        t0,
+    );
+    assert_eq!(claims(&fx), ["task-4"]);
+}
+
+/// Review of #18 point 1: a read before the claim that fails is followed by
+/// a release, and the dispatch hands the task out again at once. A task
+/// whose read keeps failing (a 500 on its document: not retried by the
+/// transport) made a loop at network speed, read, release, delivery,
+/// forever. After [`MAX_READ_FAILURES`] failed reads in a row the task is
+/// left as the server has it (nothing written); a read that succeeds
+/// starts the count again.
+#[test]
+fn a_task_whose_read_keeps_failing_is_not_released_forever() {
+    use super::MAX_READ_FAILURES;
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    let mut released = 0;
+    for round in 0..MAX_READ_FAILURES + 3 {
+        let fx = w.on_stream_bytes(task_event("task-1").as_bytes(), t0);
+        assert_eq!(task_calls(&fx), [check_call("task-1")], "round {round}");
+        let fx = w.on_response(check_call("task-1"), answer(500), t0);
+        assert!(claims(&fx).is_empty());
+        if releases(&fx).is_empty() {
+            assert!(notices(&fx)
+                .iter()
+                .any(|n| n.message.contains("failed") && n.message.contains("in a row")));
+        } else {
+            released += 1;
+            w.on_response(release_call("task-1"), ok(), t0);
+        }
+        assert_eq!((w.running(), w.in_flight()), (0, 0), "round {round}");
+    }
+    assert_eq!(released, MAX_READ_FAILURES - 1);
+    // A read that succeeds clears the count: a later failure is released.
+    complete(&mut w, "task-1", t0);
+    let fx = w.on_stream_bytes(task_event("task-1").as_bytes(), t0);
+    assert_eq!(task_calls(&fx), [check_call("task-1")]);
+    let fx = w.on_response(check_call("task-1"), answer(503), t0);
+    assert_eq!(releases(&fx), ["task-1"]);
+}
+
+/// The normal path next to the one above: a lax copy without an agent id
+/// (an empty one) is not another agent's task: claimed.
+#[test]
+fn a_read_copy_without_an_agent_id_is_still_claimed() {
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    let fx = w.on_stream_bytes(task_event("task-1").as_bytes(), t0);
+    assert_eq!(task_calls(&fx), [check_call("task-1")]);
+    let mut value = task_value("task-1");
+    value["agent_id"] = json!("");
+    let copy = Ok(HttpResponse::new(200, None, value.to_string().into_bytes()));
+    let fx = w.on_response(check_call("task-1"), copy, t0);
+    assert_eq!(claims(&fx), ["task-1"]);
+}
