@@ -63,7 +63,7 @@ pub struct WorkerPolicy {
     /// From the first shutdown request, the longest the drain takes:
     /// handlers get [`shutdown_grace`](Self::shutdown_grace) of it, the
     /// final saves the rest; at the deadline the worker exits (its handlers
-    /// and requests aborted) and its [`Exit`](crate::runtime::Exit) names
+    /// and requests aborted) and its `Exit` (`runtime::Exit`) names
     /// every task it could not save. Default: 29 s: 25 s for the handlers,
     /// 4 s reserved for the final saves, 1 s left for the shutdown hooks
     /// within Kubernetes' default 30 s termination grace period.
