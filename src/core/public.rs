@@ -178,16 +178,7 @@ fn push_query(url: &mut String, query: &TaskQuery, with_agent: bool) {
         ("status", status),
         ("internal_status", query.internal_status.as_deref()),
     ];
-    let mut sep = '?';
-    for (key, value) in pairs {
-        if let Some(value) = value {
-            url.push(sep);
-            url.push_str(key);
-            url.push('=');
-            url.push_str(&segment::encode_query(value));
-            sep = '&';
-        }
-    }
+    segment::push_query(url, &pairs);
 }
 
 /// The walk over every page of a task list, sans-IO: which page to ask for

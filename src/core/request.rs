@@ -257,14 +257,5 @@ fn push_query(url: &mut String, filter: &ListFilter, with_user: bool) {
         ("status", status),
         ("internal_status", filter.internal_status.as_deref()),
     ];
-    let mut sep = '?';
-    for (key, value) in pairs {
-        if let Some(value) = value {
-            url.push(sep);
-            url.push_str(key);
-            url.push('=');
-            url.push_str(&segment::encode_query(value));
-            sep = '&';
-        }
-    }
+    segment::push_query(url, &pairs);
 }

@@ -30,6 +30,22 @@ pub(crate) fn encode_query(value: &str) -> String {
     utf8_percent_encode(value, SEGMENT).to_string()
 }
 
+/// Appends `?key=value&...` to `url` for each pair with a value, each value
+/// percent-encoded as a query component (the one query writer of the
+/// Tasks API's lists and the public API's pages).
+pub(crate) fn push_query(url: &mut String, pairs: &[(&str, Option<&str>)]) {
+    let mut sep = '?';
+    for (key, value) in pairs {
+        if let Some(value) = value {
+            url.push(sep);
+            url.push_str(key);
+            url.push('=');
+            url.push_str(&encode_query(value));
+            sep = '&';
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
