@@ -448,9 +448,15 @@ impl Worker {
         self.is_registered() && self.stopping.is_none()
     }
 
-    /// Slots in use (handlers running, or claims under way).
+    /// Slots in use: claims under way, handlers running, and final saves
+    /// under way. A task holds its slot until its final status is on the
+    /// server (or given up), so a worker that dies holds at most
+    /// `concurrency` tasks `executing`.
     pub fn running(&self) -> usize {
-        self.tasks.iter().filter(|r| r.holds_slot).count()
+        self.tasks
+            .iter()
+            .filter(|r| r.holds_slot || matches!(r.phase, Phase::Reload | Phase::FinalSave { .. }))
+            .count()
     }
 
     /// Tasks accepted and waiting for a slot.

@@ -32,8 +32,10 @@ pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerPolicy {
-    /// Handlers running at once (the slots). At least 1. Default: 6, the
-    /// official runtime's.
+    /// Tasks the worker holds at once (the slots): a task takes a slot from
+    /// its claim until its final status is saved (or given up), so a worker
+    /// that dies leaves at most this many tasks `executing`. At least 1.
+    /// Default: 6, the official runtime's.
     pub concurrency: usize,
     /// Tasks accepted beyond the slots, waiting for one (unclaimed: they
     /// stay `pending` on the server); more are released back to `pending`.

@@ -287,8 +287,14 @@ impl Worker {
     }
 
     /// After the final save (done or given up): the metrics, once, when
-    /// the task has tokens.
+    /// the task has tokens; the task's slot is free from here on.
     fn after_final_save(&mut self, index: usize, fx: &mut Vec<Effect>) {
+        self.report_metrics(index, fx);
+        self.fill_slots(fx);
+        self.update_capacity(fx);
+    }
+
+    fn report_metrics(&mut self, index: usize, fx: &mut Vec<Effect>) {
         let Some(record) = self.tasks.get_mut(index) else {
             return;
         };

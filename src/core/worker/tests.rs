@@ -145,6 +145,34 @@ fn checked(w: &mut Worker, mut fx: Vec<Effect>, now: Instant) -> Vec<Effect> {
     }
 }
 
+/// Answers every final-status read (`executing`) and final save (ok) in
+/// `fx` and in what they lead to, then the reads before a claim: a task
+/// holds its slot until its final status is saved.
+fn saved(w: &mut Worker, mut fx: Vec<Effect>, now: Instant) -> Vec<Effect> {
+    let mut done = 0;
+    loop {
+        let answers: Vec<(Call, Result<HttpResponse, Error>)> = calls(&fx[done..])
+            .into_iter()
+            .filter_map(|c| match &c {
+                Call::Reload { task_id } => {
+                    let copy = server_copy(task_id, "executing");
+                    Some((c, copy))
+                }
+                Call::FinalSave { .. } => Some((c, ok())),
+                _ => None,
+            })
+            .collect();
+        done = fx.len();
+        if answers.is_empty() {
+            return checked(w, fx, now);
+        }
+        for (call, answer) in answers {
+            let more = w.on_response(call, answer, now);
+            fx.extend(more);
+        }
+    }
+}
+
 // --- answers -------------------------------------------------------------------
 
 fn ok() -> Result<HttpResponse, Error> {
@@ -810,17 +838,21 @@ fn completions_start_queued_tasks_in_order() {
     assert_eq!(starts, ["task-1", "task-2"]);
     let outcome = handler_result(started(&fx)[1]);
 
-    // task-2 ends first: task-3 takes its slot; busy all along.
+    // task-2 ends first: its slot is taken until its final status is
+    // saved, then task-3 takes it; busy all along.
     let fx = w.on_handler_done("task-2", outcome);
     let fx = checked(&mut w, fx, t0);
+    assert!(claims(&fx).is_empty(), "the final save holds the slot");
+    assert_eq!(w.running(), 2);
+    let fx = saved(&mut w, fx, t0);
     assert_eq!(claims(&fx), ["task-3"]);
     assert!(capacity(&fx).is_empty());
     let fx = w.on_handler_done("task-1", HandlerOutcome::Cancelled);
-    let fx = checked(&mut w, fx, t0);
+    let fx = saved(&mut w, fx, t0);
     assert_eq!(claims(&fx), ["task-4"]);
     let fx = w.on_response(claim_call("task-3"), ok(), t0);
     let fx = w.on_handler_done("task-3", handler_result(started(&fx)[0]));
-    let fx = checked(&mut w, fx, t0);
+    let fx = saved(&mut w, fx, t0);
     assert_eq!(claims(&fx), ["task-5"]);
     assert_eq!(w.queued(), 0);
     assert_eq!(w.capacity_seq(), 1);
@@ -834,6 +866,7 @@ fn capacity_goes_only_on_change_one_at_a_time_in_order() {
     // after every task).
     let start = run_to_handler(&mut w, "task-1", t0);
     let fx = w.on_handler_done("task-1", handler_result(&start));
+    let fx = saved(&mut w, fx, t0);
     assert!(capacity(&fx).is_empty());
 
     // Busy: sent once (#1); while it is out, the value flips back and
@@ -842,6 +875,7 @@ fn capacity_goes_only_on_change_one_at_a_time_in_order() {
     assert_eq!(capacity(&fx), [(1, true)]);
     let fx = w.on_response(claim_call("task-2"), ok(), t0);
     let fx = w.on_handler_done("task-2", handler_result(started(&fx)[0]));
+    let fx = saved(&mut w, fx, t0);
     assert!(capacity(&fx).is_empty(), "one at a time");
     assert_eq!(w.capacity_seq(), 2);
     // The answer to #1: the server thinks busy, the worker is not: #2.
@@ -855,7 +889,8 @@ fn capacity_goes_only_on_change_one_at_a_time_in_order() {
     let fx = deliver(&mut w, &task_ids(4)[3..], t0);
     assert_eq!(capacity(&fx), [(3, true)]);
     let fx = w.on_response(claim_call("task-4"), ok(), t0);
-    w.on_handler_done("task-4", handler_result(started(&fx)[0]));
+    let fx = w.on_handler_done("task-4", handler_result(started(&fx)[0]));
+    saved(&mut w, fx, t0);
     let fx = w.on_response(capacity_call("w-1", 3, true), ok(), t0);
     assert_eq!(capacity(&fx), [(4, false)]);
 }
@@ -1216,7 +1251,7 @@ fn a_task_from_claim_to_metrics() {
     let fx = w.on_handler_done("task-1", handler_result(&start));
     assert_eq!(calls(&fx), [reload("task-1")]);
     assert_eq!(request_of(&fx, &reload("task-1")).method, Method::Get);
-    assert_eq!(w.running(), 0);
+    assert_eq!(w.running(), 1, "the slot is held until the final save");
     let fx = w.on_response(reload("task-1"), server_copy("task-1", "executing"), t0);
     let save = request_of(&fx, &final_save("task-1", 1));
     let sent = body(&save);
@@ -1408,14 +1443,16 @@ fn a_handler_past_its_deadline_is_cancelled_and_saved_as_a_timeout() {
     let sent = body(&request_of(&fx, &final_save("task-1", 1)));
     assert_eq!(sent["status"], "error");
     assert!(sent["result"].as_str().unwrap().contains("timeout"));
-    // Its late result changes nothing, and frees the slot.
+    // Its late result changes nothing; the slot is held until the final
+    // save lands.
     let fx = w.on_handler_done("task-1", handler_result(&start));
     assert!(calls(&fx)
         .iter()
         .all(|c| matches!(c, Call::Capacity { .. })));
-    assert_eq!(w.running(), 0);
+    assert_eq!(w.running(), 1);
     let fx = w.on_response(final_save("task-1", 1), ok(), t0 + secs(61));
     assert!(metrics(&fx).is_empty(), "the timed-out task has no tokens");
+    assert_eq!(w.running(), 0);
     assert_eq!(w.in_flight(), 0);
 }
 
@@ -1497,6 +1534,8 @@ fn a_failed_claim_never_runs_the_handler() {
         .as_str()
         .unwrap()
         .contains("could not mark the task as executing"));
+    assert_eq!(w.running(), 1, "held until its `error` is saved");
+    w.on_response(final_save("task-1", 1), ok(), t0);
     assert_eq!(w.running(), 0);
     // A refusal (404: gone; 409: taken): left alone.
     deliver(&mut w, &["task-2".to_owned()], t0);
@@ -1853,8 +1892,12 @@ fn a_handler_ignoring_its_timeout_is_aborted_and_its_slot_freed() {
     assert!(fx
         .iter()
         .any(|e| matches!(e, Effect::AbortHandler { task_id } if task_id == "task-1")));
-    // The slot is free: the next task is taken in (its read before the claim).
-    let fx = checked(&mut w, fx, t0 + secs(12));
+    // Its timeout is saved: the slot is free, the next task is taken in
+    // (its read before the claim).
+    let at = t0 + secs(12);
+    let mut fx = fx;
+    fx.extend(w.on_response(reload("task-1"), server_copy("task-1", "executing"), at));
+    let fx = saved(&mut w, fx, at);
     assert_eq!(claims(&fx), ["task-2"], "the slot is free");
     // A late end of the aborted handler changes nothing.
     let fx = w.on_handler_done("task-1", HandlerOutcome::Cancelled);
