@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::Value;
-use xpander_sdk::core::RequestBuilder;
+use xpander_sdk::sans_io::RequestBuilder;
 use xpander_sdk::{AgentExecutionStatus, Task, TaskListItem, Tasks, UpdateTask};
 
 const TASK_FULL: &[u8] = include_bytes!("../tests/fixtures/task-full.json");

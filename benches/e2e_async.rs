@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
-use xpander_sdk::core::RequestBuilder;
 use xpander_sdk::emulator::Emulator;
+use xpander_sdk::sans_io::RequestBuilder;
 use xpander_sdk::{AgentExecutionStatus, Task, Tasks, UpdateTask};
 
 const CONCURRENCY: [usize; 3] = [1, 16, 64];

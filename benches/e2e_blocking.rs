@@ -13,8 +13,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use xpander_sdk::core::RequestBuilder;
 use xpander_sdk::emulator::Emulator;
+use xpander_sdk::sans_io::RequestBuilder;
 use xpander_sdk::{AgentExecutionStatus, Task, Tasks, UpdateTask};
 
 const TASK_ID: &str = "task_bench";

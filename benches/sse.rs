@@ -1,4 +1,4 @@
-//! The event-stream decoder (`core::sse::SseDecoder`) on a realistic task
+//! The event-stream decoder (`sans_io::sse::SseDecoder`) on a realistic task
 //! event stream, in MB/s, beside plain line splitting of the same bytes in
 //! the same chunks: counting LFs with memchr (the floor: finding line ends
 //! and nothing else), and splitting into lines with a carry-over buffer for
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Map, Value};
-use xpander_sdk::core::sse::SseDecoder;
+use xpander_sdk::sans_io::sse::SseDecoder;
 
 const TASK_FULL: &[u8] = include_bytes!("../tests/fixtures/task-full.json");
 const TURNS: usize = 100;

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use xpander_sdk::core::RequestBuilder;
+use xpander_sdk::sans_io::RequestBuilder;
 use xpander_sdk::{AgentExecutionStatus, Tasks, UpdateTask};
 
 const UPDATES: usize = 10_000;

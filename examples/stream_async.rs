@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::oneshot;
-use xpander_sdk::core::wait::WaitPolicy;
 use xpander_sdk::emulator::Emulator;
+use xpander_sdk::sans_io::wait::WaitPolicy;
 use xpander_sdk::{
     AgentExecutionStatus, CreateTask, EventPayload, Task, TaskEvent, TaskEventType, Tasks,
     UpdateTask,

@@ -19,8 +19,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use xpander_sdk::core::wait::WaitPolicy;
 use xpander_sdk::emulator::Emulator;
+use xpander_sdk::sans_io::wait::WaitPolicy;
 use xpander_sdk::{
     AgentExecutionStatus, CreateTask, EventPayload, TaskEvent, TaskEventType, Tasks, UpdateTask,
 };

@@ -17,9 +17,9 @@
 
 use std::time::Duration;
 
-use xpander_sdk::core::wait::WaitPolicy;
 use xpander_sdk::emulator::Emulator;
 use xpander_sdk::runtime::{BoxError, ExitReason, Notice, TaskContext, Worker, WorkerBuilder};
+use xpander_sdk::sans_io::wait::WaitPolicy;
 use xpander_sdk::{AgentExecutionStatus, CreateTask, Task, Tasks};
 
 /// The echo handler.

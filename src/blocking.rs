@@ -2,7 +2,7 @@
 //! and the blocking expansion of the front-end methods written once in
 //! `src/front.rs` (`update`, `get`, `create`, `Task::save`, …).
 //!
-//! Everything protocol-related lives in [`crate::core`]; this file only moves
+//! Everything protocol-related lives in [`crate::sans_io`]; this file only moves
 //! bytes and sleeps. ureq has no async runtime, so these methods may be called
 //! from any thread, one inside a tokio runtime included (they block it, as
 //! any blocking call does; prefer the `a`-prefixed methods there).
@@ -22,9 +22,9 @@ use ureq::unversioned::transport::{
 };
 
 use crate::config::Config;
-use crate::core::duration::clamp;
-use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, StreamRead};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
+use crate::sans_io::duration::clamp;
+use crate::sans_io::{broke_off, BodyLimit, HttpRequest, HttpResponse, StreamRead};
 
 /// Idle connections kept per host, as reqwest keeps them without a bound.
 const POOL_IDLE_PER_HOST: usize = 64;

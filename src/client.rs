@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 
 use crate::config::{ClientBuilder, Config};
-use crate::core::Core;
 #[cfg(any(feature = "blocking", feature = "async"))]
 use crate::error::Error;
 use crate::error::Result;
 use crate::options::CallOptions;
+use crate::sans_io::Core;
 
 /// The client of the Tasks API, with a blocking and an async form of every
 /// operation: `update` / `aupdate`, `get` / `aget`, and so on.

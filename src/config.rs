@@ -27,7 +27,7 @@
 //! [`crate::proxy`]; each has a builder method below.
 //!
 //! Shared by both faces: one [`Config`] per client, read by the sans-IO
-//! [`crate::core`] (URLs, headers, retries) and by each face's transport
+//! [`crate::sans_io`] (URLs, headers, retries) and by each face's transport
 //! (timeouts, TLS, proxy).
 
 use std::fmt;
@@ -35,9 +35,9 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::segment;
 use crate::error::{Error, Result};
 use crate::proxy::{ProxySetting, ProxyUrl, Target};
+use crate::sans_io::segment;
 
 /// The production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://inbound.xpander.ai";
@@ -103,7 +103,7 @@ impl Default for Timeouts {
 /// operation; a connection that broke off, and 502, 503 and 504 answers,
 /// for idempotent operations only (every operation but create,
 /// report_external_task, report_metrics and push_events). See
-/// the table in `core::retry`'s source, and [`ClientBuilder::deadline`] for
+/// the table in `sans_io::retry`'s source, and [`ClientBuilder::deadline`] for
 /// a bound on the whole call.
 /// Waits follow exponential backoff with full jitter, or the server's
 /// `Retry-After` (seconds or an HTTP date) up to [`RetryPolicy::max_retry_after`].
@@ -891,7 +891,7 @@ impl ClientBuilder {
     }
 
     /// Checks and resolves the configuration without building a client (for
-    /// [`crate::core::RequestBuilder`], the sans-IO core). Fails as
+    /// [`crate::sans_io::RequestBuilder`], the sans-IO core). Fails as
     /// [`ClientBuilder::build`] does; no request is made.
     pub fn build_config(self) -> Result<Config> {
         self.into_config()

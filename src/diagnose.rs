@@ -9,8 +9,8 @@
 //! Shared by both faces: the front end calls [`locate`] on every outcome of
 //! a request, whatever transport produced it.
 
-use crate::core::Method;
 use crate::error::{Error, TransportError, TransportErrorKind};
+use crate::sans_io::Method;
 
 /// The longest URL an error shows, in bytes (an id may be any length; an
 /// error stays a line of a log).
@@ -69,7 +69,12 @@ fn host_port(shown: &str) -> (&str, &str) {
 
 /// Names the request in `error` (API and transport errors), and puts a
 /// known mistake in plain words.
-pub(crate) fn locate(error: Error, method: Method, url: &str, core: &crate::core::Core) -> Error {
+pub(crate) fn locate(
+    error: Error,
+    method: Method,
+    url: &str,
+    core: &crate::sans_io::Core,
+) -> Error {
     let secret = core.secrets();
     match error {
         Error::Api(mut api) => {

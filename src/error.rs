@@ -17,7 +17,7 @@
 //! The API key never appears in any error's `Debug` or `Display`.
 //!
 //! Shared: both faces classify a failure here (the transports map their HTTP
-//! crate's errors to a [`TransportErrorKind`]; [`crate::core::response`]
+//! crate's errors to a [`TransportErrorKind`]; [`crate::sans_io::response`]
 //! makes the [`ApiError`]), so the same failure is the same error in both.
 
 use std::fmt;
@@ -69,7 +69,7 @@ pub enum Error {
     },
 
     /// Waiting for a task's final status took longer than the time given
-    /// ([`crate::core::wait::WaitPolicy::timeout`]); the task may still
+    /// ([`crate::sans_io::wait::WaitPolicy::timeout`]); the task may still
     /// finish later.
     #[error(
         "timed out after {waited:.1?} waiting for task `{task_id}` to reach a final status (last status seen: {})",
@@ -224,7 +224,7 @@ pub struct ApiError {
     pub attempts: u32,
     /// The method of the request that got this answer (`None` for an
     /// error made with [`ApiError::new`]).
-    pub method: Option<crate::core::Method>,
+    pub method: Option<crate::sans_io::Method>,
     /// The URL of the request that got this answer: scheme, host, port and
     /// path, never its query or userinfo.
     pub url: Option<String>,
@@ -247,8 +247,8 @@ impl ApiError {
     /// ```
     pub fn new(status: u16, body: impl Into<String>) -> ApiError {
         let body = body.into();
-        let response = crate::core::HttpResponse::new(status, None, body.into_bytes());
-        crate::core::response::api_error(&response, crate::core::response::Secret::NONE)
+        let response = crate::sans_io::HttpResponse::new(status, None, body.into_bytes());
+        crate::sans_io::response::api_error(&response, crate::sans_io::response::Secret::NONE)
     }
 
     /// Sets the `Retry-After` value.
@@ -354,7 +354,7 @@ impl fmt::Debug for ApiError {
 /// `GET https://host:443/path: ` when the request is known.
 fn request_prefix(
     f: &mut fmt::Formatter<'_>,
-    method: Option<crate::core::Method>,
+    method: Option<crate::sans_io::Method>,
     url: Option<&str>,
 ) -> fmt::Result {
     match (method, url) {
@@ -436,7 +436,7 @@ pub struct TransportError {
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
     /// The method of the request that failed.
-    pub method: Option<crate::core::Method>,
+    pub method: Option<crate::sans_io::Method>,
     /// The URL of the request that failed: scheme, host, port and path,
     /// never its query or userinfo.
     pub url: Option<String>,
@@ -522,7 +522,7 @@ pub(crate) fn snippet(body: &[u8], secrets: &crate::redact::Secrets) -> String {
     // Enough of the body that scrubbing (which may shorten it) still leaves
     // SNIPPET_LIMIT bytes of it.
     let taken = body
-        .get(..crate::core::MAX_ERROR_BODY_BYTES)
+        .get(..crate::sans_io::MAX_ERROR_BODY_BYTES)
         .unwrap_or(body);
     let text = String::from_utf8_lossy(taken);
     let mut text = secrets.scrub_then_cut(&text, SNIPPET_LIMIT);

@@ -8,8 +8,8 @@
 //! `aget`, …). Each expansion names its own transport, whose `send` and
 //! `sleep` have the same names and signatures; `must_be_sync` strips the
 //! `async` and `.await`. The bodies stay thin: build the request in
-//! [`crate::core::request`], send it (retrying as [`crate::core::retry`]
-//! decides), parse the answer in [`crate::core::response`].
+//! [`crate::sans_io::request`], send it (retrying as [`crate::sans_io::retry`]
+//! decides), parse the answer in [`crate::sans_io::response`].
 
 macro_rules! front_end {
     (
@@ -40,13 +40,13 @@ macro_rules! front_end {
         $(#[$wait_doc:meta])* wait_for_result: $wait:ident,
         $(#[$stream_doc:meta])* stream: $stream:ident { next: $next_event:ident },
     ) => {
-        use crate::core::plan::PlanFollowingStatus;
-        use crate::core::retry::{Conflicts, Retrier, Step};
-        use crate::core::request::Saving;
-        use crate::core::stream::{
+        use crate::sans_io::plan::PlanFollowingStatus;
+        use crate::sans_io::retry::{Conflicts, Retrier, Step};
+        use crate::sans_io::request::Saving;
+        use crate::sans_io::stream::{
             Disconnect, EventSession, NextStep, Opened, SessionItem, StreamPolicy,
         };
-        use crate::core::wait::{StreamEnd, WaitPolicy, WaitStep, Waiter};
+        use crate::sans_io::wait::{StreamEnd, WaitPolicy, WaitStep, Waiter};
         use crate::model::{ActivityThread, AgentExecutionStatus, Task, TaskEvent, TaskListItem};
         use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
         use crate::Tasks;
@@ -55,7 +55,7 @@ macro_rules! front_end {
             /// Sends `request` with this view's options, trying again as
             /// the core decides (and within the call's deadline).
             #[$mode]
-            async fn $execute(&self, mut request: crate::core::HttpRequest) -> Result<HttpResponse> {
+            async fn $execute(&self, mut request: crate::sans_io::HttpRequest) -> Result<HttpResponse> {
                 let shared = &self.inner.shared;
                 let options = self.inner.options.as_ref();
                 if let Some(options) = options {
@@ -257,7 +257,7 @@ macro_rules! front_end {
             /// not lose it.
             reconnect_at: Option<(std::time::Instant, std::time::Duration)>,
             /// The method and URL of the connection under way, named in its errors.
-            target: Option<(crate::core::Method, String)>,
+            target: Option<(crate::sans_io::Method, String)>,
         }
 
         impl std::fmt::Debug for $stream {
@@ -390,12 +390,12 @@ macro_rules! front_end {
                                 self.session.on_disconnect(Disconnect::Error(error), now())
                             }
                             Phase::Body => match body.read().await {
-                                Ok(crate::core::StreamRead::Bytes(bytes)) => {
+                                Ok(crate::sans_io::StreamRead::Bytes(bytes)) => {
                                     self.session.feed(&bytes);
                                     continue;
                                 }
-                                Ok(crate::core::StreamRead::End) => self.session.on_disconnect(Disconnect::Eof, now()),
-                                Ok(crate::core::StreamRead::Idle) => {
+                                Ok(crate::sans_io::StreamRead::End) => self.session.on_disconnect(Disconnect::Eof, now()),
+                                Ok(crate::sans_io::StreamRead::Idle) => {
                                     self.session.on_disconnect(Disconnect::IdleTimeout, now())
                                 }
                                 Err(error) => {
@@ -526,7 +526,7 @@ macro_rules! front_end {
             #[$mode]
             pub async fn $plan(&self, tasks: &Tasks) -> Result<PlanFollowingStatus> {
                 let server = tasks.$get(&self.id).await?;
-                Ok(crate::core::plan::following_status(self, &server))
+                Ok(crate::sans_io::plan::following_status(self, &server))
             }
         }
 

@@ -6,9 +6,9 @@
 //! `maybe_async::must_be_sync` (`invoke`, `list_tasks`, …) and in
 //! [`crate::nonblocking`] under `maybe_async::must_be_async` (`ainvoke`,
 //! `alist_tasks`, …). Requests are built and answers parsed in
-//! [`crate::core::public`]; the walk over pages and the streamed invoke
-//! are decided there too ([`crate::core::public::Pager`],
-//! [`crate::core::public::InvokeSession`]).
+//! [`crate::sans_io::public`]; the walk over pages and the streamed invoke
+//! are decided there too ([`crate::sans_io::public::Pager`],
+//! [`crate::sans_io::public::InvokeSession`]).
 
 macro_rules! public_front_end {
     (
@@ -33,8 +33,8 @@ macro_rules! public_front_end {
     ) => {
         mod public_face {
             use super::*;
-            use crate::core::public::{InvokeMode, InvokeSession, Pager};
-            use crate::core::retry::{Retrier, Step};
+            use crate::sans_io::public::{InvokeMode, InvokeSession, Pager};
+            use crate::sans_io::retry::{Retrier, Step};
             use crate::model::{
                 Deleted, FullThread, InvokeEvent, Task, TaskListItem, TaskPage, ThreadMessage,
             };
@@ -178,7 +178,7 @@ macro_rules! public_front_end {
                     "the all-tasks walk). ", $face
                 )]
                 pub fn $agent_tasks_pages(&self, agent_id: &str, query: &TaskQuery) -> Result<$pages> {
-                    crate::core::segment::encode("agent_id", agent_id)?;
+                    crate::sans_io::segment::encode("agent_id", agent_id)?;
                     $pages::new(self, Some(agent_id), query)
                 }
 
@@ -340,16 +340,16 @@ macro_rules! public_front_end {
                         }
                         let body = self.body.as_mut()?;
                         let cut = match body.read().await {
-                            Ok(crate::core::StreamRead::Bytes(bytes)) => {
+                            Ok(crate::sans_io::StreamRead::Bytes(bytes)) => {
                                 self.session.feed(&bytes);
                                 continue;
                             }
-                            Ok(crate::core::StreamRead::End) => {
+                            Ok(crate::sans_io::StreamRead::End) => {
                                 self.session.on_end();
                                 self.ended = true;
                                 continue;
                             }
-                            Ok(crate::core::StreamRead::Idle) => crate::Error::Transport(
+                            Ok(crate::sans_io::StreamRead::Idle) => crate::Error::Transport(
                                 crate::TransportError::new(
                                     crate::TransportErrorKind::Timeout,
                                     "no byte for the idle timeout",

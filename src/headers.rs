@@ -10,8 +10,8 @@
 use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 
 use crate::config::Config;
-use crate::core::HttpRequest;
 use crate::error::{Error, Result};
+use crate::sans_io::HttpRequest;
 
 /// The header values of one client, made once.
 #[derive(Debug, Clone)]
@@ -81,7 +81,7 @@ impl Headers {
 mod tests {
     use super::*;
     use crate::config::ClientBuilder;
-    use crate::core::RequestBuilder;
+    use crate::sans_io::RequestBuilder;
 
     #[test]
     fn the_key_and_credential_headers_are_sensitive_others_are_not() {

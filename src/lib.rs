@@ -254,7 +254,7 @@
 //!
 //! `_tls` is internal: the one TLS stack (rustls with ring) that `blocking`
 //! and `async` turn on. With neither face, the crate is its sans-IO
-//! [`core`] and [`model`] alone.
+//! [`sans_io`] and [`model`] alone.
 //!
 //! # Network
 //!
@@ -267,12 +267,12 @@
 //!
 //! # How it is built
 //!
-//! [`core`] builds every request and parses every answer without I/O;
+//! [`sans_io`] builds every request and parses every answer without I/O;
 //! [`blocking`] and [`nonblocking`] are thin transports (ureq, reqwest) plus
 //! one expansion each of the front-end methods, which are written once in
 //! `src/front.rs` and turned into both forms by `maybe-async`. [`model`]
 //! holds the typed values both faces share. The worker runtime follows the
-//! same split: [`core::worker`] takes every decision without I/O, and
+//! same split: [`sans_io::worker`] takes every decision without I/O, and
 //! `runtime` (async only) moves its bytes and runs the handlers.
 //!
 #![deny(missing_docs)]
@@ -307,7 +307,7 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // With neither face enabled the crate is its sans-IO core alone (models,
-// `core::RequestBuilder`, parsing): the retry loop and the transports' helpers
+// `sans_io::RequestBuilder`, parsing): the retry loop and the transports' helpers
 // are then unused by design.
 #![cfg_attr(
     not(any(feature = "blocking", feature = "async")),
@@ -323,7 +323,6 @@ mod front_public;
 
 mod client;
 pub mod config;
-pub mod core;
 pub mod error;
 pub mod model;
 mod options;
@@ -331,6 +330,7 @@ pub mod params;
 pub mod proxy;
 pub mod public;
 pub mod redact;
+pub mod sans_io;
 pub mod security;
 mod telemetry;
 
@@ -359,8 +359,6 @@ pub use xpander_emulator as emulator;
 
 pub use client::Tasks;
 pub use config::{ApiKey, ClientBuilder, Config, RetryPolicy, RootCertificate, Timeouts};
-pub use core::stream::StreamPolicy;
-pub use core::wait::WaitPolicy;
 pub use error::{
     ApiError, DecodeError, Error, ErrorClass, Result, TransportError, TransportErrorKind,
 };
@@ -368,6 +366,9 @@ pub use model::*;
 pub use options::CallOptions;
 pub use params::{CreateInput, CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 pub use proxy::{ProxySetting, ProxyUrl};
+pub use sans_io::stream::StreamPolicy;
+pub use sans_io::wait::WaitPolicy;
+pub use sans_io::worker::WorkerPolicy;
 
 /// The `user-agent` this crate sends.
 pub const USER_AGENT: &str = concat!("xpander-sdk-rust/", env!("CARGO_PKG_VERSION"));

@@ -2,7 +2,7 @@
 //! client on tokio, and the async expansion of the front-end methods written
 //! once in `src/front.rs` (`aupdate`, `aget`, `acreate`, `Task::asave`, …).
 //!
-//! Everything protocol-related lives in [`crate::core`]; this file only moves
+//! Everything protocol-related lives in [`crate::sans_io`]; this file only moves
 //! bytes and sleeps. The methods need a tokio runtime with its time driver
 //! (`#[tokio::main]` gives one).
 
@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::core::duration::clamp;
-use crate::core::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
+use crate::sans_io::duration::clamp;
+use crate::sans_io::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take};
 
 /// Sends requests with one `reqwest::Client` (its own connection pool).
 #[derive(Debug)]
@@ -698,7 +698,7 @@ front_end! {
     /// # fn main() {}
     /// ```
     events: aevents,
-    /// As [`Task::aevents`], with a [`StreamPolicy`](crate::core::stream::StreamPolicy).
+    /// As [`Task::aevents`], with a [`StreamPolicy`](crate::sans_io::stream::StreamPolicy).
     events_with: aevents_with,
     /// Waits until task `task_id` reaches a final status. The async form of
     /// [`Tasks::wait_for_result`] (`await` is a keyword, hence the name).

@@ -9,8 +9,8 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::config::RetryPolicy;
-use crate::core::{HeaderValue, HttpRequest};
 use crate::error::{Error, Result};
+use crate::sans_io::{HeaderValue, HttpRequest};
 
 /// Headers a caller may not set: the crate sets them itself, and changing
 /// them would send the key elsewhere or break the framing.

@@ -4,7 +4,7 @@
 //! the request body the official client sends; a field the caller did not set
 //! is absent from an update body (never `null`), and a set empty string is sent.
 //! Shared, no I/O: the blocking and the async form of a call take the same
-//! values, and [`crate::core::request`] turns them into the request.
+//! values, and [`crate::sans_io::request`] turns them into the request.
 
 use std::fmt;
 

@@ -6,7 +6,7 @@
 //! hold a conversation by reusing a thread id, page through tasks, read a
 //! task's thread, delete a task. Every operation is a method of
 //! [`crate::Tasks`] in both faces, written once (`src/front_public.rs`),
-//! its request built and its answer parsed in [`crate::core::public`]:
+//! its request built and its answer parsed in [`crate::sans_io::public`]:
 //!
 //! | operation | blocking | async | endpoint |
 //! |---|---|---|---|

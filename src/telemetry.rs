@@ -7,9 +7,9 @@ use std::time::Duration;
 #[cfg(feature = "tracing")]
 use std::time::Instant;
 
-use crate::core::retry::Retrier;
-use crate::core::{HttpRequest, HttpResponse};
 use crate::error::Error;
+use crate::sans_io::retry::Retrier;
+use crate::sans_io::{HttpRequest, HttpResponse};
 
 /// The span of one logical call.
 pub(crate) struct Call {
@@ -49,7 +49,7 @@ impl Call {
         let _ = (retrier, wait);
         #[cfg(feature = "tracing")]
         {
-            use crate::core::retry::Reason;
+            use crate::sans_io::retry::Reason;
             let (status, transport) = match retrier.reason() {
                 Some(Reason::Status(status)) => (Some(status), None),
                 Some(Reason::Transport(kind)) => (None, Some(format!("{kind:?}"))),
@@ -108,10 +108,10 @@ pub(crate) fn skipped_event(task_id: &str, reason: &str) {
 /// no credential.
 #[cfg(feature = "runtime")]
 #[inline]
-pub(crate) fn worker_notice(notice: &crate::core::worker::Notice) {
+pub(crate) fn worker_notice(notice: &crate::sans_io::worker::Notice) {
     #[cfg(feature = "tracing")]
     {
-        use crate::core::worker::Level;
+        use crate::sans_io::worker::Level;
         let task_id = notice.task_id.as_deref().unwrap_or("");
         let message = notice.message.as_str();
         match notice.level {

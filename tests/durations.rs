@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use xpander_sdk::core::stream::StreamPolicy;
 use xpander_sdk::emulator::{Emulator, Fault};
 use xpander_sdk::runtime::{Worker, WorkerPolicy};
+use xpander_sdk::sans_io::stream::StreamPolicy;
 use xpander_sdk::{CallOptions, ClientBuilder, Error, RetryPolicy, Task, Tasks, WaitPolicy};
 
 const EXTREMES: [Duration; 2] = [Duration::ZERO, Duration::MAX];

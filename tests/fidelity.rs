@@ -8,8 +8,8 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-use xpander_sdk::core::{HttpResponse, RequestBuilder};
 use xpander_sdk::model::{AgentExecutionStatus, OutputFormat, Task, ThinkMode};
+use xpander_sdk::sans_io::{HttpResponse, RequestBuilder};
 use xpander_sdk::Tasks;
 
 const TASKS: &str = include_str!("fixtures/fidelity/tasks.json");

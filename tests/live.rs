@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use xpander_sdk::core::stream::StreamPolicy;
-use xpander_sdk::core::wait::WaitPolicy;
 use xpander_sdk::emulator::{ApiKeyCheck, Emulator, Fault, MalformedFrame};
 use xpander_sdk::model::{EventPayload, TaskEvent, TaskEventType};
+use xpander_sdk::sans_io::stream::StreamPolicy;
+use xpander_sdk::sans_io::wait::WaitPolicy;
 use xpander_sdk::{AgentExecutionStatus, Error, RetryPolicy, Tasks};
 
 const KEY: &str = "live-key";
@@ -709,7 +709,7 @@ fn an_endless_stream_of_large_events_runs_in_bounded_memory() {
 /// under another base URL are replayed in
 /// `the_recorded_requests_under_other_base_urls`; the one this crate sends
 /// elsewhere on purpose (metrics with the client's configuration, not the
-/// environment's) is checked in the core (`src/core/extras_tests.rs`).
+/// environment's) is checked in the core (`src/sans_io/extras_tests.rs`).
 #[test]
 fn the_recorded_task_extras_requests() {
     let captures: Value = serde_json::from_str(include_str!(

@@ -6,11 +6,11 @@
 use std::net::TcpListener;
 
 use serde_json::json;
-use xpander_sdk::core::stream::StreamPolicy;
-use xpander_sdk::core::wait::WaitPolicy;
-use xpander_sdk::core::worker::WorkerPolicy;
-use xpander_sdk::core::Method;
 use xpander_sdk::emulator::Emulator;
+use xpander_sdk::sans_io::stream::StreamPolicy;
+use xpander_sdk::sans_io::wait::WaitPolicy;
+use xpander_sdk::sans_io::worker::WorkerPolicy;
+use xpander_sdk::sans_io::Method;
 use xpander_sdk::{Error, ListFilter, RetryPolicy, Tasks, TransportErrorKind};
 
 const KEY: &str = "newcomer-key-5d1e";

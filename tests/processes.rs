@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use xpander_sdk::core::stream::StreamPolicy;
 use xpander_sdk::emulator::{Emulator, ORPHAN_MESSAGE};
 use xpander_sdk::runtime::{BoxError, Notice, TaskContext, Worker, WorkerPolicy};
+use xpander_sdk::sans_io::stream::StreamPolicy;
 use xpander_sdk::{RetryPolicy, Task, Tasks};
 
 const AGENT: &str = "agent-processes";

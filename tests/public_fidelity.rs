@@ -4,12 +4,12 @@
 //! secrets redacted; the streamed invoke's sans-IO session.
 
 use serde_json::{json, Value};
-use xpander_sdk::core::public::{InvokeSession, Pager};
-use xpander_sdk::core::sse::SseLimits;
 use xpander_sdk::model::{
     FullThread, InvokeEvent, McpServer, Task, TaskEventType, TaskPage, ThreadMessage, ThreadRole,
 };
 use xpander_sdk::public::{Invoke, TaskQuery};
+use xpander_sdk::sans_io::public::{InvokeSession, Pager};
+use xpander_sdk::sans_io::sse::SseLimits;
 
 const EXAMPLES: &str = include_str!("fixtures/public-api-v1-examples.json");
 

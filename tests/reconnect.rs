@@ -14,9 +14,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use xpander_sdk::core::stream::StreamPolicy;
 use xpander_sdk::emulator::{Emulator, Fault};
 use xpander_sdk::model::{EventPayload, TaskEvent, TaskEventType};
+use xpander_sdk::sans_io::stream::StreamPolicy;
 use xpander_sdk::{AgentExecutionStatus, Error, RetryPolicy, Task, Tasks, UpdateTask};
 
 const ORG: &str = "org-1";

@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
-use xpander_sdk::core::stream::StreamPolicy;
-use xpander_sdk::core::worker::SHUTDOWN_MESSAGE;
 use xpander_sdk::emulator::{Emulator, Fault, RecordedRequest, WorkerInfo};
 use xpander_sdk::model::{EventPayload, TaskEventType, Tokens};
 use xpander_sdk::runtime::{
     BoxError, Exit, ExitReason, HandlerFuture, Notice, RunError, ShutdownHandle, TaskContext,
     TaskFailed, Worker, WorkerBuilder, WorkerPolicy,
 };
+use xpander_sdk::sans_io::stream::StreamPolicy;
+use xpander_sdk::sans_io::worker::SHUTDOWN_MESSAGE;
 use xpander_sdk::{RetryPolicy, Task, Tasks};
 
 const AGENT: &str = "agent-rt";
@@ -1369,7 +1369,7 @@ async fn readiness_follows_the_stream_and_the_shutdown() {
 /// outnumber the cap (plus the one slot's claim).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_beyond_the_queue_never_has_more_than_the_cap_of_releases_in_flight() {
-    use xpander_sdk::core::worker::MAX_SIDE_CALLS;
+    use xpander_sdk::sans_io::worker::MAX_SIDE_CALLS;
     let emulator = Emulator::builder()
         .keep_alive_interval(Duration::from_millis(50))
         // No window: the whole backlog goes to the worker at once.

@@ -12,9 +12,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
-use xpander_sdk::core::{HttpResponse, RequestBuilder};
 use xpander_sdk::emulator::Emulator;
 use xpander_sdk::error::SNIPPET_LIMIT;
+use xpander_sdk::sans_io::{HttpResponse, RequestBuilder};
 use xpander_sdk::{Error, RetryPolicy, Tasks, UpdateTask};
 
 /// Every run of 8 bytes of `secret` that `text` shows.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use xpander_sdk::core::sse::{SseDecoder, SseError, SseEvent, SseLimits};
+use xpander_sdk::sans_io::sse::{SseDecoder, SseError, SseEvent, SseLimits};
 
 /// What a decoder gave for a whole stream: the items, then the last event ID
 /// and reconnection time it ended with.

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
-use xpander_sdk::core::stream::StreamPolicy;
-use xpander_sdk::core::worker::SHUTDOWN_MESSAGE;
 use xpander_sdk::emulator::{Emulator, Fault, WorkerInfo};
 use xpander_sdk::runtime::{
     CancellationToken, Exit, Notice, RunError, ShutdownHandle, Worker, WorkerBuilder, WorkerPolicy,
 };
+use xpander_sdk::sans_io::stream::StreamPolicy;
+use xpander_sdk::sans_io::worker::SHUTDOWN_MESSAGE;
 use xpander_sdk::{RetryPolicy, Tasks};
 
 const AGENT: &str = "agent-stop";

@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Map, Value};
-use xpander_sdk::core::stream::StreamPolicy;
-use xpander_sdk::core::wait::WaitPolicy;
 use xpander_sdk::public::{Invoke, TaskQuery};
 use xpander_sdk::redact::{redact_credentials, scrub_secrets, scrub_secrets_json};
+use xpander_sdk::sans_io::stream::StreamPolicy;
+use xpander_sdk::sans_io::wait::WaitPolicy;
 use xpander_sdk::{
     AgentExecutionStatus, CreateTask, Error, ListFilter, Task, TaskEvent, Tasks, UpdateTask,
 };

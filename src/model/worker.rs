@@ -2,7 +2,7 @@
 //! when a worker connects ([`DeployedAsset`]), and the worker events a
 //! worker posts back ([`WorkerEvent`]: heartbeats and capacity updates).
 //!
-//! See [`crate::core::worker`] for the state machine that uses them.
+//! See [`crate::sans_io::worker`] for the state machine that uses them.
 
 use std::time::SystemTime;
 
@@ -145,7 +145,7 @@ model_struct! {
     ///
     /// Only `is_busy` is sent, as the official runtime does. The worker
     /// knows its free slots and keeps a sequence number of its capacity
-    /// changes ([`crate::core::worker::Call::Capacity`]), but neither goes
+    /// changes ([`crate::sans_io::worker::Call::Capacity`]), but neither goes
     /// on the wire: nothing says the server tolerates extra keys in this
     /// body, and a worker refused on every capacity update would be worse
     /// than one that sends less. Ordering is kept on the client side

@@ -1,10 +1,10 @@
-//! The loop that drives the sans-IO [`core::worker::Worker`]: it hands the
+//! The loop that drives the sans-IO [`sans_io::worker::WorkerMachine`]: it hands the
 //! worker every input (stream bytes, answers, handler outcomes, time,
 //! shutdown requests) and carries out the effects it answers. It never
 //! waits on a request or a handler: each runs in a task of its own and
 //! comes back as a message.
 //!
-//! [`core::worker::Worker`]: crate::core::worker::Worker
+//! [`sans_io::worker::WorkerMachine`]: crate::sans_io::worker::WorkerMachine
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -17,12 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::handler::{BoxError, Handler, TaskContext, TaskFailed};
 use super::NoticeFn;
-use crate::core::stream::Disconnect;
-use crate::core::worker::{
-    Call, Effect, HandlerOutcome, HandlerStart, Notice, StopReason, Worker as Core,
-};
-use crate::core::{HttpRequest, HttpResponse, StreamRead};
 use crate::error::{Error, Result};
+use crate::sans_io::stream::Disconnect;
+use crate::sans_io::worker::{
+    Call, Effect, HandlerOutcome, HandlerStart, Notice, StopReason, WorkerMachine as Core,
+};
+use crate::sans_io::{HttpRequest, HttpResponse, StreamRead};
 use crate::Tasks;
 
 /// The worker's stop, as the core decided it.

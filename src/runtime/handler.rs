@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::core::worker::LlmGateway;
 use crate::error::Result;
 use crate::model::{EventPayload, Task, TaskEvent, TaskEventType};
+use crate::sans_io::worker::LlmGateway;
 use crate::Tasks;
 
 /// Any error a handler returns: its `Display` is the message saved as the

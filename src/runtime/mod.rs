@@ -32,7 +32,7 @@
 //! # What it does
 //!
 //! Every decision is taken by the sans-IO
-//! [`core::worker::Worker`](crate::core::worker::Worker) (its documentation
+//! [`sans_io::worker::WorkerMachine`](crate::sans_io::worker::WorkerMachine) (its documentation
 //! lists the rules, and why); this module moves its bytes, sleeps until its
 //! next deadline and runs the handlers:
 //!
@@ -75,7 +75,7 @@
 //!
 //! The runtime is async only (there is no blocking worker; a blocking
 //! handler runs on tokio's blocking threads). Its decisions are the shared,
-//! sans-IO [`crate::core::worker`]; this module holds the builder and the
+//! sans-IO [`crate::sans_io::worker`]; this module holds the builder and the
 //! [`Worker`], `driver.rs` the loop that carries out the core's effects, and
 //! `handler.rs` the handler types and [`TaskContext`]. Its requests go
 //! through the client's async transport ([`crate::nonblocking`]).
@@ -94,11 +94,11 @@ mod handler;
 pub use handler::{BoxError, Handler, HandlerFuture, TaskContext, TaskFailed};
 pub use tokio_util::sync::CancellationToken;
 
-pub use crate::core::worker::{Environment, Level, LlmGateway, Notice, WorkerPolicy};
+pub use crate::sans_io::worker::{Environment, Level, LlmGateway, Notice, WorkerPolicy};
 
-use crate::core::worker::{StopReason, Worker as Core, WorkerRequests};
 use crate::error::{Error, Result};
 use crate::model::Task;
+use crate::sans_io::worker::{StopReason, WorkerMachine as Core, WorkerRequests};
 use crate::Tasks;
 
 /// The environment variable naming the agent a worker serves.
@@ -189,7 +189,7 @@ impl WorkerBuilder {
     /// On shutdown, how long running handlers get to finish: the first
     /// part of the [`shutdown_deadline`](Self::shutdown_deadline), which
     /// stays the hard limit (raise both for longer handlers; the final
-    /// saves keep at least [`SAVE_RESERVE`](crate::core::worker::SAVE_RESERVE)
+    /// saves keep at least [`SAVE_RESERVE`](crate::sans_io::worker::SAVE_RESERVE)
     /// of it, or a fifth of a short one). Default: 25 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> WorkerBuilder {
         self.policy = self.policy.shutdown_grace(grace);

@@ -1,10 +1,10 @@
-//! [`WorkerPolicy`]: how a [`Worker`](super::Worker) takes tasks, keeps in
+//! [`WorkerPolicy`]: how a [`WorkerMachine`](super::WorkerMachine) takes tasks, keeps in
 //! touch and stops.
 
 use std::time::Duration;
 
-use crate::core::duration::{clamp, clamp_floor};
-use crate::core::stream::StreamPolicy;
+use crate::sans_io::duration::{clamp, clamp_floor};
+use crate::sans_io::stream::StreamPolicy;
 
 /// The part of [`WorkerPolicy::shutdown_deadline`] the final saves keep at
 /// least (a fifth of a deadline shorter than 20 s): a longer
@@ -14,14 +14,14 @@ pub const SAVE_RESERVE: Duration = Duration::from_secs(4);
 /// The shortest [`WorkerPolicy::heartbeat_interval`] the worker uses.
 pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How a [`Worker`](super::Worker) takes tasks, keeps in touch and stops.
+/// How a [`WorkerMachine`](super::WorkerMachine) takes tasks, keeps in touch and stops.
 ///
 /// Plain data: build it with [`WorkerPolicy::default`] and the `with_*`
 /// setters.
 ///
 /// ```
 /// use std::time::Duration;
-/// use xpander_sdk::core::worker::WorkerPolicy;
+/// use xpander_sdk::sans_io::worker::WorkerPolicy;
 ///
 /// let policy = WorkerPolicy::default()
 ///     .concurrency(2)
@@ -325,7 +325,7 @@ impl WorkerPolicy {
         self.last_calls = clamp(self.last_calls);
         self.save_initial_delay = clamp(self.save_initial_delay);
         self.save_max_delay = clamp(self.save_max_delay).max(self.save_initial_delay);
-        self.stream = crate::core::duration::clamp_stream(self.stream).persistent(true);
+        self.stream = crate::sans_io::duration::clamp_stream(self.stream).persistent(true);
         self
     }
 }

@@ -30,7 +30,7 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use xpander_sdk::core::wait::{WaitPolicy, WaitStep, Waiter};
+//! use xpander_sdk::sans_io::wait::{WaitPolicy, WaitStep, Waiter};
 //! use xpander_sdk::model::Task;
 //!
 //! let task = |status: &str| -> Task {
@@ -73,7 +73,7 @@ use crate::model::{AgentExecutionStatus, Task, TaskEvent};
 ///
 /// ```
 /// use std::time::Duration;
-/// use xpander_sdk::core::wait::WaitPolicy;
+/// use xpander_sdk::sans_io::wait::WaitPolicy;
 ///
 /// let policy = WaitPolicy::default()
 ///     .timeout(Duration::from_secs(30))
@@ -341,9 +341,9 @@ impl Waiter {
         // A poll never comes back at once (a zero delay would be a flood
         // of `get`s); a timeout too long for the clock is no deadline.
         policy.poll_initial =
-            crate::core::duration::clamp_floor(policy.poll_initial, MIN_POLL_DELAY);
-        policy.poll_max = crate::core::duration::clamp(policy.poll_max).max(policy.poll_initial);
-        policy.recheck_every = crate::core::duration::clamp(policy.recheck_every);
+            crate::sans_io::duration::clamp_floor(policy.poll_initial, MIN_POLL_DELAY);
+        policy.poll_max = crate::sans_io::duration::clamp(policy.poll_max).max(policy.poll_initial);
+        policy.recheck_every = crate::sans_io::duration::clamp(policy.recheck_every);
         Waiter {
             deadline: now.checked_add(policy.timeout),
             policy,

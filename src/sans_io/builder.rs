@@ -17,7 +17,7 @@ use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 /// and serializes the body.
 ///
 /// ```
-/// use xpander_sdk::core::{parse_task, HttpResponse, Method, RequestBuilder};
+/// use xpander_sdk::sans_io::{parse_task, HttpResponse, Method, RequestBuilder};
 /// use xpander_sdk::{AgentExecutionStatus, Tasks, UpdateTask};
 ///
 /// let config = Tasks::builder().api_key("k").build_config()?;

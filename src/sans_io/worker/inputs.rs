@@ -8,15 +8,15 @@ use std::time::{Instant, SystemTime};
 use super::task::settle;
 use super::{
     classify, notice, Call, CancelReason, Effect, Handler, HandlerOutcome, Level, Link, Phase,
-    StopReason, Worker,
+    StopReason, WorkerMachine,
 };
-use crate::core::stream::{Disconnect, Opened};
-use crate::core::{HttpRequest, HttpResponse};
 use crate::error::{Error, Result};
 use crate::model::worker::{event_id, heartbeat_data};
 use crate::model::{WorkerEvent, WorkerEventType};
+use crate::sans_io::stream::{Disconnect, Opened};
+use crate::sans_io::{HttpRequest, HttpResponse};
 
-impl Worker {
+impl WorkerMachine {
     /// Starts: opens the agent stream. Does nothing when started already.
     pub fn start(&mut self) -> Vec<Effect> {
         let mut fx = Vec::new();

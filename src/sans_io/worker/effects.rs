@@ -5,12 +5,12 @@
 use std::time::Instant;
 
 use super::LlmGateway;
-use crate::core::HttpRequest;
 use crate::error::Error;
 use crate::model::Task;
+use crate::sans_io::HttpRequest;
 
 /// A request the worker asked for, named so that its answer can be handed
-/// back ([`Worker::on_response`](super::Worker::on_response)).
+/// back ([`WorkerMachine::on_response`](super::WorkerMachine::on_response)).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Call {
@@ -77,27 +77,27 @@ pub enum Call {
 #[non_exhaustive]
 pub enum Effect {
     /// Open the agent stream with this request (within
-    /// [`StreamPolicy::connect_timeout`](crate::core::stream::StreamPolicy::connect_timeout))
+    /// [`StreamPolicy::connect_timeout`](crate::sans_io::stream::StreamPolicy::connect_timeout))
     /// and hand the answer's head to
-    /// [`Worker::on_stream_open`](super::Worker::on_stream_open).
+    /// [`WorkerMachine::on_stream_open`](super::WorkerMachine::on_stream_open).
     OpenStream(HttpRequest),
     /// The stream answered an event stream: read it, handing each chunk to
-    /// [`Worker::on_stream_bytes`](super::Worker::on_stream_bytes), and its
+    /// [`WorkerMachine::on_stream_bytes`](super::WorkerMachine::on_stream_bytes), and its
     /// end (or an idle timeout, or a read error) to
-    /// [`Worker::on_stream_end`](super::Worker::on_stream_end).
+    /// [`WorkerMachine::on_stream_end`](super::WorkerMachine::on_stream_end).
     ReadStream,
     /// The stream answered an error status: read at most
-    /// [`MAX_ERROR_BODY_BYTES`](crate::core::MAX_ERROR_BODY_BYTES) of the body,
+    /// [`MAX_ERROR_BODY_BYTES`](crate::sans_io::MAX_ERROR_BODY_BYTES) of the body,
     /// make the [`ApiError`](crate::ApiError) of it and hand it to
-    /// [`Worker::on_stream_end`](super::Worker::on_stream_end) as
-    /// [`Disconnect::Error`](crate::core::stream::Disconnect::Error).
+    /// [`WorkerMachine::on_stream_end`](super::WorkerMachine::on_stream_end) as
+    /// [`Disconnect::Error`](crate::sans_io::stream::Disconnect::Error).
     ReadStreamError,
     /// Close the stream (or the attempt); the worker reconnects by itself
     /// when it should (an [`Effect::OpenStream`] from
-    /// [`Worker::on_tick`](super::Worker::on_tick)).
+    /// [`WorkerMachine::on_tick`](super::WorkerMachine::on_tick)).
     CloseStream,
     /// Send this request; hand the answer (or the transport's error) to
-    /// [`Worker::on_response`](super::Worker::on_response) with `call`.
+    /// [`WorkerMachine::on_response`](super::WorkerMachine::on_response) with `call`.
     Send {
         /// What it is.
         call: Call,
@@ -105,9 +105,9 @@ pub enum Effect {
         request: HttpRequest,
     },
     /// Send a heartbeat for this worker id: build it with
-    /// [`Worker::heartbeat_request`](super::Worker::heartbeat_request) and
+    /// [`WorkerMachine::heartbeat_request`](super::WorkerMachine::heartbeat_request) and
     /// the wall-clock time, and hand the answer to
-    /// [`Worker::on_response`](super::Worker::on_response) with
+    /// [`WorkerMachine::on_response`](super::WorkerMachine::on_response) with
     /// [`Call::Heartbeat`].
     SendHeartbeat {
         /// The worker id.
@@ -117,7 +117,7 @@ pub enum Effect {
     StartHandler(Box<HandlerStart>),
     /// Trigger the cancellation token of a task's handler. The task's fate
     /// is already settled; when the handler returns, still call
-    /// [`Worker::on_handler_done`](super::Worker::on_handler_done) (it
+    /// [`WorkerMachine::on_handler_done`](super::WorkerMachine::on_handler_done) (it
     /// frees the slot).
     CancelHandler {
         /// The task.
@@ -128,7 +128,7 @@ pub enum Effect {
     /// Abort the handler of a task: it was cancelled
     /// ([`Effect::CancelHandler`]) [`WorkerPolicy::abort_grace`](super::WorkerPolicy::abort_grace)
     /// ago and has not returned. Its task is settled and its slot freed;
-    /// do not call [`Worker::on_handler_done`](super::Worker::on_handler_done)
+    /// do not call [`WorkerMachine::on_handler_done`](super::WorkerMachine::on_handler_done)
     /// for it (it is ignored if you do).
     AbortHandler {
         /// The task.
@@ -182,7 +182,7 @@ pub enum CancelReason {
 }
 
 /// How a handler ended, as the runtime reports it
-/// ([`Worker::on_handler_done`](super::Worker::on_handler_done)).
+/// ([`WorkerMachine::on_handler_done`](super::WorkerMachine::on_handler_done)).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum HandlerOutcome {
@@ -231,7 +231,7 @@ pub enum Level {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StopReason {
-    /// [`Worker::begin_shutdown`](super::Worker::begin_shutdown) (SIGTERM, Ctrl-C).
+    /// [`WorkerMachine::begin_shutdown`](super::WorkerMachine::begin_shutdown) (SIGTERM, Ctrl-C).
     Shutdown,
     /// The server sent `worker-environment-conflict`: another worker serves
     /// the agent in another environment. A clean stop (the official

@@ -4,10 +4,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::core::segment;
-use crate::core::sse::SseEvent;
-use crate::core::stream::json_problem;
 use crate::model::{DeployedAsset, Task};
+use crate::sans_io::segment;
+use crate::sans_io::sse::SseEvent;
+use crate::sans_io::stream::json_problem;
 
 /// The event name of a worker registration.
 pub const REGISTRATION_EVENT: &str = "worker-registration";
@@ -130,8 +130,8 @@ impl fmt::Debug for LlmGateway {
 /// - anything else → [`AgentEvent::Ignored`].
 ///
 /// ```
-/// use xpander_sdk::core::sse::SseDecoder;
-/// use xpander_sdk::core::worker::{classify, AgentEvent};
+/// use xpander_sdk::sans_io::sse::SseDecoder;
+/// use xpander_sdk::sans_io::worker::{classify, AgentEvent};
 ///
 /// let mut decoder = SseDecoder::new();
 /// decoder.feed(b"event: agent-execution\ndata: {\"id\": \"task-9\", \"agent_id\": \"a\", \
@@ -144,7 +144,7 @@ impl fmt::Debug for LlmGateway {
 ///     }
 ///     other => panic!("{other:?}"),
 /// }
-/// # Ok::<(), xpander_sdk::core::sse::SseError>(())
+/// # Ok::<(), xpander_sdk::sans_io::sse::SseError>(())
 /// ```
 pub fn classify(event: &SseEvent) -> AgentEvent {
     classify_parts(event.event(), event.data())

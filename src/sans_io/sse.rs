@@ -22,7 +22,7 @@
 //! chunk being decoded.
 //!
 //! ```
-//! use xpander_sdk::core::sse::SseDecoder;
+//! use xpander_sdk::sans_io::sse::SseDecoder;
 //!
 //! let mut decoder = SseDecoder::new();
 //! // The CRLF after the data line is split across the two chunks, and so is
@@ -39,7 +39,7 @@
 //!
 //! decoder.finish();
 //! assert!(decoder.next_event().is_none());
-//! # Ok::<(), xpander_sdk::core::sse::SseError>(())
+//! # Ok::<(), xpander_sdk::sans_io::sse::SseError>(())
 //! ```
 
 use std::borrow::Cow;
@@ -61,7 +61,7 @@ use memchr::{memchr, memchr2};
 /// same room per line.
 ///
 /// ```
-/// use xpander_sdk::core::sse::{SseDecoder, SseLimits};
+/// use xpander_sdk::sans_io::sse::{SseDecoder, SseLimits};
 ///
 /// let decoder = SseDecoder::with_limits(SseLimits {
 ///     max_line_bytes: 64 * 1024,
@@ -190,7 +190,7 @@ pub enum SseError {
 /// [`SseLimits::max_event_bytes`]), plus what was fed and not yet decoded.
 ///
 /// ```
-/// use xpander_sdk::core::sse::SseDecoder;
+/// use xpander_sdk::sans_io::sse::SseDecoder;
 ///
 /// let mut decoder = SseDecoder::new();
 /// let mut events = Vec::new();
@@ -203,7 +203,7 @@ pub enum SseError {
 /// decoder.finish();
 /// assert!(decoder.next_event().is_none());
 /// assert_eq!(events, [r#"{"type":"chunk"}"#]);
-/// # Ok::<(), xpander_sdk::core::sse::SseError>(())
+/// # Ok::<(), xpander_sdk::sans_io::sse::SseError>(())
 /// ```
 pub struct SseDecoder {
     limits: SseLimits,

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use xpander_sdk::core::duration::{clamp, MAX_DURATION};
+//! use xpander_sdk::sans_io::duration::{clamp, MAX_DURATION};
 //!
 //! assert_eq!(clamp(Duration::MAX), MAX_DURATION);
 //! assert_eq!(clamp(Duration::ZERO), Duration::ZERO);

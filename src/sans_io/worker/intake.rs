@@ -2,14 +2,14 @@
 //! and its updates to the server).
 
 use super::{
-    notice, Call, Effect, Handler, Level, LlmGateway, Phase, Queued, TaskRecord, Worker,
+    notice, Call, Effect, Handler, Level, LlmGateway, Phase, Queued, TaskRecord, WorkerMachine,
     MAX_READ_FAILURES, MAX_SIDE_CALLS, READ_FAILURES_KEPT,
 };
 use crate::error::ErrorClass;
 use crate::model::worker::{capacity_data, event_id};
 use crate::model::{AgentExecutionStatus, Task, WorkerEvent, WorkerEventType};
 
-impl Worker {
+impl WorkerMachine {
     pub(super) fn holds(&self, task_id: &str) -> bool {
         self.tasks.iter().any(|r| r.id == task_id)
             || self.queue.iter().any(|q| q.task.id == task_id)
@@ -124,7 +124,7 @@ impl Worker {
     pub(super) fn send_side(
         &mut self,
         call: Call,
-        request: crate::core::HttpRequest,
+        request: crate::sans_io::HttpRequest,
         fx: &mut Vec<Effect>,
     ) {
         if self.side_calls.len() < MAX_SIDE_CALLS && self.side_waiting.is_empty() {

@@ -7,10 +7,10 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::config::{ClientBuilder, Config};
-use crate::core::stream::{Disconnect, EventSession, StreamPolicy};
-use crate::core::{HttpRequest, HttpResponse, Method, Operation};
 use crate::error::{ApiError, Error, TransportError, TransportErrorKind};
 use crate::model::{AgentExecutionStatus, Task};
+use crate::sans_io::stream::{Disconnect, EventSession, StreamPolicy};
+use crate::sans_io::{HttpRequest, HttpResponse, Method, Operation};
 
 const SSE: Option<&str> = Some("text/event-stream");
 const KEY: &str = "sekrit-api-key-123";
@@ -45,8 +45,8 @@ fn policy() -> WorkerPolicy {
     policy
 }
 
-fn worker(policy: WorkerPolicy) -> Worker {
-    Worker::new(requests(), policy).seed(42)
+fn worker(policy: WorkerPolicy) -> WorkerMachine {
+    WorkerMachine::new(requests(), policy).seed(42)
 }
 
 fn registration(id: &str) -> String {
@@ -88,7 +88,7 @@ fn task_ids(n: usize) -> Vec<String> {
 
 /// A worker with an open stream, registered as `w-1` at `t0`; the
 /// registration's effects are answered (heartbeat OK).
-fn registered(policy: WorkerPolicy, t0: Instant) -> Worker {
+fn registered(policy: WorkerPolicy, t0: Instant) -> WorkerMachine {
     let mut w = worker(policy);
     let fx = w.start();
     assert!(matches!(&fx[..], [Effect::OpenStream(_)]));
@@ -110,7 +110,7 @@ fn heartbeat_call(worker_id: &str) -> Call {
 
 /// Delivers the tasks, and answers the read before each claim with the
 /// server's copy, still `pending` (the effects of both).
-fn deliver(w: &mut Worker, ids: &[String], now: Instant) -> Vec<Effect> {
+fn deliver(w: &mut WorkerMachine, ids: &[String], now: Instant) -> Vec<Effect> {
     let bytes: String = ids.iter().map(|id| task_event(id)).collect();
     let fx = w.on_stream_bytes(bytes.as_bytes(), now);
     checked(w, fx, now)
@@ -118,7 +118,7 @@ fn deliver(w: &mut Worker, ids: &[String], now: Instant) -> Vec<Effect> {
 
 /// Answers every read before a claim among `fx` with a `pending` copy
 /// (and those the answers give), appending what they answer.
-fn checked(w: &mut Worker, mut fx: Vec<Effect>, now: Instant) -> Vec<Effect> {
+fn checked(w: &mut WorkerMachine, mut fx: Vec<Effect>, now: Instant) -> Vec<Effect> {
     let mut done = 0;
     loop {
         let reads: Vec<String> = calls(&fx[done..])
@@ -148,7 +148,7 @@ fn checked(w: &mut Worker, mut fx: Vec<Effect>, now: Instant) -> Vec<Effect> {
 /// Answers every final-status read (`executing`) and final save (ok) in
 /// `fx` and in what they lead to, then the reads before a claim: a task
 /// holds its slot until its final status is saved.
-fn saved(w: &mut Worker, mut fx: Vec<Effect>, now: Instant) -> Vec<Effect> {
+fn saved(w: &mut WorkerMachine, mut fx: Vec<Effect>, now: Instant) -> Vec<Effect> {
     let mut done = 0;
     loop {
         let answers: Vec<(Call, Result<HttpResponse, Error>)> = calls(&fx[done..])
@@ -372,7 +372,7 @@ fn capacity_call(worker_id: &str, seq: u64, busy: bool) -> Call {
 }
 
 /// Answers every claim among the effects with OK; the handler starts.
-fn answer_claims(w: &mut Worker, fx: &[Effect], now: Instant) -> Vec<Effect> {
+fn answer_claims(w: &mut WorkerMachine, fx: &[Effect], now: Instant) -> Vec<Effect> {
     let mut out = Vec::new();
     for id in claims(fx) {
         out.extend(w.on_response(claim_call(&id), ok(), now));
@@ -391,7 +391,7 @@ fn handler_result(start: &HandlerStart) -> HandlerOutcome {
 
 /// Runs one task from delivery to its handler's start; answers the
 /// `StartHandler` effects.
-fn run_to_handler(w: &mut Worker, id: &str, now: Instant) -> HandlerStart {
+fn run_to_handler(w: &mut WorkerMachine, id: &str, now: Instant) -> HandlerStart {
     let fx = deliver(w, &[id.to_owned()], now);
     assert_eq!(claims(&fx), [id]);
     let fx = w.on_response(claim_call(id), ok(), now);
@@ -996,7 +996,7 @@ fn a_registration_while_busy_tells_the_new_worker_id() {
 // --- the stream: reconnects --------------------------------------------------------
 
 /// Fails the connection attempt under way with `why`; answers the delay.
-fn fail(w: &mut Worker, why: Disconnect, now: Instant) -> Duration {
+fn fail(w: &mut WorkerMachine, why: Disconnect, now: Instant) -> Duration {
     let fx = w.on_stream_end(why, now);
     assert!(finished(&fx).is_none(), "{fx:?}");
     let at = w.next_wakeup().expect("a reconnect is scheduled");
@@ -2037,7 +2037,7 @@ fn check_call(task_id: &str) -> Call {
 }
 
 /// Runs one task to its end: handler, reload, final save, metrics.
-fn complete(w: &mut Worker, id: &str, now: Instant) {
+fn complete(w: &mut WorkerMachine, id: &str, now: Instant) {
     let start = run_to_handler(w, id, now);
     w.on_handler_done(id, handler_result(&start));
     w.on_response(reload(id), server_copy(id, "executing"), now);

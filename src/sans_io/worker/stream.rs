@@ -4,12 +4,12 @@
 
 use std::time::Instant;
 
-use super::{notice, AgentEvent, Call, Effect, Level, Link, StopReason, Worker};
-use crate::core::stream::NextStep;
+use super::{notice, AgentEvent, Call, Effect, Level, Link, StopReason, WorkerMachine};
 use crate::error::{Error, TransportError, TransportErrorKind};
 use crate::model::{AgentExecutionStatus, DeployedAsset};
+use crate::sans_io::stream::NextStep;
 
-impl Worker {
+impl WorkerMachine {
     pub(super) fn connect(&mut self, fx: &mut Vec<Effect>) {
         self.link = Link::Connecting;
         fx.push(Effect::OpenStream(

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use super::{
     Disconnect, EventSession, NextStep, Opened, SessionItem, StreamPolicy, MAX_LAST_EVENT_ID_BYTES,
 };
-use crate::core::sse::SseLimits;
 use crate::error::{ApiError, Error, ErrorClass, TransportError, TransportErrorKind};
 use crate::model::{EventPayload, TaskEventType};
+use crate::sans_io::sse::SseLimits;
 
 const SSE: Option<&str> = Some("text/event-stream");
 
@@ -116,7 +116,7 @@ fn refused() -> Disconnect {
 }
 
 fn header<'a>(
-    headers: &'a [(&'static str, crate::core::HeaderValue)],
+    headers: &'a [(&'static str, crate::sans_io::HeaderValue)],
     name: &str,
 ) -> Option<&'a str> {
     headers

@@ -188,7 +188,7 @@ fn push_query(url: &mut String, query: &TaskQuery, with_agent: bool) {
 /// before.
 ///
 /// ```
-/// use xpander_sdk::core::public::Pager;
+/// use xpander_sdk::sans_io::public::Pager;
 /// use xpander_sdk::model::TaskPage;
 /// use xpander_sdk::public::TaskQuery;
 ///

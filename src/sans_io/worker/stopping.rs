@@ -5,12 +5,12 @@
 use std::time::Instant;
 
 use super::{
-    notice, CancelReason, Effect, Handler, Level, Link, Phase, StopReason, Stopping, Worker,
+    notice, CancelReason, Effect, Handler, Level, Link, Phase, StopReason, Stopping, WorkerMachine,
     SHUTDOWN_MESSAGE,
 };
-use crate::core::duration::after;
+use crate::sans_io::duration::after;
 
-impl Worker {
+impl WorkerMachine {
     pub(super) fn begin_stop(&mut self, reason: StopReason, now: Instant, fx: &mut Vec<Effect>) {
         if self.stopping.is_some() {
             return;

@@ -2,16 +2,16 @@
 //! worker events (heartbeats, capacity), and each task's life from intake to
 //! its final save and metrics.
 //!
-//! A [`Worker`] takes every decision and does nothing: it never reads the
+//! A [`WorkerMachine`] takes every decision and does nothing: it never reads the
 //! clock (the time comes in as an [`Instant`]), sleeps, spawns or opens a
 //! connection. A runtime drives it: it hands each input to the worker, then
 //! carries out the [`Effect`]s the worker answers (send a request, open or
 //! close the stream, start or cancel a handler, log a [`Notice`]), and
-//! sleeps until the next input or [`Worker::next_wakeup`]:
+//! sleeps until the next input or [`WorkerMachine::next_wakeup`]:
 //!
 //! ```text
 //! let requests = WorkerRequests::new(config, agent_id, environment)?;
-//! let mut worker = Worker::new(requests, WorkerPolicy::default());
+//! let mut worker = WorkerMachine::new(requests, WorkerPolicy::default());
 //! run the boot hooks;                          // before anything is opened
 //! let mut effects = worker.start();
 //! loop {
@@ -87,13 +87,13 @@
 //!   `Retry-After` says, capped, jittered, reset only after a connection
 //!   stayed up [`StreamPolicy::reset_after`]: a registration alone does not
 //!   reset it, it only restarts the count of failures in a row). The wait
-//!   is an instant in the core ([`Worker::next_wakeup`]), so a driver that
+//!   is an instant in the core ([`WorkerMachine::next_wakeup`]), so a driver that
 //!   drops its sleep loses nothing. The session is
 //!   [`persistent`](StreamPolicy::persistent), so no failure ends it by
 //!   itself. While tasks are in flight the worker never gives up; when
 //!   idle it gives up after [`WorkerPolicy::max_idle_reconnects`] failures
 //!   in a row (default: never, as a service that an orchestrator restarts
-//!   and watches through its readiness, [`Worker::is_ready`]). A 401 or 403
+//!   and watches through its readiness, [`WorkerMachine::is_ready`]). A 401 or 403
 //!   stops the worker (the key is wrong; retrying cannot help), after its
 //!   tasks drain. The runtime drops a stream silent for
 //!   [`StreamPolicy::idle_timeout`] and reports it.
@@ -148,10 +148,10 @@
 //!   most [`MAX_SIDE_CALLS`] at a time; the rest wait their turn, in
 //!   order. Capacity updates and heartbeats go one at a time each. A
 //!   runtime stops reading the stream while many wait
-//!   ([`Worker::side_calls`]), so a burst pushes back on the socket.
+//!   ([`WorkerMachine::side_calls`]), so a burst pushes back on the socket.
 //! - **Malformed events** are a [`Notice`]; a task whose `id` can be read
 //!   is saved as `error` with the reason; the worker goes on.
-//! - **Shutdown** ([`Worker::begin_shutdown`], and a conflict, and a fatal
+//! - **Shutdown** ([`WorkerMachine::begin_shutdown`], and a conflict, and a fatal
 //!   stream error): the stream is closed, queued tasks are left to the
 //!   server's dispatch (see Intake), running ones get [`WorkerPolicy::shutdown_grace`] (25 s,
 //!   inside Kubernetes' 30 s) to finish, as Sidekiq's TERM handling gives
@@ -164,7 +164,7 @@
 //!   other runtimes have). [`Effect::Finished`] comes when every task is
 //!   settled, or at [`WorkerPolicy::shutdown_deadline`] (29 s) whatever is
 //!   left, naming the tasks not saved; the runtime then runs the shutdown
-//!   hooks, always. A second [`Worker::begin_shutdown`] ends the drain:
+//!   hooks, always. A second [`WorkerMachine::begin_shutdown`] ends the drain:
 //!   handlers cancelled, their tasks saved once without a reload, claimed
 //!   tasks not started set back to `pending`, and `Finished` once these
 //!   calls are answered or [`WorkerPolicy::last_calls`] passed.
@@ -318,12 +318,12 @@ struct Stopping {
 ///
 /// ```
 /// use std::time::Instant;
-/// use xpander_sdk::core::worker::{Effect, Worker, WorkerPolicy, WorkerRequests, Environment};
+/// use xpander_sdk::sans_io::worker::{Effect, WorkerMachine, WorkerPolicy, WorkerRequests, Environment};
 /// use xpander_sdk::Tasks;
 ///
 /// let config = Tasks::builder().api_key("k").organization_id("org-1").build_config()?;
 /// let requests = WorkerRequests::new(config, "agent-1", Environment::Local)?;
-/// let mut worker = Worker::new(requests, WorkerPolicy::default());
+/// let mut worker = WorkerMachine::new(requests, WorkerPolicy::default());
 /// let t0 = Instant::now();
 ///
 /// // Starting opens the stream; nothing else happens before.
@@ -341,7 +341,7 @@ struct Stopping {
 /// assert!(worker.is_ready());
 /// # Ok::<(), xpander_sdk::Error>(())
 /// ```
-pub struct Worker {
+pub struct WorkerMachine {
     requests: WorkerRequests,
     policy: WorkerPolicy,
     session: EventSession,
@@ -360,7 +360,7 @@ pub struct Worker {
     /// [`MAX_SIDE_CALLS`]).
     side_calls: Vec<Call>,
     /// Releases and malformed-task reports waiting for a place, in order.
-    side_waiting: VecDeque<(Call, crate::core::HttpRequest)>,
+    side_waiting: VecDeque<(Call, crate::sans_io::HttpRequest)>,
     /// Tasks delivered again while their release was on its way: taken in
     /// when its answer comes (a claim before it could be undone by it).
     deferred: Vec<Queued>,
@@ -372,11 +372,11 @@ pub struct Worker {
     rng: fastrand::Rng,
 }
 
-impl Worker {
+impl WorkerMachine {
     /// A worker, not started: nothing happens until [`start`](Self::start).
-    pub fn new(requests: WorkerRequests, policy: WorkerPolicy) -> Worker {
+    pub fn new(requests: WorkerRequests, policy: WorkerPolicy) -> WorkerMachine {
         let policy = policy.normalized();
-        Worker {
+        WorkerMachine {
             session: EventSession::new(requests.agent_id(), policy.stream.clone()),
             requests,
             policy,
@@ -401,7 +401,7 @@ impl Worker {
     /// Seeds the worker's randomness (event ids, save-retry jitter), for
     /// reproducible runs.
     #[must_use]
-    pub fn seed(mut self, seed: u64) -> Worker {
+    pub fn seed(mut self, seed: u64) -> WorkerMachine {
         self.rng = fastrand::Rng::with_seed(seed);
         self
     }
@@ -413,7 +413,7 @@ impl Worker {
     )]
     #[doc(hidden)]
     #[must_use]
-    pub fn with_seed(self, seed: u64) -> Worker {
+    pub fn with_seed(self, seed: u64) -> WorkerMachine {
         self.seed(seed)
     }
 
@@ -511,9 +511,9 @@ impl Worker {
     }
 }
 
-impl fmt::Debug for Worker {
+impl fmt::Debug for WorkerMachine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Worker")
+        f.debug_struct("WorkerMachine")
             .field("agent_id", &self.requests.agent_id())
             .field("link", &self.link)
             .field("worker_id", &self.worker_id)

@@ -142,7 +142,7 @@ fn the_backoff_factor_is_applied_and_a_bad_one_counts_as_one() {
 fn jitter_stays_between_half_the_delay_and_the_delay() {
     let t0 = Instant::now();
     let mut w = Waiter::new(WaitPolicy::default(), t0);
-    crate::core::stream::assert_equal_jitter(ms(500), secs(10), || {
+    crate::sans_io::stream::assert_equal_jitter(ms(500), secs(10), || {
         poll_after(w.on_task(task("executing"), t0))
     });
 }
@@ -430,7 +430,7 @@ fn a_stream_ending_past_the_deadline_times_out() {
 #[test]
 fn the_stream_policy_always_stops_at_the_finish() {
     let p = policy().stream(
-        crate::core::stream::StreamPolicy::default()
+        crate::sans_io::stream::StreamPolicy::default()
             .stop_at_finish(false)
             .max_reconnects(7),
     );

@@ -31,7 +31,7 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use xpander_sdk::core::stream::{
+//! use xpander_sdk::sans_io::stream::{
 //!     Disconnect, EventSession, NextStep, Opened, SessionItem, StreamPolicy,
 //! };
 //!
@@ -118,7 +118,7 @@ use crate::model::{TaskEvent, TaskEventType};
 ///
 /// ```
 /// use std::time::Duration;
-/// use xpander_sdk::core::stream::StreamPolicy;
+/// use xpander_sdk::sans_io::stream::StreamPolicy;
 ///
 /// let policy = StreamPolicy::default()
 ///     .idle_timeout(Duration::from_secs(90))
@@ -550,7 +550,7 @@ pub struct EventSession {
 impl EventSession {
     /// A session for the stream of `task_id`, not connected yet.
     pub fn new(task_id: impl Into<String>, policy: StreamPolicy) -> EventSession {
-        let policy = crate::core::duration::clamp_stream(policy);
+        let policy = crate::sans_io::duration::clamp_stream(policy);
         let backoff = Backoff::new(
             policy.initial_delay,
             policy.max_delay,
@@ -583,7 +583,7 @@ impl EventSession {
     /// ignored.
     ///
     /// ```
-    /// use xpander_sdk::core::stream::{EventSession, StreamPolicy};
+    /// use xpander_sdk::sans_io::stream::{EventSession, StreamPolicy};
     ///
     /// let session = EventSession::new("task-1", StreamPolicy::default()).with_last_event_id("41");
     /// let headers = session.request_headers();

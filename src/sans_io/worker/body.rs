@@ -30,7 +30,7 @@ pub const NEVER_SAVED: &[&str] = &["user_oidc_token", "user_tokens", "mcp_server
 /// Every other key, known or not, goes back as it came.
 ///
 /// ```
-/// use xpander_sdk::core::worker::runtime_save_body;
+/// use xpander_sdk::sans_io::worker::runtime_save_body;
 /// use xpander_sdk::model::Task;
 ///
 /// let task: Task = serde_json::from_str(r#"{"id": "t", "agent_id": "a",
@@ -77,7 +77,7 @@ pub(crate) fn strip_credentials(map: &mut Map<String, Value>) {
 /// `ours`. Then the credentials are taken out.
 ///
 /// The status is the caller's to settle (a server-side `stopped` is kept by
-/// the worker before calling this: see [`super::Worker`]).
+/// the worker before calling this: see [`super::WorkerMachine`]).
 pub(crate) fn merged_save_body(
     delivered: &Task,
     ours: &Task,

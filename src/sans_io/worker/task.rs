@@ -6,14 +6,14 @@ use std::time::Instant;
 
 use super::{
     body, notice, runtime_save_body, Call, CancelReason, Effect, Handler, HandlerOutcome,
-    HandlerStart, Level, Phase, TaskRecord, Worker, SHUTDOWN_MESSAGE,
+    HandlerStart, Level, Phase, TaskRecord, WorkerMachine, SHUTDOWN_MESSAGE,
 };
-use crate::core::duration::after;
-use crate::core::stream::{backoff_ceiling, equal_jitter};
 use crate::error::{ErrorClass, Result};
 use crate::model::{AgentExecutionStatus, Task};
+use crate::sans_io::duration::after;
+use crate::sans_io::stream::{backoff_ceiling, equal_jitter};
 
-impl Worker {
+impl WorkerMachine {
     pub(super) fn record_mut(&mut self, task_id: &str) -> Option<&mut TaskRecord> {
         self.tasks.iter_mut().find(|r| r.id == task_id)
     }

@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 
 use super::{Core, HttpRequest, HttpResponse};
 use crate::config::ClientBuilder;
-use crate::core::request::Saving;
-use crate::core::response::{self, Secret};
 use crate::error::Error;
 use crate::model::{AgentExecutionStatus, Task};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+use crate::sans_io::request::Saving;
+use crate::sans_io::response::{self, Secret};
 
 #[path = "../../tests/common/expected.rs"]
 mod expected;

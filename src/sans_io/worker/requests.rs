@@ -7,11 +7,11 @@ use serde_json::Value;
 
 use super::body::runtime_save_body;
 use crate::config::Config;
-use crate::core::stream::EventSession;
-use crate::core::{segment, Core, HeaderValue, HttpRequest, Method, Operation};
 use crate::error::{Error, Result};
 use crate::model::{AgentExecutionStatus, Task, WorkerEvent};
 use crate::params::UpdateTask;
+use crate::sans_io::stream::EventSession;
+use crate::sans_io::{segment, Core, HeaderValue, HttpRequest, Method, Operation};
 
 /// The events root `E` of a configuration ([`Config::events_root`]): the
 /// base of the agent stream, of worker events and of a task's event stream
@@ -33,7 +33,7 @@ use crate::params::UpdateTask;
 /// then [`Error::Config`], saying what to set.
 ///
 /// ```
-/// use xpander_sdk::core::events_root;
+/// use xpander_sdk::sans_io::events_root;
 /// use xpander_sdk::Tasks;
 ///
 /// let config = Tasks::builder().api_key("k").organization_id("org-1").build_config()?;
@@ -83,7 +83,7 @@ impl Environment {
     /// anything else, or no value, [`Environment::Local`].
     ///
     /// ```
-    /// use xpander_sdk::core::worker::Environment;
+    /// use xpander_sdk::sans_io::worker::Environment;
     /// assert_eq!(Environment::from_is_xpander_cloud(Some("true")), Environment::Xpander);
     /// assert_eq!(Environment::from_is_xpander_cloud(Some("1")), Environment::Local);
     /// assert_eq!(Environment::from_is_xpander_cloud(None), Environment::Local);
@@ -102,8 +102,8 @@ impl Environment {
 /// the API base, with the configuration's key and header rules.
 ///
 /// ```
-/// use xpander_sdk::core::worker::{Environment, WorkerRequests};
-/// use xpander_sdk::core::stream::{EventSession, StreamPolicy};
+/// use xpander_sdk::sans_io::worker::{Environment, WorkerRequests};
+/// use xpander_sdk::sans_io::stream::{EventSession, StreamPolicy};
 /// use xpander_sdk::model::WorkerEvent;
 /// use xpander_sdk::Tasks;
 ///
@@ -278,14 +278,14 @@ impl WorkerRequests {
 
     /// Parses the answer of [`reload`](Self::reload); errors never carry
     /// the key.
-    pub fn parse_task(&self, response: crate::core::HttpResponse) -> Result<Task> {
+    pub fn parse_task(&self, response: crate::sans_io::HttpResponse) -> Result<Task> {
         self.core.task(response)
     }
 
     /// Checks an answer whose body is not used (saves, worker events): a
     /// 2xx is `Ok`, any other status [`Error::Api`] without the key.
-    pub fn check(&self, response: crate::core::HttpResponse) -> Result<()> {
-        crate::core::response::check_status(response, self.core.secret()).map(|_| ())
+    pub fn check(&self, response: crate::sans_io::HttpResponse) -> Result<()> {
+        crate::sans_io::response::check_status(response, self.core.secret()).map(|_| ())
     }
 }
 
