@@ -49,8 +49,8 @@
 //!   handler is called inside its own tokio task: a panic before its first
 //!   `.await` fails that task alone); a handler past its deadline is
 //!   cancelled (its token) and the task saved `error` ("timeout"); one that
-//!   ignores its token is aborted [`WorkerPolicy::abort_grace`] later,
-//!   which frees its slot.
+//!   ignores its token is aborted [`WorkerPolicy::abort_grace`] later (its
+//!   slot is free once it is gone and the task's final save is done).
 //! - Shutdown (SIGTERM, Ctrl-C, the [`ShutdownHandle`], or the future given
 //!   to [`Worker::run_until`]) has one deadline
 //!   ([`WorkerBuilder::shutdown_deadline`], 29 s): intake stops, queued
@@ -159,7 +159,8 @@ impl WorkerBuilder {
         self
     }
 
-    /// Handlers running at once (at least 1). Default: 6.
+    /// Tasks held at once, each from its claim until its final status is
+    /// saved (at least 1). Default: 6. See [`WorkerPolicy::concurrency`].
     pub fn concurrency(mut self, concurrency: usize) -> WorkerBuilder {
         self.policy = self.policy.concurrency(concurrency);
         self

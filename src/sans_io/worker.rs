@@ -210,7 +210,8 @@ pub const SHUTDOWN_MESSAGE: &str =
 /// their turn, in order (a burst of deliveries beyond the queue never opens
 /// more connections than this). Capacity updates and heartbeats go one at a
 /// time each, so a worker has at most this many plus two side requests
-/// under way, besides the calls of the tasks it holds (one per slot).
+/// under way, besides the calls of the tasks it holds (one per slot, and
+/// a metrics report per task that has tokens).
 pub const MAX_SIDE_CALLS: usize = 4;
 
 /// Failed reads before a claim, in a row for one task, after which the
@@ -243,8 +244,10 @@ struct TaskRecord {
     delivered: Option<AgentExecutionStatus>,
     phase: Phase,
     handler: Handler,
-    /// It counts against the concurrency: from its claim until its handler
-    /// returns (or it is settled without running).
+    /// The claim or the handler occupies the slot: from the claim until the
+    /// handler returns (or the task is settled without running). The read
+    /// and the final save after it count against the concurrency too
+    /// ([`WorkerMachine::running`]).
     holds_slot: bool,
     /// The task as it will be saved (status and result settled).
     ours: Option<Task>,
@@ -450,8 +453,9 @@ impl WorkerMachine {
 
     /// Slots in use: claims under way, handlers running, and final saves
     /// under way. A task holds its slot until its final status is on the
-    /// server (or given up), so a worker that dies holds at most
-    /// `concurrency` tasks `executing`.
+    /// server or the save is given up (an error notice), so a worker that
+    /// dies leaves at most `concurrency` tasks `executing` besides those
+    /// whose save it gave up.
     pub fn running(&self) -> usize {
         self.tasks
             .iter()

@@ -117,8 +117,9 @@ pub enum Effect {
     StartHandler(Box<HandlerStart>),
     /// Trigger the cancellation token of a task's handler. The task's fate
     /// is already settled; when the handler returns, still call
-    /// [`WorkerMachine::on_handler_done`](super::WorkerMachine::on_handler_done) (it
-    /// frees the slot).
+    /// [`WorkerMachine::on_handler_done`](super::WorkerMachine::on_handler_done) (the
+    /// slot is free once the handler has returned and the final save is
+    /// done).
     CancelHandler {
         /// The task.
         task_id: String,
@@ -127,7 +128,8 @@ pub enum Effect {
     },
     /// Abort the handler of a task: it was cancelled
     /// ([`Effect::CancelHandler`]) [`WorkerPolicy::abort_grace`](super::WorkerPolicy::abort_grace)
-    /// ago and has not returned. Its task is settled and its slot freed;
+    /// ago and has not returned. Its task is settled (its slot is free once
+    /// its final save is done);
     /// do not call [`WorkerMachine::on_handler_done`](super::WorkerMachine::on_handler_done)
     /// for it (it is ignored if you do).
     AbortHandler {

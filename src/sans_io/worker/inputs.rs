@@ -243,9 +243,10 @@ impl WorkerMachine {
         fx
     }
 
-    /// A handler ended ([`Effect::StartHandler`]). Frees its slot (the next
-    /// queued task starts) and, unless the task was settled meanwhile
-    /// (timeout, shutdown), settles its status.
+    /// A handler ended ([`Effect::StartHandler`]). Unless the task was
+    /// settled meanwhile (timeout, shutdown), settles its status: the read
+    /// and the final save follow, and the slot is free (the next queued task
+    /// starts) once that save is done or given up.
     pub fn on_handler_done(&mut self, task_id: &str, outcome: HandlerOutcome) -> Vec<Effect> {
         let mut fx = Vec::new();
         let Some(index) = self.tasks.iter().position(|r| r.id == task_id) else {

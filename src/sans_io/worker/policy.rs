@@ -33,8 +33,9 @@ pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 #[non_exhaustive]
 pub struct WorkerPolicy {
     /// Tasks the worker holds at once (the slots): a task takes a slot from
-    /// its claim until its final status is saved (or given up), so a worker
-    /// that dies leaves at most this many tasks `executing`. At least 1.
+    /// its claim until its final status is saved or the save is given up, so
+    /// a worker that dies leaves at most this many tasks `executing` (besides
+    /// any whose final save it gave up, each an error notice). At least 1.
     /// Default: 6, the official runtime's.
     pub concurrency: usize,
     /// Tasks accepted beyond the slots, waiting for one (unclaimed: they
@@ -72,7 +73,8 @@ pub struct WorkerPolicy {
     pub shutdown_deadline: Duration,
     /// How long a cancelled handler (past its deadline, or at the end of
     /// the shutdown grace) gets to return before the runtime aborts it
-    /// (its task is already saved as `error`; the abort frees its slot).
+    /// (its task is saved as `error`; the slot is free once the handler is
+    /// gone and that save is done).
     /// A blocking handler cannot be aborted: its thread goes on detached.
     /// Default: 2 s.
     pub abort_grace: Duration,

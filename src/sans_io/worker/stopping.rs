@@ -22,7 +22,7 @@ impl WorkerMachine {
             Level::Info,
             None,
             format!(
-                "stopping: no more tasks taken; {} running get up to {grace:?} to finish, the final saves the rest of {deadline:?}; {} queued are left to the server's dispatch",
+                "stopping: no more tasks taken; {} held (claimed, running or saving) get up to {grace:?} to finish, the final saves the rest of {deadline:?}; {} queued are left to the server's dispatch",
                 self.running(),
                 self.queue.len()
             ),

@@ -1453,7 +1453,6 @@ fn a_handler_past_its_deadline_is_cancelled_and_saved_as_a_timeout() {
     let fx = w.on_response(final_save("task-1", 1), ok(), t0 + secs(61));
     assert!(metrics(&fx).is_empty(), "the timed-out task has no tokens");
     assert_eq!(w.running(), 0);
-    assert_eq!(w.in_flight(), 0);
 }
 
 #[test]
@@ -1872,7 +1871,8 @@ fn a_drain_within_the_deadline_saves_all_and_then_stops_the_heartbeats() {
 }
 
 /// A handler past its task deadline that ignores its token is aborted after
-/// the abort grace: its slot is free again (the next queued task starts).
+/// the abort grace; its slot is free again (the next queued task starts)
+/// once its timeout is saved.
 #[test]
 fn a_handler_ignoring_its_timeout_is_aborted_and_its_slot_freed() {
     let t0 = Instant::now();
@@ -1892,11 +1892,15 @@ fn a_handler_ignoring_its_timeout_is_aborted_and_its_slot_freed() {
     assert!(fx
         .iter()
         .any(|e| matches!(e, Effect::AbortHandler { task_id } if task_id == "task-1")));
+    // The handler is gone, but its timeout is not saved yet: the slot is
+    // still taken.
+    let at = t0 + secs(12);
+    let fx = checked(&mut w, fx, at);
+    assert!(claims(&fx).is_empty(), "the save of task-1 holds the slot");
+    assert_eq!(w.running(), 1);
     // Its timeout is saved: the slot is free, the next task is taken in
     // (its read before the claim).
-    let at = t0 + secs(12);
-    let mut fx = fx;
-    fx.extend(w.on_response(reload("task-1"), server_copy("task-1", "executing"), at));
+    let fx = w.on_response(reload("task-1"), server_copy("task-1", "executing"), at);
     let fx = saved(&mut w, fx, at);
     assert_eq!(claims(&fx), ["task-2"], "the slot is free");
     // A late end of the aborted handler changes nothing.
@@ -2416,4 +2420,41 @@ fn a_read_copy_without_an_agent_id_is_still_claimed() {
     let copy = Ok(HttpResponse::new(200, None, value.to_string().into_bytes()));
     let fx = w.on_response(check_call("task-1"), copy, t0);
     assert_eq!(claims(&fx), ["task-1"]);
+}
+
+/// A final save given up (a client error) frees the slot: the queued task
+/// starts and the worker tells the server it is free again; the give-up
+/// is an error notice. At no point does the worker hold more than its slots.
+#[test]
+fn a_given_up_final_save_frees_the_slot_and_starts_the_next_task() {
+    let t0 = Instant::now();
+    let mut w = registered(policy().concurrency(1).queue_capacity(4), t0);
+    let fx = deliver(&mut w, &task_ids(2), t0);
+    assert_eq!(capacity(&fx), [(1, true)]);
+    w.on_response(capacity_call("w-1", 1, true), ok(), t0);
+    let fx = answer_claims(&mut w, &fx, t0);
+    let start = started(&fx)[0].clone();
+    let fx = w.on_handler_done("task-1", handler_result(&start));
+    assert_eq!(w.running(), 1);
+    let fx = checked(&mut w, fx, t0);
+    assert!(claims(&fx).is_empty());
+    let fx = w.on_response(reload("task-1"), server_copy("task-1", "executing"), t0);
+    assert!(calls(&fx).contains(&final_save("task-1", 1)));
+    assert_eq!(w.running(), 1, "the save holds the slot");
+    let fx = w.on_response(final_save("task-1", 1), answer(422), t0);
+    assert!(notices(&fx)
+        .iter()
+        .any(|n| n.level == Level::Error && n.message.contains("gave up saving")));
+    let fx = checked(&mut w, fx, t0);
+    assert_eq!(claims(&fx), ["task-2"], "the given-up save freed the slot");
+    assert_eq!(w.running(), 1);
+    assert!(w.is_busy());
+    // task-2 ends and is saved: the worker is free, and says so.
+    let fx = w.on_response(claim_call("task-2"), ok(), t0);
+    let fx = w.on_handler_done("task-2", handler_result(started(&fx)[0]));
+    assert!(capacity(&fx).is_empty(), "busy until task-2 is saved");
+    let fx = saved(&mut w, fx, t0);
+    assert_eq!(capacity(&fx), [(2, false)]);
+    assert_eq!(w.running(), 0);
+    assert_eq!(w.in_flight(), 0);
 }
