@@ -2434,7 +2434,7 @@ fn a_given_up_final_save_frees_the_slot_and_starts_the_next_task() {
     w.on_response(capacity_call("w-1", 1, true), ok(), t0);
     let fx = answer_claims(&mut w, &fx, t0);
     let start = started(&fx)[0];
-    let fx = w.on_handler_done("task-1", handler_result(&start));
+    let fx = w.on_handler_done("task-1", handler_result(start));
     assert_eq!(w.running(), 1);
     let fx = checked(&mut w, fx, t0);
     assert!(claims(&fx).is_empty());
