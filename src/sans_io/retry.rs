@@ -234,7 +234,7 @@ pub(crate) enum Jitter {
 ///   the caller's patience means giving up; within it, it lengthens the wait
 ///   up to the cap, never shortens it, or with
 ///   [`exact_hints`](Backoff::exact_hints) stands for the wait (the server
-///   said when).
+///   said when), at most [`MAX_BACKOFF_WAIT`].
 /// - The count goes back to zero on [`Backoff::reset`], or when a connection
 ///   stayed up for `reset_after` ([`Backoff::connected`] then
 ///   [`Backoff::next_wait`]); a handshake, or events, on a connection that
@@ -407,7 +407,11 @@ impl Backoff {
         }
         let exact = self.exact_hints;
         let wait = self.next_wait(now, asked.filter(|_| !exact));
-        Some(asked.filter(|_| exact).unwrap_or(wait))
+        Some(
+            asked
+                .filter(|_| exact)
+                .map_or(wait, |asked| asked.min(MAX_BACKOFF_WAIT)),
+        )
     }
 }
 
@@ -571,6 +575,16 @@ mod tests {
         assert!(matches!(
             r.step(answer(503, Some("Sun, 06 Nov 1994 08:49:37 GMT"))),
             Step::Retry(d) if d == Duration::ZERO
+        ));
+    }
+
+    #[test]
+    fn an_endless_patience_still_waits_at_most_a_day() {
+        let endless = policy().max_retry_after(Duration::MAX);
+        let mut r = retrier(endless, Operation::Get);
+        assert!(matches!(
+            r.step(answer(429, Some("18446744073709551615"))),
+            Step::Retry(d) if d == MAX_BACKOFF_WAIT
         ));
     }
 
