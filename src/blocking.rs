@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::sans_io::duration::clamp;
 use crate::sans_io::{broke_off, BodyLimit, HttpRequest, HttpResponse, StreamRead};
+use crate::security::Url;
 
 /// Idle connections kept per host, as reqwest keeps them without a bound.
 const POOL_IDLE_PER_HOST: usize = 64;
@@ -493,7 +494,7 @@ impl CachingResolver {
         let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
             return self.lookup.resolve(uri, config, timeout);
         };
-        let host = bare_host(authority.host());
+        let host = Url::split(authority.host()).host_str();
         let Some(port) = authority.port_u16().or(match scheme {
             "http" => Some(80),
             "https" => Some(443),
@@ -552,13 +553,6 @@ impl CachingResolver {
     }
 }
 
-/// A URI's host without the brackets of an IPv6 literal.
-fn bare_host(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
-}
-
 /// TLS for ureq with the client's own rustls configuration (the roots
 /// [`crate::tls`] decided), where ureq's connector would make its own.
 #[derive(Debug)]
@@ -578,7 +572,7 @@ impl<In: UreqTransport> Connector<In> for TlsConnector {
         if !details.needs_tls() || transport.is_tls() {
             return Ok(Some(Either::A(transport)));
         }
-        let host = bare_host(details.uri.host().unwrap_or_default());
+        let host = Url::split(details.uri.host().unwrap_or_default()).host_str();
         let name = ServerName::try_from(host.to_string())
             .map_err(|_| ureq::Error::Tls("the host is not a valid TLS server name"))?;
         let mut conn = ClientConnection::new(self.0.clone(), name)?;

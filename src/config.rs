@@ -38,6 +38,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::proxy::{ProxySetting, ProxyUrl, Target};
 use crate::sans_io::segment;
+use crate::security::Url;
 
 /// The production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://inbound.xpander.ai";
@@ -376,16 +377,6 @@ const PROXY_VARS: [&str; 9] = [
     "REQUEST_METHOD",
 ];
 
-/// `scheme://authority` of a URL, as written (for the route cache).
-fn origin_of(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i.saturating_add(3));
-    let end = url
-        .get(after_scheme..)
-        .and_then(|rest| rest.find(['/', '?', '#']))
-        .map_or(url.len(), |i| i.saturating_add(after_scheme));
-    url.get(..end).unwrap_or(url)
-}
-
 impl Routes {
     fn new(
         setting: ProxySetting,
@@ -408,7 +399,7 @@ impl Routes {
     /// Decides the route of `url` and remembers it.
     fn learn(&mut self, url: &str) -> Result<Route> {
         let route = self.route(url)?;
-        let origin = origin_of(url).to_ascii_lowercase();
+        let origin = Url::split(url).origin.to_ascii_lowercase();
         if !self.known.iter().any(|(o, _)| *o == origin) {
             self.known.push((origin, route.clone()));
         }
@@ -418,7 +409,7 @@ impl Routes {
     /// The route already decided for `url`'s origin (no allocation: the
     /// transports' path for every request to the base URL and events root).
     pub(crate) fn known(&self, url: &str) -> Option<&Route> {
-        let origin = origin_of(url);
+        let origin = Url::split(url).origin;
         self.known
             .iter()
             .find(|(o, _)| o.eq_ignore_ascii_case(origin))
@@ -437,16 +428,10 @@ impl Routes {
         if let ProxySetting::Url(url) = &self.setting {
             urls.push(url);
         }
+        // Up to the last `@` of the whole URL (a password may hold an
+        // unencoded `/`).
         urls.iter()
-            .filter_map(|url| {
-                let rest = url.split_once("://").map_or(*url, |(_, rest)| rest);
-                let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-                // As ProxyUrl reads it: up to the last `@` of the whole URL
-                // (a password may hold an unencoded `/`).
-                rest.rsplit_once('@')
-                    .or_else(|| authority.rsplit_once('@'))
-                    .map(|(userinfo, _)| userinfo.to_owned())
-            })
+            .filter_map(|url| Some(Url::split(url).loose_userinfo()?.to_owned()))
             .collect()
     }
 
@@ -501,45 +486,12 @@ pub(crate) fn route_url(
     allow_cleartext_proxy: bool,
     vars: impl Fn(&str) -> Option<String>,
 ) -> Result<Route> {
-    let bad = |why: &str| {
-        let shown = crate::redact::redact_userinfo(origin_of(url));
+    let KeyUrl {
+        scheme, host, port, ..
+    } = key_url(url, allow_insecure_http).map_err(|why| {
+        let shown = crate::redact::redact_userinfo(Url::split(url).origin);
         Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
-    };
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("it has no scheme"))?;
-    let scheme = match scheme.to_ascii_lowercase().as_str() {
-        "https" => "https",
-        "http" => "http",
-        _ => return Err(bad("the scheme must be https or http")),
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(bad("credentials in the URL are not supported"));
-    }
-    if let Some(why) = odd_authority(authority) {
-        return Err(bad(why));
-    }
-    let host = host_of(authority).ok_or_else(|| bad("it has no host"))?;
-    let port = match port_text(authority) {
-        "" => {
-            if scheme == "https" {
-                443
-            } else {
-                80
-            }
-        }
-        port => port
-            .parse::<u16>()
-            .map_err(|_| bad("the port is not a number from 0 to 65535"))?,
-    };
-    if scheme == "http" && !is_loopback(&host) && !allow_insecure_http {
-        return Err(bad(&format!(
-            "plain http is allowed only to loopback hosts; use https, or opt in to send \
-             the key in clear text ({INSECURE_HTTP_VAR}=1, or \
-             ClientBuilder::allow_insecure_http(true))"
-        )));
-    }
+    })?;
     let proxy = crate::proxy::choose(
         setting,
         Target {
@@ -1123,19 +1075,51 @@ pub(crate) fn is_true(value: &str) -> bool {
         .any(|yes| value.eq_ignore_ascii_case(yes))
 }
 
-/// The explicit port of a resolved base URL, if any.
-fn port_of(url: &str) -> Option<u16> {
-    let rest = url.split_once("://")?.1;
-    port_text(rest.split('/').next()?).parse().ok()
+/// A URL the key may go to, as [`key_url`] checked it.
+struct KeyUrl<'a> {
+    url: Url<'a>,
+    scheme: &'static str,
+    host: String,
+    /// The port, or the scheme's.
+    port: u16,
 }
 
-/// The port of an authority as written (empty when there is none).
-fn port_text(authority: &str) -> &str {
-    let after_host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map_or("", |(_, after)| after),
-        None => authority.split_once(':').map_or("", |(_, port)| port),
+/// The checks of every URL the key goes to: an `https` or `http` scheme,
+/// no credentials, a host part every URL parser reads the same way, a
+/// port from 0 to 65535, and `http` only to a loopback host or with the
+/// opt-in. An error says why not.
+fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<KeyUrl<'_>, String> {
+    let url = Url::split(raw);
+    let scheme = match url.scheme.map(str::to_ascii_lowercase).as_deref() {
+        Some("https") => "https",
+        Some("http") => "http",
+        Some(_) => return Err("the scheme must be https or http".into()),
+        None => return Err("it has no scheme".into()),
     };
-    after_host.trim_start_matches(':')
+    if url.userinfo.is_some() {
+        return Err("credentials in the URL are not supported; use the API key".into());
+    }
+    if let Some(why) = odd_authority(url.hostport) {
+        return Err(why.into());
+    }
+    let host = url.host().ok_or("it has no host")?;
+    let port = url
+        .port()
+        .map_err(|_| "the port is not a number from 0 to 65535")?
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    if scheme == "http" && !is_loopback(&host) && !allow_insecure_http {
+        return Err(format!(
+            "plain http is allowed only to loopback hosts; use https, or opt in to send \
+             the key in clear text ({INSECURE_HTTP_VAR}=1, or \
+             ClientBuilder::allow_insecure_http(true))"
+        ));
+    }
+    Ok(KeyUrl {
+        url,
+        scheme,
+        host,
+        port,
+    })
 }
 
 /// Applies the base-URL rules; answers the URL (no trailing `/`) and its host.
@@ -1144,8 +1128,8 @@ pub(crate) fn resolve_base_url(
     organization_id: Option<&str>,
     allow_insecure_http: bool,
 ) -> Result<(String, String)> {
-    let (mut url, host, path) = check_base_url(raw, allow_insecure_http)?;
-    if is_agent_controller(&host, port_of(&url), &path) {
+    let (mut url, host, port, path) = check_base_url(raw, allow_insecure_http)?;
+    if is_agent_controller(&host, port, &path) {
         let org = organization_id.filter(|o| !o.is_empty()).ok_or_else(|| {
             Error::Config(format!(
                 "the base URL {raw:?} is an agent-controller URL, which needs an organization id \
@@ -1159,10 +1143,10 @@ pub(crate) fn resolve_base_url(
     Ok((url, host))
 }
 
-/// Checks a base URL (scheme, no query, no credentials, https off
-/// loopback); answers it with its scheme and without a trailing `/`, its
-/// host, and its path.
-fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, String, String)> {
+/// Checks a base URL ([`key_url`], and no query); answers it with its
+/// scheme and without a trailing `/`, its host, its port (or the scheme's),
+/// and its path.
+fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, String, u16, String)> {
     let bad = |why: &str| {
         let shown = crate::redact::redact_userinfo(raw);
         Error::Config(format!("invalid base URL {shown:?}: {why}"))
@@ -1173,7 +1157,7 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
     if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("it contains white space or control characters"));
     }
-    let Some((scheme, rest)) = raw.split_once("://") else {
+    let Some((_, rest)) = raw.split_once("://") else {
         // Refused rather than guessed: an https guess pointed at a local
         // plain-http server fails later as a TLS error that names nothing.
         // A mistyped separator (`http:/host`, `https:host`) keeps its scheme.
@@ -1189,48 +1173,26 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
         };
         let shown = crate::redact::redact_userinfo(raw);
         let meant_rest = crate::redact::redact_userinfo(rest);
-        let authority = rest.split('/').next().unwrap_or_default();
-        let host = host_of(authority.rsplit('@').next().unwrap_or_default()).unwrap_or_default();
+        let host = Url::split(rest).host().unwrap_or_default();
         let meant = given.unwrap_or(if is_loopback(&host) { "http" } else { "https" });
         return Err(Error::Config(format!(
             "invalid base URL {shown:?}: it has no scheme; did you mean \"{meant}://{meant_rest}\"?"
         )));
     };
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "https" && scheme != "http" {
-        return Err(bad("the scheme must be https or http"));
-    }
     if rest.contains(['?', '#']) {
         return Err(bad("a base URL takes no query or fragment"));
     }
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    if authority.contains('@') {
-        return Err(bad(
-            "credentials in the URL are not supported; use the API key",
-        ));
-    }
-    if let Some(why) = odd_authority(authority) {
-        return Err(bad(why));
-    }
-    let host = host_of(authority).ok_or_else(|| bad("no host"))?;
-    let port = port_text(authority);
-    if !port.is_empty() && port.parse::<u16>().is_err() {
-        return Err(bad("the port is not a number from 0 to 65535"));
-    }
-    if scheme == "http" && !is_loopback(&host) && !allow_insecure_http {
-        return Err(bad(
-            "plain http is allowed only to loopback hosts; use https, or opt in to send the \
-             key in clear text (XPANDER_ALLOW_INSECURE_HTTP=1, or \
-             ClientBuilder::allow_insecure_http(true))",
-        ));
-    }
-    let path = path.trim_end_matches('/');
-    Ok((
-        format!("{scheme}://{authority}{path}"),
+    let KeyUrl {
+        url,
+        scheme,
         host,
+        port,
+    } = key_url(raw, allow_insecure_http).map_err(|why| bad(&why))?;
+    let path = url.tail.trim_end_matches('/');
+    Ok((
+        format!("{scheme}://{}{path}", url.hostport),
+        host,
+        port,
         path.to_string(),
     ))
 }
@@ -1239,9 +1201,9 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
 /// takes the organization as its first path segment. An agent controller is
 /// a host containing `agent-controller`, port 9016, or a first path segment
 /// `agent-controller`.
-fn is_agent_controller(host: &str, port: Option<u16>, path: &str) -> bool {
+fn is_agent_controller(host: &str, port: u16, path: &str) -> bool {
     host.contains("agent-controller")
-        || port == Some(9016)
+        || port == 9016
         || path.trim_start_matches('/').split('/').next() == Some("agent-controller")
 }
 
@@ -1254,11 +1216,11 @@ fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String
         return Ok(None);
     };
     // The base URL was checked already; this answers it without the org.
-    let (url, host, _) = check_base_url(raw, true)?;
-    let root = match (host.as_str(), port_of(&url)) {
+    let (url, host, port, _) = check_base_url(raw, true)?;
+    let root = match (host.as_str(), port) {
         ("inbound.xpander.ai", _) => "https://agent-controller.xpander.ai".to_string(),
         ("inbound.stg.xpander.ai", _) => "https://agent-controller.stg.xpander.ai".to_string(),
-        (host, Some(8085)) if is_loopback(host) => "http://localhost:9016".to_string(),
+        (host, 8085) if is_loopback(host) => "http://localhost:9016".to_string(),
         _ => url,
     };
     Ok(Some(format!(
@@ -1272,21 +1234,6 @@ fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String
 fn public_api_url(given: Option<&str>, allow_insecure_http: bool) -> Result<String> {
     let raw = given.map_or(DEFAULT_PUBLIC_API_URL, str::trim);
     Ok(check_base_url(raw, allow_insecure_http)?.0)
-}
-
-/// The host of an authority (`host`, `host:port`, `[v6]:port`), lowercased.
-fn host_of(authority: &str) -> Option<String> {
-    let host = if let Some(rest) = authority.strip_prefix('[') {
-        let (inside, _) = rest.split_once(']')?;
-        inside
-    } else {
-        authority.split(':').next()?
-    };
-    if host.is_empty() {
-        None
-    } else {
-        Some(host.to_ascii_lowercase())
-    }
 }
 
 /// Why the host part of a URL cannot be read the same way by every URL
@@ -1579,6 +1526,7 @@ mod tests {
 
     #[test]
     fn ports_of_base_urls() {
+        let port_of = |url| Url::split(url).port().unwrap();
         assert_eq!(port_of("https://x.ai"), None);
         assert_eq!(port_of("http://127.0.0.1:8016/a"), Some(8016));
         assert_eq!(port_of("http://[::1]:9/a"), Some(9));

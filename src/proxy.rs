@@ -37,11 +37,12 @@
 //! [`ClientBuilder::allow_cleartext_proxy`]: crate::ClientBuilder::allow_cleartext_proxy
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::config::is_loopback;
 use crate::error::{Error, Result};
 use crate::redact::redact_userinfo;
+use crate::security::Url;
 
 /// Where the proxy setting of a client comes from.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -90,30 +91,22 @@ impl ProxyUrl {
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad("contains white space or control characters"));
         }
-        let (scheme, rest) = match raw.split_once("://") {
-            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
-            None => ("http".to_string(), raw),
-        };
+        let url = Url::split(raw);
+        let scheme = url.scheme.unwrap_or("http").to_ascii_lowercase();
         if scheme != "http" {
             return Err(bad(&format!(
                 "uses the scheme {scheme:?}: only http:// proxies are supported"
             )));
         }
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((userinfo, hostport)) => (Some(userinfo), hostport),
-            None => (None, authority),
-        };
-        let (host, port) = split_host_port(hostport).ok_or_else(|| bad("has no valid host"))?;
-        let port = port.unwrap_or(80);
-        let url = match userinfo {
-            Some(userinfo) => format!("http://{userinfo}@{hostport}"),
-            None => format!("http://{hostport}"),
-        };
+        let (host, port) = url.host_port().ok_or_else(|| bad("has no valid host"))?;
+        let (hostport, userinfo) = (url.hostport, url.userinfo);
         Ok(ProxyUrl {
-            url,
+            url: match userinfo {
+                Some(userinfo) => format!("http://{userinfo}@{hostport}"),
+                None => format!("http://{hostport}"),
+            },
             host,
-            port,
+            port: port.unwrap_or(80),
             has_credentials: userinfo.is_some(),
         })
     }
@@ -125,8 +118,7 @@ impl ProxyUrl {
 
     /// The `user:password` part of the URL, if any (for scrubbing).
     pub(crate) fn userinfo(&self) -> Option<&str> {
-        let rest = self.url.strip_prefix("http://")?;
-        rest.rsplit_once('@').map(|(userinfo, _)| userinfo)
+        Url::split(&self.url).userinfo
     }
 
     /// The proxy's host (no credentials).
@@ -155,34 +147,6 @@ impl fmt::Debug for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ProxyUrl({:?})", redact_userinfo(&self.url))
     }
-}
-
-/// `host`, `host:port`, `[v6]` or `[v6]:port`: the lowercased host (no
-/// brackets) and the port, if any.
-fn split_host_port(hostport: &str) -> Option<(String, Option<u16>)> {
-    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        match after {
-            "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':')?)),
-        }
-    } else if hostport.matches(':').count() > 1 {
-        // A bare IPv6 address (only in NO_PROXY lists).
-        (hostport, None)
-    } else {
-        match hostport.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (hostport, None),
-        }
-    };
-    if host.is_empty() {
-        return None;
-    }
-    let port = match port {
-        Some(port) => Some(port.parse::<u16>().ok()?),
-        None => None,
-    };
-    Some((host.to_ascii_lowercase(), port))
 }
 
 /// The target of the client's requests, as the proxy rules see it.
@@ -273,7 +237,13 @@ fn entry_matches(entry: &str, target: Target<'_>) -> bool {
         };
     }
     let entry = entry.strip_prefix("*.").unwrap_or(entry);
-    let Some((host, port)) = split_host_port(entry) else {
+    // A bare IPv6 address, or `host`, `host:port`, `[v6]`, `[v6]:port`.
+    let url = Url::split(entry);
+    let parsed = match entry.parse::<Ipv6Addr>() {
+        Ok(_) => Some((entry.to_ascii_lowercase(), None)),
+        Err(_) => url.host_port().filter(|_| url.userinfo.is_none()),
+    };
+    let Some((host, port)) = parsed else {
         return false;
     };
     if port.is_some_and(|port| port != target.port) {

@@ -263,18 +263,7 @@ impl fmt::Debug for RedactedValue<'_> {
 /// mistake this text is shown for (in the error refusing it). A proxy URL
 /// has no path worth showing.
 pub(crate) fn redact_userinfo(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
-    };
-    let rest = match rest.rsplit_once('@') {
-        Some((_, after)) => format!("<redacted>@{after}"),
-        None => rest.to_string(),
-    };
-    match scheme {
-        Some(scheme) => format!("{scheme}://{rest}"),
-        None => rest,
-    }
+    crate::security::Url::split(url).redacted()
 }
 
 /// `text` without any of `secrets`, whole or in part, as the crate's own

@@ -1,4 +1,5 @@
-//! Security rules of the client, in one place (issue 19). Documentation only.
+//! Security rules of the client, in one place (issue 19), and the one reading
+//! of a URL they all apply (the crate-internal `Url`).
 //!
 //! # Which hosts receive the API key
 //!
@@ -91,3 +92,135 @@
 //! separators): as `\uXXXX` in JSON output, which keeps the same values,
 //! and as `\u{..}` in messages on stderr, one line each. A closed stdout
 //! (`| head`) ends every subcommand with exit 0.
+
+/// A URL as every rule of the client reads it (the base URL, the events
+/// root, a public API base, proxies and `NO_PROXY` entries, redaction, the
+/// blocking face's DNS cache), split once, as written: no part is decoded
+/// or normalized but the host, which is lowercased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Url<'a> {
+    /// The scheme (`None`: the text has no `://`).
+    pub(crate) scheme: Option<&'a str>,
+    /// Everything after the scheme's `://`.
+    rest: &'a str,
+    /// `scheme://authority` (the route cache's key).
+    pub(crate) origin: &'a str,
+    /// What comes before the authority's last `@`.
+    pub(crate) userinfo: Option<&'a str>,
+    /// `host[:port]` or `[v6][:port]`.
+    pub(crate) hostport: &'a str,
+    /// The path, query and fragment.
+    pub(crate) tail: &'a str,
+}
+
+impl<'a> Url<'a> {
+    /// Splits `url`; the authority ends at the first `/`, `?` or `#`.
+    pub(crate) fn split(url: &'a str) -> Url<'a> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .map_or((None, url), |(scheme, rest)| (Some(scheme), rest));
+        let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+        let (userinfo, hostport) = authority
+            .rsplit_once('@')
+            .map_or((None, authority), |(user, hostport)| (Some(user), hostport));
+        let origin = url
+            .get(..url.len().saturating_sub(tail.len()))
+            .unwrap_or(url);
+        Url {
+            scheme,
+            rest,
+            origin,
+            userinfo,
+            hostport,
+            tail,
+        }
+    }
+
+    /// The host as written, an IPv6 address without its brackets, and the
+    /// text after it (a port, without its `:`).
+    fn host_and_port(&self) -> (&'a str, &'a str) {
+        match self.hostport.strip_prefix('[') {
+            Some(v6) => v6.split_once(']').map_or(("", ""), |(host, after)| {
+                (host, after.strip_prefix(':').unwrap_or(after))
+            }),
+            None => self.hostport.split_once(':').unwrap_or((self.hostport, "")),
+        }
+    }
+
+    /// The host as written, an IPv6 address without its brackets.
+    pub(crate) fn host_str(&self) -> &'a str {
+        self.host_and_port().0
+    }
+
+    /// The host, lowercased, an IPv6 address without its brackets; `None`
+    /// when there is none.
+    pub(crate) fn host(&self) -> Option<String> {
+        Some(self.host_str().to_ascii_lowercase()).filter(|host| !host.is_empty())
+    }
+
+    /// The port (`None`: none, or an empty one); an error when it is not a
+    /// number from 0 to 65535.
+    pub(crate) fn port(&self) -> Result<Option<u16>, std::num::ParseIntError> {
+        match self.host_and_port().1 {
+            "" => Ok(None),
+            port => port.parse().map(Some),
+        }
+    }
+
+    /// The host and the port, when both read.
+    pub(crate) fn host_port(&self) -> Option<(String, Option<u16>)> {
+        Some((self.host()?, self.port().ok()?))
+    }
+
+    /// Whatever comes before the last `@` after the scheme: all that a
+    /// URL's credentials may be in, a password with an unencoded `/`, `?`
+    /// or `#` included (what scrubbing takes out).
+    pub(crate) fn loose_userinfo(&self) -> Option<&'a str> {
+        self.rest.rsplit_once('@').map(|(userinfo, _)| userinfo)
+    }
+
+    /// The URL with its [`loose_userinfo`](Self::loose_userinfo) replaced
+    /// by `<redacted>`: a password with an unencoded `/` is a mistake this
+    /// text is shown for (in the error refusing it).
+    pub(crate) fn redacted(&self) -> String {
+        let scheme = self.scheme.map_or(String::new(), |s| format!("{s}://"));
+        match self.rest.rsplit_once('@') {
+            Some((_, after)) => format!("{scheme}<redacted>@{after}"),
+            None => format!("{scheme}{}", self.rest),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Url;
+
+    #[test]
+    fn one_reading_of_every_part() {
+        let url = Url::split("HTTP://u:p/w@[::1]:8080/a?b#c");
+        // The authority ends at the first `/`: `u:p` is then the host part.
+        assert_eq!(url.userinfo, None);
+        assert_eq!(url.loose_userinfo(), Some("u:p/w"));
+        assert_eq!(url.redacted(), "HTTP://<redacted>@[::1]:8080/a?b#c");
+        let url = Url::split("http://u:p@Proxy.Corp:3128/x?y");
+        assert_eq!(url.scheme, Some("http"));
+        assert_eq!(url.origin, "http://u:p@Proxy.Corp:3128");
+        assert_eq!(url.userinfo, Some("u:p"));
+        assert_eq!(url.host_port(), Some(("proxy.corp".into(), Some(3128))));
+        assert_eq!(url.tail, "/x?y");
+        for (text, host, port) in [
+            ("[::1]", Some("::1"), Ok(None)),
+            ("[::1]:9", Some("::1"), Ok(Some(9))),
+            ("host:", Some("host"), Ok(None)),
+            ("[::1]x", Some("::1"), Err(())),
+            ("[::1", None, Ok(None)),
+            ("h:1:2", Some("h"), Err(())),
+            ("h:65536", Some("h"), Err(())),
+            (":80", None, Ok(Some(80))),
+        ] {
+            let url = Url::split(text);
+            assert_eq!(url.host().as_deref(), host, "{text}");
+            assert_eq!(url.port().map_err(|_| ()), port, "{text}");
+        }
+    }
+}

@@ -41,6 +41,7 @@ pub(crate) enum Reason {
 #[derive(Debug)]
 pub(crate) struct Retrier {
     policy: RetryPolicy,
+    backoff: Backoff,
     idempotent: bool,
     attempt: u32,
     /// The per-attempt timeout the transport applies by itself.
@@ -70,7 +71,9 @@ impl Retrier {
             .and_then(CallOptions::deadline_value)
             .or(config.deadline)
             .map(|d| (Instant::now().checked_add(d), d));
+        let jitter = policy.jitter.then_some(Jitter::Full);
         Retrier {
+            backoff: Backoff::new(policy.base_backoff, policy.max_backoff, jitter).exact_hints(),
             policy,
             idempotent: operation.is_idempotent(),
             attempt: 0,
@@ -141,19 +144,17 @@ impl Retrier {
                 if !(more && retryable) {
                     return Step::Done(Ok(response));
                 }
-                let wait = match response.retry_after.as_deref().map(parse_retry_after) {
-                    // The server asks for more patience than we have.
-                    Some(Some(wait)) if wait > self.policy.max_retry_after => {
-                        return Step::Done(Ok(response))
+                // `None`: the server asks for more patience than we have.
+                let retry_after = response.retry_after.as_deref();
+                let patience = Some(self.policy.max_retry_after);
+                let clock = now.unwrap_or_else(Instant::now);
+                match self.backoff.after(clock, retry_after, patience) {
+                    Some(wait) if self.fits(wait, now) => {
+                        self.reason = Some(Reason::Status(response.status));
+                        Step::Retry(wait)
                     }
-                    Some(Some(wait)) => wait,
-                    _ => self.backoff(),
-                };
-                if !self.fits(wait, now) {
-                    return Step::Done(Ok(response));
+                    _ => Step::Done(Ok(response)),
                 }
-                self.reason = Some(Reason::Status(response.status));
-                Step::Retry(wait)
             }
             Err(error) => {
                 let retry = match &error {
@@ -175,7 +176,7 @@ impl Retrier {
                     _ => false,
                 };
                 if more && retry {
-                    let wait = self.backoff();
+                    let wait = self.backoff.next();
                     if self.fits(wait, now) {
                         if let Error::Transport(t) = &error {
                             self.reason = Some(Reason::Transport(t.kind));
@@ -195,70 +196,60 @@ impl Retrier {
             _ => true,
         }
     }
-
-    /// Exponential backoff with full jitter after `self.attempt` attempts.
-    fn backoff(&mut self) -> Duration {
-        let ceiling = backoff_ceiling(
-            self.policy.base_backoff,
-            self.policy.max_backoff,
-            self.attempt,
-        );
-        if !self.policy.jitter {
-            return ceiling;
-        }
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        // fastrand's thread-local generator: seeded once per thread, no
-        // clock read or hash per call.
-        Duration::from_nanos(fastrand::u64(..=nanos))
-    }
-}
-
-/// The ceiling of an exponential backoff after `failures` failures in a
-/// row: `base` for the first, doubled for each further one, at most `max`.
-pub(crate) fn backoff_ceiling(base: Duration, max: Duration, failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(31);
-    base.saturating_mul(2u32.saturating_pow(doublings)).min(max)
-}
-
-/// "Equal jitter": a uniform draw between half of `ceiling` and all of it
-/// (LaunchDarkly's eventsource clients draw the same way), so that clients
-/// that failed together spread out, yet none comes back at once.
-pub(crate) fn equal_jitter(rng: &mut fastrand::Rng, ceiling: Duration) -> Duration {
-    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-    let half = nanos.checked_div(2).unwrap_or(0);
-    Duration::from_nanos(rng.u64(half..=nanos))
 }
 
 /// The longest wait a [`Backoff`] ever answers, whatever its policy and the
 /// server's hints say: a day. It keeps every `now + wait` representable
-/// (an overflow must never turn into "reconnect at once").
+/// (an overflow must never turn into "try again at once").
 pub(crate) const MAX_BACKOFF_WAIT: Duration = Duration::from_secs(24 * 3600);
 
-/// The waits between the connections of a long-lived stream (the task event
-/// stream and the agent worker's stream both use this one), sans-IO: the
-/// caller passes the time in.
+/// How a [`Backoff`] spreads its waits around the nominal one, so that
+/// clients that failed together do not come back together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Jitter {
+    /// "Full jitter": uniform between zero and the nominal wait (request
+    /// retries).
+    Full,
+    /// "Equal jitter": uniform between half the nominal wait and all of it
+    /// (polls, the worker's final saves).
+    Equal,
+    /// Equal jitter on the next failure's nominal wait, never below the
+    /// base: between the nominal wait and twice it, once capped between
+    /// half the cap and the cap (streams, as LaunchDarkly's eventsource
+    /// clients draw).
+    Ahead,
+}
+
+/// The one backoff of the crate, sans-IO (the caller passes the time in):
+/// request retries, both event streams, the wait's polls and the worker's
+/// final saves.
 ///
-/// - The policy's `initial` delay is a floor: no wait is shorter, whatever
-///   the server says. A `retry:` hint ([`Backoff::set_hint`]) may raise the
-///   base above it, never lower it; a `Retry-After` given to
-///   [`Backoff::next_wait`] may lengthen one wait, never shorten it. Every
-///   hint is held to `max` (and `max` is never below `initial`).
-/// - The nominal wait of the `n`-th failure in a row is the base doubled
-///   `n - 1` times, at most `max`. With jitter, the wait is drawn uniformly
-///   between the nominal wait and twice it ("equal jitter" on the next
-///   ceiling), never above `max` nor below the base: once capped, between
-///   half of `max` and `max`.
-/// - The count goes back to zero only after a connection stayed up for
-///   `reset_after` ([`Backoff::connected`] then [`Backoff::next_wait`]); a
-///   handshake, or events, on a connection that breaks sooner do not reset
-///   it (a proxy that cuts every connection after its first bytes must not
-///   get a reconnect at the base delay each time).
+/// - The nominal wait of the `n`-th failure in a row is the base multiplied
+///   `n - 1` times by the factor (2 unless set), at most the cap: `max`,
+///   never below `initial`, at most [`MAX_BACKOFF_WAIT`]. The draw spreads
+///   it by the [`Jitter`].
+/// - The base is `initial`, or a `retry:` hint ([`Backoff::set_hint`]) when
+///   it is longer (held to the cap): a hint may raise it, never lower it.
+/// - A `Retry-After` ([`Backoff::after`], the one place it is read) beyond
+///   the caller's patience means giving up; within it, it lengthens the wait
+///   up to the cap, never shortens it, or with
+///   [`exact_hints`](Backoff::exact_hints) stands for the wait (the server
+///   said when), at most [`MAX_BACKOFF_WAIT`].
+/// - The count goes back to zero on [`Backoff::reset`], or when a connection
+///   stayed up for `reset_after` ([`Backoff::connected`] then
+///   [`Backoff::next_wait`]); a handshake, or events, on a connection that
+///   breaks sooner do not reset it (a proxy that cuts every connection
+///   after its first bytes must not get a reconnect at the base delay each
+///   time).
 #[derive(Debug, Clone)]
 pub(crate) struct Backoff {
     initial: Duration,
     max: Duration,
+    /// `None`: each wait is the nominal one.
+    jitter: Option<Jitter>,
+    factor: f64,
     reset_after: Duration,
-    jitter: bool,
+    exact_hints: bool,
     /// The server's `retry:` hint, as given (held to the bounds when used).
     hint: Option<Duration>,
     /// Failed attempts in a row since the last reset.
@@ -269,18 +260,16 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
-    /// A backoff with no failure yet.
-    pub(crate) fn new(
-        initial: Duration,
-        max: Duration,
-        reset_after: Duration,
-        jitter: bool,
-    ) -> Backoff {
+    /// A doubling backoff with no failure yet, reset only by
+    /// [`reset`](Self::reset).
+    pub(crate) fn new(initial: Duration, max: Duration, jitter: Option<Jitter>) -> Backoff {
         Backoff {
             initial,
             max,
-            reset_after,
+            factor: 2.0,
+            reset_after: Duration::MAX,
             jitter,
+            exact_hints: false,
             hint: None,
             failures: 0,
             up_since: None,
@@ -288,8 +277,25 @@ impl Backoff {
         }
     }
 
-    /// Seeds the jitter (tests).
-    #[cfg(test)]
+    /// Multiplies each wait by `factor` (below 1, or not a number: 1).
+    pub(crate) fn factor(mut self, factor: f64) -> Backoff {
+        self.factor = factor;
+        self
+    }
+
+    /// A connection that stayed up `reset_after` resets the count.
+    pub(crate) fn reset_after(mut self, reset_after: Duration) -> Backoff {
+        self.reset_after = reset_after;
+        self
+    }
+
+    /// A `Retry-After` within the patience is the wait itself.
+    pub(crate) fn exact_hints(mut self) -> Backoff {
+        self.exact_hints = true;
+        self
+    }
+
+    /// Seeds the jitter (reproducible runs, tests).
     pub(crate) fn with_seed(mut self, seed: u64) -> Backoff {
         self.rng = fastrand::Rng::with_seed(seed);
         self
@@ -301,9 +307,9 @@ impl Backoff {
         self.max.max(self.initial).min(MAX_BACKOFF_WAIT)
     }
 
-    /// The base of the doubling, and the floor of every wait: the initial
-    /// delay, or the server's `retry:` hint when it is longer (both held to
-    /// the cap).
+    /// The base of the growth, and the floor of every [`Jitter::Ahead`]
+    /// wait: the initial delay, or the server's `retry:` hint when it is
+    /// longer (both held to the cap).
     pub(crate) fn base(&self) -> Duration {
         let floor = self.initial;
         self.hint
@@ -322,10 +328,51 @@ impl Backoff {
         self.up_since = Some(now);
     }
 
+    /// Starts a new count: the next wait is the first one again.
+    pub(crate) fn reset(&mut self) {
+        self.failures = 0;
+    }
+
     /// Failed attempts in a row counted now (0 after a reset).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn failures(&self) -> u32 {
         self.failures
+    }
+
+    /// The nominal wait of the `failures`-th failure in a row.
+    fn nominal(&self, failures: u32) -> Duration {
+        let (base, cap) = (self.base(), self.cap());
+        if base.is_zero() {
+            return base;
+        }
+        let exponent = i32::try_from(failures.saturating_sub(1).min(1024)).unwrap_or(1024);
+        let scaled = base.as_secs_f64() * self.factor.max(1.0).powi(exponent);
+        Duration::try_from_secs_f64(scaled).map_or(cap, |wait| wait.min(cap))
+    }
+
+    /// The wait after the `failures`-th failure in a row, drawn by the
+    /// [`Jitter`]; the count is left alone.
+    pub(crate) fn draw(&mut self, failures: u32) -> Duration {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let Some(jitter) = self.jitter else {
+            return self.nominal(failures);
+        };
+        let nominal = nanos(self.nominal(failures));
+        let (low, high) = match jitter {
+            Jitter::Full => (0, nominal),
+            Jitter::Equal => (nominal / 2, nominal),
+            Jitter::Ahead => {
+                let high = nanos(self.nominal(failures.saturating_add(1)));
+                ((high / 2).max(nanos(self.base())).min(high), high)
+            }
+        };
+        Duration::from_nanos(self.rng.u64(low..=high))
+    }
+
+    /// One more failure: the wait before the next attempt.
+    pub(crate) fn next(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        self.draw(self.failures)
     }
 
     /// The connection (or the attempt) ended at `now`: the wait before the
@@ -337,26 +384,34 @@ impl Backoff {
                 self.failures = 0;
             }
         }
-        self.failures = self.failures.saturating_add(1);
-        let cap = self.cap();
-        let base = self.base();
-        let nominal = backoff_ceiling(base, cap, self.failures);
-        let wait = if self.jitter {
-            // Between the nominal wait and the next ceiling, never below the
-            // base: the draw spreads clients that failed together, and the
-            // floor holds.
-            let ceiling = backoff_ceiling(base, cap, self.failures.saturating_add(1));
-            let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-            let high = nanos(ceiling);
-            let low = (high / 2).max(nanos(base)).min(high);
-            Duration::from_nanos(self.rng.u64(low..=high))
-        } else {
-            nominal
-        };
+        let wait = self.next();
         match retry_after {
-            Some(asked) => wait.max(asked.min(cap)),
+            Some(asked) => wait.max(asked.min(self.cap())),
             None => wait,
         }
+    }
+
+    /// A failure at `now` that the server answered with `retry_after` (its
+    /// `Retry-After` as sent, seconds or an HTTP date: the one place it is
+    /// read): the wait before the next attempt, or `None` when the server
+    /// asks for longer than `patience` (give up).
+    pub(crate) fn after(
+        &mut self,
+        now: Instant,
+        retry_after: Option<&str>,
+        patience: Option<Duration>,
+    ) -> Option<Duration> {
+        let asked = retry_after.and_then(parse_retry_after);
+        if patience.is_some() && asked > patience {
+            return None;
+        }
+        let exact = self.exact_hints;
+        let wait = self.next_wait(now, asked.filter(|_| !exact));
+        Some(
+            asked
+                .filter(|_| exact)
+                .map_or(wait, |asked| asked.min(MAX_BACKOFF_WAIT)),
+        )
     }
 }
 
@@ -367,33 +422,25 @@ pub(crate) const CONFLICT_ATTEMPTS: u32 = 5;
 /// with a short jittered backoff (10 ms doubling up to 200 ms).
 #[derive(Debug)]
 pub(crate) struct Conflicts {
-    retrier: Retrier,
+    attempts: u32,
+    backoff: Backoff,
 }
 
 impl Conflicts {
     pub(crate) fn new() -> Conflicts {
-        let policy = RetryPolicy::default()
-            .max_attempts(CONFLICT_ATTEMPTS)
-            .backoff(Duration::from_millis(10), Duration::from_millis(200));
+        let (base, max) = (Duration::from_millis(10), Duration::from_millis(200));
         Conflicts {
-            retrier: Retrier {
-                policy,
-                idempotent: true,
-                attempt: 0,
-                configured_timeout: Duration::ZERO,
-                timeout: Duration::ZERO,
-                deadline: None,
-                reason: None,
-            },
+            attempts: 0,
+            backoff: Backoff::new(base, max, Some(Jitter::Full)),
         }
     }
 
     /// After a failed load-apply-save round: the wait before the next round
     /// when `error` is a conflict and the budget allows, else the error.
     pub(crate) fn after(&mut self, error: Error) -> Result<Duration, Error> {
-        self.retrier.attempt = self.retrier.attempt.saturating_add(1);
-        if error.is_conflict() && self.retrier.attempt < self.retrier.policy.max_attempts {
-            Ok(self.retrier.backoff())
+        self.attempts = self.attempts.saturating_add(1);
+        if error.is_conflict() && self.attempts < CONFLICT_ATTEMPTS {
+            Ok(self.backoff.next())
         } else {
             Err(error)
         }
@@ -403,7 +450,7 @@ impl Conflicts {
 /// A `Retry-After` value: delay-seconds, or an HTTP date in any of RFC
 /// 9110's three formats (IMF-fixdate, RFC 850, asctime), as the time left
 /// until then (zero when it is past).
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
@@ -532,6 +579,16 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_patience_still_waits_at_most_a_day() {
+        let endless = policy().max_retry_after(Duration::MAX);
+        let mut r = retrier(endless, Operation::Get);
+        assert!(matches!(
+            r.step(answer(429, Some("18446744073709551615"))),
+            Step::Retry(d) if d == MAX_BACKOFF_WAIT
+        ));
+    }
+
+    #[test]
     fn disabled_policy_makes_one_attempt() {
         let mut r = retrier(RetryPolicy::disabled(), Operation::Update);
         assert!(matches!(r.step(answer(503, None)), Step::Done(Ok(_))));
@@ -608,14 +665,15 @@ mod tests {
         assert_eq!(r.attempt_timeout().unwrap(), None);
     }
 
+    /// A stream's backoff.
+    fn streams(initial: Duration, max: Duration, reset_after: Duration, jitter: bool) -> Backoff {
+        let jitter = jitter.then_some(Jitter::Ahead);
+        Backoff::new(initial, max, jitter).reset_after(reset_after)
+    }
+
     fn backoff(jitter: bool) -> Backoff {
-        Backoff::new(
-            Duration::from_millis(500),
-            Duration::from_secs(30),
-            Duration::from_secs(60),
-            jitter,
-        )
-        .with_seed(7)
+        let (ms, secs) = (Duration::from_millis, Duration::from_secs);
+        streams(ms(500), secs(30), secs(60), jitter).with_seed(7)
     }
 
     /// Injected clock: the backoff resets only when a connection stayed up
@@ -688,9 +746,9 @@ mod tests {
         }
         // A policy whose cap is below its floor: the floor wins; huge
         // values stay representable.
-        let mut b = Backoff::new(secs(5), ms(1), secs(60), true);
+        let mut b = streams(secs(5), ms(1), secs(60), true);
         assert_eq!(b.next_wait(t0, None), secs(5));
-        let mut b = Backoff::new(Duration::MAX, Duration::MAX, Duration::MAX, true);
+        let mut b = streams(Duration::MAX, Duration::MAX, Duration::MAX, true);
         let wait = b.next_wait(t0, None);
         assert_eq!(wait, MAX_BACKOFF_WAIT);
         assert!(t0.checked_add(wait).is_some());

@@ -105,7 +105,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use super::retry::Backoff;
+use super::retry::{Backoff, Jitter};
 use super::sse::{SseDecoder, SseError, SseEvent, SseLimits};
 use super::HeaderValue;
 use crate::error::{DecodeError, Error, TransportError, TransportErrorKind};
@@ -551,12 +551,9 @@ impl EventSession {
     /// A session for the stream of `task_id`, not connected yet.
     pub fn new(task_id: impl Into<String>, policy: StreamPolicy) -> EventSession {
         let policy = crate::sans_io::duration::clamp_stream(policy);
-        let backoff = Backoff::new(
-            policy.initial_delay,
-            policy.max_delay,
-            policy.reset_after,
-            policy.jitter,
-        );
+        let jitter = policy.jitter.then_some(Jitter::Ahead);
+        let backoff = Backoff::new(policy.initial_delay, policy.max_delay, jitter)
+            .reset_after(policy.reset_after);
         EventSession {
             task_id: task_id.into(),
             backoff,
@@ -822,10 +819,7 @@ impl EventSession {
                 None,
             ),
             Disconnect::Error(Error::Api(api)) if api.is_retryable() || self.policy.persistent => {
-                let retry_after = api
-                    .retry_after
-                    .as_deref()
-                    .and_then(super::retry::parse_retry_after);
+                let retry_after = api.retry_after.clone();
                 (Error::Api(api), retry_after)
             }
             // A refused certificate: no reconnect can fix it (a persistent
@@ -839,18 +833,16 @@ impl EventSession {
             Disconnect::Error(error) if self.policy.persistent => (error, None),
             Disconnect::Error(error) => return self.give_up(error),
         };
-        if !self.policy.persistent {
-            if self.failures > self.policy.max_reconnects {
-                return self.give_up(cause);
-            }
-            // The server asks for more patience than the policy has.
-            if retry_after.is_some_and(|wait| wait > self.policy.max_delay) {
-                return self.give_up(cause);
-            }
+        let persistent = self.policy.persistent;
+        if !persistent && self.failures > self.policy.max_reconnects {
+            return self.give_up(cause);
         }
-        // A hint lengthens the wait, never shortens it below the backoff.
-        NextStep::Reconnect {
-            after: self.backoff.next_wait(now, retry_after),
+        // A hint lengthens the wait, never shortens it below the backoff;
+        // `None`: the server asks for more patience than the policy has.
+        let patience = (!persistent).then_some(self.policy.max_delay);
+        match self.backoff.after(now, retry_after.as_deref(), patience) {
+            Some(after) => NextStep::Reconnect { after },
+            None => self.give_up(cause),
         }
     }
 
@@ -950,8 +942,6 @@ impl EventSession {
         NextStep::GiveUp(error.with_attempts(attempts))
     }
 }
-
-pub(crate) use super::retry::{backoff_ceiling, equal_jitter};
 
 /// Checks 200 draws of a jittered backoff: each between half its ceiling
 /// (`initial` doubled per draw, up to `max`) and the ceiling, and spread.

@@ -62,7 +62,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::stream::{equal_jitter, StreamPolicy};
+use super::retry::{Backoff, Jitter};
+use super::stream::StreamPolicy;
 use crate::error::{Error, ErrorClass};
 use crate::model::{AgentExecutionStatus, Task, TaskEvent};
 
@@ -328,9 +329,8 @@ pub struct Waiter {
     last_status: Option<AgentExecutionStatus>,
     /// The stream failed once: poll from now on.
     stream_failed: bool,
-    /// Polls made in a row (the backoff's exponent).
-    polls: i32,
-    rng: fastrand::Rng,
+    /// The poll delays (polls made in a row are its count).
+    backoff: Backoff,
 }
 
 impl Waiter {
@@ -344,6 +344,9 @@ impl Waiter {
             crate::sans_io::duration::clamp_floor(policy.poll_initial, MIN_POLL_DELAY);
         policy.poll_max = crate::sans_io::duration::clamp(policy.poll_max).max(policy.poll_initial);
         policy.recheck_every = crate::sans_io::duration::clamp(policy.recheck_every);
+        let jitter = policy.jitter.then_some(Jitter::Equal);
+        let backoff = Backoff::new(policy.poll_initial, policy.poll_max, jitter)
+            .factor(policy.backoff_factor);
         Waiter {
             deadline: now.checked_add(policy.timeout),
             policy,
@@ -351,8 +354,7 @@ impl Waiter {
             task_id: String::new(),
             last_status: None,
             stream_failed: false,
-            polls: 0,
-            rng: fastrand::Rng::new(),
+            backoff,
         }
     }
 
@@ -398,7 +400,7 @@ impl Waiter {
             return self.timed_out(now);
         }
         if self.policy.follow_events && task.events_streaming && !self.stream_failed {
-            self.polls = 0;
+            self.backoff.reset();
             let follow_for = self
                 .policy
                 .recheck_every
@@ -444,7 +446,7 @@ impl Waiter {
         if finished {
             // The task finished but the event's payload does not say how:
             // get it.
-            self.polls = 0;
+            self.backoff.reset();
             return Some(WaitStep::PollAfter(Duration::ZERO));
         }
         if self.past_deadline(now) {
@@ -464,7 +466,7 @@ impl Waiter {
         if self.past_deadline(now) {
             return self.timed_out(now);
         }
-        self.polls = 0;
+        self.backoff.reset();
         WaitStep::PollAfter(Duration::ZERO)
     }
 
@@ -483,23 +485,7 @@ impl Waiter {
     /// The next poll delay: exponential from the initial delay up to the
     /// maximum, jittered, and never past the deadline.
     fn poll_delay(&mut self, now: Instant) -> Duration {
-        let factor = if self.policy.backoff_factor >= 1.0 {
-            self.policy.backoff_factor
-        } else {
-            1.0
-        };
-        let max = self.policy.poll_max;
-        let scale = factor.powi(self.polls);
-        self.polls = self.polls.saturating_add(1).min(1024);
-        let ceiling = Duration::try_from_secs_f64(self.policy.poll_initial.as_secs_f64() * scale)
-            .unwrap_or(max)
-            .min(max);
-        let delay = if self.policy.jitter {
-            equal_jitter(&mut self.rng, ceiling)
-        } else {
-            ceiling
-        };
-        delay.min(self.remaining(now))
+        self.backoff.next().min(self.remaining(now))
     }
 }
 

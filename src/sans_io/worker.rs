@@ -175,6 +175,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use super::retry::{Backoff, Jitter};
 use super::stream::{EventSession, StreamPolicy};
 use crate::model::{AgentExecutionStatus, Task};
 
@@ -373,13 +374,17 @@ pub struct WorkerMachine {
     stopping: Option<Stopping>,
     finished: bool,
     rng: fastrand::Rng,
+    /// The waits between the attempts of a final save.
+    save_backoff: Backoff,
 }
 
 impl WorkerMachine {
     /// A worker, not started: nothing happens until [`start`](Self::start).
     pub fn new(requests: WorkerRequests, policy: WorkerPolicy) -> WorkerMachine {
         let policy = policy.normalized();
+        let (initial, max) = (policy.save_initial_delay, policy.save_max_delay);
         WorkerMachine {
+            save_backoff: Backoff::new(initial, max, Some(Jitter::Equal)),
             session: EventSession::new(requests.agent_id(), policy.stream.clone()),
             requests,
             policy,
@@ -406,6 +411,7 @@ impl WorkerMachine {
     #[must_use]
     pub fn seed(mut self, seed: u64) -> WorkerMachine {
         self.rng = fastrand::Rng::with_seed(seed);
+        self.save_backoff = self.save_backoff.with_seed(seed);
         self
     }
 

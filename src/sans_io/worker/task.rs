@@ -11,7 +11,6 @@ use super::{
 use crate::error::{ErrorClass, Result};
 use crate::model::{AgentExecutionStatus, Task};
 use crate::sans_io::duration::after;
-use crate::sans_io::stream::{backoff_ceiling, equal_jitter};
 
 impl WorkerMachine {
     pub(super) fn record_mut(&mut self, task_id: &str) -> Option<&mut TaskRecord> {
@@ -254,12 +253,7 @@ impl WorkerMachine {
             .map_or("none", |s| s.as_str())
             .to_owned();
         if retryable && attempt < max {
-            let ceiling = backoff_ceiling(
-                self.policy.save_initial_delay,
-                self.policy.save_max_delay,
-                attempt,
-            );
-            let delay = equal_jitter(&mut self.rng, ceiling);
+            let delay = self.save_backoff.draw(attempt);
             fx.push(notice(
                 Level::Warn,
                 Some(task_id),
