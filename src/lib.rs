@@ -293,18 +293,12 @@
     doc = "\n[emulator-item]: https://docs.rs/xpander-sdk/latest/xpander_sdk/emulator/index.html"
 )]
 // The library never panics on data from the network or from the caller:
-// no indexing, unwrap, expect, panic or overflowing arithmetic anywhere in
-// it, checked by clippy once for the whole crate (tests may do all that).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::arithmetic_side_effects
-    )
-)]
+// no unwrap, expect or panic anywhere in it, checked by clippy for the whole
+// crate (tests may). The modules that read what the network sends (models,
+// the answers, the event streams, the worker's inputs, the transports'
+// bodies, redaction of server text) also deny indexing and overflowing
+// arithmetic: the attribute on their `mod` lines (and in `sans_io`).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // With neither face enabled the crate is its sans-IO core alone (models,
 // `sans_io::RequestBuilder`, parsing): the retry loop and the transports' helpers
@@ -323,23 +317,28 @@ mod front_public;
 
 mod client;
 pub mod config;
+#[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
 pub mod error;
+#[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
 pub mod model;
 mod options;
 pub mod params;
 pub mod proxy;
 pub mod public;
+#[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
 pub mod redact;
 pub mod sans_io;
 pub mod security;
 mod telemetry;
 
 #[cfg(feature = "blocking")]
+#[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod headers;
 #[cfg(feature = "async")]
+#[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod nonblocking;
 #[cfg(feature = "runtime")]
