@@ -298,7 +298,10 @@
 // the answers, the event streams, the worker's inputs, the transports'
 // bodies, redaction of server text) also deny indexing and overflowing
 // arithmetic: the attribute on their `mod` lines (and in `sans_io`).
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // With neither face enabled the crate is its sans-IO core alone (models,
 // `sans_io::RequestBuilder`, parsing): the retry loop and the transports' helpers
@@ -317,28 +320,43 @@ mod front_public;
 
 mod client;
 pub mod config;
-#[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 pub mod error;
-#[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 pub mod model;
 mod options;
 pub mod params;
 pub mod proxy;
 pub mod public;
-#[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 pub mod redact;
 pub mod sans_io;
 pub mod security;
 mod telemetry;
 
 #[cfg(feature = "blocking")]
-#[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod headers;
 #[cfg(feature = "async")]
-#[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod nonblocking;
 #[cfg(feature = "runtime")]
