@@ -84,7 +84,7 @@ if [ -n "$by_crate" ]; then
       CARGO_TARGET_DIR="$target/build" cargo build --offline -q)
   done
   printf '%-28s %7s %7s %7s\n' crate bare_s sdk_s extra_s
-  per_crate() { awk '{c[$1] += $2 + $3} END {for (k in c) printf "%s %.2f\n", k, c[k]}' "$1" | sort; }
+  per_crate() { awk '$2 ~ /^[0-9.]+$/ {c[$1] += $2 + $3} END {for (k in c) printf "%s %.2f\n", k, c[k]}' "$1" | sort; }
   join -a1 -a2 -e 0 -o 0,1.2,2.2 <(per_crate "$target/sdk.cpu") <(per_crate "$target/bare.cpu") |
     awk '{printf "%-28s %7.2f %7.2f %+7.2f\n", $1, $3, $2, $2 - $3; s += $2; b += $3}
          END {printf "%-28s %7.2f %7.2f %+7.2f\n", "(all rustc)", b, s, s - b}' | sort -k4 -g -r

@@ -8,5 +8,7 @@ for arg in "$@"; do
   [ "$prev" = "--crate-name" ] && name="$arg"
   prev="$arg"
 done
+# cargo's probes (`rustc -vV`, `--crate-name ___ --print ...`) are not builds.
+case "$name" in "?" | ___) exec "$rustc" "$@" ;; esac
 [ -n "${BUILD_WEIGHT_LOG:-}" ] || exec "$rustc" "$@"
 exec /usr/bin/time -a -o "$BUILD_WEIGHT_LOG" -f "$name %U %S %e" "$rustc" "$@"
