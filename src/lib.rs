@@ -294,10 +294,9 @@
 )]
 // The library never panics on data from the network or from the caller:
 // no unwrap, expect or panic anywhere in it, checked by clippy for the whole
-// crate (tests may). The modules that read what the network sends (models,
-// the answers, the event streams, the worker's inputs, the transports'
-// bodies, redaction of server text) also deny indexing and overflowing
-// arithmetic: the attribute on their `mod` lines (and in `sans_io`).
+// crate (tests may). The modules that read what the network sends are
+// declared through `reads_network_data!`, which also denies indexing and
+// overflowing arithmetic in them.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -311,6 +310,16 @@
     allow(dead_code, unused_macros)
 )]
 
+/// Declares modules that read what the network sends (models, answers,
+/// event streams, the worker's inputs, bodies, server text to redact): no
+/// indexing and no overflowing arithmetic in them either (tests may).
+macro_rules! reads_network_data {
+    ($($module:item)*) => {$(
+        #[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
+        $module
+    )*};
+}
+
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod diagnose;
 #[macro_use]
@@ -320,45 +329,27 @@ mod front_public;
 
 mod client;
 pub mod config;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
-pub mod error;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
-pub mod model;
 mod options;
 pub mod params;
 pub mod proxy;
 pub mod public;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
-pub mod redact;
 pub mod sans_io;
 pub mod security;
 mod telemetry;
+reads_network_data! {
+    pub mod error;
+    pub mod model;
+    pub mod redact;
+    #[cfg(feature = "blocking")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+    pub mod blocking;
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub mod nonblocking;
+}
 
-#[cfg(feature = "blocking")]
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
-#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
-pub mod blocking;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod headers;
-#[cfg(feature = "async")]
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
-#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-pub mod nonblocking;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod runtime;

@@ -3,9 +3,9 @@
 # script (create, update, get, list) on the SDK's blocking face alone
 # (`sdk/`: `default-features = false, features = ["blocking"]`) and on bare
 # ureq (its default features: rustls on ring, webpki roots, gzip) with serde
-# derive (`bare/`). Both are built from scratch, each in its own
-# CARGO_TARGET_DIR, alternating which goes first, ROUNDS times; the medians
-# and their ratio are printed. Wall seconds depend on the machine's load
+# derive (`bare/`). Each build starts from an empty CARGO_TARGET_DIR (the
+# same policy for both), alternating which goes first, ROUNDS times; the
+# medians and their ratio are printed. Wall seconds depend on the machine's load
 # (printed with each build); CPU seconds (user + sys of rustc, cc and build
 # scripts) much less, so both are reported.
 #
@@ -36,12 +36,16 @@ repo="$(cd "$here/../.." && pwd)"
 by_crate=""
 if [ "${1:-}" = "--by-crate" ]; then by_crate=1; shift; fi
 rounds="${1:-3}"
-target="${BUILD_WEIGHT_TARGET:-${TMPDIR:-/tmp}/xpander-build-weight}"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [--by-crate] [ROUNDS >= 1]" >&2; exit 2; }
+# A fresh directory of our own under BUILD_WEIGHT_TARGET (default $TMPDIR),
+# removed at exit: the only one this script deletes.
+mkdir -p "${BUILD_WEIGHT_TARGET:-${TMPDIR:-/tmp}}"
+target="$(mktemp -d "${BUILD_WEIGHT_TARGET:-${TMPDIR:-/tmp}}/xpander-build-weight.XXXXXX")"
+trap 'rm -rf "$target"' EXIT
 export CARGO_TERM_COLOR=never
 unset RUSTFLAGS CARGO_BUILD_RUSTFLAGS RUSTC_WRAPPER CARGO_BUILD_RUSTC_WRAPPER
 export CARGO_INCREMENTAL=0
 
-mkdir -p "$target"
 declare -A src=([bare]="$here/bare" [sdk]="$here/sdk")
 scripts=(bare sdk)
 if [ -n "${BASELINE:-}" ]; then
@@ -88,7 +92,6 @@ if [ -n "$by_crate" ]; then
   join -a1 -a2 -e 0 -o 0,1.2,2.2 <(per_crate "$target/sdk.cpu") <(per_crate "$target/bare.cpu") |
     awk '{printf "%-28s %7.2f %7.2f %+7.2f\n", $1, $3, $2, $2 - $3; s += $2; b += $3}
          END {printf "%-28s %7.2f %7.2f %+7.2f\n", "(all rustc)", b, s, s - b}' | sort -k4 -g -r
-  rm -rf "$target"
   exit 0
 fi
 
@@ -108,7 +111,6 @@ for ((round = 0; round < rounds; round++)); do
     crates[$script]="$n"
   done
 done
-rm -rf "$target"
 
 echo
 printf '%-12s %7s %14s %13s %11s %10s\n' build crates median_wall_s median_cpu_s wall/bare cpu/bare
