@@ -293,17 +293,13 @@
     doc = "\n[emulator-item]: https://docs.rs/xpander-sdk/latest/xpander_sdk/emulator/index.html"
 )]
 // The library never panics on data from the network or from the caller:
-// no indexing, unwrap, expect, panic or overflowing arithmetic anywhere in
-// it, checked by clippy once for the whole crate (tests may do all that).
+// no unwrap, expect or panic anywhere in it, checked by clippy for the whole
+// crate (tests may). The modules that read what the network sends are
+// declared through `reads_network_data!`, which also denies indexing and
+// overflowing arithmetic in them.
 #![cfg_attr(
     not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::arithmetic_side_effects
-    )
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // With neither face enabled the crate is its sans-IO core alone (models,
@@ -314,6 +310,16 @@
     allow(dead_code, unused_macros)
 )]
 
+/// Declares modules that read what the network sends (models, answers,
+/// event streams, the worker's inputs, bodies, server text to redact): no
+/// indexing and no overflowing arithmetic in them either (tests may).
+macro_rules! reads_network_data {
+    ($($module:item)*) => {$(
+        #[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
+        $module
+    )*};
+}
+
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod diagnose;
 #[macro_use]
@@ -323,25 +329,27 @@ mod front_public;
 
 mod client;
 pub mod config;
-pub mod error;
-pub mod model;
 mod options;
 pub mod params;
 pub mod proxy;
 pub mod public;
-pub mod redact;
 pub mod sans_io;
 pub mod security;
 mod telemetry;
+reads_network_data! {
+    pub mod error;
+    pub mod model;
+    pub mod redact;
+    #[cfg(feature = "blocking")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+    pub mod blocking;
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub mod nonblocking;
+}
 
-#[cfg(feature = "blocking")]
-#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
-pub mod blocking;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod headers;
-#[cfg(feature = "async")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-pub mod nonblocking;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod runtime;

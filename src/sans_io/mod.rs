@@ -39,18 +39,20 @@ pub mod duration;
 #[cfg(test)]
 mod extras_tests;
 pub(crate) mod metrics;
-pub mod plan;
-pub mod public;
 pub mod request;
-pub mod response;
-pub mod retry;
 pub(crate) mod segment;
-pub mod sse;
-pub mod stream;
 #[cfg(test)]
 mod tests;
 pub mod wait;
-pub mod worker;
+reads_network_data! {
+    pub mod plan;
+    pub mod public;
+    pub mod response;
+    pub mod retry;
+    pub mod sse;
+    pub mod stream;
+    pub mod worker;
+}
 
 /// An HTTP method used by the Tasks API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -345,6 +347,10 @@ pub(crate) struct BodyLimit {
     pub(crate) bytes: usize,
 }
 
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 impl BodyLimit {
     /// `true` when a body of this status over the limit is an error (2xx),
     /// `false` when it is cut (any other status).
