@@ -640,10 +640,13 @@ async fn capacity_updates_are_ordered_and_sent_only_on_change() {
     let emulator = emulator();
     let tasks = client(&emulator);
     let gate = gate();
+    // Tokens, so that each task's metrics report (sent once the worker has
+    // read its final save's answer, the moment its slot is free) tells the
+    // test the worker holds nothing before the next round.
     let worker = builder(&tasks)
         .concurrency(2)
         .queue(0)
-        .handler(gated(&gate, |_| {}));
+        .handler(gated(&gate, |task| task.tokens = Some(Tokens::new(1, 1))));
     let (handle, run) = start(&emulator, worker).await;
     let updates = |emulator: &Emulator| emulator.workers()[0].capacity_updates.clone();
     for round in 1..=3 {
@@ -655,6 +658,10 @@ async fn capacity_updates_are_ordered_and_sent_only_on_change() {
         until("free", || updates(&emulator).len() == 2 * round).await;
         until("the round's tasks completed", || {
             ids.iter().all(|id| status(&emulator, id) == "completed")
+        })
+        .await;
+        until("the round's saves read by the worker", || {
+            emulator.metrics_reports().len() == 2 * round
         })
         .await;
     }
