@@ -24,7 +24,7 @@ use ureq::unversioned::transport::{
 use crate::config::Config;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::sans_io::duration::clamp;
-use crate::sans_io::{broke_off, BodyLimit, HttpRequest, HttpResponse, StreamRead};
+use crate::sans_io::{answer, broke_off, BodyLimit, HttpRequest, HttpResponse, StreamRead};
 
 /// Idle connections kept per host, as reqwest keeps them without a bound.
 const POOL_IDLE_PER_HOST: usize = 64;
@@ -34,7 +34,6 @@ const POOL_IDLE_PER_HOST: usize = 64;
 pub(crate) struct Transport {
     agent: ureq::Agent,
     limit: BodyLimit,
-    headers: crate::headers::Headers,
     /// The caller's own agent ([`crate::ClientBuilder::ureq_agent`]): each
     /// request is told to hand back 4xx/5xx answers as answers, and to
     /// follow no redirect (the key must not go to another host).
@@ -94,7 +93,6 @@ impl Transport {
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
-            headers: crate::headers::Headers::new(config),
             foreign: false,
             routes: config.routes.clone(),
             agent_proxy: config.proxy.clone(),
@@ -109,21 +107,18 @@ impl Transport {
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
-            headers: crate::headers::Headers::new(config),
             foreign: true,
             routes: config.routes.clone(),
             agent_proxy: None,
             secrets: Arc::new(crate::redact::Secrets::of_config(config)),
         }
     }
+}
 
-    /// Sends one request and reads the whole answer (up to the limit);
-    /// `timeout`, when given, replaces the agent's whole-request timeout.
-    pub(crate) fn send(
-        &self,
-        request: &HttpRequest,
-        timeout: Option<Duration>,
-    ) -> Result<HttpResponse> {
+impl crate::front::blocking::Transport for Transport {
+    type Streaming = Streaming;
+
+    fn send(&self, request: &HttpRequest, timeout: Option<Duration>) -> Result<HttpResponse> {
         let response = self
             .exchange(request, |configured| match timeout {
                 Some(timeout) => configured.timeout_global(Some(clamp(timeout))),
@@ -133,12 +128,10 @@ impl Transport {
         read_answer(self.limit, response).map_err(|e| self.secrets.scrub_error(e))
     }
 
-    /// Opens a streamed answer (an event stream): the connection and then
-    /// the answer's head each within `head` when given (else the agent's
-    /// connect timeout, and `idle`), then each read of the body within
-    /// `idle`. The agent's whole-request timeout does not apply (a stream
-    /// may stay open for hours).
-    pub(crate) fn open_within(
+    /// The connection (within `head`, else the agent's connect timeout) and
+    /// the answer's head are waited for here: [`Streaming::head`] has
+    /// nothing left to wait for.
+    fn start(
         &self,
         request: &HttpRequest,
         head: Option<Duration>,
@@ -159,7 +152,7 @@ impl Transport {
             .map_err(|e| self.secrets.scrub_error(e))?;
         let (parts, body) = response.into_parts();
         Ok(Streaming {
-            status: parts.status.as_u16(),
+            status: parts.status,
             headers: parts.headers,
             reader: body.into_reader(),
             buffer: vec![0; STREAM_READ_BYTES],
@@ -168,17 +161,12 @@ impl Transport {
         })
     }
 
-    /// [`Transport::open_within`]: the blocking face waits for the head
-    /// here ([`Streaming::head`] has nothing left to wait for).
-    pub(crate) fn start(
-        &self,
-        request: &HttpRequest,
-        head: Option<Duration>,
-        idle: Duration,
-    ) -> Result<Streaming> {
-        self.open_within(request, head, idle)
+    fn sleep(wait: Duration) {
+        std::thread::sleep(clamp(wait))
     }
+}
 
+impl Transport {
     /// Sends `request`; `configure` adjusts its timeouts when it needs to
     /// (request-level settings cost a copy of the agent's configuration, so
     /// a plain call goes without).
@@ -189,11 +177,12 @@ impl Transport {
     ) -> Result<ureq::http::Response<ureq::Body>> {
         // The rules of this very URL: plain http refused off loopback, and
         // its own proxy (the events root may be another host than the base).
+        let url = request.uri().to_string();
         let decided;
-        let route = match self.routes.known(&request.url) {
+        let route = match self.routes.known(&url) {
             Some(route) => route,
             None => {
-                decided = self.routes.route(&request.url)?;
+                decided = self.routes.route(&url)?;
                 &decided
             }
         };
@@ -213,28 +202,15 @@ impl Transport {
             configured.proxy = proxy;
             configured
         };
-        let mut builder = ureq::http::Request::builder()
-            .method(request.method.as_str())
-            .uri(request.url.as_str());
-        for pair in self.headers.pairs(request) {
-            let (name, value) = pair?;
-            builder = builder.header(name, value);
+        // ureq 3 takes the `http` request as it is.
+        let mut sent = ureq::http::Request::new(());
+        *sent.method_mut() = request.method().clone();
+        *sent.uri_mut() = request.uri().clone();
+        *sent.headers_mut() = request.headers().clone();
+        match request.body().as_slice() {
+            [] => self.run(sent.map(|()| ureq::SendBody::none()), configure),
+            body => self.run(sent.map(|()| body), configure),
         }
-        let sent = match &request.body {
-            Some(body) => builder
-                .body(body.as_slice())
-                .map(|r| self.run(r, configure)),
-            None => builder
-                .body(ureq::SendBody::none())
-                .map(|r| self.run(r, configure)),
-        };
-        sent.map_err(|e| {
-            Error::Transport(TransportError::new(
-                TransportErrorKind::Other,
-                format!("cannot build the request: {e}"),
-                Some(Box::new(e)),
-            ))
-        })?
         .map_err(transport_error)
     }
 
@@ -278,11 +254,6 @@ impl Transport {
             builder = builder.proxy(proxy);
         }
         self.agent.run(builder.build())
-    }
-
-    /// Waits before the next attempt.
-    pub(crate) fn sleep(wait: Duration) {
-        std::thread::sleep(clamp(wait))
     }
 }
 
@@ -347,7 +318,7 @@ fn read_answer(
     if let Err(e) = read {
         return Err(read_error(e, status, body.len(), limit));
     }
-    Ok(HttpResponse::new(status, retry_after, body))
+    Ok(answer(response.status(), retry_after.as_deref(), body))
 }
 
 /// The most bytes one read of a stream takes.
@@ -355,7 +326,7 @@ const STREAM_READ_BYTES: usize = 16 * 1024;
 
 /// An answer whose body is read as it comes (an event stream).
 pub(crate) struct Streaming {
-    status: u16,
+    status: http::StatusCode,
     headers: ureq::http::HeaderMap,
     reader: ureq::BodyReader<'static>,
     buffer: Vec<u8>,
@@ -363,28 +334,24 @@ pub(crate) struct Streaming {
     secrets: Arc<crate::redact::Secrets>,
 }
 
-impl Streaming {
+impl crate::front::blocking::Stream for Streaming {
     /// The answer's head came with [`Transport::start`]: nothing to wait for.
-    pub(crate) fn head(&mut self) -> Result<()> {
+    fn head(&mut self) -> Result<()> {
         Ok(())
     }
 
-    /// The status code.
-    pub(crate) fn status(&self) -> u16 {
-        self.status
+    fn status(&self) -> u16 {
+        self.status.as_u16()
     }
 
-    /// A header of the answer, if present and text.
-    pub(crate) fn header(&self, name: &str) -> Option<String> {
+    fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     }
 
-    /// The next bytes of the body, its end, or `Idle` when nothing came
-    /// within the idle timeout.
-    pub(crate) fn read(&mut self) -> Result<StreamRead> {
+    fn read(&mut self) -> Result<StreamRead> {
         match self.reader.read(&mut self.buffer) {
             Ok(0) => Ok(StreamRead::End),
             Ok(n) => Ok(StreamRead::Bytes(
@@ -397,17 +364,19 @@ impl Streaming {
         }
     }
 
-    /// The whole answer of an error status (its first bytes), to build the
-    /// API error from.
-    pub(crate) fn answer(&mut self) -> Result<HttpResponse> {
-        let keep = self.limit.keep(self.status) as u64;
+    fn answer(&mut self) -> Result<HttpResponse> {
+        let status = self.status.as_u16();
+        let keep = self.limit.keep(status) as u64;
         let mut body = Vec::new();
         if let Err(e) = (&mut self.reader).take(keep).read_to_end(&mut body) {
-            let error = read_error(e, self.status, body.len(), self.limit);
+            let error = read_error(e, status, body.len(), self.limit);
             return Err(self.secrets.scrub_error(error));
         }
-        let retry_after = self.header("retry-after");
-        Ok(HttpResponse::new(self.status, retry_after, body))
+        Ok(answer(
+            self.status,
+            self.header("retry-after").as_deref(),
+            body,
+        ))
     }
 }
 

@@ -5,11 +5,99 @@
 //! [`crate::blocking`] under `#[maybe_async::must_be_sync]` with the ureq
 //! transport (`update`, `get`, …) and in [`crate::nonblocking`] under
 //! `#[maybe_async::must_be_async]` with the reqwest transport (`aupdate`,
-//! `aget`, …). Each expansion names its own transport, whose `send` and
-//! `sleep` have the same names and signatures; `must_be_sync` strips the
-//! `async` and `.await`. The bodies stay thin: build the request in
+//! `aget`, …). Each expansion names its own transport, which implements
+//! that face's form of the [`transport_traits!`] (one definition, expanded
+//! as `blocking::{Transport, Stream}` and `nonblocking::{Transport,
+//! Stream}`); `must_be_sync` strips the `async` and `.await`. The bodies
+//! stay thin: build the request in
 //! [`crate::sans_io::request`], send it (retrying as [`crate::sans_io::retry`]
 //! decides), parse the answer in [`crate::sans_io::response`].
+
+/// What a face's transport does for the front end, written once and
+/// expanded for each face: send a request the core built and read its
+/// answer, open a streamed answer, sleep between attempts.
+macro_rules! transport_traits {
+    ($mode:meta) => {
+        use std::time::Duration;
+
+        use crate::error::Result;
+        use crate::sans_io::{HttpRequest, HttpResponse, StreamRead};
+
+        /// A face's transport.
+        #[$mode]
+        pub(crate) trait Transport {
+            /// An answer whose body is read as it comes.
+            type Streaming: Stream;
+
+            /// Sends one request and reads the whole answer (up to the
+            /// limit); `timeout`, when given, replaces the whole-request one.
+            async fn send(
+                &self,
+                request: &HttpRequest,
+                timeout: Option<Duration>,
+            ) -> Result<HttpResponse>;
+
+            /// Starts a streamed answer (an event stream): the answer's head
+            /// within `head` when given (else `idle`), then each read of the
+            /// body within `idle`; no whole-request timeout (a stream may
+            /// stay open for hours). [`Stream::head`] waits for the head.
+            fn start(
+                &self,
+                request: &HttpRequest,
+                head: Option<Duration>,
+                idle: Duration,
+            ) -> Result<Self::Streaming>;
+
+            /// [`Transport::start`], then the answer's head.
+            async fn open_within(
+                &self,
+                request: &HttpRequest,
+                head: Option<Duration>,
+                idle: Duration,
+            ) -> Result<Self::Streaming> {
+                let mut streaming = self.start(request, head, idle)?;
+                streaming.head().await?;
+                Ok(streaming)
+            }
+
+            /// Waits before the next attempt.
+            async fn sleep(wait: Duration);
+        }
+
+        /// A streamed answer.
+        #[$mode]
+        pub(crate) trait Stream {
+            /// Waits for the answer's head (at once when it came already).
+            async fn head(&mut self) -> Result<()>;
+
+            /// The status code (0 before the head came).
+            fn status(&self) -> u16;
+
+            /// A header of the answer, if present and text.
+            fn header(&self, name: &str) -> Option<String>;
+
+            /// The next bytes of the body, its end, or `Idle` when nothing
+            /// came within the idle timeout.
+            async fn read(&mut self) -> Result<StreamRead>;
+
+            /// The whole answer of an error status (its first bytes), to
+            /// build the API error from.
+            async fn answer(&mut self) -> Result<HttpResponse>;
+        }
+    };
+}
+
+/// The blocking face's transport traits.
+#[cfg(feature = "blocking")]
+pub(crate) mod blocking {
+    transport_traits!(maybe_async::must_be_sync);
+}
+
+/// The async face's transport traits.
+#[cfg(feature = "async")]
+pub(crate) mod nonblocking {
+    transport_traits!(maybe_async::must_be_async(AFIT));
+}
 
 macro_rules! front_end {
     (
@@ -49,6 +137,7 @@ macro_rules! front_end {
         use crate::sans_io::wait::{StreamEnd, WaitPolicy, WaitStep, Waiter};
         use crate::model::{ActivityThread, AgentExecutionStatus, Task, TaskEvent, TaskListItem};
         use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+        use crate::front::$transport::{Stream as _, Transport as _};
         use crate::Tasks;
 
         impl Tasks {
@@ -63,15 +152,15 @@ macro_rules! front_end {
                 }
                 let transport = shared.$transport()?;
                 let call = crate::telemetry::Call::start(&request);
-                let (method, url) = (request.method, request.url.clone());
+                let (method, url) = (request.method(), request.uri().to_string());
                 let secret = shared.core.secrets();
                 let mut retrier = Retrier::new(&shared.core.config, request.operation, options);
                 loop {
                     let outcome = match retrier.attempt_timeout() {
                         Ok(timeout) => match transport.send(&request, timeout).await {
                             Ok(mut answer) => {
-                                answer.request =
-                                    Some((method, crate::diagnose::shown_url(&url, secret)));
+                                let shown = crate::diagnose::shown_url(&url, secret);
+                                answer.extensions_mut().insert(crate::sans_io::Sent(method.clone(), shown));
                                 Ok(answer)
                             }
                             Err(error) => {
@@ -376,10 +465,8 @@ macro_rules! front_end {
                                 let error = match body.answer().await {
                                     Ok(mut answer) => {
                                         if let Some((method, url)) = &self.target {
-                                            answer.request = Some((
-                                                *method,
-                                                crate::diagnose::shown_url(url, self.tasks.inner.shared.core.secrets()),
-                                            ));
+                                            let shown = crate::diagnose::shown_url(url, self.tasks.inner.shared.core.secrets());
+                                            answer.extensions_mut().insert(crate::sans_io::Sent(method.clone(), shown));
                                         }
                                         self.tasks.inner.shared.core.accepted(answer).err().unwrap_or_else(|| {
                                             crate::Error::invalid("stream", "an error answer had a 2xx status")
@@ -463,7 +550,7 @@ macro_rules! front_end {
                 };
                 let policy = self.session.policy();
                 let (head, idle) = (policy.connect_timeout, policy.idle_timeout);
-                self.target = Some((request.method, request.url.clone()));
+                self.target = Some((request.method().clone(), request.uri().to_string()));
                 match transport.start(&request, Some(head), idle) {
                     Ok(body) => {
                         self.body = Some(body);
@@ -481,7 +568,7 @@ macro_rules! front_end {
             fn located(&self, error: crate::Error) -> crate::Error {
                 match &self.target {
                     Some((method, url)) => {
-                        crate::diagnose::locate(error, *method, url, &self.tasks.inner.shared.core)
+                        crate::diagnose::locate(error, method, url, &self.tasks.inner.shared.core)
                     }
                     None => error,
                 }

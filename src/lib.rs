@@ -314,7 +314,6 @@
     allow(dead_code, unused_macros)
 )]
 
-#[cfg(any(feature = "blocking", feature = "async"))]
 mod diagnose;
 #[macro_use]
 mod front;
@@ -337,7 +336,6 @@ mod telemetry;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
-#[cfg(any(feature = "blocking", feature = "async"))]
 mod headers;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]

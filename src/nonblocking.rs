@@ -12,14 +12,15 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::sans_io::duration::clamp;
-use crate::sans_io::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take};
+use crate::sans_io::{
+    answer, broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take,
+};
 
 /// Sends requests with one `reqwest::Client` (its own connection pool).
 #[derive(Debug)]
 pub(crate) struct Transport {
     client: reqwest::Client,
     limit: BodyLimit,
-    headers: crate::headers::Headers,
     /// With HTTP/2 offered over TLS: the first call of the client.
     first: Option<FirstCall>,
     /// The caller's own client ([`crate::ClientBuilder::reqwest_client`]):
@@ -129,35 +130,11 @@ impl Transport {
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
-            headers: crate::headers::Headers::new(config),
             first: None,
             foreign: true,
             routes: config.routes.clone(),
             secrets: Arc::new(crate::redact::Secrets::of_config(config)),
         }
-    }
-
-    /// Sends one request and reads the whole answer (up to the limit);
-    /// `timeout`, when given, replaces the client's whole-request timeout.
-    pub(crate) async fn send(
-        &self,
-        request: &HttpRequest,
-        timeout: Option<Duration>,
-    ) -> Result<HttpResponse> {
-        use std::sync::atomic::Ordering;
-        if let Some(first) = self
-            .first
-            .as_ref()
-            .filter(|f| !f.over.load(Ordering::Acquire))
-        {
-            if !first.started.swap(true, Ordering::AcqRel) {
-                let _done = FirstCallDone(first);
-                return self.send_now(request, timeout).await;
-            }
-            let mut done = first.done.subscribe();
-            let _ = tokio::time::timeout(FIRST_CALL_WAIT, done.wait_for(|done| *done)).await;
-        }
-        self.send_now(request, timeout).await
     }
 
     async fn send_now(
@@ -184,29 +161,23 @@ impl Transport {
         if !self.foreign {
             return Ok(());
         }
-        check_origin(request.method, &request.url, response)
+        check_origin(request.method(), &request.uri().to_string(), response)
     }
 
     /// The request as reqwest's, with every header.
     fn builder(&self, request: &HttpRequest) -> Result<reqwest::RequestBuilder> {
         // The rules of this very URL (plain http refused off loopback); its
         // proxy is chosen by the client's per-URL proxy rule.
-        if self.routes.known(&request.url).is_none() {
-            self.routes.route(&request.url)?;
+        let url = request.uri().to_string();
+        if self.routes.known(&url).is_none() {
+            self.routes.route(&url)?;
         }
-        let method = match request.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
-        };
-        let mut builder = self.client.request(method, request.url.as_str());
-        for pair in self.headers.pairs(request) {
-            let (name, value) = pair?;
-            builder = builder.header(name, value);
-        }
-        if let Some(body) = &request.body {
-            builder = builder.body(body.clone());
+        let mut builder = self
+            .client
+            .request(request.method().clone(), url)
+            .headers(request.headers().clone());
+        if !request.body().is_empty() {
+            builder = builder.body(request.body().0.clone());
         }
         Ok(builder)
     }
@@ -217,7 +188,7 @@ impl Transport {
     }
 
     async fn read_body(limit: BodyLimit, mut response: reqwest::Response) -> Result<HttpResponse> {
-        let status = response.status().as_u16();
+        let (code, status) = (response.status(), response.status().as_u16());
         let retry_after = header(&response, "retry-after");
         let mut body = Vec::with_capacity(limit.start(status, response.content_length())?);
         loop {
@@ -233,31 +204,34 @@ impl Transport {
                 Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
             }
         }
-        Ok(HttpResponse::new(status, retry_after, body))
+        Ok(answer(code, retry_after.as_deref(), body))
+    }
+}
+
+impl crate::front::nonblocking::Transport for Transport {
+    type Streaming = Streaming;
+
+    async fn send(&self, request: &HttpRequest, timeout: Option<Duration>) -> Result<HttpResponse> {
+        use std::sync::atomic::Ordering;
+        if let Some(first) = self
+            .first
+            .as_ref()
+            .filter(|f| !f.over.load(Ordering::Acquire))
+        {
+            if !first.started.swap(true, Ordering::AcqRel) {
+                let _done = FirstCallDone(first);
+                return self.send_now(request, timeout).await;
+            }
+            let mut done = first.done.subscribe();
+            let _ = tokio::time::timeout(FIRST_CALL_WAIT, done.wait_for(|done| *done)).await;
+        }
+        self.send_now(request, timeout).await
     }
 
-    /// Opens a streamed answer (an event stream): the connection and the
-    /// answer's head within `head` when given (else within `idle`), then
-    /// the body is read as it comes, each read bounded by `idle`. The
-    /// client's whole-request timeout does not apply (a stream may stay
-    /// open for hours).
-    pub(crate) async fn open_within(
-        &self,
-        request: &HttpRequest,
-        head: Option<Duration>,
-        idle: Duration,
-    ) -> Result<Streaming> {
-        let mut streaming = self.start(request, head, idle)?;
-        streaming.head().await?;
-        Ok(streaming)
-    }
-
-    /// Starts opening a streamed answer as [`Transport::open_within`] does,
-    /// without waiting: [`Streaming::head`] waits for the answer's head.
     /// The request under way is held by the [`Streaming`], so a `head`
     /// dropped half-way (a cancelled call) loses nothing: the next one
     /// waits for the same answer, within the same time limit.
-    pub(crate) fn start(
+    fn start(
         &self,
         request: &HttpRequest,
         head: Option<Duration>,
@@ -282,12 +256,13 @@ impl Transport {
             answer: None,
             limit: self.limit,
             secrets: self.secrets.clone(),
-            origin: self.foreign.then(|| (request.method, request.url.clone())),
+            origin: self
+                .foreign
+                .then(|| (request.method().clone(), request.uri().to_string())),
         })
     }
 
-    /// Waits before the next attempt.
-    pub(crate) async fn sleep(wait: Duration) {
+    async fn sleep(wait: Duration) {
         tokio::time::sleep(clamp(wait)).await
     }
 }
@@ -355,9 +330,8 @@ pub(crate) struct Streaming {
     origin: Option<(Method, String)>,
 }
 
-impl Streaming {
-    /// Waits for the answer's head (at once when it came already).
-    pub(crate) async fn head(&mut self) -> Result<()> {
+impl crate::front::nonblocking::Stream for Streaming {
+    async fn head(&mut self) -> Result<()> {
         if matches!(self.conn, Conn::Refused) {
             return Err(Error::Config(
                 "the stream's answer came from another origin and was refused".to_owned(),
@@ -378,7 +352,7 @@ impl Streaming {
             }
         };
         if let Some((method, url)) = &self.origin {
-            if let Err(error) = check_origin(*method, url, &response) {
+            if let Err(error) = check_origin(method, url, &response) {
                 // Never read: the request is over.
                 self.conn = Conn::Refused;
                 return Err(self.secrets.scrub_error(error));
@@ -388,26 +362,15 @@ impl Streaming {
         Ok(())
     }
 
-    fn response(&self) -> Option<&reqwest::Response> {
-        match &self.conn {
-            Conn::Open(response) => Some(response),
-            Conn::Pending { .. } | Conn::Refused => None,
-        }
-    }
-
-    /// The status code (0 before the head came).
-    pub(crate) fn status(&self) -> u16 {
+    fn status(&self) -> u16 {
         self.response().map_or(0, |r| r.status().as_u16())
     }
 
-    /// A header of the answer, if present and text.
-    pub(crate) fn header(&self, name: &str) -> Option<String> {
+    fn header(&self, name: &str) -> Option<String> {
         self.response().and_then(|r| header(r, name))
     }
 
-    /// The next bytes of the body, its end, or `Idle` when nothing came
-    /// within the idle timeout.
-    pub(crate) async fn read(&mut self) -> Result<StreamRead> {
+    async fn read(&mut self) -> Result<StreamRead> {
         self.head().await?;
         let Conn::Open(response) = &mut self.conn else {
             return Ok(StreamRead::End);
@@ -424,15 +387,13 @@ impl Streaming {
         }
     }
 
-    /// The whole answer of an error status (its first bytes), to build the
-    /// API error from.
-    pub(crate) async fn answer(&mut self) -> Result<HttpResponse> {
+    async fn answer(&mut self) -> Result<HttpResponse> {
         self.head().await?;
         let limit = self.limit;
         let Conn::Open(response) = &mut self.conn else {
             return Err(Error::invalid("stream", "no answer to read"));
         };
-        let status = response.status().as_u16();
+        let (code, status) = (response.status(), response.status().as_u16());
         let body = match &mut self.answer {
             Some(body) => body,
             None => self.answer.insert(Vec::with_capacity(
@@ -476,10 +437,20 @@ impl Streaming {
         }
         let retry_after = header(response, "retry-after");
         let body = self.answer.take().unwrap_or_default();
-        Ok(HttpResponse::new(status, retry_after, body))
+        Ok(answer(code, retry_after.as_deref(), body))
+    }
+}
+
+impl Streaming {
+    fn response(&self) -> Option<&reqwest::Response> {
+        match &self.conn {
+            Conn::Open(response) => Some(response),
+            Conn::Pending { .. } | Conn::Refused => None,
+        }
     }
 
-    /// [`answer`](Self::answer), for a caller that owns the stream.
+    /// [`answer`](crate::front::nonblocking::Stream::answer), for a caller
+    /// that owns the stream.
     #[cfg(feature = "runtime")]
     pub(crate) async fn into_answer(mut self) -> Result<HttpResponse> {
         self.answer().await
@@ -488,7 +459,7 @@ impl Streaming {
 
 /// Refuses an answer that came from another origin than the request's (a
 /// caller's reqwest client that followed a redirect).
-fn check_origin(method: Method, url: &str, response: &reqwest::Response) -> Result<()> {
+fn check_origin(method: &Method, url: &str, response: &reqwest::Response) -> Result<()> {
     let asked = reqwest::Url::parse(url).map(|url| url.origin());
     let answered = response.url().origin();
     if asked.as_ref().ok() == Some(&answered) {

@@ -131,8 +131,9 @@ impl Retrier {
         let more = attempts < self.policy.max_attempts.max(1);
         match outcome {
             Ok(mut response) => {
-                response.attempts = attempts;
-                let retryable = match response.status {
+                response.extensions_mut().insert(super::Attempts(attempts));
+                let status = response.status().as_u16();
+                let retryable = match status {
                     // Throttled: the request was not processed.
                     429 => true,
                     502..=504 => self.idempotent,
@@ -141,7 +142,8 @@ impl Retrier {
                 if !(more && retryable) {
                     return Step::Done(Ok(response));
                 }
-                let wait = match response.retry_after.as_deref().map(parse_retry_after) {
+                let retry_after = response.headers().get(http::header::RETRY_AFTER);
+                let wait = match retry_after.map(|v| v.to_str().ok().and_then(parse_retry_after)) {
                     // The server asks for more patience than we have.
                     Some(Some(wait)) if wait > self.policy.max_retry_after => {
                         return Step::Done(Ok(response))
@@ -152,7 +154,7 @@ impl Retrier {
                 if !self.fits(wait, now) {
                     return Step::Done(Ok(response));
                 }
-                self.reason = Some(Reason::Status(response.status));
+                self.reason = Some(Reason::Status(status));
                 Step::Retry(wait)
             }
             Err(error) => {
@@ -439,11 +441,8 @@ mod tests {
     }
 
     fn answer(status: u16, retry_after: Option<&str>) -> Result<HttpResponse, Error> {
-        Ok(HttpResponse::new(
-            status,
-            retry_after.map(str::to_string),
-            Vec::new(),
-        ))
+        let status = http::StatusCode::from_u16(status).unwrap();
+        Ok(crate::sans_io::answer(status, retry_after, Vec::new()))
     }
 
     fn transport(kind: TransportErrorKind) -> Result<HttpResponse, Error> {
@@ -460,7 +459,9 @@ mod tests {
             matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(200))
         );
         match r.step(answer(503, None)) {
-            Step::Done(Ok(resp)) => assert_eq!(resp.attempts, 3),
+            Step::Done(Ok(resp)) => {
+                assert_eq!(resp.extensions().get(), Some(&crate::sans_io::Attempts(3)))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -570,7 +571,9 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         match r.step_at(answer(503, Some("5")), Some(start + Duration::from_secs(6))) {
-            Step::Done(Ok(resp)) => assert_eq!(resp.attempts, 2),
+            Step::Done(Ok(resp)) => {
+                assert_eq!(resp.extensions().get(), Some(&crate::sans_io::Attempts(2)))
+            }
             other => panic!("{other:?}"),
         }
         // Past the deadline, no attempt starts.
