@@ -335,7 +335,7 @@ pub(crate) struct Streaming {
 }
 
 impl crate::front::blocking::Stream for Streaming {
-    /// The answer's head came with [`Transport::start`]: nothing to wait for.
+    /// The answer's head came with `start`: nothing to wait for.
     fn head(&mut self) -> Result<()> {
         Ok(())
     }

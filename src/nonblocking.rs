@@ -183,11 +183,8 @@ impl Transport {
     }
 
     /// Reads a whole answer, within the body limits.
-    async fn read_answer(&self, response: reqwest::Response) -> Result<HttpResponse> {
-        Transport::read_body(self.limit, response).await
-    }
-
-    async fn read_body(limit: BodyLimit, mut response: reqwest::Response) -> Result<HttpResponse> {
+    async fn read_answer(&self, mut response: reqwest::Response) -> Result<HttpResponse> {
+        let limit = self.limit;
         let (code, status) = (response.status(), response.status().as_u16());
         let retry_after = header(&response, "retry-after");
         let mut body = Vec::with_capacity(limit.start(status, response.content_length())?);

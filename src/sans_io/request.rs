@@ -55,17 +55,6 @@ impl Core {
             let error = TransportError::new(TransportErrorKind::Other, message, None);
             crate::diagnose::locate(Error::Transport(error), &method, &url, self)
         })?;
-        self.build(operation, method, (resource_id, uri), body)
-    }
-
-    /// [`Core::request`] with the URL parsed already.
-    pub(super) fn build(
-        &self,
-        operation: Operation,
-        method: Method,
-        (resource_id, uri): (&str, http::Uri),
-        body: Option<Vec<u8>>,
-    ) -> Result<HttpRequest> {
         let key = self
             .api_key
             .clone()
