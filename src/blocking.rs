@@ -6,6 +6,22 @@
 //! bytes and sleeps. ureq has no async runtime, so these methods may be called
 //! from any thread, one inside a tokio runtime included (they block it, as
 //! any blocking call does; prefer the `a`-prefixed methods there).
+//!
+//! ```
+//! # #[cfg(all(feature = "blocking", feature = "emulator"))] {
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
+//! # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
+//! use xpander_sdk::{AgentExecutionStatus, UpdateTask};
+//!
+//! let task = tasks.update(
+//!     "task_xyz",
+//!     &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Done"),
+//! )?;
+//! assert_eq!(task.result.as_deref(), Some("Done"));
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -753,113 +769,7 @@ fn io_kind(e: &io::Error) -> TransportErrorKind {
     }
 }
 
-front_end! {
-    mode: maybe_async::must_be_sync,
-    transport: blocking,
-    execute: execute_blocking,
-    /// Patches the fields set in `change` on task `task_id`; answers the
-    /// task as the server has it afterwards.
-    ///
-    /// Only the fields set are sent (`{}` when none). Retried on 429, 502,
-    /// 503, 504 and broken connections (the same body every time).
-    ///
-    /// ```
-    /// # #[cfg(all(feature = "blocking", feature = "emulator"))] {
-    /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
-    /// # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
-    /// # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
-    /// use xpander_sdk::{AgentExecutionStatus, UpdateTask};
-    ///
-    /// let task = tasks.update(
-    ///     "task_xyz",
-    ///     &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Done"),
-    /// )?;
-    /// assert_eq!(task.result.as_deref(), Some("Done"));
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    update: update,
-    /// Loads task `task_id`.
-    get: get,
-    /// Stops task `task_id`; answers the stopped task.
-    stop: stop,
-    /// Creates a task; answers it with its new id.
-    create: create,
-    /// Lists the tasks of agent `agent_id` that pass `filter`.
-    list: list,
-    /// Lists the tasks of user `user_id` that pass `filter` (its `user_id` is ignored).
-    list_user_tasks: list_user_tasks,
-    /// Reports a task that ran outside xpander.
-    report_external_task: report_external_task,
-    /// Loads task `task_id`, lets `change` modify it, and saves it; on a 409
-    /// conflict, reloads and applies `change` again, a few times with a short
-    /// jittered backoff (after client-go's `RetryOnConflict`). Answers the
-    /// saved task, or the last conflict when the budget is spent.
-    retry_on_conflict: retry_on_conflict,
-    /// Loads task `task_id` (the same as [`Tasks::get`]).
-    load: load,
-    /// Loads this task again; the answer replaces the local copy.
-    reload: reload,
-    /// Saves the whole task (every field but `deep_planning`); the answer
-    /// replaces the local copy. Unknown fields the server sent are sent back.
-    save: save,
-    /// As [`Task::save`], `deep_planning` included.
-    save_with_deep_plan_update: save_with_deep_plan_update,
-    /// Sets `status` and `result` locally, then saves.
-    set_status: set_status,
-    /// Stops this task; the answer replaces the local copy.
-    stop_task: stop,
-    /// Loads the full task this list item names.
-    load_item: load,
-    /// Reads this task's activity log (`GET /activity/{agent_id}/{task_id}`):
-    /// the thread of what happened, each entry typed by its kind. An empty,
-    /// `null` or non-thread answer is a clear [`crate::Error::Decode`],
-    /// never a raw string.
-    get_activity_log: get_activity_log,
-    /// Reports this task's execution metrics
-    /// (`POST /agents-metrics/{agent_id}/execution`) with this client's
-    /// configuration: its real `duration` and `sub_executions`, and
-    /// `llm_tokens.worker` from `tokens` (total = completion + prompt).
-    /// Refused before any request when `tokens`, `source` or `status` is
-    /// not set. Not retried once sent (tokens would be counted twice).
-    report_metrics: report_metrics,
-    /// Whether this task may finish as far as its deep plan goes: reloads
-    /// the task (an error is returned, not swallowed) and applies the
-    /// published client's rule with this task's `result`. This task is not
-    /// changed.
-    get_plan_following_status: get_plan_following_status,
-    /// Pushes events to a task's stream
-    /// (`POST /agent-execution/{task_id}/events/push`, a JSON array of
-    /// envelopes). Not retried once sent (the events would show twice).
-    push_events: push_events,
-    /// This task's live events (`GET {events root}/agent-execution/{id}/events`),
-    /// as a blocking iterator that yields each event as it arrives: checks
-    /// the answer's status (an error is an [`crate::ApiError`]), times out a
-    /// silent connection, reconnects with `Last-Event-ID` and backoff (a
-    /// bounded number of times), never yields an event twice, skips a
-    /// malformed event (a tracing warning), and ends after `task_finished`.
-    /// Nothing is sent until the first `next()`. The first event of each
-    /// connection is the server's `connected` handshake: once it is read,
-    /// the stream is live (a fresh connection gets the events that happen
-    /// from then on; [`EventStream::resume_after`] resumes an earlier one).
-    ///
-    /// Refused when the task has `events_streaming: false`, or when no
-    /// organization id is configured (the stream's root needs it).
-    events: events,
-    /// As [`Task::events`], with a [`StreamPolicy`] (timeouts, reconnects, limits).
-    events_with: events_with,
-    /// Waits until task `task_id` reaches a final status (completed,
-    /// failed, error or stopped) and answers it: follows the task's events
-    /// when it streams them, and otherwise polls `get` with backoff, within
-    /// `policy.timeout` (then a [`crate::Error::Timeout`] that says how long
-    /// it waited and the last status seen).
-    wait_for_result: wait_for_result,
-    /// The live events of one task, as a blocking iterator of
-    /// `Result<TaskEvent>` (see [`Task::events`]). It ends after
-    /// `task_finished` (by default), or with an error once the reconnects
-    /// are spent.
-    stream: EventStream { next: next_event },
-}
+front_end!(blocking);
 
 impl Iterator for EventStream {
     type Item = Result<crate::model::TaskEvent>;
@@ -868,25 +778,4 @@ impl Iterator for EventStream {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_event()
     }
-}
-
-public_front_end! {
-    mode: maybe_async::must_be_sync,
-    transport: blocking,
-    execute: execute_blocking,
-    face: "Blocking; the async form has the same name with an `a` in front.",
-    invoke: invoke,
-    invoke_async: invoke_async,
-    invoke_stream: invoke_stream,
-    list_tasks: list_tasks,
-    agent_tasks: agent_tasks,
-    tasks_pages: tasks_pages,
-    agent_tasks_pages: agent_tasks_pages,
-    get_task: get_task,
-    delete_task: delete_task,
-    thread: thread,
-    full_thread: full_thread,
-    say: say,
-    pages: TaskPages { next: next_item },
-    invoke_events: InvokeStream { next: next_invoke_event },
 }

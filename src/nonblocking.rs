@@ -5,6 +5,58 @@
 //! Everything protocol-related lives in [`crate::sans_io`]; this file only moves
 //! bytes and sleeps. The methods need a tokio runtime with its time driver
 //! (`#[tokio::main]` gives one).
+//!
+//! ```
+//! # #[cfg(all(feature = "async", feature = "emulator"))]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
+//! # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
+//! use xpander_sdk::{AgentExecutionStatus, UpdateTask};
+//!
+//! let task = tasks
+//!     .aupdate(
+//!         "task_xyz",
+//!         &UpdateTask::new().status(AgentExecutionStatus::Error).result("Connector failed"),
+//!     )
+//!     .await?;
+//! assert_eq!(task.status, Some(AgentExecutionStatus::Error));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "async", feature = "emulator")))]
+//! # fn main() {}
+//! ```
+//!
+//! A task's live events, as an async stream:
+//!
+//! ```
+//! # #[cfg(all(feature = "async", feature = "emulator"))]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! use xpander_sdk::{CreateTask, Tasks, UpdateTask, AgentExecutionStatus};
+//!
+//! let tasks = Tasks::builder()
+//!     .api_key(emulator.api_key())
+//!     .base_url(emulator.base_url())
+//!     .organization_id(emulator.organization_id())
+//!     .build()?;
+//! let task = tasks.acreate(&CreateTask::new("agent-1", "Hello!").events_streaming(true)).await?;
+//! let mut events = task.aevents(&tasks)?;
+//! // The handshake: from here on the stream is live.
+//! let connected = events.next().await.unwrap()?;
+//! assert_eq!(connected.kind, xpander_sdk::model::TaskEventType::Connected);
+//! tasks.aupdate(&task.id, &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Hi")).await?;
+//! while let Some(event) = events.next().await {
+//!     let event = event?;
+//!     println!("{}", event.kind);
+//! }
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "async", feature = "emulator")))]
+//! # fn main() {}
+//! ```
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -569,119 +621,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-front_end! {
-    mode: maybe_async::must_be_async,
-    transport: nonblocking,
-    execute: execute_async,
-    /// Patches the fields set in `change` on task `task_id`; answers the
-    /// task as the server has it afterwards. The async form of [`Tasks::update`].
-    ///
-    /// ```
-    /// # #[cfg(all(feature = "async", feature = "emulator"))]
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
-    /// # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
-    /// # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
-    /// use xpander_sdk::{AgentExecutionStatus, UpdateTask};
-    ///
-    /// let task = tasks
-    ///     .aupdate(
-    ///         "task_xyz",
-    ///         &UpdateTask::new().status(AgentExecutionStatus::Error).result("Connector failed"),
-    ///     )
-    ///     .await?;
-    /// assert_eq!(task.status, Some(AgentExecutionStatus::Error));
-    /// # Ok(())
-    /// # }
-    /// # #[cfg(not(all(feature = "async", feature = "emulator")))]
-    /// # fn main() {}
-    /// ```
-    update: aupdate,
-    /// Loads task `task_id`. The async form of [`Tasks::get`].
-    get: aget,
-    /// Stops task `task_id`; answers the stopped task. The async form of [`Tasks::stop`].
-    stop: astop,
-    /// Creates a task; answers it with its new id. The async form of [`Tasks::create`].
-    create: acreate,
-    /// Lists the tasks of agent `agent_id` that pass `filter`. The async form of [`Tasks::list`].
-    list: alist,
-    /// Lists the tasks of user `user_id`. The async form of [`Tasks::list_user_tasks`].
-    list_user_tasks: alist_user_tasks,
-    /// Reports a task that ran outside xpander. The async form of [`Tasks::report_external_task`].
-    report_external_task: areport_external_task,
-    /// The async form of [`Tasks::retry_on_conflict`].
-    retry_on_conflict: aretry_on_conflict,
-    /// Loads task `task_id`. The async form of [`Task::load`].
-    load: aload,
-    /// Loads this task again. The async form of [`Task::reload`].
-    reload: areload,
-    /// Saves the whole task. The async form of [`Task::save`].
-    save: asave,
-    /// The async form of [`Task::save_with_deep_plan_update`].
-    save_with_deep_plan_update: asave_with_deep_plan_update,
-    /// Sets `status` and `result` locally, then saves. The async form of [`Task::set_status`].
-    set_status: aset_status,
-    /// Stops this task. The async form of [`Task::stop`].
-    stop_task: astop,
-    /// Loads the full task. The async form of [`TaskListItem::load`].
-    load_item: aload,
-    /// Reads this task's activity log. The async form of [`Task::get_activity_log`].
-    get_activity_log: aget_activity_log,
-    /// Reports this task's execution metrics. The async form of [`Task::report_metrics`].
-    report_metrics: areport_metrics,
-    /// Whether this task may finish as far as its deep plan goes. The async
-    /// form of [`Task::get_plan_following_status`].
-    get_plan_following_status: aget_plan_following_status,
-    /// Pushes events to a task's stream. The async form of [`Tasks::push_events`].
-    push_events: apush_events,
-    /// This task's live events, as an async stream (see [`EventStream`]):
-    /// the async form of [`Task::events`], with the same guarantees.
-    ///
-    /// ```
-    /// # #[cfg(all(feature = "async", feature = "emulator"))]
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
-    /// use xpander_sdk::{CreateTask, Tasks, UpdateTask, AgentExecutionStatus};
-    ///
-    /// let tasks = Tasks::builder()
-    ///     .api_key(emulator.api_key())
-    ///     .base_url(emulator.base_url())
-    ///     .organization_id(emulator.organization_id())
-    ///     .build()?;
-    /// let task = tasks.acreate(&CreateTask::new("agent-1", "Hello!").events_streaming(true)).await?;
-    /// let mut events = task.aevents(&tasks)?;
-    /// // The handshake: from here on the stream is live.
-    /// let connected = events.next().await.unwrap()?;
-    /// assert_eq!(connected.kind, xpander_sdk::model::TaskEventType::Connected);
-    /// tasks.aupdate(&task.id, &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Hi")).await?;
-    /// while let Some(event) = events.next().await {
-    ///     let event = event?;
-    ///     println!("{}", event.kind);
-    /// }
-    /// # Ok(())
-    /// # }
-    /// # #[cfg(not(all(feature = "async", feature = "emulator")))]
-    /// # fn main() {}
-    /// ```
-    events: aevents,
-    /// As [`Task::aevents`], with a [`StreamPolicy`](crate::sans_io::stream::StreamPolicy).
-    events_with: aevents_with,
-    /// Waits until task `task_id` reaches a final status. The async form of
-    /// [`Tasks::wait_for_result`] (`await` is a keyword, hence the name).
-    ///
-    /// Cancel safety: the wait lives in the future. Dropping it (a
-    /// `select!` arm that lost) abandons the wait; a new call starts over
-    /// with a load of the task at once. To wait next to other work, pin the
-    /// one future and poll it across the loop (`tokio::pin!`, then
-    /// `&mut fut` in each `select!`) rather than calling it again each time.
-    wait_for_result: await_for_result,
-    /// The live events of one task, read with [`EventStream::next`] or as a
-    /// `futures` [`Stream`](futures_core::Stream) ([`EventStream::into_stream`]).
-    /// See [`Task::events`] for what it guarantees.
-    stream: EventStream { next: next_event },
-}
+front_end!(nonblocking);
 
 impl EventStream {
     /// The next event, as soon as it arrives; `None` once the stream is
@@ -708,27 +648,6 @@ impl EventStream {
             stream.next_event().await.map(|event| (event, stream))
         })
     }
-}
-
-public_front_end! {
-    mode: maybe_async::must_be_async,
-    transport: nonblocking,
-    execute: execute_async,
-    face: "The async form of the blocking method without the leading `a`.",
-    invoke: ainvoke,
-    invoke_async: ainvoke_async,
-    invoke_stream: ainvoke_stream,
-    list_tasks: alist_tasks,
-    agent_tasks: aagent_tasks,
-    tasks_pages: atasks_pages,
-    agent_tasks_pages: aagent_tasks_pages,
-    get_task: aget_task,
-    delete_task: adelete_task,
-    thread: athread,
-    full_thread: afull_thread,
-    say: asay,
-    pages: TaskPages { next: next_item },
-    invoke_events: InvokeStream { next: next_invoke_event },
 }
 
 #[cfg(feature = "runtime")]
