@@ -7,12 +7,15 @@
 
 use serde::Serialize;
 
-use http::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 
 use super::{metrics, segment, Body, Core, HttpRequest, Method, Operation};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::model::{Task, TaskEvent};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+
+/// Made once, not parsed per request.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// Whether a save sends `deep_planning` (the official client's
 /// `with_deep_plan_update`).
@@ -64,7 +67,7 @@ impl Core {
         *http.uri_mut() = uri;
         let headers = http.headers_mut();
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
-        headers.insert("x-api-key", key);
+        headers.insert(X_API_KEY, key);
         if !http.body().is_empty() {
             http.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
