@@ -108,9 +108,9 @@ fn setup() -> Setup {
             .tcp_nodelay(true)
             .build()
             .unwrap(),
-        urls: requests.iter().map(|r| r.url.clone()).collect(),
+        urls: requests.iter().map(|r| r.uri().to_string()).collect(),
         key: emulator.api_key().to_string(),
-        body: requests[0].body.clone().unwrap(),
+        body: requests[0].body().0.clone(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

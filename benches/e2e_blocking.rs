@@ -92,9 +92,9 @@ fn setup() -> Setup {
             .proxy(None)
             .build()
             .new_agent(),
-        url: request.url.clone(),
+        url: request.uri().to_string(),
         key: emulator.api_key().to_string(),
-        body: request.body.clone().unwrap(),
+        body: request.body().0.clone(),
     };
     Setup {
         _emulator: emulator,

@@ -117,11 +117,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 } else if let Some(raw_client) = &raw_client {
                     let request = &requests[w];
                     let response = raw_client
-                        .patch(&request.url)
+                        .patch(request.uri().to_string())
                         .header("accept", "*/*")
                         .header("x-api-key", &key)
                         .header("content-type", "application/json")
-                        .body(request.body.clone().unwrap())
+                        .body(request.body().0.clone())
                         .send()
                         .await
                         .unwrap();

@@ -6,6 +6,22 @@
 //! bytes and sleeps. ureq has no async runtime, so these methods may be called
 //! from any thread, one inside a tokio runtime included (they block it, as
 //! any blocking call does; prefer the `a`-prefixed methods there).
+//!
+//! ```
+//! # #[cfg(all(feature = "blocking", feature = "emulator"))] {
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
+//! # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
+//! use xpander_sdk::{AgentExecutionStatus, UpdateTask};
+//!
+//! let task = tasks.update(
+//!     "task_xyz",
+//!     &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Done"),
+//! )?;
+//! assert_eq!(task.result.as_deref(), Some("Done"));
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -24,7 +40,7 @@ use ureq::unversioned::transport::{
 use crate::config::Config;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::sans_io::duration::clamp;
-use crate::sans_io::{broke_off, BodyLimit, HttpRequest, HttpResponse, StreamRead};
+use crate::sans_io::{answer, broke_off, BodyLimit, HttpRequest, HttpResponse, StreamRead};
 use crate::security::Url;
 
 /// Idle connections kept per host, as reqwest keeps them without a bound.
@@ -35,7 +51,6 @@ const POOL_IDLE_PER_HOST: usize = 64;
 pub(crate) struct Transport {
     agent: ureq::Agent,
     limit: BodyLimit,
-    headers: crate::headers::Headers,
     /// The caller's own agent ([`crate::ClientBuilder::ureq_agent`]): each
     /// request is told to hand back 4xx/5xx answers as answers, and to
     /// follow no redirect (the key must not go to another host).
@@ -95,7 +110,6 @@ impl Transport {
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
-            headers: crate::headers::Headers::new(config),
             foreign: false,
             routes: config.routes.clone(),
             agent_proxy: config.proxy.clone(),
@@ -110,21 +124,18 @@ impl Transport {
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
-            headers: crate::headers::Headers::new(config),
             foreign: true,
             routes: config.routes.clone(),
             agent_proxy: None,
             secrets: Arc::new(crate::redact::Secrets::of_config(config)),
         }
     }
+}
 
-    /// Sends one request and reads the whole answer (up to the limit);
-    /// `timeout`, when given, replaces the agent's whole-request timeout.
-    pub(crate) fn send(
-        &self,
-        request: &HttpRequest,
-        timeout: Option<Duration>,
-    ) -> Result<HttpResponse> {
+impl crate::front::blocking::Transport for Transport {
+    type Streaming = Streaming;
+
+    fn send(&self, request: &HttpRequest, timeout: Option<Duration>) -> Result<HttpResponse> {
         let response = self
             .exchange(request, |configured| match timeout {
                 Some(timeout) => configured.timeout_global(Some(clamp(timeout))),
@@ -134,12 +145,10 @@ impl Transport {
         read_answer(self.limit, response).map_err(|e| self.secrets.scrub_error(e))
     }
 
-    /// Opens a streamed answer (an event stream): the connection and then
-    /// the answer's head each within `head` when given (else the agent's
-    /// connect timeout, and `idle`), then each read of the body within
-    /// `idle`. The agent's whole-request timeout does not apply (a stream
-    /// may stay open for hours).
-    pub(crate) fn open_within(
+    /// The connection (within `head`, else the agent's connect timeout) and
+    /// the answer's head are waited for here: [`Streaming::head`] has
+    /// nothing left to wait for.
+    fn start(
         &self,
         request: &HttpRequest,
         head: Option<Duration>,
@@ -160,7 +169,7 @@ impl Transport {
             .map_err(|e| self.secrets.scrub_error(e))?;
         let (parts, body) = response.into_parts();
         Ok(Streaming {
-            status: parts.status.as_u16(),
+            status: parts.status,
             headers: parts.headers,
             reader: body.into_reader(),
             buffer: vec![0; STREAM_READ_BYTES],
@@ -169,17 +178,12 @@ impl Transport {
         })
     }
 
-    /// [`Transport::open_within`]: the blocking face waits for the head
-    /// here ([`Streaming::head`] has nothing left to wait for).
-    pub(crate) fn start(
-        &self,
-        request: &HttpRequest,
-        head: Option<Duration>,
-        idle: Duration,
-    ) -> Result<Streaming> {
-        self.open_within(request, head, idle)
+    fn sleep(wait: Duration) {
+        std::thread::sleep(clamp(wait))
     }
+}
 
+impl Transport {
     /// Sends `request`; `configure` adjusts its timeouts when it needs to
     /// (request-level settings cost a copy of the agent's configuration, so
     /// a plain call goes without).
@@ -190,11 +194,12 @@ impl Transport {
     ) -> Result<ureq::http::Response<ureq::Body>> {
         // The rules of this very URL: plain http refused off loopback, and
         // its own proxy (the events root may be another host than the base).
+        let url = request.uri().to_string();
         let decided;
-        let route = match self.routes.known(&request.url) {
+        let route = match self.routes.known(&url) {
             Some(route) => route,
             None => {
-                decided = self.routes.route(&request.url)?;
+                decided = self.routes.route(&url)?;
                 &decided
             }
         };
@@ -214,28 +219,15 @@ impl Transport {
             configured.proxy = proxy;
             configured
         };
-        let mut builder = ureq::http::Request::builder()
-            .method(request.method.as_str())
-            .uri(request.url.as_str());
-        for pair in self.headers.pairs(request) {
-            let (name, value) = pair?;
-            builder = builder.header(name, value);
+        // ureq 3 takes the `http` request as it is.
+        let mut sent = ureq::http::Request::new(());
+        *sent.method_mut() = request.method().clone();
+        *sent.uri_mut() = request.uri().clone();
+        *sent.headers_mut() = request.headers().clone();
+        match request.body().as_slice() {
+            [] => self.run(sent.map(|()| ureq::SendBody::none()), configure),
+            body => self.run(sent.map(|()| body), configure),
         }
-        let sent = match &request.body {
-            Some(body) => builder
-                .body(body.as_slice())
-                .map(|r| self.run(r, configure)),
-            None => builder
-                .body(ureq::SendBody::none())
-                .map(|r| self.run(r, configure)),
-        };
-        sent.map_err(|e| {
-            Error::Transport(TransportError::new(
-                TransportErrorKind::Other,
-                format!("cannot build the request: {e}"),
-                Some(Box::new(e)),
-            ))
-        })?
         .map_err(transport_error)
     }
 
@@ -279,11 +271,6 @@ impl Transport {
             builder = builder.proxy(proxy);
         }
         self.agent.run(builder.build())
-    }
-
-    /// Waits before the next attempt.
-    pub(crate) fn sleep(wait: Duration) {
-        std::thread::sleep(clamp(wait))
     }
 }
 
@@ -348,7 +335,7 @@ fn read_answer(
     if let Err(e) = read {
         return Err(read_error(e, status, body.len(), limit));
     }
-    Ok(HttpResponse::new(status, retry_after, body))
+    Ok(answer(response.status(), retry_after.as_deref(), body))
 }
 
 /// The most bytes one read of a stream takes.
@@ -356,7 +343,7 @@ const STREAM_READ_BYTES: usize = 16 * 1024;
 
 /// An answer whose body is read as it comes (an event stream).
 pub(crate) struct Streaming {
-    status: u16,
+    status: http::StatusCode,
     headers: ureq::http::HeaderMap,
     reader: ureq::BodyReader<'static>,
     buffer: Vec<u8>,
@@ -364,28 +351,24 @@ pub(crate) struct Streaming {
     secrets: Arc<crate::redact::Secrets>,
 }
 
-impl Streaming {
-    /// The answer's head came with [`Transport::start`]: nothing to wait for.
-    pub(crate) fn head(&mut self) -> Result<()> {
+impl crate::front::blocking::Stream for Streaming {
+    /// The answer's head came with `start`: nothing to wait for.
+    fn head(&mut self) -> Result<()> {
         Ok(())
     }
 
-    /// The status code.
-    pub(crate) fn status(&self) -> u16 {
-        self.status
+    fn status(&self) -> u16 {
+        self.status.as_u16()
     }
 
-    /// A header of the answer, if present and text.
-    pub(crate) fn header(&self, name: &str) -> Option<String> {
+    fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     }
 
-    /// The next bytes of the body, its end, or `Idle` when nothing came
-    /// within the idle timeout.
-    pub(crate) fn read(&mut self) -> Result<StreamRead> {
+    fn read(&mut self) -> Result<StreamRead> {
         match self.reader.read(&mut self.buffer) {
             Ok(0) => Ok(StreamRead::End),
             Ok(n) => Ok(StreamRead::Bytes(
@@ -398,17 +381,19 @@ impl Streaming {
         }
     }
 
-    /// The whole answer of an error status (its first bytes), to build the
-    /// API error from.
-    pub(crate) fn answer(&mut self) -> Result<HttpResponse> {
-        let keep = self.limit.keep(self.status) as u64;
+    fn answer(&mut self) -> Result<HttpResponse> {
+        let status = self.status.as_u16();
+        let keep = self.limit.keep(status) as u64;
         let mut body = Vec::new();
         if let Err(e) = (&mut self.reader).take(keep).read_to_end(&mut body) {
-            let error = read_error(e, self.status, body.len(), self.limit);
+            let error = read_error(e, status, body.len(), self.limit);
             return Err(self.secrets.scrub_error(error));
         }
-        let retry_after = self.header("retry-after");
-        Ok(HttpResponse::new(self.status, retry_after, body))
+        Ok(answer(
+            self.status,
+            self.header("retry-after").as_deref(),
+            body,
+        ))
     }
 }
 
@@ -778,113 +763,7 @@ fn io_kind(e: &io::Error) -> TransportErrorKind {
     }
 }
 
-front_end! {
-    mode: maybe_async::must_be_sync,
-    transport: blocking,
-    execute: execute_blocking,
-    /// Patches the fields set in `change` on task `task_id`; answers the
-    /// task as the server has it afterwards.
-    ///
-    /// Only the fields set are sent (`{}` when none). Retried on 429, 502,
-    /// 503, 504 and broken connections (the same body every time).
-    ///
-    /// ```
-    /// # #[cfg(all(feature = "blocking", feature = "emulator"))] {
-    /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
-    /// # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
-    /// # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
-    /// use xpander_sdk::{AgentExecutionStatus, UpdateTask};
-    ///
-    /// let task = tasks.update(
-    ///     "task_xyz",
-    ///     &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Done"),
-    /// )?;
-    /// assert_eq!(task.result.as_deref(), Some("Done"));
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    update: update,
-    /// Loads task `task_id`.
-    get: get,
-    /// Stops task `task_id`; answers the stopped task.
-    stop: stop,
-    /// Creates a task; answers it with its new id.
-    create: create,
-    /// Lists the tasks of agent `agent_id` that pass `filter`.
-    list: list,
-    /// Lists the tasks of user `user_id` that pass `filter` (its `user_id` is ignored).
-    list_user_tasks: list_user_tasks,
-    /// Reports a task that ran outside xpander.
-    report_external_task: report_external_task,
-    /// Loads task `task_id`, lets `change` modify it, and saves it; on a 409
-    /// conflict, reloads and applies `change` again, a few times with a short
-    /// jittered backoff (after client-go's `RetryOnConflict`). Answers the
-    /// saved task, or the last conflict when the budget is spent.
-    retry_on_conflict: retry_on_conflict,
-    /// Loads task `task_id` (the same as [`Tasks::get`]).
-    load: load,
-    /// Loads this task again; the answer replaces the local copy.
-    reload: reload,
-    /// Saves the whole task (every field but `deep_planning`); the answer
-    /// replaces the local copy. Unknown fields the server sent are sent back.
-    save: save,
-    /// As [`Task::save`], `deep_planning` included.
-    save_with_deep_plan_update: save_with_deep_plan_update,
-    /// Sets `status` and `result` locally, then saves.
-    set_status: set_status,
-    /// Stops this task; the answer replaces the local copy.
-    stop_task: stop,
-    /// Loads the full task this list item names.
-    load_item: load,
-    /// Reads this task's activity log (`GET /activity/{agent_id}/{task_id}`):
-    /// the thread of what happened, each entry typed by its kind. An empty,
-    /// `null` or non-thread answer is a clear [`crate::Error::Decode`],
-    /// never a raw string.
-    get_activity_log: get_activity_log,
-    /// Reports this task's execution metrics
-    /// (`POST /agents-metrics/{agent_id}/execution`) with this client's
-    /// configuration: its real `duration` and `sub_executions`, and
-    /// `llm_tokens.worker` from `tokens` (total = completion + prompt).
-    /// Refused before any request when `tokens`, `source` or `status` is
-    /// not set. Not retried once sent (tokens would be counted twice).
-    report_metrics: report_metrics,
-    /// Whether this task may finish as far as its deep plan goes: reloads
-    /// the task (an error is returned, not swallowed) and applies the
-    /// published client's rule with this task's `result`. This task is not
-    /// changed.
-    get_plan_following_status: get_plan_following_status,
-    /// Pushes events to a task's stream
-    /// (`POST /agent-execution/{task_id}/events/push`, a JSON array of
-    /// envelopes). Not retried once sent (the events would show twice).
-    push_events: push_events,
-    /// This task's live events (`GET {events root}/agent-execution/{id}/events`),
-    /// as a blocking iterator that yields each event as it arrives: checks
-    /// the answer's status (an error is an [`crate::ApiError`]), times out a
-    /// silent connection, reconnects with `Last-Event-ID` and backoff (a
-    /// bounded number of times), never yields an event twice, skips a
-    /// malformed event (a tracing warning), and ends after `task_finished`.
-    /// Nothing is sent until the first `next()`. The first event of each
-    /// connection is the server's `connected` handshake: once it is read,
-    /// the stream is live (a fresh connection gets the events that happen
-    /// from then on; [`EventStream::resume_after`] resumes an earlier one).
-    ///
-    /// Refused when the task has `events_streaming: false`, or when no
-    /// organization id is configured (the stream's root needs it).
-    events: events,
-    /// As [`Task::events`], with a [`StreamPolicy`] (timeouts, reconnects, limits).
-    events_with: events_with,
-    /// Waits until task `task_id` reaches a final status (completed,
-    /// failed, error or stopped) and answers it: follows the task's events
-    /// when it streams them, and otherwise polls `get` with backoff, within
-    /// `policy.timeout` (then a [`crate::Error::Timeout`] that says how long
-    /// it waited and the last status seen).
-    wait_for_result: wait_for_result,
-    /// The live events of one task, as a blocking iterator of
-    /// `Result<TaskEvent>` (see [`Task::events`]). It ends after
-    /// `task_finished` (by default), or with an error once the reconnects
-    /// are spent.
-    stream: EventStream { next: next_event },
-}
+front_end!(blocking);
 
 impl Iterator for EventStream {
     type Item = Result<crate::model::TaskEvent>;
@@ -893,25 +772,4 @@ impl Iterator for EventStream {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_event()
     }
-}
-
-public_front_end! {
-    mode: maybe_async::must_be_sync,
-    transport: blocking,
-    execute: execute_blocking,
-    face: "Blocking; the async form has the same name with an `a` in front.",
-    invoke: invoke,
-    invoke_async: invoke_async,
-    invoke_stream: invoke_stream,
-    list_tasks: list_tasks,
-    agent_tasks: agent_tasks,
-    tasks_pages: tasks_pages,
-    agent_tasks_pages: agent_tasks_pages,
-    get_task: get_task,
-    delete_task: delete_task,
-    thread: thread,
-    full_thread: full_thread,
-    say: say,
-    pages: TaskPages { next: next_item },
-    invoke_events: InvokeStream { next: next_invoke_event },
 }

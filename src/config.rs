@@ -854,7 +854,7 @@ impl ClientBuilder {
         let api_key = self.api_key.filter(|k| !k.0.is_empty()).ok_or_else(|| {
             Error::Config("no API key: set XPANDER_API_KEY or call ClientBuilder::api_key".into())
         })?;
-        if api_key.0.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        if crate::headers::value("x-api-key", &api_key.0).is_err() {
             return Err(Error::Config(
                 "the API key contains control characters".into(),
             ));

@@ -71,7 +71,7 @@ fn host_port(shown: &str) -> (&str, &str) {
 /// known mistake in plain words.
 pub(crate) fn locate(
     error: Error,
-    method: Method,
+    method: &Method,
     url: &str,
     core: &crate::sans_io::Core,
 ) -> Error {
@@ -79,7 +79,7 @@ pub(crate) fn locate(
     match error {
         Error::Api(mut api) => {
             if api.url.is_none() {
-                api.method = Some(method);
+                api.method = Some(method.clone());
                 api.url = Some(shown_url(url, secret));
             }
             Error::Api(api)
@@ -94,7 +94,7 @@ pub(crate) fn locate(
 
 fn locate_transport(
     mut error: TransportError,
-    method: Method,
+    method: &Method,
     url: &str,
     secret: &crate::redact::Secrets,
     proxy: Option<&crate::proxy::ProxyUrl>,
@@ -133,7 +133,7 @@ fn locate_transport(
             };
         }
     }
-    error.method = Some(method);
+    error.method = Some(method.clone());
     error.url = Some(shown);
     error
 }

@@ -247,8 +247,11 @@ impl ApiError {
     /// ```
     pub fn new(status: u16, body: impl Into<String>) -> ApiError {
         let body = body.into();
-        let response = crate::sans_io::HttpResponse::new(status, None, body.into_bytes());
-        crate::sans_io::response::api_error(&response, crate::sans_io::response::Secret::NONE)
+        crate::sans_io::response::api_error_of(
+            status,
+            body.as_bytes(),
+            crate::sans_io::response::Secret::NONE,
+        )
     }
 
     /// Sets the `Retry-After` value.
@@ -354,7 +357,7 @@ impl fmt::Debug for ApiError {
 /// `GET https://host:443/path: ` when the request is known.
 fn request_prefix(
     f: &mut fmt::Formatter<'_>,
-    method: Option<crate::sans_io::Method>,
+    method: Option<&crate::sans_io::Method>,
     url: Option<&str>,
 ) -> fmt::Result {
     match (method, url) {
@@ -366,7 +369,7 @@ fn request_prefix(
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        request_prefix(f, self.method, self.url.as_deref())?;
+        request_prefix(f, self.method.as_ref(), self.url.as_deref())?;
         write!(f, "the API answered {}", self.status)?;
         if let Some(reason) = reason_phrase(self.status) {
             write!(f, " {reason}")?;
@@ -446,7 +449,7 @@ pub struct TransportError {
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        request_prefix(f, self.method, self.url.as_deref())?;
+        request_prefix(f, self.method.as_ref(), self.url.as_deref())?;
         write!(
             f,
             "transport error ({:?}): {}{}",

@@ -1,44 +1,231 @@
 //! The front end, written once.
 //!
-//! [`front_end!`] holds the body of every public method of [`crate::Tasks`],
-//! [`crate::Task`] and [`crate::TaskListItem`]. It is expanded twice: in
-//! [`crate::blocking`] under `#[maybe_async::must_be_sync]` with the ureq
-//! transport (`update`, `get`, …) and in [`crate::nonblocking`] under
+//! [`front_end!`] holds the body and the docs of every public method of
+//! [`crate::Tasks`], [`crate::Task`] and [`crate::TaskListItem`] (and, through
+//! `public_front_end!`, of the public API v1). It is expanded twice:
+//! `front_end!(blocking)` in [`crate::blocking`] under
+//! `#[maybe_async::must_be_sync]` with the ureq transport (`update`, `get`,
+//! …) and `front_end!(nonblocking)` in [`crate::nonblocking`] under
 //! `#[maybe_async::must_be_async]` with the reqwest transport (`aupdate`,
-//! `aget`, …). Each expansion names its own transport, whose `send` and
-//! `sleep` have the same names and signatures; `must_be_sync` strips the
-//! `async` and `.await`. The bodies stay thin: build the request in
+//! `aget`, …); the face tables at its top name each method in each face. Each expansion names its own transport, which implements
+//! that face's form of the [`transport_traits!`] (one definition, expanded
+//! as `blocking::{Transport, Stream}` and `nonblocking::{Transport,
+//! Stream}`); `must_be_sync` strips the `async` and `.await`. The bodies
+//! stay thin: build the request in
 //! [`crate::sans_io::request`], send it (retrying as [`crate::sans_io::retry`]
 //! decides), parse the answer in [`crate::sans_io::response`].
 
+/// What a face's transport does for the front end, written once and
+/// expanded for each face: send a request the core built and read its
+/// answer, open a streamed answer, sleep between attempts.
+macro_rules! transport_traits {
+    ($mode:meta) => {
+        use std::time::Duration;
+
+        use crate::error::Result;
+        use crate::sans_io::{HttpRequest, HttpResponse, StreamRead};
+
+        /// A face's transport.
+        #[$mode]
+        pub(crate) trait Transport {
+            /// An answer whose body is read as it comes.
+            type Streaming: Stream;
+
+            /// Sends one request and reads the whole answer (up to the
+            /// limit); `timeout`, when given, replaces the whole-request one.
+            async fn send(
+                &self,
+                request: &HttpRequest,
+                timeout: Option<Duration>,
+            ) -> Result<HttpResponse>;
+
+            /// Starts a streamed answer (an event stream): the answer's head
+            /// within `head` when given (else `idle`), then each read of the
+            /// body within `idle`; no whole-request timeout (a stream may
+            /// stay open for hours). [`Stream::head`] waits for the head.
+            fn start(
+                &self,
+                request: &HttpRequest,
+                head: Option<Duration>,
+                idle: Duration,
+            ) -> Result<Self::Streaming>;
+
+            /// [`Transport::start`], then the answer's head.
+            async fn open_within(
+                &self,
+                request: &HttpRequest,
+                head: Option<Duration>,
+                idle: Duration,
+            ) -> Result<Self::Streaming> {
+                let mut streaming = self.start(request, head, idle)?;
+                streaming.head().await?;
+                Ok(streaming)
+            }
+
+            /// Waits before the next attempt.
+            async fn sleep(wait: Duration);
+        }
+
+        /// A streamed answer.
+        #[$mode]
+        pub(crate) trait Stream {
+            /// Waits for the answer's head (at once when it came already).
+            async fn head(&mut self) -> Result<()>;
+
+            /// The status code (0 before the head came).
+            fn status(&self) -> u16;
+
+            /// A header of the answer, if present and text.
+            fn header(&self, name: &str) -> Option<String>;
+
+            /// The next bytes of the body, its end, or `Idle` when nothing
+            /// came within the idle timeout.
+            async fn read(&mut self) -> Result<StreamRead>;
+
+            /// The whole answer of an error status (its first bytes), to
+            /// build the API error from.
+            async fn answer(&mut self) -> Result<HttpResponse>;
+        }
+    };
+}
+
+/// The blocking face's transport traits.
+#[cfg(feature = "blocking")]
+pub(crate) mod blocking {
+    transport_traits!(maybe_async::must_be_sync);
+}
+
+/// The async face's transport traits.
+#[cfg(feature = "async")]
+pub(crate) mod nonblocking {
+    transport_traits!(maybe_async::must_be_async(AFIT));
+}
+
 macro_rules! front_end {
+    // Each method's name in each face (see CONTRIBUTING.md, "Adding an endpoint").
+    (blocking) => {
+        front_end! {
+            mode: maybe_async::must_be_sync,
+            transport: blocking,
+            execute: execute_blocking,
+            face: "Blocking; the async form has the same name with an `a` in front.",
+            update: update,
+            get: get,
+            stop: stop,
+            create: create,
+            list: list,
+            list_user_tasks: list_user_tasks,
+            report_external_task: report_external_task,
+            retry_on_conflict: retry_on_conflict,
+            load: load,
+            reload: reload,
+            save: save,
+            save_with_deep_plan_update: save_with_deep_plan_update,
+            set_status: set_status,
+            stop_task: stop,
+            load_item: load,
+            get_activity_log: get_activity_log,
+            report_metrics: report_metrics,
+            get_plan_following_status: get_plan_following_status,
+            push_events: push_events,
+            events: events,
+            events_with: events_with,
+            wait_for_result: wait_for_result,
+            stream: EventStream { next: next_event },
+            public: {
+                invoke: invoke,
+                invoke_async: invoke_async,
+                invoke_stream: invoke_stream,
+                list_tasks: list_tasks,
+                agent_tasks: agent_tasks,
+                tasks_pages: tasks_pages,
+                agent_tasks_pages: agent_tasks_pages,
+                get_task: get_task,
+                delete_task: delete_task,
+                thread: thread,
+                full_thread: full_thread,
+                say: say,
+                pages: TaskPages { next: next_item },
+                invoke_events: InvokeStream { next: next_invoke_event },
+            },
+        }
+    };
+    (nonblocking) => {
+        front_end! {
+            mode: maybe_async::must_be_async,
+            transport: nonblocking,
+            execute: execute_async,
+            face: "The async form of the blocking method without the leading `a`.",
+            update: aupdate,
+            get: aget,
+            stop: astop,
+            create: acreate,
+            list: alist,
+            list_user_tasks: alist_user_tasks,
+            report_external_task: areport_external_task,
+            retry_on_conflict: aretry_on_conflict,
+            load: aload,
+            reload: areload,
+            save: asave,
+            save_with_deep_plan_update: asave_with_deep_plan_update,
+            set_status: aset_status,
+            stop_task: astop,
+            load_item: aload,
+            get_activity_log: aget_activity_log,
+            report_metrics: areport_metrics,
+            get_plan_following_status: aget_plan_following_status,
+            push_events: apush_events,
+            events: aevents,
+            events_with: aevents_with,
+            wait_for_result: await_for_result,
+            stream: EventStream { next: next_event },
+            public: {
+                invoke: ainvoke,
+                invoke_async: ainvoke_async,
+                invoke_stream: ainvoke_stream,
+                list_tasks: alist_tasks,
+                agent_tasks: aagent_tasks,
+                tasks_pages: atasks_pages,
+                agent_tasks_pages: aagent_tasks_pages,
+                get_task: aget_task,
+                delete_task: adelete_task,
+                thread: athread,
+                full_thread: afull_thread,
+                say: asay,
+                pages: TaskPages { next: next_item },
+                invoke_events: InvokeStream { next: next_invoke_event },
+            },
+        }
+    };
     (
         mode: $mode:meta,
         transport: $transport:ident,
         execute: $execute:ident,
-        $(#[$update_doc:meta])* update: $update:ident,
-        $(#[$get_doc:meta])* get: $get:ident,
-        $(#[$stop_doc:meta])* stop: $stop:ident,
-        $(#[$create_doc:meta])* create: $create:ident,
-        $(#[$list_doc:meta])* list: $list:ident,
-        $(#[$list_user_doc:meta])* list_user_tasks: $list_user_tasks:ident,
-        $(#[$report_doc:meta])* report_external_task: $report:ident,
-        $(#[$conflict_doc:meta])* retry_on_conflict: $retry_on_conflict:ident,
-        $(#[$load_doc:meta])* load: $load:ident,
-        $(#[$reload_doc:meta])* reload: $reload:ident,
-        $(#[$save_doc:meta])* save: $save:ident,
-        $(#[$save_deep_doc:meta])* save_with_deep_plan_update: $save_deep:ident,
-        $(#[$set_status_doc:meta])* set_status: $set_status:ident,
-        $(#[$stop_task_doc:meta])* stop_task: $stop_task:ident,
-        $(#[$load_item_doc:meta])* load_item: $load_item:ident,
-        $(#[$activity_doc:meta])* get_activity_log: $activity:ident,
-        $(#[$metrics_doc:meta])* report_metrics: $metrics:ident,
-        $(#[$plan_doc:meta])* get_plan_following_status: $plan:ident,
-        $(#[$push_doc:meta])* push_events: $push:ident,
-        $(#[$events_doc:meta])* events: $events:ident,
-        $(#[$events_with_doc:meta])* events_with: $events_with:ident,
-        $(#[$wait_doc:meta])* wait_for_result: $wait:ident,
-        $(#[$stream_doc:meta])* stream: $stream:ident { next: $next_event:ident },
+        face: $face:literal,
+        update: $update:ident,
+        get: $get:ident,
+        stop: $stop:ident,
+        create: $create:ident,
+        list: $list:ident,
+        list_user_tasks: $list_user_tasks:ident,
+        report_external_task: $report:ident,
+        retry_on_conflict: $retry_on_conflict:ident,
+        load: $load:ident,
+        reload: $reload:ident,
+        save: $save:ident,
+        save_with_deep_plan_update: $save_deep:ident,
+        set_status: $set_status:ident,
+        stop_task: $stop_task:ident,
+        load_item: $load_item:ident,
+        get_activity_log: $activity:ident,
+        report_metrics: $metrics:ident,
+        get_plan_following_status: $plan:ident,
+        push_events: $push:ident,
+        events: $events:ident,
+        events_with: $events_with:ident,
+        wait_for_result: $wait:ident,
+        stream: $stream:ident { next: $next_event:ident },
+        public: { $($public:tt)* },
     ) => {
         use crate::sans_io::plan::PlanFollowingStatus;
         use crate::sans_io::retry::{Conflicts, Retrier, Step};
@@ -49,6 +236,7 @@ macro_rules! front_end {
         use crate::sans_io::wait::{StreamEnd, WaitPolicy, WaitStep, Waiter};
         use crate::model::{ActivityThread, AgentExecutionStatus, Task, TaskEvent, TaskListItem};
         use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+        use crate::front::$transport::{Stream as _, Transport as _};
         use crate::Tasks;
 
         impl Tasks {
@@ -63,15 +251,15 @@ macro_rules! front_end {
                 }
                 let transport = shared.$transport()?;
                 let call = crate::telemetry::Call::start(&request);
-                let (method, url) = (request.method, request.url.clone());
+                let (method, url) = (request.method(), request.uri().to_string());
                 let secret = shared.core.secrets();
                 let mut retrier = Retrier::new(&shared.core.config, request.operation, options);
                 loop {
                     let outcome = match retrier.attempt_timeout() {
                         Ok(timeout) => match transport.send(&request, timeout).await {
                             Ok(mut answer) => {
-                                answer.request =
-                                    Some((method, crate::diagnose::shown_url(&url, secret)));
+                                let shown = crate::diagnose::shown_url(&url, secret);
+                                answer.extensions_mut().insert(crate::sans_io::Sent(method.clone(), shown));
                                 Ok(answer)
                             }
                             Err(error) => {
@@ -98,42 +286,58 @@ macro_rules! front_end {
                 }
             }
 
-            $(#[$update_doc])*
+            /// Patches the fields set in `change` on task `task_id`; answers the
+            /// task as the server has it afterwards.
+            ///
+            /// Only the fields set are sent (`{}` when none). Retried on 429, 502,
+            /// 503, 504 and broken connections (the same body every time).
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $update(&self, task_id: &str, change: &UpdateTask) -> Result<Task> {
                 let request = self.inner.shared.core.update(task_id, change)?;
                 self.inner.shared.core.task(self.$execute(request).await?)
             }
 
-            $(#[$get_doc])*
+            /// Loads task `task_id`.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $get(&self, task_id: &str) -> Result<Task> {
                 let request = self.inner.shared.core.get(task_id)?;
                 self.inner.shared.core.task(self.$execute(request).await?)
             }
 
-            $(#[$stop_doc])*
+            /// Stops task `task_id`; answers the stopped task.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $stop(&self, task_id: &str) -> Result<Task> {
                 let request = self.inner.shared.core.stop(task_id)?;
                 self.inner.shared.core.task(self.$execute(request).await?)
             }
 
-            $(#[$create_doc])*
+            /// Creates a task; answers it with its new id.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $create(&self, new_task: &CreateTask) -> Result<Task> {
                 let request = self.inner.shared.core.create(new_task)?;
                 self.inner.shared.core.task(self.$execute(request).await?)
             }
 
-            $(#[$list_doc])*
+            /// Lists the tasks of agent `agent_id` that pass `filter`.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $list(&self, agent_id: &str, filter: &ListFilter) -> Result<Vec<TaskListItem>> {
                 let request = self.inner.shared.core.list(agent_id, filter)?;
                 self.inner.shared.core.task_list(self.$execute(request).await?)
             }
 
-            $(#[$list_user_doc])*
+            /// Lists the tasks of user `user_id` that pass `filter` (its `user_id` is ignored).
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $list_user_tasks(
                 &self,
@@ -144,14 +348,21 @@ macro_rules! front_end {
                 self.inner.shared.core.task_list(self.$execute(request).await?)
             }
 
-            $(#[$report_doc])*
+            /// Reports a task that ran outside xpander.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $report(&self, agent_id: &str, report: &ExternalTaskReport) -> Result<Task> {
                 let request = self.inner.shared.core.report_external_task(agent_id, report)?;
                 self.inner.shared.core.task(self.$execute(request).await?)
             }
 
-            $(#[$conflict_doc])*
+            /// Loads task `task_id`, lets `change` modify it, and saves it; on a 409
+            /// conflict, reloads and applies `change` again, a few times with a short
+            /// jittered backoff (after client-go's `RetryOnConflict`). Answers the
+            /// saved task, or the last conflict when the budget is spent.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $retry_on_conflict<F>(&self, task_id: &str, mut change: F) -> Result<Task>
             where
@@ -174,14 +385,31 @@ macro_rules! front_end {
         }
 
         impl Tasks {
-            $(#[$push_doc])*
+            /// Pushes events to a task's stream
+            /// (`POST /agent-execution/{task_id}/events/push`, a JSON array of
+            /// envelopes). Not retried once sent (the events would show twice).
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $push(&self, task_id: &str, events: &[TaskEvent]) -> Result<()> {
                 let request = self.inner.shared.core.push_events(task_id, events)?;
                 self.inner.shared.core.accepted(self.$execute(request).await?)
             }
 
-            $(#[$wait_doc])*
+            /// Waits until task `task_id` reaches a final status (completed,
+            /// failed, error or stopped) and answers it: follows the task's events
+            /// when it streams them, and otherwise polls `get` with backoff, within
+            /// `policy.timeout` (then a [`crate::Error::Timeout`] that says how long
+            /// it waited and the last status seen). The async form is
+            /// `await_for_result` (`await` is a keyword).
+            ///
+            /// Cancel safety (async): the wait lives in the future. Dropping it (a
+            /// `select!` arm that lost) abandons the wait; a new call starts over
+            /// with a load of the task at once. To wait next to other work, pin the
+            /// one future and poll it across the loop (`tokio::pin!`, then
+            /// `&mut fut` in each `select!`) rather than calling it again each time.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $wait(&self, task_id: &str, policy: &WaitPolicy) -> Result<Task> {
                 let mut waiter = Waiter::new(policy.clone(), std::time::Instant::now());
@@ -244,7 +472,13 @@ macro_rules! front_end {
             ErrorBody,
         }
 
-        $(#[$stream_doc])*
+        /// The live events of one task (see the `events` method): a blocking
+        /// iterator of `Result<TaskEvent>`, or in the async face a stream read
+        /// with `next().await` or as a `futures` `Stream` (`into_stream`). It
+        /// ends after `task_finished` (by default), or with an error once the
+        /// reconnects are spent.
+        ///
+        #[doc = $face]
         pub struct $stream {
             tasks: Tasks,
             task_id: String,
@@ -376,10 +610,8 @@ macro_rules! front_end {
                                 let error = match body.answer().await {
                                     Ok(mut answer) => {
                                         if let Some((method, url)) = &self.target {
-                                            answer.request = Some((
-                                                *method,
-                                                crate::diagnose::shown_url(url, self.tasks.inner.shared.core.secrets()),
-                                            ));
+                                            let shown = crate::diagnose::shown_url(url, self.tasks.inner.shared.core.secrets());
+                                            answer.extensions_mut().insert(crate::sans_io::Sent(method.clone(), shown));
                                         }
                                         self.tasks.inner.shared.core.accepted(answer).err().unwrap_or_else(|| {
                                             crate::Error::invalid("stream", "an error answer had a 2xx status")
@@ -463,7 +695,7 @@ macro_rules! front_end {
                 };
                 let policy = self.session.policy();
                 let (head, idle) = (policy.connect_timeout, policy.idle_timeout);
-                self.target = Some((request.method, request.url.clone()));
+                self.target = Some((request.method().clone(), request.uri().to_string()));
                 match transport.start(&request, Some(head), idle) {
                     Ok(body) => {
                         self.body = Some(body);
@@ -481,7 +713,7 @@ macro_rules! front_end {
             fn located(&self, error: crate::Error) -> crate::Error {
                 match &self.target {
                     Some((method, url)) => {
-                        crate::diagnose::locate(error, *method, url, &self.tasks.inner.shared.core)
+                        crate::diagnose::locate(error, method, url, &self.tasks.inner.shared.core)
                     }
                     None => error,
                 }
@@ -489,12 +721,27 @@ macro_rules! front_end {
         }
 
         impl Task {
-            $(#[$events_doc])*
+            /// This task's live events (`GET {events root}/agent-execution/{id}/events`),
+            /// yielded as each arrives: checks the answer's status (an error is an
+            /// [`crate::ApiError`]), times out a silent connection, reconnects with
+            /// `Last-Event-ID` and backoff (a bounded number of times), never yields an
+            /// event twice, skips a malformed event (a tracing warning), and ends after
+            /// `task_finished`. Nothing is sent until the first read. The first event
+            /// of each connection is the server's `connected` handshake: once it is
+            /// read, the stream is live (a fresh connection gets the events that happen
+            /// from then on; `resume_after` resumes an earlier one).
+            ///
+            /// Refused when the task has `events_streaming: false`, or when no
+            /// organization id is configured (the stream's root needs it).
+            ///
+            #[doc = $face]
             pub fn $events(&self, tasks: &Tasks) -> Result<$stream> {
                 self.$events_with(tasks, StreamPolicy::default())
             }
 
-            $(#[$events_with_doc])*
+            /// As the `events` method, with a [`StreamPolicy`] (timeouts, reconnects, limits).
+            ///
+            #[doc = $face]
             pub fn $events_with(&self, tasks: &Tasks, policy: StreamPolicy) -> Result<$stream> {
                 if !self.events_streaming {
                     return Err(crate::Error::invalid(
@@ -508,21 +755,38 @@ macro_rules! front_end {
                 Ok($stream::new(tasks, &self.id, policy))
             }
 
-            $(#[$activity_doc])*
+            /// Reads this task's activity log (`GET /activity/{agent_id}/{task_id}`):
+            /// the thread of what happened, each entry typed by its kind. An empty,
+            /// `null` or non-thread answer is a clear [`crate::Error::Decode`],
+            /// never a raw string.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $activity(&self, tasks: &Tasks) -> Result<ActivityThread> {
                 let request = tasks.inner.shared.core.activity_log(&self.agent_id, &self.id)?;
                 tasks.inner.shared.core.activity(tasks.$execute(request).await?)
             }
 
-            $(#[$metrics_doc])*
+            /// Reports this task's execution metrics
+            /// (`POST /agents-metrics/{agent_id}/execution`) with this client's
+            /// configuration: its real `duration` and `sub_executions`, and
+            /// `llm_tokens.worker` from `tokens` (total = completion + prompt).
+            /// Refused before any request when `tokens`, `source` or `status` is
+            /// not set. Not retried once sent (tokens would be counted twice).
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $metrics(&self, tasks: &Tasks) -> Result<()> {
                 let request = tasks.inner.shared.core.report_metrics(self, None)?;
                 tasks.inner.shared.core.accepted(tasks.$execute(request).await?)
             }
 
-            $(#[$plan_doc])*
+            /// Whether this task may finish as far as its deep plan goes: reloads
+            /// the task (an error is returned, not swallowed) and applies the
+            /// published client's rule with this task's `result`. This task is not
+            /// changed.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $plan(&self, tasks: &Tasks) -> Result<PlanFollowingStatus> {
                 let server = tasks.$get(&self.id).await?;
@@ -531,20 +795,27 @@ macro_rules! front_end {
         }
 
         impl Task {
-            $(#[$load_doc])*
+            /// Loads task `task_id` (the same as the `get` method of [`Tasks`]).
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $load(tasks: &Tasks, task_id: &str) -> Result<Task> {
                 tasks.$get(task_id).await
             }
 
-            $(#[$reload_doc])*
+            /// Loads this task again; the answer replaces the local copy.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $reload(&mut self, tasks: &Tasks) -> Result<()> {
                 *self = tasks.$get(&self.id).await?;
                 Ok(())
             }
 
-            $(#[$save_doc])*
+            /// Saves the whole task (every field but `deep_planning`); the answer
+            /// replaces the local copy. Unknown fields the server sent are sent back.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $save(&mut self, tasks: &Tasks) -> Result<()> {
                 let request = tasks.inner.shared.core.save(self, Saving::WithoutDeepPlan)?;
@@ -552,7 +823,9 @@ macro_rules! front_end {
                 Ok(())
             }
 
-            $(#[$save_deep_doc])*
+            /// As the `save` method, `deep_planning` included.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $save_deep(&mut self, tasks: &Tasks) -> Result<()> {
                 let request = tasks.inner.shared.core.save(self, Saving::WithDeepPlan)?;
@@ -560,7 +833,9 @@ macro_rules! front_end {
                 Ok(())
             }
 
-            $(#[$set_status_doc])*
+            /// Sets `status` and `result` locally, then saves.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $set_status(
                 &mut self,
@@ -575,7 +850,9 @@ macro_rules! front_end {
                 self.$save(tasks).await
             }
 
-            $(#[$stop_task_doc])*
+            /// Stops this task; the answer replaces the local copy.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $stop_task(&mut self, tasks: &Tasks) -> Result<()> {
                 *self = tasks.$stop(&self.id).await?;
@@ -584,11 +861,21 @@ macro_rules! front_end {
         }
 
         impl TaskListItem {
-            $(#[$load_item_doc])*
+            /// Loads the full task this list item names.
+            ///
+            #[doc = $face]
             #[$mode]
             pub async fn $load_item(&self, tasks: &Tasks) -> Result<Task> {
                 tasks.$get(&self.id).await
             }
+        }
+
+        public_front_end! {
+            mode: $mode,
+            transport: $transport,
+            execute: $execute,
+            face: $face,
+            $($public)*
         }
     };
 }

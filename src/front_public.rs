@@ -1,8 +1,9 @@
 //! The public REST API v1's front end, written once.
 //!
 //! [`public_front_end!`] holds the body of every v1 method of
-//! [`crate::Tasks`] and [`crate::public::Conversation`], expanded twice as
-//! [`front_end!`] is: in [`crate::blocking`] under
+//! [`crate::Tasks`] and [`crate::public::Conversation`], expanded by
+//! [`front_end!`] in each of its two expansions (its face tables name these
+//! methods too): in [`crate::blocking`] under
 //! `maybe_async::must_be_sync` (`invoke`, `list_tasks`, …) and in
 //! [`crate::nonblocking`] under `maybe_async::must_be_async` (`ainvoke`,
 //! `alist_tasks`, …). Requests are built and answers parsed in

@@ -320,7 +320,6 @@ macro_rules! reads_network_data {
     )*};
 }
 
-#[cfg(any(feature = "blocking", feature = "async"))]
 mod diagnose;
 #[macro_use]
 mod front;
@@ -348,7 +347,6 @@ reads_network_data! {
     pub mod nonblocking;
 }
 
-#[cfg(any(feature = "blocking", feature = "async"))]
 mod headers;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]

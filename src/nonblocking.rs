@@ -5,6 +5,58 @@
 //! Everything protocol-related lives in [`crate::sans_io`]; this file only moves
 //! bytes and sleeps. The methods need a tokio runtime with its time driver
 //! (`#[tokio::main]` gives one).
+//!
+//! ```
+//! # #[cfg(all(feature = "async", feature = "emulator"))]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
+//! # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
+//! use xpander_sdk::{AgentExecutionStatus, UpdateTask};
+//!
+//! let task = tasks
+//!     .aupdate(
+//!         "task_xyz",
+//!         &UpdateTask::new().status(AgentExecutionStatus::Error).result("Connector failed"),
+//!     )
+//!     .await?;
+//! assert_eq!(task.status, Some(AgentExecutionStatus::Error));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "async", feature = "emulator")))]
+//! # fn main() {}
+//! ```
+//!
+//! A task's live events, as an async stream:
+//!
+//! ```
+//! # #[cfg(all(feature = "async", feature = "emulator"))]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
+//! use xpander_sdk::{CreateTask, Tasks, UpdateTask, AgentExecutionStatus};
+//!
+//! let tasks = Tasks::builder()
+//!     .api_key(emulator.api_key())
+//!     .base_url(emulator.base_url())
+//!     .organization_id(emulator.organization_id())
+//!     .build()?;
+//! let task = tasks.acreate(&CreateTask::new("agent-1", "Hello!").events_streaming(true)).await?;
+//! let mut events = task.aevents(&tasks)?;
+//! // The handshake: from here on the stream is live.
+//! let connected = events.next().await.unwrap()?;
+//! assert_eq!(connected.kind, xpander_sdk::model::TaskEventType::Connected);
+//! tasks.aupdate(&task.id, &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Hi")).await?;
+//! while let Some(event) = events.next().await {
+//!     let event = event?;
+//!     println!("{}", event.kind);
+//! }
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "async", feature = "emulator")))]
+//! # fn main() {}
+//! ```
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,14 +64,15 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::sans_io::duration::clamp;
-use crate::sans_io::{broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take};
+use crate::sans_io::{
+    answer, broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take,
+};
 
 /// Sends requests with one `reqwest::Client` (its own connection pool).
 #[derive(Debug)]
 pub(crate) struct Transport {
     client: reqwest::Client,
     limit: BodyLimit,
-    headers: crate::headers::Headers,
     /// With HTTP/2 offered over TLS: the first call of the client.
     first: Option<FirstCall>,
     /// The caller's own client ([`crate::ClientBuilder::reqwest_client`]):
@@ -129,35 +182,11 @@ impl Transport {
             limit: BodyLimit {
                 bytes: config.max_response_bytes,
             },
-            headers: crate::headers::Headers::new(config),
             first: None,
             foreign: true,
             routes: config.routes.clone(),
             secrets: Arc::new(crate::redact::Secrets::of_config(config)),
         }
-    }
-
-    /// Sends one request and reads the whole answer (up to the limit);
-    /// `timeout`, when given, replaces the client's whole-request timeout.
-    pub(crate) async fn send(
-        &self,
-        request: &HttpRequest,
-        timeout: Option<Duration>,
-    ) -> Result<HttpResponse> {
-        use std::sync::atomic::Ordering;
-        if let Some(first) = self
-            .first
-            .as_ref()
-            .filter(|f| !f.over.load(Ordering::Acquire))
-        {
-            if !first.started.swap(true, Ordering::AcqRel) {
-                let _done = FirstCallDone(first);
-                return self.send_now(request, timeout).await;
-            }
-            let mut done = first.done.subscribe();
-            let _ = tokio::time::timeout(FIRST_CALL_WAIT, done.wait_for(|done| *done)).await;
-        }
-        self.send_now(request, timeout).await
     }
 
     async fn send_now(
@@ -184,40 +213,31 @@ impl Transport {
         if !self.foreign {
             return Ok(());
         }
-        check_origin(request.method, &request.url, response)
+        check_origin(request.method(), &request.uri().to_string(), response)
     }
 
     /// The request as reqwest's, with every header.
     fn builder(&self, request: &HttpRequest) -> Result<reqwest::RequestBuilder> {
         // The rules of this very URL (plain http refused off loopback); its
         // proxy is chosen by the client's per-URL proxy rule.
-        if self.routes.known(&request.url).is_none() {
-            self.routes.route(&request.url)?;
+        let url = request.uri().to_string();
+        if self.routes.known(&url).is_none() {
+            self.routes.route(&url)?;
         }
-        let method = match request.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
-        };
-        let mut builder = self.client.request(method, request.url.as_str());
-        for pair in self.headers.pairs(request) {
-            let (name, value) = pair?;
-            builder = builder.header(name, value);
-        }
-        if let Some(body) = &request.body {
-            builder = builder.body(body.clone());
+        let mut builder = self
+            .client
+            .request(request.method().clone(), url)
+            .headers(request.headers().clone());
+        if !request.body().is_empty() {
+            builder = builder.body(request.body().0.clone());
         }
         Ok(builder)
     }
 
     /// Reads a whole answer, within the body limits.
-    async fn read_answer(&self, response: reqwest::Response) -> Result<HttpResponse> {
-        Transport::read_body(self.limit, response).await
-    }
-
-    async fn read_body(limit: BodyLimit, mut response: reqwest::Response) -> Result<HttpResponse> {
-        let status = response.status().as_u16();
+    async fn read_answer(&self, mut response: reqwest::Response) -> Result<HttpResponse> {
+        let limit = self.limit;
+        let (code, status) = (response.status(), response.status().as_u16());
         let retry_after = header(&response, "retry-after");
         let mut body = Vec::with_capacity(limit.start(status, response.content_length())?);
         loop {
@@ -233,31 +253,34 @@ impl Transport {
                 Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
             }
         }
-        Ok(HttpResponse::new(status, retry_after, body))
+        Ok(answer(code, retry_after.as_deref(), body))
+    }
+}
+
+impl crate::front::nonblocking::Transport for Transport {
+    type Streaming = Streaming;
+
+    async fn send(&self, request: &HttpRequest, timeout: Option<Duration>) -> Result<HttpResponse> {
+        use std::sync::atomic::Ordering;
+        if let Some(first) = self
+            .first
+            .as_ref()
+            .filter(|f| !f.over.load(Ordering::Acquire))
+        {
+            if !first.started.swap(true, Ordering::AcqRel) {
+                let _done = FirstCallDone(first);
+                return self.send_now(request, timeout).await;
+            }
+            let mut done = first.done.subscribe();
+            let _ = tokio::time::timeout(FIRST_CALL_WAIT, done.wait_for(|done| *done)).await;
+        }
+        self.send_now(request, timeout).await
     }
 
-    /// Opens a streamed answer (an event stream): the connection and the
-    /// answer's head within `head` when given (else within `idle`), then
-    /// the body is read as it comes, each read bounded by `idle`. The
-    /// client's whole-request timeout does not apply (a stream may stay
-    /// open for hours).
-    pub(crate) async fn open_within(
-        &self,
-        request: &HttpRequest,
-        head: Option<Duration>,
-        idle: Duration,
-    ) -> Result<Streaming> {
-        let mut streaming = self.start(request, head, idle)?;
-        streaming.head().await?;
-        Ok(streaming)
-    }
-
-    /// Starts opening a streamed answer as [`Transport::open_within`] does,
-    /// without waiting: [`Streaming::head`] waits for the answer's head.
     /// The request under way is held by the [`Streaming`], so a `head`
     /// dropped half-way (a cancelled call) loses nothing: the next one
     /// waits for the same answer, within the same time limit.
-    pub(crate) fn start(
+    fn start(
         &self,
         request: &HttpRequest,
         head: Option<Duration>,
@@ -282,12 +305,13 @@ impl Transport {
             answer: None,
             limit: self.limit,
             secrets: self.secrets.clone(),
-            origin: self.foreign.then(|| (request.method, request.url.clone())),
+            origin: self
+                .foreign
+                .then(|| (request.method().clone(), request.uri().to_string())),
         })
     }
 
-    /// Waits before the next attempt.
-    pub(crate) async fn sleep(wait: Duration) {
+    async fn sleep(wait: Duration) {
         tokio::time::sleep(clamp(wait)).await
     }
 }
@@ -355,9 +379,8 @@ pub(crate) struct Streaming {
     origin: Option<(Method, String)>,
 }
 
-impl Streaming {
-    /// Waits for the answer's head (at once when it came already).
-    pub(crate) async fn head(&mut self) -> Result<()> {
+impl crate::front::nonblocking::Stream for Streaming {
+    async fn head(&mut self) -> Result<()> {
         if matches!(self.conn, Conn::Refused) {
             return Err(Error::Config(
                 "the stream's answer came from another origin and was refused".to_owned(),
@@ -378,7 +401,7 @@ impl Streaming {
             }
         };
         if let Some((method, url)) = &self.origin {
-            if let Err(error) = check_origin(*method, url, &response) {
+            if let Err(error) = check_origin(method, url, &response) {
                 // Never read: the request is over.
                 self.conn = Conn::Refused;
                 return Err(self.secrets.scrub_error(error));
@@ -388,26 +411,15 @@ impl Streaming {
         Ok(())
     }
 
-    fn response(&self) -> Option<&reqwest::Response> {
-        match &self.conn {
-            Conn::Open(response) => Some(response),
-            Conn::Pending { .. } | Conn::Refused => None,
-        }
-    }
-
-    /// The status code (0 before the head came).
-    pub(crate) fn status(&self) -> u16 {
+    fn status(&self) -> u16 {
         self.response().map_or(0, |r| r.status().as_u16())
     }
 
-    /// A header of the answer, if present and text.
-    pub(crate) fn header(&self, name: &str) -> Option<String> {
+    fn header(&self, name: &str) -> Option<String> {
         self.response().and_then(|r| header(r, name))
     }
 
-    /// The next bytes of the body, its end, or `Idle` when nothing came
-    /// within the idle timeout.
-    pub(crate) async fn read(&mut self) -> Result<StreamRead> {
+    async fn read(&mut self) -> Result<StreamRead> {
         self.head().await?;
         let Conn::Open(response) = &mut self.conn else {
             return Ok(StreamRead::End);
@@ -424,15 +436,13 @@ impl Streaming {
         }
     }
 
-    /// The whole answer of an error status (its first bytes), to build the
-    /// API error from.
-    pub(crate) async fn answer(&mut self) -> Result<HttpResponse> {
+    async fn answer(&mut self) -> Result<HttpResponse> {
         self.head().await?;
         let limit = self.limit;
         let Conn::Open(response) = &mut self.conn else {
             return Err(Error::invalid("stream", "no answer to read"));
         };
-        let status = response.status().as_u16();
+        let (code, status) = (response.status(), response.status().as_u16());
         let body = match &mut self.answer {
             Some(body) => body,
             None => self.answer.insert(Vec::with_capacity(
@@ -476,10 +486,20 @@ impl Streaming {
         }
         let retry_after = header(response, "retry-after");
         let body = self.answer.take().unwrap_or_default();
-        Ok(HttpResponse::new(status, retry_after, body))
+        Ok(answer(code, retry_after.as_deref(), body))
+    }
+}
+
+impl Streaming {
+    fn response(&self) -> Option<&reqwest::Response> {
+        match &self.conn {
+            Conn::Open(response) => Some(response),
+            Conn::Pending { .. } | Conn::Refused => None,
+        }
     }
 
-    /// [`answer`](Self::answer), for a caller that owns the stream.
+    /// [`answer`](crate::front::nonblocking::Stream::answer), for a caller
+    /// that owns the stream.
     #[cfg(feature = "runtime")]
     pub(crate) async fn into_answer(mut self) -> Result<HttpResponse> {
         self.answer().await
@@ -488,7 +508,7 @@ impl Streaming {
 
 /// Refuses an answer that came from another origin than the request's (a
 /// caller's reqwest client that followed a redirect).
-fn check_origin(method: Method, url: &str, response: &reqwest::Response) -> Result<()> {
+fn check_origin(method: &Method, url: &str, response: &reqwest::Response) -> Result<()> {
     let asked = reqwest::Url::parse(url).map(|url| url.origin());
     let answered = response.url().origin();
     if asked.as_ref().ok() == Some(&answered) {
@@ -601,119 +621,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-front_end! {
-    mode: maybe_async::must_be_async,
-    transport: nonblocking,
-    execute: execute_async,
-    /// Patches the fields set in `change` on task `task_id`; answers the
-    /// task as the server has it afterwards. The async form of [`Tasks::update`].
-    ///
-    /// ```
-    /// # #[cfg(all(feature = "async", feature = "emulator"))]
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
-    /// # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
-    /// # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
-    /// use xpander_sdk::{AgentExecutionStatus, UpdateTask};
-    ///
-    /// let task = tasks
-    ///     .aupdate(
-    ///         "task_xyz",
-    ///         &UpdateTask::new().status(AgentExecutionStatus::Error).result("Connector failed"),
-    ///     )
-    ///     .await?;
-    /// assert_eq!(task.status, Some(AgentExecutionStatus::Error));
-    /// # Ok(())
-    /// # }
-    /// # #[cfg(not(all(feature = "async", feature = "emulator")))]
-    /// # fn main() {}
-    /// ```
-    update: aupdate,
-    /// Loads task `task_id`. The async form of [`Tasks::get`].
-    get: aget,
-    /// Stops task `task_id`; answers the stopped task. The async form of [`Tasks::stop`].
-    stop: astop,
-    /// Creates a task; answers it with its new id. The async form of [`Tasks::create`].
-    create: acreate,
-    /// Lists the tasks of agent `agent_id` that pass `filter`. The async form of [`Tasks::list`].
-    list: alist,
-    /// Lists the tasks of user `user_id`. The async form of [`Tasks::list_user_tasks`].
-    list_user_tasks: alist_user_tasks,
-    /// Reports a task that ran outside xpander. The async form of [`Tasks::report_external_task`].
-    report_external_task: areport_external_task,
-    /// The async form of [`Tasks::retry_on_conflict`].
-    retry_on_conflict: aretry_on_conflict,
-    /// Loads task `task_id`. The async form of [`Task::load`].
-    load: aload,
-    /// Loads this task again. The async form of [`Task::reload`].
-    reload: areload,
-    /// Saves the whole task. The async form of [`Task::save`].
-    save: asave,
-    /// The async form of [`Task::save_with_deep_plan_update`].
-    save_with_deep_plan_update: asave_with_deep_plan_update,
-    /// Sets `status` and `result` locally, then saves. The async form of [`Task::set_status`].
-    set_status: aset_status,
-    /// Stops this task. The async form of [`Task::stop`].
-    stop_task: astop,
-    /// Loads the full task. The async form of [`TaskListItem::load`].
-    load_item: aload,
-    /// Reads this task's activity log. The async form of [`Task::get_activity_log`].
-    get_activity_log: aget_activity_log,
-    /// Reports this task's execution metrics. The async form of [`Task::report_metrics`].
-    report_metrics: areport_metrics,
-    /// Whether this task may finish as far as its deep plan goes. The async
-    /// form of [`Task::get_plan_following_status`].
-    get_plan_following_status: aget_plan_following_status,
-    /// Pushes events to a task's stream. The async form of [`Tasks::push_events`].
-    push_events: apush_events,
-    /// This task's live events, as an async stream (see [`EventStream`]):
-    /// the async form of [`Task::events`], with the same guarantees.
-    ///
-    /// ```
-    /// # #[cfg(all(feature = "async", feature = "emulator"))]
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let emulator = xpander_sdk::emulator::Emulator::start()?;
-    /// use xpander_sdk::{CreateTask, Tasks, UpdateTask, AgentExecutionStatus};
-    ///
-    /// let tasks = Tasks::builder()
-    ///     .api_key(emulator.api_key())
-    ///     .base_url(emulator.base_url())
-    ///     .organization_id(emulator.organization_id())
-    ///     .build()?;
-    /// let task = tasks.acreate(&CreateTask::new("agent-1", "Hello!").events_streaming(true)).await?;
-    /// let mut events = task.aevents(&tasks)?;
-    /// // The handshake: from here on the stream is live.
-    /// let connected = events.next().await.unwrap()?;
-    /// assert_eq!(connected.kind, xpander_sdk::model::TaskEventType::Connected);
-    /// tasks.aupdate(&task.id, &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Hi")).await?;
-    /// while let Some(event) = events.next().await {
-    ///     let event = event?;
-    ///     println!("{}", event.kind);
-    /// }
-    /// # Ok(())
-    /// # }
-    /// # #[cfg(not(all(feature = "async", feature = "emulator")))]
-    /// # fn main() {}
-    /// ```
-    events: aevents,
-    /// As [`Task::aevents`], with a [`StreamPolicy`](crate::sans_io::stream::StreamPolicy).
-    events_with: aevents_with,
-    /// Waits until task `task_id` reaches a final status. The async form of
-    /// [`Tasks::wait_for_result`] (`await` is a keyword, hence the name).
-    ///
-    /// Cancel safety: the wait lives in the future. Dropping it (a
-    /// `select!` arm that lost) abandons the wait; a new call starts over
-    /// with a load of the task at once. To wait next to other work, pin the
-    /// one future and poll it across the loop (`tokio::pin!`, then
-    /// `&mut fut` in each `select!`) rather than calling it again each time.
-    wait_for_result: await_for_result,
-    /// The live events of one task, read with [`EventStream::next`] or as a
-    /// `futures` [`Stream`](futures_core::Stream) ([`EventStream::into_stream`]).
-    /// See [`Task::events`] for what it guarantees.
-    stream: EventStream { next: next_event },
-}
+front_end!(nonblocking);
 
 impl EventStream {
     /// The next event, as soon as it arrives; `None` once the stream is
@@ -740,27 +648,6 @@ impl EventStream {
             stream.next_event().await.map(|event| (event, stream))
         })
     }
-}
-
-public_front_end! {
-    mode: maybe_async::must_be_async,
-    transport: nonblocking,
-    execute: execute_async,
-    face: "The async form of the blocking method without the leading `a`.",
-    invoke: ainvoke,
-    invoke_async: ainvoke_async,
-    invoke_stream: ainvoke_stream,
-    list_tasks: alist_tasks,
-    agent_tasks: aagent_tasks,
-    tasks_pages: atasks_pages,
-    agent_tasks_pages: aagent_tasks_pages,
-    get_task: aget_task,
-    delete_task: adelete_task,
-    thread: athread,
-    full_thread: afull_thread,
-    say: asay,
-    pages: TaskPages { next: next_item },
-    invoke_events: InvokeStream { next: next_invoke_event },
 }
 
 #[cfg(feature = "runtime")]

@@ -31,7 +31,7 @@ impl Call {
                 "xpander_sdk.call",
                 operation = request.operation.as_str(),
                 id = request.resource_id.as_str(),
-                method = request.method.as_str(),
+                method = request.method().as_str(),
                 attempts = tracing::field::Empty,
                 status = tracing::field::Empty,
                 error = tracing::field::Empty,
@@ -77,7 +77,7 @@ impl Call {
             self.span.record("attempts", retrier.attempts());
             match outcome {
                 Ok(response) => {
-                    self.span.record("status", response.status);
+                    self.span.record("status", response.status().as_u16());
                 }
                 Err(error) => {
                     if let Some(status) = error.status() {

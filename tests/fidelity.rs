@@ -9,7 +9,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use xpander_sdk::model::{AgentExecutionStatus, OutputFormat, Task, ThinkMode};
-use xpander_sdk::sans_io::{HttpResponse, RequestBuilder};
+use xpander_sdk::sans_io::RequestBuilder;
 use xpander_sdk::Tasks;
 
 const TASKS: &str = include_str!("fixtures/fidelity/tasks.json");
@@ -31,7 +31,11 @@ fn builder() -> RequestBuilder {
 
 /// Reads `body` as the answer of a `get`, through the core.
 fn read(body: &Value) -> Task {
-    let response = HttpResponse::new(200, None, serde_json::to_vec(body).unwrap());
+    let response = xpander_sdk::sans_io::answer(
+        http::StatusCode::from_u16(200).unwrap(),
+        None,
+        serde_json::to_vec(body).unwrap(),
+    );
     builder()
         .parse_task(response)
         .unwrap_or_else(|e| panic!("{}: {e}", body["id"]))
@@ -40,7 +44,7 @@ fn read(body: &Value) -> Task {
 /// The body `save` sends for `task`, as JSON.
 fn save_body(task: &Task, with_deep_plan: bool) -> Value {
     let request = builder().save(task, with_deep_plan).unwrap();
-    serde_json::from_slice(request.body.as_deref().unwrap()).unwrap()
+    serde_json::from_slice(request.body()).unwrap()
 }
 
 fn without(body: &Value, keys: &[&str]) -> Value {

@@ -64,7 +64,7 @@ fn api_errors_name_the_method_and_the_url_without_its_query() {
     let tasks = client(&base);
     for error in both!(tasks, |t| t.get("nope"), t.aget("nope")) {
         let api = error.as_api().expect("an API error");
-        assert_eq!(api.method, Some(Method::Get));
+        assert_eq!(api.method, Some(Method::GET));
         assert_eq!(
             api.url.as_deref(),
             Some(&*format!("{base}/agent-execution/nope/status"))
@@ -106,7 +106,7 @@ fn transport_errors_name_the_method_and_the_url() {
             panic!("{error:?}")
         };
         assert_eq!(transport.kind, TransportErrorKind::Connect);
-        assert_eq!(transport.method, Some(Method::Get));
+        assert_eq!(transport.method, Some(Method::GET));
         let shown = error.to_string();
         assert!(
             shown.starts_with(&format!(

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use proptest::prelude::*;
 use xpander_sdk::emulator::Emulator;
 use xpander_sdk::error::SNIPPET_LIMIT;
-use xpander_sdk::sans_io::{HttpResponse, RequestBuilder};
+use xpander_sdk::sans_io::RequestBuilder;
 use xpander_sdk::{Error, RetryPolicy, Tasks, UpdateTask};
 
 /// Every run of 8 bytes of `secret` that `text` shows.
@@ -94,13 +94,13 @@ proptest! {
             ];
             for body in &bodies {
                 let err = parse
-                    .parse_task(HttpResponse::new(status, None, body.clone().into_bytes()))
+                    .parse_task(xpander_sdk::sans_io::answer(http::StatusCode::from_u16(status).unwrap(), None, body.clone().into_bytes()))
                     .unwrap_err();
                 assert_no_run(&key, &err);
             }
             let json_string = serde_json::to_string(&format!("{before}{key}{after}")).unwrap();
             let err = parse
-                .parse_task(HttpResponse::new(200, None, json_string.into_bytes()))
+                .parse_task(xpander_sdk::sans_io::answer(http::StatusCode::from_u16(200).unwrap(), None, json_string.into_bytes()))
                 .unwrap_err();
             prop_assert!(matches!(err, Error::Decode(_)));
             assert_no_run(&key, &err);

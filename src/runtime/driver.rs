@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::handler::{BoxError, Handler, TaskContext, TaskFailed};
 use super::NoticeFn;
 use crate::error::{Error, Result};
+use crate::front::nonblocking::{Stream as _, Transport as _};
 use crate::sans_io::stream::Disconnect;
 use crate::sans_io::worker::{
     Call, Effect, HandlerOutcome, HandlerStart, Notice, StopReason, WorkerMachine as Core,
@@ -527,7 +528,8 @@ impl Reader {
             .open_within(&request, Some(self.connect_timeout), self.idle_timeout)
             .await
             .map_err(|error| {
-                crate::diagnose::locate(error, request.method, &request.url, &inner.shared.core)
+                let url = request.uri().to_string();
+                crate::diagnose::locate(error, request.method(), &url, &inner.shared.core)
             })
     }
 

@@ -17,7 +17,7 @@ use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 /// and serializes the body.
 ///
 /// ```
-/// use xpander_sdk::sans_io::{parse_task, HttpResponse, Method, RequestBuilder};
+/// use xpander_sdk::sans_io::{answer, parse_task, Method, RequestBuilder};
 /// use xpander_sdk::{AgentExecutionStatus, Tasks, UpdateTask};
 ///
 /// let config = Tasks::builder().api_key("k").build_config()?;
@@ -26,12 +26,13 @@ use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 ///     "task_xyz",
 ///     &UpdateTask::new().status(AgentExecutionStatus::Completed),
 /// )?;
-/// assert_eq!(request.method, Method::Patch);
-/// assert!(request.url.ends_with("/agent-execution/task_xyz/update"));
-/// assert_eq!(request.body.as_deref(), Some(&br#"{"status":"completed"}"#[..]));
+/// // An `http::Request`: send it with any HTTP client.
+/// assert_eq!(request.method(), Method::PATCH);
+/// assert!(request.uri().path().ends_with("/agent-execution/task_xyz/update"));
+/// assert_eq!(&request.body()[..], br#"{"status":"completed"}"#);
 ///
-/// // Send it with any HTTP client, then parse the answer:
-/// let answer = HttpResponse::new(200, None, br#"{"id": "task_xyz", "agent_id": "a",
+/// // Then parse the answer (an `http::Response`):
+/// let answer = answer(http::StatusCode::OK, None, br#"{"id": "task_xyz", "agent_id": "a",
 ///     "organization_id": "o", "input": {"text": "hi"},
 ///     "created_at": "2026-11-20T10:00:00Z", "status": "completed"}"#.to_vec());
 /// let task = parse_task(answer)?;

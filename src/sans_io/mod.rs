@@ -32,6 +32,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 
 pub use builder::{parse_task, parse_task_list, RequestBuilder};
+pub use http::{HeaderValue, Method};
 pub use worker::events_root;
 
 mod builder;
@@ -52,32 +53,6 @@ reads_network_data! {
     pub mod sse;
     pub mod stream;
     pub mod worker;
-}
-
-/// An HTTP method used by the Tasks API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Method {
-    /// `GET`
-    Get,
-    /// `POST`
-    Post,
-    /// `PATCH`
-    Patch,
-    /// `DELETE`
-    Delete,
-}
-
-impl Method {
-    /// The method's name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-        }
-    }
 }
 
 /// The logical operation a request belongs to (for retries and tracing).
@@ -181,157 +156,112 @@ impl Operation {
     }
 }
 
-/// One request, ready for a transport: method, full URL, headers, body bytes.
-#[derive(Clone, PartialEq, Eq)]
+/// One request, ready for a transport: an [`http::Request`] (method, full
+/// URL with the ids percent-encoded, headers with `x-api-key`, the JSON
+/// body, empty when the request has none), and what the core needs beside
+/// it. It derefs to the [`http::Request`].
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct HttpRequest {
-    /// The logical operation.
+    /// The logical operation (for retries and tracing).
     pub operation: Operation,
-    /// The HTTP method.
-    pub method: Method,
-    /// The full URL, ids already percent-encoded.
-    pub url: String,
     /// The id the operation names (task, agent or user id), as given.
     pub resource_id: String,
-    /// Header names (lowercase) and values, `x-api-key` included.
-    pub headers: Vec<(&'static str, HeaderValue)>,
-    /// The body bytes (JSON), if the request has a body.
-    pub body: Option<Vec<u8>>,
-    /// Headers the caller added for this call ([`crate::CallOptions::header`]),
-    /// lowercase names; sent after [`HttpRequest::headers`].
-    pub extra_headers: Vec<(String, HeaderValue)>,
+    /// The request itself.
+    pub http: http::Request<Body>,
+}
+
+impl std::ops::Deref for HttpRequest {
+    type Target = http::Request<Body>;
+    fn deref(&self) -> &http::Request<Body> {
+        &self.http
+    }
+}
+
+impl std::ops::DerefMut for HttpRequest {
+    fn deref_mut(&mut self) -> &mut http::Request<Body> {
+        &mut self.http
+    }
 }
 
 impl HttpRequest {
-    /// The value of a header, by lowercase name.
+    /// The value of a header, by name, if it is UTF-8 text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-            .or_else(|| {
-                self.extra_headers
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.as_str())
-            })
-    }
-
-    /// Every header, the crate's first, then the caller's extra ones.
-    pub fn all_headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers.iter().map(|(n, v)| (*n, v.as_str())).chain(
-            self.extra_headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        )
+        let value = self.headers().get(name)?;
+        std::str::from_utf8(value.as_bytes()).ok()
     }
 }
 
 impl fmt::Debug for HttpRequest {
+    /// Header names only: values may be credentials (the key, a caller's token).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                if *n == "x-api-key" {
-                    (*n, "<redacted>")
-                } else {
-                    (*n, v.as_str())
-                }
-            })
+            .headers()
+            .keys()
+            .map(|n| (n.as_str(), "<redacted>"))
             .collect();
         f.debug_struct("HttpRequest")
             .field("operation", &self.operation)
-            .field("method", &self.method)
-            .field("url", &self.url)
+            .field("method", self.method())
+            .field("url", self.uri())
             .field("resource_id", &self.resource_id)
             .field("headers", &headers)
-            .field(
-                "extra_headers",
-                &self
-                    .extra_headers
-                    .iter()
-                    .map(|(n, _)| n)
-                    .collect::<Vec<_>>(),
-            )
-            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("body", self.body())
             .finish()
     }
 }
 
-/// A header value shared between requests without copying (the API key and
-/// the content type are built once per client).
-#[derive(Clone, PartialEq, Eq)]
-pub struct HeaderValue(Arc<str>);
+/// The body bytes of a request or an answer. Its `Debug` shows the size,
+/// never the bytes (a task carries tokens; an error may echo the key).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Body(pub Vec<u8>);
 
-impl HeaderValue {
-    /// The value as text.
-    pub fn as_str(&self) -> &str {
+impl std::ops::Deref for Body {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
         &self.0
     }
 }
 
-impl From<&str> for HeaderValue {
-    fn from(value: &str) -> HeaderValue {
-        HeaderValue(Arc::from(value))
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Body {
+        Body(bytes)
     }
 }
 
-impl From<String> for HeaderValue {
-    fn from(value: String) -> HeaderValue {
-        HeaderValue(Arc::from(value))
-    }
-}
-
-impl fmt::Debug for HeaderValue {
+impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Header values may be secrets; show only their length.
-        write!(f, "HeaderValue(<{} bytes>)", self.0.len())
+        write!(f, "Body(<{} bytes>)", self.0.len())
     }
 }
 
-/// One answer, as a transport brings it back. Its `Debug` shows the size
-/// of the body, not the body (a task carries tokens; an error may echo the
-/// key).
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HttpResponse {
-    /// The HTTP status code.
-    pub status: u16,
-    /// The `Retry-After` header, if present.
-    pub retry_after: Option<String>,
-    /// The body bytes (at most the configured limit).
-    pub body: Vec<u8>,
-    /// Which attempt this answer came from (1 for the first).
-    pub attempts: u32,
-    /// The request's method and shown URL (see [`crate::error::ApiError::url`]),
-    /// set by the front end; an API error made from this answer names them.
-    pub(crate) request: Option<(Method, String)>,
+/// One answer, as a transport brings it back: the status, the
+/// `Retry-After` header (the one header the core reads) and the body bytes
+/// (at most the configured limit). The retry loop adds [`Attempts`].
+pub type HttpResponse = http::Response<Body>;
+
+/// An answer with this status, `Retry-After` (if any) and body.
+pub fn answer(status: http::StatusCode, retry_after: Option<&str>, body: Vec<u8>) -> HttpResponse {
+    let mut response = http::Response::new(Body(body));
+    *response.status_mut() = status;
+    if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(v).ok()) {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, value);
+    }
+    response
 }
 
-impl fmt::Debug for HttpResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpResponse")
-            .field("status", &self.status)
-            .field("retry_after", &self.retry_after)
-            .field("body_len", &self.body.len())
-            .field("attempts", &self.attempts)
-            .finish()
-    }
-}
+/// Which attempt an answer came from (an extension of an [`HttpResponse`];
+/// without it, the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempts(pub u32);
 
-impl HttpResponse {
-    /// An answer to the first attempt.
-    pub fn new(status: u16, retry_after: Option<String>, body: Vec<u8>) -> HttpResponse {
-        HttpResponse {
-            status,
-            retry_after,
-            body,
-            attempts: 1,
-            request: None,
-        }
-    }
-}
+/// The request's method and shown URL (see [`crate::error::ApiError::url`]),
+/// an extension the front end sets on an answer: an API error made from it
+/// names them.
+#[derive(Debug, Clone)]
+pub(crate) struct Sent(pub(crate) Method, pub(crate) String);
 
 /// The most bytes kept of a non-2xx answer's body: enough for any error
 /// detail. The rest is not read (the connection is then not reused), so a
@@ -442,9 +372,10 @@ pub(crate) fn broke_off(mut error: Error, status: u16, read: usize) -> Error {
 pub(crate) struct Core {
     /// `{base_url}/agent-execution/`
     prefix: String,
-    api_key: HeaderValue,
-    json: HeaderValue,
-    accept: HeaderValue,
+    /// `x-api-key`, marked sensitive (never printed by the HTTP crates,
+    /// never in HTTP/2's compression table); `None` when the key of a
+    /// hand-made [`Config`] is no header value (each request then says so).
+    api_key: Option<HeaderValue>,
     secrets: Arc<crate::redact::Secrets>,
     pub(crate) config: Config,
 }
@@ -487,9 +418,7 @@ impl Core {
         Core {
             secrets: Arc::new(crate::redact::Secrets::of_config(&config)),
             prefix: format!("{}/agent-execution/", config.base_url),
-            api_key: HeaderValue::from(config.api_key.expose()),
-            json: HeaderValue::from("application/json"),
-            accept: HeaderValue::from("*/*"),
+            api_key: crate::headers::value("x-api-key", config.api_key.expose()).ok(),
             config,
         }
     }

@@ -7,6 +7,8 @@ use std::collections::VecDeque;
 
 use super::response::{self, check_status};
 use super::sse::{SseDecoder, SseLimits};
+use http::header::{HeaderValue, ACCEPT, CACHE_CONTROL};
+
 use super::{segment, Core, HttpRequest, HttpResponse, Method, Operation};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::model::{Deleted, FullThread, InvokeEvent, Task, TaskListItem, TaskPage, ThreadMessage};
@@ -70,11 +72,11 @@ impl Core {
         let url = self.public_url("agents", Some(("agent_id", agent_id)), tail)?;
         let body = serde_json::to_vec(request)
             .map_err(|e| Error::invalid("body", format!("cannot be serialized as JSON: {e}")))?;
-        let mut http = self.request(operation, Method::Post, (agent_id, url), Some(body));
+        let mut http = self.request(operation, Method::POST, (agent_id, url), Some(body))?;
         if mode == InvokeMode::Stream {
-            http.headers.retain(|(name, _)| *name != "accept");
-            http.headers.push(("accept", "text/event-stream".into()));
-            http.headers.push(("cache-control", "no-store".into()));
+            let headers = http.headers_mut();
+            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         Ok(http)
     }
@@ -100,19 +102,19 @@ impl Core {
             ),
         };
         push_query(&mut url, query, agent_id.is_none());
-        Ok(self.request(operation, Method::Get, (id, url), None))
+        self.request(operation, Method::GET, (id, url), None)
     }
 
     /// `GET /v1/tasks/{task_id}`.
     pub(crate) fn get_task(&self, task_id: &str) -> Result<HttpRequest> {
         let url = self.public_url("tasks", Some(("task_id", task_id)), "")?;
-        Ok(self.request(Operation::GetTask, Method::Get, (task_id, url), None))
+        self.request(Operation::GetTask, Method::GET, (task_id, url), None)
     }
 
     /// `DELETE /v1/tasks/{task_id}`.
     pub(crate) fn delete_task(&self, task_id: &str) -> Result<HttpRequest> {
         let url = self.public_url("tasks", Some(("task_id", task_id)), "")?;
-        Ok(self.request(Operation::DeleteTask, Method::Delete, (task_id, url), None))
+        self.request(Operation::DeleteTask, Method::DELETE, (task_id, url), None)
     }
 
     /// `GET /v1/tasks/{task_id}/thread` (or `/thread/full`).
@@ -122,7 +124,7 @@ impl Core {
             true => (Operation::FullThread, "/thread/full"),
         };
         let url = self.public_url("tasks", Some(("task_id", task_id)), tail)?;
-        Ok(self.request(operation, Method::Get, (task_id, url), None))
+        self.request(operation, Method::GET, (task_id, url), None)
     }
 
     /// Parses a v1 task (`AgentExecution`, `CreatedTask`).
@@ -153,11 +155,11 @@ impl Core {
     /// `200` with `{"message": ...}` (or any other body, its message unread).
     pub(crate) fn parse_deleted(&self, answer: HttpResponse) -> Result<Deleted> {
         let answer = check_status(answer, self.secret())?;
-        let message = serde_json::from_slice::<serde_json::Value>(&answer.body)
+        let message = serde_json::from_slice::<serde_json::Value>(answer.body())
             .ok()
             .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned));
         Ok(Deleted {
-            status: answer.status,
+            status: answer.status().as_u16(),
             message,
         })
     }
@@ -464,7 +466,10 @@ mod tests {
     fn the_public_url_comes_from_the_environment_under_the_same_rules() {
         let c = core(&[("XPANDER_PUBLIC_API_URL", "https://api.example.com/")]).unwrap();
         let request = c.get_task("t/1").unwrap();
-        assert_eq!(request.url, "https://api.example.com/v1/tasks/t%2F1");
+        assert_eq!(
+            request.uri().to_string(),
+            "https://api.example.com/v1/tasks/t%2F1"
+        );
         assert_eq!(request.operation, Operation::GetTask);
         let c = core(&[("XPANDER_PUBLIC_API_URL", " ")]).unwrap();
         assert_eq!(
@@ -488,7 +493,7 @@ mod tests {
             .invoke(InvokeMode::Stream, "agent 1", &Invoke::new("hi"))
             .unwrap();
         assert_eq!(
-            invoke.url,
+            invoke.uri().to_string(),
             "https://api.xpander.ai/v1/agents/agent%201/invoke/stream"
         );
         assert_eq!(invoke.header("accept"), Some("text/event-stream"));
@@ -507,35 +512,44 @@ mod tests {
             .agent_id("a&b")
             .status("queued");
         assert_eq!(
-            c.task_page(None, &q).unwrap().url,
+            c.task_page(None, &q).unwrap().uri().to_string(),
             "https://api.xpander.ai/v1/tasks?page=3&per_page=50&agent_id=a%26b&status=queued"
         );
         assert_eq!(
-            c.task_page(Some("x"), &q).unwrap().url,
+            c.task_page(Some("x"), &q).unwrap().uri().to_string(),
             "https://api.xpander.ai/v1/agents/x/tasks?page=3&per_page=50&status=queued",
             "the path names the agent"
         );
         let delete = c.delete_task("t").unwrap();
-        assert!(delete.operation.is_idempotent() && delete.method == Method::Delete);
+        assert!(delete.operation.is_idempotent() && delete.method() == Method::DELETE);
         assert!(c
             .thread("t", true)
             .unwrap()
-            .url
+            .uri()
+            .to_string()
             .ends_with("/v1/tasks/t/thread/full"));
         let deleted = c
-            .parse_deleted(HttpResponse::new(204, None, Vec::new()))
+            .parse_deleted(crate::sans_io::answer(
+                http::StatusCode::from_u16(204).unwrap(),
+                None,
+                Vec::new(),
+            ))
             .unwrap();
         assert_eq!((deleted.status, deleted.message), (204, None));
         let deleted = c
-            .parse_deleted(HttpResponse::new(
-                200,
+            .parse_deleted(crate::sans_io::answer(
+                http::StatusCode::from_u16(200).unwrap(),
                 None,
                 br#"{"message":"gone"}"#.to_vec(),
             ))
             .unwrap();
         assert_eq!(deleted.message.as_deref(), Some("gone"));
         assert!(c
-            .parse_deleted(HttpResponse::new(404, None, b"{}".to_vec()))
+            .parse_deleted(crate::sans_io::answer(
+                http::StatusCode::from_u16(404).unwrap(),
+                None,
+                b"{}".to_vec()
+            ))
             .is_err());
     }
 }

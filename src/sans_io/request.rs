@@ -7,10 +7,15 @@
 
 use serde::Serialize;
 
-use super::{metrics, segment, Core, HttpRequest, Method, Operation};
-use crate::error::{Error, Result};
+use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+
+use super::{metrics, segment, Body, Core, HttpRequest, Method, Operation};
+use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::model::{Task, TaskEvent};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+
+/// Made once, not parsed per request.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// Whether a save sends `deep_planning` (the official client's
 /// `with_deep_plan_update`).
@@ -38,28 +43,40 @@ impl Core {
         Ok(url)
     }
 
+    /// The request of `operation`: `accept: */*`, the key, and
+    /// `content-type: application/json` when there is a body.
     pub(super) fn request(
         &self,
         operation: Operation,
         method: Method,
         (resource_id, url): (&str, String),
         body: Option<Vec<u8>>,
-    ) -> HttpRequest {
-        let mut headers = Vec::with_capacity(4);
-        headers.push(("accept", self.accept.clone()));
-        headers.push(("x-api-key", self.api_key.clone()));
-        if body.is_some() {
-            headers.push(("content-type", self.json.clone()));
+    ) -> Result<HttpRequest> {
+        let uri = http::Uri::try_from(url.as_str()).map_err(|e| {
+            // Too long (an id of 64 KiB): named as a request that failed.
+            let message = format!("cannot build the request: {e}");
+            let error = TransportError::new(TransportErrorKind::Other, message, None);
+            crate::diagnose::locate(Error::Transport(error), &method, &url, self)
+        })?;
+        let key = self
+            .api_key
+            .clone()
+            .ok_or_else(|| Error::Config("the API key is not a valid header value".into()))?;
+        let mut http = http::Request::new(Body(body.unwrap_or_default()));
+        *http.method_mut() = method;
+        *http.uri_mut() = uri;
+        let headers = http.headers_mut();
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        headers.insert(X_API_KEY, key);
+        if !http.body().is_empty() {
+            http.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        HttpRequest {
+        Ok(HttpRequest {
             operation,
-            method,
-            url,
             resource_id: resource_id.to_string(),
-            headers,
-            body,
-            extra_headers: Vec::new(),
-        }
+            http,
+        })
     }
 
     /// `PATCH /agent-execution/{task_id}/update` with only the fields set.
@@ -74,13 +91,13 @@ impl Core {
         }
         let url = self.task_url("task_id", task_id, "/update")?;
         let body = to_body(change)?;
-        Ok(self.request(Operation::Update, Method::Patch, (task_id, url), Some(body)))
+        self.request(Operation::Update, Method::PATCH, (task_id, url), Some(body))
     }
 
     /// `GET /agent-execution/{task_id}/status`.
     pub(crate) fn get(&self, task_id: &str) -> Result<HttpRequest> {
         let url = self.task_url("task_id", task_id, "/status")?;
-        Ok(self.request(Operation::Get, Method::Get, (task_id, url), None))
+        self.request(Operation::Get, Method::GET, (task_id, url), None)
     }
 
     /// `PATCH /agent-execution/{task.id}/update` with the whole task, every
@@ -92,13 +109,13 @@ impl Core {
             .save_body(saving == Saving::WithDeepPlan)
             .and_then(|body| serde_json::to_vec(&body))
             .map_err(|e| Error::invalid("task", format!("cannot be serialized: {e}")))?;
-        Ok(self.request(Operation::Save, Method::Patch, (&task.id, url), Some(body)))
+        self.request(Operation::Save, Method::PATCH, (&task.id, url), Some(body))
     }
 
     /// `DELETE /agent-execution/{task_id}`.
     pub(crate) fn stop(&self, task_id: &str) -> Result<HttpRequest> {
         let url = self.task_url("task_id", task_id, "")?;
-        Ok(self.request(Operation::Stop, Method::Delete, (task_id, url), None))
+        self.request(Operation::Stop, Method::DELETE, (task_id, url), None)
     }
 
     /// `POST /agent-execution/{agent_id}`, `x-agent-version` when given.
@@ -107,20 +124,15 @@ impl Core {
         let body = to_body(new)?;
         let mut request = self.request(
             Operation::Create,
-            Method::Post,
+            Method::POST,
             (new.agent_id(), url),
             Some(body),
-        );
+        )?;
         if let Some(version) = &new.agent_version {
-            if version.bytes().any(|b| b < 0x20 || b == 0x7f) {
-                return Err(Error::invalid(
-                    "agent_version",
-                    "must not contain control characters",
-                ));
-            }
-            request
-                .headers
-                .push(("x-agent-version", version.as_str().into()));
+            let version = crate::headers::value("x-agent-version", version).map_err(|_| {
+                Error::invalid("agent_version", "must not contain control characters")
+            })?;
+            request.headers_mut().insert("x-agent-version", version);
         }
         Ok(request)
     }
@@ -130,7 +142,7 @@ impl Core {
         let mut url = self.task_url("agent_id", agent_id, "")?;
         url.insert_str(self.prefix.len(), "executions/history/");
         push_query(&mut url, filter, true);
-        Ok(self.request(Operation::List, Method::Get, (agent_id, url), None))
+        self.request(Operation::List, Method::GET, (agent_id, url), None)
     }
 
     /// `GET /agent-execution/executions/history/user/{user_id}?filters`
@@ -143,7 +155,7 @@ impl Core {
         let mut url = self.task_url("user_id", user_id, "")?;
         url.insert_str(self.prefix.len(), "executions/history/user/");
         push_query(&mut url, filter, false);
-        Ok(self.request(Operation::ListUserTasks, Method::Get, (user_id, url), None))
+        self.request(Operation::ListUserTasks, Method::GET, (user_id, url), None)
     }
 
     /// `POST /agent-execution/{agent_id}/report_task`.
@@ -157,12 +169,12 @@ impl Core {
         }
         let url = self.task_url("agent_id", agent_id, "/report_task")?;
         let body = to_body(report)?;
-        Ok(self.request(
+        self.request(
             Operation::ReportExternalTask,
-            Method::Post,
+            Method::POST,
             (agent_id, url),
             Some(body),
-        ))
+        )
     }
 }
 
@@ -185,7 +197,7 @@ impl Core {
             &[("task.agent_id", agent_id), ("task.id", task_id)],
             "activity/",
         )?;
-        Ok(self.request(Operation::ActivityLog, Method::Get, (task_id, url), None))
+        self.request(Operation::ActivityLog, Method::GET, (task_id, url), None)
     }
 
     /// `POST /agents-metrics/{agent_id}/execution` with the task's metrics report.
@@ -196,12 +208,12 @@ impl Core {
     ) -> Result<HttpRequest> {
         let url = self.api_url(&[("task.agent_id", &task.agent_id)], "agents-metrics/")?;
         let body = to_body(&metrics::report_body(task, served_model)?)?;
-        Ok(self.request(
+        self.request(
             Operation::ReportMetrics,
-            Method::Post,
+            Method::POST,
             (&task.id, url + "/execution"),
             Some(body),
-        ))
+        )
     }
 
     /// `GET {events root}/agent-execution/{task_id}/events`, with the
@@ -210,7 +222,7 @@ impl Core {
     pub(crate) fn events(
         &self,
         task_id: &str,
-        headers: Vec<(&'static str, super::HeaderValue)>,
+        headers: Vec<(&'static str, HeaderValue)>,
     ) -> Result<HttpRequest> {
         let root = self.config.events_root.as_deref().ok_or_else(|| {
             Error::Config(
@@ -223,9 +235,10 @@ impl Core {
             "{root}/agent-execution/{}/events",
             segment::encode("task_id", task_id)?
         );
-        let mut request = self.request(Operation::Events, Method::Get, (task_id, url), None);
-        request.headers.retain(|(name, _)| *name != "accept");
-        request.headers.extend(headers);
+        let mut request = self.request(Operation::Events, Method::GET, (task_id, url), None)?;
+        for (name, value) in headers {
+            request.headers_mut().insert(name, value);
+        }
         Ok(request)
     }
 
@@ -234,12 +247,12 @@ impl Core {
         let url = self.task_url("task_id", task_id, "/events/push")?;
         let envelopes: Vec<serde_json::Value> = events.iter().map(TaskEvent::to_json).collect();
         let body = to_body(&envelopes)?;
-        Ok(self.request(
+        self.request(
             Operation::PushEvents,
-            Method::Post,
+            Method::POST,
             (task_id, url),
             Some(body),
-        ))
+        )
     }
 }
 

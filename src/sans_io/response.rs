@@ -12,7 +12,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::HttpResponse;
+use super::{Attempts, HttpResponse, Sent};
 use crate::error::{snippet, ApiError, DecodeError, Error, Result};
 use crate::model::{ActivityThread, Task, TaskListItem};
 use crate::redact;
@@ -64,13 +64,13 @@ pub(crate) fn decode<T: DeserializeOwned>(
     secret: Secret<'_>,
 ) -> Result<T> {
     let response = check_status(response, secret)?;
-    serde_json::from_slice(&response.body).map_err(|source| {
+    serde_json::from_slice(response.body()).map_err(|source| {
         // serde's message may quote a value of the body (`invalid type:
         // string "…"`, a timestamp cut to its first characters).
         secret.0.scrub_error(Error::Decode(DecodeError {
-            status: response.status,
+            status: response.status().as_u16(),
             expected,
-            snippet: snippet(&response.body, secret.0),
+            snippet: snippet(response.body(), secret.0),
             source,
         }))
     })
@@ -78,7 +78,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
 
 /// Passes a 2xx answer through; turns any other into [`Error::Api`].
 pub(crate) fn check_status(response: HttpResponse, secret: Secret<'_>) -> Result<HttpResponse> {
-    if (200..300).contains(&response.status) {
+    if response.status().is_success() {
         return Ok(response);
     }
     Err(Error::Api(api_error(&response, secret)))
@@ -86,14 +86,29 @@ pub(crate) fn check_status(response: HttpResponse, secret: Secret<'_>) -> Result
 
 /// The API error of a non-2xx answer.
 pub(crate) fn api_error(response: &HttpResponse, secret: Secret<'_>) -> ApiError {
+    let mut error = api_error_of(response.status().as_u16(), response.body(), secret);
+    error.retry_after = response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    error.attempts = response.extensions().get().map_or(1, |Attempts(n)| *n);
+    if let Some(Sent(method, url)) = response.extensions().get() {
+        (error.method, error.url) = (Some(method.clone()), Some(url.clone()));
+    }
+    error
+}
+
+/// The API error of a status and a body (a first attempt, no request named).
+pub(crate) fn api_error_of(status: u16, body: &[u8], secret: Secret<'_>) -> ApiError {
     ApiError {
-        status: response.status,
-        body: snippet(&response.body, secret.0),
-        detail: detail(&response.body).map(|d| secret.scrub(d)),
-        retry_after: response.retry_after.clone(),
-        attempts: response.attempts,
-        method: response.request.as_ref().map(|(method, _)| *method),
-        url: response.request.as_ref().map(|(_, url)| url.clone()),
+        status,
+        body: snippet(body, secret.0),
+        detail: detail(body).map(|d| secret.scrub(d)),
+        retry_after: None,
+        attempts: 1,
+        method: None,
+        url: None,
     }
 }
 

@@ -134,8 +134,9 @@ impl Retrier {
         let more = attempts < self.policy.max_attempts.max(1);
         match outcome {
             Ok(mut response) => {
-                response.attempts = attempts;
-                let retryable = match response.status {
+                response.extensions_mut().insert(super::Attempts(attempts));
+                let status = response.status().as_u16();
+                let retryable = match status {
                     // Throttled: the request was not processed.
                     429 => true,
                     502..=504 => self.idempotent,
@@ -145,12 +146,15 @@ impl Retrier {
                     return Step::Done(Ok(response));
                 }
                 // `None`: the server asks for more patience than we have.
-                let retry_after = response.retry_after.as_deref();
+                let retry_after = response
+                    .headers()
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok());
                 let patience = Some(self.policy.max_retry_after);
                 let clock = now.unwrap_or_else(Instant::now);
                 match self.backoff.after(clock, retry_after, patience) {
                     Some(wait) if self.fits(wait, now) => {
-                        self.reason = Some(Reason::Status(response.status));
+                        self.reason = Some(Reason::Status(status));
                         Step::Retry(wait)
                     }
                     _ => Step::Done(Ok(response)),
@@ -486,11 +490,8 @@ mod tests {
     }
 
     fn answer(status: u16, retry_after: Option<&str>) -> Result<HttpResponse, Error> {
-        Ok(HttpResponse::new(
-            status,
-            retry_after.map(str::to_string),
-            Vec::new(),
-        ))
+        let status = http::StatusCode::from_u16(status).unwrap();
+        Ok(crate::sans_io::answer(status, retry_after, Vec::new()))
     }
 
     fn transport(kind: TransportErrorKind) -> Result<HttpResponse, Error> {
@@ -507,7 +508,9 @@ mod tests {
             matches!(r.step(answer(503, None)), Step::Retry(d) if d == Duration::from_millis(200))
         );
         match r.step(answer(503, None)) {
-            Step::Done(Ok(resp)) => assert_eq!(resp.attempts, 3),
+            Step::Done(Ok(resp)) => {
+                assert_eq!(resp.extensions().get(), Some(&crate::sans_io::Attempts(3)))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -627,7 +630,9 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         match r.step_at(answer(503, Some("5")), Some(start + Duration::from_secs(6))) {
-            Step::Done(Ok(resp)) => assert_eq!(resp.attempts, 2),
+            Step::Done(Ok(resp)) => {
+                assert_eq!(resp.extensions().get(), Some(&crate::sans_io::Attempts(2)))
+            }
             other => panic!("{other:?}"),
         }
         // Past the deadline, no attempt starts.

@@ -584,7 +584,7 @@ impl EventSession {
     ///
     /// let session = EventSession::new("task-1", StreamPolicy::default()).with_last_event_id("41");
     /// let headers = session.request_headers();
-    /// assert!(headers.iter().any(|(n, v)| *n == "last-event-id" && v.as_str() == "41"));
+    /// assert!(headers.iter().any(|(n, v)| *n == "last-event-id" && v == "41"));
     /// ```
     #[must_use]
     pub fn with_last_event_id(mut self, id: impl Into<String>) -> EventSession {
@@ -622,11 +622,16 @@ impl EventSession {
     /// known, `last-event-id`.
     pub fn request_headers(&self) -> Vec<(&'static str, HeaderValue)> {
         let mut headers = vec![
-            ("accept", HeaderValue::from("text/event-stream")),
-            ("cache-control", HeaderValue::from("no-store")),
+            ("accept", HeaderValue::from_static("text/event-stream")),
+            ("cache-control", HeaderValue::from_static("no-store")),
         ];
-        if let Some(id) = self.last_event_id.as_deref().filter(|id| is_sendable(id)) {
-            headers.push(("last-event-id", HeaderValue::from(id)));
+        // Stored only when sendable.
+        if let Some(id) = self
+            .last_event_id
+            .as_deref()
+            .and_then(|id| HeaderValue::from_str(id).ok())
+        {
+            headers.push(("last-event-id", id));
         }
         headers
     }

@@ -126,26 +126,26 @@ fn every_wire_case_is_reproduced() {
         let expected = &recorded[0];
         let request = build(case).unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_eq!(
-            request.method.as_str(),
+            request.method().as_str(),
             expected["method"],
             "{case}: method"
         );
-        let (path, query) = path_and_query(&request.url);
+        let (path, query) = path_and_query(&request.uri().to_string());
         assert_eq!(path, expected["path"], "{case}: path");
         let expected_query: BTreeMap<String, Vec<String>> =
             serde_json::from_value(expected["query"].clone()).unwrap();
         assert_eq!(query, expected_query, "{case}: query");
         let headers: BTreeMap<String, String> = request
-            .headers
+            .headers()
             .iter()
-            .map(|(n, v)| (n.to_string(), v.as_str().to_string()))
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
             .collect();
         let expected_headers: BTreeMap<String, String> =
             serde_json::from_value(expected["headers"].clone()).unwrap();
         assert_eq!(headers, expected_headers, "{case}: headers");
-        let body: Value = match &request.body {
-            Some(bytes) => serde_json::from_slice(bytes).unwrap(),
-            None => Value::Null,
+        let body: Value = match &request.body()[..] {
+            [] => Value::Null,
+            bytes => serde_json::from_slice(bytes).unwrap(),
         };
         let expected_body = if case.starts_with("save") || case == "set_status" {
             let read: Value = serde_json::from_str(RECORDER_TASK).unwrap();
@@ -162,7 +162,7 @@ fn ids_are_one_segment_and_bad_ids_are_refused_before_any_request() {
     let core = core();
     let request = core.get("a/b/../c?d#e").unwrap();
     assert_eq!(
-        request.url,
+        request.uri().to_string(),
         format!("{BASE}/agent-execution/a%2Fb%2F..%2Fc%3Fd%23e/status")
     );
     for bad in ["", ".", ".."] {
@@ -211,14 +211,14 @@ fn list_filters_are_encoded_and_user_path_drops_user_filter() {
         .status(AgentExecutionStatus::Unknown("awaiting_review".into()))
         .internal_status("waiting on CRM");
     let request = core.list("agent-123", &filter).unwrap();
-    let (path, query) = path_and_query(&request.url);
+    let (path, query) = path_and_query(&request.uri().to_string());
     assert_eq!(path, "/agent-execution/executions/history/agent-123");
     assert_eq!(query["user_id"], ["u 1"]);
     assert_eq!(query["parent_task_id"], ["p&1"]);
     assert_eq!(query["status"], ["awaiting_review"]);
     assert_eq!(query["internal_status"], ["waiting on CRM"]);
     let request = core.list_user_tasks("user-9", &filter).unwrap();
-    let (path, query) = path_and_query(&request.url);
+    let (path, query) = path_and_query(&request.uri().to_string());
     assert_eq!(path, "/agent-execution/executions/history/user/user-9");
     assert!(!query.contains_key("user_id"));
     assert_eq!(query.len(), 4);
@@ -252,7 +252,11 @@ fn debug_of_an_answer_shows_no_body() {
     let body = br#"{"user_oidc_token":"s3cret"}"#.to_vec();
     let secret_bytes = format!("{:?}", b"s3cret");
     let secret_bytes = secret_bytes.trim_matches(['[', ']']);
-    let response = HttpResponse::new(200, Some("5".into()), body.clone());
+    let response = crate::sans_io::answer(
+        http::StatusCode::from_u16(200).unwrap(),
+        Some("5"),
+        body.clone(),
+    );
     for shown in [format!("{response:?}"), format!("{response:#?}")] {
         assert!(!shown.contains(secret_bytes), "{shown}");
         assert!(!shown.contains("s3cret"), "{shown}");
@@ -278,7 +282,11 @@ const FIXTURES: [(&str, &str); 4] = [
 ];
 
 fn ok(body: &str) -> HttpResponse {
-    HttpResponse::new(200, None, body.as_bytes().to_vec())
+    crate::sans_io::answer(
+        http::StatusCode::from_u16(200).unwrap(),
+        None,
+        body.as_bytes().to_vec(),
+    )
 }
 
 #[test]
@@ -316,7 +324,15 @@ fn the_list_fixture_parses() {
 #[test]
 fn api_errors_keep_status_body_and_detail() {
     let error = |status: u16, body: &[u8]| {
-        response::task(HttpResponse::new(status, None, body.to_vec()), Secret::NONE).unwrap_err()
+        response::task(
+            crate::sans_io::answer(
+                http::StatusCode::from_u16(status).unwrap(),
+                None,
+                body.to_vec(),
+            ),
+            Secret::NONE,
+        )
+        .unwrap_err()
     };
     let err = error(404, br#"{"detail":"Task t not found"}"#);
     assert!(err.is_not_found());
@@ -343,7 +359,11 @@ fn errors_never_carry_the_key_or_a_credential() {
     // A gateway echoing the key in a 401, in the body and in the detail.
     let echo = br#"{"detail":"invalid x-api-key test-key-123","echo":"test-key-123"}"#;
     let err = core
-        .task(HttpResponse::new(401, None, echo.to_vec()))
+        .task(crate::sans_io::answer(
+            http::StatusCode::from_u16(401).unwrap(),
+            None,
+            echo.to_vec(),
+        ))
         .unwrap_err();
     for text in [err.to_string(), format!("{err:?}"), format!("{err:#?}")] {
         assert!(!text.contains("test-key-123"), "{text}");
@@ -353,8 +373,8 @@ fn errors_never_carry_the_key_or_a_credential() {
     let task_with_secrets = r#"{"id":"t","user_oidc_token":"oidc-s3cret","mcp_servers":[{"api_key":"mcp-s3cret","client_secret":"cs-s3cret","headers":{"Authorization":"Bearer hdr-s3cret"},"env_vars":{"TOKEN":"env-s3cret"}}],"user_tokens":{"gh":"ut-s3cret"},"payload_extension":{"headers":{"x":"pe-s3cret"}},"note":"test-key-123","created_at": "#;
     for status in [200, 422] {
         let err = core
-            .task(HttpResponse::new(
-                status,
+            .task(crate::sans_io::answer(
+                http::StatusCode::from_u16(status).unwrap(),
                 None,
                 task_with_secrets.as_bytes().to_vec(),
             ))

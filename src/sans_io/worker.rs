@@ -332,7 +332,7 @@ struct Stopping {
 ///
 /// // Starting opens the stream; nothing else happens before.
 /// let effects = worker.start();
-/// assert!(matches!(&effects[..], [Effect::OpenStream(r)] if r.url.contains("/events/agent-1/?")));
+/// assert!(matches!(&effects[..], [Effect::OpenStream(r)] if r.uri().to_string().contains("/events/agent-1/?")));
 /// assert!(matches!(&worker.on_stream_open(200, Some("text/event-stream"), t0)[..], [Effect::ReadStream]));
 ///
 /// // The registration: the first heartbeat goes at once.

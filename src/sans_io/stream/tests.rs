@@ -122,7 +122,7 @@ fn header<'a>(
     headers
         .iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| std::str::from_utf8(v.as_bytes()).unwrap())
 }
 
 // --- Decoding through the session ------------------------------------------

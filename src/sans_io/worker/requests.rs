@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::{AgentExecutionStatus, Task, WorkerEvent};
 use crate::params::UpdateTask;
 use crate::sans_io::stream::EventSession;
-use crate::sans_io::{segment, Core, HeaderValue, HttpRequest, Method, Operation};
+use crate::sans_io::{segment, Core, HttpRequest, Method, Operation};
 
 /// The events root `E` of a configuration ([`Config::events_root`]): the
 /// base of the agent stream, of worker events and of a task's event stream
@@ -112,14 +112,14 @@ impl Environment {
 /// let session = EventSession::new("agent-1", StreamPolicy::default());
 /// let stream = requests.agent_stream(&session);
 /// assert_eq!(
-///     stream.url,
+///     stream.uri(),
 ///     "https://agent-controller.xpander.ai/org-1/events/agent-1/?environment=local&supports_llm_gateway=true"
 /// );
 /// assert_eq!(stream.header("accept"), Some("text/event-stream"));
 ///
 /// let beat = requests.worker_event("worker-1", &WorkerEvent::capacity(true))?;
 /// assert_eq!(
-///     beat.url,
+///     beat.uri(),
 ///     "https://agent-controller.xpander.ai/org-1/events/worker-1?type=worker&agent_id=agent-1"
 /// );
 /// # Ok::<(), xpander_sdk::Error>(())
@@ -130,8 +130,9 @@ pub struct WorkerRequests {
     events_root: String,
     agent_id: String,
     environment: Environment,
-    /// `{E}/events/{agent}/?environment=..&supports_llm_gateway=true`
-    stream_url: String,
+    /// `GET {E}/events/{agent}/?environment=..&supports_llm_gateway=true`,
+    /// built once.
+    stream: HttpRequest,
     /// `&agent_id={agent}`, the end of every worker-event URL.
     event_query: String,
 }
@@ -154,12 +155,19 @@ impl WorkerRequests {
             environment.as_str()
         );
         let event_query = format!("?type=worker&agent_id={}", segment::encode_query(&agent_id));
+        let core = Core::new(config);
+        let stream = core.request(
+            Operation::AgentStream,
+            Method::GET,
+            (&agent_id, stream_url),
+            None,
+        )?;
         Ok(WorkerRequests {
-            core: Core::new(config),
+            core,
             events_root,
             agent_id,
             environment,
-            stream_url,
+            stream,
             event_query,
         })
     }
@@ -189,14 +197,9 @@ impl WorkerRequests {
     /// `cache-control: no-store`, and `last-event-id` once the server gave
     /// an id). The slash ends the path, before the query.
     pub fn agent_stream(&self, session: &EventSession) -> HttpRequest {
-        let mut request = self.core.request(
-            Operation::AgentStream,
-            Method::Get,
-            (&self.agent_id, self.stream_url.clone()),
-            None,
-        );
+        let mut request = self.stream.clone();
         for (name, value) in session.request_headers() {
-            set_header(&mut request, name, value);
+            request.headers_mut().insert(name, value);
         }
         request
     }
@@ -211,12 +214,12 @@ impl WorkerRequests {
             self.event_query
         );
         let body = to_vec(event)?;
-        Ok(self.core.request(
+        self.core.request(
             Operation::WorkerEvent,
-            Method::Post,
+            Method::POST,
             (worker_id, url),
             Some(body),
-        ))
+        )
     }
 
     /// `PATCH {A}/agent-execution/{task.id}/update` with the task as
@@ -231,12 +234,12 @@ impl WorkerRequests {
     /// `PATCH {A}/agent-execution/{task_id}/update` with this body.
     pub(crate) fn save_value(&self, task_id: &str, body: &Value) -> Result<HttpRequest> {
         let url = self.core.task_url("task.id", task_id, "/update")?;
-        Ok(self.core.request(
+        self.core.request(
             Operation::Save,
-            Method::Patch,
+            Method::PATCH,
             (task_id, url),
             Some(to_vec(body)?),
-        ))
+        )
     }
 
     /// `GET {A}/agent-execution/{task_id}/status`: the read before the
@@ -297,14 +300,6 @@ impl fmt::Debug for WorkerRequests {
             .field("environment", &self.environment)
             .field("base_url", &self.core.config.base_url)
             .finish_non_exhaustive()
-    }
-}
-
-/// Sets a header, replacing a value of the same name.
-fn set_header(request: &mut HttpRequest, name: &'static str, value: HeaderValue) {
-    match request.headers.iter_mut().find(|(n, _)| *n == name) {
-        Some(slot) => slot.1 = value,
-        None => request.headers.push((name, value)),
     }
 }
 

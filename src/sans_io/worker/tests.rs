@@ -176,12 +176,16 @@ fn saved(w: &mut WorkerMachine, mut fx: Vec<Effect>, now: Instant) -> Vec<Effect
 // --- answers -------------------------------------------------------------------
 
 fn ok() -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::new(200, None, b"{}".to_vec()))
+    Ok(crate::sans_io::answer(
+        http::StatusCode::from_u16(200).unwrap(),
+        None,
+        b"{}".to_vec(),
+    ))
 }
 
 fn answer(status: u16) -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::new(
-        status,
+    Ok(crate::sans_io::answer(
+        http::StatusCode::from_u16(status).unwrap(),
         None,
         br#"{"detail":"nope"}"#.to_vec(),
     ))
@@ -204,7 +208,11 @@ fn server_copy(id: &str, status: &str) -> Result<HttpResponse, Error> {
     if status == "stopped" {
         value["is_manually_stopped"] = json!(true);
     }
-    Ok(HttpResponse::new(200, None, value.to_string().into_bytes()))
+    Ok(crate::sans_io::answer(
+        http::StatusCode::from_u16(200).unwrap(),
+        None,
+        value.to_string().into_bytes(),
+    ))
 }
 
 // --- effect inspection ---------------------------------------------------------
@@ -285,9 +293,9 @@ fn metrics(fx: &[Effect]) -> Vec<Value> {
         .into_iter()
         .filter(|(c, _)| matches!(c, Call::Metrics { .. }))
         .map(|(_, request)| {
-            assert_eq!(request.method, Method::Post);
+            assert_eq!(request.method(), Method::POST);
             assert_eq!(
-                request.url,
+                request.uri().to_string(),
                 "https://inbound.xpander.ai/agents-metrics/agent-1/execution"
             );
             body(&request)
@@ -320,7 +328,7 @@ fn opens(fx: &[Effect]) -> usize {
 }
 
 fn body(request: &HttpRequest) -> Value {
-    serde_json::from_slice(request.body.as_deref().unwrap()).unwrap()
+    serde_json::from_slice(request.body()).unwrap()
 }
 
 /// The one request of this call among the effects.
@@ -498,7 +506,8 @@ fn events_root_needs_an_org_or_an_override() {
     let session = EventSession::new("agent-1", StreamPolicy::default());
     assert!(requests
         .agent_stream(&session)
-        .url
+        .uri()
+        .to_string()
         .starts_with("https://events.example.com/my-org/events/agent-1/?"));
 }
 
@@ -512,10 +521,10 @@ fn stream_and_worker_event_requests() {
     .unwrap();
     let session = EventSession::new("agent 1/x", StreamPolicy::default());
     let stream = requests.agent_stream(&session);
-    assert_eq!(stream.method, Method::Get);
+    assert_eq!(stream.method(), Method::GET);
     assert_eq!(stream.operation, Operation::AgentStream);
     assert_eq!(
-        stream.url,
+        stream.uri().to_string(),
         "https://agent-controller.xpander.ai/org-1/events/agent%201%2Fx/?environment=xpander&supports_llm_gateway=true"
     );
     assert_eq!(stream.header("accept"), Some("text/event-stream"));
@@ -523,10 +532,10 @@ fn stream_and_worker_event_requests() {
     assert_eq!(stream.header("x-api-key"), Some(KEY));
     assert_eq!(stream.header("content-type"), None);
     assert_eq!(stream.header("last-event-id"), None);
-    assert!(stream.body.is_none());
+    assert!(stream.body().is_empty());
     assert_eq!(
         stream
-            .headers
+            .headers()
             .iter()
             .filter(|(n, _)| *n == "accept")
             .count(),
@@ -535,10 +544,10 @@ fn stream_and_worker_event_requests() {
 
     let event = crate::model::WorkerEvent::capacity(true);
     let post = requests.worker_event("w/1", &event).unwrap();
-    assert_eq!(post.method, Method::Post);
+    assert_eq!(post.method(), Method::POST);
     assert_eq!(post.operation, Operation::WorkerEvent);
     assert_eq!(
-        post.url,
+        post.uri().to_string(),
         "https://agent-controller.xpander.ai/org-1/events/w%2F1?type=worker&agent_id=agent%201%2Fx"
     );
     assert_eq!(post.header("content-type"), Some("application/json"));
@@ -555,15 +564,15 @@ fn stream_and_worker_event_requests() {
     // The task calls go to the API base, not the events root.
     let reload = requests.reload("t 1").unwrap();
     assert_eq!(
-        reload.url,
+        reload.uri().to_string(),
         "https://inbound.xpander.ai/agent-execution/t%201/status"
     );
     let release = requests
         .set_status("t1", AgentExecutionStatus::Pending, "why")
         .unwrap();
-    assert_eq!(release.method, Method::Patch);
+    assert_eq!(release.method(), Method::PATCH);
     assert_eq!(
-        release.url,
+        release.uri().to_string(),
         "https://inbound.xpander.ai/agent-execution/t1/update"
     );
     assert_eq!(
@@ -581,7 +590,7 @@ fn heartbeat_request_is_an_rfc3339_utc_envelope() {
     let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_250);
     let request = w.heartbeat_request("w-1", at).unwrap();
     assert_eq!(
-        request.url,
+        request.uri().to_string(),
         "https://agent-controller.xpander.ai/org-1/events/w-1?type=worker&agent_id=agent-1"
     );
     let envelope = body(&request);
@@ -753,18 +762,18 @@ fn the_claim_reads_the_task_then_sends_its_status_only() {
             task_id: "task-1".into(),
         },
     );
-    assert_eq!(read.method, Method::Get);
+    assert_eq!(read.method(), Method::GET);
     assert_eq!(
-        read.url,
+        read.uri().to_string(),
         "https://inbound.xpander.ai/agent-execution/task-1/status"
     );
     assert_eq!(w.phase("task-1"), Some(Phase::Check));
     assert_eq!(w.running(), 1, "the read holds the slot");
     let fx = checked(&mut w, fx, t0);
     let request = request_of(&fx, &claim_call("task-1"));
-    assert_eq!(request.method, Method::Patch);
+    assert_eq!(request.method(), Method::PATCH);
     assert_eq!(
-        request.url,
+        request.uri().to_string(),
         "https://inbound.xpander.ai/agent-execution/task-1/update"
     );
     // A partial update: the field it changes, never a copy of the rest.
@@ -990,7 +999,7 @@ fn a_registration_while_busy_tells_the_new_worker_id() {
     let sent = sends(&fx);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, capacity_call("w-2", 1, true));
-    assert!(sent[0].1.url.contains("/events/w-2?"));
+    assert!(sent[0].1.uri().to_string().contains("/events/w-2?"));
 }
 
 // --- the stream: reconnects --------------------------------------------------------
@@ -1250,7 +1259,7 @@ fn a_task_from_claim_to_metrics() {
 
     let fx = w.on_handler_done("task-1", handler_result(&start));
     assert_eq!(calls(&fx), [reload("task-1")]);
-    assert_eq!(request_of(&fx, &reload("task-1")).method, Method::Get);
+    assert_eq!(request_of(&fx, &reload("task-1")).method(), Method::GET);
     assert_eq!(w.running(), 1, "the slot is held until the final save");
     let fx = w.on_response(reload("task-1"), server_copy("task-1", "executing"), t0);
     let save = request_of(&fx, &final_save("task-1", 1));
@@ -2318,7 +2327,11 @@ fn a_read_showing_a_stop_request_or_another_task_does_not_claim() {
         let mut value = task_value(id);
         value["started_at"] = json!("2026-11-28T03:38:31Z");
         edit(&mut value);
-        Ok(HttpResponse::new(200, None, value.to_string().into_bytes()))
+        Ok(crate::sans_io::answer(
+            http::StatusCode::from_u16(200).unwrap(),
+            None,
+            value.to_string().into_bytes(),
+        ))
     };
     let ids = task_ids(3);
     let fx = w.on_stream_bytes(
@@ -2417,7 +2430,11 @@ fn a_read_copy_without_an_agent_id_is_still_claimed() {
     assert_eq!(task_calls(&fx), [check_call("task-1")]);
     let mut value = task_value("task-1");
     value["agent_id"] = json!("");
-    let copy = Ok(HttpResponse::new(200, None, value.to_string().into_bytes()));
+    let copy = Ok(crate::sans_io::answer(
+        http::StatusCode::from_u16(200).unwrap(),
+        None,
+        value.to_string().into_bytes(),
+    ));
     let fx = w.on_response(check_call("task-1"), copy, t0);
     assert_eq!(claims(&fx), ["task-1"]);
 }
