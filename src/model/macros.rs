@@ -208,6 +208,11 @@ macro_rules! model_struct {
         )?
 
         const _: () = {
+            #[allow(non_camel_case_types, dead_code)]
+            #[repr(u8)]
+            enum __Index { $($field,)+ __Count }
+            assert!((__Index::__Count as usize) <= 128, "at most 128 fields per model");
+
             // (Unused on the crate-private models, like the event envelope.)
             #[allow(dead_code)]
             impl $name {
@@ -260,7 +265,7 @@ macro_rules! model_struct {
                                 __wire_name!($field $(, $wire)?) => {
                                     let read = map.next_value_seed(ReadSeed::<$ty>::new())?;
                                     $field = Some(wire.take(
-                                        __wire_name!($field $(, $wire)?),
+                                        (__Index::$field as u8, __wire_name!($field $(, $wire)?)),
                                         read,
                                         __default!($ty $(, $default)?),
                                     ));
@@ -277,7 +282,7 @@ macro_rules! model_struct {
                             $field: match $field {
                                 Some(value) => value,
                                 None if __has_default!($($default)?) => {
-                                    wire.absent(__wire_name!($field $(, $wire)?));
+                                    wire.absent(__Index::$field as u8);
                                     __default!($ty $(, $default)?)
                                 }
                                 None => {
@@ -319,7 +324,7 @@ macro_rules! model_struct {
                     $(
                         self.wire.write(
                             &mut map,
-                            __wire_name!($field $(, $wire)?),
+                            (__Index::$field as u8, __wire_name!($field $(, $wire)?)),
                             &self.$field,
                             || __default!($ty $(, $default)?),
                         )?;

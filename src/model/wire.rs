@@ -448,70 +448,69 @@ macro_rules! field_for_wire_enum {
 
 // ----- how fields appeared --------------------------------------------------
 
-/// How one field of a model object appeared on the wire, when its typed
-/// value alone cannot say it.
-#[derive(Clone, PartialEq)]
-enum Mark {
-    Absent,
-    Null,
-    /// A value the typed field holds only a conversion of, or cannot hold.
-    Raw(Value),
+/// Per field of one model object (by its index in the model, at most 128:
+/// two bitsets are what keep a short object's parse as fast as a parse into
+/// a `Value`): was it absent, `null`, or kept as it came (by wire name)?
+/// Fields not marked here serialize from their typed value, which is then
+/// exactly what came.
+#[derive(Clone, Default, PartialEq)]
+pub(crate) struct Wire {
+    absent: u128,
+    null: u128,
+    raw: Vec<(&'static str, Value)>,
 }
 
-/// Per field of one model object (by wire name): was it absent, `null`, or
-/// kept as it came? Fields not marked here serialize from their typed
-/// value, which is then exactly what came.
-#[derive(Clone, Default, PartialEq)]
-pub(crate) struct Wire(Vec<(&'static str, Mark)>);
+fn bit(index: u8) -> u128 {
+    1u128 << (index & 127)
+}
 
 impl Wire {
-    fn mark(&self, name: &str) -> Option<&Mark> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, m)| m)
-    }
-
-    /// Records what reading field `name` gave; answers the typed value.
-    pub(crate) fn take<T: Field>(&mut self, name: &'static str, read: Read<T>, default: T) -> T {
+    /// Records what reading field `index` (`name`) gave; answers the typed value.
+    pub(crate) fn take<T: Field>(
+        &mut self,
+        (index, name): (u8, &'static str),
+        read: Read<T>,
+        default: T,
+    ) -> T {
         // A repeated key: the last one wins, as in any JSON reader.
-        self.0.retain(|(n, _)| *n != name);
+        self.null &= !bit(index);
+        self.raw.retain(|(n, _)| *n != name);
         match read {
             Read::Exact(v) => v,
             Read::Null => {
-                self.0.push((name, Mark::Null));
+                self.null |= bit(index);
                 default
             }
             Read::Other(v) => {
                 let typed = T::coerce(&v).unwrap_or(default);
-                self.0.push((name, Mark::Raw(v)));
+                self.raw.push((name, v));
                 typed
             }
         }
     }
 
-    /// Records that field `name` was absent.
-    pub(crate) fn absent(&mut self, name: &'static str) {
-        self.0.push((name, Mark::Absent));
+    /// Records that field `index` was absent.
+    pub(crate) fn absent(&mut self, index: u8) {
+        self.absent |= bit(index);
     }
 
     /// The value field `name` had on the wire when the typed value could
     /// not say it (a conversion or an unreadable value).
     pub(crate) fn raw(&self, name: &str) -> Option<&Value> {
-        match self.mark(name) {
-            Some(Mark::Raw(v)) => Some(v),
-            _ => None,
-        }
+        self.raw.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// `true` when nothing about the fields needs remembering.
     pub(crate) fn is_plain(&self) -> bool {
-        self.0.is_empty()
+        self.absent == 0 && self.null == 0 && self.raw.is_empty()
     }
 
-    /// Writes field `name` of a model: as it came when the caller did not
-    /// change it, from the typed value when the caller did.
+    /// Writes field `index` (`name`) of a model: as it came when the caller
+    /// did not change it, from the typed value when the caller did.
     pub(crate) fn write<M, T>(
         &self,
         map: &mut M,
-        name: &'static str,
+        (index, name): (u8, &'static str),
         value: &T,
         default: impl Fn() -> T,
     ) -> Result<(), M::Error>
@@ -519,20 +518,19 @@ impl Wire {
         M: SerializeMap,
         T: Field + Serialize + PartialEq,
     {
-        match self.mark(name) {
-            Some(Mark::Absent) if *value == default() => return Ok(()),
-            Some(Mark::Null) if *value == default() => {
-                return map.serialize_entry(name, &Value::Null)
+        if self.absent & bit(index) != 0 && *value == default() {
+            return Ok(());
+        }
+        if self.null & bit(index) != 0 && *value == default() {
+            return map.serialize_entry(name, &Value::Null);
+        }
+        if let Some(raw) = self.raw(name) {
+            if *value == T::coerce(raw).unwrap_or_else(default) {
+                return map.serialize_entry(name, raw);
             }
-            Some(Mark::Raw(raw)) => {
-                if *value == T::coerce(raw).unwrap_or_else(default) {
-                    return map.serialize_entry(name, raw);
-                }
-                if let Some(merged) = value.write_over(raw) {
-                    return map.serialize_entry(name, &merged);
-                }
+            if let Some(merged) = value.write_over(raw) {
+                return map.serialize_entry(name, &merged);
             }
-            _ => {}
         }
         map.serialize_entry(name, value)
     }
