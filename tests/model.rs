@@ -207,7 +207,8 @@ fn only_the_id_is_required() {
     for key in ["agent_id", "organization_id", "input", "created_at"] {
         let mut body = full.clone();
         body.as_object_mut().unwrap().remove(key);
-        let t = serde_json::from_value::<Task>(body.clone()).unwrap_or_else(|e| panic!("{key}: {e}"));
+        let t =
+            serde_json::from_value::<Task>(body.clone()).unwrap_or_else(|e| panic!("{key}: {e}"));
         assert_eq!(t.id, "task_xyz");
         assert_eq!(serde_json::to_value(&t).unwrap(), body, "{key}");
     }

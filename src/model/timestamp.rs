@@ -466,10 +466,14 @@ field_debug_as_debug!(Timestamp);
 
 // Any scalar is the value as sent (read as a date-time when it is one); an
 // array or an object is kept, as the value of a timestamp too.
-field_by_exact!(Timestamp, |v| Ok(Timestamp::from_wire(v)), |value| match value {
-    Value::Null => None,
-    other => Some(Timestamp::from_wire(other.clone())),
-});
+field_by_exact!(
+    Timestamp,
+    |v| Ok(Timestamp::from_wire(v)),
+    |value| match value {
+        Value::Null => None,
+        other => Some(Timestamp::from_wire(other.clone())),
+    }
+);
 
 #[cfg(test)]
 mod tests {

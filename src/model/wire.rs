@@ -238,24 +238,20 @@ field_by_exact!(
 // ----- flags ----------------------------------------------------------------
 
 // pydantic's lax booleans: 0/1, 0.0/1.0, and the usual words.
-field_by_exact!(
-    bool,
-    |v| v.as_bool().ok_or(v),
-    |value| match value {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_f64() {
-            Some(0.0) => Some(false),
-            Some(1.0) => Some(true),
-            _ => None,
-        },
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
-            "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
-            _ => None,
-        },
+field_by_exact!(bool, |v| v.as_bool().ok_or(v), |value| match value {
+    Value::Bool(b) => Some(*b),
+    Value::Number(n) => match n.as_f64() {
+        Some(0.0) => Some(false),
+        Some(1.0) => Some(true),
         _ => None,
-    }
-);
+    },
+    Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+        "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
+        "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
+        _ => None,
+    },
+    _ => None,
+});
 
 // ----- integers -------------------------------------------------------------
 
@@ -269,21 +265,17 @@ fn integral(x: f64) -> Option<i64> {
 
 // Integers that fit exactly; pydantic's lax integers (integral floats,
 // numeric strings, booleans) through `coerce`.
-field_by_exact!(
-    i64,
-    |v| v.as_i64().ok_or(v),
-    |value| match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(integral)),
-        Value::String(s) => {
-            let s = s.trim();
-            s.parse::<i64>()
-                .ok()
-                .or_else(|| s.parse::<f64>().ok().and_then(integral))
-        }
-        Value::Bool(b) => Some(i64::from(*b)),
-        _ => None,
+field_by_exact!(i64, |v| v.as_i64().ok_or(v), |value| match value {
+    Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(integral)),
+    Value::String(s) => {
+        let s = s.trim();
+        s.parse::<i64>()
+            .ok()
+            .or_else(|| s.parse::<f64>().ok().and_then(integral))
     }
-);
+    Value::Bool(b) => Some(i64::from(*b)),
+    _ => None,
+});
 
 // ----- floats ---------------------------------------------------------------
 
@@ -361,7 +353,6 @@ impl<T: Field> Field for Option<T> {
 fn to_value<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
-
 
 impl<T: Field + Serialize + PartialEq> Field for Vec<T> {
     fn from_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Read<Self>, A::Error> {

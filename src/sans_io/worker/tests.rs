@@ -1584,9 +1584,9 @@ fn a_malformed_task_is_skipped_and_the_stream_goes_on() {
         .any(|c| matches!(c, Call::ReportMalformed { .. })));
     // Both without an id: a warning each, naming why, quoting no data.
     let notices = notices(&fx);
-    assert!(notices
-        .iter()
-        .any(|n| n.task_id.is_none() && n.message.contains("`id`") && !n.message.contains("do task-bad")));
+    assert!(notices.iter().any(|n| n.task_id.is_none()
+        && n.message.contains("`id`")
+        && !n.message.contains("do task-bad")));
     assert!(notices
         .iter()
         .any(|n| n.task_id.is_none() && n.message.contains("not JSON")));
