@@ -2,7 +2,8 @@
 //! `fixtures/fidelity/tasks.json` is seeded as given, loaded, and saved; the
 //! save body the emulator received is the very JSON that was read (less
 //! `configuration` and `deep_planning`), and the stored task still holds
-//! what it was given. A local change changes exactly its keys.
+//! what it was given. A local change changes exactly its keys. Tasks
+//! without `created_at` (or with nothing but an id) included.
 
 mod common;
 
@@ -29,7 +30,15 @@ macro_rules! fidelity_runner {
     ($mode:meta, $name:ident, get: $get:ident, save: $save:ident) => {
         #[$mode]
         async fn $name() {
-            let bodies: Map<String, Value> = serde_json::from_str(TASKS).unwrap();
+            let mut bodies: Map<String, Value> = serde_json::from_str(TASKS).unwrap();
+            // Only the id is required: a task without `created_at`, or
+            // without every other field, is read and saved back as it came.
+            bodies.insert(
+                "without created_at".into(),
+                json!({"id": "lean-1", "agent_id": "agent-1", "organization_id": "org-1",
+                    "input": {"text": "hi"}, "status": "executing"}),
+            );
+            bodies.insert("only an id".into(), json!({"id": "lean-2"}));
             let emulator = Emulator::builder().api_key("k").start().unwrap();
             let tasks = xpander_sdk::Tasks::builder()
                 .api_key("k")

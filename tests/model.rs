@@ -196,14 +196,26 @@ fn task_minimal_defaults() {
 }
 
 #[test]
-fn required_fields_are_required() {
+fn only_the_id_is_required() {
     let full: Value = serde_json::from_str(TASK_MINIMAL).unwrap();
-    for key in ["id", "agent_id", "organization_id", "input", "created_at"] {
+    let mut body = full.clone();
+    body.as_object_mut().unwrap().remove("id");
+    let err = serde_json::from_value::<Task>(body).unwrap_err();
+    assert!(err.to_string().contains("id"), "{err}");
+    // Every other key may be absent: read at its default, and not written
+    // back (no key invented).
+    for key in ["agent_id", "organization_id", "input", "created_at"] {
         let mut body = full.clone();
         body.as_object_mut().unwrap().remove(key);
-        let err = serde_json::from_value::<Task>(body).unwrap_err();
-        assert!(err.to_string().contains(key), "{err}");
+        let t =
+            serde_json::from_value::<Task>(body.clone()).unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert_eq!(t.id, "task_xyz");
+        assert_eq!(serde_json::to_value(&t).unwrap(), body, "{key}");
     }
+    let bare = serde_json::from_value::<Task>(json!({"id": "t"})).unwrap();
+    assert_eq!(bare.created_at, xpander_sdk::model::Timestamp::default());
+    assert_eq!(bare.input.text, "");
+    assert_eq!(bare.save_body(true).unwrap(), json!({"id": "t"}));
     // Present but odd: read, and kept as it came.
     let mut body = full.clone();
     body["created_at"] = json!("yesterday");
@@ -417,7 +429,7 @@ fn garbage_does_not_panic() {
         "{",
         "{}",
         "[1,2]",
-        r#"{"id": 1}"#,
+        r#"{"agent_id": 1}"#,
         r#"{"input": "é🦀"}"#,
         r#"{"created_at": "2026-11-20T10:00:00é"}"#,
         r#"{"mcp_servers": [{"type": 1}]}"#,
@@ -426,6 +438,11 @@ fn garbage_does_not_panic() {
         assert!(serde_json::from_str::<Task>(input).is_err(), "{input}");
         let _ = serde_json::from_str::<TaskListItem>(input);
     }
+    // Only the id is required, and read leniently as any field is (a number
+    // as its text, kept as it came).
+    let lean = serde_json::from_str::<Task>(r#"{"id": 1}"#).unwrap();
+    assert_eq!(lean.id, "1");
+    assert_eq!(lean.raw_value("id"), Some(&serde_json::json!(1)));
     // Escaped keys are matched too.
     let escaped = TASK_MINIMAL.replace("\"agent_id\"", "\"agent\\u005fid\"");
     assert_eq!(task(&escaped).agent_id, "agent-123");

@@ -39,10 +39,10 @@ model_struct! {
     pub struct ActivityThread {
         /// The thread's id (the task id).
         id: String,
-        /// When the thread began.
-        created_at: Timestamp,
+        /// When the thread began (the epoch when the server sent none).
+        created_at: Timestamp = Timestamp::default(),
         /// The entries, in order.
-        messages: Vec<ActivityEntry>,
+        messages: Vec<ActivityEntry> = Vec::new(),
         /// The user the task ran for.
         user: Option<User> = None,
     }

@@ -204,6 +204,10 @@ model_struct! {
     }
 }
 
+/// The keys without which a task payload is a truncated task (see
+/// [`EventPayload::Raw`]).
+const TRUNCATED_WITHOUT: [&str; 4] = ["id", "agent_id", "organization_id", "input"];
+
 /// The payload of a [`TaskEvent`], typed by the event's kind.
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
@@ -225,7 +229,8 @@ pub enum EventPayload {
     /// A compaction of the session.
     Compaction(Compaction),
     /// Any other kind, or a payload that does not have its kind's shape (a
-    /// truncated task, say): the JSON as it came.
+    /// truncated task, without its `agent_id`, `organization_id` or `input`,
+    /// say): the JSON as it came.
     Raw(Value),
 }
 
@@ -245,7 +250,12 @@ impl EventPayload {
             return EventPayload::None;
         }
         match kind {
-            k if k.is_task() => typed(data, |t: Task| EventPayload::Task(Box::new(t))),
+            // A task needs only its id to be read, but a payload without the
+            // agent, organization and input is a truncated task: kept raw, so
+            // that a waiter fetches the whole task.
+            k if k.is_task() && TRUNCATED_WITHOUT.iter().all(|key| data.get(key).is_some()) => {
+                typed(data, |t: Task| EventPayload::Task(Box::new(t)))
+            }
             TaskEventType::Chunk => match data {
                 Value::String(text) => EventPayload::Text(text),
                 other => EventPayload::Raw(other),

@@ -8,8 +8,8 @@ use super::{AgentExecutionStatus, Timestamp};
 model_struct! {
     /// One task of a list answer (`GET /agent-execution/executions/history/...`).
     ///
-    /// Only `id`, `agent_id` and `organization_id` are required (`created_at`
-    /// too on the Tasks API, not on the public API v1; read either way).
+    /// Only `id` is required; every other field takes its default when
+    /// absent (and is not written back).
     ///
     /// ```
     /// use xpander_sdk::model::{AgentExecutionStatus, TaskListItem};
@@ -25,9 +25,9 @@ model_struct! {
         /// The task id.
         id: String,
         /// The agent that runs the task.
-        agent_id: String,
+        agent_id: String = String::new(),
         /// The organization owning the task.
-        organization_id: String,
+        organization_id: String = String::new(),
         /// The user the task runs for.
         user_id: Option<String> = None,
         /// The parent task, for a sub-task.

@@ -69,7 +69,8 @@ macro_rules! wire_enum {
         $(default = $default:ident;)?
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, ::serde::Deserialize)]
+        #[serde(from = "String")]
         #[non_exhaustive]
         pub enum $name {
             $(
@@ -147,25 +148,6 @@ macro_rules! wire_enum {
             }
         }
 
-        impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct EnumVisitor;
-                impl ::serde::de::Visitor<'_> for EnumVisitor {
-                    type Value = $name;
-                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        f.write_str(concat!("a string (", stringify!($name), ")"))
-                    }
-                    fn visit_str<E: ::serde::de::Error>(self, value: &str) -> Result<$name, E> {
-                        Ok($name::from(value))
-                    }
-                    fn visit_string<E: ::serde::de::Error>(self, value: String) -> Result<$name, E> {
-                        Ok($name::from(value))
-                    }
-                }
-                deserializer.deserialize_str(EnumVisitor)
-            }
-        }
-
         field_for_wire_enum!($name);
         field_debug_as_debug!($name);
 
@@ -191,32 +173,7 @@ macro_rules! wire_enum {
 /// appeared on the wire.
 macro_rules! model_struct {
     (
-        default;
-        $(#[$smeta:meta])*
-        pub struct $name:ident {
-            $(
-                $(#[$fmeta:meta])*
-                $(@$flag:ident)? $field:ident : $ty:ty $(= $default:expr)? $(=> $wire:literal)?
-            ),+ $(,)?
-        }
-    ) => {
-        model_struct! {
-            $(#[$smeta])*
-            pub struct $name {
-                $(
-                    $(#[$fmeta])*
-                    $(@$flag)? $field : $ty $(= $default)? $(=> $wire)?
-                ),+
-            }
-        }
-
-        impl ::std::default::Default for $name {
-            fn default() -> Self {
-                $name::__defaults()
-            }
-        }
-    };
-    (
+        $($with_default:ident;)?
         $(#[$smeta:meta])*
         pub struct $name:ident {
             $(
@@ -241,6 +198,15 @@ macro_rules! model_struct {
             wire: $crate::model::wire::Wire,
         }
 
+        $(
+            impl ::std::default::Default for $name {
+                fn default() -> Self {
+                    let _ = stringify!($with_default);
+                    $name::__defaults()
+                }
+            }
+        )?
+
         const _: () = {
             #[allow(non_camel_case_types, dead_code)]
             #[repr(u8)]
@@ -263,11 +229,6 @@ macro_rules! model_struct {
                 pub const FIELD_NAMES: &'static [&'static str] =
                     &[$(__wire_name!($field $(, $wire)?)),+];
 
-                /// `true` if `key` is the wire name of a known field.
-                fn is_known_field(key: &str) -> bool {
-                    matches!(key, $(__wire_name!($field $(, $wire)?))|+)
-                }
-
                 /// The value a known field had on the wire when its typed field
                 /// holds only a conversion of it, or could not hold it at all
                 /// (for example `"42.5"` for a number, `12` for text, an object
@@ -275,10 +236,7 @@ macro_rules! model_struct {
                 /// came unless the field is changed. `None` for a field whose
                 /// typed value is exactly what came (or that was absent or `null`).
                 pub fn raw_value(&self, field: &str) -> Option<&::serde_json::Value> {
-                    match field {
-                        $(__wire_name!($field $(, $wire)?) => self.wire.raw(__Index::$field as u8),)+
-                        _ => None,
-                    }
+                    self.wire.raw(field)
                 }
 
                 /// The known fields whose wire value is kept as it came (see
@@ -293,6 +251,50 @@ macro_rules! model_struct {
                 /// value of the expected kind (or the value was built in code).
                 pub fn is_plain_wire(&self) -> bool {
                     self.wire.is_plain()
+                }
+
+                /// Reads the object's keys (the `{` already consumed).
+                fn __read_map<'de, A: ::serde::de::MapAccess<'de>>(mut map: A) -> Result<$name, A::Error> {
+                    use $crate::model::wire::ReadSeed;
+                    let mut wire = $crate::model::wire::Wire::default();
+                    $(let mut $field: Option<$ty> = None;)+
+                    let mut extra = ::serde_json::Map::new();
+                    while let Some(key) = map.next_key::<$crate::model::wire::Key<'de>>()? {
+                        match &*key.0 {
+                            $(
+                                __wire_name!($field $(, $wire)?) => {
+                                    let read = map.next_value_seed(ReadSeed::<$ty>::new())?;
+                                    $field = Some(wire.take(
+                                        (__Index::$field as u8, __wire_name!($field $(, $wire)?)),
+                                        read,
+                                        __default!($ty $(, $default)?),
+                                    ));
+                                }
+                            )+
+                            _ => {
+                                let value = map.next_value::<::serde_json::Value>()?;
+                                extra.insert(key.0.into_owned(), value);
+                            }
+                        }
+                    }
+                    Ok($name {
+                        $(
+                            $field: match $field {
+                                Some(value) => value,
+                                None if __has_default!($($default)?) => {
+                                    wire.absent(__Index::$field as u8);
+                                    __default!($ty $(, $default)?)
+                                }
+                                None => {
+                                    return Err(<A::Error as ::serde::de::Error>::missing_field(
+                                        __wire_name!($field $(, $wire)?),
+                                    ))
+                                }
+                            },
+                        )+
+                        extra,
+                        wire,
+                    })
                 }
             }
 
@@ -318,104 +320,22 @@ macro_rules! model_struct {
             impl ::serde::Serialize for $name {
                 fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                     use ::serde::ser::SerializeMap;
-                    let mut map = $crate::model::wire::start_map(serializer)?;
+                    let mut map = serializer.serialize_map(None)?;
                     $(
                         self.wire.write(
                             &mut map,
-                            __Index::$field as u8,
-                            __wire_name!($field $(, $wire)?),
+                            (__Index::$field as u8, __wire_name!($field $(, $wire)?)),
                             &self.$field,
                             || __default!($ty $(, $default)?),
                         )?;
                     )+
                     for (key, value) in &self.extra {
                         // A known field always wins over an `extra` entry of the same name.
-                        if !Self::is_known_field(key) {
+                        if !Self::FIELD_NAMES.contains(&key.as_str()) {
                             map.serialize_entry(key, value)?;
                         }
                     }
                     map.end()
-                }
-            }
-
-            #[allow(non_camel_case_types)]
-            enum __Field {
-                $($field,)+
-                __Other(String),
-            }
-
-            struct __FieldVisitor;
-
-            impl ::serde::de::Visitor<'_> for __FieldVisitor {
-                type Value = __Field;
-                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    f.write_str("a field name")
-                }
-                fn visit_str<E: ::serde::de::Error>(self, value: &str) -> Result<__Field, E> {
-                    Ok(match value {
-                        $(__wire_name!($field $(, $wire)?) => __Field::$field,)+
-                        other => __Field::__Other(other.to_owned()),
-                    })
-                }
-                fn visit_string<E: ::serde::de::Error>(self, value: String) -> Result<__Field, E> {
-                    Ok(match value.as_str() {
-                        $(__wire_name!($field $(, $wire)?) => __Field::$field,)+
-                        _ => __Field::__Other(value),
-                    })
-                }
-            }
-
-            impl<'de> ::serde::Deserialize<'de> for __Field {
-                fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                    deserializer.deserialize_identifier(__FieldVisitor)
-                }
-            }
-
-            impl $name {
-                /// Reads the object's keys (the `{` already consumed).
-                fn __read_map<'de, A: ::serde::de::MapAccess<'de>>(mut map: A) -> Result<$name, A::Error> {
-                    use $crate::model::wire::ReadSeed;
-                    let mut wire = $crate::model::wire::Wire::default();
-                    $(
-                        let mut $field: Option<$ty> = None;
-                    )+
-                    let mut extra = ::serde_json::Map::new();
-                    while let Some(key) = map.next_key::<__Field>()? {
-                        match key {
-                            $(
-                                __Field::$field => {
-                                    let read = map.next_value_seed(ReadSeed::<$ty>::new())?;
-                                    $field = Some(wire.take(
-                                        __Index::$field as u8,
-                                        read,
-                                        __default!($ty $(, $default)?),
-                                    ));
-                                }
-                            )+
-                            __Field::__Other(name) => {
-                                let value = map.next_value::<::serde_json::Value>()?;
-                                extra.insert(name, value);
-                            }
-                        }
-                    }
-                    Ok($name {
-                        $(
-                            $field: match $field {
-                                Some(value) => value,
-                                None if __has_default!($($default)?) => {
-                                    wire.absent(__Index::$field as u8);
-                                    __default!($ty $(, $default)?)
-                                }
-                                None => {
-                                    return Err(<A::Error as ::serde::de::Error>::missing_field(
-                                        __wire_name!($field $(, $wire)?),
-                                    ))
-                                }
-                            },
-                        )+
-                        extra,
-                        wire,
-                    })
                 }
             }
 
@@ -441,32 +361,23 @@ macro_rules! model_struct {
 
             // As a field of another model: an object is read, `null` takes the
             // default, anything else is kept as it came.
-            impl $crate::model::wire::Kinds for $name {
-                const EXPECTING: &'static str = concat!("a JSON object (", stringify!($name), ")");
+            impl $crate::model::wire::Field for $name {
                 fn from_map<'de, A: ::serde::de::MapAccess<'de>>(
                     map: A,
                 ) -> Result<$crate::model::wire::Read<Self>, A::Error> {
                     $name::__read_map(map).map($crate::model::wire::Read::Exact)
-                }
-            }
-
-            impl $crate::model::wire::Fallback for $name {
-                fn fallback() -> Self {
-                    $name::__defaults()
-                }
-            }
-
-            impl $crate::model::wire::Field for $name {
-                fn read<'de, D: ::serde::Deserializer<'de>>(
-                    deserializer: D,
-                ) -> Result<$crate::model::wire::Read<Self>, D::Error> {
-                    deserializer.deserialize_any($crate::model::wire::KindVisitor::<$name>::new())
                 }
                 fn coerce(value: &::serde_json::Value) -> Option<Self> {
                     match value {
                         ::serde_json::Value::Object(_) => ::serde_json::from_value(value.clone()).ok(),
                         _ => None,
                     }
+                }
+            }
+
+            impl $crate::model::wire::Fallback for $name {
+                fn fallback() -> Self {
+                    $name::__defaults()
                 }
             }
         };

@@ -19,8 +19,9 @@ model_struct! {
     /// the server sends is kept in [`Task::extra`] and sent back on
     /// serialization, so a save never loses data.
     ///
-    /// Only the keys `id`, `agent_id`, `organization_id`, `input` and
-    /// `created_at` must be present. Every value is read leniently, as the
+    /// Only the key `id` must be present: a task without `created_at`,
+    /// `input` or any other field is read, the field at its default and not
+    /// written back. Every value is read leniently, as the
     /// service's pydantic lax mode does (see the [module docs](crate::model)):
     /// a missing or `null` field takes its default (`Option` fields are
     /// `None`, lists empty, flags `false`, ...), a value of another kind is
@@ -68,11 +69,11 @@ model_struct! {
         /// The task id.
         id: String,
         /// The agent that runs the task.
-        agent_id: String,
+        agent_id: String = String::new(),
         /// The organization owning the task.
-        organization_id: String,
+        organization_id: String = String::new(),
         /// What the task was asked.
-        input: TaskInput,
+        input: TaskInput = TaskInput::default(),
         /// The execution status; `None` when the server sent none.
         status: Option<AgentExecutionStatus> = None,
         /// A free-form, server-side status detail.
@@ -81,8 +82,8 @@ model_struct! {
         last_executed_node_id: Option<String> = None,
         /// The agent version that runs the task.
         agent_version: Option<String> = None,
-        /// When the task was created.
-        created_at: Timestamp,
+        /// When the task was created (the epoch when the server sent none).
+        created_at: Timestamp = Timestamp::default(),
         /// When the task started running.
         started_at: Option<Timestamp> = None,
         /// When the task was paused.
@@ -184,8 +185,8 @@ model_struct! {
 }
 
 impl Task {
-    /// A task built in code (for tests, fixtures and reports): the five
-    /// required fields, `created_at` now, every other field at its default.
+    /// A task built in code (for tests, fixtures and reports): the id, the
+    /// agent, the organization and the input, `created_at` now, every other field at its default.
     /// Change the public fields to taste.
     ///
     /// ```

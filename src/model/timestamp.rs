@@ -11,9 +11,9 @@ use std::time::SystemTime;
 use jiff::civil::DateTime;
 use jiff::fmt::temporal::{Pieces, PiecesOffset};
 use jiff::tz::Offset;
-use serde_json::{Number, Value};
+use serde_json::Value;
 
-use super::wire::{Kinds, Read};
+use super::wire::Read;
 
 /// A date-time that keeps the exact JSON value the server sent, and reads it
 /// as a date-time through [`jiff`].
@@ -330,12 +330,6 @@ impl Default for Timestamp {
     }
 }
 
-impl super::wire::Fallback for Timestamp {
-    fn fallback() -> Timestamp {
-        Timestamp::default()
-    }
-}
-
 impl From<jiff::Timestamp> for Timestamp {
     /// Written as RFC 3339 in UTC (`2026-11-20T10:00:00Z`).
     fn from(instant: jiff::Timestamp) -> Timestamp {
@@ -468,36 +462,18 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     }
 }
 
-impl Kinds for Timestamp {
-    const EXPECTING: &'static str = "a date-time";
-    fn from_bool(v: bool) -> Read<Self> {
-        Read::Exact(Timestamp::from_wire(Value::Bool(v)))
-    }
-    fn from_i64(v: i64) -> Read<Self> {
-        Read::Exact(Timestamp::from_wire(Value::from(v)))
-    }
-    fn from_u64(v: u64) -> Read<Self> {
-        Read::Exact(Timestamp::from_wire(Value::from(v)))
-    }
-    fn from_f64(v: f64) -> Read<Self> {
-        Read::Exact(Timestamp::from_wire(
-            Number::from_f64(v).map_or(Value::Null, Value::Number),
-        ))
-    }
-    fn from_str(v: &str) -> Read<Self> {
-        Read::Exact(Timestamp::from_wire(Value::String(v.to_owned())))
-    }
-    fn from_string(v: String) -> Read<Self> {
-        Read::Exact(Timestamp::from_wire(Value::String(v)))
-    }
-}
-
 field_debug_as_debug!(Timestamp);
 
-field_by_kinds!(Timestamp, |value| match value {
-    Value::Null => None,
-    other => Some(Timestamp::from_wire(other.clone())),
-});
+// Any scalar is the value as sent (read as a date-time when it is one); an
+// array or an object is kept, as the value of a timestamp too.
+field_by_exact!(
+    Timestamp,
+    |v| Ok(Timestamp::from_wire(v)),
+    |value| match value {
+        Value::Null => None,
+        other => Some(Timestamp::from_wire(other.clone())),
+    }
+);
 
 #[cfg(test)]
 mod tests {

@@ -15,12 +15,13 @@
 //! for every field the caller did not change, so a task read and saved goes
 //! back key for key, at every depth, as it came.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 /// What reading one field gave.
@@ -35,9 +36,29 @@ pub(crate) enum Read<T> {
 }
 
 /// A type a model field can have: read leniently, converted from a kept value.
+///
+/// [`Field::read`] takes any JSON kind (`deserialize_any`): `null` is
+/// [`Read::Null`], a scalar goes through [`Field::exact`], an array or an
+/// object through [`Field::from_seq`] / [`Field::from_map`]; every kind the
+/// type does not take is kept as a [`Value`].
 pub(crate) trait Field: Sized {
     /// Reads one value. Fails only on broken JSON, never on an odd value.
-    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Read<Self>, D::Error>;
+    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Read<Self>, D::Error> {
+        deserializer.deserialize_any(KindVisitor(PhantomData))
+    }
+
+    /// A scalar of the kind this type takes, or the scalar back.
+    fn exact(value: Value) -> Result<Self, Value> {
+        Err(value)
+    }
+
+    fn from_seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Read<Self>, A::Error> {
+        Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Read::Other)
+    }
+
+    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Read<Self>, A::Error> {
+        Deserialize::deserialize(de::value::MapAccessDeserializer::new(map)).map(Read::Other)
+    }
 
     /// The lax-mode conversion of a value kept as it came, if there is one.
     fn coerce(value: &Value) -> Option<Self>;
@@ -57,23 +78,17 @@ pub(crate) trait Fallback {
     fn fallback() -> Self;
 }
 
-impl Fallback for String {
-    fn fallback() -> Self {
-        String::new()
-    }
+macro_rules! fallback_by_default {
+    ($($ty:ty),+) => {
+        $(impl Fallback for $ty {
+            fn fallback() -> Self {
+                Default::default()
+            }
+        })+
+    };
 }
 
-impl Fallback for Value {
-    fn fallback() -> Self {
-        Value::Null
-    }
-}
-
-impl Fallback for f64 {
-    fn fallback() -> Self {
-        0.0
-    }
-}
+fallback_by_default!(String, Value, f64, super::Timestamp);
 
 impl<T> Fallback for Vec<T> {
     fn fallback() -> Self {
@@ -97,92 +112,45 @@ impl<'de, T: Field> DeserializeSeed<'de> for ReadSeed<T> {
     }
 }
 
-/// How a type takes each JSON kind; every kind it does not expect is kept as
-/// a [`Value`]. The visitor below dispatches `deserialize_any` to these.
-pub(crate) trait Kinds: Sized {
-    /// What `expecting` says (only used for errors of broken JSON).
-    const EXPECTING: &'static str;
+/// Dispatches every JSON kind to a [`Field`] implementation.
+struct KindVisitor<T>(PhantomData<T>);
 
-    fn from_bool(v: bool) -> Read<Self> {
-        Read::Other(Value::Bool(v))
-    }
-    fn from_i64(v: i64) -> Read<Self> {
-        Read::Other(Value::from(v))
-    }
-    fn from_u64(v: u64) -> Read<Self> {
-        Read::Other(Value::from(v))
-    }
-    fn from_f64(v: f64) -> Read<Self> {
-        Read::Other(float(v))
-    }
-    fn from_str(v: &str) -> Read<Self> {
-        Read::Other(Value::String(v.to_owned()))
-    }
-    fn from_string(v: String) -> Read<Self> {
-        Read::Other(Value::String(v))
-    }
-    fn from_null() -> Read<Self> {
-        Read::Null
-    }
-    fn from_seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Read<Self>, A::Error> {
-        capture_seq(seq).map(Read::Other)
-    }
-    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Read<Self>, A::Error> {
-        capture_map(map).map(Read::Other)
+impl<T: Field> KindVisitor<T> {
+    fn scalar<E>(value: Value) -> Result<Read<T>, E> {
+        Ok(T::exact(value).map_or_else(Read::Other, Read::Exact))
     }
 }
 
-/// A JSON number from an `f64` (always finite when it comes from JSON).
-fn float(v: f64) -> Value {
-    Number::from_f64(v).map_or(Value::Null, Value::Number)
-}
-
-pub(crate) fn capture_seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Value, A::Error> {
-    serde::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))
-}
-
-pub(crate) fn capture_map<'de, A: MapAccess<'de>>(map: A) -> Result<Value, A::Error> {
-    serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))
-}
-
-/// Dispatches every JSON kind to a [`Kinds`] implementation.
-pub(crate) struct KindVisitor<T>(PhantomData<T>);
-
-impl<T> KindVisitor<T> {
-    pub(crate) fn new() -> Self {
-        KindVisitor(PhantomData)
-    }
-}
-
-impl<'de, T: Kinds> Visitor<'de> for KindVisitor<T> {
+impl<'de, T: Field> Visitor<'de> for KindVisitor<T> {
     type Value = Read<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(T::EXPECTING)
+        f.write_str("any JSON value")
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Read<T>, E> {
-        Ok(T::from_bool(v))
+        Self::scalar(Value::Bool(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Read<T>, E> {
-        Ok(T::from_i64(v))
+        Self::scalar(Value::from(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Read<T>, E> {
-        Ok(T::from_u64(v))
+        Self::scalar(Value::from(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Read<T>, E> {
-        Ok(T::from_f64(v))
+        // Always finite when it comes from JSON.
+        Self::scalar(Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Read<T>, E> {
-        Ok(T::from_str(v))
+        Self::scalar(Value::String(v.to_owned()))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Read<T>, E> {
-        Ok(T::from_string(v))
+        Self::scalar(Value::String(v))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Read<T>, E> {
-        Ok(T::from_null())
+        Ok(Read::Null)
     }
     fn visit_none<E: de::Error>(self) -> Result<Read<T>, E> {
-        Ok(T::from_null())
+        Ok(Read::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Read<T>, D::Error> {
         d.deserialize_any(self)
@@ -195,14 +163,37 @@ impl<'de, T: Kinds> Visitor<'de> for KindVisitor<T> {
     }
 }
 
-/// Implements [`Field`] for a [`Kinds`] type by `deserialize_any`.
-macro_rules! field_by_kinds {
-    ($ty:ty, |$value:ident| $coerce:expr) => {
+/// An object key, borrowed from the input when it can be.
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// Implements [`Field`] for a type by its [`Field::exact`] and [`Field::coerce`].
+macro_rules! field_by_exact {
+    ($ty:ty, |$exact:ident| $take:expr, |$value:ident| $coerce:expr) => {
         impl $crate::model::wire::Field for $ty {
-            fn read<'de, D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-            ) -> Result<$crate::model::wire::Read<Self>, D::Error> {
-                deserializer.deserialize_any($crate::model::wire::KindVisitor::<$ty>::new())
+            fn exact($exact: ::serde_json::Value) -> Result<Self, ::serde_json::Value> {
+                $take
             }
             fn coerce($value: &::serde_json::Value) -> Option<Self> {
                 $coerce
@@ -227,37 +218,27 @@ macro_rules! field_debug_as_debug {
 
 field_debug_as_debug!(String, bool, i64, f64);
 
-// ----- text -----------------------------------------------------------------
-
-impl Kinds for String {
-    const EXPECTING: &'static str = "a string";
-    fn from_str(v: &str) -> Read<Self> {
-        Read::Exact(v.to_owned())
-    }
-    fn from_string(v: String) -> Read<Self> {
-        Read::Exact(v)
-    }
-}
+// ----- text ---------------------------------------------------------------
 
 // A number where text is expected is read as its decimal text (and sent
 // back as the number it was).
-field_by_kinds!(String, |value| match value {
-    Value::String(s) => Some(s.clone()),
-    Value::Number(n) => Some(n.to_string()),
-    _ => None,
-});
+field_by_exact!(
+    String,
+    |v| match v {
+        Value::String(s) => Ok(s),
+        other => Err(other),
+    },
+    |value| match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+);
 
 // ----- flags ----------------------------------------------------------------
 
-impl Kinds for bool {
-    const EXPECTING: &'static str = "a boolean";
-    fn from_bool(v: bool) -> Read<Self> {
-        Read::Exact(v)
-    }
-}
-
 // pydantic's lax booleans: 0/1, 0.0/1.0, and the usual words.
-field_by_kinds!(bool, |value| match value {
+field_by_exact!(bool, |v| v.as_bool().ok_or(v), |value| match value {
     Value::Bool(b) => Some(*b),
     Value::Number(n) => match n.as_f64() {
         Some(0.0) => Some(false),
@@ -274,19 +255,6 @@ field_by_kinds!(bool, |value| match value {
 
 // ----- integers -------------------------------------------------------------
 
-impl Kinds for i64 {
-    const EXPECTING: &'static str = "an integer";
-    fn from_i64(v: i64) -> Read<Self> {
-        Read::Exact(v)
-    }
-    fn from_u64(v: u64) -> Read<Self> {
-        match i64::try_from(v) {
-            Ok(v) => Read::Exact(v),
-            Err(_) => Read::Other(Value::from(v)),
-        }
-    }
-}
-
 /// An integral `f64` as an `i64`, when it is one and fits.
 fn integral(x: f64) -> Option<i64> {
     // 2^63 is exactly representable; every f64 below it in magnitude and
@@ -295,8 +263,9 @@ fn integral(x: f64) -> Option<i64> {
     (x.fract() == 0.0 && (-LIMIT..LIMIT).contains(&x)).then_some(x as i64)
 }
 
-// pydantic's lax integers: integral floats, numeric strings, booleans.
-field_by_kinds!(i64, |value| match value {
+// Integers that fit exactly; pydantic's lax integers (integral floats,
+// numeric strings, booleans) through `coerce`.
+field_by_exact!(i64, |v| v.as_i64().ok_or(v), |value| match value {
     Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(integral)),
     Value::String(s) => {
         let s = s.trim();
@@ -310,69 +279,60 @@ field_by_kinds!(i64, |value| match value {
 
 // ----- floats ---------------------------------------------------------------
 
-impl Kinds for f64 {
-    const EXPECTING: &'static str = "a number";
-    fn from_f64(v: f64) -> Read<Self> {
-        Read::Exact(v)
+// Floats as written; pydantic's lax floats (integers, numeric strings,
+// booleans) through `coerce`. NaN is not a value the typed field takes
+// (JSON cannot carry it back).
+field_by_exact!(
+    f64,
+    |v| match v.as_f64() {
+        Some(x) if v.is_f64() => Ok(x),
+        _ => Err(v),
+    },
+    |value| match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| !x.is_nan()),
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        _ => None,
     }
-}
-
-// pydantic's lax floats: integers, numeric strings, booleans. NaN is not a
-// value the typed field takes (JSON cannot carry it back).
-field_by_kinds!(f64, |value| match value {
-    Value::Number(n) => n.as_f64(),
-    Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| !x.is_nan()),
-    Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-    _ => None,
-});
+);
 
 // ----- free-form JSON -------------------------------------------------------
 
+/// Any value is exact, but `null` (a field's default, or `None`).
 impl Field for Value {
-    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Read<Self>, D::Error> {
-        serde::Deserialize::deserialize(deserializer).map(Read::Exact)
+    fn exact(value: Value) -> Result<Self, Value> {
+        Ok(value)
+    }
+    fn from_seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Read<Self>, A::Error> {
+        Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Read::Exact)
+    }
+    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Read<Self>, A::Error> {
+        Deserialize::deserialize(de::value::MapAccessDeserializer::new(map)).map(Read::Exact)
     }
     fn coerce(value: &Value) -> Option<Self> {
         Some(value.clone())
     }
 }
 
-impl Kinds for Map<String, Value> {
-    const EXPECTING: &'static str = "a JSON object";
+impl Field for Map<String, Value> {
     fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Read<Self>, A::Error> {
-        serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map)).map(Read::Exact)
+        Deserialize::deserialize(de::value::MapAccessDeserializer::new(map)).map(Read::Exact)
+    }
+    fn coerce(value: &Value) -> Option<Self> {
+        value.as_object().cloned()
     }
 }
-
-field_by_kinds!(Map<String, Value>, |value| value.as_object().cloned());
 
 // ----- optional values ------------------------------------------------------
 
 /// `null` is `None`, exactly; anything else is read as `T`.
 impl<T: Field> Field for Option<T> {
     fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Read<Self>, D::Error> {
-        struct OptionVisitor<T>(PhantomData<T>);
-        impl<'de, T: Field> Visitor<'de> for OptionVisitor<T> {
-            type Value = Read<Option<T>>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Read::Exact(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Read::Exact(None))
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                Ok(match T::read(d)? {
-                    Read::Exact(v) => Read::Exact(Some(v)),
-                    // Not reachable from JSON (null went to visit_none).
-                    Read::Null => Read::Exact(None),
-                    Read::Other(v) => Read::Other(v),
-                })
-            }
-        }
-        deserializer.deserialize_option(OptionVisitor(PhantomData))
+        Ok(match T::read(deserializer)? {
+            Read::Exact(v) => Read::Exact(Some(v)),
+            Read::Null => Read::Exact(None),
+            Read::Other(v) => Read::Other(v),
+        })
     }
 
     fn coerce(value: &Value) -> Option<Self> {
@@ -389,8 +349,12 @@ impl<T: Field> Field for Option<T> {
 
 // ----- lists ----------------------------------------------------------------
 
-impl<T: Field + Serialize + PartialEq> Kinds for Vec<T> {
-    const EXPECTING: &'static str = "a JSON array";
+/// A value of the model as JSON (a model always serializes).
+fn to_value<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+impl<T: Field + Serialize + PartialEq> Field for Vec<T> {
     fn from_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Read<Self>, A::Error> {
         let mut items: Vec<T> = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         // Set once an element is not of the expected kind: from then on the
@@ -414,17 +378,7 @@ impl<T: Field + Serialize + PartialEq> Kinds for Vec<T> {
             Some(raw) => Read::Other(Value::Array(raw)),
         })
     }
-}
 
-/// A value of the model as JSON (a model always serializes).
-fn to_value<T: Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
-
-impl<T: Field + Serialize + PartialEq> Field for Vec<T> {
-    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Read<Self>, D::Error> {
-        deserializer.deserialize_any(KindVisitor::<Vec<T>>::new())
-    }
     /// The elements that the typed list can hold; the others are left out of
     /// the typed view (the whole array is still kept and sent back as it came
     /// unless the list is changed).
@@ -463,19 +417,17 @@ impl<T: Field + Serialize + PartialEq> Field for Vec<T> {
 
 // ----- string enums ---------------------------------------------------------
 
-/// Implements [`Kinds`] and [`Field`] for a string enum with `From<&str>`.
+/// Implements [`Field`] and [`Fallback`] for a string enum with `From<String>`.
 macro_rules! field_for_wire_enum {
     ($name:ident) => {
-        impl $crate::model::wire::Kinds for $name {
-            const EXPECTING: &'static str = "a string";
-            fn from_str(v: &str) -> $crate::model::wire::Read<Self> {
-                $crate::model::wire::Read::Exact($name::from(v))
-            }
-            fn from_string(v: String) -> $crate::model::wire::Read<Self> {
-                $crate::model::wire::Read::Exact($name::from(v))
-            }
-        }
-        field_by_kinds!($name, |value| value.as_str().map($name::from));
+        field_by_exact!(
+            $name,
+            |v| match v {
+                ::serde_json::Value::String(s) => Ok($name::from(s)),
+                other => Err(other),
+            },
+            |value| value.as_str().map($name::from)
+        );
 
         impl $crate::model::wire::Fallback for $name {
             fn fallback() -> Self {
@@ -487,36 +439,42 @@ macro_rules! field_for_wire_enum {
 
 // ----- how fields appeared --------------------------------------------------
 
-/// Per field of one model object: was it absent, `null`, or kept as it came?
+/// Per field of one model object (by its index in the model, at most 128:
+/// two bitsets are what keep a short object's parse as fast as a parse into
+/// a `Value`): was it absent, `null`, or kept as it came (by wire name)?
 /// Fields not marked here serialize from their typed value, which is then
 /// exactly what came.
 #[derive(Clone, Default, PartialEq)]
 pub(crate) struct Wire {
     absent: u128,
     null: u128,
-    raw: Vec<(u8, Value)>,
+    raw: Vec<(&'static str, Value)>,
+}
+
+fn bit(index: u8) -> u128 {
+    1u128 << (index & 127)
 }
 
 impl Wire {
-    fn bit(index: u8) -> u128 {
-        1u128 << (index & 127)
-    }
-
-    /// Records what reading field `index` gave; answers the typed value.
-    pub(crate) fn take<T: Field>(&mut self, index: u8, read: Read<T>, default: T) -> T {
-        let bit = Self::bit(index);
+    /// Records what reading field `index` (`name`) gave; answers the typed value.
+    pub(crate) fn take<T: Field>(
+        &mut self,
+        (index, name): (u8, &'static str),
+        read: Read<T>,
+        default: T,
+    ) -> T {
         // A repeated key: the last one wins, as in any JSON reader.
-        self.null &= !bit;
-        self.raw.retain(|(i, _)| *i != index);
+        self.null &= !bit(index);
+        self.raw.retain(|(n, _)| *n != name);
         match read {
             Read::Exact(v) => v,
             Read::Null => {
-                self.null |= bit;
+                self.null |= bit(index);
                 default
             }
             Read::Other(v) => {
                 let typed = T::coerce(&v).unwrap_or(default);
-                self.raw.push((index, v));
+                self.raw.push((name, v));
                 typed
             }
         }
@@ -524,13 +482,13 @@ impl Wire {
 
     /// Records that field `index` was absent.
     pub(crate) fn absent(&mut self, index: u8) {
-        self.absent |= Self::bit(index);
+        self.absent |= bit(index);
     }
 
-    /// The value field `index` had on the wire when the typed value could
+    /// The value field `name` had on the wire when the typed value could
     /// not say it (a conversion or an unreadable value).
-    pub(crate) fn raw(&self, index: u8) -> Option<&Value> {
-        self.raw.iter().find(|(i, _)| *i == index).map(|(_, v)| v)
+    pub(crate) fn raw(&self, name: &str) -> Option<&Value> {
+        self.raw.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// `true` when nothing about the fields needs remembering.
@@ -538,32 +496,27 @@ impl Wire {
         self.absent == 0 && self.null == 0 && self.raw.is_empty()
     }
 
-    /// Writes field `index` of a model: as it came when the caller did not
-    /// change it, from the typed value when the caller did.
+    /// Writes field `index` (`name`) of a model: as it came when the caller
+    /// did not change it, from the typed value when the caller did.
     pub(crate) fn write<M, T>(
         &self,
         map: &mut M,
-        index: u8,
-        name: &str,
+        (index, name): (u8, &'static str),
         value: &T,
-        default: impl FnOnce() -> T,
+        default: impl Fn() -> T,
     ) -> Result<(), M::Error>
     where
         M: SerializeMap,
         T: Field + Serialize + PartialEq,
     {
-        let bit = Self::bit(index);
-        if self.absent & bit != 0 {
-            if *value == default() {
-                return Ok(());
-            }
-        } else if self.null & bit != 0 {
-            if *value == default() {
-                return map.serialize_entry(name, &Value::Null);
-            }
-        } else if let Some(raw) = self.raw(index) {
-            let as_read = T::coerce(raw).unwrap_or_else(default);
-            if *value == as_read {
+        if self.absent & bit(index) != 0 && *value == default() {
+            return Ok(());
+        }
+        if self.null & bit(index) != 0 && *value == default() {
+            return map.serialize_entry(name, &Value::Null);
+        }
+        if let Some(raw) = self.raw(name) {
+            if *value == T::coerce(raw).unwrap_or_else(default) {
                 return map.serialize_entry(name, raw);
             }
             if let Some(merged) = value.write_over(raw) {
@@ -572,9 +525,4 @@ impl Wire {
         }
         map.serialize_entry(name, value)
     }
-}
-
-/// Used by models' `Serialize`: starts a map of unknown length.
-pub(crate) fn start_map<S: Serializer>(serializer: S) -> Result<S::SerializeMap, S::Error> {
-    serializer.serialize_map(None)
 }

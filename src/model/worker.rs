@@ -34,13 +34,12 @@ model_struct! {
     /// stream's `worker-registration` event: its `id` is the worker id that
     /// heartbeats and capacity updates are posted to.
     ///
-    /// The keys `id`, `name`, `organization_id`, `type`, `created_at` and
-    /// `last_heartbeat` must be present (as in the official model). The
-    /// official model also requires `created_by`, `dedicated_agent_id` and
-    /// `parent_asset_id` to be present, though `null` is allowed; they are
-    /// read as optional here: a worker uses none of them, and refusing a
-    /// registration for one of them would leave the worker without an id.
-    /// Everything else is optional, and unknown keys are kept in
+    /// Only the key `id` must be present. The official model requires
+    /// `name`, `organization_id`, `type`, `created_at`, `last_heartbeat`,
+    /// `created_by`, `dedicated_agent_id` and `parent_asset_id` too; they are
+    /// read as optional here (absent: at their default, not written back):
+    /// a worker uses none of them, and refusing a registration for one of
+    /// them would leave the worker without an id. Unknown keys are kept in
     /// [`DeployedAsset::extra`].
     ///
     /// `Debug` shows the keys of `configuration` and `metadata`, not their
@@ -65,15 +64,15 @@ model_struct! {
         /// The worker id.
         id: String,
         /// The asset's name.
-        name: String,
+        name: String = String::new(),
         /// The organization owning it.
-        organization_id: String,
-        /// What kind of asset it is.
-        asset_type: AssetType => "type",
-        /// When it was created.
-        created_at: Timestamp,
-        /// The last heartbeat the server saw.
-        last_heartbeat: Timestamp,
+        organization_id: String = String::new(),
+        /// What kind of asset it is (`Unknown("")` when the server sent none).
+        asset_type: AssetType = AssetType::Unknown(String::new()) => "type",
+        /// When it was created (the epoch when the server sent none).
+        created_at: Timestamp = Timestamp::default(),
+        /// The last heartbeat the server saw (the epoch when the server sent none).
+        last_heartbeat: Timestamp = Timestamp::default(),
         /// Who created it (`null` allowed).
         created_by: Option<String> = None,
         /// The agent it serves (`null` allowed).
@@ -232,27 +231,31 @@ mod tests {
     }
 
     #[test]
-    fn registration_requires_the_officially_required_keys() {
+    fn registration_requires_only_the_id() {
+        let mut value: Value = serde_json::from_str(REGISTRATION).unwrap();
+        value.as_object_mut().unwrap().remove("id");
+        let err = serde_json::from_value::<DeployedAsset>(value).unwrap_err();
+        assert!(err.to_string().contains("id"), "{err}");
+        // Every other key of the official model may be absent: read, and
+        // written back without it.
+        let mut value: Value = serde_json::from_str(REGISTRATION).unwrap();
         for key in [
-            "id",
             "name",
             "organization_id",
             "type",
             "created_at",
             "last_heartbeat",
+            "created_by",
+            "dedicated_agent_id",
+            "parent_asset_id",
         ] {
-            let mut value: Value = serde_json::from_str(REGISTRATION).unwrap();
-            value.as_object_mut().unwrap().remove(key);
-            let err = serde_json::from_value::<DeployedAsset>(value).unwrap_err();
-            assert!(err.to_string().contains(key), "{key}: {err}");
-        }
-        // The nullable three may be absent.
-        let mut value: Value = serde_json::from_str(REGISTRATION).unwrap();
-        for key in ["created_by", "dedicated_agent_id", "parent_asset_id"] {
             value.as_object_mut().unwrap().remove(key);
         }
-        let asset: DeployedAsset = serde_json::from_value(value).unwrap();
+        let asset: DeployedAsset = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(asset.id, "worker-1");
         assert_eq!(asset.created_by, None);
+        assert_eq!(asset.created_at, Timestamp::default());
+        assert_eq!(serde_json::to_value(&asset).unwrap(), value);
         // An unknown type is kept.
         let value = REGISTRATION.replace(r#""type":"worker""#, r#""type":"sidecar""#);
         let asset: DeployedAsset = serde_json::from_str(&value).unwrap();

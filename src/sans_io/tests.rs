@@ -408,7 +408,7 @@ fn undecodable_bodies_are_decode_errors_with_a_snippet() {
         }
         other => panic!("{other:?}"),
     }
-    for garbage in ["", "null", "[]", "<html>", "{\"id\": 5}", "\u{feff}{}"] {
+    for garbage in ["", "null", "[]", "<html>", "{\"x\": 5}", "\u{feff}{}"] {
         assert!(
             matches!(
                 response::task(ok(garbage), Secret::NONE),

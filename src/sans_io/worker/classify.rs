@@ -41,8 +41,8 @@ pub enum AgentEvent {
         message: String,
     },
     /// An event that should carry something the worker uses, but whose
-    /// data could not be read: a task that is not a task (no `created_at`,
-    /// not JSON, ...), or a registration that is not a worker record.
+    /// data could not be read: a task that is not a task (no `id`, an `id`
+    /// that is not a string, not JSON, ...), or a registration that is not a worker record.
     Malformed {
         /// The task's `id`, when one could be read (the runtime then saves
         /// the task as `error` with the reason); `None` otherwise.
@@ -134,13 +134,12 @@ impl fmt::Debug for LlmGateway {
 /// use xpander_sdk::sans_io::worker::{classify, AgentEvent};
 ///
 /// let mut decoder = SseDecoder::new();
-/// decoder.feed(b"event: agent-execution\ndata: {\"id\": \"task-9\", \"agent_id\": \"a\", \
-///     \"organization_id\": \"o\", \"input\": {\"text\": \"hi\"}}\n\n");
+/// decoder.feed(b"event: agent-execution\ndata: {\"id\": 9, \"agent_id\": \"a\"}\n\n");
 /// let event = decoder.next_event().unwrap()?;
 /// match classify(&event) {
 ///     AgentEvent::Malformed { task_id, reason } => {
-///         assert_eq!(task_id.as_deref(), Some("task-9"));
-///         assert!(reason.contains("created_at"), "{reason}");
+///         assert_eq!(task_id, None);
+///         assert!(reason.contains("`id`"), "{reason}");
 ///     }
 ///     other => panic!("{other:?}"),
 /// }
@@ -182,10 +181,10 @@ pub fn classify_parts(name: &str, data: &str) -> AgentEvent {
 fn task(data: &str) -> AgentEvent {
     match serde_json::from_str::<Task>(data) {
         Ok(mut task) => {
-            if segment::encode("task.id", &task.id).is_err() {
+            if task.raw_value("id").is_some() || segment::encode("task.id", &task.id).is_err() {
                 return AgentEvent::Malformed {
                     task_id: None,
-                    reason: "a task whose `id` is not usable in a URL (empty, `.` or `..`)"
+                    reason: "a task whose `id` is not a string usable in a URL (not a string, empty, `.` or `..`)"
                         .to_owned(),
                 };
             }

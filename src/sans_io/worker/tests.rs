@@ -665,18 +665,23 @@ fn classification_of_every_event_kind() {
 
 #[test]
 fn malformed_events_with_and_without_an_id() {
-    // No `created_at`: the id is read, the reason names the field and
-    // quotes no data.
-    let mut value = task_value("task-bad");
-    value.as_object_mut().unwrap().remove("created_at");
-    let AgentEvent::Malformed { task_id, reason } =
-        classify_parts("agent-execution", &value.to_string())
-    else {
-        panic!();
-    };
-    assert_eq!(task_id.as_deref(), Some("task-bad"));
-    assert!(reason.contains("created_at"), "{reason}");
-    assert!(!reason.contains("oidc-secret") && !reason.contains("do task-bad"));
+    // No `id`, or an `id` that is not a string: the reason names the
+    // field and quotes no data. (A task without `created_at`, or any other
+    // field but the id, is a task: see the next test.)
+    let mut no_id = task_value("task-bad");
+    no_id.as_object_mut().unwrap().remove("id");
+    let mut number_id = task_value("task-bad");
+    number_id["id"] = json!(12);
+    for value in [no_id, number_id] {
+        let AgentEvent::Malformed { task_id, reason } =
+            classify_parts("agent-execution", &value.to_string())
+        else {
+            panic!();
+        };
+        assert_eq!(task_id, None);
+        assert!(reason.contains("id"), "{reason}");
+        assert!(!reason.contains("oidc-secret") && !reason.contains("do task-bad"));
+    }
 
     // Not an object: no data quoted. (A field of the wrong type is read
     // leniently, as the model reads every task.)
@@ -715,6 +720,20 @@ fn malformed_events_with_and_without_an_id() {
         classify_parts("worker-registration", r#"{"name":"x"}"#),
         AgentEvent::Malformed { task_id: None, reason } if reason.contains("`id`")
     ));
+}
+
+#[test]
+fn a_task_with_only_an_id_is_a_task() {
+    let mut value = task_value("task-lean");
+    value.as_object_mut().unwrap().remove("created_at");
+    for bare in [value, json!({"id": "task-lean"})] {
+        let AgentEvent::Task { task, .. } = classify_parts("agent-execution", &bare.to_string())
+        else {
+            panic!("{bare}");
+        };
+        assert_eq!(task.id, "task-lean");
+        assert!(task.save_body(true).unwrap().get("created_at").is_none());
+    }
 }
 
 // --- save bodies ---------------------------------------------------------------------
@@ -1556,28 +1575,27 @@ fn a_failed_claim_never_runs_the_handler() {
 // --- malformed events ----------------------------------------------------------------
 
 #[test]
-fn a_malformed_task_is_saved_as_error_and_the_stream_goes_on() {
+fn a_malformed_task_is_skipped_and_the_stream_goes_on() {
     let t0 = Instant::now();
     let mut w = registered(policy(), t0);
+    // An `id` that is not a string: no task to save as `error`.
     let mut bad = task_value("task-bad");
-    bad.as_object_mut().unwrap().remove("created_at");
+    bad["id"] = json!(["task-bad"]);
     let bytes = format!(
         "event: agent-execution\ndata: {bad}\n\nevent: agent-execution\ndata: not json\n\n{}",
         task_event("task-ok")
     );
     let fx = w.on_stream_bytes(bytes.as_bytes(), t0);
     let fx = checked(&mut w, fx, t0);
-    let report = request_of(
-        &fx,
-        &Call::ReportMalformed {
-            task_id: "task-bad".into(),
-        },
-    );
-    let sent = body(&report);
-    assert_eq!(sent["status"], "error");
-    assert!(sent["result"].as_str().unwrap().contains("created_at"));
-    // The one without an id: a warning only.
-    assert!(notices(&fx)
+    assert!(!calls(&fx)
+        .iter()
+        .any(|c| matches!(c, Call::ReportMalformed { .. })));
+    // Both without an id: a warning each, naming why, quoting no data.
+    let notices = notices(&fx);
+    assert!(notices.iter().any(|n| n.task_id.is_none()
+        && n.message.contains("`id`")
+        && !n.message.contains("do task-bad")));
+    assert!(notices
         .iter()
         .any(|n| n.task_id.is_none() && n.message.contains("not JSON")));
     // The next task is taken.
@@ -1585,7 +1603,7 @@ fn a_malformed_task_is_saved_as_error_and_the_stream_goes_on() {
     assert!(!w.is_stopping());
     // A malformed copy of a task the worker runs does not touch it.
     let mut copy = task_value("task-ok");
-    copy.as_object_mut().unwrap().remove("created_at");
+    copy["id"] = json!(7);
     let fx = w.on_stream_bytes(
         format!("event: agent-execution\ndata: {copy}\n\n").as_bytes(),
         t0,
