@@ -206,6 +206,33 @@ pub enum ErrorClass {
     Client,
 }
 
+/// An HTTP method used by the Tasks API (here, below the core that sends
+/// it and the errors that name it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
 /// A non-2xx answer from the server.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -224,10 +251,59 @@ pub struct ApiError {
     pub attempts: u32,
     /// The method of the request that got this answer (`None` for an
     /// error made with [`ApiError::new`]).
-    pub method: Option<crate::sans_io::Method>,
+    pub method: Option<Method>,
     /// The URL of the request that got this answer: scheme, host, port and
     /// path, never its query or userinfo.
     pub url: Option<String>,
+}
+
+/// An API error's body, detail and `Retry-After`, a decode error's snippet
+/// and message, a transport error's message (its source is dropped when the
+/// message held a secret: the HTTP crate's own error would show it), a
+/// configuration error's text and an invalid argument's reason.
+impl crate::redact::Scrub for Error {
+    fn scrub_texts(self, scrub: &mut dyn FnMut(&mut String) -> bool) -> Error {
+        match self {
+            Error::Api(mut api) => {
+                scrub(&mut api.body);
+                if let Some(detail) = api.detail.as_mut() {
+                    scrub(detail);
+                }
+                if let Some(retry_after) = api.retry_after.as_mut() {
+                    scrub(retry_after);
+                }
+                Error::Api(api)
+            }
+            Error::Decode(mut decode) => {
+                scrub(&mut decode.snippet);
+                let mut message = decode.source.to_string();
+                if scrub(&mut message) {
+                    decode.source = <serde_json::Error as serde::de::Error>::custom(message);
+                }
+                Error::Decode(decode)
+            }
+            Error::Transport(mut transport) => {
+                let mut source_text = transport
+                    .source
+                    .as_ref()
+                    .map(|s| format!("{s} {s:?}"))
+                    .unwrap_or_default();
+                if scrub(&mut transport.message) | scrub(&mut source_text) {
+                    transport.source = None;
+                }
+                Error::Transport(transport)
+            }
+            Error::Config(mut message) => {
+                scrub(&mut message);
+                Error::Config(message)
+            }
+            Error::InvalidArgument { name, mut reason } => {
+                scrub(&mut reason);
+                Error::InvalidArgument { name, reason }
+            }
+            other => other,
+        }
+    }
 }
 
 /// How many bytes of a body an error keeps.
@@ -354,7 +430,7 @@ impl fmt::Debug for ApiError {
 /// `GET https://host:443/path: ` when the request is known.
 fn request_prefix(
     f: &mut fmt::Formatter<'_>,
-    method: Option<crate::sans_io::Method>,
+    method: Option<Method>,
     url: Option<&str>,
 ) -> fmt::Result {
     match (method, url) {
@@ -436,7 +512,7 @@ pub struct TransportError {
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
     /// The method of the request that failed.
-    pub method: Option<crate::sans_io::Method>,
+    pub method: Option<Method>,
     /// The URL of the request that failed: scheme, host, port and path,
     /// never its query or userinfo.
     pub url: Option<String>,

@@ -314,6 +314,14 @@ pub fn scrub_secrets_json(value: &mut Value, secrets: &[&str]) {
 
 /// Replaces every occurrence of `secret` in `text` (nothing for an empty
 /// secret), and every part of it a cut may have left (see [`Secrets`]).
+/// A value whose texts can hold a secret (the crate's [`crate::Error`]):
+/// [`Secrets::scrub_error`] hands each text to `scrub`, which cleans it in
+/// place and says whether it held a secret.
+pub(crate) trait Scrub {
+    /// `self` with every text it shows passed through `scrub`.
+    fn scrub_texts(self, scrub: &mut dyn FnMut(&mut String) -> bool) -> Self;
+}
+
 #[cfg(test)]
 pub(crate) fn scrub(text: &str, secret: &str) -> String {
     let mut secrets = Secrets::new();
@@ -636,79 +644,19 @@ impl Secrets {
         out.into()
     }
 
-    /// The secrets of a client: its API key and the credentials of the
-    /// proxies its requests may go through.
-    pub(crate) fn of_config(config: &crate::config::Config) -> Secrets {
-        let mut secrets = Secrets::new();
-        secrets.add(config.api_key.expose());
-        for proxy in config.proxies() {
-            if let Some(userinfo) = proxy.userinfo() {
-                secrets.add_userinfo(userinfo);
-            }
-        }
-        for userinfo in config.routes.proxy_userinfos() {
-            secrets.add_userinfo(&userinfo);
-        }
-        secrets
-    }
-
-    /// `error` with every text it shows scrubbed: an API error's body and
-    /// detail, a decode error's snippet and message, a transport error's
-    /// message (its source is dropped when the message held a secret: the
-    /// HTTP crate's own error would show it), a configuration error.
-    pub(crate) fn scrub_error(&self, error: crate::Error) -> crate::Error {
-        use crate::Error;
+    /// `error` with every text it shows scrubbed (see [`Scrub`]).
+    pub(crate) fn scrub_error<E: Scrub>(&self, error: E) -> E {
         if self.is_empty() {
             return error;
         }
-        let scrub = |text: &mut String| {
+        error.scrub_texts(&mut |text: &mut String| {
             if let std::borrow::Cow::Owned(clean) = self.scrub(text) {
                 *text = clean;
                 true
             } else {
                 false
             }
-        };
-        match error {
-            Error::Api(mut api) => {
-                scrub(&mut api.body);
-                if let Some(detail) = api.detail.as_mut() {
-                    scrub(detail);
-                }
-                if let Some(retry_after) = api.retry_after.as_mut() {
-                    scrub(retry_after);
-                }
-                Error::Api(api)
-            }
-            Error::Decode(mut decode) => {
-                scrub(&mut decode.snippet);
-                let mut message = decode.source.to_string();
-                if scrub(&mut message) {
-                    decode.source = <serde_json::Error as serde::de::Error>::custom(message);
-                }
-                Error::Decode(decode)
-            }
-            Error::Transport(mut transport) => {
-                let mut source_text = transport
-                    .source
-                    .as_ref()
-                    .map(|s| format!("{s} {s:?}"))
-                    .unwrap_or_default();
-                if scrub(&mut transport.message) | scrub(&mut source_text) {
-                    transport.source = None;
-                }
-                Error::Transport(transport)
-            }
-            Error::Config(mut message) => {
-                scrub(&mut message);
-                Error::Config(message)
-            }
-            Error::InvalidArgument { name, mut reason } => {
-                scrub(&mut reason);
-                Error::InvalidArgument { name, reason }
-            }
-            other => other,
-        }
+        })
     }
 
     /// Every string of `value` (keys included) scrubbed, in place.

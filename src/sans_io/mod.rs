@@ -31,6 +31,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
+pub use crate::error::Method;
 pub use builder::{parse_task, parse_task_list, RequestBuilder};
 pub use worker::events_root;
 
@@ -51,32 +52,6 @@ pub mod stream;
 mod tests;
 pub mod wait;
 pub mod worker;
-
-/// An HTTP method used by the Tasks API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Method {
-    /// `GET`
-    Get,
-    /// `POST`
-    Post,
-    /// `PATCH`
-    Patch,
-    /// `DELETE`
-    Delete,
-}
-
-impl Method {
-    /// The method's name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-        }
-    }
-}
 
 /// The logical operation a request belongs to (for retries and tracing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -479,7 +454,7 @@ impl Core {
 
     pub(crate) fn new(config: Config) -> Core {
         Core {
-            secrets: Arc::new(crate::redact::Secrets::of_config(&config)),
+            secrets: Arc::new(config.secrets()),
             prefix: format!("{}/agent-execution/", config.base_url),
             api_key: HeaderValue::from(config.api_key.expose()),
             json: HeaderValue::from("application/json"),
