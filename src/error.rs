@@ -257,55 +257,6 @@ pub struct ApiError {
     pub url: Option<String>,
 }
 
-/// An API error's body, detail and `Retry-After`, a decode error's snippet
-/// and message, a transport error's message (its source is dropped when the
-/// message held a secret: the HTTP crate's own error would show it), a
-/// configuration error's text and an invalid argument's reason.
-impl crate::redact::Scrub for Error {
-    fn scrub_texts(self, scrub: &mut dyn FnMut(&mut String) -> bool) -> Error {
-        match self {
-            Error::Api(mut api) => {
-                scrub(&mut api.body);
-                if let Some(detail) = api.detail.as_mut() {
-                    scrub(detail);
-                }
-                if let Some(retry_after) = api.retry_after.as_mut() {
-                    scrub(retry_after);
-                }
-                Error::Api(api)
-            }
-            Error::Decode(mut decode) => {
-                scrub(&mut decode.snippet);
-                let mut message = decode.source.to_string();
-                if scrub(&mut message) {
-                    decode.source = <serde_json::Error as serde::de::Error>::custom(message);
-                }
-                Error::Decode(decode)
-            }
-            Error::Transport(mut transport) => {
-                let mut source_text = transport
-                    .source
-                    .as_ref()
-                    .map(|s| format!("{s} {s:?}"))
-                    .unwrap_or_default();
-                if scrub(&mut transport.message) | scrub(&mut source_text) {
-                    transport.source = None;
-                }
-                Error::Transport(transport)
-            }
-            Error::Config(mut message) => {
-                scrub(&mut message);
-                Error::Config(message)
-            }
-            Error::InvalidArgument { name, mut reason } => {
-                scrub(&mut reason);
-                Error::InvalidArgument { name, reason }
-            }
-            other => other,
-        }
-    }
-}
-
 /// How many bytes of a body an error keeps.
 pub const SNIPPET_LIMIT: usize = 2048;
 
@@ -591,38 +542,9 @@ pub struct DecodeError {
     pub source: serde_json::Error,
 }
 
-/// The first `SNIPPET_LIMIT` bytes of a body as text, cut on a character
-/// boundary, scrubbed of `secrets` *before* the cut (a secret the cut would
-/// split goes whole).
-pub(crate) fn snippet(body: &[u8], secrets: &crate::redact::Secrets) -> String {
-    // Enough of the body that scrubbing (which may shorten it) still leaves
-    // SNIPPET_LIMIT bytes of it.
-    let taken = body
-        .get(..crate::sans_io::MAX_ERROR_BODY_BYTES)
-        .unwrap_or(body);
-    let text = String::from_utf8_lossy(taken);
-    let mut text = secrets.scrub_then_cut(&text, SNIPPET_LIMIT);
-    if taken.len() < body.len() && !text.ends_with('…') {
-        text.push('…');
-    }
-    // Values of credential-bearing keys never reach an error (a value cut
-    // by the limit is redacted up to the cut).
-    crate::redact::redact_json_text(&text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn snippet_is_bounded_and_keeps_short_bodies() {
-        let none = crate::redact::Secrets::new();
-        assert_eq!(snippet(b"abc", &none), "abc");
-        let long = "é".repeat(SNIPPET_LIMIT);
-        let s = snippet(long.as_bytes(), &none);
-        assert!(s.len() <= SNIPPET_LIMIT + 8);
-        assert!(s.ends_with('…'));
-    }
 
     #[test]
     fn classes() {

@@ -312,16 +312,27 @@ pub fn scrub_secrets_json(value: &mut Value, secrets: &[&str]) {
     all.scrub_json(value);
 }
 
-/// Replaces every occurrence of `secret` in `text` (nothing for an empty
-/// secret), and every part of it a cut may have left (see [`Secrets`]).
-/// A value whose texts can hold a secret (the crate's [`crate::Error`]):
-/// [`Secrets::scrub_error`] hands each text to `scrub`, which cleans it in
-/// place and says whether it held a secret.
-pub(crate) trait Scrub {
-    /// `self` with every text it shows passed through `scrub`.
-    fn scrub_texts(self, scrub: &mut dyn FnMut(&mut String) -> bool) -> Self;
+/// The first [`crate::error::SNIPPET_LIMIT`] bytes of a body as text, cut on a character
+/// boundary, scrubbed of `secrets` *before* the cut (a secret the cut would
+/// split goes whole).
+pub(crate) fn snippet(body: &[u8], secrets: &Secrets) -> String {
+    // Enough of the body that scrubbing (which may shorten it) still leaves
+    // SNIPPET_LIMIT bytes of it.
+    let taken = body
+        .get(..crate::sans_io::MAX_ERROR_BODY_BYTES)
+        .unwrap_or(body);
+    let text = String::from_utf8_lossy(taken);
+    let mut text = secrets.scrub_then_cut(&text, crate::error::SNIPPET_LIMIT);
+    if taken.len() < body.len() && !text.ends_with('…') {
+        text.push('…');
+    }
+    // Values of credential-bearing keys never reach an error (a value cut
+    // by the limit is redacted up to the cut).
+    redact_json_text(&text)
 }
 
+/// Replaces every occurrence of `secret` in `text` (nothing for an empty
+/// secret), and every part of it a cut may have left (see [`Secrets`]).
 #[cfg(test)]
 pub(crate) fn scrub(text: &str, secret: &str) -> String {
     let mut secrets = Secrets::new();
@@ -644,19 +655,63 @@ impl Secrets {
         out.into()
     }
 
-    /// `error` with every text it shows scrubbed (see [`Scrub`]).
-    pub(crate) fn scrub_error<E: Scrub>(&self, error: E) -> E {
+    /// `error` with every text it shows scrubbed: an API error's body and
+    /// detail, a decode error's snippet and message, a transport error's
+    /// message (its source is dropped when the message held a secret: the
+    /// HTTP crate's own error would show it), a configuration error.
+    pub(crate) fn scrub_error(&self, error: crate::Error) -> crate::Error {
+        use crate::Error;
         if self.is_empty() {
             return error;
         }
-        error.scrub_texts(&mut |text: &mut String| {
+        let scrub = |text: &mut String| {
             if let std::borrow::Cow::Owned(clean) = self.scrub(text) {
                 *text = clean;
                 true
             } else {
                 false
             }
-        })
+        };
+        match error {
+            Error::Api(mut api) => {
+                scrub(&mut api.body);
+                if let Some(detail) = api.detail.as_mut() {
+                    scrub(detail);
+                }
+                if let Some(retry_after) = api.retry_after.as_mut() {
+                    scrub(retry_after);
+                }
+                Error::Api(api)
+            }
+            Error::Decode(mut decode) => {
+                scrub(&mut decode.snippet);
+                let mut message = decode.source.to_string();
+                if scrub(&mut message) {
+                    decode.source = <serde_json::Error as serde::de::Error>::custom(message);
+                }
+                Error::Decode(decode)
+            }
+            Error::Transport(mut transport) => {
+                let mut source_text = transport
+                    .source
+                    .as_ref()
+                    .map(|s| format!("{s} {s:?}"))
+                    .unwrap_or_default();
+                if scrub(&mut transport.message) | scrub(&mut source_text) {
+                    transport.source = None;
+                }
+                Error::Transport(transport)
+            }
+            Error::Config(mut message) => {
+                scrub(&mut message);
+                Error::Config(message)
+            }
+            Error::InvalidArgument { name, mut reason } => {
+                scrub(&mut reason);
+                Error::InvalidArgument { name, reason }
+            }
+            other => other,
+        }
     }
 
     /// Every string of `value` (keys included) scrubbed, in place.
@@ -809,6 +864,16 @@ fn value_end(bytes: &[u8], start: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snippet_is_bounded_and_keeps_short_bodies() {
+        let none = Secrets::new();
+        assert_eq!(snippet(b"abc", &none), "abc");
+        let long = "é".repeat(crate::error::SNIPPET_LIMIT);
+        let s = snippet(long.as_bytes(), &none);
+        assert!(s.len() <= crate::error::SNIPPET_LIMIT + 8);
+        assert!(s.ends_with('…'));
+    }
 
     #[test]
     fn credential_keys() {
