@@ -154,8 +154,13 @@ def expand(mod, macros):
     """The module's text plus the bodies of the crate macros it invokes (transitively)."""
     chunks, seen, todo = [mod.text], set(), [mod.text]
     while todo:
-        for m in re.finditer(r"\b(" + IDENT + r")\s*!", todo.pop()):
+        text = todo.pop()
+        for m in re.finditer(r"\b(" + IDENT + r")\s*!\s*([{(\[])", text):
             name = m.group(1)
+            if name in macros and depth_at(text, m.start()) == 0:
+                # The invocation's input: items it declares (`model_struct! { pub struct Task
+                # {...} }`) keep their fields there.
+                chunks.append(text[m.end():block_end(re.sub(r"[(\[]", "{", re.sub(r"[)\]]", "}", text)), m.end() - 1) - 1])
             if name in macros and name not in seen:
                 seen.add(name)
                 # Each arm's transcriber, at the invoking module's top level.
