@@ -113,7 +113,7 @@ impl Transport {
             foreign: false,
             routes: config.routes.clone(),
             agent_proxy: config.proxy.clone(),
-            secrets: Arc::new(crate::redact::Secrets::of_config(config)),
+            secrets: Arc::new(config.secrets()),
         })
     }
 
@@ -127,7 +127,7 @@ impl Transport {
             foreign: true,
             routes: config.routes.clone(),
             agent_proxy: None,
-            secrets: Arc::new(crate::redact::Secrets::of_config(config)),
+            secrets: Arc::new(config.secrets()),
         }
     }
 }

@@ -36,7 +36,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::proxy::{ProxySetting, ProxyUrl, Target};
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub(crate) use crate::proxy::is_localhost_name;
+use crate::proxy::{is_loopback, ProxySetting, ProxyUrl, Target};
+use crate::redact::Secrets;
 use crate::sans_io::segment;
 use crate::security::Url;
 
@@ -545,6 +548,22 @@ impl Config {
     /// ```
     pub fn route(&self, url: &str) -> Result<Route> {
         self.routes.route(url)
+    }
+
+    /// The secrets of this client: its API key and the credentials of the
+    /// proxies its requests may go through.
+    pub(crate) fn secrets(&self) -> Secrets {
+        let mut secrets = Secrets::new();
+        secrets.add(self.api_key.expose());
+        for proxy in self.proxies() {
+            if let Some(userinfo) = proxy.userinfo() {
+                secrets.add_userinfo(userinfo);
+            }
+        }
+        for userinfo in self.routes.proxy_userinfos() {
+            secrets.add_userinfo(&userinfo);
+        }
+        secrets
     }
 
     /// The proxies of the routes decided so far (for the secrets to scrub).
@@ -1254,19 +1273,6 @@ fn odd_authority(authority: &str) -> Option<&'static str> {
     None
 }
 
-/// True for `localhost` and `*.localhost` (any case, no trailing dot):
-/// names both transports answer with loopback addresses themselves,
-/// never through DNS (RFC 6761, as browsers do).
-pub(crate) fn is_localhost_name(host: &str) -> bool {
-    let host = host.as_bytes();
-    let tail = b".localhost";
-    host.eq_ignore_ascii_case(b"localhost")
-        || (host.len() > tail.len()
-            && host
-                .get(host.len().saturating_sub(tail.len())..)
-                .is_some_and(|end| end.eq_ignore_ascii_case(tail)))
-}
-
 /// The addresses of a localhost name on `port`: the builder's overrides
 /// for it that are loopback addresses, else `127.0.0.1` then `::1`.
 #[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
@@ -1290,13 +1296,6 @@ pub(crate) fn localhost_addrs(
         SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
         SocketAddr::new(Ipv6Addr::LOCALHOST.into(), port),
     ]
-}
-
-/// True for `localhost`, `*.localhost`, `127.0.0.0/8` and `::1`.
-pub(crate) fn is_loopback(host: &str) -> bool {
-    is_localhost_name(host)
-        || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
-        || host.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -224,7 +224,7 @@ pub struct ApiError {
     pub attempts: u32,
     /// The method of the request that got this answer (`None` for an
     /// error made with [`ApiError::new`]).
-    pub method: Option<crate::sans_io::Method>,
+    pub method: Option<http::Method>,
     /// The URL of the request that got this answer: scheme, host, port and
     /// path, never its query or userinfo.
     pub url: Option<String>,
@@ -357,7 +357,7 @@ impl fmt::Debug for ApiError {
 /// `GET https://host:443/path: ` when the request is known.
 fn request_prefix(
     f: &mut fmt::Formatter<'_>,
-    method: Option<&crate::sans_io::Method>,
+    method: Option<&http::Method>,
     url: Option<&str>,
 ) -> fmt::Result {
     match (method, url) {
@@ -439,7 +439,7 @@ pub struct TransportError {
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
     /// The method of the request that failed.
-    pub method: Option<crate::sans_io::Method>,
+    pub method: Option<http::Method>,
     /// The URL of the request that failed: scheme, host, port and path,
     /// never its query or userinfo.
     pub url: Option<String>,
@@ -518,38 +518,9 @@ pub struct DecodeError {
     pub source: serde_json::Error,
 }
 
-/// The first `SNIPPET_LIMIT` bytes of a body as text, cut on a character
-/// boundary, scrubbed of `secrets` *before* the cut (a secret the cut would
-/// split goes whole).
-pub(crate) fn snippet(body: &[u8], secrets: &crate::redact::Secrets) -> String {
-    // Enough of the body that scrubbing (which may shorten it) still leaves
-    // SNIPPET_LIMIT bytes of it.
-    let taken = body
-        .get(..crate::sans_io::MAX_ERROR_BODY_BYTES)
-        .unwrap_or(body);
-    let text = String::from_utf8_lossy(taken);
-    let mut text = secrets.scrub_then_cut(&text, SNIPPET_LIMIT);
-    if taken.len() < body.len() && !text.ends_with('…') {
-        text.push('…');
-    }
-    // Values of credential-bearing keys never reach an error (a value cut
-    // by the limit is redacted up to the cut).
-    crate::redact::redact_json_text(&text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn snippet_is_bounded_and_keeps_short_bodies() {
-        let none = crate::redact::Secrets::new();
-        assert_eq!(snippet(b"abc", &none), "abc");
-        let long = "é".repeat(SNIPPET_LIMIT);
-        let s = snippet(long.as_bytes(), &none);
-        assert!(s.len() <= SNIPPET_LIMIT + 8);
-        assert!(s.ends_with('…'));
-    }
 
     #[test]
     fn classes() {

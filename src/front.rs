@@ -229,7 +229,7 @@ macro_rules! front_end {
     ) => {
         use crate::sans_io::plan::PlanFollowingStatus;
         use crate::sans_io::retry::{Conflicts, Retrier, Step};
-        use crate::sans_io::request::Saving;
+        use crate::sans_io::Saving;
         use crate::sans_io::stream::{
             Disconnect, EventSession, NextStep, Opened, SessionItem, StreamPolicy,
         };

@@ -185,7 +185,7 @@ impl Transport {
             first: None,
             foreign: true,
             routes: config.routes.clone(),
-            secrets: Arc::new(crate::redact::Secrets::of_config(config)),
+            secrets: Arc::new(config.secrets()),
         }
     }
 

@@ -37,9 +37,8 @@
 //! [`ClientBuilder::allow_cleartext_proxy`]: crate::ClientBuilder::allow_cleartext_proxy
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::config::is_loopback;
 use crate::error::{Error, Result};
 use crate::redact::redact_userinfo;
 use crate::security::Url;
@@ -279,6 +278,26 @@ fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
         }
         _ => false,
     }
+}
+
+/// True for `localhost` and `*.localhost` (any case, no trailing dot):
+/// names both transports answer with loopback addresses themselves,
+/// never through DNS (RFC 6761, as browsers do).
+pub(crate) fn is_localhost_name(host: &str) -> bool {
+    let host = host.as_bytes();
+    let tail = b".localhost";
+    host.eq_ignore_ascii_case(b"localhost")
+        || (host.len() > tail.len()
+            && host
+                .get(host.len().saturating_sub(tail.len())..)
+                .is_some_and(|end| end.eq_ignore_ascii_case(tail)))
+}
+
+/// True for `localhost`, `*.localhost`, `127.0.0.0/8` and `::1`.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    is_localhost_name(host)
+        || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || host.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

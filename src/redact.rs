@@ -301,6 +301,25 @@ pub fn scrub_secrets_json(value: &mut Value, secrets: &[&str]) {
     all.scrub_json(value);
 }
 
+/// The first [`crate::error::SNIPPET_LIMIT`] bytes of a body as text, cut on a character
+/// boundary, scrubbed of `secrets` *before* the cut (a secret the cut would
+/// split goes whole).
+pub(crate) fn snippet(body: &[u8], secrets: &Secrets) -> String {
+    // Enough of the body that scrubbing (which may shorten it) still leaves
+    // SNIPPET_LIMIT bytes of it.
+    let taken = body
+        .get(..crate::sans_io::MAX_ERROR_BODY_BYTES)
+        .unwrap_or(body);
+    let text = String::from_utf8_lossy(taken);
+    let mut text = secrets.scrub_then_cut(&text, crate::error::SNIPPET_LIMIT);
+    if taken.len() < body.len() && !text.ends_with('…') {
+        text.push('…');
+    }
+    // Values of credential-bearing keys never reach an error (a value cut
+    // by the limit is redacted up to the cut).
+    redact_json_text(&text)
+}
+
 /// Replaces every occurrence of `secret` in `text` (nothing for an empty
 /// secret), and every part of it a cut may have left (see [`Secrets`]).
 #[cfg(test)]
@@ -625,22 +644,6 @@ impl Secrets {
         out.into()
     }
 
-    /// The secrets of a client: its API key and the credentials of the
-    /// proxies its requests may go through.
-    pub(crate) fn of_config(config: &crate::config::Config) -> Secrets {
-        let mut secrets = Secrets::new();
-        secrets.add(config.api_key.expose());
-        for proxy in config.proxies() {
-            if let Some(userinfo) = proxy.userinfo() {
-                secrets.add_userinfo(userinfo);
-            }
-        }
-        for userinfo in config.routes.proxy_userinfos() {
-            secrets.add_userinfo(&userinfo);
-        }
-        secrets
-    }
-
     /// `error` with every text it shows scrubbed: an API error's body and
     /// detail, a decode error's snippet and message, a transport error's
     /// message (its source is dropped when the message held a secret: the
@@ -850,6 +853,16 @@ fn value_end(bytes: &[u8], start: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snippet_is_bounded_and_keeps_short_bodies() {
+        let none = Secrets::new();
+        assert_eq!(snippet(b"abc", &none), "abc");
+        let long = "é".repeat(crate::error::SNIPPET_LIMIT);
+        let s = snippet(long.as_bytes(), &none);
+        assert!(s.len() <= crate::error::SNIPPET_LIMIT + 8);
+        assert!(s.ends_with('…'));
+    }
 
     #[test]
     fn credential_keys() {

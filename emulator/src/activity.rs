@@ -21,9 +21,9 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use crate::events::now;
 use crate::events::StreamEvent;
 use crate::http::Resp;
-use crate::store::now;
 
 /// A task's thread, as built so far.
 #[derive(Default)]

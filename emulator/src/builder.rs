@@ -2,17 +2,28 @@
 
 use std::fmt;
 use std::io;
-use std::net::TcpListener as StdListener;
+use std::net::{SocketAddr, TcpListener as StdListener};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::server::{self, Config, Shared};
+use crate::server;
+use crate::state::{Config, Shared};
 use crate::{
-    Emulator, DEFAULT_DISPATCH_WINDOW, DEFAULT_EVENT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BODY,
+    DEFAULT_DISPATCH_WINDOW, DEFAULT_EVENT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BODY,
     DEFAULT_ORGANIZATION_ID, DEFAULT_REQUEST_LOG_LIMIT, DEFAULT_SEED, REDACTED,
 };
+
+/// A running emulator. Dropping it (or [`Emulator::shutdown`]) stops the
+/// server and closes its connections.
+pub struct Emulator {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
+}
 
 /// Configures and starts an [`Emulator`].
 #[derive(Clone)]

@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use crate::events::StreamEvent;
 use crate::faults::Fault;
 use crate::http::{Req, Resp};
-use crate::routes::not_found_task;
-use crate::server::{lock, Shared};
-use crate::validation::{json_body, unprocessable};
+use crate::state::Shared;
+use crate::store::lock;
+use crate::validation::{json_body, not_found_task, unprocessable};
 
 const ROUTES: [&str; 8] = [
     "requests", "stats", "tasks", "faults", "seed", "release", "reset", "metrics",
@@ -43,7 +43,7 @@ fn count(v: &Value, field: &str) -> Result<u64, Resp> {
 /// Answers `/__emulator/...`.
 pub(crate) fn handle(shared: &Shared, req: &Req<'_>, parsed: Option<Value>) -> Resp {
     let sub = req.path().strip_prefix("/__emulator/").unwrap_or("");
-    if let Some(resp) = crate::agents::control(shared, req, sub) {
+    if let Some(resp) = crate::agents::handle::control(shared, req, sub) {
         return resp;
     }
     if let Some((kind, id)) = sub.split_once('/') {

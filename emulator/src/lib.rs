@@ -14,6 +14,7 @@ mod metrics;
 mod public;
 mod routes;
 mod server;
+mod state;
 mod store;
 mod tls;
 mod validation;
@@ -22,21 +23,19 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use serde_json::Value;
-use tokio::sync::watch;
+use serde_json::{json, Value};
 
 pub use agents::{WorkerInfo, DEFAULT_DISPATCH_WINDOW, ORPHAN_MESSAGE};
-pub use builder::EmulatorBuilder;
+pub use builder::{Emulator, EmulatorBuilder};
 pub use events::{StreamEvent, DEFAULT_EVENT_BUFFER};
 pub use faults::{Fault, FaultAction, MalformedFrame, StreamFault};
 pub use log::{ApiKeyCheck, RecordedRequest, REDACTED};
 pub use metrics::MetricsReport;
 
-use server::Shared;
+use agents::Out;
+use store::lock;
 
 /// Default organization id of tasks the emulator creates.
 pub const DEFAULT_ORGANIZATION_ID: &str = "org-emulator";
@@ -48,15 +47,6 @@ pub const DEFAULT_REQUEST_LOG_LIMIT: usize = 10_000;
 pub const DEFAULT_SEED: u64 = 0x5EED_0F0E_4A1D;
 /// Default interval of keep-alive comments on event streams: 15 s.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// A running emulator. Dropping it (or [`Emulator::shutdown`]) stops the
-/// server and closes its connections.
-pub struct Emulator {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
 
 impl fmt::Debug for Emulator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -282,7 +272,7 @@ impl Emulator {
     /// `200`, this content type and these exact bytes (empty, invalid JSON,
     /// text...), whatever the task, until [`Emulator::clear_activity`].
     pub fn set_activity_raw(&self, task_id: &str, content_type: &str, body: impl Into<Vec<u8>>) {
-        server::lock(&self.shared.activity).set(task_id, content_type, body.into());
+        store::lock(&self.shared.activity).set(task_id, content_type, body.into());
     }
 
     /// As [`Emulator::set_activity_raw`], with a JSON body.
@@ -292,7 +282,7 @@ impl Emulator {
 
     /// Serves the built thread again for this task.
     pub fn clear_activity(&self, task_id: &str) {
-        server::lock(&self.shared.activity).remove(task_id);
+        store::lock(&self.shared.activity).remove(task_id);
     }
 
     /// The metrics reports received (`POST /agents-metrics/{agent_id}/execution`),
@@ -327,5 +317,118 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+impl Emulator {
+    /// Every worker that connected, in connection order (disconnected ones
+    /// too), with its heartbeats, capacity updates and deliveries.
+    pub fn workers(&self) -> Vec<WorkerInfo> {
+        self.shared.agents.lock().workers()
+    }
+
+    /// The workers a task was sent to, in order (empty: never sent).
+    pub fn deliveries(&self, task_id: &str) -> Vec<String> {
+        self.shared.agents.lock().deliveries(task_id)
+    }
+
+    /// The tasks of `agent_id` waiting for a free worker, in order.
+    pub fn queued(&self, agent_id: &str) -> Vec<String> {
+        self.shared.agents.lock().queued(agent_id)
+    }
+
+    /// Creates a task for `agent_id` as `POST /agent-execution/{agent_id}`
+    /// with this body would (unvalidated; `input` defaults to empty) and
+    /// dispatches it. Returns the task.
+    pub fn create_task(&self, agent_id: &str, body: Value) -> io::Result<Value> {
+        let Value::Object(body) = body else {
+            let msg = "the create body must be a JSON object";
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+        };
+        Ok(self.shared.create_task(agent_id, &body, None))
+    }
+
+    /// Creates `n` tasks for `agent_id` fast (a load test's feed), the
+    /// `i`-th with `input.text` = `input_text(i)`, each dispatched as it is
+    /// created. Returns their ids, in creation order.
+    ///
+    /// ```
+    /// # use xpander_emulator::Emulator;
+    /// let emu = Emulator::start()?;
+    /// let ids = emu.create_tasks("agent-1", 3, |i| format!("job {i}"));
+    /// assert_eq!(emu.task(&ids[2]).unwrap()["input"]["text"], "job 2");
+    /// assert_eq!(emu.queued("agent-1"), ids, "no worker yet: they wait");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn create_tasks(
+        &self,
+        agent_id: &str,
+        n: usize,
+        mut input_text: impl FnMut(usize) -> String,
+    ) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                let body = json!({"input": {"text": input_text(i)}});
+                let body = body.as_object().cloned().unwrap_or_default();
+                let task = self.shared.create_task(agent_id, &body, None);
+                task["id"].as_str().unwrap_or_default().to_string()
+            })
+            .collect()
+    }
+
+    /// Sends `worker-environment-conflict` with `{"error": message}` on
+    /// every connected stream of `agent_id`; how many. The streams stay
+    /// open (the official runtime leaves on it).
+    pub fn send_conflict(&self, agent_id: &str, message: &str) -> usize {
+        let data = json!({ "error": message }).to_string();
+        self.send_agent_event(agent_id, "worker-environment-conflict", &data)
+    }
+
+    /// Sends an event named `event` with these exact `data` bytes (JSON
+    /// or not) on every connected stream of `agent_id`; how many.
+    pub fn send_agent_event(&self, agent_id: &str, event: &str, data: &str) -> usize {
+        let out = Out::Raw {
+            event: event.to_string(),
+            data: data.to_string(),
+        };
+        self.shared.agents.lock().send_all(agent_id, &out)
+    }
+
+    /// Sends one `agent-execution` event whose `data` is these exact bytes
+    /// (a task without `created_at`, text that is not JSON...) to one
+    /// connected worker of `agent_id`, picked as a task would be (a busy
+    /// one when none is free). It is not a task of the emulator: not
+    /// recorded, never sent again. Returns the worker, or `None` when the
+    /// agent has no connected worker (nothing was sent).
+    pub fn dispatch_raw(&self, agent_id: &str, data: &str) -> Option<String> {
+        let out = Out::Raw {
+            event: "agent-execution".into(),
+            data: data.to_string(),
+        };
+        self.shared.agents.lock().send_one(agent_id, out)
+    }
+
+    /// Ends every connected stream of `agent_id` normally (the last chunk,
+    /// then close), as a server that closes a stream gracefully; how many.
+    /// Their unclaimed tasks go to the other workers, or wait.
+    pub fn close_agent_streams(&self, agent_id: &str) -> usize {
+        self.shared.agents.lock().close_streams(agent_id)
+    }
+}
+
+impl Emulator {
+    /// Makes `DELETE /v1/tasks/{id}` answer `200 {"message": "Task deleted
+    /// successfully"}` (as the reference page shows) instead of `204` (as
+    /// the schema says), or back.
+    pub fn set_public_delete_message(&self, message: bool) {
+        self.shared
+            .public
+            .delete_message
+            .store(message, Ordering::Relaxed);
+    }
+
+    /// The thread kept for thread id `id` (the v1 invokes' messages), if any.
+    pub fn public_thread(&self, id: &str) -> Option<Vec<Value>> {
+        lock(&self.shared.public.threads).get(id).cloned()
     }
 }

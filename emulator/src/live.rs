@@ -3,12 +3,12 @@
 
 use serde_json::{json, Value};
 
-use crate::events::sse::{Feed, SseReply};
+use crate::events::sse::{Reply, SseReply};
 use crate::events::task::TaskFeed;
-use crate::http::{Reply, Req, Resp};
-use crate::routes::not_found_task;
-use crate::server::{lock, Shared};
-use crate::validation::{check, json_body, Kind, Null};
+use crate::http::{Req, Resp};
+use crate::state::Shared;
+use crate::store::lock;
+use crate::validation::{check, json_body, not_found_task, Kind, Null};
 
 /// The fields of a pushed envelope (`TaskUpdateEvent`). `type` may be any
 /// string: kinds newer than the emulator's are accepted.
@@ -32,7 +32,7 @@ pub(crate) fn events(shared: &Shared, task_id: &str, req: &Req<'_>) -> Reply {
         return Reply::Full(not_found_task(task_id));
     };
     let feed = TaskFeed::subscribe(task_id, entry, resume);
-    Reply::Stream(Box::new(SseReply::new(Feed::Task(feed))))
+    Reply::Stream(Box::new(SseReply::new(feed)))
 }
 
 /// Checks one pushed envelope (at `body[i]`).

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use serde_json::{json, Map, Value};
 
 use crate::http::Req;
-use crate::server::lock;
+use crate::store::lock;
 
 /// What a logged credential header shows instead of its value.
 pub const REDACTED: &str = "<redacted>";

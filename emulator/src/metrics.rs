@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use serde_json::{json, Map, Value};
 
 use crate::http::Resp;
-use crate::server::lock;
+use crate::store::lock;
 use crate::validation::{check, object_body, unprocessable, Kind, Null};
 
 /// One stored metrics report.

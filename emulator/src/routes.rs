@@ -8,11 +8,14 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use crate::agents::{events, metadata, stream};
-use crate::faults::{FaultAction, Fired, Pause, StreamFault};
-use crate::http::{Reply, Req, Resp};
+use crate::events::sse::Reply;
+use crate::faults::state::{Fired, Pause};
+use crate::faults::{FaultAction, StreamFault};
+use crate::http::{Req, Resp};
 use crate::live;
 use crate::log::{ApiKeyCheck, RecordedRequest};
-use crate::server::{lock, Shared};
+use crate::state::Shared;
+use crate::store::lock;
 use crate::validation;
 
 /// A route of the Tasks API, its path parameters decoded.
@@ -250,11 +253,7 @@ async fn api(
         Route::Public(r) => return crate::public::handle(shared, req, r, parsed),
         Route::Update(_) => Ok(Resp::detail(500, "unreachable")),
     };
-    Reply::Full(result.unwrap_or_else(|id| not_found_task(&id)))
-}
-
-pub(crate) fn not_found_task(id: &str) -> Resp {
-    Resp::detail(404, &format!("Task {id} not found"))
+    Reply::Full(result.unwrap_or_else(|id| validation::not_found_task(&id)))
 }
 
 /// Clears the in-flight marker of a task when dropped.
@@ -292,7 +291,7 @@ async fn update(
     let guard = match pause {
         Some(p) if p.waits() => {
             match lock(&shared.store).get_mut(id) {
-                None => return not_found_task(id),
+                None => return validation::not_found_task(id),
                 Some(e) if e.in_flight => return Resp::detail(409, "Concurrent update conflict"),
                 Some(e) => e.in_flight = true,
             }
@@ -304,7 +303,7 @@ async fn update(
     };
     let mut store = lock(&shared.store);
     let Some(e) = store.get_mut(id) else {
-        return not_found_task(id);
+        return validation::not_found_task(id);
     };
     if e.in_flight && guard.is_none() {
         return Resp::detail(409, "Concurrent update conflict");

@@ -1,200 +1,24 @@
-//! The state the handle and the server share, and the server's thread: a
-//! two-worker tokio runtime of its own, so the emulator works from plain
-//! synchronous tests and from inside any tokio runtime alike.
+//! The server's thread (a two-worker tokio runtime of its own, so the
+//! emulator works from plain synchronous tests and from inside any tokio
+//! runtime alike), its accept loop and its connections: a request's head and
+//! body read, routed, and its [`Reply`] written.
 
 use std::io;
 use std::net::TcpListener as StdListener;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
-use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::activity::Overrides;
-use crate::events::StreamEvent;
-use crate::faults::Faults;
-use crate::log::RequestLog;
-use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::events::sse::{self, Reply};
+use crate::http::parse::{parse_head, Parsed};
+use crate::http::{head, x_string_blocks, Req, Resp};
+use crate::state::Shared;
 
-/// Locks a mutex; a panic elsewhere does not poison the emulator.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) struct Config {
-    pub api_key: String,
-    pub organization_id: String,
-    pub max_body: usize,
-    /// Keep-alive comments on event streams after this long without a
-    /// frame; `None`: never.
-    pub keep_alive: Option<Duration>,
-    /// The `retry:` hint sent once at the start of every event stream.
-    pub sse_retry: Option<Duration>,
-    /// Events each task's stream keeps for resumption.
-    pub event_buffer: usize,
-    /// The TLS identity when serving https.
-    pub tls: Option<Arc<crate::tls::Tls>>,
-    /// Unclaimed tasks one worker may hold; 0: no limit.
-    pub dispatch_window: usize,
-    /// The orphan rule: a task claimed through a worker whose connection
-    /// ended this long ago, still `executing`, is set to `error`. `None`:
-    /// never (it stays `executing`).
-    pub orphan_after: Option<Duration>,
-}
-
-/// Everything shared between the handle and the connections.
-pub(crate) struct Shared {
-    pub config: Config,
-    pub store: Mutex<Store>,
-    /// Activity log answers set verbatim, by task id.
-    pub activity: Mutex<Overrides>,
-    pub metrics: Metrics,
-    pub faults: Faults,
-    pub log: RequestLog,
-    /// Generated task ids (not seeded: ids need not repeat across runs).
-    pub ids: Mutex<fastrand::Rng>,
-    pub connections: AtomicU64,
-    /// Tasks API requests (control routes excluded).
-    pub requests: AtomicU64,
-    /// Workers on agent streams, and the dispatch of tasks to them.
-    pub agents: crate::agents::Agents,
-    /// The public API v1's threads and settings.
-    pub public: crate::public::State,
-}
-
-impl Shared {
-    pub(crate) fn new(config: Config, seed: u64, log_limit: usize) -> Shared {
-        let store = Store::new(&config.organization_id, config.event_buffer);
-        let agents = crate::agents::Agents::new(config.dispatch_window);
-        Shared {
-            config,
-            store: Mutex::new(store),
-            activity: Mutex::new(Overrides::default()),
-            metrics: Metrics::default(),
-            faults: Faults::new(seed),
-            log: RequestLog::new(log_limit),
-            ids: Mutex::new(fastrand::Rng::new()),
-            connections: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-            agents,
-            public: crate::public::State::default(),
-        }
-    }
-
-    /// Seeds `task` with what a client needs filled in when missing: the
-    /// emulator's `organization_id`, `created_at` now, an empty `input`.
-    pub(crate) fn seed_task_with_defaults(&self, mut task: Value) -> Result<String, String> {
-        if let Value::Object(fields) = &mut task {
-            let org = &self.config.organization_id;
-            fields
-                .entry("organization_id")
-                .or_insert_with(|| Value::String(org.clone()));
-            fields
-                .entry("created_at")
-                .or_insert_with(|| Value::String(crate::store::now()));
-            fields
-                .entry("input")
-                .or_insert_with(|| serde_json::json!({"text": ""}));
-        }
-        self.seed_task(task)
-    }
-
-    pub(crate) fn seed_task(&self, task: Value) -> Result<String, String> {
-        let id = lock(&self.store).seed(task, &mut lock(&self.ids))?;
-        self.task_seeded(&id);
-        Ok(id)
-    }
-
-    pub(crate) fn task(&self, id: &str) -> Option<Value> {
-        lock(&self.store)
-            .get(id)
-            .map(|e| Value::Object(e.task.clone()))
-    }
-
-    pub(crate) fn tasks(&self) -> Vec<Value> {
-        let store = lock(&self.store);
-        let in_order = store.in_order().into_iter();
-        in_order.map(|e| Value::Object(e.task.clone())).collect()
-    }
-
-    /// Changes a task as another client would (every key but `id`
-    /// replaced); returns it, or why not.
-    pub(crate) fn update_task(&self, id: &str, fields: Value) -> Result<Value, String> {
-        let Value::Object(fields) = fields else {
-            return Err("the fields must be a JSON object".into());
-        };
-        let mut store = lock(&self.store);
-        let entry = store
-            .get_mut(id)
-            .ok_or_else(|| format!("Task {id} not found"))?;
-        let was = entry
-            .task
-            .get("status")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let set = fields
-            .get("status")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        entry.patch(fields);
-        let task = Value::Object(entry.task.clone());
-        drop(store);
-        if let Some(status) = set {
-            self.status_changed(id, was.as_deref(), &status);
-        }
-        Ok(task)
-    }
-
-    /// Appends events to a task's stream, as given; their ids, or `None`
-    /// for an unknown task.
-    pub(crate) fn push_events(&self, id: &str, envelopes: Vec<Value>) -> Option<Vec<u64>> {
-        let mut store = lock(&self.store);
-        let live = &mut store.get_mut(id)?.live;
-        Some(envelopes.into_iter().map(|e| live.record(e)).collect())
-    }
-
-    /// The events a task's stream keeps, or `None` for an unknown task.
-    pub(crate) fn events(&self, id: &str) -> Option<Vec<StreamEvent>> {
-        lock(&self.store).get(id).map(|e| e.live.log.all())
-    }
-
-    /// The activity thread built for a task (answers set verbatim aside).
-    pub(crate) fn activity_thread(&self, id: &str) -> Option<Value> {
-        let store = lock(&self.store);
-        let e = store.get(id)?;
-        Some(e.live.activity.thread(&e.task))
-    }
-
-    /// Removes every task (their streams end) and every activity answer set.
-    pub(crate) fn clear_tasks(&self) {
-        let fresh = Store::new(&self.config.organization_id, self.config.event_buffer);
-        *lock(&self.store) = fresh;
-        lock(&self.activity).clear();
-        self.agents.lock().clear_tasks();
-        self.public.clear();
-    }
-
-    pub(crate) fn reset(&self) {
-        self.agents.lock().reset();
-        self.public.reset();
-        self.clear_tasks();
-        self.metrics.clear();
-        self.faults.clear();
-        self.log.clear();
-        self.requests.store(0, Ordering::Relaxed);
-        self.connections.store(0, Ordering::Relaxed);
-    }
-
-    pub(crate) fn stats(&self) -> Value {
-        json!({
-            "connections_accepted": self.connections.load(Ordering::Relaxed),
-            "requests": self.requests.load(Ordering::Relaxed),
-        })
-    }
-}
+const MAX_HEAD: usize = 64 * 1024;
 
 /// Serves `listener` on a new thread until `shutdown` turns true; returns
 /// once the runtime is up, or with why it could not start.
@@ -225,10 +49,13 @@ pub(crate) fn spawn(
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(listener) => {
                         if let Some(after) = shared.config.orphan_after {
-                            tokio::spawn(crate::agents::reap_orphans(shared.clone(), after));
+                            tokio::spawn(crate::agents::handle::reap_orphans(
+                                shared.clone(),
+                                after,
+                            ));
                         }
                         let _ = ready_tx.send(Ok(()));
-                        crate::http::serve(listener, shared, shutdown).await;
+                        serve(listener, shared, shutdown).await;
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -246,5 +73,195 @@ pub(crate) fn spawn(
             let _ = thread.join();
             Err(e)
         }
+    }
+}
+
+/// Accepts connections until `shutdown` turns true.
+async fn serve(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            acc = listener.accept() => {
+                let Ok((stream, _)) = acc else {
+                    // Out of file descriptors and the like: back off briefly.
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    continue;
+                };
+                shared.connections.fetch_add(1, Ordering::Relaxed);
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                let mut stop = shutdown.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        _ = connection(stream, &shared) => {}
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Serves one accepted connection: through a TLS handshake first when the
+/// server has an identity. A failed handshake (a client that does not trust
+/// the root, plain HTTP sent to https) just ends the connection.
+async fn connection(stream: TcpStream, shared: &Shared) {
+    match shared.config.tls.as_deref() {
+        None => http_connection(stream, shared).await,
+        #[cfg(feature = "tls")]
+        Some(tls) => {
+            if let Ok(stream) = tls.acceptor.accept(stream).await {
+                tls.handshakes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                http_connection(stream, shared).await;
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match *never {},
+    }
+}
+
+/// Writes an error answer and closes.
+async fn fail<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, msg: &str) {
+    let resp = Resp::detail(status, msg);
+    let mut out = head(&resp, Some(resp.body.len() as u64), true);
+    out.extend_from_slice(&resp.body);
+    let _ = stream.write_all(&out).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Reads more bytes into `buf`; false at EOF or on an error.
+async fn fill<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>, chunk: &mut [u8]) -> bool {
+    match stream.read(chunk).await {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
+            true
+        }
+    }
+}
+
+/// Serves one connection until it closes or errs. Generic over the stream so
+/// a TLS stream can be served the same way.
+async fn http_connection<S>(mut stream: S, shared: &Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let head = loop {
+            if !buf.is_empty() {
+                match parse_head(&buf) {
+                    Parsed::Done(h) => break h,
+                    Parsed::Error(status, msg) => return fail(&mut stream, status, msg).await,
+                    Parsed::Partial if buf.len() > MAX_HEAD => {
+                        return fail(&mut stream, 431, "Request head too large").await
+                    }
+                    Parsed::Partial => {}
+                }
+            }
+            if !fill(&mut stream, &mut buf, &mut chunk).await {
+                return;
+            }
+        };
+        if head.chunked {
+            let msg = "Chunked request bodies are not supported; send Content-Length";
+            return fail(&mut stream, 411, msg).await;
+        }
+        if head.content_length > shared.config.max_body {
+            return fail(&mut stream, 413, "Request body too large").await;
+        }
+        let total = head.len + head.content_length;
+        if buf.len() < total && head.expect_continue {
+            let cont = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+            if cont.is_err() {
+                return;
+            }
+        }
+        while buf.len() < total {
+            if !fill(&mut stream, &mut buf, &mut chunk).await {
+                return;
+            }
+        }
+        let req = Req {
+            method: &head.method,
+            target: &head.target,
+            headers: &head.headers,
+            body: buf.get(head.len..total).unwrap_or(&[]),
+        };
+        let reply = crate::routes::dispatch(shared, &req).await;
+        buf.drain(..total.min(buf.len()));
+        if !write_reply(&mut stream, shared, reply, head.keep_alive).await {
+            let _ = stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// Writes `reply`; true when the connection stays open for the next request.
+async fn write_reply<S>(stream: &mut S, shared: &Shared, reply: Reply, keep_alive: bool) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    match reply {
+        Reply::Stream(s) => {
+            sse::write(stream, shared, *s).await;
+            false
+        }
+        other => write_plain(stream, other, keep_alive).await,
+    }
+}
+
+/// Writes an answer that is not a stream; true when the connection stays open.
+async fn write_plain<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    reply: Reply,
+    keep_alive: bool,
+) -> bool {
+    match reply {
+        Reply::Full(resp) => {
+            let mut out = head(&resp, Some(resp.body.len() as u64), !keep_alive);
+            out.extend_from_slice(&resp.body);
+            stream.write_all(&out).await.is_ok() && keep_alive
+        }
+        Reply::Close | Reply::Stream(_) => false,
+        Reply::Truncated(resp) => {
+            let mut out = head(&resp, Some(resp.body.len() as u64), true);
+            out.extend_from_slice(resp.body.get(..resp.body.len() / 2).unwrap_or(&[]));
+            let _ = stream.write_all(&out).await;
+            let _ = stream.flush().await;
+            false
+        }
+        Reply::Oversized(n) => write_oversized(stream, n, keep_alive).await && keep_alive,
+    }
+}
+
+/// A 200 whose body is `n` bytes: a JSON string of `x`s when `n >= 2`.
+async fn write_oversized<S: AsyncWrite + Unpin>(stream: &mut S, n: u64, keep_alive: bool) -> bool {
+    let h = head(&Resp::bytes(200, Vec::new()), Some(n), !keep_alive);
+    if stream.write_all(&h).await.is_err() {
+        return false;
+    }
+    for piece in x_string_blocks(n) {
+        if stream.write_all(&piece).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_truncated_reply_announces_more_than_it_sends() {
+        let mut out = Vec::new();
+        let resp = Resp::bytes(200, b"0123456789".to_vec());
+        assert!(!write_plain(&mut out, Reply::Truncated(resp), true).await);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("content-length: 10\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\n01234"), "{text}");
     }
 }

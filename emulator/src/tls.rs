@@ -2,7 +2,7 @@
 //! certificate made at start (rcgen, ring), and rustls under the connection
 //! loop (tokio-rustls).
 //!
-//! The HTTP layer ([`crate::http::connection`]) is generic over the stream,
+//! The connection loop ([`crate::server`]) is generic over the stream,
 //! so a decrypted stream is served exactly as a plain one: the byte-level
 //! faults (a truncated body, a connection closed without an answer, an
 //! event stream dropped or stalled mid-way) happen inside the TLS session,
@@ -17,10 +17,6 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
-
-use crate::server::Shared;
-
 /// The names every certificate carries: the loopback host in its three
 /// spellings.
 #[cfg(feature = "tls")]
@@ -30,10 +26,10 @@ const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// certificate a client must trust.
 #[cfg(feature = "tls")]
 pub(crate) struct Tls {
-    acceptor: tokio_rustls::TlsAcceptor,
+    pub(crate) acceptor: tokio_rustls::TlsAcceptor,
     root_pem: String,
     root_der: Vec<u8>,
-    handshakes: std::sync::atomic::AtomicU64,
+    pub(crate) handshakes: std::sync::atomic::AtomicU64,
 }
 
 /// Without the `tls` feature there is no TLS identity.
@@ -158,25 +154,6 @@ impl Tls {
 
     pub(crate) fn handshakes(&self) -> u64 {
         match *self {}
-    }
-}
-
-/// Serves one accepted connection: through a TLS handshake first when the
-/// server has an identity. A failed handshake (a client that does not trust
-/// the root, plain HTTP sent to https) just ends the connection.
-pub(crate) async fn connection(stream: TcpStream, shared: &Shared) {
-    match shared.config.tls.as_deref() {
-        None => crate::http::connection(stream, shared).await,
-        #[cfg(feature = "tls")]
-        Some(tls) => {
-            if let Ok(stream) = tls.acceptor.accept(stream).await {
-                tls.handshakes
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                crate::http::connection(stream, shared).await;
-            }
-        }
-        #[cfg(not(feature = "tls"))]
-        Some(never) => match *never {},
     }
 }
 

@@ -220,6 +220,10 @@ pub(crate) fn report(o: &Map<String, Value>) -> Result<(), Resp> {
     }
 }
 
+pub(crate) fn not_found_task(id: &str) -> Resp {
+    Resp::detail(404, &format!("Task {id} not found"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,23 +9,13 @@ use serde::Serialize;
 
 use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 
-use super::{metrics, segment, Body, Core, HttpRequest, Method, Operation};
+use super::{metrics, segment, Body, Core, HttpRequest, Method, Operation, Saving};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::model::{Task, TaskEvent};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 
 /// Made once, not parsed per request.
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-
-/// Whether a save sends `deep_planning` (the official client's
-/// `with_deep_plan_update`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Saving {
-    /// Every field but `deep_planning`.
-    WithoutDeepPlan,
-    /// Every field.
-    WithDeepPlan,
-}
 
 impl Core {
     /// `{base}/agent-execution/{id}{suffix}`, the id one encoded segment.

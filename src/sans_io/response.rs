@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Attempts, HttpResponse, Sent};
-use crate::error::{snippet, ApiError, DecodeError, Error, Result};
+use crate::error::{ApiError, DecodeError, Error, Result};
 use crate::model::{ActivityThread, Task, TaskListItem};
-use crate::redact;
+use crate::redact::{self, snippet};
 
 /// The secrets that must never appear in an error, whole or in part (the
 /// configured API key, a proxy's credentials).

@@ -11,8 +11,8 @@ use crate::config::ClientBuilder;
 use crate::error::Error;
 use crate::model::{AgentExecutionStatus, Task};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
-use crate::sans_io::request::Saving;
 use crate::sans_io::response::{self, Secret};
+use crate::sans_io::Saving;
 
 #[path = "../../tests/common/expected.rs"]
 mod expected;

@@ -5,7 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::http::{Req, Resp};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::validation::{check, object_body, unprocessable, Kind, Null};
 
 /// The envelope's fields, in the model's order.

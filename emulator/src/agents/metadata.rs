@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::http::{Req, Resp};
-use crate::server::{lock, Shared};
+use crate::state::Shared;
+use crate::store::lock;
 use crate::validation::{check, object_body, Kind, Null};
 
 /// `{"api_key": "..."}` → `{"agent_ids": [...]}`: every agent the emulator

@@ -33,21 +33,18 @@
 
 mod dispatch;
 pub(crate) mod events;
-mod handle;
+pub(crate) mod handle;
 pub(crate) mod metadata;
 pub(crate) mod stream;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-pub(crate) use handle::control;
-pub use handle::WorkerInfo;
-
-use crate::server::lock;
-use crate::store::now;
+use crate::events::now;
+use crate::store::lock;
 
 /// The result of a task the orphan rule failed
 /// ([`EmulatorBuilder::orphan_timeout`](crate::EmulatorBuilder::orphan_timeout)).
@@ -306,13 +303,99 @@ impl State {
     }
 }
 
-/// Applies the orphan rule every quarter of `after` (at least every 10 ms)
-/// until the emulator's runtime stops.
-pub(crate) async fn reap_orphans(shared: Arc<crate::server::Shared>, after: std::time::Duration) {
-    let every = (after / 4).max(std::time::Duration::from_millis(10));
-    loop {
-        tokio::time::sleep(every).await;
-        shared.reap_orphans_now(after);
+/// A worker: one connection of an agent stream, as the emulator saw it.
+///
+/// Every connection is a new worker with a new id (a reconnecting runtime
+/// gets a new one, as its new `worker-registration` says).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WorkerInfo {
+    /// The id sent in its `worker-registration`.
+    pub id: String,
+    /// The agent whose stream it opened.
+    pub agent_id: String,
+    /// The organization segment of its stream's URL.
+    pub organization_id: String,
+    /// The stream's `environment` query (`local` or `xpander`).
+    pub environment: String,
+    /// The stream's `supports_llm_gateway` query was `true`.
+    pub supports_llm_gateway: bool,
+    /// Its stream is still open.
+    pub connected: bool,
+    /// When it connected (RFC 3339, the emulator's clock).
+    pub registered_at: String,
+    /// When its stream ended.
+    pub disconnected_at: Option<String>,
+    /// How many `worker-heartbeat` events it posted.
+    pub heartbeats: u64,
+    /// The `data` of its last heartbeat, as sent.
+    pub last_heartbeat: Option<Value>,
+    /// When its last heartbeat arrived (the emulator's clock).
+    pub last_heartbeat_at: Option<String>,
+    /// The `is_busy` of each `worker-capacity-update`, in arrival order.
+    pub capacity_updates: Vec<bool>,
+    /// The last capacity update said busy: it gets no task while another
+    /// worker is free.
+    pub is_busy: bool,
+    /// It posted `worker-finished`: it gets no more tasks.
+    pub finished: bool,
+    /// The tasks sent to it, in order (a task sent twice appears twice).
+    pub delivered: Vec<String>,
+    /// How many of the tasks sent to it are not claimed yet (at most the
+    /// dispatch window, [`EmulatorBuilder::dispatch_window`](crate::EmulatorBuilder::dispatch_window)).
+    pub unclaimed: usize,
+}
+
+impl WorkerInfo {
+    /// A worker connecting now, with nothing recorded yet.
+    pub(crate) fn connecting(
+        id: String,
+        agent_id: &str,
+        organization_id: &str,
+        environment: String,
+        supports_llm_gateway: bool,
+    ) -> WorkerInfo {
+        WorkerInfo {
+            id,
+            agent_id: agent_id.to_string(),
+            organization_id: organization_id.to_string(),
+            environment,
+            supports_llm_gateway,
+            connected: true,
+            registered_at: crate::events::now(),
+            disconnected_at: None,
+            heartbeats: 0,
+            last_heartbeat: None,
+            last_heartbeat_at: None,
+            capacity_updates: Vec::new(),
+            is_busy: false,
+            finished: false,
+            delivered: Vec::new(),
+            unclaimed: 0,
+        }
+    }
+
+    /// The worker as `GET /__emulator/workers` serves it: the fields by
+    /// name.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "agent_id": self.agent_id,
+            "organization_id": self.organization_id,
+            "environment": self.environment,
+            "supports_llm_gateway": self.supports_llm_gateway,
+            "connected": self.connected,
+            "registered_at": self.registered_at,
+            "disconnected_at": self.disconnected_at,
+            "heartbeats": self.heartbeats,
+            "last_heartbeat": self.last_heartbeat,
+            "last_heartbeat_at": self.last_heartbeat_at,
+            "capacity_updates": self.capacity_updates,
+            "is_busy": self.is_busy,
+            "finished": self.finished,
+            "delivered": self.delivered,
+            "unclaimed": self.unclaimed,
+        })
     }
 }
 

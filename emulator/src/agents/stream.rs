@@ -17,10 +17,10 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc::{Sender, UnboundedReceiver};
 
 use super::{Agents, Out, WorkerInfo};
-use crate::events::sse::{BadFrames, Feed, Frame, SseReply};
-use crate::http::{Reply, Req};
-use crate::server::{lock, Shared};
-use crate::store::new_id;
+use crate::events::sse::{BadFrames, Feed, Frame, Reply, Run, SseReply};
+use crate::http::Req;
+use crate::state::Shared;
+use crate::store::{lock, new_id};
 use crate::validation::unprocessable;
 
 /// The environments a worker may name.
@@ -99,14 +99,14 @@ pub(crate) fn agent_stream(shared: &Shared, org: &str, agent: &str, req: &Req<'_
             worker_id,
         },
     };
-    Reply::Stream(Box::new(SseReply::new(Feed::Agent(feed))))
+    Reply::Stream(Box::new(SseReply::new(feed)))
 }
 
-impl AgentFeed {
+impl Feed for AgentFeed {
     /// The bad frames of a malformed-frame fault on this stream: a cut-off
     /// `agent-execution`, and an event without its `event:` name (the
     /// registration's data, unnamed).
-    pub(crate) fn bad_frames(&self) -> BadFrames {
+    fn bad_frames(&self) -> BadFrames {
         BadFrames {
             not_json: b"event: agent-execution\ndata: {\"id\": \n\n".to_vec(),
             no_type: Frame::event(None, &self.registration).encode(),
@@ -115,28 +115,30 @@ impl AgentFeed {
 
     /// Sends the registration, then each event of the inbox, until the
     /// inbox closes (the emulator ended the stream) or the writer is gone.
-    pub(crate) async fn run(mut self, shared: &Shared, tx: Sender<Frame>) {
-        let hello = Frame::named("worker-registration", self.registration.to_string());
-        if tx.send(hello).await.is_err() {
-            return;
-        }
-        while let Some(out) = self.inbox.recv().await {
-            let frame = match out {
-                Out::Task(id) => {
-                    let task = lock(&shared.store).get(&id).map(|e| e.task.clone());
-                    match task {
-                        Some(task) => {
-                            Frame::named("agent-execution", Value::Object(task).to_string())
-                        }
-                        // Removed meanwhile (the tasks were cleared).
-                        None => continue,
-                    }
-                }
-                Out::Raw { event, data } => Frame::named(&event, data),
-            };
-            if tx.send(frame).await.is_err() {
+    fn run<'a>(mut self: Box<Self>, shared: &'a Shared, tx: Sender<Frame>) -> Run<'a> {
+        Box::pin(async move {
+            let hello = Frame::named("worker-registration", self.registration.to_string());
+            if tx.send(hello).await.is_err() {
                 return;
             }
-        }
+            while let Some(out) = self.inbox.recv().await {
+                let frame = match out {
+                    Out::Task(id) => {
+                        let task = lock(&shared.store).get(&id).map(|e| e.task.clone());
+                        match task {
+                            Some(task) => {
+                                Frame::named("agent-execution", Value::Object(task).to_string())
+                            }
+                            // Removed meanwhile (the tasks were cleared).
+                            None => continue,
+                        }
+                    }
+                    Out::Raw { event, data } => Frame::named(&event, data),
+                };
+                if tx.send(frame).await.is_err() {
+                    return;
+                }
+            }
+        })
     }
 }

@@ -1,6 +1,5 @@
 //! Task events: each task's bounded event log (what its stream sends, with
-//! per-task ids), the envelopes of the task's own changes, and the live side
-//! of a task ([`Live`]: its log and its activity log, fed by the same events).
+//! per-task ids) and the envelopes of the task's own changes.
 //!
 //! The stream itself is in [`sse`] (the writer of any event stream: framing,
 //! keep-alives, mid-stream faults) and [`task`] (what a task's stream sends:
@@ -11,11 +10,8 @@ pub(crate) mod task;
 
 use std::collections::VecDeque;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::sync::watch;
-
-use crate::activity::Activity;
-use crate::store::{is_terminal, now};
 
 /// Default number of events a task's stream keeps for resumption.
 pub const DEFAULT_EVENT_BUFFER: usize = 1024;
@@ -49,6 +45,11 @@ impl StreamEvent {
     }
 }
 
+/// The current time as RFC 3339 UTC with microseconds, as the service writes it.
+pub(crate) fn now() -> String {
+    format!("{:.6}", jiff::Timestamp::now())
+}
+
 /// An envelope as the service sends it.
 pub(crate) fn envelope(kind: &str, task_id: &str, organization_id: &str, data: Value) -> Value {
     json!({
@@ -64,7 +65,7 @@ pub(crate) fn envelope(kind: &str, task_id: &str, organization_id: &str, data: V
 /// A task's events: the newest `capacity` kept, ids counting on from the
 /// ones dropped; a watch channel tells streams the newest id.
 pub(crate) struct EventLog {
-    kept: VecDeque<StreamEvent>,
+    pub(crate) kept: VecDeque<StreamEvent>,
     capacity: usize,
     last_id: u64,
     /// The task's last `task_finished`, kept even when the buffer has moved
@@ -74,7 +75,7 @@ pub(crate) struct EventLog {
 }
 
 impl EventLog {
-    fn new(capacity: usize) -> EventLog {
+    pub(crate) fn new(capacity: usize) -> EventLog {
         EventLog {
             kept: VecDeque::new(),
             capacity: capacity.max(1),
@@ -85,7 +86,7 @@ impl EventLog {
     }
 
     /// Appends an event with the next id and wakes the task's streams.
-    fn push(&mut self, envelope: Value) -> u64 {
+    pub(crate) fn push(&mut self, envelope: Value) -> u64 {
         self.last_id += 1;
         let event = StreamEvent {
             id: self.last_id,
@@ -129,69 +130,6 @@ impl EventLog {
     }
 }
 
-/// The live side of a task: its event log and its activity log.
-pub(crate) struct Live {
-    pub log: EventLog,
-    pub activity: Activity,
-    /// The `organization_id` of events when the task has none.
-    organization_id: String,
-}
-
-impl Live {
-    pub(crate) fn new(organization_id: &str, event_buffer: usize) -> Live {
-        Live {
-            log: EventLog::new(event_buffer),
-            activity: Activity::default(),
-            organization_id: organization_id.to_string(),
-        }
-    }
-
-    /// The organization of the task's events: the task's own, else the
-    /// emulator's.
-    pub(crate) fn organization_id<'a>(&'a self, task: &'a Map<String, Value>) -> &'a str {
-        task.get("organization_id")
-            .and_then(Value::as_str)
-            .unwrap_or(&self.organization_id)
-    }
-
-    /// Appends an event to the stream and applies it to the activity log;
-    /// returns its id.
-    pub(crate) fn record(&mut self, envelope: Value) -> u64 {
-        let id = self.log.push(envelope);
-        if let Some(event) = self.log.kept.back() {
-            self.activity.apply(event);
-        }
-        id
-    }
-
-    /// An event of the task's own, with the whole task as `data`.
-    fn task_event(&mut self, kind: &str, task: &Map<String, Value>) {
-        let id = task.get("id").and_then(Value::as_str).unwrap_or_default();
-        let org = self.organization_id(task);
-        let env = envelope(kind, id, org, Value::Object(task.clone()));
-        self.record(env);
-    }
-
-    /// A new task: `task_created`, and `task_finished` too when it is
-    /// already terminal (a reported task, a seeded finished one).
-    pub(crate) fn task_created(&mut self, task: &Map<String, Value>) {
-        self.task_event("task_created", task);
-        if is_terminal(task) {
-            self.task_event("task_finished", task);
-        }
-    }
-
-    /// A changed task: `task_finished` when its status became terminal, else
-    /// `task_updated` (also for a change of an already finished task).
-    pub(crate) fn task_changed(&mut self, task: &Map<String, Value>, was_terminal: bool) {
-        if is_terminal(task) && !was_terminal {
-            self.task_event("task_finished", task);
-        } else {
-            self.task_event("task_updated", task);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,38 +150,5 @@ mod tests {
         assert!(log.after(5).is_empty());
         assert!(log.after(99).is_empty());
         assert_eq!(log.last_id(), 5);
-    }
-
-    #[test]
-    fn task_changes_become_created_updated_finished() {
-        let mut live = Live::new("org-x", 16);
-        let mut task = json!({"id": "t", "status": "pending"});
-        live.task_created(task.as_object().unwrap());
-        task["status"] = json!("executing");
-        live.task_changed(task.as_object().unwrap(), false);
-        task["status"] = json!("completed");
-        live.task_changed(task.as_object().unwrap(), false);
-        task["result"] = json!("again");
-        live.task_changed(task.as_object().unwrap(), true);
-        let kinds: Vec<String> = live
-            .log
-            .all()
-            .iter()
-            .map(|e| e.kind().unwrap().to_string())
-            .collect();
-        assert_eq!(
-            kinds,
-            [
-                "task_created",
-                "task_updated",
-                "task_finished",
-                "task_updated"
-            ]
-        );
-        let finished = live.log.last_finished().unwrap();
-        assert_eq!(finished.id, 3);
-        assert_eq!(finished.envelope["organization_id"], "org-x");
-        assert_eq!(finished.envelope["data"]["status"], "completed");
-        assert!(finished.envelope["identity"].is_null());
     }
 }

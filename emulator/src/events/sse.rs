@@ -20,19 +20,19 @@
 //! The writer watches the socket too: a client that hangs up ends the
 //! stream at once, not at the next write.
 
-use std::fmt;
-use std::io;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
+use std::{fmt, io};
 
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::task::TaskFeed;
-use crate::agents::stream::AgentFeed;
-use crate::faults::{MalformedFrame, Pause, StreamFault};
+use crate::faults::state::Pause;
+use crate::faults::{MalformedFrame, StreamFault};
 use crate::http::{head, x_string_blocks, Resp};
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// How many frames a feed may be ahead of the writer (a stalled stream
 /// makes its feed wait; the feed reads the task's log at its own pace).
@@ -86,31 +86,20 @@ impl Frame {
     }
 }
 
-/// What feeds a stream: a task's events, or an agent's (one worker's).
-pub(crate) enum Feed {
-    Task(TaskFeed),
-    Agent(AgentFeed),
-    /// The events of a public API invoke stream.
-    Invoke(crate::public::InvokeFeed),
+/// What feeds a stream: a task's events ([`super::task`]), a worker's
+/// ([`crate::agents::stream`]) or an invoke's ([`crate::public`]); each
+/// lives with its route, which hands it to the writer.
+pub(crate) trait Feed: Send {
+    /// The bad frames of a malformed-frame fault on this stream.
+    fn bad_frames(&self) -> BadFrames;
+
+    /// Sends the stream's frames into `tx` until the stream ends (or the
+    /// writer is gone).
+    fn run<'a>(self: Box<Self>, shared: &'a Shared, tx: mpsc::Sender<Frame>) -> Run<'a>;
 }
 
-impl Feed {
-    async fn run(self, shared: &Shared, tx: mpsc::Sender<Frame>) {
-        match self {
-            Feed::Task(feed) => feed.run(shared, tx).await,
-            Feed::Agent(feed) => feed.run(shared, tx).await,
-            Feed::Invoke(feed) => feed.run(shared, tx).await,
-        }
-    }
-
-    fn bad_frames(&self) -> BadFrames {
-        match self {
-            Feed::Task(feed) => feed.bad_frames(),
-            Feed::Agent(feed) => feed.bad_frames(),
-            Feed::Invoke(feed) => feed.bad_frames(),
-        }
-    }
-}
+/// What [`Feed::run`] returns.
+pub(crate) type Run<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// The bytes of the [`MalformedFrame`]s of one stream, each a whole frame.
 #[derive(Debug)]
@@ -121,9 +110,24 @@ pub(crate) struct BadFrames {
     pub no_type: Vec<u8>,
 }
 
+/// What the connection does with a request: the answer and its faults.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// Write the answer; keep the connection when the client wants it.
+    Full(Resp),
+    /// Write the head (full `content-length`) and half the body, then close.
+    Truncated(Resp),
+    /// Answer 200 with a body of exactly this many bytes.
+    Oversized(u64),
+    /// Close without answering.
+    Close,
+    /// An event stream; the connection closes when it ends.
+    Stream(Box<SseReply>),
+}
+
 /// A streamed answer: its feed, and the response's mid-stream fault.
 pub(crate) struct SseReply {
-    feed: Feed,
+    feed: Box<dyn Feed>,
     bad: BadFrames,
     fault: Option<(u64, StreamFault)>,
     /// The `retry:` field sent first, in place of the configured one.
@@ -139,10 +143,10 @@ impl fmt::Debug for SseReply {
 }
 
 impl SseReply {
-    pub(crate) fn new(feed: Feed) -> SseReply {
+    pub(crate) fn new(feed: impl Feed + 'static) -> SseReply {
         SseReply {
             bad: feed.bad_frames(),
-            feed,
+            feed: Box::new(feed),
             fault: None,
             retry: None,
         }

@@ -15,10 +15,10 @@
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-use super::sse::{BadFrames, Frame};
+use super::sse::{BadFrames, Feed, Frame, Run};
 use super::{envelope, StreamEvent};
-use crate::server::{lock, Shared};
-use crate::store::{is_terminal, Entry};
+use crate::state::Shared;
+use crate::store::{is_terminal, lock, Entry};
 
 /// A subscription to one task's events.
 pub(crate) struct TaskFeed {
@@ -53,10 +53,12 @@ impl TaskFeed {
             newest: log.subscribe(),
         }
     }
+}
 
+impl Feed for TaskFeed {
     /// The bad frames of a malformed-frame fault on this stream: a cut-off
     /// envelope, and a well-formed envelope without `type`.
-    pub(crate) fn bad_frames(&self) -> BadFrames {
+    fn bad_frames(&self) -> BadFrames {
         let mut env = envelope("", &self.task_id, &self.organization_id, Value::Null);
         if let Some(o) = env.as_object_mut() {
             o.remove("type");
@@ -69,39 +71,41 @@ impl TaskFeed {
 
     /// Sends the stream's frames into `tx` until the stream ends (or the
     /// writer is gone).
-    pub(crate) async fn run(mut self, shared: &Shared, tx: mpsc::Sender<Frame>) {
-        let hello = envelope(
-            "connected",
-            &self.task_id,
-            &self.organization_id,
-            Value::Null,
-        );
-        if tx.send(Frame::event(None, &hello)).await.is_err() {
-            return;
-        }
-        for e in std::mem::take(&mut self.backlog) {
-            if !send(&tx, &e).await || e.finishes() {
+    fn run<'a>(mut self: Box<Self>, shared: &'a Shared, tx: mpsc::Sender<Frame>) -> Run<'a> {
+        Box::pin(async move {
+            let hello = envelope(
+                "connected",
+                &self.task_id,
+                &self.organization_id,
+                Value::Null,
+            );
+            if tx.send(Frame::event(None, &hello)).await.is_err() {
                 return;
             }
-        }
-        if self.finished {
-            return;
-        }
-        loop {
-            if self.newest.changed().await.is_err() {
-                return;
-            }
-            let fresh = match lock(&shared.store).get(&self.task_id) {
-                Some(e) => e.live.log.after(self.cursor),
-                None => return,
-            };
-            for e in fresh {
-                self.cursor = e.id;
+            for e in std::mem::take(&mut self.backlog) {
                 if !send(&tx, &e).await || e.finishes() {
                     return;
                 }
             }
-        }
+            if self.finished {
+                return;
+            }
+            loop {
+                if self.newest.changed().await.is_err() {
+                    return;
+                }
+                let fresh = match lock(&shared.store).get(&self.task_id) {
+                    Some(e) => e.live.log.after(self.cursor),
+                    None => return,
+                };
+                for e in fresh {
+                    self.cursor = e.id;
+                    if !send(&tx, &e).await || e.finishes() {
+                        return;
+                    }
+                }
+            }
+        })
     }
 }
 

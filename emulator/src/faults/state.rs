@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::{Fault, FaultAction};
-use crate::server::lock;
+use crate::store::lock;
 
 /// A fault that fired: what to do, and the `Retry-After` of a `Respond`.
 pub(crate) struct Fired {

@@ -1,5 +1,5 @@
-//! The HTTP/1.1 connection layer: accept loop, request heads, answers, and the
-//! faults that live below HTTP.
+//! HTTP/1.1 by hand: request heads, answers, and (with [`crate::server`]'s
+//! connection loop) the faults that live below HTTP.
 //!
 //! # Why by hand, not hyper
 //!
@@ -20,23 +20,18 @@
 //!
 //! A route answers with a [`Reply`]; a streaming answer (server-sent events)
 //! is [`Reply::Stream`], written chunk by chunk by [`crate::events::sse`].
+//!
+//! [`Reply`]: crate::events::sse::Reply
+//! [`Reply::Truncated`]: crate::events::sse::Reply::Truncated
+//! [`Reply::Close`]: crate::events::sse::Reply::Close
+//! [`Reply::Oversized`]: crate::events::sse::Reply::Oversized
+//! [`Reply::Stream`]: crate::events::sse::Reply::Stream
 
-mod parse;
+pub(crate) mod parse;
 
 use std::borrow::Cow;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-
-use crate::events::sse::{self, SseReply};
-use crate::server::Shared;
-use parse::{parse_head, Parsed};
-
-const MAX_HEAD: usize = 64 * 1024;
 
 /// A complete answer: status, content type, extra headers and body.
 #[derive(Debug, Clone)]
@@ -67,21 +62,6 @@ impl Resp {
     }
 }
 
-/// What the connection does with a request: the answer and its faults.
-#[derive(Debug)]
-pub(crate) enum Reply {
-    /// Write the answer; keep the connection when the client wants it.
-    Full(Resp),
-    /// Write the head (full `content-length`) and half the body, then close.
-    Truncated(Resp),
-    /// Answer 200 with a body of exactly this many bytes.
-    Oversized(u64),
-    /// Close without answering.
-    Close,
-    /// An event stream; the connection closes when it ends.
-    Stream(Box<SseReply>),
-}
-
 /// A parsed request, borrowed from the connection's buffer.
 pub(crate) struct Req<'a> {
     pub method: &'a str,
@@ -109,36 +89,6 @@ impl Req<'_> {
     /// The query, without `?`.
     pub(crate) fn query(&self) -> &str {
         self.target.split_once('?').map(|(_, q)| q).unwrap_or("")
-    }
-}
-
-/// Accepts connections until `shutdown` turns true.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            acc = listener.accept() => {
-                let Ok((stream, _)) = acc else {
-                    // Out of file descriptors and the like: back off briefly.
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                    continue;
-                };
-                shared.connections.fetch_add(1, Ordering::Relaxed);
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                let mut stop = shutdown.clone();
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = stop.changed() => {}
-                        _ = crate::tls::connection(stream, &shared) => {}
-                    }
-                });
-            }
-        }
     }
 }
 
@@ -180,122 +130,6 @@ pub(crate) fn head(resp: &Resp, content_length: Option<u64>, close: bool) -> Vec
     out
 }
 
-/// Writes an error answer and closes.
-async fn fail<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, msg: &str) {
-    let resp = Resp::detail(status, msg);
-    let mut out = head(&resp, Some(resp.body.len() as u64), true);
-    out.extend_from_slice(&resp.body);
-    let _ = stream.write_all(&out).await;
-    let _ = stream.shutdown().await;
-}
-
-/// Reads more bytes into `buf`; false at EOF or on an error.
-async fn fill<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>, chunk: &mut [u8]) -> bool {
-    match stream.read(chunk).await {
-        Ok(0) | Err(_) => false,
-        Ok(n) => {
-            buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
-            true
-        }
-    }
-}
-
-/// Serves one connection until it closes or errs. Generic over the stream so
-/// a TLS stream can be served the same way.
-pub(crate) async fn connection<S>(mut stream: S, shared: &Shared)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
-{
-    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        let head = loop {
-            if !buf.is_empty() {
-                match parse_head(&buf) {
-                    Parsed::Done(h) => break h,
-                    Parsed::Error(status, msg) => return fail(&mut stream, status, msg).await,
-                    Parsed::Partial if buf.len() > MAX_HEAD => {
-                        return fail(&mut stream, 431, "Request head too large").await
-                    }
-                    Parsed::Partial => {}
-                }
-            }
-            if !fill(&mut stream, &mut buf, &mut chunk).await {
-                return;
-            }
-        };
-        if head.chunked {
-            let msg = "Chunked request bodies are not supported; send Content-Length";
-            return fail(&mut stream, 411, msg).await;
-        }
-        if head.content_length > shared.config.max_body {
-            return fail(&mut stream, 413, "Request body too large").await;
-        }
-        let total = head.len + head.content_length;
-        if buf.len() < total && head.expect_continue {
-            let cont = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
-            if cont.is_err() {
-                return;
-            }
-        }
-        while buf.len() < total {
-            if !fill(&mut stream, &mut buf, &mut chunk).await {
-                return;
-            }
-        }
-        let req = Req {
-            method: &head.method,
-            target: &head.target,
-            headers: &head.headers,
-            body: buf.get(head.len..total).unwrap_or(&[]),
-        };
-        let reply = crate::routes::dispatch(shared, &req).await;
-        buf.drain(..total.min(buf.len()));
-        if !write_reply(&mut stream, shared, reply, head.keep_alive).await {
-            let _ = stream.shutdown().await;
-            return;
-        }
-    }
-}
-
-/// Writes `reply`; true when the connection stays open for the next request.
-async fn write_reply<S>(stream: &mut S, shared: &Shared, reply: Reply, keep_alive: bool) -> bool
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
-{
-    match reply {
-        Reply::Stream(s) => {
-            sse::write(stream, shared, *s).await;
-            false
-        }
-        other => write_plain(stream, other, keep_alive).await,
-    }
-}
-
-/// Writes an answer that is not a stream; true when the connection stays open.
-async fn write_plain<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    reply: Reply,
-    keep_alive: bool,
-) -> bool {
-    match reply {
-        Reply::Full(resp) => {
-            let mut out = head(&resp, Some(resp.body.len() as u64), !keep_alive);
-            out.extend_from_slice(&resp.body);
-            stream.write_all(&out).await.is_ok() && keep_alive
-        }
-        Reply::Close | Reply::Stream(_) => false,
-        Reply::Truncated(resp) => {
-            let mut out = head(&resp, Some(resp.body.len() as u64), true);
-            out.extend_from_slice(resp.body.get(..resp.body.len() / 2).unwrap_or(&[]));
-            let _ = stream.write_all(&out).await;
-            let _ = stream.flush().await;
-            false
-        }
-        Reply::Oversized(n) => write_oversized(stream, n, keep_alive).await && keep_alive,
-    }
-}
-
 /// `n` bytes of a JSON string of `x`s (only `x`s when `n < 2`), in blocks.
 pub(crate) fn x_string_blocks(n: u64) -> impl Iterator<Item = Vec<u8>> {
     const BLOCK: u64 = 64 * 1024;
@@ -321,20 +155,6 @@ pub(crate) fn x_string_blocks(n: u64) -> impl Iterator<Item = Vec<u8>> {
     })
 }
 
-/// A 200 whose body is `n` bytes: a JSON string of `x`s when `n >= 2`.
-async fn write_oversized<S: AsyncWrite + Unpin>(stream: &mut S, n: u64, keep_alive: bool) -> bool {
-    let h = head(&Resp::bytes(200, Vec::new()), Some(n), !keep_alive);
-    if stream.write_all(&h).await.is_err() {
-        return false;
-    }
-    for piece in x_string_blocks(n) {
-        if stream.write_all(&piece).await.is_err() {
-            return false;
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,16 +164,6 @@ mod tests {
         assert_eq!(reason(422), "Unprocessable Entity");
         assert_eq!(reason(404), "Not Found");
         assert_eq!(reason(599), "Status");
-    }
-
-    #[tokio::test]
-    async fn a_truncated_reply_announces_more_than_it_sends() {
-        let mut out = Vec::new();
-        let resp = Resp::bytes(200, b"0123456789".to_vec());
-        assert!(!write_plain(&mut out, Reply::Truncated(resp), true).await);
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("content-length: 10\r\n"), "{text}");
-        assert!(text.ends_with("\r\n\r\n01234"), "{text}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 const MAX_HEADERS: usize = 100;
 
 /// What the connection needs from a request head.
-pub(super) struct Head {
+pub(crate) struct Head {
     pub method: String,
     pub target: String,
     /// Names lowercased, values trimmed, in arrival order.
@@ -19,13 +19,13 @@ pub(super) struct Head {
 }
 
 /// A head, not yet a whole one, or the status and message it is refused with.
-pub(super) enum Parsed {
+pub(crate) enum Parsed {
     Partial,
     Done(Head),
     Error(u16, &'static str),
 }
 
-pub(super) fn parse_head(buf: &[u8]) -> Parsed {
+pub(crate) fn parse_head(buf: &[u8]) -> Parsed {
     let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut r = httparse::Request::new(&mut hs);
     let len = match r.parse(buf) {

@@ -24,40 +24,16 @@
 //! Faults apply to these routes as to the others (mid-stream ones to the
 //! invoke stream).
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
-use crate::events::sse::{BadFrames, Feed, Frame, SseReply};
-use crate::http::{Reply, Req, Resp};
-use crate::routes::not_found_task;
-use crate::server::{lock, Shared};
-use crate::store::{NewTask, STATUSES};
-use crate::validation::{object_body, unprocessable, Kind};
-
-/// The v1 state kept beside the store: threads by thread id, and how a
-/// delete answers.
-#[derive(Default)]
-pub(crate) struct State {
-    threads: Mutex<HashMap<String, Vec<Value>>>,
-    delete_message: AtomicBool,
-}
-
-impl State {
-    /// Forgets every thread (with the store's tasks).
-    pub(crate) fn clear(&self) {
-        lock(&self.threads).clear();
-    }
-
-    /// Back to the start: no thread, deletes answer `204`.
-    pub(crate) fn reset(&self) {
-        self.clear();
-        self.delete_message.store(false, Ordering::Relaxed);
-    }
-}
+use crate::events::sse::{BadFrames, Feed, Frame, Reply, Run, SseReply};
+use crate::http::{Req, Resp};
+use crate::state::Shared;
+use crate::store::{lock, NewTask, STATUSES};
+use crate::validation::{not_found_task, object_body, unprocessable, Kind};
 
 /// A v1 route, its path parameters decoded.
 pub(crate) enum Route {
@@ -278,8 +254,8 @@ fn invoke(shared: &Shared, agent: &str, mode: Mode, body: &[u8], parsed: Option<
     }
     let finished = shared.update_task(
         &id,
-        json!({"status": "completed", "result": result, "started_at": crate::store::now(),
-               "finished_at": crate::store::now()}),
+        json!({"status": "completed", "result": result, "started_at": crate::events::now(),
+               "finished_at": crate::events::now()}),
     );
     let finished = finished.unwrap_or(Value::Null);
     match mode {
@@ -287,7 +263,7 @@ fn invoke(shared: &Shared, agent: &str, mode: Mode, body: &[u8], parsed: Option<
         Mode::Async => Reply::Full(Resp::json(200, &created)),
         Mode::Stream => {
             let mut frames = vec![json!({"type": "task_started", "task_id": id,
-                                         "timestamp": crate::store::now()})];
+                                         "timestamp": crate::events::now()})];
             let pieces: Vec<&str> = result.split(' ').collect();
             let last = pieces.len().saturating_sub(1);
             for (i, piece) in pieces.iter().enumerate() {
@@ -301,7 +277,7 @@ fn invoke(shared: &Shared, agent: &str, mode: Mode, body: &[u8], parsed: Option<
                 );
             }
             frames.push(json!({"type": "task_completed", "task_id": id, "result": result}));
-            Reply::Stream(Box::new(SseReply::new(Feed::Invoke(InvokeFeed { frames }))))
+            Reply::Stream(Box::new(SseReply::new(InvokeFeed { frames })))
         }
     }
 }
@@ -311,20 +287,22 @@ pub(crate) struct InvokeFeed {
     frames: Vec<Value>,
 }
 
-impl InvokeFeed {
-    pub(crate) fn bad_frames(&self) -> BadFrames {
+impl Feed for InvokeFeed {
+    fn bad_frames(&self) -> BadFrames {
         BadFrames {
             not_json: b"data: {\"type\": \"content_chunk\", \"content\": \n\n".to_vec(),
             no_type: Frame::event(None, &json!({"content": "no type"})).encode(),
         }
     }
 
-    pub(crate) async fn run(self, _shared: &Shared, tx: mpsc::Sender<Frame>) {
-        for frame in self.frames {
-            if tx.send(Frame::event(None, &frame)).await.is_err() {
-                return;
+    fn run<'a>(self: Box<Self>, _shared: &'a Shared, tx: mpsc::Sender<Frame>) -> Run<'a> {
+        Box::pin(async move {
+            for frame in self.frames {
+                if tx.send(Frame::event(None, &frame)).await.is_err() {
+                    return;
+                }
             }
-        }
+        })
     }
 }
 
@@ -545,21 +523,4 @@ fn thread(shared: &Shared, id: &str, full: bool) -> Resp {
         out.insert(sub_id, Value::Array(thread_of(shared, &sub)));
     }
     Resp::json(200, &Value::Object(out))
-}
-
-impl crate::Emulator {
-    /// Makes `DELETE /v1/tasks/{id}` answer `200 {"message": "Task deleted
-    /// successfully"}` (as the reference page shows) instead of `204` (as
-    /// the schema says), or back.
-    pub fn set_public_delete_message(&self, message: bool) {
-        self.shared
-            .public
-            .delete_message
-            .store(message, Ordering::Relaxed);
-    }
-
-    /// The thread kept for thread id `id` (the v1 invokes' messages), if any.
-    pub fn public_thread(&self, id: &str) -> Option<Vec<Value>> {
-        lock(&self.shared.public.threads).get(id).cloned()
-    }
 }

@@ -18,7 +18,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::events::Live;
+use crate::activity::Activity;
+use crate::events::{envelope, now, EventLog};
 use fields::{fill, SetBy, REPORT_EXTRA};
 
 /// The seven statuses the service knows.
@@ -42,9 +43,9 @@ pub(crate) fn is_terminal(task: &Map<String, Value>) -> bool {
         .is_some_and(|s| TERMINAL.contains(&s))
 }
 
-/// The current time as RFC 3339 UTC with microseconds, as the service writes it.
-pub(crate) fn now() -> String {
-    format!("{:.6}", jiff::Timestamp::now())
+/// Locks a mutex; a panic elsewhere does not poison the emulator.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A new version-4 UUID from `rng`'s bytes.
@@ -307,6 +308,69 @@ impl Entry {
     }
 }
 
+/// The live side of a task: its event log and its activity log.
+pub(crate) struct Live {
+    pub log: EventLog,
+    pub activity: Activity,
+    /// The `organization_id` of events when the task has none.
+    organization_id: String,
+}
+
+impl Live {
+    pub(crate) fn new(organization_id: &str, event_buffer: usize) -> Live {
+        Live {
+            log: EventLog::new(event_buffer),
+            activity: Activity::default(),
+            organization_id: organization_id.to_string(),
+        }
+    }
+
+    /// The organization of the task's events: the task's own, else the
+    /// emulator's.
+    pub(crate) fn organization_id<'a>(&'a self, task: &'a Map<String, Value>) -> &'a str {
+        task.get("organization_id")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.organization_id)
+    }
+
+    /// Appends an event to the stream and applies it to the activity log;
+    /// returns its id.
+    pub(crate) fn record(&mut self, envelope: Value) -> u64 {
+        let id = self.log.push(envelope);
+        if let Some(event) = self.log.kept.back() {
+            self.activity.apply(event);
+        }
+        id
+    }
+
+    /// An event of the task's own, with the whole task as `data`.
+    fn task_event(&mut self, kind: &str, task: &Map<String, Value>) {
+        let id = task.get("id").and_then(Value::as_str).unwrap_or_default();
+        let org = self.organization_id(task);
+        let env = envelope(kind, id, org, Value::Object(task.clone()));
+        self.record(env);
+    }
+
+    /// A new task: `task_created`, and `task_finished` too when it is
+    /// already terminal (a reported task, a seeded finished one).
+    pub(crate) fn task_created(&mut self, task: &Map<String, Value>) {
+        self.task_event("task_created", task);
+        if is_terminal(task) {
+            self.task_event("task_finished", task);
+        }
+    }
+
+    /// A changed task: `task_finished` when its status became terminal, else
+    /// `task_updated` (also for a change of an already finished task).
+    pub(crate) fn task_changed(&mut self, task: &Map<String, Value>, was_terminal: bool) {
+        if is_terminal(task) && !was_terminal {
+            self.task_event("task_finished", task);
+        } else {
+            self.task_event("task_updated", task);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +419,38 @@ mod tests {
         let t = now();
         assert_eq!(t.len(), "2026-11-20T10:00:00.123456Z".len(), "{t}");
         assert!(t.ends_with('Z'));
+    }
+
+    #[test]
+    fn task_changes_become_created_updated_finished() {
+        let mut live = Live::new("org-x", 16);
+        let mut task = json!({"id": "t", "status": "pending"});
+        live.task_created(task.as_object().unwrap());
+        task["status"] = json!("executing");
+        live.task_changed(task.as_object().unwrap(), false);
+        task["status"] = json!("completed");
+        live.task_changed(task.as_object().unwrap(), false);
+        task["result"] = json!("again");
+        live.task_changed(task.as_object().unwrap(), true);
+        let kinds: Vec<String> = live
+            .log
+            .all()
+            .iter()
+            .map(|e| e.kind().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "task_created",
+                "task_updated",
+                "task_finished",
+                "task_updated"
+            ]
+        );
+        let finished = live.log.last_finished().unwrap();
+        assert_eq!(finished.id, 3);
+        assert_eq!(finished.envelope["organization_id"], "org-x");
+        assert_eq!(finished.envelope["data"]["status"], "completed");
+        assert!(finished.envelope["identity"].is_null());
     }
 }
