@@ -411,11 +411,11 @@ impl Backoff {
         }
         let exact = self.exact_hints;
         let wait = self.next_wait(now, asked.filter(|_| !exact));
-        Some(
-            asked
-                .filter(|_| exact)
-                .map_or(wait, |asked| asked.min(MAX_BACKOFF_WAIT)),
-        )
+        // An exact hint is still floored at the first delay: `Retry-After:
+        // 0` (or a date in the past) is no licence to retry at once.
+        Some(asked.filter(|_| exact).map_or(wait, |asked| {
+            asked.min(MAX_BACKOFF_WAIT).max(self.initial)
+        }))
     }
 }
 
@@ -577,8 +577,21 @@ mod tests {
         let mut r = retrier(policy(), Operation::Get);
         assert!(matches!(
             r.step(answer(503, Some("Sun, 06 Nov 1994 08:49:37 GMT"))),
-            Step::Retry(d) if d == Duration::ZERO
+            Step::Retry(d) if d == policy().base_backoff
         ));
+    }
+
+    /// A hint of no wait at all (`0`, a date in the past) is floored at the
+    /// first backoff: never a retry at once.
+    #[test]
+    fn a_zero_retry_after_is_floored_at_the_first_backoff() {
+        for hint in ["0", "Sun, 06 Nov 1994 08:49:37 GMT", "-5"] {
+            let mut r = retrier(policy(), Operation::Get);
+            match r.step(answer(503, Some(hint))) {
+                Step::Retry(d) => assert!(d >= policy().base_backoff, "{hint}: {d:?}"),
+                other => panic!("{hint}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -149,8 +149,11 @@
 //!   order. Capacity updates and heartbeats go one at a time each. A
 //!   runtime stops reading the stream while many wait
 //!   ([`WorkerMachine::side_calls`]), so a burst pushes back on the socket.
-//! - **Malformed events** are a [`Notice`]; a task whose `id` can be read
-//!   is saved as `error` with the reason; the worker goes on.
+//! - **Malformed events** are a [`Notice`], and the worker goes on. A task
+//!   needs only its `id` (a string, or an integer read as its text): a
+//!   delivery without its agent, organization or input runs on the
+//!   server's whole copy, read before the claim; one without a usable `id`
+//!   cannot be addressed and is skipped.
 //! - **Shutdown** ([`WorkerMachine::begin_shutdown`], and a conflict, and a fatal
 //!   stream error): the stream is closed, queued tasks are left to the
 //!   server's dispatch (see Intake), running ones get [`WorkerPolicy::shutdown_grace`] (25 s,

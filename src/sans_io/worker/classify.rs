@@ -88,6 +88,17 @@ impl fmt::Debug for AgentEvent {
 pub struct LlmGateway(Value);
 
 impl LlmGateway {
+    /// Takes the run's credentials out of a task's `payload_extension` (the
+    /// handler's copy never carries them).
+    pub(super) fn take(task: &mut Task) -> Option<LlmGateway> {
+        task.payload_extension
+            .as_mut()
+            .and_then(|extension| extension.remove("llm_gateway"))
+            .map(LlmGateway)
+    }
+}
+
+impl LlmGateway {
     /// The route's `base_url`, when it is a string.
     pub fn base_url(&self) -> Option<&str> {
         self.0.get("base_url")?.as_str()
@@ -134,7 +145,7 @@ impl fmt::Debug for LlmGateway {
 /// use xpander_sdk::sans_io::worker::{classify, AgentEvent};
 ///
 /// let mut decoder = SseDecoder::new();
-/// decoder.feed(b"event: agent-execution\ndata: {\"id\": 9, \"agent_id\": \"a\"}\n\n");
+/// decoder.feed(b"event: agent-execution\ndata: {\"id\": 9.5, \"agent_id\": \"a\"}\n\n");
 /// let event = decoder.next_event().unwrap()?;
 /// match classify(&event) {
 ///     AgentEvent::Malformed { task_id, reason } => {
@@ -181,18 +192,19 @@ pub fn classify_parts(name: &str, data: &str) -> AgentEvent {
 fn task(data: &str) -> AgentEvent {
     match serde_json::from_str::<Task>(data) {
         Ok(mut task) => {
-            if task.raw_value("id").is_some() || segment::encode("task.id", &task.id).is_err() {
+            // An integer id is read as its decimal text (as `Tasks::get`
+            // reads it); any other non-string id cannot be addressed.
+            let odd_id = task
+                .raw_value("id")
+                .is_some_and(|id| !(id.is_u64() || id.is_i64()));
+            if odd_id || segment::encode("task.id", &task.id).is_err() {
                 return AgentEvent::Malformed {
                     task_id: None,
-                    reason: "a task whose `id` is not a string usable in a URL (not a string, empty, `.` or `..`)"
+                    reason: "a task whose `id` is not a string or an integer usable in a URL (empty, `.`, `..`, a float, a list, ...)"
                         .to_owned(),
                 };
             }
-            let llm_gateway = task
-                .payload_extension
-                .as_mut()
-                .and_then(|extension| extension.remove("llm_gateway"))
-                .map(LlmGateway);
+            let llm_gateway = LlmGateway::take(&mut task);
             AgentEvent::Task {
                 task: Box::new(task),
                 llm_gateway,

@@ -213,6 +213,7 @@ impl WorkerMachine {
             return;
         };
         let stopping = self.stopping.is_some();
+        let agent = self.requests.agent_id().to_owned();
         let Some(record) = self.tasks.get_mut(index) else {
             return;
         };
@@ -224,10 +225,10 @@ impl WorkerMachine {
                     .to_owned(),
             ),
             // Told only by a value on both sides (a lax copy without one
-            // is not another task's).
+            // is not another task's); the agent is the worker's own, known
+            // even when the delivery did not carry it.
             Ok(theirs)
-                if differs(&theirs.id, task_id)
-                    || differs(&theirs.agent_id, &record.base.agent_id) =>
+                if differs(&theirs.id, task_id) || differs(&theirs.agent_id, &agent) =>
             {
                 Some(format!(
                     "the read before its claim answered with another task (id `{}`, agent `{}`): not run, nothing is written to it",
@@ -265,6 +266,35 @@ impl WorkerMachine {
             fx.push(notice(Level::Info, Some(task_id), why));
             record.holds_slot = false;
             record.phase = Phase::Done;
+        } else if let Ok(mut theirs) = result {
+            self.read_failures.retain(|(id, _)| id != task_id);
+            // A truncated delivery (no agent or organization): the handler
+            // runs on the server's whole copy, just read, instead.
+            if record.base.agent_id.is_empty() || record.base.organization_id.is_empty() {
+                let gateway = LlmGateway::take(&mut theirs);
+                record.llm_gateway = record.llm_gateway.take().or(gateway);
+                record.base = theirs;
+            }
+            match self.requests.claim(task_id) {
+                Ok(request) => {
+                    record.phase = Phase::SaveExecuting;
+                    fx.push(Effect::Send {
+                        call: Call::SaveExecuting {
+                            task_id: task_id.to_owned(),
+                        },
+                        request,
+                    });
+                }
+                Err(error) => {
+                    record.holds_slot = false;
+                    record.phase = Phase::Done;
+                    fx.push(notice(
+                        Level::Warn,
+                        Some(task_id),
+                        format!("cannot be claimed ({error}); skipped"),
+                    ));
+                }
+            }
         } else if let Err(error) = result {
             // Not known to be the worker's: it goes back to the dispatch,
             // unless its reads keep failing (each release is a delivery
@@ -285,28 +315,6 @@ impl WorkerMachine {
                         "its read before the claim failed {failures} times in a row ({error}): not run nor released again, left as the server has it"
                     ),
                 ));
-            }
-        } else {
-            self.read_failures.retain(|(id, _)| id != task_id);
-            match self.requests.claim(task_id) {
-                Ok(request) => {
-                    record.phase = Phase::SaveExecuting;
-                    fx.push(Effect::Send {
-                        call: Call::SaveExecuting {
-                            task_id: task_id.to_owned(),
-                        },
-                        request,
-                    });
-                }
-                Err(error) => {
-                    record.holds_slot = false;
-                    record.phase = Phase::Done;
-                    fx.push(notice(
-                        Level::Warn,
-                        Some(task_id),
-                        format!("cannot be claimed ({error}); skipped"),
-                    ));
-                }
             }
         }
         self.fill_slots(fx);

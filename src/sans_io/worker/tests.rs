@@ -665,13 +665,13 @@ fn classification_of_every_event_kind() {
 
 #[test]
 fn malformed_events_with_and_without_an_id() {
-    // No `id`, or an `id` that is not a string: the reason names the
+    // No `id`, or an `id` that is neither a string nor an integer: the reason names the
     // field and quotes no data. (A task without `created_at`, or any other
     // field but the id, is a task: see the next test.)
     let mut no_id = task_value("task-bad");
     no_id.as_object_mut().unwrap().remove("id");
     let mut number_id = task_value("task-bad");
-    number_id["id"] = json!(12);
+    number_id["id"] = json!(12.5);
     for value in [no_id, number_id] {
         let AgentEvent::Malformed { task_id, reason } =
             classify_parts("agent-execution", &value.to_string())
@@ -697,7 +697,7 @@ fn malformed_events_with_and_without_an_id() {
     // No usable id.
     for data in [
         "not json at all".to_owned(),
-        json!({"id": 12, "agent_id": "a"}).to_string(),
+        json!({"id": 12.5, "agent_id": "a"}).to_string(),
         json!({"id": "..", "agent_id": "a"}).to_string(),
         json!(["id"]).to_string(),
     ] {
@@ -1603,7 +1603,7 @@ fn a_malformed_task_is_skipped_and_the_stream_goes_on() {
     assert!(!w.is_stopping());
     // A malformed copy of a task the worker runs does not touch it.
     let mut copy = task_value("task-ok");
-    copy["id"] = json!(7);
+    copy["id"] = json!(7.5);
     let fx = w.on_stream_bytes(
         format!("event: agent-execution\ndata: {copy}\n\n").as_bytes(),
         t0,
@@ -2491,4 +2491,102 @@ fn a_given_up_final_save_frees_the_slot_and_starts_the_next_task() {
     let fx = saved(&mut w, fx, t0);
     assert_eq!(capacity(&fx), [(2, false)]);
     assert_eq!(w.running(), 0);
+}
+
+fn answer_json(value: &Value) -> Result<HttpResponse, Error> {
+    Ok(crate::sans_io::answer(
+        http::StatusCode::OK,
+        None,
+        value.to_string().into_bytes(),
+    ))
+}
+
+/// A delivery without its agent: the read before the claim answers a task
+/// of another agent; it is not claimed (the worker compares with its own
+/// agent, not with the delivered copy's).
+#[test]
+fn a_delivery_without_its_agent_that_reads_as_another_agents_task_is_not_claimed() {
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    let fx = w.on_stream_bytes(
+        b"event: agent-execution\ndata: {\"id\": \"task-b\", \"status\": \"pending\"}\n\n",
+        t0,
+    );
+    assert!(calls(&fx).contains(&Call::Check {
+        task_id: "task-b".to_owned()
+    }));
+    let mut theirs = task_value("task-b");
+    theirs["agent_id"] = json!("agent-other");
+    let fx = w.on_response(
+        Call::Check {
+            task_id: "task-b".to_owned(),
+        },
+        answer_json(&theirs),
+        t0,
+    );
+    assert!(claims(&fx).is_empty(), "{fx:?}");
+    assert!(started(&fx).is_empty());
+    assert_eq!(w.running(), 0);
+}
+
+/// A truncated delivery (only an id and a status): the handler runs on the
+/// server's whole copy read before the claim, credentials taken out.
+#[test]
+fn a_truncated_delivery_runs_on_the_servers_whole_copy() {
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    w.on_stream_bytes(
+        b"event: agent-execution\ndata: {\"id\": \"task-t\", \"status\": \"pending\"}\n\n",
+        t0,
+    );
+    let fx = w.on_response(
+        Call::Check {
+            task_id: "task-t".to_owned(),
+        },
+        server_copy("task-t", "pending"),
+        t0,
+    );
+    assert_eq!(claims(&fx), ["task-t"]);
+    let fx = w.on_response(claim_call("task-t"), ok(), t0);
+    let start = started(&fx)[0];
+    assert_eq!(start.task.agent_id, "agent-1");
+    assert_eq!(start.task.organization_id, "org-1");
+    assert_eq!(start.task.input.text, "do task-t");
+    assert!(start
+        .task
+        .payload_extension
+        .as_ref()
+        .is_some_and(|e| e.get("llm_gateway").is_none()));
+    assert_eq!(
+        start.llm_gateway.as_ref().and_then(|g| g.token()),
+        Some("run-token")
+    );
+}
+
+/// An integer id is read as its decimal text, as `Tasks::get` reads it:
+/// the task is taken; a float or a list is not addressable.
+#[test]
+fn an_integer_id_is_taken_and_a_float_id_is_not() {
+    let t0 = Instant::now();
+    let mut w = registered(policy(), t0);
+    let mut value = task_value("x");
+    value["id"] = json!(42);
+    let fx = w.on_stream_bytes(
+        format!("event: agent-execution\ndata: {value}\n\n").as_bytes(),
+        t0,
+    );
+    assert!(calls(&fx).contains(&Call::Check {
+        task_id: "42".to_owned()
+    }));
+    for odd in [json!(4.5), json!(["x"])] {
+        value["id"] = odd;
+        let fx = w.on_stream_bytes(
+            format!("event: agent-execution\ndata: {value}\n\n").as_bytes(),
+            t0,
+        );
+        assert!(
+            calls(&fx).iter().all(|c| !matches!(c, Call::Check { .. })),
+            "{fx:?}"
+        );
+    }
 }
