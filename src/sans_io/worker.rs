@@ -178,10 +178,14 @@ use serde_json::Value;
 use super::retry::{Backoff, Jitter};
 use super::stream::{EventSession, StreamPolicy};
 use crate::model::{AgentExecutionStatus, Task};
+use capacity::Capacity;
+use heartbeat::Heartbeat;
 
 mod body;
+mod capacity;
 mod classify;
 mod effects;
+mod heartbeat;
 mod inputs;
 mod intake;
 mod policy;
@@ -284,21 +288,6 @@ enum Link {
     Closed,
 }
 
-/// The capacity as decided and as the server knows it.
-#[derive(Debug, Default)]
-struct Capacity {
-    /// The value now, and the number of its latest change.
-    busy: bool,
-    seq: u64,
-    /// What the server acknowledged for the current worker id (`None`:
-    /// unknown, after a failed update).
-    server: Option<bool>,
-    /// The update being sent.
-    in_flight: bool,
-    /// When a failed update is sent again.
-    retry_at: Option<Instant>,
-}
-
 /// A stop under way.
 struct Stopping {
     reason: Option<StopReason>,
@@ -354,9 +343,7 @@ pub struct WorkerMachine {
     /// The last registration's worker id, kept across a disconnect: a
     /// shutdown during a reconnect heartbeats for it through the drain.
     last_worker_id: Option<String>,
-    /// The heartbeat waits for this time (none in flight).
-    heartbeat_at: Option<Instant>,
-    heartbeat_in_flight: bool,
+    heartbeat: Heartbeat,
     capacity: Capacity,
     tasks: Vec<TaskRecord>,
     queue: VecDeque<Queued>,
@@ -391,8 +378,7 @@ impl WorkerMachine {
             link: Link::Idle,
             worker_id: None,
             last_worker_id: None,
-            heartbeat_at: None,
-            heartbeat_in_flight: false,
+            heartbeat: Heartbeat::default(),
             capacity: Capacity::default(),
             tasks: Vec::new(),
             queue: VecDeque::new(),

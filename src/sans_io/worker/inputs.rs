@@ -192,50 +192,24 @@ impl WorkerMachine {
                 self.side_call_done(&call, &mut fx);
             }
             Call::Heartbeat { worker_id } => {
-                if let Err(error) = answer.and_then(|r| self.requests.check(r)) {
-                    fx.push(notice(
-                        Level::Warn,
-                        None,
-                        format!("a heartbeat of worker {worker_id} failed: {error}"),
-                    ));
-                }
+                let answer = answer.and_then(|r| self.requests.check(r));
                 let current = self.worker_id.as_deref() == Some(worker_id.as_str())
                     || self
                         .stopping
                         .as_ref()
                         .is_some_and(|s| s.heartbeat_id.as_deref() == Some(worker_id.as_str()));
-                if current && self.heartbeat_in_flight {
-                    self.heartbeat_in_flight = false;
-                    self.heartbeat_at = now.checked_add(self.policy.heartbeat_interval);
-                }
+                let (beat, interval) = ((&*worker_id, current), self.policy.heartbeat_interval);
+                fx.extend(self.heartbeat.on_answer(answer, beat, now, interval));
             }
             Call::Capacity {
                 worker_id,
                 seq,
                 busy,
             } => {
-                let result = answer.and_then(|r| self.requests.check(r));
-                self.capacity.in_flight = false;
+                let answer = answer.and_then(|r| self.requests.check(r));
                 let current = self.worker_id.as_deref() == Some(worker_id.as_str());
-                match result {
-                    Ok(()) if current => self.capacity.server = Some(busy),
-                    Ok(()) => {}
-                    Err(error) => {
-                        fx.push(notice(
-                            Level::Warn,
-                            None,
-                            format!(
-                                "capacity update #{seq} (is_busy: {busy}) failed: {error}; sent again in {:?}",
-                                self.policy.heartbeat_interval
-                            ),
-                        ));
-                        if current {
-                            self.capacity.server = None;
-                            self.capacity.retry_at =
-                                now.checked_add(self.policy.heartbeat_interval);
-                        }
-                    }
-                }
+                let (update, retry) = ((seq, busy, current), self.policy.heartbeat_interval);
+                fx.extend(self.capacity.on_answer(answer, update, now, retry));
                 self.send_capacity(&mut fx);
             }
         }
@@ -298,18 +272,9 @@ impl WorkerMachine {
                 self.connect(&mut fx);
             }
         }
-        if !self.heartbeat_in_flight {
-            let target = self.heartbeat_target().map(str::to_owned);
-            if let (Some(at), Some(worker_id)) = (self.heartbeat_at, target) {
-                if now >= at {
-                    self.heartbeat_at = None;
-                    self.heartbeat_in_flight = true;
-                    fx.push(Effect::SendHeartbeat { worker_id });
-                }
-            }
-        }
-        if self.capacity.retry_at.is_some_and(|at| now >= at) {
-            self.capacity.retry_at = None;
+        let target = self.heartbeat_target().map(str::to_owned);
+        fx.extend(self.heartbeat.on_tick(now, target));
+        if self.capacity.on_tick(now) {
             self.send_capacity(&mut fx);
         }
         if let Some(stopping) = &self.stopping {
@@ -365,10 +330,8 @@ impl WorkerMachine {
                 times.push(at);
             }
         }
-        if !self.heartbeat_in_flight && self.heartbeat_target().is_some() {
-            times.extend(self.heartbeat_at);
-        }
-        times.extend(self.capacity.retry_at);
+        times.extend(self.heartbeat.next_wakeup(self.heartbeat_target()));
+        times.extend(self.capacity.next_wakeup());
         if let Some(stopping) = &self.stopping {
             let running = self.tasks.iter().any(|r| {
                 matches!(

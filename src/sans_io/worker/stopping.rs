@@ -46,13 +46,10 @@ impl WorkerMachine {
             fx.push(Effect::CloseStream);
         }
         self.link = Link::Closed;
-        let heartbeat = (self.heartbeat_at, self.heartbeat_in_flight);
-        self.unregister();
-        (self.heartbeat_at, self.heartbeat_in_flight) = heartbeat;
-        if self.heartbeat_at.is_none() && !self.heartbeat_in_flight {
-            // A disconnect had stopped them: the first beat at once.
-            self.heartbeat_at = Some(now);
-        }
+        // Unregistered, the heartbeats kept (or resumed).
+        self.worker_id = None;
+        self.capacity.reset(None);
+        self.heartbeat.resume(now);
         self.forget_queue("the worker is stopping", fx);
         // `Finished` comes from the end of the input being handled (every
         // public input ends with `maybe_finish`).

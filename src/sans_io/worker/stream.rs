@@ -71,10 +71,8 @@ impl WorkerMachine {
 
     pub(super) fn unregister(&mut self) {
         self.worker_id = None;
-        self.heartbeat_at = None;
-        self.heartbeat_in_flight = false;
-        self.capacity.server = None;
-        self.capacity.retry_at = None;
+        self.heartbeat.stop();
+        self.capacity.reset(None);
     }
 
     pub(super) fn on_agent_event(&mut self, event: AgentEvent, now: Instant, fx: &mut Vec<Effect>) {
@@ -113,13 +111,8 @@ impl WorkerMachine {
                 _ => format!("registered as worker {}", asset.id),
             },
         ));
-        self.heartbeat_at = None;
-        self.heartbeat_in_flight = true;
-        fx.push(Effect::SendHeartbeat {
-            worker_id: asset.id,
-        });
-        self.capacity.server = Some(asset.is_busy);
-        self.capacity.retry_at = None;
+        fx.push(self.heartbeat.send(asset.id));
+        self.capacity.reset(Some(asset.is_busy));
         self.send_capacity(fx);
     }
 
