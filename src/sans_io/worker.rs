@@ -180,6 +180,7 @@ use super::stream::{EventSession, StreamPolicy};
 use crate::model::{AgentExecutionStatus, Task};
 use capacity::Capacity;
 use heartbeat::Heartbeat;
+use link::Link;
 
 mod body;
 mod capacity;
@@ -188,6 +189,7 @@ mod effects;
 mod heartbeat;
 mod inputs;
 mod intake;
+mod link;
 mod policy;
 mod requests;
 mod stopping;
@@ -273,21 +275,6 @@ struct Queued {
     llm_gateway: Option<LlmGateway>,
 }
 
-/// The agent stream's connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    /// Not started.
-    Idle,
-    /// A connection is being made.
-    Connecting,
-    /// Reading the stream.
-    Open,
-    /// Waiting to reconnect.
-    Waiting(Instant),
-    /// Closed for good (stopping).
-    Closed,
-}
-
 /// A stop under way.
 struct Stopping {
     reason: Option<StopReason>,
@@ -337,12 +324,7 @@ struct Stopping {
 pub struct WorkerMachine {
     requests: WorkerRequests,
     policy: WorkerPolicy,
-    session: EventSession,
     link: Link,
-    worker_id: Option<String>,
-    /// The last registration's worker id, kept across a disconnect: a
-    /// shutdown during a reconnect heartbeats for it through the drain.
-    last_worker_id: Option<String>,
     heartbeat: Heartbeat,
     capacity: Capacity,
     tasks: Vec<TaskRecord>,
@@ -372,12 +354,12 @@ impl WorkerMachine {
         let (initial, max) = (policy.save_initial_delay, policy.save_max_delay);
         WorkerMachine {
             save_backoff: Backoff::new(initial, max, Some(Jitter::Equal)),
-            session: EventSession::new(requests.agent_id(), policy.stream.clone()),
+            link: Link::new(EventSession::new(
+                requests.agent_id(),
+                policy.stream.clone(),
+            )),
             requests,
             policy,
-            link: Link::Idle,
-            worker_id: None,
-            last_worker_id: None,
             heartbeat: Heartbeat::default(),
             capacity: Capacity::default(),
             tasks: Vec::new(),
@@ -429,12 +411,12 @@ impl WorkerMachine {
 
     /// The worker id of the current registration.
     pub fn worker_id(&self) -> Option<&str> {
-        self.worker_id.as_deref()
+        self.link.worker_id()
     }
 
     /// True while the stream is open and registered.
     pub fn is_registered(&self) -> bool {
-        self.link == Link::Open && self.worker_id.is_some()
+        self.link.is_registered()
     }
 
     /// True while the worker takes tasks: stream open, registered, not
@@ -503,7 +485,7 @@ impl WorkerMachine {
 
     /// Failed connections in a row (0 after a healthy one).
     pub fn stream_failures(&self) -> u32 {
-        self.session.failures()
+        self.link.session.failures()
     }
 }
 
@@ -511,8 +493,8 @@ impl fmt::Debug for WorkerMachine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerMachine")
             .field("agent_id", &self.requests.agent_id())
-            .field("link", &self.link)
-            .field("worker_id", &self.worker_id)
+            .field("link", &self.link.state())
+            .field("worker_id", &self.link.worker_id())
             .field("running", &self.running())
             .field("queued", &self.queue.len())
             .field("in_flight", &self.in_flight())

@@ -99,7 +99,7 @@ impl WorkerMachine {
         if self.stopping.is_some() || !self.is_registered() {
             return;
         }
-        let (Some((seq, busy)), Some(worker_id)) = (self.capacity.due(), self.worker_id.clone())
+        let (Some((seq, busy)), Some(worker_id)) = (self.capacity.due(), self.link.worker_id())
         else {
             return;
         };
@@ -112,7 +112,7 @@ impl WorkerMachine {
             Ok(request) => {
                 self.capacity.in_flight = true;
                 let call = Call::Capacity {
-                    worker_id,
+                    worker_id: worker_id.to_owned(),
                     seq,
                     busy,
                 };

@@ -5,22 +5,23 @@
 
 use std::time::{Instant, SystemTime};
 
+use super::link::State;
 use super::task::settle;
 use super::{
-    classify, notice, Call, CancelReason, Effect, Handler, HandlerOutcome, Level, Link, Phase,
+    classify, notice, Call, CancelReason, Effect, Handler, HandlerOutcome, Level, Phase,
     StopReason, WorkerMachine,
 };
 use crate::error::{Error, Result};
 use crate::model::worker::{event_id, heartbeat_data};
 use crate::model::{WorkerEvent, WorkerEventType};
-use crate::sans_io::stream::{Disconnect, Opened};
+use crate::sans_io::stream::Disconnect;
 use crate::sans_io::{HttpRequest, HttpResponse};
 
 impl WorkerMachine {
     /// Starts: opens the agent stream. Does nothing when started already.
     pub fn start(&mut self) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if self.link == Link::Idle && self.stopping.is_none() {
+        if self.link.state() == State::Idle && self.stopping.is_none() {
             self.connect(&mut fx);
         }
         fx
@@ -37,21 +38,15 @@ impl WorkerMachine {
         now: Instant,
     ) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if self.link != Link::Connecting {
+        if self.link.state() != State::Connecting {
             fx.push(Effect::CloseStream);
             return fx;
         }
-        match self.session.on_open(status, content_type, now) {
-            Opened::Stream => {
-                self.link = Link::Open;
-                fx.push(Effect::ReadStream);
-            }
-            Opened::ReadError => fx.push(Effect::ReadStreamError),
-            Opened::Then(step) => {
-                fx.push(Effect::CloseStream);
-                let what = format!("the agent stream answered {status} without an event stream");
-                self.after_disconnect(step, what, now, &mut fx);
-            }
+        let (effect, step) = self.link.on_open(status, content_type, now);
+        fx.push(effect);
+        if let Some(step) = step {
+            let what = format!("the agent stream answered {status} without an event stream");
+            self.after_disconnect(step, what, now, &mut fx);
         }
         self.maybe_finish(&mut fx);
         fx
@@ -60,14 +55,14 @@ impl WorkerMachine {
     /// Bytes of the stream's body. Every event they complete is acted on.
     pub fn on_stream_bytes(&mut self, bytes: &[u8], now: Instant) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if self.link != Link::Open {
+        if self.link.state() != State::Open {
             return fx;
         }
-        self.session.feed(bytes);
+        self.link.session.feed(bytes);
         // Every event of the bytes fed is taken, even after a stop began
         // in the middle of them: a task among them is then noticed, and
         // left to the server's dispatch.
-        while let Some(item) = self.session.next_event() {
+        while let Some(item) = self.link.session.next_event() {
             match item {
                 Ok(event) => {
                     let event = classify(&event);
@@ -91,7 +86,7 @@ impl WorkerMachine {
     /// of reconnects).
     pub fn on_stream_end(&mut self, why: Disconnect, now: Instant) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if !matches!(self.link, Link::Open | Link::Connecting) {
+        if !matches!(self.link.state(), State::Open | State::Connecting) {
             return fx;
         }
         self.unregister();
@@ -99,8 +94,7 @@ impl WorkerMachine {
         let what = describe(&why);
         if let Disconnect::Error(error) = why {
             if error.is_unauthorized() {
-                self.link = Link::Closed;
-                self.session.stop();
+                self.link.give_up();
                 fx.push(notice(
                     Level::Error,
                     None,
@@ -108,11 +102,14 @@ impl WorkerMachine {
                 ));
                 self.begin_stop(StopReason::Fatal(error), now, &mut fx);
             } else {
-                let step = self.session.on_disconnect(Disconnect::Error(error), now);
+                let step = self
+                    .link
+                    .session
+                    .on_disconnect(Disconnect::Error(error), now);
                 self.after_disconnect(step, what, now, &mut fx);
             }
         } else {
-            let step = self.session.on_disconnect(why, now);
+            let step = self.link.session.on_disconnect(why, now);
             self.after_disconnect(step, what, now, &mut fx);
         }
         self.maybe_finish(&mut fx);
@@ -193,7 +190,7 @@ impl WorkerMachine {
             }
             Call::Heartbeat { worker_id } => {
                 let answer = answer.and_then(|r| self.requests.check(r));
-                let current = self.worker_id.as_deref() == Some(worker_id.as_str())
+                let current = self.link.worker_id() == Some(worker_id.as_str())
                     || self
                         .stopping
                         .as_ref()
@@ -207,7 +204,7 @@ impl WorkerMachine {
                 busy,
             } => {
                 let answer = answer.and_then(|r| self.requests.check(r));
-                let current = self.worker_id.as_deref() == Some(worker_id.as_str());
+                let current = self.link.worker_id() == Some(worker_id.as_str());
                 let (update, retry) = ((seq, busy, current), self.policy.heartbeat_interval);
                 fx.extend(self.capacity.on_answer(answer, update, now, retry));
                 self.send_capacity(&mut fx);
@@ -267,7 +264,7 @@ impl WorkerMachine {
         if self.finished {
             return fx;
         }
-        if let Link::Waiting(at) = self.link {
+        if let State::Waiting(at) = self.link.state() {
             if now >= at && self.stopping.is_none() && !self.give_up_if_idle(now, &mut fx) {
                 self.connect(&mut fx);
             }
@@ -325,10 +322,8 @@ impl WorkerMachine {
             return None;
         }
         let mut times = Vec::new();
-        if let Link::Waiting(at) = self.link {
-            if self.stopping.is_none() {
-                times.push(at);
-            }
+        if self.stopping.is_none() {
+            times.extend(self.link.next_wakeup());
         }
         times.extend(self.heartbeat.next_wakeup(self.heartbeat_target()));
         times.extend(self.capacity.next_wakeup());

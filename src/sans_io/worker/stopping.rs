@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::{
-    notice, CancelReason, Effect, Handler, Level, Link, Phase, StopReason, Stopping, WorkerMachine,
+    notice, CancelReason, Effect, Handler, Level, Phase, StopReason, Stopping, WorkerMachine,
     SHUTDOWN_MESSAGE,
 };
 use crate::sans_io::duration::after;
@@ -38,16 +38,12 @@ impl WorkerMachine {
             // to hand its tasks to another worker.
             // The last registration's id when the stream is reconnecting
             // (not registered again yet): its tasks still run.
-            heartbeat_id: self.worker_id.clone().or(self.last_worker_id.clone()),
+            heartbeat_id: self.link.last_worker_id().map(str::to_owned),
             unsaved: Vec::new(),
             abandoned: Vec::new(),
         });
-        if matches!(self.link, Link::Open | Link::Connecting) {
-            fx.push(Effect::CloseStream);
-        }
-        self.link = Link::Closed;
+        fx.extend(self.link.close());
         // Unregistered, the heartbeats kept (or resumed).
-        self.worker_id = None;
         self.capacity.reset(None);
         self.heartbeat.resume(now);
         self.forget_queue("the worker is stopping", fx);
@@ -69,7 +65,7 @@ impl WorkerMachine {
     /// stopping the last one's until every claimed task is saved.
     pub(super) fn heartbeat_target(&self) -> Option<&str> {
         if self.is_registered() {
-            return self.worker_id.as_deref();
+            return self.link.worker_id();
         }
         match &self.stopping {
             Some(stopping) if self.claimed_unsaved() => stopping.heartbeat_id.as_deref(),
