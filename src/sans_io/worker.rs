@@ -173,14 +173,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
 
-use serde_json::Value;
-
 use super::retry::{Backoff, Jitter};
 use super::stream::{EventSession, StreamPolicy};
-use crate::model::{AgentExecutionStatus, Task};
+use crate::model::Task;
 use capacity::Capacity;
 use heartbeat::Heartbeat;
 use link::Link;
+use record::{Handler, TaskRecord};
 
 mod body;
 mod capacity;
@@ -191,6 +190,7 @@ mod inputs;
 mod intake;
 mod link;
 mod policy;
+mod record;
 mod requests;
 mod stopping;
 mod stream;
@@ -229,45 +229,6 @@ const MAX_READ_FAILURES: usize = 3;
 
 /// Tasks whose failed reads in a row are remembered (the oldest forgotten).
 const READ_FAILURES_KEPT: usize = 256;
-
-/// Whether the handler of a task runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Handler {
-    NotStarted,
-    Running,
-    /// Cancelled (timeout, shutdown); not returned yet.
-    Cancelled,
-    Returned,
-}
-
-/// One task taken (holding a slot or settling).
-struct TaskRecord {
-    id: String,
-    /// The task as handed to the handler: delivered, `executing`, result
-    /// cleared. The base of the final save's merge.
-    base: Task,
-    /// The status it was delivered with (`None`: none sent, read as
-    /// `pending`): the server's copy must still have it to be claimed.
-    delivered: Option<AgentExecutionStatus>,
-    phase: Phase,
-    handler: Handler,
-    /// The claim or the handler occupies the slot: from the claim until the
-    /// handler returns (or the task is settled without running). The read
-    /// and the final save after it count against the concurrency too
-    /// ([`WorkerMachine::running`]).
-    holds_slot: bool,
-    /// The task as it will be saved (status and result settled).
-    ours: Option<Task>,
-    /// The server's copy, from the reload.
-    theirs: Option<Task>,
-    /// The final save's body, made once for every attempt.
-    final_body: Option<Value>,
-    metrics_reported: bool,
-    /// Kept for the handler's start, then handed over.
-    llm_gateway: Option<LlmGateway>,
-    /// When a cancelled handler that has not returned is aborted.
-    abort_at: Option<Instant>,
-}
 
 /// A task accepted into the queue.
 struct Queued {
@@ -431,10 +392,7 @@ impl WorkerMachine {
     /// dies leaves at most `concurrency` tasks `executing` besides those
     /// whose save it gave up.
     pub fn running(&self) -> usize {
-        self.tasks
-            .iter()
-            .filter(|r| r.holds_slot || matches!(r.phase, Phase::Reload | Phase::FinalSave { .. }))
-            .count()
+        self.tasks.iter().filter(|r| r.is_running()).count()
     }
 
     /// Tasks accepted and waiting for a slot.

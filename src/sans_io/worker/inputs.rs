@@ -294,17 +294,14 @@ impl WorkerMachine {
                     );
                     self.cancel(index, CancelReason::Timeout, message, now, &mut fx);
                 }
-                Phase::FinalSave {
-                    attempt,
-                    retry_at: Some(at),
-                } if now >= at => {
-                    if let Some(record) = self.tasks.get_mut(index) {
-                        record.phase = Phase::FinalSave {
-                            attempt,
-                            retry_at: None,
-                        };
+                Phase::FinalSave { .. } => {
+                    if self
+                        .tasks
+                        .get_mut(index)
+                        .is_some_and(|r| r.retry_due(Some(now)))
+                    {
+                        self.send_final_save(index, &mut fx);
                     }
-                    self.send_final_save(index, &mut fx);
                 }
                 _ => {}
             }

@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use super::{
-    notice, CancelReason, Effect, Handler, Level, Phase, StopReason, Stopping, WorkerMachine,
-    SHUTDOWN_MESSAGE,
+    notice, CancelReason, Effect, Handler, Level, Phase, StopReason, Stopping, TaskRecord,
+    WorkerMachine, SHUTDOWN_MESSAGE,
 };
 use crate::sans_io::duration::after;
 
@@ -53,12 +53,7 @@ impl WorkerMachine {
 
     /// True while a task is claimed and its final status not saved yet.
     pub(super) fn claimed_unsaved(&self) -> bool {
-        self.tasks.iter().any(|r| {
-            matches!(
-                r.phase,
-                Phase::SaveExecuting | Phase::Run { .. } | Phase::Reload | Phase::FinalSave { .. }
-            )
-        })
+        self.tasks.iter().any(TaskRecord::is_claimed)
     }
 
     /// The worker id heartbeats go for: the registration's, and while
@@ -109,22 +104,7 @@ impl WorkerMachine {
             self.expire_grace(now, fx);
         }
         for index in 0..self.tasks.len() {
-            let retry_now = matches!(
-                self.tasks.get(index).map(|r| r.phase),
-                Some(Phase::FinalSave {
-                    retry_at: Some(_),
-                    ..
-                })
-            );
-            if retry_now {
-                if let Some(record) = self.tasks.get_mut(index) {
-                    if let Phase::FinalSave { attempt, .. } = record.phase {
-                        record.phase = Phase::FinalSave {
-                            attempt,
-                            retry_at: None,
-                        };
-                    }
-                }
+            if self.tasks.get_mut(index).is_some_and(|r| r.retry_due(None)) {
                 self.send_final_save(index, fx);
             }
         }
@@ -263,11 +243,7 @@ impl WorkerMachine {
             {
                 abandoned.push(record.id.clone());
             }
-            let claimed = matches!(
-                record.phase,
-                Phase::SaveExecuting | Phase::Run { .. } | Phase::Reload | Phase::FinalSave { .. }
-            );
-            if claimed && !unsaved.contains(&record.id) {
+            if record.is_claimed() && !unsaved.contains(&record.id) {
                 unsaved.push(record.id.clone());
             }
         }
