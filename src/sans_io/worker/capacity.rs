@@ -108,7 +108,7 @@ impl WorkerMachine {
             WorkerEventType::CapacityUpdate,
             capacity_data(busy),
         );
-        match self.requests.worker_event(&worker_id, &event) {
+        match self.requests.worker_event(worker_id, &event) {
             Ok(request) => {
                 self.capacity.in_flight = true;
                 let call = Call::Capacity {

@@ -22,7 +22,7 @@ impl WorkerMachine {
     pub fn start(&mut self) -> Vec<Effect> {
         let mut fx = Vec::new();
         if self.link.state() == State::Idle && self.stopping.is_none() {
-            self.connect(&mut fx);
+            fx.push(self.link.connect(&self.requests));
         }
         fx
     }
@@ -266,7 +266,7 @@ impl WorkerMachine {
         }
         if let State::Waiting(at) = self.link.state() {
             if now >= at && self.stopping.is_none() && !self.give_up_if_idle(now, &mut fx) {
-                self.connect(&mut fx);
+                fx.push(self.link.connect(&self.requests));
             }
         }
         let target = self.heartbeat_target().map(str::to_owned);
@@ -295,11 +295,8 @@ impl WorkerMachine {
                     self.cancel(index, CancelReason::Timeout, message, now, &mut fx);
                 }
                 Phase::FinalSave { .. } => {
-                    if self
-                        .tasks
-                        .get_mut(index)
-                        .is_some_and(|r| r.retry_due(Some(now)))
-                    {
+                    let record = self.tasks.get_mut(index);
+                    if record.is_some_and(|r| r.retry_due(Some(now))) {
                         self.send_final_save(index, &mut fx);
                     }
                 }

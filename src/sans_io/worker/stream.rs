@@ -11,10 +11,6 @@ use crate::model::{AgentExecutionStatus, DeployedAsset};
 use crate::sans_io::stream::NextStep;
 
 impl WorkerMachine {
-    pub(super) fn connect(&mut self, fx: &mut Vec<Effect>) {
-        fx.push(self.link.connect(&self.requests));
-    }
-
     /// Acts on the session's decision after a connection ended.
     pub(super) fn after_disconnect(
         &mut self,
