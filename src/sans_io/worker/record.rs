@@ -31,7 +31,7 @@ pub(super) struct TaskRecord {
     /// The claim or the handler occupies the slot: from the claim until the
     /// handler returns (or the task is settled without running). The read
     /// and the final save after it count against the concurrency too
-    /// ([`WorkerMachine::running`]).
+    /// ([`WorkerMachine::running`](super::WorkerMachine::running)).
     pub(super) holds_slot: bool,
     /// The task as it will be saved (status and result settled).
     pub(super) ours: Option<Task>,
