@@ -176,18 +176,24 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
 
-use serde_json::Value;
-
 use super::retry::{Backoff, Jitter};
 use super::stream::{EventSession, StreamPolicy};
-use crate::model::{AgentExecutionStatus, Task};
+use crate::model::Task;
+use capacity::Capacity;
+use heartbeat::Heartbeat;
+use link::Link;
+use record::{Handler, TaskRecord};
 
 mod body;
+mod capacity;
 mod classify;
 mod effects;
+mod heartbeat;
 mod inputs;
 mod intake;
+mod link;
 mod policy;
+mod record;
 mod requests;
 mod stopping;
 mod stream;
@@ -227,79 +233,10 @@ const MAX_READ_FAILURES: usize = 3;
 /// Tasks whose failed reads in a row are remembered (the oldest forgotten).
 const READ_FAILURES_KEPT: usize = 256;
 
-/// Whether the handler of a task runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Handler {
-    NotStarted,
-    Running,
-    /// Cancelled (timeout, shutdown); not returned yet.
-    Cancelled,
-    Returned,
-}
-
-/// One task taken (holding a slot or settling).
-struct TaskRecord {
-    id: String,
-    /// The task as handed to the handler: delivered, `executing`, result
-    /// cleared. The base of the final save's merge.
-    base: Task,
-    /// The status it was delivered with (`None`: none sent, read as
-    /// `pending`): the server's copy must still have it to be claimed.
-    delivered: Option<AgentExecutionStatus>,
-    phase: Phase,
-    handler: Handler,
-    /// The claim or the handler occupies the slot: from the claim until the
-    /// handler returns (or the task is settled without running). The read
-    /// and the final save after it count against the concurrency too
-    /// ([`WorkerMachine::running`]).
-    holds_slot: bool,
-    /// The task as it will be saved (status and result settled).
-    ours: Option<Task>,
-    /// The server's copy, from the reload.
-    theirs: Option<Task>,
-    /// The final save's body, made once for every attempt.
-    final_body: Option<Value>,
-    metrics_reported: bool,
-    /// Kept for the handler's start, then handed over.
-    llm_gateway: Option<LlmGateway>,
-    /// When a cancelled handler that has not returned is aborted.
-    abort_at: Option<Instant>,
-}
-
 /// A task accepted into the queue.
 struct Queued {
     task: Box<Task>,
     llm_gateway: Option<LlmGateway>,
-}
-
-/// The agent stream's connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    /// Not started.
-    Idle,
-    /// A connection is being made.
-    Connecting,
-    /// Reading the stream.
-    Open,
-    /// Waiting to reconnect.
-    Waiting(Instant),
-    /// Closed for good (stopping).
-    Closed,
-}
-
-/// The capacity as decided and as the server knows it.
-#[derive(Debug, Default)]
-struct Capacity {
-    /// The value now, and the number of its latest change.
-    busy: bool,
-    seq: u64,
-    /// What the server acknowledged for the current worker id (`None`:
-    /// unknown, after a failed update).
-    server: Option<bool>,
-    /// The update being sent.
-    in_flight: bool,
-    /// When a failed update is sent again.
-    retry_at: Option<Instant>,
 }
 
 /// A stop under way.
@@ -351,15 +288,8 @@ struct Stopping {
 pub struct WorkerMachine {
     requests: WorkerRequests,
     policy: WorkerPolicy,
-    session: EventSession,
     link: Link,
-    worker_id: Option<String>,
-    /// The last registration's worker id, kept across a disconnect: a
-    /// shutdown during a reconnect heartbeats for it through the drain.
-    last_worker_id: Option<String>,
-    /// The heartbeat waits for this time (none in flight).
-    heartbeat_at: Option<Instant>,
-    heartbeat_in_flight: bool,
+    heartbeat: Heartbeat,
     capacity: Capacity,
     tasks: Vec<TaskRecord>,
     queue: VecDeque<Queued>,
@@ -388,14 +318,13 @@ impl WorkerMachine {
         let (initial, max) = (policy.save_initial_delay, policy.save_max_delay);
         WorkerMachine {
             save_backoff: Backoff::new(initial, max, Some(Jitter::Equal)),
-            session: EventSession::new(requests.agent_id(), policy.stream.clone()),
+            link: Link::new(EventSession::new(
+                requests.agent_id(),
+                policy.stream.clone(),
+            )),
             requests,
             policy,
-            link: Link::Idle,
-            worker_id: None,
-            last_worker_id: None,
-            heartbeat_at: None,
-            heartbeat_in_flight: false,
+            heartbeat: Heartbeat::default(),
             capacity: Capacity::default(),
             tasks: Vec::new(),
             queue: VecDeque::new(),
@@ -446,12 +375,12 @@ impl WorkerMachine {
 
     /// The worker id of the current registration.
     pub fn worker_id(&self) -> Option<&str> {
-        self.worker_id.as_deref()
+        self.link.worker_id()
     }
 
     /// True while the stream is open and registered.
     pub fn is_registered(&self) -> bool {
-        self.link == Link::Open && self.worker_id.is_some()
+        self.link.is_registered()
     }
 
     /// True while the worker takes tasks: stream open, registered, not
@@ -466,10 +395,7 @@ impl WorkerMachine {
     /// dies leaves at most `concurrency` tasks `executing` besides those
     /// whose save it gave up.
     pub fn running(&self) -> usize {
-        self.tasks
-            .iter()
-            .filter(|r| r.holds_slot || matches!(r.phase, Phase::Reload | Phase::FinalSave { .. }))
-            .count()
+        self.tasks.iter().filter(|r| r.is_running()).count()
     }
 
     /// Tasks accepted and waiting for a slot.
@@ -520,7 +446,7 @@ impl WorkerMachine {
 
     /// Failed connections in a row (0 after a healthy one).
     pub fn stream_failures(&self) -> u32 {
-        self.session.failures()
+        self.link.session.failures()
     }
 }
 
@@ -528,8 +454,8 @@ impl fmt::Debug for WorkerMachine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerMachine")
             .field("agent_id", &self.requests.agent_id())
-            .field("link", &self.link)
-            .field("worker_id", &self.worker_id)
+            .field("link", &self.link.state())
+            .field("worker_id", &self.link.worker_id())
             .field("running", &self.running())
             .field("queued", &self.queue.len())
             .field("in_flight", &self.in_flight())

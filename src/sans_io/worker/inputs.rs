@@ -5,23 +5,24 @@
 
 use std::time::{Instant, SystemTime};
 
+use super::link::State;
 use super::task::settle;
 use super::{
-    classify, notice, Call, CancelReason, Effect, Handler, HandlerOutcome, Level, Link, Phase,
+    classify, notice, Call, CancelReason, Effect, Handler, HandlerOutcome, Level, Phase,
     StopReason, WorkerMachine,
 };
 use crate::error::{Error, Result};
 use crate::model::worker::{event_id, heartbeat_data};
 use crate::model::{WorkerEvent, WorkerEventType};
-use crate::sans_io::stream::{Disconnect, Opened};
+use crate::sans_io::stream::Disconnect;
 use crate::sans_io::{HttpRequest, HttpResponse};
 
 impl WorkerMachine {
     /// Starts: opens the agent stream. Does nothing when started already.
     pub fn start(&mut self) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if self.link == Link::Idle && self.stopping.is_none() {
-            self.connect(&mut fx);
+        if self.link.state() == State::Idle && self.stopping.is_none() {
+            fx.push(self.link.connect(&self.requests));
         }
         fx
     }
@@ -37,21 +38,15 @@ impl WorkerMachine {
         now: Instant,
     ) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if self.link != Link::Connecting {
+        if self.link.state() != State::Connecting {
             fx.push(Effect::CloseStream);
             return fx;
         }
-        match self.session.on_open(status, content_type, now) {
-            Opened::Stream => {
-                self.link = Link::Open;
-                fx.push(Effect::ReadStream);
-            }
-            Opened::ReadError => fx.push(Effect::ReadStreamError),
-            Opened::Then(step) => {
-                fx.push(Effect::CloseStream);
-                let what = format!("the agent stream answered {status} without an event stream");
-                self.after_disconnect(step, what, now, &mut fx);
-            }
+        let (effect, step) = self.link.on_open(status, content_type, now);
+        fx.push(effect);
+        if let Some(step) = step {
+            let what = format!("the agent stream answered {status} without an event stream");
+            self.after_disconnect(step, what, now, &mut fx);
         }
         self.maybe_finish(&mut fx);
         fx
@@ -60,14 +55,14 @@ impl WorkerMachine {
     /// Bytes of the stream's body. Every event they complete is acted on.
     pub fn on_stream_bytes(&mut self, bytes: &[u8], now: Instant) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if self.link != Link::Open {
+        if self.link.state() != State::Open {
             return fx;
         }
-        self.session.feed(bytes);
+        self.link.session.feed(bytes);
         // Every event of the bytes fed is taken, even after a stop began
         // in the middle of them: a task among them is then noticed, and
         // left to the server's dispatch.
-        while let Some(item) = self.session.next_event() {
+        while let Some(item) = self.link.session.next_event() {
             match item {
                 Ok(event) => {
                     let event = classify(&event);
@@ -91,7 +86,7 @@ impl WorkerMachine {
     /// of reconnects).
     pub fn on_stream_end(&mut self, why: Disconnect, now: Instant) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if !matches!(self.link, Link::Open | Link::Connecting) {
+        if !matches!(self.link.state(), State::Open | State::Connecting) {
             return fx;
         }
         self.unregister();
@@ -99,8 +94,7 @@ impl WorkerMachine {
         let what = describe(&why);
         if let Disconnect::Error(error) = why {
             if error.is_unauthorized() {
-                self.link = Link::Closed;
-                self.session.stop();
+                self.link.give_up();
                 fx.push(notice(
                     Level::Error,
                     None,
@@ -108,11 +102,14 @@ impl WorkerMachine {
                 ));
                 self.begin_stop(StopReason::Fatal(error), now, &mut fx);
             } else {
-                let step = self.session.on_disconnect(Disconnect::Error(error), now);
+                let step = self
+                    .link
+                    .session
+                    .on_disconnect(Disconnect::Error(error), now);
                 self.after_disconnect(step, what, now, &mut fx);
             }
         } else {
-            let step = self.session.on_disconnect(why, now);
+            let step = self.link.session.on_disconnect(why, now);
             self.after_disconnect(step, what, now, &mut fx);
         }
         self.maybe_finish(&mut fx);
@@ -192,50 +189,24 @@ impl WorkerMachine {
                 self.side_call_done(&call, &mut fx);
             }
             Call::Heartbeat { worker_id } => {
-                if let Err(error) = answer.and_then(|r| self.requests.check(r)) {
-                    fx.push(notice(
-                        Level::Warn,
-                        None,
-                        format!("a heartbeat of worker {worker_id} failed: {error}"),
-                    ));
-                }
-                let current = self.worker_id.as_deref() == Some(worker_id.as_str())
+                let answer = answer.and_then(|r| self.requests.check(r));
+                let current = self.link.worker_id() == Some(worker_id.as_str())
                     || self
                         .stopping
                         .as_ref()
                         .is_some_and(|s| s.heartbeat_id.as_deref() == Some(worker_id.as_str()));
-                if current && self.heartbeat_in_flight {
-                    self.heartbeat_in_flight = false;
-                    self.heartbeat_at = now.checked_add(self.policy.heartbeat_interval);
-                }
+                let (beat, interval) = ((&*worker_id, current), self.policy.heartbeat_interval);
+                fx.extend(self.heartbeat.on_answer(answer, beat, now, interval));
             }
             Call::Capacity {
                 worker_id,
                 seq,
                 busy,
             } => {
-                let result = answer.and_then(|r| self.requests.check(r));
-                self.capacity.in_flight = false;
-                let current = self.worker_id.as_deref() == Some(worker_id.as_str());
-                match result {
-                    Ok(()) if current => self.capacity.server = Some(busy),
-                    Ok(()) => {}
-                    Err(error) => {
-                        fx.push(notice(
-                            Level::Warn,
-                            None,
-                            format!(
-                                "capacity update #{seq} (is_busy: {busy}) failed: {error}; sent again in {:?}",
-                                self.policy.heartbeat_interval
-                            ),
-                        ));
-                        if current {
-                            self.capacity.server = None;
-                            self.capacity.retry_at =
-                                now.checked_add(self.policy.heartbeat_interval);
-                        }
-                    }
-                }
+                let answer = answer.and_then(|r| self.requests.check(r));
+                let current = self.link.worker_id() == Some(worker_id.as_str());
+                let (update, retry) = ((seq, busy, current), self.policy.heartbeat_interval);
+                fx.extend(self.capacity.on_answer(answer, update, now, retry));
                 self.send_capacity(&mut fx);
             }
         }
@@ -293,23 +264,14 @@ impl WorkerMachine {
         if self.finished {
             return fx;
         }
-        if let Link::Waiting(at) = self.link {
+        if let State::Waiting(at) = self.link.state() {
             if now >= at && self.stopping.is_none() && !self.give_up_if_idle(now, &mut fx) {
-                self.connect(&mut fx);
+                fx.push(self.link.connect(&self.requests));
             }
         }
-        if !self.heartbeat_in_flight {
-            let target = self.heartbeat_target().map(str::to_owned);
-            if let (Some(at), Some(worker_id)) = (self.heartbeat_at, target) {
-                if now >= at {
-                    self.heartbeat_at = None;
-                    self.heartbeat_in_flight = true;
-                    fx.push(Effect::SendHeartbeat { worker_id });
-                }
-            }
-        }
-        if self.capacity.retry_at.is_some_and(|at| now >= at) {
-            self.capacity.retry_at = None;
+        let target = self.heartbeat_target().map(str::to_owned);
+        fx.extend(self.heartbeat.on_tick(now, target));
+        if self.capacity.on_tick(now) {
             self.send_capacity(&mut fx);
         }
         if let Some(stopping) = &self.stopping {
@@ -332,17 +294,11 @@ impl WorkerMachine {
                     );
                     self.cancel(index, CancelReason::Timeout, message, now, &mut fx);
                 }
-                Phase::FinalSave {
-                    attempt,
-                    retry_at: Some(at),
-                } if now >= at => {
-                    if let Some(record) = self.tasks.get_mut(index) {
-                        record.phase = Phase::FinalSave {
-                            attempt,
-                            retry_at: None,
-                        };
+                Phase::FinalSave { .. } => {
+                    let record = self.tasks.get_mut(index);
+                    if record.is_some_and(|r| r.retry_due(Some(now))) {
+                        self.send_final_save(index, &mut fx);
                     }
-                    self.send_final_save(index, &mut fx);
                 }
                 _ => {}
             }
@@ -360,15 +316,11 @@ impl WorkerMachine {
             return None;
         }
         let mut times = Vec::new();
-        if let Link::Waiting(at) = self.link {
-            if self.stopping.is_none() {
-                times.push(at);
-            }
+        if self.stopping.is_none() {
+            times.extend(self.link.next_wakeup());
         }
-        if !self.heartbeat_in_flight && self.heartbeat_target().is_some() {
-            times.extend(self.heartbeat_at);
-        }
-        times.extend(self.capacity.retry_at);
+        times.extend(self.heartbeat.next_wakeup(self.heartbeat_target()));
+        times.extend(self.capacity.next_wakeup());
         if let Some(stopping) = &self.stopping {
             let running = self.tasks.iter().any(|r| {
                 matches!(

@@ -1,13 +1,11 @@
-//! Intake (slots, the queue, releases, claims) and capacity (`is_busy`
-//! and its updates to the server).
+//! Intake (slots, the queue, releases, claims).
 
 use super::{
     notice, Call, Effect, Handler, Level, LlmGateway, Phase, Queued, TaskRecord, WorkerMachine,
     MAX_READ_FAILURES, MAX_SIDE_CALLS, READ_FAILURES_KEPT,
 };
 use crate::error::ErrorClass;
-use crate::model::worker::{capacity_data, event_id};
-use crate::model::{AgentExecutionStatus, Task, WorkerEvent, WorkerEventType};
+use crate::model::{AgentExecutionStatus, Task};
 
 impl WorkerMachine {
     pub(super) fn holds(&self, task_id: &str) -> bool {
@@ -345,56 +343,6 @@ impl WorkerMachine {
                 break;
             };
             self.claim(next.task, next.llm_gateway, fx);
-        }
-    }
-
-    // ----- capacity --------------------------------------------------------
-
-    pub(super) fn update_capacity(&mut self, fx: &mut Vec<Effect>) {
-        let busy = self.running() >= self.policy.concurrency;
-        if busy != self.capacity.busy {
-            self.capacity.busy = busy;
-            self.capacity.seq = self.capacity.seq.saturating_add(1);
-        }
-        self.send_capacity(fx);
-    }
-
-    /// Sends the capacity when the server's view differs, one at a time.
-    pub(super) fn send_capacity(&mut self, fx: &mut Vec<Effect>) {
-        if self.stopping.is_some()
-            || self.capacity.in_flight
-            || self.capacity.retry_at.is_some()
-            || self.capacity.server == Some(self.capacity.busy)
-            || !self.is_registered()
-        {
-            return;
-        }
-        let Some(worker_id) = self.worker_id.clone() else {
-            return;
-        };
-        let busy = self.capacity.busy;
-        let event = WorkerEvent::with_id(
-            event_id(&mut self.rng),
-            WorkerEventType::CapacityUpdate,
-            capacity_data(busy),
-        );
-        match self.requests.worker_event(&worker_id, &event) {
-            Ok(request) => {
-                self.capacity.in_flight = true;
-                fx.push(Effect::Send {
-                    call: Call::Capacity {
-                        worker_id,
-                        seq: self.capacity.seq,
-                        busy,
-                    },
-                    request,
-                });
-            }
-            Err(error) => fx.push(notice(
-                Level::Warn,
-                None,
-                format!("cannot send a capacity update: {error}"),
-            )),
         }
     }
 }

@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use super::{
-    notice, CancelReason, Effect, Handler, Level, Link, Phase, StopReason, Stopping, WorkerMachine,
-    SHUTDOWN_MESSAGE,
+    notice, CancelReason, Effect, Handler, Level, Phase, StopReason, Stopping, TaskRecord,
+    WorkerMachine, SHUTDOWN_MESSAGE,
 };
 use crate::sans_io::duration::after;
 
@@ -38,21 +38,14 @@ impl WorkerMachine {
             // to hand its tasks to another worker.
             // The last registration's id when the stream is reconnecting
             // (not registered again yet): its tasks still run.
-            heartbeat_id: self.worker_id.clone().or(self.last_worker_id.clone()),
+            heartbeat_id: self.link.last_worker_id().map(str::to_owned),
             unsaved: Vec::new(),
             abandoned: Vec::new(),
         });
-        if matches!(self.link, Link::Open | Link::Connecting) {
-            fx.push(Effect::CloseStream);
-        }
-        self.link = Link::Closed;
-        let heartbeat = (self.heartbeat_at, self.heartbeat_in_flight);
-        self.unregister();
-        (self.heartbeat_at, self.heartbeat_in_flight) = heartbeat;
-        if self.heartbeat_at.is_none() && !self.heartbeat_in_flight {
-            // A disconnect had stopped them: the first beat at once.
-            self.heartbeat_at = Some(now);
-        }
+        fx.extend(self.link.close());
+        // Unregistered, the heartbeats kept (or resumed).
+        self.capacity.reset(None);
+        self.heartbeat.resume(now);
         self.forget_queue("the worker is stopping", fx);
         // `Finished` comes from the end of the input being handled (every
         // public input ends with `maybe_finish`).
@@ -60,19 +53,14 @@ impl WorkerMachine {
 
     /// True while a task is claimed and its final status not saved yet.
     pub(super) fn claimed_unsaved(&self) -> bool {
-        self.tasks.iter().any(|r| {
-            matches!(
-                r.phase,
-                Phase::SaveExecuting | Phase::Run { .. } | Phase::Reload | Phase::FinalSave { .. }
-            )
-        })
+        self.tasks.iter().any(TaskRecord::is_claimed)
     }
 
     /// The worker id heartbeats go for: the registration's, and while
     /// stopping the last one's until every claimed task is saved.
     pub(super) fn heartbeat_target(&self) -> Option<&str> {
         if self.is_registered() {
-            return self.worker_id.as_deref();
+            return self.link.worker_id();
         }
         match &self.stopping {
             Some(stopping) if self.claimed_unsaved() => stopping.heartbeat_id.as_deref(),
@@ -116,22 +104,7 @@ impl WorkerMachine {
             self.expire_grace(now, fx);
         }
         for index in 0..self.tasks.len() {
-            let retry_now = matches!(
-                self.tasks.get(index).map(|r| r.phase),
-                Some(Phase::FinalSave {
-                    retry_at: Some(_),
-                    ..
-                })
-            );
-            if retry_now {
-                if let Some(record) = self.tasks.get_mut(index) {
-                    if let Phase::FinalSave { attempt, .. } = record.phase {
-                        record.phase = Phase::FinalSave {
-                            attempt,
-                            retry_at: None,
-                        };
-                    }
-                }
+            if self.tasks.get_mut(index).is_some_and(|r| r.retry_due(None)) {
                 self.send_final_save(index, fx);
             }
         }
@@ -270,11 +243,7 @@ impl WorkerMachine {
             {
                 abandoned.push(record.id.clone());
             }
-            let claimed = matches!(
-                record.phase,
-                Phase::SaveExecuting | Phase::Run { .. } | Phase::Reload | Phase::FinalSave { .. }
-            );
-            if claimed && !unsaved.contains(&record.id) {
+            if record.is_claimed() && !unsaved.contains(&record.id) {
                 unsaved.push(record.id.clone());
             }
         }

@@ -4,19 +4,13 @@
 
 use std::time::Instant;
 
-use super::{notice, AgentEvent, Call, Effect, Level, Link, StopReason, WorkerMachine};
+use super::link::State;
+use super::{notice, AgentEvent, Call, Effect, Level, StopReason, WorkerMachine};
 use crate::error::{Error, TransportError, TransportErrorKind};
 use crate::model::{AgentExecutionStatus, DeployedAsset};
 use crate::sans_io::stream::NextStep;
 
 impl WorkerMachine {
-    pub(super) fn connect(&mut self, fx: &mut Vec<Effect>) {
-        self.link = Link::Connecting;
-        fx.push(Effect::OpenStream(
-            self.requests.agent_stream(&self.session),
-        ));
-    }
-
     /// Acts on the session's decision after a connection ended.
     pub(super) fn after_disconnect(
         &mut self,
@@ -26,24 +20,21 @@ impl WorkerMachine {
         fx: &mut Vec<Effect>,
     ) {
         self.unregister();
+        self.link.after_disconnect(&step, now);
         match step {
             NextStep::Reconnect { after } => {
-                self.link = Link::Waiting(now.checked_add(after).unwrap_or(now));
                 fx.push(notice(
                     Level::Warn,
                     None,
                     format!(
                         "{what}; reconnecting in {after:?} (failure {} in a row)",
-                        self.session.failures()
+                        self.link.session.failures()
                     ),
                 ));
                 self.give_up_if_idle(now, fx);
             }
-            NextStep::Done => self.link = Link::Closed,
-            NextStep::GiveUp(error) => {
-                self.link = Link::Closed;
-                self.begin_stop(StopReason::Fatal(error), now, fx);
-            }
+            NextStep::Done => {}
+            NextStep::GiveUp(error) => self.begin_stop(StopReason::Fatal(error), now, fx),
         }
     }
 
@@ -52,16 +43,15 @@ impl WorkerMachine {
         let Some(max) = self.policy.max_idle_reconnects else {
             return false;
         };
-        if self.in_flight() > 0 || self.session.failures() <= max || self.stopping.is_some() {
+        if self.in_flight() > 0 || self.link.session.failures() <= max || self.stopping.is_some() {
             return false;
         }
-        self.link = Link::Closed;
-        self.session.stop();
+        self.link.give_up();
         let error = Error::Transport(TransportError::new(
             TransportErrorKind::Connect,
             format!(
                 "gave up on the agent stream after {} failed connections in a row (max_idle_reconnects = {max})",
-                self.session.failures()
+                self.link.session.failures()
             ),
             None,
         ));
@@ -70,11 +60,9 @@ impl WorkerMachine {
     }
 
     pub(super) fn unregister(&mut self) {
-        self.worker_id = None;
-        self.heartbeat_at = None;
-        self.heartbeat_in_flight = false;
-        self.capacity.server = None;
-        self.capacity.retry_at = None;
+        self.link.unregister();
+        self.heartbeat.stop();
+        self.capacity.reset(None);
     }
 
     pub(super) fn on_agent_event(&mut self, event: AgentEvent, now: Instant, fx: &mut Vec<Effect>) {
@@ -97,12 +85,10 @@ impl WorkerMachine {
     }
 
     fn on_registration(&mut self, asset: DeployedAsset, fx: &mut Vec<Effect>) {
-        if self.stopping.is_some() || self.link != Link::Open {
+        if self.stopping.is_some() || self.link.state() != State::Open {
             return;
         }
-        self.session.mark_progress();
-        let previous = self.worker_id.replace(asset.id.clone());
-        self.last_worker_id = Some(asset.id.clone());
+        let previous = self.link.register(&asset.id);
         fx.push(notice(
             Level::Info,
             None,
@@ -113,13 +99,8 @@ impl WorkerMachine {
                 _ => format!("registered as worker {}", asset.id),
             },
         ));
-        self.heartbeat_at = None;
-        self.heartbeat_in_flight = true;
-        fx.push(Effect::SendHeartbeat {
-            worker_id: asset.id,
-        });
-        self.capacity.server = Some(asset.is_busy);
-        self.capacity.retry_at = None;
+        fx.push(self.heartbeat.send(asset.id));
+        self.capacity.reset(Some(asset.is_busy));
         self.send_capacity(fx);
     }
 

@@ -1,0 +1,83 @@
+//! A task the worker holds, and the transitions of its [`Phase`].
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::{LlmGateway, Phase};
+use crate::model::{AgentExecutionStatus, Task};
+
+/// Whether the handler of a task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Handler {
+    NotStarted,
+    Running,
+    /// Cancelled (timeout, shutdown); not returned yet.
+    Cancelled,
+    Returned,
+}
+
+/// One task taken (holding a slot or settling).
+pub(super) struct TaskRecord {
+    pub(super) id: String,
+    /// The task as handed to the handler: delivered, `executing`, result
+    /// cleared. The base of the final save's merge.
+    pub(super) base: Task,
+    /// The status it was delivered with (`None`: none sent, read as
+    /// `pending`): the server's copy must still have it to be claimed.
+    pub(super) delivered: Option<AgentExecutionStatus>,
+    pub(super) phase: Phase,
+    pub(super) handler: Handler,
+    /// The claim or the handler occupies the slot: from the claim until the
+    /// handler returns (or the task is settled without running). The read
+    /// and the final save after it count against the concurrency too
+    /// ([`WorkerMachine::running`](super::WorkerMachine::running)).
+    pub(super) holds_slot: bool,
+    /// The task as it will be saved (status and result settled).
+    pub(super) ours: Option<Task>,
+    /// The server's copy, from the reload.
+    pub(super) theirs: Option<Task>,
+    /// The final save's body, made once for every attempt.
+    pub(super) final_body: Option<Value>,
+    pub(super) metrics_reported: bool,
+    /// Kept for the handler's start, then handed over.
+    pub(super) llm_gateway: Option<LlmGateway>,
+    /// When a cancelled handler that has not returned is aborted.
+    pub(super) abort_at: Option<Instant>,
+}
+
+impl TaskRecord {
+    /// Claimed, and its final status not saved yet.
+    pub(super) fn is_claimed(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::SaveExecuting | Phase::Run { .. } | Phase::Reload | Phase::FinalSave { .. }
+        )
+    }
+
+    /// Counts against the concurrency: it holds its slot, or its reload or
+    /// final save is under way.
+    pub(super) fn is_running(&self) -> bool {
+        self.holds_slot || matches!(self.phase, Phase::Reload | Phase::FinalSave { .. })
+    }
+
+    /// A final save waiting for its next attempt goes now when its wait is
+    /// over at `now` (`None`: whatever the wait): true when it does.
+    pub(super) fn retry_due(&mut self, now: Option<Instant>) -> bool {
+        let Phase::FinalSave {
+            attempt,
+            retry_at: Some(at),
+        } = self.phase
+        else {
+            return false;
+        };
+        if now.is_some_and(|now| now < at) {
+            return false;
+        }
+        self.phase = Phase::FinalSave {
+            attempt,
+            retry_at: None,
+        };
+        true
+    }
+}
