@@ -492,7 +492,10 @@ pub(crate) fn route_url(
     let KeyUrl {
         scheme, host, port, ..
     } = key_url(url, allow_insecure_http).map_err(|why| {
-        let shown = crate::redact::redact_userinfo(Url::split(url).origin);
+        // Redacted whole, then cut: a password with an unencoded `/`, `?`
+        // or `#` ends the origin early, where no `@` is left to find.
+        let redacted = crate::redact::redact_userinfo(url);
+        let shown = Url::split(&redacted).origin;
         Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
     })?;
     let proxy = crate::proxy::choose(
@@ -1151,8 +1154,9 @@ pub(crate) fn resolve_base_url(
     if is_agent_controller(&host, port, &path) {
         let org = organization_id.filter(|o| !o.is_empty()).ok_or_else(|| {
             Error::Config(format!(
-                "the base URL {raw:?} is an agent-controller URL, which needs an organization id \
-                     (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)"
+                "the base URL {:?} is an agent-controller URL, which needs an organization id \
+                     (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)",
+                crate::redact::redact_userinfo(raw)
             ))
         })?;
         let org = segment::encode("organization_id", org)?;

@@ -168,3 +168,80 @@ fn a_control_character_in_a_header_value_is_refused_saying_why() {
     assert!(err.to_string().contains("control character"), "{err}");
     assert!(emulator.requests().is_empty());
 }
+
+/// Every run of 4 characters of `secret` that `text` holds.
+fn leaked<'a>(text: &str, secret: &'a str) -> Vec<&'a str> {
+    let chars: Vec<(usize, char)> = secret.char_indices().collect();
+    (0..chars.len().saturating_sub(3))
+        .map(|i| {
+            let end = chars.get(i + 4).map_or(secret.len(), |(at, _)| *at);
+            &secret[chars[i].0..end]
+        })
+        .filter(|part| text.contains(part))
+        .collect()
+}
+
+fn assert_hides(error: &Error, secret: &str, what: &str) {
+    for shown in [error.to_string(), format!("{error:?}")] {
+        let parts = leaked(&shown, secret);
+        assert!(
+            parts.is_empty(),
+            "{what}: {parts:?} of the secret in {shown}"
+        );
+    }
+}
+
+/// A password with an unencoded `?`, `/`, `#` or `@` (where a naive split
+/// cuts the URL) never shows, in part, in the error refusing any URL input.
+#[test]
+fn no_part_of_a_url_password_is_in_an_error() {
+    let config = Tasks::builder()
+        .api_key("k")
+        .base_url("http://127.0.0.1:8016")
+        .no_proxy()
+        .build_config()
+        .unwrap();
+    for c in ['?', '/', '#', '@'] {
+        let password = format!("Qz7k{c}Wk4Vx9");
+        for url in [
+            format!("https://user:{password}@host.example/x"),
+            format!("http://user:{password}@host.example:8080"),
+            format!("https://user:{password}@host.example"),
+        ] {
+            let error = config.route(&url).expect_err(&url);
+            assert_hides(&error, &password, "route");
+            let builder = || Tasks::builder().api_key("k").organization_id(ORG);
+            let inputs: [(&str, Result<_, Error>); 4] = [
+                ("base URL", builder().base_url(&url).build_config()),
+                (
+                    "events root",
+                    builder()
+                        .base_url("https://inbound.xpander.ai")
+                        .events_base_url(&url)
+                        .build_config(),
+                ),
+                (
+                    "public API URL",
+                    builder()
+                        .base_url("https://inbound.xpander.ai")
+                        .public_api_url(&url)
+                        .build_config(),
+                ),
+                (
+                    "proxy",
+                    builder()
+                        .base_url("https://inbound.xpander.ai")
+                        .proxy(url.replacen("https", "http", 1).replace("/x", ""))
+                        .build_config(),
+                ),
+            ];
+            for (what, result) in inputs {
+                if let Err(error) = result {
+                    assert_hides(&error, &password, what);
+                } else if what != "proxy" {
+                    panic!("{what} {url:?} accepted");
+                }
+            }
+        }
+    }
+}
