@@ -40,6 +40,21 @@ pub(crate) fn value(name: &str, value: &str) -> Result<HeaderValue, &'static str
     Ok(value)
 }
 
+/// What an error may show of a refused header `name`: the name when it is
+/// valid, else only the valid characters before its first invalid one
+/// (e.g. the `:` of `Authorization: Bearer …`), then `…`. Whatever follows
+/// may be a value pasted into the name, a token.
+pub(crate) fn shown_name(name: &str) -> String {
+    let valid = name
+        .bytes()
+        .take_while(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        .count();
+    match name.get(..valid) {
+        Some(prefix) if valid < name.len() => format!("{prefix}…"),
+        _ => name.to_owned(),
+    }
+}
+
 /// A caller's extra header (lowercase name): a valid name the crate does
 /// not set itself, and a [`value`].
 pub(crate) fn extra(name: &str, text: &str) -> Result<(HeaderName, HeaderValue), &'static str> {
@@ -78,6 +93,15 @@ mod tests {
             let why = value("x-a", text).unwrap_err();
             assert!(why.contains("control character"), "{why}");
         }
+    }
+
+    #[test]
+    fn a_refused_name_is_shown_up_to_its_first_invalid_character() {
+        assert_eq!(shown_name("authorization: bearer s3cret"), "authorization…");
+        assert_eq!(shown_name("x-é-s3cret"), "x-…");
+        assert_eq!(shown_name(" s3cret"), "…");
+        assert_eq!(shown_name("x-api-key"), "x-api-key");
+        assert_eq!(shown_name(""), "");
     }
 
     #[test]

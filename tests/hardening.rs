@@ -245,3 +245,41 @@ fn no_part_of_a_url_password_is_in_an_error() {
         }
     }
 }
+
+/// A refused header name is never echoed past its first invalid
+/// character: the token after `Authorization:` shows nowhere.
+#[test]
+fn a_refused_header_name_does_not_echo_what_follows() {
+    let secret = "s3cretT0ken-9f8e7d";
+    for name in [
+        format!("Authorization: Bearer {secret}"),
+        format!("Authorization:{secret}"),
+        format!("x-a {secret}"),
+        format!("x-é{secret}"),
+        format!("Bearer\t{secret}"),
+    ] {
+        let options = CallOptions::new()
+            .header(name.as_str(), "")
+            .header("x-ok", "1");
+        let shown = format!("{options:?}");
+        assert!(leaked(&shown, secret).is_empty(), "{shown}");
+        let emulator = emulator();
+        let error = client(&emulator)
+            .with_options(options)
+            .get("t")
+            .unwrap_err();
+        assert!(matches!(error, Error::InvalidArgument { .. }), "{error:?}");
+        assert!(
+            error.to_string().contains("not a valid header name"),
+            "{error}"
+        );
+        assert_hides(&error, secret, &name);
+        assert!(emulator.requests().is_empty());
+    }
+    // A valid but reserved name is shown whole: it is no secret.
+    let error = client(&emulator())
+        .with_options(CallOptions::new().header("Proxy-Authorization", "Basic x"))
+        .get("t")
+        .unwrap_err();
+    assert!(error.to_string().contains("proxy-authorization"), "{error}");
+}
