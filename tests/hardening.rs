@@ -283,3 +283,52 @@ fn a_refused_header_name_does_not_echo_what_follows() {
         .unwrap_err();
     assert!(error.to_string().contains("proxy-authorization"), "{error}");
 }
+
+/// URLs the configuration would take but no request could use are refused
+/// when the client is built, naming the setting and saying why.
+#[test]
+fn urls_no_request_could_use_are_refused_at_build() {
+    let cases = [
+        ("https://bücher.example", "xn--"),
+        ("https://example.com/bücher", "path"),
+        ("https://example.com:+80", "port"),
+        ("https://example.com:-1", "port"),
+        ("https://example.com:8%30", "port"),
+    ];
+    for (url, why) in cases {
+        let builder = || Tasks::builder().api_key("k").organization_id(ORG);
+        let inputs = [
+            ("base URL", builder().base_url(url).build_config()),
+            (
+                "events base URL",
+                builder()
+                    .base_url("https://inbound.xpander.ai")
+                    .events_base_url(url)
+                    .build_config(),
+            ),
+            (
+                "public API URL",
+                builder()
+                    .base_url("https://inbound.xpander.ai")
+                    .public_api_url(url)
+                    .build_config(),
+            ),
+        ];
+        for (setting, result) in inputs {
+            match result {
+                Err(Error::Config(message)) => {
+                    assert!(message.contains(setting), "{setting} {url}: {message}");
+                    assert!(message.contains(why), "{setting} {url}: {message}");
+                }
+                other => panic!("{setting} {url}: {other:?}"),
+            }
+        }
+    }
+    let config = Tasks::builder()
+        .api_key("k")
+        .base_url("https://xn--bcher-kva.example/ok%C3%BC")
+        .build_config()
+        .expect("the punycode host and an encoded path are fine");
+    assert!(config.route("https://example.com:+80/x").is_err());
+    assert!(config.route("https://example.com:80/x").is_ok());
+}
