@@ -492,7 +492,10 @@ pub(crate) fn route_url(
     let KeyUrl {
         scheme, host, port, ..
     } = key_url(url, allow_insecure_http).map_err(|why| {
-        let shown = crate::redact::redact_userinfo(Url::split(url).origin);
+        // Redacted whole, then cut: a password with an unencoded `/`, `?`
+        // or `#` ends the origin early, where no `@` is left to find.
+        let redacted = crate::redact::redact_userinfo(url);
+        let shown = Url::split(&redacted).origin;
         Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
     })?;
     let proxy = crate::proxy::choose(
@@ -886,7 +889,9 @@ impl ClientBuilder {
         let org = self.organization_id.as_deref();
         let (base_url, host) = resolve_base_url(&raw, org, self.allow_insecure_http)?;
         let events_root = match &self.events_base_url {
-            Some(root) => Some(check_base_url(root.trim(), self.allow_insecure_http)?.0),
+            Some(root) => {
+                Some(check_base_url("events base URL", root.trim(), self.allow_insecure_http)?.0)
+            }
             None => events_root(&raw, org)?,
         };
         let public_api_url =
@@ -1124,7 +1129,7 @@ fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<KeyUrl<'
     let host = url.host().ok_or("it has no host")?;
     let port = url
         .port()
-        .map_err(|_| "the port is not a number from 0 to 65535")?
+        .map_err(|_| "the port is not plain digits making a number from 0 to 65535")?
         .unwrap_or(if scheme == "https" { 443 } else { 80 });
     if scheme == "http" && !is_loopback(&host) && !allow_insecure_http {
         return Err(format!(
@@ -1147,12 +1152,13 @@ pub(crate) fn resolve_base_url(
     organization_id: Option<&str>,
     allow_insecure_http: bool,
 ) -> Result<(String, String)> {
-    let (mut url, host, port, path) = check_base_url(raw, allow_insecure_http)?;
+    let (mut url, host, port, path) = check_base_url("base URL", raw, allow_insecure_http)?;
     if is_agent_controller(&host, port, &path) {
         let org = organization_id.filter(|o| !o.is_empty()).ok_or_else(|| {
             Error::Config(format!(
-                "the base URL {raw:?} is an agent-controller URL, which needs an organization id \
-                     (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)"
+                "the base URL {:?} is an agent-controller URL, which needs an organization id \
+                     (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)",
+                crate::redact::redact_userinfo(raw)
             ))
         })?;
         let org = segment::encode("organization_id", org)?;
@@ -1165,10 +1171,14 @@ pub(crate) fn resolve_base_url(
 /// Checks a base URL ([`key_url`], and no query); answers it with its
 /// scheme and without a trailing `/`, its host, its port (or the scheme's),
 /// and its path.
-fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, String, u16, String)> {
+fn check_base_url(
+    what: &str,
+    raw: &str,
+    allow_insecure_http: bool,
+) -> Result<(String, String, u16, String)> {
     let bad = |why: &str| {
         let shown = crate::redact::redact_userinfo(raw);
-        Error::Config(format!("invalid base URL {shown:?}: {why}"))
+        Error::Config(format!("invalid {what} {shown:?}: {why}"))
     };
     if raw.is_empty() {
         return Err(bad("it is empty"));
@@ -1195,7 +1205,7 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
         let host = Url::split(rest).host().unwrap_or_default();
         let meant = given.unwrap_or(if is_loopback(&host) { "http" } else { "https" });
         return Err(Error::Config(format!(
-            "invalid base URL {shown:?}: it has no scheme; did you mean \"{meant}://{meant_rest}\"?"
+            "invalid {what} {shown:?}: it has no scheme; did you mean \"{meant}://{meant_rest}\"?"
         )));
     };
     if rest.contains(['?', '#']) {
@@ -1208,12 +1218,24 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Strin
         port,
     } = key_url(raw, allow_insecure_http).map_err(|why| bad(&why))?;
     let path = url.tail.trim_end_matches('/');
-    Ok((
-        format!("{scheme}://{}{path}", url.hostport),
-        host,
-        port,
-        path.to_string(),
-    ))
+    let checked = format!("{scheme}://{}{path}", url.hostport);
+    // What every request's URL is built on: refused now, saying why,
+    // rather than every call failing with "cannot build the request".
+    if !host.is_ascii() {
+        return Err(bad(
+            "its host is not ASCII; write an internationalized name in its punycode \
+             form (`xn--…`, e.g. `bücher.example` is `xn--bcher-kva.example`)",
+        ));
+    }
+    if !path.is_ascii() {
+        return Err(bad("its path is not ASCII; percent-encode it (UTF-8)"));
+    }
+    if checked.parse::<http::Uri>().is_err() {
+        return Err(bad(
+            "it cannot be a request's URL (a character that must be percent-encoded?)",
+        ));
+    }
+    Ok((checked, host, port, path.to_string()))
 }
 
 /// The published client's rule (2.0.537): the API of an agent controller
@@ -1235,7 +1257,7 @@ fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String
         return Ok(None);
     };
     // The base URL was checked already; this answers it without the org.
-    let (url, host, port, _) = check_base_url(raw, true)?;
+    let (url, host, port, _) = check_base_url("base URL", raw, true)?;
     let root = match (host.as_str(), port) {
         ("inbound.xpander.ai", _) => "https://agent-controller.xpander.ai".to_string(),
         ("inbound.stg.xpander.ai", _) => "https://agent-controller.stg.xpander.ai".to_string(),
@@ -1252,7 +1274,7 @@ fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String
 /// key goes to is, by the same function as the events root) or the default.
 fn public_api_url(given: Option<&str>, allow_insecure_http: bool) -> Result<String> {
     let raw = given.map_or(DEFAULT_PUBLIC_API_URL, str::trim);
-    Ok(check_base_url(raw, allow_insecure_http)?.0)
+    Ok(check_base_url("public API URL", raw, allow_insecure_http)?.0)
 }
 
 /// Why the host part of a URL cannot be read the same way by every URL

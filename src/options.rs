@@ -40,7 +40,9 @@ pub struct CallOptions {
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     headers: Vec<(HeaderName, HeaderValue)>,
-    /// The first header refused, and why: reported by every call.
+    /// The first header refused (its name as
+    /// [`crate::headers::shown_name`] shows it), and why: reported by
+    /// every call.
     refused: Option<(String, &'static str)>,
 }
 
@@ -83,7 +85,9 @@ impl CallOptions {
         match crate::headers::extra(&name, &value.into()) {
             Ok(header) => self.headers.push(header),
             Err(why) => {
-                self.refused.get_or_insert((name, why));
+                // Never the whole name: a value pasted into it may follow.
+                let shown = crate::headers::shown_name(&name);
+                self.refused.get_or_insert((shown, why));
             }
         }
         self

@@ -158,12 +158,16 @@ impl<'a> Url<'a> {
         Some(self.host_str().to_ascii_lowercase()).filter(|host| !host.is_empty())
     }
 
-    /// The port (`None`: none, or an empty one); an error when it is not a
-    /// number from 0 to 65535.
-    pub(crate) fn port(&self) -> Result<Option<u16>, std::num::ParseIntError> {
+    /// The port (`None`: none, or an empty one); an error when it is not
+    /// plain digits making a number from 0 to 65535 (`u16::from_str` alone
+    /// takes `+80`, which no request URL can carry).
+    pub(crate) fn port(&self) -> Result<Option<u16>, NotAPort> {
         match self.host_and_port().1 {
             "" => Ok(None),
-            port => port.parse().map(Some),
+            port if port.bytes().all(|b| b.is_ascii_digit()) => {
+                port.parse().map(Some).map_err(|_| NotAPort)
+            }
+            _ => Err(NotAPort),
         }
     }
 
@@ -191,6 +195,10 @@ impl<'a> Url<'a> {
     }
 }
 
+/// A URL's port that is not plain digits making a number from 0 to 65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotAPort;
+
 #[cfg(test)]
 mod tests {
     use super::Url;
@@ -217,6 +225,10 @@ mod tests {
             ("h:1:2", Some("h"), Err(())),
             ("h:65536", Some("h"), Err(())),
             (":80", None, Ok(Some(80))),
+            ("h:+80", Some("h"), Err(())),
+            ("h:-0", Some("h"), Err(())),
+            ("h:٨٠", Some("h"), Err(())),
+            ("h:080", Some("h"), Ok(Some(80))),
         ] {
             let url = Url::split(text);
             assert_eq!(url.host().as_deref(), host, "{text}");

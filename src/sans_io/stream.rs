@@ -629,7 +629,7 @@ impl EventSession {
         if let Some(id) = self
             .last_event_id
             .as_deref()
-            .and_then(|id| HeaderValue::from_str(id).ok())
+            .and_then(|id| crate::headers::value("last-event-id", id).ok())
         {
             headers.push(("last-event-id", id));
         }
@@ -1073,13 +1073,13 @@ pub(crate) fn json_problem(error: &serde_json::Error, expected: &str) -> String 
     }
 }
 
-/// An id that can go in a `last-event-id` header: not too long, and no
-/// control character but tab (`http::HeaderValue`'s rule, which both
-/// transports apply).
+/// An id that can go in a `last-event-id` header: not too long, and a
+/// header value by the one function `request_headers` builds it
+/// with (what is stored is what is sent, whatever `http` version resolves).
 fn is_sendable(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_LAST_EVENT_ID_BYTES
-        && id.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+        && crate::headers::value("last-event-id", id).is_ok()
 }
 
 fn transport(kind: TransportErrorKind, message: String) -> Error {
