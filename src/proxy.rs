@@ -91,6 +91,13 @@ impl ProxyUrl {
             return Err(bad("contains white space or control characters"));
         }
         let url = Url::split(raw);
+        // `user:1234/x@proxy`: the authority would end at the `/` and the
+        // password read as a port.
+        if url.userinfo.is_none() && url.loose_userinfo().is_some() {
+            return Err(bad(
+                "has credentials with an unencoded `/`, `?` or `#` (percent-encode them)",
+            ));
+        }
         let scheme = url.scheme.unwrap_or("http").to_ascii_lowercase();
         if scheme != "http" {
             return Err(bad(&format!(
@@ -303,6 +310,25 @@ pub(crate) fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A password with an unencoded `/`, `?` or `#` is refused, never read
+    /// as a host and port (which Debug and errors would show).
+    #[test]
+    fn a_password_with_a_slash_is_refused_and_not_shown() {
+        for raw in [
+            "http://user:1234/x@proxy:3128",
+            "http://user:9876?q@proxy",
+            "http://user:4321#f@proxy",
+            "user:5678/zz@proxy",
+        ] {
+            let error = ProxyUrl::parse(raw, "HTTP_PROXY").expect_err(raw);
+            let shown = format!("{error} {error:?}");
+            for secret in ["1234", "9876", "4321", "5678"] {
+                assert!(!shown.contains(secret), "{raw}: {shown}");
+            }
+            assert!(shown.contains("percent-encode"), "{shown}");
+        }
+    }
 
     fn https(host: &str) -> Target<'_> {
         Target {

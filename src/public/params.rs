@@ -38,7 +38,7 @@ pub const MAX_PER_PAGE: u32 = 50;
 pub const INVOKE_DEADLINE_RANGE: (Duration, Duration) =
     (Duration::from_millis(1), Duration::from_secs(24 * 3600));
 
-/// The deadline a [`Conversation`] gives each turn unless told otherwise.
+/// The deadline a [`Conversation`](super::Conversation) gives each turn unless told otherwise.
 pub const DEFAULT_INVOKE_DEADLINE: Duration = Duration::from_secs(600);
 
 /// A caller's duration, floored and clamped to [`INVOKE_DEADLINE_RANGE`].
@@ -306,7 +306,7 @@ pub struct TaskQuery {
     /// Only tasks triggered by this agent.
     pub triggering_agent_id: Option<String>,
     /// Only tasks in this status (sent as given: the published material
-    /// disagrees on the set, see the [module documentation](self)).
+    /// disagrees on the set, see the [module documentation](crate::public)).
     pub status: Option<AgentExecutionStatus>,
     /// Only tasks with this internal status.
     pub internal_status: Option<String>,
