@@ -1,13 +1,15 @@
 //! Proxies: which one (if any) carries the client's requests. No I/O.
 //!
-//! Both faces take their proxy from the one decision made here, when the
-//! client is built, rather than each HTTP crate reading the environment its
-//! own way. The client only ever talks to the host of its base URL, so the
-//! decision is made once, for that host.
+//! Both faces take their proxy from the decision made here rather than each
+//! HTTP crate reading the environment its own way. The setting is read once,
+//! when the client is built; the decision is made per request URL (the API
+//! base, the events root and the public API may be different hosts), as curl
+//! and reqwest do.
 //!
 //! # Rules
 //!
-//! - A loopback host (`localhost`, `127.0.0.0/8`, `::1`) is never proxied.
+//! - A loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`) is
+//!   never proxied.
 //! - [`ProxySetting::Disabled`] ([`ClientBuilder::no_proxy`]): no proxy.
 //! - [`ProxySetting::Url`] ([`ClientBuilder::proxy`]): that proxy, and the
 //!   environment is not read.
