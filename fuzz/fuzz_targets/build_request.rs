@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xpander_sdk::core::RequestBuilder;
+use xpander_sdk::sans_io::RequestBuilder;
 use xpander_sdk::{AgentExecutionStatus, ListFilter, Tasks, UpdateTask};
 
 fn segment_of<'a>(url: &'a str, prefix: &str, suffix: &str) -> &'a str {
@@ -42,11 +42,12 @@ fuzz_target!(|data: &[u8]| {
     match requests.update(&id, &change) {
         Ok(request) => {
             assert!(!refused, "{id:?} should be refused");
-            let segment = segment_of(&request.url, prefix, "/update");
+            let url = request.uri().to_string();
+            let segment = segment_of(&url, prefix, "/update");
             assert!(!segment.contains(['/', '?', '#']));
             let decoded = percent_encoding::percent_decode_str(segment).decode_utf8().unwrap();
             assert_eq!(decoded, id);
-            let body: serde_json::Value = serde_json::from_slice(request.body.as_deref().unwrap()).unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&request.body().0).unwrap();
             assert_eq!(body["result"], serde_json::Value::String(value.clone()));
         }
         Err(e) => {
@@ -62,7 +63,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let filter = ListFilter::new().status(AgentExecutionStatus::from(value.as_str())).user_id(value.clone());
     if let Ok(request) = requests.list(&id, &filter) {
-        assert!(request.url.starts_with(prefix));
-        assert_eq!(request.url.matches('?').count(), 1);
+        let url = request.uri().to_string();
+        assert!(url.starts_with(prefix));
+        assert_eq!(url.matches('?').count(), 1);
     }
 });

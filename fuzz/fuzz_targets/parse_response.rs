@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xpander_sdk::core::{parse_task, parse_task_list, HttpResponse};
+use xpander_sdk::sans_io::{answer, parse_task, parse_task_list};
 
 fuzz_target!(|data: &[u8]| {
     let (status, retry_after, body) = match data {
@@ -14,15 +14,16 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => (200, None, data),
     };
-    let response = HttpResponse::new(status, retry_after, body.to_vec());
-    if let Ok(task) = parse_task(response.clone()) {
+    let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+    let response = || answer(status, retry_after.as_deref(), body.to_vec());
+    if let Ok(task) = parse_task(response()) {
         // What the server sent must come back whole from a save body.
         let sent = task.save_body(true).expect("a parsed task serializes");
         let again: xpander_sdk::Task =
             serde_json::from_value(sent).expect("a save body parses back");
         assert_eq!(again, task);
     }
-    match parse_task_list(response) {
+    match parse_task_list(response()) {
         Err(e) => {
             // Every error formats without panicking.
             let _ = (format!("{e}"), format!("{e:?}"), e.status(), e.class());

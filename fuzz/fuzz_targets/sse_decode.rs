@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xpander_sdk::core::sse::{SseDecoder, SseError, SseEvent, SseLimits};
+use xpander_sdk::sans_io::sse::{SseDecoder, SseError, SseEvent, SseLimits};
 
 type Outcome = (
     Vec<Result<SseEvent, SseError>>,
