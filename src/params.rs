@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 
 use crate::model::{AgentExecutionStatus, McpServer, OutputFormat, ThinkMode, Tokens, User};
 
-/// Generates chainable setters for `Option<T>` fields.
+/// Generates chainable setters for `Option<T>` fields (here and in the
+/// public API's parameters).
 macro_rules! option_setters {
     ($( $(#[$doc:meta])* $field:ident : $ty:ty ),* $(,)?) => {
         $(
@@ -25,6 +26,7 @@ macro_rules! option_setters {
         )*
     };
 }
+pub(crate) use option_setters;
 
 /// The fields an update sets. Unset fields are not sent.
 ///

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::model::{AgentExecutionStatus, McpServer, OutputFormat, ThinkMode, User};
+use crate::params::option_setters;
 
 /// The keys [`Invoke`] models (not to be repeated in its `extra`).
 const MODELLED: [&str; 17] = [
@@ -175,18 +176,6 @@ impl fmt::Debug for Invoke {
     }
 }
 
-macro_rules! invoke_setters {
-    ($( $(#[$doc:meta])* $field:ident : $ty:ty ),* $(,)?) => {
-        $(
-            $(#[$doc])*
-            pub fn $field(mut self, value: impl Into<$ty>) -> Self {
-                self.$field = Some(value.into());
-                self
-            }
-        )*
-    };
-}
-
 impl Invoke {
     /// An invoke with the prompt `text`.
     pub fn new(text: impl Into<String>) -> Invoke {
@@ -224,7 +213,7 @@ impl Invoke {
         self
     }
 
-    invoke_setters! {
+    option_setters! {
         /// Sets the payload extension.
         payload_extension: Map<String, Value>,
         /// Sets the parent task.
@@ -336,7 +325,7 @@ impl TaskQuery {
         self
     }
 
-    invoke_setters! {
+    option_setters! {
         /// Only tasks of this user.
         user_id: String,
         /// Only sub-tasks of this task.
