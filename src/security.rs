@@ -97,7 +97,7 @@
 /// root, a public API base, proxies and `NO_PROXY` entries, redaction, the
 /// blocking face's DNS cache), split once, as written: no part is decoded
 /// or normalized but the host, which is lowercased.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Url<'a> {
     /// The scheme (`None`: the text has no `://`).
     pub(crate) scheme: Option<&'a str>,
@@ -111,6 +111,13 @@ pub(crate) struct Url<'a> {
     pub(crate) hostport: &'a str,
     /// The path, query and fragment.
     pub(crate) tail: &'a str,
+}
+
+/// Names the URL with its userinfo redacted: it may hold a password.
+impl std::fmt::Debug for Url<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Url").field(&self.redacted()).finish()
+    }
 }
 
 impl<'a> Url<'a> {
@@ -202,6 +209,16 @@ pub(crate) struct NotAPort;
 #[cfg(test)]
 mod tests {
     use super::Url;
+
+    #[test]
+    fn debug_never_shows_the_userinfo() {
+        let shown = format!("{:?}", Url::split("http://user:s3cret-pw@proxy:3128/x"));
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("user:"),
+            "{shown}"
+        );
+        assert!(shown.contains("proxy:3128"), "{shown}");
+    }
 
     #[test]
     fn one_reading_of_every_part() {

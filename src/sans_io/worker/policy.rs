@@ -325,9 +325,31 @@ impl WorkerPolicy {
             clamp(self.shutdown_grace).min(self.shutdown_deadline.saturating_sub(reserve));
         self.abort_grace = clamp(self.abort_grace);
         self.last_calls = clamp(self.last_calls);
-        self.save_initial_delay = clamp(self.save_initial_delay);
+        // A zero first delay would retry a failed save back to back.
+        self.save_initial_delay = clamp_floor(
+            self.save_initial_delay,
+            crate::sans_io::duration::MIN_RECONNECT_DELAY,
+        );
         self.save_max_delay = clamp(self.save_max_delay).max(self.save_initial_delay);
         self.stream = crate::sans_io::duration::clamp_stream(self.stream).persistent(true);
         self
+    }
+}
+
+#[cfg(test)]
+mod floor_tests {
+    use std::time::Duration;
+
+    use super::WorkerPolicy;
+
+    #[test]
+    fn a_zero_first_save_delay_is_floored() {
+        let policy = WorkerPolicy {
+            save_initial_delay: Duration::ZERO,
+            ..WorkerPolicy::default()
+        }
+        .normalized();
+        assert!(policy.save_initial_delay >= crate::sans_io::duration::MIN_RECONNECT_DELAY);
+        assert!(policy.save_max_delay >= policy.save_initial_delay);
     }
 }
