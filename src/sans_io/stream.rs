@@ -198,205 +198,19 @@ impl Default for StreamPolicy {
     }
 }
 
-impl StreamPolicy {
-    /// Sets [`idle_timeout`](Self::idle_timeout).
-    #[must_use]
-    pub fn idle_timeout(mut self, idle_timeout: Duration) -> StreamPolicy {
-        self.idle_timeout = idle_timeout;
-        self
-    }
-
-    /// Deprecated name of [`idle_timeout`](method@Self::idle_timeout).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `idle_timeout`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_idle_timeout(self, idle_timeout: Duration) -> StreamPolicy {
-        self.idle_timeout(idle_timeout)
-    }
-
-    /// Sets [`connect_timeout`](Self::connect_timeout).
-    #[must_use]
-    pub fn connect_timeout(mut self, connect_timeout: Duration) -> StreamPolicy {
-        self.connect_timeout = connect_timeout;
-        self
-    }
-
-    /// Deprecated name of [`connect_timeout`](method@Self::connect_timeout).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `connect_timeout`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_connect_timeout(self, connect_timeout: Duration) -> StreamPolicy {
-        self.connect_timeout(connect_timeout)
-    }
-
-    /// Sets [`max_reconnects`](Self::max_reconnects).
-    #[must_use]
-    pub fn max_reconnects(mut self, max_reconnects: u32) -> StreamPolicy {
-        self.max_reconnects = max_reconnects;
-        self
-    }
-
-    /// Deprecated name of [`max_reconnects`](method@Self::max_reconnects).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_reconnects`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_reconnects(self, max_reconnects: u32) -> StreamPolicy {
-        self.max_reconnects(max_reconnects)
-    }
-
-    /// Sets [`initial_delay`](Self::initial_delay).
-    #[must_use]
-    pub fn initial_delay(mut self, initial_delay: Duration) -> StreamPolicy {
-        self.initial_delay = initial_delay;
-        self
-    }
-
-    /// Deprecated name of [`initial_delay`](method@Self::initial_delay).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `initial_delay`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_initial_delay(self, initial_delay: Duration) -> StreamPolicy {
-        self.initial_delay(initial_delay)
-    }
-
-    /// Sets [`max_delay`](Self::max_delay).
-    #[must_use]
-    pub fn max_delay(mut self, max_delay: Duration) -> StreamPolicy {
-        self.max_delay = max_delay;
-        self
-    }
-
-    /// Deprecated name of [`max_delay`](method@Self::max_delay).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_delay`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_delay(self, max_delay: Duration) -> StreamPolicy {
-        self.max_delay(max_delay)
-    }
-
-    /// Sets [`reset_after`](Self::reset_after).
-    #[must_use]
-    pub fn reset_after(mut self, reset_after: Duration) -> StreamPolicy {
-        self.reset_after = reset_after;
-        self
-    }
-
-    /// Deprecated name of [`reset_after`](method@Self::reset_after).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `reset_after`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_reset_after(self, reset_after: Duration) -> StreamPolicy {
-        self.reset_after(reset_after)
-    }
-
-    /// Sets [`jitter`](Self::jitter).
-    #[must_use]
-    pub fn jitter(mut self, jitter: bool) -> StreamPolicy {
-        self.jitter = jitter;
-        self
-    }
-
-    /// Deprecated name of [`jitter`](method@Self::jitter).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `jitter`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_jitter(self, jitter: bool) -> StreamPolicy {
-        self.jitter(jitter)
-    }
-
-    /// Sets [`stop_at_finish`](Self::stop_at_finish).
-    #[must_use]
-    pub fn stop_at_finish(mut self, stop_at_finish: bool) -> StreamPolicy {
-        self.stop_at_finish = stop_at_finish;
-        self
-    }
-
-    /// Deprecated name of [`stop_at_finish`](method@Self::stop_at_finish).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `stop_at_finish`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_stop_at_finish(self, stop_at_finish: bool) -> StreamPolicy {
-        self.stop_at_finish(stop_at_finish)
-    }
-
-    /// Sets [`limits`](Self::limits).
-    #[must_use]
-    pub fn limits(mut self, limits: SseLimits) -> StreamPolicy {
-        self.limits = limits;
-        self
-    }
-
-    /// Deprecated name of [`limits`](method@Self::limits).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `limits`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_limits(self, limits: SseLimits) -> StreamPolicy {
-        self.limits(limits)
-    }
-
-    /// Sets [`max_remembered_ids`](Self::max_remembered_ids).
-    #[must_use]
-    pub fn max_remembered_ids(mut self, max_remembered_ids: usize) -> StreamPolicy {
-        self.max_remembered_ids = max_remembered_ids;
-        self
-    }
-
-    /// Deprecated name of [`max_remembered_ids`](method@Self::max_remembered_ids).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_remembered_ids`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_remembered_ids(self, max_remembered_ids: usize) -> StreamPolicy {
-        self.max_remembered_ids(max_remembered_ids)
-    }
-
-    /// Sets [`persistent`](Self::persistent).
-    #[must_use]
-    pub fn persistent(mut self, persistent: bool) -> StreamPolicy {
-        self.persistent = persistent;
-        self
-    }
-
-    /// Deprecated name of [`persistent`](method@Self::persistent).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `persistent`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_persistent(self, persistent: bool) -> StreamPolicy {
-        self.persistent(persistent)
-    }
-}
+super::duration::setters!(StreamPolicy {
+    idle_timeout: Duration,
+    connect_timeout: Duration,
+    max_reconnects: u32,
+    initial_delay: Duration,
+    max_delay: Duration,
+    reset_after: Duration,
+    jitter: bool,
+    stop_at_finish: bool,
+    limits: SseLimits,
+    max_remembered_ids: usize,
+    persistent: bool,
+});
 
 /// What to do with an answer, as [`EventSession::on_open`] decides.
 #[derive(Debug, PartialEq)]
@@ -946,30 +760,6 @@ impl EventSession {
         };
         NextStep::GiveUp(error.with_attempts(attempts))
     }
-}
-
-/// Checks 200 draws of a jittered backoff: each between half its ceiling
-/// (`initial` doubled per draw, up to `max`) and the ceiling, and spread.
-#[cfg(test)]
-pub(crate) fn assert_equal_jitter(
-    initial: Duration,
-    max: Duration,
-    mut draw: impl FnMut() -> Duration,
-) {
-    let mut distinct = HashSet::new();
-    for n in 0..200u32 {
-        let ceiling = initial
-            .saturating_mul(2u32.saturating_pow(n.min(20)))
-            .min(max);
-        let d = draw();
-        assert!(
-            d >= ceiling.checked_div(2).unwrap_or_default() && d <= ceiling,
-            "draw {n}: {d:?} for {ceiling:?}"
-        );
-        distinct.insert(d);
-    }
-    // The draws spread (a constant would mean no jitter at all).
-    assert!(distinct.len() > 100, "{}", distinct.len());
 }
 
 impl fmt::Debug for EventSession {
