@@ -163,18 +163,13 @@ impl Retrier {
             Err(error) => {
                 let retry = match &error {
                     // A refused certificate: no retry can fix it.
-                    Error::Transport(t) if t.is_tls_refusal() => false,
-                    Error::Transport(t) => match t.kind {
+                    Error::Transport(t) if !t.is_tls_refusal() => match t.kind {
                         // Nothing reached the server: safe for every operation.
                         TransportErrorKind::Connect | TransportErrorKind::ConnectTimeout => true,
                         // The request may have been processed.
                         TransportErrorKind::Disconnected => self.idempotent,
                         // The timeout is the caller's budget for an attempt;
                         // a malformed answer would come back the same.
-                        TransportErrorKind::Timeout
-                        | TransportErrorKind::Protocol
-                        | TransportErrorKind::Other => false,
-                        #[allow(unreachable_patterns)]
                         _ => false,
                     },
                     _ => false,
@@ -325,6 +320,11 @@ impl Backoff {
     /// from the next wait on.
     pub(crate) fn set_hint(&mut self, hint: Duration) {
         self.hint = Some(hint);
+    }
+
+    /// The server's latest `retry:` hint, as given.
+    pub(crate) fn hint(&self) -> Option<Duration> {
+        self.hint
     }
 
     /// A connection came up at `now` (the stream opened).

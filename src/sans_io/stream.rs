@@ -102,7 +102,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use super::retry::{Backoff, Jitter};
@@ -346,8 +346,6 @@ pub struct EventSession {
     /// The id of the event before, on this connection.
     previous_event_id: Option<String>,
     seen: Fingerprints,
-    /// The latest `retry:` hint of the server, any connection.
-    server_retry: Option<Duration>,
     /// Failed attempts in a row since the last healthy connection (the
     /// count [`StreamPolicy::max_reconnects`] bounds).
     failures: u32,
@@ -379,7 +377,6 @@ impl EventSession {
             last_event_id: None,
             observed_id: None,
             previous_event_id: None,
-            server_retry: None,
             failures: 0,
             finished: false,
             delivered: 0,
@@ -428,7 +425,7 @@ impl EventSession {
 
     /// The latest reconnection time the server asked for with `retry:`.
     pub fn server_retry(&self) -> Option<Duration> {
-        self.server_retry
+        self.backoff.hint()
     }
 
     /// The headers a (re)connect sends besides the credentials:
@@ -456,45 +453,39 @@ impl EventSession {
         if self.state == State::Ended {
             return Opened::Then(NextStep::Done);
         }
-        match status {
-            200..=299
-                if self.policy.persistent
-                    && (status == 204 || !content_type.is_some_and(is_event_stream)) =>
-            {
-                // Nothing to read now: a failed attempt, tried again.
-                self.state = State::Idle;
-                let error = if status == 204 {
-                    transport(
-                        TransportErrorKind::Disconnected,
-                        "the server answered 204 (no content) to the event stream".to_owned(),
-                    )
-                } else {
-                    not_an_event_stream(status, content_type)
-                };
-                Opened::Then(self.on_disconnect(Disconnect::Error(error), now))
-            }
-            204 => {
-                self.state = State::Ended;
-                Opened::Then(NextStep::Done)
-            }
-            200..=299 if content_type.is_some_and(is_event_stream) => {
-                self.decoder = SseDecoder::with_limits(self.policy.limits);
-                self.observed_id = None;
-                self.previous_event_id = None;
-                self.progress = false;
-                self.state = State::Open(now);
-                self.backoff.connected(now);
-                Opened::Stream
-            }
-            200..=299 => {
-                self.state = State::Ended;
-                Opened::Then(NextStep::GiveUp(not_an_event_stream(status, content_type)))
-            }
-            _ => {
-                self.state = State::Rejected;
-                Opened::ReadError
-            }
+        if !(200..=299).contains(&status) {
+            self.state = State::Rejected;
+            return Opened::ReadError;
         }
+        if status != 204 && content_type.is_some_and(is_event_stream) {
+            self.decoder = SseDecoder::with_limits(self.policy.limits);
+            self.observed_id = None;
+            self.previous_event_id = None;
+            self.progress = false;
+            self.state = State::Open(now);
+            self.backoff.connected(now);
+            return Opened::Stream;
+        }
+        // Nothing to read: a 204, or a 2xx of another content type.
+        let error = if status == 204 {
+            transport(
+                TransportErrorKind::Disconnected,
+                "the server answered 204 (no content) to the event stream".to_owned(),
+            )
+        } else {
+            not_an_event_stream(status, content_type)
+        };
+        if self.policy.persistent {
+            // A failed attempt, tried again.
+            self.state = State::Idle;
+            return Opened::Then(self.on_disconnect(Disconnect::Error(error), now));
+        }
+        self.state = State::Ended;
+        Opened::Then(if status == 204 {
+            NextStep::Done
+        } else {
+            NextStep::GiveUp(error)
+        })
     }
 
     /// Hands over the next bytes of the body. Nothing is decoded until
@@ -732,10 +723,7 @@ impl EventSession {
     /// Takes the decoder's last event ID and `retry` hint, when they changed.
     fn observe_decoder(&mut self) {
         if let Some(retry) = self.decoder.retry() {
-            if self.server_retry != Some(retry) {
-                self.server_retry = Some(retry);
-                self.backoff.set_hint(retry);
-            }
+            self.backoff.set_hint(retry);
         }
         let id = self.decoder.last_event_id();
         if id != self.observed_id.as_deref() {
@@ -769,7 +757,7 @@ impl fmt::Debug for EventSession {
             .field("task_id", &self.task_id)
             .field("state", &self.state)
             .field("last_event_id", &self.last_event_id)
-            .field("server_retry", &self.server_retry)
+            .field("server_retry", &self.server_retry())
             .field("failures", &self.failures)
             .field("finished", &self.finished)
             .field("delivered", &self.delivered)
@@ -801,14 +789,8 @@ impl Fingerprints {
     }
 
     fn fingerprint(&self, id: &str, data: &str) -> u128 {
-        let half = |salt: u8| {
-            let mut hasher = self.keys.build_hasher();
-            salt.hash(&mut hasher);
-            id.hash(&mut hasher);
-            data.hash(&mut hasher);
-            hasher.finish()
-        };
-        (u128::from(half(0)) << 64) | u128::from(half(1))
+        let half = |salt: u8| u128::from(self.keys.hash_one((salt, id, data)));
+        (half(0) << 64) | half(1)
     }
 
     /// Remembers a fingerprint; false when it was already there.

@@ -146,9 +146,14 @@ fn jitter_stays_between_half_the_delay_and_the_delay() {
     // up to 10 s) and the ceiling, and spread.
     let mut distinct = std::collections::HashSet::new();
     for n in 0..200u32 {
-        let ceiling = ms(500).saturating_mul(2u32.saturating_pow(n.min(20))).min(secs(10));
+        let ceiling = ms(500)
+            .saturating_mul(2u32.saturating_pow(n.min(20)))
+            .min(secs(10));
         let d = poll_after(w.on_task(task("executing"), t0));
-        assert!(d >= ceiling / 2 && d <= ceiling, "draw {n}: {d:?} for {ceiling:?}");
+        assert!(
+            d >= ceiling / 2 && d <= ceiling,
+            "draw {n}: {d:?} for {ceiling:?}"
+        );
         distinct.insert(d);
     }
     // The draws spread (a constant would mean no jitter at all).
