@@ -113,7 +113,7 @@ use crate::model::{TaskEvent, TaskEventType};
 
 /// How an [`EventSession`] reads, reconnects and stops.
 ///
-/// Plain data: build it with [`StreamPolicy::default`] and the `with_*`
+/// Plain data: build it with [`StreamPolicy::default`] and its
 /// setters.
 ///
 /// ```

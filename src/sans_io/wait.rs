@@ -62,6 +62,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::duration::{clamp, clamp_floor};
 use super::retry::{Backoff, Jitter};
 use super::stream::StreamPolicy;
 use crate::error::{Error, ErrorClass};
@@ -69,7 +70,7 @@ use crate::model::{AgentExecutionStatus, Task, TaskEvent};
 
 /// How a [`Waiter`] waits.
 ///
-/// Plain data: build it with [`WaitPolicy::default`] and the `with_*`
+/// Plain data: build it with [`WaitPolicy::default`] and its
 /// setters.
 ///
 /// ```
@@ -230,10 +231,9 @@ impl Waiter {
         let mut policy = policy;
         // A poll never comes back at once (a zero delay would be a flood
         // of `get`s); a timeout too long for the clock is no deadline.
-        policy.poll_initial =
-            crate::sans_io::duration::clamp_floor(policy.poll_initial, MIN_POLL_DELAY);
-        policy.poll_max = crate::sans_io::duration::clamp(policy.poll_max).max(policy.poll_initial);
-        policy.recheck_every = crate::sans_io::duration::clamp(policy.recheck_every);
+        policy.poll_initial = clamp_floor(policy.poll_initial, MIN_POLL_DELAY);
+        policy.poll_max = clamp(policy.poll_max).max(policy.poll_initial);
+        policy.recheck_every = clamp(policy.recheck_every);
         let jitter = policy.jitter.then_some(Jitter::Equal);
         let backoff = Backoff::new(policy.poll_initial, policy.poll_max, jitter)
             .factor(policy.backoff_factor);
