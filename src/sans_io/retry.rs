@@ -338,7 +338,6 @@ impl Backoff {
     }
 
     /// Failed attempts in a row counted now (0 after a reset).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn failures(&self) -> u32 {
         self.failures
     }
@@ -423,28 +422,23 @@ impl Backoff {
 pub(crate) const CONFLICT_ATTEMPTS: u32 = 5;
 
 /// The budget of a reload-and-retry loop on 409 conflicts: a few attempts
-/// with a short jittered backoff (10 ms doubling up to 200 ms).
+/// with a short jittered backoff (10 ms doubling up to 200 ms), whose count
+/// of failures is the rounds retried so far.
 #[derive(Debug)]
-pub(crate) struct Conflicts {
-    attempts: u32,
-    backoff: Backoff,
-}
+pub(crate) struct Conflicts(Backoff);
 
 impl Conflicts {
     pub(crate) fn new() -> Conflicts {
         let (base, max) = (Duration::from_millis(10), Duration::from_millis(200));
-        Conflicts {
-            attempts: 0,
-            backoff: Backoff::new(base, max, Some(Jitter::Full)),
-        }
+        Conflicts(Backoff::new(base, max, Some(Jitter::Full)))
     }
 
     /// After a failed load-apply-save round: the wait before the next round
     /// when `error` is a conflict and the budget allows, else the error.
     pub(crate) fn after(&mut self, error: Error) -> Result<Duration, Error> {
-        self.attempts = self.attempts.saturating_add(1);
-        if error.is_conflict() && self.attempts < CONFLICT_ATTEMPTS {
-            Ok(self.backoff.next())
+        // This round is the one after the `failures()` retried ones.
+        if error.is_conflict() && self.0.failures().saturating_add(1) < CONFLICT_ATTEMPTS {
+            Ok(self.0.next())
         } else {
             Err(error)
         }
