@@ -227,8 +227,7 @@ pub struct Waiter {
 impl Waiter {
     /// A wait that starts at `now` and ends at `now +`
     /// [`WaitPolicy::timeout`] at the latest.
-    pub fn new(policy: WaitPolicy, now: Instant) -> Waiter {
-        let mut policy = policy;
+    pub fn new(mut policy: WaitPolicy, now: Instant) -> Waiter {
         // A poll never comes back at once (a zero delay would be a flood
         // of `get`s); a timeout too long for the clock is no deadline.
         policy.poll_initial = clamp_floor(policy.poll_initial, MIN_POLL_DELAY);
