@@ -304,11 +304,6 @@ fn every_builder_takes_plain_setters_and_the_old_names_still_work() {
     assert_eq!((worker.concurrency, worker.save_attempts), (3, 4));
     #[allow(deprecated)]
     {
-        assert_eq!(WaitPolicy::default().with_timeout(s(5)).timeout, s(5));
-        assert_eq!(
-            StreamPolicy::default().with_idle_timeout(s(7)),
-            StreamPolicy::default().idle_timeout(s(7))
-        );
         assert_eq!(
             RetryPolicy::default().with_max_attempts(2),
             retry_with_two()

@@ -42,20 +42,16 @@ fn tokens(tokens: &Tokens) -> Value {
 /// `tokens`, no `source` or no `status` (the service requires them), or a
 /// duration that is not a finite number.
 pub(crate) fn report_body(task: &Task, served_model: Option<&str>) -> Result<Value> {
+    let missing =
+        |name: &'static str| move || Error::invalid(name, "must be set to report metrics");
     let worker = task.tokens.as_ref().ok_or_else(|| {
         Error::invalid(
             "task.tokens",
             "must be set to report metrics (the token counts of the run)",
         )
     })?;
-    let source = task
-        .source
-        .as_deref()
-        .ok_or_else(|| Error::invalid("task.source", "must be set to report metrics"))?;
-    let status = task
-        .status
-        .as_ref()
-        .ok_or_else(|| Error::invalid("task.status", "must be set to report metrics"))?;
+    let source = task.source.as_deref().ok_or_else(missing("task.source"))?;
+    let status = task.status.as_ref().ok_or_else(missing("task.status"))?;
     if !task.duration.is_finite() {
         return Err(Error::invalid("task.duration", "must be a finite number"));
     }

@@ -21,15 +21,6 @@ pub struct PlanFollowingStatus {
     pub uncompleted_tasks: Vec<DeepPlanningTask>,
 }
 
-impl PlanFollowingStatus {
-    fn finish() -> PlanFollowingStatus {
-        PlanFollowingStatus {
-            can_finish: true,
-            uncompleted_tasks: Vec::new(),
-        }
-    }
-}
-
 /// The decision for `local` (the caller's task, whose `result` counts) given
 /// `server` (the same task as just reloaded).
 pub(crate) fn following_status(local: &Task, server: &Task) -> PlanFollowingStatus {
@@ -39,26 +30,18 @@ pub(crate) fn following_status(local: &Task, server: &Task) -> PlanFollowingStat
         } else {
             &server.deep_planning
         };
-    if !(plan.enabled && plan.started && plan.enforce) {
-        return PlanFollowingStatus::finish();
-    }
-    // A run that ends by asking the user something must not be re-driven.
-    if local.result.as_deref().is_some_and(ends_with_question) {
-        return PlanFollowingStatus::finish();
-    }
-    let uncompleted: Vec<DeepPlanningTask> = plan
-        .tasks
-        .iter()
-        .filter(|step| !step.completed)
-        .cloned()
-        .collect();
-    if uncompleted.is_empty() {
-        PlanFollowingStatus::finish()
+    // A plan not enforced binds nothing, and a run that ends by asking the
+    // user something must not be re-driven: either may finish.
+    let binding = plan.enabled && plan.started && plan.enforce;
+    let asks = local.result.as_deref().is_some_and(ends_with_question);
+    let uncompleted_tasks: Vec<DeepPlanningTask> = if binding && !asks {
+        plan.tasks.iter().filter(|step| !step.completed).cloned().collect()
     } else {
-        PlanFollowingStatus {
-            can_finish: false,
-            uncompleted_tasks: uncompleted,
-        }
+        Vec::new()
+    };
+    PlanFollowingStatus {
+        can_finish: uncompleted_tasks.is_empty(),
+        uncompleted_tasks,
     }
 }
 

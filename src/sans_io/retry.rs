@@ -163,18 +163,13 @@ impl Retrier {
             Err(error) => {
                 let retry = match &error {
                     // A refused certificate: no retry can fix it.
-                    Error::Transport(t) if t.is_tls_refusal() => false,
-                    Error::Transport(t) => match t.kind {
+                    Error::Transport(t) if !t.is_tls_refusal() => match t.kind {
                         // Nothing reached the server: safe for every operation.
                         TransportErrorKind::Connect | TransportErrorKind::ConnectTimeout => true,
                         // The request may have been processed.
                         TransportErrorKind::Disconnected => self.idempotent,
                         // The timeout is the caller's budget for an attempt;
                         // a malformed answer would come back the same.
-                        TransportErrorKind::Timeout
-                        | TransportErrorKind::Protocol
-                        | TransportErrorKind::Other => false,
-                        #[allow(unreachable_patterns)]
                         _ => false,
                     },
                     _ => false,
@@ -327,6 +322,11 @@ impl Backoff {
         self.hint = Some(hint);
     }
 
+    /// The server's latest `retry:` hint, as given.
+    pub(crate) fn hint(&self) -> Option<Duration> {
+        self.hint
+    }
+
     /// A connection came up at `now` (the stream opened).
     pub(crate) fn connected(&mut self, now: Instant) {
         self.up_since = Some(now);
@@ -338,7 +338,6 @@ impl Backoff {
     }
 
     /// Failed attempts in a row counted now (0 after a reset).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn failures(&self) -> u32 {
         self.failures
     }
@@ -423,28 +422,23 @@ impl Backoff {
 pub(crate) const CONFLICT_ATTEMPTS: u32 = 5;
 
 /// The budget of a reload-and-retry loop on 409 conflicts: a few attempts
-/// with a short jittered backoff (10 ms doubling up to 200 ms).
+/// with a short jittered backoff (10 ms doubling up to 200 ms), whose count
+/// of failures is the rounds retried so far.
 #[derive(Debug)]
-pub(crate) struct Conflicts {
-    attempts: u32,
-    backoff: Backoff,
-}
+pub(crate) struct Conflicts(Backoff);
 
 impl Conflicts {
     pub(crate) fn new() -> Conflicts {
         let (base, max) = (Duration::from_millis(10), Duration::from_millis(200));
-        Conflicts {
-            attempts: 0,
-            backoff: Backoff::new(base, max, Some(Jitter::Full)),
-        }
+        Conflicts(Backoff::new(base, max, Some(Jitter::Full)))
     }
 
     /// After a failed load-apply-save round: the wait before the next round
     /// when `error` is a conflict and the budget allows, else the error.
     pub(crate) fn after(&mut self, error: Error) -> Result<Duration, Error> {
-        self.attempts = self.attempts.saturating_add(1);
-        if error.is_conflict() && self.attempts < CONFLICT_ATTEMPTS {
-            Ok(self.backoff.next())
+        // This round is the one after the `failures()` retried ones.
+        if error.is_conflict() && self.0.failures().saturating_add(1) < CONFLICT_ATTEMPTS {
+            Ok(self.0.next())
         } else {
             Err(error)
         }

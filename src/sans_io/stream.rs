@@ -102,7 +102,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use super::retry::{Backoff, Jitter};
@@ -113,7 +113,7 @@ use crate::model::{TaskEvent, TaskEventType};
 
 /// How an [`EventSession`] reads, reconnects and stops.
 ///
-/// Plain data: build it with [`StreamPolicy::default`] and the `with_*`
+/// Plain data: build it with [`StreamPolicy::default`] and its
 /// setters.
 ///
 /// ```
@@ -198,205 +198,19 @@ impl Default for StreamPolicy {
     }
 }
 
-impl StreamPolicy {
-    /// Sets [`idle_timeout`](Self::idle_timeout).
-    #[must_use]
-    pub fn idle_timeout(mut self, idle_timeout: Duration) -> StreamPolicy {
-        self.idle_timeout = idle_timeout;
-        self
-    }
-
-    /// Deprecated name of [`idle_timeout`](method@Self::idle_timeout).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `idle_timeout`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_idle_timeout(self, idle_timeout: Duration) -> StreamPolicy {
-        self.idle_timeout(idle_timeout)
-    }
-
-    /// Sets [`connect_timeout`](Self::connect_timeout).
-    #[must_use]
-    pub fn connect_timeout(mut self, connect_timeout: Duration) -> StreamPolicy {
-        self.connect_timeout = connect_timeout;
-        self
-    }
-
-    /// Deprecated name of [`connect_timeout`](method@Self::connect_timeout).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `connect_timeout`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_connect_timeout(self, connect_timeout: Duration) -> StreamPolicy {
-        self.connect_timeout(connect_timeout)
-    }
-
-    /// Sets [`max_reconnects`](Self::max_reconnects).
-    #[must_use]
-    pub fn max_reconnects(mut self, max_reconnects: u32) -> StreamPolicy {
-        self.max_reconnects = max_reconnects;
-        self
-    }
-
-    /// Deprecated name of [`max_reconnects`](method@Self::max_reconnects).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_reconnects`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_reconnects(self, max_reconnects: u32) -> StreamPolicy {
-        self.max_reconnects(max_reconnects)
-    }
-
-    /// Sets [`initial_delay`](Self::initial_delay).
-    #[must_use]
-    pub fn initial_delay(mut self, initial_delay: Duration) -> StreamPolicy {
-        self.initial_delay = initial_delay;
-        self
-    }
-
-    /// Deprecated name of [`initial_delay`](method@Self::initial_delay).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `initial_delay`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_initial_delay(self, initial_delay: Duration) -> StreamPolicy {
-        self.initial_delay(initial_delay)
-    }
-
-    /// Sets [`max_delay`](Self::max_delay).
-    #[must_use]
-    pub fn max_delay(mut self, max_delay: Duration) -> StreamPolicy {
-        self.max_delay = max_delay;
-        self
-    }
-
-    /// Deprecated name of [`max_delay`](method@Self::max_delay).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_delay`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_delay(self, max_delay: Duration) -> StreamPolicy {
-        self.max_delay(max_delay)
-    }
-
-    /// Sets [`reset_after`](Self::reset_after).
-    #[must_use]
-    pub fn reset_after(mut self, reset_after: Duration) -> StreamPolicy {
-        self.reset_after = reset_after;
-        self
-    }
-
-    /// Deprecated name of [`reset_after`](method@Self::reset_after).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `reset_after`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_reset_after(self, reset_after: Duration) -> StreamPolicy {
-        self.reset_after(reset_after)
-    }
-
-    /// Sets [`jitter`](Self::jitter).
-    #[must_use]
-    pub fn jitter(mut self, jitter: bool) -> StreamPolicy {
-        self.jitter = jitter;
-        self
-    }
-
-    /// Deprecated name of [`jitter`](method@Self::jitter).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `jitter`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_jitter(self, jitter: bool) -> StreamPolicy {
-        self.jitter(jitter)
-    }
-
-    /// Sets [`stop_at_finish`](Self::stop_at_finish).
-    #[must_use]
-    pub fn stop_at_finish(mut self, stop_at_finish: bool) -> StreamPolicy {
-        self.stop_at_finish = stop_at_finish;
-        self
-    }
-
-    /// Deprecated name of [`stop_at_finish`](method@Self::stop_at_finish).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `stop_at_finish`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_stop_at_finish(self, stop_at_finish: bool) -> StreamPolicy {
-        self.stop_at_finish(stop_at_finish)
-    }
-
-    /// Sets [`limits`](Self::limits).
-    #[must_use]
-    pub fn limits(mut self, limits: SseLimits) -> StreamPolicy {
-        self.limits = limits;
-        self
-    }
-
-    /// Deprecated name of [`limits`](method@Self::limits).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `limits`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_limits(self, limits: SseLimits) -> StreamPolicy {
-        self.limits(limits)
-    }
-
-    /// Sets [`max_remembered_ids`](Self::max_remembered_ids).
-    #[must_use]
-    pub fn max_remembered_ids(mut self, max_remembered_ids: usize) -> StreamPolicy {
-        self.max_remembered_ids = max_remembered_ids;
-        self
-    }
-
-    /// Deprecated name of [`max_remembered_ids`](method@Self::max_remembered_ids).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_remembered_ids`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_remembered_ids(self, max_remembered_ids: usize) -> StreamPolicy {
-        self.max_remembered_ids(max_remembered_ids)
-    }
-
-    /// Sets [`persistent`](Self::persistent).
-    #[must_use]
-    pub fn persistent(mut self, persistent: bool) -> StreamPolicy {
-        self.persistent = persistent;
-        self
-    }
-
-    /// Deprecated name of [`persistent`](method@Self::persistent).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `persistent`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_persistent(self, persistent: bool) -> StreamPolicy {
-        self.persistent(persistent)
-    }
-}
+super::duration::setters!(StreamPolicy {
+    idle_timeout: Duration,
+    connect_timeout: Duration,
+    max_reconnects: u32,
+    initial_delay: Duration,
+    max_delay: Duration,
+    reset_after: Duration,
+    jitter: bool,
+    stop_at_finish: bool,
+    limits: SseLimits,
+    max_remembered_ids: usize,
+    persistent: bool,
+});
 
 /// What to do with an answer, as [`EventSession::on_open`] decides.
 #[derive(Debug, PartialEq)]
@@ -532,8 +346,6 @@ pub struct EventSession {
     /// The id of the event before, on this connection.
     previous_event_id: Option<String>,
     seen: Fingerprints,
-    /// The latest `retry:` hint of the server, any connection.
-    server_retry: Option<Duration>,
     /// Failed attempts in a row since the last healthy connection (the
     /// count [`StreamPolicy::max_reconnects`] bounds).
     failures: u32,
@@ -565,7 +377,6 @@ impl EventSession {
             last_event_id: None,
             observed_id: None,
             previous_event_id: None,
-            server_retry: None,
             failures: 0,
             finished: false,
             delivered: 0,
@@ -614,7 +425,7 @@ impl EventSession {
 
     /// The latest reconnection time the server asked for with `retry:`.
     pub fn server_retry(&self) -> Option<Duration> {
-        self.server_retry
+        self.backoff.hint()
     }
 
     /// The headers a (re)connect sends besides the credentials:
@@ -642,45 +453,39 @@ impl EventSession {
         if self.state == State::Ended {
             return Opened::Then(NextStep::Done);
         }
-        match status {
-            200..=299
-                if self.policy.persistent
-                    && (status == 204 || !content_type.is_some_and(is_event_stream)) =>
-            {
-                // Nothing to read now: a failed attempt, tried again.
-                self.state = State::Idle;
-                let error = if status == 204 {
-                    transport(
-                        TransportErrorKind::Disconnected,
-                        "the server answered 204 (no content) to the event stream".to_owned(),
-                    )
-                } else {
-                    not_an_event_stream(status, content_type)
-                };
-                Opened::Then(self.on_disconnect(Disconnect::Error(error), now))
-            }
-            204 => {
-                self.state = State::Ended;
-                Opened::Then(NextStep::Done)
-            }
-            200..=299 if content_type.is_some_and(is_event_stream) => {
-                self.decoder = SseDecoder::with_limits(self.policy.limits);
-                self.observed_id = None;
-                self.previous_event_id = None;
-                self.progress = false;
-                self.state = State::Open(now);
-                self.backoff.connected(now);
-                Opened::Stream
-            }
-            200..=299 => {
-                self.state = State::Ended;
-                Opened::Then(NextStep::GiveUp(not_an_event_stream(status, content_type)))
-            }
-            _ => {
-                self.state = State::Rejected;
-                Opened::ReadError
-            }
+        if !(200..=299).contains(&status) {
+            self.state = State::Rejected;
+            return Opened::ReadError;
         }
+        if status != 204 && content_type.is_some_and(is_event_stream) {
+            self.decoder = SseDecoder::with_limits(self.policy.limits);
+            self.observed_id = None;
+            self.previous_event_id = None;
+            self.progress = false;
+            self.state = State::Open(now);
+            self.backoff.connected(now);
+            return Opened::Stream;
+        }
+        // Nothing to read: a 204, or a 2xx of another content type.
+        let error = if status == 204 {
+            transport(
+                TransportErrorKind::Disconnected,
+                "the server answered 204 (no content) to the event stream".to_owned(),
+            )
+        } else {
+            not_an_event_stream(status, content_type)
+        };
+        if self.policy.persistent {
+            // A failed attempt, tried again.
+            self.state = State::Idle;
+            return Opened::Then(self.on_disconnect(Disconnect::Error(error), now));
+        }
+        self.state = State::Ended;
+        Opened::Then(if status == 204 {
+            NextStep::Done
+        } else {
+            NextStep::GiveUp(error)
+        })
     }
 
     /// Hands over the next bytes of the body. Nothing is decoded until
@@ -918,10 +723,7 @@ impl EventSession {
     /// Takes the decoder's last event ID and `retry` hint, when they changed.
     fn observe_decoder(&mut self) {
         if let Some(retry) = self.decoder.retry() {
-            if self.server_retry != Some(retry) {
-                self.server_retry = Some(retry);
-                self.backoff.set_hint(retry);
-            }
+            self.backoff.set_hint(retry);
         }
         let id = self.decoder.last_event_id();
         if id != self.observed_id.as_deref() {
@@ -948,30 +750,6 @@ impl EventSession {
     }
 }
 
-/// Checks 200 draws of a jittered backoff: each between half its ceiling
-/// (`initial` doubled per draw, up to `max`) and the ceiling, and spread.
-#[cfg(test)]
-pub(crate) fn assert_equal_jitter(
-    initial: Duration,
-    max: Duration,
-    mut draw: impl FnMut() -> Duration,
-) {
-    let mut distinct = HashSet::new();
-    for n in 0..200u32 {
-        let ceiling = initial
-            .saturating_mul(2u32.saturating_pow(n.min(20)))
-            .min(max);
-        let d = draw();
-        assert!(
-            d >= ceiling.checked_div(2).unwrap_or_default() && d <= ceiling,
-            "draw {n}: {d:?} for {ceiling:?}"
-        );
-        distinct.insert(d);
-    }
-    // The draws spread (a constant would mean no jitter at all).
-    assert!(distinct.len() > 100, "{}", distinct.len());
-}
-
 impl fmt::Debug for EventSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // State and sizes only: the bytes held may carry tokens.
@@ -979,7 +757,7 @@ impl fmt::Debug for EventSession {
             .field("task_id", &self.task_id)
             .field("state", &self.state)
             .field("last_event_id", &self.last_event_id)
-            .field("server_retry", &self.server_retry)
+            .field("server_retry", &self.server_retry())
             .field("failures", &self.failures)
             .field("finished", &self.finished)
             .field("delivered", &self.delivered)
@@ -1011,14 +789,8 @@ impl Fingerprints {
     }
 
     fn fingerprint(&self, id: &str, data: &str) -> u128 {
-        let half = |salt: u8| {
-            let mut hasher = self.keys.build_hasher();
-            salt.hash(&mut hasher);
-            id.hash(&mut hasher);
-            data.hash(&mut hasher);
-            hasher.finish()
-        };
-        (u128::from(half(0)) << 64) | u128::from(half(1))
+        let half = |salt: u8| u128::from(self.keys.hash_one((salt, id, data)));
+        (half(0) << 64) | half(1)
     }
 
     /// Remembers a fingerprint; false when it was already there.

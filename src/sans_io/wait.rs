@@ -62,6 +62,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::duration::{clamp, clamp_floor};
 use super::retry::{Backoff, Jitter};
 use super::stream::StreamPolicy;
 use crate::error::{Error, ErrorClass};
@@ -69,7 +70,7 @@ use crate::model::{AgentExecutionStatus, Task, TaskEvent};
 
 /// How a [`Waiter`] waits.
 ///
-/// Plain data: build it with [`WaitPolicy::default`] and the `with_*`
+/// Plain data: build it with [`WaitPolicy::default`] and its
 /// setters.
 ///
 /// ```
@@ -124,25 +125,16 @@ impl Default for WaitPolicy {
     }
 }
 
+super::duration::setters!(WaitPolicy {
+    timeout: Duration,
+    backoff_factor: f64,
+    jitter: bool,
+    follow_events: bool,
+    recheck_every: Duration,
+    stream: StreamPolicy,
+});
+
 impl WaitPolicy {
-    /// Sets [`timeout`](Self::timeout).
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> WaitPolicy {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Deprecated name of [`timeout`](method@Self::timeout).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `timeout`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_timeout(self, timeout: Duration) -> WaitPolicy {
-        self.timeout(timeout)
-    }
-
     /// Sets [`poll_initial`](Self::poll_initial) and
     /// [`poll_max`](Self::poll_max).
     #[must_use]
@@ -150,107 +142,6 @@ impl WaitPolicy {
         self.poll_initial = initial;
         self.poll_max = max;
         self
-    }
-
-    /// Deprecated name of [`poll`](method@Self::poll).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `poll`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_poll(self, initial: Duration, max: Duration) -> WaitPolicy {
-        self.poll(initial, max)
-    }
-
-    /// Sets [`backoff_factor`](Self::backoff_factor).
-    #[must_use]
-    pub fn backoff_factor(mut self, factor: f64) -> WaitPolicy {
-        self.backoff_factor = factor;
-        self
-    }
-
-    /// Deprecated name of [`backoff_factor`](method@Self::backoff_factor).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `backoff_factor`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_backoff_factor(self, factor: f64) -> WaitPolicy {
-        self.backoff_factor(factor)
-    }
-
-    /// Sets [`jitter`](Self::jitter).
-    #[must_use]
-    pub fn jitter(mut self, jitter: bool) -> WaitPolicy {
-        self.jitter = jitter;
-        self
-    }
-
-    /// Deprecated name of [`jitter`](method@Self::jitter).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `jitter`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_jitter(self, jitter: bool) -> WaitPolicy {
-        self.jitter(jitter)
-    }
-
-    /// Sets [`follow_events`](Self::follow_events).
-    #[must_use]
-    pub fn follow_events(mut self, follow_events: bool) -> WaitPolicy {
-        self.follow_events = follow_events;
-        self
-    }
-
-    /// Deprecated name of [`follow_events`](method@Self::follow_events).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `follow_events`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_follow_events(self, follow_events: bool) -> WaitPolicy {
-        self.follow_events(follow_events)
-    }
-
-    /// Sets [`recheck_every`](Self::recheck_every).
-    #[must_use]
-    pub fn recheck_every(mut self, recheck_every: Duration) -> WaitPolicy {
-        self.recheck_every = recheck_every;
-        self
-    }
-
-    /// Deprecated name of [`recheck_every`](method@Self::recheck_every).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `recheck_every`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_recheck_every(self, recheck_every: Duration) -> WaitPolicy {
-        self.recheck_every(recheck_every)
-    }
-
-    /// Sets [`stream`](Self::stream).
-    #[must_use]
-    pub fn stream(mut self, stream: StreamPolicy) -> WaitPolicy {
-        self.stream = stream;
-        self
-    }
-
-    /// Deprecated name of [`stream`](method@Self::stream).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `stream`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_stream(self, stream: StreamPolicy) -> WaitPolicy {
-        self.stream(stream)
     }
 }
 
@@ -336,14 +227,12 @@ pub struct Waiter {
 impl Waiter {
     /// A wait that starts at `now` and ends at `now +`
     /// [`WaitPolicy::timeout`] at the latest.
-    pub fn new(policy: WaitPolicy, now: Instant) -> Waiter {
-        let mut policy = policy;
+    pub fn new(mut policy: WaitPolicy, now: Instant) -> Waiter {
         // A poll never comes back at once (a zero delay would be a flood
         // of `get`s); a timeout too long for the clock is no deadline.
-        policy.poll_initial =
-            crate::sans_io::duration::clamp_floor(policy.poll_initial, MIN_POLL_DELAY);
-        policy.poll_max = crate::sans_io::duration::clamp(policy.poll_max).max(policy.poll_initial);
-        policy.recheck_every = crate::sans_io::duration::clamp(policy.recheck_every);
+        policy.poll_initial = clamp_floor(policy.poll_initial, MIN_POLL_DELAY);
+        policy.poll_max = clamp(policy.poll_max).max(policy.poll_initial);
+        policy.recheck_every = clamp(policy.recheck_every);
         let jitter = policy.jitter.then_some(Jitter::Equal);
         let backoff = Backoff::new(policy.poll_initial, policy.poll_max, jitter)
             .factor(policy.backoff_factor);

@@ -142,9 +142,22 @@ fn the_backoff_factor_is_applied_and_a_bad_one_counts_as_one() {
 fn jitter_stays_between_half_the_delay_and_the_delay() {
     let t0 = Instant::now();
     let mut w = Waiter::new(WaitPolicy::default(), t0);
-    crate::sans_io::stream::assert_equal_jitter(ms(500), secs(10), || {
-        poll_after(w.on_task(task("executing"), t0))
-    });
+    // 200 draws: each between half its ceiling (500 ms doubled per draw,
+    // up to 10 s) and the ceiling, and spread.
+    let mut distinct = std::collections::HashSet::new();
+    for n in 0..200u32 {
+        let ceiling = ms(500)
+            .saturating_mul(2u32.saturating_pow(n.min(20)))
+            .min(secs(10));
+        let d = poll_after(w.on_task(task("executing"), t0));
+        assert!(
+            d >= ceiling / 2 && d <= ceiling,
+            "draw {n}: {d:?} for {ceiling:?}"
+        );
+        distinct.insert(d);
+    }
+    // The draws spread (a constant would mean no jitter at all).
+    assert!(distinct.len() > 100, "{}", distinct.len());
 }
 
 // --- The deadline -----------------------------------------------------------------
