@@ -14,6 +14,7 @@
 //   body that failed to decode, an error body), without parsing it.
 // * `scrub` removes one known secret (the API key) from any text.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -122,80 +123,56 @@ fn redact_whole(value: &mut Value) {
     }
 }
 
-/// How a secret field shows in `Debug`.
-pub(crate) trait RedactDebug {
-    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
-}
+/// How a field shows in `Debug`, the one rule for every value the crate
+/// prints. [`fmt_field`](FieldDebug::fmt_field): free-form JSON with the
+/// values of credential-looking keys redacted at any depth, every other
+/// type as its own `Debug` shows it. [`fmt_secret`](FieldDebug::fmt_secret)
+/// (a field marked secret): `"<redacted>"`, with an object's keys (never
+/// its values) and a `null` or `None` still shown. Every type a model
+/// field can have implements it, so that a free-form field added later
+/// cannot be printed whole by mistake.
+pub(crate) trait FieldDebug {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 
-impl RedactDebug for String {
-    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{REDACTED:?}")
     }
 }
 
-impl RedactDebug for Value {
-    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl FieldDebug for Value {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Object(map) => map.fmt_field(f),
+            Value::Array(items) => items.fmt_field(f),
+            other => fmt::Debug::fmt(other, f),
+        }
+    }
+
+    fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Null => f.write_str("Null"),
-            Value::Object(map) => map.fmt_redacted(f),
+            Value::Object(map) => map.fmt_secret(f),
             _ => write!(f, "{REDACTED:?}"),
         }
     }
 }
 
-impl RedactDebug for Map<String, Value> {
-    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.keys().map(|k| (k, Shown(REDACTED))))
-            .finish()
-    }
-}
-
-impl<T: RedactDebug> RedactDebug for Option<T> {
-    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            None => f.write_str("None"),
-            Some(v) => f.debug_tuple("Some").field(&Redacted(v)).finish(),
-        }
-    }
-}
-
-/// `Debug` of a secret field.
-pub(crate) struct Redacted<'a, T>(pub(crate) &'a T);
-
-impl<T: RedactDebug> fmt::Debug for Redacted<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt_redacted(f)
-    }
-}
-
-/// A text shown as is, without quotes.
-struct Shown<'a>(&'a str);
-
-impl fmt::Debug for Shown<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-/// How a model field shows in `Debug` (fields not marked secret): free-form
-/// JSON with the values of credential-looking keys redacted at any depth,
-/// as `extra` is, and every other type as its own `Debug` shows it. Every
-/// type a model field can have implements it, so that a free-form field
-/// added later cannot be printed whole by mistake.
-pub(crate) trait FieldDebug {
-    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
-}
-
-impl FieldDebug for Value {
-    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&RedactedValue(self), f)
-    }
-}
-
 impl FieldDebug for Map<String, Value> {
     fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&RedactedMap(self), f)
+        let mut d = f.debug_map();
+        for (key, value) in self {
+            match is_credential_key(key) {
+                true => d.entry(key, &Redacted(value)),
+                false => d.entry(key, &ShownField(value)),
+            };
+        }
+        d.finish()
+    }
+
+    fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(key, value)| (key, Redacted(value))))
+            .finish()
     }
 }
 
@@ -206,6 +183,13 @@ impl<T: FieldDebug> FieldDebug for Option<T> {
             Some(v) => f.debug_tuple("Some").field(&ShownField(v)).finish(),
         }
     }
+
+    fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            None => f.write_str("None"),
+            Some(v) => f.debug_tuple("Some").field(&Redacted(v)).finish(),
+        }
+    }
 }
 
 impl<T: FieldDebug> FieldDebug for Vec<T> {
@@ -214,8 +198,23 @@ impl<T: FieldDebug> FieldDebug for Vec<T> {
     }
 }
 
-/// `Debug` of a model field, through [`FieldDebug`].
+/// `Debug` of a secret field, through [`FieldDebug::fmt_secret`].
+pub(crate) struct Redacted<'a, T: ?Sized>(pub(crate) &'a T);
+
+/// `Debug` of a model field, through [`FieldDebug::fmt_field`].
 pub(crate) struct ShownField<'a, T: ?Sized>(pub(crate) &'a T);
+
+/// `Debug` of a free-form object: credential-looking keys redacted at any depth.
+pub(crate) struct RedactedMap<'a>(pub(crate) &'a Map<String, Value>);
+
+/// `Debug` of a free-form value: credential-looking keys redacted at any depth.
+pub(crate) struct RedactedValue<'a>(pub(crate) &'a Value);
+
+impl<T: FieldDebug + ?Sized> fmt::Debug for Redacted<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_secret(f)
+    }
+}
 
 impl<T: FieldDebug + ?Sized> fmt::Debug for ShownField<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -223,38 +222,51 @@ impl<T: FieldDebug + ?Sized> fmt::Debug for ShownField<'_, T> {
     }
 }
 
-/// `Debug` of a free-form object: credential-looking keys redacted at any depth.
-pub(crate) struct RedactedMap<'a>(pub(crate) &'a Map<String, Value>);
-
 impl fmt::Debug for RedactedMap<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_map();
-        for (key, value) in self.0 {
-            if is_credential_key(key) && !value.is_null() {
-                d.entry(key, &Shown(REDACTED));
-            } else {
-                d.entry(key, &RedactedValue(value));
-            }
-        }
-        d.finish()
+        self.0.fmt_field(f)
     }
 }
-
-/// `Debug` of a free-form value: credential-looking keys redacted at any depth.
-pub(crate) struct RedactedValue<'a>(pub(crate) &'a Value);
 
 impl fmt::Debug for RedactedValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Value::Object(map) => RedactedMap(map).fmt(f),
-            Value::Array(items) => f
-                .debug_list()
-                .entries(items.iter().map(RedactedValue))
-                .finish(),
-            other => fmt::Debug::fmt(other, f),
-        }
+        self.0.fmt_field(f)
     }
 }
+
+/// Implements `Debug` for a struct as `#[derive(Debug)]` would, with each
+/// field marked `secret` shown through [`Redacted`] and each marked `json`
+/// through [`ShownField`] (credential-looking keys redacted): the one way
+/// for a hand-written `Debug` to keep credentials out.
+///
+/// `redacted_debug!(UpdateTask { source, tool_call_payload_extension: secret });`
+// Provided for the crate's hand-written redacting `Debug` impls to adopt.
+#[allow(unused_macros)]
+macro_rules! redacted_debug {
+    (@secret $value:expr) => {
+        $crate::redact::Redacted($value)
+    };
+    (@json $value:expr) => {
+        $crate::redact::ShownField($value)
+    };
+    (@ $value:expr) => {
+        $value
+    };
+    ($ty:ident { $($field:ident $(: $how:ident)?),* $(,)? }) => {
+        impl ::std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(
+                        stringify!($field),
+                        &$crate::redact::redacted_debug!(@$($how)? &self.$field),
+                    ))*
+                    .finish()
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use redacted_debug;
 
 /// A URL with its `user:password@` part replaced by `<redacted>@`.
 ///
@@ -284,21 +296,13 @@ pub(crate) fn redact_userinfo(url: &str) -> String {
 /// assert_eq!(shown, "gateway says: key <redacted> is bad; cut: <redacted>");
 /// ```
 pub fn scrub_secrets(text: &str, secrets: &[&str]) -> String {
-    let mut all = Secrets::new();
-    for secret in secrets {
-        all.add(secret);
-    }
-    all.scrub(text).into_owned()
+    Secrets::of(secrets).scrub(text).into_owned()
 }
 
 /// As [`scrub_secrets`], on every string (keys and values) of a JSON
 /// value, in place: the JSON keeps its shape.
 pub fn scrub_secrets_json(value: &mut Value, secrets: &[&str]) {
-    let mut all = Secrets::new();
-    for secret in secrets {
-        all.add(secret);
-    }
-    all.scrub_json(value);
+    Secrets::of(secrets).scrub_json(value);
 }
 
 /// The first [`crate::error::SNIPPET_LIMIT`] bytes of a body as text, cut on a character
@@ -318,15 +322,6 @@ pub(crate) fn snippet(body: &[u8], secrets: &Secrets) -> String {
     // Values of credential-bearing keys never reach an error (a value cut
     // by the limit is redacted up to the cut).
     redact_json_text(&text)
-}
-
-/// Replaces every occurrence of `secret` in `text` (nothing for an empty
-/// secret), and every part of it a cut may have left (see [`Secrets`]).
-#[cfg(test)]
-pub(crate) fn scrub(text: &str, secret: &str) -> String {
-    let mut secrets = Secrets::new();
-    secrets.add(secret);
-    secrets.scrub(text).into_owned()
 }
 
 /// The shortest run of a secret that is scrubbed wherever it shows: a
@@ -456,6 +451,15 @@ impl Secrets {
         }
     }
 
+    /// These secrets (see [`Secrets::add`]).
+    fn of(secrets: &[&str]) -> Secrets {
+        let mut all = Secrets::new();
+        for secret in secrets {
+            all.add(secret);
+        }
+        all
+    }
+
     /// True when there is no secret to scrub.
     pub(crate) fn is_empty(&self) -> bool {
         self.forms.is_empty()
@@ -520,20 +524,15 @@ impl Secrets {
         if text.len() < MIN_EDGE || self.forms.iter().any(|f| f.text == text) {
             return;
         }
-        let bytes = text.as_bytes();
-        let mut runs: Vec<u64> = (0..bytes.len())
-            .filter_map(|i| run_at(bytes.get(i..)?))
-            .collect();
-        runs.sort_unstable();
-        runs.dedup();
-        self.runs.extend_from_slice(&runs);
+        self.runs
+            .extend(text.as_bytes().windows(MIN_RUN).filter_map(run_at));
         self.runs.sort_unstable();
         self.runs.dedup();
         self.forms.push(Form { text, edges });
     }
 
     /// `text` without any secret, whole or in part (see [`Secrets`]).
-    pub(crate) fn scrub<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+    pub(crate) fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
         if self.forms.is_empty() || text.is_empty() {
             return text.into();
         }
@@ -544,45 +543,37 @@ impl Secrets {
             return once;
         }
         match once {
-            std::borrow::Cow::Borrowed(text) => self.scrub_pass(text, true),
-            std::borrow::Cow::Owned(once) => self.scrub_pass(&once, true).into_owned().into(),
+            Cow::Borrowed(text) => self.scrub_pass(text, true),
+            Cow::Owned(once) => self.scrub_pass(&once, true).into_owned().into(),
         }
     }
 
     /// One reading of `text` scrubbed; `tags`: HTML tags dropped.
-    fn scrub_pass<'t>(&self, text: &'t str, tags: bool) -> std::borrow::Cow<'t, str> {
+    fn scrub_pass<'t>(&self, text: &'t str, tags: bool) -> Cow<'t, str> {
         let (read, spans) = read_as_shown(text, tags);
         let bytes = read.as_slice();
-        // The text's byte range of read bytes `from..to`.
-        let span = |from: usize, to: usize| -> Option<(usize, usize)> {
-            let start = spans.get(from)?.0;
-            let end = spans.get(to.checked_sub(1)?)?.1;
-            Some((start, end))
+        // The text's bytes to replace: those read as `read[from..from + len]`.
+        let mut hidden = vec![false; text.len()];
+        let mut hide = |from: usize, len: usize| {
+            let last = len.checked_sub(1).map(|last| from.saturating_add(last));
+            if let (Some(first), Some(last)) = (spans.get(from), last.and_then(|l| spans.get(l))) {
+                hidden.get_mut(first.0..last.1).into_iter().flatten().for_each(|h| *h = true);
+            }
         };
-        // Byte ranges (of the text) to replace.
-        let mut hidden: Vec<(usize, usize)> = Vec::new();
         // Runs of MIN_RUN bytes of any form, wherever a cut left them
         // (whole occurrences are made of them).
-        if !self.runs.is_empty() {
-            for i in 0..bytes.len().saturating_sub(MIN_RUN - 1) {
-                if let Some(run) = bytes.get(i..).and_then(run_at) {
-                    if self.runs.binary_search(&run).is_ok() {
-                        hidden.extend(span(i, i.saturating_add(MIN_RUN)));
-                    }
-                }
+        for (i, window) in bytes.windows(MIN_RUN).enumerate() {
+            if run_at(window).is_some_and(|run| self.runs.binary_search(&run).is_ok()) {
+                hide(i, MIN_RUN);
             }
         }
         for form in &self.forms {
             let secret = form.text.as_bytes();
             if secret.len() < MIN_RUN {
                 // Whole occurrences (the only rule for short secrets).
-                let mut i: usize = 0;
-                while i.saturating_add(secret.len()) <= bytes.len() {
-                    if bytes.get(i..i.saturating_add(secret.len())) == Some(secret) {
-                        hidden.extend(span(i, i.saturating_add(secret.len())));
-                        i = i.saturating_add(secret.len());
-                    } else {
-                        i = i.saturating_add(1);
+                for (i, window) in bytes.windows(secret.len().max(1)).enumerate() {
+                    if window == secret {
+                        hide(i, secret.len());
                     }
                 }
             }
@@ -592,55 +583,36 @@ impl Secrets {
             // A start of the secret at the very end (before a `…`), an end
             // of it at the very start.
             let body = bytes.strip_suffix("…".as_bytes()).unwrap_or(bytes);
-            let longest = secret.len().min(MIN_RUN.max(MIN_EDGE));
-            for len in (MIN_EDGE..longest).rev() {
-                if let Some(prefix) = secret.get(..len) {
-                    if body.ends_with(prefix) {
-                        hidden.extend(span(body.len().saturating_sub(len), body.len()));
-                        break;
-                    }
-                }
+            let mut lengths = (MIN_EDGE..secret.len().min(MIN_RUN)).rev();
+            if let Some(len) = lengths
+                .clone()
+                .find(|&len| secret.get(..len).is_some_and(|start| body.ends_with(start)))
+            {
+                hide(body.len().saturating_sub(len), len);
             }
-            for len in (MIN_EDGE..longest).rev() {
-                if let Some(suffix) = secret.get(secret.len().saturating_sub(len)..) {
-                    if bytes.starts_with(suffix) {
-                        hidden.extend(span(0, len));
-                        break;
-                    }
-                }
+            let end = |len: usize| secret.get(secret.len().saturating_sub(len)..);
+            if let Some(len) = lengths.find(|&len| end(len).is_some_and(|end| bytes.starts_with(end))) {
+                hide(0, len);
             }
         }
-        if hidden.is_empty() {
+        if !hidden.contains(&true) {
             return text.into();
         }
-        hidden.sort_unstable();
+        // Whole characters only (a secret is ASCII in practice); one
+        // `<redacted>` for each stretch of hidden ones.
         let mut out = String::with_capacity(text.len());
-        let mut copied = 0;
-        let mut iter = hidden.into_iter().peekable();
-        while let Some((start, mut end)) = iter.next() {
-            while let Some(&(next_start, next_end)) = iter.peek() {
-                if next_start > end {
-                    break;
-                }
-                end = end.max(next_end);
-                iter.next();
+        let mut after_hidden = false;
+        for (at, c) in text.char_indices() {
+            let hidden = hidden
+                .get(at..at.saturating_add(c.len_utf8()))
+                .is_some_and(|bytes| bytes.contains(&true));
+            if !hidden {
+                out.push(c);
+            } else if !after_hidden {
+                out.push_str(REDACTED);
             }
-            // Whole characters only (a secret is ASCII in practice).
-            let mut start = start.max(copied);
-            while start > copied && !text.is_char_boundary(start) {
-                start = start.saturating_sub(1);
-            }
-            while end < text.len() && !text.is_char_boundary(end) {
-                end = end.saturating_add(1);
-            }
-            if start < copied || end <= start {
-                continue;
-            }
-            out.push_str(text.get(copied..start).unwrap_or(""));
-            out.push_str(REDACTED);
-            copied = end;
+            after_hidden = hidden;
         }
-        out.push_str(text.get(copied..).unwrap_or(""));
         out.into()
     }
 
@@ -648,39 +620,30 @@ impl Secrets {
     /// detail, a decode error's snippet and message, a transport error's
     /// message (its source is dropped when the message held a secret: the
     /// HTTP crate's own error would show it), a configuration error.
-    pub(crate) fn scrub_error(&self, error: crate::Error) -> crate::Error {
+    pub(crate) fn scrub_error(&self, mut error: crate::Error) -> crate::Error {
         use crate::Error;
-        if self.is_empty() {
-            return error;
-        }
-        let scrub = |text: &mut String| {
-            if let std::borrow::Cow::Owned(clean) = self.scrub(text) {
+        let scrub = |text: &mut String| match self.scrub(text) {
+            Cow::Owned(clean) => {
                 *text = clean;
                 true
-            } else {
-                false
             }
+            Cow::Borrowed(_) => false,
         };
-        match error {
-            Error::Api(mut api) => {
-                scrub(&mut api.body);
-                if let Some(detail) = api.detail.as_mut() {
-                    scrub(detail);
-                }
-                if let Some(retry_after) = api.retry_after.as_mut() {
-                    scrub(retry_after);
-                }
-                Error::Api(api)
+        match &mut error {
+            Error::Api(api) => {
+                let texts = [Some(&mut api.body), api.detail.as_mut(), api.retry_after.as_mut()];
+                texts.into_iter().flatten().for_each(|text| {
+                    scrub(text);
+                });
             }
-            Error::Decode(mut decode) => {
+            Error::Decode(decode) => {
                 scrub(&mut decode.snippet);
                 let mut message = decode.source.to_string();
                 if scrub(&mut message) {
-                    decode.source = <serde_json::Error as serde::de::Error>::custom(message);
+                    decode.source = serde::de::Error::custom(message);
                 }
-                Error::Decode(decode)
             }
-            Error::Transport(mut transport) => {
+            Error::Transport(transport) => {
                 let mut source_text = transport
                     .source
                     .as_ref()
@@ -689,25 +652,20 @@ impl Secrets {
                 if scrub(&mut transport.message) | scrub(&mut source_text) {
                     transport.source = None;
                 }
-                Error::Transport(transport)
             }
-            Error::Config(mut message) => {
-                scrub(&mut message);
-                Error::Config(message)
+            Error::Config(text) | Error::InvalidArgument { reason: text, .. } => {
+                scrub(text);
             }
-            Error::InvalidArgument { name, mut reason } => {
-                scrub(&mut reason);
-                Error::InvalidArgument { name, reason }
-            }
-            other => other,
+            _ => {}
         }
+        error
     }
 
     /// Every string of `value` (keys included) scrubbed, in place.
     pub(crate) fn scrub_json(&self, value: &mut Value) {
         match value {
             Value::String(text) => {
-                if let std::borrow::Cow::Owned(clean) = self.scrub(text) {
+                if let Cow::Owned(clean) = self.scrub(text) {
                     *text = clean;
                 }
             }
@@ -715,7 +673,7 @@ impl Secrets {
             Value::Object(map) => {
                 if map
                     .keys()
-                    .any(|k| matches!(self.scrub(k), std::borrow::Cow::Owned(_)))
+                    .any(|k| matches!(self.scrub(k), Cow::Owned(_)))
                 {
                     let old = std::mem::take(map);
                     for (key, member) in old {
@@ -864,6 +822,26 @@ mod tests {
         assert!(s.ends_with('…'));
     }
 
+    struct Sample {
+        name: String,
+        token: Option<String>,
+        schema: Option<Value>,
+    }
+    redacted_debug!(Sample { name, token: secret, schema: json });
+
+    #[test]
+    fn redacted_debug_shows_marked_fields_redacted() {
+        let sample = Sample {
+            name: "crm".into(),
+            token: Some("t-s3cret".into()),
+            schema: Some(serde_json::json!({"api_key": "k-s3cret", "type": "object"})),
+        };
+        let shown = format!("{sample:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.starts_with("Sample { name: \"crm\", token: Some(\"<redacted>\")"), "{shown}");
+        assert!(shown.contains("\"type\": String(\"object\")"), "{shown}");
+    }
+
     #[test]
     fn credential_keys() {
         for key in [
@@ -960,6 +938,12 @@ mod tests {
         ] {
             let _ = redact_json_text(text);
         }
+    }
+
+    /// Replaces every occurrence of `secret` in `text` (nothing for an empty
+    /// secret), and every part of it a cut may have left (see [`Secrets`]).
+    fn scrub(text: &str, secret: &str) -> String {
+        scrub_secrets(text, &[secret])
     }
 
     #[test]
