@@ -622,6 +622,9 @@ impl Secrets {
     /// HTTP crate's own error would show it), a configuration error.
     pub(crate) fn scrub_error(&self, mut error: crate::Error) -> crate::Error {
         use crate::Error;
+        if self.is_empty() {
+            return error;
+        }
         let scrub = |text: &mut String| match self.scrub(text) {
             Cow::Owned(clean) => {
                 *text = clean;
