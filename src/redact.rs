@@ -27,39 +27,18 @@ pub(crate) const REDACTED: &str = "<redacted>";
 /// (`headers`, `env_vars`, payload extensions).
 pub(crate) fn is_credential_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    const EXACT: &[&str] = &[
-        "headers",
-        "env_vars",
-        "payload_extension",
-        "tool_call_payload_extension",
-        "llm_gateway",
-        "user_tokens",
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "key",
-    ];
-    const PARTS: &[&str] = &[
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "api_key",
-        "apikey",
-        "api-key",
-        "credential",
-        "private_key",
-        "auth_header",
-    ];
-    if EXACT.contains(&key.as_str()) {
+    const EXACT: &str = "headers env_vars payload_extension tool_call_payload_extension \
+        llm_gateway user_tokens authorization proxy-authorization cookie set-cookie key";
+    const PARTS: &str = "token secret password passwd api_key apikey api-key credential \
+        private_key auth_header";
+    if EXACT.split_whitespace().any(|exact| key == exact) {
         return true;
     }
     // Token *counts* (`tokens`, `prompt_tokens`, ...) are not credentials.
     if key == "tokens" || key.ends_with("_tokens") {
         return false;
     }
-    PARTS.iter().any(|part| key.contains(part))
+    PARTS.split_whitespace().any(|part| key.contains(part))
 }
 
 /// Replaces, in place and at any depth, the value of every key that may
@@ -383,55 +362,41 @@ fn read_as_shown(text: &str, tags: bool) -> (Vec<u8>, Vec<(usize, usize)>) {
     };
     let mut i: usize = 0;
     while let Some(&b) = bytes.get(i) {
-        let next = bytes.get(i.saturating_add(1)).copied();
-        if b == b'\\' && next == Some(b'u') {
-            if let Some(c) = hex(i.saturating_add(2), 4).and_then(char::from_u32) {
-                let mut utf8 = [0u8; 4];
-                for byte in c.encode_utf8(&mut utf8).bytes() {
-                    read.push(byte.to_ascii_lowercase());
-                    spans.push((i, i.saturating_add(6)));
-                }
-                i = i.saturating_add(6);
-                continue;
-            }
-        }
-        if b == b'\\' && matches!(next, Some(b'/' | b'"' | b'\\' | b'n' | b'r' | b't')) {
-            if let Some(c @ (b'/' | b'"' | b'\\')) = next {
-                read.push(c);
-                spans.push((i, i.saturating_add(2)));
-            }
-            i = i.saturating_add(2);
-            continue;
-        }
-        if b == b'%' {
-            if let Some(v) = hex(i.saturating_add(1), 2).and_then(|v| u8::try_from(v).ok()) {
-                read.push(v.to_ascii_lowercase());
-                spans.push((i, i.saturating_add(3)));
-                i = i.saturating_add(3);
-                continue;
-            }
-        }
-        if tags && b == b'<' {
-            // A tag: `<name ...>` or `</name>`, short, on one line.
-            let rest = bytes.get(i.saturating_add(1)..).unwrap_or_default();
+        let at = |offset: usize| i.saturating_add(offset);
+        let next = bytes.get(at(1)).copied();
+        // A tag: `<name ...>` or `</name>`, short, on one line; its length.
+        let tag = || -> Option<usize> {
+            let rest = bytes.get(at(1)..)?;
             let name = rest.strip_prefix(b"/").unwrap_or(rest);
-            if name.first().is_some_and(u8::is_ascii_alphabetic) {
-                if let Some(end) = rest
-                    .iter()
-                    .take(128)
-                    .position(|&c| c == b'>' || c == b'<' || c == b'\n')
-                    .filter(|&at| rest.get(at) == Some(&b'>'))
-                {
-                    i = i.saturating_add(end).saturating_add(2);
-                    continue;
-                }
-            }
+            name.first().filter(|c| c.is_ascii_alphabetic())?;
+            let end = rest.iter().take(128).position(|&c| matches!(c, b'>' | b'<' | b'\n'))?;
+            (rest.get(end) == Some(&b'>')).then(|| end.saturating_add(2))
+        };
+        // What the bytes from `i` read as, and how many bytes they are.
+        let mut utf8 = [0u8; 4];
+        let unicode = (b == b'\\' && next == Some(b'u')).then(|| hex(at(2), 4));
+        let percent = (b == b'%').then(|| hex(at(1), 2)).flatten();
+        let (shown, len): (&[u8], usize) =
+            if let Some(c) = unicode.flatten().and_then(char::from_u32) {
+                (c.encode_utf8(&mut utf8).as_bytes(), 6)
+            } else if b == b'\\' && matches!(next, Some(b'/' | b'"' | b'\\' | b'n' | b'r' | b't')) {
+                let quoted = bytes.get(at(1)..at(2)).filter(|c| c != b"n" && c != b"r" && c != b"t");
+                (quoted.unwrap_or_default(), 2)
+            } else if let Some(byte) = percent.and_then(|v| u8::try_from(v).ok()) {
+                utf8 = [byte; 4];
+                (utf8.get(..1).unwrap_or_default(), 3)
+            } else if let Some(len) = (tags && b == b'<').then(tag).flatten() {
+                (&[], len)
+            } else if b.is_ascii_whitespace() {
+                (&[], 1)
+            } else {
+                (bytes.get(i..at(1)).unwrap_or_default(), 1)
+            };
+        for byte in shown {
+            read.push(byte.to_ascii_lowercase());
+            spans.push((i, at(len)));
         }
-        if !b.is_ascii_whitespace() {
-            read.push(b.to_ascii_lowercase());
-            spans.push((i, i.saturating_add(1)));
-        }
-        i = i.saturating_add(1);
+        i = at(len);
     }
     (read, spans)
 }
