@@ -676,6 +676,12 @@ impl Secrets {
 /// and brackets, so a value is redacted up to its end or the end of the text.
 pub(crate) fn redact_json_text(text: &str) -> String {
     let bytes = text.as_bytes();
+    let skip_space = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i = i.saturating_add(1);
+        }
+        i
+    };
     let mut out = String::with_capacity(text.len());
     let mut copied = 0; // bytes of `text` already copied to `out`
     let mut i = 0;
@@ -688,26 +694,17 @@ pub(crate) fn redact_json_text(text: &str) -> String {
         let key = text
             .get(i.saturating_add(1)..end.saturating_sub(1))
             .unwrap_or("");
-        let mut j = end;
-        while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
-            j = j.saturating_add(1);
-        }
-        if bytes.get(j) == Some(&b':') && is_credential_key(&unescape(key)) {
-            j = j.saturating_add(1);
-            while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
-                j = j.saturating_add(1);
-            }
-            let value_end = value_end(bytes, j);
-            if value_end > j && text.get(j..value_end) != Some("null") {
-                out.push_str(text.get(copied..j).unwrap_or(""));
-                out.push('"');
-                out.push_str(REDACTED);
-                out.push('"');
+        let colon = skip_space(end);
+        i = end;
+        if bytes.get(colon) == Some(&b':') && is_credential_key(&unescape(key)) {
+            let start = skip_space(colon.saturating_add(1));
+            let value_end = value_end(bytes, start);
+            if value_end > start && text.get(start..value_end) != Some("null") {
+                out.push_str(text.get(copied..start).unwrap_or(""));
+                out.push_str(&format!("\"{REDACTED}\""));
                 copied = value_end;
             }
-            i = value_end.max(j);
-        } else {
-            i = end;
+            i = value_end.max(start);
         }
     }
     out.push_str(text.get(copied..).unwrap_or(""));
@@ -736,44 +733,29 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
 }
 
 /// The index just past the JSON value starting at `start`: a string, a
-/// bracketed value (to its matching bracket), or a scalar (to `,` `}` `]`).
+/// bracketed value (to its matching bracket), or a scalar (to `,` `}` `]`
+/// or white space; a string in a broken one is skipped whole).
 fn value_end(bytes: &[u8], start: usize) -> usize {
-    match bytes.get(start) {
-        None => start,
-        Some(b'"') => string_end(bytes, start),
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            let mut i = start;
-            while let Some(&b) = bytes.get(i) {
-                match b {
-                    b'"' => {
-                        i = string_end(bytes, i);
-                        continue;
-                    }
-                    b'{' | b'[' => depth = depth.saturating_add(1),
-                    b'}' | b']' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            return i.saturating_add(1);
-                        }
-                    }
-                    _ => {}
-                }
-                i = i.saturating_add(1);
+    let mut depth = 0usize;
+    let mut i = start;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' if i == start => return string_end(bytes, i),
+            b'"' => {
+                i = string_end(bytes, i);
+                continue;
             }
-            bytes.len()
+            b'{' | b'[' => depth = depth.saturating_add(1),
+            b'}' | b']' if depth == 1 => return i.saturating_add(1),
+            b'}' | b']' if depth == 0 => return i,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => return i,
+            b if depth == 0 && b.is_ascii_whitespace() => return i,
+            _ => {}
         }
-        Some(_) => {
-            let mut i = start;
-            while let Some(&b) = bytes.get(i) {
-                if matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace() {
-                    break;
-                }
-                i = i.saturating_add(1);
-            }
-            i
-        }
+        i = i.saturating_add(1);
     }
+    bytes.len()
 }
 
 #[cfg(test)]
