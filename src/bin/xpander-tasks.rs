@@ -132,15 +132,9 @@ enum Command {
     /// Update fields of a task; prints the task as the server has it afterwards.
     Update(UpdateArgs),
     /// Print a task.
-    Get {
-        /// The task id.
-        task_id: String,
-    },
+    Get(TaskId),
     /// Stop a task; prints the stopped task.
-    Stop {
-        /// The task id.
-        task_id: String,
-    },
+    Stop(TaskId),
     /// List the tasks of an agent.
     List(ListArgs),
     /// Create a task for an agent; prints the new task.
@@ -167,10 +161,7 @@ enum Command {
     /// result still comes, up to `--poll` later than a followed stream.
     Wait(WaitArgs),
     /// Print a task's activity thread (its messages, tool calls, reasoning).
-    Activity {
-        /// The task id.
-        task_id: String,
-    },
+    Activity(TaskId),
     /// Invoke an agent through the public API v1; prints the finished task
     /// (its `result` is the answer, its `id` the thread id for `--thread`).
     ///
@@ -187,10 +178,13 @@ enum Command {
         full: bool,
     },
     /// Delete a task (public API v1); prints `{"deleted": ID, "status": ..., "message": ...}`.
-    Delete {
-        /// The task id.
-        task_id: String,
-    },
+    Delete(TaskId),
+}
+
+#[derive(Debug, Args)]
+struct TaskId {
+    /// The task id.
+    task_id: String,
 }
 
 #[derive(Debug, Args)]
@@ -380,31 +374,19 @@ fn shown_var_name(name: &str) -> &str {
 
 /// Why the tool stopped: its exit code and its message (the key is
 /// scrubbed from it when it is printed).
-struct Failure {
-    code: u8,
-    message: String,
-}
+struct Failure(u8, String);
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Failure {
-        Failure {
-            code: EXIT_USAGE,
-            message: message.into(),
-        }
+        Failure(EXIT_USAGE, message.into())
     }
 
     fn config(message: String) -> Failure {
-        Failure {
-            code: EXIT_CONFIG,
-            message,
-        }
+        Failure(EXIT_CONFIG, message)
     }
 
     fn other(message: String) -> Failure {
-        Failure {
-            code: EXIT_OTHER,
-            message,
-        }
+        Failure(EXIT_OTHER, message)
     }
 
     fn stdout(e: io::Error) -> Failure {
@@ -439,7 +421,7 @@ impl From<Error> for Failure {
                  XPANDER_ALLOW_INSECURE_HTTP=1 to send the API key in clear text",
             );
         }
-        Failure { code, message }
+        Failure(code, message)
     }
 }
 
@@ -472,8 +454,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            message(&failure.message);
-            ExitCode::from(failure.code)
+            message(&failure.1);
+            ExitCode::from(failure.0)
         }
     }
 }
@@ -630,8 +612,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             change.last_executed_node_id = args.last_executed_node_id;
             to_json(&tasks.update(&args.task_id, &change)?)
         }
-        Command::Get { task_id } => to_json(&tasks.get(&task_id)?),
-        Command::Stop { task_id } => to_json(&tasks.stop(&task_id)?),
+        Command::Get(TaskId { task_id }) => to_json(&tasks.get(&task_id)?),
+        Command::Stop(TaskId { task_id }) => to_json(&tasks.stop(&task_id)?),
         Command::List(args) if args.all => return list_all(&tasks, args),
         Command::List(args) => {
             let mut filter = ListFilter::new();
@@ -652,7 +634,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Events(args) => return follow_events(&tasks, args),
         Command::Wait(args) => return wait(&tasks, args),
-        Command::Activity { task_id } => {
+        Command::Activity(TaskId { task_id }) => {
             let task = Task::load(&tasks, &task_id)?;
             to_json(&task.get_activity_log(&tasks)?)
         }
@@ -661,7 +643,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             true => to_json(&tasks.full_thread(&task_id)?),
             false => to_json(&tasks.thread(&task_id)?),
         },
-        Command::Delete { task_id } => {
+        Command::Delete(TaskId { task_id }) => {
             let deleted = tasks.delete_task(&task_id)?;
             to_json(&serde_json::json!({
                 "deleted": task_id, "status": deleted.status, "message": deleted.message,
