@@ -405,7 +405,7 @@ pub enum TransportErrorKind {
 
 /// The request did not get a complete answer.
 #[derive(Debug, thiserror::Error)]
-#[error("{}transport error ({kind:?}): {message}{}", Request(&.method, &.url), Attempts(*.attempts))]
+#[error("{}transport error ({kind:?}): {message}{}", Request(.method, .url), Attempts(*.attempts))]
 #[non_exhaustive]
 pub struct TransportError {
     /// What kind of failure this is.
