@@ -118,40 +118,33 @@ pub(crate) trait FieldDebug {
     }
 }
 
+/// `value` after `redact`, as `Debug` shows it (an object as its map): the
+/// JSON shows with the rule [`redact_credentials`] applies.
+fn fmt_redacted(mut value: Value, redact: fn(&mut Value), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    redact(&mut value);
+    match &value {
+        Value::Object(map) => fmt::Debug::fmt(map, f),
+        other => fmt::Debug::fmt(other, f),
+    }
+}
+
 impl FieldDebug for Value {
     fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Object(map) => map.fmt_field(f),
-            Value::Array(items) => items.fmt_field(f),
-            other => fmt::Debug::fmt(other, f),
-        }
+        fmt_redacted(self.clone(), redact_credentials, f)
     }
 
     fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Null => f.write_str("Null"),
-            Value::Object(map) => map.fmt_secret(f),
-            _ => write!(f, "{REDACTED:?}"),
-        }
+        fmt_redacted(self.clone(), redact_whole, f)
     }
 }
 
 impl FieldDebug for Map<String, Value> {
     fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_map();
-        for (key, value) in self {
-            match is_credential_key(key) {
-                true => d.entry(key, &Redacted(value)),
-                false => d.entry(key, &ShownField(value)),
-            };
-        }
-        d.finish()
+        fmt_redacted(Value::Object(self.clone()), redact_credentials, f)
     }
 
     fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.iter().map(|(key, value)| (key, Redacted(value))))
-            .finish()
+        fmt_redacted(Value::Object(self.clone()), redact_whole, f)
     }
 }
 
@@ -790,6 +783,7 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.starts_with("Sample { name: \"crm\", token: Some(\"<redacted>\")"), "{shown}");
         assert!(shown.contains("\"type\": String(\"object\")"), "{shown}");
+        assert!(shown.contains("\"api_key\": String(\"<redacted>\")"), "{shown}");
     }
 
     #[test]
