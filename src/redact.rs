@@ -150,17 +150,11 @@ impl FieldDebug for Map<String, Value> {
 
 impl<T: FieldDebug> FieldDebug for Option<T> {
     fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            None => f.write_str("None"),
-            Some(v) => f.debug_tuple("Some").field(&ShownField(v)).finish(),
-        }
+        fmt::Debug::fmt(&self.as_ref().map(ShownField), f)
     }
 
     fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            None => f.write_str("None"),
-            Some(v) => f.debug_tuple("Some").field(&Redacted(v)).finish(),
-        }
+        fmt::Debug::fmt(&self.as_ref().map(Redacted), f)
     }
 }
 
@@ -431,6 +425,7 @@ impl Secrets {
     /// (at each of the three alignments, standard and URL-safe) are added
     /// as runs. Nothing for an empty secret.
     pub(crate) fn add(&mut self, secret: &str) {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
         use base64::Engine as _;
         if secret.is_empty() {
             return;
@@ -441,15 +436,10 @@ impl Secrets {
             let Some(rest) = bytes.get(skip..) else { break };
             // Only the characters made of the secret's bytes alone.
             let whole = (rest.len() / 3).saturating_mul(4);
-            for engine in [
-                &base64::engine::general_purpose::STANDARD,
-                &base64::engine::general_purpose::URL_SAFE,
-            ] {
+            for engine in [&STANDARD, &URL_SAFE] {
                 let encoded = engine.encode(rest);
-                if let Some(part) = encoded.get(..whole) {
-                    if part.len() >= MIN_RUN {
-                        self.add_form(part.to_ascii_lowercase(), false);
-                    }
+                if let Some(part) = encoded.get(..whole).filter(|p| p.len() >= MIN_RUN) {
+                    self.add_form(part.to_ascii_lowercase(), false);
                 }
             }
         }
@@ -636,10 +626,8 @@ impl Secrets {
                     .keys()
                     .any(|k| matches!(self.scrub(k), Cow::Owned(_)))
                 {
-                    let old = std::mem::take(map);
-                    for (key, member) in old {
-                        map.insert(self.scrub(&key).into_owned(), member);
-                    }
+                    let old = std::mem::take(map).into_iter();
+                    *map = old.map(|(k, v)| (self.scrub(&k).into_owned(), v)).collect();
                 }
                 map.values_mut().for_each(|v| self.scrub_json(v));
             }
