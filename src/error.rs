@@ -351,7 +351,11 @@ impl fmt::Display for Attempts {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = self.status;
-        write!(f, "{}the API answered {status}", Request(&self.method, &self.url))?;
+        write!(
+            f,
+            "{}the API answered {status}",
+            Request(&self.method, &self.url)
+        )?;
         if let Some(reason) = reason_phrase(status) {
             write!(f, " {reason}")?;
         }

@@ -120,7 +120,11 @@ pub(crate) trait FieldDebug {
 
 /// `value` after `redact`, as `Debug` shows it (an object as its map): the
 /// JSON shows with the rule [`redact_credentials`] applies.
-fn fmt_redacted(mut value: Value, redact: fn(&mut Value), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn fmt_redacted(
+    mut value: Value,
+    redact: fn(&mut Value),
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
     redact(&mut value);
     match &value {
         Value::Object(map) => fmt::Debug::fmt(map, f),
@@ -356,7 +360,10 @@ fn read_as_shown(text: &str, tags: bool) -> (Vec<u8>, Vec<(usize, usize)>) {
             let rest = bytes.get(at(1)..)?;
             let name = rest.strip_prefix(b"/").unwrap_or(rest);
             name.first().filter(|c| c.is_ascii_alphabetic())?;
-            let end = rest.iter().take(128).position(|&c| matches!(c, b'>' | b'<' | b'\n'))?;
+            let end = rest
+                .iter()
+                .take(128)
+                .position(|&c| matches!(c, b'>' | b'<' | b'\n'))?;
             (rest.get(end) == Some(&b'>')).then(|| end.saturating_add(2))
         };
         // What the bytes from `i` read as, and how many bytes they are.
@@ -367,7 +374,9 @@ fn read_as_shown(text: &str, tags: bool) -> (Vec<u8>, Vec<(usize, usize)>) {
             if let Some(c) = unicode.flatten().and_then(char::from_u32) {
                 (c.encode_utf8(&mut utf8).as_bytes(), 6)
             } else if b == b'\\' && matches!(next, Some(b'/' | b'"' | b'\\' | b'n' | b'r' | b't')) {
-                let quoted = bytes.get(at(1)..at(2)).filter(|c| c != b"n" && c != b"r" && c != b"t");
+                let quoted = bytes
+                    .get(at(1)..at(2))
+                    .filter(|c| c != b"n" && c != b"r" && c != b"t");
                 (quoted.unwrap_or_default(), 2)
             } else if let Some(byte) = percent.and_then(|v| u8::try_from(v).ok()) {
                 utf8 = [byte; 4];
@@ -505,7 +514,11 @@ impl Secrets {
         let mut hide = |from: usize, len: usize| {
             let last = len.checked_sub(1).map(|last| from.saturating_add(last));
             if let (Some(first), Some(last)) = (spans.get(from), last.and_then(|l| spans.get(l))) {
-                hidden.get_mut(first.0..last.1).into_iter().flatten().for_each(|h| *h = true);
+                hidden
+                    .get_mut(first.0..last.1)
+                    .into_iter()
+                    .flatten()
+                    .for_each(|h| *h = true);
             }
         };
         // Runs of MIN_RUN bytes of any form, wherever a cut left them
@@ -539,7 +552,9 @@ impl Secrets {
                 hide(body.len().saturating_sub(len), len);
             }
             let end = |len: usize| secret.get(secret.len().saturating_sub(len)..);
-            if let Some(len) = lengths.find(|&len| end(len).is_some_and(|end| bytes.starts_with(end))) {
+            if let Some(len) =
+                lengths.find(|&len| end(len).is_some_and(|end| bytes.starts_with(end)))
+            {
                 hide(0, len);
             }
         }
@@ -582,7 +597,11 @@ impl Secrets {
         };
         match &mut error {
             Error::Api(api) => {
-                let texts = [Some(&mut api.body), api.detail.as_mut(), api.retry_after.as_mut()];
+                let texts = [
+                    Some(&mut api.body),
+                    api.detail.as_mut(),
+                    api.retry_after.as_mut(),
+                ];
                 texts.into_iter().flatten().for_each(|text| {
                     scrub(text);
                 });
@@ -622,10 +641,7 @@ impl Secrets {
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_json(v)),
             Value::Object(map) => {
-                if map
-                    .keys()
-                    .any(|k| matches!(self.scrub(k), Cow::Owned(_)))
-                {
+                if map.keys().any(|k| matches!(self.scrub(k), Cow::Owned(_))) {
                     let old = std::mem::take(map).into_iter();
                     *map = old.map(|(k, v)| (self.scrub(&k).into_owned(), v)).collect();
                 }
@@ -758,7 +774,11 @@ mod tests {
         token: Option<String>,
         schema: Option<Value>,
     }
-    redacted_debug!(Sample { name, token: secret, schema: json });
+    redacted_debug!(Sample {
+        name,
+        token: secret,
+        schema: json
+    });
 
     #[test]
     fn redacted_debug_shows_marked_fields_redacted() {
@@ -769,9 +789,15 @@ mod tests {
         };
         let shown = format!("{sample:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(shown.starts_with("Sample { name: \"crm\", token: Some(\"<redacted>\")"), "{shown}");
+        assert!(
+            shown.starts_with("Sample { name: \"crm\", token: Some(\"<redacted>\")"),
+            "{shown}"
+        );
         assert!(shown.contains("\"type\": String(\"object\")"), "{shown}");
-        assert!(shown.contains("\"api_key\": String(\"<redacted>\")"), "{shown}");
+        assert!(
+            shown.contains("\"api_key\": String(\"<redacted>\")"),
+            "{shown}"
+        );
     }
 
     #[test]
