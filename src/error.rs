@@ -109,7 +109,7 @@ impl Error {
     /// not know ([`Error::is_unknown_route`]): that is a wrong base URL, not
     /// a missing task.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Api(e) if e.is_not_found())
+        self.as_api().is_some_and(ApiError::is_not_found)
     }
 
     /// True for a 404 answer about the URL itself: the server has no such
@@ -118,13 +118,13 @@ impl Error {
     /// that does not belong, another service), not that the task is gone.
     /// See [`ApiError::is_unknown_route`].
     pub fn is_unknown_route(&self) -> bool {
-        matches!(self, Error::Api(e) if e.is_unknown_route())
+        self.as_api().is_some_and(ApiError::is_unknown_route)
     }
 
     /// True for a 409 answer: a concurrent update conflict. Reload the task
     /// and apply the change again (see [`crate::Tasks::retry_on_conflict`]).
     pub fn is_conflict(&self) -> bool {
-        self.status() == Some(409) && matches!(self, Error::Api(_))
+        self.as_api().is_some_and(ApiError::is_conflict)
     }
 
     /// True for 401 and 403 answers: the API key is missing, wrong or lacks rights.
@@ -150,17 +150,11 @@ impl Error {
         match self {
             Error::Api(e) => e.class(),
             Error::Transport(e) if e.tls_refused => ErrorClass::Client,
-            Error::Transport(e) => match e.kind {
-                TransportErrorKind::Timeout
-                | TransportErrorKind::Connect
-                | TransportErrorKind::ConnectTimeout => ErrorClass::Transient,
-                TransportErrorKind::Disconnected => ErrorClass::Transient,
-                TransportErrorKind::Protocol => ErrorClass::Server,
-                TransportErrorKind::Other => ErrorClass::Client,
-            },
+            Error::Transport(e) if e.kind == TransportErrorKind::Other => ErrorClass::Client,
+            Error::Transport(e) if e.kind == TransportErrorKind::Protocol => ErrorClass::Server,
+            Error::Transport(_) | Error::Timeout { .. } => ErrorClass::Transient,
             Error::Config(_) | Error::InvalidArgument { .. } => ErrorClass::Client,
             Error::Decode(_) | Error::BodyTooLarge { .. } => ErrorClass::Server,
-            Error::Timeout { .. } => ErrorClass::Transient,
         }
     }
 
@@ -207,7 +201,7 @@ pub enum ErrorClass {
 }
 
 /// A non-2xx answer from the server.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiError {
     /// The HTTP status code.
@@ -258,17 +252,6 @@ impl ApiError {
     pub fn retry_after(mut self, value: impl Into<String>) -> ApiError {
         self.retry_after = Some(value.into());
         self
-    }
-
-    /// Deprecated name of [`retry_after`](method@Self::retry_after).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `retry_after`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_retry_after(self, value: impl Into<String>) -> ApiError {
-        self.retry_after(value)
     }
 
     /// The HTTP status code.
@@ -340,48 +323,47 @@ impl ApiError {
     }
 }
 
-impl fmt::Debug for ApiError {
+/// `GET https://host:443/path: ` when the request is known.
+struct Request<'a>(&'a Option<http::Method>, &'a Option<String>);
+
+impl fmt::Display for Request<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiError")
-            .field("status", &self.status)
-            .field("detail", &self.detail)
-            .field("body", &self.body)
-            .field("retry_after", &self.retry_after)
-            .field("attempts", &self.attempts)
-            .field("method", &self.method)
-            .field("url", &self.url)
-            .finish()
+        match (self.0, self.1) {
+            (Some(method), Some(url)) => write!(f, "{method} {url}: "),
+            (None, Some(url)) => write!(f, "{url}: "),
+            _ => Ok(()),
+        }
     }
 }
 
-/// `GET https://host:443/path: ` when the request is known.
-fn request_prefix(
-    f: &mut fmt::Formatter<'_>,
-    method: Option<&http::Method>,
-    url: Option<&str>,
-) -> fmt::Result {
-    match (method, url) {
-        (Some(method), Some(url)) => write!(f, "{} {url}: ", method.as_str()),
-        (None, Some(url)) => write!(f, "{url}: "),
-        _ => Ok(()),
+/// ` (after N attempts)` when the call was retried.
+struct Attempts(u32);
+
+impl fmt::Display for Attempts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 | 1 => Ok(()),
+            n => write!(f, " (after {n} attempts)"),
+        }
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        request_prefix(f, self.method.as_ref(), self.url.as_deref())?;
-        write!(f, "the API answered {}", self.status)?;
-        if let Some(reason) = reason_phrase(self.status) {
+        let status = self.status;
+        write!(
+            f,
+            "{}the API answered {status}",
+            Request(&self.method, &self.url)
+        )?;
+        if let Some(reason) = reason_phrase(status) {
             write!(f, " {reason}")?;
         }
-        match &self.detail {
-            Some(detail) => write!(f, ": {detail}")?,
-            None if !self.body.is_empty() => write!(f, ": {}", self.body)?,
-            None => {}
+        let body = Some(&self.body).filter(|body| !body.is_empty());
+        if let Some(text) = self.detail.as_ref().or(body) {
+            write!(f, ": {text}")?;
         }
-        if self.attempts > 1 {
-            write!(f, " (after {} attempts)", self.attempts)?;
-        }
+        write!(f, "{}", Attempts(self.attempts))?;
         if self.is_unknown_route() {
             write!(
                 f,
@@ -427,6 +409,7 @@ pub enum TransportErrorKind {
 
 /// The request did not get a complete answer.
 #[derive(Debug, thiserror::Error)]
+#[error("{}transport error ({kind:?}): {message}{}", Request(.method, .url), Attempts(*.attempts))]
 #[non_exhaustive]
 pub struct TransportError {
     /// What kind of failure this is.
@@ -445,27 +428,6 @@ pub struct TransportError {
     pub url: Option<String>,
     /// The TLS handshake was refused (see [`TransportError::is_tls_refusal`]).
     pub(crate) tls_refused: bool,
-}
-
-impl fmt::Display for TransportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        request_prefix(f, self.method.as_ref(), self.url.as_deref())?;
-        write!(
-            f,
-            "transport error ({:?}): {}{}",
-            self.kind,
-            self.message,
-            attempts_suffix(self.attempts)
-        )
-    }
-}
-
-fn attempts_suffix(attempts: u32) -> String {
-    if attempts > 1 {
-        format!(" (after {attempts} attempts)")
-    } else {
-        String::new()
-    }
 }
 
 impl TransportError {

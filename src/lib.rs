@@ -379,8 +379,8 @@ pub use sans_io::worker::WorkerPolicy;
 /// The `user-agent` this crate sends.
 pub const USER_AGENT: &str = concat!("xpander-sdk-rust/", env!("CARGO_PKG_VERSION"));
 
-/// The README's Rust examples, compiled as doctests so they cannot rot (one
-/// runs against the emulator).
+/// The README's, the guide's and the comparison's Rust examples, compiled
+/// as doctests so they cannot rot (some run against the emulator).
 #[cfg(all(
     doctest,
     feature = "blocking",
@@ -389,16 +389,6 @@ pub const USER_AGENT: &str = concat!("xpander-sdk-rust/", env!("CARGO_PKG_VERSIO
     feature = "runtime"
 ))]
 #[doc = include_str!("../README.md")]
-pub struct ReadmeDoctests;
-
-/// The guide's and the comparison's Rust examples, compiled as doctests too.
-#[cfg(all(
-    doctest,
-    feature = "blocking",
-    feature = "async",
-    feature = "emulator",
-    feature = "runtime"
-))]
 #[doc = include_str!("../docs/guide.md")]
 #[doc = include_str!("../docs/comparison.md")]
-pub struct GuideDoctests;
+pub struct DocsDoctests;

@@ -14,6 +14,7 @@
 //   body that failed to decode, an error body), without parsing it.
 // * `scrub` removes one known secret (the API key) from any text.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -26,39 +27,18 @@ pub(crate) const REDACTED: &str = "<redacted>";
 /// (`headers`, `env_vars`, payload extensions).
 pub(crate) fn is_credential_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    const EXACT: &[&str] = &[
-        "headers",
-        "env_vars",
-        "payload_extension",
-        "tool_call_payload_extension",
-        "llm_gateway",
-        "user_tokens",
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "key",
-    ];
-    const PARTS: &[&str] = &[
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "api_key",
-        "apikey",
-        "api-key",
-        "credential",
-        "private_key",
-        "auth_header",
-    ];
-    if EXACT.contains(&key.as_str()) {
+    const EXACT: &str = "headers env_vars payload_extension tool_call_payload_extension \
+        llm_gateway user_tokens authorization proxy-authorization cookie set-cookie key";
+    const PARTS: &str = "token secret password passwd api_key apikey api-key credential \
+        private_key auth_header";
+    if EXACT.split_whitespace().any(|exact| key == exact) {
         return true;
     }
     // Token *counts* (`tokens`, `prompt_tokens`, ...) are not credentials.
     if key == "tokens" || key.ends_with("_tokens") {
         return false;
     }
-    PARTS.iter().any(|part| key.contains(part))
+    PARTS.split_whitespace().any(|part| key.contains(part))
 }
 
 /// Replaces, in place and at any depth, the value of every key that may
@@ -122,89 +102,63 @@ fn redact_whole(value: &mut Value) {
     }
 }
 
-/// How a secret field shows in `Debug`.
-pub(crate) trait RedactDebug {
-    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
-}
+/// How a field shows in `Debug`, the one rule for every value the crate
+/// prints. [`fmt_field`](FieldDebug::fmt_field): free-form JSON with the
+/// values of credential-looking keys redacted at any depth, every other
+/// type as its own `Debug` shows it. [`fmt_secret`](FieldDebug::fmt_secret)
+/// (a field marked secret): `"<redacted>"`, with an object's keys (never
+/// its values) and a `null` or `None` still shown. Every type a model
+/// field can have implements it, so that a free-form field added later
+/// cannot be printed whole by mistake.
+pub(crate) trait FieldDebug {
+    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 
-impl RedactDebug for String {
-    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{REDACTED:?}")
     }
 }
 
-impl RedactDebug for Value {
-    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Null => f.write_str("Null"),
-            Value::Object(map) => map.fmt_redacted(f),
-            _ => write!(f, "{REDACTED:?}"),
-        }
+/// `value` after `redact`, as `Debug` shows it (an object as its map): the
+/// JSON shows with the rule [`redact_credentials`] applies.
+fn fmt_redacted(
+    mut value: Value,
+    redact: fn(&mut Value),
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    redact(&mut value);
+    match &value {
+        Value::Object(map) => fmt::Debug::fmt(map, f),
+        other => fmt::Debug::fmt(other, f),
     }
-}
-
-impl RedactDebug for Map<String, Value> {
-    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.keys().map(|k| (k, Shown(REDACTED))))
-            .finish()
-    }
-}
-
-impl<T: RedactDebug> RedactDebug for Option<T> {
-    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            None => f.write_str("None"),
-            Some(v) => f.debug_tuple("Some").field(&Redacted(v)).finish(),
-        }
-    }
-}
-
-/// `Debug` of a secret field.
-pub(crate) struct Redacted<'a, T>(pub(crate) &'a T);
-
-impl<T: RedactDebug> fmt::Debug for Redacted<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt_redacted(f)
-    }
-}
-
-/// A text shown as is, without quotes.
-struct Shown<'a>(&'a str);
-
-impl fmt::Debug for Shown<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-/// How a model field shows in `Debug` (fields not marked secret): free-form
-/// JSON with the values of credential-looking keys redacted at any depth,
-/// as `extra` is, and every other type as its own `Debug` shows it. Every
-/// type a model field can have implements it, so that a free-form field
-/// added later cannot be printed whole by mistake.
-pub(crate) trait FieldDebug {
-    fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 }
 
 impl FieldDebug for Value {
     fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&RedactedValue(self), f)
+        fmt_redacted(self.clone(), redact_credentials, f)
+    }
+
+    fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_redacted(self.clone(), redact_whole, f)
     }
 }
 
 impl FieldDebug for Map<String, Value> {
     fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&RedactedMap(self), f)
+        fmt_redacted(Value::Object(self.clone()), redact_credentials, f)
+    }
+
+    fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_redacted(Value::Object(self.clone()), redact_whole, f)
     }
 }
 
 impl<T: FieldDebug> FieldDebug for Option<T> {
     fn fmt_field(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            None => f.write_str("None"),
-            Some(v) => f.debug_tuple("Some").field(&ShownField(v)).finish(),
-        }
+        fmt::Debug::fmt(&self.as_ref().map(ShownField), f)
+    }
+
+    fn fmt_secret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.as_ref().map(Redacted), f)
     }
 }
 
@@ -214,8 +168,23 @@ impl<T: FieldDebug> FieldDebug for Vec<T> {
     }
 }
 
-/// `Debug` of a model field, through [`FieldDebug`].
+/// `Debug` of a secret field, through [`FieldDebug::fmt_secret`].
+pub(crate) struct Redacted<'a, T: ?Sized>(pub(crate) &'a T);
+
+/// `Debug` of a model field, through [`FieldDebug::fmt_field`].
 pub(crate) struct ShownField<'a, T: ?Sized>(pub(crate) &'a T);
+
+/// `Debug` of a free-form object: credential-looking keys redacted at any depth.
+pub(crate) struct RedactedMap<'a>(pub(crate) &'a Map<String, Value>);
+
+/// `Debug` of a free-form value: credential-looking keys redacted at any depth.
+pub(crate) struct RedactedValue<'a>(pub(crate) &'a Value);
+
+impl<T: FieldDebug + ?Sized> fmt::Debug for Redacted<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_secret(f)
+    }
+}
 
 impl<T: FieldDebug + ?Sized> fmt::Debug for ShownField<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -223,38 +192,51 @@ impl<T: FieldDebug + ?Sized> fmt::Debug for ShownField<'_, T> {
     }
 }
 
-/// `Debug` of a free-form object: credential-looking keys redacted at any depth.
-pub(crate) struct RedactedMap<'a>(pub(crate) &'a Map<String, Value>);
-
 impl fmt::Debug for RedactedMap<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_map();
-        for (key, value) in self.0 {
-            if is_credential_key(key) && !value.is_null() {
-                d.entry(key, &Shown(REDACTED));
-            } else {
-                d.entry(key, &RedactedValue(value));
-            }
-        }
-        d.finish()
+        self.0.fmt_field(f)
     }
 }
-
-/// `Debug` of a free-form value: credential-looking keys redacted at any depth.
-pub(crate) struct RedactedValue<'a>(pub(crate) &'a Value);
 
 impl fmt::Debug for RedactedValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Value::Object(map) => RedactedMap(map).fmt(f),
-            Value::Array(items) => f
-                .debug_list()
-                .entries(items.iter().map(RedactedValue))
-                .finish(),
-            other => fmt::Debug::fmt(other, f),
-        }
+        self.0.fmt_field(f)
     }
 }
+
+/// Implements `Debug` for a struct as `#[derive(Debug)]` would, with each
+/// field marked `secret` shown through [`Redacted`] and each marked `json`
+/// through [`ShownField`] (credential-looking keys redacted): the one way
+/// for a hand-written `Debug` to keep credentials out.
+///
+/// `redacted_debug!(UpdateTask { source, tool_call_payload_extension: secret });`
+// Provided for the crate's hand-written redacting `Debug` impls to adopt.
+#[allow(unused_macros)]
+macro_rules! redacted_debug {
+    (@secret $value:expr) => {
+        $crate::redact::Redacted($value)
+    };
+    (@json $value:expr) => {
+        $crate::redact::ShownField($value)
+    };
+    (@ $value:expr) => {
+        $value
+    };
+    ($ty:ident { $($field:ident $(: $how:ident)?),* $(,)? }) => {
+        impl ::std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(
+                        stringify!($field),
+                        &$crate::redact::redacted_debug!(@$($how)? &self.$field),
+                    ))*
+                    .finish()
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use redacted_debug;
 
 /// A URL with its `user:password@` part replaced by `<redacted>@`.
 ///
@@ -284,21 +266,13 @@ pub(crate) fn redact_userinfo(url: &str) -> String {
 /// assert_eq!(shown, "gateway says: key <redacted> is bad; cut: <redacted>");
 /// ```
 pub fn scrub_secrets(text: &str, secrets: &[&str]) -> String {
-    let mut all = Secrets::new();
-    for secret in secrets {
-        all.add(secret);
-    }
-    all.scrub(text).into_owned()
+    Secrets::of(secrets).scrub(text).into_owned()
 }
 
 /// As [`scrub_secrets`], on every string (keys and values) of a JSON
 /// value, in place: the JSON keeps its shape.
 pub fn scrub_secrets_json(value: &mut Value, secrets: &[&str]) {
-    let mut all = Secrets::new();
-    for secret in secrets {
-        all.add(secret);
-    }
-    all.scrub_json(value);
+    Secrets::of(secrets).scrub_json(value);
 }
 
 /// The first [`crate::error::SNIPPET_LIMIT`] bytes of a body as text, cut on a character
@@ -318,15 +292,6 @@ pub(crate) fn snippet(body: &[u8], secrets: &Secrets) -> String {
     // Values of credential-bearing keys never reach an error (a value cut
     // by the limit is redacted up to the cut).
     redact_json_text(&text)
-}
-
-/// Replaces every occurrence of `secret` in `text` (nothing for an empty
-/// secret), and every part of it a cut may have left (see [`Secrets`]).
-#[cfg(test)]
-pub(crate) fn scrub(text: &str, secret: &str) -> String {
-    let mut secrets = Secrets::new();
-    secrets.add(secret);
-    secrets.scrub(text).into_owned()
 }
 
 /// The shortest run of a secret that is scrubbed wherever it shows: a
@@ -388,55 +353,46 @@ fn read_as_shown(text: &str, tags: bool) -> (Vec<u8>, Vec<(usize, usize)>) {
     };
     let mut i: usize = 0;
     while let Some(&b) = bytes.get(i) {
-        let next = bytes.get(i.saturating_add(1)).copied();
-        if b == b'\\' && next == Some(b'u') {
-            if let Some(c) = hex(i.saturating_add(2), 4).and_then(char::from_u32) {
-                let mut utf8 = [0u8; 4];
-                for byte in c.encode_utf8(&mut utf8).bytes() {
-                    read.push(byte.to_ascii_lowercase());
-                    spans.push((i, i.saturating_add(6)));
-                }
-                i = i.saturating_add(6);
-                continue;
-            }
-        }
-        if b == b'\\' && matches!(next, Some(b'/' | b'"' | b'\\' | b'n' | b'r' | b't')) {
-            if let Some(c @ (b'/' | b'"' | b'\\')) = next {
-                read.push(c);
-                spans.push((i, i.saturating_add(2)));
-            }
-            i = i.saturating_add(2);
-            continue;
-        }
-        if b == b'%' {
-            if let Some(v) = hex(i.saturating_add(1), 2).and_then(|v| u8::try_from(v).ok()) {
-                read.push(v.to_ascii_lowercase());
-                spans.push((i, i.saturating_add(3)));
-                i = i.saturating_add(3);
-                continue;
-            }
-        }
-        if tags && b == b'<' {
-            // A tag: `<name ...>` or `</name>`, short, on one line.
-            let rest = bytes.get(i.saturating_add(1)..).unwrap_or_default();
+        let at = |offset: usize| i.saturating_add(offset);
+        let next = bytes.get(at(1)).copied();
+        // A tag: `<name ...>` or `</name>`, short, on one line; its length.
+        let tag = || -> Option<usize> {
+            let rest = bytes.get(at(1)..)?;
             let name = rest.strip_prefix(b"/").unwrap_or(rest);
-            if name.first().is_some_and(u8::is_ascii_alphabetic) {
-                if let Some(end) = rest
-                    .iter()
-                    .take(128)
-                    .position(|&c| c == b'>' || c == b'<' || c == b'\n')
-                    .filter(|&at| rest.get(at) == Some(&b'>'))
-                {
-                    i = i.saturating_add(end).saturating_add(2);
-                    continue;
-                }
-            }
+            name.first().filter(|c| c.is_ascii_alphabetic())?;
+            let end = rest
+                .iter()
+                .take(128)
+                .position(|&c| matches!(c, b'>' | b'<' | b'\n'))?;
+            (rest.get(end) == Some(&b'>')).then(|| end.saturating_add(2))
+        };
+        // What the bytes from `i` read as, and how many bytes they are.
+        let mut utf8 = [0u8; 4];
+        let unicode = (b == b'\\' && next == Some(b'u')).then(|| hex(at(2), 4));
+        let percent = (b == b'%').then(|| hex(at(1), 2)).flatten();
+        let (shown, len): (&[u8], usize) =
+            if let Some(c) = unicode.flatten().and_then(char::from_u32) {
+                (c.encode_utf8(&mut utf8).as_bytes(), 6)
+            } else if b == b'\\' && matches!(next, Some(b'/' | b'"' | b'\\' | b'n' | b'r' | b't')) {
+                let quoted = bytes
+                    .get(at(1)..at(2))
+                    .filter(|c| c != b"n" && c != b"r" && c != b"t");
+                (quoted.unwrap_or_default(), 2)
+            } else if let Some(byte) = percent.and_then(|v| u8::try_from(v).ok()) {
+                utf8 = [byte; 4];
+                (utf8.get(..1).unwrap_or_default(), 3)
+            } else if let Some(len) = (tags && b == b'<').then(tag).flatten() {
+                (&[], len)
+            } else if b.is_ascii_whitespace() {
+                (&[], 1)
+            } else {
+                (bytes.get(i..at(1)).unwrap_or_default(), 1)
+            };
+        for byte in shown {
+            read.push(byte.to_ascii_lowercase());
+            spans.push((i, at(len)));
         }
-        if !b.is_ascii_whitespace() {
-            read.push(b.to_ascii_lowercase());
-            spans.push((i, i.saturating_add(1)));
-        }
-        i = i.saturating_add(1);
+        i = at(len);
     }
     (read, spans)
 }
@@ -456,6 +412,15 @@ impl Secrets {
         }
     }
 
+    /// These secrets (see [`Secrets::add`]).
+    fn of(secrets: &[&str]) -> Secrets {
+        let mut all = Secrets::new();
+        for secret in secrets {
+            all.add(secret);
+        }
+        all
+    }
+
     /// True when there is no secret to scrub.
     pub(crate) fn is_empty(&self) -> bool {
         self.forms.is_empty()
@@ -469,6 +434,7 @@ impl Secrets {
     /// (at each of the three alignments, standard and URL-safe) are added
     /// as runs. Nothing for an empty secret.
     pub(crate) fn add(&mut self, secret: &str) {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
         use base64::Engine as _;
         if secret.is_empty() {
             return;
@@ -479,15 +445,10 @@ impl Secrets {
             let Some(rest) = bytes.get(skip..) else { break };
             // Only the characters made of the secret's bytes alone.
             let whole = (rest.len() / 3).saturating_mul(4);
-            for engine in [
-                &base64::engine::general_purpose::STANDARD,
-                &base64::engine::general_purpose::URL_SAFE,
-            ] {
+            for engine in [&STANDARD, &URL_SAFE] {
                 let encoded = engine.encode(rest);
-                if let Some(part) = encoded.get(..whole) {
-                    if part.len() >= MIN_RUN {
-                        self.add_form(part.to_ascii_lowercase(), false);
-                    }
+                if let Some(part) = encoded.get(..whole).filter(|p| p.len() >= MIN_RUN) {
+                    self.add_form(part.to_ascii_lowercase(), false);
                 }
             }
         }
@@ -520,20 +481,15 @@ impl Secrets {
         if text.len() < MIN_EDGE || self.forms.iter().any(|f| f.text == text) {
             return;
         }
-        let bytes = text.as_bytes();
-        let mut runs: Vec<u64> = (0..bytes.len())
-            .filter_map(|i| run_at(bytes.get(i..)?))
-            .collect();
-        runs.sort_unstable();
-        runs.dedup();
-        self.runs.extend_from_slice(&runs);
+        self.runs
+            .extend(text.as_bytes().windows(MIN_RUN).filter_map(run_at));
         self.runs.sort_unstable();
         self.runs.dedup();
         self.forms.push(Form { text, edges });
     }
 
     /// `text` without any secret, whole or in part (see [`Secrets`]).
-    pub(crate) fn scrub<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+    pub(crate) fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
         if self.forms.is_empty() || text.is_empty() {
             return text.into();
         }
@@ -544,45 +500,41 @@ impl Secrets {
             return once;
         }
         match once {
-            std::borrow::Cow::Borrowed(text) => self.scrub_pass(text, true),
-            std::borrow::Cow::Owned(once) => self.scrub_pass(&once, true).into_owned().into(),
+            Cow::Borrowed(text) => self.scrub_pass(text, true),
+            Cow::Owned(once) => self.scrub_pass(&once, true).into_owned().into(),
         }
     }
 
     /// One reading of `text` scrubbed; `tags`: HTML tags dropped.
-    fn scrub_pass<'t>(&self, text: &'t str, tags: bool) -> std::borrow::Cow<'t, str> {
+    fn scrub_pass<'t>(&self, text: &'t str, tags: bool) -> Cow<'t, str> {
         let (read, spans) = read_as_shown(text, tags);
         let bytes = read.as_slice();
-        // The text's byte range of read bytes `from..to`.
-        let span = |from: usize, to: usize| -> Option<(usize, usize)> {
-            let start = spans.get(from)?.0;
-            let end = spans.get(to.checked_sub(1)?)?.1;
-            Some((start, end))
+        // The text's bytes to replace: those read as `read[from..from + len]`.
+        let mut hidden = vec![false; text.len()];
+        let mut hide = |from: usize, len: usize| {
+            let last = len.checked_sub(1).map(|last| from.saturating_add(last));
+            if let (Some(first), Some(last)) = (spans.get(from), last.and_then(|l| spans.get(l))) {
+                hidden
+                    .get_mut(first.0..last.1)
+                    .into_iter()
+                    .flatten()
+                    .for_each(|h| *h = true);
+            }
         };
-        // Byte ranges (of the text) to replace.
-        let mut hidden: Vec<(usize, usize)> = Vec::new();
         // Runs of MIN_RUN bytes of any form, wherever a cut left them
         // (whole occurrences are made of them).
-        if !self.runs.is_empty() {
-            for i in 0..bytes.len().saturating_sub(MIN_RUN - 1) {
-                if let Some(run) = bytes.get(i..).and_then(run_at) {
-                    if self.runs.binary_search(&run).is_ok() {
-                        hidden.extend(span(i, i.saturating_add(MIN_RUN)));
-                    }
-                }
+        for (i, window) in bytes.windows(MIN_RUN).enumerate() {
+            if run_at(window).is_some_and(|run| self.runs.binary_search(&run).is_ok()) {
+                hide(i, MIN_RUN);
             }
         }
         for form in &self.forms {
             let secret = form.text.as_bytes();
             if secret.len() < MIN_RUN {
                 // Whole occurrences (the only rule for short secrets).
-                let mut i: usize = 0;
-                while i.saturating_add(secret.len()) <= bytes.len() {
-                    if bytes.get(i..i.saturating_add(secret.len())) == Some(secret) {
-                        hidden.extend(span(i, i.saturating_add(secret.len())));
-                        i = i.saturating_add(secret.len());
-                    } else {
-                        i = i.saturating_add(1);
+                for (i, window) in bytes.windows(secret.len().max(1)).enumerate() {
+                    if window == secret {
+                        hide(i, secret.len());
                     }
                 }
             }
@@ -592,55 +544,38 @@ impl Secrets {
             // A start of the secret at the very end (before a `…`), an end
             // of it at the very start.
             let body = bytes.strip_suffix("…".as_bytes()).unwrap_or(bytes);
-            let longest = secret.len().min(MIN_RUN.max(MIN_EDGE));
-            for len in (MIN_EDGE..longest).rev() {
-                if let Some(prefix) = secret.get(..len) {
-                    if body.ends_with(prefix) {
-                        hidden.extend(span(body.len().saturating_sub(len), body.len()));
-                        break;
-                    }
-                }
+            let mut lengths = (MIN_EDGE..secret.len().min(MIN_RUN)).rev();
+            if let Some(len) = lengths
+                .clone()
+                .find(|&len| secret.get(..len).is_some_and(|start| body.ends_with(start)))
+            {
+                hide(body.len().saturating_sub(len), len);
             }
-            for len in (MIN_EDGE..longest).rev() {
-                if let Some(suffix) = secret.get(secret.len().saturating_sub(len)..) {
-                    if bytes.starts_with(suffix) {
-                        hidden.extend(span(0, len));
-                        break;
-                    }
-                }
+            let end = |len: usize| secret.get(secret.len().saturating_sub(len)..);
+            if let Some(len) =
+                lengths.find(|&len| end(len).is_some_and(|end| bytes.starts_with(end)))
+            {
+                hide(0, len);
             }
         }
-        if hidden.is_empty() {
+        if !hidden.contains(&true) {
             return text.into();
         }
-        hidden.sort_unstable();
+        // Whole characters only (a secret is ASCII in practice); one
+        // `<redacted>` for each stretch of hidden ones.
         let mut out = String::with_capacity(text.len());
-        let mut copied = 0;
-        let mut iter = hidden.into_iter().peekable();
-        while let Some((start, mut end)) = iter.next() {
-            while let Some(&(next_start, next_end)) = iter.peek() {
-                if next_start > end {
-                    break;
-                }
-                end = end.max(next_end);
-                iter.next();
+        let mut after_hidden = false;
+        for (at, c) in text.char_indices() {
+            let hidden = hidden
+                .get(at..at.saturating_add(c.len_utf8()))
+                .is_some_and(|bytes| bytes.contains(&true));
+            if !hidden {
+                out.push(c);
+            } else if !after_hidden {
+                out.push_str(REDACTED);
             }
-            // Whole characters only (a secret is ASCII in practice).
-            let mut start = start.max(copied);
-            while start > copied && !text.is_char_boundary(start) {
-                start = start.saturating_sub(1);
-            }
-            while end < text.len() && !text.is_char_boundary(end) {
-                end = end.saturating_add(1);
-            }
-            if start < copied || end <= start {
-                continue;
-            }
-            out.push_str(text.get(copied..start).unwrap_or(""));
-            out.push_str(REDACTED);
-            copied = end;
+            after_hidden = hidden;
         }
-        out.push_str(text.get(copied..).unwrap_or(""));
         out.into()
     }
 
@@ -648,39 +583,37 @@ impl Secrets {
     /// detail, a decode error's snippet and message, a transport error's
     /// message (its source is dropped when the message held a secret: the
     /// HTTP crate's own error would show it), a configuration error.
-    pub(crate) fn scrub_error(&self, error: crate::Error) -> crate::Error {
+    pub(crate) fn scrub_error(&self, mut error: crate::Error) -> crate::Error {
         use crate::Error;
         if self.is_empty() {
             return error;
         }
-        let scrub = |text: &mut String| {
-            if let std::borrow::Cow::Owned(clean) = self.scrub(text) {
+        let scrub = |text: &mut String| match self.scrub(text) {
+            Cow::Owned(clean) => {
                 *text = clean;
                 true
-            } else {
-                false
             }
+            Cow::Borrowed(_) => false,
         };
-        match error {
-            Error::Api(mut api) => {
-                scrub(&mut api.body);
-                if let Some(detail) = api.detail.as_mut() {
-                    scrub(detail);
-                }
-                if let Some(retry_after) = api.retry_after.as_mut() {
-                    scrub(retry_after);
-                }
-                Error::Api(api)
+        match &mut error {
+            Error::Api(api) => {
+                let texts = [
+                    Some(&mut api.body),
+                    api.detail.as_mut(),
+                    api.retry_after.as_mut(),
+                ];
+                texts.into_iter().flatten().for_each(|text| {
+                    scrub(text);
+                });
             }
-            Error::Decode(mut decode) => {
+            Error::Decode(decode) => {
                 scrub(&mut decode.snippet);
                 let mut message = decode.source.to_string();
                 if scrub(&mut message) {
-                    decode.source = <serde_json::Error as serde::de::Error>::custom(message);
+                    decode.source = serde::de::Error::custom(message);
                 }
-                Error::Decode(decode)
             }
-            Error::Transport(mut transport) => {
+            Error::Transport(transport) => {
                 let mut source_text = transport
                     .source
                     .as_ref()
@@ -689,38 +622,28 @@ impl Secrets {
                 if scrub(&mut transport.message) | scrub(&mut source_text) {
                     transport.source = None;
                 }
-                Error::Transport(transport)
             }
-            Error::Config(mut message) => {
-                scrub(&mut message);
-                Error::Config(message)
+            Error::Config(text) | Error::InvalidArgument { reason: text, .. } => {
+                scrub(text);
             }
-            Error::InvalidArgument { name, mut reason } => {
-                scrub(&mut reason);
-                Error::InvalidArgument { name, reason }
-            }
-            other => other,
+            _ => {}
         }
+        error
     }
 
     /// Every string of `value` (keys included) scrubbed, in place.
     pub(crate) fn scrub_json(&self, value: &mut Value) {
         match value {
             Value::String(text) => {
-                if let std::borrow::Cow::Owned(clean) = self.scrub(text) {
+                if let Cow::Owned(clean) = self.scrub(text) {
                     *text = clean;
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_json(v)),
             Value::Object(map) => {
-                if map
-                    .keys()
-                    .any(|k| matches!(self.scrub(k), std::borrow::Cow::Owned(_)))
-                {
-                    let old = std::mem::take(map);
-                    for (key, member) in old {
-                        map.insert(self.scrub(&key).into_owned(), member);
-                    }
+                if map.keys().any(|k| matches!(self.scrub(k), Cow::Owned(_))) {
+                    let old = std::mem::take(map).into_iter();
+                    *map = old.map(|(k, v)| (self.scrub(&k).into_owned(), v)).collect();
                 }
                 map.values_mut().for_each(|v| self.scrub_json(v));
             }
@@ -750,6 +673,12 @@ impl Secrets {
 /// and brackets, so a value is redacted up to its end or the end of the text.
 pub(crate) fn redact_json_text(text: &str) -> String {
     let bytes = text.as_bytes();
+    let skip_space = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i = i.saturating_add(1);
+        }
+        i
+    };
     let mut out = String::with_capacity(text.len());
     let mut copied = 0; // bytes of `text` already copied to `out`
     let mut i = 0;
@@ -762,26 +691,17 @@ pub(crate) fn redact_json_text(text: &str) -> String {
         let key = text
             .get(i.saturating_add(1)..end.saturating_sub(1))
             .unwrap_or("");
-        let mut j = end;
-        while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
-            j = j.saturating_add(1);
-        }
-        if bytes.get(j) == Some(&b':') && is_credential_key(&unescape(key)) {
-            j = j.saturating_add(1);
-            while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
-                j = j.saturating_add(1);
-            }
-            let value_end = value_end(bytes, j);
-            if value_end > j && text.get(j..value_end) != Some("null") {
-                out.push_str(text.get(copied..j).unwrap_or(""));
-                out.push('"');
-                out.push_str(REDACTED);
-                out.push('"');
+        let colon = skip_space(end);
+        i = end;
+        if bytes.get(colon) == Some(&b':') && is_credential_key(&unescape(key)) {
+            let start = skip_space(colon.saturating_add(1));
+            let value_end = value_end(bytes, start);
+            if value_end > start && text.get(start..value_end) != Some("null") {
+                out.push_str(text.get(copied..start).unwrap_or(""));
+                out.push_str(&format!("\"{REDACTED}\""));
                 copied = value_end;
             }
-            i = value_end.max(j);
-        } else {
-            i = end;
+            i = value_end.max(start);
         }
     }
     out.push_str(text.get(copied..).unwrap_or(""));
@@ -810,44 +730,29 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
 }
 
 /// The index just past the JSON value starting at `start`: a string, a
-/// bracketed value (to its matching bracket), or a scalar (to `,` `}` `]`).
+/// bracketed value (to its matching bracket), or a scalar (to `,` `}` `]`
+/// or white space; a string in a broken one is skipped whole).
 fn value_end(bytes: &[u8], start: usize) -> usize {
-    match bytes.get(start) {
-        None => start,
-        Some(b'"') => string_end(bytes, start),
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            let mut i = start;
-            while let Some(&b) = bytes.get(i) {
-                match b {
-                    b'"' => {
-                        i = string_end(bytes, i);
-                        continue;
-                    }
-                    b'{' | b'[' => depth = depth.saturating_add(1),
-                    b'}' | b']' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            return i.saturating_add(1);
-                        }
-                    }
-                    _ => {}
-                }
-                i = i.saturating_add(1);
+    let mut depth = 0usize;
+    let mut i = start;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' if i == start => return string_end(bytes, i),
+            b'"' => {
+                i = string_end(bytes, i);
+                continue;
             }
-            bytes.len()
+            b'{' | b'[' => depth = depth.saturating_add(1),
+            b'}' | b']' if depth == 1 => return i.saturating_add(1),
+            b'}' | b']' if depth == 0 => return i,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => return i,
+            b if depth == 0 && b.is_ascii_whitespace() => return i,
+            _ => {}
         }
-        Some(_) => {
-            let mut i = start;
-            while let Some(&b) = bytes.get(i) {
-                if matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace() {
-                    break;
-                }
-                i = i.saturating_add(1);
-            }
-            i
-        }
+        i = i.saturating_add(1);
     }
+    bytes.len()
 }
 
 #[cfg(test)]
@@ -862,6 +767,37 @@ mod tests {
         let s = snippet(long.as_bytes(), &none);
         assert!(s.len() <= crate::error::SNIPPET_LIMIT + 8);
         assert!(s.ends_with('…'));
+    }
+
+    struct Sample {
+        name: String,
+        token: Option<String>,
+        schema: Option<Value>,
+    }
+    redacted_debug!(Sample {
+        name,
+        token: secret,
+        schema: json
+    });
+
+    #[test]
+    fn redacted_debug_shows_marked_fields_redacted() {
+        let sample = Sample {
+            name: "crm".into(),
+            token: Some("t-s3cret".into()),
+            schema: Some(serde_json::json!({"api_key": "k-s3cret", "type": "object"})),
+        };
+        let shown = format!("{sample:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.starts_with("Sample { name: \"crm\", token: Some(\"<redacted>\")"),
+            "{shown}"
+        );
+        assert!(shown.contains("\"type\": String(\"object\")"), "{shown}");
+        assert!(
+            shown.contains("\"api_key\": String(\"<redacted>\")"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -960,6 +896,12 @@ mod tests {
         ] {
             let _ = redact_json_text(text);
         }
+    }
+
+    /// Replaces every occurrence of `secret` in `text` (nothing for an empty
+    /// secret), and every part of it a cut may have left (see [`Secrets`]).
+    fn scrub(text: &str, secret: &str) -> String {
+        scrub_secrets(text, &[secret])
     }
 
     #[test]

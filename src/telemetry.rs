@@ -4,53 +4,48 @@
 //! Without the feature every function here is an empty inline call.
 
 use std::time::Duration;
-#[cfg(feature = "tracing")]
-use std::time::Instant;
 
 use crate::error::Error;
 use crate::sans_io::retry::Retrier;
 use crate::sans_io::{HttpRequest, HttpResponse};
 
-/// The span of one logical call.
+/// The span of one logical call. (Parameters named `_x` are used with the
+/// feature only.)
 pub(crate) struct Call {
     #[cfg(feature = "tracing")]
     span: tracing::Span,
     #[cfg(feature = "tracing")]
-    started: Instant,
+    started: std::time::Instant,
 }
 
 impl Call {
     /// Opens the span of `request`'s call.
     #[inline]
-    pub(crate) fn start(request: &HttpRequest) -> Call {
-        #[cfg(not(feature = "tracing"))]
-        let _ = request;
+    pub(crate) fn start(_request: &HttpRequest) -> Call {
         Call {
             #[cfg(feature = "tracing")]
             span: tracing::info_span!(
                 "xpander_sdk.call",
-                operation = request.operation.as_str(),
-                id = request.resource_id.as_str(),
-                method = request.method().as_str(),
+                operation = _request.operation.as_str(),
+                id = _request.resource_id.as_str(),
+                method = _request.method().as_str(),
                 attempts = tracing::field::Empty,
                 status = tracing::field::Empty,
                 error = tracing::field::Empty,
                 latency_ms = tracing::field::Empty,
             ),
             #[cfg(feature = "tracing")]
-            started: Instant::now(),
+            started: std::time::Instant::now(),
         }
     }
 
     /// Records that the call will be tried again after `wait`.
     #[inline]
-    pub(crate) fn retry(&self, retrier: &Retrier, wait: Duration) {
-        #[cfg(not(feature = "tracing"))]
-        let _ = (retrier, wait);
+    pub(crate) fn retry(&self, _retrier: &Retrier, _wait: Duration) {
         #[cfg(feature = "tracing")]
         {
             use crate::sans_io::retry::Reason;
-            let (status, transport) = match retrier.reason() {
+            let (status, transport) = match _retrier.reason() {
                 Some(Reason::Status(status)) => (Some(status), None),
                 Some(Reason::Transport(kind)) => (None, Some(format!("{kind:?}"))),
                 None => (None, None),
@@ -58,8 +53,8 @@ impl Call {
             tracing::event!(
                 parent: &self.span,
                 tracing::Level::WARN,
-                attempt = retrier.attempts(),
-                wait_ms = wait.as_millis() as u64,
+                attempt = _retrier.attempts(),
+                wait_ms = _wait.as_millis() as u64,
                 status,
                 transport,
                 "retrying"
@@ -69,23 +64,20 @@ impl Call {
 
     /// Records the call's outcome on its span.
     #[inline]
-    pub(crate) fn finish(&self, retrier: &Retrier, outcome: &Result<HttpResponse, Error>) {
-        #[cfg(not(feature = "tracing"))]
-        let _ = (retrier, outcome);
+    pub(crate) fn finish(&self, _retrier: &Retrier, _outcome: &Result<HttpResponse, Error>) {
         #[cfg(feature = "tracing")]
         {
-            self.span.record("attempts", retrier.attempts());
-            match outcome {
-                Ok(response) => {
-                    self.span.record("status", response.status().as_u16());
-                }
-                Err(error) => {
-                    if let Some(status) = error.status() {
-                        self.span.record("status", status);
-                    }
-                    self.span
-                        .record("error", format!("{:?}", error.class()).as_str());
-                }
+            self.span.record("attempts", _retrier.attempts());
+            let status = match _outcome {
+                Ok(response) => Some(response.status().as_u16()),
+                Err(error) => error.status(),
+            };
+            if let Some(status) = status {
+                self.span.record("status", status);
+            }
+            if let Err(error) = _outcome {
+                let class = format!("{:?}", error.class());
+                self.span.record("error", class.as_str());
             }
             self.span
                 .record("latency_ms", self.started.elapsed().as_secs_f64() * 1000.0);
@@ -96,11 +88,13 @@ impl Call {
 /// A malformed event of a task's stream was skipped (a warning, with the
 /// reason, never the event's data).
 #[inline]
-pub(crate) fn skipped_event(task_id: &str, reason: &str) {
+pub(crate) fn skipped_event(_task_id: &str, _reason: &str) {
     #[cfg(feature = "tracing")]
-    tracing::warn!(task_id, reason, "skipped a malformed event");
-    #[cfg(not(feature = "tracing"))]
-    let _ = (task_id, reason);
+    tracing::warn!(
+        task_id = _task_id,
+        reason = _reason,
+        "skipped a malformed event"
+    );
 }
 
 /// A notice of the agent worker (feature `runtime`): an event at its level,
@@ -108,18 +102,16 @@ pub(crate) fn skipped_event(task_id: &str, reason: &str) {
 /// no credential.
 #[cfg(feature = "runtime")]
 #[inline]
-pub(crate) fn worker_notice(notice: &crate::sans_io::worker::Notice) {
+pub(crate) fn worker_notice(_notice: &crate::sans_io::worker::Notice) {
     #[cfg(feature = "tracing")]
     {
         use crate::sans_io::worker::Level;
-        let task_id = notice.task_id.as_deref().unwrap_or("");
-        let message = notice.message.as_str();
-        match notice.level {
+        let task_id = _notice.task_id.as_deref().unwrap_or("");
+        let message = _notice.message.as_str();
+        match _notice.level {
             Level::Info => tracing::info!(task_id, "{message}"),
             Level::Warn => tracing::warn!(task_id, "{message}"),
             _ => tracing::error!(task_id, "{message}"),
         }
     }
-    #[cfg(not(feature = "tracing"))]
-    let _ = notice;
 }

@@ -19,8 +19,10 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value};
+use xpander_sdk::model::InvokeEvent;
 use xpander_sdk::public::{Invoke, TaskQuery};
 use xpander_sdk::redact::{redact_credentials, scrub_secrets, scrub_secrets_json};
 use xpander_sdk::sans_io::stream::StreamPolicy;
@@ -130,15 +132,9 @@ enum Command {
     /// Update fields of a task; prints the task as the server has it afterwards.
     Update(UpdateArgs),
     /// Print a task.
-    Get {
-        /// The task id.
-        task_id: String,
-    },
+    Get(TaskId),
     /// Stop a task; prints the stopped task.
-    Stop {
-        /// The task id.
-        task_id: String,
-    },
+    Stop(TaskId),
     /// List the tasks of an agent.
     List(ListArgs),
     /// Create a task for an agent; prints the new task.
@@ -165,10 +161,7 @@ enum Command {
     /// result still comes, up to `--poll` later than a followed stream.
     Wait(WaitArgs),
     /// Print a task's activity thread (its messages, tool calls, reasoning).
-    Activity {
-        /// The task id.
-        task_id: String,
-    },
+    Activity(TaskId),
     /// Invoke an agent through the public API v1; prints the finished task
     /// (its `result` is the answer, its `id` the thread id for `--thread`).
     ///
@@ -185,10 +178,13 @@ enum Command {
         full: bool,
     },
     /// Delete a task (public API v1); prints `{"deleted": ID, "status": ..., "message": ...}`.
-    Delete {
-        /// The task id.
-        task_id: String,
-    },
+    Delete(TaskId),
+}
+
+#[derive(Debug, Args)]
+struct TaskId {
+    /// The task id.
+    task_id: String,
 }
 
 #[derive(Debug, Args)]
@@ -240,8 +236,8 @@ struct UpdateArgs {
     /// The task id.
     task_id: String,
     /// The new status.
-    #[arg(long, value_enum, group = "fields")]
-    status: Option<Status>,
+    #[arg(long, value_parser = status(), group = "fields")]
+    status: Option<AgentExecutionStatus>,
     /// The result text; `-` reads it from stdin, verbatim (a trailing newline is kept).
     #[arg(long, value_name = "TEXT|-", group = "fields")]
     result: Option<String>,
@@ -264,8 +260,8 @@ struct ListArgs {
     /// The agent id.
     agent_id: String,
     /// Only tasks in this status.
-    #[arg(long, value_enum)]
-    status: Option<Status>,
+    #[arg(long, value_parser = status())]
+    status: Option<AgentExecutionStatus>,
     /// Only tasks of this user.
     #[arg(long, value_name = "ID")]
     user_id: Option<String>,
@@ -310,29 +306,11 @@ struct CreateArgs {
 
 /// The seven statuses of the wire format; anything else is a usage error
 /// (the library would send an unknown status verbatim).
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Status {
-    Pending,
-    Executing,
-    Paused,
-    Error,
-    Failed,
-    Completed,
-    Stopped,
-}
-
-impl From<Status> for AgentExecutionStatus {
-    fn from(status: Status) -> AgentExecutionStatus {
-        match status {
-            Status::Pending => AgentExecutionStatus::Pending,
-            Status::Executing => AgentExecutionStatus::Executing,
-            Status::Paused => AgentExecutionStatus::Paused,
-            Status::Error => AgentExecutionStatus::Error,
-            Status::Failed => AgentExecutionStatus::Failed,
-            Status::Completed => AgentExecutionStatus::Completed,
-            Status::Stopped => AgentExecutionStatus::Stopped,
-        }
-    }
+fn status() -> impl TypedValueParser<Value = AgentExecutionStatus> {
+    let known = AgentExecutionStatus::KNOWN
+        .iter()
+        .map(AgentExecutionStatus::as_str);
+    PossibleValuesParser::new(known).map(AgentExecutionStatus::from)
 }
 
 /// The payload extension's object; the message never quotes the text
@@ -340,24 +318,20 @@ impl From<Status> for AgentExecutionStatus {
 fn json_object(raw: &str) -> Result<Map<String, Value>, Failure> {
     match serde_json::from_str::<Value>(raw) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Failure::Usage(
-            "--payload-extension must be a JSON object, e.g. '{\"key\": \"value\"}'".into(),
+        Ok(_) => Err(Failure::usage(
+            "--payload-extension must be a JSON object, e.g. '{\"key\": \"value\"}'",
         )),
-        Err(e) => Err(Failure::Usage(format!(
+        Err(e) => Err(Failure::usage(format!(
             "--payload-extension is not valid JSON: {} at line {} column {}",
-            json_error_kind(&e),
+            // What kind of JSON error, in words that quote nothing of the input.
+            match e.classify() {
+                serde_json::error::Category::Eof => "it ends too early",
+                serde_json::error::Category::Syntax => "a syntax error",
+                _ => "a value that cannot be read",
+            },
             e.line(),
             e.column()
         ))),
-    }
-}
-
-/// What kind of JSON error, in words that quote nothing of the input.
-fn json_error_kind(e: &serde_json::Error) -> &'static str {
-    match e.classify() {
-        serde_json::error::Category::Eof => "it ends too early",
-        serde_json::error::Category::Syntax => "a syntax error",
-        _ => "a value that cannot be read",
     }
 }
 
@@ -381,30 +355,15 @@ fn positive_seconds(raw: &str) -> Result<Duration, String> {
     }
 }
 
-fn env_var_name(raw: &str) -> Result<&str, Failure> {
-    if raw.is_empty() || raw.contains('=') || raw.contains('\0') {
-        Err(Failure::Usage(
-            "--api-key-env takes the name of an environment variable that holds the key; \
-             the value given is not a variable name (not shown: it may be a key, and keys \
-             are never taken on the command line)"
-                .into(),
-        ))
-    } else {
-        Ok(raw)
-    }
-}
-
 /// A variable name as messages show it: a conventional upper-case name
 /// (`MY_XPANDER_KEY`) as is; anything else may be a key given by mistake,
 /// and is not shown.
 fn shown_var_name(name: &str) -> &str {
-    let conventional = name
-        .chars()
+    let mut chars = name.chars();
+    let conventional = chars
         .next()
         .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     if conventional {
         name
     } else {
@@ -413,100 +372,80 @@ fn shown_var_name(name: &str) -> &str {
     }
 }
 
-/// Why the tool stopped: a library error or one of its own.
-enum Failure {
-    Sdk(Error),
-    Usage(String),
-    Config(String),
-    Other(String),
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Failure {
-        Failure::Sdk(error)
-    }
-}
-
-/// The exit code of a library error: the one place the mapping lives.
-fn exit_code(error: &Error) -> u8 {
-    match error {
-        Error::Config(_) => EXIT_CONFIG,
-        Error::InvalidArgument { .. } => EXIT_USAGE,
-        Error::Api(api) if api.is_unknown_route() => EXIT_UNKNOWN_ROUTE,
-        Error::Api(api) if api.is_not_found() => EXIT_NOT_FOUND,
-        Error::Api(api) if api.is_conflict() => EXIT_CONFLICT,
-        Error::Api(_) => EXIT_API,
-        Error::Transport(_) => EXIT_TRANSPORT,
-        Error::Decode(_) | Error::BodyTooLarge { .. } => EXIT_DECODE,
-        Error::Timeout { .. } => EXIT_TIMEOUT,
-        // `Error` is non-exhaustive: a kind added later is not mistaken for success.
-        _ => EXIT_OTHER,
-    }
-}
+/// Why the tool stopped: its exit code and its message (the key is
+/// scrubbed from it when it is printed).
+struct Failure(u8, String);
 
 impl Failure {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Sdk(error) => exit_code(error),
-            Failure::Usage(_) => EXIT_USAGE,
-            Failure::Config(_) => EXIT_CONFIG,
-            Failure::Other(_) => EXIT_OTHER,
-        }
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure(EXIT_USAGE, message.into())
     }
 
-    fn message(&self) -> String {
-        match self {
-            // The library's errors never contain the key.
-            Failure::Sdk(error) => shell_words(error.to_string()),
-            Failure::Usage(m) | Failure::Config(m) | Failure::Other(m) => m.clone(),
-        }
+    fn config(message: String) -> Failure {
+        Failure(EXIT_CONFIG, message)
     }
-}
 
-/// The library's advice in a shell user's words: a configuration error
-/// that names a Rust method names the option or variable instead.
-fn shell_words(message: String) -> String {
-    const PLAIN_HTTP: &str = "plain http is allowed only to loopback hosts";
-    match message.find(PLAIN_HTTP) {
-        Some(at) => format!(
-            "{PLAIN_HTTP}: use an https:// URL (--base-url or XPANDER_BASE_URL), or set \
-             {INSECURE_HTTP_VAR}=1 to send the API key in clear text",
-            PLAIN_HTTP = &message[..at + PLAIN_HTTP.len()],
-        ),
-        None => message,
+    fn other(message: String) -> Failure {
+        Failure(EXIT_OTHER, message)
+    }
+
+    fn stdout(e: io::Error) -> Failure {
+        Failure::other(format!("cannot write the answer to stdout: {e}"))
     }
 }
 
-/// The environment variable that opts in to plain http to a host other
-/// than loopback (the tool's own: the library takes
-/// `ClientBuilder::allow_insecure_http`).
-const INSECURE_HTTP_VAR: &str = "XPANDER_ALLOW_INSECURE_HTTP";
+/// A library error: the one place its exit code is chosen.
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        let code = match &error {
+            Error::Config(_) => EXIT_CONFIG,
+            Error::InvalidArgument { .. } => EXIT_USAGE,
+            Error::Api(api) if api.is_unknown_route() => EXIT_UNKNOWN_ROUTE,
+            Error::Api(api) if api.is_not_found() => EXIT_NOT_FOUND,
+            Error::Api(api) if api.is_conflict() => EXIT_CONFLICT,
+            Error::Api(_) => EXIT_API,
+            Error::Transport(_) => EXIT_TRANSPORT,
+            Error::Decode(_) | Error::BodyTooLarge { .. } => EXIT_DECODE,
+            Error::Timeout { .. } => EXIT_TIMEOUT,
+            // `Error` is non-exhaustive: a kind added later is not mistaken for success.
+            _ => EXIT_OTHER,
+        };
+        // The library's advice in a shell user's words: a configuration
+        // error that names a Rust method names the option or variable instead.
+        const PLAIN_HTTP: &str = "plain http is allowed only to loopback hosts";
+        let mut message = error.to_string();
+        if let Some(at) = message.find(PLAIN_HTTP) {
+            message.truncate(at + PLAIN_HTTP.len());
+            message.push_str(
+                ": use an https:// URL (--base-url or XPANDER_BASE_URL), or set \
+                 XPANDER_ALLOW_INSECURE_HTTP=1 to send the API key in clear text",
+            );
+        }
+        Failure(code, message)
+    }
+}
 
 /// `--api-key` (with its value, or `--api-key=VALUE`) before clap sees it:
 /// clap would answer with a tip for `--api-key-env`, which takes a
 /// variable's name, and might echo the value.
-fn refuse_key_on_command_line() -> Option<ExitCode> {
-    let key_option = std::env::args_os()
+fn key_on_command_line() -> bool {
+    std::env::args_os()
         .skip(1)
         .take_while(|arg| arg != "--")
         .any(|arg| {
             let arg = arg.to_string_lossy();
             arg == "--api-key" || arg.starts_with("--api-key=")
-        });
-    if !key_option {
-        return None;
-    }
-    eprintln!(
-        "{PROGRAM}: API keys are never taken on the command line (ps and the shell history \
-         would show them): export XPANDER_API_KEY, or keep the key in another variable and \
-         name it with --api-key-env NAME (e.g. `--api-key-env MY_XPANDER_KEY`)"
-    );
-    Some(ExitCode::from(EXIT_USAGE))
+        })
 }
 
 fn main() -> ExitCode {
-    if let Some(code) = refuse_key_on_command_line() {
-        return code;
+    if key_on_command_line() {
+        eprintln!(
+            "{PROGRAM}: API keys are never taken on the command line (ps and the shell history \
+             would show them): export XPANDER_API_KEY, or keep the key in another variable and \
+             name it with --api-key-env NAME (e.g. `--api-key-env MY_XPANDER_KEY`)"
+        );
+        return ExitCode::from(EXIT_USAGE);
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -515,8 +454,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            message(&failure.message());
-            ExitCode::from(failure.exit_code())
+            message(&failure.1);
+            ExitCode::from(failure.0)
         }
     }
 }
@@ -532,15 +471,14 @@ fn clap_exit(error: &clap::Error) -> ExitCode {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         let hidden = sensitive_values(&args);
-        let hidden: Vec<&str> = hidden.iter().map(String::as_str).collect();
-        let shown = scrub_secrets(&text, &hidden);
+        let shown = scrub_secrets(
+            &text,
+            &hidden.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
         let _ = io::stderr().lock().write_all(shown.as_bytes());
     } else {
-        let mut stdout = io::stdout().lock();
         // A closed stdout (`--help | head -1`) is not a failure.
-        let _ = stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush());
+        let _ = print(text.trim_end_matches('\n'));
     }
     ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(EXIT_USAGE))
 }
@@ -548,33 +486,27 @@ fn clap_exit(error: &clap::Error) -> ExitCode {
 /// The values given to options that may carry credentials (or to a
 /// misspelling of one): `--payload-extension VALUE`, `--payload-extension=VALUE`.
 fn sensitive_values(args: &[String]) -> Vec<String> {
+    const PARTS: [&str; 7] = [
+        "payload",
+        "extension",
+        "token",
+        "secret",
+        "password",
+        "key",
+        "auth",
+    ];
     let sensitive = |flag: &str| {
         let name = flag.trim_start_matches('-').to_ascii_lowercase();
         flag.starts_with("--")
-            && [
-                "payload",
-                "extension",
-                "token",
-                "secret",
-                "password",
-                "key",
-                "auth",
-            ]
-            .iter()
-            .any(|part| name.contains(part))
+            && PARTS.iter().any(|part| name.contains(part))
             && name != "api-key-env"
     };
     let mut values = Vec::new();
-    let mut iter = args.iter().peekable();
-    while let Some(arg) = iter.next() {
-        if let Some((flag, value)) = arg.split_once('=') {
-            if sensitive(flag) {
-                values.push(value.to_owned());
-            }
-        } else if sensitive(arg) {
-            if let Some(value) = iter.peek() {
-                values.push((*value).clone());
-            }
+    for (at, arg) in args.iter().enumerate() {
+        match arg.split_once('=') {
+            Some((flag, value)) if sensitive(flag) => values.push(value.to_owned()),
+            None if sensitive(arg) => values.extend(args.get(at + 1).cloned()),
+            _ => {}
         }
     }
     // `-` (stdin) and `@FILE` name where a value is, not the value.
@@ -594,10 +526,12 @@ fn scrubbed(text: &str) -> String {
 }
 
 /// A message on stderr: one line, the key scrubbed, control characters
-/// (and the characters that reorder text) escaped, so that no text from
-/// the server can move the cursor, recolour or retitle the terminal.
+/// (and the characters that reorder text) escaped as `\u{..}`, so that no
+/// text from the server can move the cursor, recolour or retitle the terminal.
 fn message(text: &str) {
-    let line = escape_controls(&scrubbed(text));
+    let line = escape(&scrubbed(text), |c| {
+        is_terminal_control(c).then(|| format!("\\u{{{:x}}}", u32::from(c)))
+    });
     let _ = writeln!(io::stderr().lock(), "{PROGRAM}: {line}");
 }
 
@@ -609,38 +543,54 @@ fn is_terminal_control(c: char) -> bool {
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Message text with each terminal control written as `\u{..}`.
-fn escape_controls(text: &str) -> String {
+/// `text` with each character `escaped` answers for replaced by its answer.
+fn escape(text: &str, escaped: impl Fn(char) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if is_terminal_control(c) {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
+        match escaped(c) {
+            Some(escape) => out.push_str(&escape),
+            None => out.push(c),
         }
     }
     out
 }
 
-/// JSON text with each terminal control serde leaves raw (DEL, C1, the
-/// reordering characters) written as a `\uXXXX` escape: the same JSON
-/// value, byte for byte once parsed. (serde escapes C0 itself; outside
-/// strings JSON text holds only ASCII punctuation, digits and letters.)
-fn escape_json_controls(json: String) -> String {
-    // C0 characters outside strings are the layout's own white space.
-    let raw = |c: char| c > '\u{1f}' && is_terminal_control(c);
-    if !json.chars().any(raw) {
-        return json;
+/// `json` as the tool shows it: credentials redacted, the API key scrubbed
+/// from every string.
+fn cleaned(mut json: Value) -> Value {
+    redact_credentials(&mut json);
+    if let Some(key) = KEY.get() {
+        scrub_secrets_json(&mut json, &[key.as_str()]);
     }
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if raw(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    json
+}
+
+/// JSON text (`pretty`, or one line) in which each terminal control serde
+/// leaves raw (DEL, C1, the reordering characters) is a `\uXXXX` escape:
+/// the same JSON value, byte for byte once parsed. (serde escapes C0
+/// itself; outside strings JSON text holds only ASCII punctuation, digits
+/// and letters, and C0 there is the layout's own white space.)
+fn json_text(value: &impl serde::Serialize, pretty: bool) -> Result<String, Failure> {
+    let text = match pretty {
+        true => serde_json::to_string_pretty(value),
+        false => serde_json::to_string(value),
+    };
+    let text = text.map_err(encoding)?;
+    Ok(escape(&text, |c| {
+        (c > '\u{1f}' && is_terminal_control(c)).then(|| format!("\\u{:04x}", u32::from(c)))
+    }))
+}
+
+fn encoding(e: serde_json::Error) -> Failure {
+    Failure::other(format!("cannot encode the answer as JSON: {e}"))
+}
+
+/// An answer as pretty JSON, [`cleaned`].
+fn to_json(value: &impl serde::Serialize) -> Result<String, Failure> {
+    json_text(
+        &cleaned(serde_json::to_value(value).map_err(encoding)?),
+        true,
+    )
 }
 
 /// Runs the command; the exit code of a command that did its work.
@@ -652,7 +602,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     let output = match command {
         Command::Update(args) => {
             let mut change = UpdateTask::new();
-            change.status = args.status.map(Into::into);
+            change.status = args.status;
             change.result = args.result;
             change.source = args.source;
             change.tool_call_payload_extension = match args.payload_extension.as_deref() {
@@ -662,12 +612,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             change.last_executed_node_id = args.last_executed_node_id;
             to_json(&tasks.update(&args.task_id, &change)?)
         }
-        Command::Get { task_id } => to_json(&tasks.get(&task_id)?),
-        Command::Stop { task_id } => to_json(&tasks.stop(&task_id)?),
+        Command::Get(TaskId { task_id }) => to_json(&tasks.get(&task_id)?),
+        Command::Stop(TaskId { task_id }) => to_json(&tasks.stop(&task_id)?),
         Command::List(args) if args.all => return list_all(&tasks, args),
         Command::List(args) => {
             let mut filter = ListFilter::new();
-            filter.status = args.status.map(Into::into);
+            filter.status = args.status;
             filter.user_id = args.user_id;
             filter.parent_task_id = args.parent_task_id;
             filter.triggering_agent_id = args.triggering_agent_id;
@@ -684,7 +634,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Events(args) => return follow_events(&tasks, args),
         Command::Wait(args) => return wait(&tasks, args),
-        Command::Activity { task_id } => {
+        Command::Activity(TaskId { task_id }) => {
             let task = Task::load(&tasks, &task_id)?;
             to_json(&task.get_activity_log(&tasks)?)
         }
@@ -693,7 +643,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             true => to_json(&tasks.full_thread(&task_id)?),
             false => to_json(&tasks.thread(&task_id)?),
         },
-        Command::Delete { task_id } => {
+        Command::Delete(TaskId { task_id }) => {
             let deleted = tasks.delete_task(&task_id)?;
             to_json(&serde_json::json!({
                 "deleted": task_id, "status": deleted.status, "message": deleted.message,
@@ -704,19 +654,25 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     Ok(EXIT_OK)
 }
 
-/// Writes `text` and a newline to stdout, flushed. A closed stdout (the
-/// reader has what it wanted: `| head`) is not a failure.
-fn print(text: &str) -> Result<(), Failure> {
+/// Writes `text` and a newline to stdout, flushed; `false` when stdout is
+/// closed: the reader has what it wanted (`| head`), which is no failure.
+fn print(text: &str) -> Result<bool, Failure> {
     let mut stdout = io::stdout().lock();
     match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(stdout_failure(e)),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(Failure::stdout(e)),
     }
 }
 
-fn stdout_failure(e: io::Error) -> Failure {
-    Failure::Other(format!("cannot write the answer to stdout: {e}"))
+/// Prints each line `lines` gives, as it comes, until the reader goes away.
+fn print_lines(lines: impl Iterator<Item = Result<String, Failure>>) -> Result<u8, Failure> {
+    for line in lines {
+        if !print(&line?)? {
+            break;
+        }
+    }
+    Ok(EXIT_OK)
 }
 
 /// `events`: one line per event, flushed as it arrives.
@@ -724,14 +680,14 @@ fn follow_events(tasks: &Tasks, args: EventsArgs) -> Result<u8, Failure> {
     // Refused before any request, and in the tool's words (the library's
     // message names its builder).
     if tasks.config().events_root.is_none() {
-        return Err(Failure::Config(
+        return Err(Failure::config(
             "configuration error: `events` needs an organization id: set XPANDER_ORGANIZATION_ID"
                 .into(),
         ));
     }
     let task = Task::load(tasks, &args.task_id)?;
     if !task.events_streaming {
-        return Err(Failure::Usage(format!(
+        return Err(Failure::usage(format!(
             "task {} does not stream its events (it was created without events_streaming); \
              use `{PROGRAM} wait {}` for its result",
             task.id, task.id
@@ -742,17 +698,8 @@ fn follow_events(tasks: &Tasks, args: EventsArgs) -> Result<u8, Failure> {
         policy = policy.idle_timeout(idle);
     }
     exit_when_stdout_closes();
-    let mut stdout = io::stdout().lock();
-    for event in task.events_with(tasks, policy)? {
-        let line = event_line(&event?)?;
-        match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-            Ok(()) => {}
-            // The reader has what it wanted (`| head -n 5`): not a failure.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(EXIT_OK),
-            Err(e) => return Err(stdout_failure(e)),
-        }
-    }
-    Ok(EXIT_OK)
+    let events = task.events_with(tasks, policy)?;
+    print_lines(events.map(|event| event_line(&event?)))
 }
 
 /// Ends the process with exit 0 as soon as stdout's reader is gone (`|
@@ -816,11 +763,8 @@ struct EventLine {
 }
 
 fn event_line(event: &TaskEvent) -> Result<String, Failure> {
-    let mut json = event.to_json();
     // The envelope's own keys hold no credential: their order is kept.
-    redact_credentials(&mut json);
-    scrub_key(&mut json);
-    let mut envelope = match json {
+    let mut envelope = match cleaned(event.to_json()) {
         Value::Object(map) => map,
         other => Map::from_iter([("event".to_string(), other)]),
     };
@@ -829,7 +773,7 @@ fn event_line(event: &TaskEvent) -> Result<String, Failure> {
     let mut take = |key: &str| envelope.remove(key).unwrap_or(Value::Null);
     let line = EventLine {
         kind: take("type"),
-        id: event.id.clone(),
+        id: event.id.as_deref().map(scrubbed),
         task_id: take("task_id"),
         organization_id: take("organization_id"),
         time: take("time"),
@@ -837,57 +781,35 @@ fn event_line(event: &TaskEvent) -> Result<String, Failure> {
         data: take("data"),
         extra: envelope,
     };
-    let id = line.id.as_deref().map(scrubbed);
-    let line = EventLine { id, ..line };
-    serde_json::to_string(&line)
-        .map(escape_json_controls)
-        .map_err(|e| Failure::Other(format!("cannot encode an event as JSON: {e}")))
+    json_text(&line, false)
 }
 
 /// `invoke`: the task (sync, `--async`), or one line per event (`--stream`).
 fn invoke(tasks: &Tasks, args: InvokeArgs) -> Result<u8, Failure> {
     let mut request = Invoke::new(args.text);
     request.id = args.thread;
-    if args.r#async {
-        print(&to_json(&tasks.invoke_async(&args.agent_id, &request)?)?)?;
-        return Ok(EXIT_OK);
-    }
-    if !args.stream {
-        print(&to_json(&tasks.invoke(
-            &args.agent_id,
-            &request,
-            args.timeout,
-        )?)?)?;
-        return Ok(EXIT_OK);
-    }
-    let mut stdout = io::stdout().lock();
-    for event in tasks.invoke_stream(&args.agent_id, &request)? {
-        let mut json = match event? {
-            xpander_sdk::model::InvokeEvent::Task(event) => event.to_json(),
-            xpander_sdk::model::InvokeEvent::Other { data, .. } => data,
-            typed => invoke_event_json(&typed),
-        };
-        redact_credentials(&mut json);
-        let line = serde_json::to_string(&json)
-            .map_err(|e| Failure::Other(format!("cannot encode an event as JSON: {e}")))?;
-        match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(EXIT_OK),
-            Err(e) => return Err(stdout_failure(e)),
-        }
-    }
+    let answer = if args.r#async {
+        tasks.invoke_async(&args.agent_id, &request)?
+    } else if !args.stream {
+        tasks.invoke(&args.agent_id, &request, args.timeout)?
+    } else {
+        let events = tasks.invoke_stream(&args.agent_id, &request)?;
+        return print_lines(
+            events.map(|event| json_text(&cleaned(invoke_event_json(event?)), false)),
+        );
+    };
+    print(&to_json(&answer)?)?;
     Ok(EXIT_OK)
 }
 
-/// A typed invoke event as the JSON it came as (every key kept).
-fn invoke_event_json(event: &xpander_sdk::model::InvokeEvent) -> Value {
-    use xpander_sdk::model::InvokeEvent as E;
+/// An invoke event as the JSON it came as (every key kept).
+fn invoke_event_json(event: InvokeEvent) -> Value {
     let json = match event {
-        E::Started(e) => serde_json::to_value(e),
-        E::Chunk(e) => serde_json::to_value(e),
-        E::Completed(e) => serde_json::to_value(e),
-        E::Task(e) => Ok(e.to_json()),
-        E::Other { data, .. } => Ok(data.clone()),
+        InvokeEvent::Started(e) => serde_json::to_value(e),
+        InvokeEvent::Chunk(e) => serde_json::to_value(e),
+        InvokeEvent::Completed(e) => serde_json::to_value(e),
+        InvokeEvent::Task(e) => Ok(e.to_json()),
+        InvokeEvent::Other { data, .. } => Ok(data),
         // A variant added later: its type at least.
         other => Ok(serde_json::json!({"type": other.kind()})),
     };
@@ -895,29 +817,27 @@ fn invoke_event_json(event: &xpander_sdk::model::InvokeEvent) -> Value {
 }
 
 /// `list --all`: every page, printed as one JSON array as the pages come
-/// (the same text as a pretty array, without holding more than a page).
+/// (the same text as a pretty array, without holding more than a page):
+/// each item is printed once the next one (or the end) says how it ends.
 fn list_all(tasks: &Tasks, args: ListArgs) -> Result<u8, Failure> {
     let mut query = TaskQuery::new().per_page(args.per_page);
-    query.status = args.status.map(Into::into);
+    query.status = args.status;
     query.user_id = args.user_id;
     query.parent_task_id = args.parent_task_id;
     query.triggering_agent_id = args.triggering_agent_id;
     query.internal_status = args.internal_status;
-    let pages = tasks.agent_tasks_pages(&args.agent_id, &query)?;
-    let mut stdout = io::stdout().lock();
-    let mut first = true;
-    for item in pages {
-        let item = to_json(&item?)?;
-        let indented = item.replace('\n', "\n  ");
-        let sep = if first { "[\n  " } else { ",\n  " };
-        first = false;
-        write!(stdout, "{sep}{indented}").map_err(stdout_failure)?;
+    let mut held: Option<String> = None;
+    for item in tasks.agent_tasks_pages(&args.agent_id, &query)? {
+        let item = to_json(&item?)?.replace('\n', "\n  ");
+        let line = match held.replace(item) {
+            None => "[".to_string(),
+            Some(previous) => format!("  {previous},"),
+        };
+        if !print(&line)? {
+            return Ok(EXIT_OK);
+        }
     }
-    let end = if first { "[]\n" } else { "\n]\n" };
-    stdout
-        .write_all(end.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(stdout_failure)?;
+    print(&held.map_or("[]".into(), |last| format!("  {last}\n]")))?;
     Ok(EXIT_OK)
 }
 
@@ -944,8 +864,9 @@ fn wait(tasks: &Tasks, args: WaitArgs) -> Result<u8, Failure> {
 }
 
 /// Replaces a `-` argument (`update --result`, `create --prompt`,
-/// `update --payload-extension`) by stdin, and `--payload-extension @FILE`
-/// by the file's text.
+/// `update --payload-extension`, `invoke TEXT`) by stdin, and
+/// `--payload-extension @FILE` by the file's text; checks the payload
+/// extension before the client is made (a usage problem first).
 fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
     let mut from_stdin: Vec<(&'static str, &mut String)> = Vec::new();
     match &mut command {
@@ -958,14 +879,12 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
                     from_stdin.push(("--payload-extension", extension));
                 } else {
                     if let Some(path) = extension.strip_prefix('@') {
-                        let text = std::fs::read_to_string(path).map_err(|e| {
-                            Failure::Usage(format!(
+                        *extension = std::fs::read_to_string(path).map_err(|e| {
+                            Failure::usage(format!(
                                 "--payload-extension: cannot read the file {path:?}: {e}"
                             ))
                         })?;
-                        *extension = text;
                     }
-                    // Checked before the client is made: a usage problem first.
                     json_object(extension)?;
                 }
             }
@@ -976,11 +895,9 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
         Command::Invoke(args) if args.text == "-" => from_stdin.push(("TEXT", &mut args.text)),
         _ => {}
     }
-    if from_stdin.len() > 1 {
-        let names: Vec<&str> = from_stdin.iter().map(|(name, _)| *name).collect();
-        return Err(Failure::Usage(format!(
-            "only one option can read stdin (`-`): {} both ask for it",
-            names.join(" and ")
+    if let [(first, _), (second, _), ..] = from_stdin.as_slice() {
+        return Err(Failure::usage(format!(
+            "only one option can read stdin (`-`): {first} and {second} both ask for it"
         )));
     }
     if let Some((name, value)) = from_stdin.pop() {
@@ -988,9 +905,9 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
         io::stdin()
             .lock()
             .read_to_end(&mut bytes)
-            .map_err(|e| Failure::Other(format!("cannot read stdin: {e}")))?;
-        *value = String::from_utf8(bytes)
-            .map_err(|_| Failure::Usage("stdin is not valid UTF-8".into()))?;
+            .map_err(|e| Failure::other(format!("cannot read stdin: {e}")))?;
+        *value =
+            String::from_utf8(bytes).map_err(|_| Failure::usage("stdin is not valid UTF-8"))?;
         if name == "--payload-extension" {
             json_object(value)?;
         }
@@ -1002,25 +919,28 @@ fn resolve_stdin(mut command: Command) -> Result<Command, Failure> {
 /// line's overrides.
 fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks, Failure> {
     let key_var = match api_key_env.as_deref() {
-        Some(name) => env_var_name(name)?,
+        Some(name) if name.is_empty() || name.contains(['=', '\0']) => {
+            return Err(Failure::usage(
+                "--api-key-env takes the name of an environment variable that holds the key; \
+                 the value given is not a variable name (not shown: it may be a key, and keys \
+                 are never taken on the command line)",
+            ))
+        }
+        Some(name) => name,
         None => "XPANDER_API_KEY",
     };
     // Checked here rather than left to the library, so the message names the
     // variable and the option instead of a Rust method.
-    let key = std::env::var(key_var)
-        .ok()
-        .filter(|k| !k.trim().is_empty())
-        .ok_or_else(|| {
-            Failure::Config(format!(
-                "configuration error: no API key: set {}{}",
-                shown_var_name(key_var),
-                if api_key_env.is_some() {
-                    ""
-                } else {
-                    " (or name another variable with --api-key-env)"
-                }
-            ))
-        })?;
+    let Some(key) = std::env::var(key_var).ok().filter(|k| !k.trim().is_empty()) else {
+        let other = match api_key_env {
+            Some(_) => "",
+            None => " (or name another variable with --api-key-env)",
+        };
+        return Err(Failure::config(format!(
+            "configuration error: no API key: set {}{other}",
+            shown_var_name(key_var)
+        )));
+    };
     let _ = KEY.set(key.clone());
     let mut builder = Tasks::builder().api_key(key);
     if let Some(url) = base_url {
@@ -1031,48 +951,21 @@ fn client(base_url: Option<String>, api_key_env: Option<String>) -> Result<Tasks
     let tasks = builder.from_env().build()?;
     let mut warned = Vec::new();
     for url in tasks.config().key_urls() {
-        if warned.contains(&origin(url)) {
+        let Ok(route) = tasks.config().route(url) else {
             continue;
-        }
-        if tasks
-            .config()
-            .route(url)
-            .is_ok_and(|r| r.is_cleartext_remote())
-        {
-            warned.push(origin(url));
+        };
+        let host = match route.host.contains(':') {
+            true => format!("[{}]", route.host),
+            false => route.host.clone(),
+        };
+        let origin = format!("{}://{host}:{}", route.scheme, route.port);
+        if route.is_cleartext_remote() && !warned.contains(&origin) {
             message(&format!(
-                "warning: plain http to {}: the API key crosses the network in clear text \
-                 (XPANDER_ALLOW_INSECURE_HTTP is set)",
-                origin(url)
+                "warning: plain http to {origin}: the API key crosses the network in clear text \
+                 (XPANDER_ALLOW_INSECURE_HTTP is set)"
             ));
+            warned.push(origin);
         }
     }
     Ok(tasks)
-}
-
-/// `scheme://host[:port]` of a URL.
-fn origin(url: &str) -> &str {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    match url.get(start..).and_then(|rest| rest.find('/')) {
-        Some(end) => url.get(..start + end).unwrap_or(url),
-        None => url,
-    }
-}
-
-/// Every string of `json` without the API key, whole or in part.
-fn scrub_key(json: &mut Value) {
-    if let Some(key) = KEY.get() {
-        scrub_secrets_json(json, &[key.as_str()]);
-    }
-}
-
-/// An answer as pretty JSON, its credentials redacted.
-fn to_json(value: &impl serde::Serialize) -> Result<String, Failure> {
-    let encoding = |e| Failure::Other(format!("cannot encode the answer as JSON: {e}"));
-    let mut json = serde_json::to_value(value).map_err(encoding)?;
-    redact_credentials(&mut json);
-    scrub_key(&mut json);
-    serde_json::to_string_pretty(&json)
-        .map(escape_json_controls)
-        .map_err(encoding)
 }
