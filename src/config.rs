@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::params::setters;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub(crate) use crate::proxy::is_localhost_name;
 use crate::proxy::{is_loopback, ProxySetting, ProxyUrl, Target};
@@ -151,27 +152,13 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// No retries: every call makes exactly one attempt.
     pub fn disabled() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        }
+        RetryPolicy::default().max_attempts(1)
     }
 
     /// Sets the number of attempts (at least 1).
     pub fn max_attempts(mut self, attempts: u32) -> RetryPolicy {
         self.max_attempts = attempts.max(1);
         self
-    }
-
-    /// Deprecated name of [`max_attempts`](method@Self::max_attempts).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_attempts`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_attempts(self, attempts: u32) -> RetryPolicy {
-        self.max_attempts(attempts)
     }
 
     /// Sets the first and the largest backoff ceiling.
@@ -181,49 +168,11 @@ impl RetryPolicy {
         self
     }
 
-    /// Deprecated name of [`backoff`](method@Self::backoff).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `backoff`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_backoff(self, base: Duration, max: Duration) -> RetryPolicy {
-        self.backoff(base, max)
-    }
-
-    /// Turns full jitter on or off.
-    pub fn jitter(mut self, jitter: bool) -> RetryPolicy {
-        self.jitter = jitter;
-        self
-    }
-
-    /// Deprecated name of [`jitter`](method@Self::jitter).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `jitter`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_jitter(self, jitter: bool) -> RetryPolicy {
-        self.jitter(jitter)
-    }
-
-    /// Sets the longest `Retry-After` honoured.
-    pub fn max_retry_after(mut self, max: Duration) -> RetryPolicy {
-        self.max_retry_after = max;
-        self
-    }
-
-    /// Deprecated name of [`max_retry_after`](method@Self::max_retry_after).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_retry_after`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_retry_after(self, max: Duration) -> RetryPolicy {
-        self.max_retry_after(max)
+    setters! {
+        /// Turns full jitter on or off.
+        jitter(bool),
+        /// Sets the longest `Retry-After` honoured.
+        max_retry_after(Duration),
     }
 }
 
@@ -612,8 +561,9 @@ pub struct ClientBuilder {
     max_response_bytes: Option<usize>,
     allow_insecure_http: bool,
     deadline: Option<Duration>,
-    root_pems: Vec<Vec<u8>>,
-    root_ders: Vec<Vec<u8>>,
+    /// The extra roots in the order given; a PEM without a certificate is
+    /// an error reported by the build.
+    roots: Vec<std::result::Result<Vec<RootCertificate>, String>>,
     proxy: ProxySetting,
     allow_cleartext_proxy: bool,
     http1_only: bool,
@@ -642,10 +592,7 @@ impl fmt::Debug for ClientBuilder {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("deadline", &self.deadline)
-            .field(
-                "root_certificates",
-                &self.root_pems.len().saturating_add(self.root_ders.len()),
-            )
+            .field("root_certificates", &self.roots)
             .field("proxy", &self.proxy)
             .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)
             .field("http2", &!self.http1_only)
@@ -687,27 +634,19 @@ impl ClientBuilder {
 
     /// As [`ClientBuilder::from_env`], reading variables from `lookup`.
     pub(crate) fn with_vars(mut self, lookup: impl Fn(&str) -> Option<String>) -> ClientBuilder {
-        let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        if self.api_key.is_none() {
-            self.api_key = non_empty("XPANDER_API_KEY").map(ApiKey);
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        self.api_key = self.api_key.or_else(|| var("XPANDER_API_KEY").map(ApiKey));
+        for (slot, name) in [
+            (&mut self.organization_id, "XPANDER_ORGANIZATION_ID"),
+            (&mut self.base_url, "XPANDER_BASE_URL"),
+            (&mut self.public_api_url, "XPANDER_PUBLIC_API_URL"),
+        ] {
+            *slot = slot.take().or_else(|| var(name));
         }
-        if self.organization_id.is_none() {
-            self.organization_id = non_empty("XPANDER_ORGANIZATION_ID");
-        }
-        if self.base_url.is_none() {
-            self.base_url = non_empty("XPANDER_BASE_URL");
-        }
-        if self.public_api_url.is_none() {
-            self.public_api_url = non_empty("XPANDER_PUBLIC_API_URL");
-        }
-        if let Some(stg) = non_empty("IS_STG") {
+        if let Some(stg) = var("IS_STG") {
             self.staging = stg.trim().eq_ignore_ascii_case("true");
         }
-        if let Some(allow) = non_empty(INSECURE_HTTP_VAR) {
-            if is_true(&allow) {
-                self.allow_insecure_http = true;
-            }
-        }
+        self.allow_insecure_http |= var(INSECURE_HTTP_VAR).is_some_and(|v| is_true(&v));
         self
     }
 
@@ -717,86 +656,50 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets the organization id.
-    pub fn organization_id(mut self, id: impl Into<String>) -> ClientBuilder {
-        self.organization_id = Some(id.into());
-        self
-    }
-
-    /// Sets the base URL (see the [module documentation](self) for its rules).
-    pub fn base_url(mut self, url: impl Into<String>) -> ClientBuilder {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// Uses the staging service when no base URL is set (as `IS_STG=true`).
-    pub fn staging(mut self, staging: bool) -> ClientBuilder {
-        self.staging = staging;
-        self
-    }
-
-    /// Sets both timeouts.
-    pub fn timeouts(mut self, timeouts: Timeouts) -> ClientBuilder {
-        self.timeouts = timeouts;
-        self
-    }
-
-    /// Sets the connect timeout (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.timeouts.connect = timeout;
-        self
-    }
-
-    /// Sets the whole-request timeout of one attempt (default 60 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.timeouts.request = timeout;
-        self
-    }
-
-    /// Sets the retry policy (default: 3 attempts; [`RetryPolicy::disabled`] for none).
-    pub fn retry(mut self, policy: RetryPolicy) -> ClientBuilder {
-        self.retry = policy;
-        self
-    }
-
-    /// Sets the largest response body read (default 16 MiB). A larger
-    /// answer is [`Error::BodyTooLarge`], and is not read into memory.
-    pub fn max_response_bytes(mut self, limit: usize) -> ClientBuilder {
-        self.max_response_bytes = Some(limit);
-        self
-    }
-
-    /// Sets the root of the event streams, overriding the contract's rules
-    /// (see [`Config::events_root`]): the whole root, organization segment
-    /// included, e.g. `https://events.example.com/my-org`. The same https
-    /// rule as for the base URL applies.
-    pub fn events_base_url(mut self, url: impl Into<String>) -> ClientBuilder {
-        self.events_base_url = Some(url.into());
-        self
-    }
-
-    /// Sets the base URL of the public REST API v1 (default
-    /// `https://api.xpander.ai`, or `XPANDER_PUBLIC_API_URL`). The same rules
-    /// as for the base URL apply (https off loopback, no credentials).
-    pub fn public_api_url(mut self, url: impl Into<String>) -> ClientBuilder {
-        self.public_api_url = Some(url.into());
-        self
-    }
-
-    /// Allows a plain `http` base URL to a host that is not loopback. The API
-    /// key then crosses the network in clear text: use only on a network you trust.
-    pub fn allow_insecure_http(mut self, allow: bool) -> ClientBuilder {
-        self.allow_insecure_http = allow;
-        self
-    }
-
-    /// Sets the longest a whole call may take, retries and their waits
-    /// included (default: none). No retry is started whose wait would pass
-    /// it, and each attempt's timeout is cut to the time left. Per call:
-    /// [`crate::CallOptions::deadline`].
-    pub fn deadline(mut self, deadline: Duration) -> ClientBuilder {
-        self.deadline = Some(deadline);
-        self
+    setters! {
+        /// Sets the organization id.
+        organization_id(impl Into<String>) => Some,
+        /// Sets the base URL (see the [module documentation](self) for its rules).
+        base_url(impl Into<String>) => Some,
+        /// Uses the staging service when no base URL is set (as `IS_STG=true`).
+        staging(bool),
+        /// Sets both timeouts.
+        timeouts(Timeouts),
+        /// Sets the connect timeout (default 10 s).
+        connect_timeout(Duration) in timeouts.connect,
+        /// Sets the whole-request timeout of one attempt (default 60 s).
+        request_timeout(Duration) in timeouts.request,
+        /// Sets the retry policy (default: 3 attempts; [`RetryPolicy::disabled`] for none).
+        retry(RetryPolicy),
+        /// Sets the largest response body read (default 16 MiB). A larger
+        /// answer is [`Error::BodyTooLarge`], and is not read into memory.
+        max_response_bytes(usize) => Some,
+        /// Sets the root of the event streams, overriding the contract's rules
+        /// (see [`Config::events_root`]): the whole root, organization segment
+        /// included, e.g. `https://events.example.com/my-org`. The same https
+        /// rule as for the base URL applies.
+        events_base_url(impl Into<String>) => Some,
+        /// Sets the base URL of the public REST API v1 (default
+        /// `https://api.xpander.ai`, or `XPANDER_PUBLIC_API_URL`). The same rules
+        /// as for the base URL apply (https off loopback, no credentials).
+        public_api_url(impl Into<String>) => Some,
+        /// Allows a plain `http` base URL to a host that is not loopback. The API
+        /// key then crosses the network in clear text: use only on a network you trust.
+        allow_insecure_http(bool),
+        /// Sets the longest a whole call may take, retries and their waits
+        /// included (default: none). No retry is started whose wait would pass
+        /// it, and each attempt's timeout is cut to the time left. Per call:
+        /// [`crate::CallOptions::deadline`].
+        deadline(Duration) => Some,
+        /// Sends requests through this proxy (`http://[user:password@]host[:port]`),
+        /// whatever the environment says (loopback hosts still go direct).
+        /// Default: the environment's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`
+        /// / `NO_PROXY`, as [`crate::proxy`] describes.
+        proxy(impl Into<String>) => ProxySetting::Url,
+        /// Allows a plain-`http` base URL to a non-loopback host to go through
+        /// a proxy, which then reads the API key. Default false: such a
+        /// configuration fails to build.
+        allow_cleartext_proxy(bool),
     }
 
     /// Trusts the root certificates in `pem` (one or more `BEGIN
@@ -804,37 +707,21 @@ impl ClientBuilder {
     /// for a private CA, or a TLS-inspecting proxy. [`ClientBuilder::build`]
     /// fails with [`Error::Config`] when `pem` holds no certificate.
     pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> ClientBuilder {
-        self.root_pems.push(pem.as_ref().to_vec());
+        self.roots.push(parse_pem(pem.as_ref()));
         self
     }
 
     /// Trusts a root certificate given as DER bytes (see
     /// [`ClientBuilder::add_root_certificate_pem`]).
     pub fn add_root_certificate_der(mut self, der: impl Into<Vec<u8>>) -> ClientBuilder {
-        self.root_ders.push(der.into());
-        self
-    }
-
-    /// Sends requests through this proxy (`http://[user:password@]host[:port]`),
-    /// whatever the environment says (loopback hosts still go direct).
-    /// Default: the environment's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`
-    /// / `NO_PROXY`, as [`crate::proxy`] describes.
-    pub fn proxy(mut self, url: impl Into<String>) -> ClientBuilder {
-        self.proxy = ProxySetting::Url(url.into());
+        self.roots
+            .push(Ok(vec![RootCertificate(der.into().into())]));
         self
     }
 
     /// Sends requests straight to the host, whatever the environment says.
     pub fn no_proxy(mut self) -> ClientBuilder {
         self.proxy = ProxySetting::Disabled;
-        self
-    }
-
-    /// Allows a plain-`http` base URL to a non-loopback host to go through
-    /// a proxy, which then reads the API key. Default false: such a
-    /// configuration fails to build.
-    pub fn allow_cleartext_proxy(mut self, allow: bool) -> ClientBuilder {
-        self.allow_cleartext_proxy = allow;
         self
     }
 
@@ -881,45 +768,39 @@ impl ClientBuilder {
                 "the API key contains control characters".into(),
             ));
         }
+        let allow = self.allow_insecure_http;
         let raw = match self.base_url {
             Some(url) => url.trim().to_string(),
             None if self.staging => STAGING_BASE_URL.to_string(),
             None => DEFAULT_BASE_URL.to_string(),
         };
         let org = self.organization_id.as_deref();
-        let (base_url, host) = resolve_base_url(&raw, org, self.allow_insecure_http)?;
+        let (base_url, host) = resolve_base_url(&raw, org, allow)?;
         let events_root = match &self.events_base_url {
-            Some(root) => {
-                Some(check_base_url("events base URL", root.trim(), self.allow_insecure_http)?.0)
-            }
+            Some(root) => Some(check_base_url("events base URL", root.trim(), allow)?.0),
             None => events_root(&raw, org)?,
         };
-        let public_api_url =
-            public_api_url(self.public_api_url.as_deref(), self.allow_insecure_http)?;
-        let mut root_certificates = Vec::new();
-        for pem in &self.root_pems {
-            root_certificates.extend(parse_pem(pem)?);
-        }
-        root_certificates.extend(
-            self.root_ders
-                .into_iter()
-                .map(|der| RootCertificate(der.into())),
-        );
+        let public_api = self.public_api_url.as_deref();
+        let public_api_url = public_api.map_or(DEFAULT_PUBLIC_API_URL, str::trim);
+        let public_api_url = check_base_url("public API URL", public_api_url, allow)?.0;
+        let root_certificates = (self
+            .roots
+            .into_iter()
+            .collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(Error::Config)?
+        .concat();
         // The same rules for every URL the key goes to, decided now, each
         // for its own host (a refusal fails the build).
-        let mut routes = Routes::new(
-            self.proxy,
-            self.allow_insecure_http,
-            self.allow_cleartext_proxy,
-            |name| std::env::var(name).ok(),
-        );
+        let mut routes = Routes::new(self.proxy, allow, self.allow_cleartext_proxy, |name| {
+            std::env::var(name).ok()
+        });
         let proxy = routes.learn(&base_url)?.proxy;
         if let Some(root) = &events_root {
             routes.learn(root)?;
         }
         // The public API's default joins the hosts the key goes to only
         // when TLS is set up anyway (see `Config::public_api_in_use`).
-        let public_api_in_use = self.public_api_url.is_some()
+        let public_api_in_use = public_api.is_some()
             || std::iter::once(base_url.as_str())
                 .chain(events_root.as_deref())
                 .any(|url| url.starts_with("https://"));
@@ -1076,17 +957,15 @@ fn warn_plain_http(routes: &Routes) {
 
 /// The certificates of a PEM bundle; an error when there are none or one
 /// does not parse.
-fn parse_pem(pem: &[u8]) -> Result<Vec<RootCertificate>> {
+fn parse_pem(pem: &[u8]) -> std::result::Result<Vec<RootCertificate>, String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
     let certs = CertificateDer::pem_slice_iter(pem)
         .map(|cert| cert.map(|der| RootCertificate(der.as_ref().into())))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Config(format!("a root certificate's PEM does not parse: {e}")))?;
+        .map_err(|e| format!("a root certificate's PEM does not parse: {e}"))?;
     if certs.is_empty() {
-        return Err(Error::Config(
-            "add_root_certificate_pem was given no BEGIN CERTIFICATE block".into(),
-        ));
+        return Err("add_root_certificate_pem was given no BEGIN CERTIFICATE block".into());
     }
     Ok(certs)
 }
@@ -1268,13 +1147,6 @@ fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String
         "{root}/{}",
         segment::encode("organization_id", org)?
     )))
-}
-
-/// The public API v1's base URL: the one given (checked as every URL the
-/// key goes to is, by the same function as the events root) or the default.
-fn public_api_url(given: Option<&str>, allow_insecure_http: bool) -> Result<String> {
-    let raw = given.map_or(DEFAULT_PUBLIC_API_URL, str::trim);
-    Ok(check_base_url("public API URL", raw, allow_insecure_http)?.0)
 }
 
 /// Why the host part of a URL cannot be read the same way by every URL
