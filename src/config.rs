@@ -300,7 +300,7 @@ pub(crate) struct Routes {
     allow_insecure_http: bool,
     allow_cleartext_proxy: bool,
     /// The proxy variables (`https_proxy`, `NO_PROXY`, ...) when built.
-    vars: Vec<(&'static str, String)>,
+    vars: Vec<(String, String)>,
     /// Routes decided, by origin (`scheme://authority`).
     known: Vec<(String, Route)>,
 }
@@ -316,34 +316,24 @@ impl fmt::Debug for Routes {
     }
 }
 
-/// The variables the proxy rules read.
-const PROXY_VARS: [&str; 9] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-    "REQUEST_METHOD",
-];
-
 impl Routes {
+    /// The rules of a client built now: the proxy variables (`https_proxy`,
+    /// `NO_PROXY`, ..., `REQUEST_METHOD`) are read once, here.
     fn new(
         setting: ProxySetting,
         allow_insecure_http: bool,
         allow_cleartext_proxy: bool,
-        lookup: impl Fn(&str) -> Option<String>,
     ) -> Routes {
+        let vars = std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .filter(|(name, _)| {
+                name.to_ascii_lowercase().ends_with("_proxy") || name == "REQUEST_METHOD"
+            });
         Routes {
             setting,
             allow_insecure_http,
             allow_cleartext_proxy,
-            vars: PROXY_VARS
-                .iter()
-                .filter_map(|name| lookup(name).map(|value| (*name, value)))
-                .collect(),
+            vars: vars.collect(),
             known: Vec::new(),
         }
     }
@@ -368,101 +358,74 @@ impl Routes {
             .map(|(_, route)| route)
     }
 
-    /// The credentials of every proxy these rules may choose (for the
-    /// secrets to scrub): the one set, and those of the proxy variables.
-    pub(crate) fn proxy_userinfos(&self) -> Vec<String> {
-        let mut urls: Vec<&str> = self
-            .vars
-            .iter()
-            .filter(|(name, _)| !name.eq_ignore_ascii_case("no_proxy") && *name != "REQUEST_METHOD")
-            .map(|(_, value)| value.as_str())
-            .collect();
-        if let ProxySetting::Url(url) = &self.setting {
-            urls.push(url);
-        }
-        // Up to the last `@` of the whole URL (a password may hold an
-        // unencoded `/`).
-        urls.iter()
-            .filter_map(|url| Some(Url::split(url).loose_userinfo()?.to_owned()))
-            .collect()
+    /// True when a URL the key goes to is https (TLS roots are then needed).
+    pub(crate) fn needs_tls(&self) -> bool {
+        self.known.iter().any(|(_, route)| route.is_tls())
     }
 
-    /// The route of `url`: one already decided for its origin, or the
-    /// rules applied to it (see [`Config::route`]).
+    /// Every proxy URL these rules may choose: the one set, and the values
+    /// of the proxy variables that are set.
+    fn proxy_urls(&self) -> impl Iterator<Item = &str> {
+        let set = match &self.setting {
+            ProxySetting::Url(url) => Some(url.as_str()),
+            _ => None,
+        };
+        let vars = self.vars.iter().filter(|(name, value)| {
+            name.to_ascii_lowercase().ends_with("_proxy")
+                && !name.eq_ignore_ascii_case("no_proxy")
+                && !value.trim().is_empty()
+        });
+        set.into_iter().chain(vars.map(|(_, value)| value.as_str()))
+    }
+
+    /// The route of `url`: one already decided for its origin, or the one
+    /// rule every URL the key goes to passes, whatever its role (API base,
+    /// events root, a public API base): its scheme is `https`, or `http` to
+    /// a loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`), or
+    /// `http` with the plain-http opt-in ([`ClientBuilder::allow_insecure_http`],
+    /// `XPANDER_ALLOW_INSECURE_HTTP`); and its proxy is the one [`crate::proxy`]
+    /// decides for its own scheme, host and port (`NO_PROXY` included), refused
+    /// for a plain-http host without [`ClientBuilder::allow_cleartext_proxy`].
+    /// TLS is used, with the client's roots, exactly when the scheme is `https`.
     pub(crate) fn route(&self, url: &str) -> Result<Route> {
         if let Some(route) = self.known(url) {
             return Ok(route.clone());
         }
-        route_url(
-            url,
-            &self.setting,
-            self.allow_insecure_http,
-            self.allow_cleartext_proxy,
-            |name| {
-                self.vars
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| v.clone())
-            },
-        )
+        let KeyUrl {
+            scheme, host, port, ..
+        } = key_url(url, self.allow_insecure_http).map_err(|why| {
+            // Redacted whole, then cut: a password with an unencoded `/`, `?`
+            // or `#` ends the origin early, where no `@` is left to find.
+            let redacted = crate::redact::redact_userinfo(url);
+            let shown = Url::split(&redacted).origin;
+            Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
+        })?;
+        let target = Target {
+            scheme,
+            host: &host,
+            port,
+        };
+        let var = |name: &str| {
+            self.vars
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let proxy = crate::proxy::choose(&self.setting, target, self.allow_cleartext_proxy, var)?;
+        Ok(Route {
+            scheme,
+            host,
+            port,
+            proxy,
+        })
     }
 
     /// True when some URL may go through a proxy (one is set, or a proxy
     /// variable is).
     #[cfg_attr(not(feature = "async"), allow(dead_code))]
     pub(crate) fn may_proxy(&self) -> bool {
-        match &self.setting {
-            ProxySetting::Disabled => false,
-            ProxySetting::Url(_) => true,
-            ProxySetting::FromEnv => self.vars.iter().any(|(name, value)| {
-                (name.ends_with("proxy") || name.ends_with("PROXY"))
-                    && !name.eq_ignore_ascii_case("no_proxy")
-                    && !value.trim().is_empty()
-            }),
-        }
+        !matches!(self.setting, ProxySetting::Disabled) && self.proxy_urls().next().is_some()
     }
-}
-
-/// The one rule every URL the key goes to passes, whatever its role (API
-/// base, events root, a public API base): its scheme is `https`, or `http`
-/// to a loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`),
-/// or `http` with the plain-http opt-in ([`ClientBuilder::allow_insecure_http`],
-/// `XPANDER_ALLOW_INSECURE_HTTP`); and its proxy is the one [`crate::proxy`]
-/// decides for its own scheme, host and port (`NO_PROXY` included), refused
-/// for a plain-http host without [`ClientBuilder::allow_cleartext_proxy`].
-/// TLS is used, with the client's roots, exactly when the scheme is `https`.
-pub(crate) fn route_url(
-    url: &str,
-    setting: &ProxySetting,
-    allow_insecure_http: bool,
-    allow_cleartext_proxy: bool,
-    vars: impl Fn(&str) -> Option<String>,
-) -> Result<Route> {
-    let KeyUrl {
-        scheme, host, port, ..
-    } = key_url(url, allow_insecure_http).map_err(|why| {
-        // Redacted whole, then cut: a password with an unencoded `/`, `?`
-        // or `#` ends the origin early, where no `@` is left to find.
-        let redacted = crate::redact::redact_userinfo(url);
-        let shown = Url::split(&redacted).origin;
-        Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
-    })?;
-    let proxy = crate::proxy::choose(
-        setting,
-        Target {
-            scheme,
-            host: &host,
-            port,
-        },
-        allow_cleartext_proxy,
-        vars,
-    )?;
-    Ok(Route {
-        scheme,
-        host,
-        port,
-        proxy,
-    })
 }
 
 impl Config {
@@ -507,25 +470,14 @@ impl Config {
     pub(crate) fn secrets(&self) -> Secrets {
         let mut secrets = Secrets::new();
         secrets.add(self.api_key.expose());
-        for proxy in self.proxies() {
-            if let Some(userinfo) = proxy.userinfo() {
+        // The credentials of every proxy the rules may choose, up to the last
+        // `@` of the whole URL (a password may hold an unencoded `/`).
+        for url in self.routes.proxy_urls() {
+            if let Some(userinfo) = Url::split(url.trim()).loose_userinfo() {
                 secrets.add_userinfo(userinfo);
             }
         }
-        for userinfo in self.routes.proxy_userinfos() {
-            secrets.add_userinfo(&userinfo);
-        }
         secrets
-    }
-
-    /// The proxies of the routes decided so far (for the secrets to scrub).
-    pub(crate) fn proxies(&self) -> impl Iterator<Item = &ProxyUrl> {
-        self.proxy.iter().chain(
-            self.routes
-                .known
-                .iter()
-                .filter_map(|(_, r)| r.proxy.as_ref()),
-        )
     }
 }
 
@@ -791,9 +743,7 @@ impl ClientBuilder {
         .concat();
         // The same rules for every URL the key goes to, decided now, each
         // for its own host (a refusal fails the build).
-        let mut routes = Routes::new(self.proxy, allow, self.allow_cleartext_proxy, |name| {
-            std::env::var(name).ok()
-        });
+        let mut routes = Routes::new(self.proxy, allow, self.allow_cleartext_proxy);
         let proxy = routes.learn(&base_url)?.proxy;
         if let Some(root) = &events_root {
             routes.learn(root)?;
@@ -808,7 +758,7 @@ impl ClientBuilder {
             routes.learn(&public_api_url)?;
         }
         warn_plain_http(&routes);
-        if routes.known.iter().any(|(_, route)| route.is_tls()) {
+        if routes.needs_tls() {
             check_ca_files(|name| std::env::var_os(name))?;
         }
         Ok(Config {

@@ -75,7 +75,6 @@ pub struct ProxyUrl {
     url: String,
     host: String,
     port: u16,
-    has_credentials: bool,
 }
 
 impl ProxyUrl {
@@ -115,18 +114,12 @@ impl ProxyUrl {
             },
             host,
             port: port.unwrap_or(80),
-            has_credentials: userinfo.is_some(),
         })
     }
 
     /// The whole URL, credentials included: for the HTTP crates only.
     pub(crate) fn as_str(&self) -> &str {
         &self.url
-    }
-
-    /// The `user:password` part of the URL, if any (for scrubbing).
-    pub(crate) fn userinfo(&self) -> Option<&str> {
-        Url::split(&self.url).userinfo
     }
 
     /// The proxy's host (no credentials).
@@ -141,7 +134,7 @@ impl ProxyUrl {
 
     /// True when the URL carries a user name (and maybe a password).
     pub fn has_credentials(&self) -> bool {
-        self.has_credentials
+        Url::split(&self.url).userinfo.is_some()
     }
 }
 

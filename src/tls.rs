@@ -86,11 +86,7 @@ pub(crate) fn client_config_with(
 ) -> Result<(ClientConfig, Roots), String> {
     // Roots are needed when any URL the key goes to is https (an http
     // loopback base URL may have an https events root).
-    let needs_tls = config.key_urls().iter().any(|url| {
-        !url.get(..7)
-            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
-    });
-    let (verifier, roots): (Arc<dyn ServerCertVerifier>, Roots) = if !needs_tls {
+    let (verifier, roots): (Arc<dyn ServerCertVerifier>, Roots) = if !config.routes.needs_tls() {
         (Arc::new(RefuseAll), Roots::NotNeeded)
     } else {
         let extra: Vec<CertificateDer<'static>> = config
