@@ -30,6 +30,7 @@
 //! [`crate::sans_io`] (URLs, headers, retries) and by each face's transport
 //! (timeouts, TLS, proxy).
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -300,7 +301,7 @@ pub(crate) struct Routes {
     allow_insecure_http: bool,
     allow_cleartext_proxy: bool,
     /// The proxy variables (`https_proxy`, `NO_PROXY`, ...) when built.
-    vars: Vec<(String, String)>,
+    vars: std::collections::HashMap<String, String>,
     /// Routes decided, by origin (`scheme://authority`).
     known: Vec<(String, Route)>,
 }
@@ -391,9 +392,7 @@ impl Routes {
         if let Some(route) = self.known(url) {
             return Ok(route.clone());
         }
-        let KeyUrl {
-            scheme, host, port, ..
-        } = key_url(url, self.allow_insecure_http).map_err(|why| {
+        let mut route = key_url(url, self.allow_insecure_http).map_err(|why| {
             // Redacted whole, then cut: a password with an unencoded `/`, `?`
             // or `#` ends the origin early, where no `@` is left to find.
             let redacted = crate::redact::redact_userinfo(url);
@@ -401,23 +400,13 @@ impl Routes {
             Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
         })?;
         let target = Target {
-            scheme,
-            host: &host,
-            port,
+            scheme: route.scheme,
+            host: &route.host,
+            port: route.port,
         };
-        let var = |name: &str| {
-            self.vars
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
-        let proxy = crate::proxy::choose(&self.setting, target, self.allow_cleartext_proxy, var)?;
-        Ok(Route {
-            scheme,
-            host,
-            port,
-            proxy,
-        })
+        let var = |name: &str| self.vars.get(name).cloned();
+        route.proxy = crate::proxy::choose(&self.setting, target, self.allow_cleartext_proxy, var)?;
+        Ok(route)
     }
 
     /// True when some URL may go through a proxy (one is set, or a proxy
@@ -531,13 +520,11 @@ pub struct ClientBuilder {
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = |url: &Option<String>| url.as_deref().map(crate::redact::redact_userinfo);
         f.debug_struct("ClientBuilder")
             .field("api_key", &self.api_key)
             .field("organization_id", &self.organization_id)
-            .field(
-                "base_url",
-                &self.base_url.as_deref().map(crate::redact::redact_userinfo),
-            )
+            .field("base_url", &url(&self.base_url))
             .field("staging", &self.staging)
             .field("timeouts", &self.timeouts)
             .field("retry", &self.retry)
@@ -549,20 +536,8 @@ impl fmt::Debug for ClientBuilder {
             .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)
             .field("http2", &!self.http1_only)
             .field("resolve", &self.resolve)
-            .field(
-                "events_base_url",
-                &self
-                    .events_base_url
-                    .as_deref()
-                    .map(crate::redact::redact_userinfo),
-            )
-            .field(
-                "public_api_url",
-                &self
-                    .public_api_url
-                    .as_deref()
-                    .map(crate::redact::redact_userinfo),
-            )
+            .field("events_base_url", &url(&self.events_base_url))
+            .field("public_api_url", &url(&self.public_api_url))
             .finish_non_exhaustive()
     }
 }
@@ -757,9 +732,16 @@ impl ClientBuilder {
         if public_api_in_use {
             routes.learn(&public_api_url)?;
         }
-        warn_plain_http(&routes);
+        // One warning per host the key would cross the network to in clear text.
+        #[cfg(feature = "tracing")]
+        for (origin, _) in routes.known.iter().filter(|(_, r)| r.is_cleartext_remote()) {
+            tracing::warn!(
+                origin = origin.as_str(),
+                "plain http to a host that is not loopback: the API key crosses the network in clear text"
+            );
+        }
         if routes.needs_tls() {
-            check_ca_files(|name| std::env::var_os(name))?;
+            check_ca_files()?;
         }
         Ok(Config {
             api_key,
@@ -791,40 +773,36 @@ impl ClientBuilder {
 /// curl does, rather than a verifier that silently trusts other roots.
 /// `SSL_CERT_DIR` may list several directories (`:`-separated); each must
 /// be readable, and one of them hold a certificate. Empty values are unset.
-pub(crate) fn check_ca_files(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<()> {
-    let file = lookup("SSL_CERT_FILE").filter(|v| !v.is_empty());
-    let dirs = lookup("SSL_CERT_DIR").filter(|v| !v.is_empty());
-    if file.is_none() && dirs.is_none() {
+pub(crate) fn check_ca_files() -> Result<()> {
+    let named = ca_file_vars();
+    if named == (None, None) {
         return Ok(());
     }
-    // The verdict for the last values seen: a process builds many clients
-    // with the same variables, and a CA directory holds hundreds of files.
-    type Verdict = (
-        Option<std::ffi::OsString>,
-        Option<std::ffi::OsString>,
-        Option<String>,
-    );
-    static LAST: std::sync::Mutex<Option<Verdict>> = std::sync::Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((f, d, verdict)) = last.as_ref() {
-        if *f == file && *d == dirs {
-            return verdict.clone().map_or(Ok(()), |m| Err(Error::Config(m)));
-        }
+    // The last values found good: a process builds many clients with the
+    // same variables, and a CA directory holds hundreds of files. Only a
+    // good verdict is kept: a file created or fixed after a failed build is
+    // read again at the next one.
+    type Named = (Option<OsString>, Option<OsString>);
+    static LAST_GOOD: std::sync::Mutex<Option<Named>> = std::sync::Mutex::new(None);
+    let mut last = LAST_GOOD.lock().unwrap_or_else(|e| e.into_inner());
+    if last.as_ref() == Some(&named) {
+        return Ok(());
     }
-    let verdict = ca_files_problem(file.as_deref(), dirs.as_deref());
-    // Only a good verdict is kept: a file created or fixed after a failed
-    // build is read again at the next one.
-    if verdict.is_none() {
-        *last = Some((file, dirs, None));
+    if let Some(problem) = ca_files_problem(named.0.as_deref(), named.1.as_deref()) {
+        return Err(Error::Config(problem));
     }
-    verdict.map_or(Ok(()), |m| Err(Error::Config(m)))
+    *last = Some(named);
+    Ok(())
+}
+
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` (empty values are unset).
+pub(crate) fn ca_file_vars() -> (Option<OsString>, Option<OsString>) {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    (var("SSL_CERT_FILE"), var("SSL_CERT_DIR"))
 }
 
 /// What is wrong with the named CA file and directories, if anything.
-fn ca_files_problem(
-    file: Option<&std::ffi::OsStr>,
-    dirs: Option<&std::ffi::OsStr>,
-) -> Option<String> {
+fn ca_files_problem(file: Option<&OsStr>, dirs: Option<&OsStr>) -> Option<String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
     // A PEM block that decodes to a certificate the verifier can use as a
@@ -889,22 +867,6 @@ fn ca_files_problem(
     None
 }
 
-/// One warning per client built with plain http to a host that is not
-/// loopback: the key crosses the network in clear text.
-fn warn_plain_http(routes: &Routes) {
-    for (origin, route) in &routes.known {
-        if route.is_cleartext_remote() {
-            #[cfg(feature = "tracing")]
-            tracing::warn!(
-                origin = origin.as_str(),
-                "plain http to a host that is not loopback: the API key crosses the network in clear text"
-            );
-            #[cfg(not(feature = "tracing"))]
-            let _ = origin;
-        }
-    }
-}
-
 /// The certificates of a PEM bundle; an error when there are none or one
 /// does not parse.
 fn parse_pem(pem: &[u8]) -> std::result::Result<Vec<RootCertificate>, String> {
@@ -928,20 +890,11 @@ pub(crate) fn is_true(value: &str) -> bool {
         .any(|yes| value.eq_ignore_ascii_case(yes))
 }
 
-/// A URL the key may go to, as [`key_url`] checked it.
-struct KeyUrl<'a> {
-    url: Url<'a>,
-    scheme: &'static str,
-    host: String,
-    /// The port, or the scheme's.
-    port: u16,
-}
-
 /// The checks of every URL the key goes to: an `https` or `http` scheme,
 /// no credentials, a host part every URL parser reads the same way, a
 /// port from 0 to 65535, and `http` only to a loopback host or with the
-/// opt-in. An error says why not.
-fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<KeyUrl<'_>, String> {
+/// opt-in. Answers its route without a proxy, or says why not.
+fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<Route, String> {
     let url = Url::split(raw);
     let scheme = match url.scheme.map(str::to_ascii_lowercase).as_deref() {
         Some("https") => "https",
@@ -952,8 +905,18 @@ fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<KeyUrl<'
     if url.userinfo.is_some() {
         return Err("credentials in the URL are not supported; use the API key".into());
     }
-    if let Some(why) = odd_authority(url.hostport) {
-        return Err(why.into());
+    // A host part every URL parser reads the same way: a backslash is a `/`
+    // to WHATWG parsers (reqwest's), so `http://evil.example\.localhost`
+    // would go to `evil.example` while these rules read a `*.localhost`
+    // host; white space and controls are dropped by them.
+    if url.hostport.contains('\\') {
+        return Err("a backslash in its host part (some URL parsers read it as `/`)".into());
+    }
+    if url
+        .hostport
+        .contains(|c: char| c.is_whitespace() || c.is_control())
+    {
+        return Err("white space or a control character in its host part".into());
     }
     let host = url.host().ok_or("it has no host")?;
     let port = url
@@ -967,11 +930,11 @@ fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<KeyUrl<'
              ClientBuilder::allow_insecure_http(true))"
         ));
     }
-    Ok(KeyUrl {
-        url,
+    Ok(Route {
         scheme,
         host,
         port,
+        proxy: None,
     })
 }
 
@@ -1040,12 +1003,10 @@ fn check_base_url(
     if rest.contains(['?', '#']) {
         return Err(bad("a base URL takes no query or fragment"));
     }
-    let KeyUrl {
-        url,
-        scheme,
-        host,
-        port,
+    let Route {
+        scheme, host, port, ..
     } = key_url(raw, allow_insecure_http).map_err(|why| bad(&why))?;
+    let url = Url::split(raw);
     let path = url.tail.trim_end_matches('/');
     let checked = format!("{scheme}://{}{path}", url.hostport);
     // What every request's URL is built on: refused now, saying why,
@@ -1097,24 +1058,6 @@ fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String
         "{root}/{}",
         segment::encode("organization_id", org)?
     )))
-}
-
-/// Why the host part of a URL cannot be read the same way by every URL
-/// parser, if it cannot: a backslash is a `/` to WHATWG parsers (reqwest's),
-/// so `http://evil.example\.localhost` would go to `evil.example` while
-/// these rules read a `*.localhost` host; white space and controls are
-/// dropped by them.
-fn odd_authority(authority: &str) -> Option<&'static str> {
-    if authority.contains('\\') {
-        return Some("a backslash in its host part (some URL parsers read it as `/`)");
-    }
-    if authority
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Some("white space or a control character in its host part");
-    }
-    None
 }
 
 /// The addresses of a localhost name on `port`: the builder's overrides

@@ -30,7 +30,7 @@ macro_rules! setters {
 }
 pub(crate) use setters;
 
-/// Defines a struct and its `Debug`, which shows each field as its own
+/// Defines a struct, the names of its fields and its `Debug`, which shows each field as its own
 /// `Debug` does, or through the wrapper named after its type
 /// (`[crate::redact::Redacted]`: a secret; `[crate::redact::ShownField]`:
 /// free-form JSON with credential-looking keys redacted).
@@ -46,6 +46,12 @@ macro_rules! redacting_debug {
                     $(.field(stringify!($field), &{ let v = &self.$field; $(let v = $wrap(v);)? v }))*
                     .finish()
             }
+        }
+
+        impl $name {
+            /// The names of the fields, in order.
+            #[allow(dead_code)]
+            pub(crate) const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
         }
     };
 }

@@ -265,34 +265,31 @@ fn entry_matches(entry: &str, target: Target<'_>) -> bool {
 }
 
 fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => {
-            let mask = u32::MAX
-                .checked_shl(32u32.saturating_sub(u32::from(bits)))
-                .unwrap_or(0);
-            u32::from(ip) & mask == u32::from(net) & mask
-        }
-        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => {
-            let mask = u128::MAX
-                .checked_shl(128u32.saturating_sub(u32::from(bits)))
-                .unwrap_or(0);
-            u128::from(ip) & mask == u128::from(net) & mask
-        }
-        _ => false,
-    }
+    // Both as IPv6: an IPv4 block is IPv4-mapped, its prefix 96 bits longer.
+    let (ip, net, bits) = match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => (
+            ip.to_ipv6_mapped(),
+            net.to_ipv6_mapped(),
+            bits.saturating_add(96),
+        ),
+        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => (ip, net, bits),
+        _ => return false,
+    };
+    let mask = u128::MAX
+        .checked_shl(128u32.saturating_sub(u32::from(bits)))
+        .unwrap_or(0);
+    u128::from(ip) & mask == u128::from(net) & mask
 }
 
 /// True for `localhost` and `*.localhost` (any case, no trailing dot):
 /// names both transports answer with loopback addresses themselves,
 /// never through DNS (RFC 6761, as browsers do).
 pub(crate) fn is_localhost_name(host: &str) -> bool {
-    let host = host.as_bytes();
-    let tail = b".localhost";
-    host.eq_ignore_ascii_case(b"localhost")
-        || (host.len() > tail.len()
-            && host
-                .get(host.len().saturating_sub(tail.len())..)
-                .is_some_and(|end| end.eq_ignore_ascii_case(tail)))
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host
+            .strip_suffix(".localhost")
+            .is_some_and(|name| !name.is_empty())
 }
 
 /// True for `localhost`, `*.localhost`, `127.0.0.0/8` and `::1`.

@@ -10,27 +10,6 @@ use crate::error::{Error, Result};
 use crate::model::{AgentExecutionStatus, McpServer, OutputFormat, ThinkMode, User};
 use crate::params::{redacting_debug, setters};
 
-/// The keys [`Invoke`] models (not to be repeated in its `extra`).
-const MODELLED: [&str; 17] = [
-    "input",
-    "id",
-    "payload_extension",
-    "parent_execution_id",
-    "worker_id",
-    "source",
-    "output_format",
-    "output_schema",
-    "run_locally",
-    "additional_context",
-    "expected_output",
-    "events_streaming",
-    "mcp_servers",
-    "triggering_agent_id",
-    "title",
-    "think_mode",
-    "disable_attachment_injection",
-];
-
 /// The largest page the service serves.
 pub const MAX_PER_PAGE: u32 = 50;
 
@@ -215,7 +194,9 @@ impl Invoke {
         if self.id.as_deref() == Some("") {
             return Err(Error::invalid("id", "the thread id must not be empty"));
         }
-        if let Some(key) = self.extra.keys().find(|k| MODELLED.contains(&k.as_str())) {
+        // The keys `Invoke` models are not to be repeated in its `extra`.
+        let modelled = |key: &str| key != "extra" && Invoke::FIELDS.contains(&key);
+        if let Some(key) = self.extra.keys().find(|k| modelled(k)) {
             return Err(Error::invalid(
                 "extra",
                 format!("holds {key:?}, a field of its own: set that field instead"),
