@@ -725,10 +725,7 @@ impl ClientBuilder {
         }
         // The public API's default joins the hosts the key goes to only
         // when TLS is set up anyway (see `Config::public_api_in_use`).
-        let public_api_in_use = public_api.is_some()
-            || std::iter::once(base_url.as_str())
-                .chain(events_root.as_deref())
-                .any(|url| url.starts_with("https://"));
+        let public_api_in_use = public_api.is_some() || routes.needs_tls();
         if public_api_in_use {
             routes.learn(&public_api_url)?;
         }
@@ -788,9 +785,7 @@ pub(crate) fn check_ca_files() -> Result<()> {
     if last.as_ref() == Some(&named) {
         return Ok(());
     }
-    if let Some(problem) = ca_files_problem(named.0.as_deref(), named.1.as_deref()) {
-        return Err(Error::Config(problem));
-    }
+    ca_files_problem(named.0.as_deref(), named.1.as_deref()).map_err(Error::Config)?;
     *last = Some(named);
     Ok(())
 }
@@ -802,9 +797,10 @@ pub(crate) fn ca_file_vars() -> (Option<OsString>, Option<OsString>) {
 }
 
 /// What is wrong with the named CA file and directories, if anything.
-fn ca_files_problem(file: Option<&OsStr>, dirs: Option<&OsStr>) -> Option<String> {
+fn ca_files_problem(file: Option<&OsStr>, dirs: Option<&OsStr>) -> std::result::Result<(), String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
+    use std::path::Path;
     // A PEM block that decodes to a certificate the verifier can use as a
     // root (a block of garbage base64 is no certificate).
     let usable = |cert: &CertificateDer<'_>| {
@@ -816,55 +812,38 @@ fn ca_files_problem(file: Option<&OsStr>, dirs: Option<&OsStr>) -> Option<String
     let has_certificate = |bytes: &[u8]| {
         CertificateDer::pem_slice_iter(bytes).any(|cert| cert.is_ok_and(|c| usable(&c)))
     };
-    if let Some(file) = file {
-        let path = std::path::Path::new(file);
-        match std::fs::read(path) {
-            Err(e) => {
-                return Some(format!(
-                    "SSL_CERT_FILE names {}, which cannot be read: {e}",
-                    path.display()
-                ))
-            }
-            Ok(bytes) if !has_certificate(&bytes) => {
-                return Some(format!(
-                    "SSL_CERT_FILE names {}, which holds no certificate (no PEM \
-                     `BEGIN CERTIFICATE` block that parses as one)",
-                    path.display()
-                ))
-            }
-            Ok(_) => {}
-        }
-    }
-    if let Some(dirs) = dirs {
-        let mut found = false;
-        let mut named = Vec::new();
-        for dir in std::env::split_paths(dirs).filter(|d| !d.as_os_str().is_empty()) {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) => {
-                    return Some(format!(
-                        "SSL_CERT_DIR names {}, which cannot be read: {e}",
-                        dir.display()
-                    ))
-                }
-            };
-            if !found {
-                // Files, or links to them (the hashed names of c_rehash).
-                found = entries
-                    .flatten()
-                    .any(|entry| std::fs::read(entry.path()).is_ok_and(|b| has_certificate(&b)));
-            }
-            named.push(dir.display().to_string());
-        }
-        if !found {
-            return Some(format!(
-                "SSL_CERT_DIR names {}, which holds no certificate (no file with a PEM \
+    let unreadable = |var: &str, path: &Path, e: std::io::Error| {
+        format!("{var} names {}, which cannot be read: {e}", path.display())
+    };
+    if let Some(path) = file.map(Path::new) {
+        let bytes = std::fs::read(path).map_err(|e| unreadable("SSL_CERT_FILE", path, e))?;
+        if !has_certificate(&bytes) {
+            return Err(format!(
+                "SSL_CERT_FILE names {}, which holds no certificate (no PEM \
                  `BEGIN CERTIFICATE` block that parses as one)",
-                named.join(", ")
+                path.display()
             ));
         }
     }
-    None
+    let Some(dirs) = dirs else { return Ok(()) };
+    let (mut found, mut named) = (false, Vec::new());
+    for dir in std::env::split_paths(dirs).filter(|d| !d.as_os_str().is_empty()) {
+        let entries = std::fs::read_dir(&dir).map_err(|e| unreadable("SSL_CERT_DIR", &dir, e))?;
+        // Files, or links to them (the hashed names of c_rehash).
+        found = found
+            || entries
+                .flatten()
+                .any(|entry| std::fs::read(entry.path()).is_ok_and(|b| has_certificate(&b)));
+        named.push(dir.display().to_string());
+    }
+    match found {
+        true => Ok(()),
+        false => Err(format!(
+            "SSL_CERT_DIR names {}, which holds no certificate (no file with a PEM \
+             `BEGIN CERTIFICATE` block that parses as one)",
+            named.join(", ")
+        )),
+    }
 }
 
 /// The certificates of a PEM bundle; an error when there are none or one
