@@ -702,11 +702,8 @@ impl ClientBuilder {
             None => DEFAULT_BASE_URL.to_string(),
         };
         let org = self.organization_id.as_deref();
-        let (base_url, host) = resolve_base_url(&raw, org, allow)?;
-        let events_root = match &self.events_base_url {
-            Some(root) => Some(check_base_url("events base URL", root.trim(), allow)?.0),
-            None => events_root(&raw, org)?,
-        };
+        let events = self.events_base_url.as_deref().map(str::trim);
+        let (base_url, host, events_root) = resolve_base_url(&raw, org, events, allow)?;
         let public_api = self.public_api_url.as_deref();
         let public_api_url = public_api.map_or(DEFAULT_PUBLIC_API_URL, str::trim);
         let public_api_url = check_base_url("public API URL", public_api_url, allow)?.0;
@@ -917,26 +914,48 @@ fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<Route, S
     })
 }
 
-/// Applies the base-URL rules; answers the URL (no trailing `/`) and its host.
+/// Applies the base-URL rules; answers the URL (no trailing `/`), its
+/// host, and the root of the event streams: the one given, checked as a
+/// base URL, or the contract's (SPEC-events §2): exact production and
+/// staging hosts go to their agent controllers, a loopback host on port
+/// 8085 (the local API) to `http://localhost:9016`, anything else stays;
+/// then `/{org}`. No root without an organization id.
 pub(crate) fn resolve_base_url(
     raw: &str,
     organization_id: Option<&str>,
+    events_base_url: Option<&str>,
     allow_insecure_http: bool,
-) -> Result<(String, String)> {
-    let (mut url, host, port, path) = check_base_url("base URL", raw, allow_insecure_http)?;
-    if is_agent_controller(&host, port, &path) {
-        let org = organization_id.filter(|o| !o.is_empty()).ok_or_else(|| {
-            Error::Config(format!(
+) -> Result<(String, String, Option<String>)> {
+    let (url, host, port, path) = check_base_url("base URL", raw, allow_insecure_http)?;
+    let org = organization_id.filter(|o| !o.is_empty());
+    let base_url = match org {
+        _ if !is_agent_controller(&host, port, &path) => url.clone(),
+        Some(org) => format!("{url}/{}", segment::encode("organization_id", org)?),
+        None => {
+            return Err(Error::Config(format!(
                 "the base URL {:?} is an agent-controller URL, which needs an organization id \
-                     (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)",
+                 (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)",
                 crate::redact::redact_userinfo(raw)
+            )))
+        }
+    };
+    let events_root = match (events_base_url, org) {
+        (Some(root), _) => Some(check_base_url("events base URL", root, allow_insecure_http)?.0),
+        (None, None) => None,
+        (None, Some(org)) => {
+            let root = match (host.as_str(), port) {
+                ("inbound.xpander.ai", _) => "https://agent-controller.xpander.ai",
+                ("inbound.stg.xpander.ai", _) => "https://agent-controller.stg.xpander.ai",
+                (host, 8085) if is_loopback(host) => "http://localhost:9016",
+                _ => &url,
+            };
+            Some(format!(
+                "{root}/{}",
+                segment::encode("organization_id", org)?
             ))
-        })?;
-        let org = segment::encode("organization_id", org)?;
-        url.push('/');
-        url.push_str(&org);
-    }
-    Ok((url, host))
+        }
+    };
+    Ok((base_url, host, events_root))
 }
 
 /// Checks a base URL ([`key_url`], and no query); answers it with its
@@ -1015,28 +1034,6 @@ fn is_agent_controller(host: &str, port: u16, path: &str) -> bool {
     host.contains("agent-controller")
         || port == 9016
         || path.trim_start_matches('/').split('/').next() == Some("agent-controller")
-}
-
-/// The root of the event streams for the raw base URL (SPEC-events §2):
-/// exact production and staging hosts go to their agent controllers, a
-/// loopback host on port 8085 (the local API) to `http://localhost:9016`,
-/// anything else stays; then `/{org}`. `None` without an organization id.
-fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String>> {
-    let Some(org) = organization_id.filter(|o| !o.is_empty()) else {
-        return Ok(None);
-    };
-    // The base URL was checked already; this answers it without the org.
-    let (url, host, port, _) = check_base_url("base URL", raw, true)?;
-    let root = match (host.as_str(), port) {
-        ("inbound.xpander.ai", _) => "https://agent-controller.xpander.ai".to_string(),
-        ("inbound.stg.xpander.ai", _) => "https://agent-controller.stg.xpander.ai".to_string(),
-        (host, 8085) if is_loopback(host) => "http://localhost:9016".to_string(),
-        _ => url,
-    };
-    Ok(Some(format!(
-        "{root}/{}",
-        segment::encode("organization_id", org)?
-    )))
 }
 
 /// The addresses of a localhost name on `port`: the builder's overrides
@@ -1133,7 +1130,7 @@ mod tests {
             "http://user:s3cret@example.com",
             "https://user:s3/cret@inbound.xpander.ai",
         ] {
-            match resolve_base_url(raw, None, false) {
+            match resolve_base_url(raw, None, None, false) {
                 Err(err) => {
                     let shown = format!("{err} {err:?}");
                     assert!(!shown.contains("s3"), "{shown}");
@@ -1153,7 +1150,7 @@ mod tests {
 
     #[test]
     fn base_url_rules() {
-        let r = |raw, org| resolve_base_url(raw, org, false).map(|(u, _)| u);
+        let r = |raw, org| resolve_base_url(raw, org, None, false).map(|(u, ..)| u);
         // No scheme: refused, naming the URL it likely meant.
         let no_scheme = |raw| match r(raw, None) {
             Err(Error::Config(m)) => m,
@@ -1189,7 +1186,7 @@ mod tests {
         );
         assert_eq!(r("http://[::1]:8080/", None).unwrap(), "http://[::1]:8080");
         assert!(r("http://example.com", None).is_err());
-        assert!(resolve_base_url("http://example.com", None, true).is_ok());
+        assert!(resolve_base_url("http://example.com", None, None, true).is_ok());
         assert!(r("ftp://example.com", None).is_err());
         assert!(r("https://user:pw@example.com", None).is_err());
         assert!(r("https://example.com/?a=1", None).is_err());
