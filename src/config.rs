@@ -40,7 +40,8 @@ use crate::error::{Error, Result};
 use crate::params::setters;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub(crate) use crate::proxy::is_localhost_name;
-use crate::proxy::{is_loopback, ProxySetting, ProxyUrl, Target};
+pub use crate::proxy::Route;
+use crate::proxy::{is_loopback, ProxySetting, ProxyUrl};
 use crate::redact::Secrets;
 use crate::sans_io::segment;
 use crate::security::Url;
@@ -258,41 +259,6 @@ pub struct Config {
     pub(crate) platform_roots: bool,
 }
 
-/// How requests to one URL go: by which scheme to which host and port,
-/// and through which proxy, if any. Made by [`Config::route`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Route {
-    /// `https` or `http`.
-    pub scheme: &'static str,
-    /// The host, lowercased (an IPv6 address without brackets).
-    pub host: String,
-    /// The port (the scheme's default when the URL names none).
-    pub port: u16,
-    /// The proxy requests to this URL go through (`None`: straight to the host).
-    pub proxy: Option<ProxyUrl>,
-}
-
-impl Route {
-    /// True for `https`: the server's certificate is checked.
-    pub fn is_tls(&self) -> bool {
-        self.scheme == "https"
-    }
-
-    /// True for a loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`,
-    /// `::1`): never proxied, plain `http` allowed, and the localhost names
-    /// answered with loopback addresses without asking DNS.
-    pub fn is_loopback(&self) -> bool {
-        is_loopback(&self.host)
-    }
-
-    /// True for plain `http` to a host that is not loopback (possible only
-    /// with the plain-http opt-in): the key crosses the network in clear text.
-    pub fn is_cleartext_remote(&self) -> bool {
-        !self.is_tls() && !self.is_loopback()
-    }
-}
-
 /// The per-URL rules of one client: its proxy setting (and the proxy
 /// variables as they were when it was built), the plain-http opt-ins, and
 /// the routes already decided. Its `Debug` shows no proxy credentials.
@@ -399,13 +365,8 @@ impl Routes {
             let shown = Url::split(&redacted).origin;
             Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
         })?;
-        let target = Target {
-            scheme: route.scheme,
-            host: &route.host,
-            port: route.port,
-        };
         let var = |name: &str| self.vars.get(name).cloned();
-        route.proxy = crate::proxy::choose(&self.setting, target, self.allow_cleartext_proxy, var)?;
+        route.proxy = crate::proxy::choose(&self.setting, &route, self.allow_cleartext_proxy, var)?;
         Ok(route)
     }
 

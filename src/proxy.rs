@@ -150,25 +150,49 @@ impl fmt::Debug for ProxyUrl {
     }
 }
 
-/// The target of the client's requests, as the proxy rules see it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Target<'a> {
-    /// `http` or `https`.
-    pub(crate) scheme: &'a str,
-    /// The host, lowercased, IPv6 without brackets.
-    pub(crate) host: &'a str,
-    /// The port (the scheme's default when the URL has none).
-    pub(crate) port: u16,
+/// How requests to one URL go: by which scheme to which host and port,
+/// and through which proxy, if any. Made by [`Config::route`](crate::Config::route).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Route {
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// The host, lowercased (an IPv6 address without brackets).
+    pub host: String,
+    /// The port (the scheme's default when the URL names none).
+    pub port: u16,
+    /// The proxy requests to this URL go through (`None`: straight to the host).
+    pub proxy: Option<ProxyUrl>,
+}
+
+impl Route {
+    /// True for `https`: the server's certificate is checked.
+    pub fn is_tls(&self) -> bool {
+        self.scheme == "https"
+    }
+
+    /// True for a loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`,
+    /// `::1`): never proxied, plain `http` allowed, and the localhost names
+    /// answered with loopback addresses without asking DNS.
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(&self.host)
+    }
+
+    /// True for plain `http` to a host that is not loopback (possible only
+    /// with the plain-http opt-in): the key crosses the network in clear text.
+    pub fn is_cleartext_remote(&self) -> bool {
+        !self.is_tls() && !self.is_loopback()
+    }
 }
 
 /// Decides which proxy, if any, carries requests to `target`.
 pub(crate) fn choose(
     setting: &ProxySetting,
-    target: Target<'_>,
+    target: &Route,
     allow_cleartext_proxy: bool,
     vars: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<ProxyUrl>> {
-    if is_loopback(target.host) {
+    if is_loopback(&target.host) {
         return Ok(None);
     }
     let proxy = match setting {
@@ -187,10 +211,7 @@ pub(crate) fn choose(
     Ok(proxy)
 }
 
-fn from_env(
-    target: Target<'_>,
-    vars: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<ProxyUrl>> {
+fn from_env(target: &Route, vars: &impl Fn(&str) -> Option<String>) -> Result<Option<ProxyUrl>> {
     let var = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
     let cgi = var("REQUEST_METHOD").is_some();
     let candidates: &[&str] = if target.scheme == "https" {
@@ -214,14 +235,14 @@ fn from_env(
 }
 
 /// True when the `NO_PROXY` list sends `target` direct.
-pub(crate) fn bypasses(list: &str, target: Target<'_>) -> bool {
+pub(crate) fn bypasses(list: &str, target: &Route) -> bool {
     list.split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
         .any(|entry| entry_matches(entry, target))
 }
 
-fn entry_matches(entry: &str, target: Target<'_>) -> bool {
+fn entry_matches(entry: &str, target: &Route) -> bool {
     if entry == "*" {
         return true;
     }
@@ -322,12 +343,17 @@ mod tests {
         }
     }
 
-    fn https(host: &str) -> Target<'_> {
-        Target {
-            scheme: "https",
-            host,
-            port: 443,
+    fn target(scheme: &'static str, host: &str, port: u16) -> Route {
+        Route {
+            scheme,
+            host: host.into(),
+            port,
+            proxy: None,
         }
+    }
+
+    fn https(host: &str) -> Route {
+        target("https", host, 443)
     }
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
@@ -339,7 +365,7 @@ mod tests {
         }
     }
 
-    fn from(pairs: &'static [(&'static str, &'static str)], target: Target<'_>) -> Option<String> {
+    fn from(pairs: &'static [(&'static str, &'static str)], target: &Route) -> Option<String> {
         choose(&ProxySetting::FromEnv, target, false, env(pairs))
             .unwrap()
             .map(|p| p.as_str().to_string())
@@ -347,7 +373,7 @@ mod tests {
 
     #[test]
     fn environment_variables_by_scheme_and_case() {
-        let t = https("inbound.xpander.ai");
+        let t = &https("inbound.xpander.ai");
         assert_eq!(from(&[], t), None);
         assert_eq!(
             from(&[("HTTPS_PROXY", "proxy:3128")], t).as_deref(),
@@ -372,11 +398,7 @@ mod tests {
     #[test]
     fn loopback_is_never_proxied() {
         for host in ["localhost", "127.0.0.1", "::1", "api.localhost"] {
-            let t = Target {
-                scheme: "http",
-                host,
-                port: 8016,
-            };
+            let t = &target("http", host, 8016);
             assert_eq!(from(&[("http_proxy", "http://127.0.0.1:9")], t), None);
             let explicit = choose(&ProxySetting::Url("http://p:1".into()), t, false, env(&[]));
             assert!(explicit.unwrap().is_none(), "{host}");
@@ -385,7 +407,7 @@ mod tests {
 
     #[test]
     fn no_proxy_lists() {
-        let t = https("inbound.xpander.ai");
+        let t = &https("inbound.xpander.ai");
         let p = |no: &'static str| {
             let vars: &'static [(&str, &str)] =
                 Box::leak(vec![("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", no)].into_boxed_slice());
@@ -401,16 +423,7 @@ mod tests {
         assert!(!p("pander.ai"));
         assert!(!p("other.com"));
         assert!(!p(""));
-        let ip = |host: &'static str, list: &str| {
-            bypasses(
-                list,
-                Target {
-                    scheme: "https",
-                    host,
-                    port: 443,
-                },
-            )
-        };
+        let ip = |host: &'static str, list: &str| bypasses(list, &target("https", host, 443));
         assert!(ip("10.1.2.3", "10.0.0.0/8"));
         assert!(!ip("11.1.2.3", "10.0.0.0/8"));
         assert!(ip("10.1.2.3", "10.1.2.3"));
@@ -422,7 +435,7 @@ mod tests {
 
     #[test]
     fn lower_case_no_proxy_wins_and_cgi_skips_upper_case_http_proxy() {
-        let t = https("a.example");
+        let t = &https("a.example");
         assert!(from(
             &[
                 ("HTTPS_PROXY", "p:1"),
@@ -432,11 +445,7 @@ mod tests {
             t
         )
         .is_none());
-        let t = Target {
-            scheme: "http",
-            host: "a.example",
-            port: 80,
-        };
+        let t = &target("http", "a.example", 80);
         let cgi = choose(
             &ProxySetting::FromEnv,
             t,
@@ -448,7 +457,7 @@ mod tests {
 
     #[test]
     fn explicit_settings_ignore_the_environment() {
-        let t = https("inbound.xpander.ai");
+        let t = &https("inbound.xpander.ai");
         let vars = env(&[("HTTPS_PROXY", "http://env:1"), ("NO_PROXY", "*")]);
         let off = choose(&ProxySetting::Disabled, t, false, &vars).unwrap();
         assert!(off.is_none());
@@ -464,7 +473,7 @@ mod tests {
 
     #[test]
     fn unsupported_schemes_and_bad_urls_are_config_errors() {
-        let t = https("inbound.xpander.ai");
+        let t = &https("inbound.xpander.ai");
         for value in [
             "socks5://s:1080",
             "https://p:443",
@@ -482,11 +491,7 @@ mod tests {
 
     #[test]
     fn a_plain_http_target_needs_the_opt_in_to_be_proxied() {
-        let t = Target {
-            scheme: "http",
-            host: "tasks.internal",
-            port: 80,
-        };
+        let t = &target("http", "tasks.internal", 80);
         let vars = env(&[("http_proxy", "http://p:3128")]);
         let err = choose(&ProxySetting::FromEnv, t, false, &vars).unwrap_err();
         assert!(err.to_string().contains("allow_cleartext_proxy"), "{err}");
@@ -496,7 +501,7 @@ mod tests {
         // https through the same proxy is a tunnel: no opt-in needed.
         let vars = env(&[("https_proxy", "http://p:3128")]);
         assert!(
-            choose(&ProxySetting::FromEnv, https("x.example"), false, &vars)
+            choose(&ProxySetting::FromEnv, &https("x.example"), false, &vars)
                 .unwrap()
                 .is_some()
         );
