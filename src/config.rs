@@ -534,7 +534,10 @@ impl ClientBuilder {
         if let Some(stg) = var("IS_STG") {
             self.staging = stg.trim().eq_ignore_ascii_case("true");
         }
-        self.allow_insecure_http |= var(INSECURE_HTTP_VAR).is_some_and(|v| is_true(&v));
+        // `1`, `true` or `yes` (any case, spaces around) opts in; anything else leaves it.
+        let yes =
+            |v: String| ["1", "true", "yes"].contains(&v.trim().to_ascii_lowercase().as_str());
+        self.allow_insecure_http |= var(INSECURE_HTTP_VAR).is_some_and(yes);
         self
     }
 
@@ -728,7 +731,7 @@ impl ClientBuilder {
 /// curl does, rather than a verifier that silently trusts other roots.
 /// `SSL_CERT_DIR` may list several directories (`:`-separated); each must
 /// be readable, and one of them hold a certificate. Empty values are unset.
-pub(crate) fn check_ca_files() -> Result<()> {
+fn check_ca_files() -> Result<()> {
     let named = ca_file_vars();
     if named == (None, None) {
         return Ok(());
@@ -817,14 +820,6 @@ fn parse_pem(pem: &[u8]) -> std::result::Result<Vec<RootCertificate>, String> {
         return Err("add_root_certificate_pem was given no BEGIN CERTIFICATE block".into());
     }
     Ok(certs)
-}
-
-/// `1`, `true` or `yes` (any case, spaces around).
-pub(crate) fn is_true(value: &str) -> bool {
-    let value = value.trim();
-    ["1", "true", "yes"]
-        .iter()
-        .any(|yes| value.eq_ignore_ascii_case(yes))
 }
 
 /// The checks of every URL the key goes to: an `https` or `http` scheme,
