@@ -177,14 +177,23 @@ impl Tasks {
             Err(e) => format!("error: {e}"),
         })
     }
+}
 
+impl ClientBuilder {
+    /// Checks the configuration and builds the client. Fails with
+    /// [`crate::Error::Config`] when no API key is set, the base URL is not
+    /// acceptable or the proxy setting cannot be used, or when a CA file
+    /// named by `SSL_CERT_FILE` / `SSL_CERT_DIR` cannot be read or holds no
+    /// certificate (see [`crate::security`]); no request is made, no
+    /// connection opened and no TLS set up (each face does that when first
+    /// used).
     #[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(unused_mut))]
-    fn from_builder(mut builder: ClientBuilder) -> Result<Tasks> {
+    pub fn build(mut self) -> Result<Tasks> {
         #[cfg(feature = "blocking")]
-        let agent = builder.ureq_agent.take();
+        let agent = self.ureq_agent.take();
         #[cfg(feature = "async")]
-        let client = builder.reqwest_client.take();
-        let config = builder.into_config()?;
+        let client = self.reqwest_client.take();
+        let config = self.into_config()?;
         let shared = Shared {
             #[cfg(feature = "blocking")]
             blocking: match agent {
@@ -210,19 +219,6 @@ impl Tasks {
                 options: None,
             }),
         })
-    }
-}
-
-impl ClientBuilder {
-    /// Checks the configuration and builds the client. Fails with
-    /// [`crate::Error::Config`] when no API key is set, the base URL is not
-    /// acceptable or the proxy setting cannot be used, or when a CA file
-    /// named by `SSL_CERT_FILE` / `SSL_CERT_DIR` cannot be read or holds no
-    /// certificate (see [`crate::security`]); no request is made, no
-    /// connection opened and no TLS set up (each face does that when first
-    /// used).
-    pub fn build(self) -> Result<Tasks> {
-        Tasks::from_builder(self)
     }
 
     /// Uses your own `ureq::Agent` for the blocking face. The crate still

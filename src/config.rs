@@ -30,15 +30,18 @@
 //! [`crate::sans_io`] (URLs, headers, retries) and by each face's transport
 //! (timeouts, TLS, proxy).
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::params::setters;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub(crate) use crate::proxy::is_localhost_name;
-use crate::proxy::{is_loopback, ProxySetting, ProxyUrl, Target};
+pub use crate::proxy::Route;
+use crate::proxy::{is_loopback, ProxySetting, ProxyUrl};
 use crate::redact::Secrets;
 use crate::sans_io::segment;
 use crate::security::Url;
@@ -151,27 +154,13 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// No retries: every call makes exactly one attempt.
     pub fn disabled() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        }
+        RetryPolicy::default().max_attempts(1)
     }
 
     /// Sets the number of attempts (at least 1).
     pub fn max_attempts(mut self, attempts: u32) -> RetryPolicy {
         self.max_attempts = attempts.max(1);
         self
-    }
-
-    /// Deprecated name of [`max_attempts`](method@Self::max_attempts).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_attempts`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_attempts(self, attempts: u32) -> RetryPolicy {
-        self.max_attempts(attempts)
     }
 
     /// Sets the first and the largest backoff ceiling.
@@ -181,49 +170,11 @@ impl RetryPolicy {
         self
     }
 
-    /// Deprecated name of [`backoff`](method@Self::backoff).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `backoff`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_backoff(self, base: Duration, max: Duration) -> RetryPolicy {
-        self.backoff(base, max)
-    }
-
-    /// Turns full jitter on or off.
-    pub fn jitter(mut self, jitter: bool) -> RetryPolicy {
-        self.jitter = jitter;
-        self
-    }
-
-    /// Deprecated name of [`jitter`](method@Self::jitter).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `jitter`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_jitter(self, jitter: bool) -> RetryPolicy {
-        self.jitter(jitter)
-    }
-
-    /// Sets the longest `Retry-After` honoured.
-    pub fn max_retry_after(mut self, max: Duration) -> RetryPolicy {
-        self.max_retry_after = max;
-        self
-    }
-
-    /// Deprecated name of [`max_retry_after`](method@Self::max_retry_after).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_retry_after`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_retry_after(self, max: Duration) -> RetryPolicy {
-        self.max_retry_after(max)
+    setters! {
+        /// Turns full jitter on or off.
+        jitter(bool),
+        /// Sets the longest `Retry-After` honoured.
+        max_retry_after(Duration),
     }
 }
 
@@ -308,41 +259,6 @@ pub struct Config {
     pub(crate) platform_roots: bool,
 }
 
-/// How requests to one URL go: by which scheme to which host and port,
-/// and through which proxy, if any. Made by [`Config::route`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Route {
-    /// `https` or `http`.
-    pub scheme: &'static str,
-    /// The host, lowercased (an IPv6 address without brackets).
-    pub host: String,
-    /// The port (the scheme's default when the URL names none).
-    pub port: u16,
-    /// The proxy requests to this URL go through (`None`: straight to the host).
-    pub proxy: Option<ProxyUrl>,
-}
-
-impl Route {
-    /// True for `https`: the server's certificate is checked.
-    pub fn is_tls(&self) -> bool {
-        self.scheme == "https"
-    }
-
-    /// True for a loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`,
-    /// `::1`): never proxied, plain `http` allowed, and the localhost names
-    /// answered with loopback addresses without asking DNS.
-    pub fn is_loopback(&self) -> bool {
-        is_loopback(&self.host)
-    }
-
-    /// True for plain `http` to a host that is not loopback (possible only
-    /// with the plain-http opt-in): the key crosses the network in clear text.
-    pub fn is_cleartext_remote(&self) -> bool {
-        !self.is_tls() && !self.is_loopback()
-    }
-}
-
 /// The per-URL rules of one client: its proxy setting (and the proxy
 /// variables as they were when it was built), the plain-http opt-ins, and
 /// the routes already decided. Its `Debug` shows no proxy credentials.
@@ -351,7 +267,7 @@ pub(crate) struct Routes {
     allow_insecure_http: bool,
     allow_cleartext_proxy: bool,
     /// The proxy variables (`https_proxy`, `NO_PROXY`, ...) when built.
-    vars: Vec<(&'static str, String)>,
+    vars: std::collections::HashMap<String, String>,
     /// Routes decided, by origin (`scheme://authority`).
     known: Vec<(String, Route)>,
 }
@@ -367,34 +283,24 @@ impl fmt::Debug for Routes {
     }
 }
 
-/// The variables the proxy rules read.
-const PROXY_VARS: [&str; 9] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-    "REQUEST_METHOD",
-];
-
 impl Routes {
+    /// The rules of a client built now: the proxy variables (`https_proxy`,
+    /// `NO_PROXY`, ..., `REQUEST_METHOD`) are read once, here.
     fn new(
         setting: ProxySetting,
         allow_insecure_http: bool,
         allow_cleartext_proxy: bool,
-        lookup: impl Fn(&str) -> Option<String>,
     ) -> Routes {
+        let vars = std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .filter(|(name, _)| {
+                name.to_ascii_lowercase().ends_with("_proxy") || name == "REQUEST_METHOD"
+            });
         Routes {
             setting,
             allow_insecure_http,
             allow_cleartext_proxy,
-            vars: PROXY_VARS
-                .iter()
-                .filter_map(|name| lookup(name).map(|value| (*name, value)))
-                .collect(),
+            vars: vars.collect(),
             known: Vec::new(),
         }
     }
@@ -419,101 +325,57 @@ impl Routes {
             .map(|(_, route)| route)
     }
 
-    /// The credentials of every proxy these rules may choose (for the
-    /// secrets to scrub): the one set, and those of the proxy variables.
-    pub(crate) fn proxy_userinfos(&self) -> Vec<String> {
-        let mut urls: Vec<&str> = self
-            .vars
-            .iter()
-            .filter(|(name, _)| !name.eq_ignore_ascii_case("no_proxy") && *name != "REQUEST_METHOD")
-            .map(|(_, value)| value.as_str())
-            .collect();
-        if let ProxySetting::Url(url) = &self.setting {
-            urls.push(url);
-        }
-        // Up to the last `@` of the whole URL (a password may hold an
-        // unencoded `/`).
-        urls.iter()
-            .filter_map(|url| Some(Url::split(url).loose_userinfo()?.to_owned()))
-            .collect()
+    /// True when a URL the key goes to is https (TLS roots are then needed).
+    pub(crate) fn needs_tls(&self) -> bool {
+        self.known.iter().any(|(_, route)| route.is_tls())
     }
 
-    /// The route of `url`: one already decided for its origin, or the
-    /// rules applied to it (see [`Config::route`]).
+    /// Every proxy URL these rules may choose: the one set, and the values
+    /// of the proxy variables that are set.
+    fn proxy_urls(&self) -> impl Iterator<Item = &str> {
+        let set = match &self.setting {
+            ProxySetting::Url(url) => Some(url.as_str()),
+            _ => None,
+        };
+        let vars = self.vars.iter().filter(|(name, value)| {
+            name.to_ascii_lowercase().ends_with("_proxy")
+                && !name.eq_ignore_ascii_case("no_proxy")
+                && !value.trim().is_empty()
+        });
+        set.into_iter().chain(vars.map(|(_, value)| value.as_str()))
+    }
+
+    /// The route of `url`: one already decided for its origin, or the one
+    /// rule every URL the key goes to passes, whatever its role (API base,
+    /// events root, a public API base): its scheme is `https`, or `http` to
+    /// a loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`), or
+    /// `http` with the plain-http opt-in ([`ClientBuilder::allow_insecure_http`],
+    /// `XPANDER_ALLOW_INSECURE_HTTP`); and its proxy is the one [`crate::proxy`]
+    /// decides for its own scheme, host and port (`NO_PROXY` included), refused
+    /// for a plain-http host without [`ClientBuilder::allow_cleartext_proxy`].
+    /// TLS is used, with the client's roots, exactly when the scheme is `https`.
     pub(crate) fn route(&self, url: &str) -> Result<Route> {
         if let Some(route) = self.known(url) {
             return Ok(route.clone());
         }
-        route_url(
-            url,
-            &self.setting,
-            self.allow_insecure_http,
-            self.allow_cleartext_proxy,
-            |name| {
-                self.vars
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| v.clone())
-            },
-        )
+        let mut route = key_url(url, self.allow_insecure_http).map_err(|why| {
+            // Redacted whole, then cut: a password with an unencoded `/`, `?`
+            // or `#` ends the origin early, where no `@` is left to find.
+            let redacted = crate::redact::redact_userinfo(url);
+            let shown = Url::split(&redacted).origin;
+            Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
+        })?;
+        let var = |name: &str| self.vars.get(name).cloned();
+        route.proxy = crate::proxy::choose(&self.setting, &route, self.allow_cleartext_proxy, var)?;
+        Ok(route)
     }
 
     /// True when some URL may go through a proxy (one is set, or a proxy
     /// variable is).
     #[cfg_attr(not(feature = "async"), allow(dead_code))]
     pub(crate) fn may_proxy(&self) -> bool {
-        match &self.setting {
-            ProxySetting::Disabled => false,
-            ProxySetting::Url(_) => true,
-            ProxySetting::FromEnv => self.vars.iter().any(|(name, value)| {
-                (name.ends_with("proxy") || name.ends_with("PROXY"))
-                    && !name.eq_ignore_ascii_case("no_proxy")
-                    && !value.trim().is_empty()
-            }),
-        }
+        !matches!(self.setting, ProxySetting::Disabled) && self.proxy_urls().next().is_some()
     }
-}
-
-/// The one rule every URL the key goes to passes, whatever its role (API
-/// base, events root, a public API base): its scheme is `https`, or `http`
-/// to a loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`),
-/// or `http` with the plain-http opt-in ([`ClientBuilder::allow_insecure_http`],
-/// `XPANDER_ALLOW_INSECURE_HTTP`); and its proxy is the one [`crate::proxy`]
-/// decides for its own scheme, host and port (`NO_PROXY` included), refused
-/// for a plain-http host without [`ClientBuilder::allow_cleartext_proxy`].
-/// TLS is used, with the client's roots, exactly when the scheme is `https`.
-pub(crate) fn route_url(
-    url: &str,
-    setting: &ProxySetting,
-    allow_insecure_http: bool,
-    allow_cleartext_proxy: bool,
-    vars: impl Fn(&str) -> Option<String>,
-) -> Result<Route> {
-    let KeyUrl {
-        scheme, host, port, ..
-    } = key_url(url, allow_insecure_http).map_err(|why| {
-        // Redacted whole, then cut: a password with an unencoded `/`, `?`
-        // or `#` ends the origin early, where no `@` is left to find.
-        let redacted = crate::redact::redact_userinfo(url);
-        let shown = Url::split(&redacted).origin;
-        Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
-    })?;
-    let proxy = crate::proxy::choose(
-        setting,
-        Target {
-            scheme,
-            host: &host,
-            port,
-        },
-        allow_cleartext_proxy,
-        vars,
-    )?;
-    Ok(Route {
-        scheme,
-        host,
-        port,
-        proxy,
-    })
 }
 
 impl Config {
@@ -558,25 +420,14 @@ impl Config {
     pub(crate) fn secrets(&self) -> Secrets {
         let mut secrets = Secrets::new();
         secrets.add(self.api_key.expose());
-        for proxy in self.proxies() {
-            if let Some(userinfo) = proxy.userinfo() {
+        // The credentials of every proxy the rules may choose, up to the last
+        // `@` of the whole URL (a password may hold an unencoded `/`).
+        for url in self.routes.proxy_urls() {
+            if let Some(userinfo) = Url::split(url.trim()).loose_userinfo() {
                 secrets.add_userinfo(userinfo);
             }
         }
-        for userinfo in self.routes.proxy_userinfos() {
-            secrets.add_userinfo(&userinfo);
-        }
         secrets
-    }
-
-    /// The proxies of the routes decided so far (for the secrets to scrub).
-    pub(crate) fn proxies(&self) -> impl Iterator<Item = &ProxyUrl> {
-        self.proxy.iter().chain(
-            self.routes
-                .known
-                .iter()
-                .filter_map(|(_, r)| r.proxy.as_ref()),
-        )
     }
 }
 
@@ -612,8 +463,9 @@ pub struct ClientBuilder {
     max_response_bytes: Option<usize>,
     allow_insecure_http: bool,
     deadline: Option<Duration>,
-    root_pems: Vec<Vec<u8>>,
-    root_ders: Vec<Vec<u8>>,
+    /// The extra roots in the order given; a PEM without a certificate is
+    /// an error reported by the build.
+    roots: Vec<std::result::Result<Vec<RootCertificate>, String>>,
     proxy: ProxySetting,
     allow_cleartext_proxy: bool,
     http1_only: bool,
@@ -629,41 +481,24 @@ pub struct ClientBuilder {
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = |url: &Option<String>| url.as_deref().map(crate::redact::redact_userinfo);
         f.debug_struct("ClientBuilder")
             .field("api_key", &self.api_key)
             .field("organization_id", &self.organization_id)
-            .field(
-                "base_url",
-                &self.base_url.as_deref().map(crate::redact::redact_userinfo),
-            )
+            .field("base_url", &url(&self.base_url))
             .field("staging", &self.staging)
             .field("timeouts", &self.timeouts)
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("deadline", &self.deadline)
-            .field(
-                "root_certificates",
-                &self.root_pems.len().saturating_add(self.root_ders.len()),
-            )
+            .field("root_certificates", &self.roots)
             .field("proxy", &self.proxy)
             .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)
             .field("http2", &!self.http1_only)
             .field("resolve", &self.resolve)
-            .field(
-                "events_base_url",
-                &self
-                    .events_base_url
-                    .as_deref()
-                    .map(crate::redact::redact_userinfo),
-            )
-            .field(
-                "public_api_url",
-                &self
-                    .public_api_url
-                    .as_deref()
-                    .map(crate::redact::redact_userinfo),
-            )
+            .field("events_base_url", &url(&self.events_base_url))
+            .field("public_api_url", &url(&self.public_api_url))
             .finish_non_exhaustive()
     }
 }
@@ -687,27 +522,22 @@ impl ClientBuilder {
 
     /// As [`ClientBuilder::from_env`], reading variables from `lookup`.
     pub(crate) fn with_vars(mut self, lookup: impl Fn(&str) -> Option<String>) -> ClientBuilder {
-        let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        if self.api_key.is_none() {
-            self.api_key = non_empty("XPANDER_API_KEY").map(ApiKey);
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        self.api_key = self.api_key.or_else(|| var("XPANDER_API_KEY").map(ApiKey));
+        for (slot, name) in [
+            (&mut self.organization_id, "XPANDER_ORGANIZATION_ID"),
+            (&mut self.base_url, "XPANDER_BASE_URL"),
+            (&mut self.public_api_url, "XPANDER_PUBLIC_API_URL"),
+        ] {
+            *slot = slot.take().or_else(|| var(name));
         }
-        if self.organization_id.is_none() {
-            self.organization_id = non_empty("XPANDER_ORGANIZATION_ID");
-        }
-        if self.base_url.is_none() {
-            self.base_url = non_empty("XPANDER_BASE_URL");
-        }
-        if self.public_api_url.is_none() {
-            self.public_api_url = non_empty("XPANDER_PUBLIC_API_URL");
-        }
-        if let Some(stg) = non_empty("IS_STG") {
+        if let Some(stg) = var("IS_STG") {
             self.staging = stg.trim().eq_ignore_ascii_case("true");
         }
-        if let Some(allow) = non_empty(INSECURE_HTTP_VAR) {
-            if is_true(&allow) {
-                self.allow_insecure_http = true;
-            }
-        }
+        // `1`, `true` or `yes` (any case, spaces around) opts in; anything else leaves it.
+        let yes =
+            |v: String| ["1", "true", "yes"].contains(&v.trim().to_ascii_lowercase().as_str());
+        self.allow_insecure_http |= var(INSECURE_HTTP_VAR).is_some_and(yes);
         self
     }
 
@@ -717,86 +547,50 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets the organization id.
-    pub fn organization_id(mut self, id: impl Into<String>) -> ClientBuilder {
-        self.organization_id = Some(id.into());
-        self
-    }
-
-    /// Sets the base URL (see the [module documentation](self) for its rules).
-    pub fn base_url(mut self, url: impl Into<String>) -> ClientBuilder {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// Uses the staging service when no base URL is set (as `IS_STG=true`).
-    pub fn staging(mut self, staging: bool) -> ClientBuilder {
-        self.staging = staging;
-        self
-    }
-
-    /// Sets both timeouts.
-    pub fn timeouts(mut self, timeouts: Timeouts) -> ClientBuilder {
-        self.timeouts = timeouts;
-        self
-    }
-
-    /// Sets the connect timeout (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.timeouts.connect = timeout;
-        self
-    }
-
-    /// Sets the whole-request timeout of one attempt (default 60 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.timeouts.request = timeout;
-        self
-    }
-
-    /// Sets the retry policy (default: 3 attempts; [`RetryPolicy::disabled`] for none).
-    pub fn retry(mut self, policy: RetryPolicy) -> ClientBuilder {
-        self.retry = policy;
-        self
-    }
-
-    /// Sets the largest response body read (default 16 MiB). A larger
-    /// answer is [`Error::BodyTooLarge`], and is not read into memory.
-    pub fn max_response_bytes(mut self, limit: usize) -> ClientBuilder {
-        self.max_response_bytes = Some(limit);
-        self
-    }
-
-    /// Sets the root of the event streams, overriding the contract's rules
-    /// (see [`Config::events_root`]): the whole root, organization segment
-    /// included, e.g. `https://events.example.com/my-org`. The same https
-    /// rule as for the base URL applies.
-    pub fn events_base_url(mut self, url: impl Into<String>) -> ClientBuilder {
-        self.events_base_url = Some(url.into());
-        self
-    }
-
-    /// Sets the base URL of the public REST API v1 (default
-    /// `https://api.xpander.ai`, or `XPANDER_PUBLIC_API_URL`). The same rules
-    /// as for the base URL apply (https off loopback, no credentials).
-    pub fn public_api_url(mut self, url: impl Into<String>) -> ClientBuilder {
-        self.public_api_url = Some(url.into());
-        self
-    }
-
-    /// Allows a plain `http` base URL to a host that is not loopback. The API
-    /// key then crosses the network in clear text: use only on a network you trust.
-    pub fn allow_insecure_http(mut self, allow: bool) -> ClientBuilder {
-        self.allow_insecure_http = allow;
-        self
-    }
-
-    /// Sets the longest a whole call may take, retries and their waits
-    /// included (default: none). No retry is started whose wait would pass
-    /// it, and each attempt's timeout is cut to the time left. Per call:
-    /// [`crate::CallOptions::deadline`].
-    pub fn deadline(mut self, deadline: Duration) -> ClientBuilder {
-        self.deadline = Some(deadline);
-        self
+    setters! {
+        /// Sets the organization id.
+        organization_id(impl Into<String>) => Some,
+        /// Sets the base URL (see the [module documentation](self) for its rules).
+        base_url(impl Into<String>) => Some,
+        /// Uses the staging service when no base URL is set (as `IS_STG=true`).
+        staging(bool),
+        /// Sets both timeouts.
+        timeouts(Timeouts),
+        /// Sets the connect timeout (default 10 s).
+        connect_timeout(Duration) in timeouts.connect,
+        /// Sets the whole-request timeout of one attempt (default 60 s).
+        request_timeout(Duration) in timeouts.request,
+        /// Sets the retry policy (default: 3 attempts; [`RetryPolicy::disabled`] for none).
+        retry(RetryPolicy),
+        /// Sets the largest response body read (default 16 MiB). A larger
+        /// answer is [`Error::BodyTooLarge`], and is not read into memory.
+        max_response_bytes(usize) => Some,
+        /// Sets the root of the event streams, overriding the contract's rules
+        /// (see [`Config::events_root`]): the whole root, organization segment
+        /// included, e.g. `https://events.example.com/my-org`. The same https
+        /// rule as for the base URL applies.
+        events_base_url(impl Into<String>) => Some,
+        /// Sets the base URL of the public REST API v1 (default
+        /// `https://api.xpander.ai`, or `XPANDER_PUBLIC_API_URL`). The same rules
+        /// as for the base URL apply (https off loopback, no credentials).
+        public_api_url(impl Into<String>) => Some,
+        /// Allows a plain `http` base URL to a host that is not loopback. The API
+        /// key then crosses the network in clear text: use only on a network you trust.
+        allow_insecure_http(bool),
+        /// Sets the longest a whole call may take, retries and their waits
+        /// included (default: none). No retry is started whose wait would pass
+        /// it, and each attempt's timeout is cut to the time left. Per call:
+        /// [`crate::CallOptions::deadline`].
+        deadline(Duration) => Some,
+        /// Sends requests through this proxy (`http://[user:password@]host[:port]`),
+        /// whatever the environment says (loopback hosts still go direct).
+        /// Default: the environment's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`
+        /// / `NO_PROXY`, as [`crate::proxy`] describes.
+        proxy(impl Into<String>) => ProxySetting::Url,
+        /// Allows a plain-`http` base URL to a non-loopback host to go through
+        /// a proxy, which then reads the API key. Default false: such a
+        /// configuration fails to build.
+        allow_cleartext_proxy(bool),
     }
 
     /// Trusts the root certificates in `pem` (one or more `BEGIN
@@ -804,37 +598,21 @@ impl ClientBuilder {
     /// for a private CA, or a TLS-inspecting proxy. [`ClientBuilder::build`]
     /// fails with [`Error::Config`] when `pem` holds no certificate.
     pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> ClientBuilder {
-        self.root_pems.push(pem.as_ref().to_vec());
+        self.roots.push(parse_pem(pem.as_ref()));
         self
     }
 
     /// Trusts a root certificate given as DER bytes (see
     /// [`ClientBuilder::add_root_certificate_pem`]).
     pub fn add_root_certificate_der(mut self, der: impl Into<Vec<u8>>) -> ClientBuilder {
-        self.root_ders.push(der.into());
-        self
-    }
-
-    /// Sends requests through this proxy (`http://[user:password@]host[:port]`),
-    /// whatever the environment says (loopback hosts still go direct).
-    /// Default: the environment's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`
-    /// / `NO_PROXY`, as [`crate::proxy`] describes.
-    pub fn proxy(mut self, url: impl Into<String>) -> ClientBuilder {
-        self.proxy = ProxySetting::Url(url.into());
+        self.roots
+            .push(Ok(vec![RootCertificate(der.into().into())]));
         self
     }
 
     /// Sends requests straight to the host, whatever the environment says.
     pub fn no_proxy(mut self) -> ClientBuilder {
         self.proxy = ProxySetting::Disabled;
-        self
-    }
-
-    /// Allows a plain-`http` base URL to a non-loopback host to go through
-    /// a proxy, which then reads the API key. Default false: such a
-    /// configuration fails to build.
-    pub fn allow_cleartext_proxy(mut self, allow: bool) -> ClientBuilder {
-        self.allow_cleartext_proxy = allow;
         self
     }
 
@@ -881,54 +659,47 @@ impl ClientBuilder {
                 "the API key contains control characters".into(),
             ));
         }
+        let allow = self.allow_insecure_http;
         let raw = match self.base_url {
             Some(url) => url.trim().to_string(),
             None if self.staging => STAGING_BASE_URL.to_string(),
             None => DEFAULT_BASE_URL.to_string(),
         };
         let org = self.organization_id.as_deref();
-        let (base_url, host) = resolve_base_url(&raw, org, self.allow_insecure_http)?;
-        let events_root = match &self.events_base_url {
-            Some(root) => {
-                Some(check_base_url("events base URL", root.trim(), self.allow_insecure_http)?.0)
-            }
-            None => events_root(&raw, org)?,
-        };
-        let public_api_url =
-            public_api_url(self.public_api_url.as_deref(), self.allow_insecure_http)?;
-        let mut root_certificates = Vec::new();
-        for pem in &self.root_pems {
-            root_certificates.extend(parse_pem(pem)?);
-        }
-        root_certificates.extend(
-            self.root_ders
-                .into_iter()
-                .map(|der| RootCertificate(der.into())),
-        );
+        let events = self.events_base_url.as_deref().map(str::trim);
+        let (base_url, host, events_root) = resolve_base_url(&raw, org, events, allow)?;
+        let public_api = self.public_api_url.as_deref();
+        let public_api_url = public_api.map_or(DEFAULT_PUBLIC_API_URL, str::trim);
+        let public_api_url = check_base_url("public API URL", public_api_url, allow)?.0;
+        let root_certificates = (self
+            .roots
+            .into_iter()
+            .collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(Error::Config)?
+        .concat();
         // The same rules for every URL the key goes to, decided now, each
         // for its own host (a refusal fails the build).
-        let mut routes = Routes::new(
-            self.proxy,
-            self.allow_insecure_http,
-            self.allow_cleartext_proxy,
-            |name| std::env::var(name).ok(),
-        );
+        let mut routes = Routes::new(self.proxy, allow, self.allow_cleartext_proxy);
         let proxy = routes.learn(&base_url)?.proxy;
         if let Some(root) = &events_root {
             routes.learn(root)?;
         }
         // The public API's default joins the hosts the key goes to only
         // when TLS is set up anyway (see `Config::public_api_in_use`).
-        let public_api_in_use = self.public_api_url.is_some()
-            || std::iter::once(base_url.as_str())
-                .chain(events_root.as_deref())
-                .any(|url| url.starts_with("https://"));
+        let public_api_in_use = public_api.is_some() || routes.needs_tls();
         if public_api_in_use {
             routes.learn(&public_api_url)?;
         }
-        warn_plain_http(&routes);
-        if routes.known.iter().any(|(_, route)| route.is_tls()) {
-            check_ca_files(|name| std::env::var_os(name))?;
+        // One warning per host the key would cross the network to in clear text.
+        #[cfg(feature = "tracing")]
+        for (origin, _) in routes.known.iter().filter(|(_, r)| r.is_cleartext_remote()) {
+            tracing::warn!(
+                origin = origin.as_str(),
+                "plain http to a host that is not loopback: the API key crosses the network in clear text"
+            );
+        }
+        if routes.needs_tls() {
+            check_ca_files()?;
         }
         Ok(Config {
             api_key,
@@ -960,42 +731,37 @@ impl ClientBuilder {
 /// curl does, rather than a verifier that silently trusts other roots.
 /// `SSL_CERT_DIR` may list several directories (`:`-separated); each must
 /// be readable, and one of them hold a certificate. Empty values are unset.
-pub(crate) fn check_ca_files(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<()> {
-    let file = lookup("SSL_CERT_FILE").filter(|v| !v.is_empty());
-    let dirs = lookup("SSL_CERT_DIR").filter(|v| !v.is_empty());
-    if file.is_none() && dirs.is_none() {
+fn check_ca_files() -> Result<()> {
+    let named = ca_file_vars();
+    if named == (None, None) {
         return Ok(());
     }
-    // The verdict for the last values seen: a process builds many clients
-    // with the same variables, and a CA directory holds hundreds of files.
-    type Verdict = (
-        Option<std::ffi::OsString>,
-        Option<std::ffi::OsString>,
-        Option<String>,
-    );
-    static LAST: std::sync::Mutex<Option<Verdict>> = std::sync::Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((f, d, verdict)) = last.as_ref() {
-        if *f == file && *d == dirs {
-            return verdict.clone().map_or(Ok(()), |m| Err(Error::Config(m)));
-        }
+    // The last values found good: a process builds many clients with the
+    // same variables, and a CA directory holds hundreds of files. Only a
+    // good verdict is kept: a file created or fixed after a failed build is
+    // read again at the next one.
+    type Named = (Option<OsString>, Option<OsString>);
+    static LAST_GOOD: std::sync::Mutex<Option<Named>> = std::sync::Mutex::new(None);
+    let mut last = LAST_GOOD.lock().unwrap_or_else(|e| e.into_inner());
+    if last.as_ref() == Some(&named) {
+        return Ok(());
     }
-    let verdict = ca_files_problem(file.as_deref(), dirs.as_deref());
-    // Only a good verdict is kept: a file created or fixed after a failed
-    // build is read again at the next one.
-    if verdict.is_none() {
-        *last = Some((file, dirs, None));
-    }
-    verdict.map_or(Ok(()), |m| Err(Error::Config(m)))
+    ca_files_problem(named.0.as_deref(), named.1.as_deref()).map_err(Error::Config)?;
+    *last = Some(named);
+    Ok(())
+}
+
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` (empty values are unset).
+pub(crate) fn ca_file_vars() -> (Option<OsString>, Option<OsString>) {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    (var("SSL_CERT_FILE"), var("SSL_CERT_DIR"))
 }
 
 /// What is wrong with the named CA file and directories, if anything.
-fn ca_files_problem(
-    file: Option<&std::ffi::OsStr>,
-    dirs: Option<&std::ffi::OsStr>,
-) -> Option<String> {
+fn ca_files_problem(file: Option<&OsStr>, dirs: Option<&OsStr>) -> std::result::Result<(), String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
+    use std::path::Path;
     // A PEM block that decodes to a certificate the verifier can use as a
     // root (a block of garbage base64 is no certificate).
     let usable = |cert: &CertificateDer<'_>| {
@@ -1007,112 +773,60 @@ fn ca_files_problem(
     let has_certificate = |bytes: &[u8]| {
         CertificateDer::pem_slice_iter(bytes).any(|cert| cert.is_ok_and(|c| usable(&c)))
     };
-    if let Some(file) = file {
-        let path = std::path::Path::new(file);
-        match std::fs::read(path) {
-            Err(e) => {
-                return Some(format!(
-                    "SSL_CERT_FILE names {}, which cannot be read: {e}",
-                    path.display()
-                ))
-            }
-            Ok(bytes) if !has_certificate(&bytes) => {
-                return Some(format!(
-                    "SSL_CERT_FILE names {}, which holds no certificate (no PEM \
-                     `BEGIN CERTIFICATE` block that parses as one)",
-                    path.display()
-                ))
-            }
-            Ok(_) => {}
-        }
-    }
-    if let Some(dirs) = dirs {
-        let mut found = false;
-        let mut named = Vec::new();
-        for dir in std::env::split_paths(dirs).filter(|d| !d.as_os_str().is_empty()) {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) => {
-                    return Some(format!(
-                        "SSL_CERT_DIR names {}, which cannot be read: {e}",
-                        dir.display()
-                    ))
-                }
-            };
-            if !found {
-                // Files, or links to them (the hashed names of c_rehash).
-                found = entries
-                    .flatten()
-                    .any(|entry| std::fs::read(entry.path()).is_ok_and(|b| has_certificate(&b)));
-            }
-            named.push(dir.display().to_string());
-        }
-        if !found {
-            return Some(format!(
-                "SSL_CERT_DIR names {}, which holds no certificate (no file with a PEM \
+    let unreadable = |var: &str, path: &Path, e: std::io::Error| {
+        format!("{var} names {}, which cannot be read: {e}", path.display())
+    };
+    if let Some(path) = file.map(Path::new) {
+        let bytes = std::fs::read(path).map_err(|e| unreadable("SSL_CERT_FILE", path, e))?;
+        if !has_certificate(&bytes) {
+            return Err(format!(
+                "SSL_CERT_FILE names {}, which holds no certificate (no PEM \
                  `BEGIN CERTIFICATE` block that parses as one)",
-                named.join(", ")
+                path.display()
             ));
         }
     }
-    None
-}
-
-/// One warning per client built with plain http to a host that is not
-/// loopback: the key crosses the network in clear text.
-fn warn_plain_http(routes: &Routes) {
-    for (origin, route) in &routes.known {
-        if route.is_cleartext_remote() {
-            #[cfg(feature = "tracing")]
-            tracing::warn!(
-                origin = origin.as_str(),
-                "plain http to a host that is not loopback: the API key crosses the network in clear text"
-            );
-            #[cfg(not(feature = "tracing"))]
-            let _ = origin;
-        }
+    let Some(dirs) = dirs else { return Ok(()) };
+    let (mut found, mut named) = (false, Vec::new());
+    for dir in std::env::split_paths(dirs).filter(|d| !d.as_os_str().is_empty()) {
+        let entries = std::fs::read_dir(&dir).map_err(|e| unreadable("SSL_CERT_DIR", &dir, e))?;
+        // Files, or links to them (the hashed names of c_rehash).
+        found = found
+            || entries
+                .flatten()
+                .any(|entry| std::fs::read(entry.path()).is_ok_and(|b| has_certificate(&b)));
+        named.push(dir.display().to_string());
+    }
+    match found {
+        true => Ok(()),
+        false => Err(format!(
+            "SSL_CERT_DIR names {}, which holds no certificate (no file with a PEM \
+             `BEGIN CERTIFICATE` block that parses as one)",
+            named.join(", ")
+        )),
     }
 }
 
 /// The certificates of a PEM bundle; an error when there are none or one
 /// does not parse.
-fn parse_pem(pem: &[u8]) -> Result<Vec<RootCertificate>> {
+fn parse_pem(pem: &[u8]) -> std::result::Result<Vec<RootCertificate>, String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
     let certs = CertificateDer::pem_slice_iter(pem)
         .map(|cert| cert.map(|der| RootCertificate(der.as_ref().into())))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Config(format!("a root certificate's PEM does not parse: {e}")))?;
+        .map_err(|e| format!("a root certificate's PEM does not parse: {e}"))?;
     if certs.is_empty() {
-        return Err(Error::Config(
-            "add_root_certificate_pem was given no BEGIN CERTIFICATE block".into(),
-        ));
+        return Err("add_root_certificate_pem was given no BEGIN CERTIFICATE block".into());
     }
     Ok(certs)
-}
-
-/// `1`, `true` or `yes` (any case, spaces around).
-pub(crate) fn is_true(value: &str) -> bool {
-    let value = value.trim();
-    ["1", "true", "yes"]
-        .iter()
-        .any(|yes| value.eq_ignore_ascii_case(yes))
-}
-
-/// A URL the key may go to, as [`key_url`] checked it.
-struct KeyUrl<'a> {
-    url: Url<'a>,
-    scheme: &'static str,
-    host: String,
-    /// The port, or the scheme's.
-    port: u16,
 }
 
 /// The checks of every URL the key goes to: an `https` or `http` scheme,
 /// no credentials, a host part every URL parser reads the same way, a
 /// port from 0 to 65535, and `http` only to a loopback host or with the
-/// opt-in. An error says why not.
-fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<KeyUrl<'_>, String> {
+/// opt-in. Answers its route without a proxy, or says why not.
+fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<Route, String> {
     let url = Url::split(raw);
     let scheme = match url.scheme.map(str::to_ascii_lowercase).as_deref() {
         Some("https") => "https",
@@ -1123,8 +837,18 @@ fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<KeyUrl<'
     if url.userinfo.is_some() {
         return Err("credentials in the URL are not supported; use the API key".into());
     }
-    if let Some(why) = odd_authority(url.hostport) {
-        return Err(why.into());
+    // A host part every URL parser reads the same way: a backslash is a `/`
+    // to WHATWG parsers (reqwest's), so `http://evil.example\.localhost`
+    // would go to `evil.example` while these rules read a `*.localhost`
+    // host; white space and controls are dropped by them.
+    if url.hostport.contains('\\') {
+        return Err("a backslash in its host part (some URL parsers read it as `/`)".into());
+    }
+    if url
+        .hostport
+        .contains(|c: char| c.is_whitespace() || c.is_control())
+    {
+        return Err("white space or a control character in its host part".into());
     }
     let host = url.host().ok_or("it has no host")?;
     let port = url
@@ -1138,34 +862,56 @@ fn key_url(raw: &str, allow_insecure_http: bool) -> std::result::Result<KeyUrl<'
              ClientBuilder::allow_insecure_http(true))"
         ));
     }
-    Ok(KeyUrl {
-        url,
+    Ok(Route {
         scheme,
         host,
         port,
+        proxy: None,
     })
 }
 
-/// Applies the base-URL rules; answers the URL (no trailing `/`) and its host.
+/// Applies the base-URL rules; answers the URL (no trailing `/`), its
+/// host, and the root of the event streams: the one given, checked as a
+/// base URL, or the contract's (SPEC-events §2): exact production and
+/// staging hosts go to their agent controllers, a loopback host on port
+/// 8085 (the local API) to `http://localhost:9016`, anything else stays;
+/// then `/{org}`. No root without an organization id.
 pub(crate) fn resolve_base_url(
     raw: &str,
     organization_id: Option<&str>,
+    events_base_url: Option<&str>,
     allow_insecure_http: bool,
-) -> Result<(String, String)> {
-    let (mut url, host, port, path) = check_base_url("base URL", raw, allow_insecure_http)?;
-    if is_agent_controller(&host, port, &path) {
-        let org = organization_id.filter(|o| !o.is_empty()).ok_or_else(|| {
-            Error::Config(format!(
+) -> Result<(String, String, Option<String>)> {
+    let (url, host, port, path) = check_base_url("base URL", raw, allow_insecure_http)?;
+    let org = organization_id.filter(|o| !o.is_empty());
+    let base_url = match org {
+        _ if !is_agent_controller(&host, port, &path) => url.clone(),
+        Some(org) => format!("{url}/{}", segment::encode("organization_id", org)?),
+        None => {
+            return Err(Error::Config(format!(
                 "the base URL {:?} is an agent-controller URL, which needs an organization id \
-                     (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)",
+                 (XPANDER_ORGANIZATION_ID or ClientBuilder::organization_id)",
                 crate::redact::redact_userinfo(raw)
+            )))
+        }
+    };
+    let events_root = match (events_base_url, org) {
+        (Some(root), _) => Some(check_base_url("events base URL", root, allow_insecure_http)?.0),
+        (None, None) => None,
+        (None, Some(org)) => {
+            let root = match (host.as_str(), port) {
+                ("inbound.xpander.ai", _) => "https://agent-controller.xpander.ai",
+                ("inbound.stg.xpander.ai", _) => "https://agent-controller.stg.xpander.ai",
+                (host, 8085) if is_loopback(host) => "http://localhost:9016",
+                _ => &url,
+            };
+            Some(format!(
+                "{root}/{}",
+                segment::encode("organization_id", org)?
             ))
-        })?;
-        let org = segment::encode("organization_id", org)?;
-        url.push('/');
-        url.push_str(&org);
-    }
-    Ok((url, host))
+        }
+    };
+    Ok((base_url, host, events_root))
 }
 
 /// Checks a base URL ([`key_url`], and no query); answers it with its
@@ -1211,12 +957,10 @@ fn check_base_url(
     if rest.contains(['?', '#']) {
         return Err(bad("a base URL takes no query or fragment"));
     }
-    let KeyUrl {
-        url,
-        scheme,
-        host,
-        port,
+    let Route {
+        scheme, host, port, ..
     } = key_url(raw, allow_insecure_http).map_err(|why| bad(&why))?;
+    let url = Url::split(raw);
     let path = url.tail.trim_end_matches('/');
     let checked = format!("{scheme}://{}{path}", url.hostport);
     // What every request's URL is built on: refused now, saying why,
@@ -1246,53 +990,6 @@ fn is_agent_controller(host: &str, port: u16, path: &str) -> bool {
     host.contains("agent-controller")
         || port == 9016
         || path.trim_start_matches('/').split('/').next() == Some("agent-controller")
-}
-
-/// The root of the event streams for the raw base URL (SPEC-events §2):
-/// exact production and staging hosts go to their agent controllers, a
-/// loopback host on port 8085 (the local API) to `http://localhost:9016`,
-/// anything else stays; then `/{org}`. `None` without an organization id.
-fn events_root(raw: &str, organization_id: Option<&str>) -> Result<Option<String>> {
-    let Some(org) = organization_id.filter(|o| !o.is_empty()) else {
-        return Ok(None);
-    };
-    // The base URL was checked already; this answers it without the org.
-    let (url, host, port, _) = check_base_url("base URL", raw, true)?;
-    let root = match (host.as_str(), port) {
-        ("inbound.xpander.ai", _) => "https://agent-controller.xpander.ai".to_string(),
-        ("inbound.stg.xpander.ai", _) => "https://agent-controller.stg.xpander.ai".to_string(),
-        (host, 8085) if is_loopback(host) => "http://localhost:9016".to_string(),
-        _ => url,
-    };
-    Ok(Some(format!(
-        "{root}/{}",
-        segment::encode("organization_id", org)?
-    )))
-}
-
-/// The public API v1's base URL: the one given (checked as every URL the
-/// key goes to is, by the same function as the events root) or the default.
-fn public_api_url(given: Option<&str>, allow_insecure_http: bool) -> Result<String> {
-    let raw = given.map_or(DEFAULT_PUBLIC_API_URL, str::trim);
-    Ok(check_base_url("public API URL", raw, allow_insecure_http)?.0)
-}
-
-/// Why the host part of a URL cannot be read the same way by every URL
-/// parser, if it cannot: a backslash is a `/` to WHATWG parsers (reqwest's),
-/// so `http://evil.example\.localhost` would go to `evil.example` while
-/// these rules read a `*.localhost` host; white space and controls are
-/// dropped by them.
-fn odd_authority(authority: &str) -> Option<&'static str> {
-    if authority.contains('\\') {
-        return Some("a backslash in its host part (some URL parsers read it as `/`)");
-    }
-    if authority
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Some("white space or a control character in its host part");
-    }
-    None
 }
 
 /// The addresses of a localhost name on `port`: the builder's overrides
@@ -1389,7 +1086,7 @@ mod tests {
             "http://user:s3cret@example.com",
             "https://user:s3/cret@inbound.xpander.ai",
         ] {
-            match resolve_base_url(raw, None, false) {
+            match resolve_base_url(raw, None, None, false) {
                 Err(err) => {
                     let shown = format!("{err} {err:?}");
                     assert!(!shown.contains("s3"), "{shown}");
@@ -1409,7 +1106,7 @@ mod tests {
 
     #[test]
     fn base_url_rules() {
-        let r = |raw, org| resolve_base_url(raw, org, false).map(|(u, _)| u);
+        let r = |raw, org| resolve_base_url(raw, org, None, false).map(|(u, ..)| u);
         // No scheme: refused, naming the URL it likely meant.
         let no_scheme = |raw| match r(raw, None) {
             Err(Error::Config(m)) => m,
@@ -1445,7 +1142,7 @@ mod tests {
         );
         assert_eq!(r("http://[::1]:8080/", None).unwrap(), "http://[::1]:8080");
         assert!(r("http://example.com", None).is_err());
-        assert!(resolve_base_url("http://example.com", None, true).is_ok());
+        assert!(resolve_base_url("http://example.com", None, None, true).is_ok());
         assert!(r("ftp://example.com", None).is_err());
         assert!(r("https://user:pw@example.com", None).is_err());
         assert!(r("https://example.com/?a=1", None).is_err());

@@ -11,6 +11,7 @@
 
 use crate::error::{Error, TransportError, TransportErrorKind};
 use crate::sans_io::Method;
+use crate::security::Url;
 
 /// The longest URL an error shows, in bytes (an id may be any length; an
 /// error stays a line of a log).
@@ -35,36 +36,29 @@ pub(crate) fn shown_url(url: &str, secrets: &crate::redact::Secrets) -> String {
 }
 
 fn url_parts(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
+    let url = Url::split(url);
+    let scheme = url.scheme.unwrap_or("https").to_ascii_lowercase();
+    let path = url.tail.split(['?', '#']).next().unwrap_or_default();
     // Userinfo never shows (the base URL refuses it; belt and braces).
-    let authority = authority.rsplit('@').next().unwrap_or_default();
-    let has_port = match authority.rfind(']') {
-        Some(close) => authority[close..].contains(':'),
-        None => authority.contains(':'),
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    if has_port {
-        format!("{scheme}://{authority}{path}")
-    } else {
-        let port = if scheme == "http" { 80 } else { 443 };
-        format!("{scheme}://{authority}:{port}{path}")
+    let (hostport, port) = (url.hostport, if scheme == "http" { 80 } else { 443 });
+    match port_of(hostport) {
+        Some(_) => format!("{scheme}://{hostport}{path}"),
+        None => format!("{scheme}://{hostport}:{port}{path}"),
     }
 }
 
 /// The `host:port` of a shown URL, and its host alone.
 fn host_port(shown: &str) -> (&str, &str) {
-    let rest = shown.split_once("://").map_or(shown, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => &authority[..i],
-        _ => authority,
-    };
+    let authority = Url::split(shown).hostport;
+    let host = port_of(authority).map_or(authority, |(host, _)| host);
     (authority, host)
+}
+
+/// `host` and `port` of `host:port` or `[v6]:port`, when a port is written.
+fn port_of(hostport: &str) -> Option<(&str, &str)> {
+    hostport
+        .rsplit_once(':')
+        .filter(|(_, port)| !port.contains(']'))
 }
 
 /// Names the request in `error` (API and transport errors), and puts a

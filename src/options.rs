@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::config::RetryPolicy;
 use crate::error::{Error, Result};
+use crate::params::setters;
 use crate::sans_io::HttpRequest;
 use http::header::{HeaderName, HeaderValue};
 
@@ -52,27 +53,18 @@ impl CallOptions {
         CallOptions::default()
     }
 
-    /// The time a whole call may take, retries and their waits included
-    /// (overrides [`crate::ClientBuilder::deadline`]). No retry is started
-    /// whose wait would pass it, and each attempt's timeout is cut to what
-    /// is left. When it passes, the call fails with a timeout
-    /// ([`crate::Error::is_timeout`]) or the last answer.
-    pub fn deadline(mut self, deadline: Duration) -> CallOptions {
-        self.deadline = Some(deadline);
-        self
-    }
-
-    /// The whole-request timeout of each attempt (overrides
-    /// [`crate::ClientBuilder::request_timeout`]).
-    pub fn timeout(mut self, timeout: Duration) -> CallOptions {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// The retry policy of these calls (overrides [`crate::ClientBuilder::retry`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> CallOptions {
-        self.retry = Some(policy);
-        self
+    setters! {
+        /// The time a whole call may take, retries and their waits included
+        /// (overrides [`crate::ClientBuilder::deadline`]). No retry is started
+        /// whose wait would pass it, and each attempt's timeout is cut to what
+        /// is left. When it passes, the call fails with a timeout
+        /// ([`crate::Error::is_timeout`]) or the last answer.
+        deadline(Duration) => Some,
+        /// The whole-request timeout of each attempt (overrides
+        /// [`crate::ClientBuilder::request_timeout`]).
+        timeout(Duration) => Some,
+        /// The retry policy of these calls (overrides [`crate::ClientBuilder::retry`]).
+        retry(RetryPolicy) => Some,
     }
 
     /// Adds a header to every request of these calls. A name that is not a

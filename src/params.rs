@@ -6,28 +6,58 @@
 //! Shared, no I/O: the blocking and the async form of a call take the same
 //! values, and [`crate::sans_io::request`] turns them into the request.
 
-use std::fmt;
-
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::model::{AgentExecutionStatus, McpServer, OutputFormat, ThinkMode, Tokens, User};
 
-/// Generates chainable setters for `Option<T>` fields (here and in the
-/// public API's parameters).
-macro_rules! option_setters {
-    ($( $(#[$doc:meta])* $field:ident : $ty:ty ),* $(,)?) => {
+/// Generates the chainable setters of every builder and parameter type:
+/// `name(T)` sets the field `name` to the value (`.into()` it), `=> Some`
+/// (or another wrapper) wraps it first, and `in a.b` names a field other
+/// than `name`.
+macro_rules! setters {
+    ($( $(#[$doc:meta])* $name:ident($ty:ty) $(in $($path:ident).+)? $(=> $wrap:path)? ),* $(,)?) => {
         $(
             $(#[$doc])*
-            pub fn $field(mut self, value: impl Into<$ty>) -> Self {
-                self.$field = Some(value.into());
+            pub fn $name(mut self, value: $ty) -> Self {
+                $crate::params::setters!(@place self $name $($($path).+)?) = $($wrap)?(value.into());
                 self
             }
         )*
     };
+    (@place $s:ident $name:ident) => { $s.$name };
+    (@place $s:ident $name:ident $($path:ident).+) => { $s.$($path).+ };
 }
-pub(crate) use option_setters;
+pub(crate) use setters;
 
+/// Defines a struct, the names of its fields and its `Debug`, which shows each field as its own
+/// `Debug` does, or through the wrapper named after its type
+/// (`[crate::redact::Redacted]`: a secret; `[crate::redact::ShownField]`:
+/// free-form JSON with credential-looking keys redacted).
+macro_rules! redacting_debug {
+    ($(#[$sm:meta])* $svis:vis struct $name:ident {
+        $( $(#[$m:meta])* $vis:vis $field:ident : $ty:ty $([$wrap:path])? ),* $(,)?
+    }) => {
+        $(#[$sm])* $svis struct $name { $( $(#[$m])* $vis $field: $ty ),* }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    $(.field(stringify!($field), &{ let v = &self.$field; $(let v = $wrap(v);)? v }))*
+                    .finish()
+            }
+        }
+
+        impl $name {
+            /// The names of the fields, in order.
+            #[allow(dead_code)]
+            pub(crate) const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+        }
+    };
+}
+pub(crate) use redacting_debug;
+
+redacting_debug! {
 /// The fields an update sets. Unset fields are not sent.
 ///
 /// ```
@@ -47,7 +77,7 @@ pub struct UpdateTask {
     /// Extra fields merged into every tool-call payload from now on. Must be
     /// a JSON object.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_call_payload_extension: Option<Value>,
+    pub tool_call_payload_extension: Option<Value> [crate::redact::Redacted],
     /// The task's origin tag.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -61,6 +91,7 @@ pub struct UpdateTask {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
 }
+}
 
 impl UpdateTask {
     /// An update that sets nothing (sent as `{}`).
@@ -68,17 +99,17 @@ impl UpdateTask {
         UpdateTask::default()
     }
 
-    option_setters! {
+    setters! {
         /// Sets the tool-call payload extension (a JSON object).
-        tool_call_payload_extension: Value,
+        tool_call_payload_extension(impl Into<Value>) => Some,
         /// Sets the origin tag.
-        source: String,
+        source(impl Into<String>) => Some,
         /// Sets the status.
-        status: AgentExecutionStatus,
+        status(impl Into<AgentExecutionStatus>) => Some,
         /// Sets the "current node" cursor.
-        last_executed_node_id: String,
+        last_executed_node_id(impl Into<String>) => Some,
         /// Sets the result (an empty string is a value and is sent).
-        result: String,
+        result(impl Into<String>) => Some,
     }
 
     /// True when no field is set.
@@ -117,17 +148,17 @@ impl ListFilter {
         ListFilter::default()
     }
 
-    option_setters! {
+    setters! {
         /// Only tasks of this user.
-        user_id: String,
+        user_id(impl Into<String>) => Some,
         /// Only sub-tasks of this task.
-        parent_task_id: String,
+        parent_task_id(impl Into<String>) => Some,
         /// Only tasks triggered by this agent.
-        triggering_agent_id: String,
+        triggering_agent_id(impl Into<String>) => Some,
         /// Only tasks in this status.
-        status: AgentExecutionStatus,
+        status(impl Into<AgentExecutionStatus>) => Some,
         /// Only tasks with this internal status.
-        internal_status: String,
+        internal_status(impl Into<String>) => Some,
     }
 }
 
@@ -143,6 +174,7 @@ pub struct CreateInput {
     pub user: Option<User>,
 }
 
+redacting_debug! {
 /// A new task: [`crate::Tasks::create`]'s parameters, starting from the
 /// agent id and the prompt. Every other field has the official client's default.
 ///
@@ -155,7 +187,7 @@ pub struct CreateInput {
 ///     .file_urls(["https://files.example.com/a.pdf"]);
 /// assert_eq!(new_task.agent_id(), "agent-123");
 /// ```
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Clone, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct CreateTask {
     #[serde(skip)]
@@ -168,7 +200,7 @@ pub struct CreateTask {
     /// Prompt, files and user.
     pub input: CreateInput,
     /// Extra fields merged into every tool-call payload.
-    pub payload_extension: Option<Map<String, Value>>,
+    pub payload_extension: Option<Map<String, Value>> [crate::redact::Redacted],
     /// The task's origin tag.
     pub source: Option<String>,
     /// The worker that should run the task.
@@ -176,7 +208,7 @@ pub struct CreateTask {
     /// The format of the result.
     pub output_format: Option<OutputFormat>,
     /// A JSON schema the result must follow.
-    pub output_schema: Option<Value>,
+    pub output_schema: Option<Value> [crate::redact::ShownField],
     /// Run on the caller's worker instead of the cloud.
     pub run_locally: bool,
     /// Stream the task's events.
@@ -188,7 +220,7 @@ pub struct CreateTask {
     /// Run a workflow test from this node.
     pub test_run_node_id: Option<String>,
     /// The user's OIDC token (a secret: hidden from `Debug`).
-    pub user_oidc_token: Option<String>,
+    pub user_oidc_token: Option<String> [crate::redact::Redacted],
     /// What the result should look like.
     pub expected_output: Option<String>,
     /// MCP servers the agent may use.
@@ -204,7 +236,7 @@ pub struct CreateTask {
     /// The most tool calls the task may make.
     pub tool_call_limit: Option<u32>,
     /// The user's tokens for connectors (secrets: hidden from `Debug`).
-    pub user_tokens: Option<Value>,
+    pub user_tokens: Option<Value> [crate::redact::Redacted],
     /// Return token and time metrics with the result.
     pub return_metrics: bool,
     /// The LLM provider.
@@ -218,44 +250,18 @@ pub struct CreateTask {
     /// The permission mode.
     pub permission_mode: Option<String>,
 }
+}
 
 impl CreateTask {
     /// A new task for `agent_id` with the prompt `prompt`.
     pub fn new(agent_id: impl Into<String>, prompt: impl Into<String>) -> CreateTask {
         CreateTask {
             agent_id: agent_id.into(),
-            agent_version: None,
-            id: None,
             input: CreateInput {
                 text: prompt.into(),
-                files: Vec::new(),
-                user: None,
+                ..CreateInput::default()
             },
-            payload_extension: None,
-            source: None,
-            worker_id: None,
-            output_format: None,
-            output_schema: None,
-            run_locally: false,
-            events_streaming: false,
-            additional_context: None,
-            instructions_override: None,
-            test_run_node_id: None,
-            user_oidc_token: None,
-            expected_output: None,
-            mcp_servers: Vec::new(),
-            triggering_agent_id: None,
-            title: None,
-            think_mode: ThinkMode::Default,
-            disable_attachment_injection: false,
-            tool_call_limit: None,
-            user_tokens: None,
-            return_metrics: false,
-            llm_model_provider: None,
-            llm_model_name: None,
-            llm_reasoning_effort: None,
-            harness_cli: None,
-            permission_mode: None,
+            ..CreateTask::default()
         }
     }
 
@@ -274,157 +280,70 @@ impl CreateTask {
         self
     }
 
-    /// Sets the user the task is for.
-    pub fn user_details(mut self, user: User) -> Self {
-        self.input.user = Some(user);
-        self
+    setters! {
+        /// Sets the user the task is for.
+        user_details(User) in input.user => Some,
+        /// Sets the MCP servers the agent may use.
+        mcp_servers(Vec<McpServer>),
+        /// Sets the think mode.
+        think_mode(ThinkMode),
+        /// Runs the task on the caller's worker.
+        run_locally(bool),
+        /// Streams the task's events.
+        events_streaming(bool),
+        /// Does not inject attachments into the prompt.
+        disable_attachment_injection(bool),
+        /// Returns token and time metrics with the result.
+        return_metrics(bool),
     }
 
-    /// Sets the MCP servers the agent may use.
-    pub fn mcp_servers(mut self, servers: Vec<McpServer>) -> Self {
-        self.mcp_servers = servers;
-        self
-    }
-
-    /// Sets the think mode.
-    pub fn think_mode(mut self, mode: ThinkMode) -> Self {
-        self.think_mode = mode;
-        self
-    }
-
-    /// Runs the task on the caller's worker.
-    pub fn run_locally(mut self, yes: bool) -> Self {
-        self.run_locally = yes;
-        self
-    }
-
-    /// Streams the task's events.
-    pub fn events_streaming(mut self, yes: bool) -> Self {
-        self.events_streaming = yes;
-        self
-    }
-
-    /// Does not inject attachments into the prompt.
-    pub fn disable_attachment_injection(mut self, yes: bool) -> Self {
-        self.disable_attachment_injection = yes;
-        self
-    }
-
-    /// Returns token and time metrics with the result.
-    pub fn return_metrics(mut self, yes: bool) -> Self {
-        self.return_metrics = yes;
-        self
-    }
-
-    option_setters! {
+    setters! {
         /// Sets the agent version (sent as the `x-agent-version` header).
-        agent_version: String,
+        agent_version(impl Into<String>) => Some,
         /// Sets a task id chosen by the caller.
-        id: String,
+        id(impl Into<String>) => Some,
         /// Sets the payload extension.
-        payload_extension: Map<String, Value>,
+        payload_extension(impl Into<Map<String, Value>>) => Some,
         /// Sets the origin tag.
-        source: String,
+        source(impl Into<String>) => Some,
         /// Sets the worker that should run the task.
-        worker_id: String,
+        worker_id(impl Into<String>) => Some,
         /// Sets the output format.
-        output_format: OutputFormat,
+        output_format(impl Into<OutputFormat>) => Some,
         /// Sets the output JSON schema.
-        output_schema: Value,
+        output_schema(impl Into<Value>) => Some,
         /// Sets extra context.
-        additional_context: String,
+        additional_context(impl Into<String>) => Some,
         /// Sets instructions that replace the agent's own.
-        instructions_override: String,
+        instructions_override(impl Into<String>) => Some,
         /// Sets the node a workflow test starts from.
-        test_run_node_id: String,
+        test_run_node_id(impl Into<String>) => Some,
         /// Sets the user's OIDC token.
-        user_oidc_token: String,
+        user_oidc_token(impl Into<String>) => Some,
         /// Sets what the result should look like.
-        expected_output: String,
+        expected_output(impl Into<String>) => Some,
         /// Sets the agent that triggered this task.
-        triggering_agent_id: String,
+        triggering_agent_id(impl Into<String>) => Some,
         /// Sets a title.
-        title: String,
+        title(impl Into<String>) => Some,
         /// Sets the most tool calls the task may make.
-        tool_call_limit: u32,
+        tool_call_limit(impl Into<u32>) => Some,
         /// Sets the user's connector tokens.
-        user_tokens: Value,
+        user_tokens(impl Into<Value>) => Some,
         /// Sets the LLM provider.
-        llm_model_provider: String,
+        llm_model_provider(impl Into<String>) => Some,
         /// Sets the LLM model.
-        llm_model_name: String,
+        llm_model_name(impl Into<String>) => Some,
         /// Sets the LLM reasoning effort.
-        llm_reasoning_effort: String,
+        llm_reasoning_effort(impl Into<String>) => Some,
         /// Sets the harness CLI.
-        harness_cli: String,
+        harness_cli(impl Into<String>) => Some,
         /// Sets the permission mode.
-        permission_mode: String,
+        permission_mode(impl Into<String>) => Some,
     }
 }
 
-impl fmt::Debug for UpdateTask {
-    /// The values of `tool_call_payload_extension` are redacted (auth
-    /// headers go there).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UpdateTask")
-            .field(
-                "tool_call_payload_extension",
-                &crate::redact::Redacted(&self.tool_call_payload_extension),
-            )
-            .field("source", &self.source)
-            .field("status", &self.status)
-            .field("last_executed_node_id", &self.last_executed_node_id)
-            .field("result", &self.result)
-            .finish()
-    }
-}
-
-impl fmt::Debug for CreateTask {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = |v: bool| if v { Some("<redacted>") } else { None };
-        f.debug_struct("CreateTask")
-            .field("agent_id", &self.agent_id)
-            .field("agent_version", &self.agent_version)
-            .field("id", &self.id)
-            .field("input", &self.input)
-            .field(
-                "payload_extension",
-                &crate::redact::Redacted(&self.payload_extension),
-            )
-            .field("source", &self.source)
-            .field("worker_id", &self.worker_id)
-            .field("output_format", &self.output_format)
-            .field(
-                "output_schema",
-                &crate::redact::ShownField(&self.output_schema),
-            )
-            .field("run_locally", &self.run_locally)
-            .field("events_streaming", &self.events_streaming)
-            .field("additional_context", &self.additional_context)
-            .field("instructions_override", &self.instructions_override)
-            .field("test_run_node_id", &self.test_run_node_id)
-            .field("user_oidc_token", &redacted(self.user_oidc_token.is_some()))
-            .field("expected_output", &self.expected_output)
-            .field("mcp_servers", &self.mcp_servers)
-            .field("triggering_agent_id", &self.triggering_agent_id)
-            .field("title", &self.title)
-            .field("think_mode", &self.think_mode)
-            .field(
-                "disable_attachment_injection",
-                &self.disable_attachment_injection,
-            )
-            .field("tool_call_limit", &self.tool_call_limit)
-            .field("user_tokens", &redacted(self.user_tokens.is_some()))
-            .field("return_metrics", &self.return_metrics)
-            .field("llm_model_provider", &self.llm_model_provider)
-            .field("llm_model_name", &self.llm_model_name)
-            .field("llm_reasoning_effort", &self.llm_reasoning_effort)
-            .field("harness_cli", &self.harness_cli)
-            .field("permission_mode", &self.permission_mode)
-            .finish()
-    }
-}
-
+redacting_debug! {
 /// A task run outside xpander, reported so that it shows in the agent's history.
 ///
 /// ```
@@ -445,7 +364,7 @@ pub struct ExternalTaskReport {
     /// The prompt.
     pub input: String,
     /// The raw LLM response.
-    pub llm_response: Option<Value>,
+    pub llm_response: Option<Value> [crate::redact::ShownField],
     /// Tokens used.
     pub tokens: Option<Tokens>,
     /// Whether the task succeeded (default true).
@@ -457,25 +376,6 @@ pub struct ExternalTaskReport {
     /// The tools it used.
     pub used_tools: Vec<String>,
 }
-
-impl fmt::Debug for ExternalTaskReport {
-    /// `llm_response` shows with the values of credential-looking keys
-    /// redacted.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExternalTaskReport")
-            .field("id", &self.id)
-            .field("input", &self.input)
-            .field(
-                "llm_response",
-                &crate::redact::ShownField(&self.llm_response),
-            )
-            .field("tokens", &self.tokens)
-            .field("is_success", &self.is_success)
-            .field("result", &self.result)
-            .field("duration", &self.duration)
-            .field("used_tools", &self.used_tools)
-            .finish()
-    }
 }
 
 impl ExternalTaskReport {
@@ -493,27 +393,22 @@ impl ExternalTaskReport {
         }
     }
 
-    option_setters! {
+    setters! {
         /// Sets the external id.
-        id: String,
+        id(impl Into<String>) => Some,
         /// Sets the raw LLM response.
-        llm_response: Value,
+        llm_response(impl Into<Value>) => Some,
         /// Sets the tokens used.
-        tokens: Tokens,
+        tokens(impl Into<Tokens>) => Some,
         /// Sets the result.
-        result: String,
+        result(impl Into<String>) => Some,
     }
 
-    /// Marks the task as failed or succeeded.
-    pub fn is_success(mut self, success: bool) -> Self {
-        self.is_success = success;
-        self
-    }
-
-    /// Sets how long it ran, in seconds.
-    pub fn duration(mut self, seconds: f64) -> Self {
-        self.duration = seconds;
-        self
+    setters! {
+        /// Marks the task as failed or succeeded.
+        is_success(bool),
+        /// Sets how long it ran, in seconds.
+        duration(f64),
     }
 
     /// Sets the tools it used.

@@ -75,7 +75,6 @@ pub struct ProxyUrl {
     url: String,
     host: String,
     port: u16,
-    has_credentials: bool,
 }
 
 impl ProxyUrl {
@@ -115,18 +114,12 @@ impl ProxyUrl {
             },
             host,
             port: port.unwrap_or(80),
-            has_credentials: userinfo.is_some(),
         })
     }
 
     /// The whole URL, credentials included: for the HTTP crates only.
     pub(crate) fn as_str(&self) -> &str {
         &self.url
-    }
-
-    /// The `user:password` part of the URL, if any (for scrubbing).
-    pub(crate) fn userinfo(&self) -> Option<&str> {
-        Url::split(&self.url).userinfo
     }
 
     /// The proxy's host (no credentials).
@@ -141,7 +134,7 @@ impl ProxyUrl {
 
     /// True when the URL carries a user name (and maybe a password).
     pub fn has_credentials(&self) -> bool {
-        self.has_credentials
+        Url::split(&self.url).userinfo.is_some()
     }
 }
 
@@ -157,25 +150,49 @@ impl fmt::Debug for ProxyUrl {
     }
 }
 
-/// The target of the client's requests, as the proxy rules see it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Target<'a> {
-    /// `http` or `https`.
-    pub(crate) scheme: &'a str,
-    /// The host, lowercased, IPv6 without brackets.
-    pub(crate) host: &'a str,
-    /// The port (the scheme's default when the URL has none).
-    pub(crate) port: u16,
+/// How requests to one URL go: by which scheme to which host and port,
+/// and through which proxy, if any. Made by [`Config::route`](crate::Config::route).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Route {
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// The host, lowercased (an IPv6 address without brackets).
+    pub host: String,
+    /// The port (the scheme's default when the URL names none).
+    pub port: u16,
+    /// The proxy requests to this URL go through (`None`: straight to the host).
+    pub proxy: Option<ProxyUrl>,
+}
+
+impl Route {
+    /// True for `https`: the server's certificate is checked.
+    pub fn is_tls(&self) -> bool {
+        self.scheme == "https"
+    }
+
+    /// True for a loopback host (`localhost`, `*.localhost`, `127.0.0.0/8`,
+    /// `::1`): never proxied, plain `http` allowed, and the localhost names
+    /// answered with loopback addresses without asking DNS.
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(&self.host)
+    }
+
+    /// True for plain `http` to a host that is not loopback (possible only
+    /// with the plain-http opt-in): the key crosses the network in clear text.
+    pub fn is_cleartext_remote(&self) -> bool {
+        !self.is_tls() && !self.is_loopback()
+    }
 }
 
 /// Decides which proxy, if any, carries requests to `target`.
 pub(crate) fn choose(
     setting: &ProxySetting,
-    target: Target<'_>,
+    target: &Route,
     allow_cleartext_proxy: bool,
     vars: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<ProxyUrl>> {
-    if is_loopback(target.host) {
+    if is_loopback(&target.host) {
         return Ok(None);
     }
     let proxy = match setting {
@@ -194,10 +211,7 @@ pub(crate) fn choose(
     Ok(proxy)
 }
 
-fn from_env(
-    target: Target<'_>,
-    vars: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<ProxyUrl>> {
+fn from_env(target: &Route, vars: &impl Fn(&str) -> Option<String>) -> Result<Option<ProxyUrl>> {
     let var = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
     let cgi = var("REQUEST_METHOD").is_some();
     let candidates: &[&str] = if target.scheme == "https" {
@@ -221,14 +235,14 @@ fn from_env(
 }
 
 /// True when the `NO_PROXY` list sends `target` direct.
-pub(crate) fn bypasses(list: &str, target: Target<'_>) -> bool {
+pub(crate) fn bypasses(list: &str, target: &Route) -> bool {
     list.split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
         .any(|entry| entry_matches(entry, target))
 }
 
-fn entry_matches(entry: &str, target: Target<'_>) -> bool {
+fn entry_matches(entry: &str, target: &Route) -> bool {
     if entry == "*" {
         return true;
     }
@@ -272,34 +286,31 @@ fn entry_matches(entry: &str, target: Target<'_>) -> bool {
 }
 
 fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => {
-            let mask = u32::MAX
-                .checked_shl(32u32.saturating_sub(u32::from(bits)))
-                .unwrap_or(0);
-            u32::from(ip) & mask == u32::from(net) & mask
-        }
-        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => {
-            let mask = u128::MAX
-                .checked_shl(128u32.saturating_sub(u32::from(bits)))
-                .unwrap_or(0);
-            u128::from(ip) & mask == u128::from(net) & mask
-        }
-        _ => false,
-    }
+    // Both as IPv6: an IPv4 block is IPv4-mapped, its prefix 96 bits longer.
+    let (ip, net, bits) = match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => (
+            ip.to_ipv6_mapped(),
+            net.to_ipv6_mapped(),
+            bits.saturating_add(96),
+        ),
+        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => (ip, net, bits),
+        _ => return false,
+    };
+    let mask = u128::MAX
+        .checked_shl(128u32.saturating_sub(u32::from(bits)))
+        .unwrap_or(0);
+    u128::from(ip) & mask == u128::from(net) & mask
 }
 
 /// True for `localhost` and `*.localhost` (any case, no trailing dot):
 /// names both transports answer with loopback addresses themselves,
 /// never through DNS (RFC 6761, as browsers do).
 pub(crate) fn is_localhost_name(host: &str) -> bool {
-    let host = host.as_bytes();
-    let tail = b".localhost";
-    host.eq_ignore_ascii_case(b"localhost")
-        || (host.len() > tail.len()
-            && host
-                .get(host.len().saturating_sub(tail.len())..)
-                .is_some_and(|end| end.eq_ignore_ascii_case(tail)))
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host
+            .strip_suffix(".localhost")
+            .is_some_and(|name| !name.is_empty())
 }
 
 /// True for `localhost`, `*.localhost`, `127.0.0.0/8` and `::1`.
@@ -332,12 +343,17 @@ mod tests {
         }
     }
 
-    fn https(host: &str) -> Target<'_> {
-        Target {
-            scheme: "https",
-            host,
-            port: 443,
+    fn target(scheme: &'static str, host: &str, port: u16) -> Route {
+        Route {
+            scheme,
+            host: host.into(),
+            port,
+            proxy: None,
         }
+    }
+
+    fn https(host: &str) -> Route {
+        target("https", host, 443)
     }
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
@@ -349,7 +365,7 @@ mod tests {
         }
     }
 
-    fn from(pairs: &'static [(&'static str, &'static str)], target: Target<'_>) -> Option<String> {
+    fn from(pairs: &'static [(&'static str, &'static str)], target: &Route) -> Option<String> {
         choose(&ProxySetting::FromEnv, target, false, env(pairs))
             .unwrap()
             .map(|p| p.as_str().to_string())
@@ -357,7 +373,7 @@ mod tests {
 
     #[test]
     fn environment_variables_by_scheme_and_case() {
-        let t = https("inbound.xpander.ai");
+        let t = &https("inbound.xpander.ai");
         assert_eq!(from(&[], t), None);
         assert_eq!(
             from(&[("HTTPS_PROXY", "proxy:3128")], t).as_deref(),
@@ -382,11 +398,7 @@ mod tests {
     #[test]
     fn loopback_is_never_proxied() {
         for host in ["localhost", "127.0.0.1", "::1", "api.localhost"] {
-            let t = Target {
-                scheme: "http",
-                host,
-                port: 8016,
-            };
+            let t = &target("http", host, 8016);
             assert_eq!(from(&[("http_proxy", "http://127.0.0.1:9")], t), None);
             let explicit = choose(&ProxySetting::Url("http://p:1".into()), t, false, env(&[]));
             assert!(explicit.unwrap().is_none(), "{host}");
@@ -395,7 +407,7 @@ mod tests {
 
     #[test]
     fn no_proxy_lists() {
-        let t = https("inbound.xpander.ai");
+        let t = &https("inbound.xpander.ai");
         let p = |no: &'static str| {
             let vars: &'static [(&str, &str)] =
                 Box::leak(vec![("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", no)].into_boxed_slice());
@@ -411,16 +423,7 @@ mod tests {
         assert!(!p("pander.ai"));
         assert!(!p("other.com"));
         assert!(!p(""));
-        let ip = |host: &'static str, list: &str| {
-            bypasses(
-                list,
-                Target {
-                    scheme: "https",
-                    host,
-                    port: 443,
-                },
-            )
-        };
+        let ip = |host: &'static str, list: &str| bypasses(list, &target("https", host, 443));
         assert!(ip("10.1.2.3", "10.0.0.0/8"));
         assert!(!ip("11.1.2.3", "10.0.0.0/8"));
         assert!(ip("10.1.2.3", "10.1.2.3"));
@@ -432,7 +435,7 @@ mod tests {
 
     #[test]
     fn lower_case_no_proxy_wins_and_cgi_skips_upper_case_http_proxy() {
-        let t = https("a.example");
+        let t = &https("a.example");
         assert!(from(
             &[
                 ("HTTPS_PROXY", "p:1"),
@@ -442,11 +445,7 @@ mod tests {
             t
         )
         .is_none());
-        let t = Target {
-            scheme: "http",
-            host: "a.example",
-            port: 80,
-        };
+        let t = &target("http", "a.example", 80);
         let cgi = choose(
             &ProxySetting::FromEnv,
             t,
@@ -458,7 +457,7 @@ mod tests {
 
     #[test]
     fn explicit_settings_ignore_the_environment() {
-        let t = https("inbound.xpander.ai");
+        let t = &https("inbound.xpander.ai");
         let vars = env(&[("HTTPS_PROXY", "http://env:1"), ("NO_PROXY", "*")]);
         let off = choose(&ProxySetting::Disabled, t, false, &vars).unwrap();
         assert!(off.is_none());
@@ -474,7 +473,7 @@ mod tests {
 
     #[test]
     fn unsupported_schemes_and_bad_urls_are_config_errors() {
-        let t = https("inbound.xpander.ai");
+        let t = &https("inbound.xpander.ai");
         for value in [
             "socks5://s:1080",
             "https://p:443",
@@ -492,11 +491,7 @@ mod tests {
 
     #[test]
     fn a_plain_http_target_needs_the_opt_in_to_be_proxied() {
-        let t = Target {
-            scheme: "http",
-            host: "tasks.internal",
-            port: 80,
-        };
+        let t = &target("http", "tasks.internal", 80);
         let vars = env(&[("http_proxy", "http://p:3128")]);
         let err = choose(&ProxySetting::FromEnv, t, false, &vars).unwrap_err();
         assert!(err.to_string().contains("allow_cleartext_proxy"), "{err}");
@@ -506,7 +501,7 @@ mod tests {
         // https through the same proxy is a tunnel: no opt-in needed.
         let vars = env(&[("https_proxy", "http://p:3128")]);
         assert!(
-            choose(&ProxySetting::FromEnv, https("x.example"), false, &vars)
+            choose(&ProxySetting::FromEnv, &https("x.example"), false, &vars)
                 .unwrap()
                 .is_some()
         );

@@ -63,7 +63,7 @@ pub(crate) enum Roots {
 /// its own), and where its roots came from. The error names the fixes.
 pub(crate) fn client_config(config: &Config) -> Result<(ClientConfig, Roots), String> {
     // A test's "no platform roots" is not the user naming a CA file.
-    let named = config.platform_roots && names_ca_files();
+    let named = config.platform_roots && crate::config::ca_file_vars() != (None, None);
     client_config_with(config, named, |extra| {
         if !config.platform_roots {
             return Err(rustls::Error::General(
@@ -86,11 +86,7 @@ pub(crate) fn client_config_with(
 ) -> Result<(ClientConfig, Roots), String> {
     // Roots are needed when any URL the key goes to is https (an http
     // loopback base URL may have an https events root).
-    let needs_tls = config.key_urls().iter().any(|url| {
-        !url.get(..7)
-            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
-    });
-    let (verifier, roots): (Arc<dyn ServerCertVerifier>, Roots) = if !needs_tls {
+    let (verifier, roots): (Arc<dyn ServerCertVerifier>, Roots) = if !config.routes.needs_tls() {
         (Arc::new(RefuseAll), Roots::NotNeeded)
     } else {
         let extra: Vec<CertificateDer<'static>> = config
@@ -126,13 +122,6 @@ pub(crate) fn client_config_with(
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok((tls, roots))
-}
-
-/// True when `SSL_CERT_FILE` or `SSL_CERT_DIR` names CA certificates.
-fn names_ca_files() -> bool {
-    ["SSL_CERT_FILE", "SSL_CERT_DIR"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 /// The verifier when the platform has no roots.

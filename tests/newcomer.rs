@@ -304,10 +304,7 @@ fn every_builder_takes_plain_setters_and_the_old_names_still_work() {
     assert_eq!((worker.concurrency, worker.save_attempts), (3, 4));
     #[allow(deprecated)]
     {
-        assert_eq!(
-            RetryPolicy::default().with_max_attempts(2),
-            retry_with_two()
-        );
+        assert_eq!(RetryPolicy::default().max_attempts(2), retry_with_two());
         assert_eq!(WorkerPolicy::default().with_concurrency(3).concurrency, 3);
     }
 }

@@ -1,7 +1,6 @@
 //! The public API's call parameters: what an invoke sends and what a task
 //! list asks (re-exported by [`crate::public`]).
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -9,28 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::model::{AgentExecutionStatus, McpServer, OutputFormat, ThinkMode, User};
-use crate::params::option_setters;
-
-/// The keys [`Invoke`] models (not to be repeated in its `extra`).
-const MODELLED: [&str; 17] = [
-    "input",
-    "id",
-    "payload_extension",
-    "parent_execution_id",
-    "worker_id",
-    "source",
-    "output_format",
-    "output_schema",
-    "run_locally",
-    "additional_context",
-    "expected_output",
-    "events_streaming",
-    "mcp_servers",
-    "triggering_agent_id",
-    "title",
-    "think_mode",
-    "disable_attachment_injection",
-];
+use crate::params::{redacting_debug, setters};
 
 /// The largest page the service serves.
 pub const MAX_PER_PAGE: u32 = 50;
@@ -62,6 +40,7 @@ pub struct InvokeInput {
     pub user: Option<User>,
 }
 
+redacting_debug! {
 /// The body of an invoke (`AgentExecutionRequest`). Fields left unset are
 /// not sent (the service's defaults apply).
 ///
@@ -86,7 +65,7 @@ pub struct Invoke {
     pub id: Option<String>,
     /// Extra fields merged into every tool-call payload.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload_extension: Option<Map<String, Value>>,
+    pub payload_extension: Option<Map<String, Value>> [crate::redact::ShownField],
     /// The parent task, for a sub-task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_execution_id: Option<String>,
@@ -101,7 +80,7 @@ pub struct Invoke {
     pub output_format: Option<OutputFormat>,
     /// A JSON schema the result must follow (with `json`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub output_schema: Option<Value>,
+    pub output_schema: Option<Value> [crate::redact::ShownField],
     /// Run on the caller's worker.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_locally: Option<bool>,
@@ -132,48 +111,8 @@ pub struct Invoke {
     /// Fields this crate does not model, sent as given (after the others);
     /// a modelled field's name here is refused before sending.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Map<String, Value> [crate::redact::ShownField],
 }
-
-impl fmt::Debug for Invoke {
-    /// The payload extension, the output schema and `extra` show with the
-    /// values of credential-looking keys redacted.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = |v: Value| {
-            let mut v = v;
-            crate::redact::redact_credentials(&mut v);
-            v
-        };
-        f.debug_struct("Invoke")
-            .field("input", &self.input)
-            .field("id", &self.id)
-            .field(
-                "payload_extension",
-                &self
-                    .payload_extension
-                    .clone()
-                    .map(|m| redacted(Value::Object(m))),
-            )
-            .field("parent_execution_id", &self.parent_execution_id)
-            .field("worker_id", &self.worker_id)
-            .field("source", &self.source)
-            .field("output_format", &self.output_format)
-            .field("output_schema", &self.output_schema.clone().map(redacted))
-            .field("run_locally", &self.run_locally)
-            .field("additional_context", &self.additional_context)
-            .field("expected_output", &self.expected_output)
-            .field("events_streaming", &self.events_streaming)
-            .field("mcp_servers", &self.mcp_servers)
-            .field("triggering_agent_id", &self.triggering_agent_id)
-            .field("title", &self.title)
-            .field("think_mode", &self.think_mode)
-            .field(
-                "disable_attachment_injection",
-                &self.disable_attachment_injection,
-            )
-            .field("extra", &redacted(Value::Object(self.extra.clone())))
-            .finish()
-    }
 }
 
 impl Invoke {
@@ -188,10 +127,9 @@ impl Invoke {
         }
     }
 
-    /// Continues the conversation of thread `id` (the request's `id`).
-    pub fn thread_id(mut self, id: impl Into<String>) -> Invoke {
-        self.id = Some(id.into());
-        self
+    setters! {
+        /// Continues the conversation of thread `id` (the request's `id`).
+        thread_id(impl Into<String>) in id => Some,
     }
 
     /// Adds file URLs to the input.
@@ -207,43 +145,39 @@ impl Invoke {
         self
     }
 
-    /// Sets the user the task runs for.
-    pub fn user(mut self, user: User) -> Invoke {
-        self.input.user = Some(user);
-        self
-    }
-
-    option_setters! {
+    setters! {
+        /// Sets the user the task runs for.
+        user(User) in input.user => Some,
         /// Sets the payload extension.
-        payload_extension: Map<String, Value>,
+        payload_extension(impl Into<Map<String, Value>>) => Some,
         /// Sets the parent task.
-        parent_execution_id: String,
+        parent_execution_id(impl Into<String>) => Some,
         /// Sets the worker.
-        worker_id: String,
+        worker_id(impl Into<String>) => Some,
         /// Sets the origin tag.
-        source: String,
+        source(impl Into<String>) => Some,
         /// Sets the result's format.
-        output_format: OutputFormat,
+        output_format(impl Into<OutputFormat>) => Some,
         /// Sets the result's JSON schema.
-        output_schema: Value,
+        output_schema(impl Into<Value>) => Some,
         /// Runs on the caller's worker.
-        run_locally: bool,
+        run_locally(impl Into<bool>) => Some,
         /// Sets extra context.
-        additional_context: String,
+        additional_context(impl Into<String>) => Some,
         /// Sets what the result should look like.
-        expected_output: String,
+        expected_output(impl Into<String>) => Some,
         /// Streams the task's events.
-        events_streaming: bool,
+        events_streaming(impl Into<bool>) => Some,
         /// Sets the MCP servers.
-        mcp_servers: Vec<McpServer>,
+        mcp_servers(impl Into<Vec<McpServer>>) => Some,
         /// Sets the triggering agent.
-        triggering_agent_id: String,
+        triggering_agent_id(impl Into<String>) => Some,
         /// Sets the title.
-        title: String,
+        title(impl Into<String>) => Some,
         /// Sets the think mode.
-        think_mode: ThinkMode,
+        think_mode(impl Into<ThinkMode>) => Some,
         /// Disables attachment injection.
-        disable_attachment_injection: bool,
+        disable_attachment_injection(impl Into<bool>) => Some,
     }
 
     /// Checks what the service would refuse with a `422`: an input without
@@ -260,7 +194,9 @@ impl Invoke {
         if self.id.as_deref() == Some("") {
             return Err(Error::invalid("id", "the thread id must not be empty"));
         }
-        if let Some(key) = self.extra.keys().find(|k| MODELLED.contains(&k.as_str())) {
+        // The keys `Invoke` models are not to be repeated in its `extra`.
+        let modelled = |key: &str| key != "extra" && Invoke::FIELDS.contains(&key);
+        if let Some(key) = self.extra.keys().find(|k| modelled(k)) {
             return Err(Error::invalid(
                 "extra",
                 format!("holds {key:?}, a field of its own: set that field instead"),
@@ -307,35 +243,23 @@ impl TaskQuery {
         TaskQuery::default()
     }
 
-    /// Sets the page (from 1).
-    pub fn page(mut self, page: u32) -> TaskQuery {
-        self.page = Some(page);
-        self
-    }
-
-    /// Sets the page size (1..=50).
-    pub fn per_page(mut self, per_page: u32) -> TaskQuery {
-        self.per_page = Some(per_page);
-        self
-    }
-
-    /// Only tasks in this status.
-    pub fn status(mut self, status: impl Into<AgentExecutionStatus>) -> TaskQuery {
-        self.status = Some(status.into());
-        self
-    }
-
-    option_setters! {
+    setters! {
+        /// Sets the page (from 1).
+        page(u32) => Some,
+        /// Sets the page size (1..=50).
+        per_page(u32) => Some,
+        /// Only tasks in this status.
+        status(impl Into<AgentExecutionStatus>) => Some,
         /// Only tasks of this user.
-        user_id: String,
+        user_id(impl Into<String>) => Some,
         /// Only sub-tasks of this task.
-        parent_task_id: String,
+        parent_task_id(impl Into<String>) => Some,
         /// Only tasks of this agent.
-        agent_id: String,
+        agent_id(impl Into<String>) => Some,
         /// Only tasks triggered by this agent.
-        triggering_agent_id: String,
+        triggering_agent_id(impl Into<String>) => Some,
         /// Only tasks with this internal status.
-        internal_status: String,
+        internal_status(impl Into<String>) => Some,
     }
 
     /// Refuses what the service would answer with a `422`.
