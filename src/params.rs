@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::model::{AgentExecutionStatus, McpServer, OutputFormat, ThinkMode, Tokens, User};
+use crate::redact::redacting_debug;
 
 /// Generates the chainable setters of every builder and parameter type:
 /// `name(T)` sets the field `name` to the value (`.into()` it), `=> Some`
@@ -29,33 +30,6 @@ macro_rules! setters {
     (@place $s:ident $name:ident $($path:ident).+) => { $s.$($path).+ };
 }
 pub(crate) use setters;
-
-/// Defines a struct, the names of its fields and its `Debug`, which shows each field as its own
-/// `Debug` does, or through the wrapper named after its type
-/// (`[crate::redact::Redacted]`: a secret; `[crate::redact::ShownField]`:
-/// free-form JSON with credential-looking keys redacted).
-macro_rules! redacting_debug {
-    ($(#[$sm:meta])* $svis:vis struct $name:ident {
-        $( $(#[$m:meta])* $vis:vis $field:ident : $ty:ty $([$wrap:path])? ),* $(,)?
-    }) => {
-        $(#[$sm])* $svis struct $name { $( $(#[$m])* $vis $field: $ty ),* }
-
-        impl ::std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct(stringify!($name))
-                    $(.field(stringify!($field), &{ let v = &self.$field; $(let v = $wrap(v);)? v }))*
-                    .finish()
-            }
-        }
-
-        impl $name {
-            /// The names of the fields, in order.
-            #[allow(dead_code)]
-            pub(crate) const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
-        }
-    };
-}
-pub(crate) use redacting_debug;
 
 redacting_debug! {
 /// The fields an update sets. Unset fields are not sent.

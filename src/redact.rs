@@ -204,39 +204,33 @@ impl fmt::Debug for RedactedValue<'_> {
     }
 }
 
-/// Implements `Debug` for a struct as `#[derive(Debug)]` would, with each
-/// field marked `secret` shown through [`Redacted`] and each marked `json`
-/// through [`ShownField`] (credential-looking keys redacted): the one way
-/// for a hand-written `Debug` to keep credentials out.
-///
-/// `redacted_debug!(UpdateTask { source, tool_call_payload_extension: secret });`
-// Provided for the crate's hand-written redacting `Debug` impls to adopt.
-#[allow(unused_macros)]
-macro_rules! redacted_debug {
-    (@secret $value:expr) => {
-        $crate::redact::Redacted($value)
-    };
-    (@json $value:expr) => {
-        $crate::redact::ShownField($value)
-    };
-    (@ $value:expr) => {
-        $value
-    };
-    ($ty:ident { $($field:ident $(: $how:ident)?),* $(,)? }) => {
-        impl ::std::fmt::Debug for $ty {
+/// Defines a struct, the names of its fields and its `Debug`, the one way
+/// for a hand-written `Debug` to keep credentials out: each field shows as its own
+/// `Debug` does, or through the wrapper named after its type
+/// (`[crate::redact::Redacted]`: a secret; `[crate::redact::ShownField]`:
+/// free-form JSON with credential-looking keys redacted).
+macro_rules! redacting_debug {
+    ($(#[$sm:meta])* $svis:vis struct $name:ident {
+        $( $(#[$m:meta])* $vis:vis $field:ident : $ty:ty $([$wrap:path])? ),* $(,)?
+    }) => {
+        $(#[$sm])* $svis struct $name { $( $(#[$m])* $vis $field: $ty ),* }
+
+        impl ::std::fmt::Debug for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    $(.field(
-                        stringify!($field),
-                        &$crate::redact::redacted_debug!(@$($how)? &self.$field),
-                    ))*
+                f.debug_struct(stringify!($name))
+                    $(.field(stringify!($field), &{ let v = &self.$field; $(let v = $wrap(v);)? v }))*
                     .finish()
             }
         }
+
+        impl $name {
+            /// The names of the fields, in order.
+            #[allow(dead_code)]
+            pub(crate) const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+        }
     };
 }
-#[allow(unused_imports)]
-pub(crate) use redacted_debug;
+pub(crate) use redacting_debug;
 
 /// A URL with its `user:password@` part replaced by `<redacted>@`.
 ///
@@ -769,16 +763,13 @@ mod tests {
         assert!(s.ends_with('…'));
     }
 
-    struct Sample {
-        name: String,
-        token: Option<String>,
-        schema: Option<Value>,
+    redacting_debug! {
+        struct Sample {
+            name: String,
+            token: Option<String> [Redacted],
+            schema: Option<Value> [ShownField],
+        }
     }
-    redacted_debug!(Sample {
-        name,
-        token: secret,
-        schema: json
-    });
 
     #[test]
     fn redacted_debug_shows_marked_fields_redacted() {

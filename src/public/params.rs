@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::model::{AgentExecutionStatus, McpServer, OutputFormat, ThinkMode, User};
-use crate::params::{redacting_debug, setters};
+use crate::params::setters;
+use crate::redact::redacting_debug;
 
 /// The largest page the service serves.
 pub const MAX_PER_PAGE: u32 = 50;
