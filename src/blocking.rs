@@ -763,7 +763,13 @@ fn io_kind(e: &io::Error) -> TransportErrorKind {
     }
 }
 
-front_end!(blocking);
+front_end! {
+    mode: maybe_async::must_be_sync,
+    transport: blocking,
+    execute: execute_blocking,
+    face: "Blocking; the async form has the same name with an `a` in front.",
+    prefix: [],
+}
 
 impl Iterator for EventStream {
     type Item = Result<crate::model::TaskEvent>;

@@ -621,7 +621,13 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-front_end!(nonblocking);
+front_end! {
+    mode: maybe_async::must_be_async,
+    transport: nonblocking,
+    execute: execute_async,
+    face: "The async form of the blocking method without the leading `a`.",
+    prefix: [a],
+}
 
 impl EventStream {
     /// The next event, as soon as it arrives; `None` once the stream is
