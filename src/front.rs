@@ -125,10 +125,16 @@ macro_rules! front_end {
         use crate::Tasks;
 
         impl Tasks {
-            /// Sends `request` with this view's options, trying again as
-            /// the core decides (and within the call's deadline).
+            /// Sends the request the core built with this view's options,
+            /// trying again as the core decides (and within the call's
+            /// deadline), and parses the answer as `T` (the method's return
+            /// type: see [`crate::sans_io::response::Answer`]).
             #[$mode]
-            async fn $execute(&self, mut request: crate::sans_io::HttpRequest) -> Result<HttpResponse> {
+            async fn $execute<T: crate::sans_io::response::Answer>(
+                &self,
+                request: Result<crate::sans_io::HttpRequest>,
+            ) -> Result<T> {
+                let mut request = request?;
                 let shared = &self.inner.shared;
                 let options = self.inner.options.as_ref();
                 if let Some(options) = options {
@@ -155,13 +161,13 @@ macro_rules! front_end {
                             let result =
                                 Err(crate::diagnose::locate(deadline, method, &url, &shared.core));
                             call.finish(&retrier, &result);
-                            return result;
+                            return result.and_then(|answer| shared.core.parse(answer));
                         }
                     };
                     match retrier.step(outcome) {
                         Step::Done(result) => {
                             call.finish(&retrier, &result);
-                            return result;
+                            return result.and_then(|answer| shared.core.parse(answer));
                         }
                         Step::Retry(wait) => {
                             call.retry(&retrier, wait);
@@ -180,8 +186,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? update>](&self, task_id: &str, change: &UpdateTask) -> Result<Task> {
-                let request = self.inner.shared.core.update(task_id, change)?;
-                self.inner.shared.core.task(self.$execute(request).await?)
+                self.$execute(self.inner.shared.core.update(task_id, change)).await
             }
 
             /// Loads task `task_id`.
@@ -189,8 +194,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? get>](&self, task_id: &str) -> Result<Task> {
-                let request = self.inner.shared.core.get(task_id)?;
-                self.inner.shared.core.task(self.$execute(request).await?)
+                self.$execute(self.inner.shared.core.get(task_id)).await
             }
 
             /// Stops task `task_id`; answers the stopped task.
@@ -198,8 +202,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? stop>](&self, task_id: &str) -> Result<Task> {
-                let request = self.inner.shared.core.stop(task_id)?;
-                self.inner.shared.core.task(self.$execute(request).await?)
+                self.$execute(self.inner.shared.core.stop(task_id)).await
             }
 
             /// Creates a task; answers it with its new id.
@@ -207,8 +210,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? create>](&self, new_task: &CreateTask) -> Result<Task> {
-                let request = self.inner.shared.core.create(new_task)?;
-                self.inner.shared.core.task(self.$execute(request).await?)
+                self.$execute(self.inner.shared.core.create(new_task)).await
             }
 
             /// Lists the tasks of agent `agent_id` that pass `filter`.
@@ -216,8 +218,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? list>](&self, agent_id: &str, filter: &ListFilter) -> Result<Vec<TaskListItem>> {
-                let request = self.inner.shared.core.list(agent_id, filter)?;
-                self.inner.shared.core.task_list(self.$execute(request).await?)
+                self.$execute(self.inner.shared.core.list(agent_id, filter)).await
             }
 
             /// Lists the tasks of user `user_id` that pass `filter` (its `user_id` is ignored).
@@ -229,8 +230,7 @@ macro_rules! front_end {
                 user_id: &str,
                 filter: &ListFilter,
             ) -> Result<Vec<TaskListItem>> {
-                let request = self.inner.shared.core.list_user_tasks(user_id, filter)?;
-                self.inner.shared.core.task_list(self.$execute(request).await?)
+                self.$execute(self.inner.shared.core.list_user_tasks(user_id, filter)).await
             }
 
             /// Reports a task that ran outside xpander.
@@ -238,8 +238,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? report_external_task>](&self, agent_id: &str, report: &ExternalTaskReport) -> Result<Task> {
-                let request = self.inner.shared.core.report_external_task(agent_id, report)?;
-                self.inner.shared.core.task(self.$execute(request).await?)
+                self.$execute(self.inner.shared.core.report_external_task(agent_id, report)).await
             }
 
             /// Loads task `task_id`, lets `change` modify it, and saves it; on a 409
@@ -257,8 +256,8 @@ macro_rules! front_end {
                 loop {
                     let mut task = self.[<$($a)? get>](task_id).await?;
                     change(&mut task);
-                    let request = self.inner.shared.core.save(&task, Saving::WithoutDeepPlan)?;
-                    match self.$execute(request).await.and_then(|r| self.inner.shared.core.task(r)) {
+                    let request = self.inner.shared.core.save(&task, Saving::WithoutDeepPlan);
+                    match self.$execute(request).await {
                         Ok(saved) => return Ok(saved),
                         Err(error) => {
                             let wait = conflicts.after(error)?;
@@ -277,8 +276,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? push_events>](&self, task_id: &str, events: &[TaskEvent]) -> Result<()> {
-                let request = self.inner.shared.core.push_events(task_id, events)?;
-                self.inner.shared.core.accepted(self.$execute(request).await?)
+                self.$execute(self.inner.shared.core.push_events(task_id, events)).await
             }
 
             /// Waits until task `task_id` reaches a final status (completed,
@@ -648,8 +646,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? get_activity_log>](&self, tasks: &Tasks) -> Result<ActivityThread> {
-                let request = tasks.inner.shared.core.activity_log(&self.agent_id, &self.id)?;
-                tasks.inner.shared.core.activity(tasks.$execute(request).await?)
+                tasks.$execute(tasks.inner.shared.core.activity_log(&self.agent_id, &self.id)).await
             }
 
             /// Reports this task's execution metrics
@@ -662,8 +659,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? report_metrics>](&self, tasks: &Tasks) -> Result<()> {
-                let request = tasks.inner.shared.core.report_metrics(self, None)?;
-                tasks.inner.shared.core.accepted(tasks.$execute(request).await?)
+                tasks.$execute(tasks.inner.shared.core.report_metrics(self, None)).await
             }
 
             /// Whether this task may finish as far as its deep plan goes: reloads
@@ -703,8 +699,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? save>](&mut self, tasks: &Tasks) -> Result<()> {
-                let request = tasks.inner.shared.core.save(self, Saving::WithoutDeepPlan)?;
-                *self = tasks.inner.shared.core.task(tasks.$execute(request).await?)?;
+                *self = tasks.$execute(tasks.inner.shared.core.save(self, Saving::WithoutDeepPlan)).await?;
                 Ok(())
             }
 
@@ -713,8 +708,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? save_with_deep_plan_update>](&mut self, tasks: &Tasks) -> Result<()> {
-                let request = tasks.inner.shared.core.save(self, Saving::WithDeepPlan)?;
-                *self = tasks.inner.shared.core.task(tasks.$execute(request).await?)?;
+                *self = tasks.$execute(tasks.inner.shared.core.save(self, Saving::WithDeepPlan)).await?;
                 Ok(())
             }
 

@@ -18,7 +18,7 @@ macro_rules! public_front_end {
         face: $face:literal,
         prefix: [$($a:ident)?],
     ) => { pastey::paste! {
-        use crate::sans_io::public::{InvokeMode, InvokeSession, Pager};
+        use crate::sans_io::public::{InvokeSession, Pager};
         use crate::model::{Deleted, FullThread, InvokeEvent, TaskPage, ThreadMessage};
         use crate::public::{Conversation, Invoke, TaskQuery};
 
@@ -40,7 +40,7 @@ macro_rules! public_front_end {
                 request: &Invoke,
                 deadline: std::time::Duration,
             ) -> Result<Task> {
-                let http = self.inner.shared.core.invoke(InvokeMode::Sync, agent_id, request)?;
+                let http = self.inner.shared.core.invoke(agent_id, request);
                 let deadline = crate::public::clamp_deadline(deadline);
                 let options = self
                     .inner
@@ -50,8 +50,7 @@ macro_rules! public_front_end {
                     .timeout(deadline)
                     .deadline(deadline);
                 let view = self.with_options(options);
-                let answer = view.$execute(http).await?;
-                self.inner.shared.core.public_task(answer)
+                view.$execute(http).await
             }
 
             #[doc = concat!(
@@ -62,8 +61,7 @@ macro_rules! public_front_end {
             )]
             #[$mode]
             pub async fn [<$($a)? invoke_async>](&self, agent_id: &str, request: &Invoke) -> Result<Task> {
-                let http = self.inner.shared.core.invoke(InvokeMode::Async, agent_id, request)?;
-                self.inner.shared.core.public_task(self.$execute(http).await?)
+                self.$execute(self.inner.shared.core.invoke_async(agent_id, request)).await
             }
 
             #[doc = concat!(
@@ -81,7 +79,7 @@ macro_rules! public_front_end {
             pub async fn [<$($a)? invoke_stream>](&self, agent_id: &str, request: &Invoke) -> Result<InvokeStream> {
                 let shared = &self.inner.shared;
                 let options = self.inner.options.as_ref();
-                let mut http = shared.core.invoke(InvokeMode::Stream, agent_id, request)?;
+                let mut http = shared.core.invoke_stream(agent_id, request)?;
                 if let Some(options) = options {
                     options.apply(&mut http)?;
                 }
@@ -130,8 +128,7 @@ macro_rules! public_front_end {
             )]
             #[$mode]
             pub async fn [<$($a)? list_tasks>](&self, query: &TaskQuery) -> Result<TaskPage> {
-                let http = self.inner.shared.core.task_page(None, query)?;
-                self.inner.shared.core.parse_task_page(self.$execute(http).await?)
+                self.$execute(self.inner.shared.core.list_tasks(query)).await
             }
 
             #[doc = concat!(
@@ -140,8 +137,7 @@ macro_rules! public_front_end {
             )]
             #[$mode]
             pub async fn [<$($a)? agent_tasks>](&self, agent_id: &str, query: &TaskQuery) -> Result<TaskPage> {
-                let http = self.inner.shared.core.task_page(Some(agent_id), query)?;
-                self.inner.shared.core.parse_task_page(self.$execute(http).await?)
+                self.$execute(self.inner.shared.core.agent_tasks(agent_id, query)).await
             }
 
             #[doc = concat!(
@@ -166,8 +162,7 @@ macro_rules! public_front_end {
             #[doc = concat!("Task `task_id` (`GET /v1/tasks/{task_id}`). ", $face)]
             #[$mode]
             pub async fn [<$($a)? get_task>](&self, task_id: &str) -> Result<Task> {
-                let http = self.inner.shared.core.get_task(task_id)?;
-                self.inner.shared.core.public_task(self.$execute(http).await?)
+                self.$execute(self.inner.shared.core.get_task(task_id)).await
             }
 
             #[doc = concat!(
@@ -176,8 +171,7 @@ macro_rules! public_front_end {
             )]
             #[$mode]
             pub async fn [<$($a)? delete_task>](&self, task_id: &str) -> Result<Deleted> {
-                let http = self.inner.shared.core.delete_task(task_id)?;
-                self.inner.shared.core.parse_deleted(self.$execute(http).await?)
+                self.$execute(self.inner.shared.core.delete_task(task_id)).await
             }
 
             #[doc = concat!(
@@ -186,8 +180,7 @@ macro_rules! public_front_end {
             )]
             #[$mode]
             pub async fn [<$($a)? thread>](&self, task_id: &str) -> Result<Vec<ThreadMessage>> {
-                let http = self.inner.shared.core.thread(task_id, false)?;
-                self.inner.shared.core.parse_thread(self.$execute(http).await?)
+                self.$execute(self.inner.shared.core.thread(task_id)).await
             }
 
             #[doc = concat!(
@@ -196,8 +189,7 @@ macro_rules! public_front_end {
             )]
             #[$mode]
             pub async fn [<$($a)? full_thread>](&self, task_id: &str) -> Result<FullThread> {
-                let http = self.inner.shared.core.thread(task_id, true)?;
-                self.inner.shared.core.parse_full_thread(self.$execute(http).await?)
+                self.$execute(self.inner.shared.core.full_thread(task_id)).await
             }
         }
 
@@ -258,13 +250,11 @@ macro_rules! public_front_end {
                     }
                     let query = self.pager.next_query()?;
                     let core = &self.tasks.inner.shared.core;
-                    let page = match core.task_page(self.agent_id.as_deref(), &query) {
-                        Ok(http) => match self.tasks.$execute(http).await {
-                            Ok(answer) => core.parse_task_page(answer),
-                            Err(error) => Err(error),
-                        },
-                        Err(error) => Err(error),
+                    let http = match self.agent_id.as_deref() {
+                        None => core.list_tasks(&query),
+                        Some(agent_id) => core.agent_tasks(agent_id, &query),
                     };
+                    let page = self.tasks.$execute(http).await;
                     match page {
                         Ok(page) => self.pager.on_page(page),
                         Err(error) => {

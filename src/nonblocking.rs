@@ -661,6 +661,6 @@ impl crate::Tasks {
     /// Sends a request the core built (the agent worker's calls), with this
     /// view's options and retries, as every async method does.
     pub(crate) async fn send_async(&self, request: HttpRequest) -> Result<HttpResponse> {
-        self.execute_async(request).await
+        self.execute_async(Ok(request)).await
     }
 }

@@ -34,6 +34,7 @@ use crate::model::{Task, TaskListItem};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 
 pub use http::{HeaderValue, Method};
+pub use request::Operation;
 pub use worker::events_root;
 
 pub mod duration;
@@ -53,107 +54,6 @@ reads_network_data! {
     pub mod sse;
     pub mod stream;
     pub mod worker;
-}
-
-/// The logical operation a request belongs to (for retries and tracing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Operation {
-    /// The agent worker's stream (`GET {events root}/events/{agent_id}/`).
-    AgentStream,
-    /// A worker event: a heartbeat or a capacity update.
-    WorkerEvent,
-    /// `update` / `aupdate`
-    Update,
-    /// `get` / `aget`, `Task::load`, `reload`
-    Get,
-    /// `save` / `asave`, `set_status`
-    Save,
-    /// `stop` / `astop`
-    Stop,
-    /// `create` / `acreate`
-    Create,
-    /// `list` / `alist`
-    List,
-    /// `list_user_tasks` / `alist_user_tasks`
-    ListUserTasks,
-    /// `report_external_task` / `areport_external_task`
-    ReportExternalTask,
-    /// `Task::get_activity_log` / `aget_activity_log`
-    ActivityLog,
-    /// `Task::report_metrics` / `areport_metrics`
-    ReportMetrics,
-    /// `Tasks::push_events` / `apush_events`
-    PushEvents,
-    /// `Task::events` / `aevents`: opening the event stream
-    Events,
-    /// Public API v1: `invoke` / `ainvoke` (runs an agent; never retried once sent)
-    Invoke,
-    /// Public API v1: `invoke_async` / `ainvoke_async` (creates a task)
-    InvokeAsync,
-    /// Public API v1: `invoke_stream` / `ainvoke_stream` (runs an agent; never retried once sent)
-    InvokeStream,
-    /// Public API v1: `list_tasks` / `alist_tasks` (one page)
-    ListTasks,
-    /// Public API v1: `agent_tasks` / `aagent_tasks` (one page)
-    AgentTasks,
-    /// Public API v1: `get_task` / `aget_task`
-    GetTask,
-    /// Public API v1: `delete_task` / `adelete_task`
-    DeleteTask,
-    /// Public API v1: `thread` / `athread`
-    Thread,
-    /// Public API v1: `full_thread` / `afull_thread`
-    FullThread,
-}
-
-impl Operation {
-    /// The operation's name, as the blocking method is called.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::AgentStream => "agent_stream",
-            Operation::WorkerEvent => "worker_event",
-            Operation::Update => "update",
-            Operation::Get => "get",
-            Operation::Save => "save",
-            Operation::Stop => "stop",
-            Operation::Create => "create",
-            Operation::List => "list",
-            Operation::ListUserTasks => "list_user_tasks",
-            Operation::ReportExternalTask => "report_external_task",
-            Operation::ActivityLog => "get_activity_log",
-            Operation::ReportMetrics => "report_metrics",
-            Operation::PushEvents => "push_events",
-            Operation::Events => "events",
-            Operation::Invoke => "invoke",
-            Operation::InvokeAsync => "invoke_async",
-            Operation::InvokeStream => "invoke_stream",
-            Operation::ListTasks => "list_tasks",
-            Operation::AgentTasks => "agent_tasks",
-            Operation::GetTask => "get_task",
-            Operation::DeleteTask => "delete_task",
-            Operation::Thread => "thread",
-            Operation::FullThread => "full_thread",
-        }
-    }
-
-    /// True when sending the same request twice has the effect of sending it
-    /// once: update and save send the same body every time; get, list, the
-    /// activity log, opening a stream and stop change nothing or converge.
-    /// Create, the reports (metrics would be billed twice) and event pushes
-    /// (events would show twice) are not.
-    pub fn is_idempotent(self) -> bool {
-        !matches!(
-            self,
-            Operation::Create
-                | Operation::ReportExternalTask
-                | Operation::ReportMetrics
-                | Operation::PushEvents
-                | Operation::Invoke
-                | Operation::InvokeAsync
-                | Operation::InvokeStream
-        )
-    }
 }
 
 /// One request, ready for a transport: an [`http::Request`] (method, full
@@ -381,27 +281,20 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// Parses a one-task answer; errors never carry the key.
-    pub(crate) fn task(&self, response: HttpResponse) -> Result<crate::model::Task> {
-        response::task(response, self.secret())
+    /// Parses an answer as `T` (see [`response::Answer`]); errors never
+    /// carry the key.
+    pub(crate) fn parse<T: response::Answer>(&self, response: HttpResponse) -> Result<T> {
+        T::parse(response, self.secret())
     }
 
-    /// Parses a list answer; errors never carry the key.
-    pub(crate) fn task_list(
-        &self,
-        response: HttpResponse,
-    ) -> Result<Vec<crate::model::TaskListItem>> {
-        response::task_list(response, self.secret())
-    }
-
-    /// Parses an activity-log answer.
-    pub(crate) fn activity(&self, response: HttpResponse) -> Result<crate::model::ActivityThread> {
-        response::activity(response, self.secret())
+    /// Parses a one-task answer.
+    pub(crate) fn task(&self, response: HttpResponse) -> Result<Task> {
+        self.parse(response)
     }
 
     /// Checks an answer whose body is not used.
     pub(crate) fn accepted(&self, response: HttpResponse) -> Result<()> {
-        response::accepted(response, self.secret())
+        self.parse(response)
     }
 
     /// The key and the proxies' credentials, the secrets errors are scrubbed of.
@@ -555,7 +448,7 @@ impl RequestBuilder {
     /// As [`parse_task_list`], and the configured API key is scrubbed from
     /// any error.
     pub fn parse_task_list(&self, response: HttpResponse) -> Result<Vec<TaskListItem>> {
-        self.core.task_list(response)
+        self.core.parse(response)
     }
 }
 
