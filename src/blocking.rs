@@ -142,7 +142,13 @@ impl crate::front::blocking::Transport for Transport {
                 None => configured,
             })
             .map_err(|e| self.secrets.scrub_error(e))?;
-        read_answer(self.limit, response).map_err(|e| self.secrets.scrub_error(e))
+        let (status, headers) = (response.status(), response.headers());
+        let declared = header(headers, "content-length").and_then(|v| v.trim().parse().ok());
+        let retry_after = header(headers, "retry-after");
+        let reader = response.into_body().into_with_config().limit(u64::MAX).reader();
+        let body = read_body(reader, status.as_u16(), declared, self.limit);
+        let body = body.map_err(|e| self.secrets.scrub_error(e))?;
+        Ok(answer(status, retry_after.as_deref(), body))
     }
 
     /// The connection (within `head`, else the agent's connect timeout) and
@@ -305,37 +311,27 @@ impl RequestConfig {
     }
 }
 
-/// Reads a whole answer, within the body limits.
-fn read_answer(
-    limit: BodyLimit,
-    mut response: ureq::http::Response<ureq::Body>,
-) -> Result<HttpResponse> {
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let declared = response
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+/// Reads an answer's body within the limits: a 2xx body over the limit is
+/// [`Error::BodyTooLarge`]; of any other only the first bytes are kept, the
+/// rest left unread.
+fn read_body(reader: impl Read, status: u16, declared: Option<u64>, limit: BodyLimit) -> Result<Vec<u8>> {
+    let keep = limit.keep(status);
     let mut body = Vec::with_capacity(limit.start(status, declared)?);
-    let keep = limit.keep(status) as u64;
-    let read = if BodyLimit::is_strict(status) {
-        // Over the limit: ureq's error, turned into BodyTooLarge.
-        let mut reader = response.body_mut().with_config().limit(keep).reader();
-        reader.read_to_end(&mut body)
-    } else {
-        // An error answer: its first bytes; the rest is left unread.
-        let reader = response.body_mut().with_config().limit(u64::MAX).reader();
-        reader.take(keep).read_to_end(&mut body)
-    };
+    // One byte past the limit tells a 2xx body over it.
+    let past = u64::from(BodyLimit::is_strict(status));
+    let read = reader.take((keep as u64).saturating_add(past)).read_to_end(&mut body);
     if let Err(e) = read {
-        return Err(read_error(e, status, body.len(), limit));
+        return Err(broke_off(transport_error(ureq::Error::from(e)), status, body.len()));
     }
-    Ok(answer(response.status(), retry_after.as_deref(), body))
+    if body.len() > keep {
+        return Err(limit.exceeded(status));
+    }
+    Ok(body)
+}
+
+/// The text of header `name`, if any.
+fn header(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers.get(name)?.to_str().ok().map(str::to_string)
 }
 
 /// The most bytes one read of a stream takes.
@@ -362,10 +358,7 @@ impl crate::front::blocking::Stream for Streaming {
     }
 
     fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+        header(&self.headers, name)
     }
 
     fn read(&mut self) -> Result<StreamRead> {
@@ -382,18 +375,9 @@ impl crate::front::blocking::Stream for Streaming {
     }
 
     fn answer(&mut self) -> Result<HttpResponse> {
-        let status = self.status.as_u16();
-        let keep = self.limit.keep(status) as u64;
-        let mut body = Vec::new();
-        if let Err(e) = (&mut self.reader).take(keep).read_to_end(&mut body) {
-            let error = read_error(e, status, body.len(), self.limit);
-            return Err(self.secrets.scrub_error(error));
-        }
-        Ok(answer(
-            self.status,
-            self.header("retry-after").as_deref(),
-            body,
-        ))
+        let body = read_body(&mut self.reader, self.status.as_u16(), None, self.limit)
+            .map_err(|e| self.secrets.scrub_error(e))?;
+        Ok(answer(self.status, self.header("retry-after").as_deref(), body))
     }
 }
 
@@ -717,13 +701,6 @@ mod tests {
             "127.0.0.2:8443".parse().unwrap(),
             "port 0: the URL's"
         );
-    }
-}
-
-fn read_error(e: io::Error, status: u16, read: usize, limit: BodyLimit) -> Error {
-    match ureq::Error::from(e) {
-        ureq::Error::BodyExceedsLimit(_) => limit.exceeded(status),
-        other => broke_off(transport_error(other), status, read),
     }
 }
 

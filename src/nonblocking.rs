@@ -65,7 +65,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::sans_io::duration::clamp;
 use crate::sans_io::{
-    answer, broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take,
+    answer, broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead,
 };
 
 /// Sends requests with one `reqwest::Client` (its own connection pool).
@@ -242,14 +242,8 @@ impl Transport {
         let mut body = Vec::with_capacity(limit.start(status, response.content_length())?);
         loop {
             match response.chunk().await {
-                Ok(Some(chunk)) => match limit.take(status, body.len(), chunk.len())? {
-                    Take::All => body.extend_from_slice(&chunk),
-                    Take::PrefixThenStop(n) => {
-                        body.extend_from_slice(chunk.get(..n).unwrap_or(&chunk));
-                        break;
-                    }
-                },
-                Ok(None) => break,
+                Ok(Some(chunk)) if limit.append(status, &mut body, &chunk)? => {}
+                Ok(Some(_)) | Ok(None) => break,
                 Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
             }
         }
@@ -470,14 +464,8 @@ impl crate::front::nonblocking::Stream for Streaming {
             };
             self.idle_by = None;
             match read {
-                Ok(Some(chunk)) => match limit.take(status, body.len(), chunk.len())? {
-                    Take::All => body.extend_from_slice(&chunk),
-                    Take::PrefixThenStop(n) => {
-                        body.extend_from_slice(chunk.get(..n).unwrap_or(&chunk));
-                        break;
-                    }
-                },
-                Ok(None) => break,
+                Ok(Some(chunk)) if limit.append(status, body, &chunk)? => {}
+                Ok(Some(_)) | Ok(None) => break,
                 Err(e) => {
                     let error = broke_off(transport_error(e), status, body.len());
                     return Err(self.secrets.scrub_error(error));

@@ -208,19 +208,22 @@ impl BodyLimit {
         }
     }
 
-    /// How much of a chunk of `read` bytes, after `so_far`, to keep: all of
-    /// it, or (for a non-2xx answer reaching its cut) a prefix, after which
-    /// reading stops. A 2xx answer over the limit is an error. (The async
-    /// transport reads chunk by chunk; ureq applies the limits itself.)
+    /// Appends a chunk of the body to what was read so far: all of it,
+    /// or (for a non-2xx answer reaching its cut) its first bytes, then
+    /// `false`: read no more. A 2xx answer over the limit is an error. (The
+    /// async transport reads chunk by chunk; the blocking one reads whole.)
     #[cfg_attr(not(feature = "async"), allow(dead_code))]
-    pub(crate) fn take(self, status: u16, so_far: usize, read: usize) -> Result<Take> {
+    pub(crate) fn append(self, status: u16, body: &mut Vec<u8>, chunk: &[u8]) -> Result<bool> {
         let keep = self.keep(status);
-        if so_far.saturating_add(read) <= keep {
-            Ok(Take::All)
+        if body.len().saturating_add(chunk.len()) <= keep {
+            body.extend_from_slice(chunk);
+            Ok(true)
         } else if Self::is_strict(status) {
             Err(self.exceeded(status))
         } else {
-            Ok(Take::PrefixThenStop(keep.saturating_sub(so_far)))
+            let room = keep.saturating_sub(body.len());
+            body.extend_from_slice(chunk.get(..room).unwrap_or(chunk));
+            Ok(false)
         }
     }
 
@@ -231,16 +234,6 @@ impl BodyLimit {
             limit: self.bytes,
         }
     }
-}
-
-/// What [`BodyLimit::take`] decides for one chunk.
-#[cfg_attr(not(feature = "async"), allow(dead_code))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Take {
-    /// Keep the whole chunk and read on.
-    All,
-    /// Keep this many bytes of it and stop reading.
-    PrefixThenStop(usize),
 }
 
 /// What reading an open stream's body gave (the faces' event streams).

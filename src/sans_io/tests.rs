@@ -421,7 +421,7 @@ fn undecodable_bodies_are_decode_errors_with_a_snippet() {
 
 #[test]
 fn the_body_limit_refuses_a_large_2xx_and_cuts_an_error_body() {
-    use super::{BodyLimit, Take, MAX_ERROR_BODY_BYTES};
+    use super::{BodyLimit, MAX_ERROR_BODY_BYTES};
     let limit = BodyLimit { bytes: 100 };
     assert_eq!(limit.start(200, Some(100)).unwrap(), 100);
     assert_eq!(limit.start(200, None).unwrap(), 100);
@@ -432,18 +432,21 @@ fn the_body_limit_refuses_a_large_2xx_and_cuts_an_error_body() {
             limit: 100
         })
     ));
-    assert_eq!(limit.take(200, 60, 40).unwrap(), Take::All);
-    assert!(limit.take(200, 60, 41).is_err());
-    assert!(limit.take(200, usize::MAX, 1).is_err());
+    let mut body = vec![0; 60];
+    assert!(limit.append(200, &mut body, &[1; 40]).unwrap(), "all kept, read on");
+    assert_eq!(body.len(), 100);
+    assert!(limit.append(200, &mut body, &[1]).is_err(), "one past the limit");
+    assert!(limit.append(200, &mut vec![0; 60], &[1; 41]).is_err());
     // An error answer is never "too large": its first bytes are kept.
     let limit = BodyLimit { bytes: 1 << 20 };
     assert_eq!(
         limit.start(503, Some(u64::MAX)).unwrap(),
         MAX_ERROR_BODY_BYTES
     );
-    assert_eq!(
-        limit.take(503, MAX_ERROR_BODY_BYTES - 10, 100).unwrap(),
-        Take::PrefixThenStop(10)
-    );
-    assert_eq!(limit.take(429, 0, 100).unwrap(), Take::All);
+    let mut body = vec![0; MAX_ERROR_BODY_BYTES - 10];
+    assert!(!limit.append(503, &mut body, &[1; 100]).unwrap(), "cut: read no more");
+    assert_eq!(body.len(), MAX_ERROR_BODY_BYTES, "its first 10 bytes kept");
+    let mut body = Vec::new();
+    assert!(limit.append(429, &mut body, &[1; 100]).unwrap());
+    assert_eq!(body.len(), 100);
 }
