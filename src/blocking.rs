@@ -748,11 +748,12 @@ front_end! {
     prefix: [],
 }
 
-impl Iterator for EventStream {
-    type Item = Result<crate::model::TaskEvent>;
-
+face_streams! {
+    blocking,
     /// Blocks until the next event arrives (or the stream ends).
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_event()
-    }
+    EventStream => next_event: crate::model::TaskEvent;
+    /// Blocks while the next page is fetched (once per page).
+    TaskPages => next_item: crate::model::TaskListItem;
+    /// Blocks until the next event arrives (or the stream ends).
+    InvokeStream => next_invoke_event: crate::model::InvokeEvent;
 }

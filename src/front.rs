@@ -102,6 +102,39 @@ pub(crate) mod nonblocking {
     transport_traits!(maybe_async::must_be_async(AFIT));
 }
 
+/// The streams of a face as that face reads them, each from its one pump
+/// method: a blocking `Iterator`, or an async `next` and a `futures`
+/// `Stream`.
+macro_rules! face_streams {
+    (blocking, $( $(#[$doc:meta])* $type:ident => $pump:ident: $item:ty; )*) => {$(
+        impl Iterator for $type {
+            type Item = Result<$item>;
+
+            $(#[$doc])*
+            fn next(&mut self) -> Option<Self::Item> {
+                self.$pump()
+            }
+        }
+    )*};
+    (async, $( $(#[$doc:meta])* $type:ident => $pump:ident: $item:ty; )*) => {$(
+        impl $type {
+            $(#[$doc])*
+            pub async fn next(&mut self) -> Option<Result<$item>> {
+                self.$pump().await
+            }
+
+            /// The items as a `futures` stream; its `poll_next` is
+            /// cancel-safe as [`Self::next`] is (a `StreamExt::next` future
+            /// dropped half-way loses nothing).
+            pub fn into_stream(self) -> impl futures_core::Stream<Item = Result<$item>> + Send {
+                futures_util::stream::unfold(self, |mut stream| async move {
+                    stream.$pump().await.map(|item| (item, stream))
+                })
+            }
+        }
+    )*};
+}
+
 macro_rules! front_end {
     // Each method is named as in the blocking face; `prefix: [a]` names the
     // async face's (`[<$($a)? get>]` is `get` or `aget`).
@@ -114,7 +147,6 @@ macro_rules! front_end {
     ) => { pastey::paste! {
         use crate::sans_io::plan::PlanFollowingStatus;
         use crate::sans_io::retry::{Conflicts, Retrier, Step};
-        use crate::sans_io::Saving;
         use crate::sans_io::stream::{
             Disconnect, EventSession, NextStep, Opened, SessionItem, StreamPolicy,
         };
@@ -256,7 +288,7 @@ macro_rules! front_end {
                 loop {
                     let mut task = self.[<$($a)? get>](task_id).await?;
                     change(&mut task);
-                    let request = self.inner.shared.core.save(&task, Saving::WithoutDeepPlan);
+                    let request = self.inner.shared.core.save(&task, false);
                     match self.$execute(request).await {
                         Ok(saved) => return Ok(saved),
                         Err(error) => {
@@ -699,7 +731,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? save>](&mut self, tasks: &Tasks) -> Result<()> {
-                *self = tasks.$execute(tasks.inner.shared.core.save(self, Saving::WithoutDeepPlan)).await?;
+                *self = tasks.$execute(tasks.inner.shared.core.save(self, false)).await?;
                 Ok(())
             }
 
@@ -708,7 +740,7 @@ macro_rules! front_end {
             #[doc = $face]
             #[$mode]
             pub async fn [<$($a)? save_with_deep_plan_update>](&mut self, tasks: &Tasks) -> Result<()> {
-                *self = tasks.$execute(tasks.inner.shared.core.save(self, Saving::WithDeepPlan)).await?;
+                *self = tasks.$execute(tasks.inner.shared.core.save(self, true)).await?;
                 Ok(())
             }
 

@@ -617,7 +617,8 @@ front_end! {
     prefix: [a],
 }
 
-impl EventStream {
+face_streams! {
+    async,
     /// The next event, as soon as it arrives; `None` once the stream is
     /// over (after `task_finished`, by default).
     ///
@@ -628,20 +629,12 @@ impl EventStream {
     /// reconnects sooner than the backoff said), a connection under way is
     /// not opened twice, a read goes on with the same idle deadline, and no
     /// event is lost or given twice.
-    pub async fn next(&mut self) -> Option<Result<crate::model::TaskEvent>> {
-        self.next_event().await
-    }
-
-    /// The events as a `futures` stream. Its `poll_next` is cancel-safe in
-    /// the same way as [`EventStream::next`]: a `StreamExt::next` future
-    /// dropped half-way loses nothing.
-    pub fn into_stream(
-        self,
-    ) -> impl futures_core::Stream<Item = Result<crate::model::TaskEvent>> + Send {
-        futures_util::stream::unfold(self, |mut stream| async move {
-            stream.next_event().await.map(|event| (event, stream))
-        })
-    }
+    EventStream => next_event: crate::model::TaskEvent;
+    /// The next task, fetching the next page when this one is drained;
+    /// `None` once the walk is over.
+    TaskPages => next_item: crate::model::TaskListItem;
+    /// The next event, as soon as it arrives; `None` once the stream is over.
+    InvokeStream => next_invoke_event: crate::model::InvokeEvent;
 }
 
 #[cfg(feature = "runtime")]

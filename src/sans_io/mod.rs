@@ -31,7 +31,6 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Task, TaskListItem};
-use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 
 pub use http::{HeaderValue, Method};
 pub use request::Operation;
@@ -318,16 +317,6 @@ impl Core {
 // HTTP client (or a benchmark) can drive the Tasks API without this crate's
 // transports. It is the very code [`crate::Tasks`] runs, not a copy.
 
-/// Whether a save sends `deep_planning` (the official client's
-/// `with_deep_plan_update`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Saving {
-    /// Every field but `deep_planning`.
-    WithoutDeepPlan,
-    /// Every field.
-    WithDeepPlan,
-}
-
 /// Builds the requests of the Tasks API from a [`Config`], without I/O.
 ///
 /// The URL prefix and the header values are made once, in
@@ -375,61 +364,6 @@ impl RequestBuilder {
     /// The configuration the requests are built from.
     pub fn config(&self) -> &Config {
         &self.core.config
-    }
-
-    /// `PATCH /agent-execution/{task_id}/update` with only the fields set in
-    /// `change` (as [`crate::Tasks::update`] sends it).
-    pub fn update(&self, task_id: &str, change: &UpdateTask) -> Result<HttpRequest> {
-        self.core.update(task_id, change)
-    }
-
-    /// `GET /agent-execution/{task_id}/status` (as [`crate::Tasks::get`]).
-    pub fn get(&self, task_id: &str) -> Result<HttpRequest> {
-        self.core.get(task_id)
-    }
-
-    /// `PATCH /agent-execution/{task.id}/update` with the whole task (as
-    /// [`crate::Task::save`], or [`crate::Task::save_with_deep_plan_update`]
-    /// when `with_deep_plan`).
-    pub fn save(&self, task: &Task, with_deep_plan: bool) -> Result<HttpRequest> {
-        let saving = if with_deep_plan {
-            Saving::WithDeepPlan
-        } else {
-            Saving::WithoutDeepPlan
-        };
-        self.core.save(task, saving)
-    }
-
-    /// `DELETE /agent-execution/{task_id}` (as [`crate::Tasks::stop`]).
-    pub fn stop(&self, task_id: &str) -> Result<HttpRequest> {
-        self.core.stop(task_id)
-    }
-
-    /// `POST /agent-execution/{agent_id}` (as [`crate::Tasks::create`]).
-    pub fn create(&self, new_task: &CreateTask) -> Result<HttpRequest> {
-        self.core.create(new_task)
-    }
-
-    /// `GET /agent-execution/executions/history/{agent_id}?filters` (as
-    /// [`crate::Tasks::list`]).
-    pub fn list(&self, agent_id: &str, filter: &ListFilter) -> Result<HttpRequest> {
-        self.core.list(agent_id, filter)
-    }
-
-    /// `GET /agent-execution/executions/history/user/{user_id}?filters` (as
-    /// [`crate::Tasks::list_user_tasks`]).
-    pub fn list_user_tasks(&self, user_id: &str, filter: &ListFilter) -> Result<HttpRequest> {
-        self.core.list_user_tasks(user_id, filter)
-    }
-
-    /// `POST /agent-execution/{agent_id}/report_task` (as
-    /// [`crate::Tasks::report_external_task`]).
-    pub fn report_external_task(
-        &self,
-        agent_id: &str,
-        report: &ExternalTaskReport,
-    ) -> Result<HttpRequest> {
-        self.core.report_external_task(agent_id, report)
     }
 
     /// As [`parse_task`], and the configured API key is scrubbed from any

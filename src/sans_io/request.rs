@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use http::header::{HeaderName, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 
-use super::{metrics, public, segment, Body, Core, HttpRequest, Method, Saving};
+use super::{metrics, public, segment, Body, Core, HttpRequest, Method};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::model::{Task, TaskEvent};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
@@ -91,16 +91,26 @@ impl Core {
 /// sending it twice has the effect of sending it once (`idempotent`: retried
 /// after it may have reached the server; `once`: not), and the `Core` method
 /// that builds its request, in which `OPERATION` is the endpoint's own
-/// operation. `others` names the operations whose requests are built
-/// elsewhere (the agent worker's, in [`super::worker`]).
+/// operation. `public` also makes it a method of [`super::RequestBuilder`].
+/// `others` names the operations whose requests are built elsewhere (the
+/// agent worker's, in [`super::worker`]).
 macro_rules! endpoints {
     (@idempotent idempotent) => { true };
     (@idempotent once) => { false };
+    (@builder [] $($skip:tt)*) => {};
+    (@builder [public] $(#[$doc:meta])* fn $fn:ident($($arg:ident: $ty:ty),*)) => {
+        impl super::RequestBuilder {
+            $(#[$doc])*
+            pub fn $fn(&self, $($arg: $ty),*) -> Result<HttpRequest> {
+                self.core.$fn($($arg),*)
+            }
+        }
+    };
     (
         others { $( $(#[$odoc:meta])* $other:ident = $oname:literal, $oretry:ident; )* }
         $(
             $(#[$doc:meta])*
-            $variant:ident = $name:literal, $retry:ident;
+            $variant:ident = $name:literal, $retry:ident $(, $public:ident)?;
             fn $fn:ident(&$self:ident $(, $arg:ident: $ty:ty)* $(,)?) $body:block
         )*
     ) => {
@@ -145,6 +155,8 @@ macro_rules! endpoints {
                 }
             )*
         }
+
+        $( endpoints!(@builder [$($public)?] $(#[$doc])* fn $fn($($arg: $ty),*)); )*
     };
 }
 
@@ -157,7 +169,7 @@ endpoints! {
     }
 
     /// `PATCH /agent-execution/{task_id}/update` with only the fields set.
-    Update = "update", idempotent;
+    Update = "update", idempotent, public;
     fn update(&self, task_id: &str, change: &UpdateTask) {
         if let Some(ext) = &change.tool_call_payload_extension {
             if !ext.is_object() {
@@ -169,7 +181,7 @@ endpoints! {
     }
 
     /// `GET /agent-execution/{task_id}/status`.
-    Get = "get", idempotent;
+    Get = "get", idempotent, public;
     fn get(&self, task_id: &str) {
         let url = self.task_url("task_id", task_id, "/status")?;
         self.request(OPERATION, Method::GET, (task_id, url), None)
@@ -178,25 +190,25 @@ endpoints! {
     /// `PATCH /agent-execution/{task.id}/update` with the whole task, every
     /// field the server sent (known or not) included, `deep_planning` only
     /// when `with_deep_plan`.
-    Save = "save", idempotent;
-    fn save(&self, task: &Task, saving: Saving) {
+    Save = "save", idempotent, public;
+    fn save(&self, task: &Task, with_deep_plan: bool) {
         let url = self.task_url("task.id", &task.id, "/update")?;
         let body = task
-            .save_body(saving == Saving::WithDeepPlan)
+            .save_body(with_deep_plan)
             .and_then(|body| serde_json::to_vec(&body))
             .map_err(|e| Error::invalid("task", format!("cannot be serialized: {e}")))?;
         self.request(OPERATION, Method::PATCH, (&task.id, url), Some(body))
     }
 
     /// `DELETE /agent-execution/{task_id}`.
-    Stop = "stop", idempotent;
+    Stop = "stop", idempotent, public;
     fn stop(&self, task_id: &str) {
         let url = self.task_url("task_id", task_id, "")?;
         self.request(OPERATION, Method::DELETE, (task_id, url), None)
     }
 
     /// `POST /agent-execution/{agent_id}`, `x-agent-version` when given.
-    Create = "create", once;
+    Create = "create", once, public;
     fn create(&self, new: &CreateTask) {
         let url = self.task_url("agent_id", new.agent_id(), "")?;
         let body = to_body(new)?;
@@ -211,7 +223,7 @@ endpoints! {
     }
 
     /// `GET /agent-execution/executions/history/{agent_id}?filters`.
-    List = "list", idempotent;
+    List = "list", idempotent, public;
     fn list(&self, agent_id: &str, filter: &ListFilter) {
         let mut url = self.task_url("agent_id", agent_id, "")?;
         url.insert_str(self.prefix.len(), "executions/history/");
@@ -221,7 +233,7 @@ endpoints! {
 
     /// `GET /agent-execution/executions/history/user/{user_id}?filters`
     /// (the filter's `user_id` is not sent: the path names the user).
-    ListUserTasks = "list_user_tasks", idempotent;
+    ListUserTasks = "list_user_tasks", idempotent, public;
     fn list_user_tasks(&self, user_id: &str, filter: &ListFilter) {
         let mut url = self.task_url("user_id", user_id, "")?;
         url.insert_str(self.prefix.len(), "executions/history/user/");
@@ -230,7 +242,7 @@ endpoints! {
     }
 
     /// `POST /agent-execution/{agent_id}/report_task`.
-    ReportExternalTask = "report_external_task", once;
+    ReportExternalTask = "report_external_task", once, public;
     fn report_external_task(&self, agent_id: &str, report: &ExternalTaskReport) {
         if !report.duration.is_finite() {
             return Err(Error::invalid("duration", "must be a finite number"));

@@ -12,7 +12,6 @@ use crate::error::Error;
 use crate::model::{AgentExecutionStatus, Task};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 use crate::sans_io::response::{self, Secret};
-use crate::sans_io::Saving;
 
 #[path = "../../tests/common/expected.rs"]
 mod expected;
@@ -68,18 +67,13 @@ fn build(case: &str) -> Result<HttpRequest, Error> {
             let mut task = recorder_task();
             task.result = Some("saved result".into());
             task.status = Some(AgentExecutionStatus::Completed);
-            let saving = if case == "save_with_deep_plan" {
-                Saving::WithDeepPlan
-            } else {
-                Saving::WithoutDeepPlan
-            };
-            core.save(&task, saving)
+            core.save(&task, case == "save_with_deep_plan")
         }
         "set_status" => {
             let mut task = recorder_task();
             task.status = Some(AgentExecutionStatus::Failed);
             task.result = Some("boom".into());
-            core.save(&task, Saving::WithoutDeepPlan)
+            core.save(&task, false)
         }
         "stop" => core.stop("task_xyz"),
         "create" => core.create(&CreateTask::new("agent-123", "Hello!")),
@@ -181,7 +175,7 @@ fn ids_are_one_segment_and_bad_ids_are_refused_before_any_request() {
     }
     let mut task = recorder_task();
     task.id = "..".into();
-    assert!(core.save(&task, Saving::WithoutDeepPlan).is_err());
+    assert!(core.save(&task, false).is_err());
 }
 
 #[test]
@@ -433,9 +427,15 @@ fn the_body_limit_refuses_a_large_2xx_and_cuts_an_error_body() {
         })
     ));
     let mut body = vec![0; 60];
-    assert!(limit.append(200, &mut body, &[1; 40]).unwrap(), "all kept, read on");
+    assert!(
+        limit.append(200, &mut body, &[1; 40]).unwrap(),
+        "all kept, read on"
+    );
     assert_eq!(body.len(), 100);
-    assert!(limit.append(200, &mut body, &[1]).is_err(), "one past the limit");
+    assert!(
+        limit.append(200, &mut body, &[1]).is_err(),
+        "one past the limit"
+    );
     assert!(limit.append(200, &mut vec![0; 60], &[1; 41]).is_err());
     // An error answer is never "too large": its first bytes are kept.
     let limit = BodyLimit { bytes: 1 << 20 };
@@ -444,7 +444,10 @@ fn the_body_limit_refuses_a_large_2xx_and_cuts_an_error_body() {
         MAX_ERROR_BODY_BYTES
     );
     let mut body = vec![0; MAX_ERROR_BODY_BYTES - 10];
-    assert!(!limit.append(503, &mut body, &[1; 100]).unwrap(), "cut: read no more");
+    assert!(
+        !limit.append(503, &mut body, &[1; 100]).unwrap(),
+        "cut: read no more"
+    );
     assert_eq!(body.len(), MAX_ERROR_BODY_BYTES, "its first 10 bytes kept");
     let mut body = Vec::new();
     assert!(limit.append(429, &mut body, &[1; 100]).unwrap());
