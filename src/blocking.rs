@@ -136,11 +136,12 @@ impl crate::front::blocking::Transport for Transport {
     type Streaming = Streaming;
 
     fn send(&self, request: &HttpRequest, timeout: Option<Duration>) -> Result<HttpResponse> {
+        let per = PerRequest {
+            global: timeout.map(|timeout| Some(clamp(timeout))),
+            ..PerRequest::default()
+        };
         let response = self
-            .exchange(request, |configured| match timeout {
-                Some(timeout) => configured.timeout_global(Some(clamp(timeout))),
-                None => configured,
-            })
+            .exchange(request, per)
             .map_err(|e| self.secrets.scrub_error(e))?;
         let (status, headers) = (response.status(), response.headers());
         let declared = header(headers, "content-length").and_then(|v| v.trim().parse().ok());
@@ -161,17 +162,14 @@ impl crate::front::blocking::Transport for Transport {
         idle: Duration,
     ) -> Result<Streaming> {
         let (head, idle) = (head.map(clamp), clamp(idle));
+        let per = PerRequest {
+            global: Some(None),
+            connect: head,
+            recv_response: Some(head.unwrap_or(idle)),
+            per_read: Some(idle),
+        };
         let response = self
-            .exchange(request, |configured| {
-                let configured = configured
-                    .timeout_global(None)
-                    .timeout_recv_response(Some(head.unwrap_or(idle)))
-                    .timeout_per_read(Some(idle));
-                match head {
-                    Some(head) => configured.timeout_connect(Some(head)),
-                    None => configured,
-                }
-            })
+            .exchange(request, per)
             .map_err(|e| self.secrets.scrub_error(e))?;
         let (parts, body) = response.into_parts();
         Ok(Streaming {
@@ -190,13 +188,11 @@ impl crate::front::blocking::Transport for Transport {
 }
 
 impl Transport {
-    /// Sends `request`; `configure` adjusts its timeouts when it needs to
-    /// (request-level settings cost a copy of the agent's configuration, so
-    /// a plain call goes without).
+    /// Sends `request` with the request-level settings `per`.
     fn exchange(
         &self,
         request: &HttpRequest,
-        configure: impl FnOnce(RequestConfig) -> RequestConfig,
+        per: PerRequest,
     ) -> Result<ureq::http::Response<ureq::Body>> {
         // The rules of this very URL: plain http refused off loopback, and
         // its own proxy (the events root may be another host than the base).
@@ -209,21 +205,15 @@ impl Transport {
                 &decided
             }
         };
-        let proxy =
-            if self.foreign || route.proxy == self.agent_proxy {
-                None
-            } else {
-                Some(match &route.proxy {
-                    Some(proxy) => Some(ureq::Proxy::new(proxy.as_str()).map_err(|e| {
-                        Error::Config(format!("the proxy {proxy} is not usable: {e}"))
-                    })?),
-                    None => None,
-                })
-            };
-        let configure = move |configured: RequestConfig| {
-            let mut configured = configure(configured);
-            configured.proxy = proxy;
-            configured
+        let proxy = if self.foreign || route.proxy == self.agent_proxy {
+            None
+        } else {
+            Some(match &route.proxy {
+                Some(proxy) => Some(ureq::Proxy::new(proxy.as_str()).map_err(|e| {
+                    Error::Config(format!("the proxy {proxy} is not usable: {e}"))
+                })?),
+                None => None,
+            })
         };
         // ureq 3 takes the `http` request as it is.
         let mut sent = ureq::http::Request::new(());
@@ -231,84 +221,56 @@ impl Transport {
         *sent.uri_mut() = request.uri().clone();
         *sent.headers_mut() = request.headers().clone();
         match request.body().as_slice() {
-            [] => self.run(sent.map(|()| ureq::SendBody::none()), configure),
-            body => self.run(sent.map(|()| body), configure),
+            [] => self.run(sent.map(|()| ureq::SendBody::none()), per, proxy),
+            body => self.run(sent.map(|()| body), per, proxy),
         }
         .map_err(transport_error)
     }
 
-    /// Runs `request`, with request-level settings only when `configure`
-    /// or a foreign agent needs them.
+    /// Runs `request`, with request-level settings only when `per`, the
+    /// route's `proxy` or a foreign agent needs them (they cost a copy of
+    /// the agent's configuration, so a plain call goes without).
     fn run<B: ureq::AsSendBody>(
         &self,
         request: ureq::http::Request<B>,
-        configure: impl FnOnce(RequestConfig) -> RequestConfig,
+        per: PerRequest,
+        proxy: Option<Option<ureq::Proxy>>,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let mut configured = configure(RequestConfig::default());
-        if self.foreign {
-            configured.http_status_as_error = Some(false);
-            // Whatever the caller's agent follows: a 3xx is an answer, and
-            // the key never goes to the host it points to.
-            configured.max_redirects = Some(0);
-        }
-        if configured == RequestConfig::default() {
+        if !self.foreign && proxy.is_none() && per == PerRequest::default() {
             return self.agent.run(request);
         }
         let mut builder = self.agent.configure_request(request);
-        if let Some(timeout) = configured.timeout_global {
+        if let Some(timeout) = per.global {
             builder = builder.timeout_global(timeout);
         }
-        if let Some(timeout) = configured.timeout_connect {
-            builder = builder.timeout_connect(timeout);
+        if let Some(timeout) = per.connect {
+            builder = builder.timeout_connect(Some(timeout));
         }
-        if let Some(timeout) = configured.timeout_recv_response {
-            builder = builder.timeout_recv_response(timeout);
+        if let Some(timeout) = per.recv_response {
+            builder = builder.timeout_recv_response(Some(timeout));
         }
-        if let Some(timeout) = configured.timeout_per_read {
-            builder = builder.timeout_per_read(timeout);
+        if let Some(timeout) = per.per_read {
+            builder = builder.timeout_per_read(Some(timeout));
         }
-        if let Some(as_error) = configured.http_status_as_error {
-            builder = builder.http_status_as_error(as_error);
+        if self.foreign {
+            // Whatever the caller's agent follows: a 3xx is an answer, and
+            // the key never goes to the host it points to.
+            builder = builder.http_status_as_error(false).max_redirects(0);
         }
-        if let Some(max) = configured.max_redirects {
-            builder = builder.max_redirects(max);
-        }
-        if let Some(proxy) = configured.proxy {
+        if let Some(proxy) = proxy {
             builder = builder.proxy(proxy);
         }
         self.agent.run(builder.build())
     }
 }
 
-/// The request-level settings a call may need (each `None`: the agent's).
+/// The request-level timeouts a call may need (each `None`: the agent's).
 #[derive(Debug, Default, PartialEq, Eq)]
-struct RequestConfig {
-    timeout_global: Option<Option<Duration>>,
-    timeout_connect: Option<Option<Duration>>,
-    timeout_recv_response: Option<Option<Duration>>,
-    timeout_per_read: Option<Option<Duration>>,
-    http_status_as_error: Option<bool>,
-    max_redirects: Option<u32>,
-    proxy: Option<Option<ureq::Proxy>>,
-}
-
-impl RequestConfig {
-    fn timeout_global(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout_global = Some(timeout);
-        self
-    }
-    fn timeout_connect(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout_connect = Some(timeout);
-        self
-    }
-    fn timeout_recv_response(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout_recv_response = Some(timeout);
-        self
-    }
-    fn timeout_per_read(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout_per_read = Some(timeout);
-        self
-    }
+struct PerRequest {
+    global: Option<Option<Duration>>,
+    connect: Option<Duration>,
+    recv_response: Option<Duration>,
+    per_read: Option<Duration>,
 }
 
 /// Reads an answer's body within the limits: a 2xx body over the limit is

@@ -201,7 +201,18 @@ impl Transport {
             }
             let response = builder.send().await.map_err(transport_error)?;
             self.same_origin(request, &response)?;
-            self.read_answer(response).await
+            // Read as a stream's error answer is, without its idle timeout
+            // (the whole request's bounds it).
+            let mut whole = Streaming {
+                conn: Conn::Open(response),
+                idle: STREAM_LIFETIME,
+                idle_by: None,
+                answer: None,
+                limit: self.limit,
+                secrets: self.secrets.clone(),
+                origin: None,
+            };
+            whole.answer().await
         };
         sent.await.map_err(|e| self.secrets.scrub_error(e))
     }
@@ -232,22 +243,6 @@ impl Transport {
             builder = builder.body(request.body().0.clone());
         }
         Ok(builder)
-    }
-
-    /// Reads a whole answer, within the body limits.
-    async fn read_answer(&self, mut response: reqwest::Response) -> Result<HttpResponse> {
-        let limit = self.limit;
-        let (code, status) = (response.status(), response.status().as_u16());
-        let retry_after = header(&response, "retry-after");
-        let mut body = Vec::with_capacity(limit.start(status, response.content_length())?);
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) if limit.append(status, &mut body, &chunk)? => {}
-                Ok(Some(_)) | Ok(None) => break,
-                Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
-            }
-        }
-        Ok(answer(code, retry_after.as_deref(), body))
     }
 }
 
@@ -432,47 +427,38 @@ impl crate::front::nonblocking::Stream for Streaming {
 
     async fn answer(&mut self) -> Result<HttpResponse> {
         self.head().await?;
-        let limit = self.limit;
-        let Conn::Open(response) = &mut self.conn else {
+        let Some(response) = self.response() else {
             return Err(Error::invalid("stream", "no answer to read"));
         };
         let (code, status) = (response.status(), response.status().as_u16());
-        let body = match &mut self.answer {
-            Some(body) => body,
-            None => self.answer.insert(Vec::with_capacity(
-                limit.start(status, response.content_length())?,
-            )),
-        };
+        let retry_after = header(response, "retry-after");
+        if self.answer.is_none() {
+            let capacity = self.limit.start(status, response.content_length())?;
+            self.answer = Some(Vec::with_capacity(capacity));
+        }
         loop {
             // Each chunk is kept as it comes: a dropped call loses none.
             // A body that stops coming is given up after the idle timeout,
             // as a stream's: a half-open connection must not hold the
             // stream (or the worker's) for ever. The deadline survives a
-            // dropped call.
-            let by = *self.idle_by.get_or_insert_with(|| deadline(self.idle));
-            let Ok(read) = tokio::time::timeout_at(by, response.chunk()).await else {
-                self.idle_by = None;
-                let error = Error::Transport(TransportError::new(
+            // dropped call (it is `read`'s).
+            let read = self.read().await;
+            let body = self.answer.get_or_insert_with(Vec::new);
+            let error = match read {
+                Ok(StreamRead::Bytes(chunk)) if self.limit.append(status, body, &chunk)? => continue,
+                Ok(StreamRead::Bytes(_) | StreamRead::End) => break,
+                Ok(StreamRead::Idle) => Error::Transport(TransportError::new(
                     TransportErrorKind::Timeout,
                     format!(
                         "the error answer's body stopped coming for {:?} (the idle timeout)",
                         self.idle
                     ),
                     None,
-                ));
-                return Err(broke_off(error, status, body.len()));
+                )),
+                Err(error) => error,
             };
-            self.idle_by = None;
-            match read {
-                Ok(Some(chunk)) if limit.append(status, body, &chunk)? => {}
-                Ok(Some(_)) | Ok(None) => break,
-                Err(e) => {
-                    let error = broke_off(transport_error(e), status, body.len());
-                    return Err(self.secrets.scrub_error(error));
-                }
-            }
+            return Err(broke_off(error, status, body.len()));
         }
-        let retry_after = header(response, "retry-after");
         let body = self.answer.take().unwrap_or_default();
         Ok(answer(code, retry_after.as_deref(), body))
     }

@@ -1,7 +1,7 @@
 //! Every endpoint of the core, one declaration each (in `endpoints!`):
 //! its [`Operation`] (name, and whether a retry is safe) and its request
 //! (method, full URL, headers and body bytes). Its answer is parsed by the
-//! [`super::response::Answer`] of the type the front-end method returns.
+//! `Answer` impl (in `response`) of the type the front-end method returns.
 //! No I/O.
 //!
 //! Each request refuses bad arguments (an empty id, `.` or `..`, a payload
