@@ -16,13 +16,9 @@ use crate::public::TaskQuery;
 const DEFAULT_PER_PAGE: u32 = 20;
 
 impl Core {
-    /// `{public_api_url}/v1/{head}/{id}{tail}`, the id one encoded segment.
-    pub(super) fn public_url(
-        &self,
-        head: &str,
-        id: Option<(&'static str, &str)>,
-        tail: &str,
-    ) -> Result<String> {
+    /// `{public_api_url}` and then `pieces` (as [`super::request::url`]),
+    /// once the public API is known to be in use.
+    pub(super) fn public_url(&self, pieces: &[(&'static str, &str)]) -> Result<String> {
         let base = &self.config.public_api_url;
         if !self.config.public_api_in_use {
             return Err(crate::Error::Config(format!(
@@ -31,16 +27,7 @@ impl Core {
                  XPANDER_PUBLIC_API_URL or ClientBuilder::public_api_url"
             )));
         }
-        let mut url = String::with_capacity(base.len().saturating_add(64));
-        url.push_str(base);
-        url.push_str("/v1/");
-        url.push_str(head);
-        if let Some((name, id)) = id {
-            url.push('/');
-            url.push_str(&segment::encode(name, id)?);
-        }
-        url.push_str(tail);
-        Ok(url)
+        super::request::url(base, pieces)
     }
 }
 

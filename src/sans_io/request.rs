@@ -24,17 +24,7 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 impl Core {
     /// `{base}/agent-execution/{id}{suffix}`, the id one encoded segment.
     pub(super) fn task_url(&self, name: &'static str, id: &str, suffix: &str) -> Result<String> {
-        let id = segment::encode(name, id)?;
-        let mut url = String::with_capacity(
-            self.prefix
-                .len()
-                .saturating_add(id.len())
-                .saturating_add(suffix.len()),
-        );
-        url.push_str(&self.prefix);
-        url.push_str(&id);
-        url.push_str(suffix);
-        Ok(url)
+        url(&self.prefix, &[(name, id), ("", suffix)])
     }
 
     /// The request of `operation`: `accept: */*`, the key, and
@@ -72,18 +62,20 @@ impl Core {
             http,
         })
     }
+}
 
-    /// `{base}/{path}` with each segment percent-encoded.
-    fn api_url(&self, segments: &[(&'static str, &str)], prefix: &str) -> Result<String> {
-        let mut url = format!("{}/{prefix}", self.config.base_url);
-        for (i, (name, value)) in segments.iter().enumerate() {
-            if i > 0 {
-                url.push('/');
-            }
-            url.push_str(&segment::encode(name, value)?);
+/// `base`, then each piece: `("", text)` as it is, `(name, id)` the id as
+/// one percent-encoded segment (refused as argument `name` when it cannot be).
+pub(super) fn url(base: &str, pieces: &[(&'static str, &str)]) -> Result<String> {
+    let mut url = String::with_capacity(base.len().saturating_add(64));
+    url.push_str(base);
+    for (name, piece) in pieces {
+        match *name {
+            "" => url.push_str(piece),
+            name => url.push_str(&segment::encode(name, piece)?),
         }
-        Ok(url)
     }
+    Ok(url)
 }
 
 /// Declares every endpoint of the core, each once: its [`Operation`]
@@ -225,8 +217,7 @@ endpoints! {
     /// `GET /agent-execution/executions/history/{agent_id}?filters`.
     List = "list", idempotent, public;
     fn list(&self, agent_id: &str, filter: &ListFilter) {
-        let mut url = self.task_url("agent_id", agent_id, "")?;
-        url.insert_str(self.prefix.len(), "executions/history/");
+        let mut url = url(&self.prefix, &[("", "executions/history/"), ("agent_id", agent_id)])?;
         push_query(&mut url, filter, true);
         self.request(OPERATION, Method::GET, (agent_id, url), None)
     }
@@ -235,8 +226,8 @@ endpoints! {
     /// (the filter's `user_id` is not sent: the path names the user).
     ListUserTasks = "list_user_tasks", idempotent, public;
     fn list_user_tasks(&self, user_id: &str, filter: &ListFilter) {
-        let mut url = self.task_url("user_id", user_id, "")?;
-        url.insert_str(self.prefix.len(), "executions/history/user/");
+        let pieces = [("", "executions/history/user/"), ("user_id", user_id)];
+        let mut url = url(&self.prefix, &pieces)?;
         push_query(&mut url, filter, false);
         self.request(OPERATION, Method::GET, (user_id, url), None)
     }
@@ -254,17 +245,18 @@ endpoints! {
     /// `GET /activity/{agent_id}/{task_id}` (agent first, then task).
     ActivityLog = "get_activity_log", idempotent;
     fn activity_log(&self, agent_id: &str, task_id: &str) {
-        let ids = [("task.agent_id", agent_id), ("task.id", task_id)];
-        let url = self.api_url(&ids, "activity/")?;
+        let pieces = [("", "/activity/"), ("task.agent_id", agent_id), ("", "/"), ("task.id", task_id)];
+        let url = url(&self.config.base_url, &pieces)?;
         self.request(OPERATION, Method::GET, (task_id, url), None)
     }
 
     /// `POST /agents-metrics/{agent_id}/execution` with the task's metrics report.
     ReportMetrics = "report_metrics", once;
     fn report_metrics(&self, task: &Task, served_model: Option<&str>) {
-        let url = self.api_url(&[("task.agent_id", &task.agent_id)], "agents-metrics/")?;
+        let pieces = [("", "/agents-metrics/"), ("task.agent_id", &task.agent_id), ("", "/execution")];
+        let url = url(&self.config.base_url, &pieces)?;
         let body = to_body(&metrics::report_body(task, served_model)?)?;
-        self.request(OPERATION, Method::POST, (&task.id, url + "/execution"), Some(body))
+        self.request(OPERATION, Method::POST, (&task.id, url), Some(body))
     }
 
     /// `POST /agent-execution/{task_id}/events/push` with a JSON array of envelopes.
@@ -287,8 +279,7 @@ endpoints! {
                     .into(),
             )
         })?;
-        let task = segment::encode("task_id", task_id)?;
-        let url = format!("{root}/agent-execution/{task}/events");
+        let url = url(root, &[("", "/agent-execution/"), ("task_id", task_id), ("", "/events")])?;
         let mut request = self.request(OPERATION, Method::GET, (task_id, url), None)?;
         for (name, value) in headers {
             request.headers_mut().insert(name, value);
@@ -323,7 +314,7 @@ endpoints! {
     ListTasks = "list_tasks", idempotent;
     fn list_tasks(&self, query: &TaskQuery) {
         query.check()?;
-        let mut url = self.public_url("tasks", None, "")?;
+        let mut url = self.public_url(&[("", "/v1/tasks")])?;
         public::push_query(&mut url, query, true);
         self.request(OPERATION, Method::GET, ("", url), None)
     }
@@ -333,7 +324,8 @@ endpoints! {
     AgentTasks = "agent_tasks", idempotent;
     fn agent_tasks(&self, agent_id: &str, query: &TaskQuery) {
         query.check()?;
-        let mut url = self.public_url("agents", Some(("agent_id", agent_id)), "/tasks")?;
+        let pieces = [("", "/v1/agents/"), ("agent_id", agent_id), ("", "/tasks")];
+        let mut url = self.public_url(&pieces)?;
         public::push_query(&mut url, query, false);
         self.request(OPERATION, Method::GET, (agent_id, url), None)
     }
@@ -341,28 +333,30 @@ endpoints! {
     /// Public API v1: `GET /v1/tasks/{task_id}`.
     GetTask = "get_task", idempotent;
     fn get_task(&self, task_id: &str) {
-        let url = self.public_url("tasks", Some(("task_id", task_id)), "")?;
+        let url = self.public_url(&[("", "/v1/tasks/"), ("task_id", task_id)])?;
         self.request(OPERATION, Method::GET, (task_id, url), None)
     }
 
     /// Public API v1: `DELETE /v1/tasks/{task_id}`.
     DeleteTask = "delete_task", idempotent;
     fn delete_task(&self, task_id: &str) {
-        let url = self.public_url("tasks", Some(("task_id", task_id)), "")?;
+        let url = self.public_url(&[("", "/v1/tasks/"), ("task_id", task_id)])?;
         self.request(OPERATION, Method::DELETE, (task_id, url), None)
     }
 
     /// Public API v1: `GET /v1/tasks/{task_id}/thread`.
     Thread = "thread", idempotent;
     fn thread(&self, task_id: &str) {
-        let url = self.public_url("tasks", Some(("task_id", task_id)), "/thread")?;
+        let pieces = [("", "/v1/tasks/"), ("task_id", task_id), ("", "/thread")];
+        let url = self.public_url(&pieces)?;
         self.request(OPERATION, Method::GET, (task_id, url), None)
     }
 
     /// Public API v1: `GET /v1/tasks/{task_id}/thread/full` (sub-tasks too).
     FullThread = "full_thread", idempotent;
     fn full_thread(&self, task_id: &str) {
-        let url = self.public_url("tasks", Some(("task_id", task_id)), "/thread/full")?;
+        let pieces = [("", "/v1/tasks/"), ("task_id", task_id), ("", "/thread/full")];
+        let url = self.public_url(&pieces)?;
         self.request(OPERATION, Method::GET, (task_id, url), None)
     }
 }
@@ -377,7 +371,7 @@ impl Core {
         request: &Invoke,
     ) -> Result<HttpRequest> {
         request.check()?;
-        let url = self.public_url("agents", Some(("agent_id", agent_id)), tail)?;
+        let url = self.public_url(&[("", "/v1/agents/"), ("agent_id", agent_id), ("", tail)])?;
         self.request(
             operation,
             Method::POST,
