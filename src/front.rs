@@ -2,19 +2,19 @@
 //!
 //! [`front_end!`] holds the body and the docs of every public method of
 //! [`crate::Tasks`], [`crate::Task`] and [`crate::TaskListItem`] (and, through
-//! `public_front_end!`, of the public API v1). It is expanded twice:
-//! `front_end!(blocking)` in [`crate::blocking`] under
+//! `public_front_end!`, of the public API v1), each written once under its
+//! blocking name. It is expanded twice: in [`crate::blocking`] under
 //! `#[maybe_async::must_be_sync]` with the ureq transport (`update`, `get`,
-//! …) and `front_end!(nonblocking)` in [`crate::nonblocking`] under
-//! `#[maybe_async::must_be_async]` with the reqwest transport (`aupdate`,
-//! `aget`, …: each method is written with its blocking name, and the async
-//! one is pasted with an `a` in front). Each expansion names its own transport, which implements
-//! that face's form of the [`transport_traits!`] (one definition, expanded
-//! as `blocking::{Transport, Stream}` and `nonblocking::{Transport,
-//! Stream}`); `must_be_sync` strips the `async` and `.await`. The bodies
-//! stay thin: build the request in
-//! [`crate::sans_io::request`], send it (retrying as [`crate::sans_io::retry`]
-//! decides), parse the answer in [`crate::sans_io::response`].
+//! …) and in [`crate::nonblocking`] under `#[maybe_async::must_be_async]`
+//! with the reqwest transport and `prefix: [a]`, which pastes each name
+//! with an `a` in front (`aupdate`, `aget`, …). Each expansion names its
+//! own transport, which implements that face's form of the
+//! [`transport_traits!`] (one definition, expanded as
+//! `blocking::{Transport, Stream}` and `nonblocking::{Transport, Stream}`);
+//! `must_be_sync` strips the `async` and `.await`. The bodies stay thin:
+//! `$execute` sends the request built in [`crate::sans_io::request`]
+//! (retrying as [`crate::sans_io::retry`] decides) and parses the answer
+//! as the method's return type ([`crate::sans_io::response`]).
 
 /// What a face's transport does for the front end, written once and
 /// expanded for each face: send a request the core built and read its
