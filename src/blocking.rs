@@ -105,16 +105,10 @@ impl Transport {
             connector,
             CachingResolver::new(config.resolve.clone()),
         );
-        Ok(Transport {
-            agent,
-            limit: BodyLimit {
-                bytes: config.max_response_bytes,
-            },
-            foreign: false,
-            routes: config.routes.clone(),
-            agent_proxy: config.proxy.clone(),
-            secrets: Arc::new(config.secrets()),
-        })
+        let mut transport = Transport::from_agent(agent, config);
+        transport.foreign = false;
+        transport.agent_proxy = config.proxy.clone();
+        Ok(transport)
     }
 
     /// The caller's own agent ([`crate::ClientBuilder::ureq_agent`]).

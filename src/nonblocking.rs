@@ -200,7 +200,11 @@ impl Transport {
                 builder = builder.timeout(clamp(timeout));
             }
             let response = builder.send().await.map_err(transport_error)?;
-            self.same_origin(request, &response)?;
+            // The caller's own client may have followed a redirect (reqwest
+            // cannot be told per request to follow none): the key went along.
+            if self.foreign {
+                check_origin(request.method(), &request.uri().to_string(), &response)?;
+            }
             // Read as a stream's error answer is, without its idle timeout
             // (the whole request's bounds it).
             let mut whole = Streaming {
@@ -215,16 +219,6 @@ impl Transport {
             whole.answer().await
         };
         sent.await.map_err(|e| self.secrets.scrub_error(e))
-    }
-
-    /// Refuses an answer that came from another origin than the request's:
-    /// the caller's own client followed a redirect (reqwest cannot be told
-    /// per request to follow none), and the key went along.
-    fn same_origin(&self, request: &HttpRequest, response: &reqwest::Response) -> Result<()> {
-        if !self.foreign {
-            return Ok(());
-        }
-        check_origin(request.method(), &request.uri().to_string(), response)
     }
 
     /// The request as reqwest's, with every header.
