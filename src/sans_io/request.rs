@@ -141,7 +141,6 @@ macro_rules! endpoints {
             $(
                 $(#[$doc])*
                 pub(crate) fn $fn(&$self $(, $arg: $ty)*) -> Result<HttpRequest> {
-                    #[allow(dead_code)]
                     const OPERATION: Operation = Operation::$variant;
                     $body
                 }
