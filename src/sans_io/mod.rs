@@ -385,12 +385,12 @@ impl RequestBuilder {
 /// your API key, so prefer [`RequestBuilder::parse_task`], which also
 /// scrubs it.
 pub fn parse_task(response: HttpResponse) -> Result<Task> {
-    self::response::task(response, self::response::Secret::NONE)
+    response::Answer::parse(response, response::Secret::NONE)
 }
 
 /// The answer of list and list_user_tasks: a 2xx answer decoded as a list of
 /// [`TaskListItem`], any other status as [`crate::Error::Api`] (see
 /// [`parse_task`] about secrets).
 pub fn parse_task_list(response: HttpResponse) -> Result<Vec<TaskListItem>> {
-    self::response::task_list(response, self::response::Secret::NONE)
+    response::Answer::parse(response, response::Secret::NONE)
 }

@@ -99,15 +99,6 @@ impl Answer for Deleted {
     }
 }
 
-/// The answer of update, get, save, stop, create and report: one task.
-pub(crate) fn task(response: HttpResponse, secret: Secret<'_>) -> Result<Task> {
-    Answer::parse(response, secret)
-}
-
-/// The answer of list and list_user_tasks: an array of list items.
-pub(crate) fn task_list(response: HttpResponse, secret: Secret<'_>) -> Result<Vec<TaskListItem>> {
-    Answer::parse(response, secret)
-}
 
 pub(crate) fn decode<T: DeserializeOwned>(
     response: HttpResponse,

@@ -11,7 +11,7 @@ use crate::config::ClientBuilder;
 use crate::error::Error;
 use crate::model::{AgentExecutionStatus, Task};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
-use crate::sans_io::response::{self, Secret};
+use crate::sans_io::response::{Answer, Secret};
 
 #[path = "../../tests/common/expected.rs"]
 mod expected;
@@ -286,7 +286,7 @@ fn ok(body: &str) -> HttpResponse {
 #[test]
 fn every_task_fixture_parses_and_round_trips_what_the_server_sent() {
     for (name, body) in FIXTURES {
-        let task = response::task(ok(body), Secret::NONE).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let task = Task::parse(ok(body), Secret::NONE).unwrap_or_else(|e| panic!("{name}: {e}"));
         let sent: Value = serde_json::from_str(body).unwrap();
         // Key for key, at every depth: what was read is what goes back.
         assert_eq!(task.save_body(true).unwrap(), sent, "{name}");
@@ -295,7 +295,7 @@ fn every_task_fixture_parses_and_round_trips_what_the_server_sent() {
 
 #[test]
 fn forward_compat_values_are_kept() {
-    let task = response::task(ok(FIXTURES[2].1), Secret::NONE).unwrap();
+    let task = Task::parse(ok(FIXTURES[2].1), Secret::NONE).unwrap();
     assert_eq!(
         task.status,
         Some(AgentExecutionStatus::Unknown("awaiting_review".into()))
@@ -305,7 +305,7 @@ fn forward_compat_values_are_kept() {
 
 #[test]
 fn the_list_fixture_parses() {
-    let items = response::task_list(
+    let items = <Vec<crate::model::TaskListItem> as Answer>::parse(
         ok(include_str!("../../tests/fixtures/tasks-list.json")),
         Secret::NONE,
     )
@@ -318,7 +318,7 @@ fn the_list_fixture_parses() {
 #[test]
 fn api_errors_keep_status_body_and_detail() {
     let error = |status: u16, body: &[u8]| {
-        response::task(
+        Task::parse(
             crate::sans_io::answer(
                 http::StatusCode::from_u16(status).unwrap(),
                 None,
@@ -394,7 +394,7 @@ fn errors_never_carry_the_key_or_a_credential() {
 
 #[test]
 fn undecodable_bodies_are_decode_errors_with_a_snippet() {
-    let err = response::task(ok(r#"{"id": "t", "agent_id": "#), Secret::NONE).unwrap_err();
+    let err = Task::parse(ok(r#"{"id": "t", "agent_id": "#), Secret::NONE).unwrap_err();
     match err {
         Error::Decode(e) => {
             assert_eq!(e.status, 200);
@@ -405,7 +405,7 @@ fn undecodable_bodies_are_decode_errors_with_a_snippet() {
     for garbage in ["", "null", "[]", "<html>", "{\"x\": 5}", "\u{feff}{}"] {
         assert!(
             matches!(
-                response::task(ok(garbage), Secret::NONE),
+                Task::parse(ok(garbage), Secret::NONE),
                 Err(Error::Decode(_))
             ),
             "{garbage:?}"
