@@ -105,16 +105,10 @@ impl Transport {
             connector,
             CachingResolver::new(config.resolve.clone()),
         );
-        Ok(Transport {
-            agent,
-            limit: BodyLimit {
-                bytes: config.max_response_bytes,
-            },
-            foreign: false,
-            routes: config.routes.clone(),
-            agent_proxy: config.proxy.clone(),
-            secrets: Arc::new(config.secrets()),
-        })
+        let mut transport = Transport::from_agent(agent, config);
+        transport.foreign = false;
+        transport.agent_proxy = config.proxy.clone();
+        Ok(transport)
     }
 
     /// The caller's own agent ([`crate::ClientBuilder::ureq_agent`]).
@@ -136,13 +130,20 @@ impl crate::front::blocking::Transport for Transport {
     type Streaming = Streaming;
 
     fn send(&self, request: &HttpRequest, timeout: Option<Duration>) -> Result<HttpResponse> {
+        let per = PerRequest {
+            global: timeout.map(|timeout| Some(clamp(timeout))),
+            ..PerRequest::default()
+        };
         let response = self
-            .exchange(request, |configured| match timeout {
-                Some(timeout) => configured.timeout_global(Some(clamp(timeout))),
-                None => configured,
-            })
+            .exchange(request, per)
             .map_err(|e| self.secrets.scrub_error(e))?;
-        read_answer(self.limit, response).map_err(|e| self.secrets.scrub_error(e))
+        let (status, headers) = (response.status(), response.headers());
+        let declared = header(headers, "content-length").and_then(|v| v.trim().parse().ok());
+        let retry_after = header(headers, "retry-after");
+        let reader = response.into_body().into_with_config().limit(u64::MAX).reader();
+        let body = read_body(reader, status.as_u16(), declared, self.limit);
+        let body = body.map_err(|e| self.secrets.scrub_error(e))?;
+        Ok(answer(status, retry_after.as_deref(), body))
     }
 
     /// The connection (within `head`, else the agent's connect timeout) and
@@ -155,17 +156,14 @@ impl crate::front::blocking::Transport for Transport {
         idle: Duration,
     ) -> Result<Streaming> {
         let (head, idle) = (head.map(clamp), clamp(idle));
+        let per = PerRequest {
+            global: Some(None),
+            connect: head,
+            recv_response: Some(head.unwrap_or(idle)),
+            per_read: Some(idle),
+        };
         let response = self
-            .exchange(request, |configured| {
-                let configured = configured
-                    .timeout_global(None)
-                    .timeout_recv_response(Some(head.unwrap_or(idle)))
-                    .timeout_per_read(Some(idle));
-                match head {
-                    Some(head) => configured.timeout_connect(Some(head)),
-                    None => configured,
-                }
-            })
+            .exchange(request, per)
             .map_err(|e| self.secrets.scrub_error(e))?;
         let (parts, body) = response.into_parts();
         Ok(Streaming {
@@ -184,13 +182,11 @@ impl crate::front::blocking::Transport for Transport {
 }
 
 impl Transport {
-    /// Sends `request`; `configure` adjusts its timeouts when it needs to
-    /// (request-level settings cost a copy of the agent's configuration, so
-    /// a plain call goes without).
+    /// Sends `request` with the request-level settings `per`.
     fn exchange(
         &self,
         request: &HttpRequest,
-        configure: impl FnOnce(RequestConfig) -> RequestConfig,
+        per: PerRequest,
     ) -> Result<ureq::http::Response<ureq::Body>> {
         // The rules of this very URL: plain http refused off loopback, and
         // its own proxy (the events root may be another host than the base).
@@ -203,21 +199,15 @@ impl Transport {
                 &decided
             }
         };
-        let proxy =
-            if self.foreign || route.proxy == self.agent_proxy {
-                None
-            } else {
-                Some(match &route.proxy {
-                    Some(proxy) => Some(ureq::Proxy::new(proxy.as_str()).map_err(|e| {
-                        Error::Config(format!("the proxy {proxy} is not usable: {e}"))
-                    })?),
-                    None => None,
-                })
-            };
-        let configure = move |configured: RequestConfig| {
-            let mut configured = configure(configured);
-            configured.proxy = proxy;
-            configured
+        let proxy = if self.foreign || route.proxy == self.agent_proxy {
+            None
+        } else {
+            Some(match &route.proxy {
+                Some(proxy) => Some(ureq::Proxy::new(proxy.as_str()).map_err(|e| {
+                    Error::Config(format!("the proxy {proxy} is not usable: {e}"))
+                })?),
+                None => None,
+            })
         };
         // ureq 3 takes the `http` request as it is.
         let mut sent = ureq::http::Request::new(());
@@ -225,117 +215,79 @@ impl Transport {
         *sent.uri_mut() = request.uri().clone();
         *sent.headers_mut() = request.headers().clone();
         match request.body().as_slice() {
-            [] => self.run(sent.map(|()| ureq::SendBody::none()), configure),
-            body => self.run(sent.map(|()| body), configure),
+            [] => self.run(sent.map(|()| ureq::SendBody::none()), per, proxy),
+            body => self.run(sent.map(|()| body), per, proxy),
         }
         .map_err(transport_error)
     }
 
-    /// Runs `request`, with request-level settings only when `configure`
-    /// or a foreign agent needs them.
+    /// Runs `request`, with request-level settings only when `per`, the
+    /// route's `proxy` or a foreign agent needs them (they cost a copy of
+    /// the agent's configuration, so a plain call goes without).
     fn run<B: ureq::AsSendBody>(
         &self,
         request: ureq::http::Request<B>,
-        configure: impl FnOnce(RequestConfig) -> RequestConfig,
+        per: PerRequest,
+        proxy: Option<Option<ureq::Proxy>>,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let mut configured = configure(RequestConfig::default());
-        if self.foreign {
-            configured.http_status_as_error = Some(false);
-            // Whatever the caller's agent follows: a 3xx is an answer, and
-            // the key never goes to the host it points to.
-            configured.max_redirects = Some(0);
-        }
-        if configured == RequestConfig::default() {
+        if !self.foreign && proxy.is_none() && per == PerRequest::default() {
             return self.agent.run(request);
         }
         let mut builder = self.agent.configure_request(request);
-        if let Some(timeout) = configured.timeout_global {
+        if let Some(timeout) = per.global {
             builder = builder.timeout_global(timeout);
         }
-        if let Some(timeout) = configured.timeout_connect {
-            builder = builder.timeout_connect(timeout);
+        if let Some(timeout) = per.connect {
+            builder = builder.timeout_connect(Some(timeout));
         }
-        if let Some(timeout) = configured.timeout_recv_response {
-            builder = builder.timeout_recv_response(timeout);
+        if let Some(timeout) = per.recv_response {
+            builder = builder.timeout_recv_response(Some(timeout));
         }
-        if let Some(timeout) = configured.timeout_per_read {
-            builder = builder.timeout_per_read(timeout);
+        if let Some(timeout) = per.per_read {
+            builder = builder.timeout_per_read(Some(timeout));
         }
-        if let Some(as_error) = configured.http_status_as_error {
-            builder = builder.http_status_as_error(as_error);
+        if self.foreign {
+            // Whatever the caller's agent follows: a 3xx is an answer, and
+            // the key never goes to the host it points to.
+            builder = builder.http_status_as_error(false).max_redirects(0);
         }
-        if let Some(max) = configured.max_redirects {
-            builder = builder.max_redirects(max);
-        }
-        if let Some(proxy) = configured.proxy {
+        if let Some(proxy) = proxy {
             builder = builder.proxy(proxy);
         }
         self.agent.run(builder.build())
     }
 }
 
-/// The request-level settings a call may need (each `None`: the agent's).
+/// The request-level timeouts a call may need (each `None`: the agent's).
 #[derive(Debug, Default, PartialEq, Eq)]
-struct RequestConfig {
-    timeout_global: Option<Option<Duration>>,
-    timeout_connect: Option<Option<Duration>>,
-    timeout_recv_response: Option<Option<Duration>>,
-    timeout_per_read: Option<Option<Duration>>,
-    http_status_as_error: Option<bool>,
-    max_redirects: Option<u32>,
-    proxy: Option<Option<ureq::Proxy>>,
+struct PerRequest {
+    global: Option<Option<Duration>>,
+    connect: Option<Duration>,
+    recv_response: Option<Duration>,
+    per_read: Option<Duration>,
 }
 
-impl RequestConfig {
-    fn timeout_global(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout_global = Some(timeout);
-        self
-    }
-    fn timeout_connect(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout_connect = Some(timeout);
-        self
-    }
-    fn timeout_recv_response(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout_recv_response = Some(timeout);
-        self
-    }
-    fn timeout_per_read(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout_per_read = Some(timeout);
-        self
-    }
-}
-
-/// Reads a whole answer, within the body limits.
-fn read_answer(
-    limit: BodyLimit,
-    mut response: ureq::http::Response<ureq::Body>,
-) -> Result<HttpResponse> {
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let declared = response
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+/// Reads an answer's body within the limits: a 2xx body over the limit is
+/// [`Error::BodyTooLarge`]; of any other only the first bytes are kept, the
+/// rest left unread.
+fn read_body(reader: impl Read, status: u16, declared: Option<u64>, limit: BodyLimit) -> Result<Vec<u8>> {
+    let keep = limit.keep(status);
     let mut body = Vec::with_capacity(limit.start(status, declared)?);
-    let keep = limit.keep(status) as u64;
-    let read = if BodyLimit::is_strict(status) {
-        // Over the limit: ureq's error, turned into BodyTooLarge.
-        let mut reader = response.body_mut().with_config().limit(keep).reader();
-        reader.read_to_end(&mut body)
-    } else {
-        // An error answer: its first bytes; the rest is left unread.
-        let reader = response.body_mut().with_config().limit(u64::MAX).reader();
-        reader.take(keep).read_to_end(&mut body)
-    };
+    // One byte past the limit tells a 2xx body over it.
+    let past = u64::from(BodyLimit::is_strict(status));
+    let read = reader.take((keep as u64).saturating_add(past)).read_to_end(&mut body);
     if let Err(e) = read {
-        return Err(read_error(e, status, body.len(), limit));
+        return Err(broke_off(transport_error(ureq::Error::from(e)), status, body.len()));
     }
-    Ok(answer(response.status(), retry_after.as_deref(), body))
+    if body.len() > keep {
+        return Err(limit.exceeded(status));
+    }
+    Ok(body)
+}
+
+/// The text of header `name`, if any.
+fn header(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers.get(name)?.to_str().ok().map(str::to_string)
 }
 
 /// The most bytes one read of a stream takes.
@@ -362,10 +314,7 @@ impl crate::front::blocking::Stream for Streaming {
     }
 
     fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+        header(&self.headers, name)
     }
 
     fn read(&mut self) -> Result<StreamRead> {
@@ -382,18 +331,9 @@ impl crate::front::blocking::Stream for Streaming {
     }
 
     fn answer(&mut self) -> Result<HttpResponse> {
-        let status = self.status.as_u16();
-        let keep = self.limit.keep(status) as u64;
-        let mut body = Vec::new();
-        if let Err(e) = (&mut self.reader).take(keep).read_to_end(&mut body) {
-            let error = read_error(e, status, body.len(), self.limit);
-            return Err(self.secrets.scrub_error(error));
-        }
-        Ok(answer(
-            self.status,
-            self.header("retry-after").as_deref(),
-            body,
-        ))
+        let body = read_body(&mut self.reader, self.status.as_u16(), None, self.limit)
+            .map_err(|e| self.secrets.scrub_error(e))?;
+        Ok(answer(self.status, self.header("retry-after").as_deref(), body))
     }
 }
 
@@ -720,13 +660,6 @@ mod tests {
     }
 }
 
-fn read_error(e: io::Error, status: u16, read: usize, limit: BodyLimit) -> Error {
-    match ureq::Error::from(e) {
-        ureq::Error::BodyExceedsLimit(_) => limit.exceeded(status),
-        other => broke_off(transport_error(other), status, read),
-    }
-}
-
 fn transport_error(e: ureq::Error) -> Error {
     use TransportErrorKind::*;
     let kind = match &e {
@@ -763,13 +696,20 @@ fn io_kind(e: &io::Error) -> TransportErrorKind {
     }
 }
 
-front_end!(blocking);
+front_end! {
+    mode: maybe_async::must_be_sync,
+    transport: blocking,
+    execute: execute_blocking,
+    face: "Blocking; the async form has the same name with an `a` in front.",
+    prefix: [],
+}
 
-impl Iterator for EventStream {
-    type Item = Result<crate::model::TaskEvent>;
-
+face_streams! {
+    blocking,
     /// Blocks until the next event arrives (or the stream ends).
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_event()
-    }
+    EventStream => next_event: crate::model::TaskEvent;
+    /// Blocks while the next page is fetched (once per page).
+    TaskPages => next_item: crate::model::TaskListItem;
+    /// Blocks until the next event arrives (or the stream ends).
+    InvokeStream => next_invoke_event: crate::model::InvokeEvent;
 }

@@ -2,18 +2,19 @@
 //!
 //! [`front_end!`] holds the body and the docs of every public method of
 //! [`crate::Tasks`], [`crate::Task`] and [`crate::TaskListItem`] (and, through
-//! `public_front_end!`, of the public API v1). It is expanded twice:
-//! `front_end!(blocking)` in [`crate::blocking`] under
+//! `public_front_end!`, of the public API v1), each written once under its
+//! blocking name. It is expanded twice: in [`crate::blocking`] under
 //! `#[maybe_async::must_be_sync]` with the ureq transport (`update`, `get`,
-//! …) and `front_end!(nonblocking)` in [`crate::nonblocking`] under
-//! `#[maybe_async::must_be_async]` with the reqwest transport (`aupdate`,
-//! `aget`, …); the face tables at its top name each method in each face. Each expansion names its own transport, which implements
-//! that face's form of the [`transport_traits!`] (one definition, expanded
-//! as `blocking::{Transport, Stream}` and `nonblocking::{Transport,
-//! Stream}`); `must_be_sync` strips the `async` and `.await`. The bodies
-//! stay thin: build the request in
-//! [`crate::sans_io::request`], send it (retrying as [`crate::sans_io::retry`]
-//! decides), parse the answer in [`crate::sans_io::response`].
+//! …) and in [`crate::nonblocking`] under `#[maybe_async::must_be_async]`
+//! with the reqwest transport and `prefix: [a]`, which pastes each name
+//! with an `a` in front (`aupdate`, `aget`, …). Each expansion names its
+//! own transport, which implements that face's form of the
+//! [`transport_traits!`] (one definition, expanded as
+//! `blocking::{Transport, Stream}` and `nonblocking::{Transport, Stream}`);
+//! `must_be_sync` strips the `async` and `.await`. The bodies stay thin:
+//! `$execute` sends the request built in [`crate::sans_io::request`]
+//! (retrying as [`crate::sans_io::retry`] decides) and parses the answer
+//! as the method's return type ([`crate::sans_io::response`]).
 
 /// What a face's transport does for the front end, written once and
 /// expanded for each face: send a request the core built and read its
@@ -101,135 +102,51 @@ pub(crate) mod nonblocking {
     transport_traits!(maybe_async::must_be_async(AFIT));
 }
 
+/// The streams of a face as that face reads them, each from its one pump
+/// method: a blocking `Iterator`, or an async `next` and a `futures`
+/// `Stream`.
+macro_rules! face_streams {
+    (blocking, $( $(#[$doc:meta])* $type:ident => $pump:ident: $item:ty; )*) => {$(
+        impl Iterator for $type {
+            type Item = Result<$item>;
+
+            $(#[$doc])*
+            fn next(&mut self) -> Option<Self::Item> {
+                self.$pump()
+            }
+        }
+    )*};
+    (async, $( $(#[$doc:meta])* $type:ident => $pump:ident: $item:ty; )*) => {$(
+        impl $type {
+            $(#[$doc])*
+            pub async fn next(&mut self) -> Option<Result<$item>> {
+                self.$pump().await
+            }
+
+            /// The items as a `futures` stream; its `poll_next` is
+            /// cancel-safe as [`Self::next`] is (a `StreamExt::next` future
+            /// dropped half-way loses nothing).
+            pub fn into_stream(self) -> impl futures_core::Stream<Item = Result<$item>> + Send {
+                futures_util::stream::unfold(self, |mut stream| async move {
+                    stream.$pump().await.map(|item| (item, stream))
+                })
+            }
+        }
+    )*};
+}
+
 macro_rules! front_end {
-    // Each method's name in each face (see CONTRIBUTING.md, "Adding an endpoint").
-    (blocking) => {
-        front_end! {
-            mode: maybe_async::must_be_sync,
-            transport: blocking,
-            execute: execute_blocking,
-            face: "Blocking; the async form has the same name with an `a` in front.",
-            update: update,
-            get: get,
-            stop: stop,
-            create: create,
-            list: list,
-            list_user_tasks: list_user_tasks,
-            report_external_task: report_external_task,
-            retry_on_conflict: retry_on_conflict,
-            load: load,
-            reload: reload,
-            save: save,
-            save_with_deep_plan_update: save_with_deep_plan_update,
-            set_status: set_status,
-            stop_task: stop,
-            load_item: load,
-            get_activity_log: get_activity_log,
-            report_metrics: report_metrics,
-            get_plan_following_status: get_plan_following_status,
-            push_events: push_events,
-            events: events,
-            events_with: events_with,
-            wait_for_result: wait_for_result,
-            stream: EventStream { next: next_event },
-            public: {
-                invoke: invoke,
-                invoke_async: invoke_async,
-                invoke_stream: invoke_stream,
-                list_tasks: list_tasks,
-                agent_tasks: agent_tasks,
-                tasks_pages: tasks_pages,
-                agent_tasks_pages: agent_tasks_pages,
-                get_task: get_task,
-                delete_task: delete_task,
-                thread: thread,
-                full_thread: full_thread,
-                say: say,
-                pages: TaskPages { next: next_item },
-                invoke_events: InvokeStream { next: next_invoke_event },
-            },
-        }
-    };
-    (nonblocking) => {
-        front_end! {
-            mode: maybe_async::must_be_async,
-            transport: nonblocking,
-            execute: execute_async,
-            face: "The async form of the blocking method without the leading `a`.",
-            update: aupdate,
-            get: aget,
-            stop: astop,
-            create: acreate,
-            list: alist,
-            list_user_tasks: alist_user_tasks,
-            report_external_task: areport_external_task,
-            retry_on_conflict: aretry_on_conflict,
-            load: aload,
-            reload: areload,
-            save: asave,
-            save_with_deep_plan_update: asave_with_deep_plan_update,
-            set_status: aset_status,
-            stop_task: astop,
-            load_item: aload,
-            get_activity_log: aget_activity_log,
-            report_metrics: areport_metrics,
-            get_plan_following_status: aget_plan_following_status,
-            push_events: apush_events,
-            events: aevents,
-            events_with: aevents_with,
-            wait_for_result: await_for_result,
-            stream: EventStream { next: next_event },
-            public: {
-                invoke: ainvoke,
-                invoke_async: ainvoke_async,
-                invoke_stream: ainvoke_stream,
-                list_tasks: alist_tasks,
-                agent_tasks: aagent_tasks,
-                tasks_pages: atasks_pages,
-                agent_tasks_pages: aagent_tasks_pages,
-                get_task: aget_task,
-                delete_task: adelete_task,
-                thread: athread,
-                full_thread: afull_thread,
-                say: asay,
-                pages: TaskPages { next: next_item },
-                invoke_events: InvokeStream { next: next_invoke_event },
-            },
-        }
-    };
+    // Each method is named as in the blocking face; `prefix: [a]` names the
+    // async face's (`[<$($a)? get>]` is `get` or `aget`).
     (
         mode: $mode:meta,
         transport: $transport:ident,
         execute: $execute:ident,
         face: $face:literal,
-        update: $update:ident,
-        get: $get:ident,
-        stop: $stop:ident,
-        create: $create:ident,
-        list: $list:ident,
-        list_user_tasks: $list_user_tasks:ident,
-        report_external_task: $report:ident,
-        retry_on_conflict: $retry_on_conflict:ident,
-        load: $load:ident,
-        reload: $reload:ident,
-        save: $save:ident,
-        save_with_deep_plan_update: $save_deep:ident,
-        set_status: $set_status:ident,
-        stop_task: $stop_task:ident,
-        load_item: $load_item:ident,
-        get_activity_log: $activity:ident,
-        report_metrics: $metrics:ident,
-        get_plan_following_status: $plan:ident,
-        push_events: $push:ident,
-        events: $events:ident,
-        events_with: $events_with:ident,
-        wait_for_result: $wait:ident,
-        stream: $stream:ident { next: $next_event:ident },
-        public: { $($public:tt)* },
-    ) => {
+        prefix: [$($a:ident)?],
+    ) => { pastey::paste! {
         use crate::sans_io::plan::PlanFollowingStatus;
         use crate::sans_io::retry::{Conflicts, Retrier, Step};
-        use crate::sans_io::Saving;
         use crate::sans_io::stream::{
             Disconnect, EventSession, NextStep, Opened, SessionItem, StreamPolicy,
         };
@@ -240,10 +157,16 @@ macro_rules! front_end {
         use crate::Tasks;
 
         impl Tasks {
-            /// Sends `request` with this view's options, trying again as
-            /// the core decides (and within the call's deadline).
+            /// Sends the request the core built with this view's options,
+            /// trying again as the core decides (and within the call's
+            /// deadline), and parses the answer as `T` (the method's return
+            /// type: see [`crate::sans_io::response::Answer`]).
             #[$mode]
-            async fn $execute(&self, mut request: crate::sans_io::HttpRequest) -> Result<HttpResponse> {
+            async fn $execute<T: crate::sans_io::response::Answer>(
+                &self,
+                request: Result<crate::sans_io::HttpRequest>,
+            ) -> Result<T> {
+                let mut request = request?;
                 let shared = &self.inner.shared;
                 let options = self.inner.options.as_ref();
                 if let Some(options) = options {
@@ -270,13 +193,13 @@ macro_rules! front_end {
                             let result =
                                 Err(crate::diagnose::locate(deadline, method, &url, &shared.core));
                             call.finish(&retrier, &result);
-                            return result;
+                            return result.and_then(|answer| shared.core.parse(answer));
                         }
                     };
                     match retrier.step(outcome) {
                         Step::Done(result) => {
                             call.finish(&retrier, &result);
-                            return result;
+                            return result.and_then(|answer| shared.core.parse(answer));
                         }
                         Step::Retry(wait) => {
                             call.retry(&retrier, wait);
@@ -294,67 +217,60 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $update(&self, task_id: &str, change: &UpdateTask) -> Result<Task> {
-                let request = self.inner.shared.core.update(task_id, change)?;
-                self.inner.shared.core.task(self.$execute(request).await?)
+            pub async fn [<$($a)? update>](&self, task_id: &str, change: &UpdateTask) -> Result<Task> {
+                self.$execute(self.inner.shared.core.update(task_id, change)).await
             }
 
             /// Loads task `task_id`.
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $get(&self, task_id: &str) -> Result<Task> {
-                let request = self.inner.shared.core.get(task_id)?;
-                self.inner.shared.core.task(self.$execute(request).await?)
+            pub async fn [<$($a)? get>](&self, task_id: &str) -> Result<Task> {
+                self.$execute(self.inner.shared.core.get(task_id)).await
             }
 
             /// Stops task `task_id`; answers the stopped task.
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $stop(&self, task_id: &str) -> Result<Task> {
-                let request = self.inner.shared.core.stop(task_id)?;
-                self.inner.shared.core.task(self.$execute(request).await?)
+            pub async fn [<$($a)? stop>](&self, task_id: &str) -> Result<Task> {
+                self.$execute(self.inner.shared.core.stop(task_id)).await
             }
 
             /// Creates a task; answers it with its new id.
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $create(&self, new_task: &CreateTask) -> Result<Task> {
-                let request = self.inner.shared.core.create(new_task)?;
-                self.inner.shared.core.task(self.$execute(request).await?)
+            pub async fn [<$($a)? create>](&self, new_task: &CreateTask) -> Result<Task> {
+                self.$execute(self.inner.shared.core.create(new_task)).await
             }
 
             /// Lists the tasks of agent `agent_id` that pass `filter`.
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $list(&self, agent_id: &str, filter: &ListFilter) -> Result<Vec<TaskListItem>> {
-                let request = self.inner.shared.core.list(agent_id, filter)?;
-                self.inner.shared.core.task_list(self.$execute(request).await?)
+            pub async fn [<$($a)? list>](&self, agent_id: &str, filter: &ListFilter) -> Result<Vec<TaskListItem>> {
+                self.$execute(self.inner.shared.core.list(agent_id, filter)).await
             }
 
             /// Lists the tasks of user `user_id` that pass `filter` (its `user_id` is ignored).
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $list_user_tasks(
+            pub async fn [<$($a)? list_user_tasks>](
                 &self,
                 user_id: &str,
                 filter: &ListFilter,
             ) -> Result<Vec<TaskListItem>> {
-                let request = self.inner.shared.core.list_user_tasks(user_id, filter)?;
-                self.inner.shared.core.task_list(self.$execute(request).await?)
+                self.$execute(self.inner.shared.core.list_user_tasks(user_id, filter)).await
             }
 
             /// Reports a task that ran outside xpander.
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $report(&self, agent_id: &str, report: &ExternalTaskReport) -> Result<Task> {
-                let request = self.inner.shared.core.report_external_task(agent_id, report)?;
-                self.inner.shared.core.task(self.$execute(request).await?)
+            pub async fn [<$($a)? report_external_task>](&self, agent_id: &str, report: &ExternalTaskReport) -> Result<Task> {
+                self.$execute(self.inner.shared.core.report_external_task(agent_id, report)).await
             }
 
             /// Loads task `task_id`, lets `change` modify it, and saves it; on a 409
@@ -364,16 +280,16 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $retry_on_conflict<F>(&self, task_id: &str, mut change: F) -> Result<Task>
+            pub async fn [<$($a)? retry_on_conflict>]<F>(&self, task_id: &str, mut change: F) -> Result<Task>
             where
                 F: FnMut(&mut Task),
             {
                 let mut conflicts = Conflicts::new();
                 loop {
-                    let mut task = self.$get(task_id).await?;
+                    let mut task = self.[<$($a)? get>](task_id).await?;
                     change(&mut task);
-                    let request = self.inner.shared.core.save(&task, Saving::WithoutDeepPlan)?;
-                    match self.$execute(request).await.and_then(|r| self.inner.shared.core.task(r)) {
+                    let request = self.inner.shared.core.save(&task, false);
+                    match self.$execute(request).await {
                         Ok(saved) => return Ok(saved),
                         Err(error) => {
                             let wait = conflicts.after(error)?;
@@ -391,9 +307,8 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $push(&self, task_id: &str, events: &[TaskEvent]) -> Result<()> {
-                let request = self.inner.shared.core.push_events(task_id, events)?;
-                self.inner.shared.core.accepted(self.$execute(request).await?)
+            pub async fn [<$($a)? push_events>](&self, task_id: &str, events: &[TaskEvent]) -> Result<()> {
+                self.$execute(self.inner.shared.core.push_events(task_id, events)).await
             }
 
             /// Waits until task `task_id` reaches a final status (completed,
@@ -411,9 +326,9 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $wait(&self, task_id: &str, policy: &WaitPolicy) -> Result<Task> {
+            pub async fn [<$($a)? wait_for_result>](&self, task_id: &str, policy: &WaitPolicy) -> Result<Task> {
                 let mut waiter = Waiter::new(policy.clone(), std::time::Instant::now());
-                let mut step = match self.$get(task_id).await {
+                let mut step = match self.[<$($a)? get>](task_id).await {
                     Ok(task) => waiter.on_task(task, std::time::Instant::now()),
                     Err(error) => waiter.on_error(error, std::time::Instant::now()),
                 };
@@ -423,7 +338,7 @@ macro_rules! front_end {
                         WaitStep::TimedOut(error) | WaitStep::Failed(error) => return Err(error),
                         WaitStep::PollAfter(wait) => {
                             crate::$transport::Transport::sleep(wait).await;
-                            match self.$get(task_id).await {
+                            match self.[<$($a)? get>](task_id).await {
                                 Ok(task) => waiter.on_task(task, std::time::Instant::now()),
                                 Err(error) => waiter.on_error(error, std::time::Instant::now()),
                             }
@@ -435,12 +350,12 @@ macro_rules! front_end {
                             let floor = std::time::Duration::from_millis(1);
                             policy.idle_timeout = policy.idle_timeout.min(left).max(floor);
                             policy.connect_timeout = policy.connect_timeout.min(left).max(floor);
-                            let mut stream = $stream::new(self, task_id, policy);
+                            let mut stream = EventStream::new(self, task_id, policy);
                             loop {
                                 if std::time::Instant::now() >= until {
                                     break waiter.on_stream_end(StreamEnd::Cut, std::time::Instant::now());
                                 }
-                                match stream.$next_event().await {
+                                match stream.next_event().await {
                                     Some(Ok(event)) => {
                                         if let Some(step) = waiter.on_event(event, std::time::Instant::now()) {
                                             break step;
@@ -479,7 +394,7 @@ macro_rules! front_end {
         /// reconnects are spent.
         ///
         #[doc = $face]
-        pub struct $stream {
+        pub struct EventStream {
             tasks: Tasks,
             task_id: String,
             session: EventSession,
@@ -494,9 +409,9 @@ macro_rules! front_end {
             target: Option<(crate::sans_io::Method, String)>,
         }
 
-        impl std::fmt::Debug for $stream {
+        impl std::fmt::Debug for EventStream {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($stream))
+                f.debug_struct(stringify!(EventStream))
                     .field("task_id", &self.task_id)
                     .field("session", &self.session)
                     .field("connected", &self.body.is_some())
@@ -506,9 +421,9 @@ macro_rules! front_end {
             }
         }
 
-        impl $stream {
-            fn new(tasks: &Tasks, task_id: &str, policy: StreamPolicy) -> $stream {
-                $stream {
+        impl EventStream {
+            fn new(tasks: &Tasks, task_id: &str, policy: StreamPolicy) -> EventStream {
+                EventStream {
                     tasks: tasks.clone(),
                     task_id: task_id.to_owned(),
                     session: EventSession::new(task_id, policy),
@@ -528,7 +443,7 @@ macro_rules! front_end {
             /// Resumes after event `last_event_id` (from an earlier stream's
             /// [`Self::last_event_id`]): the first connection sends it as
             /// `Last-Event-ID`, and the server sends only what came after.
-            pub fn resume_after(mut self, last_event_id: impl Into<String>) -> $stream {
+            pub fn resume_after(mut self, last_event_id: impl Into<String>) -> EventStream {
                 let policy = self.session.policy().clone();
                 self.session = EventSession::new(&self.task_id, policy).with_last_event_id(last_event_id);
                 self
@@ -566,7 +481,7 @@ macro_rules! front_end {
             /// reconnect sooner than the backoff said), the same request and
             /// the same idle deadline, and no event is lost or given twice.
             #[$mode]
-            async fn $next_event(&mut self) -> Option<Result<TaskEvent>> {
+            async fn next_event(&mut self) -> Option<Result<TaskEvent>> {
                 let now = std::time::Instant::now;
                 loop {
                     while let Some(item) = self.session.next_item() {
@@ -735,14 +650,14 @@ macro_rules! front_end {
             /// organization id is configured (the stream's root needs it).
             ///
             #[doc = $face]
-            pub fn $events(&self, tasks: &Tasks) -> Result<$stream> {
-                self.$events_with(tasks, StreamPolicy::default())
+            pub fn [<$($a)? events>](&self, tasks: &Tasks) -> Result<EventStream> {
+                self.[<$($a)? events_with>](tasks, StreamPolicy::default())
             }
 
             /// As the `events` method, with a [`StreamPolicy`] (timeouts, reconnects, limits).
             ///
             #[doc = $face]
-            pub fn $events_with(&self, tasks: &Tasks, policy: StreamPolicy) -> Result<$stream> {
+            pub fn [<$($a)? events_with>](&self, tasks: &Tasks, policy: StreamPolicy) -> Result<EventStream> {
                 if !self.events_streaming {
                     return Err(crate::Error::invalid(
                         "task.events_streaming",
@@ -752,7 +667,7 @@ macro_rules! front_end {
                 }
                 // The configuration error (no organization id) now, not at the first event.
                 tasks.inner.shared.core.events(&self.id, Vec::new())?;
-                Ok($stream::new(tasks, &self.id, policy))
+                Ok(EventStream::new(tasks, &self.id, policy))
             }
 
             /// Reads this task's activity log (`GET /activity/{agent_id}/{task_id}`):
@@ -762,9 +677,8 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $activity(&self, tasks: &Tasks) -> Result<ActivityThread> {
-                let request = tasks.inner.shared.core.activity_log(&self.agent_id, &self.id)?;
-                tasks.inner.shared.core.activity(tasks.$execute(request).await?)
+            pub async fn [<$($a)? get_activity_log>](&self, tasks: &Tasks) -> Result<ActivityThread> {
+                tasks.$execute(tasks.inner.shared.core.activity_log(&self.agent_id, &self.id)).await
             }
 
             /// Reports this task's execution metrics
@@ -776,9 +690,8 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $metrics(&self, tasks: &Tasks) -> Result<()> {
-                let request = tasks.inner.shared.core.report_metrics(self, None)?;
-                tasks.inner.shared.core.accepted(tasks.$execute(request).await?)
+            pub async fn [<$($a)? report_metrics>](&self, tasks: &Tasks) -> Result<()> {
+                tasks.$execute(tasks.inner.shared.core.report_metrics(self, None)).await
             }
 
             /// Whether this task may finish as far as its deep plan goes: reloads
@@ -788,8 +701,8 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $plan(&self, tasks: &Tasks) -> Result<PlanFollowingStatus> {
-                let server = tasks.$get(&self.id).await?;
+            pub async fn [<$($a)? get_plan_following_status>](&self, tasks: &Tasks) -> Result<PlanFollowingStatus> {
+                let server = tasks.[<$($a)? get>](&self.id).await?;
                 Ok(crate::sans_io::plan::following_status(self, &server))
             }
         }
@@ -799,16 +712,16 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $load(tasks: &Tasks, task_id: &str) -> Result<Task> {
-                tasks.$get(task_id).await
+            pub async fn [<$($a)? load>](tasks: &Tasks, task_id: &str) -> Result<Task> {
+                tasks.[<$($a)? get>](task_id).await
             }
 
             /// Loads this task again; the answer replaces the local copy.
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $reload(&mut self, tasks: &Tasks) -> Result<()> {
-                *self = tasks.$get(&self.id).await?;
+            pub async fn [<$($a)? reload>](&mut self, tasks: &Tasks) -> Result<()> {
+                *self = tasks.[<$($a)? get>](&self.id).await?;
                 Ok(())
             }
 
@@ -817,9 +730,8 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $save(&mut self, tasks: &Tasks) -> Result<()> {
-                let request = tasks.inner.shared.core.save(self, Saving::WithoutDeepPlan)?;
-                *self = tasks.inner.shared.core.task(tasks.$execute(request).await?)?;
+            pub async fn [<$($a)? save>](&mut self, tasks: &Tasks) -> Result<()> {
+                *self = tasks.$execute(tasks.inner.shared.core.save(self, false)).await?;
                 Ok(())
             }
 
@@ -827,9 +739,8 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $save_deep(&mut self, tasks: &Tasks) -> Result<()> {
-                let request = tasks.inner.shared.core.save(self, Saving::WithDeepPlan)?;
-                *self = tasks.inner.shared.core.task(tasks.$execute(request).await?)?;
+            pub async fn [<$($a)? save_with_deep_plan_update>](&mut self, tasks: &Tasks) -> Result<()> {
+                *self = tasks.$execute(tasks.inner.shared.core.save(self, true)).await?;
                 Ok(())
             }
 
@@ -837,7 +748,7 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $set_status(
+            pub async fn [<$($a)? set_status>](
                 &mut self,
                 tasks: &Tasks,
                 status: AgentExecutionStatus,
@@ -847,15 +758,15 @@ macro_rules! front_end {
                 if let Some(result) = result {
                     self.result = Some(result.to_string());
                 }
-                self.$save(tasks).await
+                self.[<$($a)? save>](tasks).await
             }
 
             /// Stops this task; the answer replaces the local copy.
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $stop_task(&mut self, tasks: &Tasks) -> Result<()> {
-                *self = tasks.$stop(&self.id).await?;
+            pub async fn [<$($a)? stop>](&mut self, tasks: &Tasks) -> Result<()> {
+                *self = tasks.[<$($a)? stop>](&self.id).await?;
                 Ok(())
             }
         }
@@ -865,8 +776,8 @@ macro_rules! front_end {
             ///
             #[doc = $face]
             #[$mode]
-            pub async fn $load_item(&self, tasks: &Tasks) -> Result<Task> {
-                tasks.$get(&self.id).await
+            pub async fn [<$($a)? load>](&self, tasks: &Tasks) -> Result<Task> {
+                tasks.[<$($a)? get>](&self.id).await
             }
         }
 
@@ -875,7 +786,7 @@ macro_rules! front_end {
             transport: $transport,
             execute: $execute,
             face: $face,
-            $($public)*
+            prefix: [$($a)?],
         }
-    };
+    }};
 }

@@ -2,8 +2,7 @@
 //!
 //! [`public_front_end!`] holds the body of every v1 method of
 //! [`crate::Tasks`] and [`crate::public::Conversation`], expanded by
-//! [`front_end!`] in each of its two expansions (its face tables name these
-//! methods too): in [`crate::blocking`] under
+//! [`front_end!`] in each of its two expansions: in [`crate::blocking`] under
 //! `maybe_async::must_be_sync` (`invoke`, `list_tasks`, …) and in
 //! [`crate::nonblocking`] under `maybe_async::must_be_async` (`ainvoke`,
 //! `alist_tasks`, …). Requests are built and answers parsed in
@@ -17,22 +16,9 @@ macro_rules! public_front_end {
         transport: $transport:ident,
         execute: $execute:ident,
         face: $face:literal,
-        invoke: $invoke:ident,
-        invoke_async: $invoke_async:ident,
-        invoke_stream: $invoke_stream:ident,
-        list_tasks: $list_tasks:ident,
-        agent_tasks: $agent_tasks:ident,
-        tasks_pages: $tasks_pages:ident,
-        agent_tasks_pages: $agent_tasks_pages:ident,
-        get_task: $get_task:ident,
-        delete_task: $delete_task:ident,
-        thread: $thread:ident,
-        full_thread: $full_thread:ident,
-        say: $say:ident,
-        pages: $pages:ident { next: $next_item:ident },
-        invoke_events: $invoke_events:ident { next: $next_invoke:ident },
-    ) => {
-        use crate::sans_io::public::{InvokeMode, InvokeSession, Pager};
+        prefix: [$($a:ident)?],
+    ) => { pastey::paste! {
+        use crate::sans_io::public::{InvokeSession, Pager};
         use crate::model::{Deleted, FullThread, InvokeEvent, TaskPage, ThreadMessage};
         use crate::public::{Conversation, Invoke, TaskQuery};
 
@@ -48,13 +34,13 @@ macro_rules! public_front_end {
                 "server, or on 429. ", $face
             )]
             #[$mode]
-            pub async fn $invoke(
+            pub async fn [<$($a)? invoke>](
                 &self,
                 agent_id: &str,
                 request: &Invoke,
                 deadline: std::time::Duration,
             ) -> Result<Task> {
-                let http = self.inner.shared.core.invoke(InvokeMode::Sync, agent_id, request)?;
+                let http = self.inner.shared.core.invoke(agent_id, request);
                 let deadline = crate::public::clamp_deadline(deadline);
                 let options = self
                     .inner
@@ -64,8 +50,7 @@ macro_rules! public_front_end {
                     .timeout(deadline)
                     .deadline(deadline);
                 let view = self.with_options(options);
-                let answer = view.$execute(http).await?;
-                self.inner.shared.core.public_task(answer)
+                view.$execute(http).await
             }
 
             #[doc = concat!(
@@ -75,9 +60,8 @@ macro_rules! public_front_end {
                 "Retried only when nothing reached the server, or on 429. ", $face
             )]
             #[$mode]
-            pub async fn $invoke_async(&self, agent_id: &str, request: &Invoke) -> Result<Task> {
-                let http = self.inner.shared.core.invoke(InvokeMode::Async, agent_id, request)?;
-                self.inner.shared.core.public_task(self.$execute(http).await?)
+            pub async fn [<$($a)? invoke_async>](&self, agent_id: &str, request: &Invoke) -> Result<Task> {
+                self.$execute(self.inner.shared.core.invoke_async(agent_id, request)).await
             }
 
             #[doc = concat!(
@@ -92,10 +76,10 @@ macro_rules! public_front_end {
                 $face
             )]
             #[$mode]
-            pub async fn $invoke_stream(&self, agent_id: &str, request: &Invoke) -> Result<$invoke_events> {
+            pub async fn [<$($a)? invoke_stream>](&self, agent_id: &str, request: &Invoke) -> Result<InvokeStream> {
                 let shared = &self.inner.shared;
                 let options = self.inner.options.as_ref();
-                let mut http = shared.core.invoke(InvokeMode::Stream, agent_id, request)?;
+                let mut http = shared.core.invoke_stream(agent_id, request)?;
                 if let Some(options) = options {
                     options.apply(&mut http)?;
                 }
@@ -114,7 +98,7 @@ macro_rules! public_front_end {
                             let content_type = body.header("content-type");
                             match InvokeSession::open(body.status(), content_type.as_deref(), policy.limits) {
                                 Ok(session) => {
-                                    return Ok($invoke_events { session, body: Some(body), ended: false })
+                                    return Ok(InvokeStream { session, body: Some(body), ended: false })
                                 }
                                 Err(Some(error)) => return Err(error),
                                 Err(None) => {
@@ -143,9 +127,8 @@ macro_rules! public_front_end {
                 "anything is sent. ", $face
             )]
             #[$mode]
-            pub async fn $list_tasks(&self, query: &TaskQuery) -> Result<TaskPage> {
-                let http = self.inner.shared.core.task_page(None, query)?;
-                self.inner.shared.core.parse_task_page(self.$execute(http).await?)
+            pub async fn [<$($a)? list_tasks>](&self, query: &TaskQuery) -> Result<TaskPage> {
+                self.$execute(self.inner.shared.core.list_tasks(query)).await
             }
 
             #[doc = concat!(
@@ -153,9 +136,8 @@ macro_rules! public_front_end {
                 "`query.agent_id` is not sent (the path names the agent). ", $face
             )]
             #[$mode]
-            pub async fn $agent_tasks(&self, agent_id: &str, query: &TaskQuery) -> Result<TaskPage> {
-                let http = self.inner.shared.core.task_page(Some(agent_id), query)?;
-                self.inner.shared.core.parse_task_page(self.$execute(http).await?)
+            pub async fn [<$($a)? agent_tasks>](&self, agent_id: &str, query: &TaskQuery) -> Result<TaskPage> {
+                self.$execute(self.inner.shared.core.agent_tasks(agent_id, query)).await
             }
 
             #[doc = concat!(
@@ -164,24 +146,23 @@ macro_rules! public_front_end {
                 "that changes\", for when it stops and what it guarantees). An error is ",
                 "yielded once and ends the walk. ", $face
             )]
-            pub fn $tasks_pages(&self, query: &TaskQuery) -> Result<$pages> {
-                $pages::new(self, None, query)
+            pub fn [<$($a)? tasks_pages>](&self, query: &TaskQuery) -> Result<TaskPages> {
+                TaskPages::new(self, None, query)
             }
 
             #[doc = concat!(
                 "Every task of every page of `GET /v1/agents/{agent_id}/tasks` (see ",
                 "the all-tasks walk). ", $face
             )]
-            pub fn $agent_tasks_pages(&self, agent_id: &str, query: &TaskQuery) -> Result<$pages> {
+            pub fn [<$($a)? agent_tasks_pages>](&self, agent_id: &str, query: &TaskQuery) -> Result<TaskPages> {
                 crate::sans_io::segment::encode("agent_id", agent_id)?;
-                $pages::new(self, Some(agent_id), query)
+                TaskPages::new(self, Some(agent_id), query)
             }
 
             #[doc = concat!("Task `task_id` (`GET /v1/tasks/{task_id}`). ", $face)]
             #[$mode]
-            pub async fn $get_task(&self, task_id: &str) -> Result<Task> {
-                let http = self.inner.shared.core.get_task(task_id)?;
-                self.inner.shared.core.public_task(self.$execute(http).await?)
+            pub async fn [<$($a)? get_task>](&self, task_id: &str) -> Result<Task> {
+                self.$execute(self.inner.shared.core.get_task(task_id)).await
             }
 
             #[doc = concat!(
@@ -189,9 +170,8 @@ macro_rules! public_front_end {
                 "with a message both read as success. Retried as reads are. ", $face
             )]
             #[$mode]
-            pub async fn $delete_task(&self, task_id: &str) -> Result<Deleted> {
-                let http = self.inner.shared.core.delete_task(task_id)?;
-                self.inner.shared.core.parse_deleted(self.$execute(http).await?)
+            pub async fn [<$($a)? delete_task>](&self, task_id: &str) -> Result<Deleted> {
+                self.$execute(self.inner.shared.core.delete_task(task_id)).await
             }
 
             #[doc = concat!(
@@ -199,9 +179,8 @@ macro_rules! public_front_end {
                 "its messages, in order. ", $face
             )]
             #[$mode]
-            pub async fn $thread(&self, task_id: &str) -> Result<Vec<ThreadMessage>> {
-                let http = self.inner.shared.core.thread(task_id, false)?;
-                self.inner.shared.core.parse_thread(self.$execute(http).await?)
+            pub async fn [<$($a)? thread>](&self, task_id: &str) -> Result<Vec<ThreadMessage>> {
+                self.$execute(self.inner.shared.core.thread(task_id)).await
             }
 
             #[doc = concat!(
@@ -209,9 +188,8 @@ macro_rules! public_front_end {
                 "(`GET /v1/tasks/{task_id}/thread/full`). ", $face
             )]
             #[$mode]
-            pub async fn $full_thread(&self, task_id: &str) -> Result<FullThread> {
-                let http = self.inner.shared.core.thread(task_id, true)?;
-                self.inner.shared.core.parse_full_thread(self.$execute(http).await?)
+            pub async fn [<$($a)? full_thread>](&self, task_id: &str) -> Result<FullThread> {
+                self.$execute(self.inner.shared.core.full_thread(task_id)).await
             }
         }
 
@@ -222,9 +200,9 @@ macro_rules! public_front_end {
                 "next turn. ", $face
             )]
             #[$mode]
-            pub async fn $say(&mut self, text: &str) -> Result<Task> {
+            pub async fn [<$($a)? say>](&mut self, text: &str) -> Result<Task> {
                 let request = self.turn(text);
-                let task = self.tasks.$invoke(&self.agent_id, &request, self.deadline).await?;
+                let task = self.tasks.[<$($a)? invoke>](&self.agent_id, &request, self.deadline).await?;
                 self.answered(&task);
                 Ok(task)
             }
@@ -234,24 +212,24 @@ macro_rules! public_front_end {
             "The tasks of every page of a v1 task list, fetched lazily, one page at a ",
             "time. ", $face
         )]
-        pub struct $pages {
+        pub struct TaskPages {
             tasks: Tasks,
             agent_id: Option<String>,
             pager: Pager,
         }
 
-        impl std::fmt::Debug for $pages {
+        impl std::fmt::Debug for TaskPages {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($pages))
+                f.debug_struct(stringify!(TaskPages))
                     .field("agent_id", &self.agent_id)
                     .field("pager", &self.pager)
                     .finish()
             }
         }
 
-        impl $pages {
-            fn new(tasks: &Tasks, agent_id: Option<&str>, query: &TaskQuery) -> Result<$pages> {
-                Ok($pages {
+        impl TaskPages {
+            fn new(tasks: &Tasks, agent_id: Option<&str>, query: &TaskQuery) -> Result<TaskPages> {
+                Ok(TaskPages {
                     tasks: tasks.clone(),
                     agent_id: agent_id.map(str::to_owned),
                     pager: Pager::new(query.clone())?,
@@ -265,20 +243,18 @@ macro_rules! public_front_end {
 
             /// The next task; `None` once the walk is over.
             #[$mode]
-            pub(crate) async fn $next_item(&mut self) -> Option<Result<TaskListItem>> {
+            pub(crate) async fn next_item(&mut self) -> Option<Result<TaskListItem>> {
                 loop {
                     if let Some(item) = self.pager.next_item() {
                         return Some(Ok(item));
                     }
                     let query = self.pager.next_query()?;
                     let core = &self.tasks.inner.shared.core;
-                    let page = match core.task_page(self.agent_id.as_deref(), &query) {
-                        Ok(http) => match self.tasks.$execute(http).await {
-                            Ok(answer) => core.parse_task_page(answer),
-                            Err(error) => Err(error),
-                        },
-                        Err(error) => Err(error),
+                    let http = match self.agent_id.as_deref() {
+                        None => core.list_tasks(&query),
+                        Some(agent_id) => core.agent_tasks(agent_id, &query),
                     };
+                    let page = self.tasks.$execute(http).await;
                     match page {
                         Ok(page) => self.pager.on_page(page),
                         Err(error) => {
@@ -293,23 +269,23 @@ macro_rules! public_front_end {
         #[doc = concat!(
             "The events of a streamed invoke (see the `invoke_stream` method). ", $face
         )]
-        pub struct $invoke_events {
+        pub struct InvokeStream {
             session: InvokeSession,
             body: Option<crate::$transport::Streaming>,
             /// The body ended cleanly: the events left are drained, then the end.
             ended: bool,
         }
 
-        impl std::fmt::Debug for $invoke_events {
+        impl std::fmt::Debug for InvokeStream {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($invoke_events))
+                f.debug_struct(stringify!(InvokeStream))
                     .field("session", &self.session)
                     .field("connected", &self.body.is_some())
                     .finish()
             }
         }
 
-        impl $invoke_events {
+        impl InvokeStream {
             /// Events yielded so far.
             pub fn delivered(&self) -> u64 {
                 self.session.delivered()
@@ -323,7 +299,7 @@ macro_rules! public_front_end {
             /// The next event; `None` after the terminal event or the
             /// body's clean end; an error (once) when the stream was cut.
             #[$mode]
-            pub(crate) async fn $next_invoke(&mut self) -> Option<Result<InvokeEvent>> {
+            pub(crate) async fn next_invoke_event(&mut self) -> Option<Result<InvokeEvent>> {
                 loop {
                     if let Some(event) = self.session.next_event() {
                         return Some(Ok(event));
@@ -358,63 +334,5 @@ macro_rules! public_front_end {
                 }
             }
         }
-    };
-}
-
-#[cfg(feature = "blocking")]
-impl Iterator for crate::blocking::TaskPages {
-    type Item = crate::Result<crate::model::TaskListItem>;
-
-    /// Blocks while the next page is fetched (once per page).
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_item()
-    }
-}
-
-#[cfg(feature = "blocking")]
-impl Iterator for crate::blocking::InvokeStream {
-    type Item = crate::Result<crate::model::InvokeEvent>;
-
-    /// Blocks until the next event arrives (or the stream ends).
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_invoke_event()
-    }
-}
-
-#[cfg(feature = "async")]
-impl crate::nonblocking::TaskPages {
-    /// The next task, fetching the next page when this one is drained;
-    /// `None` once the walk is over.
-    pub async fn next(&mut self) -> Option<crate::Result<crate::model::TaskListItem>> {
-        self.next_item().await
-    }
-
-    /// The tasks as a `futures` stream.
-    pub fn into_stream(
-        self,
-    ) -> impl futures_core::Stream<Item = crate::Result<crate::model::TaskListItem>> + Send {
-        futures_util::stream::unfold(self, |mut pages| async move {
-            pages.next_item().await.map(|item| (item, pages))
-        })
-    }
-}
-
-#[cfg(feature = "async")]
-impl crate::nonblocking::InvokeStream {
-    /// The next event, as soon as it arrives; `None` once the stream is over.
-    pub async fn next(&mut self) -> Option<crate::Result<crate::model::InvokeEvent>> {
-        self.next_invoke_event().await
-    }
-
-    /// The events as a `futures` stream.
-    pub fn into_stream(
-        self,
-    ) -> impl futures_core::Stream<Item = crate::Result<crate::model::InvokeEvent>> + Send {
-        futures_util::stream::unfold(self, |mut stream| async move {
-            stream
-                .next_invoke_event()
-                .await
-                .map(|event| (event, stream))
-        })
-    }
+    }};
 }

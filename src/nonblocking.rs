@@ -65,7 +65,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::sans_io::duration::clamp;
 use crate::sans_io::{
-    answer, broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead, Take,
+    answer, broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead,
 };
 
 /// Sends requests with one `reqwest::Client` (its own connection pool).
@@ -200,20 +200,25 @@ impl Transport {
                 builder = builder.timeout(clamp(timeout));
             }
             let response = builder.send().await.map_err(transport_error)?;
-            self.same_origin(request, &response)?;
-            self.read_answer(response).await
+            // The caller's own client may have followed a redirect (reqwest
+            // cannot be told per request to follow none): the key went along.
+            if self.foreign {
+                check_origin(request.method(), &request.uri().to_string(), &response)?;
+            }
+            // Read as a stream's error answer is, without its idle timeout
+            // (the whole request's bounds it).
+            let mut whole = Streaming {
+                conn: Conn::Open(response),
+                idle: STREAM_LIFETIME,
+                idle_by: None,
+                answer: None,
+                limit: self.limit,
+                secrets: self.secrets.clone(),
+                origin: None,
+            };
+            whole.answer().await
         };
         sent.await.map_err(|e| self.secrets.scrub_error(e))
-    }
-
-    /// Refuses an answer that came from another origin than the request's:
-    /// the caller's own client followed a redirect (reqwest cannot be told
-    /// per request to follow none), and the key went along.
-    fn same_origin(&self, request: &HttpRequest, response: &reqwest::Response) -> Result<()> {
-        if !self.foreign {
-            return Ok(());
-        }
-        check_origin(request.method(), &request.uri().to_string(), response)
     }
 
     /// The request as reqwest's, with every header.
@@ -232,28 +237,6 @@ impl Transport {
             builder = builder.body(request.body().0.clone());
         }
         Ok(builder)
-    }
-
-    /// Reads a whole answer, within the body limits.
-    async fn read_answer(&self, mut response: reqwest::Response) -> Result<HttpResponse> {
-        let limit = self.limit;
-        let (code, status) = (response.status(), response.status().as_u16());
-        let retry_after = header(&response, "retry-after");
-        let mut body = Vec::with_capacity(limit.start(status, response.content_length())?);
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => match limit.take(status, body.len(), chunk.len())? {
-                    Take::All => body.extend_from_slice(&chunk),
-                    Take::PrefixThenStop(n) => {
-                        body.extend_from_slice(chunk.get(..n).unwrap_or(&chunk));
-                        break;
-                    }
-                },
-                Ok(None) => break,
-                Err(e) => return Err(broke_off(transport_error(e), status, body.len())),
-            }
-        }
-        Ok(answer(code, retry_after.as_deref(), body))
     }
 }
 
@@ -438,53 +421,38 @@ impl crate::front::nonblocking::Stream for Streaming {
 
     async fn answer(&mut self) -> Result<HttpResponse> {
         self.head().await?;
-        let limit = self.limit;
-        let Conn::Open(response) = &mut self.conn else {
+        let Some(response) = self.response() else {
             return Err(Error::invalid("stream", "no answer to read"));
         };
         let (code, status) = (response.status(), response.status().as_u16());
-        let body = match &mut self.answer {
-            Some(body) => body,
-            None => self.answer.insert(Vec::with_capacity(
-                limit.start(status, response.content_length())?,
-            )),
-        };
+        let retry_after = header(response, "retry-after");
+        if self.answer.is_none() {
+            let capacity = self.limit.start(status, response.content_length())?;
+            self.answer = Some(Vec::with_capacity(capacity));
+        }
         loop {
             // Each chunk is kept as it comes: a dropped call loses none.
             // A body that stops coming is given up after the idle timeout,
             // as a stream's: a half-open connection must not hold the
             // stream (or the worker's) for ever. The deadline survives a
-            // dropped call.
-            let by = *self.idle_by.get_or_insert_with(|| deadline(self.idle));
-            let Ok(read) = tokio::time::timeout_at(by, response.chunk()).await else {
-                self.idle_by = None;
-                let error = Error::Transport(TransportError::new(
+            // dropped call (it is `read`'s).
+            let read = self.read().await;
+            let body = self.answer.get_or_insert_with(Vec::new);
+            let error = match read {
+                Ok(StreamRead::Bytes(chunk)) if self.limit.append(status, body, &chunk)? => continue,
+                Ok(StreamRead::Bytes(_) | StreamRead::End) => break,
+                Ok(StreamRead::Idle) => Error::Transport(TransportError::new(
                     TransportErrorKind::Timeout,
                     format!(
                         "the error answer's body stopped coming for {:?} (the idle timeout)",
                         self.idle
                     ),
                     None,
-                ));
-                return Err(broke_off(error, status, body.len()));
+                )),
+                Err(error) => error,
             };
-            self.idle_by = None;
-            match read {
-                Ok(Some(chunk)) => match limit.take(status, body.len(), chunk.len())? {
-                    Take::All => body.extend_from_slice(&chunk),
-                    Take::PrefixThenStop(n) => {
-                        body.extend_from_slice(chunk.get(..n).unwrap_or(&chunk));
-                        break;
-                    }
-                },
-                Ok(None) => break,
-                Err(e) => {
-                    let error = broke_off(transport_error(e), status, body.len());
-                    return Err(self.secrets.scrub_error(error));
-                }
-            }
+            return Err(broke_off(error, status, body.len()));
         }
-        let retry_after = header(response, "retry-after");
         let body = self.answer.take().unwrap_or_default();
         Ok(answer(code, retry_after.as_deref(), body))
     }
@@ -621,9 +589,16 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-front_end!(nonblocking);
+front_end! {
+    mode: maybe_async::must_be_async,
+    transport: nonblocking,
+    execute: execute_async,
+    face: "The async form of the blocking method without the leading `a`.",
+    prefix: [a],
+}
 
-impl EventStream {
+face_streams! {
+    async,
     /// The next event, as soon as it arrives; `None` once the stream is
     /// over (after `task_finished`, by default).
     ///
@@ -634,20 +609,12 @@ impl EventStream {
     /// reconnects sooner than the backoff said), a connection under way is
     /// not opened twice, a read goes on with the same idle deadline, and no
     /// event is lost or given twice.
-    pub async fn next(&mut self) -> Option<Result<crate::model::TaskEvent>> {
-        self.next_event().await
-    }
-
-    /// The events as a `futures` stream. Its `poll_next` is cancel-safe in
-    /// the same way as [`EventStream::next`]: a `StreamExt::next` future
-    /// dropped half-way loses nothing.
-    pub fn into_stream(
-        self,
-    ) -> impl futures_core::Stream<Item = Result<crate::model::TaskEvent>> + Send {
-        futures_util::stream::unfold(self, |mut stream| async move {
-            stream.next_event().await.map(|event| (event, stream))
-        })
-    }
+    EventStream => next_event: crate::model::TaskEvent;
+    /// The next task, fetching the next page when this one is drained;
+    /// `None` once the walk is over.
+    TaskPages => next_item: crate::model::TaskListItem;
+    /// The next event, as soon as it arrives; `None` once the stream is over.
+    InvokeStream => next_invoke_event: crate::model::InvokeEvent;
 }
 
 #[cfg(feature = "runtime")]
@@ -655,6 +622,6 @@ impl crate::Tasks {
     /// Sends a request the core built (the agent worker's calls), with this
     /// view's options and retries, as every async method does.
     pub(crate) async fn send_async(&self, request: HttpRequest) -> Result<HttpResponse> {
-        self.execute_async(request).await
+        self.execute_async(Ok(request)).await
     }
 }

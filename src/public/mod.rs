@@ -6,7 +6,8 @@
 //! hold a conversation by reusing a thread id, page through tasks, read a
 //! task's thread, delete a task. Every operation is a method of
 //! [`crate::Tasks`] in both faces, written once (`src/front_public.rs`),
-//! its request built and its answer parsed in [`crate::sans_io::public`]:
+//! its request built in [`crate::sans_io::request`] and its answer parsed
+//! by [`crate::sans_io::response`]:
 //!
 //! | operation | blocking | async | endpoint |
 //! |---|---|---|---|

@@ -148,7 +148,7 @@ fn activity_log_request_and_every_recorded_outcome() {
     // A valid thread, every entry kind classified as the published client does.
     let ok = scenario("get_activity_log_ok")["result"]["value"].clone();
     let thread = core
-        .activity(crate::sans_io::answer(
+        .parse::<crate::model::ActivityThread>(crate::sans_io::answer(
             http::StatusCode::from_u16(200).unwrap(),
             None,
             serde_json::to_vec(&ok).unwrap(),
@@ -195,7 +195,7 @@ fn activity_log_request_and_every_recorded_outcome() {
         b"",
     ] {
         let err = core
-            .activity(crate::sans_io::answer(
+            .parse::<crate::model::ActivityThread>(crate::sans_io::answer(
                 http::StatusCode::from_u16(200).unwrap(),
                 None,
                 body.to_vec(),
@@ -207,7 +207,7 @@ fn activity_log_request_and_every_recorded_outcome() {
     // 404 and 500 keep their status and body.
     for status in [404, 500] {
         let err = core
-            .activity(crate::sans_io::answer(
+            .parse::<crate::model::ActivityThread>(crate::sans_io::answer(
                 http::StatusCode::from_u16(status).unwrap(),
                 None,
                 br#"{"detail":"x"}"#.to_vec(),

@@ -31,9 +31,9 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Task, TaskListItem};
-use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 
 pub use http::{HeaderValue, Method};
+pub use request::Operation;
 pub use worker::events_root;
 
 pub mod duration;
@@ -53,107 +53,6 @@ reads_network_data! {
     pub mod sse;
     pub mod stream;
     pub mod worker;
-}
-
-/// The logical operation a request belongs to (for retries and tracing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Operation {
-    /// The agent worker's stream (`GET {events root}/events/{agent_id}/`).
-    AgentStream,
-    /// A worker event: a heartbeat or a capacity update.
-    WorkerEvent,
-    /// `update` / `aupdate`
-    Update,
-    /// `get` / `aget`, `Task::load`, `reload`
-    Get,
-    /// `save` / `asave`, `set_status`
-    Save,
-    /// `stop` / `astop`
-    Stop,
-    /// `create` / `acreate`
-    Create,
-    /// `list` / `alist`
-    List,
-    /// `list_user_tasks` / `alist_user_tasks`
-    ListUserTasks,
-    /// `report_external_task` / `areport_external_task`
-    ReportExternalTask,
-    /// `Task::get_activity_log` / `aget_activity_log`
-    ActivityLog,
-    /// `Task::report_metrics` / `areport_metrics`
-    ReportMetrics,
-    /// `Tasks::push_events` / `apush_events`
-    PushEvents,
-    /// `Task::events` / `aevents`: opening the event stream
-    Events,
-    /// Public API v1: `invoke` / `ainvoke` (runs an agent; never retried once sent)
-    Invoke,
-    /// Public API v1: `invoke_async` / `ainvoke_async` (creates a task)
-    InvokeAsync,
-    /// Public API v1: `invoke_stream` / `ainvoke_stream` (runs an agent; never retried once sent)
-    InvokeStream,
-    /// Public API v1: `list_tasks` / `alist_tasks` (one page)
-    ListTasks,
-    /// Public API v1: `agent_tasks` / `aagent_tasks` (one page)
-    AgentTasks,
-    /// Public API v1: `get_task` / `aget_task`
-    GetTask,
-    /// Public API v1: `delete_task` / `adelete_task`
-    DeleteTask,
-    /// Public API v1: `thread` / `athread`
-    Thread,
-    /// Public API v1: `full_thread` / `afull_thread`
-    FullThread,
-}
-
-impl Operation {
-    /// The operation's name, as the blocking method is called.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::AgentStream => "agent_stream",
-            Operation::WorkerEvent => "worker_event",
-            Operation::Update => "update",
-            Operation::Get => "get",
-            Operation::Save => "save",
-            Operation::Stop => "stop",
-            Operation::Create => "create",
-            Operation::List => "list",
-            Operation::ListUserTasks => "list_user_tasks",
-            Operation::ReportExternalTask => "report_external_task",
-            Operation::ActivityLog => "get_activity_log",
-            Operation::ReportMetrics => "report_metrics",
-            Operation::PushEvents => "push_events",
-            Operation::Events => "events",
-            Operation::Invoke => "invoke",
-            Operation::InvokeAsync => "invoke_async",
-            Operation::InvokeStream => "invoke_stream",
-            Operation::ListTasks => "list_tasks",
-            Operation::AgentTasks => "agent_tasks",
-            Operation::GetTask => "get_task",
-            Operation::DeleteTask => "delete_task",
-            Operation::Thread => "thread",
-            Operation::FullThread => "full_thread",
-        }
-    }
-
-    /// True when sending the same request twice has the effect of sending it
-    /// once: update and save send the same body every time; get, list, the
-    /// activity log, opening a stream and stop change nothing or converge.
-    /// Create, the reports (metrics would be billed twice) and event pushes
-    /// (events would show twice) are not.
-    pub fn is_idempotent(self) -> bool {
-        !matches!(
-            self,
-            Operation::Create
-                | Operation::ReportExternalTask
-                | Operation::ReportMetrics
-                | Operation::PushEvents
-                | Operation::Invoke
-                | Operation::InvokeAsync
-                | Operation::InvokeStream
-        )
-    }
 }
 
 /// One request, ready for a transport: an [`http::Request`] (method, full
@@ -308,19 +207,22 @@ impl BodyLimit {
         }
     }
 
-    /// How much of a chunk of `read` bytes, after `so_far`, to keep: all of
-    /// it, or (for a non-2xx answer reaching its cut) a prefix, after which
-    /// reading stops. A 2xx answer over the limit is an error. (The async
-    /// transport reads chunk by chunk; ureq applies the limits itself.)
+    /// Appends a chunk of the body to what was read so far: all of it,
+    /// or (for a non-2xx answer reaching its cut) its first bytes, then
+    /// `false`: read no more. A 2xx answer over the limit is an error. (The
+    /// async transport reads chunk by chunk; the blocking one reads whole.)
     #[cfg_attr(not(feature = "async"), allow(dead_code))]
-    pub(crate) fn take(self, status: u16, so_far: usize, read: usize) -> Result<Take> {
+    pub(crate) fn append(self, status: u16, body: &mut Vec<u8>, chunk: &[u8]) -> Result<bool> {
         let keep = self.keep(status);
-        if so_far.saturating_add(read) <= keep {
-            Ok(Take::All)
+        if body.len().saturating_add(chunk.len()) <= keep {
+            body.extend_from_slice(chunk);
+            Ok(true)
         } else if Self::is_strict(status) {
             Err(self.exceeded(status))
         } else {
-            Ok(Take::PrefixThenStop(keep.saturating_sub(so_far)))
+            let room = keep.saturating_sub(body.len());
+            body.extend_from_slice(chunk.get(..room).unwrap_or(chunk));
+            Ok(false)
         }
     }
 
@@ -331,16 +233,6 @@ impl BodyLimit {
             limit: self.bytes,
         }
     }
-}
-
-/// What [`BodyLimit::take`] decides for one chunk.
-#[cfg_attr(not(feature = "async"), allow(dead_code))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Take {
-    /// Keep the whole chunk and read on.
-    All,
-    /// Keep this many bytes of it and stop reading.
-    PrefixThenStop(usize),
 }
 
 /// What reading an open stream's body gave (the faces' event streams).
@@ -381,27 +273,20 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// Parses a one-task answer; errors never carry the key.
-    pub(crate) fn task(&self, response: HttpResponse) -> Result<crate::model::Task> {
-        response::task(response, self.secret())
+    /// Parses an answer as `T` (see [`response::Answer`]); errors never
+    /// carry the key.
+    pub(crate) fn parse<T: response::Answer>(&self, response: HttpResponse) -> Result<T> {
+        T::parse(response, self.secret())
     }
 
-    /// Parses a list answer; errors never carry the key.
-    pub(crate) fn task_list(
-        &self,
-        response: HttpResponse,
-    ) -> Result<Vec<crate::model::TaskListItem>> {
-        response::task_list(response, self.secret())
-    }
-
-    /// Parses an activity-log answer.
-    pub(crate) fn activity(&self, response: HttpResponse) -> Result<crate::model::ActivityThread> {
-        response::activity(response, self.secret())
+    /// Parses a one-task answer.
+    pub(crate) fn task(&self, response: HttpResponse) -> Result<Task> {
+        self.parse(response)
     }
 
     /// Checks an answer whose body is not used.
     pub(crate) fn accepted(&self, response: HttpResponse) -> Result<()> {
-        response::accepted(response, self.secret())
+        self.parse(response)
     }
 
     /// The key and the proxies' credentials, the secrets errors are scrubbed of.
@@ -431,16 +316,6 @@ impl Core {
 // [`parse_task_list`] turn an [`HttpResponse`] into typed values, so any
 // HTTP client (or a benchmark) can drive the Tasks API without this crate's
 // transports. It is the very code [`crate::Tasks`] runs, not a copy.
-
-/// Whether a save sends `deep_planning` (the official client's
-/// `with_deep_plan_update`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Saving {
-    /// Every field but `deep_planning`.
-    WithoutDeepPlan,
-    /// Every field.
-    WithDeepPlan,
-}
 
 /// Builds the requests of the Tasks API from a [`Config`], without I/O.
 ///
@@ -491,61 +366,6 @@ impl RequestBuilder {
         &self.core.config
     }
 
-    /// `PATCH /agent-execution/{task_id}/update` with only the fields set in
-    /// `change` (as [`crate::Tasks::update`] sends it).
-    pub fn update(&self, task_id: &str, change: &UpdateTask) -> Result<HttpRequest> {
-        self.core.update(task_id, change)
-    }
-
-    /// `GET /agent-execution/{task_id}/status` (as [`crate::Tasks::get`]).
-    pub fn get(&self, task_id: &str) -> Result<HttpRequest> {
-        self.core.get(task_id)
-    }
-
-    /// `PATCH /agent-execution/{task.id}/update` with the whole task (as
-    /// [`crate::Task::save`], or [`crate::Task::save_with_deep_plan_update`]
-    /// when `with_deep_plan`).
-    pub fn save(&self, task: &Task, with_deep_plan: bool) -> Result<HttpRequest> {
-        let saving = if with_deep_plan {
-            Saving::WithDeepPlan
-        } else {
-            Saving::WithoutDeepPlan
-        };
-        self.core.save(task, saving)
-    }
-
-    /// `DELETE /agent-execution/{task_id}` (as [`crate::Tasks::stop`]).
-    pub fn stop(&self, task_id: &str) -> Result<HttpRequest> {
-        self.core.stop(task_id)
-    }
-
-    /// `POST /agent-execution/{agent_id}` (as [`crate::Tasks::create`]).
-    pub fn create(&self, new_task: &CreateTask) -> Result<HttpRequest> {
-        self.core.create(new_task)
-    }
-
-    /// `GET /agent-execution/executions/history/{agent_id}?filters` (as
-    /// [`crate::Tasks::list`]).
-    pub fn list(&self, agent_id: &str, filter: &ListFilter) -> Result<HttpRequest> {
-        self.core.list(agent_id, filter)
-    }
-
-    /// `GET /agent-execution/executions/history/user/{user_id}?filters` (as
-    /// [`crate::Tasks::list_user_tasks`]).
-    pub fn list_user_tasks(&self, user_id: &str, filter: &ListFilter) -> Result<HttpRequest> {
-        self.core.list_user_tasks(user_id, filter)
-    }
-
-    /// `POST /agent-execution/{agent_id}/report_task` (as
-    /// [`crate::Tasks::report_external_task`]).
-    pub fn report_external_task(
-        &self,
-        agent_id: &str,
-        report: &ExternalTaskReport,
-    ) -> Result<HttpRequest> {
-        self.core.report_external_task(agent_id, report)
-    }
-
     /// As [`parse_task`], and the configured API key is scrubbed from any
     /// error (a gateway may echo it in a 401 body).
     pub fn parse_task(&self, response: HttpResponse) -> Result<Task> {
@@ -555,7 +375,7 @@ impl RequestBuilder {
     /// As [`parse_task_list`], and the configured API key is scrubbed from
     /// any error.
     pub fn parse_task_list(&self, response: HttpResponse) -> Result<Vec<TaskListItem>> {
-        self.core.task_list(response)
+        self.core.parse(response)
     }
 }
 
@@ -565,12 +385,12 @@ impl RequestBuilder {
 /// your API key, so prefer [`RequestBuilder::parse_task`], which also
 /// scrubs it.
 pub fn parse_task(response: HttpResponse) -> Result<Task> {
-    self::response::task(response, self::response::Secret::NONE)
+    response::Answer::parse(response, response::Secret::NONE)
 }
 
 /// The answer of list and list_user_tasks: a 2xx answer decoded as a list of
 /// [`TaskListItem`], any other status as [`crate::Error::Api`] (see
 /// [`parse_task`] about secrets).
 pub fn parse_task_list(response: HttpResponse) -> Result<Vec<TaskListItem>> {
-    self::response::task_list(response, self::response::Secret::NONE)
+    response::Answer::parse(response, response::Secret::NONE)
 }

@@ -1,41 +1,24 @@
-//! The public REST API v1, sans-IO: every request built, every answer
-//! parsed, the walk over all pages ([`Pager`]) and the streamed invoke
-//! ([`InvokeSession`]) decided here. The faces only move bytes (see
-//! [`crate::public`] for the operations and their rules).
+//! The public REST API v1, sans-IO: its URLs and query (its endpoints are
+//! declared with the others in [`super::request`]), the walk over all pages
+//! ([`Pager`]) and the streamed invoke ([`InvokeSession`]) decided here. The
+//! faces only move bytes (see [`crate::public`] for the operations and
+//! their rules).
 
 use std::collections::VecDeque;
 
-use super::response::{self, check_status};
 use super::sse::{SseDecoder, SseLimits};
-use http::header::{HeaderValue, ACCEPT, CACHE_CONTROL};
-
-use super::{segment, Core, HttpRequest, HttpResponse, Method, Operation};
+use super::{segment, Core};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
-use crate::model::{Deleted, FullThread, InvokeEvent, Task, TaskListItem, TaskPage, ThreadMessage};
-use crate::public::{Invoke, TaskQuery};
+use crate::model::{InvokeEvent, TaskListItem, TaskPage};
+use crate::public::TaskQuery;
 
 /// The page size the service uses when none is asked for.
 const DEFAULT_PER_PAGE: u32 = 20;
 
-/// Which invoke endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvokeMode {
-    /// `POST /v1/agents/{id}/invoke`: the finished task.
-    Sync,
-    /// `POST /v1/agents/{id}/invoke/async`: the created task.
-    Async,
-    /// `POST /v1/agents/{id}/invoke/stream`: an event stream.
-    Stream,
-}
-
 impl Core {
-    /// `{public_api_url}/v1/{head}/{id}{tail}`, the id one encoded segment.
-    fn public_url(
-        &self,
-        head: &str,
-        id: Option<(&'static str, &str)>,
-        tail: &str,
-    ) -> Result<String> {
+    /// `{public_api_url}` and then `pieces` (as [`super::request::url`]),
+    /// once the public API is known to be in use.
+    pub(super) fn public_url(&self, pieces: &[(&'static str, &str)]) -> Result<String> {
         let base = &self.config.public_api_url;
         if !self.config.public_api_in_use {
             return Err(crate::Error::Config(format!(
@@ -44,129 +27,12 @@ impl Core {
                  XPANDER_PUBLIC_API_URL or ClientBuilder::public_api_url"
             )));
         }
-        let mut url = String::with_capacity(base.len().saturating_add(64));
-        url.push_str(base);
-        url.push_str("/v1/");
-        url.push_str(head);
-        if let Some((name, id)) = id {
-            url.push('/');
-            url.push_str(&segment::encode(name, id)?);
-        }
-        url.push_str(tail);
-        Ok(url)
-    }
-
-    /// `POST /v1/agents/{agent_id}/invoke[/async|/stream]`.
-    pub(crate) fn invoke(
-        &self,
-        mode: InvokeMode,
-        agent_id: &str,
-        request: &Invoke,
-    ) -> Result<HttpRequest> {
-        request.check()?;
-        let (operation, tail) = match mode {
-            InvokeMode::Sync => (Operation::Invoke, "/invoke"),
-            InvokeMode::Async => (Operation::InvokeAsync, "/invoke/async"),
-            InvokeMode::Stream => (Operation::InvokeStream, "/invoke/stream"),
-        };
-        let url = self.public_url("agents", Some(("agent_id", agent_id)), tail)?;
-        let body = serde_json::to_vec(request)
-            .map_err(|e| Error::invalid("body", format!("cannot be serialized as JSON: {e}")))?;
-        let mut http = self.request(operation, Method::POST, (agent_id, url), Some(body))?;
-        if mode == InvokeMode::Stream {
-            let headers = http.headers_mut();
-            headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
-        Ok(http)
-    }
-
-    /// `GET /v1/tasks?query` (`agent_id` `None`) or
-    /// `GET /v1/agents/{agent_id}/tasks?query`; the query checked first.
-    pub(crate) fn task_page(
-        &self,
-        agent_id: Option<&str>,
-        query: &TaskQuery,
-    ) -> Result<HttpRequest> {
-        query.check()?;
-        let (operation, mut url, id) = match agent_id {
-            None => (
-                Operation::ListTasks,
-                self.public_url("tasks", None, "")?,
-                "",
-            ),
-            Some(agent) => (
-                Operation::AgentTasks,
-                self.public_url("agents", Some(("agent_id", agent)), "/tasks")?,
-                agent,
-            ),
-        };
-        push_query(&mut url, query, agent_id.is_none());
-        self.request(operation, Method::GET, (id, url), None)
-    }
-
-    /// `GET /v1/tasks/{task_id}`.
-    pub(crate) fn get_task(&self, task_id: &str) -> Result<HttpRequest> {
-        let url = self.public_url("tasks", Some(("task_id", task_id)), "")?;
-        self.request(Operation::GetTask, Method::GET, (task_id, url), None)
-    }
-
-    /// `DELETE /v1/tasks/{task_id}`.
-    pub(crate) fn delete_task(&self, task_id: &str) -> Result<HttpRequest> {
-        let url = self.public_url("tasks", Some(("task_id", task_id)), "")?;
-        self.request(Operation::DeleteTask, Method::DELETE, (task_id, url), None)
-    }
-
-    /// `GET /v1/tasks/{task_id}/thread` (or `/thread/full`).
-    pub(crate) fn thread(&self, task_id: &str, full: bool) -> Result<HttpRequest> {
-        let (operation, tail) = match full {
-            false => (Operation::Thread, "/thread"),
-            true => (Operation::FullThread, "/thread/full"),
-        };
-        let url = self.public_url("tasks", Some(("task_id", task_id)), tail)?;
-        self.request(operation, Method::GET, (task_id, url), None)
-    }
-
-    /// Parses a v1 task (`AgentExecution`, `CreatedTask`).
-    pub(crate) fn public_task(&self, answer: HttpResponse) -> Result<Task> {
-        response::decode(answer, "a task", self.secret())
-    }
-
-    /// Parses a page of tasks.
-    pub(crate) fn parse_task_page(&self, answer: HttpResponse) -> Result<TaskPage> {
-        response::decode(answer, "a page of tasks", self.secret())
-    }
-
-    /// Parses a thread: an array of messages.
-    pub(crate) fn parse_thread(&self, answer: HttpResponse) -> Result<Vec<ThreadMessage>> {
-        response::decode(answer, "a thread (an array of messages)", self.secret())
-    }
-
-    /// Parses a full thread: message arrays by task.
-    pub(crate) fn parse_full_thread(&self, answer: HttpResponse) -> Result<FullThread> {
-        response::decode(
-            answer,
-            "a full thread (an object of message arrays)",
-            self.secret(),
-        )
-    }
-
-    /// Reads a delete's answer: any 2xx is success, `204` without a body,
-    /// `200` with `{"message": ...}` (or any other body, its message unread).
-    pub(crate) fn parse_deleted(&self, answer: HttpResponse) -> Result<Deleted> {
-        let answer = check_status(answer, self.secret())?;
-        let message = serde_json::from_slice::<serde_json::Value>(answer.body())
-            .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned));
-        Ok(Deleted {
-            status: answer.status().as_u16(),
-            message,
-        })
+        super::request::url(base, pieces)
     }
 }
 
 /// The query string: `page`, `per_page`, then each filter set.
-fn push_query(url: &mut String, query: &TaskQuery, with_agent: bool) {
+pub(super) fn push_query(url: &mut String, query: &TaskQuery, with_agent: bool) {
     let page = query.page.map(|p| p.to_string());
     let per_page = query.per_page.map(|p| p.to_string());
     let status = query.status.as_ref().map(|s| s.as_str());
@@ -448,6 +314,9 @@ impl InvokeSession {
 mod tests {
     use super::*;
     use crate::config::ClientBuilder;
+    use crate::model::Deleted;
+    use crate::public::Invoke;
+    use crate::sans_io::{Method, Operation};
 
     fn core(vars: &'static [(&'static str, &'static str)]) -> Result<Core> {
         let lookup = |name: &str| {
@@ -489,47 +358,44 @@ mod tests {
     #[test]
     fn requests_of_every_operation() {
         let c = core(&[]).unwrap();
-        let invoke = c
-            .invoke(InvokeMode::Stream, "agent 1", &Invoke::new("hi"))
-            .unwrap();
+        let invoke = c.invoke_stream("agent 1", &Invoke::new("hi")).unwrap();
         assert_eq!(
             invoke.uri().to_string(),
             "https://api.xpander.ai/v1/agents/agent%201/invoke/stream"
         );
         assert_eq!(invoke.header("accept"), Some("text/event-stream"));
         assert!(!invoke.operation.is_idempotent());
-        for mode in [InvokeMode::Sync, InvokeMode::Async] {
-            assert!(!c
-                .invoke(mode, "a", &Invoke::new("x"))
+        for invoke in [Core::invoke, Core::invoke_async] {
+            assert!(!invoke(&c, "a", &Invoke::new("x"))
                 .unwrap()
                 .operation
                 .is_idempotent());
         }
-        assert!(c.invoke(InvokeMode::Sync, "..", &Invoke::new("x")).is_err());
+        assert!(c.invoke("..", &Invoke::new("x")).is_err());
         let q = TaskQuery::new()
             .page(3)
             .per_page(50)
             .agent_id("a&b")
             .status("queued");
         assert_eq!(
-            c.task_page(None, &q).unwrap().uri().to_string(),
+            c.list_tasks(&q).unwrap().uri().to_string(),
             "https://api.xpander.ai/v1/tasks?page=3&per_page=50&agent_id=a%26b&status=queued"
         );
         assert_eq!(
-            c.task_page(Some("x"), &q).unwrap().uri().to_string(),
+            c.agent_tasks("x", &q).unwrap().uri().to_string(),
             "https://api.xpander.ai/v1/agents/x/tasks?page=3&per_page=50&status=queued",
             "the path names the agent"
         );
         let delete = c.delete_task("t").unwrap();
         assert!(delete.operation.is_idempotent() && delete.method() == Method::DELETE);
         assert!(c
-            .thread("t", true)
+            .full_thread("t")
             .unwrap()
             .uri()
             .to_string()
             .ends_with("/v1/tasks/t/thread/full"));
         let deleted = c
-            .parse_deleted(crate::sans_io::answer(
+            .parse::<Deleted>(crate::sans_io::answer(
                 http::StatusCode::from_u16(204).unwrap(),
                 None,
                 Vec::new(),
@@ -537,7 +403,7 @@ mod tests {
             .unwrap();
         assert_eq!((deleted.status, deleted.message), (204, None));
         let deleted = c
-            .parse_deleted(crate::sans_io::answer(
+            .parse::<Deleted>(crate::sans_io::answer(
                 http::StatusCode::from_u16(200).unwrap(),
                 None,
                 br#"{"message":"gone"}"#.to_vec(),
@@ -545,7 +411,7 @@ mod tests {
             .unwrap();
         assert_eq!(deleted.message.as_deref(), Some("gone"));
         assert!(c
-            .parse_deleted(crate::sans_io::answer(
+            .parse::<Deleted>(crate::sans_io::answer(
                 http::StatusCode::from_u16(404).unwrap(),
                 None,
                 b"{}".to_vec()

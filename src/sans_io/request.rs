@@ -1,18 +1,22 @@
-//! Building every request of the Tasks API: method, full URL, headers and
-//! body bytes. No I/O.
+//! Every endpoint of the core, one declaration each (in `endpoints!`):
+//! its [`Operation`] (name, and whether a retry is safe) and its request
+//! (method, full URL, headers and body bytes). Its answer is parsed by the
+//! `Answer` impl (in `response`) of the type the front-end method returns.
+//! No I/O.
 //!
-//! Each function refuses bad arguments (an empty id, `.` or `..`, a payload
+//! Each request refuses bad arguments (an empty id, `.` or `..`, a payload
 //! extension that is not an object) with [`Error::InvalidArgument`] before
 //! anything is sent.
 
 use serde::Serialize;
 
-use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 
-use super::{metrics, segment, Body, Core, HttpRequest, Method, Operation, Saving};
+use super::{metrics, public, segment, Body, Core, HttpRequest, Method};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::model::{Task, TaskEvent};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
+use crate::public::{Invoke, TaskQuery};
 
 /// Made once, not parsed per request.
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
@@ -20,17 +24,7 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 impl Core {
     /// `{base}/agent-execution/{id}{suffix}`, the id one encoded segment.
     pub(super) fn task_url(&self, name: &'static str, id: &str, suffix: &str) -> Result<String> {
-        let id = segment::encode(name, id)?;
-        let mut url = String::with_capacity(
-            self.prefix
-                .len()
-                .saturating_add(id.len())
-                .saturating_add(suffix.len()),
-        );
-        url.push_str(&self.prefix);
-        url.push_str(&id);
-        url.push_str(suffix);
-        Ok(url)
+        url(&self.prefix, &[(name, id), ("", suffix)])
     }
 
     /// The request of `operation`: `accept: */*`, the key, and
@@ -68,56 +62,148 @@ impl Core {
             http,
         })
     }
+}
+
+/// `base`, then each piece: `("", text)` as it is, `(name, id)` the id as
+/// one percent-encoded segment (refused as argument `name` when it cannot be).
+pub(super) fn url(base: &str, pieces: &[(&'static str, &str)]) -> Result<String> {
+    let mut url = String::with_capacity(base.len().saturating_add(64));
+    url.push_str(base);
+    for (name, piece) in pieces {
+        match *name {
+            "" => url.push_str(piece),
+            name => url.push_str(&segment::encode(name, piece)?),
+        }
+    }
+    Ok(url)
+}
+
+/// Declares every endpoint of the core, each once: its [`Operation`]
+/// variant, the operation's name (as the blocking method is called), whether
+/// sending it twice has the effect of sending it once (`idempotent`: retried
+/// after it may have reached the server; `once`: not), and the `Core` method
+/// that builds its request, in which `OPERATION` is the endpoint's own
+/// operation. `public` also makes it a method of [`super::RequestBuilder`].
+/// `others` names the operations whose requests are built elsewhere (the
+/// agent worker's, in [`super::worker`]).
+macro_rules! endpoints {
+    (@idempotent idempotent) => { true };
+    (@idempotent once) => { false };
+    (@builder [] $($skip:tt)*) => {};
+    (@builder [public] $(#[$doc:meta])* fn $fn:ident($($arg:ident: $ty:ty),*)) => {
+        impl super::RequestBuilder {
+            $(#[$doc])*
+            pub fn $fn(&self, $($arg: $ty),*) -> Result<HttpRequest> {
+                self.core.$fn($($arg),*)
+            }
+        }
+    };
+    (
+        others { $( $(#[$odoc:meta])* $other:ident = $oname:literal, $oretry:ident; )* }
+        $(
+            $(#[$doc:meta])*
+            $variant:ident = $name:literal, $retry:ident $(, $public:ident)?;
+            fn $fn:ident(&$self:ident $(, $arg:ident: $ty:ty)* $(,)?) $body:block
+        )*
+    ) => {
+        /// The logical operation a request belongs to (for retries and tracing).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Operation {
+            $( $(#[$odoc])* $other, )*
+            $( #[doc = concat!("`", $name, "` / `a", $name, "`")] $variant, )*
+        }
+
+        impl Operation {
+            /// The operation's name, as the blocking method is called.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( Operation::$other => $oname, )*
+                    $( Operation::$variant => $name, )*
+                }
+            }
+
+            /// True when sending the same request twice has the effect of
+            /// sending it once: update and save send the same body every
+            /// time; get, list, the activity log, opening a stream and stop
+            /// change nothing or converge. Create, the reports (metrics would
+            /// be billed twice), event pushes (events would show twice) and
+            /// invokes (each runs the agent) are not.
+            pub fn is_idempotent(self) -> bool {
+                match self {
+                    $( Operation::$other => endpoints!(@idempotent $oretry), )*
+                    $( Operation::$variant => endpoints!(@idempotent $retry), )*
+                }
+            }
+        }
+
+        impl Core {
+            $(
+                $(#[$doc])*
+                pub(crate) fn $fn(&$self $(, $arg: $ty)*) -> Result<HttpRequest> {
+                    const OPERATION: Operation = Operation::$variant;
+                    $body
+                }
+            )*
+        }
+
+        $( endpoints!(@builder [$($public)?] $(#[$doc])* fn $fn($($arg: $ty),*)); )*
+    };
+}
+
+endpoints! {
+    others {
+        /// The agent worker's stream (`GET {events root}/events/{agent_id}/`).
+        AgentStream = "agent_stream", idempotent;
+        /// A worker event: a heartbeat or a capacity update.
+        WorkerEvent = "worker_event", idempotent;
+    }
 
     /// `PATCH /agent-execution/{task_id}/update` with only the fields set.
-    pub(crate) fn update(&self, task_id: &str, change: &UpdateTask) -> Result<HttpRequest> {
+    Update = "update", idempotent, public;
+    fn update(&self, task_id: &str, change: &UpdateTask) {
         if let Some(ext) = &change.tool_call_payload_extension {
             if !ext.is_object() {
-                return Err(Error::invalid(
-                    "tool_call_payload_extension",
-                    "must be a JSON object",
-                ));
+                return Err(Error::invalid("tool_call_payload_extension", "must be a JSON object"));
             }
         }
         let url = self.task_url("task_id", task_id, "/update")?;
-        let body = to_body(change)?;
-        self.request(Operation::Update, Method::PATCH, (task_id, url), Some(body))
+        self.request(OPERATION, Method::PATCH, (task_id, url), Some(to_body(change)?))
     }
 
     /// `GET /agent-execution/{task_id}/status`.
-    pub(crate) fn get(&self, task_id: &str) -> Result<HttpRequest> {
+    Get = "get", idempotent, public;
+    fn get(&self, task_id: &str) {
         let url = self.task_url("task_id", task_id, "/status")?;
-        self.request(Operation::Get, Method::GET, (task_id, url), None)
+        self.request(OPERATION, Method::GET, (task_id, url), None)
     }
 
     /// `PATCH /agent-execution/{task.id}/update` with the whole task, every
     /// field the server sent (known or not) included, `deep_planning` only
     /// when `with_deep_plan`.
-    pub(crate) fn save(&self, task: &Task, saving: Saving) -> Result<HttpRequest> {
+    Save = "save", idempotent, public;
+    fn save(&self, task: &Task, with_deep_plan: bool) {
         let url = self.task_url("task.id", &task.id, "/update")?;
         let body = task
-            .save_body(saving == Saving::WithDeepPlan)
+            .save_body(with_deep_plan)
             .and_then(|body| serde_json::to_vec(&body))
             .map_err(|e| Error::invalid("task", format!("cannot be serialized: {e}")))?;
-        self.request(Operation::Save, Method::PATCH, (&task.id, url), Some(body))
+        self.request(OPERATION, Method::PATCH, (&task.id, url), Some(body))
     }
 
     /// `DELETE /agent-execution/{task_id}`.
-    pub(crate) fn stop(&self, task_id: &str) -> Result<HttpRequest> {
+    Stop = "stop", idempotent, public;
+    fn stop(&self, task_id: &str) {
         let url = self.task_url("task_id", task_id, "")?;
-        self.request(Operation::Stop, Method::DELETE, (task_id, url), None)
+        self.request(OPERATION, Method::DELETE, (task_id, url), None)
     }
 
     /// `POST /agent-execution/{agent_id}`, `x-agent-version` when given.
-    pub(crate) fn create(&self, new: &CreateTask) -> Result<HttpRequest> {
+    Create = "create", once, public;
+    fn create(&self, new: &CreateTask) {
         let url = self.task_url("agent_id", new.agent_id(), "")?;
         let body = to_body(new)?;
-        let mut request = self.request(
-            Operation::Create,
-            Method::POST,
-            (new.agent_id(), url),
-            Some(body),
-        )?;
+        let mut request = self.request(OPERATION, Method::POST, (new.agent_id(), url), Some(body))?;
         if let Some(version) = &new.agent_version {
             let version = crate::headers::value("x-agent-version", version).map_err(|_| {
                 Error::invalid("agent_version", "must not contain control characters")
@@ -128,92 +214,63 @@ impl Core {
     }
 
     /// `GET /agent-execution/executions/history/{agent_id}?filters`.
-    pub(crate) fn list(&self, agent_id: &str, filter: &ListFilter) -> Result<HttpRequest> {
-        let mut url = self.task_url("agent_id", agent_id, "")?;
-        url.insert_str(self.prefix.len(), "executions/history/");
+    List = "list", idempotent, public;
+    fn list(&self, agent_id: &str, filter: &ListFilter) {
+        let mut url = url(&self.prefix, &[("", "executions/history/"), ("agent_id", agent_id)])?;
         push_query(&mut url, filter, true);
-        self.request(Operation::List, Method::GET, (agent_id, url), None)
+        self.request(OPERATION, Method::GET, (agent_id, url), None)
     }
 
     /// `GET /agent-execution/executions/history/user/{user_id}?filters`
     /// (the filter's `user_id` is not sent: the path names the user).
-    pub(crate) fn list_user_tasks(
-        &self,
-        user_id: &str,
-        filter: &ListFilter,
-    ) -> Result<HttpRequest> {
-        let mut url = self.task_url("user_id", user_id, "")?;
-        url.insert_str(self.prefix.len(), "executions/history/user/");
+    ListUserTasks = "list_user_tasks", idempotent, public;
+    fn list_user_tasks(&self, user_id: &str, filter: &ListFilter) {
+        let pieces = [("", "executions/history/user/"), ("user_id", user_id)];
+        let mut url = url(&self.prefix, &pieces)?;
         push_query(&mut url, filter, false);
-        self.request(Operation::ListUserTasks, Method::GET, (user_id, url), None)
+        self.request(OPERATION, Method::GET, (user_id, url), None)
     }
 
     /// `POST /agent-execution/{agent_id}/report_task`.
-    pub(crate) fn report_external_task(
-        &self,
-        agent_id: &str,
-        report: &ExternalTaskReport,
-    ) -> Result<HttpRequest> {
+    ReportExternalTask = "report_external_task", once, public;
+    fn report_external_task(&self, agent_id: &str, report: &ExternalTaskReport) {
         if !report.duration.is_finite() {
             return Err(Error::invalid("duration", "must be a finite number"));
         }
         let url = self.task_url("agent_id", agent_id, "/report_task")?;
-        let body = to_body(report)?;
-        self.request(
-            Operation::ReportExternalTask,
-            Method::POST,
-            (agent_id, url),
-            Some(body),
-        )
-    }
-}
-
-impl Core {
-    /// `{base}/{path}` with each segment percent-encoded.
-    fn api_url(&self, segments: &[(&'static str, &str)], prefix: &str) -> Result<String> {
-        let mut url = format!("{}/{prefix}", self.config.base_url);
-        for (i, (name, value)) in segments.iter().enumerate() {
-            if i > 0 {
-                url.push('/');
-            }
-            url.push_str(&segment::encode(name, value)?);
-        }
-        Ok(url)
+        self.request(OPERATION, Method::POST, (agent_id, url), Some(to_body(report)?))
     }
 
     /// `GET /activity/{agent_id}/{task_id}` (agent first, then task).
-    pub(crate) fn activity_log(&self, agent_id: &str, task_id: &str) -> Result<HttpRequest> {
-        let url = self.api_url(
-            &[("task.agent_id", agent_id), ("task.id", task_id)],
-            "activity/",
-        )?;
-        self.request(Operation::ActivityLog, Method::GET, (task_id, url), None)
+    ActivityLog = "get_activity_log", idempotent;
+    fn activity_log(&self, agent_id: &str, task_id: &str) {
+        let pieces = [("", "/activity/"), ("task.agent_id", agent_id), ("", "/"), ("task.id", task_id)];
+        let url = url(&self.config.base_url, &pieces)?;
+        self.request(OPERATION, Method::GET, (task_id, url), None)
     }
 
     /// `POST /agents-metrics/{agent_id}/execution` with the task's metrics report.
-    pub(crate) fn report_metrics(
-        &self,
-        task: &Task,
-        served_model: Option<&str>,
-    ) -> Result<HttpRequest> {
-        let url = self.api_url(&[("task.agent_id", &task.agent_id)], "agents-metrics/")?;
+    ReportMetrics = "report_metrics", once;
+    fn report_metrics(&self, task: &Task, served_model: Option<&str>) {
+        let pieces = [("", "/agents-metrics/"), ("task.agent_id", &task.agent_id), ("", "/execution")];
+        let url = url(&self.config.base_url, &pieces)?;
         let body = to_body(&metrics::report_body(task, served_model)?)?;
-        self.request(
-            Operation::ReportMetrics,
-            Method::POST,
-            (&task.id, url + "/execution"),
-            Some(body),
-        )
+        self.request(OPERATION, Method::POST, (&task.id, url), Some(body))
+    }
+
+    /// `POST /agent-execution/{task_id}/events/push` with a JSON array of envelopes.
+    PushEvents = "push_events", once;
+    fn push_events(&self, task_id: &str, events: &[TaskEvent]) {
+        let url = self.task_url("task_id", task_id, "/events/push")?;
+        let envelopes: Vec<serde_json::Value> = events.iter().map(TaskEvent::to_json).collect();
+        self.request(OPERATION, Method::POST, (task_id, url), Some(to_body(&envelopes)?))
     }
 
     /// `GET {events root}/agent-execution/{task_id}/events`, with the
     /// stream session's headers (`accept: text/event-stream`,
     /// `cache-control: no-store`, `last-event-id`).
-    pub(crate) fn events(
-        &self,
-        task_id: &str,
-        headers: Vec<(&'static str, HeaderValue)>,
-    ) -> Result<HttpRequest> {
+    Events = "events", idempotent;
+    fn events(&self, task_id: &str, headers: Vec<(&'static str, HeaderValue)>) {
         let root = self.config.events_root.as_deref().ok_or_else(|| {
             Error::Config(
                 "the event stream needs an organization id: set XPANDER_ORGANIZATION_ID, \
@@ -221,27 +278,104 @@ impl Core {
                     .into(),
             )
         })?;
-        let url = format!(
-            "{root}/agent-execution/{}/events",
-            segment::encode("task_id", task_id)?
-        );
-        let mut request = self.request(Operation::Events, Method::GET, (task_id, url), None)?;
+        let url = url(root, &[("", "/agent-execution/"), ("task_id", task_id), ("", "/events")])?;
+        let mut request = self.request(OPERATION, Method::GET, (task_id, url), None)?;
         for (name, value) in headers {
             request.headers_mut().insert(name, value);
         }
         Ok(request)
     }
 
-    /// `POST /agent-execution/{task_id}/events/push` with a JSON array of envelopes.
-    pub(crate) fn push_events(&self, task_id: &str, events: &[TaskEvent]) -> Result<HttpRequest> {
-        let url = self.task_url("task_id", task_id, "/events/push")?;
-        let envelopes: Vec<serde_json::Value> = events.iter().map(TaskEvent::to_json).collect();
-        let body = to_body(&envelopes)?;
+    /// Public API v1: `POST /v1/agents/{agent_id}/invoke` (runs an agent).
+    Invoke = "invoke", once;
+    fn invoke(&self, agent_id: &str, request: &Invoke) {
+        self.invoke_request(OPERATION, "/invoke", agent_id, request)
+    }
+
+    /// Public API v1: `POST /v1/agents/{agent_id}/invoke/async` (creates a task).
+    InvokeAsync = "invoke_async", once;
+    fn invoke_async(&self, agent_id: &str, request: &Invoke) {
+        self.invoke_request(OPERATION, "/invoke/async", agent_id, request)
+    }
+
+    /// Public API v1: `POST /v1/agents/{agent_id}/invoke/stream` (runs an
+    /// agent), asking for an event stream.
+    InvokeStream = "invoke_stream", once;
+    fn invoke_stream(&self, agent_id: &str, request: &Invoke) {
+        let mut http = self.invoke_request(OPERATION, "/invoke/stream", agent_id, request)?;
+        let headers = http.headers_mut();
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(http)
+    }
+
+    /// Public API v1: `GET /v1/tasks?query` (one page), the query checked first.
+    ListTasks = "list_tasks", idempotent;
+    fn list_tasks(&self, query: &TaskQuery) {
+        query.check()?;
+        let mut url = self.public_url(&[("", "/v1/tasks")])?;
+        public::push_query(&mut url, query, true);
+        self.request(OPERATION, Method::GET, ("", url), None)
+    }
+
+    /// Public API v1: `GET /v1/agents/{agent_id}/tasks?query` (one page; the
+    /// query's `agent_id` is not sent: the path names the agent).
+    AgentTasks = "agent_tasks", idempotent;
+    fn agent_tasks(&self, agent_id: &str, query: &TaskQuery) {
+        query.check()?;
+        let pieces = [("", "/v1/agents/"), ("agent_id", agent_id), ("", "/tasks")];
+        let mut url = self.public_url(&pieces)?;
+        public::push_query(&mut url, query, false);
+        self.request(OPERATION, Method::GET, (agent_id, url), None)
+    }
+
+    /// Public API v1: `GET /v1/tasks/{task_id}`.
+    GetTask = "get_task", idempotent;
+    fn get_task(&self, task_id: &str) {
+        let url = self.public_url(&[("", "/v1/tasks/"), ("task_id", task_id)])?;
+        self.request(OPERATION, Method::GET, (task_id, url), None)
+    }
+
+    /// Public API v1: `DELETE /v1/tasks/{task_id}`.
+    DeleteTask = "delete_task", idempotent;
+    fn delete_task(&self, task_id: &str) {
+        let url = self.public_url(&[("", "/v1/tasks/"), ("task_id", task_id)])?;
+        self.request(OPERATION, Method::DELETE, (task_id, url), None)
+    }
+
+    /// Public API v1: `GET /v1/tasks/{task_id}/thread`.
+    Thread = "thread", idempotent;
+    fn thread(&self, task_id: &str) {
+        let pieces = [("", "/v1/tasks/"), ("task_id", task_id), ("", "/thread")];
+        let url = self.public_url(&pieces)?;
+        self.request(OPERATION, Method::GET, (task_id, url), None)
+    }
+
+    /// Public API v1: `GET /v1/tasks/{task_id}/thread/full` (sub-tasks too).
+    FullThread = "full_thread", idempotent;
+    fn full_thread(&self, task_id: &str) {
+        let pieces = [("", "/v1/tasks/"), ("task_id", task_id), ("", "/thread/full")];
+        let url = self.public_url(&pieces)?;
+        self.request(OPERATION, Method::GET, (task_id, url), None)
+    }
+}
+
+impl Core {
+    /// `POST /v1/agents/{agent_id}{tail}` with the invoke's body, checked first.
+    fn invoke_request(
+        &self,
+        operation: Operation,
+        tail: &str,
+        agent_id: &str,
+        request: &Invoke,
+    ) -> Result<HttpRequest> {
+        request.check()?;
+        let url = self.public_url(&[("", "/v1/agents/"), ("agent_id", agent_id), ("", tail)])?;
         self.request(
-            Operation::PushEvents,
+            operation,
             Method::POST,
-            (task_id, url),
-            Some(body),
+            (agent_id, url),
+            Some(to_body(request)?),
         )
     }
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::{Attempts, HttpResponse, Sent};
 use crate::error::{ApiError, DecodeError, Error, Result};
-use crate::model::{ActivityThread, Task, TaskListItem};
+use crate::model::{ActivityThread, Deleted, FullThread, Task, TaskListItem, TaskPage, ThreadMessage};
 use crate::redact::{self, snippet};
 
 /// The secrets that must never appear in an error, whole or in part (the
@@ -37,26 +37,68 @@ impl Secret<'_> {
     }
 }
 
-/// The answer of update, get, save, stop, create and report: one task.
-pub(crate) fn task(response: HttpResponse, secret: Secret<'_>) -> Result<Task> {
-    decode(response, "a task", secret)
+/// What an answer is parsed into: the other half of an endpoint. A
+/// front-end method's return type picks it ([`super::Core::parse`]), so an
+/// endpoint whose answer is a type below needs no parsing of its own.
+pub(crate) trait Answer: Sized {
+    /// Parses a 2xx answer; any other status is [`Error::Api`].
+    fn parse(response: HttpResponse, secret: Secret<'_>) -> Result<Self>;
 }
 
-/// The answer of the activity log: a thread. An empty body, `null`, text or
-/// an object that is not a thread is [`Error::Decode`], never a raw string.
-pub(crate) fn activity(response: HttpResponse, secret: Secret<'_>) -> Result<ActivityThread> {
-    decode(response, "an activity thread", secret)
+/// JSON answers: the type and what an error says was expected.
+macro_rules! json_answers {
+    ($($type:ty => $expected:literal,)*) => {$(
+        impl Answer for $type {
+            fn parse(response: HttpResponse, secret: Secret<'_>) -> Result<Self> {
+                decode(response, $expected, secret)
+            }
+        }
+    )*};
+}
+
+json_answers! {
+    // update, get, save, stop, create, report, and the v1 tasks
+    Task => "a task",
+    // list and list_user_tasks
+    Vec<TaskListItem> => "a list of tasks",
+    // An empty body, `null`, text or an object that is not a thread is
+    // [`Error::Decode`], never a raw string.
+    ActivityThread => "an activity thread",
+    TaskPage => "a page of tasks",
+    Vec<ThreadMessage> => "a thread (an array of messages)",
+    FullThread => "a full thread (an object of message arrays)",
 }
 
 /// An answer whose body is not used (metrics, event push): any 2xx.
-pub(crate) fn accepted(response: HttpResponse, secret: Secret<'_>) -> Result<()> {
-    check_status(response, secret).map(drop)
+impl Answer for () {
+    fn parse(response: HttpResponse, secret: Secret<'_>) -> Result<()> {
+        check_status(response, secret).map(drop)
+    }
 }
 
-/// The answer of list and list_user_tasks: an array of list items.
-pub(crate) fn task_list(response: HttpResponse, secret: Secret<'_>) -> Result<Vec<TaskListItem>> {
-    decode(response, "a list of tasks", secret)
+/// The answer as it came, status unchecked (the agent worker's calls,
+/// which read it themselves).
+impl Answer for HttpResponse {
+    fn parse(response: HttpResponse, _: Secret<'_>) -> Result<HttpResponse> {
+        Ok(response)
+    }
 }
+
+/// A delete's answer: any 2xx is success, `204` without a body, `200` with
+/// `{"message": ...}` (or any other body, its message unread).
+impl Answer for Deleted {
+    fn parse(response: HttpResponse, secret: Secret<'_>) -> Result<Deleted> {
+        let answer = check_status(response, secret)?;
+        let message = serde_json::from_slice::<Value>(answer.body())
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned));
+        Ok(Deleted {
+            status: answer.status().as_u16(),
+            message,
+        })
+    }
+}
+
 
 pub(crate) fn decode<T: DeserializeOwned>(
     response: HttpResponse,

@@ -11,8 +11,7 @@ use crate::config::ClientBuilder;
 use crate::error::Error;
 use crate::model::{AgentExecutionStatus, Task};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
-use crate::sans_io::response::{self, Secret};
-use crate::sans_io::Saving;
+use crate::sans_io::response::{Answer, Secret};
 
 #[path = "../../tests/common/expected.rs"]
 mod expected;
@@ -68,18 +67,13 @@ fn build(case: &str) -> Result<HttpRequest, Error> {
             let mut task = recorder_task();
             task.result = Some("saved result".into());
             task.status = Some(AgentExecutionStatus::Completed);
-            let saving = if case == "save_with_deep_plan" {
-                Saving::WithDeepPlan
-            } else {
-                Saving::WithoutDeepPlan
-            };
-            core.save(&task, saving)
+            core.save(&task, case == "save_with_deep_plan")
         }
         "set_status" => {
             let mut task = recorder_task();
             task.status = Some(AgentExecutionStatus::Failed);
             task.result = Some("boom".into());
-            core.save(&task, Saving::WithoutDeepPlan)
+            core.save(&task, false)
         }
         "stop" => core.stop("task_xyz"),
         "create" => core.create(&CreateTask::new("agent-123", "Hello!")),
@@ -181,7 +175,7 @@ fn ids_are_one_segment_and_bad_ids_are_refused_before_any_request() {
     }
     let mut task = recorder_task();
     task.id = "..".into();
-    assert!(core.save(&task, Saving::WithoutDeepPlan).is_err());
+    assert!(core.save(&task, false).is_err());
 }
 
 #[test]
@@ -292,7 +286,7 @@ fn ok(body: &str) -> HttpResponse {
 #[test]
 fn every_task_fixture_parses_and_round_trips_what_the_server_sent() {
     for (name, body) in FIXTURES {
-        let task = response::task(ok(body), Secret::NONE).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let task = Task::parse(ok(body), Secret::NONE).unwrap_or_else(|e| panic!("{name}: {e}"));
         let sent: Value = serde_json::from_str(body).unwrap();
         // Key for key, at every depth: what was read is what goes back.
         assert_eq!(task.save_body(true).unwrap(), sent, "{name}");
@@ -301,7 +295,7 @@ fn every_task_fixture_parses_and_round_trips_what_the_server_sent() {
 
 #[test]
 fn forward_compat_values_are_kept() {
-    let task = response::task(ok(FIXTURES[2].1), Secret::NONE).unwrap();
+    let task = Task::parse(ok(FIXTURES[2].1), Secret::NONE).unwrap();
     assert_eq!(
         task.status,
         Some(AgentExecutionStatus::Unknown("awaiting_review".into()))
@@ -311,7 +305,7 @@ fn forward_compat_values_are_kept() {
 
 #[test]
 fn the_list_fixture_parses() {
-    let items = response::task_list(
+    let items = <Vec<crate::model::TaskListItem> as Answer>::parse(
         ok(include_str!("../../tests/fixtures/tasks-list.json")),
         Secret::NONE,
     )
@@ -324,7 +318,7 @@ fn the_list_fixture_parses() {
 #[test]
 fn api_errors_keep_status_body_and_detail() {
     let error = |status: u16, body: &[u8]| {
-        response::task(
+        Task::parse(
             crate::sans_io::answer(
                 http::StatusCode::from_u16(status).unwrap(),
                 None,
@@ -400,7 +394,7 @@ fn errors_never_carry_the_key_or_a_credential() {
 
 #[test]
 fn undecodable_bodies_are_decode_errors_with_a_snippet() {
-    let err = response::task(ok(r#"{"id": "t", "agent_id": "#), Secret::NONE).unwrap_err();
+    let err = Task::parse(ok(r#"{"id": "t", "agent_id": "#), Secret::NONE).unwrap_err();
     match err {
         Error::Decode(e) => {
             assert_eq!(e.status, 200);
@@ -411,7 +405,7 @@ fn undecodable_bodies_are_decode_errors_with_a_snippet() {
     for garbage in ["", "null", "[]", "<html>", "{\"x\": 5}", "\u{feff}{}"] {
         assert!(
             matches!(
-                response::task(ok(garbage), Secret::NONE),
+                Task::parse(ok(garbage), Secret::NONE),
                 Err(Error::Decode(_))
             ),
             "{garbage:?}"
@@ -421,7 +415,7 @@ fn undecodable_bodies_are_decode_errors_with_a_snippet() {
 
 #[test]
 fn the_body_limit_refuses_a_large_2xx_and_cuts_an_error_body() {
-    use super::{BodyLimit, Take, MAX_ERROR_BODY_BYTES};
+    use super::{BodyLimit, MAX_ERROR_BODY_BYTES};
     let limit = BodyLimit { bytes: 100 };
     assert_eq!(limit.start(200, Some(100)).unwrap(), 100);
     assert_eq!(limit.start(200, None).unwrap(), 100);
@@ -432,18 +426,30 @@ fn the_body_limit_refuses_a_large_2xx_and_cuts_an_error_body() {
             limit: 100
         })
     ));
-    assert_eq!(limit.take(200, 60, 40).unwrap(), Take::All);
-    assert!(limit.take(200, 60, 41).is_err());
-    assert!(limit.take(200, usize::MAX, 1).is_err());
+    let mut body = vec![0; 60];
+    assert!(
+        limit.append(200, &mut body, &[1; 40]).unwrap(),
+        "all kept, read on"
+    );
+    assert_eq!(body.len(), 100);
+    assert!(
+        limit.append(200, &mut body, &[1]).is_err(),
+        "one past the limit"
+    );
+    assert!(limit.append(200, &mut vec![0; 60], &[1; 41]).is_err());
     // An error answer is never "too large": its first bytes are kept.
     let limit = BodyLimit { bytes: 1 << 20 };
     assert_eq!(
         limit.start(503, Some(u64::MAX)).unwrap(),
         MAX_ERROR_BODY_BYTES
     );
-    assert_eq!(
-        limit.take(503, MAX_ERROR_BODY_BYTES - 10, 100).unwrap(),
-        Take::PrefixThenStop(10)
+    let mut body = vec![0; MAX_ERROR_BODY_BYTES - 10];
+    assert!(
+        !limit.append(503, &mut body, &[1; 100]).unwrap(),
+        "cut: read no more"
     );
-    assert_eq!(limit.take(429, 0, 100).unwrap(), Take::All);
+    assert_eq!(body.len(), MAX_ERROR_BODY_BYTES, "its first 10 bytes kept");
+    let mut body = Vec::new();
+    assert!(limit.append(429, &mut body, &[1; 100]).unwrap());
+    assert_eq!(body.len(), 100);
 }
