@@ -313,7 +313,6 @@ fn every_builder_takes_plain_setters_and_the_old_names_still_work() {
             RetryPolicy::default().with_max_attempts(2),
             retry_with_two()
         );
-        assert_eq!(WorkerPolicy::default().with_concurrency(3).concurrency, 3);
     }
 }
 

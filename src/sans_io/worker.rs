@@ -111,10 +111,10 @@
 //!   dropped with a [`Notice`] saying why, and nothing is written to it. A
 //!   read that fails with a 4xx drops it too (gone); one that fails
 //!   otherwise (after the transport's retries) releases it. The claim, the
-//!   release and the malformed-task report are partial updates (the
+//!   release are partial updates (the
 //!   Tasks API's update changes the fields it is sent and nothing else):
 //!   `{"status": "executing"}`, `{"status": "pending", "result": ...}`,
-//!   `{"status": "error", "result": ...}`, never a stale copy of the rest.
+//!   never a stale copy of the rest.
 //!   **The race that remains:** the service offers no conditional update
 //!   (no compare-and-set on the status, no ETag), so a change made
 //!   between the read and the claim's arrival (a stop, another worker's
@@ -144,7 +144,7 @@
 //!   answered, is a three-way merge: the outcome (`status`, `result`) and
 //!   what the handler changed, else what the server has now (so a stop
 //!   made meanwhile is not overwritten).
-//! - **Side calls are bounded.** Releases and malformed-task reports go at
+//! - **Side calls are bounded.** Releases go at
 //!   most [`MAX_SIDE_CALLS`] at a time; the rest wait their turn, in
 //!   order. Capacity updates and heartbeats go one at a time each. A
 //!   runtime stops reading the stream while many wait
@@ -216,7 +216,7 @@ pub use requests::{events_root, Environment, WorkerRequests};
 pub const SHUTDOWN_MESSAGE: &str =
     "worker shut down before the task finished: the handler was cancelled when the shutdown grace period ran out";
 
-/// Releases and malformed-task reports in flight at once: the rest wait
+/// Releases in flight at once: the rest wait
 /// their turn, in order (a burst of deliveries beyond the queue never opens
 /// more connections than this). Capacity updates and heartbeats go one at a
 /// time each, so a worker has at most this many plus two side requests
@@ -293,11 +293,10 @@ pub struct WorkerMachine {
     capacity: Capacity,
     tasks: Vec<TaskRecord>,
     queue: VecDeque<Queued>,
-    /// Releases and malformed-task reports under way (at most
-    /// [`MAX_SIDE_CALLS`]).
-    side_calls: Vec<Call>,
-    /// Releases and malformed-task reports waiting for a place, in order.
-    side_waiting: VecDeque<(Call, crate::sans_io::HttpRequest)>,
+    /// The tasks whose release is under way (at most [`MAX_SIDE_CALLS`]).
+    side_calls: Vec<String>,
+    /// Releases waiting for a place, in order.
+    side_waiting: VecDeque<(String, crate::sans_io::HttpRequest)>,
     /// Tasks delivered again while their release was on its way: taken in
     /// when its answer comes (a claim before it could be undone by it).
     deferred: Vec<Queued>,
@@ -347,17 +346,6 @@ impl WorkerMachine {
         self
     }
 
-    /// Deprecated name of [`seed`](method@Self::seed).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `seed`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_seed(self, seed: u64) -> WorkerMachine {
-        self.seed(seed)
-    }
-
     /// The policy.
     pub fn policy(&self) -> &WorkerPolicy {
         &self.policy
@@ -403,7 +391,7 @@ impl WorkerMachine {
         self.queue.len()
     }
 
-    /// Releases and malformed-task reports in flight (at most
+    /// Releases in flight (at most
     /// [`MAX_SIDE_CALLS`]), and waiting for a place. A runtime stops
     /// reading the stream while many wait, so that a burst pushes back on
     /// the socket instead of growing this queue.

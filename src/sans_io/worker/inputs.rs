@@ -159,34 +159,20 @@ impl WorkerMachine {
                     }
                 }
             }
-            call @ (Call::Release { .. } | Call::ReportMalformed { .. }) => {
+            Call::Release { task_id } => {
                 let answer = answer.and_then(|r| self.requests.check(r));
-                if let Call::Release { task_id } = &call {
-                    if self
-                        .stopping
-                        .as_ref()
-                        .is_some_and(|s| s.unsaved.contains(task_id))
-                    {
-                        self.note_unsaved(task_id, answer.is_ok());
-                    }
+                if self
+                    .stopping
+                    .as_ref()
+                    .is_some_and(|s| s.unsaved.contains(&task_id))
+                {
+                    self.note_unsaved(&task_id, answer.is_ok());
                 }
                 if let Err(error) = answer {
-                    let (task_id, what) = match &call {
-                        Call::Release { task_id } => {
-                            (task_id.clone(), "setting it back to `pending`")
-                        }
-                        Call::ReportMalformed { task_id } => {
-                            (task_id.clone(), "saving it as `error`")
-                        }
-                        _ => (String::new(), ""),
-                    };
-                    fx.push(notice(
-                        Level::Warn,
-                        Some(&task_id),
-                        format!("{what} failed: {error}"),
-                    ));
+                    let what = format!("setting it back to `pending` failed: {error}");
+                    fx.push(notice(Level::Warn, Some(&task_id), what));
                 }
-                self.side_call_done(&call, &mut fx);
+                self.side_call_done(&task_id, &mut fx);
             }
             Call::Heartbeat { worker_id } => {
                 let answer = answer.and_then(|r| self.requests.check(r));

@@ -5,6 +5,7 @@ use super::{
     MAX_READ_FAILURES, MAX_SIDE_CALLS, READ_FAILURES_KEPT,
 };
 use crate::error::ErrorClass;
+use crate::sans_io::HttpRequest;
 use crate::model::{AgentExecutionStatus, Task};
 
 impl WorkerMachine {
@@ -58,10 +59,7 @@ impl WorkerMachine {
             ));
             return;
         }
-        let release = Call::Release {
-            task_id: task.id.clone(),
-        };
-        if let Some(i) = self.side_waiting.iter().position(|(c, _)| *c == release) {
+        if let Some(i) = self.side_waiting.iter().position(|(id, _)| *id == task.id) {
             // Its release has not gone out: the new delivery supersedes it.
             self.side_waiting.remove(i);
             fx.push(notice(
@@ -69,7 +67,7 @@ impl WorkerMachine {
                 Some(&task.id),
                 "delivered again before its release went out: the release is not sent".to_owned(),
             ));
-        } else if self.side_calls.contains(&release) {
+        } else if self.side_calls.contains(&task.id) {
             // Its release is on its way: a claim now could be undone by it
             // (back to `pending`, then run twice). Taken in at its answer.
             fx.push(notice(
@@ -103,12 +101,7 @@ impl WorkerMachine {
             .requests
             .set_status(task_id, AgentExecutionStatus::Pending, message)
         {
-            Ok(request) => {
-                let call = Call::Release {
-                    task_id: task_id.to_owned(),
-                };
-                self.send_side(call, request, fx);
-            }
+            Ok(request) => self.send_side(task_id.to_owned(), request, fx),
             Err(error) => fx.push(notice(
                 Level::Warn,
                 Some(task_id),
@@ -117,40 +110,36 @@ impl WorkerMachine {
         }
     }
 
-    /// Sends a release or a malformed-task report when fewer than
-    /// [`MAX_SIDE_CALLS`] are in flight; else it waits its turn.
-    pub(super) fn send_side(
-        &mut self,
-        call: Call,
-        request: crate::sans_io::HttpRequest,
-        fx: &mut Vec<Effect>,
-    ) {
-        if self.side_calls.len() < MAX_SIDE_CALLS && self.side_waiting.is_empty() {
-            self.side_calls.push(call.clone());
-            fx.push(Effect::Send { call, request });
-        } else {
-            self.side_waiting.push_back((call, request));
+    /// Sends a release when fewer than [`MAX_SIDE_CALLS`] are in flight;
+    /// else it waits its turn.
+    fn send_side(&mut self, task_id: String, request: HttpRequest, fx: &mut Vec<Effect>) {
+        self.side_waiting.push_back((task_id, request));
+        self.send_waiting(fx);
+    }
+
+    /// Sends the waiting releases, in order, while places are free.
+    fn send_waiting(&mut self, fx: &mut Vec<Effect>) {
+        while self.side_calls.len() < MAX_SIDE_CALLS {
+            let Some((task_id, request)) = self.side_waiting.pop_front() else {
+                break;
+            };
+            self.side_calls.push(task_id.clone());
+            fx.push(Effect::Send {
+                call: Call::Release { task_id },
+                request,
+            });
         }
     }
 
-    /// A release or report answered: the next waiting one goes.
-    pub(super) fn side_call_done(&mut self, call: &Call, fx: &mut Vec<Effect>) {
-        if let Some(i) = self.side_calls.iter().position(|c| c == call) {
-            self.side_calls.remove(i);
+    /// A release answered: a delivery of it deferred meanwhile is taken
+    /// in, and the next waiting release goes.
+    pub(super) fn side_call_done(&mut self, task_id: &str, fx: &mut Vec<Effect>) {
+        self.side_calls.retain(|id| id != task_id);
+        if let Some(i) = self.deferred.iter().position(|q| q.task.id == task_id) {
+            let Queued { task, llm_gateway } = self.deferred.remove(i);
+            self.intake(task, llm_gateway, fx);
         }
-        if let Call::Release { task_id } = call {
-            if let Some(i) = self.deferred.iter().position(|q| q.task.id == *task_id) {
-                let Queued { task, llm_gateway } = self.deferred.remove(i);
-                self.intake(task, llm_gateway, fx);
-            }
-        }
-        while self.side_calls.len() < MAX_SIDE_CALLS {
-            let Some((call, request)) = self.side_waiting.pop_front() else {
-                break;
-            };
-            self.side_calls.push(call.clone());
-            fx.push(Effect::Send { call, request });
-        }
+        self.send_waiting(fx);
     }
 
     /// Takes a slot for a task and reads the server's copy: the claim

@@ -5,9 +5,9 @@
 use std::time::Instant;
 
 use super::link::State;
-use super::{notice, AgentEvent, Call, Effect, Level, StopReason, WorkerMachine};
+use super::{notice, AgentEvent, Effect, Level, StopReason, WorkerMachine};
 use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::model::{AgentExecutionStatus, DeployedAsset};
+use crate::model::DeployedAsset;
 use crate::sans_io::stream::NextStep;
 
 impl WorkerMachine {
@@ -79,7 +79,9 @@ impl WorkerMachine {
                     self.begin_stop(StopReason::Conflict { message }, now, fx);
                 }
             }
-            AgentEvent::Malformed { task_id, reason } => self.on_malformed(task_id, reason, fx),
+            AgentEvent::Malformed { reason } => {
+                fx.push(notice(Level::Warn, None, format!("{reason}; skipped")));
+            }
             AgentEvent::Ignored { .. } => {}
         }
     }
@@ -102,39 +104,5 @@ impl WorkerMachine {
         fx.push(self.heartbeat.send(asset.id));
         self.capacity.reset(Some(asset.is_busy));
         self.send_capacity(fx);
-    }
-
-    fn on_malformed(&mut self, task_id: Option<String>, reason: String, fx: &mut Vec<Effect>) {
-        let Some(task_id) = task_id else {
-            fx.push(notice(Level::Warn, None, format!("{reason}; skipped")));
-            return;
-        };
-        if self.holds(&task_id) {
-            fx.push(notice(
-                Level::Warn,
-                Some(&task_id),
-                format!("{reason}; the worker already has this task, so it is left alone"),
-            ));
-            return;
-        }
-        fx.push(notice(
-            Level::Warn,
-            Some(&task_id),
-            format!("{reason}; the task is saved as `error`"),
-        ));
-        match self
-            .requests
-            .set_status(&task_id, AgentExecutionStatus::Error, &reason)
-        {
-            Ok(request) => {
-                let call = Call::ReportMalformed { task_id };
-                self.send_side(call, request, fx);
-            }
-            Err(error) => fx.push(notice(
-                Level::Warn,
-                Some(&task_id),
-                format!("cannot save it as `error`: {error}"),
-            )),
-        }
     }
 }
