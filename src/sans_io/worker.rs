@@ -172,16 +172,15 @@
 //!   tasks not started set back to `pending`, and `Finished` once these
 //!   calls are answered or [`WorkerPolicy::last_calls`] passed.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
 
 use super::retry::{Backoff, Jitter};
 use super::stream::{EventSession, StreamPolicy};
-use crate::model::Task;
 use capacity::Capacity;
 use heartbeat::Heartbeat;
 use link::Link;
+use intake::Intake;
 use record::{Handler, TaskRecord};
 
 mod body;
@@ -224,21 +223,6 @@ pub const SHUTDOWN_MESSAGE: &str =
 /// a metrics report per task that has tokens).
 pub const MAX_SIDE_CALLS: usize = 4;
 
-/// Failed reads before a claim, in a row for one task, after which the
-/// task is no longer released (each release makes the dispatch hand it out
-/// again at once: a task whose read always fails would loop at network
-/// speed). It is then left as the server has it, nothing written.
-const MAX_READ_FAILURES: usize = 3;
-
-/// Tasks whose failed reads in a row are remembered (the oldest forgotten).
-const READ_FAILURES_KEPT: usize = 256;
-
-/// A task accepted into the queue.
-struct Queued {
-    task: Box<Task>,
-    llm_gateway: Option<LlmGateway>,
-}
-
 /// A stop under way.
 struct Stopping {
     reason: Option<StopReason>,
@@ -248,9 +232,6 @@ struct Stopping {
     deadline: Instant,
     /// After a second request: the end of the last best-effort calls.
     hurry_ends: Option<Instant>,
-    /// The worker id the heartbeats go on for until every claimed task is
-    /// saved (the stream is closed, the registration kept).
-    heartbeat_id: Option<String>,
     /// Tasks given up on since the stop began (a final save or a release
     /// that failed).
     unsaved: Vec<String>,
@@ -292,17 +273,7 @@ pub struct WorkerMachine {
     heartbeat: Heartbeat,
     capacity: Capacity,
     tasks: Vec<TaskRecord>,
-    queue: VecDeque<Queued>,
-    /// The tasks whose release is under way (at most [`MAX_SIDE_CALLS`]).
-    side_calls: Vec<String>,
-    /// Releases waiting for a place, in order.
-    side_waiting: VecDeque<(String, crate::sans_io::HttpRequest)>,
-    /// Tasks delivered again while their release was on its way: taken in
-    /// when its answer comes (a claim before it could be undone by it).
-    deferred: Vec<Queued>,
-    /// Failed reads before a claim in a row, per task (at most
-    /// [`READ_FAILURES_KEPT`], oldest first).
-    read_failures: VecDeque<(String, usize)>,
+    intake: Intake,
     stopping: Option<Stopping>,
     finished: bool,
     rng: fastrand::Rng,
@@ -326,11 +297,7 @@ impl WorkerMachine {
             heartbeat: Heartbeat::default(),
             capacity: Capacity::default(),
             tasks: Vec::new(),
-            queue: VecDeque::new(),
-            side_calls: Vec::new(),
-            side_waiting: VecDeque::new(),
-            read_failures: VecDeque::new(),
-            deferred: Vec::new(),
+            intake: Intake::default(),
             stopping: None,
             finished: false,
             rng: fastrand::Rng::new(),
@@ -388,7 +355,7 @@ impl WorkerMachine {
 
     /// Tasks accepted and waiting for a slot.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.intake.queue.len()
     }
 
     /// Releases in flight (at most
@@ -396,12 +363,13 @@ impl WorkerMachine {
     /// reading the stream while many wait, so that a burst pushes back on
     /// the socket instead of growing this queue.
     pub fn side_calls(&self) -> (usize, usize) {
-        (self.side_calls.len(), self.side_waiting.len())
+        (self.intake.releasing.len(), self.intake.waiting.len())
     }
 
     /// Tasks not settled yet: queued, running or being saved.
     pub fn in_flight(&self) -> usize {
-        self.queue
+        self.intake
+            .queue
             .len()
             .saturating_add(self.tasks.iter().filter(|r| r.phase != Phase::Done).count())
     }
@@ -445,7 +413,7 @@ impl fmt::Debug for WorkerMachine {
             .field("link", &self.link.state())
             .field("worker_id", &self.link.worker_id())
             .field("running", &self.running())
-            .field("queued", &self.queue.len())
+            .field("queued", &self.intake.queue.len())
             .field("in_flight", &self.in_flight())
             .field("busy", &self.capacity.busy)
             .field("capacity_seq", &self.capacity.seq)

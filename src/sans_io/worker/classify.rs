@@ -74,9 +74,7 @@ impl LlmGateway {
             .and_then(|extension| extension.remove("llm_gateway"))
             .map(LlmGateway)
     }
-}
 
-impl LlmGateway {
     /// The route's `base_url`, when it is a string.
     pub fn base_url(&self) -> Option<&str> {
         self.0.get("base_url")?.as_str()

@@ -92,25 +92,17 @@ impl WorkerMachine {
         self.unregister();
         self.forget_queue("the agent stream's connection ended", &mut fx);
         let what = describe(&why);
-        if let Disconnect::Error(error) = why {
-            if error.is_unauthorized() {
+        match why {
+            Disconnect::Error(error) if error.is_unauthorized() => {
                 self.link.give_up();
-                fx.push(notice(
-                    Level::Error,
-                    None,
-                    format!("the server refused the agent stream ({error}); the worker stops"),
-                ));
+                let why = format!("the server refused the agent stream ({error}); the worker stops");
+                fx.push(notice(Level::Error, None, why));
                 self.begin_stop(StopReason::Fatal(error), now, &mut fx);
-            } else {
-                let step = self
-                    .link
-                    .session
-                    .on_disconnect(Disconnect::Error(error), now);
+            }
+            why => {
+                let step = self.link.session.on_disconnect(why, now);
                 self.after_disconnect(step, what, now, &mut fx);
             }
-        } else {
-            let step = self.link.session.on_disconnect(why, now);
-            self.after_disconnect(step, what, now, &mut fx);
         }
         self.maybe_finish(&mut fx);
         fx
@@ -172,15 +164,15 @@ impl WorkerMachine {
                     let what = format!("setting it back to `pending` failed: {error}");
                     fx.push(notice(Level::Warn, Some(&task_id), what));
                 }
-                self.side_call_done(&task_id, &mut fx);
+                if let Some(again) = self.intake.released(&task_id, &mut fx) {
+                    self.take_in(again.task, again.llm_gateway, &mut fx);
+                }
             }
             Call::Heartbeat { worker_id } => {
                 let answer = answer.and_then(|r| self.requests.check(r));
-                let current = self.link.worker_id() == Some(worker_id.as_str())
-                    || self
-                        .stopping
-                        .as_ref()
-                        .is_some_and(|s| s.heartbeat_id.as_deref() == Some(worker_id.as_str()));
+                let beat = Some(worker_id.as_str());
+                let current = self.link.worker_id() == beat
+                    || (self.stopping.is_some() && self.link.last_worker_id() == beat);
                 let (beat, interval) = ((&*worker_id, current), self.policy.heartbeat_interval);
                 fx.extend(self.heartbeat.on_answer(answer, beat, now, interval));
             }
@@ -206,7 +198,7 @@ impl WorkerMachine {
     /// starts) once that save is done or given up.
     pub fn on_handler_done(&mut self, task_id: &str, outcome: HandlerOutcome) -> Vec<Effect> {
         let mut fx = Vec::new();
-        let Some(index) = self.tasks.iter().position(|r| r.id == task_id) else {
+        let Some(index) = self.find(task_id, |_| true) else {
             fx.push(notice(
                 Level::Warn,
                 Some(task_id),
@@ -235,8 +227,7 @@ impl WorkerMachine {
             record.ours = Some(ours);
             self.reload(index, &mut fx);
         }
-        self.fill_slots(&mut fx);
-        self.update_capacity(&mut fx);
+        self.refill(&mut fx);
         self.maybe_finish(&mut fx);
         fx
     }

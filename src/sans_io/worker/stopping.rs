@@ -24,7 +24,7 @@ impl WorkerMachine {
             format!(
                 "stopping: no more tasks taken; {} held (claimed, running or saving) get up to {grace:?} to finish, the final saves the rest of {deadline:?}; {} queued are left to the server's dispatch",
                 self.running(),
-                self.queue.len()
+                self.intake.queue.len()
             ),
         ));
         self.stopping = Some(Stopping {
@@ -33,12 +33,6 @@ impl WorkerMachine {
             expired: false,
             deadline: after(now, deadline),
             hurry_ends: None,
-            // The heartbeats go on (same schedule) until every claimed
-            // task is saved: a worker silent mid-drain invites the server
-            // to hand its tasks to another worker.
-            // The last registration's id when the stream is reconnecting
-            // (not registered again yet): its tasks still run.
-            heartbeat_id: self.link.last_worker_id().map(str::to_owned),
             unsaved: Vec::new(),
             abandoned: Vec::new(),
         });
@@ -51,21 +45,19 @@ impl WorkerMachine {
         // public input ends with `maybe_finish`).
     }
 
-    /// True while a task is claimed and its final status not saved yet.
-    pub(super) fn claimed_unsaved(&self) -> bool {
-        self.tasks.iter().any(TaskRecord::is_claimed)
-    }
-
     /// The worker id heartbeats go for: the registration's, and while
-    /// stopping the last one's until every claimed task is saved.
+    /// stopping the last registration's (kept across a disconnect: a
+    /// stop during a reconnect) until every claimed task is saved. The
+    /// heartbeats go on (same schedule) through the drain: a worker silent
+    /// mid-drain invites the server to hand its tasks to another worker.
     pub(super) fn heartbeat_target(&self) -> Option<&str> {
         if self.is_registered() {
             return self.link.worker_id();
         }
-        match &self.stopping {
-            Some(stopping) if self.claimed_unsaved() => stopping.heartbeat_id.as_deref(),
-            _ => None,
-        }
+        let claimed = self.tasks.iter().any(TaskRecord::is_claimed);
+        self.link
+            .last_worker_id()
+            .filter(|_| self.stopping.is_some() && claimed)
     }
 
     /// True after a second shutdown request.
@@ -116,8 +108,7 @@ impl WorkerMachine {
         let Some(record) = self.tasks.get_mut(index) else {
             return;
         };
-        record.holds_slot = false;
-        record.phase = Phase::Done;
+        record.drop_slot();
         let id = record.id.clone();
         if let Some(stopping) = &mut self.stopping {
             stopping.unsaved.push(id.clone());
@@ -147,8 +138,7 @@ impl WorkerMachine {
     /// the server already gave them to, and once more), and keeping them
     /// would run them twice (here, and where the server sent them again).
     pub(super) fn forget_queue(&mut self, why: &str, fx: &mut Vec<Effect>) {
-        let deferred = std::mem::take(&mut self.deferred);
-        for queued in std::mem::take(&mut self.queue).into_iter().chain(deferred) {
+        for queued in self.intake.forget() {
             fx.push(notice(
                 Level::Info,
                 Some(&queued.task.id),
@@ -207,8 +197,7 @@ impl WorkerMachine {
             }
         }
         if freed {
-            self.fill_slots(fx);
-            self.update_capacity(fx);
+            self.refill(fx);
         }
     }
 
@@ -277,8 +266,8 @@ impl WorkerMachine {
         self.sweep();
         if self.finished
             || self.in_flight() > 0
-            || !self.side_calls.is_empty()
-            || !self.side_waiting.is_empty()
+            || !self.intake.releasing.is_empty()
+            || !self.intake.waiting.is_empty()
         {
             return;
         }

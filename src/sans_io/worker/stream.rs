@@ -68,7 +68,7 @@ impl WorkerMachine {
     pub(super) fn on_agent_event(&mut self, event: AgentEvent, now: Instant, fx: &mut Vec<Effect>) {
         match event {
             AgentEvent::Registration(asset) => self.on_registration(*asset, fx),
-            AgentEvent::Task { task, llm_gateway } => self.intake(task, llm_gateway, fx),
+            AgentEvent::Task { task, llm_gateway } => self.take_in(task, llm_gateway, fx),
             AgentEvent::Conflict { message } => {
                 if self.stopping.is_none() {
                     fx.push(notice(

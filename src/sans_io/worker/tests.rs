@@ -2406,7 +2406,7 @@ fn a_read_showing_a_stop_request_or_another_task_does_not_claim() {
 /// starts the count again.
 #[test]
 fn a_task_whose_read_keeps_failing_is_not_released_forever() {
-    use super::MAX_READ_FAILURES;
+    use super::intake::MAX_READ_FAILURES;
     let t0 = Instant::now();
     let mut w = registered(policy(), t0);
     let mut released = 0;
