@@ -179,8 +179,8 @@ use super::retry::{Backoff, Jitter};
 use super::stream::{EventSession, StreamPolicy};
 use capacity::Capacity;
 use heartbeat::Heartbeat;
-use link::Link;
 use intake::Intake;
+use link::Link;
 use record::{Handler, TaskRecord};
 
 mod body;
@@ -429,4 +429,16 @@ fn notice(level: Level, task_id: Option<&str>, message: String) -> Effect {
         task_id: task_id.map(str::to_owned),
         message,
     })
+}
+
+/// Notices among the effects answered.
+trait Notes {
+    /// Adds a [`Notice`].
+    fn note(&mut self, level: Level, task_id: Option<&str>, message: impl Into<String>);
+}
+
+impl Notes for Vec<Effect> {
+    fn note(&mut self, level: Level, task_id: Option<&str>, message: impl Into<String>) {
+        self.push(notice(level, task_id, message.into()));
+    }
 }

@@ -8,8 +8,8 @@ use std::time::{Instant, SystemTime};
 use super::link::State;
 use super::task::settle;
 use super::{
-    classify, notice, Call, CancelReason, Effect, Handler, HandlerOutcome, Level, Phase,
-    StopReason, WorkerMachine,
+    classify, Call, CancelReason, Effect, Handler, HandlerOutcome, Level, Notes, Phase, StopReason,
+    WorkerMachine,
 };
 use crate::error::{Error, Result};
 use crate::model::worker::{event_id, heartbeat_data};
@@ -68,11 +68,11 @@ impl WorkerMachine {
                     let event = classify(&event);
                     self.on_agent_event(event, now, &mut fx);
                 }
-                Err(error) => fx.push(notice(
+                Err(error) => fx.note(
                     Level::Warn,
                     None,
                     format!("an event of the agent stream was dropped: {error}"),
-                )),
+                ),
             }
         }
         self.maybe_finish(&mut fx);
@@ -95,8 +95,9 @@ impl WorkerMachine {
         match why {
             Disconnect::Error(error) if error.is_unauthorized() => {
                 self.link.give_up();
-                let why = format!("the server refused the agent stream ({error}); the worker stops");
-                fx.push(notice(Level::Error, None, why));
+                let why =
+                    format!("the server refused the agent stream ({error}); the worker stops");
+                fx.note(Level::Error, None, why);
                 self.begin_stop(StopReason::Fatal(error), now, &mut fx);
             }
             why => {
@@ -137,13 +138,9 @@ impl WorkerMachine {
             }
             Call::Metrics { task_id } => {
                 if let Err(error) = answer.and_then(|r| self.requests.check(r)) {
-                    fx.push(notice(
-                        Level::Warn,
-                        Some(&task_id),
-                        format!(
+                    fx.note(Level::Warn, Some(&task_id), format!(
                             "the metrics report failed ({error}); not tried again (a report is not idempotent)"
-                        ),
-                    ));
+                        ));
                 }
                 if let Some(record) = self.record_mut(&task_id) {
                     if record.phase == Phase::Metrics {
@@ -162,7 +159,7 @@ impl WorkerMachine {
                 }
                 if let Err(error) = answer {
                     let what = format!("setting it back to `pending` failed: {error}");
-                    fx.push(notice(Level::Warn, Some(&task_id), what));
+                    fx.note(Level::Warn, Some(&task_id), what);
                 }
                 if let Some(again) = self.intake.released(&task_id, &mut fx) {
                     self.take_in(again.task, again.llm_gateway, &mut fx);
@@ -199,11 +196,11 @@ impl WorkerMachine {
     pub fn on_handler_done(&mut self, task_id: &str, outcome: HandlerOutcome) -> Vec<Effect> {
         let mut fx = Vec::new();
         let Some(index) = self.find(task_id, |_| true) else {
-            fx.push(notice(
+            fx.note(
                 Level::Warn,
                 Some(task_id),
-                "a handler ended for a task the worker does not have".to_owned(),
-            ));
+                "a handler ended for a task the worker does not have",
+            );
             return fx;
         };
         let Some(record) = self.tasks.get_mut(index) else {
@@ -216,12 +213,11 @@ impl WorkerMachine {
         record.handler = Handler::Returned;
         record.holds_slot = false;
         if settled {
-            fx.push(notice(
+            fx.note(
                 Level::Info,
                 Some(task_id),
-                "a cancelled handler returned; its outcome is not used (the task was settled when it was cancelled)"
-                    .to_owned(),
-            ));
+                "a cancelled handler returned; its outcome is not used (the task was settled when it was cancelled)",
+            );
         } else if matches!(record.phase, Phase::Run { .. }) {
             let ours = settle(&record.base, outcome);
             record.ours = Some(ours);

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use super::{
-    notice, Call, Effect, Handler, Level, LlmGateway, Phase, TaskRecord, WorkerMachine,
+    Call, Effect, Handler, Level, LlmGateway, Notes, Phase, TaskRecord, WorkerMachine,
     MAX_SIDE_CALLS,
 };
 use crate::error::ErrorClass;
@@ -139,7 +139,7 @@ impl WorkerMachine {
             None
         };
         if let Some(why) = skip {
-            fx.push(notice(Level::Info, Some(&task.id), why));
+            fx.note(Level::Info, Some(&task.id), why);
             return;
         }
         let waiting = &mut self.intake.waiting;
@@ -147,12 +147,13 @@ impl WorkerMachine {
             // Its release has not gone out: the new delivery supersedes it.
             waiting.remove(i);
             let why = "delivered again before its release went out: the release is not sent";
-            fx.push(notice(Level::Info, Some(&task.id), why.to_owned()));
+            fx.note(Level::Info, Some(&task.id), why.to_owned());
         } else if self.intake.releasing.contains(&task.id) {
             // Its release is on its way: a claim now could be undone by it
             // (back to `pending`, then run twice). Taken in at its answer.
-            let why = "delivered again while its release is on its way: taken in once it is answered";
-            fx.push(notice(Level::Info, Some(&task.id), why.to_owned()));
+            let why =
+                "delivered again while its release is on its way: taken in once it is answered";
+            fx.note(Level::Info, Some(&task.id), why.to_owned());
             self.intake.deferred.push(Queued { task, llm_gateway });
             return;
         }
@@ -174,13 +175,13 @@ impl WorkerMachine {
     /// `status` and `result` only, when fewer than [`MAX_SIDE_CALLS`] are
     /// in flight; else it waits its turn.
     pub(super) fn release(&mut self, task_id: &str, message: &str, fx: &mut Vec<Effect>) {
-        fx.push(notice(Level::Warn, Some(task_id), message.to_owned()));
+        fx.note(Level::Warn, Some(task_id), message.to_owned());
         let pending = AgentExecutionStatus::Pending;
         match self.requests.set_status(task_id, pending, message) {
             Ok(request) => self.intake.release(task_id.to_owned(), request, fx),
             Err(error) => {
                 let why = format!("cannot release it: {error}");
-                fx.push(notice(Level::Warn, Some(task_id), why));
+                fx.note(Level::Warn, Some(task_id), why);
             }
         }
     }
@@ -196,11 +197,11 @@ impl WorkerMachine {
         let request = match self.requests.reload(&base.id) {
             Ok(request) => request,
             Err(error) => {
-                fx.push(notice(
+                fx.note(
                     Level::Warn,
                     Some(&base.id),
                     format!("cannot be claimed ({error}); skipped"),
-                ));
+                );
                 return;
             }
         };
@@ -288,7 +289,7 @@ impl WorkerMachine {
             Err(_) => None,
         };
         if let Some(why) = drop_why {
-            fx.push(notice(Level::Info, Some(task_id), why));
+            fx.note(Level::Info, Some(task_id), why);
             record.drop_slot();
         } else if let Ok(mut theirs) = result {
             self.intake.read_failures.retain(|(id, _)| id != task_id);
@@ -311,11 +312,11 @@ impl WorkerMachine {
                 }
                 Err(error) => {
                     record.drop_slot();
-                    fx.push(notice(
+                    fx.note(
                         Level::Warn,
                         Some(task_id),
                         format!("cannot be claimed ({error}); skipped"),
-                    ));
+                    );
                 }
             }
         } else if let Err(error) = result {
@@ -330,13 +331,9 @@ impl WorkerMachine {
                 );
                 self.release(task_id, &message, fx);
             } else {
-                fx.push(notice(
-                    Level::Warn,
-                    Some(task_id),
-                    format!(
+                fx.note(Level::Warn, Some(task_id), format!(
                         "its read before the claim failed {failures} times in a row ({error}): not run nor released again, left as the server has it"
-                    ),
-                ));
+                    ));
             }
         }
         self.refill(fx);

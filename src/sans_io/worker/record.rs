@@ -89,7 +89,9 @@ impl TaskRecord {
 impl super::WorkerMachine {
     /// The index of the task `task_id` in a phase `at` accepts.
     pub(super) fn find(&self, task_id: &str, at: impl Fn(&Phase) -> bool) -> Option<usize> {
-        self.tasks.iter().position(|r| r.id == task_id && at(&r.phase))
+        self.tasks
+            .iter()
+            .position(|r| r.id == task_id && at(&r.phase))
     }
 
     /// A slot may be free: queued tasks start, and the capacity follows.

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::{
-    notice, CancelReason, Effect, Handler, Level, Phase, StopReason, Stopping, TaskRecord,
+    CancelReason, Effect, Handler, Level, Notes, Phase, StopReason, Stopping, TaskRecord,
     WorkerMachine, SHUTDOWN_MESSAGE,
 };
 use crate::sans_io::duration::after;
@@ -18,15 +18,11 @@ impl WorkerMachine {
         // Normalized: the grace is at most the deadline.
         let grace = self.policy.shutdown_grace;
         let deadline = self.policy.shutdown_deadline;
-        fx.push(notice(
-            Level::Info,
-            None,
-            format!(
+        fx.note(Level::Info, None, format!(
                 "stopping: no more tasks taken; {} held (claimed, running or saving) get up to {grace:?} to finish, the final saves the rest of {deadline:?}; {} queued are left to the server's dispatch",
                 self.running(),
                 self.intake.queue.len()
-            ),
-        ));
+            ));
         self.stopping = Some(Stopping {
             reason: Some(reason),
             grace_ends: after(now, grace),
@@ -85,13 +81,9 @@ impl WorkerMachine {
         let last_calls = self.policy.last_calls;
         let ends = after(now, last_calls).min(stopping.deadline);
         stopping.hurry_ends = Some(ends);
-        fx.push(notice(
-            Level::Warn,
-            None,
-            format!(
+        fx.note(Level::Warn, None, format!(
                 "asked again to shut down: the drain ends now (handlers cancelled, tasks not started set back to `pending`, last saves tried once, within {last_calls:?})"
-            ),
-        ));
+            ));
         if !self.stopping.as_ref().is_some_and(|s| s.expired) {
             self.expire_grace(now, fx);
         }
@@ -139,13 +131,9 @@ impl WorkerMachine {
     /// would run them twice (here, and where the server sent them again).
     pub(super) fn forget_queue(&mut self, why: &str, fx: &mut Vec<Effect>) {
         for queued in self.intake.forget() {
-            fx.push(notice(
-                Level::Info,
-                Some(&queued.task.id),
-                format!(
+            fx.note(Level::Info, Some(&queued.task.id), format!(
                     "{why} before the task was claimed: it is left to the server's dispatch (unclaimed, still `pending`)"
-                ),
-            ));
+                ));
         }
     }
 
@@ -185,13 +173,9 @@ impl WorkerMachine {
             fx.push(Effect::AbortHandler {
                 task_id: record.id.clone(),
             });
-            fx.push(notice(
-                Level::Warn,
-                Some(&record.id),
-                format!(
+            fx.note(Level::Warn, Some(&record.id), format!(
                     "the handler ignored its cancellation for {grace:?}: aborted (a blocking one cannot be: its thread goes on, detached); its task was saved as `error`"
-                ),
-            ));
+                ));
             if let Some(stopping) = &mut self.stopping {
                 stopping.abandoned.push(record.id.clone());
             }
@@ -237,15 +221,11 @@ impl WorkerMachine {
             }
         }
         if !unsaved.is_empty() {
-            fx.push(notice(
-                Level::Error,
-                None,
-                format!(
+            fx.note(Level::Error, None, format!(
                     "the worker stops without saving the final status of {} task(s): {}; the server keeps their last saved status",
                     unsaved.len(),
                     unsaved.join(", ")
-                ),
-            ));
+                ));
         }
         fx.push(Effect::Finished {
             reason,

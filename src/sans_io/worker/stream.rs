@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::link::State;
-use super::{notice, AgentEvent, Effect, Level, StopReason, WorkerMachine};
+use super::{AgentEvent, Effect, Level, Notes, StopReason, WorkerMachine};
 use crate::error::{Error, TransportError, TransportErrorKind};
 use crate::model::DeployedAsset;
 use crate::sans_io::stream::NextStep;
@@ -23,14 +23,14 @@ impl WorkerMachine {
         self.link.after_disconnect(&step, now);
         match step {
             NextStep::Reconnect { after } => {
-                fx.push(notice(
+                fx.note(
                     Level::Warn,
                     None,
                     format!(
                         "{what}; reconnecting in {after:?} (failure {} in a row)",
                         self.link.session.failures()
                     ),
-                ));
+                );
                 self.give_up_if_idle(now, fx);
             }
             NextStep::Done => {}
@@ -71,16 +71,16 @@ impl WorkerMachine {
             AgentEvent::Task { task, llm_gateway } => self.take_in(task, llm_gateway, fx),
             AgentEvent::Conflict { message } => {
                 if self.stopping.is_none() {
-                    fx.push(notice(
+                    fx.note(
                         Level::Warn,
                         None,
                         format!("environment conflict: {message}; the worker stops (no reconnect)"),
-                    ));
+                    );
                     self.begin_stop(StopReason::Conflict { message }, now, fx);
                 }
             }
             AgentEvent::Malformed { reason } => {
-                fx.push(notice(Level::Warn, None, format!("{reason}; skipped")));
+                fx.note(Level::Warn, None, format!("{reason}; skipped"));
             }
             AgentEvent::Ignored { .. } => {}
         }
@@ -91,7 +91,7 @@ impl WorkerMachine {
             return;
         }
         let previous = self.link.register(&asset.id);
-        fx.push(notice(
+        fx.note(
             Level::Info,
             None,
             match previous {
@@ -100,7 +100,7 @@ impl WorkerMachine {
                 }
                 _ => format!("registered as worker {}", asset.id),
             },
-        ));
+        );
         fx.push(self.heartbeat.send(asset.id));
         self.capacity.reset(Some(asset.is_busy));
         self.send_capacity(fx);

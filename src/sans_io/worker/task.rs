@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use super::{
-    body, notice, runtime_save_body, Call, CancelReason, Effect, Handler, HandlerOutcome,
-    HandlerStart, Level, Phase, TaskRecord, WorkerMachine, SHUTDOWN_MESSAGE,
+    body, runtime_save_body, Call, CancelReason, Effect, Handler, HandlerOutcome, HandlerStart,
+    Level, Notes, Phase, TaskRecord, WorkerMachine, SHUTDOWN_MESSAGE,
 };
 use crate::error::{Error, ErrorClass, Result};
 use crate::model::{AgentExecutionStatus, Task};
@@ -65,21 +65,17 @@ impl WorkerMachine {
             Err(error) if error.class() == ErrorClass::Client => {
                 // The server refused the claim (gone, taken, invalid): the
                 // task is not the worker's to run, nor to save.
-                fx.push(notice(
-                    Level::Warn,
-                    Some(task_id),
-                    format!(
+                fx.note(Level::Warn, Some(task_id), format!(
                         "the server refused to mark the task as executing ({error}); it is not run, and left as the server has it"
-                    ),
-                ));
+                    ));
                 record.drop_slot();
             }
             Err(error) => {
-                fx.push(notice(
+                fx.note(
                     Level::Warn,
                     Some(task_id),
                     format!("the task could not be marked as executing ({error}); it is not run"),
-                ));
+                );
                 record.holds_slot = false;
                 let message = format!("the worker could not mark the task as executing: {error}");
                 record.ours = Some(failed(&record.base, &message));
@@ -120,7 +116,7 @@ impl WorkerMachine {
             let why = format!(
                 "reading the task before its final save failed ({error}); it is saved without the server's copy"
             );
-            fx.push(notice(Level::Warn, Some(task_id), why));
+            fx.note(Level::Warn, Some(task_id), why);
         }
         self.final_save(index, result.ok().as_ref(), fx);
     }
@@ -134,14 +130,10 @@ impl WorkerMachine {
         let mut ours = record.ours.take().unwrap_or_else(|| record.base.clone());
         let stopped = theirs.is_some_and(|t| t.status == Some(AgentExecutionStatus::Stopped));
         if stopped && ours.status != Some(AgentExecutionStatus::Stopped) {
-            fx.push(notice(
-                Level::Info,
-                Some(&record.id),
-                format!(
+            fx.note(Level::Info, Some(&record.id), format!(
                     "stopped on the server while it ran: it stays `stopped` (the worker's outcome was `{}`)",
                     ours.status.as_ref().map_or("none", |s| s.as_str())
-                ),
-            ));
+                ));
             ours.status = Some(AgentExecutionStatus::Stopped);
         }
         let body = match theirs {
@@ -162,11 +154,11 @@ impl WorkerMachine {
                 self.send_final_save(index, fx);
             }
             Err(error) => {
-                fx.push(notice(
+                fx.note(
                     Level::Error,
                     Some(&record.id),
                     format!("the final save cannot be made ({error}); the task keeps its last saved status"),
-                ));
+                );
                 self.after_final_save(index, fx);
             }
         }
@@ -177,7 +169,8 @@ impl WorkerMachine {
         let Some(record) = self.tasks.get(index) else {
             return;
         };
-        if let (Phase::FinalSave { attempt, .. }, Some(request)) = (record.phase, &record.final_save)
+        if let (Phase::FinalSave { attempt, .. }, Some(request)) =
+            (record.phase, &record.final_save)
         {
             let task_id = record.id.clone();
             let call = Call::FinalSave { task_id, attempt };
@@ -220,13 +213,9 @@ impl WorkerMachine {
             .to_owned();
         if retryable && attempt < max {
             let delay = self.save_backoff.draw(attempt);
-            fx.push(notice(
-                Level::Warn,
-                Some(task_id),
-                format!(
+            fx.note(Level::Warn, Some(task_id), format!(
                     "the final save (status `{status}`) failed, attempt {attempt} of {max}: {error}; trying again in {delay:?}"
-                ),
-            ));
+                ));
             if let Some(record) = self.tasks.get_mut(index) {
                 record.phase = Phase::FinalSave {
                     attempt: attempt.saturating_add(1),
@@ -234,13 +223,9 @@ impl WorkerMachine {
                 };
             }
         } else {
-            fx.push(notice(
-                Level::Error,
-                Some(task_id),
-                format!(
+            fx.note(Level::Error, Some(task_id), format!(
                     "gave up saving the final status `{status}` after {attempt} attempt(s): {error}; the server keeps the task's last saved status"
-                ),
-            ));
+                ));
             self.note_unsaved(task_id, false);
             self.after_final_save(index, fx);
         }
@@ -276,11 +261,11 @@ impl WorkerMachine {
                     request,
                 });
             }
-            Err(error) => fx.push(notice(
+            Err(error) => fx.note(
                 Level::Warn,
                 Some(&record.id),
                 format!("its metrics cannot be reported: {error}"),
-            )),
+            ),
         }
     }
 
@@ -305,7 +290,7 @@ impl WorkerMachine {
             task_id: record.id.clone(),
             reason,
         });
-        fx.push(notice(Level::Warn, Some(&record.id), message.clone()));
+        fx.note(Level::Warn, Some(&record.id), message.clone());
         record.ours = Some(failed(&record.base, &message));
         if self.hurrying() {
             // No time for the reload: saved at once, once.

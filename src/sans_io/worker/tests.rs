@@ -673,7 +673,8 @@ fn malformed_events_with_and_without_an_id() {
     let mut number_id = task_value("task-bad");
     number_id["id"] = json!(12.5);
     for value in [no_id, number_id] {
-        let AgentEvent::Malformed { reason } = classify_parts("agent-execution", &value.to_string())
+        let AgentEvent::Malformed { reason } =
+            classify_parts("agent-execution", &value.to_string())
         else {
             panic!();
         };
@@ -683,7 +684,8 @@ fn malformed_events_with_and_without_an_id() {
 
     // Not an object: no data quoted. (A field of the wrong type is read
     // leniently, as the model reads every task.)
-    let AgentEvent::Malformed { reason } = classify_parts("agent-execution", r#""a secret prompt""#)
+    let AgentEvent::Malformed { reason } =
+        classify_parts("agent-execution", r#""a secret prompt""#)
     else {
         panic!();
     };
