@@ -561,17 +561,30 @@ impl fmt::Debug for Worker {
 fn listen_to_signals(handle: ShutdownHandle) -> tokio::task::JoinHandle<()> {
     // Registered now, not at the task's first poll: a SIGTERM that comes
     // once `run` started is heard.
-    let mut terminate = Terminate::new();
+    #[cfg(unix)]
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::spawn(async move {
         let mut interrupt = true;
         loop {
+            // The next SIGTERM; never, where there is no such signal.
+            let sigterm = async {
+                #[cfg(unix)]
+                if let Some(signal) = terminate.as_mut() {
+                    if signal.recv().await.is_some() {
+                        return;
+                    }
+                    terminate = None;
+                }
+                std::future::pending::<()>().await
+            };
             let heard = tokio::select! {
                 // Without a signal driver, only SIGTERM (if any) is heard.
                 interrupted = tokio::signal::ctrl_c(), if interrupt => {
                     interrupt = interrupted.is_ok();
                     interrupt
                 }
-                () = terminate.recv() => true,
+                () = sigterm => true,
             };
             if heard {
                 handle.shutdown();
@@ -586,33 +599,6 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// SIGTERM, where there is such a signal.
-struct Terminate {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Terminate {
-    fn new() -> Terminate {
-        Terminate {
-            #[cfg(unix)]
-            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
-        }
-    }
-
-    /// The next SIGTERM; never, without one.
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        if let Some(signal) = self.signal.as_mut() {
-            if signal.recv().await.is_some() {
-                return;
-            }
-            self.signal = None;
-        }
-        std::future::pending::<()>().await
     }
 }
 
