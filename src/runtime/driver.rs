@@ -69,8 +69,8 @@ struct Running {
 /// unbounded memory).
 const STREAM_BUFFER: usize = 32;
 
-/// Releases waiting for a place in flight
-/// past which the loop stops reading the stream: the reader then waits on
+/// Releases waiting for a place in flight past which the loop stops
+/// reading the stream: the reader then waits on
 /// [`STREAM_BUFFER`], and the socket's window fills (backpressure on the
 /// server instead of a growing queue).
 const WAITING_SIDE_CALLS: usize = 64;
