@@ -253,27 +253,19 @@ impl WorkerMachine {
             }
         }
         for index in 0..self.tasks.len() {
-            let Some(record) = self.tasks.get(index) else {
+            let Some(record) = self.tasks.get_mut(index) else {
                 continue;
             };
-            match record.phase {
-                Phase::Run {
-                    deadline: Some(deadline),
-                    ..
-                } if now >= deadline && record.handler == Handler::Running => {
+            if let [Some(deadline), ..] = record.timers() {
+                if now >= deadline {
                     let timeout = self.policy.task_timeout.unwrap_or_default();
                     let message = format!(
                         "the handler did not finish within its timeout of {timeout:?}; the worker cancelled it"
                     );
                     self.cancel(index, CancelReason::Timeout, message, now, &mut fx);
                 }
-                Phase::FinalSave { .. } => {
-                    let record = self.tasks.get_mut(index);
-                    if record.is_some_and(|r| r.retry_due(Some(now))) {
-                        self.send_final_save(index, &mut fx);
-                    }
-                }
-                _ => {}
+            } else if record.retry_due(Some(now)) {
+                self.send_final_save(index, &mut fx);
             }
         }
         self.abort_overdue(now, &mut fx);
@@ -307,22 +299,12 @@ impl WorkerMachine {
             times.push(stopping.deadline);
             times.extend(stopping.hurry_ends);
         }
-        for record in &self.tasks {
-            match record.phase {
-                Phase::Run {
-                    deadline: Some(deadline),
-                    ..
-                } if record.handler == Handler::Running => times.push(deadline),
-                Phase::FinalSave {
-                    retry_at: Some(at), ..
-                } => times.push(at),
-                _ => {}
-            }
-            if record.handler == Handler::Cancelled && record.holds_slot {
-                times.extend(record.abort_at);
-            }
-        }
-        times.into_iter().min()
+        let tasks = self
+            .tasks
+            .iter()
+            .flat_map(super::TaskRecord::timers)
+            .flatten();
+        times.into_iter().chain(tasks).min()
     }
 
     /// Stops taking tasks and drains: the stream is closed, queued tasks

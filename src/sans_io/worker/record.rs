@@ -65,23 +65,34 @@ impl TaskRecord {
         self.holds_slot || matches!(self.phase, Phase::Reload | Phase::FinalSave { .. })
     }
 
+    /// The timers of the task, each `None` when not set: its running
+    /// handler's deadline, its final save's next attempt, and the abort of
+    /// its cancelled handler that has not returned.
+    pub(super) fn timers(&self) -> [Option<Instant>; 3] {
+        let deadline = match self.phase {
+            Phase::Run { deadline, .. } if self.handler == Handler::Running => deadline,
+            _ => None,
+        };
+        let retry = match self.phase {
+            Phase::FinalSave { retry_at, .. } => retry_at,
+            _ => None,
+        };
+        let cancelled = self.handler == Handler::Cancelled && self.holds_slot;
+        [deadline, retry, self.abort_at.filter(|_| cancelled)]
+    }
+
     /// A final save waiting for its next attempt goes now when its wait is
     /// over at `now` (`None`: whatever the wait): true when it does.
     pub(super) fn retry_due(&mut self, now: Option<Instant>) -> bool {
-        let Phase::FinalSave {
-            attempt,
-            retry_at: Some(at),
-        } = self.phase
-        else {
+        let [_, Some(at), _] = self.timers() else {
             return false;
         };
         if now.is_some_and(|now| now < at) {
             return false;
         }
-        self.phase = Phase::FinalSave {
-            attempt,
-            retry_at: None,
-        };
+        if let Phase::FinalSave { retry_at, .. } = &mut self.phase {
+            *retry_at = None;
+        }
         true
     }
 }

@@ -160,10 +160,8 @@ impl WorkerMachine {
         let grace = self.policy.abort_grace;
         let mut freed = false;
         for record in &mut self.tasks {
-            let overdue = record.handler == Handler::Cancelled
-                && record.holds_slot
-                && record.abort_at.is_some_and(|at| now >= at);
-            if !overdue {
+            let [_, _, abort_at] = record.timers();
+            if !abort_at.is_some_and(|at| now >= at) {
                 continue;
             }
             record.handler = Handler::Returned;
