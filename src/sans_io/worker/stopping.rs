@@ -161,7 +161,7 @@ impl WorkerMachine {
         let mut freed = false;
         for record in &mut self.tasks {
             let [_, _, abort_at] = record.timers();
-            if !abort_at.is_some_and(|at| now >= at) {
+            if abort_at.is_none_or(|at| now < at) {
                 continue;
             }
             record.handler = Handler::Returned;
