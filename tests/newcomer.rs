@@ -302,11 +302,7 @@ fn every_builder_takes_plain_setters_and_the_old_names_still_work() {
         .max_idle_reconnects(Some(3))
         .save_retries(4, s(1), s(2));
     assert_eq!((worker.concurrency, worker.save_attempts), (3, 4));
-    #[allow(deprecated)]
-    {
-        assert_eq!(RetryPolicy::default().max_attempts(2), retry_with_two());
-        assert_eq!(WorkerPolicy::default().with_concurrency(3).concurrency, 3);
-    }
+    assert_eq!(RetryPolicy::default().max_attempts(2), retry_with_two());
 }
 
 fn retry_with_two() -> RetryPolicy {

@@ -16,7 +16,7 @@ use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::handler::{BoxError, Handler, TaskContext, TaskFailed};
-use super::NoticeFn;
+use super::{Exit, ExitReason, NoticeFn, RunError};
 use crate::error::{Error, Result};
 use crate::front::nonblocking::{Stream as _, Transport as _};
 use crate::sans_io::stream::Disconnect;
@@ -26,20 +26,8 @@ use crate::sans_io::worker::{
 use crate::sans_io::{HttpRequest, HttpResponse, StreamRead};
 use crate::Tasks;
 
-/// The worker's stop, as the core decided it.
-pub(crate) struct Finished {
-    pub(crate) reason: StopReason,
-    pub(crate) abandoned: Vec<String>,
-    pub(crate) unsaved: Vec<String>,
-}
-
-/// An answer, back to the loop.
-enum Input {
-    Response {
-        call: Call,
-        answer: Result<HttpResponse>,
-    },
-}
+/// How the run ends, from the core's [`Effect::Finished`].
+type Finished = std::result::Result<Exit, RunError>;
 
 /// What a handler's tokio task gives back.
 type HandlerResult = std::result::Result<crate::model::Task, BoxError>;
@@ -81,8 +69,8 @@ struct Running {
 /// unbounded memory).
 const STREAM_BUFFER: usize = 32;
 
-/// Releases (and malformed-task reports) waiting for a place in flight
-/// past which the loop stops reading the stream: the reader then waits on
+/// Releases waiting for a place in flight past which the loop stops
+/// reading the stream: the reader then waits on
 /// [`STREAM_BUFFER`], and the socket's window fills (backpressure on the
 /// server instead of a growing queue).
 const WAITING_SIDE_CALLS: usize = 64;
@@ -92,8 +80,6 @@ pub(crate) struct Driver {
     tasks: Tasks,
     handler: Arc<dyn Handler>,
     notice: Option<NoticeFn>,
-    inbox_tx: mpsc::UnboundedSender<Input>,
-    inbox: mpsc::UnboundedReceiver<Input>,
     stream_tx: mpsc::Sender<(u64, StreamMsg)>,
     stream_rx: mpsc::Receiver<(u64, StreamMsg)>,
     stream: Option<StreamTask>,
@@ -107,9 +93,10 @@ pub(crate) struct Driver {
     running: JoinSet<HandlerResult>,
     /// The task of each handler's tokio task.
     by_id: HashMap<tokio::task::Id, String>,
-    /// Requests under way (aborted when the loop ends: by then the core has
-    /// settled every task, only worker events may be left).
-    calls: JoinSet<()>,
+    /// Requests under way, each answering with its call (aborted when the
+    /// loop ends: by then the core has settled every task, only worker
+    /// events may be left).
+    calls: JoinSet<(Call, Result<HttpResponse>)>,
     /// The core's readiness, published after every step.
     ready: Arc<watch::Sender<bool>>,
 }
@@ -122,15 +109,12 @@ impl Driver {
         notice: Option<NoticeFn>,
         ready: Arc<watch::Sender<bool>>,
     ) -> Driver {
-        let (inbox_tx, inbox) = mpsc::unbounded_channel();
         let (stream_tx, stream_rx) = mpsc::channel(STREAM_BUFFER);
         Driver {
             core,
             tasks,
             handler,
             notice,
-            inbox_tx,
-            inbox,
             stream_tx,
             stream_rx,
             stream: None,
@@ -185,7 +169,9 @@ impl Driver {
                     signalled = true;
                     self.core.begin_shutdown(Instant::now())
                 }
-                Some(input) = self.inbox.recv() => self.on_input(input),
+                Some(Ok((call, answer))) = self.calls.join_next() => {
+                    self.core.on_response(call, answer, Instant::now())
+                }
                 Some(joined) = self.running.join_next_with_id() => self.on_joined(joined),
                 // Releases waiting for a place: the stream is not read
                 // until they drain, so a burst pushes back on the socket.
@@ -244,21 +230,23 @@ impl Driver {
                     abandoned,
                     unsaved,
                 } => {
-                    finished = Some(Finished {
+                    let reason = match reason {
+                        StopReason::Conflict { message } => ExitReason::Conflict { message },
+                        StopReason::Fatal(error) => {
+                            finished = Some(Err(RunError::Fatal(error)));
+                            continue;
+                        }
+                        StopReason::Shutdown => ExitReason::Shutdown,
+                    };
+                    finished = Some(Ok(Exit {
                         reason,
                         abandoned,
                         unsaved,
-                    });
+                    }));
                 }
             }
         }
         finished
-    }
-
-    fn on_input(&mut self, input: Input) -> Vec<Effect> {
-        match input {
-            Input::Response { call, answer } => self.core.on_response(call, answer, Instant::now()),
-        }
     }
 
     /// A handler's tokio task ended: returned, failed, panicked or was
@@ -345,13 +333,8 @@ impl Driver {
 
     fn send(&mut self, call: Call, request: HttpRequest) {
         let tasks = self.tasks.clone();
-        let inbox = self.inbox_tx.clone();
-        self.calls.spawn(async move {
-            let answer = tasks.send_async(request).await;
-            let _ = inbox.send(Input::Response { call, answer });
-        });
-        // Forget the calls already over (their answers are in the inbox).
-        while self.calls.try_join_next().is_some() {}
+        self.calls
+            .spawn(async move { (call, tasks.send_async(request).await) });
     }
 
     fn start_handler(&mut self, start: HandlerStart) {

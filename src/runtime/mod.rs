@@ -98,7 +98,7 @@ pub use crate::sans_io::worker::{Environment, Level, LlmGateway, Notice, WorkerP
 
 use crate::error::{Error, Result};
 use crate::model::Task;
-use crate::sans_io::worker::{StopReason, WorkerMachine as Core, WorkerRequests};
+use crate::sans_io::worker::{WorkerMachine as Core, WorkerRequests};
 use crate::Tasks;
 
 /// The environment variable naming the agent a worker serves.
@@ -373,13 +373,14 @@ impl WorkerBuilder {
     /// it), and with [`Error::InvalidArgument`] for an agent id that
     /// cannot be a path segment.
     pub fn build(self) -> Result<Worker> {
-        let agent_id = self.agent_id.or(self.env_agent_id).ok_or_else(|| {
+        let agent_id = self.agent_id.clone().or(self.env_agent_id.clone());
+        let agent_id = agent_id.ok_or_else(|| {
             Error::Config(format!(
                 "the worker needs the id of the agent it serves: set {AGENT_ID_ENV} (with \
                  WorkerBuilder::from_env) or call WorkerBuilder::agent_id"
             ))
         })?;
-        let handler = self.handler.ok_or_else(|| {
+        let handler = self.handler.clone().ok_or_else(|| {
             Error::Config(
                 "the worker has no task handler: call WorkerBuilder::handler or \
                  WorkerBuilder::blocking_handler"
@@ -393,19 +394,14 @@ impl WorkerBuilder {
         let requests = WorkerRequests::new(self.tasks.config().clone(), agent_id, environment)?;
         let (shutdown, shutdown_rx) = watch::channel(0);
         Ok(Worker {
-            tasks: self.tasks,
             requests,
-            policy: self.policy,
-            signals: self.signals,
-            boot: self.boot,
-            shutdown_hooks: self.shutdown,
             handler,
-            notice: self.notice,
             shutdown: ShutdownHandle {
                 sender: Arc::new(shutdown),
             },
             shutdown_rx,
             ready: Arc::new(watch::channel(false).0),
+            parts: self,
         })
     }
 }
@@ -429,14 +425,10 @@ impl fmt::Debug for WorkerBuilder {
 /// An agent worker: serves the tasks the server dispatches to it with a
 /// handler, until it is shut down. See the [module documentation](self).
 pub struct Worker {
-    tasks: Tasks,
+    /// The builder's settings and hooks.
+    parts: WorkerBuilder,
     requests: WorkerRequests,
-    policy: WorkerPolicy,
-    signals: bool,
-    boot: Vec<BootHook>,
-    shutdown_hooks: Vec<ShutdownHook>,
     handler: Arc<dyn Handler>,
-    notice: Option<NoticeFn>,
     shutdown: ShutdownHandle,
     shutdown_rx: watch::Receiver<u64>,
     ready: Arc<watch::Sender<bool>>,
@@ -510,10 +502,11 @@ impl Worker {
     {
         // Aborted when the run ends, or when its future is dropped.
         let listener = self
+            .parts
             .signals
             .then(|| AbortOnDrop(listen_to_signals(self.shutdown.clone())));
         let outcome = self.serve(signal).await;
-        for hook in std::mem::take(&mut self.shutdown_hooks) {
+        for hook in std::mem::take(&mut self.parts.shutdown) {
             hook().await;
         }
         drop(listener);
@@ -535,36 +528,22 @@ impl Worker {
             }
         };
         let mut requested = std::pin::pin!(requested);
-        for hook in std::mem::take(&mut self.boot) {
+        for hook in std::mem::take(&mut self.parts.boot) {
             tokio::select! {
                 booted = hook() => booted.map_err(RunError::Boot)?,
                 () = &mut requested => return Ok(Exit::booting()),
                 () = signal.as_mut() => return Ok(Exit::booting()),
             }
         }
-        let core = Core::new(self.requests.clone(), self.policy.clone());
+        let core = Core::new(self.requests.clone(), self.parts.policy.clone());
         let driver = driver::Driver::new(
             core,
-            self.tasks.clone(),
+            self.parts.tasks.clone(),
             self.handler.clone(),
-            self.notice.clone(),
+            self.parts.notice.clone(),
             self.ready.clone(),
         );
-        let finished = driver.run(self.shutdown_rx.clone(), signal).await;
-        let (abandoned, unsaved) = (finished.abandoned, finished.unsaved);
-        match finished.reason {
-            StopReason::Conflict { message } => Ok(Exit {
-                reason: ExitReason::Conflict { message },
-                abandoned,
-                unsaved,
-            }),
-            StopReason::Fatal(error) => Err(RunError::Fatal(error)),
-            StopReason::Shutdown => Ok(Exit {
-                reason: ExitReason::Shutdown,
-                abandoned,
-                unsaved,
-            }),
-        }
+        driver.run(self.shutdown_rx.clone(), signal).await
     }
 }
 
@@ -572,8 +551,8 @@ impl fmt::Debug for Worker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Worker")
             .field("requests", &self.requests)
-            .field("policy", &self.policy)
-            .field("signals", &self.signals)
+            .field("policy", &self.parts.policy)
+            .field("signals", &self.parts.signals)
             .finish_non_exhaustive()
     }
 }
@@ -582,17 +561,30 @@ impl fmt::Debug for Worker {
 fn listen_to_signals(handle: ShutdownHandle) -> tokio::task::JoinHandle<()> {
     // Registered now, not at the task's first poll: a SIGTERM that comes
     // once `run` started is heard.
-    let mut terminate = Terminate::new();
+    #[cfg(unix)]
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::spawn(async move {
         let mut interrupt = true;
         loop {
+            // The next SIGTERM; never, where there is no such signal.
+            let sigterm = async {
+                #[cfg(unix)]
+                if let Some(signal) = terminate.as_mut() {
+                    if signal.recv().await.is_some() {
+                        return;
+                    }
+                    terminate = None;
+                }
+                std::future::pending::<()>().await
+            };
             let heard = tokio::select! {
                 // Without a signal driver, only SIGTERM (if any) is heard.
                 interrupted = tokio::signal::ctrl_c(), if interrupt => {
                     interrupt = interrupted.is_ok();
                     interrupt
                 }
-                () = terminate.recv() => true,
+                () = sigterm => true,
             };
             if heard {
                 handle.shutdown();
@@ -607,33 +599,6 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// SIGTERM, where there is such a signal.
-struct Terminate {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Terminate {
-    fn new() -> Terminate {
-        Terminate {
-            #[cfg(unix)]
-            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
-        }
-    }
-
-    /// The next SIGTERM; never, without one.
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        if let Some(signal) = self.signal.as_mut() {
-            if signal.recv().await.is_some() {
-                return;
-            }
-            self.signal = None;
-        }
-        std::future::pending::<()>().await
     }
 }
 

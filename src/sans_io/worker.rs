@@ -111,10 +111,10 @@
 //!   dropped with a [`Notice`] saying why, and nothing is written to it. A
 //!   read that fails with a 4xx drops it too (gone); one that fails
 //!   otherwise (after the transport's retries) releases it. The claim, the
-//!   release and the malformed-task report are partial updates (the
+//!   release are partial updates (the
 //!   Tasks API's update changes the fields it is sent and nothing else):
 //!   `{"status": "executing"}`, `{"status": "pending", "result": ...}`,
-//!   `{"status": "error", "result": ...}`, never a stale copy of the rest.
+//!   never a stale copy of the rest.
 //!   **The race that remains:** the service offers no conditional update
 //!   (no compare-and-set on the status, no ETag), so a change made
 //!   between the read and the claim's arrival (a stop, another worker's
@@ -144,7 +144,7 @@
 //!   answered, is a three-way merge: the outcome (`status`, `result`) and
 //!   what the handler changed, else what the server has now (so a stop
 //!   made meanwhile is not overwritten).
-//! - **Side calls are bounded.** Releases and malformed-task reports go at
+//! - **Side calls are bounded.** Releases go at
 //!   most [`MAX_SIDE_CALLS`] at a time; the rest wait their turn, in
 //!   order. Capacity updates and heartbeats go one at a time each. A
 //!   runtime stops reading the stream while many wait
@@ -172,15 +172,14 @@
 //!   tasks not started set back to `pending`, and `Finished` once these
 //!   calls are answered or [`WorkerPolicy::last_calls`] passed.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
 
 use super::retry::{Backoff, Jitter};
 use super::stream::{EventSession, StreamPolicy};
-use crate::model::Task;
 use capacity::Capacity;
 use heartbeat::Heartbeat;
+use intake::Intake;
 use link::Link;
 use record::{Handler, TaskRecord};
 
@@ -216,28 +215,13 @@ pub use requests::{events_root, Environment, WorkerRequests};
 pub const SHUTDOWN_MESSAGE: &str =
     "worker shut down before the task finished: the handler was cancelled when the shutdown grace period ran out";
 
-/// Releases and malformed-task reports in flight at once: the rest wait
+/// Releases in flight at once: the rest wait
 /// their turn, in order (a burst of deliveries beyond the queue never opens
 /// more connections than this). Capacity updates and heartbeats go one at a
 /// time each, so a worker has at most this many plus two side requests
 /// under way, besides the calls of the tasks it holds (one per slot, and
 /// a metrics report per task that has tokens).
 pub const MAX_SIDE_CALLS: usize = 4;
-
-/// Failed reads before a claim, in a row for one task, after which the
-/// task is no longer released (each release makes the dispatch hand it out
-/// again at once: a task whose read always fails would loop at network
-/// speed). It is then left as the server has it, nothing written.
-const MAX_READ_FAILURES: usize = 3;
-
-/// Tasks whose failed reads in a row are remembered (the oldest forgotten).
-const READ_FAILURES_KEPT: usize = 256;
-
-/// A task accepted into the queue.
-struct Queued {
-    task: Box<Task>,
-    llm_gateway: Option<LlmGateway>,
-}
 
 /// A stop under way.
 struct Stopping {
@@ -248,9 +232,6 @@ struct Stopping {
     deadline: Instant,
     /// After a second request: the end of the last best-effort calls.
     hurry_ends: Option<Instant>,
-    /// The worker id the heartbeats go on for until every claimed task is
-    /// saved (the stream is closed, the registration kept).
-    heartbeat_id: Option<String>,
     /// Tasks given up on since the stop began (a final save or a release
     /// that failed).
     unsaved: Vec<String>,
@@ -292,18 +273,7 @@ pub struct WorkerMachine {
     heartbeat: Heartbeat,
     capacity: Capacity,
     tasks: Vec<TaskRecord>,
-    queue: VecDeque<Queued>,
-    /// Releases and malformed-task reports under way (at most
-    /// [`MAX_SIDE_CALLS`]).
-    side_calls: Vec<Call>,
-    /// Releases and malformed-task reports waiting for a place, in order.
-    side_waiting: VecDeque<(Call, crate::sans_io::HttpRequest)>,
-    /// Tasks delivered again while their release was on its way: taken in
-    /// when its answer comes (a claim before it could be undone by it).
-    deferred: Vec<Queued>,
-    /// Failed reads before a claim in a row, per task (at most
-    /// [`READ_FAILURES_KEPT`], oldest first).
-    read_failures: VecDeque<(String, usize)>,
+    intake: Intake,
     stopping: Option<Stopping>,
     finished: bool,
     rng: fastrand::Rng,
@@ -327,11 +297,7 @@ impl WorkerMachine {
             heartbeat: Heartbeat::default(),
             capacity: Capacity::default(),
             tasks: Vec::new(),
-            queue: VecDeque::new(),
-            side_calls: Vec::new(),
-            side_waiting: VecDeque::new(),
-            read_failures: VecDeque::new(),
-            deferred: Vec::new(),
+            intake: Intake::default(),
             stopping: None,
             finished: false,
             rng: fastrand::Rng::new(),
@@ -345,17 +311,6 @@ impl WorkerMachine {
         self.rng = fastrand::Rng::with_seed(seed);
         self.save_backoff = self.save_backoff.with_seed(seed);
         self
-    }
-
-    /// Deprecated name of [`seed`](method@Self::seed).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `seed`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_seed(self, seed: u64) -> WorkerMachine {
-        self.seed(seed)
     }
 
     /// The policy.
@@ -400,20 +355,21 @@ impl WorkerMachine {
 
     /// Tasks accepted and waiting for a slot.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.intake.queue.len()
     }
 
-    /// Releases and malformed-task reports in flight (at most
+    /// Releases in flight (at most
     /// [`MAX_SIDE_CALLS`]), and waiting for a place. A runtime stops
     /// reading the stream while many wait, so that a burst pushes back on
     /// the socket instead of growing this queue.
     pub fn side_calls(&self) -> (usize, usize) {
-        (self.side_calls.len(), self.side_waiting.len())
+        (self.intake.releasing.len(), self.intake.waiting.len())
     }
 
     /// Tasks not settled yet: queued, running or being saved.
     pub fn in_flight(&self) -> usize {
-        self.queue
+        self.intake
+            .queue
             .len()
             .saturating_add(self.tasks.iter().filter(|r| r.phase != Phase::Done).count())
     }
@@ -457,7 +413,7 @@ impl fmt::Debug for WorkerMachine {
             .field("link", &self.link.state())
             .field("worker_id", &self.link.worker_id())
             .field("running", &self.running())
-            .field("queued", &self.queue.len())
+            .field("queued", &self.intake.queue.len())
             .field("in_flight", &self.in_flight())
             .field("busy", &self.capacity.busy)
             .field("capacity_seq", &self.capacity.seq)
@@ -473,4 +429,16 @@ fn notice(level: Level, task_id: Option<&str>, message: String) -> Effect {
         task_id: task_id.map(str::to_owned),
         message,
     })
+}
+
+/// Notices among the effects answered.
+trait Notes {
+    /// Adds a [`Notice`].
+    fn note(&mut self, level: Level, task_id: Option<&str>, message: impl Into<String>);
+}
+
+impl Notes for Vec<Effect> {
+    fn note(&mut self, level: Level, task_id: Option<&str>, message: impl Into<String>) {
+        self.push(notice(level, task_id, message.into()));
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{notice, Call, Effect, Level, WorkerMachine};
+use super::{notice, Call, Effect, Level, Notes, WorkerMachine};
 use crate::error::Error;
 use crate::model::worker::{capacity_data, event_id};
 use crate::model::{WorkerEvent, WorkerEventType};
@@ -118,11 +118,11 @@ impl WorkerMachine {
                 };
                 fx.push(Effect::Send { call, request });
             }
-            Err(error) => fx.push(notice(
+            Err(error) => fx.note(
                 Level::Warn,
                 None,
                 format!("cannot send a capacity update: {error}"),
-            )),
+            ),
         }
     }
 }

@@ -21,6 +21,7 @@ pub const CONFLICT_EVENT: &str = "worker-environment-conflict";
 const MAX_MESSAGE_CHARS: usize = 500;
 
 /// One event of the agent stream, classified by [`classify`].
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum AgentEvent {
     /// `worker-registration`: the worker's record; its `id` is the worker id.
@@ -42,11 +43,11 @@ pub enum AgentEvent {
     },
     /// An event that should carry something the worker uses, but whose
     /// data could not be read: a task that is not a task (no `id`, an `id`
-    /// that is not a string, not JSON, ...), or a registration that is not a worker record.
+    /// that is not a string or an integer, not JSON, ...), or a
+    /// registration that is not a worker record. A task needs only its
+    /// `id`, so one without a usable `id` cannot be addressed: it is
+    /// skipped with a notice.
     Malformed {
-        /// The task's `id`, when one could be read (the runtime then saves
-        /// the task as `error` with the reason); `None` otherwise.
-        task_id: Option<String>,
         /// Why, without quoting the data.
         reason: String,
     },
@@ -55,29 +56,6 @@ pub enum AgentEvent {
         /// The event's name.
         name: String,
     },
-}
-
-impl fmt::Debug for AgentEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AgentEvent::Registration(asset) => f.debug_tuple("Registration").field(asset).finish(),
-            AgentEvent::Task { task, llm_gateway } => f
-                .debug_struct("Task")
-                .field("task", task)
-                .field("llm_gateway", llm_gateway)
-                .finish(),
-            AgentEvent::Conflict { message } => f
-                .debug_struct("Conflict")
-                .field("message", message)
-                .finish(),
-            AgentEvent::Malformed { task_id, reason } => f
-                .debug_struct("Malformed")
-                .field("task_id", task_id)
-                .field("reason", reason)
-                .finish(),
-            AgentEvent::Ignored { name } => f.debug_struct("Ignored").field("name", name).finish(),
-        }
-    }
 }
 
 /// The LLM gateway route a task was delivered with
@@ -96,9 +74,7 @@ impl LlmGateway {
             .and_then(|extension| extension.remove("llm_gateway"))
             .map(LlmGateway)
     }
-}
 
-impl LlmGateway {
     /// The route's `base_url`, when it is a string.
     pub fn base_url(&self) -> Option<&str> {
         self.0.get("base_url")?.as_str()
@@ -131,11 +107,10 @@ impl fmt::Debug for LlmGateway {
 /// the bare object, no envelope).
 ///
 /// - `worker-registration` → [`AgentEvent::Registration`], or
-///   [`AgentEvent::Malformed`] without a task id when the data is not a
-///   worker record;
+///   [`AgentEvent::Malformed`] when the data is not a worker record;
 /// - `agent-execution` → [`AgentEvent::Task`] with the `llm_gateway` taken
 ///   out of the task's payload extension, or [`AgentEvent::Malformed`]
-///   with the `id` if one can be read (a string usable as a path segment);
+///   without an `id` usable as a path segment (a string or an integer);
 /// - `worker-environment-conflict` → [`AgentEvent::Conflict`] with the
 ///   `error` message (whatever the data);
 /// - anything else → [`AgentEvent::Ignored`].
@@ -148,8 +123,7 @@ impl fmt::Debug for LlmGateway {
 /// decoder.feed(b"event: agent-execution\ndata: {\"id\": 9.5, \"agent_id\": \"a\"}\n\n");
 /// let event = decoder.next_event().unwrap()?;
 /// match classify(&event) {
-///     AgentEvent::Malformed { task_id, reason } => {
-///         assert_eq!(task_id, None);
+///     AgentEvent::Malformed { reason } => {
 ///         assert!(reason.contains("`id`"), "{reason}");
 ///     }
 ///     other => panic!("{other:?}"),
@@ -168,11 +142,9 @@ pub fn classify_parts(name: &str, data: &str) -> AgentEvent {
                 AgentEvent::Registration(Box::new(asset))
             }
             Ok(_) => AgentEvent::Malformed {
-                task_id: None,
                 reason: "a worker registration whose `id` is not usable in a URL".to_owned(),
             },
             Err(error) => AgentEvent::Malformed {
-                task_id: None,
                 reason: format!(
                     "a worker registration dropped: {}",
                     json_problem(&error, "a worker record")
@@ -199,7 +171,6 @@ fn task(data: &str) -> AgentEvent {
                 .is_some_and(|id| !(id.is_u64() || id.is_i64()));
             if odd_id || segment::encode("task.id", &task.id).is_err() {
                 return AgentEvent::Malformed {
-                    task_id: None,
                     reason: "a task whose `id` is not a string or an integer usable in a URL (empty, `.`, `..`, a float, a list, ...)"
                         .to_owned(),
                 };
@@ -210,19 +181,12 @@ fn task(data: &str) -> AgentEvent {
                 llm_gateway,
             }
         }
-        Err(error) => {
-            let task_id = serde_json::from_str::<Value>(data)
-                .ok()
-                .and_then(|value| value.get("id")?.as_str().map(str::to_owned))
-                .filter(|id| segment::encode("task.id", id).is_ok());
-            AgentEvent::Malformed {
-                task_id,
-                reason: format!(
-                    "the worker could not read the task: {}",
-                    json_problem(&error, "a task")
-                ),
-            }
-        }
+        Err(error) => AgentEvent::Malformed {
+            reason: format!(
+                "the worker could not read the task: {}",
+                json_problem(&error, "a task")
+            ),
+        },
     }
 }
 

@@ -50,11 +50,6 @@ pub enum Call {
         /// The task.
         task_id: String,
     },
-    /// A task the worker could not read, saved as `error`.
-    ReportMalformed {
-        /// The task.
-        task_id: String,
-    },
     /// A heartbeat of this worker id.
     Heartbeat {
         /// The worker id it was sent for.

@@ -8,8 +8,8 @@ use std::time::{Instant, SystemTime};
 use super::link::State;
 use super::task::settle;
 use super::{
-    classify, notice, Call, CancelReason, Effect, Handler, HandlerOutcome, Level, Phase,
-    StopReason, WorkerMachine,
+    classify, Call, CancelReason, Effect, Handler, HandlerOutcome, Level, Notes, Phase, StopReason,
+    WorkerMachine,
 };
 use crate::error::{Error, Result};
 use crate::model::worker::{event_id, heartbeat_data};
@@ -68,11 +68,11 @@ impl WorkerMachine {
                     let event = classify(&event);
                     self.on_agent_event(event, now, &mut fx);
                 }
-                Err(error) => fx.push(notice(
+                Err(error) => fx.note(
                     Level::Warn,
                     None,
                     format!("an event of the agent stream was dropped: {error}"),
-                )),
+                ),
             }
         }
         self.maybe_finish(&mut fx);
@@ -92,25 +92,18 @@ impl WorkerMachine {
         self.unregister();
         self.forget_queue("the agent stream's connection ended", &mut fx);
         let what = describe(&why);
-        if let Disconnect::Error(error) = why {
-            if error.is_unauthorized() {
+        match why {
+            Disconnect::Error(error) if error.is_unauthorized() => {
                 self.link.give_up();
-                fx.push(notice(
-                    Level::Error,
-                    None,
-                    format!("the server refused the agent stream ({error}); the worker stops"),
-                ));
+                let why =
+                    format!("the server refused the agent stream ({error}); the worker stops");
+                fx.note(Level::Error, None, why);
                 self.begin_stop(StopReason::Fatal(error), now, &mut fx);
-            } else {
-                let step = self
-                    .link
-                    .session
-                    .on_disconnect(Disconnect::Error(error), now);
+            }
+            why => {
+                let step = self.link.session.on_disconnect(why, now);
                 self.after_disconnect(step, what, now, &mut fx);
             }
-        } else {
-            let step = self.link.session.on_disconnect(why, now);
-            self.after_disconnect(step, what, now, &mut fx);
         }
         self.maybe_finish(&mut fx);
         fx
@@ -145,13 +138,9 @@ impl WorkerMachine {
             }
             Call::Metrics { task_id } => {
                 if let Err(error) = answer.and_then(|r| self.requests.check(r)) {
-                    fx.push(notice(
-                        Level::Warn,
-                        Some(&task_id),
-                        format!(
+                    fx.note(Level::Warn, Some(&task_id), format!(
                             "the metrics report failed ({error}); not tried again (a report is not idempotent)"
-                        ),
-                    ));
+                        ));
                 }
                 if let Some(record) = self.record_mut(&task_id) {
                     if record.phase == Phase::Metrics {
@@ -159,42 +148,28 @@ impl WorkerMachine {
                     }
                 }
             }
-            call @ (Call::Release { .. } | Call::ReportMalformed { .. }) => {
+            Call::Release { task_id } => {
                 let answer = answer.and_then(|r| self.requests.check(r));
-                if let Call::Release { task_id } = &call {
-                    if self
-                        .stopping
-                        .as_ref()
-                        .is_some_and(|s| s.unsaved.contains(task_id))
-                    {
-                        self.note_unsaved(task_id, answer.is_ok());
-                    }
+                if self
+                    .stopping
+                    .as_ref()
+                    .is_some_and(|s| s.unsaved.contains(&task_id))
+                {
+                    self.note_unsaved(&task_id, answer.is_ok());
                 }
                 if let Err(error) = answer {
-                    let (task_id, what) = match &call {
-                        Call::Release { task_id } => {
-                            (task_id.clone(), "setting it back to `pending`")
-                        }
-                        Call::ReportMalformed { task_id } => {
-                            (task_id.clone(), "saving it as `error`")
-                        }
-                        _ => (String::new(), ""),
-                    };
-                    fx.push(notice(
-                        Level::Warn,
-                        Some(&task_id),
-                        format!("{what} failed: {error}"),
-                    ));
+                    let what = format!("setting it back to `pending` failed: {error}");
+                    fx.note(Level::Warn, Some(&task_id), what);
                 }
-                self.side_call_done(&call, &mut fx);
+                if let Some(again) = self.intake.released(&task_id, &mut fx) {
+                    self.take_in(again.task, again.llm_gateway, &mut fx);
+                }
             }
             Call::Heartbeat { worker_id } => {
                 let answer = answer.and_then(|r| self.requests.check(r));
-                let current = self.link.worker_id() == Some(worker_id.as_str())
-                    || self
-                        .stopping
-                        .as_ref()
-                        .is_some_and(|s| s.heartbeat_id.as_deref() == Some(worker_id.as_str()));
+                let beat = Some(worker_id.as_str());
+                let current = self.link.worker_id() == beat
+                    || (self.stopping.is_some() && self.link.last_worker_id() == beat);
                 let (beat, interval) = ((&*worker_id, current), self.policy.heartbeat_interval);
                 fx.extend(self.heartbeat.on_answer(answer, beat, now, interval));
             }
@@ -220,12 +195,12 @@ impl WorkerMachine {
     /// starts) once that save is done or given up.
     pub fn on_handler_done(&mut self, task_id: &str, outcome: HandlerOutcome) -> Vec<Effect> {
         let mut fx = Vec::new();
-        let Some(index) = self.tasks.iter().position(|r| r.id == task_id) else {
-            fx.push(notice(
+        let Some(index) = self.find(task_id, |_| true) else {
+            fx.note(
                 Level::Warn,
                 Some(task_id),
-                "a handler ended for a task the worker does not have".to_owned(),
-            ));
+                "a handler ended for a task the worker does not have",
+            );
             return fx;
         };
         let Some(record) = self.tasks.get_mut(index) else {
@@ -238,19 +213,17 @@ impl WorkerMachine {
         record.handler = Handler::Returned;
         record.holds_slot = false;
         if settled {
-            fx.push(notice(
+            fx.note(
                 Level::Info,
                 Some(task_id),
-                "a cancelled handler returned; its outcome is not used (the task was settled when it was cancelled)"
-                    .to_owned(),
-            ));
+                "a cancelled handler returned; its outcome is not used (the task was settled when it was cancelled)",
+            );
         } else if matches!(record.phase, Phase::Run { .. }) {
             let ours = settle(&record.base, outcome);
             record.ours = Some(ours);
             self.reload(index, &mut fx);
         }
-        self.fill_slots(&mut fx);
-        self.update_capacity(&mut fx);
+        self.refill(&mut fx);
         self.maybe_finish(&mut fx);
         fx
     }
@@ -280,27 +253,19 @@ impl WorkerMachine {
             }
         }
         for index in 0..self.tasks.len() {
-            let Some(record) = self.tasks.get(index) else {
+            let Some(record) = self.tasks.get_mut(index) else {
                 continue;
             };
-            match record.phase {
-                Phase::Run {
-                    deadline: Some(deadline),
-                    ..
-                } if now >= deadline && record.handler == Handler::Running => {
+            if let [Some(deadline), ..] = record.timers() {
+                if now >= deadline {
                     let timeout = self.policy.task_timeout.unwrap_or_default();
                     let message = format!(
                         "the handler did not finish within its timeout of {timeout:?}; the worker cancelled it"
                     );
                     self.cancel(index, CancelReason::Timeout, message, now, &mut fx);
                 }
-                Phase::FinalSave { .. } => {
-                    let record = self.tasks.get_mut(index);
-                    if record.is_some_and(|r| r.retry_due(Some(now))) {
-                        self.send_final_save(index, &mut fx);
-                    }
-                }
-                _ => {}
+            } else if record.retry_due(Some(now)) {
+                self.send_final_save(index, &mut fx);
             }
         }
         self.abort_overdue(now, &mut fx);
@@ -334,22 +299,12 @@ impl WorkerMachine {
             times.push(stopping.deadline);
             times.extend(stopping.hurry_ends);
         }
-        for record in &self.tasks {
-            match record.phase {
-                Phase::Run {
-                    deadline: Some(deadline),
-                    ..
-                } if record.handler == Handler::Running => times.push(deadline),
-                Phase::FinalSave {
-                    retry_at: Some(at), ..
-                } => times.push(at),
-                _ => {}
-            }
-            if record.handler == Handler::Cancelled && record.holds_slot {
-                times.extend(record.abort_at);
-            }
-        }
-        times.into_iter().min()
+        let tasks = self
+            .tasks
+            .iter()
+            .flat_map(super::TaskRecord::timers)
+            .flatten();
+        times.into_iter().chain(tasks).min()
     }
 
     /// Stops taking tasks and drains: the stream is closed, queued tasks

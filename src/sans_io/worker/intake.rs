@@ -1,90 +1,166 @@
-//! Intake (slots, the queue, releases, claims).
+//! Intake: the queue of tasks waiting for a slot, the releases back to
+//! `pending` (bounded in flight), re-deliveries, and the read before a
+//! claim.
+
+use std::collections::VecDeque;
 
 use super::{
-    notice, Call, Effect, Handler, Level, LlmGateway, Phase, Queued, TaskRecord, WorkerMachine,
-    MAX_READ_FAILURES, MAX_SIDE_CALLS, READ_FAILURES_KEPT,
+    Call, Effect, Handler, Level, LlmGateway, Notes, Phase, TaskRecord, WorkerMachine,
+    MAX_SIDE_CALLS,
 };
 use crate::error::ErrorClass;
 use crate::model::{AgentExecutionStatus, Task};
+use crate::sans_io::HttpRequest;
+
+/// Failed reads before a claim, in a row for one task, after which the
+/// task is no longer released (each release makes the dispatch hand it out
+/// again at once: a task whose read always fails would loop at network
+/// speed). It is then left as the server has it, nothing written.
+pub(super) const MAX_READ_FAILURES: usize = 3;
+
+/// Tasks whose failed reads in a row are remembered (the oldest forgotten).
+const READ_FAILURES_KEPT: usize = 256;
+
+/// A task accepted, not claimed yet.
+pub(super) struct Queued {
+    pub(super) task: Box<Task>,
+    pub(super) llm_gateway: Option<LlmGateway>,
+}
+
+/// The tasks accepted and not claimed, and the releases.
+#[derive(Default)]
+pub(super) struct Intake {
+    /// Accepted, waiting for a slot (unclaimed: `pending` on the server).
+    pub(super) queue: VecDeque<Queued>,
+    /// Delivered again while their release was on its way: taken in when
+    /// its answer comes (a claim before it could be undone by it).
+    deferred: Vec<Queued>,
+    /// The tasks whose release is under way (at most [`MAX_SIDE_CALLS`]).
+    pub(super) releasing: Vec<String>,
+    /// Releases waiting for a place, in order.
+    pub(super) waiting: VecDeque<(String, HttpRequest)>,
+    /// Failed reads before a claim in a row, per task (at most
+    /// [`READ_FAILURES_KEPT`], oldest first).
+    read_failures: VecDeque<(String, usize)>,
+}
+
+impl Intake {
+    /// True when `task_id` is queued or deferred.
+    fn holds(&self, task_id: &str) -> bool {
+        self.queue
+            .iter()
+            .chain(&self.deferred)
+            .any(|q| q.task.id == task_id)
+    }
+
+    /// A release of `task_id` joins the line; those with a place go.
+    fn release(&mut self, task_id: String, request: HttpRequest, fx: &mut Vec<Effect>) {
+        self.waiting.push_back((task_id, request));
+        self.send_waiting(fx);
+    }
+
+    /// Sends the waiting releases, in order, while places are free.
+    fn send_waiting(&mut self, fx: &mut Vec<Effect>) {
+        while self.releasing.len() < MAX_SIDE_CALLS {
+            let Some((task_id, request)) = self.waiting.pop_front() else {
+                break;
+            };
+            self.releasing.push(task_id.clone());
+            let call = Call::Release { task_id };
+            fx.push(Effect::Send { call, request });
+        }
+    }
+
+    /// A release answered: the next waiting one goes; a delivery of the
+    /// task deferred meanwhile is handed back, to take in.
+    pub(super) fn released(&mut self, task_id: &str, fx: &mut Vec<Effect>) -> Option<Queued> {
+        self.releasing.retain(|id| id != task_id);
+        self.send_waiting(fx);
+        let i = self.deferred.iter().position(|q| q.task.id == task_id)?;
+        Some(self.deferred.remove(i))
+    }
+
+    /// Counts a failed read before the claim of a task: its failures in a
+    /// row.
+    fn read_failed(&mut self, task_id: &str) -> usize {
+        let failures = match self.read_failures.iter().position(|(id, _)| id == task_id) {
+            Some(i) => self
+                .read_failures
+                .remove(i)
+                .map_or(1, |(_, n)| n.saturating_add(1)),
+            None => 1,
+        };
+        if self.read_failures.len() >= READ_FAILURES_KEPT {
+            self.read_failures.pop_front();
+        }
+        self.read_failures.push_back((task_id.to_owned(), failures));
+        failures
+    }
+
+    /// The queued and deferred tasks, taken out (to be forgotten).
+    pub(super) fn forget(&mut self) -> impl Iterator<Item = Queued> {
+        let deferred = std::mem::take(&mut self.deferred);
+        std::mem::take(&mut self.queue).into_iter().chain(deferred)
+    }
+}
 
 impl WorkerMachine {
     pub(super) fn holds(&self, task_id: &str) -> bool {
-        self.tasks.iter().any(|r| r.id == task_id)
-            || self.queue.iter().any(|q| q.task.id == task_id)
-            || self.deferred.iter().any(|q| q.task.id == task_id)
+        self.tasks.iter().any(|r| r.id == task_id) || self.intake.holds(task_id)
     }
 
-    pub(super) fn intake(
+    /// A task delivered: claimed when a slot is free, queued when a place
+    /// is, released otherwise; or skipped, with a notice saying why.
+    pub(super) fn take_in(
         &mut self,
         task: Box<Task>,
         llm_gateway: Option<LlmGateway>,
         fx: &mut Vec<Effect>,
     ) {
-        if self.holds(&task.id) {
-            fx.push(notice(
-                Level::Info,
-                Some(&task.id),
-                "delivered again while the worker has it; the second delivery is ignored"
-                    .to_owned(),
-            ));
-            return;
-        }
-        if let Some(status) = task
+        let stale = task
             .status
             .as_ref()
-            .filter(|s| s.is_terminal() || **s == AgentExecutionStatus::Executing)
-        {
+            .filter(|s| s.is_terminal() || **s == AgentExecutionStatus::Executing);
+        let skip = if self.holds(&task.id) {
+            Some("delivered again while the worker has it; the second delivery is ignored".into())
+        } else if let Some(status) = stale {
             // The frame itself says the task was claimed or finished: a
             // stale delivery (a claim still on its way when the server
             // handed the task to this connection). Not even read.
-            fx.push(notice(
-                Level::Info,
-                Some(&task.id),
-                format!(
-                    "delivered already `{}`: a stale delivery, not run (nothing is written to it)",
-                    status.as_str()
-                ),
-            ));
-            return;
-        }
-        if self.stopping.is_some() {
+            Some(format!(
+                "delivered already `{}`: a stale delivery, not run (nothing is written to it)",
+                status.as_str()
+            ))
+        } else if self.stopping.is_some() {
             // Only the rest of the chunk that stopped the worker (a
             // conflict) gets here; the connection is being closed.
-            fx.push(notice(
-                Level::Info,
-                Some(&task.id),
-                "arrived as the worker stopped: not claimed, left to the server's dispatch"
-                    .to_owned(),
-            ));
+            Some("arrived as the worker stopped: not claimed, left to the server's dispatch".into())
+        } else {
+            None
+        };
+        if let Some(why) = skip {
+            fx.note(Level::Info, Some(&task.id), why);
             return;
         }
-        let release = Call::Release {
-            task_id: task.id.clone(),
-        };
-        if let Some(i) = self.side_waiting.iter().position(|(c, _)| *c == release) {
+        let waiting = &mut self.intake.waiting;
+        if let Some(i) = waiting.iter().position(|(id, _)| *id == task.id) {
             // Its release has not gone out: the new delivery supersedes it.
-            self.side_waiting.remove(i);
-            fx.push(notice(
-                Level::Info,
-                Some(&task.id),
-                "delivered again before its release went out: the release is not sent".to_owned(),
-            ));
-        } else if self.side_calls.contains(&release) {
+            waiting.remove(i);
+            let why = "delivered again before its release went out: the release is not sent";
+            fx.note(Level::Info, Some(&task.id), why.to_owned());
+        } else if self.intake.releasing.contains(&task.id) {
             // Its release is on its way: a claim now could be undone by it
             // (back to `pending`, then run twice). Taken in at its answer.
-            fx.push(notice(
-                Level::Info,
-                Some(&task.id),
-                "delivered again while its release is on its way: taken in once it is answered"
-                    .to_owned(),
-            ));
-            self.deferred.push(Queued { task, llm_gateway });
+            let why =
+                "delivered again while its release is on its way: taken in once it is answered";
+            fx.note(Level::Info, Some(&task.id), why.to_owned());
+            self.intake.deferred.push(Queued { task, llm_gateway });
             return;
         }
         if self.running() < self.policy.concurrency {
             self.claim(task, llm_gateway, fx);
-        } else if self.queue.len() < self.policy.queue_capacity {
-            self.queue.push_back(Queued { task, llm_gateway });
+        } else if self.intake.queue.len() < self.policy.queue_capacity {
+            self.intake.queue.push_back(Queued { task, llm_gateway });
         } else {
             let message = format!(
                 "released by the worker: no free slot nor queue place (concurrency {}, queue {}); back to `pending` for another worker",
@@ -96,60 +172,17 @@ impl WorkerMachine {
     }
 
     /// Sets a task back to `pending` with a message: a partial update of
-    /// `status` and `result` only.
+    /// `status` and `result` only, when fewer than [`MAX_SIDE_CALLS`] are
+    /// in flight; else it waits its turn.
     pub(super) fn release(&mut self, task_id: &str, message: &str, fx: &mut Vec<Effect>) {
-        fx.push(notice(Level::Warn, Some(task_id), message.to_owned()));
-        match self
-            .requests
-            .set_status(task_id, AgentExecutionStatus::Pending, message)
-        {
-            Ok(request) => {
-                let call = Call::Release {
-                    task_id: task_id.to_owned(),
-                };
-                self.send_side(call, request, fx);
+        fx.note(Level::Warn, Some(task_id), message.to_owned());
+        let pending = AgentExecutionStatus::Pending;
+        match self.requests.set_status(task_id, pending, message) {
+            Ok(request) => self.intake.release(task_id.to_owned(), request, fx),
+            Err(error) => {
+                let why = format!("cannot release it: {error}");
+                fx.note(Level::Warn, Some(task_id), why);
             }
-            Err(error) => fx.push(notice(
-                Level::Warn,
-                Some(task_id),
-                format!("cannot release it: {error}"),
-            )),
-        }
-    }
-
-    /// Sends a release or a malformed-task report when fewer than
-    /// [`MAX_SIDE_CALLS`] are in flight; else it waits its turn.
-    pub(super) fn send_side(
-        &mut self,
-        call: Call,
-        request: crate::sans_io::HttpRequest,
-        fx: &mut Vec<Effect>,
-    ) {
-        if self.side_calls.len() < MAX_SIDE_CALLS && self.side_waiting.is_empty() {
-            self.side_calls.push(call.clone());
-            fx.push(Effect::Send { call, request });
-        } else {
-            self.side_waiting.push_back((call, request));
-        }
-    }
-
-    /// A release or report answered: the next waiting one goes.
-    pub(super) fn side_call_done(&mut self, call: &Call, fx: &mut Vec<Effect>) {
-        if let Some(i) = self.side_calls.iter().position(|c| c == call) {
-            self.side_calls.remove(i);
-        }
-        if let Call::Release { task_id } = call {
-            if let Some(i) = self.deferred.iter().position(|q| q.task.id == *task_id) {
-                let Queued { task, llm_gateway } = self.deferred.remove(i);
-                self.intake(task, llm_gateway, fx);
-            }
-        }
-        while self.side_calls.len() < MAX_SIDE_CALLS {
-            let Some((call, request)) = self.side_waiting.pop_front() else {
-                break;
-            };
-            self.side_calls.push(call.clone());
-            fx.push(Effect::Send { call, request });
         }
     }
 
@@ -164,11 +197,11 @@ impl WorkerMachine {
         let request = match self.requests.reload(&base.id) {
             Ok(request) => request,
             Err(error) => {
-                fx.push(notice(
+                fx.note(
                     Level::Warn,
                     Some(&base.id),
                     format!("cannot be claimed ({error}); skipped"),
-                ));
+                );
                 return;
             }
         };
@@ -183,8 +216,7 @@ impl WorkerMachine {
             handler: Handler::NotStarted,
             holds_slot: true,
             ours: None,
-            theirs: None,
-            final_body: None,
+            final_save: None,
             metrics_reported: false,
             llm_gateway,
             abort_at: None,
@@ -203,11 +235,7 @@ impl WorkerMachine {
         result: crate::error::Result<Task>,
         fx: &mut Vec<Effect>,
     ) {
-        let Some(index) = self
-            .tasks
-            .iter()
-            .position(|r| r.id == task_id && r.phase == Phase::Check)
-        else {
+        let Some(index) = self.find(task_id, |p| *p == Phase::Check) else {
             return;
         };
         let stopping = self.stopping.is_some();
@@ -261,11 +289,10 @@ impl WorkerMachine {
             Err(_) => None,
         };
         if let Some(why) = drop_why {
-            fx.push(notice(Level::Info, Some(task_id), why));
-            record.holds_slot = false;
-            record.phase = Phase::Done;
+            fx.note(Level::Info, Some(task_id), why);
+            record.drop_slot();
         } else if let Ok(mut theirs) = result {
-            self.read_failures.retain(|(id, _)| id != task_id);
+            self.intake.read_failures.retain(|(id, _)| id != task_id);
             // A truncated delivery (no agent or organization): the handler
             // runs on the server's whole copy, just read, instead.
             if record.base.agent_id.is_empty() || record.base.organization_id.is_empty() {
@@ -284,62 +311,38 @@ impl WorkerMachine {
                     });
                 }
                 Err(error) => {
-                    record.holds_slot = false;
-                    record.phase = Phase::Done;
-                    fx.push(notice(
+                    record.drop_slot();
+                    fx.note(
                         Level::Warn,
                         Some(task_id),
                         format!("cannot be claimed ({error}); skipped"),
-                    ));
+                    );
                 }
             }
         } else if let Err(error) = result {
             // Not known to be the worker's: it goes back to the dispatch,
             // unless its reads keep failing (each release is a delivery
             // again at once: a loop).
-            record.holds_slot = false;
-            record.phase = Phase::Done;
-            let failures = self.read_failed(task_id);
+            record.drop_slot();
+            let failures = self.intake.read_failed(task_id);
             if failures < MAX_READ_FAILURES {
                 let message = format!(
                     "released by the worker: the task could not be read before its claim ({error}); back to `pending` for another try"
                 );
                 self.release(task_id, &message, fx);
             } else {
-                fx.push(notice(
-                    Level::Warn,
-                    Some(task_id),
-                    format!(
+                fx.note(Level::Warn, Some(task_id), format!(
                         "its read before the claim failed {failures} times in a row ({error}): not run nor released again, left as the server has it"
-                    ),
-                ));
+                    ));
             }
         }
-        self.fill_slots(fx);
-        self.update_capacity(fx);
-    }
-
-    /// Counts a failed read before the claim of a task: its failures in a
-    /// row.
-    fn read_failed(&mut self, task_id: &str) -> usize {
-        let failures = match self.read_failures.iter().position(|(id, _)| id == task_id) {
-            Some(i) => self
-                .read_failures
-                .remove(i)
-                .map_or(1, |(_, n)| n.saturating_add(1)),
-            None => 1,
-        };
-        if self.read_failures.len() >= READ_FAILURES_KEPT {
-            self.read_failures.pop_front();
-        }
-        self.read_failures.push_back((task_id.to_owned(), failures));
-        failures
+        self.refill(fx);
     }
 
     /// Starts queued tasks while slots are free.
     pub(super) fn fill_slots(&mut self, fx: &mut Vec<Effect>) {
         while self.stopping.is_none() && self.running() < self.policy.concurrency {
-            let Some(next) = self.queue.pop_front() else {
+            let Some(next) = self.intake.queue.pop_front() else {
                 break;
             };
             self.claim(next.task, next.llm_gateway, fx);

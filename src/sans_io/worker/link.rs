@@ -36,12 +36,11 @@ pub(super) struct Link {
 
 impl Link {
     pub(super) fn new(session: EventSession) -> Link {
-        let (state, worker_id, last_worker_id) = (State::Idle, None, None);
         Link {
             session,
-            state,
-            worker_id,
-            last_worker_id,
+            state: State::Idle,
+            worker_id: None,
+            last_worker_id: None,
         }
     }
 

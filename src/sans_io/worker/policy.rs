@@ -129,152 +129,32 @@ impl Default for WorkerPolicy {
     }
 }
 
+/// Chainable setters of [`WorkerPolicy`]'s fields, each with an optional
+/// adjustment of the value set.
+macro_rules! setters {
+    ($( $field:ident : $ty:ty $(=> $adjust:expr)? ),* $(,)?) => {$(
+        #[doc = concat!("Sets [`", stringify!($field), "`](field@Self::", stringify!($field), ").")]
+        #[must_use]
+        pub fn $field(mut self, value: $ty) -> WorkerPolicy {
+            self.$field = value;
+            $( self.$field = $adjust(self.$field); )?
+            self
+        }
+    )*};
+}
+
 impl WorkerPolicy {
-    /// Sets [`concurrency`](Self::concurrency) (at least 1).
-    #[must_use]
-    pub fn concurrency(mut self, concurrency: usize) -> WorkerPolicy {
-        self.concurrency = concurrency.max(1);
-        self
-    }
-
-    /// Deprecated name of [`concurrency`](method@Self::concurrency).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `concurrency`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_concurrency(self, concurrency: usize) -> WorkerPolicy {
-        self.concurrency(concurrency)
-    }
-
-    /// Sets [`queue_capacity`](Self::queue_capacity).
-    #[must_use]
-    pub fn queue_capacity(mut self, queue_capacity: usize) -> WorkerPolicy {
-        self.queue_capacity = queue_capacity;
-        self
-    }
-
-    /// Deprecated name of [`queue_capacity`](method@Self::queue_capacity).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `queue_capacity`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_queue_capacity(self, queue_capacity: usize) -> WorkerPolicy {
-        self.queue_capacity(queue_capacity)
-    }
-
-    /// Sets [`heartbeat_interval`](Self::heartbeat_interval).
-    #[must_use]
-    pub fn heartbeat_interval(mut self, interval: Duration) -> WorkerPolicy {
-        self.heartbeat_interval = interval;
-        self
-    }
-
-    /// Deprecated name of [`heartbeat_interval`](method@Self::heartbeat_interval).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `heartbeat_interval`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_heartbeat_interval(self, interval: Duration) -> WorkerPolicy {
-        self.heartbeat_interval(interval)
-    }
-
-    /// Sets [`task_timeout`](Self::task_timeout).
-    #[must_use]
-    pub fn task_timeout(mut self, timeout: Option<Duration>) -> WorkerPolicy {
-        self.task_timeout = timeout;
-        self
-    }
-
-    /// Deprecated name of [`task_timeout`](method@Self::task_timeout).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `task_timeout`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_task_timeout(self, timeout: Option<Duration>) -> WorkerPolicy {
-        self.task_timeout(timeout)
-    }
-
-    /// Sets [`shutdown_grace`](Self::shutdown_grace).
-    #[must_use]
-    pub fn shutdown_grace(mut self, grace: Duration) -> WorkerPolicy {
-        self.shutdown_grace = grace;
-        self
-    }
-
-    /// Deprecated name of [`shutdown_grace`](method@Self::shutdown_grace).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `shutdown_grace`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_shutdown_grace(self, grace: Duration) -> WorkerPolicy {
-        self.shutdown_grace(grace)
-    }
-
-    /// Sets [`shutdown_deadline`](field@Self::shutdown_deadline).
-    #[must_use]
-    pub fn shutdown_deadline(mut self, deadline: Duration) -> WorkerPolicy {
-        self.shutdown_deadline = deadline;
-        self
-    }
-
-    /// Sets [`abort_grace`](field@Self::abort_grace).
-    #[must_use]
-    pub fn abort_grace(mut self, grace: Duration) -> WorkerPolicy {
-        self.abort_grace = grace;
-        self
-    }
-
-    /// Sets [`last_calls`](field@Self::last_calls).
-    #[must_use]
-    pub fn last_calls(mut self, wait: Duration) -> WorkerPolicy {
-        self.last_calls = wait;
-        self
-    }
-
-    /// Sets [`stream`](Self::stream) (made persistent).
-    #[must_use]
-    pub fn stream(mut self, stream: StreamPolicy) -> WorkerPolicy {
-        self.stream = stream.persistent(true);
-        self
-    }
-
-    /// Deprecated name of [`stream`](method@Self::stream).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `stream`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_stream(self, stream: StreamPolicy) -> WorkerPolicy {
-        self.stream(stream)
-    }
-
-    /// Sets [`max_idle_reconnects`](Self::max_idle_reconnects).
-    #[must_use]
-    pub fn max_idle_reconnects(mut self, max: Option<u32>) -> WorkerPolicy {
-        self.max_idle_reconnects = max;
-        self
-    }
-
-    /// Deprecated name of [`max_idle_reconnects`](method@Self::max_idle_reconnects).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `max_idle_reconnects`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_idle_reconnects(self, max: Option<u32>) -> WorkerPolicy {
-        self.max_idle_reconnects(max)
+    setters! {
+        concurrency: usize => |n: usize| n.max(1),
+        queue_capacity: usize,
+        heartbeat_interval: Duration,
+        task_timeout: Option<Duration>,
+        shutdown_grace: Duration,
+        shutdown_deadline: Duration,
+        abort_grace: Duration,
+        last_calls: Duration,
+        stream: StreamPolicy => |s: StreamPolicy| s.persistent(true),
+        max_idle_reconnects: Option<u32>,
     }
 
     /// Sets [`save_attempts`](Self::save_attempts) (at least 1) and the
@@ -290,22 +170,6 @@ impl WorkerPolicy {
         self.save_initial_delay = initial_delay;
         self.save_max_delay = max_delay.max(initial_delay);
         self
-    }
-
-    /// Deprecated name of [`save_retries`](method@Self::save_retries).
-    #[deprecated(
-        since = "0.1.1",
-        note = "renamed to `save_retries`: every builder uses plain setters"
-    )]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_save_retries(
-        self,
-        attempts: u32,
-        initial_delay: Duration,
-        max_delay: Duration,
-    ) -> WorkerPolicy {
-        self.save_retries(attempts, initial_delay, max_delay)
     }
 
     /// The policy as the worker uses it: every duration within what the

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use serde_json::Value;
+use crate::sans_io::HttpRequest;
 
 use super::{LlmGateway, Phase};
 use crate::model::{AgentExecutionStatus, Task};
@@ -35,10 +35,8 @@ pub(super) struct TaskRecord {
     pub(super) holds_slot: bool,
     /// The task as it will be saved (status and result settled).
     pub(super) ours: Option<Task>,
-    /// The server's copy, from the reload.
-    pub(super) theirs: Option<Task>,
-    /// The final save's body, made once for every attempt.
-    pub(super) final_body: Option<Value>,
+    /// The final save's request, made once for every attempt.
+    pub(super) final_save: Option<HttpRequest>,
     pub(super) metrics_reported: bool,
     /// Kept for the handler's start, then handed over.
     pub(super) llm_gateway: Option<LlmGateway>,
@@ -47,6 +45,12 @@ pub(super) struct TaskRecord {
 }
 
 impl TaskRecord {
+    /// Settled without a final save to make: the slot is free.
+    pub(super) fn drop_slot(&mut self) {
+        self.holds_slot = false;
+        self.phase = Phase::Done;
+    }
+
     /// Claimed, and its final status not saved yet.
     pub(super) fn is_claimed(&self) -> bool {
         matches!(
@@ -61,23 +65,49 @@ impl TaskRecord {
         self.holds_slot || matches!(self.phase, Phase::Reload | Phase::FinalSave { .. })
     }
 
+    /// The timers of the task, each `None` when not set: its running
+    /// handler's deadline, its final save's next attempt, and the abort of
+    /// its cancelled handler that has not returned.
+    pub(super) fn timers(&self) -> [Option<Instant>; 3] {
+        let deadline = match self.phase {
+            Phase::Run { deadline, .. } if self.handler == Handler::Running => deadline,
+            _ => None,
+        };
+        let retry = match self.phase {
+            Phase::FinalSave { retry_at, .. } => retry_at,
+            _ => None,
+        };
+        let cancelled = self.handler == Handler::Cancelled && self.holds_slot;
+        [deadline, retry, self.abort_at.filter(|_| cancelled)]
+    }
+
     /// A final save waiting for its next attempt goes now when its wait is
     /// over at `now` (`None`: whatever the wait): true when it does.
     pub(super) fn retry_due(&mut self, now: Option<Instant>) -> bool {
-        let Phase::FinalSave {
-            attempt,
-            retry_at: Some(at),
-        } = self.phase
-        else {
+        let [_, Some(at), _] = self.timers() else {
             return false;
         };
         if now.is_some_and(|now| now < at) {
             return false;
         }
-        self.phase = Phase::FinalSave {
-            attempt,
-            retry_at: None,
-        };
+        if let Phase::FinalSave { retry_at, .. } = &mut self.phase {
+            *retry_at = None;
+        }
         true
+    }
+}
+
+impl super::WorkerMachine {
+    /// The index of the task `task_id` in a phase `at` accepts.
+    pub(super) fn find(&self, task_id: &str, at: impl Fn(&Phase) -> bool) -> Option<usize> {
+        self.tasks
+            .iter()
+            .position(|r| r.id == task_id && at(&r.phase))
+    }
+
+    /// A slot may be free: queued tasks start, and the capacity follows.
+    pub(super) fn refill(&mut self, fx: &mut Vec<super::Effect>) {
+        self.fill_slots(fx);
+        self.update_capacity(fx);
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::{
-    notice, CancelReason, Effect, Handler, Level, Phase, StopReason, Stopping, TaskRecord,
+    CancelReason, Effect, Handler, Level, Notes, Phase, StopReason, Stopping, TaskRecord,
     WorkerMachine, SHUTDOWN_MESSAGE,
 };
 use crate::sans_io::duration::after;
@@ -18,27 +18,17 @@ impl WorkerMachine {
         // Normalized: the grace is at most the deadline.
         let grace = self.policy.shutdown_grace;
         let deadline = self.policy.shutdown_deadline;
-        fx.push(notice(
-            Level::Info,
-            None,
-            format!(
+        fx.note(Level::Info, None, format!(
                 "stopping: no more tasks taken; {} held (claimed, running or saving) get up to {grace:?} to finish, the final saves the rest of {deadline:?}; {} queued are left to the server's dispatch",
                 self.running(),
-                self.queue.len()
-            ),
-        ));
+                self.intake.queue.len()
+            ));
         self.stopping = Some(Stopping {
             reason: Some(reason),
             grace_ends: after(now, grace),
             expired: false,
             deadline: after(now, deadline),
             hurry_ends: None,
-            // The heartbeats go on (same schedule) until every claimed
-            // task is saved: a worker silent mid-drain invites the server
-            // to hand its tasks to another worker.
-            // The last registration's id when the stream is reconnecting
-            // (not registered again yet): its tasks still run.
-            heartbeat_id: self.link.last_worker_id().map(str::to_owned),
             unsaved: Vec::new(),
             abandoned: Vec::new(),
         });
@@ -51,21 +41,19 @@ impl WorkerMachine {
         // public input ends with `maybe_finish`).
     }
 
-    /// True while a task is claimed and its final status not saved yet.
-    pub(super) fn claimed_unsaved(&self) -> bool {
-        self.tasks.iter().any(TaskRecord::is_claimed)
-    }
-
     /// The worker id heartbeats go for: the registration's, and while
-    /// stopping the last one's until every claimed task is saved.
+    /// stopping the last registration's (kept across a disconnect: a
+    /// stop during a reconnect) until every claimed task is saved. The
+    /// heartbeats go on (same schedule) through the drain: a worker silent
+    /// mid-drain invites the server to hand its tasks to another worker.
     pub(super) fn heartbeat_target(&self) -> Option<&str> {
         if self.is_registered() {
             return self.link.worker_id();
         }
-        match &self.stopping {
-            Some(stopping) if self.claimed_unsaved() => stopping.heartbeat_id.as_deref(),
-            _ => None,
-        }
+        let claimed = self.tasks.iter().any(TaskRecord::is_claimed);
+        self.link
+            .last_worker_id()
+            .filter(|_| self.stopping.is_some() && claimed)
     }
 
     /// True after a second shutdown request.
@@ -93,13 +81,9 @@ impl WorkerMachine {
         let last_calls = self.policy.last_calls;
         let ends = after(now, last_calls).min(stopping.deadline);
         stopping.hurry_ends = Some(ends);
-        fx.push(notice(
-            Level::Warn,
-            None,
-            format!(
+        fx.note(Level::Warn, None, format!(
                 "asked again to shut down: the drain ends now (handlers cancelled, tasks not started set back to `pending`, last saves tried once, within {last_calls:?})"
-            ),
-        ));
+            ));
         if !self.stopping.as_ref().is_some_and(|s| s.expired) {
             self.expire_grace(now, fx);
         }
@@ -116,8 +100,7 @@ impl WorkerMachine {
         let Some(record) = self.tasks.get_mut(index) else {
             return;
         };
-        record.holds_slot = false;
-        record.phase = Phase::Done;
+        record.drop_slot();
         let id = record.id.clone();
         if let Some(stopping) = &mut self.stopping {
             stopping.unsaved.push(id.clone());
@@ -147,15 +130,10 @@ impl WorkerMachine {
     /// the server already gave them to, and once more), and keeping them
     /// would run them twice (here, and where the server sent them again).
     pub(super) fn forget_queue(&mut self, why: &str, fx: &mut Vec<Effect>) {
-        let deferred = std::mem::take(&mut self.deferred);
-        for queued in std::mem::take(&mut self.queue).into_iter().chain(deferred) {
-            fx.push(notice(
-                Level::Info,
-                Some(&queued.task.id),
-                format!(
+        for queued in self.intake.forget() {
+            fx.note(Level::Info, Some(&queued.task.id), format!(
                     "{why} before the task was claimed: it is left to the server's dispatch (unclaimed, still `pending`)"
-                ),
-            ));
+                ));
         }
     }
 
@@ -182,10 +160,8 @@ impl WorkerMachine {
         let grace = self.policy.abort_grace;
         let mut freed = false;
         for record in &mut self.tasks {
-            let overdue = record.handler == Handler::Cancelled
-                && record.holds_slot
-                && record.abort_at.is_some_and(|at| now >= at);
-            if !overdue {
+            let [_, _, abort_at] = record.timers();
+            if abort_at.is_none_or(|at| now < at) {
                 continue;
             }
             record.handler = Handler::Returned;
@@ -195,20 +171,15 @@ impl WorkerMachine {
             fx.push(Effect::AbortHandler {
                 task_id: record.id.clone(),
             });
-            fx.push(notice(
-                Level::Warn,
-                Some(&record.id),
-                format!(
+            fx.note(Level::Warn, Some(&record.id), format!(
                     "the handler ignored its cancellation for {grace:?}: aborted (a blocking one cannot be: its thread goes on, detached); its task was saved as `error`"
-                ),
-            ));
+                ));
             if let Some(stopping) = &mut self.stopping {
                 stopping.abandoned.push(record.id.clone());
             }
         }
         if freed {
-            self.fill_slots(fx);
-            self.update_capacity(fx);
+            self.refill(fx);
         }
     }
 
@@ -248,15 +219,11 @@ impl WorkerMachine {
             }
         }
         if !unsaved.is_empty() {
-            fx.push(notice(
-                Level::Error,
-                None,
-                format!(
+            fx.note(Level::Error, None, format!(
                     "the worker stops without saving the final status of {} task(s): {}; the server keeps their last saved status",
                     unsaved.len(),
                     unsaved.join(", ")
-                ),
-            ));
+                ));
         }
         fx.push(Effect::Finished {
             reason,
@@ -277,8 +244,8 @@ impl WorkerMachine {
         self.sweep();
         if self.finished
             || self.in_flight() > 0
-            || !self.side_calls.is_empty()
-            || !self.side_waiting.is_empty()
+            || !self.intake.releasing.is_empty()
+            || !self.intake.waiting.is_empty()
         {
             return;
         }

@@ -5,9 +5,9 @@
 use std::time::Instant;
 
 use super::link::State;
-use super::{notice, AgentEvent, Call, Effect, Level, StopReason, WorkerMachine};
+use super::{AgentEvent, Effect, Level, Notes, StopReason, WorkerMachine};
 use crate::error::{Error, TransportError, TransportErrorKind};
-use crate::model::{AgentExecutionStatus, DeployedAsset};
+use crate::model::DeployedAsset;
 use crate::sans_io::stream::NextStep;
 
 impl WorkerMachine {
@@ -23,14 +23,14 @@ impl WorkerMachine {
         self.link.after_disconnect(&step, now);
         match step {
             NextStep::Reconnect { after } => {
-                fx.push(notice(
+                fx.note(
                     Level::Warn,
                     None,
                     format!(
                         "{what}; reconnecting in {after:?} (failure {} in a row)",
                         self.link.session.failures()
                     ),
-                ));
+                );
                 self.give_up_if_idle(now, fx);
             }
             NextStep::Done => {}
@@ -68,18 +68,20 @@ impl WorkerMachine {
     pub(super) fn on_agent_event(&mut self, event: AgentEvent, now: Instant, fx: &mut Vec<Effect>) {
         match event {
             AgentEvent::Registration(asset) => self.on_registration(*asset, fx),
-            AgentEvent::Task { task, llm_gateway } => self.intake(task, llm_gateway, fx),
+            AgentEvent::Task { task, llm_gateway } => self.take_in(task, llm_gateway, fx),
             AgentEvent::Conflict { message } => {
                 if self.stopping.is_none() {
-                    fx.push(notice(
+                    fx.note(
                         Level::Warn,
                         None,
                         format!("environment conflict: {message}; the worker stops (no reconnect)"),
-                    ));
+                    );
                     self.begin_stop(StopReason::Conflict { message }, now, fx);
                 }
             }
-            AgentEvent::Malformed { task_id, reason } => self.on_malformed(task_id, reason, fx),
+            AgentEvent::Malformed { reason } => {
+                fx.note(Level::Warn, None, format!("{reason}; skipped"));
+            }
             AgentEvent::Ignored { .. } => {}
         }
     }
@@ -89,7 +91,7 @@ impl WorkerMachine {
             return;
         }
         let previous = self.link.register(&asset.id);
-        fx.push(notice(
+        fx.note(
             Level::Info,
             None,
             match previous {
@@ -98,43 +100,9 @@ impl WorkerMachine {
                 }
                 _ => format!("registered as worker {}", asset.id),
             },
-        ));
+        );
         fx.push(self.heartbeat.send(asset.id));
         self.capacity.reset(Some(asset.is_busy));
         self.send_capacity(fx);
-    }
-
-    fn on_malformed(&mut self, task_id: Option<String>, reason: String, fx: &mut Vec<Effect>) {
-        let Some(task_id) = task_id else {
-            fx.push(notice(Level::Warn, None, format!("{reason}; skipped")));
-            return;
-        };
-        if self.holds(&task_id) {
-            fx.push(notice(
-                Level::Warn,
-                Some(&task_id),
-                format!("{reason}; the worker already has this task, so it is left alone"),
-            ));
-            return;
-        }
-        fx.push(notice(
-            Level::Warn,
-            Some(&task_id),
-            format!("{reason}; the task is saved as `error`"),
-        ));
-        match self
-            .requests
-            .set_status(&task_id, AgentExecutionStatus::Error, &reason)
-        {
-            Ok(request) => {
-                let call = Call::ReportMalformed { task_id };
-                self.send_side(call, request, fx);
-            }
-            Err(error) => fx.push(notice(
-                Level::Warn,
-                Some(&task_id),
-                format!("cannot save it as `error`: {error}"),
-            )),
-        }
     }
 }

@@ -5,10 +5,10 @@
 use std::time::Instant;
 
 use super::{
-    body, notice, runtime_save_body, Call, CancelReason, Effect, Handler, HandlerOutcome,
-    HandlerStart, Level, Phase, TaskRecord, WorkerMachine, SHUTDOWN_MESSAGE,
+    body, runtime_save_body, Call, CancelReason, Effect, Handler, HandlerOutcome, HandlerStart,
+    Level, Notes, Phase, TaskRecord, WorkerMachine, SHUTDOWN_MESSAGE,
 };
-use crate::error::{ErrorClass, Result};
+use crate::error::{Error, ErrorClass, Result};
 use crate::model::{AgentExecutionStatus, Task};
 use crate::sans_io::duration::after;
 
@@ -25,11 +25,7 @@ impl WorkerMachine {
         now: Instant,
         fx: &mut Vec<Effect>,
     ) {
-        let Some(index) = self
-            .tasks
-            .iter()
-            .position(|r| r.id == task_id && r.phase == Phase::SaveExecuting)
-        else {
+        let Some(index) = self.find(task_id, |p| *p == Phase::SaveExecuting) else {
             return;
         };
         let expired = self.stopping.as_ref().is_some_and(|s| s.expired);
@@ -49,7 +45,7 @@ impl WorkerMachine {
                 // Claimed after the grace ran out: not run at all.
                 record.holds_slot = false;
                 record.ours = Some(failed(&record.base, SHUTDOWN_MESSAGE));
-                self.final_save(index, fx);
+                self.final_save(index, None, fx);
             }
             Ok(()) => {
                 // Normalized: clamped, it never overflows.
@@ -69,30 +65,24 @@ impl WorkerMachine {
             Err(error) if error.class() == ErrorClass::Client => {
                 // The server refused the claim (gone, taken, invalid): the
                 // task is not the worker's to run, nor to save.
-                fx.push(notice(
-                    Level::Warn,
-                    Some(task_id),
-                    format!(
+                fx.note(Level::Warn, Some(task_id), format!(
                         "the server refused to mark the task as executing ({error}); it is not run, and left as the server has it"
-                    ),
-                ));
-                record.holds_slot = false;
-                record.phase = Phase::Done;
+                    ));
+                record.drop_slot();
             }
             Err(error) => {
-                fx.push(notice(
+                fx.note(
                     Level::Warn,
                     Some(task_id),
                     format!("the task could not be marked as executing ({error}); it is not run"),
-                ));
+                );
                 record.holds_slot = false;
                 let message = format!("the worker could not mark the task as executing: {error}");
                 record.ours = Some(failed(&record.base, &message));
-                self.final_save(index, fx);
+                self.final_save(index, None, fx);
             }
         }
-        self.fill_slots(fx);
-        self.update_capacity(fx);
+        self.refill(fx);
     }
 
     /// Reads the server's copy before the final save.
@@ -108,7 +98,7 @@ impl WorkerMachine {
                 },
                 request,
             }),
-            Err(_) => self.final_save(index, fx),
+            Err(_) => self.final_save(index, None, fx),
         }
     }
 
@@ -119,58 +109,44 @@ impl WorkerMachine {
         result: Result<Task>,
         fx: &mut Vec<Effect>,
     ) {
-        let Some(index) = self
-            .tasks
-            .iter()
-            .position(|r| r.id == task_id && r.phase == Phase::Reload)
-        else {
+        let Some(index) = self.find(task_id, |p| *p == Phase::Reload) else {
             return;
         };
-        let Some(record) = self.tasks.get_mut(index) else {
-            return;
-        };
-        match result {
-            Ok(theirs) => record.theirs = Some(theirs),
-            Err(error) => fx.push(notice(
-                Level::Warn,
-                Some(task_id),
-                format!(
-                    "reading the task before its final save failed ({error}); it is saved without the server's copy"
-                ),
-            )),
+        if let Err(error) = &result {
+            let why = format!(
+                "reading the task before its final save failed ({error}); it is saved without the server's copy"
+            );
+            fx.note(Level::Warn, Some(task_id), why);
         }
-        self.final_save(index, fx);
+        self.final_save(index, result.ok().as_ref(), fx);
     }
 
-    /// Settles the final body and sends its first attempt.
-    pub(super) fn final_save(&mut self, index: usize, fx: &mut Vec<Effect>) {
+    /// Settles the final save (merged with the server's copy `theirs`,
+    /// when read) and sends its first attempt.
+    pub(super) fn final_save(&mut self, index: usize, theirs: Option<&Task>, fx: &mut Vec<Effect>) {
         let Some(record) = self.tasks.get_mut(index) else {
             return;
         };
         let mut ours = record.ours.take().unwrap_or_else(|| record.base.clone());
-        let stopped = record
-            .theirs
-            .as_ref()
-            .is_some_and(|t| t.status == Some(AgentExecutionStatus::Stopped));
+        let stopped = theirs.is_some_and(|t| t.status == Some(AgentExecutionStatus::Stopped));
         if stopped && ours.status != Some(AgentExecutionStatus::Stopped) {
-            fx.push(notice(
-                Level::Info,
-                Some(&record.id),
-                format!(
+            fx.note(Level::Info, Some(&record.id), format!(
                     "stopped on the server while it ran: it stays `stopped` (the worker's outcome was `{}`)",
                     ours.status.as_ref().map_or("none", |s| s.as_str())
-                ),
-            ));
+                ));
             ours.status = Some(AgentExecutionStatus::Stopped);
         }
-        let body = match &record.theirs {
+        let body = match theirs {
             Some(theirs) => body::merged_save_body(&record.base, &ours, theirs),
             None => runtime_save_body(&ours),
         };
         record.ours = Some(ours);
-        match body {
-            Ok(body) => {
-                record.final_body = Some(body);
+        let request = body
+            .map_err(|e| Error::invalid("task", format!("cannot be serialized: {e}")))
+            .and_then(|body| self.requests.save_value(&record.id, &body));
+        match request {
+            Ok(request) => {
+                record.final_save = Some(request);
                 record.phase = Phase::FinalSave {
                     attempt: 1,
                     retry_at: None,
@@ -178,11 +154,11 @@ impl WorkerMachine {
                 self.send_final_save(index, fx);
             }
             Err(error) => {
-                fx.push(notice(
+                fx.note(
                     Level::Error,
                     Some(&record.id),
                     format!("the final save cannot be made ({error}); the task keeps its last saved status"),
-                ));
+                );
                 self.after_final_save(index, fx);
             }
         }
@@ -193,29 +169,15 @@ impl WorkerMachine {
         let Some(record) = self.tasks.get(index) else {
             return;
         };
-        let Phase::FinalSave { attempt, .. } = record.phase else {
-            return;
-        };
-        let request = match &record.final_body {
-            Some(body) => self.requests.save_value(&record.id, body),
-            None => return,
-        };
-        match request {
-            Ok(request) => fx.push(Effect::Send {
-                call: Call::FinalSave {
-                    task_id: record.id.clone(),
-                    attempt,
-                },
-                request,
-            }),
-            Err(error) => {
-                fx.push(notice(
-                    Level::Error,
-                    Some(&record.id),
-                    format!("the final save cannot be made ({error})"),
-                ));
-                self.after_final_save(index, fx);
-            }
+        if let (Phase::FinalSave { attempt, .. }, Some(request)) =
+            (record.phase, &record.final_save)
+        {
+            let task_id = record.id.clone();
+            let call = Call::FinalSave { task_id, attempt };
+            fx.push(Effect::Send {
+                call,
+                request: request.clone(),
+            });
         }
     }
 
@@ -228,14 +190,11 @@ impl WorkerMachine {
         now: Instant,
         fx: &mut Vec<Effect>,
     ) {
-        let Some(index) = self.tasks.iter().position(|r| {
-            r.id == task_id
-                && r.phase
-                    == Phase::FinalSave {
-                        attempt,
-                        retry_at: None,
-                    }
-        }) else {
+        let this_attempt = Phase::FinalSave {
+            attempt,
+            retry_at: None,
+        };
+        let Some(index) = self.find(task_id, |p| *p == this_attempt) else {
             return;
         };
         let error = match result {
@@ -254,13 +213,9 @@ impl WorkerMachine {
             .to_owned();
         if retryable && attempt < max {
             let delay = self.save_backoff.draw(attempt);
-            fx.push(notice(
-                Level::Warn,
-                Some(task_id),
-                format!(
+            fx.note(Level::Warn, Some(task_id), format!(
                     "the final save (status `{status}`) failed, attempt {attempt} of {max}: {error}; trying again in {delay:?}"
-                ),
-            ));
+                ));
             if let Some(record) = self.tasks.get_mut(index) {
                 record.phase = Phase::FinalSave {
                     attempt: attempt.saturating_add(1),
@@ -268,13 +223,9 @@ impl WorkerMachine {
                 };
             }
         } else {
-            fx.push(notice(
-                Level::Error,
-                Some(task_id),
-                format!(
+            fx.note(Level::Error, Some(task_id), format!(
                     "gave up saving the final status `{status}` after {attempt} attempt(s): {error}; the server keeps the task's last saved status"
-                ),
-            ));
+                ));
             self.note_unsaved(task_id, false);
             self.after_final_save(index, fx);
         }
@@ -284,8 +235,7 @@ impl WorkerMachine {
     /// the task has tokens; the task's slot is free from here on.
     fn after_final_save(&mut self, index: usize, fx: &mut Vec<Effect>) {
         self.report_metrics(index, fx);
-        self.fill_slots(fx);
-        self.update_capacity(fx);
+        self.refill(fx);
     }
 
     fn report_metrics(&mut self, index: usize, fx: &mut Vec<Effect>) {
@@ -311,11 +261,11 @@ impl WorkerMachine {
                     request,
                 });
             }
-            Err(error) => fx.push(notice(
+            Err(error) => fx.note(
                 Level::Warn,
                 Some(&record.id),
                 format!("its metrics cannot be reported: {error}"),
-            )),
+            ),
         }
     }
 
@@ -340,11 +290,11 @@ impl WorkerMachine {
             task_id: record.id.clone(),
             reason,
         });
-        fx.push(notice(Level::Warn, Some(&record.id), message.clone()));
+        fx.note(Level::Warn, Some(&record.id), message.clone());
         record.ours = Some(failed(&record.base, &message));
         if self.hurrying() {
             // No time for the reload: saved at once, once.
-            self.final_save(index, fx);
+            self.final_save(index, None, fx);
         } else {
             self.reload(index, fx);
         }
