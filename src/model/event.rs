@@ -11,6 +11,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use super::wire::{from_object, Model};
 use super::{DeepPlanning, Task, Timestamp};
 use crate::redact::{RedactedMap, RedactedValue};
 
@@ -121,7 +122,7 @@ model_struct! {
         /// The request id.
         request_id: String,
         /// The operation called.
-        operation_id: String,
+        operation_id: String = String::new(),
         /// The LLM's tool-call id.
         tool_call_id: Option<String> = None,
         /// The graph node making the call.
@@ -143,7 +144,7 @@ model_struct! {
         /// The request id.
         request_id: String,
         /// The operation called.
-        operation_id: String,
+        operation_id: String = String::new(),
         /// The LLM's tool-call id.
         tool_call_id: Option<String> = None,
         /// The graph node that made the call.
@@ -237,14 +238,8 @@ pub enum EventPayload {
 impl EventPayload {
     /// Types `data` by the event's kind; what does not fit stays raw.
     pub(crate) fn read(kind: &TaskEventType, data: Value) -> EventPayload {
-        fn typed<T: serde::de::DeserializeOwned>(
-            data: Value,
-            wrap: impl FnOnce(T) -> EventPayload,
-        ) -> EventPayload {
-            match T::deserialize(&data) {
-                Ok(value) => wrap(value),
-                Err(_) => EventPayload::Raw(data),
-            }
+        fn typed<T: Model>(data: Value, wrap: impl FnOnce(T) -> EventPayload) -> EventPayload {
+            from_object(data).map_or_else(EventPayload::Raw, wrap)
         }
         if data.is_null() {
             return EventPayload::None;

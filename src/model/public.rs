@@ -15,6 +15,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::wire::{from_object, Field};
 use super::{TaskEvent, TaskEventType, TaskListItem, Timestamp};
 
 model_struct! {
@@ -176,7 +177,7 @@ impl<'de> Deserialize<'de> for FullThread {
                 while let Some((key, value)) = map.next_entry::<String, Value>()? {
                     let typed = match &value {
                         Value::Array(items) if items.iter().all(Value::is_object) => {
-                            serde_json::from_value::<Vec<ThreadMessage>>(value.clone()).ok()
+                            Field::exact(value.clone()).ok()
                         }
                         _ => None,
                     };
@@ -315,15 +316,9 @@ impl InvokeEvent {
             .unwrap_or_default()
             .to_owned();
         let typed = match kind.as_str() {
-            "task_started" => serde_json::from_value(value.clone())
-                .ok()
-                .map(InvokeEvent::Started),
-            "content_chunk" => serde_json::from_value(value.clone())
-                .ok()
-                .map(InvokeEvent::Chunk),
-            "task_completed" => serde_json::from_value(value.clone())
-                .ok()
-                .map(InvokeEvent::Completed),
+            "task_started" => from_object(value.clone()).ok().map(InvokeEvent::Started),
+            "content_chunk" => from_object(value.clone()).ok().map(InvokeEvent::Chunk),
+            "task_completed" => from_object(value.clone()).ok().map(InvokeEvent::Completed),
             other if !TaskEventType::from(other).is_unknown() => TaskEvent::from_json(data, id)
                 .ok()
                 .map(|e| InvokeEvent::Task(Box::new(e))),

@@ -13,7 +13,6 @@ use jiff::fmt::temporal::{Pieces, PiecesOffset};
 use jiff::tz::Offset;
 use serde_json::Value;
 
-use super::wire::Read;
 
 /// A date-time that keeps the exact JSON value the server sent, and reads it
 /// as a date-time through [`jiff`].
@@ -452,27 +451,25 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     /// Any JSON value: a date-time is read, anything else is kept (and
     /// `is_valid` is false). `null` reads as the epoch.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(
-            match <Timestamp as super::wire::Field>::read(deserializer)? {
-                Read::Exact(t) => t,
-                Read::Null => Timestamp::default(),
-                Read::Other(v) => Timestamp::from_wire(v),
-            },
-        )
+        Ok(match <Value as serde::Deserialize>::deserialize(deserializer)? {
+            Value::Null => Timestamp::default(),
+            value => Timestamp::from_wire(value),
+        })
     }
 }
 
 field_debug_as_debug!(Timestamp);
 
-// Any scalar is the value as sent (read as a date-time when it is one); an
-// array or an object is kept, as the value of a timestamp too.
+// Any scalar but `null` is the value as sent (read as a date-time when it is
+// one); an array or an object is kept as it came, as the value of a
+// timestamp too.
 field_by_exact!(
     Timestamp,
-    |v| Ok(Timestamp::from_wire(v)),
-    |value| match value {
-        Value::Null => None,
-        other => Some(Timestamp::from_wire(other.clone())),
-    }
+    |v| match v {
+        Value::Null | Value::Array(_) | Value::Object(_) => Err(v),
+        scalar => Ok(Timestamp::from_wire(scalar)),
+    },
+    |value| (!value.is_null()).then(|| Timestamp::from_wire(value.clone()))
 );
 
 #[cfg(test)]
