@@ -452,28 +452,17 @@ impl TaskEvent {
     /// The envelope as JSON (`type`, `task_id`, `organization_id`, `time`,
     /// `data`, `identity`, then unknown keys), as an event push sends it.
     pub fn to_json(&self) -> Value {
-        let mut map = Map::new();
-        map.insert("type".into(), Value::String(self.kind.as_str().to_owned()));
-        map.insert("task_id".into(), Value::String(self.task_id.clone()));
-        map.insert(
-            "organization_id".into(),
-            Value::String(self.organization_id.clone()),
-        );
-        map.insert(
-            "time".into(),
-            self.time
-                .as_ref()
-                .map_or(Value::Null, |t| t.as_value().clone()),
-        );
-        map.insert("data".into(), self.payload.to_value());
-        map.insert(
-            "identity".into(),
-            serde_json::to_value(&self.identity).unwrap_or(Value::Null),
-        );
-        for (key, value) in &self.extra {
-            map.entry(key.clone()).or_insert_with(|| value.clone());
-        }
-        Value::Object(map)
+        let envelope = Envelope {
+            r#type: self.kind.clone(),
+            task_id: self.task_id.clone(),
+            organization_id: self.organization_id.clone(),
+            time: self.time.clone(),
+            data: self.payload.to_value(),
+            identity: self.identity.clone(),
+            extra: self.extra.clone(),
+            ..Envelope::__defaults()
+        };
+        serde_json::to_value(envelope).unwrap_or(Value::Null)
     }
 
     /// `true` for `task_finished`.
