@@ -270,14 +270,6 @@ impl OtherEntry {
     }
 }
 
-const GATEWAY_ACTIONS: [&str; 5] = [
-    "create_execution",
-    "ask_execution",
-    "stop_execution",
-    "continue_execution",
-    "get_executions_result",
-];
-
 impl ActivityEntry {
     /// Tells one entry's kind by its keys, as the published client does.
     pub fn classify(value: Value) -> ActivityEntry {
@@ -289,30 +281,25 @@ impl ActivityEntry {
         };
         let has = |key: &str| map.contains_key(key);
         let text = |key: &str| map.get(key).and_then(Value::as_str);
-        let action = text("action");
-        let kind = text("type");
-        if let Some(action) = action {
-            if !GATEWAY_ACTIONS.contains(&action) || !has_gateway_keys(action, map) {
+        if let Some(action) = text("action") {
+            if GatewayAction::from(action).is_unknown() || !has_gateway_keys(action, map) {
                 return ActivityEntry::Other(OtherEntry(value));
             }
             return typed(value, ActivityEntry::Gateway);
         }
         if has("role") && has("content") {
-            if matches!(text("role"), Some("user" | "agent"))
+            if !MessageRole::from(text("role").unwrap_or_default()).is_unknown()
                 && map.get("content").is_some_and(Value::is_object)
             {
                 return typed(value, ActivityEntry::Message);
             }
             return ActivityEntry::Other(OtherEntry(value));
         }
-        if matches!(kind, Some("think" | "analyze")) && has("title") && has("confidence") {
+        let kind = text("type").unwrap_or_default();
+        if !ReasoningKind::from(kind).is_unknown() && has("title") && has("confidence") {
             return typed(value, ActivityEntry::Reasoning);
         }
-        if matches!(
-            kind,
-            Some("not_supported" | "login_required" | "token_issue" | "token_ready")
-        ) && has("data")
-        {
+        if !AuthEventType::from(kind).is_unknown() && has("data") {
             return typed(value, ActivityEntry::Auth);
         }
         if has("tool_name") && has("payload") {

@@ -10,12 +10,12 @@
 
 use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::Deserializer;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::wire::{from_object, Field};
+use super::wire::{entries, from_object, Field};
 use super::{TaskEvent, TaskEventType, TaskListItem, Timestamp};
 
 model_struct! {
@@ -165,31 +165,15 @@ impl fmt::Debug for FullThread {
 }
 
 impl<'de> Deserialize<'de> for FullThread {
+    /// An array whose every element is an object is read as messages (each
+    /// kept as it came); any other value is kept in `other`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = FullThread;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object of message arrays")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FullThread, A::Error> {
-                let mut full = FullThread::default();
-                while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                    let typed = match &value {
-                        Value::Array(items) if items.iter().all(Value::is_object) => {
-                            Field::exact(value.clone()).ok()
-                        }
-                        _ => None,
-                    };
-                    match typed {
-                        Some(messages) => full.threads.push((key, messages)),
-                        None => full.other.push((key, value)),
-                    }
-                }
-                Ok(full)
-            }
-        }
-        deserializer.deserialize_map(V)
+        let mut full = FullThread::default();
+        entries(deserializer, &mut |key, value| match Field::exact(value) {
+            Ok(messages) => full.threads.push((key.into_owned(), messages)),
+            Err(value) => full.other.push((key.into_owned(), value)),
+        })?;
+        Ok(full)
     }
 }
 

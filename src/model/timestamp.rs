@@ -313,7 +313,11 @@ impl Timestamp {
 impl Default for Timestamp {
     /// The Unix epoch, `1970-01-01T00:00:00Z`.
     fn default() -> Timestamp {
-        Timestamp::from(jiff::Timestamp::UNIX_EPOCH)
+        // Written out: a model starts every parse from its defaults.
+        Timestamp {
+            raw: Value::String("1970-01-01T00:00:00Z".to_owned()),
+            parsed: Some(utc(jiff::Timestamp::UNIX_EPOCH)),
+        }
     }
 }
 

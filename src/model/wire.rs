@@ -76,7 +76,7 @@ fn missing<M: Model>(absent: u128) -> Option<&'static str> {
 /// required key.
 pub(crate) fn deserialize<'de, D: Deserializer<'de>, M: Model>(d: D) -> Result<M, D::Error> {
     let mut model = M::start();
-    d.deserialize_map(Entries(&mut |key, value| model.put(key, value)))?;
+    entries(d, &mut |key, value| model.put(key, value))?;
     match missing::<M>(model.absent()) {
         Some(name) => Err(de::Error::missing_field(name)),
         None => Ok(model),
@@ -100,7 +100,15 @@ pub(crate) fn from_object<M: Model>(value: Value) -> Result<M, Value> {
     Ok(model)
 }
 
-/// Sends every entry of a JSON object to a model's [`Model::put`].
+/// Reads a JSON object, handing each entry to `put` in the order sent.
+pub(crate) fn entries<'de, D: Deserializer<'de>>(
+    d: D,
+    put: &mut dyn FnMut(Cow<'_, str>, Value),
+) -> Result<(), D::Error> {
+    d.deserialize_map(Entries(put))
+}
+
+/// Sends every entry of a JSON object to `put`.
 struct Entries<'m>(&'m mut dyn FnMut(Cow<'_, str>, Value));
 
 impl<'de> Visitor<'de> for Entries<'_> {
