@@ -525,3 +525,51 @@ fn an_event_without_a_type_is_refused() {
     let odd = TaskEvent::from_json(r#"{"type": "brand_new"}"#, None).unwrap();
     assert!(odd.kind.is_unknown());
 }
+
+/// Issue #20: an activity entry and a tool-call event need only their id;
+/// every other key may be absent (read at its default, not written back).
+#[test]
+fn activity_entries_and_tool_call_events_need_only_their_id() {
+    use xpander_sdk::model::{ActivityEntry, EventPayload, TaskEvent};
+    let entries = [
+        json!({"id": "m", "role": "user", "content": {}}),
+        json!({"id": "t", "tool_name": "search", "payload": null}),
+        json!({"id": "r", "type": "think", "title": "t", "confidence": 0.5}),
+        json!({"id": "s", "agent_id": "a", "reasoning": {}}),
+        json!({"id": "a", "type": "token_issue", "data": {}}),
+        json!({"id": "g", "action": "get_executions_result", "reasoning": "r"}),
+    ];
+    for entry in entries {
+        let typed = ActivityEntry::classify(entry.clone());
+        assert!(!matches!(typed, ActivityEntry::Other(_)), "{entry}");
+        assert_eq!(typed.id(), entry["id"].as_str());
+        assert_eq!(serde_json::to_value(&typed).unwrap(), entry);
+    }
+    // Without its id, an entry is kept whole.
+    let no_id = json!({"tool_name": "search", "payload": null});
+    assert!(matches!(
+        ActivityEntry::classify(no_id),
+        ActivityEntry::Other(_)
+    ));
+    for kind in ["tool_call_request", "tool_call_result"] {
+        let data = json!({"request_id": "r1"});
+        let event =
+            TaskEvent::from_json(&json!({"type": kind, "data": data}).to_string(), None).unwrap();
+        assert!(
+            matches!(
+                event.payload,
+                EventPayload::ToolCallRequest(_) | EventPayload::ToolCallResult(_)
+            ),
+            "{kind}: {:?}",
+            event.payload
+        );
+        assert_eq!(event.payload.to_value(), data);
+        // Without its request id, the payload stays raw.
+        let event = TaskEvent::from_json(
+            &json!({"type": kind, "data": {"operation_id": "o"}}).to_string(),
+            None,
+        )
+        .unwrap();
+        assert!(matches!(event.payload, EventPayload::Raw(_)), "{kind}");
+    }
+}

@@ -12,7 +12,7 @@ use serde::ser::Serializer;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::wire::{Field, Read};
+use super::wire::{from_object, Model};
 use super::{AuthEventType, Reasoning, Timestamp, User};
 use crate::redact::RedactedValue;
 
@@ -75,11 +75,11 @@ model_struct! {
         /// The entry id.
         id: String,
         /// When it was written.
-        created_at: Timestamp,
+        created_at: Timestamp = Timestamp::default(),
         /// Who wrote it.
-        role: MessageRole,
+        role: MessageRole = MessageRole::Unknown(String::new()),
         /// What it says.
-        content: MessageContent,
+        content: MessageContent = MessageContent::default(),
         /// Whether it is the result of a sub-execution.
         sub_execution_result: bool = false,
         /// The user who wrote it.
@@ -93,11 +93,11 @@ model_struct! {
         /// The entry id.
         id: String,
         /// When the call was made.
-        created_at: Timestamp,
+        created_at: Timestamp = Timestamp::default(),
         /// The tool.
-        tool_name: String,
-        /// The call's arguments (the key is required; `null` is allowed).
-        payload: Value,
+        tool_name: String = String::new(),
+        /// The call's arguments.
+        payload: Value = Value::Null,
         /// Whether the tool failed.
         is_error: bool = false,
         /// Why the call was made.
@@ -125,13 +125,13 @@ model_struct! {
         /// The entry id.
         id: String,
         /// When it happened.
-        created_at: Timestamp,
+        created_at: Timestamp = Timestamp::default(),
         /// `think` or `analyze`.
-        r#type: ReasoningKind => "type",
+        r#type: ReasoningKind = ReasoningKind::Unknown(String::new()) => "type",
         /// A title.
-        title: String,
+        title: String = String::new(),
         /// The model's confidence.
-        confidence: f64,
+        confidence: f64 = 0.0,
         /// The thought.
         thought: Option<String> = None,
         /// The action decided.
@@ -151,15 +151,15 @@ model_struct! {
         /// The entry id.
         id: String,
         /// When it happened.
-        created_at: Timestamp,
+        created_at: Timestamp = Timestamp::default(),
         /// The agent triggered.
-        agent_id: String,
+        agent_id: String = String::new(),
         /// What it was asked.
         query: Option<String> = None,
         /// Files handed over.
         files: Vec<String> = Vec::new(),
         /// Why.
-        reasoning: Reasoning,
+        reasoning: Reasoning = Reasoning::default(),
         /// The plan step it served.
         plan_task_id: Option<String> = None,
     }
@@ -172,11 +172,11 @@ model_struct! {
         /// The entry id.
         id: String,
         /// When it happened.
-        created_at: Timestamp,
+        created_at: Timestamp = Timestamp::default(),
         /// The step.
-        r#type: AuthEventType => "type",
+        r#type: AuthEventType = AuthEventType::Unknown(String::new()) => "type",
         /// Its details.
-        @secret data: Value,
+        @secret data: Value = Value::Null,
     }
 }
 
@@ -203,11 +203,11 @@ model_struct! {
         /// The entry id.
         id: String,
         /// When it happened.
-        created_at: Timestamp,
+        created_at: Timestamp = Timestamp::default(),
         /// The action.
-        action: GatewayAction,
+        action: GatewayAction = GatewayAction::Unknown(String::new()),
         /// Why.
-        reasoning: String,
+        reasoning: String = String::new(),
         /// The agent acted on.
         agent_id: Option<String> = None,
         /// A title.
@@ -270,55 +270,36 @@ impl OtherEntry {
     }
 }
 
-const GATEWAY_ACTIONS: [&str; 5] = [
-    "create_execution",
-    "ask_execution",
-    "stop_execution",
-    "continue_execution",
-    "get_executions_result",
-];
-
 impl ActivityEntry {
     /// Tells one entry's kind by its keys, as the published client does.
     pub fn classify(value: Value) -> ActivityEntry {
-        fn typed<T: serde::de::DeserializeOwned>(
-            value: Value,
-            wrap: impl FnOnce(T) -> ActivityEntry,
-        ) -> ActivityEntry {
-            match T::deserialize(&value) {
-                Ok(entry) => wrap(entry),
-                Err(_) => ActivityEntry::Other(OtherEntry(value)),
-            }
+        fn typed<T: Model>(value: Value, wrap: impl FnOnce(T) -> ActivityEntry) -> ActivityEntry {
+            from_object(value).map_or_else(|v| ActivityEntry::Other(OtherEntry(v)), wrap)
         }
         let Some(map) = value.as_object() else {
             return ActivityEntry::Other(OtherEntry(value));
         };
         let has = |key: &str| map.contains_key(key);
         let text = |key: &str| map.get(key).and_then(Value::as_str);
-        let action = text("action");
-        let kind = text("type");
-        if let Some(action) = action {
-            if !GATEWAY_ACTIONS.contains(&action) || !has_gateway_keys(action, map) {
+        if let Some(action) = text("action") {
+            if GatewayAction::from(action).is_unknown() || !has_gateway_keys(action, map) {
                 return ActivityEntry::Other(OtherEntry(value));
             }
             return typed(value, ActivityEntry::Gateway);
         }
         if has("role") && has("content") {
-            if matches!(text("role"), Some("user" | "agent"))
+            if !MessageRole::from(text("role").unwrap_or_default()).is_unknown()
                 && map.get("content").is_some_and(Value::is_object)
             {
                 return typed(value, ActivityEntry::Message);
             }
             return ActivityEntry::Other(OtherEntry(value));
         }
-        if matches!(kind, Some("think" | "analyze")) && has("title") && has("confidence") {
+        let kind = text("type").unwrap_or_default();
+        if !ReasoningKind::from(kind).is_unknown() && has("title") && has("confidence") {
             return typed(value, ActivityEntry::Reasoning);
         }
-        if matches!(
-            kind,
-            Some("not_supported" | "login_required" | "token_issue" | "token_ready")
-        ) && has("data")
-        {
+        if !AuthEventType::from(kind).is_unknown() && has("data") {
             return typed(value, ActivityEntry::Auth);
         }
         if has("tool_name") && has("payload") {
@@ -368,12 +349,8 @@ impl Serialize for ActivityEntry {
     }
 }
 
-impl Field for ActivityEntry {
-    fn read<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Read<Self>, D::Error> {
-        let value = <Value as serde::Deserialize>::deserialize(deserializer)?;
-        Ok(Read::Exact(ActivityEntry::classify(value)))
-    }
-    fn coerce(value: &Value) -> Option<Self> {
-        Some(ActivityEntry::classify(value.clone()))
-    }
-}
+field_by_exact!(
+    ActivityEntry,
+    |v| Ok(ActivityEntry::classify(v)),
+    |value| Some(ActivityEntry::classify(value.clone()))
+);

@@ -11,6 +11,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use super::wire::{from_object, Model};
 use super::{DeepPlanning, Task, Timestamp};
 use crate::redact::{RedactedMap, RedactedValue};
 
@@ -121,7 +122,7 @@ model_struct! {
         /// The request id.
         request_id: String,
         /// The operation called.
-        operation_id: String,
+        operation_id: String = String::new(),
         /// The LLM's tool-call id.
         tool_call_id: Option<String> = None,
         /// The graph node making the call.
@@ -143,7 +144,7 @@ model_struct! {
         /// The request id.
         request_id: String,
         /// The operation called.
-        operation_id: String,
+        operation_id: String = String::new(),
         /// The LLM's tool-call id.
         tool_call_id: Option<String> = None,
         /// The graph node that made the call.
@@ -237,14 +238,8 @@ pub enum EventPayload {
 impl EventPayload {
     /// Types `data` by the event's kind; what does not fit stays raw.
     pub(crate) fn read(kind: &TaskEventType, data: Value) -> EventPayload {
-        fn typed<T: serde::de::DeserializeOwned>(
-            data: Value,
-            wrap: impl FnOnce(T) -> EventPayload,
-        ) -> EventPayload {
-            match T::deserialize(&data) {
-                Ok(value) => wrap(value),
-                Err(_) => EventPayload::Raw(data),
-            }
+        fn typed<T: Model>(data: Value, wrap: impl FnOnce(T) -> EventPayload) -> EventPayload {
+            from_object(data).map_or_else(EventPayload::Raw, wrap)
         }
         if data.is_null() {
             return EventPayload::None;
@@ -457,28 +452,17 @@ impl TaskEvent {
     /// The envelope as JSON (`type`, `task_id`, `organization_id`, `time`,
     /// `data`, `identity`, then unknown keys), as an event push sends it.
     pub fn to_json(&self) -> Value {
-        let mut map = Map::new();
-        map.insert("type".into(), Value::String(self.kind.as_str().to_owned()));
-        map.insert("task_id".into(), Value::String(self.task_id.clone()));
-        map.insert(
-            "organization_id".into(),
-            Value::String(self.organization_id.clone()),
-        );
-        map.insert(
-            "time".into(),
-            self.time
-                .as_ref()
-                .map_or(Value::Null, |t| t.as_value().clone()),
-        );
-        map.insert("data".into(), self.payload.to_value());
-        map.insert(
-            "identity".into(),
-            serde_json::to_value(&self.identity).unwrap_or(Value::Null),
-        );
-        for (key, value) in &self.extra {
-            map.entry(key.clone()).or_insert_with(|| value.clone());
-        }
-        Value::Object(map)
+        let envelope = Envelope {
+            r#type: self.kind.clone(),
+            task_id: self.task_id.clone(),
+            organization_id: self.organization_id.clone(),
+            time: self.time.clone(),
+            data: self.payload.to_value(),
+            identity: self.identity.clone(),
+            extra: self.extra.clone(),
+            ..Envelope::__defaults()
+        };
+        serde_json::to_value(envelope).unwrap_or(Value::Null)
     }
 
     /// `true` for `task_finished`.

@@ -5,13 +5,11 @@
 //! * `wire_enum!` generates a string-valued enum with an `Unknown(String)`
 //!   fallback that keeps values this SDK does not know and sends them back
 //!   unchanged.
-//! * `model_struct!` generates a model struct together with hand-written
-//!   `Deserialize` (a visitor that reads every known key leniently through
-//!   [`super::wire::Field`] and collects every other key into `extra`),
-//!   `Serialize` (known fields in declaration order, each written as it came
-//!   unless the caller changed it, then `extra`) and `Debug` (with `@secret`
-//!   fields redacted). This avoids `#[serde(flatten)]`, which buffers the
-//!   whole object into an intermediate representation and is markedly slower.
+//! * `model_struct!` generates a model struct and its [`super::wire::Model`]
+//!   (every known key read leniently through [`super::wire::Field`], every
+//!   other key kept in `extra`), `Serialize` and `Debug`. This avoids
+//!   `#[serde(flatten)]`, which buffers the whole object into an
+//!   intermediate representation and is markedly slower.
 
 /// The wire name of a field: its identifier, or the explicit `=> "name"`.
 macro_rules! __wire_name {
@@ -148,7 +146,20 @@ macro_rules! wire_enum {
             }
         }
 
-        field_for_wire_enum!($name);
+        field_by_exact!(
+            $name,
+            |v| match v {
+                ::serde_json::Value::String(s) => Ok($name::from(s)),
+                other => Err(other),
+            },
+            |value| value.as_str().map($name::from)
+        );
+
+        impl $crate::model::wire::Fallback for $name {
+            fn fallback() -> Self {
+                $name::Unknown(String::new())
+            }
+        }
         field_debug_as_debug!($name);
 
         $(
@@ -162,8 +173,10 @@ macro_rules! wire_enum {
 }
 
 /// Generate a model struct with an `extra` map for unknown keys, plus
-/// `Deserialize`, `Serialize`, `Debug`, `Clone`, `PartialEq` (and `Default`
-/// with the leading `default;`).
+/// `Deserialize` (through [`super::wire::Model`]), `Serialize` (known fields
+/// in declaration order, each written as it came unless the caller changed
+/// it, then `extra`), `Debug` (with `@secret` fields redacted), `Clone`,
+/// `PartialEq` (and `Default` with the leading `default;`).
 ///
 /// Field syntax: `[docs] [@secret] name: Type [= default] [=> "wire name"]`.
 /// A field without `= default` is required: its key must be present (any
@@ -208,6 +221,8 @@ macro_rules! model_struct {
         )?
 
         const _: () = {
+            use $crate::model::wire::{bit, Model, Wire};
+
             #[allow(non_camel_case_types, dead_code)]
             #[repr(u8)]
             enum __Index { $($field,)+ __Count }
@@ -221,7 +236,7 @@ macro_rules! model_struct {
                     $name {
                         $($field: __default!($ty $(, $default)?),)+
                         extra: ::serde_json::Map::new(),
-                        wire: $crate::model::wire::Wire::default(),
+                        wire: Wire::default(),
                     }
                 }
 
@@ -252,49 +267,41 @@ macro_rules! model_struct {
                 pub fn is_plain_wire(&self) -> bool {
                     self.wire.is_plain()
                 }
+            }
 
-                /// Reads the object's keys (the `{` already consumed).
-                fn __read_map<'de, A: ::serde::de::MapAccess<'de>>(mut map: A) -> Result<$name, A::Error> {
-                    use $crate::model::wire::ReadSeed;
-                    let mut wire = $crate::model::wire::Wire::default();
-                    $(let mut $field: Option<$ty> = None;)+
-                    let mut extra = ::serde_json::Map::new();
-                    while let Some(key) = map.next_key::<$crate::model::wire::Key<'de>>()? {
-                        match &*key.0 {
-                            $(
-                                __wire_name!($field $(, $wire)?) => {
-                                    let read = map.next_value_seed(ReadSeed::<$ty>::new())?;
-                                    $field = Some(wire.take(
-                                        (__Index::$field as u8, __wire_name!($field $(, $wire)?)),
-                                        read,
-                                        __default!($ty $(, $default)?),
-                                    ));
-                                }
-                            )+
-                            _ => {
-                                let value = map.next_value::<::serde_json::Value>()?;
-                                extra.insert(key.0.into_owned(), value);
+            impl Model for $name {
+                const NAMES: &'static [&'static str] = $name::FIELD_NAMES;
+                const REQUIRED: u128 = 0 $(| if __has_default!($($default)?) {
+                    0
+                } else {
+                    bit(__Index::$field as u8)
+                })+;
+
+                fn start() -> Self {
+                    let mut model = $name::__defaults();
+                    model.wire.absent = 0 $(| bit(__Index::$field as u8))+;
+                    model
+                }
+
+                fn put(&mut self, key: ::std::borrow::Cow<'_, str>, value: ::serde_json::Value) {
+                    match &*key {
+                        $(
+                            __wire_name!($field $(, $wire)?) => {
+                                self.$field = self.wire.take(
+                                    (__Index::$field as u8, __wire_name!($field $(, $wire)?)),
+                                    value,
+                                    || __default!($ty $(, $default)?),
+                                );
                             }
+                        )+
+                        _ => {
+                            self.extra.insert(key.into_owned(), value);
                         }
                     }
-                    Ok($name {
-                        $(
-                            $field: match $field {
-                                Some(value) => value,
-                                None if __has_default!($($default)?) => {
-                                    wire.absent(__Index::$field as u8);
-                                    __default!($ty $(, $default)?)
-                                }
-                                None => {
-                                    return Err(<A::Error as ::serde::de::Error>::missing_field(
-                                        __wire_name!($field $(, $wire)?),
-                                    ))
-                                }
-                            },
-                        )+
-                        extra,
-                        wire,
-                    })
+                }
+
+                fn absent(&self) -> u128 {
+                    self.wire.absent
                 }
             }
 
@@ -339,47 +346,18 @@ macro_rules! model_struct {
                 }
             }
 
-            struct __Visitor;
-
-            impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-                type Value = $name;
-
-                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    f.write_str(concat!("a JSON object (", stringify!($name), ")"))
-                }
-
-                fn visit_map<A: ::serde::de::MapAccess<'de>>(self, map: A) -> Result<$name, A::Error> {
-                    $name::__read_map(map)
-                }
-            }
-
             impl<'de> ::serde::Deserialize<'de> for $name {
                 fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                    deserializer.deserialize_map(__Visitor)
+                    $crate::model::wire::deserialize(deserializer)
                 }
             }
 
-            // As a field of another model: an object is read, `null` takes the
-            // default, anything else is kept as it came.
-            impl $crate::model::wire::Field for $name {
-                fn from_map<'de, A: ::serde::de::MapAccess<'de>>(
-                    map: A,
-                ) -> Result<$crate::model::wire::Read<Self>, A::Error> {
-                    $name::__read_map(map).map($crate::model::wire::Read::Exact)
-                }
-                fn coerce(value: &::serde_json::Value) -> Option<Self> {
-                    match value {
-                        ::serde_json::Value::Object(_) => ::serde_json::from_value(value.clone()).ok(),
-                        _ => None,
-                    }
-                }
-            }
+            // As a field of another model: an object is read (kept as it came
+            // when it lacks a required key), `null` takes the default.
+            field_by_exact!($name, |v| $crate::model::wire::from_object(v), |value| {
+                $crate::model::wire::from_object(value.clone()).ok()
+            });
 
-            impl $crate::model::wire::Fallback for $name {
-                fn fallback() -> Self {
-                    $name::__defaults()
-                }
-            }
         };
     };
 }

@@ -10,11 +10,12 @@
 
 use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::Deserializer;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::wire::{entries, from_object, Field};
 use super::{TaskEvent, TaskEventType, TaskListItem, Timestamp};
 
 model_struct! {
@@ -164,31 +165,15 @@ impl fmt::Debug for FullThread {
 }
 
 impl<'de> Deserialize<'de> for FullThread {
+    /// An array whose every element is an object is read as messages (each
+    /// kept as it came); any other value is kept in `other`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = FullThread;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object of message arrays")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FullThread, A::Error> {
-                let mut full = FullThread::default();
-                while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                    let typed = match &value {
-                        Value::Array(items) if items.iter().all(Value::is_object) => {
-                            serde_json::from_value::<Vec<ThreadMessage>>(value.clone()).ok()
-                        }
-                        _ => None,
-                    };
-                    match typed {
-                        Some(messages) => full.threads.push((key, messages)),
-                        None => full.other.push((key, value)),
-                    }
-                }
-                Ok(full)
-            }
-        }
-        deserializer.deserialize_map(V)
+        let mut full = FullThread::default();
+        entries(deserializer, &mut |key, value| match Field::exact(value) {
+            Ok(messages) => full.threads.push((key.into_owned(), messages)),
+            Err(value) => full.other.push((key.into_owned(), value)),
+        })?;
+        Ok(full)
     }
 }
 
@@ -315,15 +300,9 @@ impl InvokeEvent {
             .unwrap_or_default()
             .to_owned();
         let typed = match kind.as_str() {
-            "task_started" => serde_json::from_value(value.clone())
-                .ok()
-                .map(InvokeEvent::Started),
-            "content_chunk" => serde_json::from_value(value.clone())
-                .ok()
-                .map(InvokeEvent::Chunk),
-            "task_completed" => serde_json::from_value(value.clone())
-                .ok()
-                .map(InvokeEvent::Completed),
+            "task_started" => from_object(value.clone()).ok().map(InvokeEvent::Started),
+            "content_chunk" => from_object(value.clone()).ok().map(InvokeEvent::Chunk),
+            "task_completed" => from_object(value.clone()).ok().map(InvokeEvent::Completed),
             other if !TaskEventType::from(other).is_unknown() => TaskEvent::from_json(data, id)
                 .ok()
                 .map(|e| InvokeEvent::Task(Box::new(e))),

@@ -13,7 +13,6 @@ use jiff::fmt::temporal::{Pieces, PiecesOffset};
 use jiff::tz::Offset;
 use serde_json::Value;
 
-use super::wire::Read;
 
 /// A date-time that keeps the exact JSON value the server sent, and reads it
 /// as a date-time through [`jiff`].
@@ -138,12 +137,11 @@ fn utc(instant: jiff::Timestamp) -> Parsed {
 
 /// An integral Unix time: seconds, or milliseconds above 2·10¹⁰.
 fn from_unix_int(number: i64) -> Option<Parsed> {
-    let instant = if (number as f64).abs() > MILLIS_ABOVE {
-        jiff::Timestamp::from_millisecond(number).ok()?
-    } else {
-        jiff::Timestamp::from_second(number).ok()?
+    let instant = match (number as f64).abs() > MILLIS_ABOVE {
+        true => jiff::Timestamp::from_millisecond(number),
+        false => jiff::Timestamp::from_second(number),
     };
-    Some(utc(instant))
+    instant.ok().map(utc)
 }
 
 /// A fractional Unix time, to the microsecond (as Python's datetime keeps it).
@@ -157,15 +155,12 @@ fn from_unix_float(number: f64) -> Option<Parsed> {
         (number * 1e6).round()
     };
     // Out-of-range values saturate here and are refused by jiff.
-    let instant = jiff::Timestamp::from_microsecond(micros as i64).ok()?;
-    Some(utc(instant))
+    jiff::Timestamp::from_microsecond(micros as i64).ok().map(utc)
 }
 
-fn from_unix_text(text: &str) -> Option<Parsed> {
-    match text.parse::<i64>() {
-        Ok(n) => from_unix_int(n),
-        Err(_) => from_unix_float(text.parse::<f64>().ok()?),
-    }
+/// A Unix time, exact when it is an integer.
+fn from_unix(int: Option<i64>, float: f64) -> Option<Parsed> {
+    int.map_or_else(|| from_unix_float(float), from_unix_int)
 }
 
 /// Offsets of a day or more are not offsets (RFC 3339: hours 00-23).
@@ -179,8 +174,9 @@ fn parse_text(input: &str) -> Result<Parsed, TimestampError> {
         .is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+')
         && !text.contains(':')
         && text.bytes().filter(|b| *b == b'-').count() <= 1;
-    if looks_numeric && text.parse::<f64>().is_ok() {
-        return from_unix_text(text).ok_or_else(|| error(input, "Unix time out of range"));
+    if let Some(float) = text.parse::<f64>().ok().filter(|_| looks_numeric) {
+        return from_unix(text.parse().ok(), float)
+            .ok_or_else(|| error(input, "Unix time out of range"));
     }
     let pieces = Pieces::parse(text).map_err(|e| error(input, e))?;
     let time = pieces.time().unwrap_or(jiff::civil::Time::midnight());
@@ -195,19 +191,13 @@ fn parse_text(input: &str) -> Result<Parsed, TimestampError> {
         return Err(error(input, "offset of a day or more"));
     }
     let parsed = Parsed { civil, offset };
-    parsed
-        .instant()
-        .ok_or_else(|| error(input, "out of the supported range"))?;
-    Ok(parsed)
+    (parsed.instant().map(|_| parsed)).ok_or_else(|| error(input, "out of the supported range"))
 }
 
 fn parse_value(value: &Value) -> Option<Parsed> {
     match value {
         Value::String(s) => parse_text(s).ok(),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => from_unix_int(i),
-            None => n.as_f64().and_then(from_unix_float),
-        },
+        Value::Number(n) => from_unix(n.as_i64(), n.as_f64()?),
         _ => None,
     }
 }
@@ -223,11 +213,7 @@ impl Timestamp {
     /// # Ok::<(), xpander_sdk::model::TimestampError>(())
     /// ```
     pub fn parse(input: &str) -> Result<Timestamp, TimestampError> {
-        let parsed = parse_text(input)?;
-        Ok(Timestamp {
-            raw: Value::String(input.to_owned()),
-            parsed: Some(parsed),
-        })
+        Timestamp::try_from(input.to_owned())
     }
 
     /// Now, written as RFC 3339 in UTC.
@@ -301,17 +287,18 @@ impl Timestamp {
         time::OffsetDateTime::from_unix_timestamp_nanos(self.to_jiff()?.as_nanosecond()).ok()
     }
 
-    /// The JSON kind of the value as sent, for equality, hashing and
-    /// ordering: a string is never equal to the number it spells.
-    fn kind(&self) -> u8 {
-        match &self.raw {
+    /// The JSON kind of the value as sent and its text, for equality,
+    /// hashing and ordering: a string is never equal to the number it spells.
+    fn key(&self) -> (u8, std::borrow::Cow<'_, str>) {
+        let kind = match &self.raw {
             Value::Null => 0,
             Value::Bool(_) => 1,
             Value::Number(_) => 2,
             Value::String(_) => 3,
             Value::Array(_) => 4,
             Value::Object(_) => 5,
-        }
+        };
+        (kind, self.text())
     }
 
     /// The value as text, for display and ordering.
@@ -326,7 +313,11 @@ impl Timestamp {
 impl Default for Timestamp {
     /// The Unix epoch, `1970-01-01T00:00:00Z`.
     fn default() -> Timestamp {
-        Timestamp::from(jiff::Timestamp::UNIX_EPOCH)
+        // Written out: a model starts every parse from its defaults.
+        Timestamp {
+            raw: Value::String("1970-01-01T00:00:00Z".to_owned()),
+            parsed: Some(utc(jiff::Timestamp::UNIX_EPOCH)),
+        }
     }
 }
 
@@ -335,10 +326,7 @@ impl From<jiff::Timestamp> for Timestamp {
     fn from(instant: jiff::Timestamp) -> Timestamp {
         Timestamp {
             raw: Value::String(instant.to_string()),
-            parsed: Some(Parsed {
-                civil: Offset::UTC.to_datetime(instant),
-                offset: Some(Offset::UTC),
-            }),
+            parsed: Some(utc(instant)),
         }
     }
 }
@@ -412,7 +400,7 @@ impl fmt::Debug for Timestamp {
 
 impl PartialEq for Timestamp {
     fn eq(&self, other: &Self) -> bool {
-        self.kind() == other.kind() && self.text() == other.text()
+        self.key() == other.key()
     }
 }
 
@@ -420,8 +408,7 @@ impl Eq for Timestamp {}
 
 impl Hash for Timestamp {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.kind().hash(state);
-        self.text().hash(state);
+        self.key().hash(state);
     }
 }
 
@@ -437,8 +424,7 @@ impl Ord for Timestamp {
     fn cmp(&self, other: &Self) -> Ordering {
         self.to_jiff()
             .cmp(&other.to_jiff())
-            .then_with(|| self.kind().cmp(&other.kind()))
-            .then_with(|| self.text().cmp(&other.text()))
+            .then_with(|| self.key().cmp(&other.key()))
     }
 }
 
@@ -452,27 +438,25 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     /// Any JSON value: a date-time is read, anything else is kept (and
     /// `is_valid` is false). `null` reads as the epoch.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(
-            match <Timestamp as super::wire::Field>::read(deserializer)? {
-                Read::Exact(t) => t,
-                Read::Null => Timestamp::default(),
-                Read::Other(v) => Timestamp::from_wire(v),
-            },
-        )
+        Ok(match <Value as serde::Deserialize>::deserialize(deserializer)? {
+            Value::Null => Timestamp::default(),
+            value => Timestamp::from_wire(value),
+        })
     }
 }
 
 field_debug_as_debug!(Timestamp);
 
-// Any scalar is the value as sent (read as a date-time when it is one); an
-// array or an object is kept, as the value of a timestamp too.
+// Any scalar but `null` is the value as sent (read as a date-time when it is
+// one); an array or an object is kept as it came, as the value of a
+// timestamp too.
 field_by_exact!(
     Timestamp,
-    |v| Ok(Timestamp::from_wire(v)),
-    |value| match value {
-        Value::Null => None,
-        other => Some(Timestamp::from_wire(other.clone())),
-    }
+    |v| match v {
+        Value::Null | Value::Array(_) | Value::Object(_) => Err(v),
+        scalar => Ok(Timestamp::from_wire(scalar)),
+    },
+    |value| (!value.is_null()).then(|| Timestamp::from_wire(value.clone()))
 );
 
 #[cfg(test)]

@@ -3,11 +3,19 @@
 //! The service (and the official client) validate with pydantic in its lax
 //! mode, so a field may arrive as `2.0` where an integer is expected, as
 //! `"42.5"` where a float is, as `null` where a default applies, or be absent.
-//! Every model field is read through [`Field`]: the expected JSON kind is
-//! taken directly (the fast path), `null` gives the field's default, and any
-//! other value is *kept* as it came ([`Read::Other`]) while the typed field
-//! gets the lax-mode conversion of it (or its default when there is none).
-//! No value of a field ever makes the whole object fail to parse.
+//! A model reads an object's keys one by one, each value as a [`Value`]
+//! ([`Model::put`]); every field takes its value through [`Field`]: the
+//! expected JSON kind is taken as it is ([`Field::exact`]), `null` gives the
+//! field's default, and any other value is *kept* as it came while the typed
+//! field gets the lax-mode conversion of it ([`Field::coerce`], or its
+//! default when there is none). No value of a field ever makes the whole
+//! object fail to parse; only a missing required key does.
+//!
+//! The one piece of code generic over the deserializer is [`deserialize`]
+//! and its visitor, shared by every model through a `dyn FnMut`: each model's
+//! own reading code is compiled once, not once per serde_json reader (bytes,
+//! text, `Value`); PERFORMANCE.md has what that changed in build time
+//! (little) and in parse time (nothing measurable).
 //!
 //! [`Wire`] remembers, per field, what the typed value alone cannot say: that
 //! the key was absent, that it was `null`, or the exact value it had when the
@@ -17,48 +25,17 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Number, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
-/// What reading one field gave.
-#[derive(Debug)]
-pub(crate) enum Read<T> {
-    /// The value, in the kind the model expects: it serializes back as it came.
-    Exact(T),
-    /// `null` where the model has a default.
-    Null,
-    /// Any other value, kept as it came.
-    Other(Value),
-}
-
-/// A type a model field can have: read leniently, converted from a kept value.
-///
-/// [`Field::read`] takes any JSON kind (`deserialize_any`): `null` is
-/// [`Read::Null`], a scalar goes through [`Field::exact`], an array or an
-/// object through [`Field::from_seq`] / [`Field::from_map`]; every kind the
-/// type does not take is kept as a [`Value`].
-pub(crate) trait Field: Sized {
-    /// Reads one value. Fails only on broken JSON, never on an odd value.
-    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Read<Self>, D::Error> {
-        deserializer.deserialize_any(KindVisitor(PhantomData))
-    }
-
-    /// A scalar of the kind this type takes, or the scalar back.
-    fn exact(value: Value) -> Result<Self, Value> {
-        Err(value)
-    }
-
-    fn from_seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Read<Self>, A::Error> {
-        Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Read::Other)
-    }
-
-    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Read<Self>, A::Error> {
-        Deserialize::deserialize(de::value::MapAccessDeserializer::new(map)).map(Read::Other)
-    }
+/// A type a model field can have: taken from a JSON value, leniently.
+pub(crate) trait Field: Sized + Serialize + PartialEq {
+    /// The value when it is of the kind this type takes (the typed value then
+    /// writes back exactly as it came), or the value back.
+    fn exact(value: Value) -> Result<Self, Value>;
 
     /// The lax-mode conversion of a value kept as it came, if there is one.
     fn coerce(value: &Value) -> Option<Self>;
@@ -72,99 +49,84 @@ pub(crate) trait Field: Sized {
     }
 }
 
-/// The value a *required* field takes when its key holds a value the type
-/// cannot hold at all (the value itself is kept).
-pub(crate) trait Fallback {
-    fn fallback() -> Self;
+/// A model struct (see `model_struct!`), built key by key.
+pub(crate) trait Model {
+    /// The wire names of the known fields, in serialization order.
+    const NAMES: &'static [&'static str];
+    /// The fields that must be present, as bits of their index.
+    const REQUIRED: u128;
+
+    /// Every field at its default and marked absent.
+    fn start() -> Self;
+
+    /// Sets the field `key` names from `value`, or keeps the pair in `extra`.
+    fn put(&mut self, key: Cow<'_, str>, value: Value);
+
+    /// The fields that were absent, as bits of their index.
+    fn absent(&self) -> u128;
 }
 
-macro_rules! fallback_by_default {
-    ($($ty:ty),+) => {
-        $(impl Fallback for $ty {
-            fn fallback() -> Self {
-                Default::default()
-            }
-        })+
+/// The first required field among `absent`.
+fn missing<M: Model>(absent: u128) -> Option<&'static str> {
+    let first = (absent & M::REQUIRED).trailing_zeros() as usize;
+    M::NAMES.get(first).copied()
+}
+
+/// Reads a model from any deserializer: the object's keys go to
+/// [`Model::put`]. Fails on anything but an object, and on a missing
+/// required key.
+pub(crate) fn deserialize<'de, D: Deserializer<'de>, M: Model>(d: D) -> Result<M, D::Error> {
+    let mut model = M::start();
+    entries(d, &mut |key, value| model.put(key, value))?;
+    match missing::<M>(model.absent()) {
+        Some(name) => Err(de::Error::missing_field(name)),
+        None => Ok(model),
+    }
+}
+
+/// A model from a JSON object held as a [`Value`]; the value back when it
+/// is not an object or lacks a required key.
+pub(crate) fn from_object<M: Model>(value: Value) -> Result<M, Value> {
+    let Value::Object(map) = value else {
+        return Err(value);
     };
-}
-
-fallback_by_default!(String, Value, f64, super::Timestamp);
-
-impl<T> Fallback for Vec<T> {
-    fn fallback() -> Self {
-        Vec::new()
+    let lacks = |(i, name): (usize, &&str)| M::REQUIRED & bit(i as u8) != 0 && !map.contains_key(*name);
+    if M::NAMES.iter().enumerate().any(lacks) {
+        return Err(Value::Object(map));
     }
-}
-
-/// Reads a [`Field`] from a map value or a sequence element.
-pub(crate) struct ReadSeed<T>(PhantomData<T>);
-
-impl<T> ReadSeed<T> {
-    pub(crate) fn new() -> Self {
-        ReadSeed(PhantomData)
+    let mut model = M::start();
+    for (key, value) in map {
+        model.put(Cow::Owned(key), value);
     }
+    Ok(model)
 }
 
-impl<'de, T: Field> DeserializeSeed<'de> for ReadSeed<T> {
-    type Value = Read<T>;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Read<T>, D::Error> {
-        T::read(deserializer)
-    }
+/// Reads a JSON object, handing each entry to `put` in the order sent.
+pub(crate) fn entries<'de, D: Deserializer<'de>>(
+    d: D,
+    put: &mut dyn FnMut(Cow<'_, str>, Value),
+) -> Result<(), D::Error> {
+    d.deserialize_map(Entries(put))
 }
 
-/// Dispatches every JSON kind to a [`Field`] implementation.
-struct KindVisitor<T>(PhantomData<T>);
+/// Sends every entry of a JSON object to `put`.
+struct Entries<'m>(&'m mut dyn FnMut(Cow<'_, str>, Value));
 
-impl<T: Field> KindVisitor<T> {
-    fn scalar<E>(value: Value) -> Result<Read<T>, E> {
-        Ok(T::exact(value).map_or_else(Read::Other, Read::Exact))
-    }
-}
-
-impl<'de, T: Field> Visitor<'de> for KindVisitor<T> {
-    type Value = Read<T>;
-
+impl<'de> Visitor<'de> for Entries<'_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
+        f.write_str("a JSON object")
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Read<T>, E> {
-        Self::scalar(Value::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Read<T>, E> {
-        Self::scalar(Value::from(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Read<T>, E> {
-        Self::scalar(Value::from(v))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Read<T>, E> {
-        // Always finite when it comes from JSON.
-        Self::scalar(Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Read<T>, E> {
-        Self::scalar(Value::String(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Read<T>, E> {
-        Self::scalar(Value::String(v))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Read<T>, E> {
-        Ok(Read::Null)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Read<T>, E> {
-        Ok(Read::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Read<T>, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Read<T>, A::Error> {
-        T::from_seq(seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Read<T>, A::Error> {
-        T::from_map(map)
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(key)) = map.next_key()? {
+            (self.0)(key, map.next_value()?);
+        }
+        Ok(())
     }
 }
 
 /// An object key, borrowed from the input when it can be.
-pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
+struct Key<'de>(Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -180,11 +142,26 @@ impl<'de> Deserialize<'de> for Key<'de> {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
                 Ok(Key(Cow::Owned(v.to_owned())))
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
         }
         deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// The value a *required* field takes when its key holds a value the type
+/// cannot hold at all (the value itself is kept).
+pub(crate) trait Fallback {
+    fn fallback() -> Self;
+}
+
+impl Fallback for String {
+    fn fallback() -> Self {
+        String::new()
+    }
+}
+
+impl Fallback for Value {
+    fn fallback() -> Self {
+        Value::Null
     }
 }
 
@@ -218,8 +195,6 @@ macro_rules! field_debug_as_debug {
 
 field_debug_as_debug!(String, bool, i64, f64);
 
-// ----- text ---------------------------------------------------------------
-
 // A number where text is expected is read as its decimal text (and sent
 // back as the number it was).
 field_by_exact!(
@@ -234,8 +209,6 @@ field_by_exact!(
         _ => None,
     }
 );
-
-// ----- flags ----------------------------------------------------------------
 
 // pydantic's lax booleans: 0/1, 0.0/1.0, and the usual words.
 field_by_exact!(bool, |v| v.as_bool().ok_or(v), |value| match value {
@@ -252,8 +225,6 @@ field_by_exact!(bool, |v| v.as_bool().ok_or(v), |value| match value {
     },
     _ => None,
 });
-
-// ----- integers -------------------------------------------------------------
 
 /// An integral `f64` as an `i64`, when it is one and fits.
 fn integral(x: f64) -> Option<i64> {
@@ -277,8 +248,6 @@ field_by_exact!(i64, |v| v.as_i64().ok_or(v), |value| match value {
     _ => None,
 });
 
-// ----- floats ---------------------------------------------------------------
-
 // Floats as written; pydantic's lax floats (integers, numeric strings,
 // booleans) through `coerce`. NaN is not a value the typed field takes
 // (JSON cannot carry it back).
@@ -296,43 +265,29 @@ field_by_exact!(
     }
 );
 
-// ----- free-form JSON -------------------------------------------------------
+// Free-form JSON: any value is exact, but `null` (a field's default, or `None`).
+field_by_exact!(
+    Value,
+    |v| if v.is_null() { Err(v) } else { Ok(v) },
+    |value| Some(value.clone())
+);
 
-/// Any value is exact, but `null` (a field's default, or `None`).
-impl Field for Value {
-    fn exact(value: Value) -> Result<Self, Value> {
-        Ok(value)
-    }
-    fn from_seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Read<Self>, A::Error> {
-        Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Read::Exact)
-    }
-    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Read<Self>, A::Error> {
-        Deserialize::deserialize(de::value::MapAccessDeserializer::new(map)).map(Read::Exact)
-    }
-    fn coerce(value: &Value) -> Option<Self> {
-        Some(value.clone())
-    }
-}
-
-impl Field for Map<String, Value> {
-    fn from_map<'de, A: MapAccess<'de>>(map: A) -> Result<Read<Self>, A::Error> {
-        Deserialize::deserialize(de::value::MapAccessDeserializer::new(map)).map(Read::Exact)
-    }
-    fn coerce(value: &Value) -> Option<Self> {
-        value.as_object().cloned()
-    }
-}
-
-// ----- optional values ------------------------------------------------------
+field_by_exact!(
+    Map<String, Value>,
+    |v| match v {
+        Value::Object(map) => Ok(map),
+        other => Err(other),
+    },
+    |value| value.as_object().cloned()
+);
 
 /// `null` is `None`, exactly; anything else is read as `T`.
 impl<T: Field> Field for Option<T> {
-    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Read<Self>, D::Error> {
-        Ok(match T::read(deserializer)? {
-            Read::Exact(v) => Read::Exact(Some(v)),
-            Read::Null => Read::Exact(None),
-            Read::Other(v) => Read::Other(v),
-        })
+    fn exact(value: Value) -> Result<Self, Value> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::exact(other).map(Some),
+        }
     }
 
     fn coerce(value: &Value) -> Option<Self> {
@@ -347,36 +302,31 @@ impl<T: Field> Field for Option<T> {
     }
 }
 
-// ----- lists ----------------------------------------------------------------
-
 /// A value of the model as JSON (a model always serializes).
 fn to_value<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-impl<T: Field + Serialize + PartialEq> Field for Vec<T> {
-    fn from_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Read<Self>, A::Error> {
-        let mut items: Vec<T> = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        // Set once an element is not of the expected kind: from then on the
-        // whole array is kept as it came.
-        let mut raw: Option<Vec<Value>> = None;
-        while let Some(item) = seq.next_element_seed(ReadSeed::<T>::new())? {
-            match (item, &mut raw) {
-                (Read::Exact(v), None) => items.push(v),
-                (Read::Exact(v), Some(raw)) => raw.push(to_value(&v)),
-                (odd, raw_slot) => {
-                    let raw = raw_slot.get_or_insert_with(|| items.iter().map(to_value).collect());
-                    raw.push(match odd {
-                        Read::Other(v) => v,
-                        _ => Value::Null,
-                    });
+impl<T: Field> Field for Vec<T> {
+    /// An array whose every element is exact; else the whole array is kept
+    /// as it came.
+    fn exact(value: Value) -> Result<Self, Value> {
+        let Value::Array(items) = value else {
+            return Err(value);
+        };
+        let mut typed = Vec::with_capacity(items.len());
+        let mut items = items.into_iter();
+        while let Some(item) = items.next() {
+            match T::exact(item) {
+                Ok(v) => typed.push(v),
+                Err(odd) => {
+                    // The elements taken so far write back as they came.
+                    let raw = typed.iter().map(to_value).chain([odd]).chain(items);
+                    return Err(Value::Array(raw.collect()));
                 }
             }
         }
-        Ok(match raw {
-            None => Read::Exact(items),
-            Some(raw) => Read::Other(Value::Array(raw)),
-        })
+        Ok(typed)
     }
 
     /// The elements that the typed list can hold; the others are left out of
@@ -387,6 +337,7 @@ impl<T: Field + Serialize + PartialEq> Field for Vec<T> {
             .as_array()
             .map(|items| items.iter().filter_map(T::coerce).collect())
     }
+
     /// A changed list of an array read in part: the elements the typed view
     /// left out stay where they were, as they came; each element it holds
     /// is written as it came when unchanged, else from its typed value;
@@ -415,30 +366,6 @@ impl<T: Field + Serialize + PartialEq> Field for Vec<T> {
     }
 }
 
-// ----- string enums ---------------------------------------------------------
-
-/// Implements [`Field`] and [`Fallback`] for a string enum with `From<String>`.
-macro_rules! field_for_wire_enum {
-    ($name:ident) => {
-        field_by_exact!(
-            $name,
-            |v| match v {
-                ::serde_json::Value::String(s) => Ok($name::from(s)),
-                other => Err(other),
-            },
-            |value| value.as_str().map($name::from)
-        );
-
-        impl $crate::model::wire::Fallback for $name {
-            fn fallback() -> Self {
-                $name::Unknown(String::new())
-            }
-        }
-    };
-}
-
-// ----- how fields appeared --------------------------------------------------
-
 /// Per field of one model object (by its index in the model, at most 128:
 /// two bitsets are what keep a short object's parse as fast as a parse into
 /// a `Value`): was it absent, `null`, or kept as it came (by wire name)?
@@ -446,43 +373,42 @@ macro_rules! field_for_wire_enum {
 /// exactly what came.
 #[derive(Clone, Default, PartialEq)]
 pub(crate) struct Wire {
-    absent: u128,
+    pub(crate) absent: u128,
     null: u128,
     raw: Vec<(&'static str, Value)>,
 }
 
-fn bit(index: u8) -> u128 {
+/// The bit of field `index`.
+pub(crate) const fn bit(index: u8) -> u128 {
     1u128 << (index & 127)
 }
 
 impl Wire {
-    /// Records what reading field `index` (`name`) gave; answers the typed value.
+    /// Records what field `index` (`name`) was sent as; answers the typed value.
     pub(crate) fn take<T: Field>(
         &mut self,
         (index, name): (u8, &'static str),
-        read: Read<T>,
-        default: T,
+        value: Value,
+        default: impl FnOnce() -> T,
     ) -> T {
         // A repeated key: the last one wins, as in any JSON reader.
+        self.absent &= !bit(index);
         self.null &= !bit(index);
-        self.raw.retain(|(n, _)| *n != name);
-        match read {
-            Read::Exact(v) => v,
-            Read::Null => {
+        if !self.raw.is_empty() {
+            self.raw.retain(|(n, _)| *n != name);
+        }
+        match T::exact(value) {
+            Ok(v) => v,
+            Err(Value::Null) => {
                 self.null |= bit(index);
-                default
+                default()
             }
-            Read::Other(v) => {
-                let typed = T::coerce(&v).unwrap_or(default);
+            Err(v) => {
+                let typed = T::coerce(&v).unwrap_or_else(default);
                 self.raw.push((name, v));
                 typed
             }
         }
-    }
-
-    /// Records that field `index` was absent.
-    pub(crate) fn absent(&mut self, index: u8) {
-        self.absent |= bit(index);
     }
 
     /// The value field `name` had on the wire when the typed value could
@@ -498,17 +424,13 @@ impl Wire {
 
     /// Writes field `index` (`name`) of a model: as it came when the caller
     /// did not change it, from the typed value when the caller did.
-    pub(crate) fn write<M, T>(
+    pub(crate) fn write<M: SerializeMap, T: Field>(
         &self,
         map: &mut M,
         (index, name): (u8, &'static str),
         value: &T,
         default: impl Fn() -> T,
-    ) -> Result<(), M::Error>
-    where
-        M: SerializeMap,
-        T: Field + Serialize + PartialEq,
-    {
+    ) -> Result<(), M::Error> {
         if self.absent & bit(index) != 0 && *value == default() {
             return Ok(());
         }
