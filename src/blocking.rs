@@ -140,7 +140,11 @@ impl crate::front::blocking::Transport for Transport {
         let (status, headers) = (response.status(), response.headers());
         let declared = header(headers, "content-length").and_then(|v| v.trim().parse().ok());
         let retry_after = header(headers, "retry-after");
-        let reader = response.into_body().into_with_config().limit(u64::MAX).reader();
+        let reader = response
+            .into_body()
+            .into_with_config()
+            .limit(u64::MAX)
+            .reader();
         let body = read_body(reader, status.as_u16(), declared, self.limit);
         let body = body.map_err(|e| self.secrets.scrub_error(e))?;
         Ok(answer(status, retry_after.as_deref(), body))
@@ -199,16 +203,17 @@ impl Transport {
                 &decided
             }
         };
-        let proxy = if self.foreign || route.proxy == self.agent_proxy {
-            None
-        } else {
-            Some(match &route.proxy {
-                Some(proxy) => Some(ureq::Proxy::new(proxy.as_str()).map_err(|e| {
-                    Error::Config(format!("the proxy {proxy} is not usable: {e}"))
-                })?),
-                None => None,
-            })
-        };
+        let proxy =
+            if self.foreign || route.proxy == self.agent_proxy {
+                None
+            } else {
+                Some(match &route.proxy {
+                    Some(proxy) => Some(ureq::Proxy::new(proxy.as_str()).map_err(|e| {
+                        Error::Config(format!("the proxy {proxy} is not usable: {e}"))
+                    })?),
+                    None => None,
+                })
+            };
         // ureq 3 takes the `http` request as it is.
         let mut sent = ureq::http::Request::new(());
         *sent.method_mut() = request.method().clone();
@@ -270,14 +275,25 @@ struct PerRequest {
 /// Reads an answer's body within the limits: a 2xx body over the limit is
 /// [`Error::BodyTooLarge`]; of any other only the first bytes are kept, the
 /// rest left unread.
-fn read_body(reader: impl Read, status: u16, declared: Option<u64>, limit: BodyLimit) -> Result<Vec<u8>> {
+fn read_body(
+    reader: impl Read,
+    status: u16,
+    declared: Option<u64>,
+    limit: BodyLimit,
+) -> Result<Vec<u8>> {
     let keep = limit.keep(status);
     let mut body = Vec::with_capacity(limit.start(status, declared)?);
     // One byte past the limit tells a 2xx body over it.
     let past = u64::from(BodyLimit::is_strict(status));
-    let read = reader.take((keep as u64).saturating_add(past)).read_to_end(&mut body);
+    let read = reader
+        .take((keep as u64).saturating_add(past))
+        .read_to_end(&mut body);
     if let Err(e) = read {
-        return Err(broke_off(transport_error(ureq::Error::from(e)), status, body.len()));
+        return Err(broke_off(
+            transport_error(ureq::Error::from(e)),
+            status,
+            body.len(),
+        ));
     }
     if body.len() > keep {
         return Err(limit.exceeded(status));
@@ -333,7 +349,11 @@ impl crate::front::blocking::Stream for Streaming {
     fn answer(&mut self) -> Result<HttpResponse> {
         let body = read_body(&mut self.reader, self.status.as_u16(), None, self.limit)
             .map_err(|e| self.secrets.scrub_error(e))?;
-        Ok(answer(self.status, self.header("retry-after").as_deref(), body))
+        Ok(answer(
+            self.status,
+            self.header("retry-after").as_deref(),
+            body,
+        ))
     }
 }
 

@@ -294,9 +294,10 @@
 )]
 // The library never panics on data from the network or from the caller:
 // no unwrap, expect or panic anywhere in it, checked by clippy for the whole
-// crate (tests may). The modules that read what the network sends are
-// declared through `reads_network_data!`, which also denies indexing and
-// overflowing arithmetic in them.
+// crate (tests may). The modules that read what the network sends (models,
+// answers, event streams, the worker's inputs, bodies, server text to
+// redact) also deny indexing and overflowing arithmetic: an attribute on
+// each, here and in `sans_io`.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -310,42 +311,50 @@
     allow(dead_code, unused_macros)
 )]
 
-/// Declares modules that read what the network sends (models, answers,
-/// event streams, the worker's inputs, bodies, server text to redact): no
-/// indexing and no overflowing arithmetic in them either (tests may).
-macro_rules! reads_network_data {
-    ($($module:item)*) => {$(
-        #[cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::arithmetic_side_effects))]
-        $module
-    )*};
-}
-
 mod diagnose;
 #[macro_use]
 mod front;
 #[macro_use]
 mod front_public;
 
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod blocking;
 mod client;
 pub mod config;
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod error;
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod model;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod nonblocking;
 mod options;
 pub mod params;
 pub mod proxy;
 pub mod public;
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod redact;
 pub mod sans_io;
 pub mod security;
 mod telemetry;
-reads_network_data! {
-    pub mod error;
-    pub mod model;
-    pub mod redact;
-    #[cfg(feature = "blocking")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
-    pub mod blocking;
-    #[cfg(feature = "async")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-    pub mod nonblocking;
-}
 
 mod headers;
 #[cfg(feature = "runtime")]

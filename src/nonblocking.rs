@@ -64,9 +64,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::sans_io::duration::clamp;
-use crate::sans_io::{
-    answer, broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead,
-};
+use crate::sans_io::{answer, broke_off, BodyLimit, HttpRequest, HttpResponse, Method, StreamRead};
 
 /// Sends requests with one `reqwest::Client` (its own connection pool).
 #[derive(Debug)]
@@ -439,7 +437,9 @@ impl crate::front::nonblocking::Stream for Streaming {
             let read = self.read().await;
             let body = self.answer.get_or_insert_with(Vec::new);
             let error = match read {
-                Ok(StreamRead::Bytes(chunk)) if self.limit.append(status, body, &chunk)? => continue,
+                Ok(StreamRead::Bytes(chunk)) if self.limit.append(status, body, &chunk)? => {
+                    continue
+                }
                 Ok(StreamRead::Bytes(_) | StreamRead::End) => break,
                 Ok(StreamRead::Idle) => Error::Transport(TransportError::new(
                     TransportErrorKind::Timeout,

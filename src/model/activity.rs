@@ -349,8 +349,6 @@ impl Serialize for ActivityEntry {
     }
 }
 
-field_by_exact!(
-    ActivityEntry,
-    |v| Ok(ActivityEntry::classify(v)),
-    |value| Some(ActivityEntry::classify(value.clone()))
-);
+field_by_exact!(ActivityEntry, |v| Ok(ActivityEntry::classify(v)), |value| {
+    Some(ActivityEntry::classify(value.clone()))
+});

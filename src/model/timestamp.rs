@@ -13,7 +13,6 @@ use jiff::fmt::temporal::{Pieces, PiecesOffset};
 use jiff::tz::Offset;
 use serde_json::Value;
 
-
 /// A date-time that keeps the exact JSON value the server sent, and reads it
 /// as a date-time through [`jiff`].
 ///
@@ -155,7 +154,9 @@ fn from_unix_float(number: f64) -> Option<Parsed> {
         (number * 1e6).round()
     };
     // Out-of-range values saturate here and are refused by jiff.
-    jiff::Timestamp::from_microsecond(micros as i64).ok().map(utc)
+    jiff::Timestamp::from_microsecond(micros as i64)
+        .ok()
+        .map(utc)
 }
 
 /// A Unix time, exact when it is an integer.
@@ -438,10 +439,12 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
     /// Any JSON value: a date-time is read, anything else is kept (and
     /// `is_valid` is false). `null` reads as the epoch.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(match <Value as serde::Deserialize>::deserialize(deserializer)? {
-            Value::Null => Timestamp::default(),
-            value => Timestamp::from_wire(value),
-        })
+        Ok(
+            match <Value as serde::Deserialize>::deserialize(deserializer)? {
+                Value::Null => Timestamp::default(),
+                value => Timestamp::from_wire(value),
+            },
+        )
     }
 }
 

@@ -90,7 +90,8 @@ pub(crate) fn from_object<M: Model>(value: Value) -> Result<M, Value> {
     let Value::Object(map) = value else {
         return Err(value);
     };
-    let lacks = |(i, name): (usize, &&str)| M::REQUIRED & bit(i as u8) != 0 && !map.contains_key(*name);
+    let lacks =
+        |(i, name): (usize, &&str)| M::REQUIRED & bit(i as u8) != 0 && !map.contains_key(*name);
     if M::NAMES.iter().enumerate().any(lacks) {
         return Err(Value::Object(map));
     }

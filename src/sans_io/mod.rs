@@ -40,20 +40,46 @@ pub mod duration;
 #[cfg(test)]
 mod extras_tests;
 pub(crate) mod metrics;
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod plan;
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod public;
 pub mod request;
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod response;
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod retry;
 pub(crate) mod segment;
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod sse;
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod stream;
 #[cfg(test)]
 mod tests;
 pub mod wait;
-reads_network_data! {
-    pub mod plan;
-    pub mod public;
-    pub mod response;
-    pub mod retry;
-    pub mod sse;
-    pub mod stream;
-    pub mod worker;
-}
+#[cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+pub mod worker;
 
 /// One request, ready for a transport: an [`http::Request`] (method, full
 /// URL with the ids percent-encoded, headers with `x-api-key`, the JSON

@@ -35,7 +35,11 @@ pub(crate) fn following_status(local: &Task, server: &Task) -> PlanFollowingStat
     let binding = plan.enabled && plan.started && plan.enforce;
     let asks = local.result.as_deref().is_some_and(ends_with_question);
     let uncompleted_tasks: Vec<DeepPlanningTask> = if binding && !asks {
-        plan.tasks.iter().filter(|step| !step.completed).cloned().collect()
+        plan.tasks
+            .iter()
+            .filter(|step| !step.completed)
+            .cloned()
+            .collect()
     } else {
         Vec::new()
     };

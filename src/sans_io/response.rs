@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use super::{Attempts, HttpResponse, Sent};
 use crate::error::{ApiError, DecodeError, Error, Result};
-use crate::model::{ActivityThread, Deleted, FullThread, Task, TaskListItem, TaskPage, ThreadMessage};
+use crate::model::{
+    ActivityThread, Deleted, FullThread, Task, TaskListItem, TaskPage, ThreadMessage,
+};
 use crate::redact::{self, snippet};
 
 /// The secrets that must never appear in an error, whole or in part (the
@@ -98,7 +100,6 @@ impl Answer for Deleted {
         })
     }
 }
-
 
 pub(crate) fn decode<T: DeserializeOwned>(
     response: HttpResponse,

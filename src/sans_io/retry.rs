@@ -412,9 +412,11 @@ impl Backoff {
         let wait = self.next_wait(now, asked.filter(|_| !exact));
         // An exact hint is still floored at the first delay: `Retry-After:
         // 0` (or a date in the past) is no licence to retry at once.
-        Some(asked.filter(|_| exact).map_or(wait, |asked| {
-            asked.min(MAX_BACKOFF_WAIT).max(self.initial)
-        }))
+        Some(
+            asked
+                .filter(|_| exact)
+                .map_or(wait, |asked| asked.min(MAX_BACKOFF_WAIT).max(self.initial)),
+        )
     }
 }
 
