@@ -192,3 +192,31 @@ fn list_all_walks_every_page_as_one_array() {
     }
     assert_eq!(emulator.requests().len(), before, "nothing sent");
 }
+
+#[test]
+fn list_all_prints_every_task_read_before_a_later_page_fails() {
+    let emulator = emulator();
+    for i in 0..5 {
+        emulator
+            .seed_task(json!({"id": format!("t{i}"), "agent_id": "agent-p", "organization_id": "o",
+                "input": {"text": "x"}, "created_at": "2026-11-20T10:00:00Z"}))
+            .unwrap();
+    }
+    // The first page goes through; the second is refused (a 400 is not retried).
+    emulator.inject(
+        Fault::on("GET", "/v1/agents/agent-p/tasks")
+            .skip(1)
+            .respond(400, json!({"detail": "no second page"})),
+    );
+    let (code, out, err) = run(
+        &emulator,
+        &["list", "agent-p", "--all", "--per-page", "3"],
+        "",
+    );
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("no second page"), "{err}");
+    // The three tasks of the first page were all written, the last one too.
+    for id in ["t4", "t3", "t2"] {
+        assert!(out.contains(&format!("\"id\": \"{id}\"")), "{id} missing: {out}");
+    }
+}

@@ -657,8 +657,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
 /// Writes `text` and a newline to stdout, flushed; `false` when stdout is
 /// closed: the reader has what it wanted (`| head`), which is no failure.
 fn print(text: &str) -> Result<bool, Failure> {
+    write_out(&format!("{text}\n"))
+}
+
+/// Writes `text` to stdout as it is, flushed; false when the reader went
+/// away.
+fn write_out(text: &str) -> Result<bool, Failure> {
     let mut stdout = io::stdout().lock();
-    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(Failure::stdout(e)),
@@ -818,7 +824,7 @@ fn invoke_event_json(event: InvokeEvent) -> Value {
 
 /// `list --all`: every page, printed as one JSON array as the pages come
 /// (the same text as a pretty array, without holding more than a page):
-/// each item is printed once the next one (or the end) says how it ends.
+/// each item is written as soon as it is read, its separator before it.
 fn list_all(tasks: &Tasks, args: ListArgs) -> Result<u8, Failure> {
     let mut query = TaskQuery::new().per_page(args.per_page);
     query.status = args.status;
@@ -826,18 +832,15 @@ fn list_all(tasks: &Tasks, args: ListArgs) -> Result<u8, Failure> {
     query.parent_task_id = args.parent_task_id;
     query.triggering_agent_id = args.triggering_agent_id;
     query.internal_status = args.internal_status;
-    let mut held: Option<String> = None;
+    let mut separator = "[\n  ";
     for item in tasks.agent_tasks_pages(&args.agent_id, &query)? {
         let item = to_json(&item?)?.replace('\n', "\n  ");
-        let line = match held.replace(item) {
-            None => "[".to_string(),
-            Some(previous) => format!("  {previous},"),
-        };
-        if !print(&line)? {
+        if !write_out(&format!("{separator}{item}"))? {
             return Ok(EXIT_OK);
         }
+        separator = ",\n  ";
     }
-    print(&held.map_or("[]".into(), |last| format!("  {last}\n]")))?;
+    write_out(if separator.starts_with('[') { "[]\n" } else { "\n]\n" })?;
     Ok(EXIT_OK)
 }
 

@@ -36,6 +36,7 @@ impl Fault {
             "path": self.pattern,
             "times": self.remaining,
             "always": self.remaining.is_none(),
+            "skip": self.skip,
             "probability": self.probability,
             "retry_after": self.retry_after,
         });
@@ -96,6 +97,9 @@ impl Fault {
         let mut f = Fault::on(&method, &path);
         if let Some(n) = u("times")? {
             f = f.times(n);
+        }
+        if let Some(n) = u("skip")? {
+            f = f.skip(n);
         }
         match o.get("always") {
             None | Some(Value::Null) | Some(Value::Bool(false)) => {}

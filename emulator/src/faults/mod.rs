@@ -64,6 +64,7 @@ pub struct Fault {
     method: Option<String>,
     pattern: String,
     remaining: Option<u64>,
+    skip: u64,
     probability: Option<f64>,
     retry_after: Option<String>,
     sse_retry: Option<Duration>,
@@ -84,6 +85,7 @@ impl Fault {
             method,
             pattern: pattern.to_string(),
             remaining: Some(1),
+            skip: 0,
             probability: None,
             retry_after: None,
             sse_retry: None,
@@ -103,6 +105,14 @@ impl Fault {
     /// Apply to the next `n` matching requests, then disappear.
     pub fn times(mut self, n: u64) -> Fault {
         self.remaining = Some(n);
+        self
+    }
+
+    /// Let the first `n` matching requests through untouched (by any rule),
+    /// then apply: e.g. fail the second page of a listing, whose path is the
+    /// first page's.
+    pub fn skip(mut self, n: u64) -> Fault {
+        self.skip = n;
         self
     }
 
@@ -239,6 +249,14 @@ impl Fault {
         } else {
             path == self.pattern
         }
+    }
+
+    /// A matching request the rule lets through (see [`Fault::skip`]);
+    /// true while some are left to let through, counting this one.
+    pub(crate) fn let_through(&mut self) -> bool {
+        let skipping = self.skip > 0;
+        self.skip = self.skip.saturating_sub(1);
+        skipping
     }
 
     /// Consumes one use; returns true when the rule is used up.

@@ -101,6 +101,9 @@ impl Faults {
                 && r.probability.is_none_or(|p| rng.f64() < p)
         })?;
         let rule = rules.get_mut(i)?;
+        if rule.let_through() {
+            return None;
+        }
         let fired = Fired {
             action: rule.action.clone(),
             retry_after: rule.retry_after.clone(),
