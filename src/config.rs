@@ -365,7 +365,15 @@ impl Routes {
             let shown = Url::split(&redacted).origin;
             Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
         })?;
-        let var = |name: &str| self.vars.get(name).cloned();
+        // Windows' variables are case-insensitive (`std::env::var` finds
+        // `Https_Proxy` for `HTTPS_PROXY` there): so is this lookup.
+        let var = |name: &str| {
+            let found = self.vars.get(name).or_else(|| {
+                let any_case = |(k, _): &(&String, &String)| k.eq_ignore_ascii_case(name);
+                cfg!(windows).then(|| self.vars.iter().find(any_case).map(|(_, v)| v))?
+            });
+            found.cloned()
+        };
         route.proxy = crate::proxy::choose(&self.setting, &route, self.allow_cleartext_proxy, var)?;
         Ok(route)
     }
@@ -422,8 +430,10 @@ impl Config {
         secrets.add(self.api_key.expose());
         // The credentials of every proxy the rules may choose, up to the last
         // `@` of the whole URL (a password may hold an unencoded `/`).
+        // And up to the first `@` (a path may hold one): what is sent.
         for url in self.routes.proxy_urls() {
-            if let Some(userinfo) = Url::split(url.trim()).loose_userinfo() {
+            let url = Url::split(url.trim());
+            for userinfo in [url.loose_userinfo(), url.userinfo].into_iter().flatten() {
                 secrets.add_userinfo(userinfo);
             }
         }
@@ -492,7 +502,7 @@ impl fmt::Debug for ClientBuilder {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("deadline", &self.deadline)
-            .field("root_certificates", &self.roots)
+            .field("root_certificates", &self.roots.len())
             .field("proxy", &self.proxy)
             .field("allow_cleartext_proxy", &self.allow_cleartext_proxy)
             .field("http2", &!self.http1_only)
@@ -1027,6 +1037,28 @@ mod tests {
                 .iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_proxy_password_is_scrubbed_even_when_the_path_holds_an_at() {
+        let c = ClientBuilder::new()
+            .with_vars(vars(&[("XPANDER_API_KEY", "k-0123456789")]))
+            .proxy("http://u:pw123@proxy.example:3128/a@b")
+            .into_config()
+            .unwrap();
+        let secrets = c.secrets();
+        // What is sent is `u:pw123` (up to the first `@`), as is and as the
+        // `Basic` token: neither shows, whole or in part, mid-text either.
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode("u:pw123");
+        for text in [
+            "the password pw123 was sent".to_string(),
+            format!("Proxy-Authorization: Basic {basic} was sent"),
+        ] {
+            let shown = secrets.scrub(&text);
+            assert!(!shown.contains("pw123"), "{shown}");
+            assert!(!shown.contains("Mw=="), "{shown}");
         }
     }
 

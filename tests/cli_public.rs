@@ -198,8 +198,10 @@ fn list_all_prints_every_task_read_before_a_later_page_fails() {
     let emulator = emulator();
     for i in 0..5 {
         emulator
-            .seed_task(json!({"id": format!("t{i}"), "agent_id": "agent-p", "organization_id": "o",
-                "input": {"text": "x"}, "created_at": "2026-11-20T10:00:00Z"}))
+            .seed_task(
+                json!({"id": format!("t{i}"), "agent_id": "agent-p", "organization_id": "o",
+                "input": {"text": "x"}, "created_at": "2026-11-20T10:00:00Z"}),
+            )
             .unwrap();
     }
     // The first page goes through; the second is refused (a 400 is not retried).
@@ -217,6 +219,9 @@ fn list_all_prints_every_task_read_before_a_later_page_fails() {
     assert!(err.contains("no second page"), "{err}");
     // The three tasks of the first page were all written, the last one too.
     for id in ["t4", "t3", "t2"] {
-        assert!(out.contains(&format!("\"id\": \"{id}\"")), "{id} missing: {out}");
+        assert!(
+            out.contains(&format!("\"id\": \"{id}\"")),
+            "{id} missing: {out}"
+        );
     }
 }

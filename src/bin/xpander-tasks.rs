@@ -664,7 +664,10 @@ fn print(text: &str) -> Result<bool, Failure> {
 /// away.
 fn write_out(text: &str) -> Result<bool, Failure> {
     let mut stdout = io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(Failure::stdout(e)),
@@ -840,7 +843,11 @@ fn list_all(tasks: &Tasks, args: ListArgs) -> Result<u8, Failure> {
         }
         separator = ",\n  ";
     }
-    write_out(if separator.starts_with('[') { "[]\n" } else { "\n]\n" })?;
+    write_out(if separator.starts_with('[') {
+        "[]\n"
+    } else {
+        "\n]\n"
+    })?;
     Ok(EXIT_OK)
 }
 
