@@ -61,7 +61,7 @@ pub use event::{
 };
 pub use list::TaskListItem;
 pub use public::{
-    ContentChunk, Deleted, FullThread, InvokeCompleted, InvokeEvent, InvokeStarted, MessageMetrics,
+    ContentChunk, FullThread, InvokeCompleted, InvokeEvent, InvokeStarted, MessageMetrics,
     TaskPage, ThreadMessage, ThreadRole,
 };
 pub use status::{
@@ -73,3 +73,6 @@ pub use task::{
 };
 pub use timestamp::{Timestamp, TimestampError};
 pub use worker::{AssetType, CapacityUpdate, DeployedAsset, WorkerEvent, WorkerEventType};
+
+/// The answer of a delete, defined beside its parsing.
+pub use crate::sans_io::response::Deleted;

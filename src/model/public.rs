@@ -191,18 +191,6 @@ impl Serialize for FullThread {
     }
 }
 
-/// The answer of a delete (`DELETE /v1/tasks/{id}`): the schema says `204`
-/// without a body, the reference page `200 {"message": ...}`; both are a
-/// success.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Deleted {
-    /// The status the server answered (204 or 200, or another 2xx).
-    pub status: u16,
-    /// The `message` of a `200` answer, when it had one.
-    pub message: Option<String>,
-}
-
 model_struct! {
     default;
     /// `task_started` of a streamed invoke (the reference page's sketch).

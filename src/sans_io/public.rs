@@ -7,47 +7,13 @@
 use std::collections::VecDeque;
 
 use super::sse::{SseDecoder, SseLimits};
-use super::{segment, Core};
+
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::model::{InvokeEvent, TaskListItem, TaskPage};
 use crate::public::TaskQuery;
 
 /// The page size the service uses when none is asked for.
 const DEFAULT_PER_PAGE: u32 = 20;
-
-impl Core {
-    /// `{public_api_url}` and then `pieces` (as [`super::request::url`]),
-    /// once the public API is known to be in use.
-    pub(super) fn public_url(&self, pieces: &[(&'static str, &str)]) -> Result<String> {
-        let base = &self.config.public_api_url;
-        if !self.config.public_api_in_use {
-            return Err(crate::Error::Config(format!(
-                "the public API v1 is at {base} (the default), but this client's URLs are plain \
-                 http on loopback, so it sets up no TLS: name the public API's URL with \
-                 XPANDER_PUBLIC_API_URL or ClientBuilder::public_api_url"
-            )));
-        }
-        super::request::url(base, pieces)
-    }
-}
-
-/// The query string: `page`, `per_page`, then each filter set.
-pub(super) fn push_query(url: &mut String, query: &TaskQuery, with_agent: bool) {
-    let page = query.page.map(|p| p.to_string());
-    let per_page = query.per_page.map(|p| p.to_string());
-    let status = query.status.as_ref().map(|s| s.as_str());
-    let pairs = [
-        ("page", page.as_deref()),
-        ("per_page", per_page.as_deref()),
-        ("user_id", query.user_id.as_deref()),
-        ("parent_task_id", query.parent_task_id.as_deref()),
-        ("agent_id", query.agent_id.as_deref().filter(|_| with_agent)),
-        ("triggering_agent_id", query.triggering_agent_id.as_deref()),
-        ("status", status),
-        ("internal_status", query.internal_status.as_deref()),
-    ];
-    segment::push_query(url, &pairs);
-}
 
 /// The walk over every page of a task list, sans-IO: which page to ask for
 /// next, what of each page to yield, when to stop (see
@@ -316,6 +282,7 @@ mod tests {
     use crate::config::ClientBuilder;
     use crate::model::Deleted;
     use crate::public::Invoke;
+    use crate::sans_io::Core;
     use crate::sans_io::{Method, Operation};
 
     fn core(vars: &'static [(&'static str, &'static str)]) -> Result<Core> {

@@ -12,11 +12,18 @@ use serde::Serialize;
 
 use http::header::{HeaderName, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 
-use super::{metrics, public, segment, Body, Core, HttpRequest, Method};
+use std::fmt;
+use std::sync::Arc;
+
+use super::body::Body;
+use super::response::{self, HttpResponse};
+use super::{metrics, segment};
+use crate::config::Config;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
-use crate::model::{Task, TaskEvent};
+use crate::model::{Task, TaskEvent, TaskListItem};
 use crate::params::{CreateTask, ExternalTaskReport, ListFilter, UpdateTask};
 use crate::public::{Invoke, TaskQuery};
+use http::Method;
 
 /// Made once, not parsed per request.
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
@@ -314,7 +321,7 @@ endpoints! {
     fn list_tasks(&self, query: &TaskQuery) {
         query.check()?;
         let mut url = self.public_url(&[("", "/v1/tasks")])?;
-        public::push_query(&mut url, query, true);
+        push_page_query(&mut url, query, true);
         self.request(OPERATION, Method::GET, ("", url), None)
     }
 
@@ -325,7 +332,7 @@ endpoints! {
         query.check()?;
         let pieces = [("", "/v1/agents/"), ("agent_id", agent_id), ("", "/tasks")];
         let mut url = self.public_url(&pieces)?;
-        public::push_query(&mut url, query, false);
+        push_page_query(&mut url, query, false);
         self.request(OPERATION, Method::GET, (agent_id, url), None)
     }
 
@@ -395,4 +402,214 @@ fn push_query(url: &mut String, filter: &ListFilter, with_user: bool) {
         ("internal_status", filter.internal_status.as_deref()),
     ];
     segment::push_query(url, &pairs);
+}
+
+impl Core {
+    /// `{public_api_url}` and then `pieces` (as [`url`]),
+    /// once the public API is known to be in use.
+    pub(super) fn public_url(&self, pieces: &[(&'static str, &str)]) -> Result<String> {
+        let base = &self.config.public_api_url;
+        if !self.config.public_api_in_use {
+            return Err(crate::Error::Config(format!(
+                "the public API v1 is at {base} (the default), but this client's URLs are plain \
+                 http on loopback, so it sets up no TLS: name the public API's URL with \
+                 XPANDER_PUBLIC_API_URL or ClientBuilder::public_api_url"
+            )));
+        }
+        url(base, pieces)
+    }
+}
+
+/// The query string: `page`, `per_page`, then each filter set.
+fn push_page_query(url: &mut String, query: &TaskQuery, with_agent: bool) {
+    let page = query.page.map(|p| p.to_string());
+    let per_page = query.per_page.map(|p| p.to_string());
+    let status = query.status.as_ref().map(|s| s.as_str());
+    let pairs = [
+        ("page", page.as_deref()),
+        ("per_page", per_page.as_deref()),
+        ("user_id", query.user_id.as_deref()),
+        ("parent_task_id", query.parent_task_id.as_deref()),
+        ("agent_id", query.agent_id.as_deref().filter(|_| with_agent)),
+        ("triggering_agent_id", query.triggering_agent_id.as_deref()),
+        ("status", status),
+        ("internal_status", query.internal_status.as_deref()),
+    ];
+    segment::push_query(url, &pairs);
+}
+
+/// One request, ready for a transport: an [`http::Request`] (method, full
+/// URL with the ids percent-encoded, headers with `x-api-key`, the JSON
+/// body, empty when the request has none), and what the core needs beside
+/// it. It derefs to the [`http::Request`].
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct HttpRequest {
+    /// The logical operation (for retries and tracing).
+    pub operation: Operation,
+    /// The id the operation names (task, agent or user id), as given.
+    pub resource_id: String,
+    /// The request itself.
+    pub http: http::Request<Body>,
+}
+
+impl std::ops::Deref for HttpRequest {
+    type Target = http::Request<Body>;
+    fn deref(&self) -> &http::Request<Body> {
+        &self.http
+    }
+}
+
+impl std::ops::DerefMut for HttpRequest {
+    fn deref_mut(&mut self) -> &mut http::Request<Body> {
+        &mut self.http
+    }
+}
+
+impl HttpRequest {
+    /// The value of a header, by name, if it is UTF-8 text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let value = self.headers().get(name)?;
+        std::str::from_utf8(value.as_bytes()).ok()
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    /// Header names only: values may be credentials (the key, a caller's token).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers()
+            .keys()
+            .map(|n| (n.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("operation", &self.operation)
+            .field("method", self.method())
+            .field("url", self.uri())
+            .field("resource_id", &self.resource_id)
+            .field("headers", &headers)
+            .field("body", self.body())
+            .finish()
+    }
+}
+
+/// What the core keeps of the configuration to build requests quickly: the
+/// URL prefix and the header values are made once per client.
+#[derive(Debug, Clone)]
+pub(crate) struct Core {
+    /// `{base_url}/agent-execution/`
+    prefix: String,
+    /// `x-api-key`, marked sensitive (never printed by the HTTP crates,
+    /// never in HTTP/2's compression table); `None` when the key of a
+    /// hand-made [`Config`] is no header value (each request then says so).
+    api_key: Option<HeaderValue>,
+    secrets: Arc<crate::redact::Secrets>,
+    pub(crate) config: Config,
+}
+
+impl Core {
+    /// Parses an answer as `T` (see [`response::Answer`]); errors never
+    /// carry the key.
+    pub(crate) fn parse<T: response::Answer>(&self, response: HttpResponse) -> Result<T> {
+        T::parse(response, self.secret())
+    }
+
+    /// Parses a one-task answer.
+    pub(crate) fn task(&self, response: HttpResponse) -> Result<Task> {
+        self.parse(response)
+    }
+
+    /// Checks an answer whose body is not used.
+    pub(crate) fn accepted(&self, response: HttpResponse) -> Result<()> {
+        self.parse(response)
+    }
+
+    /// The key and the proxies' credentials, the secrets errors are scrubbed of.
+    pub(crate) fn secret(&self) -> response::Secret<'_> {
+        response::Secret(&self.secrets)
+    }
+
+    /// The secrets errors are scrubbed of.
+    pub(crate) fn secrets(&self) -> &crate::redact::Secrets {
+        &self.secrets
+    }
+
+    pub(crate) fn new(config: Config) -> Core {
+        Core {
+            secrets: Arc::new(config.secrets()),
+            prefix: format!("{}/agent-execution/", config.base_url),
+            api_key: crate::headers::value("x-api-key", config.api_key.expose()).ok(),
+            config,
+        }
+    }
+}
+
+// ----- the core as a public sans-IO API ------------------------------------
+//
+// The core as a public sans-IO API: [`RequestBuilder`] builds the
+// [`HttpRequest`] of every operation and [`parse_task`] /
+// [`parse_task_list`] turn an [`HttpResponse`] into typed values, so any
+// HTTP client (or a benchmark) can drive the Tasks API without this crate's
+// transports. It is the very code [`crate::Tasks`] runs, not a copy.
+
+/// Builds the requests of the Tasks API from a [`Config`], without I/O.
+///
+/// The URL prefix and the header values are made once, in
+/// [`RequestBuilder::new`]; each call then only encodes the id, joins the URL
+/// and serializes the body.
+///
+/// ```
+/// use xpander_sdk::sans_io::{answer, parse_task, Method, RequestBuilder};
+/// use xpander_sdk::{AgentExecutionStatus, Tasks, UpdateTask};
+///
+/// let config = Tasks::builder().api_key("k").build_config()?;
+/// let requests = RequestBuilder::new(config);
+/// let request = requests.update(
+///     "task_xyz",
+///     &UpdateTask::new().status(AgentExecutionStatus::Completed),
+/// )?;
+/// // An `http::Request`: send it with any HTTP client.
+/// assert_eq!(request.method(), Method::PATCH);
+/// assert!(request.uri().path().ends_with("/agent-execution/task_xyz/update"));
+/// assert_eq!(&request.body()[..], br#"{"status":"completed"}"#);
+///
+/// // Then parse the answer (an `http::Response`):
+/// let answer = answer(http::StatusCode::OK, None, br#"{"id": "task_xyz", "agent_id": "a",
+///     "organization_id": "o", "input": {"text": "hi"},
+///     "created_at": "2026-11-20T10:00:00Z", "status": "completed"}"#.to_vec());
+/// let task = parse_task(answer)?;
+/// assert_eq!(task.status, Some(AgentExecutionStatus::Completed));
+/// # Ok::<(), xpander_sdk::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestBuilder {
+    core: Core,
+}
+
+impl RequestBuilder {
+    /// A builder for the API at `config.base_url` with `config.api_key`
+    /// (make a `Config` with [`crate::ClientBuilder::build_config`], or take
+    /// a client's with [`crate::Tasks::config`]).
+    pub fn new(config: Config) -> RequestBuilder {
+        RequestBuilder {
+            core: Core::new(config),
+        }
+    }
+
+    /// The configuration the requests are built from.
+    pub fn config(&self) -> &Config {
+        &self.core.config
+    }
+
+    /// As [`parse_task`](super::parse_task), and the configured API key is scrubbed from any
+    /// error (a gateway may echo it in a 401 body).
+    pub fn parse_task(&self, response: HttpResponse) -> Result<Task> {
+        self.core.task(response)
+    }
+
+    /// As [`parse_task_list`](super::parse_task_list), and the configured API key is scrubbed from
+    /// any error.
+    pub fn parse_task_list(&self, response: HttpResponse) -> Result<Vec<TaskListItem>> {
+        self.core.parse(response)
+    }
 }

@@ -12,12 +12,67 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Attempts, HttpResponse, Sent};
+use super::body::Body;
 use crate::error::{ApiError, DecodeError, Error, Result};
-use crate::model::{
-    ActivityThread, Deleted, FullThread, Task, TaskListItem, TaskPage, ThreadMessage,
-};
+use crate::model::{ActivityThread, FullThread, Task, TaskListItem, TaskPage, ThreadMessage};
 use crate::redact::{self, snippet};
+use http::{HeaderValue, Method};
+
+/// One answer, as a transport brings it back: the status, the
+/// `Retry-After` header (the one header the core reads) and the body bytes
+/// (at most the configured limit). The retry loop adds [`Attempts`].
+pub type HttpResponse = http::Response<Body>;
+
+/// An answer with this status, `Retry-After` (if any) and body.
+pub fn answer(status: http::StatusCode, retry_after: Option<&str>, body: Vec<u8>) -> HttpResponse {
+    let mut response = http::Response::new(Body(body));
+    *response.status_mut() = status;
+    if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(v).ok()) {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Which attempt an answer came from (an extension of an [`HttpResponse`];
+/// without it, the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempts(pub u32);
+
+/// The request's method and shown URL (see [`crate::error::ApiError::url`]),
+/// an extension the front end sets on an answer: an API error made from it
+/// names them.
+#[derive(Debug, Clone)]
+pub(crate) struct Sent(pub(crate) Method, pub(crate) String);
+
+/// The answer of a delete (`DELETE /v1/tasks/{id}`): the schema says `204`
+/// without a body, the reference page `200 {"message": ...}`; both are a
+/// success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Deleted {
+    /// The status the server answered (204 or 200, or another 2xx).
+    pub status: u16,
+    /// The `message` of a `200` answer, when it had one.
+    pub message: Option<String>,
+}
+
+/// The answer of update, get, save, stop, create and report: a 2xx answer
+/// decoded as a [`Task`], any other status as [`crate::Error::Api`]. Errors
+/// carry no value of a credential-bearing key; this function does not know
+/// your API key, so prefer [`RequestBuilder::parse_task`](super::RequestBuilder::parse_task), which also
+/// scrubs it.
+pub fn parse_task(response: HttpResponse) -> Result<Task> {
+    Answer::parse(response, Secret::NONE)
+}
+
+/// The answer of list and list_user_tasks: a 2xx answer decoded as a list of
+/// [`TaskListItem`], any other status as [`crate::Error::Api`] (see
+/// [`parse_task`] about secrets).
+pub fn parse_task_list(response: HttpResponse) -> Result<Vec<TaskListItem>> {
+    Answer::parse(response, Secret::NONE)
+}
 
 /// The secrets that must never appear in an error, whole or in part (the
 /// configured API key, a proxy's credentials).

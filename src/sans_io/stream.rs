@@ -107,9 +107,9 @@ use std::time::{Duration, Instant};
 
 use super::retry::{Backoff, Jitter};
 use super::sse::{SseDecoder, SseError, SseEvent, SseLimits};
-use super::HeaderValue;
 use crate::error::{DecodeError, Error, TransportError, TransportErrorKind};
 use crate::model::{TaskEvent, TaskEventType};
+use http::HeaderValue;
 
 /// How an [`EventSession`] reads, reconnects and stops.
 ///

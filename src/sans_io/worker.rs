@@ -183,6 +183,7 @@ use intake::Intake;
 use link::Link;
 use record::{Handler, TaskRecord};
 
+mod admission;
 mod body;
 mod capacity;
 mod classify;
@@ -205,23 +206,17 @@ pub use classify::{
     classify, classify_parts, AgentEvent, LlmGateway, CONFLICT_EVENT, REGISTRATION_EVENT,
     TASK_EVENT,
 };
+use effects::{notice, Notes};
 pub use effects::{
     Call, CancelReason, Effect, HandlerOutcome, HandlerStart, Level, Notice, Phase, StopReason,
 };
+pub use intake::MAX_SIDE_CALLS;
 pub use policy::{WorkerPolicy, MIN_HEARTBEAT_INTERVAL, SAVE_RESERVE};
 pub use requests::{events_root, Environment, WorkerRequests};
 
 /// The result of a task whose handler the grace period of a shutdown cut off.
 pub const SHUTDOWN_MESSAGE: &str =
     "worker shut down before the task finished: the handler was cancelled when the shutdown grace period ran out";
-
-/// Releases in flight at once: the rest wait
-/// their turn, in order (a burst of deliveries beyond the queue never opens
-/// more connections than this). Capacity updates and heartbeats go one at a
-/// time each, so a worker has at most this many plus two side requests
-/// under way, besides the calls of the tasks it holds (one per slot, and
-/// a metrics report per task that has tokens).
-pub const MAX_SIDE_CALLS: usize = 4;
 
 /// A stop under way.
 struct Stopping {
@@ -420,25 +415,5 @@ impl fmt::Debug for WorkerMachine {
             .field("stopping", &self.stopping.is_some())
             .field("finished", &self.finished)
             .finish_non_exhaustive()
-    }
-}
-
-fn notice(level: Level, task_id: Option<&str>, message: String) -> Effect {
-    Effect::Notice(Notice {
-        level,
-        task_id: task_id.map(str::to_owned),
-        message,
-    })
-}
-
-/// Notices among the effects answered.
-trait Notes {
-    /// Adds a [`Notice`].
-    fn note(&mut self, level: Level, task_id: Option<&str>, message: impl Into<String>);
-}
-
-impl Notes for Vec<Effect> {
-    fn note(&mut self, level: Level, task_id: Option<&str>, message: impl Into<String>) {
-        self.push(notice(level, task_id, message.into()));
     }
 }

@@ -3,10 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{notice, Call, Effect, Level, Notes, WorkerMachine};
+use super::effects::{notice, Effect, Level};
 use crate::error::Error;
-use crate::model::worker::{capacity_data, event_id};
-use crate::model::{WorkerEvent, WorkerEventType};
 
 /// The capacity as decided and as the server knows it.
 #[derive(Debug, Default)]
@@ -24,8 +22,13 @@ pub(super) struct Capacity {
 }
 
 impl Capacity {
+    /// An update is on its way: the next waits for its answer.
+    pub(super) fn sending(&mut self) {
+        self.in_flight = true;
+    }
+
     /// The value is now `busy`: a change takes the next number.
-    fn set(&mut self, busy: bool) {
+    pub(super) fn set(&mut self, busy: bool) {
         if busy != self.busy {
             self.busy = busy;
             self.seq = self.seq.saturating_add(1);
@@ -34,7 +37,7 @@ impl Capacity {
 
     /// The update to send now (its number and value): none while one is
     /// under way or waits to be sent again, or when the server has it.
-    fn due(&self) -> Option<(u64, bool)> {
+    pub(super) fn due(&self) -> Option<(u64, bool)> {
         let due = !self.in_flight && self.retry_at.is_none() && self.server != Some(self.busy);
         due.then_some((self.seq, self.busy))
     }
@@ -85,44 +88,5 @@ impl Capacity {
     /// When [`on_tick`](Self::on_tick) has something to do.
     pub(super) fn next_wakeup(&self) -> Option<Instant> {
         self.retry_at
-    }
-}
-
-impl WorkerMachine {
-    pub(super) fn update_capacity(&mut self, fx: &mut Vec<Effect>) {
-        self.capacity.set(self.running() >= self.policy.concurrency);
-        self.send_capacity(fx);
-    }
-
-    /// Sends the capacity when the server's view differs, one at a time.
-    pub(super) fn send_capacity(&mut self, fx: &mut Vec<Effect>) {
-        if self.stopping.is_some() || !self.is_registered() {
-            return;
-        }
-        let (Some((seq, busy)), Some(worker_id)) = (self.capacity.due(), self.link.worker_id())
-        else {
-            return;
-        };
-        let event = WorkerEvent::with_id(
-            event_id(&mut self.rng),
-            WorkerEventType::CapacityUpdate,
-            capacity_data(busy),
-        );
-        match self.requests.worker_event(worker_id, &event) {
-            Ok(request) => {
-                self.capacity.in_flight = true;
-                let call = Call::Capacity {
-                    worker_id: worker_id.to_owned(),
-                    seq,
-                    busy,
-                };
-                fx.push(Effect::Send { call, request });
-            }
-            Err(error) => fx.note(
-                Level::Warn,
-                None,
-                format!("cannot send a capacity update: {error}"),
-            ),
-        }
     }
 }

@@ -272,3 +272,23 @@ pub enum Phase {
     /// Settled; only its handler (cancelled) still holds a slot.
     Done,
 }
+
+pub(super) fn notice(level: Level, task_id: Option<&str>, message: String) -> Effect {
+    Effect::Notice(Notice {
+        level,
+        task_id: task_id.map(str::to_owned),
+        message,
+    })
+}
+
+/// Notices among the effects answered.
+pub(super) trait Notes {
+    /// Adds a [`Notice`].
+    fn note(&mut self, level: Level, task_id: Option<&str>, message: impl Into<String>);
+}
+
+impl Notes for Vec<Effect> {
+    fn note(&mut self, level: Level, task_id: Option<&str>, message: impl Into<String>) {
+        self.push(notice(level, task_id, message.into()));
+    }
+}

@@ -10,8 +10,10 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{AgentExecutionStatus, Task, WorkerEvent};
 use crate::params::UpdateTask;
+use crate::sans_io::request::{Core, HttpRequest, Operation};
+use crate::sans_io::segment;
 use crate::sans_io::stream::EventSession;
-use crate::sans_io::{segment, Core, HttpRequest, Method, Operation};
+use http::Method;
 
 /// The events root `E` of a configuration ([`Config::events_root`]): the
 /// base of the agent stream, of worker events and of a task's event stream
