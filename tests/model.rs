@@ -573,3 +573,21 @@ fn activity_entries_and_tool_call_events_need_only_their_id() {
         assert!(matches!(event.payload, EventPayload::Raw(_)), "{kind}");
     }
 }
+
+/// A body the client cannot read says what it expected and where: the
+/// model's name, and the position of the object that lacks its id.
+#[test]
+fn a_refused_body_names_the_model_and_the_position() {
+    let missing = serde_json::from_str::<Task>("{}").unwrap_err().to_string();
+    assert!(missing.contains("missing field `id`"), "{missing}");
+    assert!(missing.contains("line 1 column 2"), "{missing}");
+    let nested = serde_json::from_str::<Vec<Task>>("[\n  {\"id\": \"a\"},\n  {\"x\": 1}\n]")
+        .unwrap_err()
+        .to_string();
+    assert!(nested.contains("missing field `id`"), "{nested}");
+    assert!(nested.contains("line 3"), "{nested}");
+    let null = serde_json::from_str::<Task>("null")
+        .unwrap_err()
+        .to_string();
+    assert!(null.contains("a JSON object (Task)"), "{null}");
+}

@@ -270,6 +270,7 @@ macro_rules! model_struct {
             }
 
             impl Model for $name {
+                const NAME: &'static str = stringify!($name);
                 const NAMES: &'static [&'static str] = $name::FIELD_NAMES;
                 const REQUIRED: u128 = 0 $(| if __has_default!($($default)?) {
                     0

@@ -51,6 +51,8 @@ pub(crate) trait Field: Sized + Serialize + PartialEq {
 
 /// A model struct (see `model_struct!`), built key by key.
 pub(crate) trait Model {
+    /// The model's name, for errors (`expected a JSON object (Task)`).
+    const NAME: &'static str;
     /// The wire names of the known fields, in serialization order.
     const NAMES: &'static [&'static str];
     /// The fields that must be present, as bits of their index.
@@ -77,11 +79,8 @@ fn missing<M: Model>(absent: u128) -> Option<&'static str> {
 /// required key.
 pub(crate) fn deserialize<'de, D: Deserializer<'de>, M: Model>(d: D) -> Result<M, D::Error> {
     let mut model = M::start();
-    entries(d, &mut |key, value| model.put(key, value))?;
-    match missing::<M>(model.absent()) {
-        Some(name) => Err(de::Error::missing_field(name)),
-        None => Ok(model),
-    }
+    d.deserialize_map(Entries(&mut model))?;
+    Ok(model)
 }
 
 /// A model from a JSON object held as a [`Value`]; the value back when it
@@ -107,22 +106,65 @@ pub(crate) fn entries<'de, D: Deserializer<'de>>(
     d: D,
     put: &mut dyn FnMut(Cow<'_, str>, Value),
 ) -> Result<(), D::Error> {
-    d.deserialize_map(Entries(put))
+    d.deserialize_map(Entries(&mut Puts(put)))
 }
 
-/// Sends every entry of a JSON object to `put`.
-struct Entries<'m>(&'m mut dyn FnMut(Cow<'_, str>, Value));
+/// Where the entries of an object go: a model, or a closure.
+trait Sink {
+    /// What the object is, for errors (`a JSON object (Task)`).
+    fn name(&self) -> Option<&'static str>;
+    fn put(&mut self, key: Cow<'_, str>, value: Value);
+    /// The first required key that did not come.
+    fn missing(&self) -> Option<&'static str>;
+}
+
+impl<M: Model> Sink for M {
+    fn name(&self) -> Option<&'static str> {
+        Some(M::NAME)
+    }
+    fn put(&mut self, key: Cow<'_, str>, value: Value) {
+        Model::put(self, key, value);
+    }
+    fn missing(&self) -> Option<&'static str> {
+        missing::<M>(self.absent())
+    }
+}
+
+struct Puts<'p>(&'p mut dyn FnMut(Cow<'_, str>, Value));
+
+impl Sink for Puts<'_> {
+    fn name(&self) -> Option<&'static str> {
+        None
+    }
+    fn put(&mut self, key: Cow<'_, str>, value: Value) {
+        (self.0)(key, value);
+    }
+    fn missing(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// Sends every entry of a JSON object to its sink (one visitor for every
+/// model: no copy per model), then tells a missing required key there, so
+/// that the reader adds where the object ends (`line 1 column 2`).
+struct Entries<'s>(&'s mut dyn Sink);
 
 impl<'de> Visitor<'de> for Entries<'_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
+        match self.0.name() {
+            Some(name) => write!(f, "a JSON object ({name})"),
+            None => f.write_str("a JSON object"),
+        }
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(Key(key)) = map.next_key()? {
-            (self.0)(key, map.next_value()?);
+            self.0.put(key, map.next_value()?);
         }
-        Ok(())
+        match self.0.missing() {
+            Some(name) => Err(de::Error::missing_field(name)),
+            None => Ok(()),
+        }
     }
 }
 

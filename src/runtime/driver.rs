@@ -97,6 +97,10 @@ pub(crate) struct Driver {
     /// loop ends: by then the core has settled every task, only worker
     /// events may be left).
     calls: JoinSet<(Call, Result<HttpResponse>)>,
+    /// The call of each request's tokio task: a task that panicked still
+    /// answers its call (with an error), so its slot or side-call place is
+    /// never held for ever.
+    call_of: HashMap<tokio::task::Id, Call>,
     /// The core's readiness, published after every step.
     ready: Arc<watch::Sender<bool>>,
 }
@@ -123,6 +127,7 @@ impl Driver {
             running: JoinSet::new(),
             by_id: HashMap::new(),
             calls: JoinSet::new(),
+            call_of: HashMap::new(),
             ready,
         }
     }
@@ -169,9 +174,7 @@ impl Driver {
                     signalled = true;
                     self.core.begin_shutdown(Instant::now())
                 }
-                Some(Ok((call, answer))) = self.calls.join_next() => {
-                    self.core.on_response(call, answer, Instant::now())
-                }
+                Some(joined) = self.calls.join_next_with_id() => self.on_answer(joined),
                 Some(joined) = self.running.join_next_with_id() => self.on_joined(joined),
                 // Releases waiting for a place: the stream is not read
                 // until they drain, so a burst pushes back on the socket.
@@ -333,8 +336,41 @@ impl Driver {
 
     fn send(&mut self, call: Call, request: HttpRequest) {
         let tasks = self.tasks.clone();
-        self.calls
-            .spawn(async move { (call, tasks.send_async(request).await) });
+        let kept = call.clone();
+        let id = self
+            .calls
+            .spawn(async move { (call, tasks.send_async(request).await) })
+            .id();
+        self.call_of.insert(id, kept);
+    }
+
+    /// A request's answer; a request task that panicked (or was aborted)
+    /// answers its call with a transport error.
+    fn on_answer(
+        &mut self,
+        joined: std::result::Result<
+            (tokio::task::Id, (Call, Result<HttpResponse>)),
+            tokio::task::JoinError,
+        >,
+    ) -> Vec<Effect> {
+        let (call, answer) = match joined {
+            Ok((id, answered)) => {
+                self.call_of.remove(&id);
+                answered
+            }
+            Err(error) => {
+                let Some(call) = self.call_of.remove(&error.id()) else {
+                    return Vec::new();
+                };
+                let failed = crate::error::TransportError::new(
+                    crate::error::TransportErrorKind::Other,
+                    "the request's task ended without an answer (it panicked)",
+                    None,
+                );
+                (call, Err(crate::Error::Transport(failed)))
+            }
+        };
+        self.core.on_response(call, answer, Instant::now())
     }
 
     fn start_handler(&mut self, start: HandlerStart) {
@@ -399,6 +435,7 @@ impl Driver {
         self.by_id.clear();
         self.running.abort_all();
         self.calls.abort_all();
+        self.call_of.clear();
     }
 }
 
