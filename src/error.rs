@@ -20,6 +20,11 @@
 //! crate's errors to a [`TransportErrorKind`]; [`crate::sans_io::response`]
 //! makes the [`ApiError`]), so the same failure is the same error in both.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::fmt;
 
 /// The result type of this crate.

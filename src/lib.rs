@@ -296,8 +296,8 @@
 // no unwrap, expect or panic anywhere in it, checked by clippy for the whole
 // crate (tests may). The modules that read what the network sends (models,
 // answers, event streams, the worker's inputs, bodies, server text to
-// redact) also deny indexing and overflowing arithmetic: an attribute on
-// each, here and in `sans_io`.
+// redact) also deny indexing and overflowing arithmetic: an inner attribute
+// at the top of each file.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -319,38 +319,18 @@ mod front_public;
 
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod blocking;
 mod client;
 pub mod config;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod error;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod model;
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod nonblocking;
 mod options;
 pub mod params;
 pub mod proxy;
 pub mod public;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod redact;
 pub mod sans_io;
 pub mod security;

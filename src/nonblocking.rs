@@ -58,6 +58,11 @@
 //! # fn main() {}
 //! ```
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -5,6 +5,11 @@
 //! program prints or logs (a task, an event, an activity thread), as the
 //! `xpander-tasks` tool does with everything it prints.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 // Inside the crate:
 // * `Redacted` prints a secret field as `<redacted>` (an object's keys stay
 //   visible, never its values).

@@ -36,6 +36,11 @@
 //! variant. `raw_value(name)` tells the value a field had on the wire when
 //! the typed field holds only a conversion of it.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 #[macro_use]
 mod wire;
 #[macro_use]

@@ -47,43 +47,15 @@ pub mod duration;
 #[cfg(test)]
 mod extras_tests;
 pub(crate) mod metrics;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod plan;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod public;
 pub mod request;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod response;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod retry;
 pub(crate) mod segment;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod sse;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod stream;
 #[cfg(test)]
 mod tests;
 pub mod wait;
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 pub mod worker;

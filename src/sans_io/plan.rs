@@ -9,6 +9,11 @@
 //! Unlike the official client, errors are returned, and the caller's task
 //! is not touched.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use crate::model::{DeepPlanning, DeepPlanningTask, Task};
 
 /// The answer of `plan_following_status`.

@@ -4,6 +4,11 @@
 //! faces only move bytes (see [`crate::public`] for the operations and
 //! their rules).
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::collections::VecDeque;
 
 use super::sse::{SseDecoder, SseLimits};

@@ -9,6 +9,11 @@
 //! the values of credential-bearing keys redacted, and the configured API key
 //! (the `Secret` given) is scrubbed from the body, the detail and the snippet.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

@@ -12,6 +12,11 @@
 //! A call's deadline bounds the whole: no retry is started whose wait would
 //! pass it, and each attempt's timeout is cut to the time left.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{HttpResponse, Operation};

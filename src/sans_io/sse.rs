@@ -42,6 +42,11 @@
 //! # Ok::<(), xpander_sdk::sans_io::sse::SseError>(())
 //! ```
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::borrow::Cow;
 use std::fmt;
 use std::mem;

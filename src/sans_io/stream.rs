@@ -99,6 +99,11 @@
 //!   the stream (the WHATWG rule for "no more events"); a 2xx that is not
 //!   `text/event-stream` is an error.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;

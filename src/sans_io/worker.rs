@@ -172,6 +172,11 @@
 //!   tasks not started set back to `pending`, and `Finished` once these
 //!   calls are answered or [`WorkerPolicy::last_calls`] passed.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::fmt;
 use std::time::Instant;
 
