@@ -103,17 +103,28 @@ impl Default for Timeouts {
     }
 }
 
-/// When and how a failed attempt is tried again. Plain data.
+/// When and how a failed attempt is tried again. Plain data. These are the
+/// crate's retry rules, the same for both faces (`tests/network.rs` checks
+/// that each failure gets the same error kind and decision in each):
 ///
-/// Retried: connection failures and connect timeouts (nothing was sent)
-/// and 429 answers (a throttled request was not processed), for every
-/// operation; a connection that broke off, and 502, 503 and 504 answers,
-/// for idempotent operations only (every operation but create,
-/// report_external_task, report_metrics and push_events). See
-/// the table in `sans_io::retry`'s source, and [`ClientBuilder::deadline`] for
-/// a bound on the whole call.
-/// Waits follow exponential backoff with full jitter, or the server's
-/// `Retry-After` (seconds or an HTTP date) up to [`RetryPolicy::max_retry_after`].
+/// | failure | retried for |
+/// |---|---|
+/// | connection refused, DNS failure, a failed TLS handshake (not a refusal, below), connect timeout | every operation: nothing was sent |
+/// | 429 | every operation: a throttled request was not processed |
+/// | 502, 503, 504, a connection that broke off | idempotent operations only: every operation but create, report_external_task, report_metrics, push_events and the public API v1's invokes (plain, async, streamed) |
+/// | a refused certificate or other TLS alert ([`TransportError::is_tls_refusal`](crate::TransportError::is_tls_refusal)), the attempt's timeout, a malformed answer, anything else | none |
+///
+/// Waits follow exponential backoff with full jitter, from
+/// [`base_backoff`](RetryPolicy::base_backoff) up to
+/// [`max_backoff`](RetryPolicy::max_backoff), or the server's `Retry-After`
+/// (seconds or any HTTP date format) up to [`RetryPolicy::max_retry_after`].
+/// A call's deadline ([`ClientBuilder::deadline`], or per call
+/// [`CallOptions::deadline`](crate::CallOptions::deadline)) bounds the whole:
+/// no retry is started whose wait would pass it, and each attempt's timeout is
+/// cut to the time left. A 409 is not retried here:
+/// [`Tasks::retry_on_conflict`](crate::Tasks::retry_on_conflict) reloads and
+/// re-applies a change. [`Error::attempts`](crate::Error::attempts) tells how
+/// many attempts a call made.
 ///
 /// ```
 /// use std::time::Duration;

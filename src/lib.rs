@@ -225,16 +225,10 @@
 //!
 //! # Reliability
 //!
-//! Calls are retried by a [`RetryPolicy`] (3 attempts by default): connection
-//! failures, connect timeouts and 429 for every operation; 502, 503, 504 and
-//! broken connections for idempotent ones (all but create,
-//! report_external_task, report_metrics and push_events), honouring
-//! `Retry-After`. A deadline ([`ClientBuilder::deadline`], or per
-//! call through [`Tasks::with_options`] and [`CallOptions`]) bounds a whole
-//! call, retries included. [`Tasks::retry_on_conflict`] reloads and re-applies a
-//! change on 409. Timeouts ([`Timeouts`]) and a response size limit are
-//! always set. The base URL must be https except on loopback, and the key
-//! never follows a redirect.
+//! Which failures are retried, and how a deadline bounds a whole call, are
+//! the rules of [`RetryPolicy`]; the timeouts, always set, are [`Timeouts`];
+//! which hosts get the key, redirects and plain http are the rules of
+//! [`security`].
 //!
 //! # Features
 //!

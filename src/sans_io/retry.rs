@@ -2,15 +2,8 @@
 //! take. No I/O: the transports only sleep for the time decided here and
 //! send the same request again.
 //!
-//! | failure | retried for |
-//! |---|---|
-//! | connection refused, DNS failure, TLS handshake failure, connect timeout | every operation: nothing was sent |
-//! | 429 | every operation: a throttled request was not processed |
-//! | 502, 503, 504, a connection that broke off | idempotent operations only (not create, report) |
-//! | the attempt's timeout, a malformed answer, anything else | none |
-//!
-//! A call's deadline bounds the whole: no retry is started whose wait would
-//! pass it, and each attempt's timeout is cut to the time left.
+//! The rules it applies (which failures, for which operations, the backoff,
+//! `Retry-After` and the deadline) are stated once, on [`RetryPolicy`].
 
 #![cfg_attr(
     not(test),
