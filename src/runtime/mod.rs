@@ -52,20 +52,10 @@
 //!   ignores its token is aborted [`WorkerPolicy::abort_grace`] later (its
 //!   slot is free once it is gone and the task's final save is done).
 //! - Shutdown (SIGTERM, Ctrl-C, the [`ShutdownHandle`], or the future given
-//!   to [`Worker::run_until`]) has one deadline
-//!   ([`WorkerBuilder::shutdown_deadline`], 29 s): intake stops, queued
-//!   (unclaimed) tasks are left to the server's dispatch, running handlers
-//!   get the grace period (25 s), then are cancelled and saved `error`
-//!   saying so (never `completed`); the final saves get the rest. The
-//!   heartbeats go on until the last claimed task is saved. At the deadline
-//!   the worker exits and [`Exit::unsaved`] names every task it could not
-//!   save. A second request ends the drain at once: handlers cancelled,
-//!   their tasks saved once without a reload, claimed tasks not started set
-//!   back to `pending`, within [`WorkerPolicy::last_calls`]. The shutdown
-//!   hooks always run, whatever ended the run (the boot's failure
-//!   included). Dropping the future of [`Worker::run`] cancels every
-//!   handler's token and aborts the handlers, requests and stream left (the
-//!   hooks, being async, do not run then).
+//!   to [`Worker::run_until`]) follows the core's
+//!   [shutdown timeline](crate::sans_io::worker#shutdown), set with
+//!   [`WorkerBuilder::shutdown_grace`] and [`WorkerBuilder::shutdown_deadline`]
+//!   and told at its end by [`Exit`].
 //! - `worker-environment-conflict` ends the run cleanly ([`ExitReason::Conflict`]).
 //!
 //! Handlers get a [`TaskContext`]: the attempt number, the deadline, a

@@ -154,23 +154,31 @@
 //!   delivery without its agent, organization or input runs on the
 //!   server's whole copy, read before the claim; one without a usable `id`
 //!   cannot be addressed and is skipped.
-//! - **Shutdown** ([`WorkerMachine::begin_shutdown`], and a conflict, and a fatal
-//!   stream error): the stream is closed, queued tasks are left to the
-//!   server's dispatch (see Intake), running ones get [`WorkerPolicy::shutdown_grace`] (25 s,
-//!   inside Kubernetes' 30 s) to finish, as Sidekiq's TERM handling gives
-//!   busy jobs a timeout; then their handlers are cancelled and the tasks
-//!   saved as `error`; a handler that ignores its cancellation (here or
-//!   past its task timeout) is aborted [`WorkerPolicy::abort_grace`] later
-//!   ([`Effect::AbortHandler`]). The heartbeats go on, for the last worker
-//!   id, until every claimed task is saved (a worker silent mid-drain
-//!   invites the server to hand its tasks to another: the duplicate run
-//!   other runtimes have). [`Effect::Finished`] comes when every task is
-//!   settled, or at [`WorkerPolicy::shutdown_deadline`] (29 s) whatever is
-//!   left, naming the tasks not saved; the runtime then runs the shutdown
-//!   hooks, always. A second [`WorkerMachine::begin_shutdown`] ends the drain:
-//!   handlers cancelled, their tasks saved once without a reload, claimed
-//!   tasks not started set back to `pending`, and `Finished` once these
-//!   calls are answered or [`WorkerPolicy::last_calls`] passed.
+//!
+//! # Shutdown
+//!
+//! The drain begins with [`WorkerMachine::begin_shutdown`] (the runtime
+//! calls it on the first SIGTERM, Ctrl-C, `ShutdownHandle::shutdown()` or
+//! when the future given to `Worker::run_until` ends), with a conflict, or
+//! with a fatal stream error. Intake stops, and one deadline bounds it all;
+//! the defaults fit Kubernetes' 30 s grace period:
+//!
+//! | time | what happens | knob (default) |
+//! |---|---|---|
+//! | 0 | the stream closes; queued (unclaimed) tasks are left to the server's dispatch (see Intake); heartbeats go on, for the last worker id, until every claimed task is saved (a worker silent mid-drain invites the server to hand its tasks to another: the duplicate run other runtimes have) | |
+//! | 0 – grace | running handlers may finish (as Sidekiq's TERM handling gives busy jobs a timeout); each is saved as it ends | [`WorkerPolicy::shutdown_grace`] (25 s) |
+//! | grace | the rest are cancelled (their token) and saved `error`, saying the worker shut down before the task finished (never `completed`); a handler that ignores its cancellation (here or past its task timeout) is aborted ([`Effect::AbortHandler`]) `abort_grace` later | [`WorkerPolicy::abort_grace`] (2 s) |
+//! | grace – deadline | reloads and final saves (retried with backoff) | [`WorkerPolicy::shutdown_deadline`] (29 s; at least [`SAVE_RESERVE`], 4 s, kept for the saves) |
+//! | every task settled, or the deadline whatever is left | [`Effect::Finished`], naming the tasks not saved: the runtime exits; its `Exit::unsaved` names every task not saved, `Exit::abandoned` the aborted handlers | |
+//! | then | the runtime runs the shutdown hooks, always (whatever ended the run, the boot's failure included) | |
+//!
+//! A second [`WorkerMachine::begin_shutdown`] (a second signal) ends the
+//! drain at once: handlers cancelled, their tasks saved once without a
+//! reload, claimed tasks not started set back to `pending`, and `Finished`
+//! once these calls are answered or [`WorkerPolicy::last_calls`] (2 s)
+//! passed. Dropping the runtime's `run()` future cancels every handler's
+//! token and aborts the handlers, requests and stream left (the hooks,
+//! being async, do not run then).
 
 #![cfg_attr(
     not(test),
