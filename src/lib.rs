@@ -232,23 +232,13 @@
 //!
 //! # Features
 //!
-//! | feature | default | what |
-//! |---|---|---|
-//! | `blocking` | yes | the blocking face ([`blocking`]), over ureq |
-//! | `async` | yes | the async face ([`nonblocking`]), over reqwest on tokio |
-//! | `runtime` | no | [`runtime`][runtime-item]: the agent worker (`@on_task`'s counterpart), on tokio; turns on `async` |
-//! | `emulator` | no | [`emulator`][emulator-item]: a local Tasks API server for tests and examples |
-//! | `emulator-tls` | no | `emulator`, able to serve https (a certificate made at start) |
-//! | `tracing` | no | a span per call and an event per retry, through `tracing` |
-//! | `webpki-roots` | yes | Mozilla's root certificates, trusted when the platform has none |
-//! | `http2` | yes | HTTP/2 in the async face, by ALPN over TLS |
-//! | `chrono` | no | `Timestamp::to_chrono` and a conversion from `chrono::DateTime<Utc>` |
-//! | `time` | no | `Timestamp::to_time` and a conversion from `time::OffsetDateTime` |
-//! | `cli` | no | the `xpander-tasks` command-line tool (turns on `blocking` only) |
-//!
-//! `_tls` is internal: the one TLS stack (rustls with ring) that `blocking`
-//! and `async` turn on. With neither face, the crate is its sans-IO
-//! [`sans_io`] and [`model`] alone.
+//! Which features there are (the faces [`blocking`] and [`nonblocking`],
+//! [`runtime`][runtime-item], [`emulator`][emulator-item], TLS roots, HTTP/2,
+//! tracing, date-time conversions, the command-line tool), which are on by
+//! default, what each adds and what builds with none are the feature table of
+//! the README (`README.md`, the crate's page on crates.io). `_tls` is
+//! internal: the one TLS stack (rustls with ring) that `blocking` and `async`
+//! turn on.
 //!
 //! # Network
 //!
