@@ -7,21 +7,7 @@
 //! from any thread, one inside a tokio runtime included (they block it, as
 //! any blocking call does; prefer the `a`-prefixed methods there).
 //!
-//! ```
-//! # #[cfg(all(feature = "blocking", feature = "emulator"))] {
-//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
-//! # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
-//! # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
-//! use xpander_sdk::{AgentExecutionStatus, UpdateTask};
-//!
-//! let task = tasks.update(
-//!     "task_xyz",
-//!     &UpdateTask::new().status(AgentExecutionStatus::Completed).result("Done"),
-//! )?;
-//! assert_eq!(task.result.as_deref(), Some("Done"));
-//! # }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The crate root's [blocking example](crate#blocking) shows a call.
 
 #![cfg_attr(
     not(test),

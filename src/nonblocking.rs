@@ -6,27 +6,7 @@
 //! bytes and sleeps. The methods need a tokio runtime with its time driver
 //! (`#[tokio::main]` gives one).
 //!
-//! ```
-//! # #[cfg(all(feature = "async", feature = "emulator"))]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let emulator = xpander_sdk::emulator::Emulator::start()?;
-//! # emulator.seed_task(serde_json::json!({"id": "task_xyz", "agent_id": "a", "organization_id": "o", "input": {"text": "hi"}, "created_at": "2026-11-20T10:00:00Z"}));
-//! # let tasks = xpander_sdk::Tasks::builder().base_url(emulator.base_url()).api_key(emulator.api_key()).build()?;
-//! use xpander_sdk::{AgentExecutionStatus, UpdateTask};
-//!
-//! let task = tasks
-//!     .aupdate(
-//!         "task_xyz",
-//!         &UpdateTask::new().status(AgentExecutionStatus::Error).result("Connector failed"),
-//!     )
-//!     .await?;
-//! assert_eq!(task.status, Some(AgentExecutionStatus::Error));
-//! # Ok(())
-//! # }
-//! # #[cfg(not(all(feature = "async", feature = "emulator")))]
-//! # fn main() {}
-//! ```
+//! The crate root's [async example](crate#async) shows a call.
 //!
 //! A task's live events, as an async stream:
 //!
