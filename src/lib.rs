@@ -251,13 +251,10 @@
 //!
 //! # How it is built
 //!
-//! [`sans_io`] builds every request and parses every answer without I/O;
-//! [`blocking`] and [`nonblocking`] are thin transports (ureq, reqwest) plus
-//! one expansion each of the front-end methods, which are written once in
-//! `src/front.rs` and turned into both forms by `maybe-async`. [`model`]
-//! holds the typed values both faces share. The worker runtime follows the
-//! same split: [`sans_io::worker`] takes every decision without I/O, and
-//! `runtime` (async only) moves its bytes and runs the handlers.
+//! How the sans-IO core ([`sans_io`], [`model`]), the two thin faces
+//! ([`blocking`], [`nonblocking`]) and the worker runtime fit together, file
+//! by file, is the "How the crate is built" section of the guide
+//! (`docs/guide.md` in the repository).
 //!
 #![deny(missing_docs)]
 // The crate docs link to items behind features; a build of the docs without
