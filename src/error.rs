@@ -2,15 +2,22 @@
 //!
 //! Every failure is one of a few kinds that a caller can tell apart and act on:
 //!
-//! | variant | meaning | retry? |
-//! |---|---|---|
-//! | [`Error::Config`] | the client is not configured (no API key, bad base URL) | fix the configuration |
-//! | [`Error::InvalidArgument`] | a value the caller passed was refused before any request | fix the call |
-//! | [`Error::Api`] | the server answered with a non-2xx status | see [`ApiError::is_retryable`]; a 404 is either [`ApiError::is_not_found`] (no such task) or [`ApiError::is_unknown_route`] (a wrong base URL) |
-//! | [`Error::Transport`] | the server was never reached, or the exchange broke off | see [`TransportError::kind`] |
-//! | [`Error::Decode`] | the server answered 2xx but the body is not what the API promises | no |
-//! | [`Error::BodyTooLarge`] | the answer was larger than the configured limit | no |
-//! | [`Error::Timeout`] | a task did not reach a final status in the time given to wait for it | wait again |
+//! | variant | when | helpers | retry? |
+//! |---|---|---|---|
+//! | [`Error::Config`] | the client is not configured: no API key, a bad base URL (one without a scheme is refused with the URL it likely meant), plain http off loopback | | fix the configuration |
+//! | [`Error::InvalidArgument`] | a value the caller passed was refused before any request: an empty, `.` or `..` id, a payload extension that is not an object | | fix the call |
+//! | [`Error::Api`] | the server answered with a non-2xx status: an [`ApiError`] with the status, the body text (bounded), FastAPI's `detail`, `Retry-After`, the request's method and URL | [`ApiError::status`], [`ApiError::is_not_found`] (no such task), [`ApiError::is_unknown_route`] (a 404 for the URL itself: a wrong base URL), [`ApiError::is_conflict`], [`Error::is_unauthorized`], [`ApiError::class`] | see [`ApiError::is_retryable`] |
+//! | [`Error::Transport`] | the server was never reached, or the exchange broke off: a [`TransportError`] of kind `Connect`, `ConnectTimeout`, `Timeout`, `Disconnected`, `Protocol` (not acceptable HTTP) or `Other`, with the request's method and URL; TLS spoken to a plain-http server says "does not speak TLS: did you mean http://...?", a host that does not resolve "could not resolve host" | [`Error::is_connect`], [`Error::is_timeout`] | see [`TransportError::kind`] |
+//! | [`Error::Decode`] | the server answered 2xx but the body is not the JSON the API promises: status, snippet, serde's error | | no |
+//! | [`Error::BodyTooLarge`] | a 2xx answer larger than the configured limit ([`Config::max_response_bytes`](crate::Config::max_response_bytes)), not read into memory | | no |
+//! | [`Error::Timeout`] | a task did not reach a final status in the time given to wait for it (`wait_for_result`): how long it waited, the last status seen | [`Error::is_timeout`] | wait again |
+//!
+//! API and transport errors start with the request, e.g. `GET
+//! http://127.0.0.1:8016/agent-execution/t1/status: the API answered 404 Not
+//! Found: Task t1 not found`: scheme, host, port and path, never the query or
+//! userinfo. [`Error::class`] sorts failures as the AWS SDKs do (transient,
+//! throttling, server, client), and [`Error::attempts`] says how many
+//! attempts were made.
 //!
 //! No failure is reported as a fake HTTP status: a refused connection is a
 //! [`TransportError`] with [`TransportErrorKind::Connect`], never a "500".

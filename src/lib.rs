@@ -217,11 +217,8 @@
 //!
 //! # Errors
 //!
-//! [`Error`] keeps apart a configuration problem, a refused argument, an API
-//! answer ([`ApiError`]: status and body, with `is_not_found`,
-//! `is_conflict`), a transport failure ([`TransportError`]: connect, timeout,
-//! disconnect) and an undecodable body ([`DecodeError`]). No failure is
-//! reported as a fake HTTP status, and the API key appears in no error.
+//! Every failure is an [`Error`]; its kinds, when each comes and how to tell
+//! them apart are the table of the [`error`] module.
 //!
 //! # Reliability
 //!
