@@ -15,26 +15,43 @@
 //!
 //! # Fidelity
 //!
-//! The service validates like pydantic in its lax mode, and so does this
-//! crate when it reads: a field never makes a whole object fail to parse.
-//! `2.0` where an integer is expected, `"42.5"` where a float is, `1` for a
-//! flag, Unix seconds for a date-time, `null` for a field with a default: all
-//! are read, the typed field holding the converted value (or its default
-//! when no conversion exists). Only the required keys must be present.
+//! **What is read.** The service validates with pydantic in its lax mode,
+//! so it may send values in more than one form. This crate reads every form
+//! that mode accepts, and one odd field never makes a whole object, or a
+//! call, fail:
 //!
-//! And what is read is what is written back: serializing a model (the body
-//! of a save) gives, key for key and at every depth, the JSON it was read
-//! from (a `null` stays `null`, `42` stays `42`, an absent key stays absent,
-//! an odd value goes back as it came, unknown keys are kept in `extra`),
-//! except for the fields the caller changed. A model built in code writes
-//! every known field. In a list read in part (a `null` or a string among
-//! the MCP servers, a number among the sub-execution ids), changing an
-//! element the typed list holds leaves the others as they came, where they
-//! were; elements added go at the end.
+//! | field type | read from |
+//! |---|---|
+//! | date-time (`Timestamp`) | RFC 3339 / ISO 8601 with `T`, `t` or a space, any fraction, `Z` or any offset (`+05:30`, `+0530`, `-05`) or none (taken as UTC), without seconds (`2026-11-20T10:00`), a date alone (`2026-11-20`), Unix seconds or milliseconds (above 2·10¹⁰) as an integer, a float or a numeric string |
+//! | integer (`i64`: negative and above-u32 values too) | an integer, an integral float (`2.0`), a numeric string (`"42"`), a boolean |
+//! | float | a float, an integer (`42`), a numeric string (`"42.5"`), a boolean |
+//! | flag | a boolean, `0`/`1`, `0.0`/`1.0`, `"true"`/`"false"`/`"yes"`/`"no"`/`"on"`/`"off"`/`"1"`/`"0"`/`"t"`/`"f"`/`"y"`/`"n"` |
+//! | text | a string, or a number (read as its decimal text) |
+//! | enum (status, output format, ...) | any string: a value this crate does not know is `Unknown("...")` |
+//! | any field with a default | `null` or a missing key: the default |
 //!
-//! Every enum keeps a value it does not know in its `Unknown(String)`
-//! variant. `raw_value(name)` tells the value a field had on the wire when
-//! the typed field holds only a conversion of it.
+//! A value the typed field cannot hold at all (an object where a number is
+//! expected, a date that is not one) leaves the field at its default and is
+//! kept as it came: `task.raw_value("duration")` reads it (and tells the
+//! value a field had on the wire whenever the typed field holds only a
+//! conversion of it), `task.raw_values()` lists them, and
+//! [`Timestamp::as_value`] keeps any value a date-time field got. Only the
+//! key `id` must be present: a task without `created_at` (or any other
+//! field) is read, the field at its default and not written back. Keys this
+//! crate does not know are kept in `extra`, at every level.
+//!
+//! **What is sent back.** Serializing a model (the body of a save) gives,
+//! key for key and at every depth, the very JSON it was read from (a `null`
+//! stays `null`, `42` stays `42`, `"42.5"` stays `"42.5"`, a date goes back
+//! in the form it came, an absent key stays absent, an odd value goes back
+//! as it came, unknown keys go back unchanged), except for the fields the
+//! caller changed. `save` sends that, minus the local `configuration` and,
+//! unless you call `save_with_deep_plan_update`, `deep_planning`. Floats
+//! keep their exact digits (serde_json's `float_roundtrip`). A model built
+//! in code writes every known field. In a list read in part (a `null` or a
+//! string among the MCP servers, a number among the sub-execution ids),
+//! changing an element the typed list holds leaves the others as they came,
+//! where they were; elements added go at the end.
 
 #![cfg_attr(
     not(test),
