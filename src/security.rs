@@ -85,9 +85,11 @@
 //!
 //! # The `xpander-tasks` tool
 //!
-//! The key comes from the environment only. `--payload-extension` takes a
-//! JSON object, `@FILE` or `-` (stdin), and its value (or a misspelled
-//! option's) is never echoed in a usage error. Text from the server is
+//! Where it takes the key and its values from (the environment, never the
+//! key as an argument; `--payload-extension` also from a file or stdin) is
+//! the "Environment and options" section of the guide (`docs/guide.md`). The
+//! value of `--payload-extension` (or of a misspelled option) is never
+//! echoed in a usage error. Text from the server is
 //! written with terminal controls escaped (C0, DEL, C1, bidi and line
 //! separators): as `\uXXXX` in JSON output, which keeps the same values,
 //! and as `\u{..}` in messages on stderr, one line each. A closed stdout

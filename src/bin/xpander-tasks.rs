@@ -2,12 +2,12 @@
 //! follow their events, wait for their results and read their activity,
 //! from shell scripts and cron jobs, over the crate's blocking client.
 //!
-//! Configuration comes from the same environment variables as the library
-//! (`XPANDER_API_KEY`, `XPANDER_BASE_URL`, `XPANDER_ORGANIZATION_ID`,
-//! `IS_STG`; `XPANDER_PUBLIC_API_URL` for the public API v1 commands:
-//! `invoke`, `thread`, `delete`, `list --all`). The key is never accepted on the command line, where `ps` and
-//! shell history would show it: `--api-key-env NAME` only names the variable
-//! to read it from. Answers go to stdout as pretty JSON (`events`: one
+//! Its configuration is the client's: every variable
+//! [`ClientBuilder::from_env`](xpander_sdk::ClientBuilder::from_env) reads,
+//! `XPANDER_ALLOW_INSECURE_HTTP` included (the library's, not the tool's
+//! own), with `--base-url` and `--api-key-env` over them and never the key
+//! as an argument; the whole of it is the "Environment and options" section
+//! of the guide (`docs/guide.md`). Answers go to stdout as pretty JSON (`events`: one
 //! compact JSON line per event), messages to stderr, and the exit code tells
 //! the kind of failure apart, and for `wait` the final status (see
 //! [`AFTER_HELP`]). Everything printed goes through the library's
