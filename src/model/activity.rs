@@ -198,7 +198,7 @@ wire_enum! {
 
 model_struct! {
     /// An agent-gateway action. Which of the optional fields are set depends
-    /// on the action (see the README's activity-log table).
+    /// on the [`action`](Self::action); an unset one is `None`.
     pub struct ActivityGateway {
         /// The entry id.
         id: String,
