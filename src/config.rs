@@ -30,6 +30,7 @@
 //! [`crate::sans_io`] (URLs, headers, retries) and by each face's transport
 //! (timeouts, TLS, proxy).
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -278,7 +279,7 @@ pub(crate) struct Routes {
     allow_insecure_http: bool,
     allow_cleartext_proxy: bool,
     /// The proxy variables (`https_proxy`, `NO_PROXY`, ...) when built.
-    vars: std::collections::HashMap<String, String>,
+    vars: HashMap<String, String>,
     /// Routes decided, by origin (`scheme://authority`).
     known: Vec<(String, Route)>,
 }
@@ -294,6 +295,34 @@ impl fmt::Debug for Routes {
     }
 }
 
+/// The variable `name` of `vars`, the proxy variables read at build. With
+/// `any_case` (Windows, whose variables are case-insensitive, as
+/// `std::env::var` reads them there) another spelling is found too, the
+/// same one every time (the first in byte order), except `http_proxy` under
+/// CGI: there any spelling of it may be the request's `Proxy:` header
+/// (httpoxy), so it is not read at all.
+fn env_var(vars: &HashMap<String, String>, name: &str, any_case: bool) -> Option<String> {
+    if !any_case {
+        return vars.get(name).cloned();
+    }
+    let cgi = vars
+        .keys()
+        .any(|k| k.eq_ignore_ascii_case("REQUEST_METHOD"));
+    if cgi && name.eq_ignore_ascii_case("http_proxy") {
+        return None;
+    }
+    vars.get(name)
+        .or_else(|| {
+            let mut spellings: Vec<_> = vars
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .collect();
+            spellings.sort();
+            spellings.first().map(|(_, v)| *v)
+        })
+        .cloned()
+}
+
 impl Routes {
     /// The rules of a client built now: the proxy variables (`https_proxy`,
     /// `NO_PROXY`, ..., `REQUEST_METHOD`) are read once, here.
@@ -305,7 +334,8 @@ impl Routes {
         let vars = std::env::vars_os()
             .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
             .filter(|(name, _)| {
-                name.to_ascii_lowercase().ends_with("_proxy") || name == "REQUEST_METHOD"
+                name.to_ascii_lowercase().ends_with("_proxy")
+                    || name.eq_ignore_ascii_case("REQUEST_METHOD")
             });
         Routes {
             setting,
@@ -376,15 +406,7 @@ impl Routes {
             let shown = Url::split(&redacted).origin;
             Error::Config(format!("the URL {shown:?} cannot carry the API key: {why}"))
         })?;
-        // Windows' variables are case-insensitive (`std::env::var` finds
-        // `Https_Proxy` for `HTTPS_PROXY` there): so is this lookup.
-        let var = |name: &str| {
-            let found = self.vars.get(name).or_else(|| {
-                let any_case = |(k, _): &(&String, &String)| k.eq_ignore_ascii_case(name);
-                cfg!(windows).then(|| self.vars.iter().find(any_case).map(|(_, v)| v))?
-            });
-            found.cloned()
-        };
+        let var = |name: &str| env_var(&self.vars, name, cfg!(windows));
         route.proxy = crate::proxy::choose(&self.setting, &route, self.allow_cleartext_proxy, var)?;
         Ok(route)
     }
@@ -1049,6 +1071,37 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    #[test]
+    fn proxy_variables_in_any_case_on_windows_but_never_httpoxy() {
+        let map = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let some = |v: &str| Some(v.to_string());
+        // Windows: another spelling is found, always the same one.
+        let two = map(&[("Https_Proxy", "a"), ("HTTPS_PROXY", "b")]);
+        assert_eq!(env_var(&two, "https_proxy", true), some("b"));
+        assert_eq!(env_var(&two, "https_proxy", false), None);
+        assert_eq!(env_var(&two, "Https_Proxy", false), some("a"));
+        // Under CGI, `HTTP_PROXY` may be the request's `Proxy:` header:
+        // never read as `http_proxy` in any spelling on Windows.
+        let cgi = map(&[("HTTP_PROXY", "http://evil:1"), ("Request_Method", "GET")]);
+        assert_eq!(env_var(&cgi, "http_proxy", true), None);
+        assert_eq!(env_var(&cgi, "HTTP_PROXY", true), None);
+        let cgi_lower = map(&[("http_proxy", "http://mine:1"), ("REQUEST_METHOD", "GET")]);
+        assert_eq!(env_var(&cgi_lower, "http_proxy", true), None);
+        // Elsewhere a lower-case `http_proxy` is the user's (CGI sets only
+        // the upper-case name), and `proxy::choose` skips `HTTP_PROXY`.
+        assert_eq!(
+            env_var(&cgi_lower, "http_proxy", false),
+            some("http://mine:1")
+        );
+        let https = map(&[("https_proxy", "p"), ("REQUEST_METHOD", "GET")]);
+        assert_eq!(env_var(&https, "HTTPS_proxy", true), some("p"));
     }
 
     #[test]

@@ -97,4 +97,5 @@ pub use timestamp::{Timestamp, TimestampError};
 pub use worker::{AssetType, CapacityUpdate, DeployedAsset, WorkerEvent, WorkerEventType};
 
 /// The answer of a delete, defined beside its parsing.
+#[doc(inline)]
 pub use crate::sans_io::response::Deleted;

@@ -12,7 +12,7 @@
 //! object fail to parse; only a missing required key does.
 //!
 //! The one piece of code generic over the deserializer is [`deserialize`]
-//! and its visitor, shared by every model through a `dyn FnMut`: each model's
+//! and its visitor, shared by every model through a `dyn Sink`: each model's
 //! own reading code is compiled once, not once per serde_json reader (bytes,
 //! text, `Value`); PERFORMANCE.md has what that changed in build time
 //! (little) and in parse time (nothing measurable).

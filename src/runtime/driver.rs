@@ -362,9 +362,14 @@ impl Driver {
                 let Some(call) = self.call_of.remove(&error.id()) else {
                     return Vec::new();
                 };
+                let why = if error.is_panic() {
+                    "it panicked"
+                } else {
+                    "it was cancelled"
+                };
                 let failed = crate::error::TransportError::new(
                     crate::error::TransportErrorKind::Other,
-                    "the request's task ended without an answer (it panicked)",
+                    format!("the request's task ended without an answer ({why})"),
                     None,
                 );
                 (call, Err(crate::Error::Transport(failed)))

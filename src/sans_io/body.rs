@@ -1,6 +1,11 @@
 //! The bytes of a request or an answer, and the rules both transports
 //! follow while reading an answer (size limits, a body cut off). No I/O.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -43,10 +48,6 @@ pub(crate) struct BodyLimit {
     pub(crate) bytes: usize,
 }
 
-#[cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
-)]
 impl BodyLimit {
     /// `true` when a body of this status over the limit is an error (2xx),
     /// `false` when it is cut (any other status).

@@ -8,6 +8,11 @@
 //! extension that is not an object) with [`Error::InvalidArgument`] before
 //! anything is sent.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use serde::Serialize;
 
 use http::header::{HeaderName, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE};

@@ -98,7 +98,8 @@ impl Faults {
         let i = rules.iter().position(|r| {
             r.matches(method, path)
                 && (stream || !r.action.is_mid_stream())
-                && r.probability.is_none_or(|p| rng.f64() < p)
+                // A request let through (`skip`) is counted before the dice.
+                && (r.skip > 0 || r.probability.is_none_or(|p| rng.f64() < p))
         })?;
         let rule = rules.get_mut(i)?;
         if rule.let_through() {
@@ -146,6 +147,38 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipped_requests_pass_every_rule_then_the_rule_applies() {
+        let faults = Faults::new(1);
+        faults.inject(Fault::any("/a").skip(2).times(1).close_connection());
+        faults.inject(Fault::any("*").always().hold());
+        let fired: Vec<_> = (0..4)
+            .map(|_| faults.fire("GET", "/a", false).map(|f| f.action))
+            .collect();
+        // Two let through untouched (the later rule too), then the rule
+        // once, then the later rule.
+        assert_eq!(
+            fired,
+            [
+                None,
+                None,
+                Some(Fault::any("x").close_connection().action().clone()),
+                Some(Fault::any("x").hold().action().clone()),
+            ]
+        );
+        // The requests let through are counted before any probability
+        // draw: a rule that never fires still lets the first two through.
+        let faults = Faults::new(7);
+        faults.inject(Fault::any("/b").skip(2).always().probability(0.0));
+        for _ in 0..3 {
+            assert!(faults.fire("GET", "/b", false).is_none());
+        }
+        assert_eq!(faults.list()[0].to_json()["skip"], 0);
+        // The JSON form round-trips it.
+        let rule = Fault::any("/c").skip(3);
+        assert_eq!(Fault::from_json(&rule.to_json()).unwrap(), rule);
+    }
 
     #[test]
     fn rules_fire_in_order_and_wear_out() {
