@@ -85,13 +85,19 @@ macro_rules! public_front_end {
                 }
                 let transport = shared.$transport()?;
                 let policy = crate::StreamPolicy::default();
+                let (method, url) = (http.method().clone(), http.uri().to_string());
+                // Every error names the request, as `$execute`'s do.
+                let located = |error| crate::diagnose::locate(error, &method, &url, &shared.core);
                 let mut retrier = Retrier::new(&shared.core.config, http.operation, options);
                 loop {
                     let outcome = match retrier.attempt_timeout() {
-                        Ok(_) => transport
-                            .open_within(&http, Some(policy.connect_timeout), policy.idle_timeout)
-                            .await,
-                        Err(deadline) => return Err(deadline),
+                        // The head within the stream's connect timeout, and
+                        // within the call's own deadline or timeout if shorter.
+                        Ok(timeout) => {
+                            let head = timeout.map_or(policy.connect_timeout, |t| t.min(policy.connect_timeout));
+                            transport.open_within(&http, Some(head), policy.idle_timeout).await
+                        }
+                        Err(deadline) => return Err(located(deadline)),
                     };
                     let answer = match outcome {
                         Ok(body) => {
@@ -100,21 +106,24 @@ macro_rules! public_front_end {
                                 Ok(session) => {
                                     return Ok(InvokeStream { session, body: Some(body), ended: false })
                                 }
-                                Err(Some(error)) => return Err(error),
+                                Err(Some(error)) => {
+                                    return Err(located(shared.core.secrets().scrub_error(error)))
+                                }
                                 Err(None) => {
                                     let mut body = body;
-                                    body.answer().await
+                                    body.answer().await.map_err(located)
                                 }
                             }
                         }
-                        Err(error) => Err(error),
+                        Err(error) => Err(located(error)),
                     };
                     match retrier.step(answer) {
                         Step::Retry(wait) => crate::$transport::Transport::sleep(wait).await,
                         Step::Done(Ok(answer)) => {
-                            return Err(shared.core.accepted(answer).err().unwrap_or_else(|| {
+                            let error = shared.core.accepted(answer).err().unwrap_or_else(|| {
                                 crate::Error::invalid("invoke_stream", "an error answer had a 2xx status")
-                            }))
+                            });
+                            return Err(located(error));
                         }
                         Step::Done(Err(error)) => return Err(error),
                     }

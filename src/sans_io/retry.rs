@@ -413,7 +413,7 @@ impl Backoff {
         Some(
             asked
                 .filter(|_| exact)
-                .map_or(wait, |asked| asked.min(MAX_BACKOFF_WAIT).max(self.initial)),
+                .map_or(wait, |asked| asked.max(self.initial).min(MAX_BACKOFF_WAIT)),
         )
     }
 }
@@ -596,6 +596,16 @@ mod tests {
             r.step(answer(429, Some("18446744073709551615"))),
             Step::Retry(d) if d == MAX_BACKOFF_WAIT
         ));
+    }
+
+    #[test]
+    fn a_huge_first_backoff_under_a_short_retry_after_still_waits_at_most_a_day() {
+        let huge = policy().backoff(Duration::MAX, Duration::MAX);
+        let mut r = retrier(huge, Operation::Get);
+        match r.step(answer(503, Some("1"))) {
+            Step::Retry(d) => assert!(d <= MAX_BACKOFF_WAIT, "{d:?}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
