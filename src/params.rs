@@ -12,14 +12,26 @@ use serde_json::{Map, Value};
 use crate::model::{AgentExecutionStatus, McpServer, OutputFormat, ThinkMode, Tokens, User};
 use crate::redact::redacting_debug;
 
-/// Generates the chainable setters of every builder and parameter type:
-/// `name(T)` sets the field `name` to the value (`.into()` it), `=> Some`
-/// (or another wrapper) wraps it first, and `in a.b` names a field other
-/// than `name`.
+/// Generates the chainable setters of every builder, parameter and policy
+/// type. `name(T)` sets the field `name` to the value (`.into()` it), `=>
+/// Some` (or another wrapper) wraps it first, and `in a.b` names a field
+/// other than `name`; each carries its own doc. `fields { name: T => adjust
+/// }` sets a field of the same name, documented as such, through an
+/// optional adjustment (a floor, a forced flag).
 macro_rules! setters {
+    (fields { $( $field:ident : $ty:ty $(=> $adjust:expr)? ),* $(,)? }) => {$(
+        #[doc = concat!("Sets [`", stringify!($field), "`](field@Self::", stringify!($field), ").")]
+        #[must_use]
+        pub fn $field(mut self, value: $ty) -> Self {
+            self.$field = value;
+            $( self.$field = $adjust(self.$field); )?
+            self
+        }
+    )*};
     ($( $(#[$doc:meta])* $name:ident($ty:ty) $(in $($path:ident).+)? $(=> $wrap:path)? ),* $(,)?) => {
         $(
             $(#[$doc])*
+            #[must_use]
             pub fn $name(mut self, value: $ty) -> Self {
                 $crate::params::setters!(@place self $name $($($path).+)?) = $($wrap)?(value.into());
                 self

@@ -56,25 +56,6 @@ pub(crate) fn after(now: Instant, duration: Duration) -> Instant {
     }
 }
 
-/// Generates a policy's chainable setters, one per field: `fn field(self,
-/// value) -> Self` sets the field as given (the policy's user clamps it
-/// where it is used, see the [module documentation](self)).
-macro_rules! setters {
-    ($policy:ident { $($field:ident: $ty:ty),* $(,)? }) => {
-        impl $policy {
-            $(
-                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
-                #[must_use]
-                pub fn $field(mut self, $field: $ty) -> $policy {
-                    self.$field = $field;
-                    self
-                }
-            )*
-        }
-    };
-}
-pub(crate) use setters;
-
 /// The shortest reconnection delay of a [`StreamPolicy`]: with a zero one,
 /// the exponential backoff would stay at zero (a reconnect flood).
 pub const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(1);

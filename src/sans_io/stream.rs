@@ -203,19 +203,23 @@ impl Default for StreamPolicy {
     }
 }
 
-super::duration::setters!(StreamPolicy {
-    idle_timeout: Duration,
-    connect_timeout: Duration,
-    max_reconnects: u32,
-    initial_delay: Duration,
-    max_delay: Duration,
-    reset_after: Duration,
-    jitter: bool,
-    stop_at_finish: bool,
-    limits: SseLimits,
-    max_remembered_ids: usize,
-    persistent: bool,
-});
+impl StreamPolicy {
+    crate::params::setters! {
+        fields {
+            idle_timeout: Duration,
+            connect_timeout: Duration,
+            max_reconnects: u32,
+            initial_delay: Duration,
+            max_delay: Duration,
+            reset_after: Duration,
+            jitter: bool,
+            stop_at_finish: bool,
+            limits: SseLimits,
+            max_remembered_ids: usize,
+            persistent: bool,
+        }
+    }
+}
 
 /// What to do with an answer, as [`EventSession::on_open`] decides.
 #[derive(Debug, PartialEq)]

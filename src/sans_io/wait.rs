@@ -125,14 +125,18 @@ impl Default for WaitPolicy {
     }
 }
 
-super::duration::setters!(WaitPolicy {
-    timeout: Duration,
-    backoff_factor: f64,
-    jitter: bool,
-    follow_events: bool,
-    recheck_every: Duration,
-    stream: StreamPolicy,
-});
+impl WaitPolicy {
+    crate::params::setters! {
+        fields {
+            timeout: Duration,
+            backoff_factor: f64,
+            jitter: bool,
+            follow_events: bool,
+            recheck_every: Duration,
+            stream: StreamPolicy,
+        }
+    }
+}
 
 impl WaitPolicy {
     /// Sets [`poll_initial`](Self::poll_initial) and

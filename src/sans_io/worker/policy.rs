@@ -16,7 +16,7 @@ pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How a [`WorkerMachine`](super::WorkerMachine) takes tasks, keeps in touch and stops.
 ///
-/// Plain data: build it with [`WorkerPolicy::default`] and the `with_*`
+/// Plain data: build it with [`WorkerPolicy::default`] and its
 /// setters.
 ///
 /// ```
@@ -129,22 +129,9 @@ impl Default for WorkerPolicy {
     }
 }
 
-/// Chainable setters of [`WorkerPolicy`]'s fields, each with an optional
-/// adjustment of the value set.
-macro_rules! setters {
-    ($( $field:ident : $ty:ty $(=> $adjust:expr)? ),* $(,)?) => {$(
-        #[doc = concat!("Sets [`", stringify!($field), "`](field@Self::", stringify!($field), ").")]
-        #[must_use]
-        pub fn $field(mut self, value: $ty) -> WorkerPolicy {
-            self.$field = value;
-            $( self.$field = $adjust(self.$field); )?
-            self
-        }
-    )*};
-}
-
 impl WorkerPolicy {
-    setters! {
+    crate::params::setters! {
+        fields {
         concurrency: usize => |n: usize| n.max(1),
         queue_capacity: usize,
         heartbeat_interval: Duration,
@@ -155,6 +142,7 @@ impl WorkerPolicy {
         last_calls: Duration,
         stream: StreamPolicy => |s: StreamPolicy| s.persistent(true),
         max_idle_reconnects: Option<u32>,
+        }
     }
 
     /// Sets [`save_attempts`](Self::save_attempts) (at least 1) and the
