@@ -464,9 +464,12 @@ impl Secrets {
                 .into_owned()
         };
         let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-        if !password.is_empty() {
-            self.add(password);
-            self.add(&decode(password));
+        // A userinfo without a password is a token (`http://TOKEN@proxy`):
+        // the user part is then the secret.
+        let secret = if password.is_empty() { user } else { password };
+        if !secret.is_empty() {
+            self.add(secret);
+            self.add(&decode(secret));
         }
         let basic = format!("{}:{}", decode(user), decode(password));
         self.add(&base64::engine::general_purpose::STANDARD.encode(basic));
@@ -757,6 +760,14 @@ fn value_end(bytes: &[u8], start: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proxy_token_without_a_password_is_a_secret() {
+        let mut secrets = Secrets::new();
+        secrets.add_userinfo("tok-0123456789abcdef");
+        let shown = secrets.scrub("proxy said: bad token tok-0123456789abcdef here");
+        assert!(!shown.contains("0123456789"), "{shown}");
+    }
 
     #[test]
     fn snippet_is_bounded_and_keeps_short_bodies() {

@@ -183,17 +183,13 @@ impl InvokeSession {
         if !(200..300).contains(&status) {
             return Err(None);
         }
-        let streams = content_type.is_some_and(|c| {
-            c.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/event-stream"))
-        });
-        if !streams {
+        if !content_type.is_some_and(super::stream::is_event_stream) {
+            // Bounded: the header comes from the network.
+            let got: String = content_type.unwrap_or("(none)").chars().take(100).collect();
             return Err(Some(Error::Transport(TransportError::new(
                 TransportErrorKind::Protocol,
                 format!(
-                    "the invoke stream answered {status} with content type {:?}, not text/event-stream",
-                    content_type.unwrap_or("(none)")
+                    "the invoke stream answered {status} with content type {got:?}, not text/event-stream"
                 ),
                 None,
             ))));

@@ -21,7 +21,7 @@ use super::body::Body;
 use crate::error::{ApiError, DecodeError, Error, Result};
 use crate::model::{ActivityThread, FullThread, Task, TaskListItem, TaskPage, ThreadMessage};
 use crate::redact::{self, snippet};
-use http::{HeaderValue, Method};
+use http::Method;
 
 /// One answer, as a transport brings it back: the status, the
 /// `Retry-After` header (the one header the core reads) and the body bytes
@@ -32,7 +32,7 @@ pub type HttpResponse = http::Response<Body>;
 pub fn answer(status: http::StatusCode, retry_after: Option<&str>, body: Vec<u8>) -> HttpResponse {
     let mut response = http::Response::new(Body(body));
     *response.status_mut() = status;
-    if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(v).ok()) {
+    if let Some(value) = retry_after.and_then(|v| crate::headers::value("retry-after", v).ok()) {
         response
             .headers_mut()
             .insert(http::header::RETRY_AFTER, value);

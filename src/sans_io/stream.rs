@@ -825,7 +825,7 @@ impl Fingerprints {
 }
 
 /// `text/event-stream`, parameters and case aside.
-fn is_event_stream(content_type: &str) -> bool {
+pub(crate) fn is_event_stream(content_type: &str) -> bool {
     content_type
         .split(';')
         .next()
