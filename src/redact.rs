@@ -13,7 +13,7 @@
 // Inside the crate:
 // * `Redacted` prints a secret field as `<redacted>` (an object's keys stay
 //   visible, never its values).
-// * `RedactedMap` prints a free-form object (a model's `extra`) with the
+// * `ShownField` prints a free-form object (a model's `extra`) with the
 //   values of credential-looking keys redacted, at any depth.
 // * `redact_json_text` does the same on JSON *text* that may be broken (a
 //   body that failed to decode, an error body), without parsing it.
@@ -179,12 +179,6 @@ pub(crate) struct Redacted<'a, T: ?Sized>(pub(crate) &'a T);
 /// `Debug` of a model field, through [`FieldDebug::fmt_field`].
 pub(crate) struct ShownField<'a, T: ?Sized>(pub(crate) &'a T);
 
-/// `Debug` of a free-form object: credential-looking keys redacted at any depth.
-pub(crate) struct RedactedMap<'a>(pub(crate) &'a Map<String, Value>);
-
-/// `Debug` of a free-form value: credential-looking keys redacted at any depth.
-pub(crate) struct RedactedValue<'a>(pub(crate) &'a Value);
-
 impl<T: FieldDebug + ?Sized> fmt::Debug for Redacted<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt_secret(f)
@@ -192,18 +186,6 @@ impl<T: FieldDebug + ?Sized> fmt::Debug for Redacted<'_, T> {
 }
 
 impl<T: FieldDebug + ?Sized> fmt::Debug for ShownField<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt_field(f)
-    }
-}
-
-impl fmt::Debug for RedactedMap<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt_field(f)
-    }
-}
-
-impl fmt::Debug for RedactedValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt_field(f)
     }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::wire::{from_object, Model};
 use super::{AuthEventType, Reasoning, Timestamp, User};
-use crate::redact::RedactedValue;
+use crate::redact::ShownField;
 
 model_struct! {
     /// A task's activity thread (`GET /activity/{agent_id}/{task_id}`).
@@ -258,7 +258,7 @@ pub struct OtherEntry(pub Value);
 impl fmt::Debug for OtherEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("OtherEntry")
-            .field(&RedactedValue(&self.0))
+            .field(&ShownField(&self.0))
             .finish()
     }
 }

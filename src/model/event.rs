@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::wire::{from_object, Model};
 use super::{DeepPlanning, Task, Timestamp};
-use crate::redact::{RedactedMap, RedactedValue};
+use crate::redact::ShownField;
 
 wire_enum! {
     /// The kind of a task event (the envelope's `type`).
@@ -310,7 +310,7 @@ impl fmt::Debug for EventPayload {
             EventPayload::Plan(v) => f.debug_tuple("Plan").field(v).finish(),
             EventPayload::Auth(v) => f.debug_tuple("Auth").field(v).finish(),
             EventPayload::Compaction(v) => f.debug_tuple("Compaction").field(v).finish(),
-            EventPayload::Raw(v) => f.debug_tuple("Raw").field(&RedactedValue(v)).finish(),
+            EventPayload::Raw(v) => f.debug_tuple("Raw").field(&ShownField(v)).finish(),
         }
     }
 }
@@ -363,7 +363,7 @@ impl fmt::Debug for TaskEvent {
             .field("identity", &self.identity)
             .field("payload", &self.payload)
             .field("id", &self.id)
-            .field("extra", &RedactedMap(&self.extra))
+            .field("extra", &ShownField(&self.extra))
             .finish()
     }
 }

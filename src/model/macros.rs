@@ -318,7 +318,7 @@ macro_rules! model_struct {
                     $(
                         __debug_field!(d, __wire_name!($field $(, $wire)?), &self.$field $(, $flag)?);
                     )+
-                    d.field("extra", &$crate::redact::RedactedMap(&self.extra));
+                    d.field("extra", &$crate::redact::ShownField(&self.extra));
                     d.finish()
                 }
             }

@@ -152,10 +152,10 @@ impl FullThread {
 
 impl fmt::Debug for FullThread {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let other: Vec<(&str, crate::redact::RedactedValue<'_>)> = self
+        let other: Vec<(&str, crate::redact::ShownField<'_, Value>)> = self
             .other
             .iter()
-            .map(|(k, v)| (k.as_str(), crate::redact::RedactedValue(v)))
+            .map(|(k, v)| (k.as_str(), crate::redact::ShownField(v)))
             .collect();
         f.debug_struct("FullThread")
             .field("threads", &self.threads)
@@ -263,7 +263,7 @@ impl fmt::Debug for InvokeEvent {
             InvokeEvent::Other { kind, data } => f
                 .debug_struct("Other")
                 .field("kind", kind)
-                .field("data", &crate::redact::RedactedValue(data))
+                .field("data", &crate::redact::ShownField(data))
                 .finish(),
         }
     }
