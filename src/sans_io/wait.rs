@@ -299,7 +299,7 @@ impl Waiter {
                 .recheck_every
                 .clamp(MIN_RECHECK, MAX_RECHECK)
                 .min(self.remaining(now));
-            let until = now.checked_add(follow_for).unwrap_or(now);
+            let until = crate::sans_io::duration::after(now, follow_for);
             return WaitStep::FollowEvents { until };
         }
         WaitStep::PollAfter(self.poll_delay(now))

@@ -65,7 +65,7 @@ impl Capacity {
             Err(error) => {
                 if current {
                     self.server = None;
-                    self.retry_at = now.checked_add(retry);
+                    self.retry_at = Some(crate::sans_io::duration::after(now, retry));
                 }
                 let message = format!(
                     "capacity update #{seq} (is_busy: {busy}) failed: {error}; sent again in {retry:?}"

@@ -48,7 +48,7 @@ impl Heartbeat {
     ) -> Option<Effect> {
         if current && self.in_flight {
             self.in_flight = false;
-            self.at = now.checked_add(interval);
+            self.at = Some(crate::sans_io::duration::after(now, interval));
         }
         let error = answer.err()?;
         let message = format!("a heartbeat of worker {worker_id} failed: {error}");

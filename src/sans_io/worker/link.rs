@@ -90,7 +90,9 @@ impl Link {
     /// A connection ended; `step` is the session's decision.
     pub(super) fn after_disconnect(&mut self, step: &NextStep, now: Instant) {
         self.state = match step {
-            NextStep::Reconnect { after } => State::Waiting(now.checked_add(*after).unwrap_or(now)),
+            NextStep::Reconnect { after } => {
+                State::Waiting(crate::sans_io::duration::after(now, *after))
+            }
             NextStep::Done | NextStep::GiveUp(_) => State::Closed,
         };
     }

@@ -219,7 +219,7 @@ impl WorkerMachine {
             if let Some(record) = self.tasks.get_mut(index) {
                 record.phase = Phase::FinalSave {
                     attempt: attempt.saturating_add(1),
-                    retry_at: Some(now.checked_add(delay).unwrap_or(now)),
+                    retry_at: Some(crate::sans_io::duration::after(now, delay)),
                 };
             }
         } else {
