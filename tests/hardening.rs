@@ -236,10 +236,19 @@ fn no_part_of_a_url_password_is_in_an_error() {
                 ),
             ];
             for (what, result) in inputs {
-                if let Err(error) = result {
-                    assert_hides(&error, &password, what);
-                } else if what != "proxy" {
-                    panic!("{what} {url:?} accepted");
+                match result {
+                    Err(error) => assert_hides(&error, &password, what),
+                    // A proxy URL some of these passwords leave readable is
+                    // taken: its Debug must not show the password either.
+                    Ok(config) if what == "proxy" => {
+                        let shown = format!("{config:?}");
+                        let parts = leaked(&shown, &password);
+                        assert!(
+                            parts.is_empty(),
+                            "{what}: {parts:?} of the secret in {shown}"
+                        );
+                    }
+                    Ok(_) => panic!("{what} {url:?} accepted"),
                 }
             }
         }
