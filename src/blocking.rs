@@ -54,6 +54,11 @@ pub(crate) struct Transport {
     secrets: Arc<crate::redact::Secrets>,
 }
 
+/// ureq's proxy for `proxy`, or why it is not usable.
+fn ureq_proxy(proxy: &crate::proxy::ProxyUrl) -> std::result::Result<ureq::Proxy, String> {
+    ureq::Proxy::new(proxy.as_str()).map_err(|e| format!("the proxy {proxy} is not usable: {e}"))
+}
+
 impl Transport {
     /// The crate's own agent: its timeouts, no redirects, the proxy decided
     /// by [`crate::proxy`], the TLS configuration `tls`, and a caching resolver.
@@ -63,13 +68,7 @@ impl Transport {
     ) -> std::result::Result<Transport, String> {
         let mut tls = Arc::unwrap_or_clone(tls?);
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let proxy = match &config.proxy {
-            Some(proxy) => Some(
-                ureq::Proxy::new(proxy.as_str())
-                    .map_err(|e| format!("the proxy {proxy} is not usable: {e}"))?,
-            ),
-            None => None,
-        };
+        let proxy = config.proxy.as_ref().map(ureq_proxy).transpose()?;
         let agent_config = ureq::Agent::config_builder()
             // Keep the body of 4xx/5xx answers: they become ApiError.
             .http_status_as_error(false)
@@ -194,17 +193,18 @@ impl Transport {
                 &decided
             }
         };
-        let proxy =
-            if self.foreign || route.proxy == self.agent_proxy {
-                None
-            } else {
-                Some(match &route.proxy {
-                    Some(proxy) => Some(ureq::Proxy::new(proxy.as_str()).map_err(|e| {
-                        Error::Config(format!("the proxy {proxy} is not usable: {e}"))
-                    })?),
-                    None => None,
-                })
-            };
+        let proxy = if self.foreign || route.proxy == self.agent_proxy {
+            None
+        } else {
+            Some(
+                route
+                    .proxy
+                    .as_ref()
+                    .map(ureq_proxy)
+                    .transpose()
+                    .map_err(Error::Config)?,
+            )
+        };
         // ureq 3 takes the `http` request as it is.
         let mut sent = ureq::http::Request::new(());
         *sent.method_mut() = request.method().clone();

@@ -202,10 +202,10 @@ pub(crate) fn choose(
     };
     if proxy.is_some() && target.scheme == "http" && !allow_cleartext_proxy {
         return Err(Error::Config(format!(
-            "a proxy applies to the plain-http base URL's host {:?}, and would read the API key: \
+            "a proxy applies to the plain-http URL http://{}:{}, and would read the API key: \
              use https, call ClientBuilder::no_proxy(), list the host in NO_PROXY, or call \
              ClientBuilder::allow_cleartext_proxy(true)",
-            target.host
+            target.host, target.port
         )));
     }
     Ok(proxy)
